@@ -1,0 +1,131 @@
+//! The one error type of foldstore.
+
+use std::io;
+use std::path::PathBuf;
+
+/// The result type of foldstore's fallible operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in foldstore.
+///
+/// Every variant names the place it concerns (a path, or for other backends their own address)
+/// and, where it helps, what to do about it. A lost race between writers is not an error of this
+/// type: the storage layer reports it as [`Conflict`](crate::Conflict), and the store resolves it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An operation on a file or folder failed.
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        /// What foldstore was doing, e.g. `"read"` or `"create"`.
+        action: &'static str,
+        /// The file or folder concerned.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The store's path exists but is not a folder.
+    #[error("{} is not a folder: a folder store needs a folder path (or one that does not exist yet)", path.display())]
+    NotAFolder {
+        /// The path given to the store.
+        path: PathBuf,
+    },
+
+    /// A write needs the store's folder, and it does not exist.
+    #[error("no store at {}: the folder does not exist (create it with Store::ensure_folder, or 'foldstore append' which creates it)", path.display())]
+    StoreMissing {
+        /// The store's folder.
+        path: PathBuf,
+    },
+
+    /// A commit is present but cannot be read as a commit document.
+    #[error("commit {commit} ({location}) {problem}: run 'foldstore verify' to list damaged commits")]
+    CorruptCommit {
+        /// The commit's number.
+        commit: u64,
+        /// Where it lives (a file path for folder stores).
+        location: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+
+    /// A commit below the last one is missing: the log has a gap.
+    #[error("commit {commit} ({location}) is missing, but commit {next} exists: the log has a gap; run 'foldstore verify' to list every problem")]
+    MissingCommit {
+        /// The missing commit's number.
+        commit: u64,
+        /// Where it should be.
+        location: String,
+        /// A later commit that exists.
+        next: u64,
+    },
+
+    /// A commit number beyond the end of the log was asked for.
+    #[error("commit {requested} does not exist: the log ends at commit {tip}")]
+    OutOfRange {
+        /// The number asked for.
+        requested: u64,
+        /// The last commit of the log (0 for an empty log).
+        tip: u64,
+    },
+
+    /// A snapshot is present but cannot be read as a snapshot document.
+    #[error("snapshot {location} {problem}: move it aside or run 'foldstore verify'")]
+    CorruptSnapshot {
+        /// The model's snapshot name.
+        name: String,
+        /// The commit it is labelled with.
+        commit: u64,
+        /// Where it lives.
+        location: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+
+    /// A snapshot name that cannot be used safely as part of a file name.
+    #[error("invalid snapshot name {name:?}: {reason}")]
+    InvalidSnapshotName {
+        /// The name given.
+        name: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+
+    /// An event given to the store does not have the `{"name": string, "data": any}` shape.
+    #[error("invalid event: {problem}")]
+    InvalidEvent {
+        /// What is wrong with it.
+        problem: String,
+    },
+
+    /// A header factory returned something that cannot be written.
+    #[error("invalid headers: {problem}")]
+    InvalidHeaders {
+        /// What is wrong with them.
+        problem: String,
+    },
+
+    /// A failure inside a storage backend that is not a file-system operation.
+    #[error("{backend}: {message}")]
+    Backend {
+        /// The backend's name.
+        backend: &'static str,
+        /// What went wrong.
+        message: String,
+        /// The underlying error, if any.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+        Error::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+}

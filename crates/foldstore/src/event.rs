@@ -1,0 +1,224 @@
+//! Events: the `{"name": string, "data": any}` records a store logs.
+
+use serde::de::{DeserializeOwned, Deserializer};
+use serde::ser::{SerializeMap, Serializer};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+
+/// The headers of a commit: a JSON object, by default `{"time": "<ISO-8601 UTC>"}`.
+pub type Headers = Map<String, Value>;
+
+/// One untyped event: a name, optional JSON data, and any other members it was written with.
+///
+/// `data` that is absent and `data` that is `null` are different events, and stay different
+/// through every read and write. Members other than `name` and `data` (written by other tools)
+/// are kept. For typed events, use any serde type whose JSON form is `{"name": ..., "data": ...}`
+/// (see the crate documentation) and convert with [`Event::from_typed`] and [`Event::to_typed`].
+///
+/// ```
+/// use foldstore::Event;
+/// use serde_json::json;
+///
+/// let moved = Event::with_data("memberHasMoved", json!({"name": "peter pan", "address": "london"}));
+/// assert_eq!(moved.name(), "memberHasMoved");
+/// assert_eq!(serde_json::to_string(&Event::new("heartbeat")).unwrap(), r#"{"name":"heartbeat"}"#);
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    name: String,
+    data: Option<Value>,
+    extra: Map<String, Value>,
+}
+
+impl Event {
+    /// An event with a name and no `data` member.
+    pub fn new(name: impl Into<String>) -> Self {
+        Event {
+            name: name.into(),
+            data: None,
+            extra: Map::new(),
+        }
+    }
+
+    /// An event with a name and data (which may be `null`: that is not the same as no data).
+    pub fn with_data(name: impl Into<String>, data: Value) -> Self {
+        Event {
+            name: name.into(),
+            data: Some(data),
+            extra: Map::new(),
+        }
+    }
+
+    /// The event's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The event's data: `None` when the event has no `data` member.
+    pub fn data(&self) -> Option<&Value> {
+        self.data.as_ref()
+    }
+
+    /// Members of the event other than `name` and `data`, in the order they were written.
+    pub fn extra(&self) -> &Map<String, Value> {
+        &self.extra
+    }
+
+    /// Converts a typed event (any serde type whose JSON form is an object with a string `name`
+    /// and an optional `data`) into an untyped one.
+    ///
+    /// # Errors
+    /// [`Error::InvalidEvent`] when the value does not serialize to that shape.
+    pub fn from_typed<T: Serialize + ?Sized>(event: &T) -> Result<Self> {
+        let value = serde_json::to_value(event).map_err(|e| Error::InvalidEvent {
+            problem: format!("it cannot be serialized to JSON: {e}"),
+        })?;
+        Event::from_value(value).map_err(|problem| Error::InvalidEvent { problem })
+    }
+
+    /// Converts this event into a typed event, e.g. a serde enum tagged `name` with content `data`.
+    ///
+    /// # Errors
+    /// The serde error when the name is not one of the type's or the data does not fit it.
+    pub fn to_typed<T: DeserializeOwned>(&self) -> serde_json::Result<T> {
+        T::deserialize(self.to_value())
+    }
+
+    /// The event as a JSON object: `name`, then `data` when present, then the other members.
+    pub fn to_value(&self) -> Value {
+        let mut object = Map::with_capacity(2 + self.extra.len());
+        object.insert("name".to_owned(), Value::String(self.name.clone()));
+        if let Some(data) = &self.data {
+            object.insert("data".to_owned(), data.clone());
+        }
+        for (key, value) in &self.extra {
+            object.insert(key.clone(), value.clone());
+        }
+        Value::Object(object)
+    }
+
+    /// Reads an event from a JSON value, saying what is wrong when it is not an event.
+    pub(crate) fn from_value(value: Value) -> std::result::Result<Self, String> {
+        let Value::Object(mut object) = value else {
+            return Err(format!("is {}, not an object", describe(&value)));
+        };
+        let name = match object.shift_remove("name") {
+            Some(Value::String(name)) => name,
+            Some(other) => {
+                return Err(format!(
+                    "has a `name` that is {}, not a string",
+                    describe(&other)
+                ))
+            }
+            None => return Err("has no `name`".to_owned()),
+        };
+        let data = object.shift_remove("data");
+        Ok(Event {
+            name,
+            data,
+            extra: object,
+        })
+    }
+}
+
+impl Serialize for Event {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        let len = 1 + usize::from(self.data.is_some()) + self.extra.len();
+        let mut map = serializer.serialize_map(Some(len))?;
+        map.serialize_entry("name", &self.name)?;
+        if let Some(data) = &self.data {
+            map.serialize_entry("data", data)?;
+        }
+        for (key, value) in &self.extra {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Event {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        Event::from_value(value).map_err(|problem| serde::de::Error::custom(format!("the event {problem}")))
+    }
+}
+
+/// A short description of a JSON value's kind, for error messages.
+pub(crate) fn describe(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(tag = "name", content = "data", rename_all = "camelCase")]
+    enum Membership {
+        NewMemberRegistered { name: String },
+        Heartbeat,
+    }
+
+    #[test]
+    fn absent_data_and_null_data_differ() {
+        let absent: Event = serde_json::from_str(r#"{"name":"a"}"#).unwrap();
+        let null: Event = serde_json::from_str(r#"{"name":"a","data":null}"#).unwrap();
+        assert_eq!(absent.data(), None);
+        assert_eq!(null.data(), Some(&Value::Null));
+        assert_eq!(serde_json::to_string(&absent).unwrap(), r#"{"name":"a"}"#);
+        assert_eq!(
+            serde_json::to_string(&null).unwrap(),
+            r#"{"name":"a","data":null}"#
+        );
+    }
+
+    #[test]
+    fn extra_members_are_kept_in_order() {
+        let text = r#"{"name":"a","data":1,"z":true,"b":[1]}"#;
+        let event: Event = serde_json::from_str(text).unwrap();
+        assert_eq!(event.extra().keys().collect::<Vec<_>>(), ["z", "b"]);
+        assert_eq!(serde_json::to_string(&event).unwrap(), text);
+    }
+
+    #[test]
+    fn typed_events_round_trip() {
+        let typed = Membership::NewMemberRegistered { name: "x".into() };
+        let event = Event::from_typed(&typed).unwrap();
+        assert_eq!(
+            event,
+            Event::with_data("newMemberRegistered", json!({"name": "x"}))
+        );
+        assert_eq!(event.to_typed::<Membership>().unwrap(), typed);
+        let unit = Event::from_typed(&Membership::Heartbeat).unwrap();
+        assert_eq!(unit, Event::new("heartbeat"));
+        assert_eq!(
+            unit.to_typed::<Membership>().unwrap(),
+            Membership::Heartbeat
+        );
+    }
+
+    #[test]
+    fn shapes_that_are_not_events_are_refused() {
+        for (value, problem) in [
+            (json!(3), "is a number, not an object"),
+            (json!({"data": 1}), "has no `name`"),
+            (json!({"name": 1}), "has a `name` that is a number, not a string"),
+        ] {
+            assert_eq!(Event::from_value(value).unwrap_err(), problem);
+        }
+        assert!(matches!(
+            Event::from_typed(&"text"),
+            Err(Error::InvalidEvent { .. })
+        ));
+    }
+}

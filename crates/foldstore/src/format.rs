@@ -1,0 +1,213 @@
+//! The commit and snapshot documents, as the original package writes and reads them.
+//!
+//! A commit is `{"headers": {...}, "events": [...]}` and a snapshot `{"headers": {...},
+//! "snapshot": <data>}`, written as compact JSON. Reading accepts any valid JSON of that shape
+//! (pretty-printed, with leading whitespace, with members in any order).
+
+use std::time::SystemTime;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::event::{describe, Event, Headers};
+
+/// One commit of the log: its number, its headers and its events, in the order they were logged.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Commit {
+    number: u64,
+    headers: Headers,
+    events: Vec<Event>,
+}
+
+impl Commit {
+    /// The commit's number: 1 for the first commit of a store.
+    pub fn number(&self) -> u64 {
+        self.number
+    }
+
+    /// The commit's headers.
+    pub fn headers(&self) -> &Headers {
+        &self.headers
+    }
+
+    /// The commit's events.
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    /// The commit's events, by value.
+    pub fn into_events(self) -> Vec<Event> {
+        self.events
+    }
+
+    /// The `time` header read as an RFC 3339 time, when it is present and readable.
+    pub fn time(&self) -> Option<SystemTime> {
+        let text = self.headers.get("time")?.as_str()?;
+        humantime::parse_rfc3339_weak(text).ok()
+    }
+}
+
+#[derive(Serialize)]
+struct CommitDocument<'a> {
+    headers: &'a Headers,
+    events: &'a [Event],
+}
+
+#[derive(Serialize)]
+struct SnapshotDocument<'a> {
+    headers: &'a Headers,
+    snapshot: &'a Value,
+}
+
+/// Encodes a commit document as compact JSON, the way the original writes it.
+pub(crate) fn encode_commit(headers: &Headers, events: &[Event]) -> Vec<u8> {
+    // Serializing maps with string keys and JSON values cannot fail.
+    serde_json::to_vec(&CommitDocument { headers, events }).unwrap_or_default()
+}
+
+/// Encodes a snapshot document as compact JSON, the way the original writes it.
+pub(crate) fn encode_snapshot(headers: &Headers, snapshot: &Value) -> Vec<u8> {
+    serde_json::to_vec(&SnapshotDocument { headers, snapshot }).unwrap_or_default()
+}
+
+/// Decodes a commit document; the error says what is wrong, phrased to follow "commit N (path)".
+pub(crate) fn decode_commit(number: u64, bytes: &[u8]) -> Result<Commit, String> {
+    let mut object = parse_object(bytes)?;
+    let headers = take_headers(&mut object)?;
+    let events = match object.shift_remove("events") {
+        Some(Value::Array(events)) => events,
+        Some(other) => {
+            return Err(format!(
+                "has an `events` member that is {}, not an array",
+                describe(&other)
+            ))
+        }
+        None => return Err("has no `events` array".to_owned()),
+    };
+    let events = events
+        .into_iter()
+        .enumerate()
+        .map(|(index, value)| {
+            Event::from_value(value).map_err(|problem| format!("has an event (#{index}) that {problem}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Commit {
+        number,
+        headers,
+        events,
+    })
+}
+
+/// A decoded snapshot document.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct SnapshotDoc {
+    pub(crate) headers: Headers,
+    /// `None` when the document has no `snapshot` member (the original often writes those).
+    pub(crate) snapshot: Option<Value>,
+}
+
+/// Decodes a snapshot document; the error says what is wrong, phrased to follow its path.
+pub(crate) fn decode_snapshot(bytes: &[u8]) -> Result<SnapshotDoc, String> {
+    let mut object = parse_object(bytes)?;
+    let headers = take_headers(&mut object)?;
+    let snapshot = object.shift_remove("snapshot");
+    Ok(SnapshotDoc { headers, snapshot })
+}
+
+fn parse_object(bytes: &[u8]) -> Result<serde_json::Map<String, Value>, String> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(if bytes.is_empty() {
+            "is empty".to_owned()
+        } else {
+            "holds only whitespace".to_owned()
+        });
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(object)) => Ok(object),
+        Ok(other) => Err(format!("is {}, not a JSON object", describe(&other))),
+        Err(e) if e.is_eof() => Err(format!(
+            "is not valid JSON: it ends too early ({e}); it may be a write that was cut short"
+        )),
+        Err(e) => Err(format!("is not valid JSON ({e})")),
+    }
+}
+
+fn take_headers(object: &mut serde_json::Map<String, Value>) -> Result<Headers, String> {
+    match object.shift_remove("headers") {
+        Some(Value::Object(headers)) => Ok(headers),
+        None => Ok(Headers::new()),
+        Some(other) => Err(format!(
+            "has a `headers` member that is {}, not an object",
+            describe(&other)
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn encodes_like_json_stringify() {
+        let mut headers = Headers::new();
+        headers.insert("time".into(), json!("2026-11-27T15:03:30.380Z"));
+        let events = [
+            Event::with_data("a", json!({"x": "ø \"q\" \\ \n"})),
+            Event::new("b"),
+        ];
+        assert_eq!(
+            String::from_utf8(encode_commit(&headers, &events)).unwrap(),
+            r#"{"headers":{"time":"2026-11-27T15:03:30.380Z"},"events":[{"name":"a","data":{"x":"ø \"q\" \\ \n"}},{"name":"b"}]}"#
+        );
+    }
+
+    #[test]
+    fn decodes_pretty_documents_in_any_member_order() {
+        let text = "\n\t\t{ \"events\": [ {\"data\": null, \"name\": \"ping\"} ],\n \"headers\": {\"user\": \"a\"} }\n";
+        let commit = decode_commit(7, text.as_bytes()).unwrap();
+        assert_eq!(commit.number(), 7);
+        assert_eq!(commit.headers()["user"], "a");
+        assert_eq!(commit.events(), [Event::with_data("ping", Value::Null)]);
+    }
+
+    #[test]
+    fn integers_stay_exact() {
+        let text = r#"{"events":[{"name":"n","data":[18446744073709551615,-9223372036854775808,9007199254740993]}]}"#;
+        let commit = decode_commit(1, text.as_bytes()).unwrap();
+        let again = encode_commit(commit.headers(), commit.events());
+        assert_eq!(
+            String::from_utf8(again).unwrap(),
+            r#"{"headers":{},"events":[{"name":"n","data":[18446744073709551615,-9223372036854775808,9007199254740993]}]}"#
+        );
+    }
+
+    #[test]
+    fn damage_is_described() {
+        let cases: [(&[u8], &str); 9] = [
+            (b"", "is empty"),
+            (b"  \n", "holds only whitespace"),
+            (b"[]", "is an array, not a JSON object"),
+            (b"{\"events\":[", "it ends too early"),
+            (b"{\"headers\":{}}", "has no `events` array"),
+            (b"{\"events\":{}}", "`events` member that is an object"),
+            (b"{\"events\":[],\"headers\":3}", "`headers` member that is a number"),
+            (b"{\"events\":[{\"name\":\"a\"},{\"data\":1}]}", "event (#1) that has no `name`"),
+            (b"{\"events\":[\"\xff\"]}", "is not valid JSON"),
+        ];
+        for (bytes, expected) in cases {
+            let problem = decode_commit(1, bytes).unwrap_err();
+            assert!(problem.contains(expected), "{problem:?} lacks {expected:?}");
+        }
+    }
+
+    #[test]
+    fn snapshots_without_data_are_told_apart() {
+        let doc = decode_snapshot(br#"{"headers":{"time":"t"}}"#).unwrap();
+        assert_eq!(doc.snapshot, None);
+        let doc = decode_snapshot(br#"{"headers":{},"snapshot":null}"#).unwrap();
+        assert_eq!(doc.snapshot, Some(Value::Null));
+        let bytes = encode_snapshot(&Headers::new(), &json!({"a": 1}));
+        assert_eq!(bytes, br#"{"headers":{},"snapshot":{"a":1}}"#);
+    }
+}

@@ -1,0 +1,69 @@
+//! foldstore: an embedded, event-sourced store.
+//!
+//! Instead of overwriting state, an application records what happened, as *events*, in an
+//! append-only log of *commits*; its state is a fold of that log. foldstore runs in-process,
+//! on a folder by default, in the folder format of the Node.js package
+//! `@scriptabuild/eventstore` (which can read and write the same folder).
+//!
+//! - A [`Store`] is one totally ordered log of commits numbered 1, 2, 3, ... with no gaps.
+//! - A commit holds one or more [`Event`]s (`{"name": string, "data": any}`) and [`Headers`]
+//!   (by default `{"time": "<ISO-8601 UTC>"}`).
+//! - [`Store::log`] writes one event as one commit, [`Store::log_block`] several as one commit,
+//!   all or nothing. Commits are atomic and, by default, durable when the call returns.
+//! - [`Store::replay_event_stream`] and [`Store::replay`] read the log back in order.
+//! - [`Storage`] is the seam to where the bytes live: [`FolderStorage`] (the default) and
+//!   [`MemoryStorage`].
+//!
+//! Events can be typed: a serde enum tagged `name` with content `data` has the JSON shape of an
+//! event, so variant `NewMemberRegistered` is the event named `newMemberRegistered`.
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let folder = tempfile::tempdir()?;
+//! use foldstore::Store;
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Debug, PartialEq, Serialize, Deserialize)]
+//! #[serde(tag = "name", content = "data", rename_all = "camelCase")]
+//! enum MemberEvent {
+//!     NewMemberRegistered { name: String, address: String },
+//!     MemberHasMoved { name: String, address: String },
+//! }
+//!
+//! let store = Store::open(folder.path().join("members"))?;
+//! store.ensure_folder()?;
+//! store.log(&MemberEvent::NewMemberRegistered { name: "peter pan".into(), address: "neverland".into() })?;
+//! store.log_block(|block| {
+//!     block.log(&MemberEvent::MemberHasMoved { name: "peter pan".into(), address: "london".into() })?;
+//!     block.mark_as_complete();
+//!     Ok::<_, foldstore::Error>(())
+//! })?;
+//!
+//! let mut events = Vec::new();
+//! for commit in store.commits(..) {
+//!     for event in commit?.events() {
+//!         events.push(event.to_typed::<MemberEvent>()?);
+//!     }
+//! }
+//! assert_eq!(events[1], MemberEvent::MemberHasMoved { name: "peter pan".into(), address: "london".into() });
+//! # Ok(())
+//! # }
+//! ```
+
+mod error;
+mod event;
+mod format;
+mod replay;
+mod snapshot;
+pub mod storage;
+mod store;
+mod verify;
+
+pub use error::{Error, Result};
+pub use event::{Event, Headers};
+pub use format::Commit;
+pub use replay::{Commits, Replay, ReplaySummary};
+pub use snapshot::Snapshot;
+pub use storage::{Conflict, Durability, FolderStorage, MemoryStorage, Storage};
+pub use store::{Block, HeaderFactory, Store, StoreBuilder};
+pub use verify::{Finding, VerifyReport};

@@ -1,0 +1,330 @@
+//! Replay: reading the log back, commit by commit, in order.
+
+use std::fmt;
+use std::ops::{Bound, RangeBounds};
+
+use crate::error::{Error, Result};
+use crate::event::{Event, Headers};
+use crate::format::{decode_commit, Commit};
+use crate::store::Store;
+
+type Predicate<'s> = Box<dyn FnMut(&Commit) -> bool + 's>;
+
+/// A replay of a store's log, configured by its methods; made by [`Store::replay`].
+///
+/// By default it covers every commit, from 1 to the end of the log as it is when the replay
+/// reaches it. Only the commits in its range are read.
+#[must_use]
+pub struct Replay<'s> {
+    store: &'s Store,
+    from: u64,
+    to: Option<u64>,
+    stop_before: Option<Predicate<'s>>,
+    stop_after: Option<Predicate<'s>>,
+}
+
+impl fmt::Debug for Replay<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Replay")
+            .field("from", &self.from)
+            .field("to", &self.to)
+            .field("stop_before", &self.stop_before.is_some())
+            .field("stop_after", &self.stop_after.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a replay went through.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReplaySummary {
+    /// The number of the last commit applied, or `None` when none was.
+    pub last_commit: Option<u64>,
+    /// How many commits were applied.
+    pub commits: u64,
+    /// How many events were applied.
+    pub events: u64,
+    /// Whether a stop predicate ended the replay.
+    pub stopped: bool,
+}
+
+impl<'s> Replay<'s> {
+    pub(crate) fn new(store: &'s Store) -> Self {
+        Replay {
+            store,
+            from: 1,
+            to: None,
+            stop_before: None,
+            stop_after: None,
+        }
+    }
+
+    /// Starts at commit `number` (default 1; 0 is taken as 1).
+    pub fn from(mut self, number: u64) -> Self {
+        self.from = number.max(1);
+        self
+    }
+
+    /// Ends with commit `number`, which must exist (default: the end of the log).
+    pub fn to(mut self, number: u64) -> Self {
+        self.to = Some(number);
+        self
+    }
+
+    /// The commits in `range`, e.g. `3..=7` or `10..`.
+    pub fn range(mut self, range: impl RangeBounds<u64>) -> Self {
+        self.from = match range.start_bound() {
+            Bound::Included(&n) => n.max(1),
+            Bound::Excluded(&n) => n.saturating_add(1).max(1),
+            Bound::Unbounded => 1,
+        };
+        self.to = match range.end_bound() {
+            Bound::Included(&n) => Some(n),
+            Bound::Excluded(&n) => Some(n.saturating_sub(1)),
+            Bound::Unbounded => None,
+        };
+        self
+    }
+
+    /// Stops before applying the first commit for which `predicate` is true (that commit and
+    /// those after it are not applied).
+    pub fn stop_before(mut self, predicate: impl FnMut(&Commit) -> bool + 's) -> Self {
+        self.stop_before = Some(Box::new(predicate));
+        self
+    }
+
+    /// Stops after applying the first commit for which `predicate` is true.
+    pub fn stop_after(mut self, predicate: impl FnMut(&Commit) -> bool + 's) -> Self {
+        self.stop_after = Some(Box::new(predicate));
+        self
+    }
+
+    /// Calls `handler` with every event of the replay and its commit's headers, in order.
+    ///
+    /// # Errors
+    /// A damaged or missing commit ([`Error::CorruptCommit`], [`Error::MissingCommit`]), an end
+    /// of the range beyond the log ([`Error::OutOfRange`]), or an I/O error. The handler has then
+    /// seen every event before the damaged commit.
+    pub fn run(self, mut handler: impl FnMut(&Event, &Headers)) -> Result<ReplaySummary> {
+        self.try_run(|event, headers| {
+            handler(event, headers);
+            Ok::<_, Error>(())
+        })
+    }
+
+    /// As [`run`](Self::run), with a handler that can fail: its first error ends the replay and
+    /// is returned.
+    ///
+    /// # Errors
+    /// The handler's error, or the errors of [`run`](Self::run) converted into `E`.
+    pub fn try_run<E: From<Error>>(
+        self,
+        mut handler: impl FnMut(&Event, &Headers) -> Result<(), E>,
+    ) -> Result<ReplaySummary, E> {
+        let mut summary = ReplaySummary::default();
+        let mut commits = self.commits();
+        for commit in &mut commits {
+            let commit = commit?;
+            for event in commit.events() {
+                handler(event, commit.headers())?;
+            }
+            summary.last_commit = Some(commit.number());
+            summary.commits += 1;
+            summary.events += commit.events().len() as u64;
+        }
+        summary.stopped = commits.stopped;
+        Ok(summary)
+    }
+
+    /// The replay's commits as an iterator, each read when the iterator reaches it.
+    pub fn commits(self) -> Commits<'s> {
+        Commits {
+            store: self.store,
+            next: self.from,
+            to: self.to,
+            stop_before: self.stop_before,
+            stop_after: self.stop_after,
+            done: false,
+            stopped: false,
+        }
+    }
+}
+
+/// An iterator over a store's commits, in order; made by [`Replay::commits`] or
+/// [`Store::commits`].
+///
+/// It yields `Err` once when a commit cannot be read, and then ends.
+#[must_use = "iterators do nothing unless consumed"]
+pub struct Commits<'s> {
+    store: &'s Store,
+    next: u64,
+    to: Option<u64>,
+    stop_before: Option<Predicate<'s>>,
+    stop_after: Option<Predicate<'s>>,
+    done: bool,
+    stopped: bool,
+}
+
+impl fmt::Debug for Commits<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Commits")
+            .field("next", &self.next)
+            .field("to", &self.to)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Commits<'_> {
+    /// Reads commit `self.next`: `Ok(None)` at the end of the log (or of the range).
+    fn read_next(&mut self) -> Result<Option<Commit>> {
+        let number = self.next;
+        if self.to.is_some_and(|to| number > to) {
+            return Ok(None);
+        }
+        let storage = self.store.storage();
+        let bytes = match storage.read_commit(number)? {
+            Some(bytes) => bytes,
+            None => match self.missing(number)? {
+                Some(bytes) => bytes,
+                None => return Ok(None),
+            },
+        };
+        let commit = decode_commit(number, &bytes).map_err(|problem| Error::CorruptCommit {
+            commit: number,
+            location: storage.commit_location(number),
+            problem,
+        })?;
+        self.store.note_tip(number);
+        Ok(Some(commit))
+    }
+
+    /// Decides what a missing commit means: the end of the log, a gap, or a range that goes
+    /// beyond the log. Returns the commit's bytes if another writer created it meanwhile.
+    fn missing(&self, number: u64) -> Result<Option<Vec<u8>>> {
+        let storage = self.store.storage();
+        let known_tip = self.store.known_tip()?;
+        let later = if known_tip > number {
+            Some(known_tip)
+        } else if storage.commit_exists(number + 1)? {
+            Some(number + 1)
+        } else {
+            None
+        };
+        if let Some(next) = later {
+            // Another writer may have created `number` (and more) since it was read.
+            if let Some(bytes) = storage.read_commit(number)? {
+                return Ok(Some(bytes));
+            }
+            return Err(Error::MissingCommit {
+                commit: number,
+                location: storage.commit_location(number),
+                next,
+            });
+        }
+        match self.to {
+            Some(to) if to >= number => Err(Error::OutOfRange {
+                requested: to,
+                tip: number - 1,
+            }),
+            _ => Ok(None),
+        }
+    }
+}
+
+impl Iterator for Commits<'_> {
+    type Item = Result<Commit>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let commit = match self.read_next() {
+            Ok(Some(commit)) => commit,
+            Ok(None) => {
+                self.done = true;
+                return None;
+            }
+            Err(e) => {
+                self.done = true;
+                return Some(Err(e));
+            }
+        };
+        if let Some(stop_before) = &mut self.stop_before {
+            if stop_before(&commit) {
+                self.done = true;
+                self.stopped = true;
+                return None;
+            }
+        }
+        if let Some(stop_after) = &mut self.stop_after {
+            if stop_after(&commit) {
+                self.done = true;
+                self.stopped = true;
+            }
+        }
+        self.next += 1;
+        Some(Ok(commit))
+    }
+}
+
+impl Store {
+    /// Calls `handler` with every event of the log and its commit's headers, in order.
+    ///
+    /// For a range, stop predicates, a fallible handler or an iterator, see [`Store::replay`].
+    ///
+    /// # Errors
+    /// As [`Replay::run`].
+    pub fn replay_event_stream(&self, handler: impl FnMut(&Event, &Headers)) -> Result<ReplaySummary> {
+        self.replay().run(handler)
+    }
+
+    /// A replay of the log, to be narrowed to a range or stopped by predicates, then run.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), foldstore::Error> {
+    /// use foldstore::{Event, Store};
+    ///
+    /// let store = Store::memory();
+    /// for name in ["a", "b", "c", "d"] {
+    ///     store.log(&Event::new(name))?;
+    /// }
+    /// let mut seen = Vec::new();
+    /// let summary = store
+    ///     .replay()
+    ///     .from(2)
+    ///     .stop_after(|commit| commit.number() == 3)
+    ///     .run(|event, _headers| seen.push(event.name().to_owned()))?;
+    /// assert_eq!(seen, ["b", "c"]);
+    /// assert!(summary.stopped);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn replay(&self) -> Replay<'_> {
+        Replay::new(self)
+    }
+
+    /// The commits in `range` as an iterator (`..` for all of them).
+    pub fn commits(&self, range: impl RangeBounds<u64>) -> Commits<'_> {
+        self.replay().range(range).commits()
+    }
+
+    /// Reads one commit.
+    ///
+    /// # Errors
+    /// [`Error::OutOfRange`] when it does not exist; [`Error::CorruptCommit`] when it is damaged.
+    pub fn read_commit(&self, number: u64) -> Result<Commit> {
+        let storage = self.storage();
+        match storage.read_commit(number)? {
+            Some(bytes) => decode_commit(number, &bytes).map_err(|problem| Error::CorruptCommit {
+                commit: number,
+                location: storage.commit_location(number),
+                problem,
+            }),
+            None => Err(Error::OutOfRange {
+                requested: number,
+                tip: self.tip()?,
+            }),
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! A backend that keeps everything in memory, for tests and ephemeral stores.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use super::{validate_snapshot_name, Conflict, Listing, Storage};
+use crate::error::Result;
+
+/// Commits and snapshots held in memory, gone when the last clone is dropped.
+///
+/// Clones share the same contents, so several [`Store`](crate::Store)s built on clones behave
+/// like several processes on one folder.
+#[derive(Clone, Debug, Default)]
+pub struct MemoryStorage {
+    inner: Arc<RwLock<Contents>>,
+}
+
+#[derive(Debug, Default)]
+struct Contents {
+    commits: BTreeMap<u64, Arc<[u8]>>,
+    snapshots: BTreeMap<(String, u64), Arc<[u8]>>,
+}
+
+impl MemoryStorage {
+    /// An empty memory backend.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Contents> {
+        // A panic while holding the lock cannot leave the maps half-changed (every change is
+        // one insert), so a poisoned lock is still consistent.
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Contents> {
+        self.inner.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Storage for MemoryStorage {
+    fn ensure_created(&self) -> Result<()> {
+        Ok(())
+    }
+
+    fn exists(&self) -> Result<bool> {
+        Ok(true)
+    }
+
+    fn list(&self) -> Result<Listing> {
+        let contents = self.read();
+        Ok(Listing {
+            commits: contents.commits.keys().copied().collect(),
+            snapshots: contents.snapshots.keys().cloned().collect(),
+            suspicious: Vec::new(),
+        })
+    }
+
+    fn read_commit(&self, number: u64) -> Result<Option<Vec<u8>>> {
+        Ok(self.read().commits.get(&number).map(|bytes| bytes.to_vec()))
+    }
+
+    fn create_commit(&self, number: u64, document: &[u8]) -> Result<Result<(), Conflict>> {
+        let mut contents = self.write();
+        if contents.commits.contains_key(&number) {
+            return Ok(Err(Conflict { commit: number }));
+        }
+        contents.commits.insert(number, Arc::from(document));
+        Ok(Ok(()))
+    }
+
+    fn read_snapshot(&self, name: &str, commit: u64) -> Result<Option<Vec<u8>>> {
+        let contents = self.read();
+        Ok(contents
+            .snapshots
+            .get(&(name.to_owned(), commit))
+            .map(|bytes| bytes.to_vec()))
+    }
+
+    fn create_snapshot(
+        &self,
+        name: &str,
+        commit: u64,
+        document: &[u8],
+    ) -> Result<Result<(), Conflict>> {
+        validate_snapshot_name(name)?;
+        let mut contents = self.write();
+        let key = (name.to_owned(), commit);
+        if contents.snapshots.contains_key(&key) {
+            return Ok(Err(Conflict { commit }));
+        }
+        contents.snapshots.insert(key, Arc::from(document));
+        Ok(Ok(()))
+    }
+
+    fn commit_location(&self, number: u64) -> String {
+        format!("memory:{number}.log")
+    }
+
+    fn snapshot_location(&self, name: &str, commit: u64) -> String {
+        format!("memory:{commit}.{name}-snapshot")
+    }
+}

@@ -1,0 +1,176 @@
+//! Where the bytes live: the [`Storage`] trait and its backends.
+
+mod folder;
+mod memory;
+
+pub use folder::{Durability, FolderStorage};
+pub use memory::MemoryStorage;
+
+use std::fmt;
+
+use crate::error::Result;
+
+/// Another writer created the commit (or snapshot) first.
+///
+/// This is not an error: it is the normal outcome of a lost race between writers, and the
+/// caller decides what follows (take the next number, or catch up and try again).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conflict {
+    /// The number that was already taken.
+    pub commit: u64,
+}
+
+impl fmt::Display for Conflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "commit {} was created by another writer first", self.commit)
+    }
+}
+
+/// What a backend holds, as found by one listing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Listing {
+    /// Numbers of the commits present, in increasing order.
+    pub commits: Vec<u64>,
+    /// Snapshots present, as (snapshot name, commit number), sorted.
+    pub snapshots: Vec<(String, u64)>,
+    /// Entries that are not commits but look as if they were meant to be (e.g. `007.log`), as
+    /// (location, what is odd about it). Other unrelated entries are not listed.
+    pub suspicious: Vec<(String, String)>,
+}
+
+/// The seam between a store and the place its bytes live.
+///
+/// A backend moves whole commit and snapshot documents as bytes: it knows nothing of events,
+/// models or user types, and it never parses what it stores. The store builds everything else
+/// (numbering, replay, headers) on these few operations.
+///
+/// # Contract
+/// Every backend keeps these rules; the conformance suite in `tests/storage_conformance.rs`
+/// checks them for each one.
+/// 1. `create_commit(n, doc)` creates commit `n` only if it does not exist, atomically: any
+///    reader sees either no commit `n` or all of `doc`, byte for byte, never part of it, and
+///    never a change to it afterwards. If commit `n` exists, it returns `Ok(Err(Conflict))` and
+///    changes nothing. Only a lost race is a conflict: every other failure is an `Err`.
+/// 2. When `create_commit` returns `Ok(Ok(()))`, the commit is as durable as the backend was
+///    configured to make it (by default it survives power loss).
+/// 3. `read_commit(n)` returns exactly the bytes that were created, or `None` if there is no
+///    commit `n`.
+/// 4. `append_commit(first, doc)` creates `doc` at the lowest free number `>= first` that it
+///    finds by trying in order, and returns that number; it never overwrites anything.
+/// 5. Snapshots follow rules 1 to 3, keyed by (name, commit).
+/// 6. `list` reports every commit and snapshot present. It may be slow; the store calls it
+///    when it opens, never per commit.
+/// 7. A backend that does not exist yet (a folder not created) is empty: reading and listing
+///    succeed and find nothing. `ensure_created` makes it exist; creating a commit in a backend
+///    that does not exist may fail with an error.
+/// 8. The backend is shared by threads (`Send + Sync`), and other processes or machines may
+///    write the same backend at the same time.
+pub trait Storage: Send + Sync + fmt::Debug {
+    /// Creates the backend's container (folder, table, bucket prefix) if it does not exist.
+    ///
+    /// # Errors
+    /// When it cannot be created.
+    fn ensure_created(&self) -> Result<()>;
+
+    /// Whether the backend's container exists.
+    ///
+    /// # Errors
+    /// When that cannot be found out.
+    fn exists(&self) -> Result<bool>;
+
+    /// Lists the commits and snapshots present.
+    ///
+    /// # Errors
+    /// When the listing fails.
+    fn list(&self) -> Result<Listing>;
+
+    /// Reads the bytes of commit `number`, or `None` when there is no such commit.
+    ///
+    /// # Errors
+    /// When the commit exists but cannot be read.
+    fn read_commit(&self, number: u64) -> Result<Option<Vec<u8>>>;
+
+    /// Whether commit `number` exists. The default reads it; backends override it when they
+    /// can tell more cheaply.
+    ///
+    /// # Errors
+    /// When that cannot be found out.
+    fn commit_exists(&self, number: u64) -> Result<bool> {
+        Ok(self.read_commit(number)?.is_some())
+    }
+
+    /// Creates commit `number` holding `document`, unless it exists (see the contract).
+    ///
+    /// # Errors
+    /// Any failure other than a lost race.
+    fn create_commit(&self, number: u64, document: &[u8]) -> Result<Result<(), Conflict>>;
+
+    /// Creates `document` at the lowest free number `>= first`, and returns that number.
+    ///
+    /// The default tries [`create_commit`](Storage::create_commit) at `first`, `first + 1`, ...
+    /// Backends override it when they can do better (the folder keeps its written and synced
+    /// temporary file across attempts).
+    ///
+    /// # Errors
+    /// Any failure other than a lost race.
+    fn append_commit(&self, first: u64, document: &[u8]) -> Result<u64> {
+        let mut number = first;
+        loop {
+            match self.create_commit(number, document)? {
+                Ok(()) => return Ok(number),
+                Err(Conflict { .. }) => number += 1,
+            }
+        }
+    }
+
+    /// Reads the snapshot of `name` labelled `commit`, or `None` when there is none.
+    ///
+    /// # Errors
+    /// When it exists but cannot be read.
+    fn read_snapshot(&self, name: &str, commit: u64) -> Result<Option<Vec<u8>>>;
+
+    /// Creates the snapshot of `name` labelled `commit`, unless one exists.
+    ///
+    /// # Errors
+    /// Any failure other than an existing snapshot.
+    fn create_snapshot(
+        &self,
+        name: &str,
+        commit: u64,
+        document: &[u8],
+    ) -> Result<Result<(), Conflict>>;
+
+    /// Where commit `number` lives, for messages (a file path, a URL, a table row).
+    fn commit_location(&self, number: u64) -> String;
+
+    /// Where the snapshot of `name` at `commit` lives, for messages.
+    fn snapshot_location(&self, name: &str, commit: u64) -> String;
+}
+
+/// Checks that a snapshot name can be used in file and object names.
+///
+/// Names are refused when empty or when they contain `.`, `/`, `\` or NUL: the original only
+/// compares the last extension, so a dot would make its snapshots unreachable, and the others
+/// could reach outside the store's folder.
+///
+/// # Errors
+/// [`Error::InvalidSnapshotName`](crate::Error::InvalidSnapshotName) saying why.
+pub fn validate_snapshot_name(name: &str) -> Result<()> {
+    let reason = if name.is_empty() {
+        "it is empty"
+    } else if name.contains('.') {
+        "it contains '.', which the original package's snapshot lookup cannot match"
+    } else if name.contains(['/', '\\']) {
+        "it contains a path separator"
+    } else if name.contains('\0') {
+        "it contains a NUL character"
+    } else if name.chars().any(char::is_control) {
+        "it contains a control character"
+    } else {
+        return Ok(());
+    };
+    Err(crate::Error::InvalidSnapshotName {
+        name: name.to_owned(),
+        reason,
+    })
+}

@@ -1,0 +1,383 @@
+//! The store: one totally ordered log of commits, and its write-only operations.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::event::{Event, Headers};
+use crate::format::encode_commit;
+use crate::storage::{Durability, FolderStorage, MemoryStorage, Storage};
+
+/// A function that makes headers for each commit, added to the default `time` header.
+pub type HeaderFactory = dyn Fn() -> Headers + Send + Sync;
+
+/// An event store: a log of commits numbered 1, 2, 3, ... with no gaps, each holding one or more
+/// events, kept by a [`Storage`] backend (a folder by default).
+///
+/// `Store` is cheap to clone; clones share one backend and one view of the log's end. Any
+/// number of threads, and of processes on the same folder, may write at once: every commit
+/// lands exactly once, under the next free number.
+///
+/// ```
+/// # fn main() -> Result<(), foldstore::Error> {
+/// # let folder = tempfile::tempdir().map_err(|e| foldstore::Error::Backend { backend: "test", message: e.to_string(), source: None })?;
+/// use foldstore::{Event, Store};
+/// use serde_json::json;
+///
+/// let store = Store::open(folder.path().join("members"))?;
+/// store.ensure_folder()?;
+/// let first = store.log(&Event::with_data("newMemberRegistered", json!({"member": {"name": "peter pan"}})))?;
+/// assert_eq!(first, 1);
+///
+/// let mut names = Vec::new();
+/// store.replay_event_stream(|event, _headers| names.push(event.name().to_owned()))?;
+/// assert_eq!(names, ["newMemberRegistered"]);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    storage: Arc<dyn Storage>,
+    path: Option<PathBuf>,
+    headers: Option<Arc<HeaderFactory>>,
+    /// The highest commit number known to exist (a hint: other writers may have gone further).
+    tip: AtomicU64,
+    /// Whether `tip` has been initialized from a listing of the backend.
+    tip_listed: AtomicBool,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("storage", &self.inner.storage)
+            .field("known_tip", &self.inner.tip.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Options for opening a [`Store`]; made by [`Store::builder`].
+#[must_use]
+pub struct StoreBuilder {
+    path: PathBuf,
+    storage: Option<Arc<dyn Storage>>,
+    durability: Durability,
+    headers: Option<Arc<HeaderFactory>>,
+}
+
+impl fmt::Debug for StoreBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreBuilder")
+            .field("path", &self.path)
+            .field("storage", &self.storage)
+            .field("durability", &self.durability)
+            .field("headers", &self.headers.as_ref().map(|_| "<factory>"))
+            .finish()
+    }
+}
+
+impl StoreBuilder {
+    /// The header factory: its headers are added to the default `{"time": ...}` of every commit,
+    /// and may override `time`. Default: none, so headers are just `{"time": ...}`.
+    pub fn headers<F>(mut self, factory: F) -> Self
+    where
+        F: Fn() -> Headers + Send + Sync + 'static,
+    {
+        self.headers = Some(Arc::new(factory));
+        self
+    }
+
+    /// The durability of the folder backend. Default: [`Durability::Immediate`], every commit
+    /// survives power loss once the write call returns. Ignored when
+    /// [`storage`](Self::storage) gives another backend (which has its own setting).
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// Another storage backend instead of the folder at the builder's path (which is then only
+    /// used in messages). Default: a [`FolderStorage`] at that path.
+    pub fn storage(mut self, storage: impl Storage + 'static) -> Self {
+        self.storage = Some(Arc::new(storage));
+        self
+    }
+
+    /// Opens the store. Nothing is created: a folder that does not exist is an empty store
+    /// until [`Store::ensure_folder`] or a write makes it.
+    ///
+    /// # Errors
+    /// [`Error::NotAFolder`] when the path exists and is not a folder; I/O errors from looking.
+    pub fn open(self) -> Result<Store> {
+        let (storage, path): (Arc<dyn Storage>, _) = match self.storage {
+            Some(storage) => (storage, None),
+            None => (
+                Arc::new(FolderStorage::with_durability(
+                    self.path.clone(),
+                    self.durability,
+                )),
+                Some(self.path),
+            ),
+        };
+        storage.exists()?;
+        Ok(Store::from_parts(storage, path, self.headers))
+    }
+}
+
+impl Store {
+    /// Opens the folder store at `path`, with the defaults of [`Store::builder`].
+    ///
+    /// # Errors
+    /// As [`StoreBuilder::open`].
+    pub fn open(path: impl AsRef<Path>) -> Result<Store> {
+        Store::builder(path).open()
+    }
+
+    /// Options for a store at `path`: headers, durability, or another storage backend.
+    pub fn builder(path: impl AsRef<Path>) -> StoreBuilder {
+        StoreBuilder {
+            path: path.as_ref().to_path_buf(),
+            storage: None,
+            durability: Durability::default(),
+            headers: None,
+        }
+    }
+
+    /// A new, empty store held in memory.
+    pub fn memory() -> Store {
+        Store::with_storage(MemoryStorage::new())
+    }
+
+    /// A store on any storage backend, with default options.
+    pub fn with_storage(storage: impl Storage + 'static) -> Store {
+        Store::from_parts(Arc::new(storage), None, None)
+    }
+
+    fn from_parts(
+        storage: Arc<dyn Storage>,
+        path: Option<PathBuf>,
+        headers: Option<Arc<HeaderFactory>>,
+    ) -> Store {
+        Store {
+            inner: Arc::new(Inner {
+                storage,
+                path,
+                headers,
+                tip: AtomicU64::new(0),
+                tip_listed: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// The storage backend.
+    pub fn storage(&self) -> &dyn Storage {
+        &*self.inner.storage
+    }
+
+    /// The store's folder, for a folder store opened by path.
+    pub fn path(&self) -> Option<&Path> {
+        self.inner.path.as_deref()
+    }
+
+    /// Creates the store's folder and its parents if they do not exist (on every OS).
+    ///
+    /// # Errors
+    /// When the folder cannot be created, or the path is a file.
+    pub fn ensure_folder(&self) -> Result<()> {
+        self.inner.storage.ensure_created()
+    }
+
+    /// Whether the store's folder (or other container) exists.
+    ///
+    /// # Errors
+    /// When the path is not a folder, or looking fails.
+    pub fn exists(&self) -> Result<bool> {
+        self.inner.storage.exists()
+    }
+
+    /// The number of the last commit (0 for an empty store), including commits made by other
+    /// processes since this store last looked.
+    ///
+    /// The first call lists the backend once; later calls only check for commits after the
+    /// last one known.
+    ///
+    /// # Errors
+    /// When the backend cannot be read.
+    pub fn tip(&self) -> Result<u64> {
+        let mut tip = self.known_tip()?;
+        while self.inner.storage.commit_exists(tip + 1)? {
+            tip += 1;
+        }
+        self.note_tip(tip);
+        Ok(tip)
+    }
+
+    /// The highest commit number this store knows to exist, listing the backend the first time.
+    pub(crate) fn known_tip(&self) -> Result<u64> {
+        if !self.inner.tip_listed.load(Ordering::Acquire) {
+            let listing = self.inner.storage.list()?;
+            let last = listing.commits.last().copied().unwrap_or(0);
+            tracing::debug!(tip = last, "found the log's end by listing");
+            self.note_tip(last);
+            self.inner.tip_listed.store(true, Ordering::Release);
+        }
+        Ok(self.inner.tip.load(Ordering::Acquire))
+    }
+
+    /// Records that commit `number` exists.
+    pub(crate) fn note_tip(&self, number: u64) {
+        self.inner.tip.fetch_max(number, Ordering::AcqRel);
+    }
+
+    /// Logs one event as one commit, at the next free number, and returns that number.
+    ///
+    /// `event` is an [`Event`] or any serde type whose JSON form is `{"name": string, "data":
+    /// any}` (a `#[serde(tag = "name", content = "data")]` enum, say).
+    ///
+    /// # Errors
+    /// [`Error::InvalidEvent`] when `event` has another shape; [`Error::StoreMissing`] when the
+    /// folder does not exist; I/O errors. Nothing is written when it fails.
+    pub fn log<E: Serialize + ?Sized>(&self, event: &E) -> Result<u64> {
+        let event = Event::from_typed(event)?;
+        self.commit(std::slice::from_ref(&event))
+    }
+
+    /// Logs a block of events as one commit, all or nothing.
+    ///
+    /// `action` logs events into the [`Block`] and calls [`Block::mark_as_complete`]; only then,
+    /// and only if it logged at least one event, is the block written, as one commit at the
+    /// next free number, which is returned. When `action` returns an error, or does not mark
+    /// the block complete, or logs nothing, nothing is written and the result is `Ok(None)` (or
+    /// the action's error).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), foldstore::Error> {
+    /// use foldstore::{Event, Store};
+    ///
+    /// let store = Store::memory();
+    /// let commit = store.log_block(|block| {
+    ///     block.log(&Event::new("first"))?;
+    ///     block.log(&Event::new("second"))?;
+    ///     block.mark_as_complete();
+    ///     Ok::<_, foldstore::Error>(())
+    /// })?;
+    /// assert_eq!(commit, Some(1));
+    /// assert_eq!(store.log_block(|block| block.log(&Event::new("not marked")))?, None);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// The action's error, or the errors of [`Store::log`] converted into `E`.
+    pub fn log_block<F, E>(&self, action: F) -> Result<Option<u64>, E>
+    where
+        F: FnOnce(&mut Block) -> Result<(), E>,
+        E: From<Error>,
+    {
+        let mut block = Block::default();
+        action(&mut block)?;
+        if !block.complete {
+            tracing::debug!(
+                events = block.events.len(),
+                "block not marked complete: nothing written"
+            );
+            return Ok(None);
+        }
+        if block.events.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(self.commit(&block.events)?))
+    }
+
+    /// Writes `events` (at least one) as one commit at the next free number.
+    pub(crate) fn commit(&self, events: &[Event]) -> Result<u64> {
+        let headers = self.make_headers();
+        let document = encode_commit(&headers, events);
+        let first = self.known_tip()? + 1;
+        let number = self.inner.storage.append_commit(first, &document)?;
+        self.note_tip(number);
+        tracing::debug!(commit = number, events = events.len(), "committed");
+        Ok(number)
+    }
+
+    /// The headers of a new commit: `time` now, then what the header factory adds.
+    pub(crate) fn make_headers(&self) -> Headers {
+        let mut headers = Headers::new();
+        headers.insert("time".to_owned(), Value::String(now_iso8601()));
+        if let Some(factory) = &self.inner.headers {
+            // `insert` keeps the position of a key that exists, so `time` stays first.
+            headers.extend(factory());
+        }
+        headers
+    }
+}
+
+/// The current time as JavaScript's `Date.prototype.toISOString` writes it.
+pub(crate) fn now_iso8601() -> String {
+    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
+}
+
+/// The events of a block being logged by [`Store::log_block`].
+#[derive(Debug, Default)]
+pub struct Block {
+    events: Vec<Event>,
+    complete: bool,
+}
+
+impl Block {
+    /// Adds an event to the block (an [`Event`] or a typed event, as for [`Store::log`]).
+    ///
+    /// # Errors
+    /// [`Error::InvalidEvent`] when `event` does not have the shape of an event.
+    pub fn log<E: Serialize + ?Sized>(&mut self, event: &E) -> Result<()> {
+        self.events.push(Event::from_typed(event)?);
+        Ok(())
+    }
+
+    /// Marks the block complete: it will be written when the action returns `Ok`.
+    pub fn mark_as_complete(&mut self) {
+        self.complete = true;
+    }
+
+    /// The events logged so far.
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_is_written_like_to_iso_string() {
+        let time = now_iso8601();
+        assert_eq!(time.len(), "2026-11-27T15:03:30.380Z".len(), "{time}");
+        assert!(time.ends_with('Z') && time.as_bytes()[19] == b'.', "{time}");
+    }
+
+    #[test]
+    fn header_factory_adds_and_may_override_time() {
+        let store = Store::builder("unused")
+            .storage(MemoryStorage::new())
+            .headers(|| {
+                let mut h = Headers::new();
+                h.insert("user".into(), "arjan".into());
+                h.insert("time".into(), "2000-01-01T00:00:00.000Z".into());
+                h
+            })
+            .open()
+            .unwrap();
+        let headers = store.make_headers();
+        assert_eq!(headers.keys().collect::<Vec<_>>(), ["time", "user"]);
+        assert_eq!(headers["time"], "2000-01-01T00:00:00.000Z");
+    }
+}

@@ -1,0 +1,135 @@
+//! Verification: reading every commit and snapshot of a store and reporting what is wrong.
+
+use crate::error::Result;
+use crate::format::{decode_commit, decode_snapshot};
+use crate::store::Store;
+
+/// One thing found wrong (or odd) in a store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    /// Where: a file path, or another backend's address.
+    pub location: String,
+    /// What is wrong.
+    pub problem: String,
+}
+
+/// What [`Store::verify`] found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct VerifyReport {
+    /// The last commit number present (0 when there is none).
+    pub tip: u64,
+    /// Commits read and found sound.
+    pub sound_commits: u64,
+    /// Events in the sound commits.
+    pub events: u64,
+    /// Snapshots read and found sound.
+    pub sound_snapshots: u64,
+    /// Damage: the store cannot be replayed (or a snapshot cannot be used) until it is repaired.
+    pub problems: Vec<Finding>,
+    /// Oddities that do not stop the store from working.
+    pub warnings: Vec<Finding>,
+}
+
+impl VerifyReport {
+    /// Whether no problem was found (warnings aside).
+    pub fn is_sound(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+impl Store {
+    /// Reads every commit and snapshot and reports every problem found, with where it is.
+    ///
+    /// `progress` is called after each commit and snapshot with (done, total).
+    ///
+    /// # Errors
+    /// Only when the backend cannot be listed; damage is reported in the [`VerifyReport`].
+    pub fn verify(&self, mut progress: impl FnMut(u64, u64)) -> Result<VerifyReport> {
+        let storage = self.storage();
+        let listing = storage.list()?;
+        let tip = listing.commits.last().copied().unwrap_or(0);
+        let total = tip + listing.snapshots.len() as u64;
+        let mut report = VerifyReport {
+            tip,
+            ..VerifyReport::default()
+        };
+        let mut present = listing.commits.iter().copied().peekable();
+        let mut gap_start = None;
+        for number in 1..=tip {
+            if present.next_if_eq(&number).is_none() {
+                gap_start.get_or_insert(number);
+                continue;
+            }
+            if let Some(first) = gap_start.take() {
+                report.problems.push(gap(storage.commit_location(first), first, number));
+            }
+            let location = storage.commit_location(number);
+            match storage.read_commit(number) {
+                Ok(Some(bytes)) => match decode_commit(number, &bytes) {
+                    Ok(commit) => {
+                        report.sound_commits += 1;
+                        report.events += commit.events().len() as u64;
+                    }
+                    Err(problem) => report.problems.push(Finding { location, problem }),
+                },
+                Ok(None) => report.problems.push(Finding {
+                    location,
+                    problem: "disappeared while being verified".to_owned(),
+                }),
+                Err(e) => report.problems.push(Finding {
+                    location,
+                    problem: e.to_string(),
+                }),
+            }
+            progress(number, total);
+        }
+        let mut done = tip;
+        for (name, commit) in &listing.snapshots {
+            let location = storage.snapshot_location(name, *commit);
+            let finding = |problem: String| Finding {
+                location: location.clone(),
+                problem,
+            };
+            match storage.read_snapshot(name, *commit) {
+                Ok(Some(bytes)) => match decode_snapshot(&bytes) {
+                    Ok(doc) if doc.snapshot.is_none() => report.warnings.push(finding(
+                        "has no `snapshot` member (the original package writes such snapshots); \
+                         models skip it and fold the log instead"
+                            .to_owned(),
+                    )),
+                    Ok(_) if *commit > tip => report.problems.push(finding(format!(
+                        "is labelled with commit {commit}, but the log ends at commit {tip}"
+                    ))),
+                    Ok(_) => report.sound_snapshots += 1,
+                    Err(problem) => report.problems.push(finding(problem)),
+                },
+                Ok(None) => report
+                    .problems
+                    .push(finding("disappeared while being verified".to_owned())),
+                Err(e) => report.problems.push(finding(e.to_string())),
+            }
+            done += 1;
+            progress(done, total);
+        }
+        for (name, why) in listing.suspicious {
+            report.warnings.push(Finding {
+                location: name,
+                problem: why,
+            });
+        }
+        Ok(report)
+    }
+}
+
+fn gap(location: String, first: u64, next: u64) -> Finding {
+    let problem = if next - first == 1 {
+        format!("is missing: commit {first} is absent though commit {next} exists (a gap in the log)")
+    } else {
+        format!(
+            "is missing: commits {first} to {} are absent though commit {next} exists (a gap in the log)",
+            next - 1
+        )
+    };
+    Finding { location, problem }
+}
