@@ -41,7 +41,9 @@ pub enum Error {
     },
 
     /// A commit is present but cannot be read as a commit document.
-    #[error("commit {commit} ({location}) {problem}: run 'foldstore verify' to list damaged commits")]
+    #[error(
+        "commit {commit} ({location}) {problem}: run 'foldstore verify' to list damaged commits"
+    )]
     CorruptCommit {
         /// The commit's number.
         commit: u64,

@@ -141,7 +141,8 @@ impl Serialize for Event {
 impl<'de> Deserialize<'de> for Event {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
         let value = Value::deserialize(deserializer)?;
-        Event::from_value(value).map_err(|problem| serde::de::Error::custom(format!("the event {problem}")))
+        Event::from_value(value)
+            .map_err(|problem| serde::de::Error::custom(format!("the event {problem}")))
     }
 }
 
@@ -212,7 +213,10 @@ mod tests {
         for (value, problem) in [
             (json!(3), "is a number, not an object"),
             (json!({"data": 1}), "has no `name`"),
-            (json!({"name": 1}), "has a `name` that is a number, not a string"),
+            (
+                json!({"name": 1}),
+                "has a `name` that is a number, not a string",
+            ),
         ] {
             assert_eq!(Event::from_value(value).unwrap_err(), problem);
         }

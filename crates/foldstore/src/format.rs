@@ -88,7 +88,8 @@ pub(crate) fn decode_commit(number: u64, bytes: &[u8]) -> Result<Commit, String>
         .into_iter()
         .enumerate()
         .map(|(index, value)| {
-            Event::from_value(value).map_err(|problem| format!("has an event (#{index}) that {problem}"))
+            Event::from_value(value)
+                .map_err(|problem| format!("has an event (#{index}) that {problem}"))
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Commit {
@@ -191,8 +192,14 @@ mod tests {
             (b"{\"events\":[", "it ends too early"),
             (b"{\"headers\":{}}", "has no `events` array"),
             (b"{\"events\":{}}", "`events` member that is an object"),
-            (b"{\"events\":[],\"headers\":3}", "`headers` member that is a number"),
-            (b"{\"events\":[{\"name\":\"a\"},{\"data\":1}]}", "event (#1) that has no `name`"),
+            (
+                b"{\"events\":[],\"headers\":3}",
+                "`headers` member that is a number",
+            ),
+            (
+                b"{\"events\":[{\"name\":\"a\"},{\"data\":1}]}",
+                "event (#1) that has no `name`",
+            ),
             (b"{\"events\":[\"\xff\"]}", "is not valid JSON"),
         ];
         for (bytes, expected) in cases {

@@ -275,7 +275,10 @@ impl Store {
     ///
     /// # Errors
     /// As [`Replay::run`].
-    pub fn replay_event_stream(&self, handler: impl FnMut(&Event, &Headers)) -> Result<ReplaySummary> {
+    pub fn replay_event_stream(
+        &self,
+        handler: impl FnMut(&Event, &Headers),
+    ) -> Result<ReplaySummary> {
         self.replay().run(handler)
     }
 

@@ -62,7 +62,9 @@ impl Store {
                 continue;
             }
             if let Some(first) = gap_start.take() {
-                report.problems.push(gap(storage.commit_location(first), first, number));
+                report
+                    .problems
+                    .push(gap(storage.commit_location(first), first, number));
             }
             let location = storage.commit_location(number);
             match storage.read_commit(number) {
@@ -124,7 +126,9 @@ impl Store {
 
 fn gap(location: String, first: u64, next: u64) -> Finding {
     let problem = if next - first == 1 {
-        format!("is missing: commit {first} is absent though commit {next} exists (a gap in the log)")
+        format!(
+            "is missing: commit {first} is absent though commit {next} exists (a gap in the log)"
+        )
     } else {
         format!(
             "is missing: commits {first} to {} are absent though commit {next} exists (a gap in the log)",

@@ -272,9 +272,8 @@ enum Entry {
 
 /// A canonical commit number: digits, no leading zero, not zero, fits in a `u64`.
 fn canonical_number(text: &str) -> Option<u64> {
-    let canonical = !text.is_empty()
-        && text.bytes().all(|b| b.is_ascii_digit())
-        && !text.starts_with('0');
+    let canonical =
+        !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) && !text.starts_with('0');
     if canonical {
         text.parse().ok()
     } else {

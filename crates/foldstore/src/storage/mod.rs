@@ -22,7 +22,11 @@ pub struct Conflict {
 
 impl fmt::Display for Conflict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "commit {} was created by another writer first", self.commit)
+        write!(
+            f,
+            "commit {} was created by another writer first",
+            self.commit
+        )
     }
 }
 
