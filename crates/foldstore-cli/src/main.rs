@@ -1,5 +1,7 @@
 //! `foldstore`: the command-line tool for foldstore event stores.
 
+mod demo;
+
 use std::io::{self, BufRead, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -42,6 +44,7 @@ enum Command {
         #[arg(required_unless_present = "stdin")]
         name: Option<String>,
         /// The event's data, as JSON (a string needs its quotes: '"text"'); absent means no data.
+        #[arg(allow_negative_numbers = true)]
         data: Option<String>,
         /// Read events from standard input, one JSON object {"name": ..., "data": ...} a line,
         /// and write them all as one commit.
@@ -73,7 +76,8 @@ enum Command {
         /// The store's folder.
         store: PathBuf,
     },
-    /// Log a few membership events into a store, then replay the whole store.
+    /// Run the tutorial's membership database on a store: register, move and remove members
+    /// through read-write instances, take a snapshot, and show the state.
     #[command(after_help = "Example:
   foldstore demo ./demo-store")]
     Demo {
@@ -108,9 +112,14 @@ fn main() -> ExitCode {
 /// Whether an error comes from writing to a closed pipe (`foldstore events | head`).
 fn is_broken_pipe(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
-        cause
-            .downcast_ref::<io::Error>()
-            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+        let kind = match cause.downcast_ref::<io::Error>() {
+            Some(e) => Some(e.kind()),
+            // serde_json's writer errors do not expose their io::Error as a source.
+            None => cause
+                .downcast_ref::<serde_json::Error>()
+                .and_then(serde_json::Error::io_error_kind),
+        };
+        kind == Some(io::ErrorKind::BrokenPipe)
     })
 }
 
@@ -202,6 +211,9 @@ fn events(path: &Path, from: Option<u64>, to: Option<u64>) -> anyhow::Result<Exi
         if to < from {
             bail!("--to {to} is before --from {from}: nothing to print");
         }
+        if to > tip {
+            return Err(Error::OutOfRange { requested: to, tip }.into());
+        }
     }
     let mut replay = store.replay().from(from);
     if let Some(to) = to {
@@ -262,53 +274,10 @@ fn verify(path: &Path) -> anyhow::Result<ExitCode> {
 }
 
 fn demo(path: &Path) -> anyhow::Result<ExitCode> {
-    let store = Store::open(path)?;
-    store.ensure_folder()?;
     let mut out = io::stdout().lock();
-    writeln!(out, "Logging into {} ...", path.display())?;
-    let registered = store.log_block(|block| {
-        for (name, level) in [("arjan einbu", "silver"), ("marit winge", "bronze")] {
-            block.log(&Event::with_data(
-                "newMemberRegistered",
-                serde_json::json!({"member": {"name": name, "address": "rykkinn", "membershipLevel": level}}),
-            ))?;
-        }
-        block.mark_as_complete();
-        Ok::<_, Error>(())
+    demo::run(path, &mut out).map_err(|e| match e.downcast::<io::Error>() {
+        Ok(e) => anyhow::Error::from(*e),
+        Err(e) => anyhow!("{e}"),
     })?;
-    if let Some(commit) = registered {
-        writeln!(
-            out,
-            "  commit {commit}: two members registered in one block"
-        )?;
-    }
-    let unfinished = store.log_block(|block| {
-        block.log(&Event::new("neverWritten"))?;
-        Ok::<_, Error>(())
-    })?;
-    writeln!(
-        out,
-        "  a block never marked complete wrote {}",
-        unfinished.map_or("nothing".to_owned(), |c| format!("commit {c}"))
-    )?;
-    let moved = store.log(&Event::with_data(
-        "memberHasMoved",
-        serde_json::json!({"name": "marit winge", "address": "oslo"}),
-    ))?;
-    writeln!(out, "  commit {moved}: one member moved")?;
-
-    writeln!(out, "Replaying every commit of the store:")?;
-    let summary = store.replay_event_stream(|event, headers| {
-        let time = headers.get("time").and_then(Value::as_str).unwrap_or("?");
-        let data = event.data().map_or(String::new(), Value::to_string);
-        let _ = writeln!(out, "  {time}  {}  {data}", event.name());
-    })?;
-    writeln!(
-        out,
-        "{} commits, {} events replayed. Inspect them with: foldstore events {}",
-        summary.commits,
-        summary.events,
-        path.display()
-    )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -109,6 +109,52 @@ pub enum Error {
         problem: String,
     },
 
+    /// A model's handler refused an event while folding the log.
+    #[error("commit {commit} ({location}), event #{index} ({name:?}): the model's handler refused it: {message}; the model stays at the commit before (use skip_failing_commits to pass over such commits)")]
+    Handler {
+        /// The commit holding the event.
+        commit: u64,
+        /// Where the commit lives.
+        location: String,
+        /// The event's position in its commit, from 0.
+        index: usize,
+        /// The event's name.
+        name: String,
+        /// The handler's message.
+        message: String,
+    },
+
+    /// An event's data does not fit the model's event type.
+    #[error("commit {commit} ({location}), event #{index} ({name:?}): its data does not fit the model's event type: {message}")]
+    EventData {
+        /// The commit holding the event.
+        commit: u64,
+        /// Where the commit lives.
+        location: String,
+        /// The event's position in its commit, from 0.
+        index: usize,
+        /// The event's name.
+        name: String,
+        /// What serde said.
+        message: String,
+    },
+
+    /// A read-write instance dispatched an event that the model's handler refused.
+    #[error("the model refused event {name:?}: {message}; nothing was written")]
+    Rejected {
+        /// The event's name.
+        name: String,
+        /// The handler's message.
+        message: String,
+    },
+
+    /// A read-write instance lost the race to commit in every attempt.
+    #[error("gave up after {attempts} attempt(s): each time another writer committed first; nothing was written")]
+    RetriesExhausted {
+        /// The attempts made.
+        attempts: u32,
+    },
+
     /// A failure inside a storage backend that is not a file-system operation.
     #[error("{backend}: {message}")]
     Backend {

@@ -86,6 +86,16 @@ impl Event {
         T::deserialize(self.to_value())
     }
 
+    /// As [`to_typed`](Self::to_typed), reading the event as if its name were `name`.
+    pub(crate) fn to_typed_as<T: DeserializeOwned>(&self, name: &str) -> serde_json::Result<T> {
+        let mut object = Map::with_capacity(2);
+        object.insert("name".to_owned(), Value::String(name.to_owned()));
+        if let Some(data) = &self.data {
+            object.insert("data".to_owned(), data.clone());
+        }
+        T::deserialize(Value::Object(object))
+    }
+
     /// The event as a JSON object: `name`, then `data` when present, then the other members.
     pub fn to_value(&self) -> Value {
         let mut object = Map::with_capacity(2 + self.extra.len());

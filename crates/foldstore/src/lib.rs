@@ -53,6 +53,7 @@
 mod error;
 mod event;
 mod format;
+pub mod model;
 mod replay;
 mod snapshot;
 pub mod storage;
@@ -62,8 +63,14 @@ mod verify;
 pub use error::{Error, Result};
 pub use event::{Event, Headers};
 pub use format::Commit;
-pub use replay::{Commits, Replay, ReplaySummary};
+pub use model::{Dispatch, EventContext, Model, ModelDefinition, ReadOnly, View, Writer};
+pub use replay::{Commits, Replay, ReplaySummary, IN_PROGRESS_GRACE};
 pub use snapshot::Snapshot;
 pub use storage::{Conflict, Durability, FolderStorage, MemoryStorage, Storage};
 pub use store::{Block, HeaderFactory, Store, StoreBuilder};
 pub use verify::{Finding, VerifyReport};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;

@@ -2,6 +2,8 @@
 
 use std::fmt;
 use std::ops::{Bound, RangeBounds};
+use std::thread;
+use std::time::{Duration, SystemTime};
 
 use crate::error::{Error, Result};
 use crate::event::{Event, Headers};
@@ -190,11 +192,7 @@ impl Commits<'_> {
                 None => return Ok(None),
             },
         };
-        let commit = decode_commit(number, &bytes).map_err(|problem| Error::CorruptCommit {
-            commit: number,
-            location: storage.commit_location(number),
-            problem,
-        })?;
+        let commit = self.store.decode_commit_at(number, bytes)?;
         self.store.note_tip(number);
         Ok(Some(commit))
     }
@@ -268,7 +266,56 @@ impl Iterator for Commits<'_> {
     }
 }
 
+/// How long the last commit of a log may be unreadable because another program is still
+/// writing it in place (as the original package does) before it counts as damaged.
+pub const IN_PROGRESS_GRACE: Duration = Duration::from_secs(2);
+
+/// How often such a commit is read again while waiting.
+const IN_PROGRESS_POLL: Duration = Duration::from_millis(10);
+
 impl Store {
+    /// Decodes commit `number`. When it does not decode, is the last commit of the log, and
+    /// was modified less than [`IN_PROGRESS_GRACE`] ago, it may be a write in progress: it is
+    /// read again until it decodes or the grace period has passed.
+    pub(crate) fn decode_commit_at(&self, number: u64, mut bytes: Vec<u8>) -> Result<Commit> {
+        let storage = self.storage();
+        loop {
+            let problem = match decode_commit(number, &bytes) {
+                Ok(commit) => return Ok(commit),
+                Err(problem) => problem,
+            };
+            let young = || -> Result<bool> {
+                if storage.commit_exists(number + 1)? {
+                    return Ok(false);
+                }
+                Ok(storage.commit_modified(number)?.is_some_and(|modified| {
+                    SystemTime::now()
+                        .duration_since(modified)
+                        .map_or(true, |age| age < IN_PROGRESS_GRACE)
+                }))
+            };
+            if !young()? {
+                return Err(Error::CorruptCommit {
+                    commit: number,
+                    location: storage.commit_location(number),
+                    problem,
+                });
+            }
+            tracing::debug!(commit = number, %problem, "last commit unreadable; it may be a write in progress");
+            thread::sleep(IN_PROGRESS_POLL);
+            match storage.read_commit(number)? {
+                Some(again) => bytes = again,
+                None => {
+                    return Err(Error::CorruptCommit {
+                        commit: number,
+                        location: storage.commit_location(number),
+                        problem: format!("{problem}, and then disappeared"),
+                    })
+                }
+            }
+        }
+    }
+
     /// Calls `handler` with every event of the log and its commit's headers, in order.
     ///
     /// For a range, stop predicates, a fallible handler or an iterator, see [`Store::replay`].
@@ -319,11 +366,7 @@ impl Store {
     pub fn read_commit(&self, number: u64) -> Result<Commit> {
         let storage = self.storage();
         match storage.read_commit(number)? {
-            Some(bytes) => decode_commit(number, &bytes).map_err(|problem| Error::CorruptCommit {
-                commit: number,
-                location: storage.commit_location(number),
-                problem,
-            }),
+            Some(bytes) => self.decode_commit_at(number, bytes),
             None => Err(Error::OutOfRange {
                 requested: number,
                 tip: self.tip()?,

@@ -18,8 +18,8 @@ pub struct Snapshot {
     pub commit: u64,
     /// The snapshot's headers.
     pub headers: Headers,
-    /// The aggregated data.
-    pub data: Value,
+    /// The aggregated data; `None` when the file has no `snapshot` member.
+    pub data: Option<Value>,
 }
 
 impl Store {
@@ -31,14 +31,25 @@ impl Store {
     /// [`Error::InvalidSnapshotName`]; [`Error::OutOfRange`] for commit 0 or a commit beyond
     /// the log; I/O errors.
     pub fn save_snapshot(&self, name: &str, commit: u64, data: &Value) -> Result<()> {
+        self.save_snapshot_document(name, commit, &self.make_headers(), data)
+    }
+
+    pub(crate) fn save_snapshot_document(
+        &self,
+        name: &str,
+        commit: u64,
+        headers: &Headers,
+        data: &Value,
+    ) -> Result<()> {
         validate_snapshot_name(name)?;
-        if commit == 0 || commit > self.tip()? {
+        let tip = self.tip()?;
+        if commit == 0 || commit > tip {
             return Err(Error::OutOfRange {
                 requested: commit,
-                tip: self.tip()?,
+                tip,
             });
         }
-        let document = encode_snapshot(&self.make_headers(), data);
+        let document = encode_snapshot(headers, data);
         match self.storage().create_snapshot(name, commit, &document)? {
             Ok(()) => tracing::debug!(name, commit, "snapshot saved"),
             Err(_) => tracing::debug!(name, commit, "snapshot exists already"),
@@ -46,47 +57,65 @@ impl Store {
         Ok(())
     }
 
-    /// The newest usable snapshot of `name` labelled at most `at_most`.
+    /// The labels (commit numbers) of the snapshots of `name`, in increasing order.
+    ///
+    /// # Errors
+    /// [`Error::InvalidSnapshotName`]; I/O errors.
+    pub fn snapshot_labels(&self, name: &str) -> Result<Vec<u64>> {
+        validate_snapshot_name(name)?;
+        let listing = self.storage().list()?;
+        Ok(listing
+            .snapshots
+            .into_iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, commit)| commit)
+            .collect())
+    }
+
+    /// Reads the snapshot of `name` labelled `commit`, if there is one.
+    ///
+    /// # Errors
+    /// [`Error::CorruptSnapshot`] when it is not a snapshot document; I/O errors.
+    pub fn read_snapshot(&self, name: &str, commit: u64) -> Result<Option<Snapshot>> {
+        validate_snapshot_name(name)?;
+        let storage = self.storage();
+        let Some(bytes) = storage.read_snapshot(name, commit)? else {
+            return Ok(None);
+        };
+        let doc = decode_snapshot(&bytes).map_err(|problem| Error::CorruptSnapshot {
+            name: name.to_owned(),
+            commit,
+            location: storage.snapshot_location(name, commit),
+            problem,
+        })?;
+        Ok(Some(Snapshot {
+            name: name.to_owned(),
+            commit,
+            headers: doc.headers,
+            data: doc.snapshot,
+        }))
+    }
+
+    /// The newest snapshot of `name` labelled at most `at_most` that holds data.
     ///
     /// Snapshots without data (the original package often writes a `snapshot` member-less
     /// file) are skipped with a warning.
     ///
     /// # Errors
-    /// [`Error::InvalidSnapshotName`]; [`Error::CorruptSnapshot`] when the newest candidate is
-    /// damaged; I/O errors.
+    /// [`Error::InvalidSnapshotName`]; [`Error::CorruptSnapshot`] when a candidate is damaged;
+    /// I/O errors.
     pub fn load_snapshot(&self, name: &str, at_most: u64) -> Result<Option<Snapshot>> {
-        validate_snapshot_name(name)?;
-        let storage = self.storage();
-        let listing = storage.list()?;
-        let candidates = listing
-            .snapshots
-            .iter()
-            .filter(|(n, commit)| n == name && *commit <= at_most)
-            .map(|(_, commit)| *commit);
-        for commit in candidates.rev() {
-            let Some(bytes) = storage.read_snapshot(name, commit)? else {
+        for commit in self.snapshot_labels(name)?.into_iter().rev() {
+            if commit > at_most {
                 continue;
-            };
-            let location = || storage.snapshot_location(name, commit);
-            let doc = decode_snapshot(&bytes).map_err(|problem| Error::CorruptSnapshot {
-                name: name.to_owned(),
-                commit,
-                location: location(),
-                problem,
-            })?;
-            match doc.snapshot {
-                Some(data) => {
-                    return Ok(Some(Snapshot {
-                        name: name.to_owned(),
-                        commit,
-                        headers: doc.headers,
-                        data,
-                    }))
-                }
-                None => tracing::warn!(
-                    location = %location(),
+            }
+            match self.read_snapshot(name, commit)? {
+                Some(snapshot) if snapshot.data.is_some() => return Ok(Some(snapshot)),
+                Some(_) => tracing::warn!(
+                    location = %self.storage().snapshot_location(name, commit),
                     "snapshot has no `snapshot` member; skipped"
                 ),
+                None => {}
             }
         }
         Ok(None)

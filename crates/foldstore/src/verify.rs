@@ -1,7 +1,7 @@
 //! Verification: reading every commit and snapshot of a store and reporting what is wrong.
 
-use crate::error::Result;
-use crate::format::{decode_commit, decode_snapshot};
+use crate::error::{Error, Result};
+use crate::format::decode_snapshot;
 use crate::store::Store;
 
 /// One thing found wrong (or odd) in a store.
@@ -68,12 +68,18 @@ impl Store {
             }
             let location = storage.commit_location(number);
             match storage.read_commit(number) {
-                Ok(Some(bytes)) => match decode_commit(number, &bytes) {
+                Ok(Some(bytes)) => match self.decode_commit_at(number, bytes) {
                     Ok(commit) => {
                         report.sound_commits += 1;
                         report.events += commit.events().len() as u64;
                     }
-                    Err(problem) => report.problems.push(Finding { location, problem }),
+                    Err(Error::CorruptCommit { problem, .. }) => {
+                        report.problems.push(Finding { location, problem });
+                    }
+                    Err(e) => report.problems.push(Finding {
+                        location,
+                        problem: e.to_string(),
+                    }),
                 },
                 Ok(None) => report.problems.push(Finding {
                     location,

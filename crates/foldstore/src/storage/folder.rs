@@ -210,6 +210,15 @@ impl Storage for FolderStorage {
         }
     }
 
+    fn commit_modified(&self, number: u64) -> Result<Option<std::time::SystemTime>> {
+        let path = self.commit_path(number);
+        match fs::metadata(&path).and_then(|meta| meta.modified()) {
+            Ok(time) => Ok(Some(time)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io("look at", path, e)),
+        }
+    }
+
     fn create_commit(&self, number: u64, document: &[u8]) -> Result<Result<(), Conflict>> {
         let file = self.write_temporary(document)?;
         match self.publish(file, &self.commit_path(number))? {

@@ -103,6 +103,18 @@ pub trait Storage: Send + Sync + fmt::Debug {
         Ok(self.read_commit(number)?.is_some())
     }
 
+    /// When commit `number` was last modified, where the backend can tell (`None` otherwise, or
+    /// when it does not exist). Readers use it to tell a commit that another program (the
+    /// original package writes in place) is still writing from a damaged one. The default
+    /// cannot tell.
+    ///
+    /// # Errors
+    /// When that cannot be found out.
+    fn commit_modified(&self, number: u64) -> Result<Option<std::time::SystemTime>> {
+        let _ = number;
+        Ok(None)
+    }
+
     /// Creates commit `number` holding `document`, unless it exists (see the contract).
     ///
     /// # Errors

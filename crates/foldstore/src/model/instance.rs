@@ -1,0 +1,157 @@
+//! The views a domain model is built over: read-only, and the read-write instance's writer.
+
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use super::handle::State;
+use super::{Dispatch, EventContext, ModelDefinition, View};
+use crate::error::{Error, Result};
+use crate::event::{Event, Headers};
+
+/// A read-only view of a model's data: it has no way to dispatch events.
+pub struct ReadOnly<'a, D: ModelDefinition + ?Sized> {
+    pub(crate) data: &'a D::Data,
+    pub(crate) position: u64,
+}
+
+impl<D: ModelDefinition + ?Sized> View<D> for ReadOnly<'_, D> {
+    fn data(&self) -> &D::Data {
+        self.data
+    }
+    fn position(&self) -> u64 {
+        self.position
+    }
+}
+
+impl<D: ModelDefinition + ?Sized> Clone for ReadOnly<'_, D> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<D: ModelDefinition + ?Sized> Copy for ReadOnly<'_, D> {}
+
+impl<D: ModelDefinition + ?Sized> fmt::Debug for ReadOnly<'_, D> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReadOnly")
+            .field("position", &self.position)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A read-write instance's view: a private copy of the data, and the events dispatched so far,
+/// already applied to that copy.
+pub struct Writer<D: ModelDefinition> {
+    pub(crate) definition: Arc<D>,
+    pub(crate) data: D::Data,
+    pub(crate) position: u64,
+    pub(crate) headers: Headers,
+    pub(crate) events: Vec<Event>,
+}
+
+impl<D: ModelDefinition> fmt::Debug for Writer<D> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Writer")
+            .field("position", &self.position)
+            .field("events", &self.events)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<D: ModelDefinition> Writer<D> {
+    /// The events dispatched so far in this attempt.
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+}
+
+impl<D: ModelDefinition> View<D> for Writer<D> {
+    fn data(&self) -> &D::Data {
+        &self.data
+    }
+    fn position(&self) -> u64 {
+        self.position
+    }
+}
+
+impl<D: ModelDefinition> Dispatch<D> for Writer<D> {
+    fn dispatch(&mut self, event: D::Event) -> Result<()> {
+        let untyped = Event::from_typed(&event)?;
+        let context = EventContext {
+            commit: self.position + 1,
+            index: self.events.len(),
+            headers: &self.headers,
+        };
+        self.definition
+            .apply(&mut self.data, event, &context)
+            .map_err(|refusal| Error::Rejected {
+                name: untyped.name().to_owned(),
+                message: refusal.to_string(),
+            })?;
+        self.events.push(untyped);
+        Ok(())
+    }
+}
+
+/// The ready-to-commit flag of one attempt of a read-write instance; unset at every attempt.
+#[derive(Debug, Default)]
+pub struct CommitFlag {
+    pub(crate) ready: bool,
+}
+
+impl CommitFlag {
+    /// Asks for the instance's events to be committed when the action returns `Ok`.
+    pub fn ready_to_commit(&mut self) {
+        self.ready = true;
+    }
+
+    /// Whether [`ready_to_commit`](Self::ready_to_commit) was called in this attempt.
+    pub fn is_ready(&self) -> bool {
+        self.ready
+    }
+}
+
+/// What a read-write instance did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Outcome<R> {
+    /// What the action returned (in its last attempt).
+    pub value: R,
+    /// The commit written, if any (none when the action did not call ready-to-commit, or
+    /// dispatched nothing).
+    pub commit: Option<u64>,
+    /// How many attempts it took: 1 when no other writer got in the way.
+    pub attempts: u32,
+}
+
+/// A read-only view of a model's current data, as of one commit; holds no lock.
+pub struct AggregatorData<D: ModelDefinition> {
+    pub(crate) state: Arc<State<D::Data>>,
+}
+
+impl<D: ModelDefinition> AggregatorData<D> {
+    /// The last commit folded into the data.
+    pub fn position(&self) -> u64 {
+        self.state.position
+    }
+}
+
+impl<D: ModelDefinition> Deref for AggregatorData<D> {
+    type Target = D::Data;
+    fn deref(&self) -> &D::Data {
+        &self.state.data
+    }
+}
+
+impl<D: ModelDefinition> fmt::Debug for AggregatorData<D>
+where
+    D::Data: fmt::Debug,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AggregatorData")
+            .field("position", &self.state.position)
+            .field("data", &self.state.data)
+            .finish()
+    }
+}

@@ -1,0 +1,150 @@
+//! Models: folding the log into data (the log aggregator), and the domain model over that data.
+//!
+//! A [`ModelDefinition`] says how events fold into the aggregated data and how to build the
+//! domain model over a view of that data; [`Store::define_model`](crate::Store::define_model)
+//! turns it into a [`Model`], which keeps the data current and offers read instances, read-write
+//! instances with optimistic concurrency, snapshots and time travel.
+
+mod handle;
+mod instance;
+mod names;
+
+pub use handle::{
+    Model, ModelAt, ModelBuilder, ModelReport, SkippedCommit, SkippedSnapshot, DEFAULT_MAX_ATTEMPTS,
+};
+pub use instance::{AggregatorData, CommitFlag, Outcome, ReadOnly, Writer};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::event::{Event, Headers};
+
+/// Where an event being folded comes from.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct EventContext<'a> {
+    /// The number of the commit holding the event (for an event dispatched by a read-write
+    /// instance: the number its commit will have if it wins).
+    pub commit: u64,
+    /// The event's position in its commit, from 0.
+    pub index: usize,
+    /// The commit's headers.
+    pub headers: &'a Headers,
+}
+
+/// How a model folds events into its data, and how its domain model is built.
+///
+/// This is the original package's `defineModel({snapshotName, initializeLogAggregatorData,
+/// createLogAggregator, createDomainModel})`:
+/// - [`initial_data`](Self::initial_data) is `initializeLogAggregatorData`;
+/// - [`apply`](Self::apply) is the log aggregator's event handlers, one `match` arm per event
+///   (the typed enum's variant is the handler's name), and [`fallback`](Self::fallback) its
+///   fallback handler, for names the event type does not know;
+/// - [`domain`](Self::domain) is `createDomainModel`: it wraps a view of the data, which can
+///   dispatch events only when it is a read-write instance's [`Writer`] (the [`Dispatch`]
+///   trait), so a read instance cannot dispatch, by type.
+///
+/// Handlers are pure folds: they change the data and nothing else, and return an error to
+/// refuse an event (a read-write instance that dispatches a refused event commits nothing).
+///
+/// Event names are matched as the original does: an enum whose variants are named
+/// `memberHasMoved` handles events written as `memberHasMoved` and as `MemberHasMoved`. With
+/// `type Event = foldstore::Event`, the definition is untyped and every event reaches `apply`.
+pub trait ModelDefinition: Send + Sync + 'static {
+    /// The aggregated data (the log aggregator's data).
+    type Data: Clone + Serialize + DeserializeOwned + Send + Sync + 'static;
+    /// The events: typically a serde enum `#[serde(tag = "name", content = "data")]`.
+    type Event: Serialize + DeserializeOwned;
+    /// A handler's refusal of an event.
+    type Error: std::fmt::Display;
+    /// The domain model, built over a view of the data ([`ReadOnly`] or `&mut` [`Writer`]).
+    type Domain<V: View<Self>>;
+
+    /// The snapshot name (files `k.<name>-snapshot`), or `None` for a model without snapshots.
+    fn snapshot_name(&self) -> Option<&str> {
+        None
+    }
+
+    /// The version of the data's shape. Snapshots carry it; a snapshot of another version is
+    /// skipped (and reported), never trusted. `None`: snapshots are not versioned.
+    fn version(&self) -> Option<u64> {
+        None
+    }
+
+    /// The data before any event.
+    fn initial_data(&self) -> Self::Data;
+
+    /// Folds one event into the data, or refuses it.
+    ///
+    /// # Errors
+    /// The handler's refusal.
+    fn apply(
+        &self,
+        data: &mut Self::Data,
+        event: Self::Event,
+        context: &EventContext<'_>,
+    ) -> Result<(), Self::Error>;
+
+    /// Folds an event whose name the event type does not know. By default such events are
+    /// ignored, as in the original package when there is no fallback handler.
+    ///
+    /// # Errors
+    /// The handler's refusal.
+    fn fallback(
+        &self,
+        data: &mut Self::Data,
+        event: &Event,
+        context: &EventContext<'_>,
+    ) -> Result<(), Self::Error> {
+        let _ = (data, event, context);
+        Ok(())
+    }
+
+    /// Builds the domain model over a view of the data.
+    fn domain<V: View<Self>>(&self, view: V) -> Self::Domain<V>;
+}
+
+/// Read access to a model's data: what every domain model is built over.
+pub trait View<D: ModelDefinition + ?Sized> {
+    /// The aggregated data (in a read-write instance: with the instance's own events applied).
+    fn data(&self) -> &D::Data;
+
+    /// The last commit folded into the data (its own events aside).
+    fn position(&self) -> u64;
+}
+
+/// Dispatching events: only a read-write instance's [`Writer`] can.
+pub trait Dispatch<D: ModelDefinition + ?Sized>: View<D> {
+    /// Records `event` for the instance's commit and applies it to the instance's data at once.
+    ///
+    /// # Errors
+    /// [`Error::Rejected`](crate::Error::Rejected) when the model's handler refuses it (the
+    /// instance then commits nothing); [`Error::InvalidEvent`](crate::Error::InvalidEvent) when
+    /// it does not serialize to an event.
+    fn dispatch(&mut self, event: D::Event) -> Result<()>;
+}
+
+impl<D: ModelDefinition + ?Sized, V: View<D> + ?Sized> View<D> for &V {
+    fn data(&self) -> &D::Data {
+        (**self).data()
+    }
+    fn position(&self) -> u64 {
+        (**self).position()
+    }
+}
+
+impl<D: ModelDefinition + ?Sized, V: View<D> + ?Sized> View<D> for &mut V {
+    fn data(&self) -> &D::Data {
+        (**self).data()
+    }
+    fn position(&self) -> u64 {
+        (**self).position()
+    }
+}
+
+impl<D: ModelDefinition + ?Sized, V: Dispatch<D> + ?Sized> Dispatch<D> for &mut V {
+    fn dispatch(&mut self, event: D::Event) -> Result<()> {
+        (**self).dispatch(event)
+    }
+}
