@@ -410,3 +410,94 @@ fn foldstore_and_the_original_append_in_turn_to_one_log() {
     );
     assert_eq!(report.tip, commits);
 }
+
+#[allow(dead_code)]
+#[path = "../examples/memberlist/model.rs"]
+mod memberlist;
+
+/// The original's view of the tutorial model's data in `folder` (see `tests/node/memberlist.js`).
+fn node_memberlist(modules: &Path, folder: &Path, then_snapshot: bool) -> Value {
+    let mut args = vec![folder.as_os_str()];
+    if then_snapshot {
+        args.push(OsStr::new("snapshot"));
+    }
+    let mut lines = node(modules, "memberlist.js", &args);
+    assert_eq!(lines.len(), 1, "memberlist.js prints one line: {lines:?}");
+    lines.remove(0)
+}
+
+#[test]
+fn snapshots_restore_across_the_two_programs() {
+    let Some(modules) = original() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("members");
+    let store = Store::open(&folder).unwrap();
+    store.ensure_folder().unwrap();
+    let model = store.define_model(memberlist::Membership).unwrap();
+    let register = |name: &str, address: Value, level: Option<&str>| {
+        model
+            .with_read_write_instance(
+                |list, flag| {
+                    list.register_new_member(name, address.clone(), level)?;
+                    flag.ready_to_commit();
+                    Ok::<_, foldstore::Error>(())
+                },
+                3,
+            )
+            .unwrap()
+            .commit
+            .unwrap()
+    };
+    register(
+        "arjan einbu",
+        json!({"street": "Rykkinnveien 1"}),
+        Some("silver"),
+    );
+    register("peter pan", json!("neverland"), None);
+    assert_eq!(model.snapshot().unwrap(), Some(2));
+    register("wendy", json!("london"), Some("gold"));
+    store.log(&json!({"name": "heartbeat"})).unwrap();
+
+    // Move the commits the snapshot holds out of the way: the original can now only know
+    // about arjan and peter through foldstore's snapshot.
+    let aside = dir.path().join("aside");
+    fs::create_dir(&aside).unwrap();
+    for n in 1..=2 {
+        fs::rename(
+            folder.join(format!("{n}.log")),
+            aside.join(format!("{n}.log")),
+        )
+        .unwrap();
+    }
+    let expected = json!({
+        "arjan einbu": {"address": {"street": "Rykkinnveien 1"}, "membershipLevel": "silver"},
+        "peter pan": {"address": "neverland"},
+        "wendy": {"address": "london", "membershipLevel": "gold"},
+        "__unhandled": 1,
+    });
+    assert_eq!(node_memberlist(modules, &folder, false), expected);
+    for n in 1..=2 {
+        fs::rename(
+            aside.join(format!("{n}.log")),
+            folder.join(format!("{n}.log")),
+        )
+        .unwrap();
+    }
+
+    // The other way: the original writes a snapshot at 4 (with data, since its aggregator
+    // exposes `data`), and a fresh foldstore model restores from it.
+    assert_eq!(node_memberlist(modules, &folder, true), expected);
+    assert!(folder.join("4.memberlist-snapshot").exists());
+    fs::write(
+        folder.join("3.log"),
+        "not json: the model must not read this",
+    )
+    .unwrap();
+    let fresh = Store::open(&folder)
+        .unwrap()
+        .define_model(memberlist::Membership)
+        .unwrap();
+    let data = serde_json::to_value(&*fresh.aggregator_data().unwrap()).unwrap();
+    assert_eq!(data, expected);
+    assert_eq!(fresh.report().restored_from, Some(4));
+}
