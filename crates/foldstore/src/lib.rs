@@ -14,6 +14,10 @@
 //! - [`Storage`] is the seam to where the bytes live: [`FolderStorage`] (the default) and
 //!   [`MemoryStorage`].
 //!
+//! - Models ([`Store::define_model`], [`ModelDefinition`]) fold the log into data, with read
+//!   instances, read-write instances (optimistic concurrency, retries), snapshots and time
+//!   travel. The [`guide`] walks through the original package's tutorial in Rust.
+//!
 //! Events can be typed: a serde enum tagged `name` with content `data` has the JSON shape of an
 //! event, so variant `NewMemberRegistered` is the event named `newMemberRegistered`.
 //!
@@ -49,6 +53,9 @@
 //! # Ok(())
 //! # }
 //! ```
+
+#[doc = include_str!("../../../docs/guide.md")]
+pub mod guide {}
 
 mod error;
 mod event;

@@ -10,6 +10,27 @@ use crate::error::{Error, Result};
 use crate::event::{Event, Headers};
 
 /// A read-only view of a model's data: it has no way to dispatch events.
+///
+/// A read instance's domain model is built over this view, so calling a dispatching method
+/// on it does not compile:
+///
+/// ```compile_fail
+/// use foldstore::{Dispatch, ModelDefinition, ReadOnly};
+///
+/// fn try_to_dispatch<D: ModelDefinition>(mut view: ReadOnly<'_, D>, event: D::Event) {
+///     view.dispatch(event); // error: `ReadOnly` does not implement `Dispatch`
+/// }
+/// ```
+///
+/// while the same function over a read-write instance's writer compiles:
+///
+/// ```
+/// use foldstore::{Dispatch, ModelDefinition, Writer};
+///
+/// fn dispatch<D: ModelDefinition>(view: &mut Writer<D>, event: D::Event) -> foldstore::Result<()> {
+///     view.dispatch(event)
+/// }
+/// ```
 pub struct ReadOnly<'a, D: ModelDefinition + ?Sized> {
     pub(crate) data: &'a D::Data,
     pub(crate) position: u64,
