@@ -73,6 +73,13 @@ pub enum Error {
         tip: u64,
     },
 
+    /// Commit numbers start at 1: a backend was asked to create commit 0.
+    #[error("commit numbers start at 1: there is no commit {number}")]
+    InvalidCommitNumber {
+        /// The number asked for.
+        number: u64,
+    },
+
     /// A snapshot is present but cannot be read as a snapshot document.
     #[error("snapshot {location} {problem}: move it aside or run 'foldstore verify'")]
     CorruptSnapshot {

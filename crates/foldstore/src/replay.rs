@@ -223,7 +223,7 @@ impl Commits<'_> {
         match self.to {
             Some(to) if to >= number => Err(Error::OutOfRange {
                 requested: to,
-                tip: number - 1,
+                tip: self.store.tip()?,
             }),
             _ => Ok(None),
         }
@@ -365,6 +365,12 @@ impl Store {
     /// [`Error::OutOfRange`] when it does not exist; [`Error::CorruptCommit`] when it is damaged.
     pub fn read_commit(&self, number: u64) -> Result<Commit> {
         let storage = self.storage();
+        if number == 0 {
+            return Err(Error::OutOfRange {
+                requested: 0,
+                tip: self.tip()?,
+            });
+        }
         match storage.read_commit(number)? {
             Some(bytes) => self.decode_commit_at(number, bytes),
             None => Err(Error::OutOfRange {

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use tempfile::NamedTempFile;
 
-use super::{validate_snapshot_name, Conflict, Listing, Storage};
+use super::{check_commit_number, validate_snapshot_name, Conflict, Listing, Storage};
 use crate::error::{Error, Result};
 
 /// The prefix of the temporary files foldstore writes into a store's folder.
@@ -198,10 +198,16 @@ impl Storage for FolderStorage {
     }
 
     fn read_commit(&self, number: u64) -> Result<Option<Vec<u8>>> {
+        if number == 0 {
+            return Ok(None);
+        }
         self.read_file(&self.commit_path(number))
     }
 
     fn commit_exists(&self, number: u64) -> Result<bool> {
+        if number == 0 {
+            return Ok(false);
+        }
         let path = self.commit_path(number);
         match fs::symlink_metadata(&path) {
             Ok(_) => Ok(true),
@@ -220,6 +226,7 @@ impl Storage for FolderStorage {
     }
 
     fn create_commit(&self, number: u64, document: &[u8]) -> Result<Result<(), Conflict>> {
+        check_commit_number(number)?;
         let file = self.write_temporary(document)?;
         match self.publish(file, &self.commit_path(number))? {
             None => Ok(Ok(())),
@@ -229,7 +236,7 @@ impl Storage for FolderStorage {
 
     fn append_commit(&self, first: u64, document: &[u8]) -> Result<u64> {
         let mut file = self.write_temporary(document)?;
-        let mut number = first;
+        let mut number = first.max(1);
         loop {
             match self.publish(file, &self.commit_path(number))? {
                 None => return Ok(number),

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use super::{validate_snapshot_name, Conflict, Listing, Storage};
+use super::{check_commit_number, validate_snapshot_name, Conflict, Listing, Storage};
 use crate::error::Result;
 
 /// Commits and snapshots held in memory, gone when the last clone is dropped.
@@ -61,6 +61,7 @@ impl Storage for MemoryStorage {
     }
 
     fn create_commit(&self, number: u64, document: &[u8]) -> Result<Result<(), Conflict>> {
+        check_commit_number(number)?;
         let mut contents = self.write();
         if contents.commits.contains_key(&number) {
             return Ok(Err(Conflict { commit: number }));

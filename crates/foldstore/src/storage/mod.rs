@@ -51,6 +51,9 @@ pub struct Listing {
 /// # Contract
 /// Every backend keeps these rules; the conformance suite in `tests/storage_conformance.rs`
 /// checks them for each one.
+/// 0. Commits are numbered from 1: `read_commit(0)` and `commit_exists(0)` find nothing,
+///    `create_commit(0, _)` is [`Error::InvalidCommitNumber`](crate::Error::InvalidCommitNumber),
+///    and `append_commit(0, _)` starts at 1.
 /// 1. `create_commit(n, doc)` creates commit `n` only if it does not exist, atomically: any
 ///    reader sees either no commit `n` or all of `doc`, byte for byte, never part of it, and
 ///    never a change to it afterwards. If commit `n` exists, it returns `Ok(Err(Conflict))` and
@@ -130,7 +133,7 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// # Errors
     /// Any failure other than a lost race.
     fn append_commit(&self, first: u64, document: &[u8]) -> Result<u64> {
-        let mut number = first;
+        let mut number = first.max(1);
         loop {
             match self.create_commit(number, document)? {
                 Ok(()) => return Ok(number),
@@ -161,6 +164,15 @@ pub trait Storage: Send + Sync + fmt::Debug {
 
     /// Where the snapshot of `name` at `commit` lives, for messages.
     fn snapshot_location(&self, name: &str, commit: u64) -> String;
+}
+
+/// Refuses commit number 0 (see the contract of [`Storage`]).
+pub(crate) fn check_commit_number(number: u64) -> Result<()> {
+    if number == 0 {
+        Err(crate::Error::InvalidCommitNumber { number })
+    } else {
+        Ok(())
+    }
 }
 
 /// Checks that a snapshot name can be used in file and object names.
