@@ -125,6 +125,21 @@ impl FolderStorage {
         }
     }
 
+    /// Creates `target` holding `document` unless it exists (then: a conflict on `commit`).
+    fn create_exclusive(
+        &self,
+        target: &Path,
+        commit: u64,
+        document: &[u8],
+    ) -> Result<Result<(), Conflict>> {
+        let file = self.write_temporary(document)?;
+        match self.publish(file, target)? {
+            None => Ok(Ok(())),
+            // Dropping the temporary file given back removes it.
+            Some(_) => Ok(Err(Conflict { commit })),
+        }
+    }
+
     fn sync_folder(&self) -> Result<()> {
         if self.durability != Durability::Immediate {
             return Ok(());
@@ -227,11 +242,7 @@ impl Storage for FolderStorage {
 
     fn create_commit(&self, number: u64, document: &[u8]) -> Result<Result<(), Conflict>> {
         check_commit_number(number)?;
-        let file = self.write_temporary(document)?;
-        match self.publish(file, &self.commit_path(number))? {
-            None => Ok(Ok(())),
-            Some(_dropped_and_removed) => Ok(Err(Conflict { commit: number })),
-        }
+        self.create_exclusive(&self.commit_path(number), number, document)
     }
 
     fn append_commit(&self, first: u64, document: &[u8]) -> Result<u64> {
@@ -261,11 +272,7 @@ impl Storage for FolderStorage {
         document: &[u8],
     ) -> Result<Result<(), Conflict>> {
         validate_snapshot_name(name)?;
-        let file = self.write_temporary(document)?;
-        match self.publish(file, &self.snapshot_path(name, commit))? {
-            None => Ok(Ok(())),
-            Some(_) => Ok(Err(Conflict { commit })),
-        }
+        self.create_exclusive(&self.snapshot_path(name, commit), commit, document)
     }
 
     fn commit_location(&self, number: u64) -> String {
