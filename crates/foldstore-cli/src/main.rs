@@ -2,7 +2,7 @@
 
 mod demo;
 
-use std::io::{self, BufRead, BufWriter, Write};
+use std::io::{self, BufRead, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -15,7 +15,10 @@ const EXIT_CODES: &str = "\
 Exit status:
   0  success (for verify: the store is sound)
   1  failure: an error, or problems found by verify
-  2  the command line is wrong";
+  2  the command line is wrong
+
+Environment:
+  FOLDSTORE_LOG  what to log on standard error, e.g. debug or foldstore=trace (default: warn)";
 
 /// Inspect, append to and verify foldstore event stores.
 ///
@@ -88,6 +91,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging();
     let result = match cli.command {
         Command::Append {
             store,
@@ -107,6 +111,19 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Sends the library's diagnostics (warnings by default) to standard error.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FOLDSTORE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .with_ansi(io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+        .with_target(false)
+        .without_time()
+        .init();
 }
 
 /// Whether an error comes from writing to a closed pipe (`foldstore events | head`).
