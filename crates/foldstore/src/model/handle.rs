@@ -237,7 +237,8 @@ impl<D: ModelDefinition> Model<D> {
     /// it dispatches if it calls [`CommitFlag::ready_to_commit`] and returns `Ok`.
     ///
     /// Each dispatched event is applied to the private copy at once, so the action reads its
-    /// own writes; a handler that refuses one makes `dispatch` fail, and nothing is written.
+    /// own writes; a handler that refuses one makes `dispatch` fail, and the whole instance
+    /// fails with that refusal, writing nothing, even if the action carries on.
     /// If another writer committed first, the action runs again on the new data, with a new
     /// unset flag; `max_attempts` counts the attempts in all (the original package's
     /// `maxRetries`; [`DEFAULT_MAX_ATTEMPTS`] is its default of 5).
@@ -263,12 +264,17 @@ impl<D: ModelDefinition> Model<D> {
                 position: state.position,
                 headers: shared.store.make_headers(),
                 events: Vec::new(),
+                refusal: None,
             };
             let mut flag = CommitFlag::default();
             let value = {
                 let mut domain = shared.definition.domain(&mut writer);
                 action(&mut domain, &mut flag)?
             };
+            if let Some(refusal) = writer.refusal.take() {
+                // The private copy may hold part of the refused event: nothing is committed.
+                return Err(refusal.into());
+            }
             if !flag.ready || writer.events.is_empty() {
                 return Ok(Outcome {
                     value,

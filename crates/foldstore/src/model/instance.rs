@@ -69,6 +69,9 @@ pub struct Writer<D: ModelDefinition> {
     pub(crate) position: u64,
     pub(crate) headers: Headers,
     pub(crate) events: Vec<Event>,
+    /// The first refusal of a dispatched event: the attempt fails with it, even if the action
+    /// went on as if nothing happened.
+    pub(crate) refusal: Option<Error>,
 }
 
 impl<D: ModelDefinition> fmt::Debug for Writer<D> {
@@ -104,12 +107,16 @@ impl<D: ModelDefinition> Dispatch<D> for Writer<D> {
             index: self.events.len(),
             headers: &self.headers,
         };
-        self.definition
-            .apply(&mut self.data, event, &context)
-            .map_err(|refusal| Error::Rejected {
+        if let Err(refusal) = self.definition.apply(&mut self.data, event, &context) {
+            let rejected = |message: String| Error::Rejected {
                 name: untyped.name().to_owned(),
-                message: refusal.to_string(),
-            })?;
+                message,
+            };
+            let message = refusal.to_string();
+            self.refusal
+                .get_or_insert_with(|| rejected(message.clone()));
+            return Err(rejected(message));
+        }
         self.events.push(untyped);
         Ok(())
     }

@@ -12,17 +12,28 @@
 //!
 //! A reader therefore sees a commit file whole or not at all.
 
-use std::fs::{self, File};
-use std::io::{self, Write};
+#[cfg(test)]
+mod crash_tests;
+mod fs;
+#[cfg(test)]
+pub(crate) mod sim;
+
+use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
-use tempfile::NamedTempFile;
-
+use self::fs::{FileSystem, Kind, OsFs};
 use super::{check_commit_number, validate_snapshot_name, Conflict, Listing, Storage};
 use crate::error::{Error, Result};
 
 /// The prefix of the temporary files foldstore writes into a store's folder.
 pub const TEMP_PREFIX: &str = ".foldstore-tmp-";
+
+/// How old a temporary file must be before a writer removes it as left over by a crash: far
+/// longer than any write takes, so one writer never removes another's file in flight.
+pub const STALE_TEMPORARY_AGE: Duration = Duration::from_secs(3600);
 
 /// How hard a folder store works to make a commit survive a power loss.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -32,8 +43,10 @@ pub enum Durability {
     /// acknowledged commit survives power loss. The default.
     #[default]
     Immediate,
-    /// No syncs: commits are still atomic and survive a crash of the process, but the last
-    /// ones may be lost (never torn) if the machine loses power. Chosen on purpose for speed.
+    /// No syncs, chosen on purpose for speed. Commits are still atomic for readers and survive
+    /// a crash of the process; after a power loss the newest commits may be lost, or left
+    /// empty or partial by the file system ('foldstore verify' finds them, 'foldstore repair'
+    /// moves a damaged last commit aside).
     None,
 }
 
@@ -42,6 +55,9 @@ pub enum Durability {
 pub struct FolderStorage {
     path: PathBuf,
     durability: Durability,
+    fs: Arc<dyn FileSystem>,
+    /// Whether this backend has looked for stale temporary files yet (once, on first write).
+    swept: Arc<AtomicBool>,
 }
 
 impl FolderStorage {
@@ -52,9 +68,19 @@ impl FolderStorage {
 
     /// A folder backend at `path` with the given durability.
     pub fn with_durability(path: impl Into<PathBuf>, durability: Durability) -> Self {
+        Self::with_file_system(path, durability, Arc::new(OsFs))
+    }
+
+    pub(crate) fn with_file_system(
+        path: impl Into<PathBuf>,
+        durability: Durability,
+        fs: Arc<dyn FileSystem>,
+    ) -> Self {
         FolderStorage {
             path: path.into(),
             durability,
+            fs,
+            swept: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -77,51 +103,72 @@ impl FolderStorage {
     }
 
     fn read_file(&self, path: &Path) -> Result<Option<Vec<u8>>> {
-        match fs::read(path) {
+        match self.fs.read(path) {
             Ok(bytes) => Ok(Some(bytes)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Error::io("read", path, e)),
         }
     }
 
-    /// Writes `document` into a new temporary file in the folder, synced if durable.
-    fn write_temporary(&self, document: &[u8]) -> Result<NamedTempFile> {
-        let mut builder = tempfile::Builder::new();
-        builder.prefix(TEMP_PREFIX);
-        #[cfg(unix)]
-        {
-            // Like the original package's files: readable by the other users the umask allows.
-            use std::os::unix::fs::PermissionsExt;
-            builder.permissions(fs::Permissions::from_mode(0o666));
-        }
-        let mut file = builder.tempfile_in(&self.path).map_err(|e| {
-            if e.kind() == io::ErrorKind::NotFound {
-                Error::StoreMissing {
-                    path: self.path.clone(),
-                }
-            } else {
-                Error::io("create a temporary file in", &self.path, e)
-            }
-        })?;
-        file.write_all(document)
-            .map_err(|e| Error::io("write", file.path(), e))?;
-        if self.durability == Durability::Immediate {
-            file.as_file()
-                .sync_data()
-                .map_err(|e| Error::io("sync", file.path(), e))?;
-        }
-        Ok(file)
+    fn durable(&self) -> bool {
+        self.durability == Durability::Immediate
     }
 
-    /// Publishes `file` as `target` unless `target` exists; gives the file back on a conflict.
-    fn publish(&self, file: NamedTempFile, target: &Path) -> Result<Option<NamedTempFile>> {
-        match file.persist_noclobber(target) {
-            Ok(_) => {
-                self.sync_folder()?;
-                Ok(None)
+    /// Writes `document` into a new temporary file in the folder, synced if durable, and
+    /// returns its path.
+    fn write_temporary(&self, document: &[u8]) -> Result<PathBuf> {
+        if !self.swept.swap(true, Ordering::AcqRel) {
+            self.remove_stale_temporaries(STALE_TEMPORARY_AGE);
+        }
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        loop {
+            let nanos = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos());
+            let name = format!(
+                "{TEMP_PREFIX}{}-{}-{nanos:09}",
+                std::process::id(),
+                COUNTER.fetch_add(1, Ordering::Relaxed)
+            );
+            let path = self.path.join(name);
+            match self.fs.write_new(&path, document, self.durable()) {
+                Ok(()) => return Ok(path),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    return Err(Error::StoreMissing {
+                        path: self.path.clone(),
+                    })
+                }
+                Err(e) => return Err(Error::io("write a temporary file", path, e)),
             }
-            Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => Ok(Some(e.file)),
-            Err(e) => Err(Error::io("publish", target, e.error)),
+        }
+    }
+
+    /// Publishes the temporary file as `target` unless `target` exists. Returns whether it
+    /// was published; on a conflict the temporary file is still there.
+    fn publish(&self, temporary: &Path, target: &Path) -> Result<bool> {
+        match self.fs.rename_noreplace(temporary, target) {
+            Ok(()) => {
+                if self.durable() {
+                    self.fs
+                        .sync_dir(&self.path)
+                        .map_err(|e| Error::io("sync the folder", &self.path, e))?;
+                }
+                Ok(true)
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => {
+                self.discard(temporary);
+                Err(Error::io("publish", target, e))
+            }
+        }
+    }
+
+    /// Removes a temporary file that will not be published (a failure only leaves it behind
+    /// for a later sweep).
+    fn discard(&self, temporary: &Path) {
+        if let Err(e) = self.fs.remove(temporary) {
+            tracing::debug!(path = %temporary.display(), error = %e, "temporary file left behind");
         }
     }
 
@@ -132,77 +179,90 @@ impl FolderStorage {
         commit: u64,
         document: &[u8],
     ) -> Result<Result<(), Conflict>> {
-        let file = self.write_temporary(document)?;
-        match self.publish(file, target)? {
-            None => Ok(Ok(())),
-            // Dropping the temporary file given back removes it.
-            Some(_) => Ok(Err(Conflict { commit })),
+        let temporary = self.write_temporary(document)?;
+        if self.publish(&temporary, target)? {
+            Ok(Ok(()))
+        } else {
+            self.discard(&temporary);
+            Ok(Err(Conflict { commit }))
         }
     }
 
-    fn sync_folder(&self) -> Result<()> {
-        if self.durability != Durability::Immediate {
-            return Ok(());
+    /// Removes temporary files older than `age`: writes that a crash interrupted before they
+    /// were published. Younger ones may belong to a writer at work, and are left alone.
+    /// Returns how many were removed.
+    pub fn remove_stale_temporaries(&self, age: Duration) -> usize {
+        let Ok(names) = self.fs.list(&self.path) else {
+            return 0;
+        };
+        let now = SystemTime::now();
+        let mut removed = 0;
+        for name in names {
+            let Some(name) = name.to_str() else { continue };
+            if !name.starts_with(TEMP_PREFIX) {
+                continue;
+            }
+            let path = self.path.join(name);
+            let stale = self
+                .fs
+                .modified(&path)
+                .is_ok_and(|modified| now.duration_since(modified).is_ok_and(|a| a >= age));
+            if stale && self.fs.remove(&path).is_ok() {
+                tracing::info!(path = %path.display(), "removed a temporary file left by an interrupted write");
+                removed += 1;
+            }
         }
-        #[cfg(unix)]
-        {
-            File::open(&self.path)
-                .and_then(|folder| folder.sync_all())
-                .map_err(|e| Error::io("sync the folder", &self.path, e))?;
-        }
-        // Elsewhere a folder cannot be opened for syncing; the rename is journaled by NTFS.
-        #[cfg(not(unix))]
-        let _ = File::open;
-        Ok(())
+        removed
     }
 }
 
 impl Storage for FolderStorage {
     fn ensure_created(&self) -> Result<()> {
-        match fs::create_dir_all(&self.path) {
-            Ok(()) => Ok(()),
-            Err(_) if self.path.exists() && !self.path.is_dir() => Err(Error::NotAFolder {
+        if self.fs.kind(&self.path).ok().flatten() == Some(Kind::Other) {
+            return Err(Error::NotAFolder {
                 path: self.path.clone(),
-            }),
-            Err(e) => Err(Error::io("create the folder", &self.path, e)),
+            });
         }
+        self.fs
+            .create_dir_all(&self.path)
+            .map_err(|e| Error::io("create the folder", &self.path, e))
     }
 
     fn exists(&self) -> Result<bool> {
-        match fs::metadata(&self.path) {
-            Ok(meta) if meta.is_dir() => Ok(true),
-            Ok(_) => Err(Error::NotAFolder {
+        match self.fs.kind(&self.path) {
+            Ok(Some(Kind::Folder)) => Ok(true),
+            Ok(Some(Kind::Other)) => Err(Error::NotAFolder {
                 path: self.path.clone(),
             }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Ok(None) => Ok(false),
             Err(e) => Err(Error::io("open", &self.path, e)),
         }
     }
 
     fn list(&self) -> Result<Listing> {
-        let entries = match fs::read_dir(&self.path) {
-            Ok(entries) => entries,
+        let names = match self.fs.list(&self.path) {
+            Ok(names) => names,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Listing::default()),
-            Err(e) if !self.path.is_dir() && self.path.exists() => {
-                tracing::debug!(error = %e, "listing a path that is not a folder");
-                return Err(Error::NotAFolder {
-                    path: self.path.clone(),
-                });
+            Err(e) => {
+                return Err(match self.fs.kind(&self.path) {
+                    Ok(Some(Kind::Other)) => Error::NotAFolder {
+                        path: self.path.clone(),
+                    },
+                    _ => Error::io("list", &self.path, e),
+                })
             }
-            Err(e) => return Err(Error::io("list", &self.path, e)),
         };
         let mut listing = Listing::default();
-        for entry in entries {
-            let entry = entry.map_err(|e| Error::io("list", &self.path, e))?;
-            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+        for name in names {
+            let Some(name) = name.to_str() else {
                 continue;
             };
-            match classify(&name) {
+            match classify(name) {
                 Entry::Commit(number) => listing.commits.push(number),
                 Entry::Snapshot(snapshot, commit) => listing.snapshots.push((snapshot, commit)),
                 Entry::Suspicious(why) => listing
                     .suspicious
-                    .push((self.path.join(&name).display().to_string(), why)),
+                    .push((self.path.join(name).display().to_string(), why)),
                 Entry::Other => {}
             }
         }
@@ -224,16 +284,15 @@ impl Storage for FolderStorage {
             return Ok(false);
         }
         let path = self.commit_path(number);
-        match fs::symlink_metadata(&path) {
-            Ok(_) => Ok(true),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        match self.fs.kind(&path) {
+            Ok(found) => Ok(found.is_some()),
             Err(e) => Err(Error::io("look for", path, e)),
         }
     }
 
-    fn commit_modified(&self, number: u64) -> Result<Option<std::time::SystemTime>> {
+    fn commit_modified(&self, number: u64) -> Result<Option<SystemTime>> {
         let path = self.commit_path(number);
-        match fs::metadata(&path).and_then(|meta| meta.modified()) {
+        match self.fs.modified(&path) {
             Ok(time) => Ok(Some(time)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Error::io("look at", path, e)),
@@ -246,18 +305,14 @@ impl Storage for FolderStorage {
     }
 
     fn append_commit(&self, first: u64, document: &[u8]) -> Result<u64> {
-        let mut file = self.write_temporary(document)?;
+        let temporary = self.write_temporary(document)?;
         let mut number = first.max(1);
-        loop {
-            match self.publish(file, &self.commit_path(number))? {
-                None => return Ok(number),
-                Some(back) => {
-                    tracing::trace!(commit = number, "commit taken by another writer");
-                    file = back;
-                    number += 1;
-                }
-            }
+        // The same written (and synced) file is offered each next number in turn.
+        while !self.publish(&temporary, &self.commit_path(number))? {
+            tracing::trace!(commit = number, "commit taken by another writer");
+            number += 1;
         }
+        Ok(number)
     }
 
     fn read_snapshot(&self, name: &str, commit: u64) -> Result<Option<Vec<u8>>> {
