@@ -162,6 +162,15 @@ pub enum Error {
         attempts: u32,
     },
 
+    /// Repair will not do what was asked: it only moves a damaged last commit aside.
+    #[error("repair refused: {location} {problem}")]
+    RepairRefused {
+        /// What it concerns.
+        location: String,
+        /// Why repair will not touch it.
+        problem: String,
+    },
+
     /// A failure inside a storage backend that is not a file-system operation.
     #[error("{backend}: {message}")]
     Backend {

@@ -201,7 +201,10 @@ impl Commits<'_> {
     /// beyond the log. Returns the commit's bytes if another writer created it meanwhile.
     fn missing(&self, number: u64) -> Result<Option<Vec<u8>>> {
         let storage = self.store.storage();
-        let known_tip = self.store.known_tip()?;
+        let mut known_tip = self.store.known_tip()?;
+        if known_tip > number && !storage.commit_exists(known_tip)? {
+            known_tip = self.store.relist_tip()?;
+        }
         let later = if known_tip > number {
             Some(known_tip)
         } else if storage.commit_exists(number + 1)? {

@@ -237,6 +237,20 @@ impl Store {
         self.inner.tip.fetch_max(number, Ordering::AcqRel);
     }
 
+    /// Finds the end of the log by listing again: commits this store knew of are gone (moved
+    /// aside by a repair, in this process or another).
+    pub(crate) fn relist_tip(&self) -> Result<u64> {
+        let listing = self.inner.storage.list()?;
+        let last = listing.commits.last().copied().unwrap_or(0);
+        tracing::info!(
+            tip = last,
+            "commits were moved aside: the log's end found again"
+        );
+        self.inner.tip.store(last, Ordering::Release);
+        self.inner.tip_listed.store(true, Ordering::Release);
+        Ok(last)
+    }
+
     /// Logs one event as one commit, at the next free number, and returns that number.
     ///
     /// `event` is an [`Event`] or any serde type whose JSON form is `{"name": string, "data":
@@ -301,7 +315,12 @@ impl Store {
     pub(crate) fn commit(&self, events: &[Event]) -> Result<u64> {
         let headers = self.make_headers();
         let document = encode_commit(&headers, events);
-        let first = self.known_tip()? + 1;
+        let mut first = self.known_tip()? + 1;
+        // One look back keeps the log gapless even when the known end is stale (a repair moved
+        // the last commit aside since): a commit is only ever added after an existing one.
+        if first > 1 && !self.inner.storage.commit_exists(first - 1)? {
+            first = self.relist_tip()? + 1;
+        }
         let number = self.inner.storage.append_commit(first, &document)?;
         self.note_tip(number);
         tracing::debug!(commit = number, events = events.len(), "committed");

@@ -159,6 +159,22 @@ pub trait Storage: Send + Sync + fmt::Debug {
         document: &[u8],
     ) -> Result<Result<(), Conflict>>;
 
+    /// Moves commit `number` out of the log into the backend's quarantine, without deleting
+    /// anything, and returns where it went. Only repair calls it, for a damaged last commit.
+    ///
+    /// # Errors
+    /// When the backend has no quarantine (the default), or the move fails.
+    fn quarantine_commit(&self, number: u64) -> Result<String> {
+        Err(crate::Error::Backend {
+            backend: "storage",
+            message: format!(
+                "this backend cannot move commit {number} aside; {} must be mended by hand",
+                self.commit_location(number)
+            ),
+            source: None,
+        })
+    }
+
     /// Where commit `number` lives, for messages (a file path, a URL, a table row).
     fn commit_location(&self, number: u64) -> String;
 

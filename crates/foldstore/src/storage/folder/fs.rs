@@ -94,9 +94,9 @@ impl FileSystem for OsFs {
             options.mode(0o666);
         }
         let mut file = options.open(path)?;
-        let written =
-            file.write_all(bytes)
-                .and_then(|()| if sync { file.sync_data() } else { Ok(()) });
+        let written = file
+            .write_all(bytes)
+            .and_then(|()| if sync { file.sync_data() } else { Ok(()) });
         if written.is_err() {
             drop(file);
             let _ = fs::remove_file(path);

@@ -31,6 +31,10 @@ use crate::error::{Error, Result};
 /// The prefix of the temporary files foldstore writes into a store's folder.
 pub const TEMP_PREFIX: &str = ".foldstore-tmp-";
 
+/// The subfolder of a store's folder where repair moves damaged commits (never a commit name,
+/// and ignored by the original package, which only looks at `.log` names).
+pub const QUARANTINE_FOLDER: &str = "foldstore-quarantine";
+
 /// How old a temporary file must be before a writer removes it as left over by a crash: far
 /// longer than any write takes, so one writer never removes another's file in flight.
 pub const STALE_TEMPORARY_AGE: Duration = Duration::from_secs(3600);
@@ -328,6 +332,27 @@ impl Storage for FolderStorage {
     ) -> Result<Result<(), Conflict>> {
         validate_snapshot_name(name)?;
         self.create_exclusive(&self.snapshot_path(name, commit), commit, document)
+    }
+
+    fn quarantine_commit(&self, number: u64) -> Result<String> {
+        let folder = self.path.join(QUARANTINE_FOLDER);
+        self.fs
+            .create_dir_all(&folder)
+            .map_err(|e| Error::io("create the quarantine folder", &folder, e))?;
+        let stamp = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        let from = self.commit_path(number);
+        let to = folder.join(format!("{number}.log.{stamp}"));
+        self.fs
+            .rename_noreplace(&from, &to)
+            .map_err(|e| Error::io("move aside", &from, e))?;
+        for synced in [&folder, &self.path] {
+            self.fs
+                .sync_dir(synced)
+                .map_err(|e| Error::io("sync the folder", synced, e))?;
+        }
+        Ok(to.display().to_string())
     }
 
     fn commit_location(&self, number: u64) -> String {

@@ -1,0 +1,129 @@
+//! Repair: moving a damaged last commit aside, into a quarantine folder, and nothing else.
+//!
+//! The only damage an interrupted write can leave is in the last commit: foldstore publishes
+//! whole files, but the original package writes in place, and a file system without syncs
+//! (`Durability::None`) can lose a new file's data in a power loss. Damage anywhere else means
+//! the files were changed by something else, and only a person with a backup can mend it, so
+//! repair refuses. It never deletes anything.
+
+use std::time::SystemTime;
+
+use crate::error::{Error, Result};
+use crate::replay::IN_PROGRESS_GRACE;
+use crate::store::Store;
+use crate::verify::Finding;
+
+/// What [`Store::plan_repair`] found, and what [`Store::repair`] would do about it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RepairPlan {
+    /// The damaged last commit to move aside, if there is one and it may be moved.
+    pub quarantine: Option<Quarantine>,
+    /// Problems repair does not mend (the plan is refused while there are any).
+    pub refused: Vec<Finding>,
+}
+
+/// A commit to be moved aside.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Quarantine {
+    /// Its number: the last of the log.
+    pub commit: u64,
+    /// Where it is.
+    pub location: String,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+impl RepairPlan {
+    /// Whether the store needs no repair.
+    pub fn is_empty(&self) -> bool {
+        self.quarantine.is_none() && self.refused.is_empty()
+    }
+}
+
+impl Store {
+    /// Reads the whole store and says what [`repair`](Self::repair) would do: move a damaged
+    /// last commit aside, and refuse every other problem.
+    ///
+    /// A last commit modified less than [`IN_PROGRESS_GRACE`] ago is refused too: it may be a
+    /// write in progress by another program.
+    ///
+    /// # Errors
+    /// When the store cannot be listed.
+    pub fn plan_repair(&self) -> Result<RepairPlan> {
+        let storage = self.storage();
+        // Ages are taken as of the start: verify itself waits out the grace period of a young
+        // unreadable last commit, which must not make it look old enough to move.
+        let started = SystemTime::now();
+        let report = self.verify(|_, _| {})?;
+        let tail = storage.commit_location(report.tip);
+        let mut plan = RepairPlan::default();
+        for finding in report.problems {
+            if report.tip > 0 && finding.location == tail && plan.quarantine.is_none() {
+                plan.quarantine = Some(Quarantine {
+                    commit: report.tip,
+                    location: finding.location,
+                    problem: finding.problem,
+                });
+            } else {
+                plan.refused.push(Finding {
+                    problem: format!(
+                        "{}: repair only moves a damaged last commit aside (the only damage an \
+                         interrupted write leaves); restore this from a backup",
+                        finding.problem
+                    ),
+                    ..finding
+                });
+            }
+        }
+        if let Some(quarantine) = &plan.quarantine {
+            let modified = storage.commit_modified(quarantine.commit)?;
+            let young = modified.is_some_and(|m| {
+                started
+                    .duration_since(m)
+                    .map_or(true, |age| age < IN_PROGRESS_GRACE)
+            });
+            if young {
+                plan.refused.push(Finding {
+                    location: quarantine.location.clone(),
+                    problem: format!(
+                        "was modified less than {} s ago: it may be a write in progress; try again shortly",
+                        IN_PROGRESS_GRACE.as_secs()
+                    ),
+                });
+            }
+        }
+        Ok(plan)
+    }
+
+    /// Carries out a plan made by [`plan_repair`](Self::plan_repair): moves the damaged last
+    /// commit into the store's quarantine (for a folder store, the subfolder
+    /// `foldstore-quarantine`), and returns where it went. Nothing is deleted.
+    ///
+    /// # Errors
+    /// [`Error::RepairRefused`] when the plan has refusals, or when the commit is no longer
+    /// the last one; the backend's errors.
+    pub fn repair(&self, plan: &RepairPlan) -> Result<Option<String>> {
+        if let Some(first) = plan.refused.first() {
+            return Err(Error::RepairRefused {
+                location: first.location.clone(),
+                problem: first.problem.clone(),
+            });
+        }
+        let Some(quarantine) = &plan.quarantine else {
+            return Ok(None);
+        };
+        let storage = self.storage();
+        if storage.commit_exists(quarantine.commit + 1)? {
+            return Err(Error::RepairRefused {
+                location: quarantine.location.clone(),
+                problem: "is no longer the last commit: plan the repair again".to_owned(),
+            });
+        }
+        let moved_to = storage.quarantine_commit(quarantine.commit)?;
+        tracing::warn!(from = %quarantine.location, to = %moved_to, "damaged last commit moved aside");
+        self.relist_tip()?;
+        Ok(Some(moved_to))
+    }
+}

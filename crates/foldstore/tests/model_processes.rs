@@ -1,0 +1,274 @@
+//! Read-write instances racing from several OS processes on one folder.
+//!
+//! The test binary runs itself again as worker processes: `counter_worker` does nothing unless
+//! the environment variable [`CHILD_FOLDER`] names a store folder; then it runs read-write
+//! increments of a counter model there and prints what it did, as one JSON line, on stdout.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use foldstore::{Dispatch, Error, Event, EventContext, ModelDefinition, Store, View};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// The store folder a worker process works in; absent in a normal test run.
+const CHILD_FOLDER: &str = "FOLDSTORE_CHILD_FOLDER";
+/// The worker's number, from 0.
+const CHILD_ID: &str = "FOLDSTORE_CHILD_ID";
+/// How many workers there are (they wait for each other once, see `gate`).
+const CHILD_COUNT: &str = "FOLDSTORE_CHILD_COUNT";
+/// How many read-write increments each worker runs.
+const CHILD_CALLS: &str = "FOLDSTORE_CHILD_CALLS";
+/// The attempts each read-write instance may make.
+const CHILD_MAX_ATTEMPTS: &str = "FOLDSTORE_CHILD_MAX_ATTEMPTS";
+/// Marks the worker's result line among the test harness's output.
+const RESULT_MARK: &str = "FOLDSTORE_WORKER_RESULT ";
+
+/// The worker's test name, as `--exact` wants it.
+const WORKER_TEST: &str = "counter_worker";
+
+/// A counter whose only event adds `by`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "name", content = "data", rename_all = "camelCase")]
+enum CounterEvent {
+    Incremented { by: i64 },
+}
+
+struct Counter;
+
+impl ModelDefinition for Counter {
+    type Data = i64;
+    type Event = CounterEvent;
+    type Error = String;
+    type Domain<V: View<Self>> = V;
+
+    fn initial_data(&self) -> i64 {
+        0
+    }
+
+    fn apply(
+        &self,
+        data: &mut i64,
+        event: CounterEvent,
+        _: &EventContext<'_>,
+    ) -> Result<(), String> {
+        match event {
+            CounterEvent::Incremented { by } => *data += by,
+        }
+        Ok(())
+    }
+
+    fn domain<V: View<Self>>(&self, view: V) -> V {
+        view
+    }
+}
+
+/// What one worker did.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Tally {
+    worker: u64,
+    commits: Vec<u64>,
+    failures: u64,
+    attempts: u64,
+    gate_timed_out: bool,
+}
+
+fn env_number(name: &str) -> u64 {
+    std::env::var(name)
+        .unwrap_or_else(|_| panic!("{name} is not set"))
+        .parse()
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// Waits until every worker has read the state once, so that all of them race for the same
+/// commit number: every worker but one loses its first race, however the OS schedules them.
+/// Returns false if the others did not arrive within a generous bound (a worker failed).
+fn gate(folder: &Path, worker: u64, workers: u64) -> bool {
+    let gates = folder.parent().unwrap().join("gate");
+    fs::write(gates.join(format!("ready-{worker}")), b"").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let arrived = fs::read_dir(&gates).unwrap().count() as u64;
+        if arrived >= workers {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// A worker process: runs only when started by [`read_write_instances_race_from_four_processes`].
+#[test]
+fn counter_worker() {
+    let Some(folder) = std::env::var_os(CHILD_FOLDER) else {
+        return;
+    };
+    let folder = PathBuf::from(folder);
+    let worker = env_number(CHILD_ID);
+    let workers = env_number(CHILD_COUNT);
+    let calls = env_number(CHILD_CALLS);
+    let max_attempts = u32::try_from(env_number(CHILD_MAX_ATTEMPTS)).unwrap();
+
+    let store = Store::open(&folder).unwrap();
+    let model = store.define_model(Counter).unwrap();
+    let mut tally = Tally {
+        worker,
+        ..Tally::default()
+    };
+    for call in 0..calls {
+        let mut attempt = 0_u32;
+        let result = model.with_read_write_instance(
+            |view, flag| {
+                attempt += 1;
+                let seen = *view.data();
+                assert_eq!(seen, view.position() as i64, "every commit adds 1");
+                if call == 0 && attempt == 1 && !gate(&folder, worker, workers) {
+                    tally.gate_timed_out = true;
+                }
+                view.dispatch(CounterEvent::Incremented { by: 1 })?;
+                flag.ready_to_commit();
+                Ok::<_, Error>(seen)
+            },
+            max_attempts,
+        );
+        match result {
+            Ok(outcome) => {
+                let commit = outcome.commit.expect("a ready instance commits");
+                assert_eq!(outcome.attempts, attempt);
+                assert_eq!(
+                    outcome.value as u64 + 1,
+                    commit,
+                    "committed on the newest state"
+                );
+                tally.commits.push(commit);
+                tally.attempts += u64::from(attempt);
+            }
+            Err(Error::RetriesExhausted { attempts }) => {
+                assert_eq!(attempts, max_attempts);
+                assert_eq!(attempt, max_attempts);
+                tally.failures += 1;
+                tally.attempts += u64::from(attempt);
+            }
+            Err(other) => panic!("worker {worker}: unexpected error: {other}"),
+        }
+    }
+    // On a line of its own: the harness has printed "test counter_worker ... " already.
+    println!("\n{RESULT_MARK}{}", serde_json::to_string(&tally).unwrap());
+}
+
+#[test]
+fn read_write_instances_race_from_four_processes() {
+    const WORKERS: u64 = 4;
+    const CALLS: u64 = 25;
+    const MAX_ATTEMPTS: u32 = 3;
+
+    let temp = tempfile::tempdir().unwrap();
+    let folder = temp.path().join("store");
+    fs::create_dir(&folder).unwrap();
+    fs::create_dir(temp.path().join("gate")).unwrap();
+
+    let exe = std::env::current_exe().unwrap();
+    let children: Vec<_> = (0..WORKERS)
+        .map(|worker| {
+            Command::new(&exe)
+                .args(["--exact", WORKER_TEST, "--nocapture", "--test-threads", "1"])
+                .env(CHILD_FOLDER, &folder)
+                .env(CHILD_ID, worker.to_string())
+                .env(CHILD_COUNT, WORKERS.to_string())
+                .env(CHILD_CALLS, CALLS.to_string())
+                .env(CHILD_MAX_ATTEMPTS, MAX_ATTEMPTS.to_string())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("start a worker process")
+        })
+        .collect();
+    let tallies: Vec<Tally> = children
+        .into_iter()
+        .map(|child| {
+            let output = child.wait_with_output().unwrap();
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(
+                output.status.success(),
+                "a worker failed ({}):\n{stdout}\n{stderr}",
+                output.status
+            );
+            let line = stdout
+                .lines()
+                .find_map(|line| line.split_once(RESULT_MARK).map(|(_, json)| json))
+                .unwrap_or_else(|| panic!("no result from a worker:\n{stdout}\n{stderr}"));
+            serde_json::from_str(line).unwrap()
+        })
+        .collect();
+
+    let mut workers: Vec<u64> = tallies.iter().map(|t| t.worker).collect();
+    workers.sort_unstable();
+    assert_eq!(workers, (0..WORKERS).collect::<Vec<_>>());
+    assert!(tallies.iter().all(|t| !t.gate_timed_out), "{tallies:?}");
+
+    let successes: u64 = tallies.iter().map(|t| t.commits.len() as u64).sum();
+    let failures: u64 = tallies.iter().map(|t| t.failures).sum();
+    let attempts: u64 = tallies.iter().map(|t| t.attempts).sum();
+    assert_eq!(successes + failures, WORKERS * CALLS, "{tallies:?}");
+    assert!(successes > 0);
+
+    // Every commit is exactly one worker's success; failures (all out of attempts, as the
+    // workers checked) wrote nothing.
+    let mut commits: Vec<u64> = tallies
+        .iter()
+        .flat_map(|t| t.commits.iter().copied())
+        .collect();
+    commits.sort_unstable();
+    assert_eq!(commits, (1..=successes).collect::<Vec<_>>());
+
+    let store = Store::open(&folder).unwrap();
+    assert_eq!(
+        store.tip().unwrap(),
+        successes,
+        "total commits == successes"
+    );
+    let numbers: Vec<u64> = store.commits(..).map(|c| c.unwrap().number()).collect();
+    assert_eq!(
+        numbers,
+        (1..=successes).collect::<Vec<_>>(),
+        "commits are contiguous"
+    );
+    for commit in store.commits(..) {
+        assert_eq!(
+            commit.unwrap().events(),
+            [Event::with_data("incremented", json!({"by": 1}))]
+        );
+    }
+    let counter = store.define_model(Counter).unwrap();
+    let data = counter.aggregator_data().unwrap();
+    assert_eq!(
+        *data, successes as i64,
+        "the counter equals the calls that committed"
+    );
+    assert_eq!(data.position(), successes);
+
+    // Only commit files (and nothing half-written) were left in the folder.
+    for entry in fs::read_dir(&folder).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        let stem = name
+            .strip_suffix(".log")
+            .unwrap_or_else(|| panic!("stray file {name}"));
+        let number: u64 = stem.parse().unwrap();
+        assert!((1..=successes).contains(&number), "{name}");
+        let document: Value =
+            serde_json::from_slice(&fs::read(folder.join(&name)).unwrap()).unwrap();
+        assert!(document["headers"]["time"].is_string());
+    }
+
+    // Retries happened: every worker but one lost its first race.
+    assert!(
+        attempts >= WORKERS * CALLS + WORKERS - 1,
+        "{attempts} attempts for {} calls",
+        WORKERS * CALLS
+    );
+}
