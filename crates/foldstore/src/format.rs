@@ -40,12 +40,51 @@ impl Commit {
         self.events
     }
 
+    /// Reads a commit document (the content of a file `k.log`) as commit `number`.
+    ///
+    /// Accepts any valid JSON of the commit's shape (pretty-printed, members in any order).
+    ///
+    /// # Errors
+    /// [`DecodeError`] saying what is wrong: not JSON, not an object, no `events` array, an
+    /// event without a string `name`, `headers` not an object.
+    pub fn decode(number: u64, bytes: &[u8]) -> Result<Commit, DecodeError> {
+        decode_commit(number, bytes).map_err(DecodeError)
+    }
+
+    /// The commit document as the original package writes it: compact JSON, `headers` first.
+    pub fn encode(&self) -> Vec<u8> {
+        encode_commit(&self.headers, &self.events)
+    }
+
     /// The `time` header read as an RFC 3339 time, when it is present and readable.
     pub fn time(&self) -> Option<SystemTime> {
         let text = self.headers.get("time")?.as_str()?;
         humantime::parse_rfc3339_weak(text).ok()
     }
 }
+
+/// What is wrong with a document that is not a commit or snapshot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecodeError(String);
+
+impl DecodeError {
+    pub(crate) fn new(problem: String) -> Self {
+        DecodeError(problem)
+    }
+
+    /// The problem, phrased to follow the document's name ("commit 3 (3.log) <problem>").
+    pub fn problem(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the document {}", self.0)
+    }
+}
+
+impl std::error::Error for DecodeError {}
 
 #[derive(Serialize)]
 struct CommitDocument<'a> {

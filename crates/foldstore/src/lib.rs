@@ -70,7 +70,7 @@ mod verify;
 
 pub use error::{Error, Result};
 pub use event::{Event, Headers};
-pub use format::Commit;
+pub use format::{Commit, DecodeError};
 pub use model::{Dispatch, EventContext, Model, ModelDefinition, ReadOnly, View, Writer};
 pub use repair::{Quarantine, RepairPlan};
 pub use replay::{Commits, Replay, ReplaySummary, IN_PROGRESS_GRACE};

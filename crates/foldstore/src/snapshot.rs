@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::event::Headers;
-use crate::format::{decode_snapshot, encode_snapshot};
+use crate::format::{decode_snapshot, encode_snapshot, DecodeError};
 use crate::storage::validate_snapshot_name;
 use crate::store::Store;
 
@@ -20,6 +20,22 @@ pub struct Snapshot {
     pub headers: Headers,
     /// The aggregated data; `None` when the file has no `snapshot` member.
     pub data: Option<Value>,
+}
+
+impl Snapshot {
+    /// Reads a snapshot document (the content of a file `k.<name>-snapshot`).
+    ///
+    /// # Errors
+    /// [`DecodeError`] when it is not a JSON object with an object `headers` (or none).
+    pub fn decode(name: &str, commit: u64, bytes: &[u8]) -> Result<Snapshot, DecodeError> {
+        let doc = decode_snapshot(bytes).map_err(DecodeError::new)?;
+        Ok(Snapshot {
+            name: name.to_owned(),
+            commit,
+            headers: doc.headers,
+            data: doc.snapshot,
+        })
+    }
 }
 
 impl Store {
@@ -82,18 +98,14 @@ impl Store {
         let Some(bytes) = storage.read_snapshot(name, commit)? else {
             return Ok(None);
         };
-        let doc = decode_snapshot(&bytes).map_err(|problem| Error::CorruptSnapshot {
-            name: name.to_owned(),
-            commit,
-            location: storage.snapshot_location(name, commit),
-            problem,
-        })?;
-        Ok(Some(Snapshot {
-            name: name.to_owned(),
-            commit,
-            headers: doc.headers,
-            data: doc.snapshot,
-        }))
+        Snapshot::decode(name, commit, &bytes)
+            .map(Some)
+            .map_err(|e| Error::CorruptSnapshot {
+                name: name.to_owned(),
+                commit,
+                location: storage.snapshot_location(name, commit),
+                problem: e.problem().to_owned(),
+            })
     }
 
     /// The newest snapshot of `name` labelled at most `at_most` that holds data.
