@@ -454,6 +454,114 @@ fn a_sound_store_verifies_sound() {
 /// Replays a store whose commit 2 holds `bytes` (commits 1 and 3 are sound), checking that the
 /// outcome is either a full replay or `CorruptCommit` at commit 2 after commit 1's event, and
 /// that `verify` agrees.
+#[test]
+fn a_huge_garbage_commit_is_refused_quickly_and_left_as_it_is() {
+    let store = Damaged::with_commits(3);
+    // 64 MiB that starts like JSON and never becomes a commit.
+    let mut huge = b"{\"events\": [".to_vec();
+    huge.resize(64 << 20, b' ');
+    store.write("2.log", &huge);
+    let (seen, result) = replay(&store.reader());
+    assert_eq!(seen, ["e1"]);
+    match result {
+        Err(Error::CorruptCommit {
+            commit: 2, problem, ..
+        }) => assert!(problem.contains("not valid JSON"), "{problem}"),
+        other => panic!("expected CorruptCommit, got {other:?}"),
+    }
+    assert_eq!(fs::read(store.path("2.log")).unwrap().len(), 64 << 20);
+}
+
+#[test]
+fn a_huge_sound_commit_replays() {
+    let store = Damaged::with_commits(1);
+    let writer = store.reader();
+    let payload = "x".repeat(1 << 20);
+    let commit = writer
+        .log_block(|block| {
+            for i in 0..32 {
+                block.log(&Event::with_data(format!("big{i}"), payload.clone().into()))?;
+            }
+            block.mark_as_complete();
+            Ok::<_, Error>(())
+        })
+        .unwrap();
+    assert_eq!(commit, Some(2));
+    let (seen, result) = replay(&store.reader());
+    assert_eq!(result.unwrap().events, 33);
+    assert_eq!(seen.len(), 33);
+}
+
+#[test]
+fn deeply_nested_json_is_refused_without_overflowing_the_stack() {
+    let store = Damaged::with_commits(3);
+    let depth = 100_000;
+    let mut nested = br#"{"events":[{"name":"deep","data":"#.to_vec();
+    nested.extend(std::iter::repeat_n(b'[', depth));
+    nested.extend(std::iter::repeat_n(b']', depth));
+    nested.extend_from_slice(b"}]}");
+    store.write("2.log", &nested);
+    let (_, result) = replay(&store.reader());
+    match result {
+        Err(Error::CorruptCommit {
+            commit: 2, problem, ..
+        }) => assert!(problem.contains("recursion limit"), "{problem}"),
+        other => panic!("expected CorruptCommit, got {other:?}"),
+    }
+    assert!(!store.reader().verify(|_, _| {}).unwrap().is_sound());
+}
+
+#[test]
+fn nul_bytes_and_a_byte_order_mark_are_damage_with_a_reason() {
+    for (bytes, expected) in [
+        (&b"\0\0\0\0"[..], "not valid JSON"),
+        (&b"\xef\xbb\xbf{\"events\":[]}"[..], "not valid JSON"),
+        (&b"{\"events\":[{\"name\":\"a\0b\"}]}"[..], "not valid JSON"),
+    ] {
+        // Not the last commit, which readers would give a grace period first.
+        let store = Damaged::with_commits(3);
+        store.write("2.log", bytes);
+        let (seen, result) = replay(&store.reader());
+        assert_eq!(seen, ["e1"]);
+        match result {
+            Err(error @ Error::CorruptCommit { commit: 2, .. }) => {
+                let message = error.to_string();
+                assert!(message.contains(expected), "{message}");
+                assert!(message.contains("2.log"), "{message}");
+            }
+            other => panic!("expected CorruptCommit, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_torn_commit_left_by_a_crashed_writer_of_the_original_is_named_once_its_grace_has_passed() {
+    // The original package writes in place: a crash leaves the start of the document.
+    let store = Damaged::with_commits(2);
+    let path = store.path("3.log");
+    fs::write(
+        &path,
+        br#"{"headers":{"time":"2026-11-27T15:03:30.380Z"},"events":[{"na"#,
+    )
+    .unwrap();
+    let file = fs::File::options().write(true).open(&path).unwrap();
+    file.set_modified(std::time::SystemTime::now() - foldstore::IN_PROGRESS_GRACE * 2)
+        .unwrap();
+    let (seen, result) = replay(&store.reader());
+    assert_eq!(seen, ["e1", "e2"]);
+    match result {
+        Err(error @ Error::CorruptCommit { commit: 3, .. }) => {
+            let message = error.to_string();
+            assert!(message.contains("cut short"), "{message}");
+            assert!(message.contains("foldstore verify"), "{message}");
+        }
+        other => panic!("expected CorruptCommit, got {other:?}"),
+    }
+    let plan = store.reader().plan_repair().unwrap();
+    assert_eq!(plan.quarantine.map(|q| q.commit), Some(3));
+    assert!(plan.refused.is_empty());
+}
+
 fn replay_with_commit_2(bytes: &[u8]) -> Result<(), TestCaseError> {
     let store = Damaged::with_commits(3);
     store.write("2.log", bytes);
