@@ -1,0 +1,879 @@
+//! Crashes (issue "Reliability: crashes, concurrency and bad input, proven with numbers"):
+//! writer processes killed with SIGKILL at random instants, hundreds of times, while they
+//! append to one folder store, and the store checked after every kill.
+//!
+//! The test binary runs itself again as writer processes: [`kill_worker`] does nothing unless
+//! the environment variable [`WORKER_FOLDER`] names a store folder; then it appends forever
+//! (`log`, `log_block`, read-write instances, snapshots) and prints one line on stdout after
+//! each call that returned `Ok`, naming the commit and the unique ids of the events in it.
+//! The parent kills the workers after a random delay, then checks that the store opens and
+//! verifies, that the commits are contiguous, that every acknowledged commit is there with
+//! exactly its events, that no event is in two commits, that every snapshot loads and holds
+//! the fold of the commits it is labelled with, and that a fresh model folds the whole log.
+//!
+//! `FOLDSTORE_KILLS` sets the number of kills of each test (default [`DEFAULT_KILLS`]), and
+//! `FOLDSTORE_KILL_SEED` the seed of the random delays, so a failure can be replayed.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use foldstore::{Dispatch, Durability, Error, Event, EventContext, ModelDefinition, Store, View};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// The store folder a worker process writes to; absent in a normal test run.
+const WORKER_FOLDER: &str = "FOLDSTORE_KILL_FOLDER";
+/// The worker's number, unique in its store (it is part of every event id the worker writes).
+const WORKER_ID: &str = "FOLDSTORE_KILL_WORKER";
+/// `immediate` or `none`: the durability the worker opens the store with.
+const WORKER_DURABILITY: &str = "FOLDSTORE_KILL_DURABILITY";
+/// The kills each test makes.
+const KILLS: &str = "FOLDSTORE_KILLS";
+/// The seed of the parent's random delays.
+const SEED: &str = "FOLDSTORE_KILL_SEED";
+
+/// The worker's test name, as `--exact` wants it.
+const WORKER_TEST: &str = "kill_worker";
+/// The kills of each test when [`KILLS`] is not set.
+const DEFAULT_KILLS: u64 = 300;
+/// The seed when [`SEED`] is not set.
+const DEFAULT_SEED: u64 = 0x00f0_1d57_03e5;
+/// Workers started (and killed) together in each round.
+const WORKERS_PER_ROUND: u64 = 2;
+/// The longest a worker runs before it is killed, counted from its "ready" line.
+const MAX_DELAY_MICROS: u64 = 30_000;
+/// A worker that nobody killed (its parent died) stops by itself after this long.
+const WORKER_LIFETIME: Duration = Duration::from_secs(60);
+/// How long a worker may take to start before the test fails (a deadline, not a measurement).
+const START_DEADLINE: Duration = Duration::from_secs(60);
+/// The attempts of each read-write instance.
+const MAX_ATTEMPTS: u32 = 20;
+
+/// Below this many commits, every round ends with the full checks (verify reads every commit,
+/// a model folds the log from nothing); above it, each time the log has grown by a quarter.
+const FULL_CHECK_BELOW: u64 = 10_000;
+
+/// The name of the model's snapshots.
+const SNAPSHOT_NAME: &str = "tally";
+/// The prefix of the folder backend's temporary files.
+const TEMP_PREFIX: &str = ".foldstore-tmp-";
+
+// ---------------------------------------------------------------------------------------------
+// The model and the events
+// ---------------------------------------------------------------------------------------------
+
+/// Every event the workers write: `tagged {worker, seq}`, unique in the store.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "name", content = "data", rename_all = "camelCase")]
+enum TallyEvent {
+    Tagged { worker: u64, seq: u64 },
+}
+
+/// What the tally model folds the log into.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+struct TallyData {
+    /// Events folded.
+    events: u64,
+    /// Commits folded (every commit holds at least one event).
+    commits: u64,
+    /// The last commit folded.
+    last_commit: u64,
+    /// Each worker's last sequence number: a worker writes one call after the other, so its
+    /// events appear in the log in increasing order, each exactly once.
+    last_seq: BTreeMap<u64, u64>,
+}
+
+/// Counts events and commits, and refuses an event that is out of its worker's order (a
+/// duplicate, or a commit that went missing and came back).
+struct Tally {
+    snapshots: bool,
+}
+
+impl ModelDefinition for Tally {
+    type Data = TallyData;
+    type Event = TallyEvent;
+    type Error = String;
+    type Domain<V: View<Self>> = V;
+
+    fn snapshot_name(&self) -> Option<&str> {
+        self.snapshots.then_some(SNAPSHOT_NAME)
+    }
+
+    fn version(&self) -> Option<u64> {
+        Some(1)
+    }
+
+    fn initial_data(&self) -> TallyData {
+        TallyData::default()
+    }
+
+    fn apply(
+        &self,
+        data: &mut TallyData,
+        event: TallyEvent,
+        context: &EventContext<'_>,
+    ) -> Result<(), String> {
+        let TallyEvent::Tagged { worker, seq } = event;
+        if let Some(&last) = data.last_seq.get(&worker) {
+            if seq <= last {
+                return Err(format!(
+                    "event {worker}-{seq} comes after {worker}-{last}: a duplicate or out of order"
+                ));
+            }
+        }
+        if context.commit < data.last_commit {
+            return Err(format!(
+                "commit {} folded after commit {}",
+                context.commit, data.last_commit
+            ));
+        }
+        if context.commit != data.last_commit {
+            data.commits += 1;
+            data.last_commit = context.commit;
+        }
+        data.events += 1;
+        data.last_seq.insert(worker, seq);
+        Ok(())
+    }
+
+    fn domain<V: View<Self>>(&self, view: V) -> V {
+        view
+    }
+}
+
+fn id(worker: u64, seq: u64) -> String {
+    format!("{worker}-{seq}")
+}
+
+/// The id of an event read back from the log; anything but a `tagged` event is a failure.
+fn event_id(event: &Event, commit: u64) -> String {
+    match event.to_typed::<TallyEvent>() {
+        Ok(TallyEvent::Tagged { worker, seq }) => id(worker, seq),
+        Err(e) => panic!("commit {commit} holds an event no worker wrote: {event:?}: {e}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A tiny random number generator (xorshift64), seeded, so a failing run can be replayed
+// ---------------------------------------------------------------------------------------------
+
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Rng {
+        // splitmix64 of the seed: nearby seeds give unrelated sequences, and never state 0.
+        let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        Rng((z ^ (z >> 31)) | 1)
+    }
+
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
+    /// A number in `0..n`.
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+fn env_number(name: &str) -> Option<u64> {
+    let text = std::env::var(name).ok()?;
+    Some(
+        text.trim()
+            .parse()
+            .unwrap_or_else(|e| panic!("{name}={text:?}: {e}")),
+    )
+}
+
+fn durability_name(durability: Durability) -> &'static str {
+    match durability {
+        Durability::None => "none",
+        _ => "immediate",
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The worker
+// ---------------------------------------------------------------------------------------------
+
+/// Writes one line and flushes it: the parent learns of a call only once it has returned.
+fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}").expect("write to the parent");
+    out.flush().expect("flush to the parent");
+}
+
+fn ack_line(commit: u64, worker: u64, seqs: &[u64]) -> String {
+    let mut line = format!("ack {commit}");
+    for &seq in seqs {
+        line.push(' ');
+        line.push_str(&id(worker, seq));
+    }
+    line
+}
+
+/// A writer process: runs only when started by [`run_kills`], which kills it.
+#[test]
+fn kill_worker() {
+    let Some(folder) = std::env::var_os(WORKER_FOLDER) else {
+        return;
+    };
+    let worker = env_number(WORKER_ID).expect("the worker's id");
+    let durability = match std::env::var(WORKER_DURABILITY).as_deref() {
+        Ok("none") => Durability::None,
+        _ => Durability::Immediate,
+    };
+    let store = Store::builder(&folder)
+        .durability(durability)
+        .open()
+        .expect("open the store");
+    let model = store
+        .define_model(Tally { snapshots: true })
+        .expect("define the model");
+    let mut rng = Rng::new(worker);
+    let mut seq = 0_u64;
+    let mut next_seqs = |n: u64| -> Vec<u64> {
+        (0..n)
+            .map(|_| {
+                seq += 1;
+                seq
+            })
+            .collect()
+    };
+    // On a line of its own: the harness has printed "test kill_worker ... " already.
+    say("\nready");
+    let started = Instant::now();
+    for iteration in 1_u64.. {
+        if started.elapsed() > WORKER_LIFETIME {
+            return;
+        }
+        if iteration % 10 == 0 {
+            if let Some(label) = model.snapshot().expect("snapshot") {
+                say(&format!("snap {label}"));
+            }
+            continue;
+        }
+        match rng.below(10) {
+            0..=2 => {
+                let seqs = next_seqs(1);
+                let event = Event::with_data("tagged", json!({"worker": worker, "seq": seqs[0]}));
+                let commit = store.log(&event).expect("log");
+                say(&ack_line(commit, worker, &seqs));
+            }
+            3..=5 => {
+                let seqs = next_seqs(3);
+                let commit = store
+                    .log_block(|block| {
+                        for &seq in &seqs {
+                            block.log(&TallyEvent::Tagged { worker, seq })?;
+                        }
+                        block.mark_as_complete();
+                        Ok::<_, Error>(())
+                    })
+                    .expect("log_block")
+                    .expect("a complete block is written");
+                say(&ack_line(commit, worker, &seqs));
+            }
+            _ => {
+                // The ids are chosen once per call: every attempt dispatches the same events.
+                let seqs = next_seqs(1 + rng.below(2));
+                let result = model.with_read_write_instance(
+                    |view, flag| {
+                        for &seq in &seqs {
+                            view.dispatch(TallyEvent::Tagged { worker, seq })?;
+                        }
+                        flag.ready_to_commit();
+                        Ok::<_, Error>(())
+                    },
+                    MAX_ATTEMPTS,
+                );
+                match result {
+                    Ok(outcome) => {
+                        let commit = outcome.commit.expect("a ready instance commits");
+                        say(&ack_line(commit, worker, &seqs));
+                    }
+                    Err(Error::RetriesExhausted { .. }) => {
+                        let ids: Vec<String> = seqs.iter().map(|&s| id(worker, s)).collect();
+                        say(&format!("fail {}", ids.join(" ")));
+                    }
+                    Err(e) => panic!("worker {worker}: read-write instance failed: {e}"),
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The parent: starting and killing workers
+// ---------------------------------------------------------------------------------------------
+
+/// What a worker said it did.
+#[derive(Debug, Default)]
+struct Said {
+    /// (commit, ids of its events) for every call that returned `Ok` with a commit.
+    acks: Vec<(u64, Vec<String>)>,
+    /// Labels of the snapshots saved.
+    snaps: Vec<u64>,
+    /// The ids of each read-write instance that ran out of attempts (nothing written).
+    fails: Vec<Vec<String>>,
+}
+
+/// A running worker process; killed (and reaped) when dropped.
+struct Worker {
+    id: u64,
+    child: Child,
+    lines: Receiver<String>,
+    /// Lines received before "ready" (the harness's) and after it.
+    received: Vec<String>,
+    stdout: Option<JoinHandle<()>>,
+    stderr: Option<JoinHandle<String>>,
+}
+
+impl Worker {
+    fn spawn(exe: &Path, folder: &Path, id: u64, durability: Durability) -> Worker {
+        let mut child = Command::new(exe)
+            .args(["--exact", WORKER_TEST, "--nocapture", "--test-threads", "1"])
+            .env(WORKER_FOLDER, folder)
+            .env(WORKER_ID, id.to_string())
+            .env(WORKER_DURABILITY, durability_name(durability))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start a worker process");
+        let stdout = child.stdout.take().expect("the worker's stdout");
+        let mut stderr = child.stderr.take().expect("the worker's stderr");
+        let (send, lines) = mpsc::channel();
+        let stdout = thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            loop {
+                let mut line = Vec::new();
+                match reader.read_until(b'\n', &mut line) {
+                    Ok(0) | Err(_) => return,
+                    // A line cut short by the kill is not an acknowledgement (writes to a pipe
+                    // of less than PIPE_BUF bytes are atomic, so this does not happen on Unix).
+                    Ok(_) if !line.ends_with(b"\n") => return,
+                    Ok(_) => {
+                        let text = String::from_utf8_lossy(&line).trim_end().to_owned();
+                        if send.send(text).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        let stderr = thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            text
+        });
+        Worker {
+            id,
+            child,
+            lines,
+            received: Vec::new(),
+            stdout: Some(stdout),
+            stderr: Some(stderr),
+        }
+    }
+
+    /// Everything the worker printed on stderr (after it ended).
+    fn stderr_text(&mut self) -> String {
+        self.stderr
+            .take()
+            .map(|h| h.join().unwrap_or_default())
+            .unwrap_or_default()
+    }
+
+    /// Fails the test with what the worker said.
+    fn fail(&mut self, why: &str) -> ! {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(h) = self.stdout.take() {
+            let _ = h.join();
+        }
+        self.received.extend(self.lines.try_iter());
+        let stderr = self.stderr_text();
+        panic!(
+            "worker {}: {why}\n--- stdout\n{}\n--- stderr\n{stderr}",
+            self.id,
+            self.received.join("\n")
+        );
+    }
+
+    /// Waits for the worker's "ready" line: it has opened the store and starts writing.
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + START_DEADLINE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line == "ready" => return,
+                Ok(line) => self.received.push(line),
+                Err(RecvTimeoutError::Timeout) => self.fail("did not start in time"),
+                Err(RecvTimeoutError::Disconnected) => self.fail("ended before it was ready"),
+            }
+        }
+    }
+
+    /// Kills the worker with SIGKILL and reaps it. Fails if it had ended by itself.
+    fn kill(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            self.fail(&format!("ended by itself ({status}) before it was killed"));
+        }
+        self.child.kill().expect("kill a worker");
+        let status = self.child.wait().expect("reap a worker");
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::ExitStatusExt;
+            if status.signal() != Some(9) {
+                self.fail(&format!("ended by itself ({status}), not by the kill"));
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = status;
+    }
+
+    /// The lines the (killed) worker printed, parsed.
+    fn said(mut self) -> Said {
+        if let Some(h) = self.stdout.take() {
+            h.join().expect("the stdout reader");
+        }
+        self.received.extend(self.lines.try_iter());
+        let mut said = Said::default();
+        for line in std::mem::take(&mut self.received) {
+            let mut words = line.split_whitespace();
+            match words.next() {
+                Some("ack") => {
+                    let commit = words
+                        .next()
+                        .and_then(|w| w.parse().ok())
+                        .unwrap_or_else(|| panic!("worker {}: bad line {line:?}", self.id));
+                    let ids: Vec<String> = words.map(str::to_owned).collect();
+                    assert!(!ids.is_empty(), "worker {}: bad line {line:?}", self.id);
+                    said.acks.push((commit, ids));
+                }
+                Some("snap") => said.snaps.push(
+                    words
+                        .next()
+                        .and_then(|w| w.parse().ok())
+                        .unwrap_or_else(|| panic!("worker {}: bad line {line:?}", self.id)),
+                ),
+                Some("fail") => said.fails.push(words.map(str::to_owned).collect()),
+                _ => {} // the test harness's own lines
+            }
+        }
+        said
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The parent: what it knows of the store, and the checks after each round
+// ---------------------------------------------------------------------------------------------
+
+/// What the parent has learned about the store, round after round.
+#[derive(Default)]
+struct Ledger {
+    /// The ids of the events of commit k, at index k - 1, as read back.
+    commits: Vec<Vec<String>>,
+    /// Events in commits 1..=k, at index k (index 0: 0).
+    prefix_events: Vec<u64>,
+    /// The commit of every event id.
+    owner: HashMap<String, u64>,
+    /// The acknowledged commits and the ids acknowledged for them.
+    acked: BTreeMap<u64, Vec<String>>,
+    /// Ids of read-write instances that gave up: they must never appear.
+    failed: HashSet<String>,
+    /// Acknowledged snapshot labels.
+    acked_snapshots: BTreeSet<u64>,
+    /// Snapshots present and checked.
+    checked_snapshots: BTreeSet<u64>,
+    /// Read-write instances that gave up.
+    failed_instances: u64,
+    /// Acknowledged commits found missing or different: must stay 0.
+    lost: u64,
+    /// Temporary files left in the folder after the last round (killed writes).
+    temporaries: u64,
+    /// The tip at the last full check (verify of every commit, a fold from nothing).
+    last_full_check: u64,
+    /// Rounds that ended with the full checks.
+    full_checks: u64,
+}
+
+impl Ledger {
+    fn tip(&self) -> u64 {
+        self.commits.len() as u64
+    }
+
+    /// Reads the commits that appeared since the last round, checking that no event id is in
+    /// two commits.
+    fn read_new_commits(&mut self, store: &Store, tip: u64) {
+        if self.prefix_events.is_empty() {
+            self.prefix_events.push(0);
+        }
+        for number in self.tip() + 1..=tip {
+            let commit = store
+                .read_commit(number)
+                .unwrap_or_else(|e| panic!("read commit {number}: {e}"));
+            assert!(!commit.events().is_empty(), "commit {number} has no events");
+            let ids: Vec<String> = commit
+                .events()
+                .iter()
+                .map(|e| event_id(e, number))
+                .collect();
+            for event in &ids {
+                if let Some(other) = self.owner.insert(event.clone(), number) {
+                    panic!("event {event} is in commit {other} and in commit {number}");
+                }
+            }
+            let before = *self.prefix_events.last().unwrap();
+            self.prefix_events.push(before + ids.len() as u64);
+            self.commits.push(ids);
+        }
+    }
+
+    /// The checks after a round, with `said` what the killed workers acknowledged.
+    fn check_round(
+        &mut self,
+        folder: &Path,
+        durability: Durability,
+        said: Vec<Said>,
+        final_round: bool,
+    ) {
+        // (a) The store opens.
+        let store = Store::builder(folder)
+            .durability(durability)
+            .open()
+            .expect("the store opens after a kill");
+
+        // (b) It verifies: a torn commit cannot happen with the publish-by-rename protocol,
+        // so any problem at all is a failure, and so is a warning (a file mistaken for one).
+        // Verify reads every commit; once the log is large, it runs each time the log has
+        // grown by a quarter (so thousands of kills stay affordable), and the commits new
+        // since the last round are read and decoded every round below.
+        let full = final_round
+            || self.tip() < FULL_CHECK_BELOW
+            || self.tip() >= self.last_full_check + self.last_full_check / 4;
+        if full {
+            self.last_full_check = self.tip();
+            self.full_checks += 1;
+            let report = store.verify(|_, _| {}).expect("verify runs");
+            assert!(
+                report.is_sound(),
+                "verify found problems: {:#?}",
+                report.problems
+            );
+            assert!(
+                report.warnings.is_empty(),
+                "verify warned: {:#?}",
+                report.warnings
+            );
+            let tip = store.tip().expect("tip");
+            assert_eq!(report.tip, tip);
+            assert_eq!(report.sound_commits, tip);
+        }
+
+        // (c) Commits are contiguous, and what the backend lists is exactly the commit files:
+        // temporary files are never taken for commits.
+        let listing = store.storage().list().expect("list");
+        let tip = listing.commits.last().copied().unwrap_or(0);
+        assert_eq!(
+            listing.commits,
+            (1..=tip).collect::<Vec<_>>(),
+            "commits are not 1..=tip"
+        );
+        assert!(
+            tip >= self.tip(),
+            "the log shrank from {} to {tip}",
+            self.tip()
+        );
+        assert!(listing.suspicious.is_empty(), "{:?}", listing.suspicious);
+        self.temporaries = check_folder_entries(folder, &listing.commits, listing.snapshots.len());
+        assert_eq!(store.tip().expect("tip"), tip);
+
+        // (e) No event in two commits (new commits read once, and kept).
+        self.read_new_commits(&store, tip);
+
+        // (d) Every acknowledged commit is there, holding exactly the acknowledged events.
+        let mut lost = Vec::new();
+        for said in &said {
+            for (commit, ids) in &said.acks {
+                let found = usize::try_from(*commit)
+                    .ok()
+                    .and_then(|k| k.checked_sub(1))
+                    .and_then(|i| self.commits.get(i));
+                if found != Some(ids) {
+                    lost.push(format!(
+                        "commit {commit}: acknowledged {ids:?}, found {found:?}"
+                    ));
+                }
+                if let Some(earlier) = self.acked.insert(*commit, ids.clone()) {
+                    panic!("commit {commit} acknowledged twice: {earlier:?} and {ids:?}");
+                }
+            }
+            for event in said.fails.iter().flatten() {
+                if let Some(commit) = self.owner.get(event) {
+                    panic!("event {event} of an instance that gave up is in commit {commit}");
+                }
+                self.failed.insert(event.clone());
+            }
+            self.failed_instances += said.fails.len() as u64;
+            self.acked_snapshots.extend(&said.snaps);
+        }
+        self.lost += lost.len() as u64;
+        assert!(
+            lost.is_empty(),
+            "acknowledged commits lost or changed:\n{}",
+            lost.join("\n")
+        );
+        // Ids of instances that gave up never show up later either.
+        for event in &self.failed {
+            assert!(
+                !self.owner.contains_key(event),
+                "event {event} of an instance that gave up is in the log"
+            );
+        }
+
+        // (f) Every snapshot present (acknowledged or not) loads and holds the fold of the
+        // commits up to its label; every acknowledged one is present.
+        let present: BTreeSet<u64> = listing
+            .snapshots
+            .iter()
+            .map(|(name, label)| {
+                assert_eq!(name, SNAPSHOT_NAME, "unexpected snapshot");
+                *label
+            })
+            .collect();
+        for label in &self.acked_snapshots {
+            assert!(
+                present.contains(label),
+                "acknowledged snapshot {label} is missing"
+            );
+        }
+        let unchecked: Vec<u64> = present
+            .difference(&self.checked_snapshots)
+            .copied()
+            .collect();
+        for label in unchecked {
+            let snapshot = store
+                .read_snapshot(SNAPSHOT_NAME, label)
+                .unwrap_or_else(|e| panic!("snapshot {label}: {e}"))
+                .unwrap_or_else(|| panic!("snapshot {label} vanished"));
+            let data: TallyData = serde_json::from_value(
+                snapshot
+                    .data
+                    .unwrap_or_else(|| panic!("snapshot {label} has no data")),
+            )
+            .unwrap_or_else(|e| panic!("snapshot {label} does not load: {e}"));
+            assert_eq!(snapshot.headers.get("version"), Some(&json!(1)));
+            assert!(label <= tip, "snapshot {label} is beyond the tip {tip}");
+            assert_eq!(data.commits, label, "snapshot {label}: commits folded");
+            assert_eq!(data.last_commit, label, "snapshot {label}: last commit");
+            assert_eq!(
+                data.events, self.prefix_events[label as usize],
+                "snapshot {label}: events folded"
+            );
+            self.checked_snapshots.insert(label);
+        }
+
+        // (g) A fresh model folds the whole log without error, from the newest snapshot and
+        // (with the full checks) from nothing, and gets the same data.
+        let total = *self.prefix_events.last().unwrap();
+        let mut datas = Vec::new();
+        let ways: &[bool] = if full { &[false, true] } else { &[true] };
+        for &snapshots in ways {
+            let model = store
+                .define_model(Tally { snapshots })
+                .expect("define the model");
+            let data = model
+                .aggregator_data()
+                .unwrap_or_else(|e| panic!("a fresh model (snapshots: {snapshots}) fails: {e}"));
+            assert_eq!(data.position(), tip);
+            assert_eq!(data.events, total);
+            assert_eq!(data.commits, tip);
+            let report = model.report();
+            assert!(
+                report.skipped_snapshots.is_empty(),
+                "{:?}",
+                report.skipped_snapshots
+            );
+            datas.push(data.clone());
+        }
+        if let [from_nothing, from_snapshot] = &datas[..] {
+            assert_eq!(
+                from_nothing, from_snapshot,
+                "folding from a snapshot differs"
+            );
+        }
+    }
+
+    /// The last checks: every commit read back again is unchanged, every acknowledgement
+    /// still holds, and the store still takes writes after all the kills.
+    fn check_end(&mut self, folder: &Path, durability: Durability) {
+        let store = Store::builder(folder)
+            .durability(durability)
+            .open()
+            .expect("open");
+        let tip = store.tip().expect("tip");
+        assert_eq!(tip, self.tip());
+        for commit in store.commits(..) {
+            let commit = commit.expect("read a commit");
+            let ids: Vec<String> = commit
+                .events()
+                .iter()
+                .map(|e| event_id(e, commit.number()))
+                .collect();
+            assert_eq!(
+                ids,
+                self.commits[commit.number() as usize - 1],
+                "commit {} changed",
+                commit.number()
+            );
+        }
+        for (commit, ids) in &self.acked {
+            assert_eq!(&self.commits[*commit as usize - 1], ids);
+        }
+        let next = store
+            .log(&TallyEvent::Tagged {
+                worker: u64::MAX,
+                seq: 1,
+            })
+            .expect("the store takes writes after the kills");
+        assert_eq!(next, tip + 1);
+        assert!(store.verify(|_, _| {}).expect("verify").is_sound());
+    }
+}
+
+/// Checks every name in the folder: commits, snapshots and temporary files only, and the
+/// commit files exactly those listed. Returns the number of temporary files.
+fn check_folder_entries(folder: &Path, commits: &[u64], snapshots: usize) -> u64 {
+    let mut commit_files = Vec::new();
+    let mut snapshot_files = 0;
+    let mut temporaries = 0;
+    for entry in fs::read_dir(folder).expect("read the folder") {
+        let name = entry.expect("a folder entry").file_name();
+        let name = name.to_str().expect("a UTF-8 name");
+        if name.starts_with(TEMP_PREFIX) {
+            temporaries += 1;
+        } else if let Some(stem) = name.strip_suffix(".log") {
+            let number: u64 = stem
+                .parse()
+                .unwrap_or_else(|_| panic!("unexpected file {name}"));
+            assert_eq!(format!("{number}.log"), name, "unexpected file {name}");
+            commit_files.push(number);
+        } else if let Some(label) = name.strip_suffix(&format!(".{SNAPSHOT_NAME}-snapshot")) {
+            label
+                .parse::<u64>()
+                .unwrap_or_else(|_| panic!("unexpected file {name}"));
+            snapshot_files += 1;
+        } else {
+            panic!("unexpected file {name} in the store's folder");
+        }
+    }
+    commit_files.sort_unstable();
+    assert_eq!(commit_files, commits, "the listing is not the commit files");
+    assert_eq!(snapshot_files, snapshots);
+    temporaries
+}
+
+/// Kills writers `FOLDSTORE_KILLS` times, [`WORKERS_PER_ROUND`] at a time, on one folder that
+/// grows round after round, and checks the store after each round.
+fn run_kills(durability: Durability) {
+    let started = Instant::now();
+    let kills_wanted = env_number(KILLS).unwrap_or(DEFAULT_KILLS).max(1);
+    let seed = env_number(SEED).unwrap_or(DEFAULT_SEED);
+    let rounds = kills_wanted.div_ceil(WORKERS_PER_ROUND);
+    let mut rng = Rng::new(seed ^ durability_name(durability).len() as u64);
+
+    let temp = tempfile::tempdir().expect("a temporary folder");
+    let folder: PathBuf = temp.path().join("store");
+    fs::create_dir(&folder).expect("create the store's folder");
+    let exe = std::env::current_exe().expect("the test binary");
+
+    let mut ledger = Ledger::default();
+    let mut kills = 0_u64;
+    let mut acks = 0_u64;
+    for round in 0..rounds {
+        let mut workers: Vec<Worker> = (0..WORKERS_PER_ROUND)
+            .map(|slot| Worker::spawn(&exe, &folder, round * WORKERS_PER_ROUND + slot, durability))
+            .collect();
+        for worker in &mut workers {
+            worker.wait_ready();
+        }
+        // Each worker is killed at its own random instant after both started writing.
+        let base = Instant::now();
+        let mut order: Vec<(Duration, usize)> = (0..workers.len())
+            .map(|i| {
+                let delay = Duration::from_micros(rng.below(MAX_DELAY_MICROS + 1));
+                (delay, i)
+            })
+            .collect();
+        order.sort_unstable();
+        for (delay, i) in order {
+            thread::sleep((base + delay).saturating_duration_since(Instant::now()));
+            workers[i].kill();
+            kills += 1;
+        }
+        let said: Vec<Said> = workers.into_iter().map(Worker::said).collect();
+        acks += said.iter().map(|s| s.acks.len() as u64).sum::<u64>();
+        ledger.check_round(&folder, durability, said, round + 1 == rounds);
+    }
+    ledger.check_end(&folder, durability);
+
+    let commits = ledger.tip();
+    let acked = ledger.acked.len() as u64;
+    assert_eq!(acked, acks, "every acknowledgement names its own commit");
+    assert_eq!(ledger.lost, 0, "acknowledged commits were lost");
+    assert!(commits >= acked);
+    writeln!(
+        std::io::stderr(),
+        "crash_kill (durability {}): seed {seed}, {kills} kills in {rounds} rounds ({} with a full \
+         verify), {commits} commits, \
+         {acked} acknowledged, {} written but unacknowledged (killed before the ack), {} lost; \
+         {} events; snapshots {} acknowledged, {} present; {} instances out of attempts; \
+         {} temporary files left; {:.1} s",
+        durability_name(durability),
+        ledger.full_checks,
+        commits - acked,
+        ledger.lost,
+        ledger.prefix_events.last().copied().unwrap_or(0),
+        ledger.acked_snapshots.len(),
+        ledger.checked_snapshots.len(),
+        ledger.failed_instances,
+        ledger.temporaries,
+        started.elapsed().as_secs_f64(),
+    )
+    .expect("write to stderr");
+    assert!(kills >= kills_wanted);
+}
+
+#[test]
+fn kill_nine_while_appending_loses_nothing_acknowledged() {
+    run_kills(Durability::Immediate);
+}
+
+#[test]
+fn kill_nine_without_syncs_loses_nothing_acknowledged() {
+    run_kills(Durability::None);
+}
