@@ -11,8 +11,8 @@ use std::thread;
 use serde_json::{json, Value};
 
 use util::{
-    append, commit_json, commit_names, commit_text, commit_time, file_names, foldstore, run,
-    run_with_stdin, TestDir,
+    append, big_store, commit_json, commit_names, commit_text, commit_time, expected_lines,
+    file_names, five_commit_store, foldstore, run, run_with_stdin, TestDir,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -306,35 +306,6 @@ fn append_stdin_with_no_events_fails_and_writes_nothing() {
 // events
 // ---------------------------------------------------------------------------------------------
 
-/// Makes a store of 5 commits: a name only, object data, null data, a block of two, a string.
-fn five_commit_store(dir: &TestDir) -> std::path::PathBuf {
-    let store = dir.join("s");
-    assert_eq!(append(&store, &["hello"]), 1);
-    assert_eq!(append(&store, &["moved", r#"{"to": "oslo", "n": 1}"#]), 2);
-    assert_eq!(append(&store, &["nothing", "null"]), 3);
-    let block = run_with_stdin(
-        ["append".as_ref(), store.as_os_str(), "--stdin".as_ref()],
-        "{\"name\": \"a\", \"data\": 1}\n{\"name\": \"b\"}\n",
-    );
-    block.expect_code(0);
-    assert_eq!(block.stdout, "4\n");
-    assert_eq!(append(&store, &["text", r#""x""#]), 5);
-    store
-}
-
-/// The lines `foldstore events` should print for [`five_commit_store`], commit by commit.
-fn expected_lines(store: &std::path::Path) -> Vec<Value> {
-    let h = |n| json!({"time": commit_time(store, n)});
-    vec![
-        json!({"commit": 1, "headers": h(1), "name": "hello"}),
-        json!({"commit": 2, "headers": h(2), "name": "moved", "data": {"to": "oslo", "n": 1}}),
-        json!({"commit": 3, "headers": h(3), "name": "nothing", "data": null}),
-        json!({"commit": 4, "headers": h(4), "name": "a", "data": 1}),
-        json!({"commit": 4, "headers": h(4), "name": "b"}),
-        json!({"commit": 5, "headers": h(5), "name": "text", "data": "x"}),
-    ]
-}
-
 #[test]
 fn events_prints_every_event_as_one_json_line() {
     let dir = TestDir::new();
@@ -459,22 +430,6 @@ fn events_on_a_damaged_store_fail_naming_the_file() {
             &store.join("3.log").display().to_string(),
             "gap",
         ]);
-}
-
-/// A store whose `events` output is far larger than a pipe's buffer.
-fn big_store(dir: &TestDir) -> std::path::PathBuf {
-    let store = dir.join("big");
-    let pad = "p".repeat(400);
-    let input: String = (0..4000)
-        .map(|i| format!("{{\"name\":\"e{i}\",\"data\":{{\"i\":{i},\"pad\":\"{pad}\"}}}}\n"))
-        .collect();
-    let outcome = run_with_stdin(
-        ["append".as_ref(), store.as_os_str(), "--stdin".as_ref()],
-        &input,
-    );
-    outcome.expect_code(0);
-    assert_eq!(outcome.stdout, "1\n");
-    store
 }
 
 #[test]
@@ -614,6 +569,47 @@ fn verify_warnings_do_not_fail_a_sound_store() {
         lines[1],
         "ok: 2 commits (2 events) and 0 snapshots read; the store is sound"
     );
+}
+
+#[test]
+fn verify_json_is_one_report_object() {
+    let dir = TestDir::new();
+    let store = five_commit_store(&dir);
+    let outcome = run(["verify".as_ref(), store.as_os_str(), "--json".as_ref()]);
+    outcome.expect_code(0);
+    assert_eq!(outcome.stderr, "");
+    assert_eq!(
+        outcome.json_lines(),
+        [json!({
+            "sound": true,
+            "tip": 5,
+            "sound_commits": 5,
+            "events": 6,
+            "sound_snapshots": 0,
+            "problems": [],
+            "warnings": [],
+        })]
+    );
+
+    fs::remove_file(store.join("2.log")).expect("remove 2.log");
+    fs::write(store.join("007.log"), commit_text(&store, 1)).expect("write 007.log");
+    let outcome = run(["verify".as_ref(), store.as_os_str(), "--json".as_ref()]);
+    outcome.expect_code(1);
+    let report = &outcome.json_lines()[0];
+    assert_eq!(report["sound"], false);
+    assert_eq!(report["sound_commits"], 4);
+    assert_eq!(
+        report["problems"][0]["location"],
+        store.join("2.log").display().to_string()
+    );
+    assert!(report["problems"][0]["problem"]
+        .as_str()
+        .is_some_and(|p| p.contains("missing")));
+    assert_eq!(
+        report["warnings"][0]["location"],
+        store.join("007.log").display().to_string()
+    );
+    assert_eq!(report["problems"].as_array().map(Vec::len), Some(1));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,14 +1,18 @@
 //! Helpers for running the real `foldstore` binary in temporary folders (after ripgrep's
 //! `tests/util.rs`).
 
-use std::collections::BTreeSet;
+// Each test file uses its own share of these helpers.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// The path of the `foldstore` binary built for these tests.
 pub const FOLDSTORE: &str = env!("CARGO_BIN_EXE_foldstore");
@@ -124,6 +128,55 @@ where
     Outcome::from_output(output)
 }
 
+/// Runs `foldstore VERB STORE ARGS...` with an empty standard input.
+pub fn run_on(verb: &str, store: &Path, args: &[&str]) -> Outcome {
+    run([OsStr::new(verb), store.as_os_str()]
+        .into_iter()
+        .chain(args.iter().map(OsStr::new)))
+}
+
+/// Runs `foldstore` with `args` and the environment variables `env` set (and `NO_COLOR`,
+/// `CLICOLOR_FORCE` and `CLICOLOR` removed unless given).
+pub fn run_with_env<I, S>(args: I, env: &[(&str, &str)]) -> Outcome
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut command = foldstore();
+    for name in ["NO_COLOR", "CLICOLOR_FORCE", "CLICOLOR"] {
+        command.env_remove(name);
+    }
+    command.envs(env.iter().copied());
+    let output = command
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run foldstore");
+    Outcome::from_output(output)
+}
+
+/// Runs `foldstore` with `args` and its standard output a pipe that is closed before it writes
+/// anything, as `| head -0` would; returns the exit code and standard error.
+pub fn run_into_closed_pipe<I, S>(args: I) -> (Option<i32>, String)
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut child = foldstore()
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start foldstore");
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("wait for foldstore");
+    (
+        output.status.code(),
+        String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+    )
+}
+
 /// Runs `foldstore` with `args`, writing `input` to its standard input.
 pub fn run_with_stdin<I, S>(args: I, input: &str) -> Outcome
 where
@@ -211,4 +264,128 @@ pub fn file_names(folder: &Path) -> BTreeSet<String> {
 /// `["1.log", ..., "n.log"]` as a set.
 pub fn commit_names(n: u64) -> BTreeSet<String> {
     (1..=n).map(|k| format!("{k}.log")).collect()
+}
+
+/// Writes commit file `number.log` by hand: `time` as its `time` header (none when `None`), and
+/// `events` (a JSON array) as its events.
+#[track_caller]
+pub fn write_commit(store: &Path, number: u64, time: Option<&str>, events: Value) {
+    fs::create_dir_all(store).expect("create the store's folder");
+    let headers = match time {
+        Some(time) => json!({ "time": time }),
+        None => json!({}),
+    };
+    let document = json!({"headers": headers, "events": events});
+    let path = store.join(format!("{number}.log"));
+    fs::write(&path, document.to_string())
+        .unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+}
+
+/// Every file of `folder` with its bytes.
+#[track_caller]
+pub fn folder_bytes(folder: &Path) -> BTreeMap<String, Vec<u8>> {
+    file_names(folder)
+        .into_iter()
+        .map(|name| {
+            let bytes = fs::read(folder.join(&name)).unwrap_or_else(|e| panic!("read {name}: {e}"));
+            (name, bytes)
+        })
+        .collect()
+}
+
+/// Makes a store of 5 commits: a name only, object data, null data, a block of two, a string.
+pub fn five_commit_store(dir: &TestDir) -> PathBuf {
+    let store = dir.join("s");
+    assert_eq!(append(&store, &["hello"]), 1);
+    assert_eq!(append(&store, &["moved", r#"{"to": "oslo", "n": 1}"#]), 2);
+    assert_eq!(append(&store, &["nothing", "null"]), 3);
+    let block = run_with_stdin(
+        ["append".as_ref(), store.as_os_str(), "--stdin".as_ref()],
+        "{\"name\": \"a\", \"data\": 1}\n{\"name\": \"b\"}\n",
+    );
+    block.expect_code(0);
+    assert_eq!(block.stdout, "4\n");
+    assert_eq!(append(&store, &["text", r#""x""#]), 5);
+    store
+}
+
+/// The lines `foldstore events` should print for [`five_commit_store`], commit by commit.
+pub fn expected_lines(store: &Path) -> Vec<Value> {
+    let h = |n| json!({"time": commit_time(store, n)});
+    vec![
+        json!({"commit": 1, "headers": h(1), "name": "hello"}),
+        json!({"commit": 2, "headers": h(2), "name": "moved", "data": {"to": "oslo", "n": 1}}),
+        json!({"commit": 3, "headers": h(3), "name": "nothing", "data": null}),
+        json!({"commit": 4, "headers": h(4), "name": "a", "data": 1}),
+        json!({"commit": 4, "headers": h(4), "name": "b"}),
+        json!({"commit": 5, "headers": h(5), "name": "text", "data": "x"}),
+    ]
+}
+
+/// A store whose `events` output is far larger than a pipe's buffer: one commit of 4000 events.
+pub fn big_store(dir: &TestDir) -> PathBuf {
+    let store = dir.join("big");
+    let pad = "p".repeat(400);
+    let input: String = (0..4000)
+        .map(|i| format!("{{\"name\":\"e{i}\",\"data\":{{\"i\":{i},\"pad\":\"{pad}\"}}}}\n"))
+        .collect();
+    let outcome = run_with_stdin(
+        ["append".as_ref(), store.as_os_str(), "--stdin".as_ref()],
+        &input,
+    );
+    outcome.expect_code(0);
+    assert_eq!(outcome.stdout, "1\n");
+    store
+}
+
+/// A store of `n` commits written by hand (fast), commit k holding one event `e{k}` and the
+/// time 2026-11-27T15:00:00.000Z plus k milliseconds.
+pub fn many_commit_store(dir: &TestDir, name: &str, n: u64) -> PathBuf {
+    let store = dir.join(name);
+    for k in 1..=n {
+        let time = humantime::format_rfc3339_millis(
+            humantime::parse_rfc3339("2026-11-27T15:00:00Z").expect("a time")
+                + Duration::from_millis(k),
+        )
+        .to_string();
+        write_commit(
+            &store,
+            k,
+            Some(&time),
+            json!([{"name": format!("e{k}"), "data": {"k": k}}]),
+        );
+    }
+    store
+}
+
+/// Waits until `done` is true, checking every 10 ms, for at most `limit`; panics with `what`
+/// if it never is.
+#[track_caller]
+pub fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < limit,
+            "gave up waiting for {what} after {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// `text` without ANSI escape sequences.
+pub fn strip_ansi(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

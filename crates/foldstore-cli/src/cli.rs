@@ -1,0 +1,301 @@
+//! The command line: verbs, arguments and their help.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::filter::{parse_time, TimeArg};
+
+const AFTER_HELP: &str = "\
+Examples:
+  foldstore append ./members heartbeat        write a commit
+  foldstore log ./members                      list the commits
+  foldstore show ./members 3                   look at one commit
+  foldstore tail -f ./members                  watch new commits land
+  foldstore events ./members --name heartbeat  every event, as JSON lines
+  foldstore verify ./members                   check every file
+  foldstore copy ./members /backup/members     copy (or resume copying) a store
+  foldstore VERB --help                        more about a verb
+
+Exit status:
+  0  success (for verify: the store is sound)
+  1  failure: an error, or damage found (by verify, stats or snapshots)
+  2  the command line is wrong
+
+Environment:
+  FOLDSTORE_LOG  what to log on standard error, e.g. debug or foldstore=trace (default: warn)
+  NO_COLOR       when set, no colors (unless --color always)
+  CLICOLOR_FORCE when set, colors even when the output is not a terminal
+
+Times (--since, --until) are UTC, written as RFC 3339 (2026-11-27T15:03:30Z,
+2026-11-27T15:03:30.380Z) or as a date (2026-11-27). They select commits by their `time`
+header; with either option, commits without a readable time are left out. --until includes the
+whole of the last unit written: all of that day for a date, all of that second for a time
+without fractions.";
+
+/// Inspect, follow, copy, append to and verify foldstore event stores.
+///
+/// A store is a folder of numbered commits (1.log, 2.log, ...), in the format of the Node.js
+/// package @scriptabuild/eventstore, which can share the folder.
+#[derive(Debug, Parser)]
+#[command(name = "foldstore", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// When to color the output: auto (on a terminal, unless NO_COLOR is set), always or never.
+    #[arg(
+        long,
+        global = true,
+        value_name = "WHEN",
+        default_value = "auto",
+        hide_possible_values = true
+    )]
+    pub color: ColorWhen,
+
+    /// The verb.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// When to color the output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    /// On a terminal, unless NO_COLOR is set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// A range of commit numbers.
+#[derive(Clone, Copy, Debug, Args)]
+pub struct RangeArgs {
+    /// The first commit (default 1).
+    #[arg(long, value_name = "N")]
+    pub from: Option<u64>,
+    /// The last commit (default: the last commit of the store).
+    #[arg(long, value_name = "N")]
+    pub to: Option<u64>,
+}
+
+/// Selecting commits by their `time` header.
+#[derive(Clone, Debug, Args)]
+pub struct TimeArgs {
+    /// Only commits whose time is at or after TIME (UTC; e.g. 2026-11-27T15:03:30Z or 2026-11-27).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub since: Option<TimeArg>,
+    /// Only commits whose time is at or before TIME (a date includes that whole day).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub until: Option<TimeArg>,
+}
+
+/// Parses a commit number, which starts at 1.
+fn parse_commit_number(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(0) => Err("commit numbers start at 1".to_owned()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{text:?} is not a commit number ({e})")),
+    }
+}
+
+/// The verbs.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Append one event, or a block of events read from standard input, as one commit.
+    ///
+    /// Prints the new commit's number. Creates the store's folder if it does not exist.
+    #[command(after_help = "Examples:
+  foldstore append ./members newMemberRegistered '{\"member\": {\"name\": \"peter pan\"}}'
+  foldstore append ./members heartbeat
+  printf '%s\\n' '{\"name\": \"a\", \"data\": 1}' '{\"name\": \"b\"}' | foldstore append ./members --stdin")]
+    Append {
+        /// The store's folder.
+        store: PathBuf,
+        /// The event's name.
+        #[arg(required_unless_present = "stdin")]
+        name: Option<String>,
+        /// The event's data, as JSON (a string needs its quotes: '"text"'); absent means no data.
+        #[arg(allow_negative_numbers = true)]
+        data: Option<String>,
+        /// Read events from standard input, one JSON object {"name": ..., "data": ...} a line,
+        /// and write them all as one commit.
+        #[arg(long, conflicts_with_all = ["name", "data"])]
+        stdin: bool,
+    },
+
+    /// Print every event as one JSON line: {"commit", "headers", "name", "data"}.
+    ///
+    /// `data` is absent when the event has none. Filters combine: a line is printed when its
+    /// commit is in the range and the time window, and its event has one of the names.
+    #[command(after_help = "Examples:
+  foldstore events ./members
+  foldstore events ./members --from 10 --to 20
+  foldstore events ./members --name memberHasMoved --name membershipEnded
+  foldstore events ./members --since 2026-11-27T15:00:00Z --until 2026-11-27
+  foldstore events ./members --pretty | less -R")]
+    Events {
+        /// The store's folder.
+        store: PathBuf,
+        #[command(flatten)]
+        range: RangeArgs,
+        #[command(flatten)]
+        time: TimeArgs,
+        /// Only events with this name (may be given more than once).
+        #[arg(long, value_name = "NAME")]
+        name: Vec<String>,
+        /// Print each line as indented JSON, colored on a terminal (for people; still JSON).
+        #[arg(long)]
+        pretty: bool,
+    },
+
+    /// List the commits, oldest first: number, time, size and event names.
+    ///
+    /// Several events of one name in a row are shown once, with their count (×3).
+    #[command(
+        visible_alias = "ls",
+        after_help = "Examples:
+  foldstore log ./members
+  foldstore log ./members --from 100 --to 120
+  foldstore log ./members --since 2026-11-27 --name memberHasMoved
+  foldstore log ./members --json | jq -r 'select(.bytes > 4096) | .commit'
+  foldstore ls ./members | less"
+    )]
+    Log {
+        /// The store's folder.
+        store: PathBuf,
+        #[command(flatten)]
+        range: RangeArgs,
+        #[command(flatten)]
+        time: TimeArgs,
+        /// Only commits with at least one event of this name (may be given more than once).
+        #[arg(long, value_name = "NAME")]
+        name: Vec<String>,
+        /// One JSON object a line: {"commit", "time", "bytes", "events": [names]}.
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Show one commit: its file, headers and events, with their data pretty-printed.
+    #[command(after_help = "Examples:
+  foldstore show ./members 3
+  foldstore show ./members 3 --json | jq '.events[0].data'")]
+    Show {
+        /// The store's folder.
+        store: PathBuf,
+        /// The commit's number.
+        #[arg(value_name = "N", value_parser = parse_commit_number)]
+        commit: u64,
+        /// Print the commit document, {"headers": ..., "events": [...]}, as one line of JSON.
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Show the last commits, and with -f follow new ones as they land (from any process).
+    ///
+    /// Following polls for the next commit a few times a second; it never skips or repeats
+    /// one. It ends with status 0 on Ctrl-C (or SIGTERM), and when its output is closed (which
+    /// it notices when the next commit lands).
+    #[command(after_help = "Examples:
+  foldstore tail ./members
+  foldstore tail -n 3 -f ./members
+  foldstore tail -f --json ./members | jq -r '.events[]'")]
+    Tail {
+        /// The store's folder.
+        store: PathBuf,
+        /// How many of the last commits to show first.
+        #[arg(short = 'n', long, value_name = "N", default_value_t = 10)]
+        lines: u64,
+        /// Keep running and show new commits as they land, until interrupted.
+        #[arg(short, long)]
+        follow: bool,
+        /// One JSON object a line, as `foldstore log --json`.
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Count what a store holds: commits, events (by name), bytes, first and last time,
+    /// snapshots.
+    ///
+    /// Reads every commit. Damaged commits are listed, and make the status 1.
+    #[command(after_help = "Examples:
+  foldstore stats ./members
+  foldstore stats ./members --json | jq .events_by_name")]
+    Stats {
+        /// The store's folder.
+        store: PathBuf,
+        /// Print the report as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// List each model's snapshots: the commit they hold the fold of, their time and size.
+    ///
+    /// Damaged snapshots are listed with what is wrong, and make the status 1.
+    #[command(after_help = "Examples:
+  foldstore snapshots ./members
+  foldstore snapshots ./members --json")]
+    Snapshots {
+        /// The store's folder.
+        store: PathBuf,
+        /// Print the report as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Read every commit and snapshot, and list every problem found.
+    ///
+    /// Exits with status 0 when the store is sound, 1 when it has problems.
+    #[command(after_help = "Examples:
+  foldstore verify ./members
+  foldstore verify ./members --json | jq .problems")]
+    Verify {
+        /// The store's folder.
+        store: PathBuf,
+        /// Print the report as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Copy a whole store, every byte of every commit and snapshot, into another folder.
+    ///
+    /// Run it again to resume a copy that stopped: commits and snapshots already at TO with
+    /// the same bytes are skipped. It never overwrites: a file at TO with other bytes, or
+    /// commits at TO beyond the end of FROM, stop it with an error. Each commit is checked
+    /// before it is copied, so a damaged FROM stops the copy at the damage (TO then holds the
+    /// sound commits before it) unless --force is given.
+    #[command(after_help = "Examples:
+  foldstore copy ./members /backup/members
+  foldstore copy ./members /backup/members --json
+  foldstore copy --force ./damaged ./rescued")]
+    Copy {
+        /// The store to copy.
+        from: PathBuf,
+        /// The folder to copy it into (created if it does not exist).
+        to: PathBuf,
+        /// Copy damaged commits and snapshots too, byte for byte, as they are (and leave gaps
+        /// as gaps).
+        #[arg(long)]
+        force: bool,
+        /// Print the report as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Run the tutorial's membership database on a store: register, move and remove members
+    /// through read-write instances, take a snapshot, and show the state.
+    #[command(after_help = "Example:
+  foldstore demo ./demo-store")]
+    Demo {
+        /// The store's folder (created if it does not exist).
+        store: PathBuf,
+    },
+
+    /// Print a completion script for a shell.
+    #[command(after_help = "Examples:
+  foldstore completions bash > ~/.local/share/bash-completion/completions/foldstore
+  foldstore completions zsh > ~/.zfunc/_foldstore
+  foldstore completions fish > ~/.config/fish/completions/foldstore.fish")]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}

@@ -1,0 +1,74 @@
+//! `foldstore append`: one event, or a block of events read from standard input, as one commit.
+
+use std::io::{self, BufRead, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{anyhow, bail, Context};
+use foldstore::{Error, Event, Store};
+
+/// Appends one event (`name` and optional JSON `data`), or the events on standard input, as
+/// one commit, and prints its number.
+///
+/// # Errors
+/// Bad JSON (nothing is written), errors of the store.
+pub fn run(
+    path: &Path,
+    name: Option<String>,
+    data: Option<&str>,
+    stdin: bool,
+) -> anyhow::Result<ExitCode> {
+    let events = if stdin {
+        read_events(io::stdin().lock())?
+    } else {
+        let name = name.ok_or_else(|| anyhow!("an event name is needed (or --stdin)"))?;
+        let event = match data {
+            None => Event::new(name),
+            Some(text) => Event::with_data(
+                name,
+                serde_json::from_str(text).with_context(|| {
+                    format!(
+                        "DATA is not valid JSON: {text:?} (a string needs its quotes, e.g. '\"text\"'); nothing was written"
+                    )
+                })?,
+            ),
+        };
+        vec![event]
+    };
+    let store = Store::open(path)?;
+    store.ensure_folder()?;
+    let commit = store.log_block(|block| {
+        for event in &events {
+            block.log(event)?;
+        }
+        block.mark_as_complete();
+        Ok::<_, Error>(())
+    })?;
+    let commit = commit.ok_or_else(|| anyhow!("no events to write"))?;
+    writeln!(io::stdout(), "{commit}")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads events, one JSON object a line, skipping blank lines; refuses all of them on any error.
+fn read_events(input: impl BufRead) -> anyhow::Result<Vec<Event>> {
+    let mut events = Vec::new();
+    for (index, line) in input.lines().enumerate() {
+        let line_number = index + 1;
+        let line = line.with_context(|| {
+            format!("cannot read line {line_number} of standard input; nothing was written")
+        })?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let event: Event = serde_json::from_str(&line).with_context(|| {
+            format!(
+                "line {line_number} of standard input is not an event {{\"name\": ..., \"data\": ...}}; nothing was written"
+            )
+        })?;
+        events.push(event);
+    }
+    if events.is_empty() {
+        bail!("standard input holds no events; nothing was written");
+    }
+    Ok(events)
+}

@@ -1,0 +1,193 @@
+//! `foldstore log` (`ls`): a table of commits, oldest first; also the rows of `foldstore tail`.
+
+use std::io::{self, BufWriter, Write};
+use std::process::ExitCode;
+
+use foldstore::{Commit, Store};
+use serde_json::{json, Value};
+
+use crate::access::{commit_size, resolve_range};
+use crate::cli::RangeArgs;
+use crate::filter::Selection;
+use crate::output::{header_text, human_size, stdout_is_a_file, styled, Palette};
+use crate::progress::Progress;
+
+/// Lists the commits in `range` that `selection` selects: a table, or JSON lines.
+///
+/// # Errors
+/// A range beyond the log; a damaged or missing commit (after listing what precedes it).
+pub fn run(
+    store: &Store,
+    range: RangeArgs,
+    selection: &Selection,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let (from, to) = resolve_range(store, range)?;
+    let mut replay = store.replay().from(from);
+    if let Some(to) = to {
+        replay = replay.to(to);
+    }
+    let last = to.unwrap_or(store.tip()?);
+    let table = Table::new(Palette::stdout(), last, json);
+    let mut progress = Progress::when(
+        stdout_is_a_file(),
+        "reading",
+        (last + 1).saturating_sub(from),
+    );
+    let mut out = BufWriter::new(io::stdout().lock());
+    table.write_heading(&mut out)?;
+    for commit in replay.commits() {
+        let commit = commit?;
+        progress.inc();
+        if selection.commit_matches(&commit) {
+            table.write_row(&mut out, &Row::read(store, &commit)?)?;
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What the table shows of one commit.
+#[derive(Clone, Debug)]
+pub struct Row {
+    /// The commit's number.
+    pub commit: u64,
+    /// Its `time` header, as written (`None` when it has none).
+    pub time: Option<Value>,
+    /// The size of its document in bytes.
+    pub bytes: u64,
+    /// Its events' names, in order.
+    pub names: Vec<String>,
+}
+
+impl Row {
+    /// The row of `commit`, read from `store`.
+    ///
+    /// # Errors
+    /// When the commit's size cannot be read.
+    pub fn read(store: &Store, commit: &Commit) -> anyhow::Result<Row> {
+        Ok(Row {
+            commit: commit.number(),
+            time: commit.headers().get("time").cloned(),
+            bytes: commit_size(store, commit.number())?,
+            names: commit
+                .events()
+                .iter()
+                .map(|e| e.name().to_owned())
+                .collect(),
+        })
+    }
+
+    /// The row as the JSON object of `--json`.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "commit": self.commit,
+            "time": self.time.clone().unwrap_or(Value::Null),
+            "bytes": self.bytes,
+            "events": self.names,
+        })
+    }
+}
+
+/// The names of a commit's events for people: runs of one name shown once with a count.
+pub fn summarize_names(names: &[String]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut index = 0;
+    while index < names.len() {
+        let run = names[index..]
+            .iter()
+            .take_while(|name| **name == names[index])
+            .count();
+        parts.push(if run == 1 {
+            names[index].clone()
+        } else {
+            format!("{} ×{run}", names[index])
+        });
+        index += run;
+    }
+    parts.join(", ")
+}
+
+/// How commits are printed: a table with a heading, or one JSON object a line.
+#[derive(Clone, Copy, Debug)]
+pub struct Table {
+    palette: Palette,
+    /// The width of the commit column.
+    width: usize,
+    json: bool,
+}
+
+const TIME_WIDTH: usize = "2026-11-27T15:03:30.380Z".len();
+const SIZE_WIDTH: usize = "1023.9 KiB".len();
+
+impl Table {
+    /// A table for commits numbered up to about `last` (the column grows past it if need be).
+    pub fn new(palette: Palette, last: u64, json: bool) -> Table {
+        Table {
+            palette,
+            width: last.to_string().len().max("COMMIT".len()),
+            json,
+        }
+    }
+
+    /// The table's heading (nothing for JSON).
+    ///
+    /// # Errors
+    /// Errors of writing.
+    pub fn write_heading(&self, out: &mut dyn Write) -> io::Result<()> {
+        if self.json {
+            return Ok(());
+        }
+        let label = self.palette.label;
+        writeln!(
+            out,
+            "{}  {}  {}  {}",
+            styled(label, format!("{:>w$}", "COMMIT", w = self.width)),
+            styled(label, format!("{:<w$}", "TIME", w = TIME_WIDTH)),
+            styled(label, format!("{:>w$}", "SIZE", w = SIZE_WIDTH)),
+            styled(label, "EVENTS"),
+        )
+    }
+
+    /// One commit's row.
+    ///
+    /// # Errors
+    /// Errors of writing.
+    pub fn write_row(&self, out: &mut dyn Write, row: &Row) -> io::Result<()> {
+        if self.json {
+            serde_json::to_writer(&mut *out, &row.to_json())?;
+            return out.write_all(b"\n");
+        }
+        let p = &self.palette;
+        let time = row
+            .time
+            .as_ref()
+            .map_or_else(|| "-".to_owned(), header_text);
+        writeln!(
+            out,
+            "{}  {}  {}  {}",
+            styled(p.commit, format!("{:>w$}", row.commit, w = self.width)),
+            styled(p.time, format!("{time:<w$}", w = TIME_WIDTH)),
+            styled(
+                p.dim,
+                format!("{:>w$}", human_size(row.bytes), w = SIZE_WIDTH)
+            ),
+            styled(p.name, summarize_names(&row.names)),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_of_a_name_are_counted() {
+        let names: Vec<String> = ["a", "a", "a", "b", "a", "c", "c"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        assert_eq!(summarize_names(&names), "a ×3, b, a, c ×2");
+        assert_eq!(summarize_names(&[]), "");
+    }
+}

@@ -1,0 +1,11 @@
+//! One module per verb.
+
+pub mod append;
+pub mod copy;
+pub mod events;
+pub mod log;
+pub mod show;
+pub mod snapshots;
+pub mod stats;
+pub mod tail;
+pub mod verify;

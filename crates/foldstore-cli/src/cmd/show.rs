@@ -1,0 +1,115 @@
+//! `foldstore show`: one commit, for people (or as its JSON document).
+
+use std::io::{self, BufWriter, Write};
+use std::process::ExitCode;
+
+use anstyle::Style;
+use foldstore::{Commit, Error, Store};
+use serde_json::{json, Value};
+
+use crate::access::commit_size;
+use crate::output::{header_text, human_size, plural, styled, write_pretty_json, Palette};
+
+/// Prints commit `number`: its file, size, headers and events with their data
+/// pretty-printed, or with `json` the commit document on one line.
+///
+/// # Errors
+/// A commit beyond the log, missing (a gap) or damaged.
+pub fn run(store: &Store, number: u64, json: bool) -> anyhow::Result<ExitCode> {
+    let commit = read(store, number)?;
+    let mut out = BufWriter::new(io::stdout().lock());
+    if json {
+        let events: Vec<Value> = commit.events().iter().map(|e| e.to_value()).collect();
+        serde_json::to_writer(
+            &mut out,
+            &json!({"headers": commit.headers(), "events": events}),
+        )?;
+        out.write_all(b"\n")?;
+    } else {
+        let bytes = commit_size(store, number)?;
+        write_commit(&mut out, store, &commit, bytes, &Palette::stdout())?;
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads commit `number`, telling a gap from the end of the log.
+fn read(store: &Store, number: u64) -> anyhow::Result<Commit> {
+    match store.read_commit(number) {
+        Err(Error::OutOfRange { tip, .. }) if number < tip => Err(Error::MissingCommit {
+            commit: number,
+            location: store.storage().commit_location(number),
+            next: tip,
+        }
+        .into()),
+        other => Ok(other?),
+    }
+}
+
+fn write_commit(
+    out: &mut dyn Write,
+    store: &Store,
+    commit: &Commit,
+    bytes: u64,
+    p: &Palette,
+) -> io::Result<()> {
+    let events = commit.events();
+    writeln!(
+        out,
+        "{} {}  {}",
+        styled(p.label, "commit"),
+        styled(p.commit, commit.number()),
+        styled(
+            p.dim,
+            format!(
+                "{}, {}, {}",
+                store.storage().commit_location(commit.number()),
+                human_size(bytes),
+                plural(events.len() as u64, "event")
+            )
+        ),
+    )?;
+    let width = commit.headers().keys().map(String::len).max().unwrap_or(0);
+    for (key, value) in commit.headers() {
+        let style = if key == "time" {
+            p.time
+        } else {
+            Style::default()
+        };
+        writeln!(
+            out,
+            "  {} {}",
+            styled(
+                p.label,
+                format!("{:<width$}", format!("{key}:"), width = width + 1)
+            ),
+            styled(style, header_text(value)),
+        )?;
+    }
+    if commit.headers().is_empty() {
+        writeln!(out, "  {}", styled(p.dim, "(no headers)"))?;
+    }
+    for (index, event) in events.iter().enumerate() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{} {}",
+            styled(p.dim, format!("#{}", index + 1)),
+            styled(p.name, event.name())
+        )?;
+        match event.data() {
+            Some(data) => {
+                write!(out, "  ")?;
+                write_pretty_json(out, data, p, 2)?;
+                writeln!(out)?;
+            }
+            None => writeln!(out, "  {}", styled(p.dim, "(no data)"))?,
+        }
+        for (key, value) in event.extra() {
+            write!(out, "  {} ", styled(p.key, format!("{key}:")))?;
+            write_pretty_json(out, value, p, 2)?;
+            writeln!(out)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,279 @@
+//! `foldstore stats`: what a store holds, counted.
+
+use std::collections::BTreeMap;
+use std::io::{self, BufWriter, Write};
+use std::process::ExitCode;
+
+use foldstore::{Error, Finding, Store};
+use serde_json::{json, Map, Value};
+
+use crate::access::read_raw_commit;
+use crate::output::{header_text, human_size, plural, styled, Palette};
+use crate::progress::Progress;
+
+/// A commit and its time header.
+#[derive(Clone, Debug)]
+struct Timed {
+    commit: u64,
+    time: Value,
+}
+
+/// What `stats` counts.
+#[derive(Debug, Default)]
+struct Stats {
+    tip: u64,
+    commits: u64,
+    commit_bytes: u64,
+    events: u64,
+    by_name: BTreeMap<String, u64>,
+    first: Option<Timed>,
+    last: Option<Timed>,
+    untimed: u64,
+    snapshots: u64,
+    snapshot_bytes: u64,
+    by_model: BTreeMap<String, u64>,
+    problems: Vec<Finding>,
+}
+
+/// Reads every commit and snapshot of `store` and prints what it holds.
+///
+/// # Errors
+/// When the store cannot be listed, or the output written. Damage is reported, with status 1.
+pub fn run(store: &Store, json: bool) -> anyhow::Result<ExitCode> {
+    let stats = count(store)?;
+    let mut out = BufWriter::new(io::stdout().lock());
+    if json {
+        serde_json::to_writer(&mut out, &to_json(store, &stats))?;
+        out.write_all(b"\n")?;
+    } else {
+        write_text(&mut out, store, &stats, &Palette::stdout())?;
+    }
+    out.flush()?;
+    Ok(if stats.problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn count(store: &Store) -> anyhow::Result<Stats> {
+    let storage = store.storage();
+    let listing = storage.list()?;
+    let mut stats = Stats {
+        tip: listing.commits.last().copied().unwrap_or(0),
+        ..Stats::default()
+    };
+    let mut progress = Progress::new(
+        "counting",
+        listing.commits.len() as u64 + listing.snapshots.len() as u64,
+    );
+    let mut expected = 1;
+    for &number in &listing.commits {
+        if number > expected {
+            stats.problems.push(gap(store, expected, number));
+        }
+        expected = number + 1;
+        progress.inc();
+        let location = storage.commit_location(number);
+        let raw = match read_raw_commit(store, number) {
+            Ok(Some(raw)) => raw,
+            Ok(None) => {
+                stats.problems.push(Finding {
+                    location,
+                    problem: "disappeared while being read".to_owned(),
+                });
+                continue;
+            }
+            Err(e) => {
+                stats.problems.push(Finding {
+                    location,
+                    problem: format!("{e:#}"),
+                });
+                continue;
+            }
+        };
+        stats.commit_bytes += raw.bytes.len() as u64;
+        let commit = match raw.commit {
+            Ok(commit) => commit,
+            Err(Error::CorruptCommit { problem, .. }) => {
+                stats.problems.push(Finding { location, problem });
+                continue;
+            }
+            Err(e) => {
+                stats.problems.push(Finding {
+                    location,
+                    problem: e.to_string(),
+                });
+                continue;
+            }
+        };
+        stats.commits += 1;
+        stats.events += commit.events().len() as u64;
+        for event in commit.events() {
+            *stats.by_name.entry(event.name().to_owned()).or_default() += 1;
+        }
+        match (commit.time(), commit.headers().get("time")) {
+            (Some(_), Some(time)) => {
+                let timed = Timed {
+                    commit: number,
+                    time: time.clone(),
+                };
+                stats.first.get_or_insert_with(|| timed.clone());
+                stats.last = Some(timed);
+            }
+            _ => stats.untimed += 1,
+        }
+    }
+    for (name, commit) in &listing.snapshots {
+        progress.inc();
+        match storage.read_snapshot(name, *commit) {
+            Ok(Some(bytes)) => {
+                stats.snapshots += 1;
+                stats.snapshot_bytes += bytes.len() as u64;
+                *stats.by_model.entry(name.clone()).or_default() += 1;
+            }
+            Ok(None) => {}
+            Err(e) => stats.problems.push(Finding {
+                location: storage.snapshot_location(name, *commit),
+                problem: e.to_string(),
+            }),
+        }
+    }
+    Ok(stats)
+}
+
+/// The finding for commits `first..next` missing below commit `next`.
+fn gap(store: &Store, first: u64, next: u64) -> Finding {
+    let problem = if next - first == 1 {
+        format!(
+            "is missing: commit {first} is absent though commit {next} exists (a gap in the log)"
+        )
+    } else {
+        format!(
+            "is missing: commits {first} to {} are absent though commit {next} exists (a gap in the log)",
+            next - 1
+        )
+    };
+    Finding {
+        location: store.storage().commit_location(first),
+        problem,
+    }
+}
+
+/// Event names with their counts, the most frequent first (then by name).
+fn names_by_count(stats: &Stats) -> Vec<(&str, u64)> {
+    let mut names: Vec<(&str, u64)> = stats
+        .by_name
+        .iter()
+        .map(|(name, n)| (name.as_str(), *n))
+        .collect();
+    names.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    names
+}
+
+fn to_json(store: &Store, stats: &Stats) -> Value {
+    let timed = |t: &Option<Timed>| {
+        t.as_ref()
+            .map_or(Value::Null, |t| json!({"commit": t.commit, "time": t.time}))
+    };
+    let by_name: Map<String, Value> = names_by_count(stats)
+        .into_iter()
+        .map(|(name, n)| (name.to_owned(), n.into()))
+        .collect();
+    let problems: Vec<Value> = stats
+        .problems
+        .iter()
+        .map(|f| json!({"location": f.location, "problem": f.problem}))
+        .collect();
+    json!({
+        "store": store.path().map(|p| p.display().to_string()),
+        "tip": stats.tip,
+        "commits": stats.commits,
+        "events": stats.events,
+        "events_by_name": by_name,
+        "bytes": stats.commit_bytes,
+        "first": timed(&stats.first),
+        "last": timed(&stats.last),
+        "untimed_commits": stats.untimed,
+        "snapshots": {
+            "count": stats.snapshots,
+            "bytes": stats.snapshot_bytes,
+            "by_model": stats.by_model,
+        },
+        "problems": problems,
+    })
+}
+
+fn write_text(out: &mut dyn Write, store: &Store, stats: &Stats, p: &Palette) -> io::Result<()> {
+    let label = |text: &str| styled(p.label, format!("{text:<10}"));
+    if let Some(path) = store.path() {
+        writeln!(out, "{} {}", label("store"), path.display())?;
+    }
+    writeln!(
+        out,
+        "{} {}  {}",
+        label("commits"),
+        stats.commits,
+        styled(p.dim, human_size(stats.commit_bytes))
+    )?;
+    writeln!(out, "{} {}", label("events"), stats.events)?;
+    for (text, timed) in [("first", &stats.first), ("last", &stats.last)] {
+        if let Some(t) = timed {
+            writeln!(
+                out,
+                "{} {}  {}",
+                label(text),
+                styled(p.time, header_text(&t.time)),
+                styled(p.dim, format!("commit {}", t.commit))
+            )?;
+        }
+    }
+    if stats.untimed > 0 {
+        writeln!(
+            out,
+            "{} {} without a readable time",
+            label("untimed"),
+            plural(stats.untimed, "commit")
+        )?;
+    }
+    let models: Vec<String> = stats
+        .by_model
+        .iter()
+        .map(|(name, n)| format!("{name} {n}"))
+        .collect();
+    write!(out, "{} {}", label("snapshots"), stats.snapshots)?;
+    if stats.snapshots > 0 {
+        write!(
+            out,
+            "  {}  ({})",
+            styled(p.dim, human_size(stats.snapshot_bytes)),
+            models.join(", ")
+        )?;
+    }
+    writeln!(out)?;
+    let names = names_by_count(stats);
+    if !names.is_empty() {
+        writeln!(out, "{}", styled(p.label, "events by name"))?;
+        let width = names.first().map_or(1, |(_, n)| n.to_string().len());
+        for (name, n) in names {
+            writeln!(out, "  {n:>width$}  {}", styled(p.name, name))?;
+        }
+    }
+    if !stats.problems.is_empty() {
+        writeln!(
+            out,
+            "{}",
+            styled(
+                p.bad,
+                format!(
+                    "{} found (not counted above); run 'foldstore verify' for details",
+                    plural(stats.problems.len() as u64, "problem")
+                )
+            )
+        )?;
+        for finding in &stats.problems {
+            writeln!(out, "  {}: {}", finding.location, finding.problem)?;
+        }
+    }
+    Ok(())
+}

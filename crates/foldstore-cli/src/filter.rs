@@ -1,0 +1,122 @@
+//! Selecting commits and events: time windows (`--since`, `--until`) and event names (`--name`).
+
+use std::time::{Duration, SystemTime};
+
+use foldstore::{Commit, Event};
+
+const DAY: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// A time given on the command line, with the precision it was written with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TimeArg {
+    /// The start of the time written.
+    at: SystemTime,
+    /// How long the unit written lasts: a day for a date, a second for whole seconds, a
+    /// millisecond for `.380`, and so on.
+    span: Duration,
+}
+
+/// Parses a UTC time, RFC 3339 (`2026-11-27T15:03:30Z`, `2026-11-27T15:03:30.380Z`, with `T`
+/// or a space, `Z` optional) or a date (`2026-11-27`).
+///
+/// # Errors
+/// A message for clap saying what is accepted.
+pub fn parse_time(text: &str) -> Result<TimeArg, String> {
+    let hint = "use a UTC time such as 2026-11-27T15:03:30Z or 2026-11-27T15:03:30.380Z, or a date such as 2026-11-27";
+    let is_date = text.len() == 10 && text.as_bytes()[4] == b'-' && text.as_bytes()[7] == b'-';
+    let (full, span) = if is_date {
+        (format!("{text}T00:00:00Z"), DAY)
+    } else {
+        let fraction = text.split_once('.').map_or(0, |(_, rest)| {
+            rest.bytes().take_while(u8::is_ascii_digit).count()
+        });
+        let nanos = 10u64.pow(9u32.saturating_sub(u32::try_from(fraction).unwrap_or(9)));
+        (text.to_owned(), Duration::from_nanos(nanos))
+    };
+    if text.contains('+') || text.get(10..).is_some_and(|rest| rest.contains('-')) {
+        return Err(format!(
+            "{text:?} has a time zone offset: times are UTC; {hint}"
+        ));
+    }
+    let at = humantime::parse_rfc3339_weak(&full)
+        .map_err(|e| format!("{text:?} is not a time ({e}): {hint}"))?;
+    Ok(TimeArg { at, span })
+}
+
+/// What to select from a log.
+#[derive(Clone, Debug, Default)]
+pub struct Selection {
+    /// Commits at or after this time.
+    pub since: Option<TimeArg>,
+    /// Commits at or before this time (within the unit written).
+    pub until: Option<TimeArg>,
+    /// Event names; empty selects every name.
+    pub names: Vec<String>,
+}
+
+impl Selection {
+    /// Whether the commit's time is in the window. With no window every commit is; with one,
+    /// a commit without a readable `time` header is not.
+    pub fn time_matches(&self, commit: &Commit) -> bool {
+        if self.since.is_none() && self.until.is_none() {
+            return true;
+        }
+        let Some(time) = commit.time() else {
+            return false;
+        };
+        let after_since = self.since.as_ref().is_none_or(|since| time >= since.at);
+        let before_until = self
+            .until
+            .as_ref()
+            .is_none_or(|until| time < until.at + until.span);
+        after_since && before_until
+    }
+
+    /// Whether the event has one of the names (or no names are selected).
+    pub fn name_matches(&self, event: &Event) -> bool {
+        self.names.is_empty() || self.names.iter().any(|name| name == event.name())
+    }
+
+    /// Whether the commit is in the window and has at least one event with one of the names.
+    pub fn commit_matches(&self, commit: &Commit) -> bool {
+        self.time_matches(commit) && commit.events().iter().any(|e| self.name_matches(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> SystemTime {
+        humantime::parse_rfc3339(text).unwrap()
+    }
+
+    #[test]
+    fn parses_times_and_dates_with_their_precision() {
+        let date = parse_time("2026-11-27").unwrap();
+        assert_eq!(date.at, at("2026-11-27T00:00:00Z"));
+        assert_eq!(date.span, DAY);
+        let second = parse_time("2026-11-27T15:03:30Z").unwrap();
+        assert_eq!(second.at, at("2026-11-27T15:03:30Z"));
+        assert_eq!(second.span, Duration::from_secs(1));
+        let milli = parse_time("2026-11-27T15:03:30.380Z").unwrap();
+        assert_eq!(milli.at, at("2026-11-27T15:03:30.380Z"));
+        assert_eq!(milli.span, Duration::from_millis(1));
+        assert!(parse_time("2026-11-27 15:03:30").is_ok());
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_utc_time() {
+        for bad in [
+            "yesterday",
+            "2026-13-01",
+            "2026-11-27T25:00:00Z",
+            "",
+            "2026-11-27T15:03:30+02:00",
+            "27.11.2026",
+        ] {
+            let e = parse_time(bad).unwrap_err();
+            assert!(e.contains("2026-11-27T15:03:30Z"), "{bad}: {e}");
+        }
+    }
+}

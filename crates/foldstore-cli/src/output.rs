@@ -1,0 +1,250 @@
+//! Shared output helpers: colors, pretty JSON, sizes, and telling a closed pipe from a failure.
+
+use std::io::{self, IsTerminal, Write};
+
+use anstyle::{AnsiColor, Style};
+use serde_json::Value;
+
+/// The styles of everything `foldstore` colors. Every style is plain when colors are off, so
+/// code writes `{style}text{style:#}` either way.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Palette {
+    /// Commit numbers.
+    pub commit: Style,
+    /// Times.
+    pub time: Style,
+    /// Event names.
+    pub name: Style,
+    /// Sizes, counts and other secondary figures.
+    pub dim: Style,
+    /// Table headings and labels.
+    pub label: Style,
+    /// Object keys in JSON.
+    pub key: Style,
+    /// JSON strings.
+    pub string: Style,
+    /// JSON numbers.
+    pub number: Style,
+    /// JSON `true`, `false` and `null`.
+    pub literal: Style,
+    /// Good news ("ok", "sound").
+    pub good: Style,
+    /// Problems.
+    pub bad: Style,
+    /// Warnings.
+    pub warn: Style,
+}
+
+impl Palette {
+    /// The colored palette.
+    fn colored() -> Palette {
+        let fg = |color: AnsiColor| Style::new().fg_color(Some(color.into()));
+        Palette {
+            commit: fg(AnsiColor::Yellow),
+            time: fg(AnsiColor::Green),
+            name: fg(AnsiColor::Cyan).bold(),
+            dim: Style::new().dimmed(),
+            label: Style::new().bold(),
+            key: fg(AnsiColor::Blue).bold(),
+            string: fg(AnsiColor::Green),
+            number: fg(AnsiColor::Cyan),
+            literal: fg(AnsiColor::Magenta),
+            good: fg(AnsiColor::Green).bold(),
+            bad: fg(AnsiColor::Red).bold(),
+            warn: fg(AnsiColor::Yellow).bold(),
+        }
+    }
+
+    /// The palette for standard output: colored only on a terminal (or when forced with
+    /// `--color always` or `CLICOLOR_FORCE`), never when `NO_COLOR` is set (unless forced by
+    /// `--color always`).
+    pub fn stdout() -> Palette {
+        Palette::for_choice(anstream::AutoStream::choice(&io::stdout()))
+    }
+
+    /// The palette for standard error, by the same rules.
+    pub fn stderr() -> Palette {
+        Palette::for_choice(anstream::AutoStream::choice(&io::stderr()))
+    }
+
+    fn for_choice(choice: anstream::ColorChoice) -> Palette {
+        match choice {
+            anstream::ColorChoice::Never => Palette::default(),
+            _ => Palette::colored(),
+        }
+    }
+}
+
+/// Writes `text` in `style` (nothing extra when the style is plain). Pad the text before
+/// styling it, so that escape codes do not count as width.
+pub fn styled(style: Style, text: impl std::fmt::Display) -> impl std::fmt::Display {
+    struct Styled<T>(Style, T);
+    impl<T: std::fmt::Display> std::fmt::Display for Styled<T> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "{}{}{:#}", self.0, self.1, self.0)
+        }
+    }
+    Styled(style, text)
+}
+
+/// Writes `value` as pretty JSON (two-space indents, as `serde_json::to_string_pretty` does),
+/// colored by `palette`, with every line after the first indented by `indent` spaces.
+///
+/// # Errors
+/// Errors of writing to `out`.
+pub fn write_pretty_json(
+    out: &mut dyn Write,
+    value: &Value,
+    palette: &Palette,
+    indent: usize,
+) -> io::Result<()> {
+    match value {
+        Value::Null => write!(out, "{}", styled(palette.literal, "null")),
+        Value::Bool(b) => write!(out, "{}", styled(palette.literal, b)),
+        Value::Number(n) => write!(out, "{}", styled(palette.number, n)),
+        Value::String(s) => write!(out, "{}", styled(palette.string, json_string(s))),
+        Value::Array(items) if items.is_empty() => write!(out, "[]"),
+        Value::Array(items) => {
+            writeln!(out, "[")?;
+            for (index, item) in items.iter().enumerate() {
+                write!(out, "{:width$}", "", width = indent + 2)?;
+                write_pretty_json(out, item, palette, indent + 2)?;
+                writeln!(out, "{}", if index + 1 < items.len() { "," } else { "" })?;
+            }
+            write!(out, "{:width$}]", "", width = indent)
+        }
+        Value::Object(members) if members.is_empty() => write!(out, "{{}}"),
+        Value::Object(members) => {
+            writeln!(out, "{{")?;
+            for (index, (key, item)) in members.iter().enumerate() {
+                write!(
+                    out,
+                    "{:width$}{}: ",
+                    "",
+                    styled(palette.key, json_string(key)),
+                    width = indent + 2
+                )?;
+                write_pretty_json(out, item, palette, indent + 2)?;
+                writeln!(out, "{}", if index + 1 < members.len() { "," } else { "" })?;
+            }
+            write!(out, "{:width$}}}", "", width = indent)
+        }
+    }
+}
+
+/// `text` as a JSON string literal, quotes and escapes included.
+pub fn json_string(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_else(|_| format!("{text:?}"))
+}
+
+/// A header value for people: a string as it is, anything else as compact JSON.
+pub fn header_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A byte count for people: `412 B`, `1.4 KiB`, `3.0 MiB`.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    // Precision loss is fine for a figure rounded to one decimal.
+    #[allow(clippy::cast_precision_loss)]
+    let mut size = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while size >= 1024.0 && unit + 1 < UNITS.len() {
+        size /= 1024.0;
+        unit += 1;
+    }
+    format!("{size:.1} {}", UNITS[unit])
+}
+
+/// `n thing` or `n things`.
+pub fn plural(n: u64, thing: &str) -> String {
+    if n == 1 {
+        format!("{n} {thing}")
+    } else {
+        format!("{n} {thing}s")
+    }
+}
+
+/// Whether an error comes from writing to a closed pipe (`foldstore events | head`).
+pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        let kind = match cause.downcast_ref::<io::Error>() {
+            Some(e) => Some(e.kind()),
+            // serde_json's writer errors do not expose their io::Error as a source.
+            None => cause
+                .downcast_ref::<serde_json::Error>()
+                .and_then(serde_json::Error::io_error_kind),
+        };
+        kind == Some(io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Whether standard output goes to a regular file (`foldstore events STORE > out.jsonl`): then
+/// a progress bar on a terminal's standard error shows how far a long listing has come. When
+/// it goes to a terminal the output shows that itself, and when it goes to a pipe the reader
+/// may be a pager that owns the terminal, so no bar is drawn.
+pub fn stdout_is_a_file() -> bool {
+    if io::stdout().is_terminal() {
+        return false;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        io::stdout()
+            .as_fd()
+            .try_clone_to_owned()
+            .map(std::fs::File::from)
+            .and_then(|file| file.metadata())
+            .is_ok_and(|meta| meta.is_file())
+    }
+    #[cfg(not(unix))]
+    {
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn plain_pretty_json_is_serde_json_pretty() {
+        let value = json!({"a": [1, {"b": null, "c": "x\"y"}, []], "d": {}, "e": true, "f": 2.5});
+        let mut out = Vec::new();
+        write_pretty_json(&mut out, &value, &Palette::default(), 0).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            serde_json::to_string_pretty(&value).unwrap()
+        );
+    }
+
+    #[test]
+    fn colored_pretty_json_has_escapes() {
+        let mut out = Vec::new();
+        write_pretty_json(&mut out, &json!({"a": 1}), &Palette::colored(), 0).unwrap();
+        assert!(String::from_utf8(out).unwrap().contains("\u{1b}["));
+    }
+
+    #[test]
+    fn sizes_read_well() {
+        assert_eq!(human_size(0), "0 B");
+        assert_eq!(human_size(1023), "1023 B");
+        assert_eq!(human_size(1024), "1.0 KiB");
+        assert_eq!(human_size(1536), "1.5 KiB");
+        assert_eq!(human_size(3 * 1024 * 1024), "3.0 MiB");
+    }
+
+    #[test]
+    fn plain_styles_add_nothing() {
+        assert_eq!(format!("{}", styled(Style::new(), "ab")), "ab");
+        let bold = Style::new().bold();
+        assert_eq!(format!("{}", styled(bold, 42)), format!("{bold}42{bold:#}"));
+    }
+}

@@ -1,0 +1,200 @@
+//! `--since`, `--until` and `--name` on `foldstore events` and `foldstore log`, and
+//! `events --pretty`, run as the real binary.
+
+mod util;
+
+use std::path::PathBuf;
+
+use serde_json::{json, Value};
+
+use util::{expected_lines, five_commit_store, run_on, write_commit, TestDir};
+
+/// A store whose commits have chosen times, out of order at the end, with one commit without a
+/// time and one with a time that cannot be read.
+fn timed_store(dir: &TestDir) -> PathBuf {
+    let store = dir.join("timed");
+    let commits: [(Option<&str>, &str); 9] = [
+        (Some("2026-11-26T23:59:59.999Z"), "a"),
+        (Some("2026-11-27T00:00:00.000Z"), "b"),
+        (Some("2026-11-27T15:03:30.000Z"), "c"),
+        (Some("2026-11-27T15:03:30.380Z"), "d"),
+        (None, "e"),
+        (Some("2026-11-27T15:03:31.000Z"), "f"),
+        (Some("2026-11-28T00:00:00.000Z"), "g"),
+        (Some("not a time"), "h"),
+        // Another writer's clock was behind: commits are ordered by number, not by time.
+        (Some("2026-11-26T12:00:00.000Z"), "i"),
+    ];
+    for (index, (time, name)) in commits.into_iter().enumerate() {
+        write_commit(
+            &store,
+            index as u64 + 1,
+            time,
+            json!([{"name": name, "data": index}, {"name": "tick"}]),
+        );
+    }
+    store
+}
+
+/// The commit numbers `log --json ARGS` lists.
+fn logged(store: &std::path::Path, args: &[&str]) -> Vec<u64> {
+    let outcome = run_on("log", store, &[&["--json"], args].concat());
+    outcome.expect_code(0);
+    outcome
+        .json_lines()
+        .iter()
+        .map(|l| l["commit"].as_u64().expect("a number"))
+        .collect()
+}
+
+/// The (commit, name) pairs `events ARGS` prints.
+fn events(store: &std::path::Path, args: &[&str]) -> Vec<(u64, String)> {
+    let outcome = run_on("events", store, args);
+    outcome.expect_code(0);
+    outcome
+        .json_lines()
+        .iter()
+        .map(|l| {
+            (
+                l["commit"].as_u64().expect("a number"),
+                l["name"].as_str().expect("a name").to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn since_and_until_select_commits_by_time() {
+    let dir = TestDir::new();
+    let store = timed_store(&dir);
+    let cases: [(&[&str], &[u64]); 10] = [
+        (&[], &[1, 2, 3, 4, 5, 6, 7, 8, 9]),
+        // A date starts at midnight UTC...
+        (&["--since", "2026-11-27"], &[2, 3, 4, 6, 7]),
+        // ...and --until a date includes that whole day.
+        (&["--until", "2026-11-27"], &[1, 2, 3, 4, 6, 9]),
+        (
+            &["--since", "2026-11-27", "--until", "2026-11-27"],
+            &[2, 3, 4, 6],
+        ),
+        // --until a whole second includes the milliseconds of that second.
+        (&["--until", "2026-11-27T15:03:30Z"], &[1, 2, 3, 4, 9]),
+        (&["--until", "2026-11-27T15:03:30.000Z"], &[1, 2, 3, 9]),
+        (&["--since", "2026-11-27T15:03:30.380Z"], &[4, 6, 7]),
+        (&["--since", "2026-11-27T15:03:30.381Z"], &[6, 7]),
+        // A space for the T and no Z are taken too (UTC).
+        (&["--since", "2026-11-27 15:03:31"], &[6, 7]),
+        (
+            &[
+                "--from",
+                "3",
+                "--to",
+                "6",
+                "--since",
+                "2026-11-27T15:03:30.001Z",
+            ],
+            &[4, 6],
+        ),
+    ];
+    for (args, expected) in cases {
+        assert_eq!(logged(&store, args), expected, "log {args:?}");
+        let pairs: Vec<(u64, String)> = expected
+            .iter()
+            .flat_map(|&n| {
+                let name = ["a", "b", "c", "d", "e", "f", "g", "h", "i"][n as usize - 1];
+                [(n, name.to_owned()), (n, "tick".to_owned())]
+            })
+            .collect();
+        assert_eq!(events(&store, args), pairs, "events {args:?}");
+    }
+}
+
+#[test]
+fn name_selects_events_and_combines_with_time() {
+    let dir = TestDir::new();
+    let store = timed_store(&dir);
+    assert_eq!(
+        events(&store, &["--name", "c", "--name", "f"]),
+        [(3, "c".to_owned()), (6, "f".to_owned())]
+    );
+    assert_eq!(
+        events(&store, &["--name", "tick", "--since", "2026-11-28"]),
+        [(7, "tick".to_owned())]
+    );
+    assert_eq!(events(&store, &["--name", "nothing"]), []);
+    assert_eq!(logged(&store, &["--name", "e"]), [5]);
+    assert_eq!(
+        logged(&store, &["--name", "e", "--since", "2026-01-01"]),
+        [0u64; 0]
+    );
+    // Names are compared exactly.
+    assert_eq!(events(&store, &["--name", "C"]), []);
+}
+
+#[test]
+fn a_bad_time_is_a_command_line_mistake() {
+    let dir = TestDir::new();
+    let store = timed_store(&dir);
+    for verb in ["events", "log"] {
+        for (flag, bad) in [
+            ("--since", "yesterday"),
+            ("--until", "2026-13-01"),
+            ("--since", "2026-11-27T15:03:30+02:00"),
+            ("--until", ""),
+        ] {
+            let outcome = run_on(verb, &store, &[flag, bad]);
+            outcome.expect_code(2).expect_stderr_contains(&[
+                flag,
+                "2026-11-27T15:03:30Z",
+                "2026-11-27",
+            ]);
+            assert_eq!(outcome.stdout, "", "{verb} {flag} {bad:?}");
+        }
+    }
+}
+
+#[test]
+fn pretty_events_are_indented_json_with_the_same_content() {
+    let dir = TestDir::new();
+    let store = five_commit_store(&dir);
+    let outcome = run_on("events", &store, &["--pretty"]);
+    outcome.expect_code(0);
+    assert_eq!(outcome.stderr, "");
+    let expected = expected_lines(&store);
+    // Not a terminal: no colors, exactly serde_json's pretty form, one value after another.
+    let text: String = expected
+        .iter()
+        .map(|line| serde_json::to_string_pretty(line).expect("JSON") + "\n")
+        .collect();
+    assert_eq!(outcome.stdout, text);
+    let values: Vec<Value> = serde_json::Deserializer::from_str(&outcome.stdout)
+        .into_iter::<Value>()
+        .collect::<Result<_, _>>()
+        .expect("a stream of JSON values");
+    assert_eq!(values, expected);
+
+    // Filters apply to --pretty too.
+    let outcome = run_on("events", &store, &["--pretty", "--name", "moved"]);
+    outcome.expect_code(0);
+    assert_eq!(
+        outcome.stdout,
+        serde_json::to_string_pretty(&expected[1]).expect("JSON") + "\n"
+    );
+}
+
+#[test]
+fn events_keep_their_json_lines_without_filters() {
+    let dir = TestDir::new();
+    let store = five_commit_store(&dir);
+    let outcome = run_on("events", &store, &[]);
+    outcome.expect_code(0);
+    assert_eq!(outcome.json_lines(), expected_lines(&store));
+    // A time window wide enough for every commit changes nothing.
+    let outcome = run_on(
+        "events",
+        &store,
+        &["--since", "2000-01-01", "--until", "2999-12-31"],
+    );
+    outcome.expect_code(0);
+    assert_eq!(outcome.json_lines(), expected_lines(&store));
+}

@@ -1,0 +1,148 @@
+//! `foldstore show`: one commit, run as the real binary.
+
+mod util;
+
+use std::fs;
+
+use serde_json::{json, Value};
+
+use util::{commit_json, five_commit_store, run, run_on, write_commit, TestDir};
+
+#[test]
+fn show_prints_the_file_headers_and_every_event() {
+    let dir = TestDir::new();
+    let store = dir.join("s");
+    write_commit(
+        &store,
+        1,
+        Some("2026-11-27T15:03:29.001Z"),
+        json!([{"name": "first"}]),
+    );
+    let document = r#"{"headers":{"time":"2026-11-27T15:03:30.380Z","user":"arjan","n":7},"events":[{"name":"memberHasMoved","data":{"name":"peter pan","address":{"street":"x","n":[1,2]}}},{"name":"heartbeat"},{"name":"nothing","data":null,"source":"import"}]}"#;
+    fs::write(store.join("2.log"), document).expect("write 2.log");
+    let outcome = run_on("show", &store, &["2"]);
+    outcome.expect_code(0);
+    assert_eq!(outcome.stderr, "");
+    let expected = format!(
+        r#"commit 2  {}, {} B, 3 events
+  time: 2026-11-27T15:03:30.380Z
+  user: arjan
+  n:    7
+
+#1 memberHasMoved
+  {{
+    "name": "peter pan",
+    "address": {{
+      "street": "x",
+      "n": [
+        1,
+        2
+      ]
+    }}
+  }}
+
+#2 heartbeat
+  (no data)
+
+#3 nothing
+  null
+  source: "import"
+"#,
+        store.join("2.log").display(),
+        document.len()
+    );
+    assert_eq!(outcome.stdout, expected);
+}
+
+#[test]
+fn show_json_prints_the_commit_document() {
+    let dir = TestDir::new();
+    let store = five_commit_store(&dir);
+    for n in 1..=5 {
+        let outcome = run_on("show", &store, &[&n.to_string(), "--json"]);
+        outcome.expect_code(0);
+        assert_eq!(outcome.stdout.lines().count(), 1, "one line");
+        let lines = outcome.json_lines();
+        assert_eq!(lines[0], commit_json(&store, n), "commit {n}");
+        let keys: Vec<&str> = lines[0]
+            .as_object()
+            .expect("an object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, ["headers", "events"]);
+    }
+    // Absent data stays absent, null stays null.
+    let one = &run_on("show", &store, &["1", "--json"]).json_lines()[0];
+    assert!(one["events"][0].get("data").is_none());
+    let three = &run_on("show", &store, &["3", "--json"]).json_lines()[0];
+    assert_eq!(three["events"][0].get("data"), Some(&Value::Null));
+}
+
+#[test]
+fn show_out_of_range_says_where_the_log_ends() {
+    let dir = TestDir::new();
+    let store = five_commit_store(&dir);
+    for n in ["6", "99"] {
+        let outcome = run_on("show", &store, &[n]);
+        outcome.expect_code(1).expect_stderr_contains(&[
+            &format!("commit {n} does not exist"),
+            "the log ends at commit 5",
+        ]);
+        assert_eq!(outcome.stdout, "");
+    }
+    run_on("show", &store, &["0"])
+        .expect_code(2)
+        .expect_stderr_contains(&["commit numbers start at 1"]);
+    for bad in ["x", "-1", "1.5"] {
+        run_on("show", &store, &[bad])
+            .expect_code(2)
+            .expect_stderr_contains(&["<N>"]);
+    }
+    let store = store.to_str().expect("UTF-8");
+    run(["show", store]).expect_code(2);
+}
+
+#[test]
+fn show_names_a_missing_or_damaged_commit() {
+    let dir = TestDir::new();
+    let store = five_commit_store(&dir);
+    let two = store.join("2.log");
+    fs::write(&two, "not json").expect("damage 2.log");
+    let outcome = run_on("show", &store, &["2"]);
+    outcome.expect_code(1).expect_stderr_contains(&[
+        "commit 2",
+        &two.display().to_string(),
+        "not valid JSON",
+        "foldstore verify",
+    ]);
+    assert_eq!(outcome.stdout, "");
+    run_on("show", &store, &["2", "--json"]).expect_code(1);
+
+    fs::remove_file(&two).expect("remove 2.log");
+    run_on("show", &store, &["2"])
+        .expect_code(1)
+        .expect_stderr_contains(&["commit 2", &two.display().to_string(), "gap"]);
+    // The commits around it are still shown.
+    run_on("show", &store, &["3"]).expect_code(0);
+}
+
+#[test]
+fn show_colors_only_when_asked_or_on_a_terminal() {
+    let dir = TestDir::new();
+    let store = five_commit_store(&dir);
+    let plain = run_on("show", &store, &["2"]);
+    plain.expect_code(0);
+    assert!(!plain.stdout.contains('\u{1b}'), "{:?}", plain.stdout);
+    let colored = run([
+        "--color".as_ref(),
+        "always".as_ref(),
+        "show".as_ref(),
+        store.as_os_str(),
+        "2".as_ref(),
+    ]);
+    colored.expect_code(0);
+    assert!(colored.stdout.contains("\u{1b}["), "{:?}", colored.stdout);
+    // Without the escapes, the colored text is the plain one.
+    assert_eq!(util::strip_ansi(&colored.stdout), plain.stdout);
+}

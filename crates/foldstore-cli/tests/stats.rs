@@ -1,0 +1,180 @@
+//! `foldstore stats`: what a store holds, counted, run as the real binary.
+
+mod util;
+
+use std::fs;
+use std::path::Path;
+
+use serde_json::json;
+
+use util::{commit_time, five_commit_store, run_on, write_commit, TestDir};
+
+fn size(path: &Path) -> u64 {
+    fs::metadata(path).expect("a file").len()
+}
+
+fn commit_bytes(store: &Path, numbers: impl IntoIterator<Item = u64>) -> u64 {
+    numbers
+        .into_iter()
+        .map(|n| size(&store.join(format!("{n}.log"))))
+        .sum()
+}
+
+const SNAPSHOT: &str =
+    r#"{"headers":{"time":"2026-11-27T15:03:31.000Z"},"snapshot":{"members":3}}"#;
+
+#[test]
+fn stats_json_counts_everything() {
+    let dir = TestDir::new();
+    let store = five_commit_store(&dir);
+    fs::write(store.join("2.members-snapshot"), SNAPSHOT).expect("write a snapshot");
+    fs::write(store.join("5.other-snapshot"), SNAPSHOT).expect("write a snapshot");
+    fs::write(store.join("notes.txt"), "not part of the store").expect("write notes.txt");
+    let outcome = run_on("stats", &store, &["--json"]);
+    outcome.expect_code(0);
+    assert_eq!(outcome.stderr, "");
+    let report = &outcome.json_lines()[0];
+    let snapshot_bytes = 2 * SNAPSHOT.len() as u64;
+    assert_eq!(
+        *report,
+        json!({
+            "store": store.display().to_string(),
+            "tip": 5,
+            "commits": 5,
+            "events": 6,
+            "events_by_name": {"a": 1, "b": 1, "hello": 1, "moved": 1, "nothing": 1, "text": 1},
+            "bytes": commit_bytes(&store, 1..=5),
+            "first": {"commit": 1, "time": commit_time(&store, 1)},
+            "last": {"commit": 5, "time": commit_time(&store, 5)},
+            "untimed_commits": 0,
+            "snapshots": {"count": 2, "bytes": snapshot_bytes, "by_model": {"members": 1, "other": 1}},
+            "problems": [],
+        })
+    );
+}
+
+#[test]
+fn stats_orders_names_by_count_and_counts_untimed_commits() {
+    let dir = TestDir::new();
+    let store = dir.join("s");
+    write_commit(&store, 1, None, json!([{"name": "b"}, {"name": "a"}]));
+    write_commit(
+        &store,
+        2,
+        Some("2026-11-27T15:03:30.380Z"),
+        json!([{"name": "b"}, {"name": "c"}, {"name": "c"}]),
+    );
+    write_commit(&store, 3, Some("not a time"), json!([{"name": "c"}]));
+    write_commit(
+        &store,
+        4,
+        Some("2026-11-27T15:04:00.000Z"),
+        json!([{"name": "d"}]),
+    );
+    let outcome = run_on("stats", &store, &["--json"]);
+    outcome.expect_code(0);
+    let report = &outcome.json_lines()[0];
+    let names: Vec<(&String, &serde_json::Value)> = report["events_by_name"]
+        .as_object()
+        .expect("an object")
+        .iter()
+        .collect();
+    assert_eq!(
+        names,
+        [
+            (&"c".to_owned(), &json!(3)),
+            (&"b".to_owned(), &json!(2)),
+            (&"a".to_owned(), &json!(1)),
+            (&"d".to_owned(), &json!(1)),
+        ]
+    );
+    assert_eq!(
+        report["first"],
+        json!({"commit": 2, "time": "2026-11-27T15:03:30.380Z"})
+    );
+    assert_eq!(
+        report["last"],
+        json!({"commit": 4, "time": "2026-11-27T15:04:00.000Z"})
+    );
+    assert_eq!(report["untimed_commits"], 2);
+
+    let text = run_on("stats", &store, &[]);
+    text.expect_code(0);
+    let expected = format!(
+        "store      {}
+commits    4  {} B
+events     7
+first      2026-11-27T15:03:30.380Z  commit 2
+last       2026-11-27T15:04:00.000Z  commit 4
+untimed    2 commits without a readable time
+snapshots  0
+events by name
+  3  c
+  2  b
+  1  a
+  1  d
+",
+        store.display(),
+        commit_bytes(&store, 1..=4)
+    );
+    assert_eq!(text.stdout, expected);
+}
+
+#[test]
+fn stats_of_an_empty_store() {
+    let dir = TestDir::new();
+    let store = dir.join("empty");
+    fs::create_dir(&store).expect("create a folder");
+    let outcome = run_on("stats", &store, &["--json"]);
+    outcome.expect_code(0);
+    let report = &outcome.json_lines()[0];
+    assert_eq!(report["commits"], 0);
+    assert_eq!(report["first"], json!(null));
+    assert_eq!(report["last"], json!(null));
+    assert_eq!(report["events_by_name"], json!({}));
+    let text = run_on("stats", &store, &[]);
+    text.expect_code(0);
+    assert!(
+        text.stdout.contains("commits    0  0 B\n"),
+        "{}",
+        text.stdout
+    );
+}
+
+#[test]
+fn stats_reports_damage_and_fails() {
+    let dir = TestDir::new();
+    let store = five_commit_store(&dir);
+    let two = store.join("2.log");
+    fs::write(&two, "{\"events\": [{\"nom\": 1}]}").expect("damage 2.log");
+    fs::remove_file(store.join("4.log")).expect("remove 4.log");
+    let outcome = run_on("stats", &store, &["--json"]);
+    outcome.expect_code(1);
+    assert!(!outcome.stderr.contains("panicked"), "{}", outcome.stderr);
+    let report = &outcome.json_lines()[0];
+    // The sound commits are counted; the damage is listed with where it is.
+    assert_eq!(report["commits"], 3);
+    assert_eq!(report["events"], 3);
+    let problems = report["problems"].as_array().expect("an array");
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert_eq!(problems[0]["location"], two.display().to_string());
+    assert!(problems[0]["problem"]
+        .as_str()
+        .expect("text")
+        .contains("has no `name`"));
+    assert_eq!(
+        problems[1]["location"],
+        store.join("4.log").display().to_string()
+    );
+    assert!(problems[1]["problem"]
+        .as_str()
+        .expect("text")
+        .contains("gap"));
+
+    let text = run_on("stats", &store, &[]);
+    text.expect_code(1).expect_stdout_contains(&[
+        "2 problems found",
+        &format!("  {}: ", two.display()),
+        "foldstore verify",
+    ]);
+}
