@@ -255,6 +255,28 @@ pub enum Command {
         json: bool,
     },
 
+    /// Move a damaged last commit aside, into the store's foldstore-quarantine folder.
+    ///
+    /// The last commit is the only one an interrupted write can damage (the original package
+    /// writes in place; a power loss without syncs can empty a new file). Repair says what it
+    /// will do, then moves that file, never deleting anything. It refuses every other problem
+    /// (damage before the last commit, a gap: restore those from a backup) and a last commit
+    /// modified in the last seconds, which may still be being written.
+    /// Exit status 0 when the store is sound afterwards, 1 when repair refused.
+    #[command(after_help = "Examples:
+  foldstore repair ./members --dry-run
+  foldstore repair ./members")]
+    Repair {
+        /// The store's folder.
+        store: PathBuf,
+        /// Only say what repair would do.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the plan and its outcome as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+
     /// Copy a whole store, every byte of every commit and snapshot, into another folder.
     ///
     /// Run it again to resume a copy that stopped: commits and snapshots already at TO with

@@ -81,6 +81,11 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Stats { store, json } => cmd::stats::run(&open_existing(&store)?, json),
         Command::Snapshots { store, json } => cmd::snapshots::run(&open_existing(&store)?, json),
         Command::Verify { store, json } => cmd::verify::run(&open_existing(&store)?, json),
+        Command::Repair {
+            store,
+            dry_run,
+            json,
+        } => cmd::repair::run(&open_existing(&store)?, dry_run, json),
         Command::Copy {
             from,
             to,

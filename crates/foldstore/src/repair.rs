@@ -122,7 +122,7 @@ impl Store {
             });
         }
         let moved_to = storage.quarantine_commit(quarantine.commit)?;
-        tracing::warn!(from = %quarantine.location, to = %moved_to, "damaged last commit moved aside");
+        tracing::info!(from = %quarantine.location, to = %moved_to, "damaged last commit moved aside");
         self.relist_tip()?;
         Ok(Some(moved_to))
     }

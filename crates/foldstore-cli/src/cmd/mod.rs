@@ -4,6 +4,7 @@ pub mod append;
 pub mod copy;
 pub mod events;
 pub mod log;
+pub mod repair;
 pub mod show;
 pub mod snapshots;
 pub mod stats;
