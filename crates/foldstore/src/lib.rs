@@ -17,6 +17,14 @@
 //! - Models ([`Store::define_model`], [`ModelDefinition`]) fold the log into data, with read
 //!   instances, read-write instances (optimistic concurrency, retries), snapshots and time
 //!   travel. The [`guide`] walks through the original package's tutorial in Rust.
+//! - Live: [`Store::subscribe`] delivers every commit after a point, then each new one as it
+//!   lands, from any process; [`Projection`] runs a handler over a subscription and remembers
+//!   how far it got; [`Model::follow`] keeps a model current in the background. With the
+//!   `watch` feature, folder stores learn of new commits from file-system notifications
+//!   instead of polling.
+//! - Async: with the `tokio` feature, [`asynchronous::AsyncStore`] and
+//!   [`asynchronous::AsyncModel`] run every operation off the runtime's threads, and
+//!   subscriptions are `Stream`s.
 //!
 //! Events can be typed: a serde enum tagged `name` with content `data` has the JSON shape of an
 //! event, so variant `NewMemberRegistered` is the event named `newMemberRegistered`.
@@ -57,26 +65,32 @@
 #[doc = include_str!("../../../docs/guide.md")]
 pub mod guide {}
 
+#[cfg(feature = "tokio")]
+pub mod asynchronous;
 mod error;
 mod event;
 mod format;
 pub mod model;
+mod projection;
 mod repair;
 mod replay;
 mod snapshot;
 pub mod storage;
 mod store;
+mod subscribe;
 mod verify;
 
 pub use error::{Error, Result};
 pub use event::{Event, Headers};
 pub use format::{Commit, DecodeError};
 pub use model::{Dispatch, EventContext, Model, ModelDefinition, ReadOnly, View, Writer};
+pub use projection::{Checkpoint, FileCheckpoint, Projection};
 pub use repair::{Quarantine, RepairPlan};
 pub use replay::{Commits, Replay, ReplaySummary, IN_PROGRESS_GRACE};
 pub use snapshot::Snapshot;
-pub use storage::{Conflict, Durability, FolderStorage, MemoryStorage, Storage};
+pub use storage::{Conflict, Durability, FolderStorage, MemoryStorage, Storage, Watch};
 pub use store::{Block, HeaderFactory, Store, StoreBuilder};
+pub use subscribe::{Start, Subscription, DEFAULT_POLL_INTERVAL};
 pub use verify::{Finding, VerifyReport};
 
 /// The README's examples, compiled and run as doctests.

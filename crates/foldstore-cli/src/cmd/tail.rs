@@ -4,16 +4,15 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread;
 use std::time::Duration;
 
 use anyhow::Context;
-use foldstore::{Commit, Store};
+use foldstore::{Commit, Start, Store};
 
 use crate::cmd::log::{Row, Table};
 use crate::output::Palette;
 
-/// How often `tail -f` looks for the next commit.
+/// How often `tail -f` looks at the store (and at Ctrl-C) between the file system's notices.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(150);
 
 /// Prints the last `lines` commits and, when `follow`, every commit after them as it lands,
@@ -52,37 +51,29 @@ pub fn run(store: &Store, lines: u64, follow: bool, json: bool) -> anyhow::Resul
 }
 
 /// Follows the log of `store` from commit `next` on: calls `emit` with every commit, in order,
-/// as soon as it is found, looking for the next one every `interval`, until `stop` is set.
-/// Returns the number of the next commit it would have emitted.
+/// as soon as it lands (the subscription learns of new commits from the file system's
+/// notices, and looks every `interval` anyway), until `stop` is set. Returns the number of the
+/// next commit it would have emitted.
 ///
-/// Every commit is emitted exactly once: `next` advances only after `emit` succeeded with it.
-/// A later version can replace the polling with file-system notifications here alone.
+/// Every commit is emitted exactly once: the subscription delivers each once, in order.
 ///
 /// # Errors
 /// A damaged or missing commit, or `emit`'s error.
 pub fn follow_log(
     store: &Store,
-    mut next: u64,
+    next: u64,
     interval: Duration,
-    stop: &AtomicBool,
+    stop: &Arc<AtomicBool>,
     mut emit: impl FnMut(&Commit) -> anyhow::Result<()>,
 ) -> anyhow::Result<u64> {
-    const SLICE: Duration = Duration::from_millis(25);
+    let mut subscription = store
+        .subscribe(Start::After(next - 1))?
+        .with_poll_interval(interval)
+        .cancelled_by(Arc::clone(stop));
     while !stop.load(Ordering::SeqCst) {
-        for commit in store.commits(next..) {
-            let commit = commit?;
+        if let Some(commit) = subscription.next_timeout(interval)? {
             emit(&commit)?;
-            next = commit.number() + 1;
-            if stop.load(Ordering::SeqCst) {
-                return Ok(next);
-            }
-        }
-        // Sleep in slices, so that an interruption ends the wait promptly.
-        let mut waited = Duration::ZERO;
-        while waited < interval && !stop.load(Ordering::SeqCst) {
-            thread::sleep(SLICE);
-            waited += SLICE;
         }
     }
-    Ok(next)
+    Ok(subscription.next_number())
 }

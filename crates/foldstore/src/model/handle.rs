@@ -80,6 +80,32 @@ pub struct ModelReport {
     pub skipped_commits: Vec<SkippedCommit>,
     /// Automatic snapshots that could not be saved.
     pub failed_snapshots: Vec<String>,
+    /// Why the model's follower stopped, if it stopped on an error.
+    pub follower_error: Option<String>,
+}
+
+/// Keeps a model current in the background; made by [`Model::follow`]. Dropping it stops the
+/// thread (within a poll interval).
+#[derive(Debug)]
+pub struct Follower {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Follower {
+    /// Stops the thread and waits for it to end.
+    pub fn stop(mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+    }
 }
 
 /// A snapshot a model did not use.
@@ -308,6 +334,64 @@ impl<D: ModelDefinition> Model<D> {
             attempts: max_attempts,
         }
         .into())
+    }
+
+    /// The data as the model last folded it, without looking at the store (restoring it
+    /// first if the model has never been read). With a [`follow`](Self::follow)er running,
+    /// this is current within moments of every commit, from any process.
+    ///
+    /// # Errors
+    /// Errors of restoring the model the first time.
+    pub fn latest(&self) -> Result<AggregatorData<D>> {
+        match self.shared.current() {
+            Some(state) => Ok(AggregatorData { state }),
+            None => self.aggregator_data(),
+        }
+    }
+
+    /// Keeps the model current in the background: a thread subscribes to the store and folds
+    /// each new commit as it lands, so that [`latest`](Self::latest) need not read the store.
+    /// It stops when the returned [`Follower`] is dropped (or stopped) or the model is gone.
+    ///
+    /// # Errors
+    /// When the subscription cannot be set up, or the model cannot be brought up to date.
+    pub fn follow(&self) -> Result<Follower> {
+        let position = self.shared.refresh()?.position;
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut subscription = self
+            .shared
+            .store
+            .subscribe(crate::Start::After(position))?
+            .cancelled_by(Arc::clone(&stop));
+        let model = Arc::downgrade(&self.shared);
+        let thread = std::thread::Builder::new()
+            .name("foldstore-follower".to_owned())
+            .spawn(move || {
+                for commit in &mut subscription {
+                    let Some(model) = model.upgrade() else { break };
+                    let folded = commit.and_then(|commit| {
+                        if model.current().is_none_or(|s| s.position < commit.number()) {
+                            model.refresh().map(|_| ())
+                        } else {
+                            Ok(())
+                        }
+                    });
+                    if let Err(e) = folded {
+                        tracing::warn!(error = %e, "the model's follower stopped");
+                        lock(&model.report).follower_error = Some(e.to_string());
+                        break;
+                    }
+                }
+            })
+            .map_err(|e| Error::Backend {
+                backend: "follower",
+                message: format!("cannot start the follower thread: {e}"),
+                source: Some(Box::new(e)),
+            })?;
+        Ok(Follower {
+            stop,
+            thread: Some(thread),
+        })
     }
 
     /// Saves the data as a snapshot labelled with the last commit folded in, after bringing

@@ -10,7 +10,8 @@ mod instance;
 mod names;
 
 pub use handle::{
-    Model, ModelAt, ModelBuilder, ModelReport, SkippedCommit, SkippedSnapshot, DEFAULT_MAX_ATTEMPTS,
+    Follower, Model, ModelAt, ModelBuilder, ModelReport, SkippedCommit, SkippedSnapshot,
+    DEFAULT_MAX_ATTEMPTS,
 };
 pub use instance::{AggregatorData, CommitFlag, Outcome, ReadOnly, Writer};
 

@@ -1,9 +1,10 @@
 //! A backend that keeps everything in memory, for tests and ephemeral stores.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Condvar, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
 
-use super::{check_commit_number, validate_snapshot_name, Conflict, Listing, Storage};
+use super::{check_commit_number, validate_snapshot_name, Conflict, Listing, Storage, Watch};
 use crate::error::Result;
 
 /// Commits and snapshots held in memory, gone when the last clone is dropped.
@@ -13,6 +14,8 @@ use crate::error::Result;
 #[derive(Clone, Debug, Default)]
 pub struct MemoryStorage {
     inner: Arc<RwLock<Contents>>,
+    /// How many commits were created, for watchers to wait on.
+    created: Arc<(Mutex<u64>, Condvar)>,
 }
 
 #[derive(Debug, Default)]
@@ -67,6 +70,10 @@ impl Storage for MemoryStorage {
             return Ok(Err(Conflict { commit: number }));
         }
         contents.commits.insert(number, Arc::from(document));
+        drop(contents);
+        let (count, changed) = &*self.created;
+        *count.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        changed.notify_all();
         Ok(Ok(()))
     }
 
@@ -94,11 +101,38 @@ impl Storage for MemoryStorage {
         Ok(Ok(()))
     }
 
+    fn watch(&self) -> Result<Option<Box<dyn Watch>>> {
+        let seen = *self.created.0.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(Some(Box::new(MemoryWatch {
+            created: Arc::clone(&self.created),
+            seen,
+        })))
+    }
+
     fn commit_location(&self, number: u64) -> String {
         format!("memory:{number}.log")
     }
 
     fn snapshot_location(&self, name: &str, commit: u64) -> String {
         format!("memory:{commit}.{name}-snapshot")
+    }
+}
+
+/// Waits on a [`MemoryStorage`]'s count of created commits.
+struct MemoryWatch {
+    created: Arc<(Mutex<u64>, Condvar)>,
+    seen: u64,
+}
+
+impl Watch for MemoryWatch {
+    fn wait(&mut self, timeout: Duration) -> bool {
+        let (count, changed) = &*self.created;
+        let count = count.lock().unwrap_or_else(|e| e.into_inner());
+        let (count, _) = changed
+            .wait_timeout_while(count, timeout, |count| *count == self.seen)
+            .unwrap_or_else(|e| e.into_inner());
+        let noticed = *count != self.seen;
+        self.seen = *count;
+        noticed
     }
 }

@@ -175,6 +175,16 @@ pub trait Storage: Send + Sync + fmt::Debug {
         })
     }
 
+    /// A way to wait for changes of the backend, for subscriptions; `None` when the backend
+    /// cannot notify (subscribers then poll). The watch must be made before the subscriber
+    /// reads, so that no change between its last read and its wait goes unnoticed.
+    ///
+    /// # Errors
+    /// When the backend can notify but setting it up failed.
+    fn watch(&self) -> Result<Option<Box<dyn Watch>>> {
+        Ok(None)
+    }
+
     /// Where commit `number` lives, for messages (a file path, a URL, a table row).
     fn commit_location(&self, number: u64) -> String;
 
@@ -189,6 +199,13 @@ pub(crate) fn check_commit_number(number: u64) -> Result<()> {
     } else {
         Ok(())
     }
+}
+
+/// Notices of change from a backend; see [`Storage::watch`].
+pub trait Watch: Send {
+    /// Waits until the backend may have changed (a notice, possibly spurious, possibly for
+    /// several changes at once) or `timeout` has passed. Returns whether a notice came.
+    fn wait(&mut self, timeout: std::time::Duration) -> bool;
 }
 
 /// Checks that a snapshot name can be used in file and object names.

@@ -15,6 +15,8 @@
 #[cfg(test)]
 mod crash_tests;
 mod fs;
+#[cfg(feature = "watch")]
+mod notice;
 #[cfg(test)]
 pub(crate) mod sim;
 
@@ -353,6 +355,21 @@ impl Storage for FolderStorage {
                 .map_err(|e| Error::io("sync the folder", synced, e))?;
         }
         Ok(to.display().to_string())
+    }
+
+    #[cfg(feature = "watch")]
+    fn watch(&self) -> Result<Option<Box<dyn super::Watch>>> {
+        // A folder that does not exist yet cannot be watched: subscribers poll until it does.
+        if self.fs.kind(&self.path).ok().flatten() != Some(Kind::Folder) {
+            return Ok(None);
+        }
+        match notice::FolderWatch::new(&self.path) {
+            Ok(watch) => Ok(Some(Box::new(watch))),
+            Err(e) => {
+                tracing::warn!(folder = %self.path.display(), error = %e, "cannot watch the folder for new commits; polling instead");
+                Ok(None)
+            }
+        }
     }
 
     fn commit_location(&self, number: u64) -> String {

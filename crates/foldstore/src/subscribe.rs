@@ -1,0 +1,239 @@
+//! Live subscriptions: every commit after a point, in order, first those that exist, then each
+//! new one as it lands, from this process or any other.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::error::Result;
+use crate::format::Commit;
+use crate::storage::Watch;
+use crate::store::Store;
+
+/// How often a subscription looks for new commits when its backend sends no notices (and,
+/// as a safety net, even when it does).
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Where a subscription starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// With commit 1.
+    Beginning,
+    /// With the commit after this one (`After(0)` is the beginning).
+    After(u64),
+    /// With the first commit made after the subscription.
+    Now,
+}
+
+/// A live subscription to a store's commits; made by [`Store::subscribe`].
+///
+/// It delivers every commit after its start exactly once, in order, and waits for new ones:
+/// [`next_commit`](Self::next_commit) blocks, [`next_timeout`](Self::next_timeout) gives up
+/// after a while. It learns of new commits from the backend's notices where it has them
+/// (file-system notifications with the `watch` feature, in-process notices for the memory
+/// backend) and otherwise by polling.
+///
+/// As an [`Iterator`], it never ends on its own: it yields each commit, or the error that
+/// stopped it (a damaged commit, a gap), after which it yields nothing.
+pub struct Subscription {
+    store: Store,
+    next: u64,
+    watch: Option<Box<dyn Watch>>,
+    poll_interval: Duration,
+    /// Whether to use the backend's notices (else: poll only).
+    notices: bool,
+    failed: bool,
+    cancelled: Option<Arc<AtomicBool>>,
+}
+
+impl fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subscription")
+            .field("next", &self.next)
+            .field("notices", &self.watch.is_some())
+            .field("poll_interval", &self.poll_interval)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Subscribes to the commits after `start`.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), foldstore::Error> {
+    /// use foldstore::{Event, Start, Store};
+    /// use std::time::Duration;
+    ///
+    /// let store = Store::memory();
+    /// store.log(&Event::new("before"))?;
+    /// let mut subscription = store.subscribe(Start::Beginning)?;
+    /// let writer = store.clone();
+    /// std::thread::spawn(move || writer.log(&Event::new("after")));
+    /// assert_eq!(subscription.next_commit()?.events()[0].name(), "before");
+    /// assert_eq!(subscription.next_commit()?.events()[0].name(), "after");
+    /// assert!(subscription.next_timeout(Duration::from_millis(10))?.is_none());
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// When the end of the log cannot be found (for [`Start::Now`]) or the backend's notices
+    /// cannot be set up.
+    pub fn subscribe(&self, start: Start) -> Result<Subscription> {
+        // Watch first, read after: a commit landing in between is noticed.
+        let watch = self.storage().watch()?;
+        let next = match start {
+            Start::Beginning => 1,
+            Start::After(n) => n.saturating_add(1),
+            Start::Now => self.tip()? + 1,
+        };
+        Ok(Subscription {
+            store: self.clone(),
+            next,
+            watch,
+            poll_interval: DEFAULT_POLL_INTERVAL,
+            notices: true,
+            failed: false,
+            cancelled: None,
+        })
+    }
+}
+
+impl Subscription {
+    /// How often to look for new commits without a notice. Default: [`DEFAULT_POLL_INTERVAL`].
+    #[must_use]
+    pub fn with_poll_interval(mut self, interval: Duration) -> Self {
+        self.poll_interval = interval.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Ignores the backend's notices and polls only: for folders on network file systems,
+    /// whose notices may not report other machines' writes (polling goes on beside notices
+    /// anyway, at the poll interval, so this only saves the notices' cost).
+    #[must_use]
+    pub fn without_notices(mut self) -> Self {
+        self.watch = None;
+        self.notices = false;
+        self
+    }
+
+    /// Makes waits return early (with no commit) once `flag` is set: a way to stop a thread
+    /// that waits on the subscription.
+    #[must_use]
+    pub fn cancelled_by(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.cancelled = Some(flag);
+        self
+    }
+
+    /// The number of the next commit it will deliver.
+    pub fn next_number(&self) -> u64 {
+        self.next
+    }
+
+    /// Whether the subscription learns of new commits from notices rather than by polling.
+    pub fn has_notices(&self) -> bool {
+        self.watch.is_some()
+    }
+
+    /// The next commit, waiting for it as long as it takes (or until cancelled: then the
+    /// error says so).
+    ///
+    /// # Errors
+    /// A damaged commit, a gap, an I/O error, or cancellation.
+    pub fn next_commit(&mut self) -> Result<Commit> {
+        loop {
+            if let Some(commit) = self.next_timeout(Duration::from_secs(3600))? {
+                return Ok(commit);
+            }
+            if self.is_cancelled() {
+                return Err(crate::Error::Backend {
+                    backend: "subscription",
+                    message: "cancelled".to_owned(),
+                    source: None,
+                });
+            }
+        }
+    }
+
+    /// The next commit, or `None` when none landed within `timeout` (or the subscription was
+    /// cancelled).
+    ///
+    /// # Errors
+    /// A damaged commit, a gap, an I/O error.
+    pub fn next_timeout(&mut self, timeout: Duration) -> Result<Option<Commit>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(commit) = self.try_next()? {
+                return Ok(Some(commit));
+            }
+            let now = Instant::now();
+            if now >= deadline || self.is_cancelled() {
+                return Ok(None);
+            }
+            let wait = self.poll_interval.min(deadline - now);
+            match &mut self.watch {
+                Some(watch) => {
+                    watch.wait(wait);
+                }
+                None => {
+                    // The folder may have been created since: notices may be had now.
+                    if !self.notices {
+                        std::thread::sleep(wait);
+                        continue;
+                    }
+                    if let Ok(Some(watch)) = self.store.storage().watch() {
+                        self.watch = Some(watch);
+                        continue;
+                    }
+                    std::thread::sleep(wait);
+                }
+            }
+        }
+    }
+
+    /// The next commit if it exists now.
+    ///
+    /// # Errors
+    /// A damaged commit, a gap, an I/O error.
+    pub fn try_next(&mut self) -> Result<Option<Commit>> {
+        if self.failed {
+            return Ok(None);
+        }
+        match self.store.replay().from(self.next).commits().next() {
+            Some(Ok(commit)) => {
+                self.next = commit.number() + 1;
+                Ok(Some(commit))
+            }
+            Some(Err(e)) => {
+                self.failed = true;
+                Err(e)
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.cancelled
+            .as_ref()
+            .is_some_and(|flag| flag.load(Ordering::Acquire))
+    }
+}
+
+impl Iterator for Subscription {
+    type Item = Result<Commit>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        loop {
+            match self.next_timeout(Duration::from_secs(3600)) {
+                Ok(Some(commit)) => return Some(Ok(commit)),
+                Ok(None) if self.is_cancelled() => return None,
+                Ok(None) => {}
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}
