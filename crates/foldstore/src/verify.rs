@@ -31,6 +31,24 @@ pub struct VerifyReport {
     pub warnings: Vec<Finding>,
 }
 
+impl Finding {
+    /// The finding for a gap: commits `first..next` are missing, though commit `next` exists.
+    /// `location` is where commit `first` should be.
+    pub fn gap(location: String, first: u64, next: u64) -> Finding {
+        let problem = if next - first == 1 {
+            format!(
+                "is missing: commit {first} is absent though commit {next} exists (a gap in the log)"
+            )
+        } else {
+            format!(
+                "is missing: commits {first} to {} are absent though commit {next} exists (a gap in the log)",
+                next - 1
+            )
+        };
+        Finding { location, problem }
+    }
+}
+
 impl VerifyReport {
     /// Whether no problem was found (warnings aside).
     pub fn is_sound(&self) -> bool {
@@ -64,7 +82,7 @@ impl Store {
             if let Some(first) = gap_start.take() {
                 report
                     .problems
-                    .push(gap(storage.commit_location(first), first, number));
+                    .push(Finding::gap(storage.commit_location(first), first, number));
             }
             let location = storage.commit_location(number);
             match storage.read_commit(number) {
@@ -128,18 +146,4 @@ impl Store {
         }
         Ok(report)
     }
-}
-
-fn gap(location: String, first: u64, next: u64) -> Finding {
-    let problem = if next - first == 1 {
-        format!(
-            "is missing: commit {first} is absent though commit {next} exists (a gap in the log)"
-        )
-    } else {
-        format!(
-            "is missing: commits {first} to {} are absent though commit {next} exists (a gap in the log)",
-            next - 1
-        )
-    };
-    Finding { location, problem }
 }

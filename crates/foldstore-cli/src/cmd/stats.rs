@@ -70,7 +70,11 @@ fn count(store: &Store) -> anyhow::Result<Stats> {
     let mut expected = 1;
     for &number in &listing.commits {
         if number > expected {
-            stats.problems.push(gap(store, expected, number));
+            stats.problems.push(Finding::gap(
+                store.storage().commit_location(expected),
+                expected,
+                number,
+            ));
         }
         expected = number + 1;
         progress.inc();
@@ -140,24 +144,6 @@ fn count(store: &Store) -> anyhow::Result<Stats> {
         }
     }
     Ok(stats)
-}
-
-/// The finding for commits `first..next` missing below commit `next`.
-fn gap(store: &Store, first: u64, next: u64) -> Finding {
-    let problem = if next - first == 1 {
-        format!(
-            "is missing: commit {first} is absent though commit {next} exists (a gap in the log)"
-        )
-    } else {
-        format!(
-            "is missing: commits {first} to {} are absent though commit {next} exists (a gap in the log)",
-            next - 1
-        )
-    };
-    Finding {
-        location: store.storage().commit_location(first),
-        problem,
-    }
 }
 
 /// Event names with their counts, the most frequent first (then by name).
