@@ -39,7 +39,7 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) 
 ///
 /// let store = AsyncStore::new(Store::memory());
 /// store.log(&Event::new("first")).await?;
-/// let mut commits = pin!(store.subscribe(Start::Beginning)?);
+/// let mut commits = pin!(store.subscribe(Start::Beginning).await?);
 /// let first = std::future::poll_fn(|cx| commits.as_mut().poll_next(cx)).await;
 /// assert_eq!(first.unwrap()?.number(), 1);
 /// # Ok(())
@@ -111,39 +111,38 @@ impl AsyncStore {
     ///
     /// # Errors
     /// As [`Store::subscribe`].
-    pub fn replay(&self, start: Start) -> Result<CommitStream> {
-        self.stream(start, false)
+    pub async fn replay(&self, start: Start) -> Result<CommitStream> {
+        self.stream(start, false).await
     }
 
-    /// A live subscription as a stream: every commit after `start`, then each new one as it
-    /// lands; it ends only after an error. A thread waits on the subscription; dropping the
-    /// stream stops it.
+    /// A live subscription as a stream: every commit after `start` (for [`Start::Now`]: after
+    /// the end of the log when this is called), then each new one as it lands; it ends only
+    /// after an error. A thread waits on the subscription; dropping the stream stops it.
     ///
     /// # Errors
     /// As [`Store::subscribe`].
-    pub fn subscribe(&self, start: Start) -> Result<CommitStream> {
-        self.stream(start, true)
+    pub async fn subscribe(&self, start: Start) -> Result<CommitStream> {
+        self.stream(start, true).await
     }
 
-    fn stream(&self, start: Start, live: bool) -> Result<CommitStream> {
+    async fn stream(&self, start: Start, live: bool) -> Result<CommitStream> {
         let stop = Arc::new(AtomicBool::new(false));
-        let mut subscription = self.store.subscribe(start)?.cancelled_by(Arc::clone(&stop));
+        let store = self.store.clone();
+        let cancel = Arc::clone(&stop);
+        // Setting up reads the store (the end of the log, for `Start::Now`): off the runtime.
+        let mut subscription =
+            blocking(move || store.subscribe(start).map(|s| s.cancelled_by(cancel))).await?;
         let (send, receive) = mpsc::channel(64);
         let stopped = Arc::clone(&stop);
         std::thread::Builder::new()
             .name("foldstore-stream".to_owned())
             .spawn(move || loop {
                 let item = if live {
-                    match subscription.next() {
-                        Some(item) => item,
-                        None => break,
-                    }
+                    subscription.next()
                 } else {
-                    match subscription.try_next().transpose() {
-                        Some(item) => item,
-                        None => break,
-                    }
+                    subscription.try_next().transpose()
                 };
+                let Some(item) = item else { break };
                 let failed = item.is_err();
                 if send.blocking_send(item).is_err() || failed || stopped.load(Ordering::Acquire) {
                     break;

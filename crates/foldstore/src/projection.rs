@@ -121,7 +121,7 @@ impl<C: Checkpoint> Projection<C> {
     /// How often to look for new commits without a notice, and to look at the stop flag.
     #[must_use]
     pub fn with_poll_interval(mut self, interval: Duration) -> Self {
-        self.poll_interval = interval;
+        self.poll_interval = interval.max(Duration::from_millis(1));
         self
     }
 

@@ -207,8 +207,8 @@ impl Commits<'_> {
         }
         let later = if known_tip > number {
             Some(known_tip)
-        } else if storage.commit_exists(number + 1)? {
-            Some(number + 1)
+        } else if storage.commit_exists(number.saturating_add(1))? {
+            Some(number.saturating_add(1))
         } else {
             None
         };

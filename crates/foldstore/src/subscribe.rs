@@ -177,14 +177,13 @@ impl Subscription {
                     watch.wait(wait);
                 }
                 None => {
-                    // The folder may have been created since: notices may be had now.
-                    if !self.notices {
-                        std::thread::sleep(wait);
-                        continue;
-                    }
-                    if let Ok(Some(watch)) = self.store.storage().watch() {
-                        self.watch = Some(watch);
-                        continue;
+                    // The folder may have been created since: notices may be had now. (A
+                    // backend that cannot notify says so once, not at every wait.)
+                    if self.notices {
+                        if let Ok(Some(watch)) = self.store.storage().watch() {
+                            self.watch = Some(watch);
+                            continue;
+                        }
                     }
                     std::thread::sleep(wait);
                 }
@@ -197,9 +196,6 @@ impl Subscription {
     /// # Errors
     /// A damaged commit, a gap, an I/O error.
     pub fn try_next(&mut self) -> Result<Option<Commit>> {
-        if self.failed {
-            return Ok(None);
-        }
         match self.store.replay().from(self.next).commits().next() {
             Some(Ok(commit)) => {
                 self.next = commit.number() + 1;

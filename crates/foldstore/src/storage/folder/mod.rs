@@ -64,6 +64,8 @@ pub struct FolderStorage {
     fs: Arc<dyn FileSystem>,
     /// Whether this backend has looked for stale temporary files yet (once, on first write).
     swept: Arc<AtomicBool>,
+    /// Whether a failure to watch the folder was reported yet.
+    watch_warned: Arc<AtomicBool>,
 }
 
 impl FolderStorage {
@@ -87,6 +89,7 @@ impl FolderStorage {
             durability,
             fs,
             swept: Arc::new(AtomicBool::new(false)),
+            watch_warned: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -366,7 +369,10 @@ impl Storage for FolderStorage {
         match notice::FolderWatch::new(&self.path) {
             Ok(watch) => Ok(Some(Box::new(watch))),
             Err(e) => {
-                tracing::warn!(folder = %self.path.display(), error = %e, "cannot watch the folder for new commits; polling instead");
+                // Said once per backend: subscribers try again now and then.
+                if !self.watch_warned.swap(true, Ordering::AcqRel) {
+                    tracing::warn!(folder = %self.path.display(), error = %e, "cannot watch the folder for new commits; polling instead");
+                }
                 Ok(None)
             }
         }
