@@ -25,8 +25,8 @@ pub type HeaderFactory = dyn Fn() -> Headers + Send + Sync;
 /// lands exactly once, under the next free number.
 ///
 /// ```
-/// # fn main() -> Result<(), foldstore::Error> {
-/// # let folder = tempfile::tempdir().map_err(|e| foldstore::Error::Backend { backend: "test", message: e.to_string(), source: None })?;
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let folder = tempfile::tempdir()?;
 /// use foldstore::{Event, Store};
 /// use serde_json::json;
 ///
