@@ -72,7 +72,7 @@ impl DecodeError {
         DecodeError(problem)
     }
 
-    /// The problem, phrased to follow the document's name ("commit 3 (3.log) <problem>").
+    /// The problem, phrased to follow the document's name (`commit 3 (3.log) <problem>`).
     pub fn problem(&self) -> &str {
         &self.0
     }
