@@ -171,6 +171,10 @@ pub enum Error {
         problem: String,
     },
 
+    /// A wait was cancelled (see [`Subscription::cancelled_by`](crate::Subscription::cancelled_by)).
+    #[error("the subscription was cancelled while it waited for a commit")]
+    Cancelled,
+
     /// A failure inside a storage backend that is not a file-system operation.
     #[error("{backend}: {message}")]
     Backend {

@@ -136,22 +136,17 @@ impl Subscription {
         self.watch.is_some()
     }
 
-    /// The next commit, waiting for it as long as it takes (or until cancelled: then the
-    /// error says so).
+    /// The next commit, waiting for it as long as it takes (or until cancelled).
     ///
     /// # Errors
-    /// A damaged commit, a gap, an I/O error, or cancellation.
+    /// A damaged commit, a gap, an I/O error, or [`Error::Cancelled`](crate::Error::Cancelled).
     pub fn next_commit(&mut self) -> Result<Commit> {
         loop {
             if let Some(commit) = self.next_timeout(Duration::from_secs(3600))? {
                 return Ok(commit);
             }
             if self.is_cancelled() {
-                return Err(crate::Error::Backend {
-                    backend: "subscription",
-                    message: "cancelled".to_owned(),
-                    source: None,
-                });
+                return Err(crate::Error::Cancelled);
             }
         }
     }
