@@ -169,7 +169,7 @@ pub enum Command {
         /// Only commits with at least one event of this name (may be given more than once).
         #[arg(long, value_name = "NAME")]
         name: Vec<String>,
-        /// One JSON object a line: {"commit", "time", "bytes", "events": [names]}.
+        /// One JSON object a line: `{"commit", "time", "bytes", "events": [names]}`.
         #[arg(long)]
         json: bool,
     },
@@ -311,6 +311,26 @@ pub enum Command {
         store: PathBuf,
     },
 
+    /// Measure appends or a replay on a folder store, and print the figures as one JSON object.
+    ///
+    /// Every event is a `memberHasMoved` event with a small object as data (about 100 bytes),
+    /// the same as the comparison program's (crates/foldstore-compare). The JSON object holds
+    /// the workload, its parameters, the elapsed seconds, commits/s and events/s; on a terminal
+    /// a summary line is also written to standard error. Figures are only comparable within one
+    /// run on one machine: compare them as ratios, and not on trivially small stores.
+    #[command(after_help = "Examples:
+  foldstore bench append --commits 10000 --durability none
+  foldstore bench append --commits 2000
+  foldstore bench append --commits 20000 --writers 4 --events-per-commit 5 --dir ./bench-store
+  foldstore bench replay --commits 10000
+  foldstore bench replay ./members
+  foldstore bench append --durability none | jq .commits_per_second")]
+    Bench {
+        /// What to measure.
+        #[command(subcommand)]
+        workload: BenchWorkload,
+    },
+
     /// Print a completion script for a shell.
     #[command(after_help = "Examples:
   foldstore completions bash > ~/.local/share/bash-completion/completions/foldstore
@@ -320,4 +340,55 @@ pub enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
+}
+
+/// What `foldstore bench` measures.
+#[derive(Debug, Subcommand)]
+pub enum BenchWorkload {
+    /// Append N commits to a new store (in a temporary folder, removed afterwards, or --dir,
+    /// kept), from W threads sharing one store.
+    Append {
+        /// How many commits to append.
+        #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+        commits: u64,
+        /// How many events each commit holds.
+        #[arg(long, value_name = "E", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+        events_per_commit: u64,
+        /// How many threads append at once, to one store (they share the commits out).
+        #[arg(long, value_name = "W", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1024))]
+        writers: u64,
+        /// immediate: each commit is synced before the call returns (the library's default);
+        /// none: no syncs.
+        #[arg(long, value_name = "D", default_value = "immediate")]
+        durability: BenchDurability,
+        /// Make the store in this folder (which must not exist, or be empty) and keep it.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+
+    /// Replay every event of a store: one it makes first (N commits, in a temporary folder,
+    /// not timed), or an existing STORE.
+    ///
+    /// The replay is timed from opening the store to its last event. A store just made is read
+    /// back from the operating system's cache; an existing one may be read from the disk.
+    Replay {
+        /// An existing store to replay (default: make one of --commits commits).
+        #[arg(conflicts_with_all = ["commits", "events_per_commit"])]
+        store: Option<PathBuf>,
+        /// How many commits the store made for the replay holds (default 10000).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        commits: Option<u64>,
+        /// How many events each commit of the store made for the replay holds (default 1).
+        #[arg(long, value_name = "E", value_parser = clap::value_parser!(u64).range(1..))]
+        events_per_commit: Option<u64>,
+    },
+}
+
+/// The durability of the commits `foldstore bench append` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BenchDurability {
+    /// Sync each commit file and the folder before the write returns.
+    Immediate,
+    /// No syncs.
+    None,
 }

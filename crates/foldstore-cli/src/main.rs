@@ -92,6 +92,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             force,
             json,
         } => cmd::copy::run(&from, &to, force, json),
+        Command::Bench { workload } => cmd::bench::run(workload),
         Command::Demo { store } => demo(&store),
         Command::Completions { shell } => {
             // Generated into memory first: clap_complete panics when it cannot write.

@@ -1,6 +1,7 @@
 //! One module per verb.
 
 pub mod append;
+pub mod bench;
 pub mod copy;
 pub mod events;
 pub mod log;

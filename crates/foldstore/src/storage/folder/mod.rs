@@ -65,6 +65,7 @@ pub struct FolderStorage {
     /// Whether this backend has looked for stale temporary files yet (once, on first write).
     swept: Arc<AtomicBool>,
     /// Whether a failure to watch the folder was reported yet.
+    #[cfg_attr(not(feature = "watch"), allow(dead_code))]
     watch_warned: Arc<AtomicBool>,
 }
 

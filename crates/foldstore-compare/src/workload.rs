@@ -1,0 +1,202 @@
+//! What every program is given: the same events, written as the same commit documents, and
+//! what a measurement records.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use anyhow::{bail, Context};
+use foldstore::{Event, Store};
+use serde_json::{json, Value};
+
+/// Event number `index` (from 0) of every workload: a `memberHasMoved` event of about 100
+/// bytes, from the original package's tutorial (the shape `foldstore bench` writes too).
+pub fn member_has_moved(index: u64) -> Value {
+    json!({
+        "name": "memberHasMoved",
+        "data": {
+            "name": format!("member {index}"),
+            "address": {"street": format!("{index} Rykkinnveien"), "city": "Rykkinn"},
+        },
+    })
+}
+
+/// The events of a run, in every form the programs take them.
+#[derive(Debug)]
+pub struct Events {
+    /// As JSON values, to check what a program wrote.
+    pub values: Vec<Value>,
+    /// As compact JSON, for the programs that write documents themselves.
+    pub bytes: Vec<Vec<u8>>,
+    /// As foldstore events.
+    pub events: Vec<Event>,
+    /// One event a line, compact JSON, for the original package's script.
+    pub file: PathBuf,
+}
+
+impl Events {
+    /// `count` events, also written to `file`.
+    ///
+    /// # Errors
+    /// When the file cannot be written.
+    pub fn new(count: u64, file: PathBuf) -> anyhow::Result<Events> {
+        let values: Vec<Value> = (0..count).map(member_has_moved).collect();
+        let bytes: Vec<Vec<u8>> = values
+            .iter()
+            .map(serde_json::to_vec)
+            .collect::<Result<_, _>>()?;
+        let events = values
+            .iter()
+            .map(|value| serde_json::from_value(value.clone()))
+            .collect::<Result<_, _>>()?;
+        let mut lines = Vec::new();
+        for line in &bytes {
+            lines.extend_from_slice(line);
+            lines.push(b'\n');
+        }
+        fs::write(&file, lines).with_context(|| format!("cannot write {}", file.display()))?;
+        Ok(Events {
+            values,
+            bytes,
+            events,
+            file,
+        })
+    }
+
+    /// The first `count` events in one line each, in a file next to the whole list.
+    ///
+    /// # Errors
+    /// When the file cannot be written.
+    pub fn prefix_file(&self, count: usize) -> anyhow::Result<PathBuf> {
+        if count >= self.bytes.len() {
+            return Ok(self.file.clone());
+        }
+        let file = self.file.with_file_name(format!("events-{count}.jsonl"));
+        let mut lines = Vec::new();
+        for line in &self.bytes[..count] {
+            lines.extend_from_slice(line);
+            lines.push(b'\n');
+        }
+        fs::write(&file, lines).with_context(|| format!("cannot write {}", file.display()))?;
+        Ok(file)
+    }
+}
+
+/// The commit document of one event, written the way foldstore and the original write it:
+/// `{"headers":{"time":"<now, as toISOString()>"},"events":[<event>]}`.
+pub fn document(event: &[u8]) -> Vec<u8> {
+    let time = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
+    let mut document = Vec::with_capacity(event.len() + 64);
+    document.extend_from_slice(br#"{"headers":{"time":""#);
+    document.extend_from_slice(time.as_bytes());
+    document.extend_from_slice(br#""},"events":["#);
+    document.extend_from_slice(event);
+    document.extend_from_slice(b"]}");
+    document
+}
+
+/// What one program did in one timed run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Measured {
+    /// Commits written or read.
+    pub commits: u64,
+    /// Events written or read.
+    pub events: u64,
+    /// The time the work took (starting programs and making their input excluded).
+    pub seconds: f64,
+}
+
+impl Measured {
+    /// Commits per second.
+    pub fn commits_per_second(&self) -> f64 {
+        // A run always takes some time; the floor only keeps the division finite.
+        self.commits as f64 / self.seconds.max(1e-9)
+    }
+}
+
+/// Checks that the folder store at `folder` holds exactly the commits `1..=n` of one event
+/// each, event k-1 in commit k, read through foldstore (not timed).
+///
+/// # Errors
+/// When it does not, naming the first difference.
+pub fn check_folder(folder: &Path, expected: &[Value]) -> anyhow::Result<()> {
+    let store = Store::open(folder)?;
+    let mut count = 0usize;
+    for commit in store.commits(..) {
+        let commit = commit?;
+        let Some(want) = expected.get(count) else {
+            bail!(
+                "{} holds more commits than the {} written",
+                folder.display(),
+                expected.len()
+            );
+        };
+        let events: Vec<Value> = commit.events().iter().map(Event::to_value).collect();
+        if events.len() != 1 || &events[0] != want {
+            bail!(
+                "commit {} of {} holds {events:?}, not [{want}]",
+                commit.number(),
+                folder.display()
+            );
+        }
+        count += 1;
+    }
+    if count != expected.len() {
+        bail!(
+            "{} holds {count} commits, not the {} written",
+            folder.display(),
+            expected.len()
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_are_what_foldstore_writes() {
+        let event = serde_json::to_vec(&member_has_moved(7)).unwrap();
+        let text = String::from_utf8(document(&event)).unwrap();
+        let commit = foldstore::Commit::decode(1, text.as_bytes()).unwrap();
+        assert_eq!(commit.encode(), text.as_bytes(), "byte for byte");
+        assert_eq!(commit.events()[0].to_value(), member_has_moved(7));
+        assert!(commit.time().is_some(), "{text}");
+    }
+
+    #[test]
+    fn the_events_file_holds_the_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let events = Events::new(5, dir.path().join("events.jsonl")).unwrap();
+        let text = fs::read_to_string(&events.file).unwrap();
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines, events.values);
+        let prefix = fs::read_to_string(events.prefix_file(2).unwrap()).unwrap();
+        assert_eq!(prefix.lines().count(), 2);
+        assert_eq!(events.events[4].to_value(), member_has_moved(4));
+    }
+
+    #[test]
+    fn a_folder_is_checked_commit_by_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::builder(dir.path())
+            .durability(foldstore::Durability::None)
+            .open()
+            .unwrap();
+        store.ensure_folder().unwrap();
+        let expected: Vec<Value> = (0..3).map(member_has_moved).collect();
+        for value in &expected[..2] {
+            store.log(value).unwrap();
+        }
+        let short = check_folder(dir.path(), &expected).unwrap_err();
+        assert!(short.to_string().contains("holds 2 commits"), "{short}");
+        store.log(&expected[2]).unwrap();
+        check_folder(dir.path(), &expected).unwrap();
+        store.log(&expected[0]).unwrap();
+        assert!(check_folder(dir.path(), &expected).is_err());
+    }
+}
