@@ -109,6 +109,11 @@ impl Event {
         Value::Object(object)
     }
 
+    /// An event from its parts, as read from a document.
+    pub(crate) fn from_parts(name: String, data: Option<Value>, extra: Map<String, Value>) -> Self {
+        Event { name, data, extra }
+    }
+
     /// Reads an event from a JSON value, saying what is wrong when it is not an event.
     pub(crate) fn from_value(value: Value) -> std::result::Result<Self, String> {
         let Value::Object(mut object) = value else {

@@ -111,6 +111,15 @@ pub(crate) fn encode_snapshot(headers: &Headers, snapshot: &Value) -> Vec<u8> {
 
 /// Decodes a commit document; the error says what is wrong, phrased to follow "commit N (path)".
 pub(crate) fn decode_commit(number: u64, bytes: &[u8]) -> Result<Commit, String> {
+    // The fast path reads the document straight into headers and events; it accepts exactly
+    // the documents the careful path below accepts, which runs only to say what is wrong.
+    if let Ok(fast::Document { headers, events }) = serde_json::from_slice(bytes) {
+        return Ok(Commit {
+            number,
+            headers,
+            events,
+        });
+    }
     let mut object = parse_object(bytes)?;
     let headers = take_headers(&mut object)?;
     let events = match object.shift_remove("events") {
@@ -255,5 +264,119 @@ mod tests {
         assert_eq!(doc.snapshot, Some(Value::Null));
         let bytes = encode_snapshot(&Headers::new(), &json!({"a": 1}));
         assert_eq!(bytes, br#"{"headers":{},"snapshot":{"a":1}}"#);
+    }
+}
+
+/// Decoding a commit document without building a `serde_json::Value` of it first.
+mod fast {
+    use std::fmt;
+
+    use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+    use serde::Deserialize;
+    use serde_json::{Map, Value};
+
+    use crate::event::{Event, Headers};
+
+    /// A well-formed commit document: any other input is an error, without a useful message.
+    pub(super) struct Document {
+        pub(super) headers: Headers,
+        pub(super) events: Vec<Event>,
+    }
+
+    impl<'de> Deserialize<'de> for Document {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_map(DocumentVisitor)
+        }
+    }
+
+    struct DocumentVisitor;
+
+    impl<'de> Visitor<'de> for DocumentVisitor {
+        type Value = Document;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a commit document")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Document, A::Error> {
+            let mut headers = None;
+            let mut events = None;
+            while let Some(key) = map.next_key::<String>()? {
+                // A repeated member counts with its last value, as when parsing into a Value.
+                match key.as_str() {
+                    "headers" => headers = Some(map.next_value::<Headers>()?),
+                    "events" => events = Some(map.next_value::<Events>()?.0),
+                    _ => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok(Document {
+                headers: headers.unwrap_or_default(),
+                events: events.ok_or_else(|| de::Error::missing_field("events"))?,
+            })
+        }
+    }
+
+    struct Events(Vec<Event>);
+
+    impl<'de> Deserialize<'de> for Events {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_seq(EventsVisitor)
+        }
+    }
+
+    struct EventsVisitor;
+
+    impl<'de> Visitor<'de> for EventsVisitor {
+        type Value = Events;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an array of events")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Events, A::Error> {
+            let mut events = Vec::with_capacity(seq.size_hint().unwrap_or(1));
+            while let Some(FastEvent(event)) = seq.next_element()? {
+                events.push(event);
+            }
+            Ok(Events(events))
+        }
+    }
+
+    struct FastEvent(Event);
+
+    impl<'de> Deserialize<'de> for FastEvent {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_map(EventVisitor)
+        }
+    }
+
+    struct EventVisitor;
+
+    impl<'de> Visitor<'de> for EventVisitor {
+        type Value = FastEvent;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an event")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FastEvent, A::Error> {
+            let mut name = None;
+            let mut data = None;
+            let mut extra = Map::new();
+            while let Some(key) = map.next_key::<String>()? {
+                match key.as_str() {
+                    "name" => name = Some(map.next_value::<String>()?),
+                    "data" => data = Some(map.next_value::<Value>()?),
+                    _ => {
+                        let value = map.next_value::<Value>()?;
+                        extra.insert(key, value);
+                    }
+                }
+            }
+            let name = name.ok_or_else(|| de::Error::missing_field("name"))?;
+            Ok(FastEvent(Event::from_parts(name, data, extra)))
+        }
     }
 }
