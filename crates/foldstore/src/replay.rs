@@ -140,6 +140,11 @@ impl<'s> Replay<'s> {
 
     /// The replay's commits as an iterator, each read when the iterator reaches it.
     pub fn commits(self) -> Commits<'s> {
+        // A replay to the end of the log needs one listing of the backend per store, at the
+        // end: start it now, so that it overlaps the reads.
+        if self.to.is_none() {
+            self.store.list_ahead();
+        }
         Commits {
             store: self.store,
             next: self.from,

@@ -3,7 +3,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::SystemTime;
 
 use serde::Serialize;
@@ -54,6 +55,8 @@ struct Inner {
     tip: AtomicU64,
     /// Whether `tip` has been initialized from a listing of the backend.
     tip_listed: AtomicBool,
+    /// A listing started ahead of need on another thread (see [`Store::list_ahead`]).
+    listing_ahead: Mutex<Option<JoinHandle<Result<u64>>>>,
 }
 
 impl fmt::Debug for Store {
@@ -173,6 +176,7 @@ impl Store {
                 headers,
                 tip: AtomicU64::new(0),
                 tip_listed: AtomicBool::new(false),
+                listing_ahead: Mutex::new(None),
             }),
         }
     }
@@ -223,13 +227,44 @@ impl Store {
     /// The highest commit number this store knows to exist, listing the backend the first time.
     pub(crate) fn known_tip(&self) -> Result<u64> {
         if !self.inner.tip_listed.load(Ordering::Acquire) {
-            let listing = self.inner.storage.list()?;
-            let last = listing.commits.last().copied().unwrap_or(0);
+            let ahead = self
+                .inner
+                .listing_ahead
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            let last = match ahead.map(JoinHandle::join) {
+                Some(Ok(listed)) => listed?,
+                // A panicked listing thread: list here instead.
+                Some(Err(_)) | None => last_commit(&*self.inner.storage)?,
+            };
             tracing::debug!(tip = last, "found the log's end by listing");
             self.note_tip(last);
             self.inner.tip_listed.store(true, Ordering::Release);
         }
         Ok(self.inner.tip.load(Ordering::Acquire))
+    }
+
+    /// Starts listing the backend on another thread, if this store has not listed it yet, so
+    /// that a replay's reads overlap the listing it needs at the end of the log.
+    pub(crate) fn list_ahead(&self) {
+        if self.inner.tip_listed.load(Ordering::Acquire) {
+            return;
+        }
+        let mut ahead = self
+            .inner
+            .listing_ahead
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if ahead.is_some() {
+            return;
+        }
+        let storage = Arc::clone(&self.inner.storage);
+        // If no thread can be started, `known_tip` lists when it needs to.
+        *ahead = std::thread::Builder::new()
+            .name("foldstore-listing".to_owned())
+            .spawn(move || last_commit(&*storage))
+            .ok();
     }
 
     /// Records that commit `number` exists.
@@ -240,8 +275,7 @@ impl Store {
     /// Finds the end of the log by listing again: commits this store knew of are gone (moved
     /// aside by a repair, in this process or another).
     pub(crate) fn relist_tip(&self) -> Result<u64> {
-        let listing = self.inner.storage.list()?;
-        let last = listing.commits.last().copied().unwrap_or(0);
+        let last = last_commit(&*self.inner.storage)?;
         tracing::info!(
             tip = last,
             "commits were moved aside: the log's end found again"
@@ -337,6 +371,11 @@ impl Store {
         }
         headers
     }
+}
+
+/// The last commit a listing of `storage` finds (0 when there is none).
+fn last_commit(storage: &dyn Storage) -> Result<u64> {
+    Ok(storage.list()?.commits.last().copied().unwrap_or(0))
 }
 
 /// The current time as JavaScript's `Date.prototype.toISOString` writes it.
