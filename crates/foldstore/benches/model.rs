@@ -1,0 +1,126 @@
+//! Read-write instances on a large model: how much of a commit is the private copy of the data.
+//!
+//! Each round of `read_write_instance` registers one new member through a read-write instance
+//! on a folder store (without syncs, so the disk does not hide the model's own cost);
+//! `clone_data` clones the same data alone, as the baseline in the same run. When the two are
+//! close, copying the data per attempt dominates.
+//!
+//! ```sh
+//! cargo bench -p foldstore --bench model
+//! ```
+
+// criterion's macros define undocumented public functions.
+#![allow(missing_docs)]
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use foldstore::model::DEFAULT_MAX_ATTEMPTS;
+use foldstore::{Dispatch, Durability, Error, Event, EventContext, ModelDefinition, Store, View};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "name", content = "data", rename_all = "camelCase")]
+enum MemberEvent {
+    NewMemberRegistered { name: String, address: String },
+}
+
+struct Members;
+
+impl ModelDefinition for Members {
+    type Data = BTreeMap<String, String>;
+    type Event = MemberEvent;
+    type Error = String;
+    type Domain<V: View<Self>> = V;
+
+    fn initial_data(&self) -> Self::Data {
+        BTreeMap::new()
+    }
+
+    fn apply(
+        &self,
+        data: &mut Self::Data,
+        event: MemberEvent,
+        _: &EventContext<'_>,
+    ) -> Result<(), String> {
+        let MemberEvent::NewMemberRegistered { name, address } = event;
+        if data.insert(name.clone(), address).is_some() {
+            return Err(format!("{name} is already a member"));
+        }
+        Ok(())
+    }
+
+    fn domain<V: View<Self>>(&self, view: V) -> V {
+        view
+    }
+}
+
+/// A folder store whose model holds `members` members, registered 1,000 to a commit.
+fn store_with(dir: &tempfile::TempDir, members: u64) -> Store {
+    let store = Store::builder(dir.path())
+        .durability(Durability::None)
+        .open()
+        .expect("open");
+    store.ensure_folder().expect("create the folder");
+    for chunk in 0..members.div_ceil(1000) {
+        store
+            .log_block(|block| {
+                for i in chunk * 1000..((chunk + 1) * 1000).min(members) {
+                    block.log(&MemberEvent::NewMemberRegistered {
+                        name: format!("member {i}"),
+                        address: format!("street {i}"),
+                    })?;
+                }
+                block.mark_as_complete();
+                Ok::<_, Error>(())
+            })
+            .expect("register members");
+    }
+    store
+}
+
+fn read_write(c: &mut Criterion) {
+    let mut group = c.benchmark_group("model");
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(5));
+    for members in [1_000u64, 100_000] {
+        let dir = tempfile::tempdir().expect("a folder");
+        let store = store_with(&dir, members);
+        let model = store.define_model(Members).expect("define");
+        let data = model.aggregator_data().expect("fold").clone();
+        assert_eq!(data.len() as u64, members);
+        group.bench_function(format!("clone_data/{members}_members"), |b| {
+            b.iter(|| black_box(&data).clone());
+        });
+        let mut next = members;
+        group.bench_function(format!("read_write_instance/{members}_members"), |b| {
+            b.iter(|| {
+                next += 1;
+                let name = format!("member {next}");
+                model
+                    .with_read_write_instance(
+                        |view, flag| {
+                            view.dispatch(MemberEvent::NewMemberRegistered {
+                                name: name.clone(),
+                                address: "new".to_owned(),
+                            })?;
+                            flag.ready_to_commit();
+                            Ok::<_, Error>(())
+                        },
+                        DEFAULT_MAX_ATTEMPTS,
+                    )
+                    .expect("commit")
+            });
+        });
+        group.bench_function(format!("log_only/{members}_members"), |b| {
+            b.iter(|| store.log(&Event::new("tick")).expect("log"));
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, read_write);
+criterion_main!(benches);
