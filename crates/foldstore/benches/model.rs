@@ -1,7 +1,7 @@
 //! Read-write instances on a large model: how much of a commit is the private copy of the data.
 //!
-//! Each round of `read_write_instance` registers one new member through a read-write instance
-//! on a folder store (without syncs, so the disk does not hide the model's own cost);
+//! Each round of `read_write_instance` moves one member (the data keeps its size) through a
+//! read-write instance on a folder store (without syncs, so the disk does not hide the model's own cost);
 //! `clone_data` clones the same data alone, as the baseline in the same run. When the two are
 //! close, copying the data per attempt dominates.
 //!
@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 #[serde(tag = "name", content = "data", rename_all = "camelCase")]
 enum MemberEvent {
     NewMemberRegistered { name: String, address: String },
+    MemberHasMoved { name: String, address: String },
 }
 
 struct Members;
@@ -45,9 +46,17 @@ impl ModelDefinition for Members {
         event: MemberEvent,
         _: &EventContext<'_>,
     ) -> Result<(), String> {
-        let MemberEvent::NewMemberRegistered { name, address } = event;
-        if data.insert(name.clone(), address).is_some() {
-            return Err(format!("{name} is already a member"));
+        match event {
+            MemberEvent::NewMemberRegistered { name, address } => {
+                if data.insert(name.clone(), address).is_some() {
+                    return Err(format!("{name} is already a member"));
+                }
+            }
+            MemberEvent::MemberHasMoved { name, address } => {
+                *data
+                    .get_mut(&name)
+                    .ok_or(format!("{name} is not a member"))? = address;
+            }
         }
         Ok(())
     }
@@ -95,17 +104,17 @@ fn read_write(c: &mut Criterion) {
         group.bench_function(format!("clone_data/{members}_members"), |b| {
             b.iter(|| black_box(&data).clone());
         });
-        let mut next = members;
+        let mut round = 0u64;
         group.bench_function(format!("read_write_instance/{members}_members"), |b| {
             b.iter(|| {
-                next += 1;
-                let name = format!("member {next}");
+                round += 1;
+                let name = format!("member {}", round % members);
                 model
                     .with_read_write_instance(
                         |view, flag| {
-                            view.dispatch(MemberEvent::NewMemberRegistered {
+                            view.dispatch(MemberEvent::MemberHasMoved {
                                 name: name.clone(),
-                                address: "new".to_owned(),
+                                address: format!("street {round}"),
                             })?;
                             flag.ready_to_commit();
                             Ok::<_, Error>(())
