@@ -3,7 +3,8 @@
 //! Each round of `read_write_instance` moves one member (the data keeps its size) through a
 //! read-write instance on a folder store (without syncs, so the disk does not hide the model's own cost);
 //! `clone_data` clones the same data alone, as the baseline in the same run. When the two are
-//! close, copying the data per attempt dominates.
+//! close, copying the data per attempt dominates. Each is measured with the members in a
+//! `BTreeMap` and in an `imbl::OrdMap`, whose clones share structure and cost almost nothing.
 //!
 //! ```sh
 //! cargo bench -p foldstore --bench model
@@ -14,11 +15,14 @@
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
+use std::marker::PhantomData;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
 use foldstore::model::DEFAULT_MAX_ATTEMPTS;
 use foldstore::{Dispatch, Durability, Error, Event, EventContext, ModelDefinition, Store, View};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -28,34 +32,63 @@ enum MemberEvent {
     MemberHasMoved { name: String, address: String },
 }
 
-struct Members;
+/// The members by name, in some kind of map.
+trait MemberMap: Clone + Default + Serialize + DeserializeOwned + Send + Sync + 'static {
+    const KIND: &'static str;
+    fn register(&mut self, name: String, address: String) -> bool;
+    fn relocate(&mut self, name: &str, address: String) -> bool;
+    fn count(&self) -> usize;
+}
 
-impl ModelDefinition for Members {
-    type Data = BTreeMap<String, String>;
+impl MemberMap for BTreeMap<String, String> {
+    const KIND: &'static str = "btreemap";
+    fn register(&mut self, name: String, address: String) -> bool {
+        self.insert(name, address).is_none()
+    }
+    fn relocate(&mut self, name: &str, address: String) -> bool {
+        self.get_mut(name).map(|a| *a = address).is_some()
+    }
+    fn count(&self) -> usize {
+        self.len()
+    }
+}
+
+impl MemberMap for imbl::OrdMap<String, String> {
+    const KIND: &'static str = "imbl_ordmap";
+    fn register(&mut self, name: String, address: String) -> bool {
+        self.insert(name, address).is_none()
+    }
+    fn relocate(&mut self, name: &str, address: String) -> bool {
+        self.get_mut(name).map(|a| *a = address).is_some()
+    }
+    fn count(&self) -> usize {
+        self.len()
+    }
+}
+
+struct Members<M>(PhantomData<fn() -> M>);
+
+impl<M: MemberMap> ModelDefinition for Members<M> {
+    type Data = M;
     type Event = MemberEvent;
     type Error = String;
     type Domain<V: View<Self>> = V;
 
-    fn initial_data(&self) -> Self::Data {
-        BTreeMap::new()
+    fn initial_data(&self) -> M {
+        M::default()
     }
 
-    fn apply(
-        &self,
-        data: &mut Self::Data,
-        event: MemberEvent,
-        _: &EventContext<'_>,
-    ) -> Result<(), String> {
+    fn apply(&self, data: &mut M, event: MemberEvent, _: &EventContext<'_>) -> Result<(), String> {
         match event {
             MemberEvent::NewMemberRegistered { name, address } => {
-                if data.insert(name.clone(), address).is_some() {
+                if !data.register(name.clone(), address) {
                     return Err(format!("{name} is already a member"));
                 }
             }
             MemberEvent::MemberHasMoved { name, address } => {
-                *data
-                    .get_mut(&name)
-                    .ok_or(format!("{name} is not a member"))? = address;
+                if !data.relocate(&name, address) {
+                    return Err(format!("{name} is not a member"));
+                }
             }
         }
         Ok(())
@@ -90,22 +123,22 @@ fn store_with(dir: &tempfile::TempDir, members: u64) -> Store {
     store
 }
 
-fn read_write(c: &mut Criterion) {
-    let mut group = c.benchmark_group("model");
-    group
-        .sample_size(20)
-        .measurement_time(Duration::from_secs(5));
-    for members in [1_000u64, 100_000] {
-        let dir = tempfile::tempdir().expect("a folder");
-        let store = store_with(&dir, members);
-        let model = store.define_model(Members).expect("define");
-        let data = model.aggregator_data().expect("fold").clone();
-        assert_eq!(data.len() as u64, members);
-        group.bench_function(format!("clone_data/{members}_members"), |b| {
-            b.iter(|| black_box(&data).clone());
-        });
-        let mut round = 0u64;
-        group.bench_function(format!("read_write_instance/{members}_members"), |b| {
+fn measure<M: MemberMap>(group: &mut BenchmarkGroup<'_, WallTime>, members: u64) {
+    let dir = tempfile::tempdir().expect("a folder");
+    let store = store_with(&dir, members);
+    let model = store
+        .define_model(Members::<M>(PhantomData))
+        .expect("define");
+    let data = model.aggregator_data().expect("fold").clone();
+    assert_eq!(data.count() as u64, members);
+    let kind = M::KIND;
+    group.bench_function(format!("clone_data/{kind}/{members}_members"), |b| {
+        b.iter(|| black_box(&data).clone());
+    });
+    let mut round = 0u64;
+    group.bench_function(
+        format!("read_write_instance/{kind}/{members}_members"),
+        |b| {
             b.iter(|| {
                 round += 1;
                 let name = format!("member {}", round % members);
@@ -123,10 +156,24 @@ fn read_write(c: &mut Criterion) {
                     )
                     .expect("commit")
             });
-        });
-        group.bench_function(format!("log_only/{members}_members"), |b| {
-            b.iter(|| store.log(&Event::new("tick")).expect("log"));
-        });
+        },
+    );
+}
+
+fn read_write(c: &mut Criterion) {
+    let mut group = c.benchmark_group("model");
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(5));
+    // A plain commit of one event, without a model: what a read-write commit costs at least.
+    let dir = tempfile::tempdir().expect("a folder");
+    let store = store_with(&dir, 0);
+    group.bench_function("log_only", |b| {
+        b.iter(|| store.log(&Event::new("tick")).expect("log"));
+    });
+    for members in [1_000u64, 100_000] {
+        measure::<BTreeMap<String, String>>(&mut group, members);
+        measure::<imbl::OrdMap<String, String>>(&mut group, members);
     }
     group.finish();
 }
