@@ -2,6 +2,8 @@
 //! on tokio's blocking threads, and subscriptions are `Stream`s ([`CommitStream`]).
 #![cfg(feature = "tokio")]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,14 +11,13 @@ use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
 use std::time::Duration;
 
+use common::{Counter, CounterEvent};
 use foldstore::asynchronous::{AsyncModel, AsyncStore, CommitStream};
 use foldstore::storage::Listing;
 use foldstore::{
-    Commit, Conflict, Dispatch, Error, Event, EventContext, MemoryStorage, ModelDefinition, Start,
-    Storage, Store, View, Watch,
+    Commit, Conflict, Dispatch, Error, Event, MemoryStorage, Start, Storage, Store, View, Watch,
 };
 use futures_core::Stream;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 /// Only to fail a test that hangs.
@@ -58,41 +59,6 @@ fn folder_store() -> (tempfile::TempDir, Store) {
 
 // ---------------------------------------------------------------------------------------------
 // A counter model
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "name", content = "data", rename_all = "camelCase")]
-enum CounterEvent {
-    Incremented { by: i64 },
-}
-
-struct Counter;
-
-impl ModelDefinition for Counter {
-    type Data = i64;
-    type Event = CounterEvent;
-    type Error = String;
-    type Domain<V: View<Self>> = V;
-
-    fn initial_data(&self) -> i64 {
-        0
-    }
-
-    fn apply(
-        &self,
-        data: &mut i64,
-        event: CounterEvent,
-        _: &EventContext<'_>,
-    ) -> Result<(), String> {
-        match event {
-            CounterEvent::Incremented { by } => *data += by,
-        }
-        Ok(())
-    }
-
-    fn domain<V: View<Self>>(&self, view: V) -> V {
-        view
-    }
-}
 
 /// An action's own error, or the store's.
 #[derive(Debug)]

@@ -4,12 +4,15 @@
 //! the environment variable [`CHILD_FOLDER`] names a store folder; then it runs read-write
 //! increments of a counter model there and prints what it did, as one JSON line, on stdout.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use foldstore::{Dispatch, Error, Event, EventContext, ModelDefinition, Store, View};
+use common::{Counter, CounterEvent};
+use foldstore::{Dispatch, Error, Event, Store, View};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -28,42 +31,6 @@ const RESULT_MARK: &str = "FOLDSTORE_WORKER_RESULT ";
 
 /// The worker's test name, as `--exact` wants it.
 const WORKER_TEST: &str = "counter_worker";
-
-/// A counter whose only event adds `by`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "name", content = "data", rename_all = "camelCase")]
-enum CounterEvent {
-    Incremented { by: i64 },
-}
-
-struct Counter;
-
-impl ModelDefinition for Counter {
-    type Data = i64;
-    type Event = CounterEvent;
-    type Error = String;
-    type Domain<V: View<Self>> = V;
-
-    fn initial_data(&self) -> i64 {
-        0
-    }
-
-    fn apply(
-        &self,
-        data: &mut i64,
-        event: CounterEvent,
-        _: &EventContext<'_>,
-    ) -> Result<(), String> {
-        match event {
-            CounterEvent::Incremented { by } => *data += by,
-        }
-        Ok(())
-    }
-
-    fn domain<V: View<Self>>(&self, view: V) -> V {
-        view
-    }
-}
 
 /// What one worker did.
 #[derive(Debug, Default, Serialize, Deserialize)]
