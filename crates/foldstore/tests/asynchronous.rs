@@ -6,17 +6,11 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::ThreadId;
 use std::time::Duration;
 
-use common::{Counter, CounterEvent};
+use common::{Counted, Counter, CounterEvent};
 use foldstore::asynchronous::{AsyncModel, AsyncStore, CommitStream};
-use foldstore::storage::Listing;
-use foldstore::{
-    Commit, Conflict, Dispatch, Error, Event, MemoryStorage, Start, Storage, Store, View, Watch,
-};
+use foldstore::{Commit, Dispatch, Error, Event, MemoryStorage, Start, Storage, Store, View};
 use futures_core::Stream;
 use serde_json::json;
 
@@ -70,121 +64,6 @@ enum ActionError {
 impl From<Error> for ActionError {
     fn from(e: Error) -> Self {
         ActionError::Store(e)
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// A memory backend that counts live watches (one per live subscription)
-
-#[derive(Clone, Debug, Default)]
-struct Counted {
-    inner: MemoryStorage,
-    live_watches: Arc<AtomicUsize>,
-    /// Every read or write of the backend (watches aside), with the thread that made it.
-    calls: Arc<Mutex<Vec<(&'static str, ThreadId)>>>,
-}
-
-impl Counted {
-    fn record(&self, call: &'static str) {
-        self.calls
-            .lock()
-            .unwrap()
-            .push((call, std::thread::current().id()));
-    }
-
-    /// The calls made on `thread`.
-    fn calls_on(&self, thread: ThreadId) -> Vec<&'static str> {
-        self.calls
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(_, on)| *on == thread)
-            .map(|(call, _)| *call)
-            .collect()
-    }
-}
-
-struct CountedWatch {
-    inner: Box<dyn Watch>,
-    live: Arc<AtomicUsize>,
-}
-
-impl Watch for CountedWatch {
-    fn wait(&mut self, timeout: Duration) -> bool {
-        self.inner.wait(timeout)
-    }
-}
-
-impl Drop for CountedWatch {
-    fn drop(&mut self) {
-        self.live.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-impl Storage for Counted {
-    fn ensure_created(&self) -> foldstore::Result<()> {
-        self.inner.ensure_created()
-    }
-
-    fn exists(&self) -> foldstore::Result<bool> {
-        self.inner.exists()
-    }
-
-    fn list(&self) -> foldstore::Result<Listing> {
-        self.record("list");
-        self.inner.list()
-    }
-
-    fn read_commit(&self, number: u64) -> foldstore::Result<Option<Vec<u8>>> {
-        self.record("read_commit");
-        self.inner.read_commit(number)
-    }
-
-    fn commit_exists(&self, number: u64) -> foldstore::Result<bool> {
-        self.record("commit_exists");
-        self.inner.commit_exists(number)
-    }
-
-    fn create_commit(
-        &self,
-        number: u64,
-        document: &[u8],
-    ) -> foldstore::Result<Result<(), Conflict>> {
-        self.record("create_commit");
-        self.inner.create_commit(number, document)
-    }
-
-    fn read_snapshot(&self, name: &str, commit: u64) -> foldstore::Result<Option<Vec<u8>>> {
-        self.record("read_snapshot");
-        self.inner.read_snapshot(name, commit)
-    }
-
-    fn create_snapshot(
-        &self,
-        name: &str,
-        commit: u64,
-        document: &[u8],
-    ) -> foldstore::Result<Result<(), Conflict>> {
-        self.record("create_snapshot");
-        self.inner.create_snapshot(name, commit, document)
-    }
-
-    fn watch(&self) -> foldstore::Result<Option<Box<dyn Watch>>> {
-        Ok(self.inner.watch()?.map(|inner| {
-            self.live_watches.fetch_add(1, Ordering::SeqCst);
-            Box::new(CountedWatch {
-                inner,
-                live: Arc::clone(&self.live_watches),
-            }) as Box<dyn Watch>
-        }))
-    }
-
-    fn commit_location(&self, number: u64) -> String {
-        self.inner.commit_location(number)
-    }
-
-    fn snapshot_location(&self, name: &str, commit: u64) -> String {
-        self.inner.snapshot_location(name, commit)
     }
 }
 
@@ -378,10 +257,10 @@ async fn dropping_a_stream_stops_its_thread() {
     // A live stream whose thread waits for a commit.
     let mut waiting = async_store.subscribe(Start::Beginning).await.unwrap();
     assert_eq!(next(&mut waiting).await.unwrap().unwrap().number(), 1);
-    assert_eq!(counted.live_watches.load(Ordering::SeqCst), 1);
+    assert_eq!(counted.live_watches(), 1);
     drop(waiting);
     wait_until("the waiting stream's thread ends", || {
-        counted.live_watches.load(Ordering::SeqCst) == 0
+        counted.live_watches() == 0
     })
     .await;
 
@@ -392,13 +271,13 @@ async fn dropping_a_stream_stops_its_thread() {
     let full_live = async_store.subscribe(Start::Beginning).await.unwrap();
     let full_replay = async_store.replay(Start::Beginning).await.unwrap();
     wait_until("both streams' threads are subscribed", || {
-        counted.live_watches.load(Ordering::SeqCst) == 2
+        counted.live_watches() == 2
     })
     .await;
     drop(full_live);
     drop(full_replay);
     wait_until("the blocked streams' threads end", || {
-        counted.live_watches.load(Ordering::SeqCst) == 0
+        counted.live_watches() == 0
     })
     .await;
 
@@ -443,10 +322,7 @@ async fn the_async_api_does_no_storage_io_on_the_runtime_thread() {
         4
     );
 
-    assert!(
-        !counted.calls.lock().unwrap().is_empty(),
-        "the backend was used"
-    );
+    assert!(!counted.calls().is_empty(), "the backend was used");
     assert_eq!(
         counted.calls_on(runtime_thread),
         Vec::<&str>::new(),

@@ -6,17 +6,15 @@
 //! [`a_follower_keeps_latest_current_with_another_process`]: it does nothing unless the
 //! environment variable [`CHILD_FOLDER`] names a store folder.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use foldstore::storage::Listing;
-use foldstore::{
-    Conflict, EventContext, MemoryStorage, Model, ModelDefinition, Storage, Store, View, Watch,
-};
+use common::Counted;
+use foldstore::{EventContext, Model, ModelDefinition, Store, View};
 use serde::{Deserialize, Serialize};
 
 /// Only to fail a test that hangs.
@@ -123,109 +121,6 @@ fn wait_for_position(model: &Model<TallyModel>, tip: u64) {
         assert!(last <= tip, "{last} > {tip}");
         last == tip
     });
-}
-
-// ---------------------------------------------------------------------------------------------
-// A memory backend that counts its watches and its reads
-
-/// A memory backend that counts live watches (one per live subscription: a follower's thread
-/// holds one until it ends) and commit reads.
-#[derive(Clone, Debug, Default)]
-struct Counted {
-    inner: MemoryStorage,
-    live_watches: Arc<AtomicUsize>,
-    reads: Arc<AtomicUsize>,
-}
-
-impl Counted {
-    fn live_watches(&self) -> usize {
-        self.live_watches.load(Ordering::SeqCst)
-    }
-
-    fn reads(&self) -> usize {
-        self.reads.load(Ordering::SeqCst)
-    }
-}
-
-struct CountedWatch {
-    inner: Box<dyn Watch>,
-    live: Arc<AtomicUsize>,
-}
-
-impl Watch for CountedWatch {
-    fn wait(&mut self, timeout: Duration) -> bool {
-        self.inner.wait(timeout)
-    }
-}
-
-impl Drop for CountedWatch {
-    fn drop(&mut self) {
-        self.live.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-impl Storage for Counted {
-    fn ensure_created(&self) -> foldstore::Result<()> {
-        self.inner.ensure_created()
-    }
-
-    fn exists(&self) -> foldstore::Result<bool> {
-        self.inner.exists()
-    }
-
-    fn list(&self) -> foldstore::Result<Listing> {
-        self.reads.fetch_add(1, Ordering::SeqCst);
-        self.inner.list()
-    }
-
-    fn read_commit(&self, number: u64) -> foldstore::Result<Option<Vec<u8>>> {
-        self.reads.fetch_add(1, Ordering::SeqCst);
-        self.inner.read_commit(number)
-    }
-
-    fn commit_exists(&self, number: u64) -> foldstore::Result<bool> {
-        self.reads.fetch_add(1, Ordering::SeqCst);
-        self.inner.commit_exists(number)
-    }
-
-    fn create_commit(
-        &self,
-        number: u64,
-        document: &[u8],
-    ) -> foldstore::Result<Result<(), Conflict>> {
-        self.inner.create_commit(number, document)
-    }
-
-    fn read_snapshot(&self, name: &str, commit: u64) -> foldstore::Result<Option<Vec<u8>>> {
-        self.inner.read_snapshot(name, commit)
-    }
-
-    fn create_snapshot(
-        &self,
-        name: &str,
-        commit: u64,
-        document: &[u8],
-    ) -> foldstore::Result<Result<(), Conflict>> {
-        self.inner.create_snapshot(name, commit, document)
-    }
-
-    fn watch(&self) -> foldstore::Result<Option<Box<dyn Watch>>> {
-        Ok(self.inner.watch()?.map(|inner| {
-            self.live_watches.fetch_add(1, Ordering::SeqCst);
-            Box::new(CountedWatch {
-                inner,
-                live: Arc::clone(&self.live_watches),
-            }) as Box<dyn Watch>
-        }))
-    }
-
-    fn commit_location(&self, number: u64) -> String {
-        self.inner.commit_location(number)
-    }
-
-    fn snapshot_location(&self, name: &str, commit: u64) -> String {
-        self.inner.snapshot_location(name, commit)
-    }
 }
 
 /// Two stores on one counted memory backend: the model's and a writer's.

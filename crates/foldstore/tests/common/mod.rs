@@ -1,6 +1,16 @@
-//! What several test files share: a counter model whose only event adds to it.
+//! What several test files share: a counter model whose only event adds to it, and a memory
+//! backend that counts what is asked of it.
 
-use foldstore::{EventContext, ModelDefinition, View};
+// Each test file uses part of it.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::ThreadId;
+use std::time::Duration;
+
+use foldstore::storage::Listing;
+use foldstore::{Conflict, EventContext, MemoryStorage, ModelDefinition, Storage, View, Watch};
 use serde::{Deserialize, Serialize};
 
 /// The counter's only event: add `by`.
@@ -41,5 +51,143 @@ impl ModelDefinition for Counter {
 
     fn domain<V: View<Self>>(&self, view: V) -> V {
         view
+    }
+}
+
+/// A memory backend that counts its live watches (one per live subscription: a subscriber's
+/// or follower's thread holds one until it ends) and records every read and write.
+#[derive(Clone, Debug, Default)]
+pub struct Counted {
+    /// The backend it counts for (clones share it).
+    pub inner: MemoryStorage,
+    live_watches: Arc<AtomicUsize>,
+    /// Every read or write of the backend (watches aside), with the thread that made it.
+    calls: Arc<Mutex<Vec<(&'static str, ThreadId)>>>,
+}
+
+impl Counted {
+    /// The watches alive now.
+    pub fn live_watches(&self) -> usize {
+        self.live_watches.load(Ordering::SeqCst)
+    }
+
+    /// Every call recorded so far.
+    pub fn calls(&self) -> Vec<&'static str> {
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(call, _)| *call)
+            .collect()
+    }
+
+    /// How many times the backend was read (listed, or a commit read or looked for).
+    pub fn reads(&self) -> usize {
+        self.calls()
+            .iter()
+            .filter(|call| matches!(**call, "list" | "read_commit" | "commit_exists"))
+            .count()
+    }
+
+    fn record(&self, call: &'static str) {
+        self.calls
+            .lock()
+            .unwrap()
+            .push((call, std::thread::current().id()));
+    }
+
+    /// The calls made on `thread`.
+    pub fn calls_on(&self, thread: ThreadId) -> Vec<&'static str> {
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, on)| *on == thread)
+            .map(|(call, _)| *call)
+            .collect()
+    }
+}
+
+struct CountedWatch {
+    inner: Box<dyn Watch>,
+    live: Arc<AtomicUsize>,
+}
+
+impl Watch for CountedWatch {
+    fn wait(&mut self, timeout: Duration) -> bool {
+        self.inner.wait(timeout)
+    }
+}
+
+impl Drop for CountedWatch {
+    fn drop(&mut self) {
+        self.live.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Storage for Counted {
+    fn ensure_created(&self) -> foldstore::Result<()> {
+        self.inner.ensure_created()
+    }
+
+    fn exists(&self) -> foldstore::Result<bool> {
+        self.inner.exists()
+    }
+
+    fn list(&self) -> foldstore::Result<Listing> {
+        self.record("list");
+        self.inner.list()
+    }
+
+    fn read_commit(&self, number: u64) -> foldstore::Result<Option<Vec<u8>>> {
+        self.record("read_commit");
+        self.inner.read_commit(number)
+    }
+
+    fn commit_exists(&self, number: u64) -> foldstore::Result<bool> {
+        self.record("commit_exists");
+        self.inner.commit_exists(number)
+    }
+
+    fn create_commit(
+        &self,
+        number: u64,
+        document: &[u8],
+    ) -> foldstore::Result<Result<(), Conflict>> {
+        self.record("create_commit");
+        self.inner.create_commit(number, document)
+    }
+
+    fn read_snapshot(&self, name: &str, commit: u64) -> foldstore::Result<Option<Vec<u8>>> {
+        self.record("read_snapshot");
+        self.inner.read_snapshot(name, commit)
+    }
+
+    fn create_snapshot(
+        &self,
+        name: &str,
+        commit: u64,
+        document: &[u8],
+    ) -> foldstore::Result<Result<(), Conflict>> {
+        self.record("create_snapshot");
+        self.inner.create_snapshot(name, commit, document)
+    }
+
+    fn watch(&self) -> foldstore::Result<Option<Box<dyn Watch>>> {
+        Ok(self.inner.watch()?.map(|inner| {
+            self.live_watches.fetch_add(1, Ordering::SeqCst);
+            Box::new(CountedWatch {
+                inner,
+                live: Arc::clone(&self.live_watches),
+            }) as Box<dyn Watch>
+        }))
+    }
+
+    fn commit_location(&self, number: u64) -> String {
+        self.inner.commit_location(number)
+    }
+
+    fn snapshot_location(&self, name: &str, commit: u64) -> String {
+        self.inner.snapshot_location(name, commit)
     }
 }
