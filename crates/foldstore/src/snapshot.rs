@@ -79,13 +79,7 @@ impl Store {
     /// [`Error::InvalidSnapshotName`]; I/O errors.
     pub fn snapshot_labels(&self, name: &str) -> Result<Vec<u64>> {
         validate_snapshot_name(name)?;
-        let listing = self.storage().list()?;
-        Ok(listing
-            .snapshots
-            .into_iter()
-            .filter(|(n, _)| n == name)
-            .map(|(_, commit)| commit)
-            .collect())
+        Ok(labels_of(self.storage().list()?.snapshots, name))
     }
 
     /// Reads the snapshot of `name` labelled `commit`, if there is one.
@@ -132,4 +126,13 @@ impl Store {
         }
         Ok(None)
     }
+}
+
+/// The labels of the snapshots of `name` among `snapshots` (as a listing gives them, sorted).
+pub(crate) fn labels_of(snapshots: Vec<(String, u64)>, name: &str) -> Vec<u64> {
+    snapshots
+        .into_iter()
+        .filter(|(n, _)| n == name)
+        .map(|(_, commit)| commit)
+        .collect()
 }

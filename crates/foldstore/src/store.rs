@@ -267,6 +267,13 @@ impl Store {
             .ok();
     }
 
+    /// Takes what a listing made elsewhere says of the log's end, so that this store need not
+    /// list the backend again to find it.
+    pub(crate) fn adopt_listing(&self, listing: &crate::storage::Listing) {
+        self.note_tip(listing.commits.last().copied().unwrap_or(0));
+        self.inner.tip_listed.store(true, Ordering::Release);
+    }
+
     /// Records that commit `number` exists.
     pub(crate) fn note_tip(&self, number: u64) {
         self.inner.tip.fetch_max(number, Ordering::AcqRel);

@@ -14,6 +14,7 @@ use super::{EventContext, ModelDefinition};
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::format::{encode_commit, Commit};
+use crate::snapshot::labels_of;
 use crate::storage::validate_snapshot_name;
 use crate::store::Store;
 
@@ -420,7 +421,7 @@ impl<D: ModelDefinition> Model<D> {
         }
         let base = match shared.current() {
             Some(state) if state.position <= commit => state,
-            _ => shared.restore(commit)?,
+            _ => shared.restore(commit, shared.snapshot_labels()?)?,
         };
         let (state, result) = shared.advance(&base, Some(commit), None);
         result?;
@@ -513,8 +514,17 @@ impl<D: ModelDefinition> Shared<D> {
         let base = match self.current() {
             Some(state) => state,
             None => {
+                // One listing finds both the log's end and the snapshots.
+                let labels = match self.definition.snapshot_name() {
+                    Some(name) => {
+                        let listing = self.store.storage().list()?;
+                        self.store.adopt_listing(&listing);
+                        labels_of(listing.snapshots, name)
+                    }
+                    None => Vec::new(),
+                };
                 let tip = self.store.tip()?;
-                let restored = self.restore(tip)?;
+                let restored = self.restore(tip, labels)?;
                 self.publish(Arc::clone(&restored));
                 restored
             }
@@ -527,10 +537,18 @@ impl<D: ModelDefinition> Shared<D> {
         result.map(|()| state)
     }
 
-    /// The newest usable snapshot labelled at most `at_most`, or the initial data.
-    fn restore(&self, at_most: u64) -> Result<Arc<State<D::Data>>> {
+    /// The labels of the model's snapshots, from a listing of the store.
+    fn snapshot_labels(&self) -> Result<Vec<u64>> {
+        match self.definition.snapshot_name() {
+            Some(name) => self.store.snapshot_labels(name),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// The newest usable snapshot among `labels` labelled at most `at_most`, or the initial
+    /// data.
+    fn restore(&self, at_most: u64, labels: Vec<u64>) -> Result<Arc<State<D::Data>>> {
         if let Some(name) = self.definition.snapshot_name() {
-            let labels = self.store.snapshot_labels(name)?;
             for commit in labels.into_iter().rev() {
                 match self.read_snapshot(name, commit, at_most) {
                     Ok(Some(data)) => {
