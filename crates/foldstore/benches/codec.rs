@@ -14,34 +14,12 @@
 
 use std::hint::black_box;
 
+mod common;
+
+use common::member_has_moved;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use foldstore::{Commit, Event, Headers};
-use serde::Serialize;
 use serde_json::Value;
-
-/// The event of the comparison program and of `foldstore bench`, typed as an application
-/// would type it.
-#[derive(Serialize)]
-#[serde(tag = "name", content = "data", rename_all = "camelCase")]
-enum MemberEvent {
-    MemberHasMoved { name: String, address: Address },
-}
-
-#[derive(Serialize)]
-struct Address {
-    street: String,
-    city: String,
-}
-
-fn member_has_moved(index: u64) -> MemberEvent {
-    MemberEvent::MemberHasMoved {
-        name: format!("member {index}"),
-        address: Address {
-            street: format!("{index} Rykkinnveien"),
-            city: "Rykkinn".to_owned(),
-        },
-    }
-}
 
 /// A commit document of `events` events, as foldstore writes it.
 fn document(events: u64) -> Vec<u8> {

@@ -29,34 +29,14 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::member_has_moved;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use foldstore::{Durability, Store};
-use serde::Serialize;
 use serde_json::Value;
 
 const REPLAY_COMMITS: u64 = 10_000;
-
-#[derive(Serialize)]
-#[serde(tag = "name", content = "data", rename_all = "camelCase")]
-enum MemberEvent {
-    MemberHasMoved { name: String, address: Address },
-}
-
-#[derive(Serialize)]
-struct Address {
-    street: String,
-    city: String,
-}
-
-fn member_has_moved(index: u64) -> MemberEvent {
-    MemberEvent::MemberHasMoved {
-        name: format!("member {index}"),
-        address: Address {
-            street: format!("{index} Rykkinnveien"),
-            city: "Rykkinn".to_owned(),
-        },
-    }
-}
 
 fn open_without_syncs(path: &Path) -> Store {
     let store = Store::builder(path)

@@ -1,0 +1,35 @@
+//! The event every benchmark writes: the one of the comparison program and of
+//! `foldstore bench`, typed as an application would type it.
+
+use serde::Serialize;
+
+/// A member moved.
+#[derive(Serialize)]
+#[serde(tag = "name", content = "data", rename_all = "camelCase")]
+pub enum MemberEvent {
+    /// Where member `name` lives now.
+    MemberHasMoved {
+        /// The member.
+        name: String,
+        /// The new address.
+        address: Address,
+    },
+}
+
+/// An address.
+#[derive(Serialize)]
+pub struct Address {
+    street: String,
+    city: String,
+}
+
+/// Event number `index`: about 100 bytes of JSON.
+pub fn member_has_moved(index: u64) -> MemberEvent {
+    MemberEvent::MemberHasMoved {
+        name: format!("member {index}"),
+        address: Address {
+            street: format!("{index} Rykkinnveien"),
+            city: "Rykkinn".to_owned(),
+        },
+    }
+}
