@@ -372,6 +372,9 @@ impl Store {
     pub(crate) fn make_headers(&self) -> Headers {
         let mut headers = Headers::new();
         headers.insert("time".to_owned(), Value::String(now_iso8601()));
+        if self.inner.storage.needs_commit_ids() {
+            headers.insert(COMMIT_ID_HEADER.to_owned(), Value::String(unique_id()));
+        }
         if let Some(factory) = &self.inner.headers {
             // `insert` keeps the position of a key that exists, so `time` stays first.
             headers.extend(factory());
@@ -382,7 +385,36 @@ impl Store {
 
 /// The last commit a listing of `storage` finds (0 when there is none).
 fn last_commit(storage: &dyn Storage) -> Result<u64> {
-    Ok(storage.list()?.commits.last().copied().unwrap_or(0))
+    storage.last_commit()
+}
+
+/// The header that carries a commit's unique id, for backends that need one to resolve a write
+/// whose outcome they could not learn (see [`Storage::needs_commit_ids`]).
+pub const COMMIT_ID_HEADER: &str = "commitId";
+
+/// An id that no other commit of any process or machine carries: 128 bits from the process's
+/// randomly keyed hasher, the time, the process id and a counter.
+pub(crate) fn unique_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    static KEYS: std::sync::OnceLock<(
+        std::collections::hash_map::RandomState,
+        std::collections::hash_map::RandomState,
+    )> = std::sync::OnceLock::new();
+    let (a, b) = KEYS.get_or_init(|| (Default::default(), Default::default()));
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let half = |keys: &std::collections::hash_map::RandomState, salt: u64| {
+        let mut hasher = keys.build_hasher();
+        hasher.write_u64(salt);
+        hasher.write_u128(nanos);
+        hasher.write_u32(std::process::id());
+        hasher.write_u64(count);
+        hasher.finish()
+    };
+    format!("{:016x}{:016x}", half(a, 1), half(b, 2))
 }
 
 /// The current time as JavaScript's `Date.prototype.toISOString` writes it.

@@ -16,6 +16,13 @@ use foldstore::storage::Listing;
 use foldstore::{Conflict, Durability, Error, FolderStorage, MemoryStorage, Storage};
 use tempfile::TempDir;
 
+#[cfg(feature = "postgres")]
+#[path = "common/postgres.rs"]
+mod pg_server;
+#[cfg(feature = "s3")]
+#[path = "common/s3.rs"]
+mod s3_server;
+
 /// The prefix of the folder backend's temporary files.
 const TEMP_PREFIX: &str = ".foldstore-tmp-";
 
@@ -46,6 +53,28 @@ impl Backend {
         }
     }
 
+    /// A fresh table on the test PostgreSQL server, or `None` when there is none here (which
+    /// fails the test under `CI=true`).
+    #[cfg(feature = "postgres")]
+    fn postgres() -> Option<Self> {
+        Some(Backend {
+            storage: pg_server::fresh_storage()?,
+            folder: None,
+            _dir: None,
+        })
+    }
+
+    /// A fresh prefix on the test S3 server, or `None` when there is none here (which fails
+    /// the test under `CI=true`).
+    #[cfg(feature = "s3")]
+    fn s3() -> Option<Self> {
+        Some(Backend {
+            storage: s3_server::fresh_storage()?,
+            folder: None,
+            _dir: None,
+        })
+    }
+
     fn assert_no_temporary_files(&self) {
         if let Some(folder) = self.folder.as_ref().filter(|folder| folder.exists()) {
             let left = temporary_files(folder);
@@ -54,35 +83,44 @@ impl Backend {
     }
 }
 
-/// Runs a check on a created backend, then the checks that hold after anything.
-fn run(backend: Backend, check: fn(&dyn Storage)) {
+/// Runs a check on a created backend, then the checks that hold after anything. `None` is a
+/// backend whose server is not available here (its constructor said so).
+fn run(backend: Option<Backend>, check: fn(&dyn Storage)) {
+    let Some(backend) = backend else { return };
     backend.storage.ensure_created().expect("ensure_created");
     check(&*backend.storage);
     backend.assert_no_temporary_files();
 }
 
 /// Runs a check on a backend that has not been created.
-fn run_uncreated(backend: Backend, check: fn(&Backend)) {
+fn run_uncreated(backend: Option<Backend>, check: fn(&Backend)) {
+    let Some(backend) = backend else { return };
     check(&backend);
     backend.assert_no_temporary_files();
 }
 
+macro_rules! backend_suite {
+    ($name:ident, $make:expr, [$($check:ident),*], [$($absent:ident),*]) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use foldstore::Durability;
+            #[allow(unused_imports)]
+            use super::Backend;
+            $( #[test] fn $check() { super::run($make, super::$check); } )*
+            $( #[test] fn $absent() { super::run_uncreated($make, super::$absent); } )*
+        }
+    };
+}
+
 macro_rules! conformance {
     (created: [$($check:ident),* $(,)?], uncreated: [$($absent:ident),* $(,)?] $(,)?) => {
-        mod memory {
-            $( #[test] fn $check() { super::run(super::Backend::memory(), super::$check); } )*
-            $( #[test] fn $absent() { super::run_uncreated(super::Backend::memory(), super::$absent); } )*
-        }
-        mod folder_immediate {
-            use foldstore::Durability;
-            $( #[test] fn $check() { super::run(super::Backend::folder(Durability::Immediate), super::$check); } )*
-            $( #[test] fn $absent() { super::run_uncreated(super::Backend::folder(Durability::Immediate), super::$absent); } )*
-        }
-        mod folder_no_sync {
-            use foldstore::Durability;
-            $( #[test] fn $check() { super::run(super::Backend::folder(Durability::None), super::$check); } )*
-            $( #[test] fn $absent() { super::run_uncreated(super::Backend::folder(Durability::None), super::$absent); } )*
-        }
+        backend_suite!(memory, Some(Backend::memory()), [$($check),*], [$($absent),*]);
+        backend_suite!(folder_immediate, Some(Backend::folder(Durability::Immediate)), [$($check),*], [$($absent),*]);
+        backend_suite!(folder_no_sync, Some(Backend::folder(Durability::None)), [$($check),*], [$($absent),*]);
+        #[cfg(feature = "postgres")]
+        backend_suite!(postgres, Backend::postgres(), [$($check),*], [$($absent),*]);
+        #[cfg(feature = "s3")]
+        backend_suite!(s3, Backend::s3(), [$($check),*], [$($absent),*]);
     };
 }
 

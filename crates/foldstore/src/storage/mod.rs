@@ -2,9 +2,17 @@
 
 mod folder;
 mod memory;
+#[cfg(feature = "s3")]
+mod object;
+#[cfg(feature = "postgres")]
+mod postgres;
 
 pub use folder::{Durability, FolderStorage};
 pub use memory::MemoryStorage;
+#[cfg(feature = "s3")]
+pub use object::ObjectStorage;
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStorage;
 
 use std::fmt;
 
@@ -96,6 +104,47 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// # Errors
     /// When the commit exists but cannot be read.
     fn read_commit(&self, number: u64) -> Result<Option<Vec<u8>>>;
+
+    /// Reads up to `max` commits from `first` on (`first`, `first + 1`, ...), stopping before
+    /// the first number that has no commit. A replay reads in such batches, so backends that
+    /// can read a range in one request (a query, one read of a journal segment) override it;
+    /// the default calls [`read_commit`](Storage::read_commit) for each.
+    ///
+    /// # Errors
+    /// As [`read_commit`](Storage::read_commit).
+    fn read_commits(&self, first: u64, max: usize) -> Result<Vec<Vec<u8>>> {
+        let mut commits = Vec::new();
+        let mut number = first.max(1);
+        while commits.len() < max {
+            match self.read_commit(number)? {
+                Some(bytes) => commits.push(bytes),
+                None => break,
+            }
+            number += 1;
+        }
+        Ok(commits)
+    }
+
+    /// The number of the last commit (0 when there is none). The store asks once, when it
+    /// first needs the log's end, and then tracks it. The default lists the backend; backends
+    /// override it when they can tell more cheaply (a `max()` query, a journal's index, probing
+    /// for objects). Since commits are contiguous from 1, a backend may find it by probing
+    /// numbers instead of listing everything.
+    ///
+    /// # Errors
+    /// When that cannot be found out.
+    fn last_commit(&self) -> Result<u64> {
+        Ok(self.list()?.commits.last().copied().unwrap_or(0))
+    }
+
+    /// Whether documents written through this backend need a unique id in their headers
+    /// (`commitId`), because the backend can fail to learn whether a create succeeded (a lost
+    /// acknowledgement, a client that retried a request that had in fact succeeded). Such a
+    /// backend then reads the commit back and compares it with its own document to tell its
+    /// own commit from another writer's (DESIGN.md, guarantee 7). The default is `false`.
+    fn needs_commit_ids(&self) -> bool {
+        false
+    }
 
     /// Whether commit `number` exists. The default reads it; backends override it when they
     /// can tell more cheaply.
