@@ -40,6 +40,17 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// The store's folder is not laid out as foldstore expects: a journal with loose commit
+    /// files beside it, a journal marker that cannot be read or is of a newer version, or a
+    /// write the journal cannot take.
+    #[error("{}: {problem}", path.display())]
+    Layout {
+        /// The store's folder.
+        path: PathBuf,
+        /// What is wrong, and what to do.
+        problem: String,
+    },
+
     /// A commit is present but cannot be read as a commit document.
     #[error(
         "commit {commit} ({location}) {problem}: run 'foldstore verify' to list damaged commits"

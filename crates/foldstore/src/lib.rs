@@ -88,12 +88,14 @@ pub use projection::{Checkpoint, FileCheckpoint, Projection};
 pub use repair::{Quarantine, RepairPlan};
 pub use replay::{Commits, Replay, ReplaySummary, IN_PROGRESS_GRACE};
 pub use snapshot::Snapshot;
-pub use storage::{Conflict, Durability, FolderStorage, MemoryStorage, Storage, Watch};
 #[cfg(feature = "s3")]
 pub use storage::ObjectStorage;
 #[cfg(feature = "postgres")]
 pub use storage::PostgresStorage;
-pub use store::{Block, HeaderFactory, Store, StoreBuilder, COMMIT_ID_HEADER};
+pub use storage::{
+    Conflict, Durability, FolderStorage, JournalStorage, MemoryStorage, Storage, Watch,
+};
+pub use store::{Block, HeaderFactory, Layout, Store, StoreBuilder, COMMIT_ID_HEADER};
 pub use subscribe::{Start, Subscription, DEFAULT_POLL_INTERVAL};
 pub use verify::{Finding, VerifyReport};
 

@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 use crate::event::{Event, Headers};
 use crate::format::encode_commit;
-use crate::storage::{Durability, FolderStorage, MemoryStorage, Storage};
+use crate::storage::{Durability, FolderStorage, JournalStorage, MemoryStorage, Storage};
 
 /// A function that makes headers for each commit, added to the default `time` header.
 pub type HeaderFactory = dyn Fn() -> Headers + Send + Sync;
@@ -74,7 +74,47 @@ pub struct StoreBuilder {
     path: PathBuf,
     storage: Option<Arc<dyn Storage>>,
     durability: Durability,
+    layout: Option<Layout>,
     headers: Option<Arc<HeaderFactory>>,
+}
+
+/// How a folder store lays out its commits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Layout {
+    /// The original package's layout: commit `k` is the file `k.log`. The original package
+    /// can read and write it beside foldstore. The default for new stores.
+    #[default]
+    Loose,
+    /// foldstore's own journal: commits as records of append-only segment files, written
+    /// with one sync for many concurrent commits. Much faster to write and replay; the
+    /// original package cannot read it. See [`JournalStorage`].
+    Journal,
+}
+
+impl Layout {
+    /// The layout of the folder store at `path`: `Some(Journal)` when it holds a journal
+    /// marker, `Some(Loose)` when it holds commit files, `None` when it holds neither (an empty
+    /// or missing folder).
+    ///
+    /// # Errors
+    /// When the folder cannot be listed.
+    pub fn detect(path: impl AsRef<Path>) -> Result<Option<Layout>> {
+        let path = path.as_ref();
+        if crate::storage::journal::is_journal(path) {
+            return Ok(Some(Layout::Journal));
+        }
+        let listing = FolderStorage::new(path).list()?;
+        Ok((!listing.commits.is_empty()).then_some(Layout::Loose))
+    }
+
+    /// The layout's name, as `foldstore --layout` takes it: `loose` or `journal`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Layout::Loose => "loose",
+            Layout::Journal => "journal",
+        }
+    }
 }
 
 impl fmt::Debug for StoreBuilder {
@@ -83,6 +123,7 @@ impl fmt::Debug for StoreBuilder {
             .field("path", &self.path)
             .field("storage", &self.storage)
             .field("durability", &self.durability)
+            .field("layout", &self.layout)
             .field("headers", &self.headers.as_ref().map(|_| "<factory>"))
             .finish()
     }
@@ -107,6 +148,14 @@ impl StoreBuilder {
         self
     }
 
+    /// The layout of a new folder store. An existing store keeps its layout, which is detected
+    /// (asking for the other one is an error: `foldstore copy` converts between layouts).
+    /// Default: [`Layout::Loose`] for new stores.
+    pub fn layout(mut self, layout: Layout) -> Self {
+        self.layout = Some(layout);
+        self
+    }
+
     /// Another storage backend instead of the folder at the builder's path (which is then only
     /// used in messages). Default: a [`FolderStorage`] at that path.
     pub fn storage(mut self, storage: impl Storage + 'static) -> Self {
@@ -122,13 +171,34 @@ impl StoreBuilder {
     pub fn open(self) -> Result<Store> {
         let (storage, path): (Arc<dyn Storage>, _) = match self.storage {
             Some(storage) => (storage, None),
-            None => (
-                Arc::new(FolderStorage::with_durability(
-                    self.path.clone(),
-                    self.durability,
-                )),
-                Some(self.path),
-            ),
+            None => {
+                let found = Layout::detect(&self.path)?;
+                let layout = match (found, self.layout) {
+                    (Some(found), Some(asked)) if found != asked => {
+                        return Err(Error::Layout {
+                            path: self.path,
+                            problem: format!(
+                                "the store has the {} layout, and the {} layout was asked for; convert it with 'foldstore copy --layout {} FROM TO'",
+                                found.name(),
+                                asked.name(),
+                                asked.name()
+                            ),
+                        })
+                    }
+                    (found, asked) => found.or(asked).unwrap_or_default(),
+                };
+                let storage: Arc<dyn Storage> = match layout {
+                    Layout::Loose => Arc::new(FolderStorage::with_durability(
+                        self.path.clone(),
+                        self.durability,
+                    )),
+                    Layout::Journal => Arc::new(JournalStorage::with_durability(
+                        self.path.clone(),
+                        self.durability,
+                    )),
+                };
+                (storage, Some(self.path))
+            }
         };
         storage.exists()?;
         Ok(Store::from_parts(storage, path, self.headers))
@@ -150,6 +220,7 @@ impl Store {
             path: path.as_ref().to_path_buf(),
             storage: None,
             durability: Durability::default(),
+            layout: None,
             headers: None,
         }
     }

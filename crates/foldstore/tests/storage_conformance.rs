@@ -13,7 +13,9 @@ use std::sync::{Barrier, Mutex};
 use std::thread;
 
 use foldstore::storage::Listing;
-use foldstore::{Conflict, Durability, Error, FolderStorage, MemoryStorage, Storage};
+use foldstore::{
+    Conflict, Durability, Error, FolderStorage, JournalStorage, MemoryStorage, Storage,
+};
 use tempfile::TempDir;
 
 #[cfg(feature = "postgres")]
@@ -75,6 +77,19 @@ impl Backend {
         })
     }
 
+    fn journal(durability: Durability) -> Self {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let folder = dir.path().join("store");
+        Backend {
+            // Small segments, so that the checks cross segment boundaries.
+            storage: Box::new(JournalStorage::with_segment_bytes(
+                &folder, durability, 4096,
+            )),
+            folder: Some(folder),
+            _dir: Some(dir),
+        }
+    }
+
     fn assert_no_temporary_files(&self) {
         if let Some(folder) = self.folder.as_ref().filter(|folder| folder.exists()) {
             let left = temporary_files(folder);
@@ -112,35 +127,47 @@ macro_rules! backend_suite {
     };
 }
 
+/// `created` checks run on every backend; `sparse` ones create commits out of order (leaving
+/// numbers free below them), which the journal refuses by design and checks on its own
+/// (`journal_refuses_commits_beyond_the_end`).
 macro_rules! conformance {
-    (created: [$($check:ident),* $(,)?], uncreated: [$($absent:ident),* $(,)?] $(,)?) => {
-        backend_suite!(memory, Some(Backend::memory()), [$($check),*], [$($absent),*]);
-        backend_suite!(folder_immediate, Some(Backend::folder(Durability::Immediate)), [$($check),*], [$($absent),*]);
-        backend_suite!(folder_no_sync, Some(Backend::folder(Durability::None)), [$($check),*], [$($absent),*]);
+    (
+        created: [$($check:ident),* $(,)?],
+        sparse: [$($sparse:ident),* $(,)?],
+        uncreated: [$($absent:ident),* $(,)?] $(,)?
+    ) => {
+        backend_suite!(memory, Some(Backend::memory()), [$($check,)* $($sparse),*], [$($absent),*]);
+        backend_suite!(folder_immediate, Some(Backend::folder(Durability::Immediate)), [$($check,)* $($sparse),*], [$($absent),*]);
+        backend_suite!(folder_no_sync, Some(Backend::folder(Durability::None)), [$($check,)* $($sparse),*], [$($absent),*]);
+        backend_suite!(journal_immediate, Some(Backend::journal(Durability::Immediate)), [$($check,)* journal_refuses_commits_beyond_the_end], [$($absent),*]);
+        backend_suite!(journal_no_sync, Some(Backend::journal(Durability::None)), [$($check,)* journal_refuses_commits_beyond_the_end], [$($absent),*]);
         #[cfg(feature = "postgres")]
-        backend_suite!(postgres, Backend::postgres(), [$($check),*], [$($absent),*]);
+        backend_suite!(postgres, Backend::postgres(), [$($check,)* $($sparse),*], [$($absent),*]);
         #[cfg(feature = "s3")]
-        backend_suite!(s3, Backend::s3(), [$($check),*], [$($absent),*]);
+        backend_suite!(s3, Backend::s3(), [$($check,)* $($sparse),*], [$($absent),*]);
     };
 }
 
 conformance! {
     created: [
         create_is_exclusive,
-        create_conflicts_even_with_identical_bytes,
         read_returns_exact_bytes_or_none,
-        commits_may_be_created_in_any_order_and_are_listed_sorted,
-        append_takes_the_lowest_free_number_and_never_overwrites,
         snapshots_are_exclusive_and_keyed_by_name_and_commit,
         snapshot_bytes_are_exact,
         invalid_snapshot_names_are_refused,
-        listing_reports_commits_and_snapshots_sorted,
         locations_name_the_commit_and_snapshot,
         ensure_created_is_idempotent_and_keeps_contents,
         racing_creates_have_one_winner_per_number,
         racing_appends_place_every_document_once_contiguously,
         racing_snapshot_creates_have_one_winner,
         commit_number_zero_is_refused_or_listed,
+        appends_and_batch_reads_agree,
+    ],
+    sparse: [
+        create_conflicts_even_with_identical_bytes,
+        commits_may_be_created_in_any_order_and_are_listed_sorted,
+        append_takes_the_lowest_free_number_and_never_overwrites,
+        listing_reports_commits_and_snapshots_sorted,
     ],
     uncreated: [
         a_backend_not_created_is_empty_and_reading_creates_nothing,
@@ -154,6 +181,71 @@ fn doc(text: &str) -> Vec<u8> {
 
 fn commits(storage: &dyn Storage) -> Vec<u64> {
     storage.list().expect("list").commits
+}
+
+// A backend that keeps the log contiguous by construction refuses a commit beyond the end plus
+// one, and changes nothing; identical bytes at an existing number are still a conflict.
+fn journal_refuses_commits_beyond_the_end(storage: &dyn Storage) {
+    assert!(storage.create_commit(3, b"three").is_err());
+    assert!(storage.append_commit(2, b"two").is_err());
+    assert_eq!(storage.list().expect("list").commits, Vec::<u64>::new());
+    assert_eq!(storage.create_commit(1, b"one").expect("create"), Ok(()));
+    assert_eq!(
+        storage.create_commit(1, b"one").expect("create"),
+        Err(Conflict { commit: 1 })
+    );
+    assert!(storage.create_commit(3, b"three").is_err());
+    assert_eq!(storage.append_commit(1, b"two").expect("append"), 2);
+    assert_eq!(storage.list().expect("list").commits, [1, 2]);
+    assert_eq!(storage.last_commit().expect("last"), 2);
+}
+
+// Batch reads (`read_commits`) and the log's end (`last_commit`) agree with single reads,
+// across many commits of all sizes.
+fn appends_and_batch_reads_agree(storage: &dyn Storage) {
+    assert_eq!(storage.last_commit().expect("last"), 0);
+    assert_eq!(
+        storage.read_commits(1, 10).expect("read"),
+        Vec::<Vec<u8>>::new()
+    );
+    let documents: Vec<Vec<u8>> = (0..600_usize)
+        .map(|i| {
+            let filler = "x".repeat((i * 37) % 3000);
+            doc(&format!(
+                r#"{{"headers":{{}},"events":[{{"name":"e{i}","data":"{filler}"}}]}}"#
+            ))
+        })
+        .collect();
+    for (expected, document) in (1..).zip(&documents) {
+        assert_eq!(
+            storage.append_commit(1, document).expect("append"),
+            expected
+        );
+    }
+    assert_eq!(storage.last_commit().expect("last"), 600);
+    for (first, max) in [
+        (1, 600),
+        (1, 1000),
+        (17, 5),
+        (255, 3),
+        (256, 300),
+        (590, 50),
+        (601, 5),
+    ] {
+        let read = storage.read_commits(first, max).expect("read");
+        let from = usize::try_from(first - 1).expect("small");
+        let expected: Vec<Vec<u8>> = documents.iter().skip(from).take(max).cloned().collect();
+        assert_eq!(read.len(), expected.len(), "read_commits({first}, {max})");
+        assert!(read == expected, "read_commits({first}, {max}) differs");
+    }
+    for number in [600, 1, 300, 257, 256, 2] {
+        let index = usize::try_from(number - 1).expect("small");
+        assert_eq!(
+            storage.read_commit(number).expect("read").as_ref(),
+            Some(&documents[index])
+        );
+    }
+    assert_eq!(storage.read_commit(601).expect("read"), None);
 }
 
 // Contract 1: exclusive creation; a conflict changes nothing.
@@ -335,7 +427,12 @@ fn snapshots_are_exclusive_and_keyed_by_name_and_commit(storage: &dyn Storage) {
     // Snapshots are not commits, and commits are not snapshots.
     assert!(commits(storage).is_empty());
     assert!(!storage.commit_exists(3).expect("exists"));
-    assert_eq!(storage.create_commit(3, b"commit").expect("create"), Ok(()));
+    for number in 1..=3 {
+        assert_eq!(
+            storage.create_commit(number, b"commit").expect("create"),
+            Ok(())
+        );
+    }
     assert_eq!(storage.read_snapshot("members", 4).expect("read"), None);
     assert_eq!(
         storage.list().expect("list").snapshots,
@@ -600,7 +697,14 @@ fn a_backend_not_created_is_empty_and_reading_creates_nothing(backend: &Backend)
     assert_eq!(storage.list().expect("list"), Listing::default());
     if let Some(folder) = &backend.folder {
         assert!(folder.is_dir());
-        assert_eq!(fs::read_dir(folder).expect("read_dir").count(), 0);
+        // Nothing but a journal's marker and segment folder.
+        let names = file_names(folder);
+        assert!(
+            names
+                .iter()
+                .all(|name| name == "foldstore-journal.json" || name == "journal"),
+            "{names:?}"
+        );
     }
 }
 

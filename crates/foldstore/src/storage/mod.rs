@@ -1,6 +1,7 @@
 //! Where the bytes live: the [`Storage`] trait and its backends.
 
 mod folder;
+pub mod journal;
 mod memory;
 #[cfg(feature = "s3")]
 mod object;
@@ -8,6 +9,7 @@ mod object;
 mod postgres;
 
 pub use folder::{Durability, FolderStorage};
+pub use journal::JournalStorage;
 pub use memory::MemoryStorage;
 #[cfg(feature = "s3")]
 pub use object::ObjectStorage;

@@ -67,6 +67,8 @@ pub struct FolderStorage {
     /// Whether a failure to watch the folder was reported yet.
     #[cfg_attr(not(feature = "watch"), allow(dead_code))]
     watch_warned: Arc<AtomicBool>,
+    /// Whether this backend keeps the snapshots of a journal (and may write beside its marker).
+    inside_journal: bool,
 }
 
 impl FolderStorage {
@@ -91,7 +93,15 @@ impl FolderStorage {
             fs,
             swept: Arc::new(AtomicBool::new(false)),
             watch_warned: Arc::new(AtomicBool::new(false)),
+            inside_journal: false,
         }
+    }
+
+    /// The same backend, keeping the snapshots of a journal store: it may write into a folder
+    /// that holds a journal marker.
+    pub(crate) fn inside_journal(mut self) -> Self {
+        self.inside_journal = true;
+        self
     }
 
     /// The store's folder.
@@ -128,6 +138,23 @@ impl FolderStorage {
     /// returns its path.
     fn write_temporary(&self, document: &[u8]) -> Result<PathBuf> {
         if !self.swept.swap(true, Ordering::AcqRel) {
+            if !self.inside_journal
+                && self
+                    .fs
+                    .kind(&self.path.join(super::journal::JOURNAL_MARKER))
+                    .ok()
+                    .flatten()
+                    .is_some()
+            {
+                self.swept.store(false, Ordering::Release);
+                return Err(Error::Layout {
+                    path: self.path.clone(),
+                    problem: format!(
+                        "the folder holds a journal ({}): loose commit files cannot be added to it; open it with Store::open, which detects the layout",
+                        super::journal::JOURNAL_MARKER
+                    ),
+                });
+            }
             self.remove_stale_temporaries(STALE_TEMPORARY_AGE);
         }
         static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -223,6 +250,28 @@ impl FolderStorage {
             }
         }
         removed
+    }
+}
+
+impl FolderStorage {
+    /// A watch on `folder` (the store's folder, or a journal's segment folder), or `None` when
+    /// it cannot be watched (subscribers then poll).
+    #[cfg(feature = "watch")]
+    pub(crate) fn watch_folder(&self, folder: &Path) -> Result<Option<Box<dyn super::Watch>>> {
+        // A folder that does not exist yet cannot be watched: subscribers poll until it does.
+        if self.fs.kind(folder).ok().flatten() != Some(Kind::Folder) {
+            return Ok(None);
+        }
+        match notice::FolderWatch::new(folder) {
+            Ok(watch) => Ok(Some(Box::new(watch))),
+            Err(e) => {
+                // Said once per backend: subscribers try again now and then.
+                if !self.watch_warned.swap(true, Ordering::AcqRel) {
+                    tracing::warn!(folder = %folder.display(), error = %e, "cannot watch the folder for new commits; polling instead");
+                }
+                Ok(None)
+            }
+        }
     }
 }
 
@@ -363,20 +412,7 @@ impl Storage for FolderStorage {
 
     #[cfg(feature = "watch")]
     fn watch(&self) -> Result<Option<Box<dyn super::Watch>>> {
-        // A folder that does not exist yet cannot be watched: subscribers poll until it does.
-        if self.fs.kind(&self.path).ok().flatten() != Some(Kind::Folder) {
-            return Ok(None);
-        }
-        match notice::FolderWatch::new(&self.path) {
-            Ok(watch) => Ok(Some(Box::new(watch))),
-            Err(e) => {
-                // Said once per backend: subscribers try again now and then.
-                if !self.watch_warned.swap(true, Ordering::AcqRel) {
-                    tracing::warn!(folder = %self.path.display(), error = %e, "cannot watch the folder for new commits; polling instead");
-                }
-                Ok(None)
-            }
-        }
+        self.watch_folder(&self.path)
     }
 
     fn commit_location(&self, number: u64) -> String {

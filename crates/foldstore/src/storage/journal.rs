@@ -1,0 +1,1150 @@
+//! The folder backend in foldstore's own, faster "journal" layout.
+//!
+//! # Layout
+//! - `STORE/foldstore-journal.json`: the format marker, `{"format":"foldstore-journal",
+//!   "version":1}`, created exclusively when the store is made. A folder with the marker is a
+//!   journal; a folder with the marker *and* `<n>.log` commit files is refused as mixed.
+//! - `STORE/journal/<first>.jsonl`: segments, named by the number of their first commit
+//!   (20 digits, so that names sort by number, and never `<n>.log`). Each commit is one record:
+//!
+//!   ```text
+//!   {"n":7,"len":92,"crc32":"1c291ca3","commit":{"headers":{...},"events":[...]}}
+//!   ```
+//!
+//!   `len` is the length in bytes of the commit document that follows `"commit":`, kept byte
+//!   for byte, and `crc32` its CRC-32 (IEEE). A record ends with `}` and a newline. Records are
+//!   framed by their length, not by newlines, so any document is kept exactly; documents that
+//!   are compact JSON (all that foldstore and the original package write) make every line a
+//!   JSON value for `jq`.
+//! - `STORE/journal/journal.lock`: the lock writers take, with `flock`, to append.
+//! - Snapshots: `STORE/k.m-snapshot`, exactly as in the loose layout.
+//!
+//! # Writing
+//! Writers of one process queue their commits; one of them (the leader) takes the lock, catches
+//! up with what other processes appended, writes every queued record with one write and makes
+//! them durable with one `fdatasync` (group commit), then tells each writer its outcome. A new
+//! segment is started when the current one has reached the segment size. Bytes after the last
+//! whole record that a writer finds while holding the lock were left by a writer that died in
+//! the middle of a write: they are copied into `STORE/foldstore-quarantine/`, synced, and cut
+//! off before anything is appended.
+//!
+//! # Reading
+//! Readers take no lock. A record is only seen when it is whole and its checksum matches, so a
+//! write in progress is invisible until it is complete. Positions of every 256th commit are kept
+//! in memory, so a read by number scans at most 255 records; batch reads go through a segment
+//! sequentially.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::SystemTime;
+
+use super::{check_commit_number, Conflict, Durability, FolderStorage, Listing, Storage};
+use crate::error::{Error, Result};
+
+/// The format marker's file name, in the store's folder.
+pub const JOURNAL_MARKER: &str = "foldstore-journal.json";
+
+/// The folder of the segments, in the store's folder.
+pub const SEGMENT_FOLDER: &str = "journal";
+
+/// The version of the journal format this code reads and writes.
+pub const JOURNAL_VERSION: u64 = 1;
+
+/// The size at which a segment is closed and the next one started (64 MiB).
+pub const DEFAULT_SEGMENT_BYTES: u64 = 64 << 20;
+
+/// The lock file, in the segment folder.
+const LOCK_FILE: &str = "journal.lock";
+
+/// One position in memory per this many commits.
+const INDEX_EVERY: u64 = 256;
+
+/// How much of a segment is read at a time when scanning.
+const CHUNK: usize = 1 << 20;
+
+/// A store kept in a folder in the journal layout. See the [module documentation](self) for
+/// the format.
+///
+/// It keeps every guarantee of the [`Storage`] contract, with one difference: the journal is
+/// contiguous by construction, so creating a commit beyond the end of the log plus one is
+/// refused (the store never does it; only a backend-level caller could).
+#[derive(Clone, Debug)]
+pub struct JournalStorage {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    path: PathBuf,
+    segments: PathBuf,
+    durability: Durability,
+    segment_bytes: u64,
+    /// Snapshots and the quarantine are kept as in the loose layout.
+    loose: FolderStorage,
+    view: Mutex<View>,
+    queue: Mutex<Queue>,
+    turn: Condvar,
+}
+
+/// What readers know of the segments.
+#[derive(Debug, Default)]
+struct View {
+    /// Whether the segment folder was listed (and the layout checked) yet.
+    loaded: bool,
+    segments: BTreeMap<u64, Segment>,
+}
+
+#[derive(Debug)]
+struct Segment {
+    path: PathBuf,
+    file: Option<Arc<File>>,
+    /// Known positions: commit number → offset of its record. Holds the segment's start, every
+    /// [`INDEX_EVERY`]th commit seen, and the end of the whole records known (the position of
+    /// the next commit).
+    positions: BTreeMap<u64, u64>,
+    /// The number after the last whole record known, and the offset where it would start.
+    end: Option<(u64, u64)>,
+    /// Where the last read stopped: the next commit and its offset.
+    cursor: Option<(u64, u64)>,
+}
+
+impl Segment {
+    fn new(path: PathBuf, first: u64) -> Self {
+        Segment {
+            path,
+            file: None,
+            positions: BTreeMap::from([(first, 0)]),
+            end: None,
+            cursor: None,
+        }
+    }
+
+    fn file(&mut self) -> io::Result<Arc<File>> {
+        if let Some(file) = &self.file {
+            return Ok(Arc::clone(file));
+        }
+        let file = Arc::new(File::open(&self.path)?);
+        self.file = Some(Arc::clone(&file));
+        Ok(file)
+    }
+
+    fn note(&mut self, number: u64, offset: u64) {
+        if number % INDEX_EVERY == 0 {
+            self.positions.insert(number, offset);
+        }
+    }
+
+    fn note_end(&mut self, next: u64, offset: u64) {
+        if self.end.is_none_or(|(known, _)| next >= known) {
+            self.end = Some((next, offset));
+        }
+    }
+
+    /// The nearest known position at or before commit `number`: where a scan for it starts.
+    fn start_for(&self, number: u64) -> (u64, u64) {
+        let grid = self
+            .positions
+            .range(..=number)
+            .next_back()
+            .map(|(n, at)| (*n, *at))
+            .expect("a segment knows its start");
+        [self.end, self.cursor]
+            .into_iter()
+            .flatten()
+            .filter(|(n, _)| *n <= number)
+            .fold(
+                grid,
+                |best, known| if known.0 > best.0 { known } else { best },
+            )
+    }
+
+    /// The position furthest along that is known.
+    fn furthest(&self) -> (u64, u64) {
+        self.start_for(u64::MAX)
+    }
+}
+
+/// Writers waiting for the leader.
+#[derive(Debug, Default)]
+struct Queue {
+    pending: Vec<Request>,
+    leading: bool,
+    next_ticket: u64,
+    done: HashMap<u64, Result<Result<u64, Conflict>>>,
+}
+
+#[derive(Debug)]
+struct Request {
+    ticket: u64,
+    kind: Kind,
+    document: Vec<u8>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Create(u64),
+    Append(u64),
+}
+
+/// A record parsed from a segment's bytes.
+enum Parsed {
+    /// A whole record: its number, where its document lies in the buffer, its total length.
+    Whole {
+        number: u64,
+        document: std::ops::Range<usize>,
+        length: usize,
+        crc: u32,
+    },
+    /// The buffer ends inside the record: `needed` bytes in all are needed to judge it.
+    Short { needed: usize },
+    /// Not a record.
+    Invalid(String),
+}
+
+fn parse_number(buf: &[u8], at: &mut usize, what: &str) -> Result<Option<u64>, String> {
+    let start = *at;
+    while *at < buf.len() && buf[*at].is_ascii_digit() {
+        *at += 1;
+    }
+    if *at == buf.len() {
+        return Ok(None);
+    }
+    if *at == start || *at - start > 20 {
+        return Err(format!("{what} is not a number"));
+    }
+    std::str::from_utf8(&buf[start..*at])
+        .ok()
+        .and_then(|digits| digits.parse().ok())
+        .map(Some)
+        .ok_or_else(|| format!("{what} is not a number"))
+}
+
+fn expect(buf: &[u8], at: &mut usize, literal: &[u8]) -> Result<bool, String> {
+    let available = buf.len().saturating_sub(*at).min(literal.len());
+    if buf[*at..*at + available] != literal[..available] {
+        return Err(format!(
+            "expected {:?}",
+            String::from_utf8_lossy(literal).as_ref()
+        ));
+    }
+    *at += available;
+    Ok(available == literal.len())
+}
+
+/// Parses the record at the start of `buf`.
+fn parse_record(buf: &[u8]) -> Parsed {
+    let mut at = 0;
+    let mut inner = || -> Result<Option<Parsed>, String> {
+        if !expect(buf, &mut at, b"{\"n\":")? {
+            return Ok(None);
+        }
+        let Some(number) = parse_number(buf, &mut at, "the commit number")? else {
+            return Ok(None);
+        };
+        if !expect(buf, &mut at, b",\"len\":")? {
+            return Ok(None);
+        }
+        let Some(len) = parse_number(buf, &mut at, "the length")? else {
+            return Ok(None);
+        };
+        if !expect(buf, &mut at, b",\"crc32\":\"")? {
+            return Ok(None);
+        }
+        if buf.len() < at + 8 {
+            return Ok(None);
+        }
+        let crc = std::str::from_utf8(&buf[at..at + 8])
+            .ok()
+            .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+            .ok_or("the checksum is not 8 hexadecimal digits")?;
+        at += 8;
+        if !expect(buf, &mut at, b"\",\"commit\":")? {
+            return Ok(None);
+        }
+        let len = usize::try_from(len).map_err(|_| "the length is too large".to_owned())?;
+        let start = at;
+        let end = start.checked_add(len).ok_or("the length is too large")?;
+        let length = end + 2;
+        if buf.len() < length {
+            return Ok(Some(Parsed::Short { needed: length }));
+        }
+        if &buf[end..length] != b"}\n" {
+            return Err("the record does not end where its length says".to_owned());
+        }
+        Ok(Some(Parsed::Whole {
+            number,
+            document: start..end,
+            length,
+            crc,
+        }))
+    };
+    match inner() {
+        Ok(Some(parsed)) => parsed,
+        // The header itself is cut short: ask for a little more than there is.
+        Ok(None) => Parsed::Short {
+            needed: buf.len() + 64,
+        },
+        Err(problem) => Parsed::Invalid(problem),
+    }
+}
+
+/// Encodes one record.
+fn encode_record(out: &mut Vec<u8>, number: u64, document: &[u8]) {
+    let crc = crc32fast::hash(document);
+    out.extend_from_slice(
+        format!(
+            "{{\"n\":{number},\"len\":{},\"crc32\":\"{crc:08x}\",\"commit\":",
+            document.len()
+        )
+        .as_bytes(),
+    );
+    out.extend_from_slice(document);
+    out.extend_from_slice(b"}\n");
+}
+
+/// What a scan of a segment found after its last whole record.
+#[derive(Debug, PartialEq, Eq)]
+enum Tail {
+    /// The segment ends after a whole record.
+    Clean,
+    /// Bytes that are not (yet) a whole record: a write in progress, or torn by a crash.
+    Unfinished { offset: u64, problem: String },
+}
+
+#[cfg(unix)]
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, offset)
+}
+
+#[cfg(windows)]
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_read(file, buf, offset)
+}
+
+/// Fills `buf` from `offset` as far as the file goes; returns how much was read.
+fn read_full_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match read_at(file, &mut buf[filled..], offset + filled as u64) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// Reads the records of a segment from `offset` (where commit `number` starts) on, calling
+/// `found(number, offset, record bytes, document range)` for each whole record with a valid
+/// checksum, until `found` returns `false` or the records end. Returns the number and offset
+/// after the last record passed to `found`, and what follows it.
+fn scan(
+    file: &File,
+    mut number: u64,
+    mut offset: u64,
+    mut found: impl FnMut(u64, u64, &[u8], std::ops::Range<usize>) -> bool,
+) -> io::Result<(u64, u64, Tail)> {
+    // Small first, so that reading one record reads little; larger as the scan goes on.
+    let mut buf = vec![0; 16 << 10];
+    loop {
+        let filled = read_full_at(file, &mut buf, offset)?;
+        if filled == 0 {
+            return Ok((number, offset, Tail::Clean));
+        }
+        let mut at = 0;
+        while at < filled {
+            match parse_record(&buf[at..filled]) {
+                Parsed::Whole {
+                    number: n,
+                    document,
+                    length,
+                    crc,
+                } => {
+                    let absolute = at + document.start..at + document.end;
+                    if n != number {
+                        let problem = format!("holds commit {n} where commit {number} belongs");
+                        return Ok((number, offset, Tail::Unfinished { offset, problem }));
+                    }
+                    if crc32fast::hash(&buf[absolute]) != crc {
+                        let problem = format!("commit {number}'s checksum does not match");
+                        return Ok((number, offset, Tail::Unfinished { offset, problem }));
+                    }
+                    if !found(number, offset, &buf[at..at + length], document) {
+                        return Ok((number, offset, Tail::Clean));
+                    }
+                    number += 1;
+                    offset += length as u64;
+                    at += length;
+                }
+                Parsed::Short { needed } => {
+                    if filled < buf.len() {
+                        // The file ends inside this record.
+                        let problem = format!("commit {number}'s record is cut short");
+                        return Ok((number, offset, Tail::Unfinished { offset, problem }));
+                    }
+                    if at == 0 {
+                        buf.resize(needed.max(buf.len() * 2), 0);
+                    } else if buf.len() < CHUNK {
+                        buf.resize(buf.len() * 2, 0);
+                    }
+                    break;
+                }
+                Parsed::Invalid(problem) => {
+                    let problem = format!("not a record where commit {number} belongs: {problem}");
+                    return Ok((number, offset, Tail::Unfinished { offset, problem }));
+                }
+            }
+        }
+    }
+}
+
+/// [`scan`] on a segment, keeping the positions it passes on the grid.
+fn scan_segment(
+    segment: &mut Segment,
+    number: u64,
+    offset: u64,
+    mut found: impl FnMut(u64, u64, &[u8], std::ops::Range<usize>) -> bool,
+) -> Result<(u64, u64)> {
+    let file = segment
+        .file()
+        .map_err(|e| Error::io("open", &segment.path, e))?;
+    let mut seen = Vec::new();
+    let (next, end, _) = scan(&file, number, offset, |n, at, record, document| {
+        if n % INDEX_EVERY == 0 {
+            seen.push((n, at));
+        }
+        found(n, at, record, document)
+    })
+    .map_err(|e| Error::io("read", &segment.path, e))?;
+    for (n, at) in seen {
+        segment.note(n, at);
+    }
+    Ok((next, end))
+}
+
+/// Finds the last whole record of a segment by reading its end, not all of it: the number and
+/// offset of that record, or `None` when the end holds no record start (then scan instead).
+fn find_last_record(segment: &mut Segment) -> Result<Option<(u64, u64)>> {
+    const WINDOW: u64 = 64 << 10;
+    let file = segment
+        .file()
+        .map_err(|e| Error::io("open", &segment.path, e))?;
+    let size = file
+        .metadata()
+        .map_err(|e| Error::io("look at", &segment.path, e))?
+        .len();
+    if size <= WINDOW * 4 {
+        return Ok(None);
+    }
+    let start = size - WINDOW;
+    let mut buf = vec![0; usize::try_from(WINDOW).unwrap_or(usize::MAX)];
+    let filled =
+        read_full_at(&file, &mut buf, start).map_err(|e| Error::io("read", &segment.path, e))?;
+    buf.truncate(filled);
+    let first = *segment
+        .positions
+        .keys()
+        .next()
+        .expect("a segment knows its start");
+    let mut at = buf.len();
+    while let Some(newline) = buf[..at].iter().rposition(|b| *b == b'\n') {
+        at = newline;
+        let candidate = &buf[newline + 1..];
+        if let Parsed::Whole {
+            number,
+            document,
+            crc,
+            ..
+        } = parse_record(candidate)
+        {
+            if number >= first && crc32fast::hash(&candidate[document]) == crc {
+                return Ok(Some((number, start + newline as u64 + 1)));
+            }
+        }
+    }
+    Ok(None)
+}
+
+fn segment_name(first: u64) -> String {
+    format!("{first:020}.jsonl")
+}
+
+fn segment_first(name: &str) -> Option<u64> {
+    let digits = name.strip_suffix(".jsonl")?;
+    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok().filter(|first| *first > 0)
+}
+
+/// Whether the folder at `path` holds a journal (its marker exists).
+pub(crate) fn is_journal(path: &Path) -> bool {
+    path.join(JOURNAL_MARKER).exists()
+}
+
+fn marker_document() -> String {
+    format!("{{\"format\":\"foldstore-journal\",\"version\":{JOURNAL_VERSION}}}\n")
+}
+
+impl JournalStorage {
+    /// A journal store at `path` (which need not exist yet), with [`Durability::Immediate`].
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self::with_durability(path, Durability::default())
+    }
+
+    /// A journal store at `path` with the given durability.
+    pub fn with_durability(path: impl Into<PathBuf>, durability: Durability) -> Self {
+        Self::with_segment_bytes(path, durability, DEFAULT_SEGMENT_BYTES)
+    }
+
+    /// A journal store whose segments are closed once they hold `segment_bytes` (at least one
+    /// commit per segment whatever the size).
+    pub fn with_segment_bytes(
+        path: impl Into<PathBuf>,
+        durability: Durability,
+        segment_bytes: u64,
+    ) -> Self {
+        let path = path.into();
+        JournalStorage {
+            shared: Arc::new(Shared {
+                segments: path.join(SEGMENT_FOLDER),
+                loose: FolderStorage::with_durability(path.clone(), durability).inside_journal(),
+                path,
+                durability,
+                segment_bytes: segment_bytes.max(1),
+                view: Mutex::default(),
+                queue: Mutex::default(),
+                turn: Condvar::new(),
+            }),
+        }
+    }
+
+    /// The store's folder.
+    pub fn path(&self) -> &Path {
+        &self.shared.path
+    }
+
+    /// The durability this backend writes with.
+    pub fn durability(&self) -> Durability {
+        self.shared.durability
+    }
+
+    fn view(&self) -> MutexGuard<'_, View> {
+        self.shared.view.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn layout_error(&self, problem: impl Into<String>) -> Error {
+        Error::Layout {
+            path: self.shared.path.clone(),
+            problem: problem.into(),
+        }
+    }
+
+    /// Checks the marker and lists the segments, once.
+    fn load(&self, view: &mut View) -> Result<()> {
+        if view.loaded {
+            return Ok(());
+        }
+        let marker = self.shared.path.join(JOURNAL_MARKER);
+        let text = match fs::read_to_string(&marker) {
+            Ok(text) => text,
+            // Not created yet: an empty store.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::io("read", marker, e)),
+        };
+        let version = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .filter(|v| v["format"] == "foldstore-journal")
+            .and_then(|v| v["version"].as_u64())
+            .ok_or_else(|| {
+                self.layout_error(format!(
+                    "{} is not a journal format marker ({:?})",
+                    marker.display(),
+                    text.trim()
+                ))
+            })?;
+        if version > JOURNAL_VERSION {
+            return Err(self.layout_error(format!(
+                "the journal has format version {version}, and this foldstore reads version {JOURNAL_VERSION} and older: use a newer foldstore"
+            )));
+        }
+        self.refuse_mixed()?;
+        self.list_segments(view)?;
+        view.loaded = true;
+        Ok(())
+    }
+
+    /// Refuses a folder that holds loose-layout commit files beside the journal.
+    fn refuse_mixed(&self) -> Result<()> {
+        let loose = self.shared.loose.list()?;
+        if let Some(first) = loose.commits.first() {
+            return Err(self.layout_error(format!(
+                "the folder holds a journal ({JOURNAL_MARKER}) and also loose commit files ({} and {} more): a store has one layout; move one of them elsewhere ('foldstore copy' converts between layouts)",
+                self.shared.loose.commit_location(*first),
+                loose.commits.len() - 1
+            )));
+        }
+        Ok(())
+    }
+
+    fn list_segments(&self, view: &mut View) -> Result<()> {
+        let entries = match fs::read_dir(&self.shared.segments) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::io("list", &self.shared.segments, e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io("list", &self.shared.segments, e))?;
+            if let Some(first) = entry.file_name().to_str().and_then(segment_first) {
+                view.segments
+                    .entry(first)
+                    .or_insert_with(|| Segment::new(entry.path(), first));
+            }
+        }
+        Ok(())
+    }
+
+    /// Looks for a segment starting at `first` that another writer made, and adds it.
+    fn discover(&self, view: &mut View, first: u64) -> bool {
+        if view.segments.contains_key(&first) {
+            return true;
+        }
+        let path = self.shared.segments.join(segment_name(first));
+        if path.exists() {
+            view.segments.insert(first, Segment::new(path, first));
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Finds where commit `number` starts: the segment's first number and the offset, or
+    /// `None` when there is no such commit (yet). Learns of other writers' appends.
+    fn locate(&self, view: &mut View, number: u64) -> Result<Option<(u64, u64)>> {
+        self.load(view)?;
+        loop {
+            let Some((&first, _)) = view.segments.range(..=number).next_back() else {
+                return Ok(None);
+            };
+            let segment = view.segments.get_mut(&first).expect("just found");
+            let (from, offset) = segment.start_for(number);
+            let mut found = None;
+            let (next, end) = scan_segment(segment, from, offset, |n, at, _, _| {
+                if n == number {
+                    found = Some(at);
+                    return false;
+                }
+                true
+            })?;
+            if let Some(at) = found {
+                segment.cursor = Some((number, at));
+                return Ok(Some((first, at)));
+            }
+            segment.note_end(next, end);
+            if next <= number && self.discover(view, next) {
+                continue;
+            }
+            return Ok(None);
+        }
+    }
+
+    /// Scans the last segment to its end, and on into segments other writers started. Returns
+    /// the number the next commit takes, and the tail the scan found.
+    fn find_end(&self, view: &mut View) -> Result<(u64, Tail)> {
+        self.load(view)?;
+        loop {
+            let Some((_, segment)) = view.segments.iter_mut().next_back() else {
+                return Ok((1, Tail::Clean));
+            };
+            let (from, offset) = match segment.furthest() {
+                (n, 0) if n == *segment.positions.keys().next().expect("start") => {
+                    find_last_record(segment)?.unwrap_or((n, 0))
+                }
+                known => known,
+            };
+            let file = segment
+                .file()
+                .map_err(|e| Error::io("open", &segment.path, e))?;
+            let mut seen = Vec::new();
+            let (next, end, tail) = scan(&file, from, offset, |n, at, _, _| {
+                if n % INDEX_EVERY == 0 {
+                    seen.push((n, at));
+                }
+                true
+            })
+            .map_err(|e| Error::io("read", &segment.path, e))?;
+            for (n, at) in seen {
+                segment.note(n, at);
+            }
+            segment.note_end(next, end);
+            if self.discover(view, next) {
+                continue;
+            }
+            return Ok((next, tail));
+        }
+    }
+
+    /// Reads up to `max` commits from `number` on, in order, stopping at the end of the log.
+    fn read_from(&self, number: u64, max: usize) -> Result<Vec<Vec<u8>>> {
+        let mut commits = Vec::new();
+        let mut next = number;
+        let mut view = self.view();
+        while commits.len() < max {
+            let Some((first, offset)) = self.locate(&mut view, next)? else {
+                break;
+            };
+            let segment = view.segments.get_mut(&first).expect("located");
+            let before = commits.len();
+            let (after, end) = scan_segment(segment, next, offset, |_, _, record, document| {
+                commits.push(record[document].to_vec());
+                commits.len() < max
+            })?;
+            let read = (commits.len() - before) as u64;
+            if read == 0 {
+                break;
+            }
+            next += read;
+            if after < next {
+                // Stopped by `max` after the record of `after`: go on after it next time.
+                segment.cursor = None;
+            } else {
+                segment.cursor = Some((after, end));
+            }
+        }
+        Ok(commits)
+    }
+
+    /// Writes the queued requests as one batch, under the lock; returns each one's outcome.
+    fn write_batch(&self, batch: &[Request]) -> Result<Vec<Result<u64, Conflict>>> {
+        let segments = &self.shared.segments;
+        let lock_path = segments.join(LOCK_FILE);
+        let lock = match OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+        {
+            Ok(lock) => lock,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                if self.shared.path.join(JOURNAL_MARKER).exists() {
+                    return Err(Error::io("open", lock_path, e));
+                }
+                return Err(Error::StoreMissing {
+                    path: self.shared.path.clone(),
+                });
+            }
+            Err(e) => return Err(Error::io("open", lock_path, e)),
+        };
+        lock_file(&lock).map_err(|e| Error::io("lock", &lock_path, e))?;
+        let mut view = self.view();
+        self.load(&mut view)?;
+        if !view.loaded {
+            return Err(Error::StoreMissing {
+                path: self.shared.path.clone(),
+            });
+        }
+        // Find the end of the log. Holding the lock, nobody else is writing: bytes after the
+        // last whole record were torn by a crash.
+        let (mut next, tail) = self.find_end(&mut view)?;
+        if let Tail::Unfinished { offset, problem } = tail {
+            let (_, segment) = view
+                .segments
+                .iter()
+                .next_back()
+                .expect("a tail is in a segment");
+            self.cut_torn_tail(&segment.path.clone(), offset, &problem)?;
+        }
+        let (mut first, mut end) = match view.segments.iter().next_back() {
+            Some((first, segment)) => (*first, segment.end.map_or(0, |(_, end)| end)),
+            None => (0, 0),
+        };
+        // Assign numbers.
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let mut records = Vec::new();
+        let mut written = Vec::new();
+        for request in batch {
+            let number = match request.kind {
+                Kind::Create(number) if number < next => {
+                    outcomes.push(Err(Conflict { commit: number }));
+                    continue;
+                }
+                Kind::Create(number) | Kind::Append(number) if number > next => {
+                    return Err(self.layout_error(format!(
+                        "the journal keeps its commits contiguous: commit {number} cannot be created while the log ends at commit {}",
+                        next - 1
+                    )));
+                }
+                Kind::Create(number) => number,
+                Kind::Append(_) => next,
+            };
+            if first == 0 || end + records.len() as u64 >= self.shared.segment_bytes {
+                if !records.is_empty() {
+                    // Write what belongs to the current segment before starting the next one.
+                    self.append_records(&view, first, end, &records)?;
+                    if let Some(segment) = view.segments.get_mut(&first) {
+                        segment.note_end(number, end + records.len() as u64);
+                    }
+                    records.clear();
+                }
+                self.start_segment(&mut view, number)?;
+                first = number;
+                end = 0;
+            }
+            let at = end + records.len() as u64;
+            encode_record(&mut records, number, &request.document);
+            written.push((first, number, at));
+            outcomes.push(Ok(number));
+            next = number + 1;
+        }
+        if !records.is_empty() {
+            self.append_records(&view, first, end, &records)?;
+            end += records.len() as u64;
+        }
+        for (segment, number, at) in written {
+            if let Some(segment) = view.segments.get_mut(&segment) {
+                segment.note(number, at);
+            }
+        }
+        if let Some(segment) = view.segments.get_mut(&first) {
+            segment.note_end(next, end);
+        }
+        drop(view);
+        drop(lock);
+        Ok(outcomes)
+    }
+
+    /// Appends `records` to the segment starting at `first`, at `end`, durably if configured.
+    fn append_records(&self, view: &View, first: u64, end: u64, records: &[u8]) -> Result<()> {
+        let path = &view.segments[&first].path;
+        let file = OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(|e| Error::io("open", path, e))?;
+        write_all_at(&file, records, end).map_err(|e| Error::io("append to", path, e))?;
+        if self.shared.durability == Durability::Immediate {
+            file.sync_data().map_err(|e| Error::io("sync", path, e))?;
+        }
+        Ok(())
+    }
+
+    /// Creates the segment whose first commit is `first`.
+    fn start_segment(&self, view: &mut View, first: u64) -> Result<()> {
+        let path = self.shared.segments.join(segment_name(first));
+        match OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(_) => {}
+            // Left empty by a writer that died right after creating it.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(Error::io("create", path, e)),
+        }
+        if self.shared.durability == Durability::Immediate {
+            sync_dir(&self.shared.segments)?;
+        }
+        tracing::debug!(segment = %path.display(), "started a journal segment");
+        view.segments.insert(first, Segment::new(path, first));
+        Ok(())
+    }
+
+    /// Copies the bytes of `segment` from `offset` on into the quarantine, then cuts them off.
+    fn cut_torn_tail(&self, segment: &Path, offset: u64, problem: &str) -> Result<()> {
+        let bytes = fs::read(segment).map_err(|e| Error::io("read", segment, e))?;
+        let torn = &bytes[usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len())..];
+        if torn.is_empty() {
+            return Ok(());
+        }
+        let folder = self.shared.path.join(super::folder::QUARANTINE_FOLDER);
+        fs::create_dir_all(&folder).map_err(|e| Error::io("create", &folder, e))?;
+        let stamp = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        let name = segment
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let to = folder.join(format!("{name}.torn-at-{offset}.{stamp}"));
+        let mut out = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&to)
+            .map_err(|e| Error::io("create", &to, e))?;
+        out.write_all(torn)
+            .and_then(|()| out.sync_all())
+            .map_err(|e| Error::io("write", &to, e))?;
+        sync_dir(&folder)?;
+        let file = OpenOptions::new()
+            .write(true)
+            .open(segment)
+            .map_err(|e| Error::io("open", segment, e))?;
+        file.set_len(offset)
+            .and_then(|()| file.sync_all())
+            .map_err(|e| Error::io("cut the torn end of", segment, e))?;
+        tracing::warn!(
+            segment = %segment.display(),
+            offset,
+            bytes = torn.len(),
+            quarantine = %to.display(),
+            problem,
+            "cut off the torn end of a journal segment (a writer died while writing); the bytes were kept in the quarantine"
+        );
+        Ok(())
+    }
+
+    /// Queues a request and waits for its outcome; writes batches while leading.
+    fn submit(&self, kind: Kind, document: &[u8]) -> Result<Result<u64, Conflict>> {
+        let shared = &self.shared;
+        let mut queue = shared.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let ticket = queue.next_ticket;
+        queue.next_ticket += 1;
+        queue.pending.push(Request {
+            ticket,
+            kind,
+            document: document.to_vec(),
+        });
+        loop {
+            if let Some(outcome) = queue.done.remove(&ticket) {
+                return outcome;
+            }
+            if !queue.leading {
+                queue.leading = true;
+                let batch = std::mem::take(&mut queue.pending);
+                drop(queue);
+                let outcomes = self.write_batch(&batch);
+                queue = shared.queue.lock().unwrap_or_else(|e| e.into_inner());
+                match outcomes {
+                    Ok(outcomes) => {
+                        for (request, outcome) in batch.iter().zip(outcomes) {
+                            queue.done.insert(request.ticket, Ok(outcome));
+                        }
+                    }
+                    Err(e) => {
+                        let message = e.to_string();
+                        let mut own = Some(e);
+                        for request in &batch {
+                            let error = if request.ticket == ticket {
+                                own.take().expect("once")
+                            } else {
+                                Error::Backend {
+                                    backend: "journal",
+                                    message: message.clone(),
+                                    source: None,
+                                }
+                            };
+                            queue.done.insert(request.ticket, Err(error));
+                        }
+                    }
+                }
+                queue.leading = false;
+                shared.turn.notify_all();
+                continue;
+            }
+            queue = shared.turn.wait(queue).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+#[cfg(unix)]
+fn write_all_at(file: &File, bytes: &[u8], offset: u64) -> io::Result<()> {
+    std::os::unix::fs::FileExt::write_all_at(file, bytes, offset)
+}
+
+#[cfg(windows)]
+fn write_all_at(file: &File, mut bytes: &[u8], mut offset: u64) -> io::Result<()> {
+    while !bytes.is_empty() {
+        let n = std::os::windows::fs::FileExt::seek_write(file, bytes, offset)?;
+        bytes = &bytes[n..];
+        offset += n as u64;
+    }
+    Ok(())
+}
+
+/// Takes the exclusive lock on `file`, waiting for it; it is released when the file is closed.
+#[cfg(unix)]
+fn lock_file(file: &File) -> io::Result<()> {
+    rustix::fs::flock(file, rustix::fs::FlockOperation::LockExclusive).map_err(io::Error::from)
+}
+
+/// Without `flock`, only the writers of one process are kept apart.
+#[cfg(not(unix))]
+fn lock_file(_file: &File) -> io::Result<()> {
+    Ok(())
+}
+
+fn sync_dir(folder: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        File::open(folder)
+            .and_then(|dir| dir.sync_all())
+            .map_err(|e| Error::io("sync the folder", folder, e))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = folder;
+        Ok(())
+    }
+}
+
+impl Storage for JournalStorage {
+    fn ensure_created(&self) -> Result<()> {
+        self.shared.loose.ensure_created()?;
+        let segments = &self.shared.segments;
+        fs::create_dir_all(segments).map_err(|e| Error::io("create the folder", segments, e))?;
+        let marker = self.shared.path.join(JOURNAL_MARKER);
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&marker)
+        {
+            Ok(mut file) => {
+                file.write_all(marker_document().as_bytes())
+                    .and_then(|()| file.sync_all())
+                    .map_err(|e| Error::io("write", &marker, e))?;
+                self.refuse_mixed()?;
+                sync_dir(&self.shared.path)?;
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(Error::io("create", marker, e)),
+        }
+        let mut view = self.view();
+        view.loaded = false;
+        self.load(&mut view)
+    }
+
+    fn exists(&self) -> Result<bool> {
+        self.shared.loose.exists()
+    }
+
+    fn list(&self) -> Result<Listing> {
+        let mut listing = self.shared.loose.list()?;
+        listing.commits = (1..=self.last_commit()?).collect();
+        Ok(listing)
+    }
+
+    fn read_commit(&self, number: u64) -> Result<Option<Vec<u8>>> {
+        if number == 0 {
+            return Ok(None);
+        }
+        Ok(self.read_from(number, 1)?.pop())
+    }
+
+    fn read_commits(&self, first: u64, max: usize) -> Result<Vec<Vec<u8>>> {
+        self.read_from(first.max(1), max)
+    }
+
+    fn last_commit(&self) -> Result<u64> {
+        let mut view = self.view();
+        Ok(self.find_end(&mut view)?.0 - 1)
+    }
+
+    fn commit_exists(&self, number: u64) -> Result<bool> {
+        if number == 0 {
+            return Ok(false);
+        }
+        let mut view = self.view();
+        Ok(self.locate(&mut view, number)?.is_some())
+    }
+
+    fn commit_modified(&self, number: u64) -> Result<Option<SystemTime>> {
+        let mut view = self.view();
+        let Some((first, _)) = self.locate(&mut view, number)? else {
+            return Ok(None);
+        };
+        let path = &view.segments[&first].path;
+        fs::metadata(path)
+            .and_then(|m| m.modified())
+            .map(Some)
+            .map_err(|e| Error::io("look at", path, e))
+    }
+
+    fn create_commit(&self, number: u64, document: &[u8]) -> Result<Result<(), Conflict>> {
+        check_commit_number(number)?;
+        Ok(self.submit(Kind::Create(number), document)?.map(|_| ()))
+    }
+
+    fn append_commit(&self, first: u64, document: &[u8]) -> Result<u64> {
+        match self.submit(Kind::Append(first.max(1)), document)? {
+            Ok(number) => Ok(number),
+            Err(conflict) => unreachable!("an append never conflicts: {conflict}"),
+        }
+    }
+
+    fn read_snapshot(&self, name: &str, commit: u64) -> Result<Option<Vec<u8>>> {
+        self.shared.loose.read_snapshot(name, commit)
+    }
+
+    fn create_snapshot(
+        &self,
+        name: &str,
+        commit: u64,
+        document: &[u8],
+    ) -> Result<Result<(), Conflict>> {
+        self.shared.loose.create_snapshot(name, commit, document)
+    }
+
+    fn quarantine_commit(&self, number: u64) -> Result<String> {
+        Err(self.layout_error(format!(
+            "a journal cannot move commit {number} aside: a damaged record at the end of the journal is cut off and kept in {} by the next write; damage inside the journal must be mended by hand",
+            self.shared.path.join(super::folder::QUARANTINE_FOLDER).display()
+        )))
+    }
+
+    #[cfg(feature = "watch")]
+    fn watch(&self) -> Result<Option<Box<dyn super::Watch>>> {
+        self.shared.loose.watch_folder(&self.shared.segments)
+    }
+
+    fn commit_location(&self, number: u64) -> String {
+        let view = self.view();
+        let first = view
+            .segments
+            .range(..=number)
+            .next_back()
+            .map_or(1, |(first, _)| *first);
+        format!(
+            "{} (commit {number})",
+            self.shared.segments.join(segment_name(first)).display()
+        )
+    }
+
+    fn snapshot_location(&self, name: &str, commit: u64) -> String {
+        self.shared.loose.snapshot_location(name, commit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip_and_are_framed_by_length() {
+        let mut out = Vec::new();
+        encode_record(&mut out, 7, b"{\"a\":\n1}");
+        match parse_record(&out) {
+            Parsed::Whole {
+                number, document, ..
+            } => {
+                assert_eq!(number, 7);
+                assert_eq!(&out[document], b"{\"a\":\n1}");
+            }
+            _ => panic!("not parsed"),
+        }
+        for cut in 0..out.len() {
+            assert!(
+                matches!(parse_record(&out[..cut]), Parsed::Short { .. }),
+                "cut at {cut}"
+            );
+        }
+        assert!(matches!(parse_record(b"{\"x\":1}\n"), Parsed::Invalid(_)));
+    }
+
+    #[test]
+    fn segment_names_are_never_commit_names() {
+        assert_eq!(segment_name(1), "00000000000000000001.jsonl");
+        assert_eq!(segment_first(&segment_name(12345)), Some(12345));
+        assert_eq!(segment_first("1.log"), None);
+        assert_eq!(segment_first("00000000000000000000.jsonl"), None);
+    }
+}
