@@ -106,7 +106,8 @@ pub enum Command {
     #[command(after_help = "Examples:
   foldstore append ./members newMemberRegistered '{\"member\": {\"name\": \"peter pan\"}}'
   foldstore append ./members heartbeat
-  printf '%s\\n' '{\"name\": \"a\", \"data\": 1}' '{\"name\": \"b\"}' | foldstore append ./members --stdin")]
+  printf '%s\\n' '{\"name\": \"a\", \"data\": 1}' '{\"name\": \"b\"}' | foldstore append ./members --stdin
+  foldstore append --layout journal ./fast-store heartbeat")]
     Append {
         /// The store's folder.
         store: PathBuf,
@@ -120,6 +121,10 @@ pub enum Command {
         /// and write them all as one commit.
         #[arg(long, conflicts_with_all = ["name", "data"])]
         stdin: bool,
+        /// The layout of a new store (default: loose). An existing store keeps its own layout;
+        /// asking for the other one is an error.
+        #[arg(long, value_name = "LAYOUT")]
+        layout: Option<LayoutArg>,
     },
 
     /// Print every event as one JSON line: {"commit", "headers", "name", "data"}.
@@ -287,7 +292,8 @@ pub enum Command {
     #[command(after_help = "Examples:
   foldstore copy ./members /backup/members
   foldstore copy ./members /backup/members --json
-  foldstore copy --force ./damaged ./rescued")]
+  foldstore copy --force ./damaged ./rescued
+  foldstore copy --layout journal ./members ./members-journal")]
     Copy {
         /// The store to copy.
         from: PathBuf,
@@ -297,6 +303,10 @@ pub enum Command {
         /// as gaps).
         #[arg(long)]
         force: bool,
+        /// The layout of TO when it is a new folder store (default: the layout of FROM):
+        /// copying into the other layout converts the store.
+        #[arg(long, value_name = "LAYOUT")]
+        layout: Option<LayoutArg>,
         /// Print the report as one JSON object.
         #[arg(long)]
         json: bool,
@@ -321,6 +331,7 @@ pub enum Command {
     #[command(after_help = "Examples:
   foldstore bench append --commits 10000 --durability none
   foldstore bench append --commits 2000
+  foldstore bench append --commits 2000 --writers 8 --layout journal
   foldstore bench append --commits 20000 --writers 4 --events-per-commit 5 --dir ./bench-store
   foldstore bench replay --commits 10000
   foldstore bench replay ./members
@@ -364,6 +375,9 @@ pub enum BenchWorkload {
         /// Make the store in this folder (which must not exist, or be empty) and keep it.
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
+        /// The layout of the store made.
+        #[arg(long, value_name = "LAYOUT", default_value = "loose")]
+        layout: LayoutArg,
     },
 
     /// Replay every event of a store: one it makes first (N commits, in a temporary folder,
@@ -381,7 +395,30 @@ pub enum BenchWorkload {
         /// How many events each commit of the store made for the replay holds (default 1).
         #[arg(long, value_name = "E", value_parser = clap::value_parser!(u64).range(1..))]
         events_per_commit: Option<u64>,
+        /// The layout of the store made for the replay (default: loose).
+        #[arg(long, value_name = "LAYOUT", conflicts_with = "store")]
+        layout: Option<LayoutArg>,
     },
+}
+
+/// The layout of a new folder store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LayoutArg {
+    /// The original package's layout, one file per commit (`k.log`); the original package can
+    /// share it.
+    Loose,
+    /// foldstore's journal: commits as records of append-only segment files; much faster,
+    /// and foldstore only.
+    Journal,
+}
+
+impl From<LayoutArg> for foldstore::Layout {
+    fn from(layout: LayoutArg) -> Self {
+        match layout {
+            LayoutArg::Loose => foldstore::Layout::Loose,
+            LayoutArg::Journal => foldstore::Layout::Journal,
+        }
+    }
 }
 
 /// The durability of the commits `foldstore bench append` writes.

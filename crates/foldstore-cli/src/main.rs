@@ -47,7 +47,8 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             name,
             data,
             stdin,
-        } => cmd::append::run(&store, name, data.as_deref(), stdin),
+            layout,
+        } => cmd::append::run(&store, name, data.as_deref(), stdin, layout),
         Command::Events {
             store,
             range,
@@ -91,7 +92,8 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             to,
             force,
             json,
-        } => cmd::copy::run(&from, &to, force, json),
+            layout,
+        } => cmd::copy::run(&from, &to, force, json, layout),
         Command::Bench { workload } => cmd::bench::run(workload),
         Command::Demo { store } => demo(&store),
         Command::Completions { shell } => {

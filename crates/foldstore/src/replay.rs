@@ -153,6 +153,8 @@ impl<'s> Replay<'s> {
             stop_after: self.stop_after,
             done: false,
             stopped: false,
+            read_alone: 0,
+            ahead: None,
         }
     }
 }
@@ -170,6 +172,10 @@ pub struct Commits<'s> {
     stop_after: Option<Predicate<'s>>,
     done: bool,
     stopped: bool,
+    /// How many commits this iterator read one by one so far.
+    read_alone: u64,
+    /// Readers working ahead on other threads, once the replay has shown it is long.
+    ahead: Option<ReadAhead>,
 }
 
 impl fmt::Debug for Commits<'_> {
@@ -189,6 +195,23 @@ impl Commits<'_> {
         if self.to.is_some_and(|to| number > to) {
             return Ok(None);
         }
+        if let Some(ahead) = &mut self.ahead {
+            if let Some(commit) = ahead.take(number) {
+                self.store.note_tip(number);
+                return Ok(Some(commit));
+            }
+            // The readers ahead reached the end of what they could read (the end of the log,
+            // a gap, damage): from here on, one by one, which tells these apart.
+            self.ahead = None;
+        } else if self.read_alone >= READ_AHEAD_AFTER
+            && self.to.is_none_or(|to| to - number >= READ_AHEAD_BATCH)
+        {
+            self.ahead = ReadAhead::start(self.store, number, self.to);
+            if self.ahead.is_some() {
+                return self.read_next();
+            }
+        }
+        self.read_alone += 1;
         let storage = self.store.storage();
         let bytes = match storage.read_commit(number)? {
             Some(bytes) => bytes,
@@ -271,6 +294,184 @@ impl Iterator for Commits<'_> {
         }
         self.next += 1;
         Some(Ok(commit))
+    }
+}
+
+/// A replay reads this many commits one by one before it starts reading ahead.
+const READ_AHEAD_AFTER: u64 = 64;
+
+/// Commits per batch read ahead.
+const READ_AHEAD_BATCH: u64 = 256;
+
+/// Batches read ahead of the replay at most (which bounds its memory).
+const READ_AHEAD_WINDOW: u64 = 8;
+
+/// Threads reading ahead.
+const READ_AHEAD_THREADS: usize = 2;
+
+/// Threads that read and decode batches of commits ahead of a long replay, so that reading
+/// (from any backend: [`Storage::read_commits`](crate::Storage::read_commits)), checking and
+/// decoding run on other cores while the replay's handler runs. Batches are handed over in
+/// order; at most [`READ_AHEAD_WINDOW`] are ahead. A batch that ends early (the end of the log,
+/// a missing or damaged commit) ends the reading ahead, and the replay goes on one by one.
+struct ReadAhead {
+    shared: std::sync::Arc<AheadShared>,
+    threads: Vec<thread::JoinHandle<()>>,
+    /// The batch being handed out: its first commit's number, and its commits.
+    current: std::collections::VecDeque<Commit>,
+    current_next: u64,
+    current_short: bool,
+}
+
+#[derive(Default)]
+struct AheadState {
+    /// The first number of the next batch to claim.
+    claim: u64,
+    /// Batches read, by their first number: the commits, and whether the batch is whole.
+    ready: std::collections::BTreeMap<u64, (Vec<Commit>, bool)>,
+    /// The first number of the batch the replay takes next.
+    wanted: u64,
+    /// Set when the replay no longer needs the readers, or a short batch was read.
+    stop: bool,
+}
+
+struct AheadShared {
+    state: std::sync::Mutex<AheadState>,
+    changed: std::sync::Condvar,
+    to: Option<u64>,
+}
+
+impl AheadShared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, AheadState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl ReadAhead {
+    fn start(store: &Store, from: u64, to: Option<u64>) -> Option<ReadAhead> {
+        let shared = std::sync::Arc::new(AheadShared {
+            state: std::sync::Mutex::new(AheadState {
+                claim: from,
+                wanted: from,
+                ..AheadState::default()
+            }),
+            changed: std::sync::Condvar::new(),
+            to,
+        });
+        let mut threads = Vec::new();
+        for index in 0..READ_AHEAD_THREADS {
+            let shared = std::sync::Arc::clone(&shared);
+            let store = store.clone();
+            let spawned = thread::Builder::new()
+                .name(format!("foldstore-read-ahead-{index}"))
+                .spawn(move || read_ahead(&store, &shared));
+            match spawned {
+                Ok(handle) => threads.push(handle),
+                Err(_) => break,
+            }
+        }
+        if threads.is_empty() {
+            return None;
+        }
+        Some(ReadAhead {
+            shared,
+            threads,
+            current: std::collections::VecDeque::new(),
+            current_next: from,
+            current_short: false,
+        })
+    }
+
+    /// Commit `number` (the next one), or `None` when the readers ahead do not have it.
+    fn take(&mut self, number: u64) -> Option<Commit> {
+        loop {
+            if let Some(commit) = self.current.pop_front() {
+                debug_assert_eq!(commit.number(), number);
+                return Some(commit);
+            }
+            if self.current_short || self.current_next != number {
+                return None;
+            }
+            let mut state = self.shared.lock();
+            let (batch, whole) = loop {
+                if let Some(batch) = state.ready.remove(&number) {
+                    break batch;
+                }
+                if state.stop && state.claim <= number {
+                    return None;
+                }
+                state = self
+                    .shared
+                    .changed
+                    .wait(state)
+                    .unwrap_or_else(|e| e.into_inner());
+            };
+            state.wanted = number + READ_AHEAD_BATCH;
+            self.shared.changed.notify_all();
+            drop(state);
+            self.current_next = number + batch.len() as u64;
+            self.current_short = !whole;
+            self.current = batch.into();
+        }
+    }
+}
+
+impl Drop for ReadAhead {
+    fn drop(&mut self) {
+        self.shared.lock().stop = true;
+        self.shared.changed.notify_all();
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The work of one thread reading ahead.
+fn read_ahead(store: &Store, shared: &AheadShared) {
+    loop {
+        let first = {
+            let mut state = shared.lock();
+            loop {
+                if state.stop || shared.to.is_some_and(|to| state.claim > to) {
+                    return;
+                }
+                if state.claim < state.wanted + READ_AHEAD_BATCH * READ_AHEAD_WINDOW {
+                    break;
+                }
+                state = shared
+                    .changed
+                    .wait(state)
+                    .unwrap_or_else(|e| e.into_inner());
+            }
+            let first = state.claim;
+            state.claim += READ_AHEAD_BATCH;
+            first
+        };
+        let want = shared.to.map_or(READ_AHEAD_BATCH, |to| {
+            (to - first + 1).min(READ_AHEAD_BATCH)
+        });
+        let read = store
+            .storage()
+            .read_commits(first, usize::try_from(want).unwrap_or(usize::MAX))
+            .unwrap_or_default();
+        let mut whole = read.len() as u64 == want;
+        let mut commits = Vec::with_capacity(read.len());
+        for (number, bytes) in (first..).zip(read) {
+            match decode_commit(number, &bytes) {
+                Ok(commit) => commits.push(commit),
+                Err(_) => {
+                    // Read again, one by one, by the replay, which reports it properly.
+                    whole = false;
+                    break;
+                }
+            }
+        }
+        let mut state = shared.lock();
+        if !whole {
+            state.stop = true;
+        }
+        state.ready.insert(first, (commits, whole));
+        shared.changed.notify_all();
     }
 }
 

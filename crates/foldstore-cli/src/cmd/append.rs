@@ -7,6 +7,8 @@ use std::process::ExitCode;
 use anyhow::{anyhow, bail, Context};
 use foldstore::{Error, Event, Store};
 
+use crate::cli::LayoutArg;
+
 /// Appends one event (`name` and optional JSON `data`), or the events on standard input, as
 /// one commit, and prints its number.
 ///
@@ -17,6 +19,7 @@ pub fn run(
     name: Option<String>,
     data: Option<&str>,
     stdin: bool,
+    layout: Option<LayoutArg>,
 ) -> anyhow::Result<ExitCode> {
     let events = if stdin {
         read_events(io::stdin().lock())?
@@ -35,7 +38,11 @@ pub fn run(
         };
         vec![event]
     };
-    let store = Store::open(path)?;
+    let mut builder = Store::builder(path);
+    if let Some(layout) = layout {
+        builder = builder.layout(layout.into());
+    }
+    let store = builder.open()?;
     store.ensure_folder()?;
     let commit = store.log_block(|block| {
         for event in &events {

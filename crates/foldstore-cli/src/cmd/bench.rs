@@ -12,15 +12,14 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{anyhow, bail, Context};
-use foldstore::{Durability, Error, Event, Store};
+use foldstore::{Durability, Error, Event, Layout, Store};
 use serde_json::{json, Value};
 
 use crate::access::open_existing;
-use crate::cli::{BenchDurability, BenchWorkload};
+use crate::cli::{BenchDurability, BenchWorkload, LayoutArg};
 use crate::output::{styled, Palette};
 
 /// The layout of the stores measured: commit k is the file `k.log` (the only layout so far).
-const LAYOUT: &str = "loose";
 
 /// The size of the store `bench replay` makes when none is given.
 const DEFAULT_REPLAY_COMMITS: u64 = 10_000;
@@ -39,12 +38,14 @@ pub fn run(workload: BenchWorkload) -> anyhow::Result<ExitCode> {
             writers,
             durability,
             dir,
-        } => append(commits, events_per_commit, writers, durability, dir)?,
+            layout,
+        } => append(commits, events_per_commit, writers, durability, dir, layout)?,
         BenchWorkload::Replay {
             store,
             commits,
             events_per_commit,
-        } => replay(store, commits, events_per_commit)?,
+            layout,
+        } => replay(store, commits, events_per_commit, layout)?,
     };
     let mut out = io::stdout().lock();
     serde_json::to_writer(&mut out, &report.json)?;
@@ -118,6 +119,7 @@ fn append(
     writers: u64,
     durability: BenchDurability,
     dir: Option<PathBuf>,
+    layout: LayoutArg,
 ) -> anyhow::Result<Report> {
     if writers > commits {
         bail!("--writers {writers} is more than --commits {commits}: each writer needs at least one commit to write");
@@ -131,6 +133,7 @@ fn append(
             BenchDurability::Immediate => Durability::Immediate,
             BenchDurability::None => Durability::None,
         })
+        .layout(layout.into())
         .open()?;
     store.ensure_folder()?;
 
@@ -166,9 +169,10 @@ fn append(
     };
     let events = commits * events_per_commit;
     let rates = Rates::new(elapsed, commits, events);
+    let layout = Layout::from(layout).name();
     let mut json = json!({
         "workload": "append",
-        "layout": LAYOUT,
+        "layout": layout,
         "store": folder.path.display().to_string(),
         "kept": folder.keep,
         "commits": commits,
@@ -181,7 +185,7 @@ fn append(
     let summary = format!(
         "{commits} commits of {events_per_commit} event(s), {writers} writer(s), durability {durability}: {} ({} layout, {})",
         rates.text(),
-        LAYOUT,
+        layout,
         folder.describe(),
     );
     Ok(Report { json, summary })
@@ -191,6 +195,7 @@ fn replay(
     store: Option<PathBuf>,
     commits: Option<u64>,
     events_per_commit: Option<u64>,
+    layout: Option<LayoutArg>,
 ) -> anyhow::Result<Report> {
     let (folder, made) = match store {
         Some(path) => {
@@ -204,7 +209,9 @@ fn replay(
             // Made without syncs: only the replay is measured.
             let maker = Store::builder(&folder.path)
                 .durability(Durability::None)
+                .layout(layout.unwrap_or(LayoutArg::Loose).into())
                 .open()?;
+            maker.ensure_folder()?;
             write_commits(&maker, 0, 1, commits, events_per_commit)?;
             (folder, Some(events_per_commit))
         }
@@ -227,9 +234,10 @@ fn replay(
     }
 
     let rates = Rates::new(elapsed, summary.commits, summary.events);
+    let layout = Layout::detect(&folder.path)?.map_or("none", Layout::name);
     let mut json = json!({
         "workload": "replay",
-        "layout": LAYOUT,
+        "layout": layout,
         "store": folder.path.display().to_string(),
         "kept": folder.keep,
         "made": made.is_some(),
@@ -243,7 +251,7 @@ fn replay(
         summary.commits,
         summary.events,
         rates.text(),
-        LAYOUT,
+        layout,
         folder.describe(),
     );
     Ok(Report { json, summary })

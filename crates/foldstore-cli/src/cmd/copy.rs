@@ -6,10 +6,11 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
-use foldstore::{Error, FolderStorage, Snapshot, Storage, Store};
+use foldstore::{Durability, Error, Layout, Snapshot, Storage, Store};
 use serde_json::json;
 
 use crate::access::{open_existing, read_raw_commit, RawCommit};
+use crate::cli::LayoutArg;
 use crate::output::{human_size, plural, styled, Palette};
 use crate::progress::Progress;
 
@@ -35,10 +36,25 @@ struct CopyReport {
 /// A missing source; a destination that is the source, is not a folder, has other bytes for a
 /// commit or snapshot, or has commits beyond the source's end; damage in the source (unless
 /// `force`); I/O errors.
-pub fn run(from: &Path, to: &Path, force: bool, json: bool) -> anyhow::Result<ExitCode> {
+pub fn run(
+    from: &Path,
+    to: &Path,
+    force: bool,
+    json: bool,
+    layout: Option<LayoutArg>,
+) -> anyhow::Result<ExitCode> {
     let source = open_existing(from)?;
-    let destination = FolderStorage::new(to);
-    destination.exists()?;
+    let layout = match layout {
+        Some(layout) => Layout::from(layout),
+        None => Layout::detect(from)?.unwrap_or_default(),
+    };
+    // Written without a sync per commit, and synced as a whole at the end: a copy that stops
+    // half way is resumed by running it again.
+    let destination = Store::builder(to)
+        .layout(layout)
+        .durability(Durability::None)
+        .open()?;
+    let destination = destination.storage();
     if let (Ok(a), Ok(b)) = (from.canonicalize(), to.canonicalize()) {
         if a == b {
             bail!(
@@ -48,7 +64,8 @@ pub fn run(from: &Path, to: &Path, force: bool, json: bool) -> anyhow::Result<Ex
             );
         }
     }
-    let report = copy_store(&source, &destination, force)?;
+    let report = copy_store(&source, destination, force)?;
+    destination.sync_all()?;
     let mut out = BufWriter::new(io::stdout().lock());
     if json {
         let value = json!({

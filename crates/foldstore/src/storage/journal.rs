@@ -341,7 +341,8 @@ fn read_full_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
 /// Reads the records of a segment from `offset` (where commit `number` starts) on, calling
 /// `found(number, offset, record bytes, document range)` for each whole record with a valid
 /// checksum, until `found` returns `false` or the records end. Returns the number and offset
-/// after the last record passed to `found`, and what follows it.
+/// after the last record passed to `found`, and what follows it (`Clean` when `found` ended
+/// the scan).
 fn scan(
     file: &File,
     mut number: u64,
@@ -373,11 +374,12 @@ fn scan(
                         let problem = format!("commit {number}'s checksum does not match");
                         return Ok((number, offset, Tail::Unfinished { offset, problem }));
                     }
-                    if !found(number, offset, &buf[at..at + length], document) {
-                        return Ok((number, offset, Tail::Clean));
-                    }
+                    let more = found(number, offset, &buf[at..at + length], document);
                     number += 1;
                     offset += length as u64;
+                    if !more {
+                        return Ok((number, offset, Tail::Clean));
+                    }
                     at += length;
                 }
                 Parsed::Short { needed } => {
@@ -689,31 +691,48 @@ impl JournalStorage {
     }
 
     /// Reads up to `max` commits from `number` on, in order, stopping at the end of the log.
+    /// The segments are read without holding the view's lock, so that readers on several
+    /// threads read at once.
     fn read_from(&self, number: u64, max: usize) -> Result<Vec<Vec<u8>>> {
         let mut commits = Vec::new();
         let mut next = number;
-        let mut view = self.view();
         while commits.len() < max {
-            let Some((first, offset)) = self.locate(&mut view, next)? else {
-                break;
+            let (first, offset, file, path) = {
+                let mut view = self.view();
+                let Some((first, offset)) = self.locate(&mut view, next)? else {
+                    break;
+                };
+                let segment = view.segments.get_mut(&first).expect("located");
+                let file = segment
+                    .file()
+                    .map_err(|e| Error::io("open", &segment.path, e))?;
+                (first, offset, file, segment.path.clone())
             };
-            let segment = view.segments.get_mut(&first).expect("located");
             let before = commits.len();
-            let (after, end) = scan_segment(segment, next, offset, |_, _, record, document| {
+            let mut seen = Vec::new();
+            let (after, end, _) = scan(&file, next, offset, |n, at, record, document| {
+                if n % INDEX_EVERY == 0 {
+                    seen.push((n, at));
+                }
                 commits.push(record[document].to_vec());
                 commits.len() < max
-            })?;
+            })
+            .map_err(|e| Error::io("read", &path, e))?;
             let read = (commits.len() - before) as u64;
+            let mut view = self.view();
+            if let Some(segment) = view.segments.get_mut(&first) {
+                for (n, at) in seen {
+                    segment.note(n, at);
+                }
+                if read > 0 && after >= next + read {
+                    // The scan went past the last record read: where the next one starts.
+                    segment.cursor = Some((after, end));
+                }
+            }
             if read == 0 {
                 break;
             }
             next += read;
-            if after < next {
-                // Stopped by `max` after the record of `after`: go on after it next time.
-                segment.cursor = None;
-            } else {
-                segment.cursor = Some((after, end));
-            }
         }
         Ok(commits)
     }
@@ -1028,6 +1047,10 @@ impl Storage for JournalStorage {
             return Ok(None);
         }
         Ok(self.read_from(number, 1)?.pop())
+    }
+
+    fn sync_all(&self) -> Result<()> {
+        super::folder::sync_file_system(&self.shared.path)
     }
 
     fn read_commits(&self, first: u64, max: usize) -> Result<Vec<Vec<u8>>> {

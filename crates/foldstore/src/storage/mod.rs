@@ -148,6 +148,16 @@ pub trait Storage: Send + Sync + fmt::Debug {
         false
     }
 
+    /// Makes everything written through this backend so far durable, for a backend written
+    /// without a sync per commit ([`Durability::None`]) on purpose, e.g. by a bulk copy. The
+    /// default does nothing (for backends whose every write is durable).
+    ///
+    /// # Errors
+    /// When syncing fails.
+    fn sync_all(&self) -> Result<()> {
+        Ok(())
+    }
+
     /// Whether commit `number` exists. The default reads it; backends override it when they
     /// can tell more cheaply.
     ///

@@ -338,6 +338,10 @@ impl Storage for FolderStorage {
         self.read_file(&self.commit_path(number))
     }
 
+    fn sync_all(&self) -> Result<()> {
+        sync_file_system(&self.path)
+    }
+
     fn commit_exists(&self, number: u64) -> Result<bool> {
         if number == 0 {
             return Ok(false);
@@ -421,6 +425,20 @@ impl Storage for FolderStorage {
 
     fn snapshot_location(&self, name: &str, commit: u64) -> String {
         self.snapshot_path(name, commit).display().to_string()
+    }
+}
+
+/// Makes every file written into the file system holding `folder` durable (one `syncfs`).
+pub(crate) fn sync_file_system(folder: &Path) -> Result<()> {
+    let dir = std::fs::File::open(folder).map_err(|e| Error::io("open", folder, e))?;
+    #[cfg(target_os = "linux")]
+    {
+        rustix::fs::syncfs(&dir).map_err(|e| Error::io("sync the file system of", folder, e.into()))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        // Without syncfs: the folder itself; files are synced by the platform's own means.
+        dir.sync_all().map_err(|e| Error::io("sync", folder, e))
     }
 }
 
