@@ -14,8 +14,14 @@ use crate::cli::RangeArgs;
 pub fn open_existing(path: &Path) -> anyhow::Result<Store> {
     let store = Store::open(path)?;
     if !store.exists()? {
+        if store.path().is_some() {
+            bail!(
+                "no store at {}: the folder does not exist (check the path; 'foldstore append' creates a store)",
+                path.display()
+            );
+        }
         bail!(
-            "no store at {}: the folder does not exist (check the path; 'foldstore append' creates a store)",
+            "no store at {}: nothing was ever written there (check the address; 'foldstore append' creates a store)",
             path.display()
         );
     }

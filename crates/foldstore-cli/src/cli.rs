@@ -15,7 +15,16 @@ Examples:
   foldstore events ./members --name heartbeat  every event, as JSON lines
   foldstore verify ./members                   check every file
   foldstore copy ./members /backup/members     copy (or resume copying) a store
+  foldstore log postgres://app@db:5432/shop?table=orders    a store in PostgreSQL
+  foldstore copy ./members s3://bucket/members               a folder store into S3
   foldstore VERB --help                        more about a verb
+
+Stores:
+  A store is a folder (in the original package's loose layout, or foldstore's journal layout:
+  see 'foldstore append --layout'), or the address of a store on a server:
+  postgres://user[:password]@host:port/db[?table=NAME]   (default table: foldstore)
+  s3://bucket/prefix   (endpoint, region, credentials from AWS_ENDPOINT_URL, AWS_REGION,
+                        AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY; AWS_ALLOW_HTTP=true for http)
 
 Exit status:
   0  success (for verify: the store is sound)
@@ -109,7 +118,7 @@ pub enum Command {
   printf '%s\\n' '{\"name\": \"a\", \"data\": 1}' '{\"name\": \"b\"}' | foldstore append ./members --stdin
   foldstore append --layout journal ./fast-store heartbeat")]
     Append {
-        /// The store's folder.
+        /// The store: a folder, or a postgres:// or s3:// address.
         store: PathBuf,
         /// The event's name.
         #[arg(required_unless_present = "stdin")]
@@ -138,7 +147,7 @@ pub enum Command {
   foldstore events ./members --since 2026-11-27T15:00:00Z --until 2026-11-27
   foldstore events ./members --pretty | less -R")]
     Events {
-        /// The store's folder.
+        /// The store: a folder, or a postgres:// or s3:// address.
         store: PathBuf,
         #[command(flatten)]
         range: RangeArgs,
@@ -165,7 +174,7 @@ pub enum Command {
   foldstore ls ./members | less"
     )]
     Log {
-        /// The store's folder.
+        /// The store: a folder, or a postgres:// or s3:// address.
         store: PathBuf,
         #[command(flatten)]
         range: RangeArgs,
@@ -184,7 +193,7 @@ pub enum Command {
   foldstore show ./members 3
   foldstore show ./members 3 --json | jq '.events[0].data'")]
     Show {
-        /// The store's folder.
+        /// The store: a folder, or a postgres:// or s3:// address.
         store: PathBuf,
         /// The commit's number.
         #[arg(value_name = "N", value_parser = parse_commit_number)]
@@ -204,7 +213,7 @@ pub enum Command {
   foldstore tail -n 3 -f ./members
   foldstore tail -f --json ./members | jq -r '.events[]'")]
     Tail {
-        /// The store's folder.
+        /// The store: a folder, or a postgres:// or s3:// address.
         store: PathBuf,
         /// How many of the last commits to show first.
         #[arg(short = 'n', long, value_name = "N", default_value_t = 10)]
@@ -225,7 +234,7 @@ pub enum Command {
   foldstore stats ./members
   foldstore stats ./members --json | jq .events_by_name")]
     Stats {
-        /// The store's folder.
+        /// The store: a folder, or a postgres:// or s3:// address.
         store: PathBuf,
         /// Print the report as one JSON object.
         #[arg(long)]
@@ -239,7 +248,7 @@ pub enum Command {
   foldstore snapshots ./members
   foldstore snapshots ./members --json")]
     Snapshots {
-        /// The store's folder.
+        /// The store: a folder, or a postgres:// or s3:// address.
         store: PathBuf,
         /// Print the report as one JSON object.
         #[arg(long)]
@@ -253,7 +262,7 @@ pub enum Command {
   foldstore verify ./members
   foldstore verify ./members --json | jq .problems")]
     Verify {
-        /// The store's folder.
+        /// The store: a folder, or a postgres:// or s3:// address.
         store: PathBuf,
         /// Print the report as one JSON object.
         #[arg(long)]
@@ -272,7 +281,7 @@ pub enum Command {
   foldstore repair ./members --dry-run
   foldstore repair ./members")]
     Repair {
-        /// The store's folder.
+        /// The store: a folder, or a postgres:// or s3:// address.
         store: PathBuf,
         /// Only say what repair would do.
         #[arg(long)]
@@ -282,7 +291,8 @@ pub enum Command {
         json: bool,
     },
 
-    /// Copy a whole store, every byte of every commit and snapshot, into another folder.
+    /// Copy a whole store, every byte of every commit and snapshot, into another folder or
+    /// backend (between layouts and backends: a folder into PostgreSQL, say).
     ///
     /// Run it again to resume a copy that stopped: commits and snapshots already at TO with
     /// the same bytes are skipped. It never overwrites: a file at TO with other bytes, or
@@ -295,9 +305,9 @@ pub enum Command {
   foldstore copy --force ./damaged ./rescued
   foldstore copy --layout journal ./members ./members-journal")]
     Copy {
-        /// The store to copy.
+        /// The store to copy (a folder or an address).
         from: PathBuf,
-        /// The folder to copy it into (created if it does not exist).
+        /// Where to copy it: a folder (created if it does not exist) or an address.
         to: PathBuf,
         /// Copy damaged commits and snapshots too, byte for byte, as they are (and leave gaps
         /// as gaps).

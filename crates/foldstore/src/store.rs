@@ -169,9 +169,11 @@ impl StoreBuilder {
     /// # Errors
     /// [`Error::NotAFolder`] when the path exists and is not a folder; I/O errors from looking.
     pub fn open(self) -> Result<Store> {
-        let (storage, path): (Arc<dyn Storage>, _) = match self.storage {
-            Some(storage) => (storage, None),
-            None => {
+        let address = crate::storage::address(&self.path)?;
+        let (storage, path): (Arc<dyn Storage>, _) = match (self.storage, address) {
+            (Some(storage), _) => (storage, None),
+            (None, Some(remote)) => (remote, None),
+            (None, None) => {
                 let found = Layout::detect(&self.path)?;
                 let layout = match (found, self.layout) {
                     (Some(found), Some(asked)) if found != asked => {
@@ -206,7 +208,12 @@ impl StoreBuilder {
 }
 
 impl Store {
-    /// Opens the folder store at `path`, with the defaults of [`Store::builder`].
+    /// Opens the store at `path`, with the defaults of [`Store::builder`].
+    ///
+    /// `path` is a folder, or the URL of a store on a server when foldstore is built with the
+    /// backend's feature: `postgres://user@host:port/db[?table=name]` (feature `postgres`)
+    /// or `s3://bucket/prefix` (feature `s3`; endpoint, region and credentials from the usual
+    /// `AWS_*` environment variables).
     ///
     /// # Errors
     /// As [`StoreBuilder::open`].
@@ -214,7 +221,8 @@ impl Store {
         Store::builder(path).open()
     }
 
-    /// Options for a store at `path`: headers, durability, or another storage backend.
+    /// Options for a store at `path` (a folder or a URL, see [`Store::open`]): headers,
+    /// durability, layout, or another storage backend.
     pub fn builder(path: impl AsRef<Path>) -> StoreBuilder {
         StoreBuilder {
             path: path.as_ref().to_path_buf(),

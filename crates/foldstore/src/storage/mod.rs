@@ -74,6 +74,8 @@ pub struct Listing {
 ///    commit `n`.
 /// 4. `append_commit(first, doc)` creates `doc` at the lowest free number `>= first` that it
 ///    finds by trying in order, and returns that number; it never overwrites anything.
+///    A backend that keeps the log contiguous by construction (the journal) refuses, with an
+///    error, to create a commit beyond the last one plus one; the store never asks it to.
 /// 5. Snapshots follow rules 1 to 3, keyed by (name, commit).
 /// 6. `list` reports every commit and snapshot present. It may be slow; the store calls it
 ///    when it opens, never per commit.
@@ -251,6 +253,62 @@ pub trait Storage: Send + Sync + fmt::Debug {
 
     /// Where the snapshot of `name` at `commit` lives, for messages.
     fn snapshot_location(&self, name: &str, commit: u64) -> String;
+}
+
+/// The backend named by a URL (`postgres://...`, `postgresql://...`, `s3://...`), or `None`
+/// when `path` is a folder path.
+///
+/// # Errors
+/// A URL of a backend this build lacks the feature for, or one the backend refuses.
+pub(crate) fn address(path: &std::path::Path) -> Result<Option<std::sync::Arc<dyn Storage>>> {
+    let Some(text) = path.to_str() else {
+        return Ok(None);
+    };
+    let Some((scheme, _)) = text.split_once("://") else {
+        return Ok(None);
+    };
+    match scheme {
+        "postgres" | "postgresql" => {
+            #[cfg(feature = "postgres")]
+            {
+                Ok(Some(std::sync::Arc::new(PostgresStorage::connect(text)?)))
+            }
+            #[cfg(not(feature = "postgres"))]
+            {
+                Err(missing_feature(scheme, "postgres"))
+            }
+        }
+        "s3" => {
+            #[cfg(feature = "s3")]
+            {
+                Ok(Some(std::sync::Arc::new(ObjectStorage::from_url(text)?)))
+            }
+            #[cfg(not(feature = "s3"))]
+            {
+                Err(missing_feature(scheme, "s3"))
+            }
+        }
+        "file" => Ok(None),
+        _ => Err(crate::Error::Backend {
+            backend: "address",
+            message: format!(
+                "{text}: foldstore knows folder paths and postgres://, postgresql:// and s3:// addresses, not {scheme}://"
+            ),
+            source: None,
+        }),
+    }
+}
+
+/// The error for an address whose backend this build lacks.
+#[cfg_attr(all(feature = "postgres", feature = "s3"), allow(dead_code))]
+fn missing_feature(scheme: &str, feature: &'static str) -> crate::Error {
+    crate::Error::Backend {
+        backend: feature,
+        message: format!(
+            "{scheme}:// addresses need foldstore built with the `{feature}` feature (cargo add foldstore --features {feature})"
+        ),
+        source: None,
+    }
 }
 
 /// Refuses commit number 0 (see the contract of [`Storage`]).
