@@ -174,21 +174,26 @@ impl StoreBuilder {
             (Some(storage), _) => (storage, None),
             (None, Some(remote)) => (remote, None),
             (None, None) => {
-                let found = Layout::detect(&self.path)?;
-                let layout = match (found, self.layout) {
-                    (Some(found), Some(asked)) if found != asked => {
-                        return Err(Error::Layout {
-                            path: self.path,
-                            problem: format!(
-                                "the store has the {} layout, and the {} layout was asked for; convert it with 'foldstore copy --layout {} FROM TO'",
-                                found.name(),
-                                asked.name(),
-                                asked.name()
-                            ),
-                        })
-                    }
-                    (found, asked) => found.or(asked).unwrap_or_default(),
+                // Only a journal store is told by its marker; a loose one is only listed (once)
+                // when the journal is asked for, so that opening a large loose store stays cheap.
+                let layout = if crate::storage::journal::is_journal(&self.path) {
+                    Layout::Journal
+                } else if self.layout == Some(Layout::Journal) {
+                    Layout::detect(&self.path)?.unwrap_or(Layout::Journal)
+                } else {
+                    Layout::Loose
                 };
+                if let Some(asked) = self.layout.filter(|asked| *asked != layout) {
+                    return Err(Error::Layout {
+                        path: self.path,
+                        problem: format!(
+                            "the store has the {} layout, and the {} layout was asked for; convert it with 'foldstore copy --layout {} FROM TO'",
+                            layout.name(),
+                            asked.name(),
+                            asked.name()
+                        ),
+                    });
+                }
                 let storage: Arc<dyn Storage> = match layout {
                     Layout::Loose => Arc::new(FolderStorage::with_durability(
                         self.path.clone(),
