@@ -85,6 +85,8 @@ struct Shared {
     /// Snapshots and the quarantine are kept as in the loose layout.
     loose: FolderStorage,
     view: Mutex<View>,
+    /// The lock file, opened once.
+    lock_file: Mutex<Option<Arc<File>>>,
     queue: Mutex<Queue>,
     turn: Condvar,
 }
@@ -109,6 +111,10 @@ struct Segment {
     end: Option<(u64, u64)>,
     /// Where the last read stopped: the next commit and its offset.
     cursor: Option<(u64, u64)>,
+    /// The last whole record known: its commit and offset (what a writer's look back reads).
+    last: Option<(u64, u64)>,
+    /// The segment opened for writing, by this process's writers.
+    writer: Option<File>,
 }
 
 impl Segment {
@@ -119,6 +125,8 @@ impl Segment {
             positions: BTreeMap::from([(first, 0)]),
             end: None,
             cursor: None,
+            last: None,
+            writer: None,
         }
     }
 
@@ -151,7 +159,7 @@ impl Segment {
             .next_back()
             .map(|(n, at)| (*n, *at))
             .expect("a segment knows its start");
-        [self.end, self.cursor]
+        [self.end, self.cursor, self.last]
             .into_iter()
             .flatten()
             .filter(|(n, _)| *n <= number)
@@ -519,6 +527,7 @@ impl JournalStorage {
                 durability,
                 segment_bytes: segment_bytes.max(1),
                 view: Mutex::default(),
+                lock_file: Mutex::default(),
                 queue: Mutex::default(),
                 turn: Condvar::new(),
             }),
@@ -672,15 +681,20 @@ impl JournalStorage {
                 .file()
                 .map_err(|e| Error::io("open", &segment.path, e))?;
             let mut seen = Vec::new();
+            let mut last = None;
             let (next, end, tail) = scan(&file, from, offset, |n, at, _, _| {
                 if n % INDEX_EVERY == 0 {
                     seen.push((n, at));
                 }
+                last = Some((n, at));
                 true
             })
             .map_err(|e| Error::io("read", &segment.path, e))?;
             for (n, at) in seen {
                 segment.note(n, at);
+            }
+            if last.is_some() {
+                segment.last = last;
             }
             segment.note_end(next, end);
             if self.discover(view, next) {
@@ -741,24 +755,9 @@ impl JournalStorage {
     fn write_batch(&self, batch: &[Request]) -> Result<Vec<Result<u64, Conflict>>> {
         let segments = &self.shared.segments;
         let lock_path = segments.join(LOCK_FILE);
-        let lock = match OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-        {
-            Ok(lock) => lock,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                if self.shared.path.join(JOURNAL_MARKER).exists() {
-                    return Err(Error::io("open", lock_path, e));
-                }
-                return Err(Error::StoreMissing {
-                    path: self.shared.path.clone(),
-                });
-            }
-            Err(e) => return Err(Error::io("open", lock_path, e)),
-        };
+        let lock = self.lock_handle()?;
         lock_file(&lock).map_err(|e| Error::io("lock", &lock_path, e))?;
+        let _unlock = Unlock(&lock);
         let mut view = self.view();
         self.load(&mut view)?;
         if !view.loaded {
@@ -803,7 +802,7 @@ impl JournalStorage {
             if first == 0 || end + records.len() as u64 >= self.shared.segment_bytes {
                 if !records.is_empty() {
                     // Write what belongs to the current segment before starting the next one.
-                    self.append_records(&view, first, end, &records)?;
+                    self.append_records(&mut view, first, end, &records)?;
                     if let Some(segment) = view.segments.get_mut(&first) {
                         segment.note_end(number, end + records.len() as u64);
                     }
@@ -820,30 +819,67 @@ impl JournalStorage {
             next = number + 1;
         }
         if !records.is_empty() {
-            self.append_records(&view, first, end, &records)?;
+            self.append_records(&mut view, first, end, &records)?;
             end += records.len() as u64;
         }
         for (segment, number, at) in written {
             if let Some(segment) = view.segments.get_mut(&segment) {
                 segment.note(number, at);
+                segment.last = Some((number, at));
             }
         }
         if let Some(segment) = view.segments.get_mut(&first) {
             segment.note_end(next, end);
         }
         drop(view);
-        drop(lock);
         Ok(outcomes)
     }
 
-    /// Appends `records` to the segment starting at `first`, at `end`, durably if configured.
-    fn append_records(&self, view: &View, first: u64, end: u64, records: &[u8]) -> Result<()> {
-        let path = &view.segments[&first].path;
-        let file = OpenOptions::new()
+    /// The file writers lock, opened once.
+    fn lock_handle(&self) -> Result<Arc<File>> {
+        let mut handle = self
+            .shared
+            .lock_file
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(file) = &*handle {
+            return Ok(Arc::clone(file));
+        }
+        let lock_path = self.shared.segments.join(LOCK_FILE);
+        let file = match OpenOptions::new()
+            .create(true)
+            .truncate(false)
             .write(true)
-            .open(path)
-            .map_err(|e| Error::io("open", path, e))?;
-        write_all_at(&file, records, end).map_err(|e| Error::io("append to", path, e))?;
+            .open(&lock_path)
+        {
+            Ok(file) => Arc::new(file),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                if self.shared.path.join(JOURNAL_MARKER).exists() {
+                    return Err(Error::io("open", lock_path, e));
+                }
+                return Err(Error::StoreMissing {
+                    path: self.shared.path.clone(),
+                });
+            }
+            Err(e) => return Err(Error::io("open", lock_path, e)),
+        };
+        *handle = Some(Arc::clone(&file));
+        Ok(file)
+    }
+
+    /// Appends `records` to the segment starting at `first`, at `end`, durably if configured.
+    fn append_records(&self, view: &mut View, first: u64, end: u64, records: &[u8]) -> Result<()> {
+        let segment = view.segments.get_mut(&first).expect("the segment written");
+        if segment.writer.is_none() {
+            let file = OpenOptions::new()
+                .write(true)
+                .open(&segment.path)
+                .map_err(|e| Error::io("open", &segment.path, e))?;
+            segment.writer = Some(file);
+        }
+        let file = segment.writer.as_ref().expect("just opened");
+        let path = &segment.path;
+        write_all_at(file, records, end).map_err(|e| Error::io("append to", path, e))?;
         if self.shared.durability == Durability::Immediate {
             file.sync_data().map_err(|e| Error::io("sync", path, e))?;
         }
@@ -984,6 +1020,18 @@ fn write_all_at(file: &File, mut bytes: &[u8], mut offset: u64) -> io::Result<()
 #[cfg(unix)]
 fn lock_file(file: &File) -> io::Result<()> {
     rustix::fs::flock(file, rustix::fs::FlockOperation::LockExclusive).map_err(io::Error::from)
+}
+
+/// Releases the lock taken by [`lock_file`] when dropped.
+struct Unlock<'f>(&'f File);
+
+impl Drop for Unlock<'_> {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        if let Err(e) = rustix::fs::flock(self.0, rustix::fs::FlockOperation::Unlock) {
+            tracing::warn!(error = %e, "cannot release the journal's lock");
+        }
+    }
 }
 
 /// Without `flock`, only the writers of one process are kept apart.
