@@ -79,7 +79,7 @@ impl Store {
     /// [`Error::InvalidSnapshotName`]; I/O errors.
     pub fn snapshot_labels(&self, name: &str) -> Result<Vec<u64>> {
         validate_snapshot_name(name)?;
-        Ok(labels_of(self.storage().list()?.snapshots, name))
+        Ok(labels_of(self.storage().snapshots()?.0, name))
     }
 
     /// Reads the snapshot of `name` labelled `commit`, if there is one.

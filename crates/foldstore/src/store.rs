@@ -351,10 +351,10 @@ impl Store {
             .ok();
     }
 
-    /// Takes what a listing made elsewhere says of the log's end, so that this store need not
-    /// list the backend again to find it.
-    pub(crate) fn adopt_listing(&self, listing: &crate::storage::Listing) {
-        self.note_tip(listing.commits.last().copied().unwrap_or(0));
+    /// Takes the log's end found by a listing made elsewhere, so that this store need not list
+    /// the backend again to find it.
+    pub(crate) fn adopt_tip(&self, last: u64) {
+        self.note_tip(last);
         self.inner.tip_listed.store(true, Ordering::Release);
     }
 

@@ -517,9 +517,11 @@ impl<D: ModelDefinition> Shared<D> {
                 // One listing finds both the log's end and the snapshots.
                 let labels = match self.definition.snapshot_name() {
                     Some(name) => {
-                        let listing = self.store.storage().list()?;
-                        self.store.adopt_listing(&listing);
-                        labels_of(listing.snapshots, name)
+                        let (snapshots, last) = self.store.storage().snapshots()?;
+                        if let Some(last) = last {
+                            self.store.adopt_tip(last);
+                        }
+                        labels_of(snapshots, name)
                     }
                     None => Vec::new(),
                 };

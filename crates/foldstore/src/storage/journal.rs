@@ -1097,6 +1097,10 @@ impl Storage for JournalStorage {
         Ok(self.read_from(number, 1)?.pop())
     }
 
+    fn snapshots(&self) -> Result<(Vec<(String, u64)>, Option<u64>)> {
+        Ok((self.shared.loose.list()?.snapshots, None))
+    }
+
     fn sync_all(&self) -> Result<()> {
         super::folder::sync_file_system(&self.shared.path)
     }

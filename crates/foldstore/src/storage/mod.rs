@@ -103,6 +103,18 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// When the listing fails.
     fn list(&self) -> Result<Listing>;
 
+    /// The snapshots present, as (snapshot name, commit number), sorted; and the last commit
+    /// when the same look finds it. Models call it when they first open. The default lists the
+    /// backend (which finds both); backends whose listing of commits is costly override it.
+    ///
+    /// # Errors
+    /// When the listing fails.
+    fn snapshots(&self) -> Result<(Vec<(String, u64)>, Option<u64>)> {
+        let listing = self.list()?;
+        let last = listing.commits.last().copied().unwrap_or(0);
+        Ok((listing.snapshots, Some(last)))
+    }
+
     /// Reads the bytes of commit `number`, or `None` when there is no such commit.
     ///
     /// # Errors
