@@ -418,12 +418,12 @@ fn scan_segment(
     number: u64,
     offset: u64,
     mut found: impl FnMut(u64, u64, &[u8], std::ops::Range<usize>) -> bool,
-) -> Result<(u64, u64)> {
+) -> Result<(u64, u64, Tail)> {
     let file = segment
         .file()
         .map_err(|e| Error::io("open", &segment.path, e))?;
     let mut seen = Vec::new();
-    let (next, end, _) = scan(&file, number, offset, |n, at, record, document| {
+    let (next, end, tail) = scan(&file, number, offset, |n, at, record, document| {
         if n % INDEX_EVERY == 0 {
             seen.push((n, at));
         }
@@ -433,7 +433,36 @@ fn scan_segment(
     for (n, at) in seen {
         segment.note(n, at);
     }
-    Ok((next, end))
+    Ok((next, end, tail))
+}
+
+/// The number of a whole record with a valid checksum after `offset` in `file`, numbered
+/// `number` or later: proof that the bytes at `offset` are damage inside the segment, not an
+/// end torn by a crash or a write in progress.
+fn record_after(file: &File, offset: u64, number: u64) -> io::Result<Option<u64>> {
+    const MOST: u64 = 256 << 20;
+    let size = file.metadata()?.len();
+    let length = size.saturating_sub(offset).min(MOST);
+    let mut buf = vec![0; usize::try_from(length).unwrap_or(usize::MAX)];
+    let filled = read_full_at(file, &mut buf, offset)?;
+    buf.truncate(filled);
+    let mut at = 1;
+    while let Some(found) = buf.get(at..).and_then(|rest| rest.iter().position(|b| *b == b'\n')) {
+        let start = at + found + 1;
+        if let Parsed::Whole {
+            number: n,
+            document,
+            crc,
+            ..
+        } = parse_record(&buf[start..])
+        {
+            if n >= number && crc32fast::hash(&buf[start..][document]) == crc {
+                return Ok(Some(n));
+            }
+        }
+        at = start;
+    }
+    Ok(None)
 }
 
 /// Finds the last whole record of a segment by reading its end, not all of it: the number and
@@ -644,7 +673,7 @@ impl JournalStorage {
             let segment = view.segments.get_mut(&first).expect("just found");
             let (from, offset) = segment.start_for(number);
             let mut found = None;
-            let (next, end) = scan_segment(segment, from, offset, |n, at, _, _| {
+            let (next, end, tail) = scan_segment(segment, from, offset, |n, at, _, _| {
                 if n == number {
                     found = Some(at);
                     return false;
@@ -656,10 +685,49 @@ impl JournalStorage {
                 return Ok(Some((first, at)));
             }
             segment.note_end(next, end);
-            if next <= number && self.discover(view, next) {
+            let path = segment.path.clone();
+            let file = segment
+                .file()
+                .map_err(|e| Error::io("open", &segment.path, e))?;
+            let more = self.discover(view, next);
+            self.refuse_damage_inside(&path, &file, next, &tail, more)?;
+            if next <= number && more {
                 continue;
             }
             return Ok(None);
+        }
+    }
+
+    /// Fails with [`Error::CorruptCommit`] when the bytes where commit `next` belongs are not
+    /// a whole record and yet the log goes on after them (a later record in the segment, or a
+    /// later segment): damage inside the journal, which must not be taken for its end.
+    fn refuse_damage_inside(
+        &self,
+        path: &Path,
+        file: &File,
+        next: u64,
+        tail: &Tail,
+        later_segment: bool,
+    ) -> Result<()> {
+        let Tail::Unfinished { offset, problem } = tail else {
+            return Ok(());
+        };
+        let later = if later_segment {
+            Some(format!("segment {} follows", segment_name(next)))
+        } else {
+            record_after(file, *offset, next)
+                .map_err(|e| Error::io("read", path, e))?
+                .map(|n| format!("commit {n} follows it"))
+        };
+        match later {
+            None => Ok(()),
+            Some(later) => Err(Error::CorruptCommit {
+                commit: next,
+                location: format!("{} at byte {offset}", path.display()),
+                problem: format!(
+                    "is damaged ({problem}), and {later}: the journal is damaged inside, not torn at its end, so nothing was cut off; the commits after it are unreachable until the segment is mended ('foldstore copy --force' copies what can be read)"
+                ),
+            }),
         }
     }
 
@@ -697,7 +765,10 @@ impl JournalStorage {
                 segment.last = last;
             }
             segment.note_end(next, end);
-            if self.discover(view, next) {
+            let path = segment.path.clone();
+            let more = self.discover(view, next);
+            self.refuse_damage_inside(&path, &file, next, &tail, more)?;
+            if more {
                 continue;
             }
             return Ok((next, tail));
