@@ -84,6 +84,9 @@ pub use error::{Error, Result};
 pub use event::{Event, Headers};
 pub use format::{Commit, DecodeError};
 pub use model::{Dispatch, EventContext, Model, ModelDefinition, ReadOnly, View, Writer};
+/// The PostgreSQL client crate, whose `Config` [`PostgresStorage::with_config`] takes.
+#[cfg(feature = "postgres")]
+pub use postgres;
 pub use projection::{Checkpoint, FileCheckpoint, Projection};
 pub use repair::{Quarantine, RepairPlan};
 pub use replay::{Commits, Replay, ReplaySummary, IN_PROGRESS_GRACE};

@@ -447,7 +447,10 @@ fn record_after(file: &File, offset: u64, number: u64) -> io::Result<Option<u64>
     let filled = read_full_at(file, &mut buf, offset)?;
     buf.truncate(filled);
     let mut at = 1;
-    while let Some(found) = buf.get(at..).and_then(|rest| rest.iter().position(|b| *b == b'\n')) {
+    while let Some(found) = buf
+        .get(at..)
+        .and_then(|rest| rest.iter().position(|b| *b == b'\n'))
+    {
         let start = at + found + 1;
         if let Parsed::Whole {
             number: n,
@@ -666,6 +669,10 @@ impl JournalStorage {
     /// `None` when there is no such commit (yet). Learns of other writers' appends.
     fn locate(&self, view: &mut View, number: u64) -> Result<Option<(u64, u64)>> {
         self.load(view)?;
+        if view.segments.is_empty() {
+            // Another process may have written the first commit since this one looked.
+            self.list_segments(view)?;
+        }
         loop {
             let Some((&first, _)) = view.segments.range(..=number).next_back() else {
                 return Ok(None);
@@ -689,7 +696,8 @@ impl JournalStorage {
             let file = segment
                 .file()
                 .map_err(|e| Error::io("open", &segment.path, e))?;
-            let more = self.discover(view, next);
+            // A segment without records (its writer died before writing) has no successor.
+            let more = next > first && self.discover(view, next);
             self.refuse_damage_inside(&path, &file, next, &tail, more)?;
             if next <= number && more {
                 continue;
@@ -735,8 +743,12 @@ impl JournalStorage {
     /// the number the next commit takes, and the tail the scan found.
     fn find_end(&self, view: &mut View) -> Result<(u64, Tail)> {
         self.load(view)?;
+        if view.segments.is_empty() {
+            // Another process may have written the first commit since this one looked.
+            self.list_segments(view)?;
+        }
         loop {
-            let Some((_, segment)) = view.segments.iter_mut().next_back() else {
+            let Some((&first, segment)) = view.segments.iter_mut().next_back() else {
                 return Ok((1, Tail::Clean));
             };
             let (from, offset) = match segment.furthest() {
@@ -766,7 +778,8 @@ impl JournalStorage {
             }
             segment.note_end(next, end);
             let path = segment.path.clone();
-            let more = self.discover(view, next);
+            // A segment without records (its writer died before writing) has no successor.
+            let more = next > first && self.discover(view, next);
             self.refuse_damage_inside(&path, &file, next, &tail, more)?;
             if more {
                 continue;
@@ -826,7 +839,15 @@ impl JournalStorage {
     fn write_batch(&self, batch: &[Request]) -> Result<Vec<Result<u64, Conflict>>> {
         let segments = &self.shared.segments;
         let lock_path = segments.join(LOCK_FILE);
-        let lock = self.lock_handle()?;
+        let lock = match self.lock_handle() {
+            // A journal asked for in a folder that exists: made on its first write, as a loose
+            // store's folder needs nothing to be written into.
+            Err(Error::StoreMissing { .. }) if self.shared.path.is_dir() => {
+                self.ensure_created()?;
+                self.lock_handle()?
+            }
+            other => other?,
+        };
         lock_file(&lock).map_err(|e| Error::io("lock", &lock_path, e))?;
         let _unlock = Unlock(&lock);
         let mut view = self.view();
@@ -962,8 +983,23 @@ impl JournalStorage {
         let path = self.shared.segments.join(segment_name(first));
         match OpenOptions::new().write(true).create_new(true).open(&path) {
             Ok(_) => {}
-            // Left empty by a writer that died right after creating it.
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            // Left empty by a writer that died right after creating it: written from its start.
+            // Anything else there means this writer's view of the end is wrong: never write
+            // over it.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                let size = fs::metadata(&path)
+                    .map_err(|e| Error::io("look at", &path, e))?
+                    .len();
+                if size > 0 {
+                    return Err(Error::CorruptCommit {
+                        commit: first,
+                        location: path.display().to_string(),
+                        problem: format!(
+                            "already holds {size} bytes, although the journal's end was found before it; nothing was written over it (run 'foldstore verify')"
+                        ),
+                    });
+                }
+            }
             Err(e) => return Err(Error::io("create", path, e)),
         }
         if self.shared.durability == Durability::Immediate {
@@ -1168,7 +1204,7 @@ impl Storage for JournalStorage {
         Ok(self.read_from(number, 1)?.pop())
     }
 
-    fn snapshots(&self) -> Result<(Vec<(String, u64)>, Option<u64>)> {
+    fn snapshots(&self) -> Result<super::SnapshotsFound> {
         Ok((self.shared.loose.list()?.snapshots, None))
     }
 

@@ -40,6 +40,10 @@ impl fmt::Display for Conflict {
     }
 }
 
+/// What [`Storage::snapshots`] finds: the snapshots present, as (snapshot name, commit
+/// number), sorted; and the last commit, when the same look finds it.
+pub type SnapshotsFound = (Vec<(String, u64)>, Option<u64>);
+
 /// What a backend holds, as found by one listing.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Listing {
@@ -109,7 +113,7 @@ pub trait Storage: Send + Sync + fmt::Debug {
     ///
     /// # Errors
     /// When the listing fails.
-    fn snapshots(&self) -> Result<(Vec<(String, u64)>, Option<u64>)> {
+    fn snapshots(&self) -> Result<SnapshotsFound> {
         let listing = self.list()?;
         let last = listing.commits.last().copied().unwrap_or(0);
         Ok((listing.snapshots, Some(last)))
