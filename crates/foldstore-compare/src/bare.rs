@@ -55,6 +55,7 @@ pub fn append(folder: &Path, events: &[Vec<u8>], synced: bool) -> anyhow::Result
         commits,
         events: commits,
         seconds,
+        peak_bytes: None,
     })
 }
 
@@ -77,6 +78,7 @@ pub fn replay(folder: &Path, commits: u64) -> anyhow::Result<Measured> {
         commits,
         events,
         seconds: started.elapsed().as_secs_f64(),
+        peak_bytes: None,
     })
 }
 

@@ -14,9 +14,22 @@
 //!   `k.log`, unlink, folder fsync), SQLite WAL with `synchronous=FULL`, one transaction per
 //!   commit. Baseline: the bare loop.
 //! - (c) replay of a store of `--commits` commits written by foldstore: foldstore's
-//!   `replay_event_stream`, the bare loop reading each `k.log` and parsing it into a
-//!   `serde_json::Value`, a SQLite scan of the same documents parsed the same way, the
-//!   original's `replayEventStream`. Baseline: the bare loop.
+//!   `replay_event_stream` (the journal layout replays a copy of the same commits), the bare
+//!   loop reading each `k.log` and parsing it into a `serde_json::Value`, a SQLite scan of the
+//!   same documents parsed the same way, the original's `replayEventStream`. Baseline: the
+//!   bare loop.
+//!
+//! The journal layout's own targets:
+//! - (d) synced appends, one writer: the journal with `Durability::Immediate` against SQLite
+//!   WAL `synchronous=FULL`, a transaction per commit (baseline).
+//! - (e) synced appends, 8 writer threads sharing one `Store` (group commit), against the same
+//!   single-connection SQLite (baseline); SQLite with 8 connections for information.
+//! - (f) replay of a journal of `--replay-commits` commits (1,000,000; 100,000 with `--quick`)
+//!   against a SQLite scan of the same documents (baseline).
+//! - (g) the peak memory of replaying that journal and one of 10,000 commits (baseline), each
+//!   in a new process (this program, with a hidden `--replay-peak STORE`).
+//! - (h) opening a new store and a model restored from a snapshot at the tip, on that journal
+//!   and on one of 1,000 commits (baseline).
 //!
 //! Each program runs `--rounds` times per workload, the programs taking turns, and the median
 //! is reported. Without Node.js and npm the original's rows are skipped, with a message.
@@ -41,14 +54,30 @@ use serde_json::json;
 
 use crate::machine::Machine;
 use crate::original::Original;
-use crate::ours::{LAYOUTS, LOOSE};
-use crate::report::{thousands, Ratio, Row, Table, Target};
+use crate::ours::{JOURNAL, LAYOUTS, LOOSE};
+use crate::report::{thousands, Bound, Quantity, Ratio, Row, Table, Target};
 use crate::sqlite::Synchronous;
-use crate::workload::{check_folder, Events, Measured};
+use crate::workload::{check_folder, check_folder_unordered, Events, Measured};
 
 /// The smaller of the two sizes of the appends without syncs (the issue's figures for the
 /// original are at 2,000 and 10,000 commits).
 const SMALL_APPEND: u64 = 2_000;
+
+/// The writer threads of the journal's synced appends from many threads.
+const WRITER_THREADS: usize = 8;
+
+/// The commits of the small journal the peak memory of a long replay is compared with.
+const SMALL_REPLAY: u64 = 10_000;
+
+/// The commits of the small journal the time to open a model on a long journal is compared
+/// with.
+const SMALL_MODEL: u64 = 1_000;
+
+/// Threads writing the long journals made for the replay workloads.
+const BUILD_THREADS: u64 = 4;
+
+/// Timed runs of each program for the model openings, at least (each takes milliseconds).
+const MODEL_ROUNDS: u64 = 7;
 
 /// Compares foldstore with the original Node.js package, SQLite and bare file-system loops,
 /// on the same workload in one run, and prints the ratios against the issue's targets.
@@ -61,11 +90,15 @@ struct Args {
     /// Commits of the synced append runs (default 2000; 500 with --quick).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(100..))]
     synced_commits: Option<u64>,
+    /// Commits of the journal of the long replay, its peak memory and the model opening
+    /// (default 1000000; 100000 with --quick).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(20_000..))]
+    replay_commits: Option<u64>,
     /// Timed runs of each program on each workload; the median is reported (default 3; 1 with
     /// --quick).
     #[arg(long, value_name = "R", value_parser = clap::value_parser!(u64).range(1..=99))]
     rounds: Option<u64>,
-    /// A first look: one round, and 500 synced commits.
+    /// A first look: one round, 500 synced commits, and a long replay of 100,000 commits.
     #[arg(long)]
     quick: bool,
     /// Print the report as one JSON object instead of tables.
@@ -75,11 +108,19 @@ struct Args {
     /// folder). The file system measured is DIR's.
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
+    /// (Used by the program itself.) Replays the journal at STORE and prints one JSON object:
+    /// the commits, events and seconds of the replay, and the process's peak memory in bytes.
+    #[arg(long, value_name = "STORE", hide = true)]
+    replay_peak: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    match run(&args) {
+    let outcome = match &args.replay_peak {
+        Some(store) => replay_peak(store),
+        None => run(&args),
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -103,6 +144,9 @@ fn run(args: &Args) -> anyhow::Result<()> {
     if let Err(why) = &original {
         eprintln!("the original package's rows are skipped: {why}");
     }
+    let replay_commits =
+        args.replay_commits
+            .unwrap_or(if args.quick { 100_000 } else { 1_000_000 });
     let events = Events::new(args.commits.max(synced), work.path().join("events.jsonl"))?;
     let bench = Bench {
         work: work.path(),
@@ -119,8 +163,19 @@ fn run(args: &Args) -> anyhow::Result<()> {
     }
     tables.push(bench.append_synced(synced)?);
     tables.push(bench.replay(args.commits)?);
+    tables.push(bench.journal_synced_single(synced)?);
+    tables.push(bench.journal_synced_threads(synced)?);
+    let long = bench.work.join("long-journal");
+    eprintln!(
+        "making a journal of {} commits",
+        thousands(replay_commits as f64)
+    );
+    ours::build_journal(&long, replay_commits, BUILD_THREADS)?;
+    tables.push(bench.journal_replay_long(&long, replay_commits)?);
+    tables.push(bench.journal_replay_memory(&long, replay_commits)?);
+    tables.push(bench.journal_model_open(&long, replay_commits)?);
 
-    let targets = targets(args.commits);
+    let targets = targets(args.commits, replay_commits);
     let checked = report::check(&targets, &tables);
     let mut out = io::stdout().lock();
     if args.json {
@@ -132,6 +187,8 @@ fn run(args: &Args) -> anyhow::Result<()> {
             "parameters": {
                 "commits": args.commits,
                 "synced_commits": synced,
+                "replay_commits": replay_commits,
+                "writer_threads": WRITER_THREADS,
                 "rounds": rounds,
                 "work_folder": work.path().display().to_string(),
             },
@@ -147,7 +204,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
         );
         let heading = format!(
             "{} CPUs ({}), Linux {}, {} ({}), SQLite {}, {node}, {}\n\
-             every figure: the median of {rounds} run(s), the programs taking turns; one event per commit, the same events for every program",
+             every figure: the median of {rounds} run(s) ({MODEL_ROUNDS} at least for the model openings), the programs taking turns; one event per commit, the same events for every program",
             machine.cpus,
             machine.cpu_model,
             machine.kernel,
@@ -162,8 +219,8 @@ fn run(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The issue's targets for the loose layout.
-fn targets(commits: u64) -> Vec<Target> {
+/// The issue's targets: the loose layout's, then the journal's.
+fn targets(commits: u64, replay_commits: u64) -> Vec<Target> {
     vec![
         Target {
             what: format!(
@@ -172,21 +229,127 @@ fn targets(commits: u64) -> Vec<Target> {
             ),
             table: format!("append_no_sync_{commits}"),
             row: LOOSE.id,
-            at_least: 20.0,
+            bound: Bound::AtLeast(20.0),
         },
         Target {
             what: "synced appends: foldstore / the bare loop".to_owned(),
             table: "append_synced".to_owned(),
             row: LOOSE.id,
-            at_least: 0.8,
+            bound: Bound::AtLeast(0.8),
         },
         Target {
             what: "replay: foldstore / the bare read-and-parse loop".to_owned(),
             table: "replay".to_owned(),
             row: LOOSE.id,
-            at_least: 0.9,
+            bound: Bound::AtLeast(0.9),
+        },
+        Target {
+            what: "journal, synced, single writer: foldstore / SQLite synchronous=FULL".to_owned(),
+            table: "journal_synced_single".to_owned(),
+            row: JOURNAL.id,
+            bound: Bound::AtLeast(1.0),
+        },
+        Target {
+            what: format!(
+                "journal, synced, {WRITER_THREADS} writer threads: foldstore / SQLite synchronous=FULL, one connection"
+            ),
+            table: "journal_synced_threads".to_owned(),
+            row: JOURNAL_THREADS,
+            bound: Bound::AtLeast(3.0),
+        },
+        Target {
+            what: format!(
+                "journal replay of {} commits: foldstore / SQLite scan and parse",
+                thousands(replay_commits as f64)
+            ),
+            table: "journal_replay_long".to_owned(),
+            row: JOURNAL.id,
+            bound: Bound::AtLeast(1.5),
+        },
+        Target {
+            what: format!(
+                "journal replay peak memory: {} commits / {} commits",
+                thousands(replay_commits as f64),
+                thousands(SMALL_REPLAY as f64)
+            ),
+            table: "journal_replay_memory".to_owned(),
+            row: LONG,
+            bound: Bound::AtMost(1.5),
+        },
+        Target {
+            what: format!(
+                "journal model open from a snapshot at the tip: time at {} commits / at {} commits",
+                thousands(replay_commits as f64),
+                thousands(SMALL_MODEL as f64)
+            ),
+            table: "journal_model_open".to_owned(),
+            row: LONG,
+            bound: Bound::AtMost(2.0),
         },
     ]
+}
+
+/// The row of the journal written by many threads.
+const JOURNAL_THREADS: &str = "foldstore-journal-threads";
+
+/// The rows of the long and the short journal, in the tables that compare them.
+const LONG: &str = "journal-long";
+const SHORT: &str = "journal-short";
+
+/// `--replay-peak STORE`: replays the journal at `store` and prints what it took, with the
+/// process's peak memory, as one JSON object.
+fn replay_peak(store: &Path) -> anyhow::Result<()> {
+    let measured = ours::replay(&JOURNAL, store)?;
+    let peak = ours::peak_rss_bytes()?;
+    let mut out = io::stdout().lock();
+    serde_json::to_writer(
+        &mut out,
+        &json!({
+            "commits": measured.commits,
+            "events": measured.events,
+            "seconds": measured.seconds,
+            "peak_bytes": peak,
+        }),
+    )?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// Runs this program with `--replay-peak store` in a new process, and reads what it printed.
+fn replay_in_child(store: &Path) -> anyhow::Result<Measured> {
+    let program = std::env::current_exe().context("cannot find this program's path")?;
+    let output = std::process::Command::new(&program)
+        .arg("--replay-peak")
+        .arg(store)
+        .output()
+        .with_context(|| format!("cannot run {}", program.display()))?;
+    if !output.status.success() {
+        bail!(
+            "{} --replay-peak {} failed ({}): {}",
+            program.display(),
+            store.display(),
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    let figures: serde_json::Value = serde_json::from_slice(&output.stdout).with_context(|| {
+        format!(
+            "--replay-peak printed {:?}, not its figures",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })?;
+    match (
+        figures["commits"].as_u64(),
+        figures["events"].as_u64(),
+        figures["seconds"].as_f64(),
+        figures["peak_bytes"].as_u64(),
+    ) {
+        (Some(commits), Some(events), Some(seconds), Some(peak)) => Ok(Measured {
+            peak_bytes: Some(peak),
+            ..Measured::new(commits, events, seconds)
+        }),
+        _ => bail!("--replay-peak printed {figures}, not {{commits, events, seconds, peak_bytes}}"),
+    }
 }
 
 /// One timed run of a program, working in the fresh path it is given (which it may create as
@@ -216,12 +379,22 @@ impl Bench<'_> {
     /// each run handled the table's number of commits. The first program is the baseline.
     fn measure(
         &self,
+        table: Table,
+        programs: Vec<(Row, Option<Runner<'_>>)>,
+    ) -> anyhow::Result<Table> {
+        self.measure_rounds(table, programs, self.rounds)
+    }
+
+    /// [`measure`](Self::measure) with `rounds` rounds.
+    fn measure_rounds(
+        &self,
         mut table: Table,
         mut programs: Vec<(Row, Option<Runner<'_>>)>,
+        rounds: u64,
     ) -> anyhow::Result<Table> {
         eprintln!("{}", table.title);
         let count = programs.len();
-        for round in 1..=self.rounds {
+        for round in 1..=rounds {
             // Each round starts with the next program, so that none always runs first (on a
             // file system just after other work) or always after another.
             for turn in 0..count {
@@ -234,19 +407,22 @@ impl Bench<'_> {
                 // thousands of files would slow the file creations of the next runs.
                 let measured =
                     runner(&path).with_context(|| format!("{}: {}", table.title, row.label))?;
-                if measured.commits != table.commits {
+                let expected = row.commits.unwrap_or(table.commits);
+                if measured.commits != expected {
                     bail!(
-                        "{}: {} handled {} commits, not {}",
+                        "{}: {} handled {} commits, not {expected}",
                         table.title,
                         row.label,
                         measured.commits,
-                        table.commits
                     );
                 }
+                let figure = table
+                    .quantity
+                    .of(&measured)
+                    .map_or_else(|| "-".to_owned(), |v| table.quantity.show(v));
                 eprintln!(
-                    "  round {round}/{}: {:>9} commits/s  {}",
-                    self.rounds,
-                    thousands(measured.commits_per_second()),
+                    "  round {round}/{rounds}: {figure:>9} {}  {}",
+                    table.quantity.unit(),
                     row.label
                 );
                 row.runs.push(measured);
@@ -318,6 +494,7 @@ impl Bench<'_> {
             commits,
             baseline: "original",
             ratio: Ratio::Times,
+            quantity: Quantity::Rate,
             rows: Vec::new(),
         };
         self.measure(table, programs)
@@ -372,6 +549,7 @@ impl Bench<'_> {
             commits,
             baseline: "bare-loop",
             ratio: Ratio::Percent,
+            quantity: Quantity::Rate,
             rows: Vec::new(),
         };
         self.measure(table, programs)
@@ -395,6 +573,16 @@ impl Bench<'_> {
         bare::replay(&folder, commits)?;
         sqlite::replay(&database)?;
 
+        // A layout with another format replays a copy of the same commits, byte for byte.
+        let mut copies = Vec::new();
+        for layout in LAYOUTS {
+            let copy = self.work.join(format!("replay-store-{}", layout.id));
+            let copy = ours::copy_of_loose(layout, &folder, &copy, commits)?;
+            check_folder(&copy, &self.events.values[..n])?;
+            ours::replay(layout, &copy)?;
+            copies.push(copy);
+        }
+
         let (folder, database) = (folder.as_path(), database.as_path());
         let mut programs: Vec<(Row, Option<Runner<'_>>)> = vec![(
             Row::new(
@@ -403,12 +591,10 @@ impl Bench<'_> {
             ),
             Some(Box::new(move |_: &Path| bare::replay(folder, commits))),
         )];
-        // Every layout replays the store above: a layout with another format will replay a
-        // copy of the same commits in its own folder.
-        for layout in LAYOUTS {
+        for (layout, copy) in LAYOUTS.iter().zip(&copies) {
             programs.push((
                 Row::new(layout.id, format!("{}: replay_event_stream", layout.label)),
-                Some(Box::new(move |_: &Path| ours::replay(layout, folder))),
+                Some(Box::new(move |_: &Path| ours::replay(layout, copy))),
             ));
         }
         programs.push((
@@ -435,8 +621,259 @@ impl Bench<'_> {
             commits,
             baseline: "bare-loop",
             ratio: Ratio::Percent,
+            quantity: Quantity::Rate,
             rows: Vec::new(),
         };
         self.measure(table, programs)
+    }
+
+    /// (d): `commits` single-event commits into a new journal, each synced before the next,
+    /// against SQLite syncing each transaction.
+    fn journal_synced_single(&self, commits: u64) -> anyhow::Result<Table> {
+        let n = usize::try_from(commits)?;
+        let values = &self.events.values[..n];
+        let bytes = &self.events.bytes[..n];
+        let events = &self.events.events[..n];
+        let programs: Vec<(Row, Option<Runner<'_>>)> = vec![
+            (
+                Row::new(
+                    "sqlite-wal",
+                    "SQLite WAL, synchronous=FULL, a transaction per commit",
+                ),
+                Some(Box::new(move |path: &Path| {
+                    fs::create_dir(path)?;
+                    sqlite::append(&path.join("store.db"), bytes, Synchronous::Full)
+                })),
+            ),
+            (
+                Row::new(
+                    JOURNAL.id,
+                    format!("{}, Durability::Immediate, 1 thread", JOURNAL.label),
+                ),
+                Some(Box::new(move |path: &Path| {
+                    let measured = ours::append(&JOURNAL, path, events, Durability::Immediate)?;
+                    check_folder(path, values)?;
+                    Ok(measured)
+                })),
+            ),
+        ];
+        let table = Table {
+            id: "journal_synced_single".to_owned(),
+            title: format!(
+                "(d) journal, synced, single writer: {} single-event commits into a new store, each durable before the next",
+                thousands(commits as f64)
+            ),
+            commits,
+            baseline: "sqlite-wal",
+            ratio: Ratio::Times,
+            quantity: Quantity::Rate,
+            rows: Vec::new(),
+        };
+        self.measure(table, programs)
+    }
+
+    /// (e): `commits` single-event commits into a new journal from [`WRITER_THREADS`] threads
+    /// sharing one store, each commit durable when its `log` returns; against one SQLite
+    /// connection syncing each transaction, and (for information) SQLite from as many threads,
+    /// each with its own connection.
+    fn journal_synced_threads(&self, commits: u64) -> anyhow::Result<Table> {
+        let n = usize::try_from(commits)?;
+        let values = &self.events.values[..n];
+        let bytes = &self.events.bytes[..n];
+        let events = &self.events.events[..n];
+        let programs: Vec<(Row, Option<Runner<'_>>)> = vec![
+            (
+                Row::new(
+                    "sqlite-wal",
+                    "SQLite WAL, synchronous=FULL, a transaction per commit",
+                ),
+                Some(Box::new(move |path: &Path| {
+                    fs::create_dir(path)?;
+                    sqlite::append(&path.join("store.db"), bytes, Synchronous::Full)
+                })),
+            ),
+            (
+                Row::new(
+                    JOURNAL_THREADS,
+                    format!(
+                        "{}, Durability::Immediate, {WRITER_THREADS} threads, one Store",
+                        JOURNAL.label
+                    ),
+                ),
+                Some(Box::new(move |path: &Path| {
+                    let measured = ours::append_threads(
+                        &JOURNAL,
+                        path,
+                        events,
+                        Durability::Immediate,
+                        WRITER_THREADS,
+                    )?;
+                    check_folder_unordered(path, values)?;
+                    Ok(measured)
+                })),
+            ),
+            (
+                Row::new(
+                    "sqlite-wal-threads",
+                    format!(
+                        "SQLite WAL, synchronous=FULL, {WRITER_THREADS} threads, a connection each, BEGIN IMMEDIATE"
+                    ),
+                ),
+                Some(Box::new(move |path: &Path| {
+                    fs::create_dir(path)?;
+                    sqlite::append_threads(
+                        &path.join("store.db"),
+                        bytes,
+                        Synchronous::Full,
+                        WRITER_THREADS,
+                    )
+                })),
+            ),
+        ];
+        let table = Table {
+            id: "journal_synced_threads".to_owned(),
+            title: format!(
+                "(e) journal, synced, {WRITER_THREADS} writer threads: {} single-event commits into a new store, each durable when its write returns",
+                thousands(commits as f64)
+            ),
+            commits,
+            baseline: "sqlite-wal",
+            ratio: Ratio::Times,
+            quantity: Quantity::Rate,
+            rows: Vec::new(),
+        };
+        self.measure(table, programs)
+    }
+
+    /// (f): every event of the journal at `journal` (`commits` single-event commits), against
+    /// a SQLite scan of the same documents, both from the operating system's cache.
+    fn journal_replay_long(&self, journal: &Path, commits: u64) -> anyhow::Result<Table> {
+        eprintln!("making the SQLite copy of the long journal");
+        let database = self.work.join("long-journal.db");
+        let store = (JOURNAL.open)(journal, Durability::None)?;
+        sqlite::load_store(&database, &store, commits)?;
+        drop(store);
+        // Every program reads from the operating system's cache, the first one too.
+        sqlite::replay(&database)?;
+        ours::replay(&JOURNAL, journal)?;
+
+        let database = database.as_path();
+        let programs: Vec<(Row, Option<Runner<'_>>)> = vec![
+            (
+                Row::new(
+                    "sqlite-wal",
+                    "SQLite WAL: scan, parse each document into a Value",
+                ),
+                Some(Box::new(move |_: &Path| sqlite::replay(database))),
+            ),
+            (
+                Row::new(
+                    JOURNAL.id,
+                    format!("{}: replay_event_stream", JOURNAL.label),
+                ),
+                Some(Box::new(move |_: &Path| ours::replay(&JOURNAL, journal))),
+            ),
+        ];
+        let table = Table {
+            id: "journal_replay_long".to_owned(),
+            title: format!(
+                "(f) journal replay: every event of a journal of {} single-event commits, from the operating system's cache",
+                thousands(commits as f64)
+            ),
+            commits,
+            baseline: "sqlite-wal",
+            ratio: Ratio::Times,
+            quantity: Quantity::Rate,
+            rows: Vec::new(),
+        };
+        self.measure(table, programs)
+    }
+
+    /// (g): the peak memory of a new process replaying the journal at `journal` (`commits`
+    /// commits), against one replaying a journal of [`SMALL_REPLAY`] commits.
+    fn journal_replay_memory(&self, journal: &Path, commits: u64) -> anyhow::Result<Table> {
+        let small = self.work.join("short-journal");
+        ours::build_journal(&small, SMALL_REPLAY, BUILD_THREADS)?;
+        let small = small.as_path();
+        let programs: Vec<(Row, Option<Runner<'_>>)> = vec![
+            (
+                Row::new(
+                    SHORT,
+                    format!(
+                        "journal of {} commits: replay in a new process",
+                        thousands(SMALL_REPLAY as f64)
+                    ),
+                )
+                .with_commits(SMALL_REPLAY),
+                Some(Box::new(move |_: &Path| replay_in_child(small))),
+            ),
+            (
+                Row::new(
+                    LONG,
+                    format!(
+                        "journal of {} commits: replay in a new process",
+                        thousands(commits as f64)
+                    ),
+                ),
+                Some(Box::new(move |_: &Path| replay_in_child(journal))),
+            ),
+        ];
+        let table = Table {
+            id: "journal_replay_memory".to_owned(),
+            title: format!(
+                "(g) journal replay, peak memory (VmHWM) of a process replaying {} commits and one replaying {}",
+                thousands(commits as f64),
+                thousands(SMALL_REPLAY as f64)
+            ),
+            commits,
+            baseline: SHORT,
+            ratio: Ratio::Times,
+            quantity: Quantity::PeakBytes,
+            rows: Vec::new(),
+        };
+        self.measure(table, programs)
+    }
+
+    /// (h): the time to open a new store on the journal at `journal` (`commits` commits) and
+    /// a model restored from a snapshot at its tip, and read the model's data, against the
+    /// same on a journal of [`SMALL_MODEL`] commits with the same snapshot.
+    fn journal_model_open(&self, journal: &Path, commits: u64) -> anyhow::Result<Table> {
+        eprintln!("taking the model snapshots");
+        let small = self.work.join("model-journal");
+        ours::build_journal(&small, SMALL_MODEL, 1)?;
+        ours::snapshot_members(&small)?;
+        ours::snapshot_members(journal)?;
+        let small = small.as_path();
+        let label = |n: u64| {
+            format!(
+                "journal of {} commits: new Store and Model, aggregator_data",
+                thousands(n as f64)
+            )
+        };
+        let programs: Vec<(Row, Option<Runner<'_>>)> = vec![
+            (
+                Row::new(SHORT, label(SMALL_MODEL)).with_commits(SMALL_MODEL),
+                Some(Box::new(move |_: &Path| ours::open_members(small))),
+            ),
+            (
+                Row::new(LONG, label(commits)),
+                Some(Box::new(move |_: &Path| ours::open_members(journal))),
+            ),
+        ];
+        let table = Table {
+            id: "journal_model_open".to_owned(),
+            title: format!(
+                "(h) journal, model open: a new store and a model of {} members restored from the same snapshot at the tip, on a journal of {} commits and on one of {}",
+                thousands(ours::MODEL_MEMBERS as f64),
+                thousands(commits as f64),
+                thousands(SMALL_MODEL as f64)
+            ),
+            commits,
+            baseline: SHORT,
+            ratio: Ratio::Times,
+            quantity: Quantity::Seconds,
+            rows: Vec::new(),
+        };
+        self.measure_rounds(table, programs, self.rounds.max(MODEL_ROUNDS))
     }
 }

@@ -132,6 +132,7 @@ impl Original {
                 commits,
                 events,
                 seconds,
+                peak_bytes: None,
             }),
             _ => bail!("bench.js printed {figures}, not {{commits, events, seconds}}"),
         }

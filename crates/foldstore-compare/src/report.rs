@@ -25,6 +25,55 @@ impl Ratio {
     }
 }
 
+/// What a table measures, and how its figures read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Quantity {
+    /// Commits per second: more is better.
+    Rate,
+    /// The time a run took, shown in milliseconds: less is better.
+    Seconds,
+    /// The peak resident memory of the process that ran (`VmHWM`), in MiB: less is better.
+    PeakBytes,
+}
+
+impl Quantity {
+    /// The figure of one run (`None`: the run did not measure it).
+    pub fn of(self, measured: &Measured) -> Option<f64> {
+        match self {
+            Quantity::Rate => Some(measured.commits_per_second()),
+            Quantity::Seconds => Some(measured.seconds),
+            Quantity::PeakBytes => measured.peak_bytes.map(|bytes| bytes as f64),
+        }
+    }
+
+    /// The column's heading.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Quantity::Rate => "commits/s",
+            Quantity::Seconds => "ms",
+            Quantity::PeakBytes => "peak MiB",
+        }
+    }
+
+    /// A figure as the column shows it.
+    pub fn show(self, value: f64) -> String {
+        match self {
+            Quantity::Rate => thousands(value),
+            Quantity::Seconds => format!("{:.2}", value * 1000.0),
+            Quantity::PeakBytes => format!("{:.1}", value / f64::from(1u32 << 20)),
+        }
+    }
+
+    /// The name of the figure in the JSON report.
+    fn json_name(self) -> &'static str {
+        match self {
+            Quantity::Rate => "commits_per_second",
+            Quantity::Seconds => "seconds",
+            Quantity::PeakBytes => "peak_bytes",
+        }
+    }
+}
+
 /// One program's runs on one workload.
 #[derive(Debug)]
 pub struct Row {
@@ -36,6 +85,8 @@ pub struct Row {
     pub runs: Vec<Measured>,
     /// Why the program was not run, when it was not.
     pub skipped: Option<String>,
+    /// The commits each run handles, when not the table's.
+    pub commits: Option<u64>,
 }
 
 impl Row {
@@ -46,6 +97,15 @@ impl Row {
             label: label.into(),
             runs: Vec::new(),
             skipped: None,
+            commits: None,
+        }
+    }
+
+    /// The same row, whose runs each handle `commits` commits (not the table's number).
+    pub fn with_commits(self, commits: u64) -> Row {
+        Row {
+            commits: Some(commits),
+            ..self
         }
     }
 
@@ -57,9 +117,9 @@ impl Row {
         }
     }
 
-    /// The median of the runs' commits per second.
-    pub fn commits_per_second(&self) -> Option<f64> {
-        let mut rates: Vec<f64> = self.runs.iter().map(Measured::commits_per_second).collect();
+    /// The median of the runs' figures of `quantity` (`None`: no run measured it).
+    pub fn median(&self, quantity: Quantity) -> Option<f64> {
+        let mut rates: Vec<f64> = self.runs.iter().filter_map(|m| quantity.of(m)).collect();
         if rates.is_empty() {
             return None;
         }
@@ -86,6 +146,8 @@ pub struct Table {
     pub baseline: &'static str,
     /// How the ratios read.
     pub ratio: Ratio,
+    /// What the figures are.
+    pub quantity: Quantity,
     /// The programs.
     pub rows: Vec<Row>,
 }
@@ -96,15 +158,39 @@ impl Table {
         self.rows.iter().find(|row| row.id == id)
     }
 
-    /// `row`'s median rate over the baseline's, when both ran.
+    /// `row`'s median figure over the baseline's, when both ran.
     pub fn ratio_of(&self, row: &Row) -> Option<f64> {
-        let baseline = self.row(self.baseline)?.commits_per_second()?;
-        Some(row.commits_per_second()? / baseline)
+        let baseline = self.row(self.baseline)?.median(self.quantity)?;
+        Some(row.median(self.quantity)? / baseline)
     }
 }
 
-/// A target of the issue: `row` of table `table` at least `at_least` times `against`'s rate
-/// (the table's baseline).
+/// The ratios that meet a target.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Bound {
+    /// At least this ratio (a rate: more is better).
+    AtLeast(f64),
+    /// At most this ratio (a time or a size: less is better).
+    AtMost(f64),
+}
+
+impl Bound {
+    fn met(self, ratio: f64) -> bool {
+        match self {
+            Bound::AtLeast(least) => ratio >= least,
+            Bound::AtMost(most) => ratio <= most,
+        }
+    }
+
+    fn words(self) -> (&'static str, f64) {
+        match self {
+            Bound::AtLeast(least) => ("at least", least),
+            Bound::AtMost(most) => ("at most", most),
+        }
+    }
+}
+
+/// A target of the issue: `row` of table `table` over the table's baseline, within `bound`.
 #[derive(Debug)]
 pub struct Target {
     /// What the target is, for people.
@@ -113,8 +199,8 @@ pub struct Target {
     pub table: String,
     /// The row measured against the table's baseline.
     pub row: &'static str,
-    /// The least ratio that meets the target.
-    pub at_least: f64,
+    /// The ratios that meet the target.
+    pub bound: Bound,
 }
 
 /// A target checked: the ratio measured, or why there is none.
@@ -128,7 +214,7 @@ pub struct Checked<'t> {
 impl Checked<'_> {
     /// Whether the target was met (`None`: not measured).
     pub fn met(&self) -> Option<bool> {
-        self.ratio.as_ref().ok().map(|r| *r >= self.target.at_least)
+        self.ratio.as_ref().ok().map(|r| self.target.bound.met(*r))
     }
 }
 
@@ -197,10 +283,12 @@ pub fn text(heading: &str, tables: &[Table], checked: &[Checked<'_>]) -> String 
         let _ = writeln!(
             out,
             "  {:width$}  {:>11}  {:>8}",
-            "program", "commits/s", "ratio"
+            "program",
+            table.quantity.unit(),
+            "ratio"
         );
         for row in &table.rows {
-            match (&row.skipped, row.commits_per_second()) {
+            match (&row.skipped, row.median(table.quantity)) {
                 (Some(why), _) => {
                     let _ = writeln!(out, "  {:width$}  skipped: {why}", row.label);
                 }
@@ -212,7 +300,7 @@ pub fn text(heading: &str, tables: &[Table], checked: &[Checked<'_>]) -> String 
                         out,
                         "  {:width$}  {:>11}  {:>8}",
                         row.label,
-                        thousands(rate),
+                        table.quantity.show(rate),
                         ratio
                     );
                 }
@@ -222,25 +310,26 @@ pub fn text(heading: &str, tables: &[Table], checked: &[Checked<'_>]) -> String 
             }
         }
     }
-    let _ = writeln!(out, "\ntargets (loose layout)");
+    let _ = writeln!(out, "\ntargets");
     for c in checked {
-        let wanted = c.style.show(c.target.at_least);
+        let (words, limit) = c.target.bound.words();
+        let wanted = format!("{words} {}", c.style.show(limit));
         let _ = match (&c.ratio, c.met()) {
             (Ok(ratio), Some(true)) => writeln!(
                 out,
-                "  met     {}: {} (target at least {wanted})",
+                "  met     {}: {} (target {wanted})",
                 c.target.what,
                 c.style.show(*ratio)
             ),
             (Ok(ratio), _) => writeln!(
                 out,
-                "  MISSED  {}: {} (target at least {wanted})",
+                "  MISSED  {}: {} (target {wanted})",
                 c.target.what,
                 c.style.show(*ratio)
             ),
             (Err(why), _) => writeln!(
                 out,
-                "  unknown {}: not measured ({why}) (target at least {wanted})",
+                "  unknown {}: not measured ({why}) (target {wanted})",
                 c.target.what
             ),
         };
@@ -260,12 +349,20 @@ pub fn json(tables: &[Table], checked: &[Checked<'_>]) -> Value {
                     let runs: Vec<Value> = row
                         .runs
                         .iter()
-                        .map(|m| json!({"commits": m.commits, "events": m.events, "seconds": m.seconds}))
+                        .map(|m| {
+                            json!({
+                                "commits": m.commits,
+                                "events": m.events,
+                                "seconds": m.seconds,
+                                "peak_bytes": m.peak_bytes,
+                            })
+                        })
                         .collect();
                     json!({
                         "id": row.id,
                         "label": row.label,
-                        "commits_per_second": row.commits_per_second(),
+                        "commits": row.commits.unwrap_or(table.commits),
+                        (table.quantity.json_name()): row.median(table.quantity),
                         "ratio": table.ratio_of(row),
                         "runs": runs,
                         "skipped": row.skipped,
@@ -277,6 +374,7 @@ pub fn json(tables: &[Table], checked: &[Checked<'_>]) -> Value {
                 "title": table.title,
                 "commits": table.commits,
                 "baseline": table.baseline,
+                "median_of": table.quantity.json_name(),
                 "rows": rows,
             })
         })
@@ -284,11 +382,16 @@ pub fn json(tables: &[Table], checked: &[Checked<'_>]) -> Value {
     let targets: Vec<Value> = checked
         .iter()
         .map(|c| {
+            let (at_least, at_most) = match c.target.bound {
+                Bound::AtLeast(least) => (Some(least), None),
+                Bound::AtMost(most) => (None, Some(most)),
+            };
             json!({
                 "what": c.target.what,
                 "table": c.target.table,
                 "row": c.target.row,
-                "at_least": c.target.at_least,
+                "at_least": at_least,
+                "at_most": at_most,
                 "ratio": c.ratio.as_ref().ok(),
                 "met": c.met(),
                 "not_measured": c.ratio.as_ref().err(),
@@ -309,6 +412,7 @@ mod tests {
                 commits: 1000,
                 events: 1000,
                 seconds: 1000.0 / rate,
+                peak_bytes: None,
             })
             .collect()
     }
@@ -324,6 +428,7 @@ mod tests {
             commits: 1000,
             baseline: "bare-loop",
             ratio: Ratio::Percent,
+            quantity: Quantity::Rate,
             rows: vec![base, ours, Row::skipped("original", "theirs", "no node")],
         }
     }
@@ -332,10 +437,11 @@ mod tests {
     fn medians_and_ratios() {
         let table = table();
         let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
-        assert!(close(table.rows[0].commits_per_second().unwrap(), 200.0));
-        assert!(close(table.rows[1].commits_per_second().unwrap(), 160.0));
+        assert!(close(table.rows[0].median(Quantity::Rate).unwrap(), 200.0));
+        assert!(close(table.rows[1].median(Quantity::Rate).unwrap(), 160.0));
         assert!(close(table.ratio_of(&table.rows[1]).unwrap(), 0.8));
-        assert_eq!(table.rows[2].commits_per_second(), None);
+        assert_eq!(table.rows[2].median(Quantity::Rate), None);
+        assert_eq!(table.rows[0].median(Quantity::PeakBytes), None);
     }
 
     #[test]
@@ -345,7 +451,7 @@ mod tests {
             what: "w".into(),
             table: "t".into(),
             row,
-            at_least,
+            bound: Bound::AtLeast(at_least),
         };
         let targets = [
             target("foldstore-loose", 0.8),
@@ -365,6 +471,53 @@ mod tests {
         let json = json(&tables, &checked);
         assert_eq!(json["targets"][1]["met"], false);
         assert_eq!(json["tables"][0]["rows"][2]["skipped"], "no node");
+    }
+
+    #[test]
+    fn sizes_and_times_are_checked_at_most() {
+        let peak = |id, bytes: &[u64]| {
+            let mut row = Row::new(id, id);
+            row.runs = bytes
+                .iter()
+                .map(|b| Measured {
+                    peak_bytes: Some(*b),
+                    ..Measured::new(10, 10, 1.0)
+                })
+                .collect();
+            row
+        };
+        let tables = [Table {
+            id: "m".into(),
+            title: "M".into(),
+            commits: 10,
+            baseline: "short",
+            ratio: Ratio::Times,
+            quantity: Quantity::PeakBytes,
+            rows: vec![
+                peak("short", &[10 << 20]),
+                peak("long", &[14 << 20, 16 << 20, 20 << 20]),
+            ],
+        }];
+        let target = |at_most| Target {
+            what: "peak".into(),
+            table: "m".into(),
+            row: "long",
+            bound: Bound::AtMost(at_most),
+        };
+        let targets = [target(1.5), target(1.6)];
+        let checked = check(&targets, &tables);
+        let met: Vec<_> = checked.iter().map(Checked::met).collect();
+        assert_eq!(met, [Some(false), Some(true)]);
+        let text = text("heading", &tables, &checked);
+        assert!(text.contains("peak MiB"), "{text}");
+        assert!(text.contains("16.0"), "{text}");
+        assert!(
+            text.contains("MISSED  peak: 1.6x (target at most 1.5x)"),
+            "{text}"
+        );
+        let json = json(&tables, &checked);
+        assert_eq!(json["targets"][0]["at_most"], 1.5);
+        assert_eq!(json["tables"][0]["rows"][1]["peak_bytes"], 16.0 * 1048576.0);
     }
 
     #[test]

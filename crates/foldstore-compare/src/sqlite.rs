@@ -2,13 +2,16 @@
 //! so that, as in a folder, creating commit k is exclusive.
 
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use rusqlite::{params, Connection};
 use serde_json::Value;
 
 use crate::workload::{document, Measured};
+
+/// How long a connection waits for another's write lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How SQLite syncs a transaction in WAL mode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,6 +36,8 @@ impl Synchronous {
 fn open(path: &Path, synchronous: Synchronous) -> anyhow::Result<Connection> {
     let connection =
         Connection::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    // Writers on other connections wait for each other instead of failing (SQLITE_BUSY).
+    connection.busy_timeout(BUSY_TIMEOUT)?;
     let mode: String =
         connection.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
@@ -73,7 +78,101 @@ pub fn append(
         commits,
         events: commits,
         seconds,
+        peak_bytes: None,
     })
+}
+
+/// Appends one commit per event to a new database at `path` from `threads` threads, each with
+/// its own connection and its share of the events, one transaction per commit: `BEGIN
+/// IMMEDIATE`, an `INSERT` at the next free number, `COMMIT`. Connections wait for each
+/// other's write lock (`busy_timeout`).
+///
+/// # Errors
+/// SQLite's errors.
+pub fn append_threads(
+    path: &Path,
+    events: &[Vec<u8>],
+    synchronous: Synchronous,
+    threads: usize,
+) -> anyhow::Result<Measured> {
+    // Made before the writers start: their connections only open it.
+    drop(open(path, synchronous)?);
+    let share = events.len().div_ceil(threads.max(1)).max(1);
+    let mut connections = Vec::new();
+    for _ in events.chunks(share) {
+        connections.push(open(path, synchronous)?);
+    }
+    let started = Instant::now();
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let writers: Vec<_> = events
+            .chunks(share)
+            .zip(connections)
+            .map(|(part, mut connection)| {
+                scope.spawn(move || -> anyhow::Result<()> {
+                    for event in part {
+                        let transaction = connection
+                            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                        transaction.execute(
+                            "INSERT INTO commits (number, document) \
+                             VALUES ((SELECT coalesce(max(number), 0) + 1 FROM commits), ?1)",
+                            params![document(event)],
+                        )?;
+                        transaction.commit()?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer
+                .join()
+                .map_err(|_| anyhow::anyhow!("a SQLite writer panicked"))??;
+        }
+        Ok(())
+    })?;
+    let seconds = started.elapsed().as_secs_f64();
+    let commits = events.len() as u64;
+    let connection = open(path, synchronous)?;
+    let (stored, last): (i64, i64) = connection.query_row(
+        "SELECT count(*), coalesce(max(number), 0) FROM commits",
+        [],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )?;
+    if u64::try_from(stored).ok() != Some(commits) || stored != last {
+        bail!(
+            "{} holds {stored} commits up to number {last}, not {commits}",
+            path.display()
+        );
+    }
+    Ok(Measured::new(commits, commits, seconds))
+}
+
+/// Makes a database at `path` holding the documents of `store`'s commits 1 to `commits`,
+/// byte for byte, read in batches through its backend (in one transaction, not timed).
+///
+/// # Errors
+/// The store's and SQLite's errors; a store with fewer commits.
+pub fn load_store(path: &Path, store: &foldstore::Store, commits: u64) -> anyhow::Result<()> {
+    let mut connection = open(path, Synchronous::Off)?;
+    let transaction = connection.transaction()?;
+    {
+        let mut insert =
+            transaction.prepare("INSERT INTO commits (number, document) VALUES (?1, ?2)")?;
+        let mut next = 1u64;
+        while next <= commits {
+            let want = usize::try_from((commits - next + 1).min(4096))?;
+            let batch = store.storage().read_commits(next, want)?;
+            if batch.is_empty() {
+                bail!("the store ends at commit {}, not {commits}", next - 1);
+            }
+            for bytes in batch {
+                insert.execute(params![i64::try_from(next)?, bytes])?;
+                next += 1;
+            }
+        }
+    }
+    transaction.commit()?;
+    Ok(())
 }
 
 /// Makes a database at `path` holding the documents of `folder`'s `1.log` to `commits.log`,
@@ -120,6 +219,7 @@ pub fn replay(path: &Path) -> anyhow::Result<Measured> {
         commits,
         events,
         seconds: started.elapsed().as_secs_f64(),
+        peak_bytes: None,
     })
 }
 
@@ -142,6 +242,10 @@ mod tests {
             let read = replay(&path).unwrap();
             assert_eq!((read.commits, read.events), (10, 10));
         }
+        let shared = dir.path().join("threads.db");
+        let written = append_threads(&shared, &events, Synchronous::Off, 3).unwrap();
+        assert_eq!(written.commits, 10);
+        assert_eq!(replay(&shared).unwrap().commits, 10);
 
         let folder = dir.path().join("folder");
         bare::append(&folder, &events, true).unwrap();

@@ -104,9 +104,21 @@ pub struct Measured {
     pub events: u64,
     /// The time the work took (starting programs and making their input excluded).
     pub seconds: f64,
+    /// The peak resident memory of the process that did the work, where it was measured.
+    pub peak_bytes: Option<u64>,
 }
 
 impl Measured {
+    /// `commits` commits of `events` events in `seconds`.
+    pub fn new(commits: u64, events: u64, seconds: f64) -> Measured {
+        Measured {
+            commits,
+            events,
+            seconds,
+            peak_bytes: None,
+        }
+    }
+
     /// Commits per second.
     pub fn commits_per_second(&self) -> f64 {
         // A run always takes some time; the floor only keeps the division finite.
@@ -146,6 +158,41 @@ pub fn check_folder(folder: &Path, expected: &[Value]) -> anyhow::Result<()> {
             "{} holds {count} commits, not the {} written",
             folder.display(),
             expected.len()
+        );
+    }
+    Ok(())
+}
+
+/// Checks that the store at `folder` (any layout) holds exactly the commits `1..=n` of one
+/// event each, the events being `expected` in any order, as writers on several threads leave
+/// them (not timed).
+///
+/// # Errors
+/// When it does not.
+pub fn check_folder_unordered(folder: &Path, expected: &[Value]) -> anyhow::Result<()> {
+    let store = Store::open(folder)?;
+    let mut found = Vec::with_capacity(expected.len());
+    for commit in store.commits(..) {
+        let commit = commit?;
+        if commit.events().len() != 1 {
+            bail!(
+                "commit {} of {} holds {} events, not one",
+                commit.number(),
+                folder.display(),
+                commit.events().len()
+            );
+        }
+        found.push(commit.events()[0].to_value().to_string());
+    }
+    let mut wanted: Vec<String> = expected.iter().map(Value::to_string).collect();
+    found.sort_unstable();
+    wanted.sort_unstable();
+    if found != wanted {
+        bail!(
+            "{} holds {} commits that are not the {} events written",
+            folder.display(),
+            found.len(),
+            wanted.len()
         );
     }
     Ok(())
