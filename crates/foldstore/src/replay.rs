@@ -337,6 +337,8 @@ struct AheadState {
 
 struct AheadShared {
     state: std::sync::Mutex<AheadState>,
+    /// Held while a thread claims and reads a batch.
+    reading: std::sync::Mutex<()>,
     changed: std::sync::Condvar,
     to: Option<u64>,
 }
@@ -355,6 +357,7 @@ impl ReadAhead {
                 wanted: from,
                 ..AheadState::default()
             }),
+            reading: std::sync::Mutex::new(()),
             changed: std::sync::Condvar::new(),
             to,
         });
@@ -426,9 +429,12 @@ impl Drop for ReadAhead {
     }
 }
 
-/// The work of one thread reading ahead.
+/// The work of one thread reading ahead: batches are claimed and read in order, one thread at
+/// a time (a backend reads fastest sequentially: a journal goes on where it stopped), and
+/// decoded by both threads at once.
 fn read_ahead(store: &Store, shared: &AheadShared) {
     loop {
+        let reading = shared.reading.lock().unwrap_or_else(|e| e.into_inner());
         let first = {
             let mut state = shared.lock();
             loop {
@@ -454,6 +460,7 @@ fn read_ahead(store: &Store, shared: &AheadShared) {
             .storage()
             .read_commits(first, usize::try_from(want).unwrap_or(usize::MAX))
             .unwrap_or_default();
+        drop(reading);
         let mut whole = read.len() as u64 == want;
         let mut commits = Vec::with_capacity(read.len());
         for (number, bytes) in (first..).zip(read) {

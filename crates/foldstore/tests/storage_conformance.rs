@@ -216,9 +216,11 @@ fn appends_and_batch_reads_agree(storage: &dyn Storage) {
             ))
         })
         .collect();
+    // Each append starts at the next number, as the store's do (appends from 1 are checked
+    // elsewhere; here they would only make slow backends slower).
     for (expected, document) in (1..).zip(&documents) {
         assert_eq!(
-            storage.append_commit(1, document).expect("append"),
+            storage.append_commit(expected, document).expect("append"),
             expected
         );
     }

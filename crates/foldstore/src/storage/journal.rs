@@ -114,7 +114,7 @@ struct Segment {
     /// The last whole record known: its commit and offset (what a writer's look back reads).
     last: Option<(u64, u64)>,
     /// The segment opened for writing, by this process's writers.
-    writer: Option<File>,
+    writer: Option<Arc<File>>,
 }
 
 impl Segment {
@@ -911,8 +911,13 @@ impl JournalStorage {
             next = number + 1;
         }
         if !records.is_empty() {
-            self.append_records(&mut view, first, end, &records)?;
+            // Written and synced without holding the view, so that this process's readers, and
+            // writers joining the queue for the next batch, are not held up by the sync.
+            let (file, path) = self.writer_for(&mut view, first)?;
+            drop(view);
+            self.write_records(&file, &path, end, &records)?;
             end += records.len() as u64;
+            view = self.view();
         }
         for (segment, number, at) in written {
             if let Some(segment) = view.segments.get_mut(&segment) {
@@ -959,23 +964,33 @@ impl JournalStorage {
         Ok(file)
     }
 
-    /// Appends `records` to the segment starting at `first`, at `end`, durably if configured.
-    fn append_records(&self, view: &mut View, first: u64, end: u64, records: &[u8]) -> Result<()> {
+    /// The segment starting at `first`, opened for writing (once).
+    fn writer_for(&self, view: &mut View, first: u64) -> Result<(Arc<File>, PathBuf)> {
         let segment = view.segments.get_mut(&first).expect("the segment written");
         if segment.writer.is_none() {
             let file = OpenOptions::new()
                 .write(true)
                 .open(&segment.path)
                 .map_err(|e| Error::io("open", &segment.path, e))?;
-            segment.writer = Some(file);
+            segment.writer = Some(Arc::new(file));
         }
         let file = segment.writer.as_ref().expect("just opened");
-        let path = &segment.path;
+        Ok((Arc::clone(file), segment.path.clone()))
+    }
+
+    /// Writes `records` at `end` of a segment, durably if configured.
+    fn write_records(&self, file: &File, path: &Path, end: u64, records: &[u8]) -> Result<()> {
         write_all_at(file, records, end).map_err(|e| Error::io("append to", path, e))?;
         if self.shared.durability == Durability::Immediate {
             file.sync_data().map_err(|e| Error::io("sync", path, e))?;
         }
         Ok(())
+    }
+
+    /// Appends `records` to the segment starting at `first`, at `end`, durably if configured.
+    fn append_records(&self, view: &mut View, first: u64, end: u64, records: &[u8]) -> Result<()> {
+        let (file, path) = self.writer_for(view, first)?;
+        self.write_records(&file, &path, end, records)
     }
 
     /// Creates the segment whose first commit is `first`.
