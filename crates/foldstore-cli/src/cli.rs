@@ -313,8 +313,8 @@ pub enum Command {
         /// as gaps).
         #[arg(long)]
         force: bool,
-        /// The layout of TO when it is a new folder store (default: the layout of FROM):
-        /// copying into the other layout converts the store.
+        /// The layout of TO when it is a new folder store (default: the layout of FROM; an
+        /// existing TO keeps its own): copying into the other layout converts the store.
         #[arg(long, value_name = "LAYOUT")]
         layout: Option<LayoutArg>,
         /// Print the report as one JSON object.

@@ -44,9 +44,12 @@ pub fn run(
     layout: Option<LayoutArg>,
 ) -> anyhow::Result<ExitCode> {
     let source = open_existing(from)?;
+    // Without --layout: an existing destination keeps its own; a new one takes the source's.
     let layout = match layout {
         Some(layout) => Layout::from(layout),
-        None => Layout::detect(from)?.unwrap_or_default(),
+        None => Layout::detect(to)?
+            .or(Layout::detect(from)?)
+            .unwrap_or_default(),
     };
     // Written without a sync per commit, and synced as a whole at the end: a copy that stops
     // half way is resumed by running it again.
