@@ -19,8 +19,6 @@ use crate::access::open_existing;
 use crate::cli::{BenchDurability, BenchWorkload, LayoutArg};
 use crate::output::{styled, Palette};
 
-/// The layout of the stores measured: commit k is the file `k.log` (the only layout so far).
-
 /// The size of the store `bench replay` makes when none is given.
 const DEFAULT_REPLAY_COMMITS: u64 = 10_000;
 
