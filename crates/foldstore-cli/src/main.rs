@@ -1,5 +1,10 @@
 //! `foldstore`: the command-line tool for foldstore event stores.
 
+/// The allocator: the system allocator slows down when threads free what others allocated
+/// (a replay decodes on two threads and hands commits over).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod access;
 mod cli;
 mod cmd;

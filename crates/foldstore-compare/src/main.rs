@@ -34,6 +34,12 @@
 //! Each program runs `--rounds` times per workload, the programs taking turns, and the median
 //! is reported. Without Node.js and npm the original's rows are skipped, with a message.
 
+/// Every program measured in this process (foldstore, SQLite through rusqlite, the bare loops)
+/// allocates through mimalloc: the system allocator slows down when threads free what others
+/// allocated, as a replay that decodes on two threads does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod bare;
 mod machine;
 mod original;
@@ -204,7 +210,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
         );
         let heading = format!(
             "{} CPUs ({}), Linux {}, {} ({}), SQLite {}, {node}, {}\n\
-             every figure: the median of {rounds} run(s) ({MODEL_ROUNDS} at least for the model openings), the programs taking turns; one event per commit, the same events for every program",
+             every figure: the median of {rounds} run(s) ({MODEL_ROUNDS} at least for the model openings), the programs taking turns; one event per commit, the same events for every program; every program in this process allocates through mimalloc",
             machine.cpus,
             machine.cpu_model,
             machine.kernel,
