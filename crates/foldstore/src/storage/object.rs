@@ -14,6 +14,7 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use tokio::runtime::Runtime;
 
+use super::folder::Entry;
 use super::{check_commit_number, validate_snapshot_name, Conflict, Listing, Storage};
 use crate::error::{Error, Result};
 use crate::store::COMMIT_ID_HEADER;
@@ -854,85 +855,10 @@ impl Storage for ObjectStorage {
     }
 }
 
-/// What an object name under the prefix is (the same rules as a folder's file names).
-#[derive(Debug, PartialEq, Eq)]
-enum Entry {
-    Commit(u64),
-    Snapshot(String, u64),
-    Suspicious(String),
-    Other,
-}
-
-/// A canonical commit number: digits, no leading zero, not zero, fits in a `u64`.
-fn canonical_number(text: &str) -> Option<u64> {
-    let canonical =
-        !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) && !text.starts_with('0');
-    if canonical {
-        text.parse().ok()
-    } else {
-        None
-    }
-}
-
-/// Whether JavaScript's `isNaN` would take `text` for a number (how the original finds commits).
-fn looks_numeric_to_the_original(text: &str) -> bool {
-    let trimmed = text.trim();
-    if trimmed.is_empty() {
-        return true;
-    }
-    let unsigned = trimmed.trim_start_matches(['+', '-']);
-    let hex_like = ["0x", "0X", "0o", "0O", "0b", "0B"]
-        .iter()
-        .any(|p| trimmed.starts_with(p) && trimmed.len() > 2);
-    hex_like
-        || unsigned == "Infinity"
-        || (unsigned
-            .bytes()
-            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'))
-            && trimmed.parse::<f64>().is_ok())
-}
-
-/// Classifies an object name (as the object store spells it, with `%XX` escapes).
+/// Classifies an object name (as the object store spells it, with `%XX` escapes) by the rules
+/// of a folder's file names.
 fn classify(name: &str) -> Entry {
-    let Some(name) = percent_decode(name) else {
-        return Entry::Other;
-    };
-    if let Some(stem) = name.strip_suffix(".log") {
-        if let Some(number) = canonical_number(stem) {
-            return Entry::Commit(number);
-        }
-        if !stem.is_empty() && looks_numeric_to_the_original(stem) {
-            return Entry::Suspicious(
-                "is named like a commit but is not '<n>.log' with n >= 1 written without leading zeros: \
-                 foldstore ignores it, the original package counts it as a commit"
-                    .to_owned(),
-            );
-        }
-        return Entry::Other;
-    }
-    if let Some(rest) = name.strip_suffix("-snapshot") {
-        if let Some((number, snapshot)) = rest.split_once('.') {
-            if validate_snapshot_name(snapshot).is_err() {
-                return Entry::Other;
-            }
-            if number == "0" {
-                return Entry::Suspicious(
-                    "is a snapshot of an empty log (the original package writes these); it is never used"
-                        .to_owned(),
-                );
-            }
-            if let Some(commit) = canonical_number(number) {
-                return Entry::Snapshot(snapshot.to_owned(), commit);
-            }
-            if !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()) {
-                return Entry::Suspicious(
-                    "is named like a snapshot but its number has leading zeros or is too large; it is ignored"
-                        .to_owned(),
-                );
-            }
-        }
-    }
-    Entry::Other
+    percent_decode(name).map_or(Entry::Other, |name| super::folder::classify(&name))
 }
 
 #[cfg(test)]

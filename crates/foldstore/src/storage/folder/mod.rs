@@ -442,9 +442,9 @@ pub(crate) fn sync_file_system(folder: &Path) -> Result<()> {
     }
 }
 
-/// What a file name in a store's folder is.
+/// What a file name in a store's folder (or an object name under a prefix) is.
 #[derive(Debug, PartialEq, Eq)]
-enum Entry {
+pub(super) enum Entry {
     Commit(u64),
     Snapshot(String, u64),
     Suspicious(String),
@@ -480,7 +480,7 @@ fn looks_numeric_to_the_original(text: &str) -> bool {
             && trimmed.parse::<f64>().is_ok())
 }
 
-fn classify(name: &str) -> Entry {
+pub(super) fn classify(name: &str) -> Entry {
     if name.starts_with(TEMP_PREFIX) {
         return Entry::Other;
     }
