@@ -346,6 +346,35 @@ fn read_full_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
     Ok(filled)
 }
 
+/// A buffer for [`scan`], kept by each thread between scans (unless it grew very large for a
+/// huge record) and given back when dropped.
+struct ScanBuffer(Vec<u8>);
+
+thread_local! {
+    static SCAN_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl ScanBuffer {
+    fn take() -> Self {
+        ScanBuffer(SCAN_BUFFER.with(|kept| std::mem::take(&mut *kept.borrow_mut())))
+    }
+
+    fn grow(&mut self, size: usize) {
+        if self.0.len() < size {
+            self.0.resize(size, 0);
+        }
+    }
+}
+
+impl Drop for ScanBuffer {
+    fn drop(&mut self) {
+        if self.0.len() <= 4 * CHUNK {
+            let buf = std::mem::take(&mut self.0);
+            SCAN_BUFFER.with(|kept| *kept.borrow_mut() = buf);
+        }
+    }
+}
+
 /// Reads the records of a segment from `offset` (where commit `number` starts) on, calling
 /// `found(number, offset, record bytes, document range)` for each whole record with a valid
 /// checksum, until `found` returns `false` or the records end. Returns the number and offset
@@ -357,16 +386,19 @@ fn scan(
     mut offset: u64,
     mut found: impl FnMut(u64, u64, &[u8], std::ops::Range<usize>) -> bool,
 ) -> io::Result<(u64, u64, Tail)> {
+    // The thread's buffer, reused: a replay scans once per batch.
+    let mut buf = ScanBuffer::take();
     // Small first, so that reading one record reads little; larger as the scan goes on.
-    let mut buf = vec![0; 16 << 10];
+    let mut size = 16 << 10;
+    buf.grow(size);
     loop {
-        let filled = read_full_at(file, &mut buf, offset)?;
+        let filled = read_full_at(file, &mut buf.0[..size], offset)?;
         if filled == 0 {
             return Ok((number, offset, Tail::Clean));
         }
         let mut at = 0;
         while at < filled {
-            match parse_record(&buf[at..filled]) {
+            match parse_record(&buf.0[at..filled]) {
                 Parsed::Whole {
                     number: n,
                     document,
@@ -378,11 +410,11 @@ fn scan(
                         let problem = format!("holds commit {n} where commit {number} belongs");
                         return Ok((number, offset, Tail::Unfinished { offset, problem }));
                     }
-                    if crc32fast::hash(&buf[absolute]) != crc {
+                    if crc32fast::hash(&buf.0[absolute]) != crc {
                         let problem = format!("commit {number}'s checksum does not match");
                         return Ok((number, offset, Tail::Unfinished { offset, problem }));
                     }
-                    let more = found(number, offset, &buf[at..at + length], document);
+                    let more = found(number, offset, &buf.0[at..at + length], document);
                     number += 1;
                     offset += length as u64;
                     if !more {
@@ -391,16 +423,17 @@ fn scan(
                     at += length;
                 }
                 Parsed::Short { needed } => {
-                    if filled < buf.len() {
+                    if filled < size {
                         // The file ends inside this record.
                         let problem = format!("commit {number}'s record is cut short");
                         return Ok((number, offset, Tail::Unfinished { offset, problem }));
                     }
                     if at == 0 {
-                        buf.resize(needed.max(buf.len() * 2), 0);
-                    } else if buf.len() < CHUNK {
-                        buf.resize(buf.len() * 2, 0);
+                        size = needed.max(size * 2);
+                    } else if size < CHUNK {
+                        size *= 2;
                     }
+                    buf.grow(size);
                     break;
                 }
                 Parsed::Invalid(problem) => {
