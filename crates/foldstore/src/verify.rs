@@ -63,15 +63,34 @@ impl Store {
     ///
     /// # Errors
     /// Only when the backend cannot be listed; damage is reported in the [`VerifyReport`].
+    /// (A journal damaged inside cannot list the commits after the damage: the damage is
+    /// reported, and the commits before it are verified.)
     pub fn verify(&self, mut progress: impl FnMut(u64, u64)) -> Result<VerifyReport> {
         let storage = self.storage();
-        let listing = storage.list()?;
+        let mut damage = None;
+        let listing = match storage.list() {
+            Ok(listing) => listing,
+            Err(Error::CorruptCommit {
+                commit,
+                location,
+                problem,
+            }) => {
+                damage = Some(Finding { location, problem });
+                crate::storage::Listing {
+                    commits: (1..commit).collect(),
+                    snapshots: storage.snapshots()?.0,
+                    suspicious: Vec::new(),
+                }
+            }
+            Err(e) => return Err(e),
+        };
         let tip = listing.commits.last().copied().unwrap_or(0);
         let total = tip + listing.snapshots.len() as u64;
         let mut report = VerifyReport {
             tip,
             ..VerifyReport::default()
         };
+        report.problems.extend(damage);
         let mut present = listing.commits.iter().copied().peekable();
         let mut gap_start = None;
         for number in 1..=tip {

@@ -1032,16 +1032,17 @@ fn damage_inside_the_last_segment_is_not_taken_for_the_end_of_the_log() {
         ),
     }
     assert!(seen <= 4, "{seen} events before the damage");
-    match store.verify(|_, _| {}) {
-        Ok(report) => assert!(
-            report
-                .problems
-                .iter()
-                .any(|f| f.location.contains(&segment_name) || f.problem.contains(&segment_name)),
-            "verify found no problem: {report:?}"
-        ),
-        Err(e) => assert!(e.to_string().contains(&segment_name), "{e}"),
-    }
+    // Verify reports the damage (naming the segment) and checks the commits before it.
+    let report = store.verify(|_, _| {}).unwrap();
+    assert!(!report.is_sound());
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|f| f.location.contains(&segment_name) && f.problem.contains("damaged inside")),
+        "verify found no problem in {segment_name}: {report:?}"
+    );
+    assert_eq!((report.tip, report.sound_commits), (4, 4), "{report:?}");
     match store.storage().read_commit(7) {
         Err(e) => assert!(e.to_string().contains(&segment_name), "{e}"),
         Ok(found) => assert!(found.is_some(), "commit 7 read as absent"),
