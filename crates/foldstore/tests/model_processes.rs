@@ -8,7 +8,6 @@ mod common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{Counter, CounterEvent};
@@ -26,8 +25,6 @@ const CHILD_COUNT: &str = "FOLDSTORE_CHILD_COUNT";
 const CHILD_CALLS: &str = "FOLDSTORE_CHILD_CALLS";
 /// The attempts each read-write instance may make.
 const CHILD_MAX_ATTEMPTS: &str = "FOLDSTORE_CHILD_MAX_ATTEMPTS";
-/// Marks the worker's result line among the test harness's output.
-const RESULT_MARK: &str = "FOLDSTORE_WORKER_RESULT ";
 
 /// The worker's test name, as `--exact` wants it.
 const WORKER_TEST: &str = "counter_worker";
@@ -123,8 +120,7 @@ fn counter_worker() {
             Err(other) => panic!("worker {worker}: unexpected error: {other}"),
         }
     }
-    // On a line of its own: the harness has printed "test counter_worker ... " already.
-    println!("\n{RESULT_MARK}{}", serde_json::to_string(&tally).unwrap());
+    common::print_worker_result(&tally);
 }
 
 #[test]
@@ -138,40 +134,14 @@ fn read_write_instances_race_from_four_processes() {
     fs::create_dir(&folder).unwrap();
     fs::create_dir(temp.path().join("gate")).unwrap();
 
-    let exe = std::env::current_exe().unwrap();
-    let children: Vec<_> = (0..WORKERS)
-        .map(|worker| {
-            Command::new(&exe)
-                .args(["--exact", WORKER_TEST, "--nocapture", "--test-threads", "1"])
-                .env(CHILD_FOLDER, &folder)
-                .env(CHILD_ID, worker.to_string())
-                .env(CHILD_COUNT, WORKERS.to_string())
-                .env(CHILD_CALLS, CALLS.to_string())
-                .env(CHILD_MAX_ATTEMPTS, MAX_ATTEMPTS.to_string())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("start a worker process")
-        })
-        .collect();
-    let tallies: Vec<Tally> = children
-        .into_iter()
-        .map(|child| {
-            let output = child.wait_with_output().unwrap();
-            let stdout = String::from_utf8_lossy(&output.stdout);
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            assert!(
-                output.status.success(),
-                "a worker failed ({}):\n{stdout}\n{stderr}",
-                output.status
-            );
-            let line = stdout
-                .lines()
-                .find_map(|line| line.split_once(RESULT_MARK).map(|(_, json)| json))
-                .unwrap_or_else(|| panic!("no result from a worker:\n{stdout}\n{stderr}"));
-            serde_json::from_str(line).unwrap()
-        })
-        .collect();
+    let tallies: Vec<Tally> = common::run_workers(WORKER_TEST, WORKERS, |worker, command| {
+        command
+            .env(CHILD_FOLDER, &folder)
+            .env(CHILD_ID, worker.to_string())
+            .env(CHILD_COUNT, WORKERS.to_string())
+            .env(CHILD_CALLS, CALLS.to_string())
+            .env(CHILD_MAX_ATTEMPTS, MAX_ATTEMPTS.to_string());
+    });
 
     let mut workers: Vec<u64> = tallies.iter().map(|t| t.worker).collect();
     workers.sort_unstable();

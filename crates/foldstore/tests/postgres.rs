@@ -15,7 +15,6 @@ use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
@@ -879,8 +878,6 @@ const CHILD_COUNT: &str = "FOLDSTORE_PG_CHILD_COUNT";
 const CHILD_CALLS: &str = "FOLDSTORE_PG_CHILD_CALLS";
 /// A folder where workers wait for each other once.
 const CHILD_GATE: &str = "FOLDSTORE_PG_CHILD_GATE";
-/// Marks the worker's result line among the test harness's output.
-const RESULT_MARK: &str = "FOLDSTORE_PG_WORKER_RESULT ";
 /// The attempts each read-write instance may make.
 const MAX_ATTEMPTS: u32 = 100;
 
@@ -954,7 +951,7 @@ fn postgres_counter_worker() {
             Err(other) => panic!("worker {worker}: unexpected error: {other}"),
         }
     }
-    println!("\n{RESULT_MARK}{}", serde_json::to_string(&tally).unwrap());
+    common::print_worker_result(&tally);
 }
 
 #[test]
@@ -966,46 +963,15 @@ fn read_write_instances_race_from_several_processes() {
     };
     let store_url = url_with_table(&url, &table);
     let gate_folder = tempfile::tempdir().unwrap();
-    let exe = std::env::current_exe().unwrap();
-    let children: Vec<_> = (0..WORKERS)
-        .map(|worker| {
-            Command::new(&exe)
-                .args([
-                    "--exact",
-                    "postgres_counter_worker",
-                    "--nocapture",
-                    "--test-threads",
-                    "1",
-                ])
+    let tallies: Vec<Tally> =
+        common::run_workers("postgres_counter_worker", WORKERS, |worker, command| {
+            command
                 .env(CHILD_URL, &store_url)
                 .env(CHILD_ID, worker.to_string())
                 .env(CHILD_COUNT, WORKERS.to_string())
                 .env(CHILD_CALLS, CALLS.to_string())
-                .env(CHILD_GATE, gate_folder.path())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("start a worker process")
-        })
-        .collect();
-    let tallies: Vec<Tally> = children
-        .into_iter()
-        .map(|child| {
-            let output = child.wait_with_output().unwrap();
-            let stdout = String::from_utf8_lossy(&output.stdout);
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            assert!(
-                output.status.success(),
-                "a worker failed ({}):\n{stdout}\n{stderr}",
-                output.status
-            );
-            let line = stdout
-                .lines()
-                .find_map(|line| line.split_once(RESULT_MARK).map(|(_, json)| json))
-                .unwrap_or_else(|| panic!("no result from a worker:\n{stdout}\n{stderr}"));
-            serde_json::from_str(line).unwrap()
-        })
-        .collect();
+                .env(CHILD_GATE, gate_folder.path());
+        });
 
     let successes: u64 = tallies.iter().map(|t| t.commits.len() as u64).sum();
     let failures: u64 = tallies.iter().map(|t| t.failures).sum();

@@ -16,7 +16,6 @@ mod s3_server;
 
 use std::collections::{BTreeSet, VecDeque};
 use std::fmt;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
@@ -767,8 +766,6 @@ const CHILD_URL: &str = "FOLDSTORE_S3_CHILD_URL";
 const CHILD_ID: &str = "FOLDSTORE_S3_CHILD_ID";
 /// How many read-write increments each worker runs.
 const CHILD_CALLS: &str = "FOLDSTORE_S3_CHILD_CALLS";
-/// Marks the worker's result line among the test harness's output.
-const RESULT_MARK: &str = "FOLDSTORE_S3_WORKER_RESULT ";
 
 /// What one worker did.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -818,10 +815,7 @@ fn s3_counter_worker() {
             Err(other) => panic!("worker {worker}: {other}"),
         }
     }
-    println!(
-        "\n{RESULT_MARK}{}",
-        serde_json::to_string(&tally).expect("json")
-    );
+    common::print_worker_result(&tally);
 }
 
 #[test]
@@ -835,44 +829,13 @@ fn processes_share_one_prefix() {
         .expect("open")
         .ensure_created()
         .expect("ensure_created");
-    let exe = std::env::current_exe().expect("the test binary");
-    let children: Vec<_> = (0..WORKERS)
-        .map(|worker| {
-            Command::new(&exe)
-                .args([
-                    "--exact",
-                    "s3_counter_worker",
-                    "--nocapture",
-                    "--test-threads",
-                    "1",
-                ])
+    let tallies: Vec<Tally> =
+        common::run_workers("s3_counter_worker", WORKERS, |worker, command| {
+            command
                 .env(CHILD_URL, &url)
                 .env(CHILD_ID, worker.to_string())
-                .env(CHILD_CALLS, CALLS.to_string())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("start a worker process")
-        })
-        .collect();
-    let tallies: Vec<Tally> = children
-        .into_iter()
-        .map(|child| {
-            let output = child.wait_with_output().expect("wait for a worker");
-            let stdout = String::from_utf8_lossy(&output.stdout);
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            assert!(
-                output.status.success(),
-                "a worker failed ({}):\n{stdout}\n{stderr}",
-                output.status
-            );
-            let line = stdout
-                .lines()
-                .find_map(|line| line.split_once(RESULT_MARK).map(|(_, json)| json))
-                .unwrap_or_else(|| panic!("no result from a worker:\n{stdout}\n{stderr}"));
-            serde_json::from_str(line).expect("a tally")
-        })
-        .collect();
+                .env(CHILD_CALLS, CALLS.to_string());
+        });
 
     let mut acknowledged: Vec<(u64, i64)> = tallies
         .iter()

@@ -191,3 +191,55 @@ impl Storage for Counted {
         self.inner.snapshot_location(name, commit)
     }
 }
+
+/// The mark before a worker process's result line, for [`run_workers`] to find it.
+const WORKER_RESULT_MARK: &str = "FOLDSTORE_WORKER_RESULT ";
+
+/// Prints a worker process's result, as JSON on a line of its own (the test harness has printed
+/// "test NAME ... " already), for [`run_workers`].
+pub fn print_worker_result<T: Serialize>(result: &T) {
+    let json = serde_json::to_string(result).expect("a worker's result as JSON");
+    println!("\n{WORKER_RESULT_MARK}{json}");
+}
+
+/// Runs `workers` copies of this test binary at once, each running only the test
+/// `worker_test`, with its environment set by `configure(worker, command)`; waits for all of
+/// them and returns their results (printed by [`print_worker_result`]) in worker order. A
+/// worker that fails or prints no result fails the test, with the worker's output.
+pub fn run_workers<T: serde::de::DeserializeOwned>(
+    worker_test: &str,
+    workers: u64,
+    configure: impl Fn(u64, &mut std::process::Command),
+) -> Vec<T> {
+    use std::process::{Command, Stdio};
+    let exe = std::env::current_exe().expect("the test binary");
+    let children: Vec<_> = (0..workers)
+        .map(|worker| {
+            let mut command = Command::new(&exe);
+            command
+                .args(["--exact", worker_test, "--nocapture", "--test-threads", "1"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            configure(worker, &mut command);
+            command.spawn().expect("start a worker process")
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|child| {
+            let output = child.wait_with_output().expect("wait for a worker");
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(
+                output.status.success(),
+                "a worker failed ({}):\n{stdout}\n{stderr}",
+                output.status
+            );
+            let line = stdout
+                .lines()
+                .find_map(|line| line.split_once(WORKER_RESULT_MARK).map(|(_, json)| json))
+                .unwrap_or_else(|| panic!("no result from a worker:\n{stdout}\n{stderr}"));
+            serde_json::from_str(line).expect("a worker's result")
+        })
+        .collect()
+}
