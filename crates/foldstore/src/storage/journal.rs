@@ -145,6 +145,18 @@ impl Segment {
         }
     }
 
+    /// Remembers the positions a scan passed.
+    fn absorb(&mut self, scanned: &Scanned) {
+        for &(n, at) in &scanned.grid {
+            self.note(n, at);
+        }
+        if let Some((n, at)) = scanned.last {
+            if self.last.is_none_or(|(known, _)| n > known) {
+                self.last = Some((n, at));
+            }
+        }
+    }
+
     fn note_end(&mut self, next: u64, offset: u64) {
         if self.end.is_none_or(|(known, _)| next >= known) {
             self.end = Some((next, offset));
@@ -445,28 +457,58 @@ fn scan(
     }
 }
 
-/// [`scan`] on a segment, keeping the positions it passes on the grid.
+/// What a [`scan`] found: where it stopped and what follows, with the positions it passed
+/// that a segment keeps (see [`Segment::absorb`]).
+struct Scanned {
+    next: u64,
+    end: u64,
+    tail: Tail,
+    /// Positions of the commits on the grid ([`INDEX_EVERY`]).
+    grid: Vec<(u64, u64)>,
+    /// The last whole record passed.
+    last: Option<(u64, u64)>,
+}
+
+/// [`scan`] with the errors naming the segment, keeping the positions a segment remembers.
+fn scan_file(
+    file: &File,
+    path: &Path,
+    number: u64,
+    offset: u64,
+    mut found: impl FnMut(u64, u64, &[u8], std::ops::Range<usize>) -> bool,
+) -> Result<Scanned> {
+    let mut grid = Vec::new();
+    let mut last = None;
+    let (next, end, tail) = scan(file, number, offset, |n, at, record, document| {
+        if n % INDEX_EVERY == 0 {
+            grid.push((n, at));
+        }
+        last = Some((n, at));
+        found(n, at, record, document)
+    })
+    .map_err(|e| Error::io("read", path, e))?;
+    Ok(Scanned {
+        next,
+        end,
+        tail,
+        grid,
+        last,
+    })
+}
+
+/// [`scan_file`] on a segment, which remembers the positions passed.
 fn scan_segment(
     segment: &mut Segment,
     number: u64,
     offset: u64,
-    mut found: impl FnMut(u64, u64, &[u8], std::ops::Range<usize>) -> bool,
+    found: impl FnMut(u64, u64, &[u8], std::ops::Range<usize>) -> bool,
 ) -> Result<(u64, u64, Tail)> {
     let file = segment
         .file()
         .map_err(|e| Error::io("open", &segment.path, e))?;
-    let mut seen = Vec::new();
-    let (next, end, tail) = scan(&file, number, offset, |n, at, record, document| {
-        if n % INDEX_EVERY == 0 {
-            seen.push((n, at));
-        }
-        found(n, at, record, document)
-    })
-    .map_err(|e| Error::io("read", &segment.path, e))?;
-    for (n, at) in seen {
-        segment.note(n, at);
-    }
-    Ok((next, end, tail))
+    let scanned = scan_file(&file, &segment.path, number, offset, found)?;
+    segment.absorb(&scanned);
+    Ok((scanned.next, scanned.end, scanned.tail))
 }
 
 /// The number of a whole record with a valid checksum after `offset` in `file`, numbered
@@ -790,26 +832,11 @@ impl JournalStorage {
                 }
                 known => known,
             };
+            let (next, end, tail) = scan_segment(segment, from, offset, |_, _, _, _| true)?;
+            segment.note_end(next, end);
             let file = segment
                 .file()
                 .map_err(|e| Error::io("open", &segment.path, e))?;
-            let mut seen = Vec::new();
-            let mut last = None;
-            let (next, end, tail) = scan(&file, from, offset, |n, at, _, _| {
-                if n % INDEX_EVERY == 0 {
-                    seen.push((n, at));
-                }
-                last = Some((n, at));
-                true
-            })
-            .map_err(|e| Error::io("read", &segment.path, e))?;
-            for (n, at) in seen {
-                segment.note(n, at);
-            }
-            if last.is_some() {
-                segment.last = last;
-            }
-            segment.note_end(next, end);
             let path = segment.path.clone();
             // A segment without records (its writer died before writing) has no successor.
             let more = next > first && self.discover(view, next);
@@ -840,24 +867,17 @@ impl JournalStorage {
                 (first, offset, file, segment.path.clone())
             };
             let before = commits.len();
-            let mut seen = Vec::new();
-            let (after, end, _) = scan(&file, next, offset, |n, at, record, document| {
-                if n % INDEX_EVERY == 0 {
-                    seen.push((n, at));
-                }
+            let scanned = scan_file(&file, &path, next, offset, |_, _, record, document| {
                 commits.push(record[document].to_vec());
                 commits.len() < max
-            })
-            .map_err(|e| Error::io("read", &path, e))?;
+            })?;
             let read = (commits.len() - before) as u64;
             let mut view = self.view();
             if let Some(segment) = view.segments.get_mut(&first) {
-                for (n, at) in seen {
-                    segment.note(n, at);
-                }
-                if read > 0 && after >= next + read {
-                    // The scan went past the last record read: where the next one starts.
-                    segment.cursor = Some((after, end));
+                segment.absorb(&scanned);
+                if read > 0 {
+                    // Where the next read goes on.
+                    segment.cursor = Some((scanned.next, scanned.end));
                 }
             }
             if read == 0 {
