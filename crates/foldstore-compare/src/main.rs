@@ -362,6 +362,25 @@ fn replay_in_child(store: &Path) -> anyhow::Result<Measured> {
 /// a folder or a file).
 type Runner<'a> = Box<dyn FnMut(&Path) -> anyhow::Result<Measured> + 'a>;
 
+/// SQLite in WAL mode appending `bytes`, one transaction per commit, with the given
+/// `synchronous` setting: the row every append table compares with.
+fn sqlite_row(bytes: &[Vec<u8>], synchronous: Synchronous) -> (Row, Option<Runner<'_>>) {
+    let setting = match synchronous {
+        Synchronous::Off => "OFF",
+        Synchronous::Full => "FULL",
+    };
+    (
+        Row::new(
+            "sqlite-wal",
+            format!("SQLite WAL, synchronous={setting}, a transaction per commit"),
+        ),
+        Some(Box::new(move |path: &Path| {
+            fs::create_dir(path)?;
+            sqlite::append(&path.join("store.db"), bytes, synchronous)
+        })),
+    )
+}
+
 /// What every workload shares.
 struct Bench<'a> {
     work: &'a Path,
@@ -481,16 +500,7 @@ impl Bench<'_> {
                 Ok(measured)
             })),
         ));
-        programs.push((
-            Row::new(
-                "sqlite-wal",
-                "SQLite WAL, synchronous=OFF, a transaction per commit",
-            ),
-            Some(Box::new(move |path: &Path| {
-                fs::create_dir(path)?;
-                sqlite::append(&path.join("store.db"), bytes, Synchronous::Off)
-            })),
-        ));
+        programs.push(sqlite_row(bytes, Synchronous::Off));
         let table = Table {
             id: format!("append_no_sync_{commits}"),
             title: format!(
@@ -536,16 +546,7 @@ impl Bench<'_> {
                 })),
             ));
         }
-        programs.push((
-            Row::new(
-                "sqlite-wal",
-                "SQLite WAL, synchronous=FULL, a transaction per commit",
-            ),
-            Some(Box::new(move |path: &Path| {
-                fs::create_dir(path)?;
-                sqlite::append(&path.join("store.db"), bytes, Synchronous::Full)
-            })),
-        ));
+        programs.push(sqlite_row(bytes, Synchronous::Full));
         let table = Table {
             id: "append_synced".to_owned(),
             title: format!(
@@ -641,16 +642,7 @@ impl Bench<'_> {
         let bytes = &self.events.bytes[..n];
         let events = &self.events.events[..n];
         let programs: Vec<(Row, Option<Runner<'_>>)> = vec![
-            (
-                Row::new(
-                    "sqlite-wal",
-                    "SQLite WAL, synchronous=FULL, a transaction per commit",
-                ),
-                Some(Box::new(move |path: &Path| {
-                    fs::create_dir(path)?;
-                    sqlite::append(&path.join("store.db"), bytes, Synchronous::Full)
-                })),
-            ),
+            sqlite_row(bytes, Synchronous::Full),
             (
                 Row::new(
                     JOURNAL.id,
@@ -688,16 +680,7 @@ impl Bench<'_> {
         let bytes = &self.events.bytes[..n];
         let events = &self.events.events[..n];
         let programs: Vec<(Row, Option<Runner<'_>>)> = vec![
-            (
-                Row::new(
-                    "sqlite-wal",
-                    "SQLite WAL, synchronous=FULL, a transaction per commit",
-                ),
-                Some(Box::new(move |path: &Path| {
-                    fs::create_dir(path)?;
-                    sqlite::append(&path.join("store.db"), bytes, Synchronous::Full)
-                })),
-            ),
+            sqlite_row(bytes, Synchronous::Full),
             (
                 Row::new(
                     JOURNAL_THREADS,
