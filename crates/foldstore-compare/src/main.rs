@@ -110,6 +110,11 @@ struct Args {
     /// Print the report as one JSON object instead of tables.
     #[arg(long)]
     json: bool,
+    /// Run only these tables (comma-separated ids, as the JSON report names them:
+    /// append_no_sync, append_synced, replay, journal_synced_single, journal_synced_threads,
+    /// journal_replay_long, journal_replay_memory, journal_model_open); default: all.
+    #[arg(long, value_name = "IDS", value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(TABLE_IDS))]
+    only: Vec<String>,
     /// Work in a new folder inside DIR, removed afterwards (default: the system's temporary
     /// folder). The file system measured is DIR's.
     #[arg(long, value_name = "DIR")]
@@ -161,27 +166,53 @@ fn run(args: &Args) -> anyhow::Result<()> {
         events: &events,
     };
 
+    let wanted = |id: &str| args.only.is_empty() || args.only.iter().any(|only| only == id);
     let mut tables = Vec::new();
-    let mut sizes = vec![SMALL_APPEND.min(args.commits), args.commits];
-    sizes.dedup();
-    for commits in sizes {
-        tables.push(bench.append_no_sync(commits)?);
+    if wanted("append_no_sync") {
+        let mut sizes = vec![SMALL_APPEND.min(args.commits), args.commits];
+        sizes.dedup();
+        for commits in sizes {
+            tables.push(bench.append_no_sync(commits)?);
+        }
     }
-    tables.push(bench.append_synced(synced)?);
-    tables.push(bench.replay(args.commits)?);
-    tables.push(bench.journal_synced_single(synced)?);
-    tables.push(bench.journal_synced_threads(synced)?);
-    let long = bench.work.join("long-journal");
-    eprintln!(
-        "making a journal of {} commits",
-        thousands(replay_commits as f64)
-    );
-    ours::build_journal(&long, replay_commits, BUILD_THREADS)?;
-    tables.push(bench.journal_replay_long(&long, replay_commits)?);
-    tables.push(bench.journal_replay_memory(&long, replay_commits)?);
-    tables.push(bench.journal_model_open(&long, replay_commits)?);
+    if wanted("append_synced") {
+        tables.push(bench.append_synced(synced)?);
+    }
+    if wanted("replay") {
+        tables.push(bench.replay(args.commits)?);
+    }
+    if wanted("journal_synced_single") {
+        tables.push(bench.journal_synced_single(synced)?);
+    }
+    if wanted("journal_synced_threads") {
+        tables.push(bench.journal_synced_threads(synced)?);
+    }
+    let long_tables = [
+        "journal_replay_long",
+        "journal_replay_memory",
+        "journal_model_open",
+    ];
+    if long_tables.iter().any(|id| wanted(id)) {
+        let long = bench.work.join("long-journal");
+        eprintln!(
+            "making a journal of {} commits",
+            thousands(replay_commits as f64)
+        );
+        ours::build_journal(&long, replay_commits, BUILD_THREADS)?;
+        if wanted("journal_replay_long") {
+            tables.push(bench.journal_replay_long(&long, replay_commits)?);
+        }
+        if wanted("journal_replay_memory") {
+            tables.push(bench.journal_replay_memory(&long, replay_commits)?);
+        }
+        if wanted("journal_model_open") {
+            tables.push(bench.journal_model_open(&long, replay_commits)?);
+        }
+    }
 
-    let targets = targets(args.commits, replay_commits);
+    let mut targets = targets(args.commits, replay_commits);
+    // The targets of tables left out by --only are not listed.
+    targets.retain(|target| tables.iter().any(|table| table.id == target.table));
     let checked = report::check(&targets, &tables);
     let mut out = io::stdout().lock();
     if args.json {
@@ -294,6 +325,18 @@ fn targets(commits: u64, replay_commits: u64) -> Vec<Target> {
         },
     ]
 }
+
+/// The tables `--only` can name (the appends without syncs are one name for both sizes).
+const TABLE_IDS: [&str; 8] = [
+    "append_no_sync",
+    "append_synced",
+    "replay",
+    "journal_synced_single",
+    "journal_synced_threads",
+    "journal_replay_long",
+    "journal_replay_memory",
+    "journal_model_open",
+];
 
 /// The row of the journal written by many threads.
 const JOURNAL_THREADS: &str = "foldstore-journal-threads";

@@ -113,7 +113,12 @@ pub(crate) fn encode_snapshot(headers: &Headers, snapshot: &Value) -> Vec<u8> {
 pub(crate) fn decode_commit(number: u64, bytes: &[u8]) -> Result<Commit, String> {
     // The fast path reads the document straight into headers and events; it accepts exactly
     // the documents the careful path below accepts, which runs only to say what is wrong.
-    if let Ok(fast::Document { headers, events }) = serde_json::from_slice(bytes) {
+    // Checking the whole document is UTF-8 at once is quicker than checking each string.
+    let text = std::str::from_utf8(bytes);
+    if let Ok(fast::Document { headers, events }) = text.map_or_else(
+        |_| Err(()),
+        |text| serde_json::from_str(text).map_err(|_| ()),
+    ) {
         return Ok(Commit {
             number,
             headers,
@@ -232,6 +237,21 @@ mod tests {
     }
 
     #[test]
+    fn escaped_and_repeated_member_names_read_as_when_parsed_into_a_value() {
+        let text = r#"{"h\u0065aders":{"a":1},"events":[{"n\u0061me":"x","d\u0061ta":2,"z\u0031":3,"name":"y"}],"other":[1]}"#;
+        let commit = decode_commit(1, text.as_bytes()).unwrap();
+        let value: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(commit.headers(), value["headers"].as_object().unwrap());
+        assert_eq!(commit.events().len(), 1);
+        assert_eq!(commit.events()[0].to_value(), value["events"][0]);
+        assert_eq!(commit.events()[0].name(), "y");
+        assert_eq!(commit.events()[0].extra().get("z1"), Some(&json!(3)));
+        // Not UTF-8: refused, saying so.
+        let problem = decode_commit(1, b"{\"events\":[{\"name\":\"\xff\"}]}").unwrap_err();
+        assert!(problem.contains("not valid JSON"), "{problem}");
+    }
+
+    #[test]
     fn damage_is_described() {
         let cases: [(&[u8], &str); 9] = [
             (b"", "is empty"),
@@ -271,7 +291,9 @@ mod tests {
 mod fast {
     use std::fmt;
 
-    use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+    use serde::de::{
+        self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor,
+    };
     use serde::Deserialize;
     use serde_json::{Map, Value};
 
@@ -301,12 +323,12 @@ mod fast {
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Document, A::Error> {
             let mut headers = None;
             let mut events = None;
-            while let Some(key) = map.next_key::<String>()? {
+            while let Some(key) = map.next_key_seed(Key::seed(&["headers", "events"], false))? {
                 // A repeated member counts with its last value, as when parsing into a Value.
-                match key.as_str() {
-                    "headers" => headers = Some(map.next_value::<Headers>()?),
-                    "events" => events = Some(map.next_value::<Events>()?.0),
-                    _ => {
+                match key {
+                    Key::Known(0) => headers = Some(map.next_value::<Headers>()?),
+                    Key::Known(_) => events = Some(map.next_value::<Events>()?.0),
+                    Key::Other(_) => {
                         map.next_value::<IgnoredAny>()?;
                     }
                 }
@@ -314,6 +336,50 @@ mod fast {
             Ok(Document {
                 headers: headers.unwrap_or_default(),
                 events: events.ok_or_else(|| de::Error::missing_field("events"))?,
+            })
+        }
+    }
+
+    /// A member's name, compared with the names a visitor knows without being copied: only a
+    /// name it does not know is kept (when the visitor keeps those).
+    enum Key {
+        /// The index of the name among the known ones.
+        Known(usize),
+        /// Another name: empty unless kept.
+        Other(String),
+    }
+
+    impl Key {
+        fn seed(known: &'static [&'static str], keep_others: bool) -> KeySeed {
+            KeySeed { known, keep_others }
+        }
+    }
+
+    struct KeySeed {
+        known: &'static [&'static str],
+        keep_others: bool,
+    }
+
+    impl<'de> DeserializeSeed<'de> for KeySeed {
+        type Value = Key;
+
+        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Key, D::Error> {
+            deserializer.deserialize_identifier(self)
+        }
+    }
+
+    impl Visitor<'_> for KeySeed {
+        type Value = Key;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a member name")
+        }
+
+        fn visit_str<E: de::Error>(self, name: &str) -> Result<Key, E> {
+            Ok(match self.known.iter().position(|known| *known == name) {
+                Some(index) => Key::Known(index),
+                None if self.keep_others => Key::Other(name.to_owned()),
+                None => Key::Other(String::new()),
             })
         }
     }
@@ -365,11 +431,11 @@ mod fast {
             let mut name = None;
             let mut data = None;
             let mut extra = Map::new();
-            while let Some(key) = map.next_key::<String>()? {
-                match key.as_str() {
-                    "name" => name = Some(map.next_value::<String>()?),
-                    "data" => data = Some(map.next_value::<Value>()?),
-                    _ => {
+            while let Some(key) = map.next_key_seed(Key::seed(&["name", "data"], true))? {
+                match key {
+                    Key::Known(0) => name = Some(map.next_value::<String>()?),
+                    Key::Known(_) => data = Some(map.next_value::<Value>()?),
+                    Key::Other(key) => {
                         let value = map.next_value::<Value>()?;
                         extra.insert(key, value);
                     }

@@ -125,7 +125,7 @@ impl<'s> Replay<'s> {
     ) -> Result<ReplaySummary, E> {
         let mut summary = ReplaySummary::default();
         let mut commits = self.commits();
-        for commit in &mut commits {
+        while let Some(commit) = commits.next() {
             let commit = commit?;
             for event in commit.events() {
                 handler(event, commit.headers())?;
@@ -133,6 +133,7 @@ impl<'s> Replay<'s> {
             summary.last_commit = Some(commit.number());
             summary.commits += 1;
             summary.events += commit.events().len() as u64;
+            commits.recycle(commit);
         }
         summary.stopped = commits.stopped;
         Ok(summary)
@@ -189,6 +190,14 @@ impl fmt::Debug for Commits<'_> {
 }
 
 impl Commits<'_> {
+    /// Takes back a commit this iterator yielded and that is no longer needed, so that its
+    /// memory is freed by the thread that decoded it (which is quicker than freeing it here).
+    pub(crate) fn recycle(&mut self, commit: Commit) {
+        if let Some(ahead) = &mut self.ahead {
+            ahead.spent.push(commit);
+        }
+    }
+
     /// Reads commit `self.next`: `Ok(None)` at the end of the log (or of the range).
     fn read_next(&mut self) -> Result<Option<Commit>> {
         let number = self.next;
@@ -321,14 +330,30 @@ struct ReadAhead {
     current: std::collections::VecDeque<Commit>,
     current_next: u64,
     current_short: bool,
+    /// The thread that decoded the current batch.
+    current_decoder: usize,
+    /// Commits of the current batch the replay is done with, handed back to their decoder.
+    spent: Vec<Commit>,
+}
+
+/// A batch of commits read and decoded ahead.
+struct Batch {
+    commits: Vec<Commit>,
+    /// Whether the batch holds every commit asked for.
+    whole: bool,
+    /// The index of the thread that decoded it.
+    decoder: usize,
 }
 
 #[derive(Default)]
 struct AheadState {
     /// The first number of the next batch to claim.
     claim: u64,
-    /// Batches read, by their first number: the commits, and whether the batch is whole.
-    ready: std::collections::BTreeMap<u64, (Vec<Commit>, bool)>,
+    /// Batches read, by their first number.
+    ready: std::collections::BTreeMap<u64, Batch>,
+    /// For each reading thread, commits it decoded that the replay is done with: that thread
+    /// frees them.
+    spent: Vec<Vec<Vec<Commit>>>,
     /// The first number of the batch the replay takes next.
     wanted: u64,
     /// Set when the replay no longer needs the readers, or a short batch was read.
@@ -355,6 +380,7 @@ impl ReadAhead {
             state: std::sync::Mutex::new(AheadState {
                 claim: from,
                 wanted: from,
+                spent: (0..READ_AHEAD_THREADS).map(|_| Vec::new()).collect(),
                 ..AheadState::default()
             }),
             reading: std::sync::Mutex::new(()),
@@ -367,7 +393,7 @@ impl ReadAhead {
             let store = store.clone();
             let spawned = thread::Builder::new()
                 .name(format!("foldstore-read-ahead-{index}"))
-                .spawn(move || read_ahead(&store, &shared));
+                .spawn(move || read_ahead(&store, &shared, index));
             match spawned {
                 Ok(handle) => threads.push(handle),
                 Err(_) => break,
@@ -382,6 +408,8 @@ impl ReadAhead {
             current: std::collections::VecDeque::new(),
             current_next: from,
             current_short: false,
+            current_decoder: 0,
+            spent: Vec::new(),
         })
     }
 
@@ -396,7 +424,13 @@ impl ReadAhead {
                 return None;
             }
             let mut state = self.shared.lock();
-            let (batch, whole) = loop {
+            if !self.spent.is_empty() {
+                let spent = std::mem::take(&mut self.spent);
+                if let Some(list) = state.spent.get_mut(self.current_decoder) {
+                    list.push(spent);
+                }
+            }
+            let batch = loop {
                 if let Some(batch) = state.ready.remove(&number) {
                     break batch;
                 }
@@ -412,9 +446,10 @@ impl ReadAhead {
             state.wanted = number + READ_AHEAD_BATCH;
             self.shared.changed.notify_all();
             drop(state);
-            self.current_next = number + batch.len() as u64;
-            self.current_short = !whole;
-            self.current = batch.into();
+            self.current_next = number + batch.commits.len() as u64;
+            self.current_short = !batch.whole;
+            self.current_decoder = batch.decoder;
+            self.current = batch.commits.into();
         }
     }
 }
@@ -432,14 +467,25 @@ impl Drop for ReadAhead {
 /// The work of one thread reading ahead: batches are claimed and read in order, one thread at
 /// a time (a backend reads fastest sequentially: a journal goes on where it stopped), and
 /// decoded by both threads at once.
-fn read_ahead(store: &Store, shared: &AheadShared) {
+fn read_ahead(store: &Store, shared: &AheadShared, index: usize) {
     loop {
+        // Free what the replay is done with first, while the other thread may be reading.
+        let spent = shared.lock().spent.get_mut(index).map(std::mem::take);
+        drop(spent);
         let reading = shared.reading.lock().unwrap_or_else(|e| e.into_inner());
         let first = {
             let mut state = shared.lock();
             loop {
                 if state.stop || shared.to.is_some_and(|to| state.claim > to) {
                     return;
+                }
+                let spent = state.spent.get_mut(index).map(std::mem::take);
+                if spent.as_ref().is_some_and(|spent| !spent.is_empty()) {
+                    // Freed without holding the lock.
+                    drop(state);
+                    drop(spent);
+                    state = shared.lock();
+                    continue;
                 }
                 if state.claim < state.wanted + READ_AHEAD_BATCH * READ_AHEAD_WINDOW {
                     break;
@@ -477,7 +523,14 @@ fn read_ahead(store: &Store, shared: &AheadShared) {
         if !whole {
             state.stop = true;
         }
-        state.ready.insert(first, (commits, whole));
+        state.ready.insert(
+            first,
+            Batch {
+                commits,
+                whole,
+                decoder: index,
+            },
+        );
         shared.changed.notify_all();
     }
 }

@@ -697,7 +697,8 @@ impl<D: ModelDefinition> Shared<D> {
         if let Some(stop_before) = stop_before {
             replay = replay.stop_before(stop_before);
         }
-        for commit in replay.commits() {
+        let mut commits = replay.commits();
+        while let Some(commit) = commits.next() {
             let commit = match commit {
                 Ok(commit) => commit,
                 Err(e) => return (finish(working, position), Err(e)),
@@ -705,6 +706,7 @@ impl<D: ModelDefinition> Shared<D> {
             let data = working.get_or_insert_with(|| base.data.clone());
             let Err(error) = self.fold_commit(data, &commit) else {
                 position = commit.number();
+                commits.recycle(commit);
                 continue;
             };
             // The working copy holds part of this commit: fold again up to the commit before.

@@ -235,9 +235,11 @@ fn parse_number(buf: &[u8], at: &mut usize, what: &str) -> Result<Option<u64>, S
     if *at == start || *at - start > 20 {
         return Err(format!("{what} is not a number"));
     }
-    std::str::from_utf8(&buf[start..*at])
-        .ok()
-        .and_then(|digits| digits.parse().ok())
+    buf[start..*at]
+        .iter()
+        .try_fold(0u64, |value, digit| {
+            value.checked_mul(10)?.checked_add(u64::from(digit - b'0'))
+        })
         .map(Some)
         .ok_or_else(|| format!("{what} is not a number"))
 }
