@@ -83,6 +83,14 @@ fn parse_one(bytes: &[u8], at: usize) -> Option<Record> {
     })
 }
 
+/// `bytes` without the free space (spaces) a synced journal keeps at the end of its segments.
+fn trim_free(bytes: &[u8]) -> &[u8] {
+    &bytes[..bytes
+        .iter()
+        .rposition(|b| *b != b' ')
+        .map_or(0, |at| at + 1)]
+}
+
 /// The whole, sound records of a segment from its start, and the offset where they end.
 fn parse_segment(bytes: &[u8]) -> (Vec<Record>, usize) {
     let mut records = Vec::new();
@@ -122,8 +130,8 @@ fn all_records(store: &Path) -> Vec<Record> {
         let (found, end) = parse_segment(&bytes);
         assert_eq!(
             end,
-            bytes.len(),
-            "{} holds bytes that are not whole records at {end}",
+            trim_free(&bytes).len(),
+            "{} holds bytes that are neither whole records nor free space at {end}",
             file.display()
         );
         if let Some(first) = found.first() {
@@ -537,7 +545,14 @@ fn every_line_of_a_segment_is_a_json_record_holding_the_commit() {
 
     let files = segment_files(&path);
     assert_eq!(files.len(), 1);
-    let text = fs::read_to_string(&files[0]).unwrap();
+    let bytes = fs::read(&files[0]).unwrap();
+    // The whole file, free space included, is a sequence of JSON values, as `jq` reads it.
+    let values = serde_json::Deserializer::from_slice(&bytes)
+        .into_iter::<Value>()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    assert_eq!(values.len(), 5);
+    let text = std::str::from_utf8(trim_free(&bytes)).unwrap();
     assert!(text.ends_with('\n'));
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 5, "one line per commit");
@@ -604,7 +619,7 @@ fn segments_roll_at_their_size_and_are_named_by_their_first_commit() {
     for (index, file) in files.iter().enumerate() {
         let bytes = fs::read(file).unwrap();
         let (records, end) = parse_segment(&bytes);
-        assert_eq!(end, bytes.len(), "{}", file.display());
+        assert_eq!(end, trim_free(&bytes).len(), "{}", file.display());
         assert!(!records.is_empty(), "{} is empty", file.display());
         assert_eq!(
             file_name(file),
@@ -618,11 +633,7 @@ fn segments_roll_at_their_size_and_are_named_by_their_first_commit() {
         if index + 1 < files.len() {
             // Closed once it reached the size: not before, and not later than one record after.
             let last = records.last().unwrap();
-            assert!(
-                bytes.len() as u64 >= SIZE,
-                "{} closed early",
-                file.display()
-            );
+            assert!(end as u64 >= SIZE, "{} closed early", file.display());
             assert!(
                 ((last.start) as u64) < SIZE,
                 "{} went on after reaching its size",
@@ -707,8 +718,8 @@ fn check_torn_tail_recovery(
     let open = || Store::builder(path).storage(storage()).open().unwrap();
     let last_segment = segment_files(path).pop().unwrap();
     let bytes = fs::read(&last_segment).unwrap();
-    assert!(bytes.ends_with(torn));
-    let kept = bytes.len() - torn.len();
+    assert!(trim_free(&bytes).ends_with(torn));
+    let kept = trim_free(&bytes).len() - torn.len();
 
     // Readers see the commits before it, and no error.
     let reader = open();
@@ -747,7 +758,11 @@ fn check_torn_tail_recovery(
         "the whole records were changed"
     );
     let (records, end) = parse_segment(&after);
-    assert_eq!(end, after.len(), "bytes left after the new record");
+    assert_eq!(
+        end,
+        trim_free(&after).len(),
+        "bytes left after the new record"
+    );
     assert_eq!(records.last().unwrap().number, whole + 1);
     assert_eq!(
         records.last().unwrap().start,
@@ -831,13 +846,101 @@ fn garbage_after_the_last_record_is_ignored_then_cut_into_the_quarantine() {
     drop(store);
     let segment = segment_files(&path).pop().unwrap();
     let garbage = b"garbage\x00\xff{\"n\":6,\"len\":99999,\"crc32\":\"zz".to_vec();
-    fs::OpenOptions::new()
-        .append(true)
-        .open(&segment)
-        .unwrap()
-        .write_all(&garbage)
-        .unwrap();
+    // Over the free space after the last record, as a writer that died writing leaves it.
+    let mut bytes = fs::read(&segment).unwrap();
+    let size = bytes.len();
+    let (_, end) = parse_segment(&bytes);
+    bytes.truncate(end);
+    bytes.extend_from_slice(&garbage);
+    bytes.resize(size.max(bytes.len()), b' ');
+    fs::write(&segment, &bytes).unwrap();
     check_torn_tail_recovery(&path, 5, &garbage, default_storage(&path));
+}
+
+/// A synced journal writes its segments ahead with free space (spaces), so that the syncs of
+/// later appends carry data only: readers stop at it, appends overwrite it, and the file keeps
+/// its size meanwhile.
+#[test]
+fn synced_segments_keep_free_space_at_their_end_that_appends_fill() {
+    let temp = temp();
+    let path = temp.path().join("store");
+    let store = journal_store(&path);
+    store.log(&numbered(1)).unwrap();
+    let segment = segment_files(&path).pop().unwrap();
+    let size = fs::metadata(&segment).unwrap().len();
+    let bytes = fs::read(&segment).unwrap();
+    let (records, end) = parse_segment(&bytes);
+    assert_eq!(records.len(), 1);
+    assert!(
+        size > end as u64 + 4096,
+        "no free space: {size} bytes, records end at {end}"
+    );
+    assert!(
+        bytes[end..].iter().all(|b| *b == b' '),
+        "the free space is spaces"
+    );
+
+    for i in 2..=50 {
+        assert_eq!(store.log(&numbered(i)).unwrap(), i);
+    }
+    assert_eq!(fs::metadata(&segment).unwrap().len(), size, "the file grew");
+    assert_eq!(all_records(&path).len(), 50);
+    for store in [&store, &Store::open(&path).unwrap()] {
+        assert_eq!(store.tip().unwrap(), 50);
+        assert_eq!(numbered_values(store), (1..=50).collect::<Vec<_>>());
+    }
+    let report = store.verify(|_, _| {}).unwrap();
+    assert!(report.is_sound(), "{report:?}");
+    assert!(quarantine(&path).is_empty());
+}
+
+/// After a machine crash, part of an unfinished write can reach the disk while an earlier part
+/// did not: free space (which readers take for the end) followed by a record. That record was
+/// never acknowledged; the next writer cuts it off into the quarantine before writing over the
+/// free space, so that it never shows up as a commit.
+#[test]
+fn records_after_the_free_space_are_cut_off_before_anything_is_written_over_it() {
+    let temp = temp();
+    let path = temp.path().join("store");
+    let store = journal_store(&path);
+    for i in 1..=4 {
+        store.log(&numbered(i)).unwrap();
+    }
+    drop(store);
+    let segment = segment_files(&path).pop().unwrap();
+    let mut bytes = fs::read(&segment).unwrap();
+    let (records, _) = parse_segment(&bytes);
+    // Commit 4 did not reach the disk; a copy of it, as if numbered 5, did, after a gap.
+    let lost = records[3].clone();
+    let stray = String::from_utf8(bytes[lost.start..lost.end].to_vec())
+        .unwrap()
+        .replacen("{\"n\":4,", "{\"n\":5,", 1);
+    let stray_at = lost.end + 40;
+    bytes[lost.start..lost.end].fill(b' ');
+    bytes[stray_at..stray_at + stray.len()].copy_from_slice(stray.as_bytes());
+    fs::write(&segment, &bytes).unwrap();
+
+    // Readers stop at the free space.
+    let reader = Store::open(&path).unwrap();
+    assert_eq!(reader.tip().unwrap(), 3);
+    assert_eq!(numbered_values(&reader), [1, 2, 3]);
+
+    // The next write takes number 4, and the stray record is gone into the quarantine.
+    let writer = Store::open(&path).unwrap();
+    assert_eq!(writer.log(&numbered(40)).unwrap(), 4);
+    assert_eq!(writer.log(&numbered(50)).unwrap(), 5);
+    for store in [&reader, &writer, &Store::open(&path).unwrap()] {
+        assert_eq!(store.tip().unwrap(), 5);
+        assert_eq!(numbered_values(store), [1, 2, 3, 40, 50]);
+    }
+    all_records(&path);
+    let quarantined: Vec<Vec<u8>> = quarantine(&path).into_values().collect();
+    assert_eq!(quarantined.len(), 1);
+    assert!(
+        trim_free(&quarantined[0]).ends_with(stray.as_bytes()),
+        "{:?}",
+        String::from_utf8_lossy(&quarantined[0])
+    );
 }
 
 #[test]
@@ -883,9 +986,9 @@ fn a_torn_first_record_of_a_new_segment_is_a_torn_tail() {
     let segment = segment_files(&path).pop().unwrap();
     let bytes = fs::read(&segment).unwrap();
     let (records, end) = parse_segment(&bytes);
-    assert_eq!((records.len(), end), (1, bytes.len()));
+    assert_eq!((records.len(), end), (1, trim_free(&bytes).len()));
     assert_eq!(records[0].number, n);
-    let torn = &bytes[..bytes.len() / 2];
+    let torn = &bytes[..end / 2];
     fs::write(&segment, torn).unwrap();
     // Guards against a bug once found here: a writer killed while writing the first record of a new
     // segment leaves this. `find_end` (and `locate`) scan the last segment, find no whole
@@ -937,7 +1040,7 @@ fn an_empty_last_segment_left_by_a_killed_writer_does_not_hang_readers_and_write
     assert_eq!(store.log(&numbered(4)).unwrap(), 4);
     let (records, end) = parse_segment(&fs::read(&empty).unwrap());
     assert_eq!(records.iter().map(|r| r.number).collect::<Vec<_>>(), [4]);
-    assert_eq!(end, fs::metadata(&empty).unwrap().len() as usize);
+    assert_eq!(end, trim_free(&fs::read(&empty).unwrap()).len());
     assert_eq!(numbered_values(&Store::open(&path).unwrap()), [1, 2, 3, 4]);
 }
 
@@ -1780,7 +1883,7 @@ fn torn_tail(path: &Path) -> Vec<u8> {
     };
     let bytes = fs::read(last).unwrap();
     let (_, end) = parse_segment(&bytes);
-    bytes[end..].to_vec()
+    trim_free(&bytes[end..]).to_vec()
 }
 
 #[test]

@@ -15,7 +15,9 @@
 //!   for byte, and `crc32` its CRC-32 (IEEE). A record ends with `}` and a newline. Records are
 //!   framed by their length, not by newlines, so any document is kept exactly; documents that
 //!   are compact JSON (all that foldstore and the original package write) make every line a
-//!   JSON value for `jq`.
+//!   JSON value for `jq`. A segment may end with free space (spaces): a space where a record
+//!   would start ends the segment's records. Synced writers extend the last segment with it
+//!   (1 MiB at a time), so that the syncs of later records carry no size change.
 //! - `STORE/journal/journal.lock`: the lock writers take, with `flock`, to append.
 //! - Snapshots: `STORE/k.m-snapshot`, exactly as in the loose layout.
 //!
@@ -26,7 +28,8 @@
 //! segment is started when the current one has reached the segment size. Bytes after the last
 //! whole record that a writer finds while holding the lock were left by a writer that died in
 //! the middle of a write: they are copied into `STORE/foldstore-quarantine/`, synced, and cut
-//! off before anything is appended.
+//! off before anything is appended. So are bytes after the free space, which a machine crash
+//! can leave (checked once per process and segment).
 //!
 //! # Reading
 //! Readers take no lock. A record is only seen when it is whole and its checksum matches, so a
@@ -64,6 +67,16 @@ const INDEX_EVERY: u64 = 256;
 
 /// How much of a segment is read at a time when scanning.
 const CHUNK: usize = 1 << 20;
+
+/// The byte of the free space at the end of a segment: a space, which is JSON whitespace, so
+/// that a segment with free space still reads with `jq`. A record never starts with it: at a
+/// record's start, it marks the end of the segment's records.
+const FREE: u8 = b' ';
+
+/// Synced writes extend the last segment by this much at a time (at most the segment size),
+/// written as free space and synced with the records: later records then overwrite space the
+/// file already has, and their sync carries only data, not a new file size.
+const PREALLOCATE: u64 = 1 << 20;
 
 /// A store kept in a folder in the journal layout. See the [module documentation](self) for
 /// the format.
@@ -115,6 +128,10 @@ struct Segment {
     last: Option<(u64, u64)>,
     /// The segment opened for writing, by this process's writers.
     writer: Option<Arc<File>>,
+    /// The segment's size as this process's writer knows it: records, then free space.
+    allocated: u64,
+    /// Whether this process's writer checked that only free space follows the records.
+    swept: bool,
 }
 
 impl Segment {
@@ -127,6 +144,8 @@ impl Segment {
             cursor: None,
             last: None,
             writer: None,
+            allocated: 0,
+            swept: false,
         }
     }
 
@@ -412,6 +431,10 @@ fn scan(
         }
         let mut at = 0;
         while at < filled {
+            if buf.0[at] == FREE {
+                // Free space at the end of the segment.
+                return Ok((number, offset, Tail::Clean));
+            }
             match parse_record(&buf.0[at..filled]) {
                 Parsed::Whole {
                     number: n,
@@ -552,18 +575,29 @@ fn find_last_record(segment: &mut Segment) -> Result<Option<(u64, u64)>> {
     let file = segment
         .file()
         .map_err(|e| Error::io("open", &segment.path, e))?;
-    let size = file
+    let mut size = file
         .metadata()
         .map_err(|e| Error::io("look at", &segment.path, e))?
         .len();
-    if size <= WINDOW * 4 {
-        return Ok(None);
-    }
-    let start = size - WINDOW;
     let mut buf = vec![0; usize::try_from(WINDOW).unwrap_or(usize::MAX)];
-    let filled =
-        read_full_at(&file, &mut buf, start).map_err(|e| Error::io("read", &segment.path, e))?;
-    buf.truncate(filled);
+    // Back over the free space at the end, to the last window holding something else.
+    let start = loop {
+        if size <= WINDOW * 4 {
+            return Ok(None);
+        }
+        let start = size - WINDOW;
+        buf.resize(usize::try_from(WINDOW).unwrap_or(usize::MAX), 0);
+        let filled = read_full_at(&file, &mut buf, start)
+            .map_err(|e| Error::io("read", &segment.path, e))?;
+        buf.truncate(filled);
+        match buf.iter().rposition(|b| *b != FREE) {
+            Some(last) => {
+                buf.truncate(last + 1);
+                break start;
+            }
+            None => size = start,
+        }
+    };
     let first = *segment
         .positions
         .keys()
@@ -918,15 +952,20 @@ impl JournalStorage {
         if let Tail::Unfinished { offset, problem } = tail {
             let (_, segment) = view
                 .segments
-                .iter()
+                .iter_mut()
                 .next_back()
                 .expect("a tail is in a segment");
             self.cut_torn_tail(&segment.path.clone(), offset, &problem)?;
+            segment.allocated = offset;
+            segment.swept = true;
         }
         let (mut first, mut end) = match view.segments.iter().next_back() {
             Some((first, segment)) => (*first, segment.end.map_or(0, |(_, end)| end)),
             None => (0, 0),
         };
+        if first != 0 {
+            self.sweep(&mut view, first, end)?;
+        }
         // Assign numbers.
         let mut outcomes = Vec::with_capacity(batch.len());
         let mut records = Vec::new();
@@ -968,11 +1007,14 @@ impl JournalStorage {
         if !records.is_empty() {
             // Written and synced without holding the view, so that this process's readers, and
             // writers joining the queue for the next batch, are not held up by the sync.
-            let (file, path) = self.writer_for(&mut view, first)?;
+            let (file, path, allocated) = self.writer_for(&mut view, first)?;
             drop(view);
-            self.write_records(&file, &path, end, &records)?;
+            let allocated = self.write_records(&file, &path, end, &records, allocated)?;
             end += records.len() as u64;
             view = self.view();
+            if let Some(segment) = view.segments.get_mut(&first) {
+                segment.allocated = allocated;
+            }
         }
         for (segment, number, at) in written {
             if let Some(segment) = view.segments.get_mut(&segment) {
@@ -1019,33 +1061,107 @@ impl JournalStorage {
         Ok(file)
     }
 
-    /// The segment starting at `first`, opened for writing (once).
-    fn writer_for(&self, view: &mut View, first: u64) -> Result<(Arc<File>, PathBuf)> {
+    /// The segment starting at `first`, opened for writing (once), and its size as known.
+    fn writer_for(&self, view: &mut View, first: u64) -> Result<(Arc<File>, PathBuf, u64)> {
         let segment = view.segments.get_mut(&first).expect("the segment written");
         if segment.writer.is_none() {
             let file = OpenOptions::new()
                 .write(true)
                 .open(&segment.path)
                 .map_err(|e| Error::io("open", &segment.path, e))?;
+            segment.allocated = file
+                .metadata()
+                .map_err(|e| Error::io("look at", &segment.path, e))?
+                .len();
             segment.writer = Some(Arc::new(file));
         }
         let file = segment.writer.as_ref().expect("just opened");
-        Ok((Arc::clone(file), segment.path.clone()))
+        Ok((Arc::clone(file), segment.path.clone(), segment.allocated))
     }
 
-    /// Writes `records` at `end` of a segment, durably if configured.
-    fn write_records(&self, file: &File, path: &Path, end: u64, records: &[u8]) -> Result<()> {
-        write_all_at(file, records, end).map_err(|e| Error::io("append to", path, e))?;
-        if self.shared.durability == Durability::Immediate {
+    /// Writes `records` at `end` of a segment of `allocated` bytes, durably if configured;
+    /// returns the segment's size after the write. Synced writes that reach past the segment's
+    /// size extend it with free space ([`PREALLOCATE`]) in the same write.
+    fn write_records(
+        &self,
+        file: &File,
+        path: &Path,
+        end: u64,
+        records: &[u8],
+        allocated: u64,
+    ) -> Result<u64> {
+        let reach = end + records.len() as u64;
+        let synced = self.shared.durability == Durability::Immediate;
+        let size = if synced && reach > allocated {
+            let step = PREALLOCATE.min(self.shared.segment_bytes).max(1);
+            let size = reach.div_ceil(step) * step;
+            let mut bytes = Vec::with_capacity(usize::try_from(size - end).unwrap_or(0));
+            bytes.extend_from_slice(records);
+            bytes.resize(
+                bytes.len() + usize::try_from(size - reach).unwrap_or(0),
+                FREE,
+            );
+            write_all_at(file, &bytes, end).map_err(|e| Error::io("append to", path, e))?;
+            size
+        } else {
+            write_all_at(file, records, end).map_err(|e| Error::io("append to", path, e))?;
+            allocated.max(reach)
+        };
+        if synced {
             file.sync_data().map_err(|e| Error::io("sync", path, e))?;
         }
-        Ok(())
+        Ok(size)
     }
 
     /// Appends `records` to the segment starting at `first`, at `end`, durably if configured.
     fn append_records(&self, view: &mut View, first: u64, end: u64, records: &[u8]) -> Result<()> {
-        let (file, path) = self.writer_for(view, first)?;
-        self.write_records(&file, &path, end, records)
+        let (file, path, allocated) = self.writer_for(view, first)?;
+        let allocated = self.write_records(&file, &path, end, records, allocated)?;
+        if let Some(segment) = view.segments.get_mut(&first) {
+            segment.allocated = allocated;
+        }
+        Ok(())
+    }
+
+    /// Checks, once per process, that only free space follows the records of the last segment
+    /// (`first`, whose records end at `end`). Other bytes there are what a crash of the machine
+    /// can leave when part of an unfinished write reached the disk and an earlier part did not:
+    /// readers stop at the free space before them, so they are no commits, but new records
+    /// written over that free space would bring them back into view. They are cut off as a
+    /// torn tail is (kept in the quarantine).
+    fn sweep(&self, view: &mut View, first: u64, end: u64) -> Result<()> {
+        let segment = view.segments.get_mut(&first).expect("the last segment");
+        if segment.swept {
+            return Ok(());
+        }
+        let file = segment
+            .file()
+            .map_err(|e| Error::io("open", &segment.path, e))?;
+        let path = segment.path.clone();
+        let mut buf = ScanBuffer::take();
+        buf.grow(CHUNK);
+        let mut offset = end;
+        let other = loop {
+            let filled = read_full_at(&file, &mut buf.0[..CHUNK], offset)
+                .map_err(|e| Error::io("read", &path, e))?;
+            if let Some(at) = buf.0[..filled].iter().position(|b| *b != FREE) {
+                break Some(offset + at as u64);
+            }
+            if filled < CHUNK {
+                break None;
+            }
+            offset += filled as u64;
+        };
+        drop(buf);
+        if let Some(at) = other {
+            let problem = format!(
+                "free space after the last whole record is followed by other bytes (at byte {at})"
+            );
+            self.cut_torn_tail(&path, end, &problem)?;
+            segment.allocated = end;
+        }
+        segment.swept = true;
+        Ok(())
     }
 
     /// Creates the segment whose first commit is `first`.
@@ -1086,6 +1202,8 @@ impl JournalStorage {
         let torn = &bytes[usize::try_from(offset)
             .unwrap_or(usize::MAX)
             .min(bytes.len())..];
+        // Without the free space at its end.
+        let torn = &torn[..torn.iter().rposition(|b| *b != FREE).map_or(0, |at| at + 1)];
         if torn.is_empty() {
             return Ok(());
         }
