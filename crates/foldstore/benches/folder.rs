@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::member_has_moved;
+use common::{member_has_moved, open_and_replay};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use foldstore::{Durability, Store};
 use serde_json::Value;
@@ -117,15 +117,7 @@ fn replay(c: &mut Criterion) {
         .sample_size(10)
         .measurement_time(Duration::from_secs(10));
     group.bench_function("store_replay", |b| {
-        b.iter(|| {
-            let store = Store::open(dir.path()).expect("open");
-            let mut names = 0usize;
-            let summary = store
-                .replay_event_stream(|event, _headers| names += event.name().len())
-                .expect("replay");
-            assert_eq!(summary.events, REPLAY_COMMITS);
-            names
-        });
+        b.iter(|| open_and_replay(dir.path(), REPLAY_COMMITS));
     });
     group.bench_function("baseline/read_and_parse", |b| {
         b.iter(|| {

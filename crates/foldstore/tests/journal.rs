@@ -144,6 +144,36 @@ fn all_records(store: &Path) -> Vec<Record> {
     records
 }
 
+/// A journal of commits `numbered(1)` to `numbered(count)`, written and closed.
+struct Written {
+    _temp: tempfile::TempDir,
+    path: PathBuf,
+    /// Its last segment, with that segment's bytes and whole records.
+    segment: PathBuf,
+    bytes: Vec<u8>,
+    records: Vec<Record>,
+}
+
+fn written_journal(count: u64) -> Written {
+    let temp = temp();
+    let path = temp.path().join("store");
+    let store = journal_store(&path);
+    for i in 1..=count {
+        store.log(&numbered(i)).unwrap();
+    }
+    drop(store);
+    let segment = segment_files(&path).pop().unwrap();
+    let bytes = fs::read(&segment).unwrap();
+    let (records, _) = parse_segment(&bytes);
+    Written {
+        _temp: temp,
+        path,
+        segment,
+        bytes,
+        records,
+    }
+}
+
 /// The names of the loose commit files (`<n>.log`) in `store`.
 fn loose_files(store: &Path) -> Vec<String> {
     fs::read_dir(store)
@@ -797,16 +827,13 @@ fn default_storage(path: &Path) -> impl Fn() -> JournalStorage + '_ {
 
 #[test]
 fn a_record_cut_short_at_the_end_is_ignored_then_cut_into_the_quarantine() {
-    let temp = temp();
-    let path = temp.path().join("store");
-    let store = journal_store(&path);
-    for i in 1..=6 {
-        store.log(&numbered(i)).unwrap();
-    }
-    drop(store);
-    let segment = segment_files(&path).pop().unwrap();
-    let bytes = fs::read(&segment).unwrap();
-    let (records, _) = parse_segment(&bytes);
+    let Written {
+        _temp,
+        path,
+        segment,
+        bytes,
+        records,
+    } = written_journal(6);
     let last = &records[5];
     let half = last.start + (last.end - last.start) / 2;
     fs::write(&segment, &bytes[..half]).unwrap();
@@ -815,16 +842,13 @@ fn a_record_cut_short_at_the_end_is_ignored_then_cut_into_the_quarantine() {
 
 #[test]
 fn a_record_missing_only_its_newline_is_a_torn_tail() {
-    let temp = temp();
-    let path = temp.path().join("store");
-    let store = journal_store(&path);
-    for i in 1..=4 {
-        store.log(&numbered(i)).unwrap();
-    }
-    drop(store);
-    let segment = segment_files(&path).pop().unwrap();
-    let bytes = fs::read(&segment).unwrap();
-    let (records, _) = parse_segment(&bytes);
+    let Written {
+        _temp,
+        path,
+        segment,
+        bytes,
+        records,
+    } = written_journal(4);
     let cut = records[3].end - 1;
     fs::write(&segment, &bytes[..cut]).unwrap();
     check_torn_tail_recovery(
@@ -837,14 +861,12 @@ fn a_record_missing_only_its_newline_is_a_torn_tail() {
 
 #[test]
 fn garbage_after_the_last_record_is_ignored_then_cut_into_the_quarantine() {
-    let temp = temp();
-    let path = temp.path().join("store");
-    let store = journal_store(&path);
-    for i in 1..=5 {
-        store.log(&numbered(i)).unwrap();
-    }
-    drop(store);
-    let segment = segment_files(&path).pop().unwrap();
+    let Written {
+        _temp,
+        path,
+        segment,
+        ..
+    } = written_journal(5);
     let garbage = b"garbage\x00\xff{\"n\":6,\"len\":99999,\"crc32\":\"zz".to_vec();
     // Over the free space after the last record, as a writer that died writing leaves it.
     let mut bytes = fs::read(&segment).unwrap();
@@ -900,16 +922,13 @@ fn synced_segments_keep_free_space_at_their_end_that_appends_fill() {
 /// free space, so that it never shows up as a commit.
 #[test]
 fn records_after_the_free_space_are_cut_off_before_anything_is_written_over_it() {
-    let temp = temp();
-    let path = temp.path().join("store");
-    let store = journal_store(&path);
-    for i in 1..=4 {
-        store.log(&numbered(i)).unwrap();
-    }
-    drop(store);
-    let segment = segment_files(&path).pop().unwrap();
-    let mut bytes = fs::read(&segment).unwrap();
-    let (records, _) = parse_segment(&bytes);
+    let Written {
+        _temp,
+        path,
+        segment,
+        mut bytes,
+        records,
+    } = written_journal(4);
     // Commit 4 did not reach the disk; a copy of it, as if numbered 5, did, after a gap.
     let lost = records[3].clone();
     let stray = String::from_utf8(bytes[lost.start..lost.end].to_vec())
@@ -945,16 +964,13 @@ fn records_after_the_free_space_are_cut_off_before_anything_is_written_over_it()
 
 #[test]
 fn a_last_record_with_a_bad_checksum_is_a_torn_tail() {
-    let temp = temp();
-    let path = temp.path().join("store");
-    let store = journal_store(&path);
-    for i in 1..=6 {
-        store.log(&numbered(i)).unwrap();
-    }
-    drop(store);
-    let segment = segment_files(&path).pop().unwrap();
-    let mut bytes = fs::read(&segment).unwrap();
-    let (records, _) = parse_segment(&bytes);
+    let Written {
+        _temp,
+        path,
+        segment,
+        mut bytes,
+        records,
+    } = written_journal(6);
     let last = records[5].clone();
     // The same length, still JSON, another checksum.
     let at = last.start + find(&bytes[last.start..last.end], b"\"i\":6").expect("the event's data");
