@@ -44,6 +44,7 @@ mod bare;
 mod machine;
 mod original;
 mod ours;
+mod processes;
 mod report;
 mod sqlite;
 mod workload;
@@ -71,6 +72,9 @@ const SMALL_APPEND: u64 = 2_000;
 
 /// The writer threads of the journal's synced appends from many threads.
 const WRITER_THREADS: usize = 8;
+
+/// Writer processes of the multi-process table.
+const WRITER_PROCESSES: u64 = 4;
 
 /// The commits of the small journal the peak memory of a long replay is compared with.
 const SMALL_REPLAY: u64 = 10_000;
@@ -112,7 +116,8 @@ struct Args {
     json: bool,
     /// Run only these tables (comma-separated ids, as the JSON report names them:
     /// append_no_sync, append_synced, replay, journal_synced_single, journal_synced_threads,
-    /// journal_replay_long, journal_replay_memory, journal_model_open); default: all.
+    /// journal_synced_processes, journal_replay_long, journal_replay_memory,
+    /// journal_model_open); default: all.
     #[arg(long, value_name = "IDS", value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(TABLE_IDS))]
     only: Vec<String>,
     /// Work in a new folder inside DIR, removed afterwards (default: the system's temporary
@@ -123,13 +128,32 @@ struct Args {
     /// the commits, events and seconds of the replay, and the process's peak memory in bytes.
     #[arg(long, value_name = "STORE", hide = true)]
     replay_peak: Option<PathBuf>,
+    /// (Used by the program itself.) Appends events --worker-first to --worker-first +
+    /// --worker-count - 1 to the store at STORE, as one of several writer processes.
+    #[arg(long, value_name = "STORE", hide = true)]
+    append_worker: Option<PathBuf>,
+    /// (Used by the program itself.) What --append-worker appends to.
+    #[arg(long, value_name = "KIND", hide = true, default_value = "journal")]
+    worker_kind: processes::Kind,
+    /// (Used by the program itself.) The first event --append-worker appends.
+    #[arg(long, value_name = "N", hide = true, default_value_t = 0)]
+    worker_first: u64,
+    /// (Used by the program itself.) How many events --append-worker appends.
+    #[arg(long, value_name = "N", hide = true, default_value_t = 0)]
+    worker_count: u64,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let outcome = match &args.replay_peak {
-        Some(store) => replay_peak(store),
-        None => run(&args),
+    let outcome = match (&args.replay_peak, &args.append_worker) {
+        (Some(store), _) => replay_peak(store),
+        (None, Some(store)) => processes::worker(
+            args.worker_kind,
+            store,
+            args.worker_first,
+            args.worker_count,
+        ),
+        (None, None) => run(&args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -151,7 +175,13 @@ fn run(args: &Args) -> anyhow::Result<()> {
         .tempdir_in(&base)
         .with_context(|| format!("cannot create a work folder in {}", base.display()))?;
     let machine = Machine::describe(work.path());
-    let original = Original::install();
+    let wanted = |id: &str| args.only.is_empty() || args.only.iter().any(|only| only == id);
+    // Only the appends without syncs and the loose replay run the original package.
+    let original = if wanted("append_no_sync") || wanted("replay") {
+        Original::install()
+    } else {
+        Err("not needed by the tables run".to_owned())
+    };
     if let Err(why) = &original {
         eprintln!("the original package's rows are skipped: {why}");
     }
@@ -166,7 +196,6 @@ fn run(args: &Args) -> anyhow::Result<()> {
         events: &events,
     };
 
-    let wanted = |id: &str| args.only.is_empty() || args.only.iter().any(|only| only == id);
     let mut tables = Vec::new();
     if wanted("append_no_sync") {
         let mut sizes = vec![SMALL_APPEND.min(args.commits), args.commits];
@@ -186,6 +215,9 @@ fn run(args: &Args) -> anyhow::Result<()> {
     }
     if wanted("journal_synced_threads") {
         tables.push(bench.journal_synced_threads(synced)?);
+    }
+    if wanted("journal_synced_processes") {
+        tables.push(bench.journal_synced_processes(synced)?);
     }
     let long_tables = [
         "journal_replay_long",
@@ -327,12 +359,13 @@ fn targets(commits: u64, replay_commits: u64) -> Vec<Target> {
 }
 
 /// The tables `--only` can name (the appends without syncs are one name for both sizes).
-const TABLE_IDS: [&str; 8] = [
+const TABLE_IDS: [&str; 9] = [
     "append_no_sync",
     "append_synced",
     "replay",
     "journal_synced_single",
     "journal_synced_threads",
+    "journal_synced_processes",
     "journal_replay_long",
     "journal_replay_memory",
     "journal_model_open",
@@ -766,6 +799,66 @@ impl Bench<'_> {
             id: "journal_synced_threads".to_owned(),
             title: format!(
                 "(e) journal, synced, {WRITER_THREADS} writer threads: {} single-event commits into a new store, each durable when its write returns",
+                thousands(commits as f64)
+            ),
+            commits,
+            baseline: "sqlite-wal",
+            ratio: Ratio::Times,
+            quantity: Quantity::Rate,
+            rows: Vec::new(),
+        };
+        self.measure(table, programs)
+    }
+
+    /// (e'): the same commits written by [`WRITER_PROCESSES`] processes, each with its own
+    /// store or connection, against one SQLite connection.
+    fn journal_synced_processes(&self, commits: u64) -> anyhow::Result<Table> {
+        let n = usize::try_from(commits)?;
+        let values = &self.events.values[..n];
+        let bytes = &self.events.bytes[..n];
+        let programs: Vec<(Row, Option<Runner<'_>>)> = vec![
+            sqlite_row(bytes, Synchronous::Full),
+            (
+                Row::new(
+                    "foldstore-journal-processes",
+                    format!(
+                        "{}, Durability::Immediate, {WRITER_PROCESSES} processes, a Store each",
+                        JOURNAL.label
+                    ),
+                ),
+                Some(Box::new(move |path: &Path| {
+                    let measured = processes::append(
+                        processes::Kind::Journal,
+                        path,
+                        commits,
+                        WRITER_PROCESSES,
+                    )?;
+                    check_folder_unordered(path, values)?;
+                    Ok(measured)
+                })),
+            ),
+            (
+                Row::new(
+                    "sqlite-wal-processes",
+                    format!(
+                        "SQLite WAL, synchronous=FULL, {WRITER_PROCESSES} processes, a connection each, BEGIN IMMEDIATE"
+                    ),
+                ),
+                Some(Box::new(move |path: &Path| {
+                    fs::create_dir(path)?;
+                    processes::append(
+                        processes::Kind::Sqlite,
+                        &path.join("store.db"),
+                        commits,
+                        WRITER_PROCESSES,
+                    )
+                })),
+            ),
+        ];
+        let table = Table {
+            id: "journal_synced_processes".to_owned(),
+            title: format!(
+                "(e') journal, synced, {WRITER_PROCESSES} writer processes: {} single-event commits into a new store, each durable when its write returns",
                 thousands(commits as f64)
             ),
             commits,

@@ -310,7 +310,9 @@ pub fn text(heading: &str, tables: &[Table], checked: &[Checked<'_>]) -> String 
             }
         }
     }
-    let _ = writeln!(out, "\ntargets");
+    if !checked.is_empty() {
+        let _ = writeln!(out, "\ntargets");
+    }
     for c in checked {
         let (words, limit) = c.target.bound.words();
         let wanted = format!("{words} {}", c.style.show(limit));

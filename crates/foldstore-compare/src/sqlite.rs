@@ -33,7 +33,7 @@ impl Synchronous {
 }
 
 /// Opens (creating it if needed) the database at `path` in WAL mode with the table of commits.
-fn open(path: &Path, synchronous: Synchronous) -> anyhow::Result<Connection> {
+pub fn open(path: &Path, synchronous: Synchronous) -> anyhow::Result<Connection> {
     let connection =
         Connection::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     // Writers on other connections wait for each other instead of failing (SQLITE_BUSY).
@@ -108,19 +108,7 @@ pub fn append_threads(
             .chunks(share)
             .zip(connections)
             .map(|(part, mut connection)| {
-                scope.spawn(move || -> anyhow::Result<()> {
-                    for event in part {
-                        let transaction = connection
-                            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                        transaction.execute(
-                            "INSERT INTO commits (number, document) \
-                             VALUES ((SELECT coalesce(max(number), 0) + 1 FROM commits), ?1)",
-                            params![document(event)],
-                        )?;
-                        transaction.commit()?;
-                    }
-                    Ok(())
-                })
+                scope.spawn(move || append_immediate(&mut connection, part))
             })
             .collect();
         for writer in writers {
@@ -132,7 +120,36 @@ pub fn append_threads(
     })?;
     let seconds = started.elapsed().as_secs_f64();
     let commits = events.len() as u64;
-    let connection = open(path, synchronous)?;
+    check_count(path, commits)?;
+    Ok(Measured::new(commits, commits, seconds))
+}
+
+/// Appends one commit per event through `connection`, each in its own transaction that takes
+/// the write lock first (`BEGIN IMMEDIATE`) and inserts at the next free number: the way
+/// writers sharing a database append.
+///
+/// # Errors
+/// SQLite's errors.
+pub fn append_immediate(connection: &mut Connection, events: &[Vec<u8>]) -> anyhow::Result<()> {
+    for event in events {
+        let transaction =
+            connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        transaction.execute(
+            "INSERT INTO commits (number, document) \
+             VALUES ((SELECT coalesce(max(number), 0) + 1 FROM commits), ?1)",
+            params![document(event)],
+        )?;
+        transaction.commit()?;
+    }
+    Ok(())
+}
+
+/// Checks that the database at `path` holds commits 1 to `commits` and no others.
+///
+/// # Errors
+/// SQLite's errors, and a database holding other commits.
+pub fn check_count(path: &Path, commits: u64) -> anyhow::Result<()> {
+    let connection = open(path, Synchronous::Off)?;
     let (stored, last): (i64, i64) = connection.query_row(
         "SELECT count(*), coalesce(max(number), 0) FROM commits",
         [],
@@ -144,7 +161,7 @@ pub fn append_threads(
             path.display()
         );
     }
-    Ok(Measured::new(commits, commits, seconds))
+    Ok(())
 }
 
 /// Makes a database at `path` holding the documents of `store`'s commits 1 to `commits`,

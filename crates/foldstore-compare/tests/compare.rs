@@ -1,0 +1,86 @@
+//! The comparison program end to end, on small workloads: the tables asked for are measured,
+//! their rows checked (every program's output is verified by the program itself), and the
+//! report is well-formed JSON. Only figures' presence is checked here, never their size: speed
+//! is judged from full runs (see the README), not from tests.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+/// Runs the comparison with `args` and returns its JSON report.
+fn compare(args: &[&str]) -> Value {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let output = Command::new(env!("CARGO_BIN_EXE_foldstore-compare"))
+        .args(args)
+        .args(["--json", "--rounds", "1", "--dir"])
+        .arg(dir.path())
+        .output()
+        .expect("run foldstore-compare");
+    assert!(
+        output.status.success(),
+        "foldstore-compare {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "the report is not JSON ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
+}
+
+/// The measured rate of row `row` of table `table`.
+fn rate(report: &Value, table: &str, row: &str) -> f64 {
+    let table = report["tables"]
+        .as_array()
+        .expect("tables")
+        .iter()
+        .find(|t| t["id"] == table)
+        .unwrap_or_else(|| panic!("no table {table} in {report}"));
+    let row = table["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|r| r["id"] == row)
+        .unwrap_or_else(|| panic!("no row {row} in {table}"));
+    row["commits_per_second"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("row {row} has no rate"))
+}
+
+#[test]
+fn synced_writers_in_threads_and_processes_are_measured_and_checked() {
+    let report = compare(&[
+        "--only",
+        "journal_synced_single,journal_synced_threads,journal_synced_processes",
+        "--synced-commits",
+        "120",
+    ]);
+    let ids: Vec<&str> = report["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "journal_synced_single",
+            "journal_synced_threads",
+            "journal_synced_processes"
+        ]
+    );
+    for (table, row) in [
+        ("journal_synced_single", "foldstore-journal"),
+        ("journal_synced_threads", "foldstore-journal-threads"),
+        ("journal_synced_processes", "foldstore-journal-processes"),
+        ("journal_synced_processes", "sqlite-wal-processes"),
+        ("journal_synced_processes", "sqlite-wal"),
+    ] {
+        assert!(rate(&report, table, row) > 0.0, "{table} {row}");
+    }
+    // Only the targets of the tables run are listed.
+    let targets = report["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 2, "{targets:?}");
+    assert_eq!(report["original_skipped"], "not needed by the tables run");
+}
