@@ -304,7 +304,7 @@ fn a_new_store_asked_for_the_journal_is_a_journal_and_keeps_that_layout() {
     let store = journal_store(&path);
     assert_eq!(Layout::detect(&path).unwrap(), Some(Layout::Journal));
     let marker: Value = serde_json::from_slice(&fs::read(path.join(MARKER)).unwrap()).unwrap();
-    assert_eq!(marker, json!({"format": "foldstore-journal", "version": 1}));
+    assert_eq!(marker, json!({"format": "foldstore-journal", "version": 2}));
 
     for i in 1..=3 {
         assert_eq!(store.log(&numbered(i)).unwrap(), i);
@@ -661,6 +661,12 @@ fn segments_roll_at_their_size_and_are_named_by_their_first_commit() {
             next += 1;
         }
         if index + 1 < files.len() {
+            assert_eq!(
+                end,
+                bytes.len(),
+                "{} kept free space after it was closed",
+                file.display()
+            );
             // Closed once it reached the size: not before, and not later than one record after.
             let last = records.last().unwrap();
             assert!(end as u64 >= SIZE, "{} closed early", file.display());
@@ -916,6 +922,32 @@ fn synced_segments_keep_free_space_at_their_end_that_appends_fill() {
     assert!(quarantine(&path).is_empty());
 }
 
+/// A journal of format version 1 (before free space) is written without free space, which its
+/// older writers would take for a torn end.
+#[test]
+fn journals_of_version_1_get_no_free_space() {
+    let temp = temp();
+    let path = temp.path().join("store");
+    journal_store(&path);
+    fs::write(
+        path.join(MARKER),
+        "{\"format\":\"foldstore-journal\",\"version\":1}\n",
+    )
+    .unwrap();
+    let store = Store::open(&path).unwrap();
+    for i in 1..=20 {
+        assert_eq!(store.log(&numbered(i)).unwrap(), i);
+    }
+    let segment = segment_files(&path).pop().unwrap();
+    let bytes = fs::read(&segment).unwrap();
+    let (records, end) = parse_segment(&bytes);
+    assert_eq!((records.len(), end), (20, bytes.len()));
+    assert_eq!(
+        numbered_values(&Store::open(&path).unwrap()),
+        (1..=20).collect::<Vec<_>>()
+    );
+}
+
 /// After a machine crash, part of an unfinished write can reach the disk while an earlier part
 /// did not: free space (which readers take for the end) followed by a record. That record was
 /// never acknowledged; the next writer cuts it off into the quarantine before writing over the
@@ -959,6 +991,48 @@ fn records_after_the_free_space_are_cut_off_before_anything_is_written_over_it()
         trim_free(&quarantined[0]).ends_with(stray.as_bytes()),
         "{:?}",
         String::from_utf8_lossy(&quarantined[0])
+    );
+}
+
+/// After a machine crash, an unsynced batch can be left with a gap (free space) where its first
+/// record's start was and whole records after it. Every reader, however it found the segment's
+/// end, reports that as damage inside, a writer that reads the segment from its start refuses
+/// to write, and nothing is cut off.
+#[test]
+fn whole_records_after_free_space_are_damage_inside_for_every_reader() {
+    let Written {
+        _temp,
+        path,
+        segment,
+        mut bytes,
+        records,
+    } = written_journal(6);
+    let gap = records[3].start..records[3].start + 30;
+    bytes[gap].fill(b' ');
+    fs::write(&segment, &bytes).unwrap();
+    let damaged = |result: Result<u64, Error>| {
+        assert!(
+            matches!(&result, Err(Error::CorruptCommit { commit: 4, problem, .. }) if problem.contains("damaged inside")),
+            "{result:?}"
+        );
+    };
+
+    // From the segment's start: commits 1 to 3, then the damage.
+    let reader = Store::open(&path).unwrap();
+    let mut seen = Vec::new();
+    let result = reader.replay_event_stream(|event, _| {
+        seen.push(event.data().unwrap()["i"].as_u64().unwrap());
+    });
+    damaged(result.map(|summary| summary.commits));
+    assert_eq!(seen, [1, 2, 3]);
+    // A writer that read the segment from its start refuses to write.
+    damaged(reader.log(&numbered(7)));
+    damaged(reader.read_commit(4).map(|commit| commit.number()));
+    assert!(quarantine(&path).is_empty());
+    assert_eq!(
+        fs::read(&segment).unwrap(),
+        bytes,
+        "the segment was changed"
     );
 }
 

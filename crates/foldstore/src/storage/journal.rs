@@ -2,7 +2,7 @@
 //!
 //! # Layout
 //! - `STORE/foldstore-journal.json`: the format marker, `{"format":"foldstore-journal",
-//!   "version":1}`, created exclusively when the store is made. A folder with the marker is a
+//!   "version":2}`, created exclusively when the store is made. A folder with the marker is a
 //!   journal; a folder with the marker *and* `<n>.log` commit files is refused as mixed.
 //! - `STORE/journal/<first>.jsonl`: segments, named by the number of their first commit
 //!   (20 digits, so that names sort by number, and never `<n>.log`). Each commit is one record:
@@ -28,8 +28,9 @@
 //! segment is started when the current one has reached the segment size. Bytes after the last
 //! whole record that a writer finds while holding the lock were left by a writer that died in
 //! the middle of a write: they are copied into `STORE/foldstore-quarantine/`, synced, and cut
-//! off before anything is appended. So are bytes after the free space, which a machine crash
-//! can leave (checked once per process and segment).
+//! off before anything is appended. Free space ends the records only when nothing else follows
+//! it (a machine crash can leave the later part of an unsynced write without the earlier
+//! part): other bytes after it are damage inside or a torn tail, judged as any other.
 //!
 //! # Reading
 //! Readers take no lock. A record is only seen when it is whole and its checksum matches, so a
@@ -53,8 +54,13 @@ pub const JOURNAL_MARKER: &str = "foldstore-journal.json";
 /// The folder of the segments, in the store's folder.
 pub const SEGMENT_FOLDER: &str = "journal";
 
-/// The version of the journal format this code reads and writes.
-pub const JOURNAL_VERSION: u64 = 1;
+/// The version of the journal format this code reads and writes. Version 2 added free space
+/// at the end of segments; journals of version 1 are read and written as they are (without
+/// free space, which their writers would take for a torn end).
+pub const JOURNAL_VERSION: u64 = 2;
+
+/// The first version whose segments may end with free space.
+const FREE_SPACE_VERSION: u64 = 2;
 
 /// The size at which a segment is closed and the next one started (64 MiB).
 pub const DEFAULT_SEGMENT_BYTES: u64 = 64 << 20;
@@ -109,6 +115,8 @@ struct Shared {
 struct View {
     /// Whether the segment folder was listed (and the layout checked) yet.
     loaded: bool,
+    /// The journal's format version, from its marker.
+    version: u64,
     segments: BTreeMap<u64, Segment>,
 }
 
@@ -130,8 +138,9 @@ struct Segment {
     writer: Option<Arc<File>>,
     /// The segment's size as this process's writer knows it: records, then free space.
     allocated: u64,
-    /// Whether this process's writer checked that only free space follows the records.
-    swept: bool,
+    /// An offset from which nothing but free space follows, as this process last checked or
+    /// wrote it: a scan that stops there at free space need not check the rest again.
+    free_from: Option<u64>,
 }
 
 impl Segment {
@@ -145,7 +154,7 @@ impl Segment {
             last: None,
             writer: None,
             allocated: 0,
-            swept: false,
+            free_from: None,
         }
     }
 
@@ -164,8 +173,11 @@ impl Segment {
         }
     }
 
-    /// Remembers the positions a scan passed.
+    /// Remembers the positions a scan passed, and the free space it checked.
     fn absorb(&mut self, scanned: &Scanned) {
+        if scanned.free_at.is_some() {
+            self.free_from = scanned.free_at;
+        }
         for &(n, at) in &scanned.grid {
             self.note(n, at);
         }
@@ -411,14 +423,21 @@ impl Drop for ScanBuffer {
 /// Reads the records of a segment from `offset` (where commit `number` starts) on, calling
 /// `found(number, offset, record bytes, document range)` for each whole record with a valid
 /// checksum, until `found` returns `false` or the records end. Returns the number and offset
-/// after the last record passed to `found`, and what follows it (`Clean` when `found` ended
-/// the scan).
+/// after the last record passed to `found`, what follows it (`Clean` when `found` ended the
+/// scan), and, when the records end at free space or at the end of the file, where that is.
+///
+/// Free space where a record would start ends the records only when nothing but free space
+/// follows it to the end of the file (checked, unless it starts at `free_from`, which the
+/// caller knows to be so): other bytes after it make the records end there `Unfinished`, as
+/// damage does, so that every reader, whether it came from the segment's start or from its
+/// end, finds the same end or the same damage.
 fn scan(
     file: &File,
     mut number: u64,
     mut offset: u64,
+    free_from: Option<u64>,
     mut found: impl FnMut(u64, u64, &[u8], std::ops::Range<usize>) -> bool,
-) -> io::Result<(u64, u64, Tail)> {
+) -> io::Result<(u64, u64, Tail, Option<u64>)> {
     // The thread's buffer, reused: a replay scans once per batch.
     let mut buf = ScanBuffer::take();
     // Small first, so that reading one record reads little; larger as the scan goes on.
@@ -427,13 +446,24 @@ fn scan(
     loop {
         let filled = read_full_at(file, &mut buf.0[..size], offset)?;
         if filled == 0 {
-            return Ok((number, offset, Tail::Clean));
+            return Ok((number, offset, Tail::Clean, Some(offset)));
         }
         let mut at = 0;
         while at < filled {
             if buf.0[at] == FREE {
-                // Free space at the end of the segment.
-                return Ok((number, offset, Tail::Clean));
+                if free_from == Some(offset) {
+                    return Ok((number, offset, Tail::Clean, Some(offset)));
+                }
+                let tail = match other_than_free(file, &mut buf.0[..size], at, filled, offset)? {
+                    None => return Ok((number, offset, Tail::Clean, Some(offset))),
+                    Some(other) => Tail::Unfinished {
+                        offset,
+                        problem: format!(
+                            "free space where commit {number} belongs is followed by other bytes (at byte {other})"
+                        ),
+                    },
+                };
+                return Ok((number, offset, tail, None));
             }
             match parse_record(&buf.0[at..filled]) {
                 Parsed::Whole {
@@ -445,17 +475,17 @@ fn scan(
                     let absolute = at + document.start..at + document.end;
                     if n != number {
                         let problem = format!("holds commit {n} where commit {number} belongs");
-                        return Ok((number, offset, Tail::Unfinished { offset, problem }));
+                        return Ok((number, offset, Tail::Unfinished { offset, problem }, None));
                     }
                     if crc32fast::hash(&buf.0[absolute]) != crc {
                         let problem = format!("commit {number}'s checksum does not match");
-                        return Ok((number, offset, Tail::Unfinished { offset, problem }));
+                        return Ok((number, offset, Tail::Unfinished { offset, problem }, None));
                     }
                     let more = found(number, offset, &buf.0[at..at + length], document);
                     number += 1;
                     offset += length as u64;
                     if !more {
-                        return Ok((number, offset, Tail::Clean));
+                        return Ok((number, offset, Tail::Clean, None));
                     }
                     at += length;
                 }
@@ -463,7 +493,7 @@ fn scan(
                     if filled < size {
                         // The file ends inside this record.
                         let problem = format!("commit {number}'s record is cut short");
-                        return Ok((number, offset, Tail::Unfinished { offset, problem }));
+                        return Ok((number, offset, Tail::Unfinished { offset, problem }, None));
                     }
                     if at == 0 {
                         size = needed.max(size * 2);
@@ -475,10 +505,38 @@ fn scan(
                 }
                 Parsed::Invalid(problem) => {
                     let problem = format!("not a record where commit {number} belongs: {problem}");
-                    return Ok((number, offset, Tail::Unfinished { offset, problem }));
+                    return Ok((number, offset, Tail::Unfinished { offset, problem }, None));
                 }
             }
         }
+    }
+}
+
+/// The offset of the first byte other than free space in `file` from `offset` on (where
+/// `buf[at..filled]` was read from), or `None` when only free space follows to its end.
+fn other_than_free(
+    file: &File,
+    buf: &mut [u8],
+    at: usize,
+    filled: usize,
+    offset: u64,
+) -> io::Result<Option<u64>> {
+    if let Some(other) = buf[at..filled].iter().position(|b| *b != FREE) {
+        return Ok(Some(offset + other as u64));
+    }
+    if filled < buf.len() {
+        return Ok(None);
+    }
+    let mut from = offset + (filled - at) as u64;
+    loop {
+        let read = read_full_at(file, buf, from)?;
+        if let Some(other) = buf[..read].iter().position(|b| *b != FREE) {
+            return Ok(Some(from + other as u64));
+        }
+        if read < buf.len() {
+            return Ok(None);
+        }
+        from += read as u64;
     }
 }
 
@@ -488,6 +546,8 @@ struct Scanned {
     next: u64,
     end: u64,
     tail: Tail,
+    /// Where the records ended at free space (or at the end of the file) that was checked.
+    free_at: Option<u64>,
     /// Positions of the commits on the grid ([`INDEX_EVERY`]).
     grid: Vec<(u64, u64)>,
     /// The last whole record passed.
@@ -500,22 +560,30 @@ fn scan_file(
     path: &Path,
     number: u64,
     offset: u64,
+    free_from: Option<u64>,
     mut found: impl FnMut(u64, u64, &[u8], std::ops::Range<usize>) -> bool,
 ) -> Result<Scanned> {
     let mut grid = Vec::new();
     let mut last = None;
-    let (next, end, tail) = scan(file, number, offset, |n, at, record, document| {
-        if n % INDEX_EVERY == 0 {
-            grid.push((n, at));
-        }
-        last = Some((n, at));
-        found(n, at, record, document)
-    })
+    let (next, end, tail, free_at) = scan(
+        file,
+        number,
+        offset,
+        free_from,
+        |n, at, record, document| {
+            if n % INDEX_EVERY == 0 {
+                grid.push((n, at));
+            }
+            last = Some((n, at));
+            found(n, at, record, document)
+        },
+    )
     .map_err(|e| Error::io("read", path, e))?;
     Ok(Scanned {
         next,
         end,
         tail,
+        free_at,
         grid,
         last,
     })
@@ -531,7 +599,14 @@ fn scan_segment(
     let file = segment
         .file()
         .map_err(|e| Error::io("open", &segment.path, e))?;
-    let scanned = scan_file(&file, &segment.path, number, offset, found)?;
+    let scanned = scan_file(
+        &file,
+        &segment.path,
+        number,
+        offset,
+        segment.free_from,
+        found,
+    )?;
     segment.absorb(&scanned);
     Ok((scanned.next, scanned.end, scanned.tail))
 }
@@ -728,6 +803,7 @@ impl JournalStorage {
         }
         self.refuse_mixed()?;
         self.list_segments(view)?;
+        view.version = version;
         view.loaded = true;
         Ok(())
     }
@@ -891,7 +967,7 @@ impl JournalStorage {
         let mut commits = Vec::new();
         let mut next = number;
         while commits.len() < max {
-            let (first, offset, file, path) = {
+            let (first, offset, file, path, free_from) = {
                 let mut view = self.view();
                 let Some((first, offset)) = self.locate(&mut view, next)? else {
                     break;
@@ -900,13 +976,20 @@ impl JournalStorage {
                 let file = segment
                     .file()
                     .map_err(|e| Error::io("open", &segment.path, e))?;
-                (first, offset, file, segment.path.clone())
+                (first, offset, file, segment.path.clone(), segment.free_from)
             };
             let before = commits.len();
-            let scanned = scan_file(&file, &path, next, offset, |_, _, record, document| {
-                commits.push(record[document].to_vec());
-                commits.len() < max
-            })?;
+            let scanned = scan_file(
+                &file,
+                &path,
+                next,
+                offset,
+                free_from,
+                |_, _, record, document| {
+                    commits.push(record[document].to_vec());
+                    commits.len() < max
+                },
+            )?;
             let read = (commits.len() - before) as u64;
             let mut view = self.view();
             if let Some(segment) = view.segments.get_mut(&first) {
@@ -957,15 +1040,14 @@ impl JournalStorage {
                 .expect("a tail is in a segment");
             self.cut_torn_tail(&segment.path.clone(), offset, &problem)?;
             segment.allocated = offset;
-            segment.swept = true;
+            segment.free_from = Some(offset);
         }
         let (mut first, mut end) = match view.segments.iter().next_back() {
             Some((first, segment)) => (*first, segment.end.map_or(0, |(_, end)| end)),
             None => (0, 0),
         };
-        if first != 0 {
-            self.sweep(&mut view, first, end)?;
-        }
+        // Journals older than free space are written without it, as their writers expect.
+        let preallocate = view.version >= FREE_SPACE_VERSION;
         // Assign numbers.
         let mut outcomes = Vec::with_capacity(batch.len());
         let mut records = Vec::new();
@@ -986,13 +1068,17 @@ impl JournalStorage {
                 Kind::Append(_) => next,
             };
             if first == 0 || end + records.len() as u64 >= self.shared.segment_bytes {
+                let closed = end + records.len() as u64;
                 if !records.is_empty() {
                     // Write what belongs to the current segment before starting the next one.
-                    self.append_records(&mut view, first, end, &records)?;
+                    self.append_records(&mut view, first, end, &records, preallocate)?;
                     if let Some(segment) = view.segments.get_mut(&first) {
-                        segment.note_end(number, end + records.len() as u64);
+                        segment.note_end(number, closed);
                     }
                     records.clear();
+                }
+                if first != 0 {
+                    self.close_segment(&mut view, first, closed);
                 }
                 self.start_segment(&mut view, number)?;
                 first = number;
@@ -1008,12 +1094,19 @@ impl JournalStorage {
             // Written and synced without holding the view, so that this process's readers, and
             // writers joining the queue for the next batch, are not held up by the sync.
             let (file, path, allocated) = self.writer_for(&mut view, first)?;
+            // Only free space followed the records (checked by `find_end`'s scan): it still
+            // does after the records written over its start.
+            let free = view.segments.get(&first).and_then(|s| s.free_from) == Some(end);
             drop(view);
-            let allocated = self.write_records(&file, &path, end, &records, allocated)?;
+            let allocated =
+                self.write_records(&file, &path, end, &records, allocated, preallocate)?;
             end += records.len() as u64;
             view = self.view();
             if let Some(segment) = view.segments.get_mut(&first) {
                 segment.allocated = allocated;
+                if free {
+                    segment.free_from = Some(end);
+                }
             }
         }
         for (segment, number, at) in written {
@@ -1081,7 +1174,7 @@ impl JournalStorage {
 
     /// Writes `records` at `end` of a segment of `allocated` bytes, durably if configured;
     /// returns the segment's size after the write. Synced writes that reach past the segment's
-    /// size extend it with free space ([`PREALLOCATE`]) in the same write.
+    /// size extend it with free space ([`PREALLOCATE`]) in the same write, if `preallocate`.
     fn write_records(
         &self,
         file: &File,
@@ -1089,10 +1182,11 @@ impl JournalStorage {
         end: u64,
         records: &[u8],
         allocated: u64,
+        preallocate: bool,
     ) -> Result<u64> {
         let reach = end + records.len() as u64;
         let synced = self.shared.durability == Durability::Immediate;
-        let size = if synced && reach > allocated {
+        let size = if synced && preallocate && reach > allocated {
             let step = PREALLOCATE.min(self.shared.segment_bytes).max(1);
             let size = reach.div_ceil(step) * step;
             let mut bytes = Vec::with_capacity(usize::try_from(size - end).unwrap_or(0));
@@ -1114,54 +1208,51 @@ impl JournalStorage {
     }
 
     /// Appends `records` to the segment starting at `first`, at `end`, durably if configured.
-    fn append_records(&self, view: &mut View, first: u64, end: u64, records: &[u8]) -> Result<()> {
+    fn append_records(
+        &self,
+        view: &mut View,
+        first: u64,
+        end: u64,
+        records: &[u8],
+        preallocate: bool,
+    ) -> Result<()> {
         let (file, path, allocated) = self.writer_for(view, first)?;
-        let allocated = self.write_records(&file, &path, end, records, allocated)?;
+        let allocated = self.write_records(&file, &path, end, records, allocated, preallocate)?;
         if let Some(segment) = view.segments.get_mut(&first) {
             segment.allocated = allocated;
         }
         Ok(())
     }
 
-    /// Checks, once per process, that only free space follows the records of the last segment
-    /// (`first`, whose records end at `end`). Other bytes there are what a crash of the machine
-    /// can leave when part of an unfinished write reached the disk and an earlier part did not:
-    /// readers stop at the free space before them, so they are no commits, but new records
-    /// written over that free space would bring them back into view. They are cut off as a
-    /// torn tail is (kept in the quarantine).
-    fn sweep(&self, view: &mut View, first: u64, end: u64) -> Result<()> {
-        let segment = view.segments.get_mut(&first).expect("the last segment");
-        if segment.swept {
-            return Ok(());
-        }
-        let file = segment
-            .file()
-            .map_err(|e| Error::io("open", &segment.path, e))?;
-        let path = segment.path.clone();
-        let mut buf = ScanBuffer::take();
-        buf.grow(CHUNK);
-        let mut offset = end;
-        let other = loop {
-            let filled = read_full_at(&file, &mut buf.0[..CHUNK], offset)
-                .map_err(|e| Error::io("read", &path, e))?;
-            if let Some(at) = buf.0[..filled].iter().position(|b| *b != FREE) {
-                break Some(offset + at as u64);
-            }
-            if filled < CHUNK {
-                break None;
-            }
-            offset += filled as u64;
+    /// Cuts the free space off the end of the segment starting at `first`, whose records end
+    /// at `end`, now that the next segment takes the commits after them. Only a matter of disk
+    /// space: a failure is logged, and the free space left is read as such.
+    fn close_segment(&self, view: &mut View, first: u64, end: u64) {
+        let Some(segment) = view.segments.get_mut(&first) else {
+            return;
         };
-        drop(buf);
-        if let Some(at) = other {
-            let problem = format!(
-                "free space after the last whole record is followed by other bytes (at byte {at})"
-            );
-            self.cut_torn_tail(&path, end, &problem)?;
-            segment.allocated = end;
+        let file = match &segment.writer {
+            Some(file) => Arc::clone(file),
+            None => match OpenOptions::new().write(true).open(&segment.path) {
+                Ok(file) => Arc::new(file),
+                Err(_) => return,
+            },
+        };
+        // Made by any writer, this process's or another's.
+        if file.metadata().is_ok_and(|m| m.len() <= end) {
+            return;
         }
-        segment.swept = true;
-        Ok(())
+        match file.set_len(end) {
+            Ok(()) => {
+                segment.allocated = end;
+                segment.free_from = Some(end);
+            }
+            Err(e) => tracing::warn!(
+                segment = %segment.path.display(),
+                error = %e,
+                "could not cut the free space off a closed journal segment; it stays, read as free space"
+            ),
+        }
     }
 
     /// Creates the segment whose first commit is `first`.
@@ -1192,7 +1283,10 @@ impl JournalStorage {
             sync_dir(&self.shared.segments)?;
         }
         tracing::debug!(segment = %path.display(), "started a journal segment");
-        view.segments.insert(first, Segment::new(path, first));
+        let mut segment = Segment::new(path, first);
+        // Empty, made (or found empty) by this writer.
+        segment.free_from = Some(0);
+        view.segments.insert(first, segment);
         Ok(())
     }
 
