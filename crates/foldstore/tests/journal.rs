@@ -995,39 +995,49 @@ fn records_after_the_free_space_are_cut_off_before_anything_is_written_over_it()
 }
 
 /// After a machine crash, an unsynced batch can be left with a gap (free space) where its first
-/// record's start was and whole records after it. Every reader, however it found the segment's
-/// end, reports that as damage inside, a writer that reads the segment from its start refuses
-/// to write, and nothing is cut off.
+/// record's start was and whole records after it. Readers report that as damage inside when
+/// they reach it, writers refuse to write (even one that has not read the segment, and would
+/// find its end from its last bytes, after the records of the unsynced batch), and nothing is
+/// cut off.
 #[test]
 fn whole_records_after_free_space_are_damage_inside_for_every_reader() {
+    // Long enough for a reader that has not read the segment to find its end from its last
+    // bytes (a segment of more than 256 KiB of records).
+    const COMMITS: u64 = 2_500;
     let Written {
         _temp,
         path,
         segment,
         mut bytes,
         records,
-    } = written_journal(6);
-    let gap = records[3].start..records[3].start + 30;
-    bytes[gap].fill(b' ');
+    } = written_journal(COMMITS);
+    assert!(records.last().unwrap().end > 300 << 10);
+    let lost = COMMITS - 2;
+    let start = records[usize::try_from(lost).unwrap() - 1].start;
+    bytes[start..start + 30].fill(b' ');
     fs::write(&segment, &bytes).unwrap();
     let damaged = |result: Result<u64, Error>| {
         assert!(
-            matches!(&result, Err(Error::CorruptCommit { commit: 4, problem, .. }) if problem.contains("damaged inside")),
+            matches!(&result, Err(Error::CorruptCommit { commit, problem, .. }) if *commit == lost && problem.contains("damaged inside")),
             "{result:?}"
         );
     };
 
-    // From the segment's start: commits 1 to 3, then the damage.
+    // From the segment's start: the commits before, then the damage.
     let reader = Store::open(&path).unwrap();
-    let mut seen = Vec::new();
-    let result = reader.replay_event_stream(|event, _| {
-        seen.push(event.data().unwrap()["i"].as_u64().unwrap());
-    });
+    let mut seen = 0;
+    let result = reader.replay_event_stream(|_, _| seen += 1);
     damaged(result.map(|summary| summary.commits));
-    assert_eq!(seen, [1, 2, 3]);
-    // A writer that read the segment from its start refuses to write.
+    assert_eq!(seen, lost - 1);
+    // A writer that read the segment from its start refuses to write, and so does a new one.
     damaged(reader.log(&numbered(7)));
-    damaged(reader.read_commit(4).map(|commit| commit.number()));
+    damaged(Store::open(&path).unwrap().log(&numbered(7)));
+    damaged(
+        Store::open(&path)
+            .unwrap()
+            .read_commit(lost)
+            .map(|commit| commit.number()),
+    );
     assert!(quarantine(&path).is_empty());
     assert_eq!(
         fs::read(&segment).unwrap(),

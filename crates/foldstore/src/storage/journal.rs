@@ -141,6 +141,9 @@ struct Segment {
     /// An offset from which nothing but free space follows, as this process last checked or
     /// wrote it: a scan that stops there at free space need not check the rest again.
     free_from: Option<u64>,
+    /// Whether this process's writers read the segment from its start (see
+    /// [`JournalStorage::check_from_start`]): its end is then never taken from its last bytes.
+    from_start: bool,
 }
 
 impl Segment {
@@ -155,6 +158,7 @@ impl Segment {
             writer: None,
             allocated: 0,
             free_from: None,
+            from_start: false,
         }
     }
 
@@ -939,7 +943,10 @@ impl JournalStorage {
                 return Ok((1, Tail::Clean));
             };
             let (from, offset) = match segment.furthest() {
-                (n, 0) if n == *segment.positions.keys().next().expect("start") => {
+                (n, 0)
+                    if n == *segment.positions.keys().next().expect("start")
+                        && !segment.from_start =>
+                {
                     find_last_record(segment)?.unwrap_or((n, 0))
                 }
                 known => known,
@@ -1029,6 +1036,7 @@ impl JournalStorage {
                 path: self.shared.path.clone(),
             });
         }
+        self.check_from_start(&mut view);
         // Find the end of the log. Holding the lock, nobody else is writing: bytes after the
         // last whole record were torn by a crash.
         let (mut next, tail) = self.find_end(&mut view)?;
@@ -1224,6 +1232,27 @@ impl JournalStorage {
         Ok(())
     }
 
+    /// Makes this process's first write read the last segment from its start, forgetting what
+    /// its readers learnt of it. Found from the segment's last bytes (as readers find it), the
+    /// end could lie after a gap a machine crash left in an unsynced write, with records of
+    /// that write after it: a writer must not append after them. Read from the start, the gap
+    /// is found, and it is damage inside (reported) or a torn tail (cut off). Segments started
+    /// later were written by live writers: a crash since would have ended this process too.
+    fn check_from_start(&self, view: &mut View) {
+        let Some((&first, segment)) = view.segments.iter_mut().next_back() else {
+            return;
+        };
+        if segment.from_start {
+            return;
+        }
+        let mut fresh = Segment::new(segment.path.clone(), first);
+        fresh.file = segment.file.take();
+        fresh.writer = segment.writer.take();
+        fresh.allocated = segment.allocated;
+        fresh.from_start = true;
+        *segment = fresh;
+    }
+
     /// Cuts the free space off the end of the segment starting at `first`, whose records end
     /// at `end`, now that the next segment takes the commits after them. Only a matter of disk
     /// space: a failure is logged, and the free space left is read as such.
@@ -1286,6 +1315,7 @@ impl JournalStorage {
         let mut segment = Segment::new(path, first);
         // Empty, made (or found empty) by this writer.
         segment.free_from = Some(0);
+        segment.from_start = true;
         view.segments.insert(first, segment);
         Ok(())
     }
