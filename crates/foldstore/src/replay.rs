@@ -424,10 +424,14 @@ impl ReadAhead {
                 return None;
             }
             let mut state = self.shared.lock();
+            // Freed here, after the lock, once the readers are done (they free no more).
+            let mut stranded = Vec::new();
             if !self.spent.is_empty() {
                 let spent = std::mem::take(&mut self.spent);
-                if let Some(list) = state.spent.get_mut(self.current_decoder) {
-                    list.push(spent);
+                let readers_done = state.stop || self.shared.to.is_some_and(|to| state.claim > to);
+                match state.spent.get_mut(self.current_decoder) {
+                    Some(list) if !readers_done => list.push(spent),
+                    _ => stranded = spent,
                 }
             }
             let batch = loop {
@@ -446,6 +450,7 @@ impl ReadAhead {
             state.wanted = number + READ_AHEAD_BATCH;
             self.shared.changed.notify_all();
             drop(state);
+            drop(stranded);
             self.current_next = number + batch.commits.len() as u64;
             self.current_short = !batch.whole;
             self.current_decoder = batch.decoder;
