@@ -995,10 +995,9 @@ fn records_after_the_free_space_are_cut_off_before_anything_is_written_over_it()
 }
 
 /// After a machine crash, an unsynced batch can be left with a gap (free space) where its first
-/// record's start was and whole records after it. Readers report that as damage inside when
-/// they reach it, writers refuse to write (even one that has not read the segment, and would
-/// find its end from its last bytes, after the records of the unsynced batch), and nothing is
-/// cut off.
+/// record's start was and whole records after it. Readers report that as damage inside, also
+/// new ones, which find a segment's end from its last bytes; writers refuse to write (even one
+/// that has not read the segment); nothing is cut off.
 #[test]
 fn whole_records_after_free_space_are_damage_inside_for_every_reader() {
     // Long enough for a reader that has not read the segment to find its end from its last
@@ -1022,6 +1021,10 @@ fn whole_records_after_free_space_are_damage_inside_for_every_reader() {
             "{result:?}"
         );
     };
+
+    // A new reader, which would find the end from the segment's last bytes, sees the gap.
+    damaged(Store::open(&path).unwrap().tip());
+    damaged(Store::open(&path).unwrap().storage().last_commit());
 
     // From the segment's start: the commits before, then the damage.
     let reader = Store::open(&path).unwrap();

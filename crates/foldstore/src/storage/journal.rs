@@ -649,6 +649,13 @@ fn record_after(file: &File, offset: u64, number: u64) -> io::Result<Option<u64>
 
 /// Finds the last whole record of a segment by reading its end, not all of it: the number and
 /// offset of that record, or `None` when the end holds no record start (then scan instead).
+///
+/// The record taken is the last of the records that follow each other without a gap from the
+/// first record start in the window: when a gap lies after it with whole records behind it
+/// (what a machine crash can leave in an unsynced write over free space), the scan from it
+/// finds the gap and reports it, as a reader that came from the segment's start does. (A gap
+/// before the window is not seen here; a writer reads the segment from its start before its
+/// first write.)
 fn find_last_record(segment: &mut Segment) -> Result<Option<(u64, u64)>> {
     const WINDOW: u64 = 64 << 10;
     let file = segment
@@ -658,47 +665,67 @@ fn find_last_record(segment: &mut Segment) -> Result<Option<(u64, u64)>> {
         .metadata()
         .map_err(|e| Error::io("look at", &segment.path, e))?
         .len();
-    let mut buf = vec![0; usize::try_from(WINDOW).unwrap_or(usize::MAX)];
-    // Back over the free space at the end, to the last window holding something else.
-    let start = loop {
+    let window = usize::try_from(WINDOW).unwrap_or(usize::MAX);
+    let mut buf = vec![0; window];
+    // Back over the free space at the end, to where the last bytes of something else end.
+    let data_end = loop {
         if size <= WINDOW * 4 {
             return Ok(None);
         }
         let start = size - WINDOW;
-        buf.resize(usize::try_from(WINDOW).unwrap_or(usize::MAX), 0);
+        buf.resize(window, 0);
         let filled = read_full_at(&file, &mut buf, start)
             .map_err(|e| Error::io("read", &segment.path, e))?;
-        buf.truncate(filled);
-        match buf.iter().rposition(|b| *b != FREE) {
-            Some(last) => {
-                buf.truncate(last + 1);
-                break start;
-            }
+        match buf[..filled].iter().rposition(|b| *b != FREE) {
+            Some(last) => break start + last as u64 + 1,
             None => size = start,
         }
     };
+    if data_end <= WINDOW * 4 {
+        return Ok(None);
+    }
+    let start = data_end - WINDOW;
+    buf.resize(window, 0);
+    let filled =
+        read_full_at(&file, &mut buf, start).map_err(|e| Error::io("read", &segment.path, e))?;
+    buf.truncate(filled);
     let first = *segment
         .positions
         .keys()
         .next()
         .expect("a segment knows its start");
-    let mut at = buf.len();
-    while let Some(newline) = buf[..at].iter().rposition(|b| *b == b'\n') {
-        at = newline;
-        let candidate = &buf[newline + 1..];
-        if let Parsed::Whole {
+    // The whole record with a valid checksum at `at`, numbered `first` or later: its number
+    // and length.
+    let whole = |at: usize| match parse_record(&buf[at..]) {
+        Parsed::Whole {
             number,
             document,
+            length,
             crc,
-            ..
-        } = parse_record(candidate)
-        {
-            if number >= first && crc32fast::hash(&candidate[document]) == crc {
-                return Ok(Some((number, start + newline as u64 + 1)));
-            }
+        } if number >= first && crc32fast::hash(&buf[at..][document.clone()]) == crc => {
+            Some((number, length))
         }
+        _ => None,
+    };
+    // The first record start in the window, then the records that follow it.
+    let Some(mut at) = buf
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .map(|(at, _)| at + 1)
+        .find(|&at| whole(at).is_some())
+    else {
+        return Ok(None);
+    };
+    let mut last = None;
+    while let Some((number, length)) = whole(at) {
+        if last.is_some_and(|(previous, _)| number != previous + 1) {
+            break;
+        }
+        last = Some((number, start + at as u64));
+        at += length;
     }
-    Ok(None)
+    Ok(last)
 }
 
 fn segment_name(first: u64) -> String {
