@@ -7,39 +7,12 @@
 
 mod util;
 
-use std::collections::BTreeMap;
-use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use util::{five_commit_store, folder_bytes, run, run_on, TestDir};
-
-/// A loose store with commits in several shapes (one pretty-printed by another program) and a
-/// snapshot.
-fn source(dir: &TestDir) -> PathBuf {
-    let store = five_commit_store(dir);
-    fs::write(
-        store.join("6.log"),
-        "\n{ \"events\": [ {\"data\": 1.50, \"name\": \"pretty\"} ],\n  \"headers\": {} }\n",
-    )
-    .expect("write 6.log");
-    fs::write(
-        store.join("2.members-snapshot"),
-        r#"{"headers":{"time":"2026-11-27T15:03:31.000Z"},"snapshot":{"n":2}}"#,
-    )
-    .expect("write a snapshot");
-    store
-}
-
-/// The commit and snapshot files of a loose store, with their bytes.
-fn loose_files(folder: &Path) -> BTreeMap<String, Vec<u8>> {
-    folder_bytes(folder)
-        .into_iter()
-        .filter(|(name, _)| name.ends_with(".log") || name.ends_with("-snapshot"))
-        .collect()
-}
+use util::{run, run_on, six_commit_store, store_files, TestDir};
 
 fn copy(from: &str, to: &str, args: &[&str]) {
     let outcome = run(["copy", from, to].into_iter().chain(args.iter().copied()));
@@ -60,7 +33,7 @@ fn text(path: &Path) -> &str {
 #[test]
 fn a_loose_store_converted_to_a_journal_and_back_is_byte_identical() {
     let dir = TestDir::new();
-    let from = source(&dir);
+    let from = six_commit_store(&dir);
     let journal = dir.join("journal");
     copy(text(&from), text(&journal), &["--layout", "journal"]);
     assert!(journal.join("foldstore-journal.json").is_file());
@@ -70,7 +43,7 @@ fn a_loose_store_converted_to_a_journal_and_back_is_byte_identical() {
     );
     let back = dir.join("back");
     copy(text(&journal), text(&back), &["--layout", "loose"]);
-    assert_eq!(loose_files(&back), loose_files(&from));
+    assert_eq!(store_files(&back), store_files(&from));
     assert_eq!(events(text(&journal)), events(text(&from)));
     // Copying the journal again is a resumed copy: everything is already there.
     let again = run(["copy", text(&from), text(&journal), "--json"]);
@@ -152,7 +125,7 @@ fn a_store_copied_through_postgres_and_s3_comes_back_byte_identical() {
         return;
     };
     let dir = TestDir::new();
-    let from = source(&dir);
+    let from = six_commit_store(&dir);
     let separator = if postgres.contains('?') { '&' } else { '?' };
     let table = format!("{postgres}{separator}table={}", unique("cli"));
     let prefix = format!("{}/{}", s3.trim_end_matches('/'), unique("cli"));
@@ -161,7 +134,7 @@ fn a_store_copied_through_postgres_and_s3_comes_back_byte_identical() {
     copy(&table, &prefix, &[]);
     let back = dir.join("back");
     copy(&prefix, text(&back), &[]);
-    assert_eq!(loose_files(&back), loose_files(&from));
+    assert_eq!(store_files(&back), store_files(&from));
 
     // Every verb takes an address.
     for store in [&table, &prefix] {

@@ -2,13 +2,14 @@
 
 mod util;
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use util::{file_names, five_commit_store, folder_bytes, run, TestDir};
+use util::{
+    file_names, five_commit_store, folder_bytes, run, six_commit_store, store_files, TestDir,
+};
 
 /// Runs `foldstore copy FROM TO ARGS...`.
 fn copy(from: &Path, to: &Path, args: &[&str]) -> util::Outcome {
@@ -17,31 +18,12 @@ fn copy(from: &Path, to: &Path, args: &[&str]) -> util::Outcome {
         .chain(args.iter().map(|a| a.as_ref())))
 }
 
-/// A store with commits in several shapes (one pretty-printed by another program), two
-/// snapshots, and a file that is not part of the store.
+/// [`six_commit_store`] with a second snapshot and a file that is not part of the store.
 fn source(dir: &TestDir) -> PathBuf {
-    let store = five_commit_store(dir);
-    fs::write(
-        store.join("6.log"),
-        "\n{ \"events\": [ {\"data\": 1.50, \"name\": \"pretty\"} ],\n  \"headers\": {} }\n",
-    )
-    .expect("write 6.log");
-    fs::write(
-        store.join("2.members-snapshot"),
-        r#"{"headers":{"time":"2026-11-27T15:03:31.000Z"},"snapshot":{"n":2}}"#,
-    )
-    .expect("write a snapshot");
+    let store = six_commit_store(dir);
     fs::write(store.join("6.other-snapshot"), r#"{"headers":{}}"#).expect("write a snapshot");
     fs::write(store.join("notes.txt"), "not part of the store").expect("write notes.txt");
     store
-}
-
-/// The commit and snapshot files of `folder` with their bytes.
-fn store_files(folder: &Path) -> BTreeMap<String, Vec<u8>> {
-    folder_bytes(folder)
-        .into_iter()
-        .filter(|(name, _)| name.ends_with(".log") || name.ends_with("-snapshot"))
-        .collect()
 }
 
 #[test]

@@ -309,6 +309,32 @@ pub fn five_commit_store(dir: &TestDir) -> PathBuf {
     store
 }
 
+/// [`five_commit_store`], then a sixth commit pretty-printed by another program (another
+/// member order, a number written `1.50`) and a snapshot `2.members-snapshot`.
+pub fn six_commit_store(dir: &TestDir) -> PathBuf {
+    let store = five_commit_store(dir);
+    fs::write(
+        store.join("6.log"),
+        "\n{ \"events\": [ {\"data\": 1.50, \"name\": \"pretty\"} ],\n  \"headers\": {} }\n",
+    )
+    .expect("write 6.log");
+    fs::write(
+        store.join("2.members-snapshot"),
+        r#"{"headers":{"time":"2026-11-27T15:03:31.000Z"},"snapshot":{"n":2}}"#,
+    )
+    .expect("write a snapshot");
+    store
+}
+
+/// The commit and snapshot files of the loose store at `folder`, with their bytes.
+#[track_caller]
+pub fn store_files(folder: &Path) -> BTreeMap<String, Vec<u8>> {
+    folder_bytes(folder)
+        .into_iter()
+        .filter(|(name, _)| name.ends_with(".log") || name.ends_with("-snapshot"))
+        .collect()
+}
+
 /// The lines `foldstore events` should print for [`five_commit_store`], commit by commit.
 pub fn expected_lines(store: &Path) -> Vec<Value> {
     let h = |n| json!({"time": commit_time(store, n)});
