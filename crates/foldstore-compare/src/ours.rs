@@ -9,7 +9,7 @@ use anyhow::{bail, Context};
 use foldstore::{Durability, Event, EventContext, ModelDefinition, Store, View};
 use serde_json::Value;
 
-use crate::workload::{document, member_has_moved, Measured};
+use crate::workload::{document, in_threads, member_has_moved, Measured};
 
 /// A way foldstore lays a store out in a folder; each is one more row in every workload.
 #[derive(Debug)]
@@ -95,23 +95,9 @@ pub fn append_threads(
     store.ensure_folder()?;
     let share = events.len().div_ceil(threads.max(1)).max(1);
     let started = Instant::now();
-    std::thread::scope(|scope| -> anyhow::Result<()> {
-        let writers: Vec<_> = events
-            .chunks(share)
-            .map(|part| {
-                let store = &store;
-                scope.spawn(move || -> foldstore::Result<()> {
-                    for event in part {
-                        store.log(event)?;
-                    }
-                    Ok(())
-                })
-            })
-            .collect();
-        for writer in writers {
-            writer
-                .join()
-                .map_err(|_| anyhow::anyhow!("a writer thread panicked"))??;
+    in_threads(events.chunks(share), |part| {
+        for event in part {
+            store.log(event)?;
         }
         Ok(())
     })?;
@@ -161,25 +147,12 @@ pub fn build_journal(folder: &Path, commits: u64, threads: u64) -> anyhow::Resul
     let store = (JOURNAL.open)(folder, Durability::None)?;
     store.ensure_folder()?;
     let threads = threads.max(1);
-    std::thread::scope(|scope| -> anyhow::Result<()> {
-        let writers: Vec<_> = (0..threads)
-            .map(|t| {
-                let store = &store;
-                scope.spawn(move || -> anyhow::Result<()> {
-                    let mut event = Vec::new();
-                    for i in (t..commits).step_by(usize::try_from(threads)?) {
-                        event.clear();
-                        serde_json::to_writer(&mut event, &member_has_moved(i))?;
-                        store.storage().append_commit(1, &document(&event))?;
-                    }
-                    Ok(())
-                })
-            })
-            .collect();
-        for writer in writers {
-            writer
-                .join()
-                .map_err(|_| anyhow::anyhow!("a writer thread panicked"))??;
+    in_threads(0..threads, |t| {
+        let mut event = Vec::new();
+        for i in (t..commits).step_by(usize::try_from(threads)?) {
+            event.clear();
+            serde_json::to_writer(&mut event, &member_has_moved(i))?;
+            store.storage().append_commit(1, &document(&event))?;
         }
         Ok(())
     })?;

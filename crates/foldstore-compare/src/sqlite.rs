@@ -8,7 +8,7 @@ use anyhow::{bail, Context};
 use rusqlite::{params, Connection};
 use serde_json::Value;
 
-use crate::workload::{document, Measured};
+use crate::workload::{document, in_threads, Measured};
 
 /// How long a connection waits for another's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -103,21 +103,10 @@ pub fn append_threads(
         connections.push(open(path, synchronous)?);
     }
     let started = Instant::now();
-    std::thread::scope(|scope| -> anyhow::Result<()> {
-        let writers: Vec<_> = events
-            .chunks(share)
-            .zip(connections)
-            .map(|(part, mut connection)| {
-                scope.spawn(move || append_immediate(&mut connection, part))
-            })
-            .collect();
-        for writer in writers {
-            writer
-                .join()
-                .map_err(|_| anyhow::anyhow!("a SQLite writer panicked"))??;
-        }
-        Ok(())
-    })?;
+    in_threads(
+        events.chunks(share).zip(connections),
+        |(part, mut connection)| append_immediate(&mut connection, part),
+    )?;
     let seconds = started.elapsed().as_secs_f64();
     let commits = events.len() as u64;
     check_count(path, commits)?;

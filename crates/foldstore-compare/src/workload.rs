@@ -95,6 +95,30 @@ pub fn document(event: &[u8]) -> Vec<u8> {
     document
 }
 
+/// Runs `work` on each of `parts`, each in its own thread, all at once, and waits for them:
+/// the first error (or a panic) is returned.
+///
+/// # Errors
+/// The first error of `work`, and a thread that panicked.
+pub fn in_threads<T: Send>(
+    parts: impl IntoIterator<Item = T>,
+    work: impl Fn(T) -> anyhow::Result<()> + Sync,
+) -> anyhow::Result<()> {
+    let work = &work;
+    std::thread::scope(|scope| {
+        let threads: Vec<_> = parts
+            .into_iter()
+            .map(|part| scope.spawn(move || work(part)))
+            .collect();
+        for thread in threads {
+            thread
+                .join()
+                .map_err(|_| anyhow::anyhow!("a writer thread panicked"))??;
+        }
+        Ok(())
+    })
+}
+
 /// What one program did in one timed run.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Measured {
