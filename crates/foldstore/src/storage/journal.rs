@@ -668,27 +668,28 @@ fn find_last_record(segment: &mut Segment) -> Result<Option<(u64, u64)>> {
     let window = usize::try_from(WINDOW).unwrap_or(usize::MAX);
     let mut buf = vec![0; window];
     // Back over the free space at the end, to where the last bytes of something else end.
-    let data_end = loop {
+    let (data_end, read_from) = loop {
         if size <= WINDOW * 4 {
             return Ok(None);
         }
         let start = size - WINDOW;
-        buf.resize(window, 0);
         let filled = read_full_at(&file, &mut buf, start)
             .map_err(|e| Error::io("read", &segment.path, e))?;
         match buf[..filled].iter().rposition(|b| *b != FREE) {
-            Some(last) => break start + last as u64 + 1,
+            Some(last) => break (start + last as u64 + 1, start),
             None => size = start,
         }
     };
     if data_end <= WINDOW * 4 {
         return Ok(None);
     }
+    // The window that ends where the data ends (already read when no free space follows).
     let start = data_end - WINDOW;
-    buf.resize(window, 0);
-    let filled =
-        read_full_at(&file, &mut buf, start).map_err(|e| Error::io("read", &segment.path, e))?;
-    buf.truncate(filled);
+    if start != read_from {
+        let filled = read_full_at(&file, &mut buf, start)
+            .map_err(|e| Error::io("read", &segment.path, e))?;
+        buf.truncate(filled);
+    }
     let first = *segment
         .positions
         .keys()
