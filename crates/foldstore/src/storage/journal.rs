@@ -40,7 +40,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::SystemTime;
@@ -1350,10 +1350,15 @@ impl JournalStorage {
 
     /// Copies the bytes of `segment` from `offset` on into the quarantine, then cuts them off.
     fn cut_torn_tail(&self, segment: &Path, offset: u64, problem: &str) -> Result<()> {
-        let bytes = fs::read(segment).map_err(|e| Error::io("read", segment, e))?;
-        let torn = &bytes[usize::try_from(offset)
-            .unwrap_or(usize::MAX)
-            .min(bytes.len())..];
+        // Only the bytes from `offset` on: the segment before them may be large.
+        let mut bytes = Vec::new();
+        File::open(segment)
+            .and_then(|mut file| {
+                file.seek(io::SeekFrom::Start(offset))?;
+                file.read_to_end(&mut bytes)
+            })
+            .map_err(|e| Error::io("read", segment, e))?;
+        let torn = bytes.as_slice();
         // Without the free space at its end.
         let torn = &torn[..torn.iter().rposition(|b| *b != FREE).map_or(0, |at| at + 1)];
         if torn.is_empty() {
