@@ -182,6 +182,24 @@ pub enum Error {
         problem: String,
     },
 
+    /// A write failed after the point where its commit may already be in the store: the data
+    /// was handed to the file system (or server), and what followed (a sync, a folder sync, a
+    /// reply) failed. The commit may or may not be there: read commit `commit` back (and
+    /// compare its `commitId` header, where the backend writes one) before writing it again.
+    /// Every other write error means "not written".
+    #[error("outcome unknown: commit {commit} ({location}) may have been written: {problem}; read commit {commit} back before writing it again")]
+    OutcomeUnknown {
+        /// The number the commit has if it was written.
+        commit: u64,
+        /// Where it lives if it was written.
+        location: String,
+        /// What failed, and why the outcome cannot be known.
+        problem: String,
+        /// The underlying error.
+        #[source]
+        source: Option<io::Error>,
+    },
+
     /// A wait was cancelled (see [`Subscription::cancelled_by`](crate::Subscription::cancelled_by)).
     #[error("the subscription was cancelled while it waited for a commit")]
     Cancelled,

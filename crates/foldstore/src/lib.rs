@@ -97,6 +97,7 @@ pub use storage::ObjectStorage;
 pub use storage::PostgresStorage;
 pub use storage::{
     Conflict, Durability, FolderStorage, JournalStorage, MemoryStorage, Storage, Watch,
+    MAX_DOCUMENT_BYTES,
 };
 pub use store::{Block, HeaderFactory, Layout, Store, StoreBuilder, COMMIT_ID_HEADER};
 pub use subscribe::{Start, Subscription, DEFAULT_POLL_INTERVAL};

@@ -327,6 +327,27 @@ fn missing_feature(scheme: &str, feature: &'static str) -> crate::Error {
     }
 }
 
+/// The largest commit or snapshot document foldstore writes or reads: 1 GiB.
+///
+/// Writers refuse a larger document (nothing is written), so that every acknowledged commit
+/// can be read back; readers refuse a larger file without reading it (a huge or sparse file
+/// dropped into a store must not exhaust memory). The original package cannot produce such a
+/// document either: V8's longest string is 2^29 - 24 characters.
+pub const MAX_DOCUMENT_BYTES: u64 = 1 << 30;
+
+/// Refuses a document larger than [`MAX_DOCUMENT_BYTES`] before anything is written.
+pub(crate) fn check_document_size(document: &[u8]) -> Result<()> {
+    if document.len() as u64 > MAX_DOCUMENT_BYTES {
+        return Err(crate::Error::InvalidEvent {
+            problem: format!(
+                "the commit document would be {} bytes, more than foldstore reads ({MAX_DOCUMENT_BYTES} bytes); nothing was written",
+                document.len()
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Refuses commit number 0 (see the contract of [`Storage`]).
 pub(crate) fn check_commit_number(number: u64) -> Result<()> {
     if number == 0 {

@@ -137,6 +137,7 @@ impl FolderStorage {
     /// Writes `document` into a new temporary file in the folder, synced if durable, and
     /// returns its path.
     fn write_temporary(&self, document: &[u8]) -> Result<PathBuf> {
+        super::check_document_size(document)?;
         if !self.swept.swap(true, Ordering::AcqRel) {
             if !self.inside_journal
                 && self
