@@ -14,7 +14,7 @@
 
 #[cfg(test)]
 mod crash_tests;
-mod fs;
+pub(crate) mod fs;
 #[cfg(feature = "watch")]
 mod notice;
 #[cfg(test)]
