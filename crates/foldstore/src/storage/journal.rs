@@ -1349,9 +1349,16 @@ impl JournalStorage {
         let mut view = self.view();
         self.load(&mut view)?;
         if !view.loaded {
-            return Err(Error::StoreMissing {
-                path: self.shared.path.clone(),
-            });
+            // The marker is blank: a creation was interrupted. Made now, under the lock.
+            drop(view);
+            self.ensure_created()?;
+            view = self.view();
+            self.load(&mut view)?;
+            if !view.loaded {
+                return Err(Error::StoreMissing {
+                    path: self.shared.path.clone(),
+                });
+            }
         }
         self.check_from_start(&mut view);
         // Find the end of the log. Holding the lock, nobody else is writing: bytes after the
