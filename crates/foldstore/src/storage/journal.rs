@@ -2043,13 +2043,25 @@ impl Storage for JournalStorage {
             return Ok(false);
         }
         let mut view = self.view();
-        Ok(self.locate(&mut view, number)?.is_some())
+        match self.locate(&mut view, number) {
+            Ok(found) => Ok(found.is_some()),
+            // Damaged, but there (as a damaged file of the loose layout is).
+            Err(Error::CorruptCommit { .. }) => Ok(true),
+            Err(e) => Err(e),
+        }
     }
 
     fn commit_modified(&self, number: u64) -> Result<Option<SystemTime>> {
         let mut view = self.view();
-        let Some((first, _)) = self.locate(&mut view, number)? else {
-            return Ok(None);
+        let first = match self.locate(&mut view, number) {
+            Ok(Some((first, _))) => first,
+            Ok(None) => return Ok(None),
+            // Damaged: the segment it lies in.
+            Err(Error::CorruptCommit { .. }) => match view.segments.range(..=number).next_back() {
+                Some((first, _)) => *first,
+                None => return Ok(None),
+            },
+            Err(e) => return Err(e),
         };
         let fs = &*self.shared.fs;
         let segment = view.segments.get_mut(&first).expect("located");
