@@ -274,10 +274,18 @@ fn urls_are_parsed_and_passwords_never_shown() {
     assert!(
         message.contains(&format!(
             "cannot connect to postgres://alice@127.0.0.1:{port}/db"
-        )) && message.contains("check that the server runs"),
+        )) && message.contains("check that the server is up"),
         "{message}"
     );
     assert!(!message.contains(SECRET), "{message}");
+    // Shown with its sources, as the command-line tool shows errors, the cause appears once.
+    let mut shown = message.clone();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        shown.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    assert_eq!(shown.matches("refused").count(), 1, "{shown}");
 }
 
 #[test]
