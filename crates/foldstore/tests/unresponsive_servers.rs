@@ -145,3 +145,163 @@ mod postgres {
         check("last_commit", &outcome.expect_err("no answer"), port, "10s");
     }
 }
+
+/// S3 settings come from `AWS_*` environment variables, which a test must not change in its
+/// own process (other tests run beside it): each S3 test runs again as a child process with
+/// the variables set, and its parent checks that the child passed.
+#[cfg(feature = "s3")]
+mod s3 {
+    use super::*;
+    use foldstore::{Event, ObjectStorage, Storage, Store};
+    use std::process::{Command, Stdio};
+
+    /// Set in the child process: the unresponsive server's port.
+    const PORT_VARIABLE: &str = "FOLDSTORE_TEST_UNRESPONSIVE_S3_PORT";
+
+    /// In the parent (returns `None`): starts an unresponsive server, runs the test `name`
+    /// again in a child process with the `AWS_*` variables naming that server (and
+    /// `variables`), and fails unless the child passes. In the child: the server's port.
+    fn port_in_child(name: &str, variables: &[(&str, &str)]) -> Option<u16> {
+        if let Ok(port) = std::env::var(PORT_VARIABLE) {
+            return Some(port.parse().expect("the port the parent gave"));
+        }
+        let port = unresponsive_server();
+        let mut command = Command::new(std::env::current_exe().expect("the test executable"));
+        command
+            .args([name, "--exact", "--nocapture", "--test-threads=1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (variable, _) in std::env::vars_os() {
+            if variable.to_string_lossy().starts_with("AWS_") {
+                command.env_remove(variable);
+            }
+        }
+        command
+            .env(PORT_VARIABLE, port.to_string())
+            .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
+            .env("AWS_ACCESS_KEY_ID", "foldstore-test")
+            .env("AWS_SECRET_ACCESS_KEY", "foldstore-test-secret")
+            .env("AWS_REGION", "us-east-1")
+            // Never the instance metadata service, whatever the machine.
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+        for (variable, value) in variables {
+            command.env(variable, value);
+        }
+        let mut child = command.spawn().expect("start the child test process");
+        let started = Instant::now();
+        loop {
+            if child.try_wait().expect("wait for the child").is_some() {
+                break;
+            }
+            if started.elapsed() > WATCHDOG * 2 {
+                let _ = child.kill();
+                let output = child.wait_with_output().expect("the child's output");
+                panic!(
+                    "{name} did not finish within {:?} in its child process: it hangs\n{}{}",
+                    WATCHDOG * 2,
+                    String::from_utf8_lossy(&output.stdout),
+                    String::from_utf8_lossy(&output.stderr)
+                );
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        let output = child.wait_with_output().expect("the child's output");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success() && stdout.contains("1 passed"),
+            "{name} failed in its child process:\n{stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        None
+    }
+
+    /// Checks the error of an operation on the unresponsive server at `port`, whose
+    /// requests may take `limit`; `allow_http`: whether `AWS_ALLOW_HTTP=true` is set.
+    fn check(what: &str, error: &Error, port: u16, limit: &str, allow_http: bool) {
+        let text = shown(error);
+        assert_eq!(
+            text.contains("AWS_ALLOW_HTTP=true is set"),
+            !allow_http,
+            "{what}: names AWS_ALLOW_HTTP when it is missing: {text}"
+        );
+        assert!(
+            text.contains("s3://foldstore-unresponsive/store"),
+            "{what}: names the store: {text}"
+        );
+        assert_eq!(
+            text.matches("check that").count(),
+            1,
+            "{what}: says what to check, once: {text}"
+        );
+        for expected in [
+            format!("the server at http://127.0.0.1:{port}"),
+            "AWS_ACCESS_KEY_ID".to_owned(),
+            format!("a request may take {limit}"),
+        ] {
+            assert!(text.contains(&expected), "{what}: {expected}: {text}");
+        }
+    }
+
+    /// Runs the operations of a store at `url` on the unresponsive server at `port`.
+    fn every_operation_gives_up(url: &str, port: u16, limit: &str) {
+        let storage = ObjectStorage::from_url(url).expect("a valid URL");
+        type Operation = fn(&ObjectStorage) -> Result<(), Error>;
+        let operations: [(&str, Operation); 4] = [
+            ("last_commit", |s| s.last_commit().map(drop)),
+            ("read_commits", |s| s.read_commits(1, 10).map(drop)),
+            ("create_commit", |s| s.create_commit(1, b"{}").map(drop)),
+            ("log", |s| {
+                Store::with_storage(s.clone())
+                    .log(&Event::new("opened"))
+                    .map(drop)
+            }),
+        ];
+        for (what, operation) in operations {
+            let storage = storage.clone();
+            let (outcome, _) = within_watchdog(what, move || operation(&storage));
+            check(what, &outcome.expect_err(what), port, limit, true);
+        }
+    }
+
+    #[test]
+    fn operations_give_up_after_the_url_s_timeout() {
+        let Some(port) = port_in_child(
+            "s3::operations_give_up_after_the_url_s_timeout",
+            &[("AWS_ALLOW_HTTP", "true")],
+        ) else {
+            return;
+        };
+        every_operation_gives_up(
+            "s3://foldstore-unresponsive/store?timeout=1&connect_timeout=1",
+            port,
+            "1s",
+        );
+    }
+
+    #[test]
+    fn operations_give_up_after_aws_timeout() {
+        let Some(port) = port_in_child(
+            "s3::operations_give_up_after_aws_timeout",
+            &[
+                ("AWS_ALLOW_HTTP", "true"),
+                ("AWS_TIMEOUT", "1s"),
+                ("AWS_CONNECT_TIMEOUT", "1s"),
+            ],
+        ) else {
+            return;
+        };
+        every_operation_gives_up("s3://foldstore-unresponsive/store", port, "1s");
+    }
+
+    #[test]
+    fn an_http_endpoint_without_aws_allow_http_says_so() {
+        let Some(port) = port_in_child("s3::an_http_endpoint_without_aws_allow_http_says_so", &[])
+        else {
+            return;
+        };
+        let storage =
+            ObjectStorage::from_url("s3://foldstore-unresponsive/store").expect("a valid URL");
+        let (outcome, _) = within_watchdog("last_commit", move || storage.last_commit());
+        check("last_commit", &outcome.expect_err("refused"), port, "30s", false);
+    }
+}
