@@ -1,4 +1,3 @@
-#![cfg(feature = "postgres")]
 //! The PostgreSQL backend's own tests (the shared rules are in `storage_conformance.rs`):
 //! exact bytes, the schema version, URLs and passwords, notifications, writes whose outcome is
 //! unknown (a proxy cuts the connection at chosen moments), races between threads and between
@@ -6,6 +5,8 @@
 //!
 //! They need the server named by `FOLDSTORE_TEST_POSTGRES`; `bash .ci/test` starts one. Without
 //! it they pass with a note on stderr, except under `CI=true`, where they fail.
+
+#![cfg(feature = "postgres")]
 
 mod common;
 #[path = "common/postgres.rs"]
@@ -291,7 +292,10 @@ fn urls_are_parsed_and_passwords_never_shown() {
 /// Whether the table `name` exists on the server.
 fn table_exists(admin: &mut Client, name: &str) -> bool {
     admin
-        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&format!("\"{name}\"")])
+        .query_one(
+            "SELECT to_regclass($1) IS NOT NULL",
+            &[&format!("\"{name}\"")],
+        )
         .unwrap()
         .get(0)
 }
@@ -368,9 +372,18 @@ fn a_table_that_is_not_a_foldstore_commit_table_is_refused_and_never_written() {
         let writer = PostgresStorage::connect(&url_with_table(&url, &table)).unwrap();
         let results: Vec<(&str, Result<(), Error>)> = vec![
             ("create_commit", storage.create_commit(1, b"mine").map(drop)),
-            ("create_commit", writer.create_commit(1, b"theirs").map(drop)),
-            ("append_commit", writer.append_commit(1, b"theirs").map(drop)),
-            ("create_snapshot", writer.create_snapshot("m", 1, b"{}").map(drop)),
+            (
+                "create_commit",
+                writer.create_commit(1, b"theirs").map(drop),
+            ),
+            (
+                "append_commit",
+                writer.append_commit(1, b"theirs").map(drop),
+            ),
+            (
+                "create_snapshot",
+                writer.create_snapshot("m", 1, b"{}").map(drop),
+            ),
             ("last_commit", storage.last_commit().map(drop)),
             ("read_commit", storage.read_commit(1).map(drop)),
             ("list", storage.list().map(drop)),
@@ -428,7 +441,10 @@ fn a_helper_table_that_is_not_foldstore_s_is_refused() {
         let results: Vec<(&str, Result<(), Error>)> = vec![
             ("ensure_created", storage.ensure_created()),
             ("create_commit", storage.create_commit(1, b"one").map(drop)),
-            ("create_snapshot", storage.create_snapshot("m", 1, b"{}").map(drop)),
+            (
+                "create_snapshot",
+                storage.create_snapshot("m", 1, b"{}").map(drop),
+            ),
             ("read_commit", storage.read_commit(1).map(drop)),
         ];
         for (what, result) in results {

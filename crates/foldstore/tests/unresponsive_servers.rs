@@ -25,7 +25,10 @@ const WATCHDOG: Duration = Duration::from_secs(60);
 /// connection open (in its thread) for as long as the test process lives. Returns its port.
 fn unresponsive_server() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a local port");
-    let port = listener.local_addr().expect("the listener's address").port();
+    let port = listener
+        .local_addr()
+        .expect("the listener's address")
+        .port();
     thread::spawn(move || {
         let mut accepted: Vec<TcpStream> = Vec::new();
         for stream in listener.incoming() {
@@ -302,6 +305,12 @@ mod s3 {
         let storage =
             ObjectStorage::from_url("s3://foldstore-unresponsive/store").expect("a valid URL");
         let (outcome, _) = within_watchdog("last_commit", move || storage.last_commit());
-        check("last_commit", &outcome.expect_err("refused"), port, "30s", false);
+        check(
+            "last_commit",
+            &outcome.expect_err("refused"),
+            port,
+            "30s",
+            false,
+        );
     }
 }

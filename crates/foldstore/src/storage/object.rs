@@ -213,15 +213,13 @@ impl ObjectStorage {
             .get_config_value(&AmazonS3ConfigKey::Client(ClientConfigKey::AllowHttp))
             .is_some_and(|allowed| allowed.trim().eq_ignore_ascii_case("true"));
         let check = check_hint(endpoint.as_deref(), allow_http, &limits);
-        let store = builder
-            .build()
-            .map_err(|e| Error::Backend {
-                backend: BACKEND,
-                message: format!(
-                    "cannot set up an S3 client for {url}: {e} (check the AWS_* environment variables)"
-                ),
-                source: Some(Box::new(e)),
-            })?;
+        let store = builder.build().map_err(|e| Error::Backend {
+            backend: BACKEND,
+            message: format!(
+                "cannot set up an S3 client for {url}: {e} (check the AWS_* environment variables)"
+            ),
+            source: Some(Box::new(e)),
+        })?;
         Ok(ObjectStorage {
             store: Arc::new(store),
             prefix,
@@ -409,9 +407,7 @@ impl UrlLimits {
             },
             connect: match self.connect {
                 Some(limit) => limit,
-                None => {
-                    from_environment("AWS_CONNECT_TIMEOUT")?.unwrap_or(DEFAULT_CONNECT_TIMEOUT)
-                }
+                None => from_environment("AWS_CONNECT_TIMEOUT")?.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
             },
         })
     }
@@ -1196,10 +1192,15 @@ mod tests {
             "then the defaults"
         );
         let error = UrlLimits::default()
-            .resolve_with(url, |name| (name == "AWS_TIMEOUT").then(|| "never".to_owned()))
+            .resolve_with(url, |name| {
+                (name == "AWS_TIMEOUT").then(|| "never".to_owned())
+            })
             .unwrap_err()
             .to_string();
-        assert!(error.contains("AWS_TIMEOUT=\"never\"") && error.contains(url), "{error}");
+        assert!(
+            error.contains("AWS_TIMEOUT=\"never\"") && error.contains(url),
+            "{error}"
+        );
     }
 
     #[test]
@@ -1209,7 +1210,10 @@ mod tests {
             connect: Duration::from_secs(10),
         };
         let http = check_hint(Some("http://127.0.0.1:9000"), false, &limits);
-        assert!(http.contains("the server at http://127.0.0.1:9000"), "{http}");
+        assert!(
+            http.contains("the server at http://127.0.0.1:9000"),
+            "{http}"
+        );
         assert!(http.contains("AWS_ALLOW_HTTP=true"), "{http}");
         assert!(http.contains("AWS_ACCESS_KEY_ID"), "{http}");
         assert!(http.contains("30s"), "{http}");
@@ -1230,7 +1234,11 @@ mod tests {
             message.starts_with("object storage: cannot read s3://b/1.log: "),
             "{message}"
         );
-        assert_eq!(message.matches("operation timed out").count(), 1, "{message}");
+        assert_eq!(
+            message.matches("operation timed out").count(),
+            1,
+            "{message}"
+        );
         assert_eq!(message.matches("check that").count(), 1, "{message}");
         assert!(std::error::Error::source(&error).is_none(), "{error:?}");
         // A failure with its own hint does not add the other.

@@ -87,7 +87,11 @@ impl Shape {
         const TIME: &str = "timestamp with time zone";
         [
             Shape::new(
-                &[("number", BIGINT), ("document", BYTEA), ("created_at", TIME)],
+                &[
+                    ("number", BIGINT),
+                    ("document", BYTEA),
+                    ("created_at", TIME),
+                ],
                 &["number"],
             ),
             Shape::new(
@@ -162,6 +166,14 @@ const WATCH_RECONNECT_PAUSE: Duration = Duration::from_secs(1);
 ///   named `T` (`pg_notify`), so watches learn of commits from every writer, whatever program
 ///   it is.
 ///
+/// Because the helper tables are named after `T`, a table name that ends in `_snapshots`,
+/// `_quarantine` or `_meta` (in any case) is refused: it could be another store's helper
+/// table. Tables that exist already are checked before anything is read from or written to
+/// them, and before anything is created next to them: each must have exactly the columns,
+/// column types and primary key above (`T_meta`: `key text` primary key, `value text`).
+/// Another program's table, or a view, is refused with an error that says what it has, and is
+/// never written to.
+///
 /// Documents are stored as `bytea`, never as `json`/`jsonb`, so their bytes (key order,
 /// spacing, anything) come back exactly. Identifiers are always quoted, so the table's name
 /// keeps its case. Creating the schema is idempotent and safe when several processes do it at
@@ -199,7 +211,13 @@ const WATCH_RECONNECT_PAUSE: Duration = Duration::from_secs(1);
 ///
 /// # Connections
 /// Connections are made when first needed, not by the constructors, and kept in a small pool
-/// shared by the threads using the backend. TLS is not supported (connections use `NoTls`):
+/// shared by the threads using the backend. Making one may take the URL's `connect_timeout`
+/// (in seconds; 10 s when it sets none, for each host the URL names), and that limit covers
+/// all of it: the TCP connection, the startup handshake and authentication, so a server that
+/// accepts connections and never answers fails each operation after that long, with an error
+/// that says what to check. A `connect_timeout` of 0 waits without limit, as for libpq. Once
+/// connected, statements have no time limit of the client's own (a server's
+/// `statement_timeout` can set one). TLS is not supported (connections use `NoTls`):
 /// reach a remote server through a trusted network or a tunnel.
 ///
 /// Neither [`Debug`](fmt::Debug) nor any message shows the password.
@@ -622,8 +640,11 @@ impl PostgresStorage {
 
     /// A backend for the URL `postgres://user[:password]@host[:port]/database[?table=NAME]`
     /// (`postgresql://` works too). The `table` parameter names the commits table (by default
-    /// [`DEFAULT_TABLE`](Self::DEFAULT_TABLE)); the other parameters are PostgreSQL's own
-    /// (`connect_timeout`, `application_name`, ...).
+    /// [`DEFAULT_TABLE`](Self::DEFAULT_TABLE)); it may not end in `_snapshots`, `_quarantine`
+    /// or `_meta` (see the type's docs). The other parameters are PostgreSQL's own
+    /// (`connect_timeout`, `application_name`, ...); `connect_timeout` (seconds, 10 by default,
+    /// 0 for no limit) bounds the whole of making a connection, startup and authentication
+    /// included.
     ///
     /// No connection is made yet: the first operation connects.
     ///
@@ -659,7 +680,10 @@ impl PostgresStorage {
             match parameter.split_once('=') {
                 Some(("connect_timeout", seconds)) => {
                     // As for libpq, zero or less is no limit (the client library ignores it).
-                    unlimited = seconds.trim().parse::<i64>().is_ok_and(|seconds| seconds <= 0);
+                    unlimited = seconds
+                        .trim()
+                        .parse::<i64>()
+                        .is_ok_and(|seconds| seconds <= 0);
                     kept.push(parameter);
                 }
                 Some(("table", name)) => {
@@ -699,10 +723,13 @@ impl PostgresStorage {
     ///
     /// No connection is made yet: the first operation connects.
     ///
+    /// Making a connection may take `config`'s connect timeout (10 s when it sets none), startup
+    /// and authentication included.
+    ///
     /// # Errors
     /// [`Error::Backend`] when `table` is not a valid table name (letters, digits and
-    /// underscores, not starting with a digit, at most [`MAX_TABLE_NAME_LENGTH`](Self::MAX_TABLE_NAME_LENGTH) characters),
-    /// or `config` names no host.
+    /// underscores, not starting with a digit, at most [`MAX_TABLE_NAME_LENGTH`](Self::MAX_TABLE_NAME_LENGTH) characters,
+    /// not ending in `_snapshots`, `_quarantine` or `_meta`), or `config` names no host.
     pub fn with_config(config: Config, table: &str) -> Result<Self> {
         let address = address(&config);
         if config.get_hosts().is_empty() {
@@ -834,7 +861,9 @@ impl PostgresStorage {
         // make the cause show twice where errors are shown with their sources.
         let source = match failure {
             Failure::Connect(_) => None,
-            Failure::Query(error) => Some(Box::new(error) as Box<dyn std::error::Error + Send + Sync>),
+            Failure::Query(error) => {
+                Some(Box::new(error) as Box<dyn std::error::Error + Send + Sync>)
+            }
         };
         Error::Backend {
             backend: BACKEND,
@@ -913,7 +942,10 @@ impl PostgresStorage {
         let whose = if wrong.index == COMMITS {
             String::new()
         } else {
-            format!(", which the store in table {} keeps as its {role},", self.table)
+            format!(
+                ", which the store in table {} keeps as its {role},",
+                self.table
+            )
         };
         Error::Backend {
             backend: BACKEND,
@@ -1159,7 +1191,10 @@ const META: usize = 3;
 
 /// The name of the store's table at `index` of [`Found`], for the commits table `table`.
 fn helper_name(table: &str, index: usize) -> String {
-    match index.checked_sub(1).and_then(|helper| HELPER_SUFFIXES.get(helper)) {
+    match index
+        .checked_sub(1)
+        .and_then(|helper| HELPER_SUFFIXES.get(helper))
+    {
         Some(suffix) => format!("{table}{suffix}"),
         None => table.to_owned(),
     }
@@ -1790,12 +1825,47 @@ mod tests {
         ] {
             let problem = validate_table_name(bad).unwrap_err();
             assert!(problem.contains(&format!("{bad:?}")), "{problem}");
-            assert!(problem.contains(&format!("ends in {suffix:?}")), "{problem}");
-            assert!(problem.contains("two stores would write to one table"), "{problem}");
+            assert!(
+                problem.contains(&format!("ends in {suffix:?}")),
+                "{problem}"
+            );
+            assert!(
+                problem.contains("two stores would write to one table"),
+                "{problem}"
+            );
         }
-        for good in ["x_quarantined", "metadata", "x_snapshot", "x_notify", "meta"] {
+        for good in [
+            "x_quarantined",
+            "metadata",
+            "x_snapshot",
+            "x_notify",
+            "meta",
+        ] {
             assert!(validate_table_name(good).is_ok(), "{good}");
         }
+    }
+
+    #[test]
+    fn connect_timeout_bounds_the_whole_connection_for_each_host() {
+        let limit = |url: &str| PostgresStorage::connect(url).unwrap().connect_limit;
+        assert_eq!(limit("postgres://u@h/db"), Some(DEFAULT_CONNECT_TIMEOUT));
+        assert_eq!(
+            limit("postgres://u@h/db?connect_timeout=3"),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(
+            limit("postgres://u@h1,h2/db?connect_timeout=2&table=x"),
+            Some(Duration::from_secs(4))
+        );
+        assert_eq!(limit("postgres://u@h/db?connect_timeout=0"), None);
+        assert_eq!(limit("postgres://u@h/db?connect_timeout=-1"), None);
+        let mut config = Config::new();
+        config.host("h").user("u");
+        let storage = PostgresStorage::with_config(config.clone(), "t").unwrap();
+        assert_eq!(storage.connect_limit, Some(DEFAULT_CONNECT_TIMEOUT));
+        config.connect_timeout(Duration::from_millis(1500));
+        let storage = PostgresStorage::with_config(config, "t").unwrap();
+        assert_eq!(storage.connect_limit, Some(Duration::from_millis(1500)));
     }
 
     #[test]
