@@ -749,7 +749,8 @@ impl PostgresStorage {
     }
 
     fn build(mut config: Config, table: &str, connect_limit: Option<Duration>) -> Self {
-        if config.get_connect_timeout().is_none() {
+        // The client applies it to each TCP connection; `connect_limit` bounds the whole.
+        if config.get_connect_timeout().is_none() && connect_limit.is_some() {
             config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
         }
         if config.get_application_name().is_none() {
