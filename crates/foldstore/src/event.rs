@@ -7,8 +7,8 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::format::{
-    check_nesting, clone_deep, clone_map, from_slice_deep, from_value_deep, hollow, hollow_map,
-    slow_path_stack, to_value_deep, MAX_NESTING,
+    clone_deep, clone_map, from_slice_deep, from_value_deep, hollow, hollow_map,
+    nesting_depth, slow_path_stack, to_value_deep, MAX_NESTING,
 };
 
 /// The headers of a commit: a JSON object, by default `{"time": "<ISO-8601 UTC>"}`.
@@ -105,29 +105,34 @@ impl Event {
         Event::from_value(value).map_err(|problem| Error::InvalidEvent { problem })
     }
 
-    /// Reads an event, `{"name": string, "data": any}`, from JSON text, as deeply nested as a
-    /// commit may be ([`Commit::MAX_NESTING`](crate::Commit::MAX_NESTING) levels).
+    /// Reads an event, `{"name": string, "data": any}`, from JSON text. It may be nested as
+    /// deeply as an event of a commit may be: [`Commit::MAX_NESTING`](crate::Commit::MAX_NESTING)
+    /// levels less the 2 of the commit around it.
     ///
     /// # Errors
     /// [`Error::InvalidEvent`] saying what is wrong: not JSON, nested too deep, not an event.
     pub fn from_json(text: &str) -> Result<Self> {
-        let value = value_from_json(text).map_err(|problem| Error::InvalidEvent {
-            problem: format!("the text {problem}"),
+        let value = value_from_json(text, MAX_NESTING - 2, "an event").map_err(|problem| {
+            Error::InvalidEvent {
+                problem: format!("the text {problem}"),
+            }
         })?;
         Event::from_value(value).map_err(|problem| Error::InvalidEvent {
             problem: format!("the text {problem}"),
         })
     }
 
-    /// Reads event data (any JSON value) from JSON text, as deeply nested as a commit may be
-    /// ([`Commit::MAX_NESTING`](crate::Commit::MAX_NESTING) levels: such data is nested too
-    /// deep for a commit, which adds 3 levels, and [`Store::log`](crate::Store::log) refuses it).
+    /// Reads event data (any JSON value) from JSON text. It may be nested as deeply as an
+    /// event's data in a commit may be: [`Commit::MAX_NESTING`](crate::Commit::MAX_NESTING)
+    /// levels less the 3 of the commit and event around it.
     ///
     /// # Errors
     /// [`Error::InvalidEvent`] saying what is wrong: not JSON, or nested too deep.
     pub fn data_from_json(text: &str) -> Result<Value> {
-        value_from_json(text).map_err(|problem| Error::InvalidEvent {
-            problem: format!("the data {problem}"),
+        value_from_json(text, MAX_NESTING - 3, "an event's data").map_err(|problem| {
+            Error::InvalidEvent {
+                problem: format!("the data {problem}"),
+            }
         })
     }
 
@@ -222,14 +227,15 @@ impl<'de> Deserialize<'de> for Event {
     }
 }
 
-/// Reads a JSON value from text nested at most [`MAX_NESTING`] levels; the error says what is
-/// wrong, phrased to follow "the text".
-fn value_from_json(text: &str) -> std::result::Result<Value, String> {
-    let depth = check_nesting(text.as_bytes()).map_err(|depth| {
-        format!(
-            "is nested too deep: {depth} levels of arrays and objects, more than the {MAX_NESTING} levels foldstore reads and writes"
-        )
-    })?;
+/// Reads a JSON value from text nested at most `limit` levels, the most that `what` may be in
+/// a commit; the error says what is wrong, phrased to follow "the text".
+fn value_from_json(text: &str, limit: usize, what: &str) -> std::result::Result<Value, String> {
+    let depth = nesting_depth(text.as_bytes());
+    if depth > limit {
+        return Err(format!(
+            "is nested too deep: {depth} levels of arrays and objects, more than the {limit} levels {what} may have (foldstore reads and writes commits nested up to {MAX_NESTING} levels)"
+        ));
+    }
     // Values partly read from text that is not JSON are dropped where the parser stands.
     let stack = slow_path_stack(depth);
     stacker::maybe_grow(stack, stack, || {
