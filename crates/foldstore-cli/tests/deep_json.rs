@@ -89,7 +89,10 @@ fn append_refuses_data_nested_deeper_and_writes_nothing() {
         // The text is not repeated back.
         assert!(outcome.stderr.len() < 1_000, "{}", outcome.stderr.len());
         assert_eq!(outcome.stdout, "");
-        assert!(!dir.join("new").exists(), "{levels} levels created the folder");
+        assert!(
+            !dir.join("new").exists(),
+            "{levels} levels created the folder"
+        );
     }
 
     // Into an existing store, on standard input: no commit appears.

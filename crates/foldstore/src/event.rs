@@ -7,8 +7,8 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::format::{
-    clone_deep, clone_map, from_slice_deep, from_value_deep, hollow, hollow_map,
-    nesting_depth, slow_path_stack, to_value_deep, MAX_NESTING,
+    clone_deep, clone_map, from_slice_deep, from_value_deep, hollow, hollow_map, nesting_depth,
+    slow_path_stack, to_value_deep, MAX_NESTING,
 };
 
 /// The headers of a commit: a JSON object, by default `{"time": "<ISO-8601 UTC>"}`.

@@ -407,7 +407,9 @@ fn commit_from_object(number: u64, object: &mut Map<String, Value>) -> Result<Co
         Some(mut other) => {
             let kind = describe(&other);
             hollow(&mut other);
-            return Err(format!("has an `events` member that is {kind}, not an array"));
+            return Err(format!(
+                "has an `events` member that is {kind}, not an array"
+            ));
         }
         None => return Err("has no `events` array".to_owned()),
     };
@@ -479,7 +481,9 @@ fn take_headers(object: &mut Map<String, Value>) -> Result<Headers, String> {
         Some(mut other) => {
             let kind = describe(&other);
             hollow(&mut other);
-            Err(format!("has a `headers` member that is {kind}, not an object"))
+            Err(format!(
+                "has a `headers` member that is {kind}, not an object"
+            ))
         }
     }
 }

@@ -63,7 +63,9 @@ fn depth(mut value: &Value) -> usize {
 
 /// A commit document as the original package writes it, with one event `x` holding `data`.
 fn original_document(data: &str) -> String {
-    format!(r#"{{"headers":{{"time":"2026-11-27T15:03:30.380Z"}},"events":[{{"name":"x","data":{data}}}]}}"#)
+    format!(
+        r#"{{"headers":{{"time":"2026-11-27T15:03:30.380Z"}},"events":[{{"name":"x","data":{data}}}]}}"#
+    )
 }
 
 /// An outcome for a failure message: the error, or `Ok` (whose value may be too deep to print).
@@ -107,9 +109,16 @@ fn commits_nested_at_the_writers_limit_read_back_replay_and_verify_in_both_layou
         assert_eq!(read.events()[0].data().map(depth), Some(DATA_LIMIT));
         // Encoded again, it is what was written (compared as bytes: the values are too deep
         // for a recursive comparison on a test thread's stack).
-        assert_eq!(read.encode().len(), store.read_commit(1).unwrap().encode().len());
+        assert_eq!(
+            read.encode().len(),
+            store.read_commit(1).unwrap().encode().len()
+        );
         let report = again.verify(|_, _| {}).unwrap();
-        assert!(report.problems.is_empty(), "{layout:?}: {:?}", report.problems);
+        assert!(
+            report.problems.is_empty(),
+            "{layout:?}: {:?}",
+            report.problems
+        );
         assert_eq!(report.sound_commits, 2, "{layout:?}");
         assert_eq!(again.plan_repair().unwrap().quarantine, None, "{layout:?}");
         assert_eq!(again.log(&Event::new("third")).unwrap(), 3, "{layout:?}");
@@ -129,7 +138,10 @@ fn data_one_level_deeper_is_refused_with_nothing_written() {
                 let deepest = (Commit::MAX_NESTING + 1).to_string();
                 let limit = Commit::MAX_NESTING.to_string();
                 for part in ["nested too deep", &deepest, &limit, "nothing was written"] {
-                    assert!(problem.contains(part), "{layout:?}: {problem:?} lacks {part:?}");
+                    assert!(
+                        problem.contains(part),
+                        "{layout:?}: {problem:?} lacks {part:?}"
+                    );
                 }
             }
             other => panic!("{layout:?}: expected InvalidEvent, got {other:?}"),
@@ -239,7 +251,14 @@ fn read_write_instances_commit_at_the_limit_and_refuse_beyond_it() {
     // The model, and another defined afresh, fold the deep commit.
     assert_eq!(*model.aggregator_data().unwrap(), 1);
     let again = Store::open(store.path().unwrap()).unwrap();
-    assert_eq!(*again.define_model(Recorder).unwrap().aggregator_data().unwrap(), 1);
+    assert_eq!(
+        *again
+            .define_model(Recorder)
+            .unwrap()
+            .aggregator_data()
+            .unwrap(),
+        1
+    );
 }
 
 #[test]
@@ -271,17 +290,31 @@ fn a_document_nested_far_deeper_than_the_limit_is_damage_not_a_crash() {
     }
     let mut names = Vec::new();
     let replayed = store.replay_event_stream(|event, _| names.push(event.name().to_owned()));
-    assert!(matches!(replayed, Err(Error::CorruptCommit { commit: 2, .. })));
+    assert!(matches!(
+        replayed,
+        Err(Error::CorruptCommit { commit: 2, .. })
+    ));
     assert_eq!(names, ["before"]);
 
     // Just beyond the limit is damage too; at the limit, it is sound.
-    fs::write(path.join("2.log"), original_document(&nested_text(DATA_LIMIT + 1))).unwrap();
+    fs::write(
+        path.join("2.log"),
+        original_document(&nested_text(DATA_LIMIT + 1)),
+    )
+    .unwrap();
     assert!(matches!(
         store.read_commit(2),
         Err(Error::CorruptCommit { commit: 2, .. })
     ));
-    fs::write(path.join("2.log"), original_document(&nested_text(DATA_LIMIT))).unwrap();
-    assert_eq!(store.read_commit(2).unwrap().events()[0].data().map(depth), Some(DATA_LIMIT));
+    fs::write(
+        path.join("2.log"),
+        original_document(&nested_text(DATA_LIMIT)),
+    )
+    .unwrap();
+    assert_eq!(
+        store.read_commit(2).unwrap().events()[0].data().map(depth),
+        Some(DATA_LIMIT)
+    );
 }
 
 #[test]
@@ -292,16 +325,25 @@ fn damage_inside_deep_documents_is_described() {
     let deep = nested_text(3_000);
     let cases = [
         // Cut short inside the deep data.
-        (original_document(&deep)[..4_000].to_owned(), "ends too early"),
+        (
+            original_document(&deep)[..4_000].to_owned(),
+            "ends too early",
+        ),
         // Sound deep data, then an event without a name.
         (
             format!(r#"{{"events":[{{"name":"a","data":{deep}}},{{"data":{deep}}}]}}"#),
             "event (#1) that has no `name`",
         ),
         // Deep `events` that is not an array.
-        (format!(r#"{{"events":{{"x":{deep}}}}}"#), "`events` member that is an object"),
+        (
+            format!(r#"{{"events":{{"x":{deep}}}}}"#),
+            "`events` member that is an object",
+        ),
         // Deep headers that are not an object.
-        (format!(r#"{{"headers":[{deep}],"events":[]}}"#), "`headers` member that is an array"),
+        (
+            format!(r#"{{"headers":[{deep}],"events":[]}}"#),
+            "`headers` member that is an array",
+        ),
     ];
     for (text, expected) in cases {
         fs::write(path.join("1.log"), &text).unwrap();
@@ -310,7 +352,10 @@ fn damage_inside_deep_documents_is_described() {
             Err(Error::CorruptCommit { problem, .. }) => {
                 assert!(problem.contains(expected), "{problem:?} lacks {expected:?}");
             }
-            other => panic!("expected CorruptCommit ({expected}), got {}", outcome(&other)),
+            other => panic!(
+                "expected CorruptCommit ({expected}), got {}",
+                outcome(&other)
+            ),
         }
     }
 }
@@ -366,7 +411,13 @@ fn snapshots_are_written_and_read_up_to_the_limit_and_refused_beyond() {
     let snapshot = store.read_snapshot("deep", 1).unwrap().unwrap();
     assert_eq!(snapshot.data.as_ref().map(depth), Some(limit));
     assert_eq!(
-        store.load_snapshot("deep", 1).unwrap().unwrap().data.as_ref().map(depth),
+        store
+            .load_snapshot("deep", 1)
+            .unwrap()
+            .unwrap()
+            .data
+            .as_ref()
+            .map(depth),
         Some(limit)
     );
     drop(snapshot);
@@ -374,7 +425,12 @@ fn snapshots_are_written_and_read_up_to_the_limit_and_refused_beyond() {
     match store.save_snapshot("deeper", 1, &nested(limit + 1)) {
         Err(Error::Backend { message, .. }) => {
             let deepest = (Commit::MAX_NESTING + 1).to_string();
-            for part in ["nested too deep", &deepest, "deeper-snapshot", "nothing was written"] {
+            for part in [
+                "nested too deep",
+                &deepest,
+                "deeper-snapshot",
+                "nothing was written",
+            ] {
                 assert!(message.contains(part), "{message:?} lacks {part:?}");
             }
         }
@@ -402,7 +458,11 @@ fn snapshots_are_written_and_read_up_to_the_limit_and_refused_beyond() {
     }
     let report = store.verify(|_, _| {}).unwrap();
     assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
-    assert!(report.problems[0].location.contains("hostile"), "{:?}", report.problems);
+    assert!(
+        report.problems[0].location.contains("hostile"),
+        "{:?}",
+        report.problems
+    );
     assert_eq!(report.sound_snapshots, 2);
 }
 
@@ -431,8 +491,14 @@ fn events_read_from_json_text_may_be_nested_as_deep_as_a_commit_holds_them() {
     assert_eq!(event.data().map(depth), Some(DATA_LIMIT));
     assert_eq!(store.log(&event).unwrap(), 2);
     let text = format!(r#"{{"name":"x","data":{}}}"#, nested_text(DATA_LIMIT + 1));
-    assert!(matches!(Event::from_json(&text), Err(Error::InvalidEvent { .. })));
-    assert!(matches!(Event::from_json("[1"), Err(Error::InvalidEvent { .. })));
+    assert!(matches!(
+        Event::from_json(&text),
+        Err(Error::InvalidEvent { .. })
+    ));
+    assert!(matches!(
+        Event::from_json("[1"),
+        Err(Error::InvalidEvent { .. })
+    ));
     // Copies of deep events are made and dropped without overflowing the stack.
     let copy = Event::with_data("x", nested(100_000)).clone();
     let value = copy.to_value();
@@ -535,4 +601,3 @@ fn original_package() -> Option<std::path::PathBuf> {
         Err(e) => skip(format!("cannot run `npm` ({e})")),
     }
 }
-
