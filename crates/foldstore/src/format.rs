@@ -88,14 +88,14 @@ pub(crate) fn check_nesting(bytes: &[u8]) -> Result<usize, usize> {
 /// What a reader says of a document nested `depth` levels, deeper than [`MAX_NESTING`].
 pub(crate) fn too_deep_to_read(depth: usize) -> String {
     format!(
-        "is nested too deep: {depth} levels of arrays and objects, more than the {MAX_NESTING} levels foldstore reads and writes"
+        "is nested too deep: {depth} levels of arrays and objects, beyond the recursion limit of {MAX_NESTING} levels that foldstore reads and writes"
     )
 }
 
 /// What a writer says of a document nested `depth` levels, deeper than [`MAX_NESTING`].
 pub(crate) fn too_deep_to_write(what: &str, depth: usize) -> String {
     format!(
-        "{what} nested too deep: {depth} levels of arrays and objects, more than the {MAX_NESTING} levels foldstore reads and writes (readers would report it as damaged); nothing was written: nest the data less deeply"
+        "{what} nested too deep: {depth} levels of arrays and objects, beyond the recursion limit of {MAX_NESTING} levels that foldstore reads and writes (readers would report it as damaged); nothing was written: nest the data less deeply"
     )
 }
 

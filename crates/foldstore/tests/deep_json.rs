@@ -388,7 +388,7 @@ fn long_replays_of_deep_commits_decode_them_on_the_read_ahead_threads() {
     let path = dir.path().join("store");
     fs::create_dir(&path).unwrap();
     // Enough commits for the replay to read ahead on other threads (2 MiB stacks).
-    let count = 400;
+    let count = 330;
     let document = original_document(&nested_text(DATA_LIMIT));
     for number in 1..=count {
         fs::write(path.join(format!("{number}.log")), &document).unwrap();
