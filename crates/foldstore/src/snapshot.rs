@@ -28,12 +28,12 @@ impl Snapshot {
     /// # Errors
     /// [`DecodeError`] when it is not a JSON object with an object `headers` (or none).
     pub fn decode(name: &str, commit: u64, bytes: &[u8]) -> Result<Snapshot, DecodeError> {
-        let doc = decode_snapshot(bytes).map_err(DecodeError::new)?;
+        let mut doc = decode_snapshot(bytes).map_err(DecodeError::new)?;
         Ok(Snapshot {
             name: name.to_owned(),
             commit,
-            headers: doc.headers,
-            data: doc.snapshot,
+            headers: std::mem::take(&mut doc.headers),
+            data: doc.snapshot.take(),
         })
     }
 }

@@ -520,8 +520,8 @@ fn drop_carefully(value: Value) {
     }
 }
 
-/// The live test with the original package: it writes a commit nested 200 levels, and
-/// foldstore replays it. The package is installed (or found already installed by
+/// The live test with the original package: it writes commits nested 200 and 4,000 levels, and
+/// foldstore replays and verifies them. The package is installed (or found already installed by
 /// `interop_node.rs`) in the same place as for the other live interop tests; without Node.js
 /// or npm, the test is skipped with a message (and fails when `CI` is `true`).
 #[test]
@@ -536,9 +536,12 @@ fn foldstore_replays_a_deep_commit_the_original_package_wrote() {
         (async () => {
             const store = defineStore(process.argv[1]);
             await store.ensureFolder();
-            let data = 7;
-            for (let level = 0; level < 200; level++) data = level % 2 ? { k: data } : [data];
-            await store.log({ name: "deep", data });
+            // 200 levels, and close to the most the original can write (about 4,100).
+            for (const levels of [200, 4000]) {
+                let data = 7;
+                for (let level = 0; level < levels; level++) data = level % 2 ? { k: data } : [data];
+                await store.log({ name: "deep", data });
+            }
             await store.log({ name: "after" });
         })().catch((error) => { console.error(error); process.exitCode = 1; });
     "#;
@@ -550,9 +553,10 @@ fn foldstore_replays_a_deep_commit_the_original_package_wrote() {
         .expect("run node");
     assert!(out.status.success(), "node failed: {out:?}");
     let store = Store::open(&path).unwrap();
-    assert_eq!(replayed_depths(&store), [200, 0]);
+    assert_eq!(replayed_depths(&store), [200, 4000, 0]);
     let report = store.verify(|_, _| {}).unwrap();
     assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert_eq!(report.sound_commits, 3);
     assert_eq!(store.plan_repair().unwrap().quarantine, None);
 }
 
