@@ -272,7 +272,9 @@ impl<D: ModelDefinition> Model<D> {
     ///
     /// # Errors
     /// The action's error (nothing written); [`Error::RetriesExhausted`] when every attempt lost
-    /// its race (nothing written); errors of reading and folding the log; I/O errors.
+    /// its race (nothing written); [`Error::InvalidEvent`] or [`Error::InvalidHeaders`] when the
+    /// commit would be nested deeper than [`Commit::MAX_NESTING`] (nothing written); errors of
+    /// reading and folding the log; I/O errors.
     pub fn with_read_write_instance<R, E, F>(
         &self,
         mut action: F,
@@ -310,7 +312,8 @@ impl<D: ModelDefinition> Model<D> {
                 });
             }
             let number = state.position + 1;
-            let document = encode_commit(&writer.headers, &writer.events);
+            // Refused, nothing written, when no reader could read it back.
+            let document = encode_commit(&writer.headers, &writer.events)?;
             match shared.store.storage().create_commit(number, &document)? {
                 Ok(()) => {
                     shared.store.note_tip(number);
