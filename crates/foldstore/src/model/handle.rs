@@ -630,7 +630,7 @@ impl<D: ModelDefinition> Shared<D> {
                     .to_owned(),
             );
         };
-        serde_json::from_value(data)
+        crate::format::from_value_deep(data)
             .map(Some)
             .map_err(|e| format!("its data does not fit the model's data type: {e}"))
     }
@@ -643,7 +643,7 @@ impl<D: ModelDefinition> Shared<D> {
         if state.position == 0 {
             return Ok(None);
         }
-        let data = serde_json::to_value(&state.data).map_err(|e| Error::Backend {
+        let data = crate::format::to_value_deep(&state.data).map_err(|e| Error::Backend {
             backend: "snapshot",
             message: format!("the model's data cannot be written as JSON: {e}"),
             source: None,
