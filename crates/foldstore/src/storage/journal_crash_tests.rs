@@ -658,7 +658,7 @@ fn a_damaged_commit_exists_for_a_writer_looking_back() {
         storage.read_commit(n - 1),
         Err(Error::CorruptCommit { .. })
     ));
-    assert_eq!(storage.commit_exists(n - 1).unwrap(), true);
+    assert!(storage.commit_exists(n - 1).unwrap());
     let store = Store::with_storage(storage);
     assert_eq!(store.log(&Event::new("after the damage")).unwrap(), n);
 }
