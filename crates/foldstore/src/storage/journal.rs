@@ -110,6 +110,9 @@ struct Shared {
     lock_file: Mutex<Option<Arc<dyn Handle>>>,
     queue: Mutex<Queue>,
     turn: Condvar,
+    /// Whether this backend's writers looked for temporary files left by interrupted writes
+    /// (of the marker, or of snapshots) yet: once, on the first write.
+    swept: std::sync::atomic::AtomicBool,
 }
 
 /// What readers know of the segments.
@@ -872,6 +875,7 @@ impl JournalStorage {
                 lock_file: Mutex::default(),
                 queue: Mutex::default(),
                 turn: Condvar::new(),
+                swept: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
@@ -1361,6 +1365,15 @@ impl JournalStorage {
             }
         }
         self.check_from_start(&mut view);
+        if !self
+            .shared
+            .swept
+            .swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            self.shared
+                .loose
+                .remove_stale_temporaries(super::folder::STALE_TEMPORARY_AGE);
+        }
         // Find the end of the log. Holding the lock, nobody else is writing: bytes after the
         // last whole record were left by an interrupted write.
         let (next, tail) = self.find_end(&mut view)?;
@@ -1843,21 +1856,45 @@ impl JournalStorage {
             let name = segment
                 .file_name()
                 .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-            let to = folder.join(format!("{name}.torn-at-{offset}.{stamp}"));
+            static COPIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let to = folder.join(format!(
+                "{name}.torn-at-{offset}.{stamp}.{}-{}",
+                std::process::id(),
+                COPIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            ));
             // Removed again if it cannot be written whole.
             fs.write_new(&to, torn, true)
                 .map_err(|e| Error::io("keep the torn end of the journal in", &to, e))?;
-            fs.sync_dir(&folder)
-                .map_err(|e| Error::io("sync the folder", &folder, e))?;
+            let cut = fs
+                .sync_dir(&folder)
+                .map_err(|e| Error::io("sync the folder", &folder, e))
+                .and_then(|()| {
+                    file.set_len(offset)
+                        .and_then(|()| file.sync_data())
+                        .map_err(|e| Error::io("cut the torn end of", segment, e))
+                });
+            if let Err(e) = cut {
+                // While the tail is still in the segment, it is kept again by the write that
+                // cuts it: the copy made for this attempt goes, so that failures do not pile
+                // up. Once cut, the copy is all there is of it, and stays.
+                if file.len().map_or(true, |len| len > offset) {
+                    if let Err(removed) = fs.remove(&to) {
+                        tracing::warn!(copy = %to.display(), error = %removed, "could not remove the copy of a torn journal end whose cut failed");
+                    }
+                }
+                return Err(e);
+            }
             tracing::warn!(
                 segment = %segment.display(),
                 offset,
                 bytes = torn.len(),
                 quarantine = %to.display(),
                 problem,
-                "cutting off the torn end of a journal segment (a write was interrupted: a writer died, or the machine stopped); the bytes are kept in the quarantine"
+                "cut off the torn end of a journal segment (a write was interrupted: a writer died, or the machine stopped); the bytes are kept in the quarantine"
             );
+            return Ok(());
         }
+        // Only free space: nothing to keep.
         file.set_len(offset)
             .and_then(|()| file.sync_data())
             .map_err(|e| Error::io("cut the torn end of", segment, e))?;
@@ -2161,3 +2198,11 @@ mod tests {
         assert_eq!(segment_first("00000000000000000000.jsonl"), None);
     }
 }
+
+#[cfg(test)]
+#[path = "journal_crash_tests.rs"]
+mod crash_tests;
+
+#[cfg(test)]
+#[path = "journal_fault_tests.rs"]
+mod fault_tests;

@@ -31,7 +31,6 @@ use crate::storage::folder::fs::{FileSystem, Handle, Kind, Open};
 use crate::storage::folder::sim::{Recovery, SimFs};
 use crate::storage::folder::{QUARANTINE_FOLDER, TEMP_PREFIX};
 use crate::storage::{Durability, Storage};
-use crate::Headers;
 use crate::{Event, Store};
 
 /// Small segments, so that the scenario rolls over to a new segment every few commits.
@@ -325,10 +324,6 @@ struct Figures {
     unacknowledged_found: u64,
     /// Runs (cut points) whose writes included a group commit.
     runs_with_group_commits: u64,
-    /// Restarts that met the known bug of a segment folder without a marker.
-    known_bug_no_marker: u64,
-    /// Restarts that met the known bug of `commit_exists` failing on a damaged commit.
-    known_bug_commit_exists: u64,
     /// Temporary files (of the marker) left in the store's folder after the new writer.
     temporaries_left: u64,
 }
@@ -418,32 +413,9 @@ fn check(
     // A new writer goes on at the end, cutting a torn tail off into the quarantine.
     let before = quarantined(&image);
     let writer = Store::with_storage(journal_on(image.clone(), Durability::Immediate));
-    let next = match writer.log(&Event::new("after the restart")) {
-        // A known bug of journal.rs (see `a_segment_folder_without_a_marker_is_made_a_journal_by_the_first_write`):
-        // the power went after the segment folder was made and before the marker was
-        // published; the writer refuses the store as missing. Counted, and the store created
-        // by hand, so that the rest is checked.
-        Err(Error::StoreMissing { .. })
-            if tip == 0 && image.read(&folder().join(JOURNAL_MARKER)).is_err() =>
-        {
-            figures.known_bug_no_marker += 1;
-            writer.storage().ensure_created().unwrap();
-            writer.log(&Event::new("after the restart"))
-        }
-        // A known bug of journal.rs (see `a_damaged_commit_exists_for_a_writer_looking_back`):
-        // the commit before the end is damaged (a torn unsynced segment before a later one),
-        // and `commit_exists` fails on it, which fails the store's look back before every
-        // append, although the journal appends after damage in an earlier segment. Counted,
-        // and the journal's own append checked instead.
-        Err(Error::CorruptCommit { commit, .. }) if !strict && commit == tip => {
-            figures.known_bug_commit_exists += 1;
-            let document =
-                crate::format::encode_commit(&Headers::new(), &[Event::new("after the restart")]);
-            writer.storage().append_commit(tip + 1, &document)
-        }
-        other => other,
-    }
-    .unwrap_or_else(|e| panic!("{what}: a new writer after the restart: {e}"));
+    let next = writer
+        .log(&Event::new("after the restart"))
+        .unwrap_or_else(|e| panic!("{what}: a new writer after the restart: {e}"));
     assert_eq!(next, tip + 1, "{what}");
     let after = quarantined(&image);
     assert!(after <= before + 1, "{what}: {before} → {after}");
@@ -607,7 +579,7 @@ fn without_syncs_a_power_loss_leaves_a_readable_journal_and_a_writer_goes_on() {
 /// first write of a new journal store): the folder holds `journal/` and no marker. The next
 /// write must make the journal, as it does in a folder that holds nothing.
 #[test]
-#[ignore = "journal.rs bug: a segment folder without a marker makes every write fail with StoreMissing (\"the folder does not exist\"); write_batch only creates the journal when the lock file cannot be opened"]
+
 fn a_segment_folder_without_a_marker_is_made_a_journal_by_the_first_write() {
     let fs = Arc::new(SimFs::with_folder(&folder()));
     fs.create_dir_all(&folder().join(SEGMENT_FOLDER)).unwrap();
@@ -622,7 +594,7 @@ fn a_segment_folder_without_a_marker_is_made_a_journal_by_the_first_write() {
 /// store, whose look back asks whether the commit before the end exists: a damaged commit
 /// exists, as in the loose layout.
 #[test]
-#[ignore = "journal.rs bug: JournalStorage::commit_exists fails with CorruptCommit for a damaged commit (the loose layout says it exists), so Store::commit's look back fails every Store::log when the commit before the end is damaged"]
+
 fn a_damaged_commit_exists_for_a_writer_looking_back() {
     let fs = Arc::new(SimFs::with_folder(&folder()));
     let store = Store::with_storage(journal_on(fs.clone(), Durability::Immediate));

@@ -22,7 +22,7 @@ use std::time::SystemTime;
 
 use serde_json::json;
 
-use super::{JournalStorage, FREE, JOURNAL_MARKER, SEGMENT_FOLDER};
+use super::{JournalStorage, FREE, SEGMENT_FOLDER};
 use crate::error::Error;
 use crate::storage::folder::fs::{FileSystem, Handle, Kind, Open};
 use crate::storage::folder::sim::{Recovery, SimFs};
@@ -363,39 +363,12 @@ struct Figures {
     unknown: u64,
     unknown_present: u64,
     lost: u64,
-    /// Faults that met the known bug of a torn tail kept twice in the quarantine.
-    known_bug_quarantine: u64,
-    /// Faults that met the known bug of a segment folder without a marker.
-    known_bug_no_marker: u64,
     /// Checks that found damage (after an unknown outcome).
     damaged_after_unknown: u64,
 }
 
 /// Checks the store on `fs` after a run that returned `run`.
-/// Known bugs of journal.rs a fault can meet (each reproduced by an ignored test).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum KnownBug {
-    /// The fault hit the quarantine's folder sync or the cut of the torn tail after it was
-    /// copied into the quarantine (see
-    /// `a_torn_tail_kept_in_the_quarantine_is_kept_once_when_its_cut_fails`): the copy is left
-    /// there, and the next write copies the tail again, or fails when the copy's name is taken
-    /// (names are made unique by the millisecond).
-    Quarantine,
-    /// The fault hit the publication of the marker by the first write (see
-    /// `crash_tests::a_segment_folder_without_a_marker_is_made_a_journal_by_the_first_write`):
-    /// the segment folder is there without a marker, and every later write fails with
-    /// `StoreMissing`.
-    NoMarker,
-}
-
-fn check(
-    fs: &Arc<SimFs>,
-    start: Start,
-    run: &Run,
-    what: &str,
-    known_bug: Option<KnownBug>,
-    figures: &mut Figures,
-) {
+fn check(fs: &Arc<SimFs>, start: Start, run: &Run, what: &str, figures: &mut Figures) {
     let before = start.before();
     let store = Store::with_storage(journal_on(fs.clone()));
     let tip = store
@@ -490,19 +463,7 @@ fn check(
     }
 
     // A write after the fault succeeds, and the log reads whole.
-    let mut next = store.log(&Event::new("after the fault"));
-    match (known_bug, &next) {
-        (Some(KnownBug::Quarantine), Err(e)) if e.to_string().contains(QUARANTINE_FOLDER) => {
-            // The name of the copy is taken until the clock moves on.
-            std::thread::sleep(std::time::Duration::from_millis(2));
-            next = store.log(&Event::new("after the fault"));
-        }
-        (Some(KnownBug::NoMarker), Err(Error::StoreMissing { .. })) => {
-            store.storage().ensure_created().unwrap();
-            next = store.log(&Event::new("after the fault"));
-        }
-        _ => {}
-    }
+    let next = store.log(&Event::new("after the fault"));
     let next = next.unwrap_or_else(|e| panic!("{what}: a write after the fault: {e}"));
     assert_eq!(next, tip + 1, "{what}");
     let reader = Store::with_storage(journal_on(fs.clone()));
@@ -527,11 +488,7 @@ fn check(
     // The torn tail the journal started with is in the quarantine, once: failures add nothing.
     let quarantine = fs.files(&folder().join(QUARANTINE_FOLDER));
     assert_eq!(
-        if known_bug == Some(KnownBug::Quarantine) {
-            start.quarantined()
-        } else {
-            quarantine.len()
-        },
+        quarantine.len(),
         start.quarantined(),
         "{what}: the quarantine holds {:?}",
         quarantine.keys()
@@ -587,25 +544,9 @@ fn fault_everywhere(start: Start) -> Figures {
         "{whole:?}"
     );
     let mut figures = Figures::default();
-    check(&clean, start, &whole, "without faults", None, &mut figures);
+    check(&clean, start, &whole, "without faults", &mut figures);
     let log = counting.state.1.lock().unwrap();
     let (operations, by_kind) = (log.count, log.by_kind.clone());
-    let quarantine_window = if start == Start::TornTail {
-        quarantine_window(&log.ops)
-    } else {
-        Vec::new()
-    };
-    // The operations that publish the marker (its temporary file, and its name).
-    let marker_window: Vec<u64> = (0..)
-        .zip(&log.ops)
-        .filter(|(_, (_, path))| {
-            path.file_name().is_some_and(|name| {
-                let name = name.to_string_lossy();
-                name.contains("marker") || name == JOURNAL_MARKER
-            })
-        })
-        .map(|(index, _)| index)
-        .collect();
     drop(log);
     assert!(
         clean.files(&folder().join(SEGMENT_FOLDER)).len() >= 4, // three segments and the lock
@@ -626,16 +567,7 @@ fn fault_everywhere(start: Start) -> Figures {
                 .entry(format!("{:?}", failed[0]))
                 .or_default() += 1;
             let what = format!("{start:?}, {name} at operation {index} ({:?})", failed[0]);
-            let known_bug = if quarantine_window.contains(&index) {
-                figures.known_bug_quarantine += 1;
-                Some(KnownBug::Quarantine)
-            } else if marker_window.contains(&index) {
-                figures.known_bug_no_marker += 1;
-                Some(KnownBug::NoMarker)
-            } else {
-                None
-            };
-            check(&sim, start, &run, &what, known_bug, &mut figures);
+            check(&sim, start, &run, &what, &mut figures);
         }
     }
     eprintln!(
@@ -689,7 +621,7 @@ fn free_space_that_cannot_be_added_does_not_fail_a_written_commit() {
 /// (or the cut of the tail) failed: the write fails, nothing was cut. The next write must cut
 /// the tail and go on, without a second copy of it in the quarantine.
 #[test]
-#[ignore = "journal.rs bug: cut_torn_tail leaves its copy in the quarantine when the folder sync or the cut fails; the next write copies the tail again (the quarantine grows with failures), or fails with 'entity already exists' when it runs within the same millisecond (the copy's name is not unique)"]
+
 fn a_torn_tail_kept_in_the_quarantine_is_kept_once_when_its_cut_fails() {
     let clean = Arc::new(base(Start::TornTail));
     let counting = Arc::new(faulty(&clean, None, 0));
