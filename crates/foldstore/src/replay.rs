@@ -3,11 +3,12 @@
 use std::fmt;
 use std::ops::{Bound, RangeBounds};
 use std::thread;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::error::{Error, Result};
 use crate::event::{Event, Headers};
 use crate::format::{decode_commit, Commit};
+use crate::storage::Storage;
 use crate::store::Store;
 
 type Predicate<'s> = Box<dyn FnMut(&Commit) -> bool + 's>;
@@ -156,6 +157,8 @@ impl<'s> Replay<'s> {
             stopped: false,
             read_alone: 0,
             ahead: None,
+            grace: Grace::default(),
+            patient: true,
         }
     }
 }
@@ -177,6 +180,11 @@ pub struct Commits<'s> {
     read_alone: u64,
     /// Readers working ahead on other threads, once the replay has shown it is long.
     ahead: Option<ReadAhead>,
+    /// The grace this iterator gives commits that may be writes in progress.
+    grace: Grace,
+    /// Whether it waits out such a commit's grace period (else it ends there, as at the end
+    /// of the log, for its owner to come back later: see [`Commits::with_grace`]).
+    patient: bool,
 }
 
 impl fmt::Debug for Commits<'_> {
@@ -190,6 +198,21 @@ impl fmt::Debug for Commits<'_> {
 }
 
 impl Commits<'_> {
+    /// Goes on with the grace period of an earlier read (a subscription reads each commit
+    /// with a new iterator). When not `patient`, a commit that may be a write in progress
+    /// ends the iteration (as the end of the log does) instead of being waited for: the
+    /// caller reads it again later with the grace handed back by [`take_grace`](Self::take_grace).
+    pub(crate) fn with_grace(mut self, grace: Grace, patient: bool) -> Self {
+        self.grace = grace;
+        self.patient = patient;
+        self
+    }
+
+    /// The grace of this iterator, to go on with in a later one.
+    pub(crate) fn take_grace(&mut self) -> Grace {
+        std::mem::take(&mut self.grace)
+    }
+
     /// Takes back a commit this iterator yielded and that is no longer needed, so that its
     /// memory is freed by the thread that decoded it (which is quicker than freeing it here).
     pub(crate) fn recycle(&mut self, commit: Commit) {
@@ -229,7 +252,12 @@ impl Commits<'_> {
                 None => return Ok(None),
             },
         };
-        let commit = self.store.decode_commit_at(number, bytes)?;
+        let Some(commit) =
+            self.store
+                .decode_commit_with(number, bytes, &mut self.grace, self.patient)?
+        else {
+            return Ok(None);
+        };
         self.store.note_tip(number);
         Ok(Some(commit))
     }
@@ -540,42 +568,150 @@ fn read_ahead(store: &Store, shared: &AheadShared, index: usize) {
     }
 }
 
-/// How long the last commit of a log may be unreadable because another program is still
-/// writing it in place (as the original package does) before it counts as damaged.
+/// How long a commit may stay unreadable because another program is still writing it in
+/// place (as the original package does: it creates `k.log`, then writes it) before readers
+/// call it damaged.
+///
+/// A reader gives a commit that does not decode this grace period when the commit may be a
+/// write in progress: it is empty or a cut-short start of a JSON document (anything else, such
+/// as a document with a wrong member, is damage at once), and it was modified less than
+/// `IN_PROGRESS_GRACE` ago or is dated in the future. It does so whatever follows the commit:
+/// with several writers, commit `k + 1` may be written while `k` is still in progress. The
+/// commit is read again until it decodes or the grace period, measured from when the reader
+/// first saw it unreadable, has passed; only then is it reported damaged. A file dated in the
+/// future (a clock that jumped, a file copied from another machine) is taken as modified when
+/// it was first seen, so no modification time can make a reader wait longer.
+///
+/// One read operation (a replay, an iterator over commits, a subscription, a verification)
+/// has one grace period at a time: a commit met while another's grace period runs waits only
+/// for what is left of it, and once a grace period has run out without its commit decoding,
+/// the operation waits for no other commit (each is read once more, and reported if it still
+/// does not decode). A commit that decodes ends the grace period: the next write in progress
+/// has a whole one. So one operation never waits much longer than `IN_PROGRESS_GRACE` in all
+/// for commits that stay unreadable, however many there are, and waits longer only while
+/// other programs are in fact finishing their writes.
 pub const IN_PROGRESS_GRACE: Duration = Duration::from_secs(2);
 
 /// How often such a commit is read again while waiting.
 const IN_PROGRESS_POLL: Duration = Duration::from_millis(10);
 
+/// The grace period of one read operation (see [`IN_PROGRESS_GRACE`]).
+#[derive(Debug, Default)]
+pub(crate) struct Grace {
+    /// When the grace period running now ends: set when the operation first sees a commit
+    /// that may be a write in progress, cleared once a commit decodes.
+    deadline: Option<Instant>,
+    /// Set once a grace period ran out: the operation then waits for no other commit.
+    spent: bool,
+}
+
+/// What [`Grace::judge`] made of a commit's bytes.
+pub(crate) enum Judged {
+    /// They decode.
+    Sound(Commit),
+    /// They do not decode (for the reason given), but may be a write in progress whose grace
+    /// period runs: read them again a little later.
+    Pending(String),
+}
+
+impl Grace {
+    /// Decodes commit `number` from `bytes`, or says that it may still be being written, or
+    /// that it is damaged ([`Error::CorruptCommit`]).
+    pub(crate) fn judge(
+        &mut self,
+        storage: &dyn Storage,
+        number: u64,
+        bytes: &[u8],
+    ) -> Result<Judged> {
+        let problem = match decode_commit(number, bytes) {
+            Ok(commit) => {
+                if !self.spent {
+                    self.deadline = None;
+                }
+                return Ok(Judged::Sound(commit));
+            }
+            Err(problem) => problem,
+        };
+        let damaged = |problem: String| Error::CorruptCommit {
+            commit: number,
+            location: storage.commit_location(number),
+            problem,
+        };
+        if self.spent || !may_be_unfinished(bytes) || !modified_lately(storage, number)? {
+            return Err(damaged(problem));
+        }
+        let now = Instant::now();
+        match self.deadline {
+            None => {
+                tracing::debug!(commit = number, %problem, "commit unreadable; it may be a write in progress");
+                self.deadline = Some(now + IN_PROGRESS_GRACE);
+            }
+            Some(deadline) if now >= deadline => {
+                self.spent = true;
+                return Err(damaged(problem));
+            }
+            Some(_) => {}
+        }
+        Ok(Judged::Pending(problem))
+    }
+}
+
+/// Whether `bytes` may be the start of a commit another program is writing in place: nothing
+/// yet, or the start of a JSON document that ends too early. (A document written in place is
+/// seen as a prefix of itself; other damage cannot be a write in progress.)
+fn may_be_unfinished(bytes: &[u8]) -> bool {
+    bytes.is_empty()
+        || serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_err_and(|e| e.is_eof())
+}
+
+/// Whether commit `number` was modified less than [`IN_PROGRESS_GRACE`] ago, or is dated in
+/// the future (taken as "just now": the grace period then runs from when it was first seen).
+/// A backend that cannot tell writes whole commits: `false`.
+fn modified_lately(storage: &dyn Storage, number: u64) -> Result<bool> {
+    Ok(storage
+        .commit_modified(number)?
+        .is_some_and(|modified| match SystemTime::now().duration_since(modified) {
+            Ok(age) => age < IN_PROGRESS_GRACE,
+            Err(_) => true,
+        }))
+}
+
 impl Store {
-    /// Decodes commit `number`. When it does not decode, is the last commit of the log, and
-    /// was modified less than [`IN_PROGRESS_GRACE`] ago, it may be a write in progress: it is
-    /// read again until it decodes or the grace period has passed.
-    pub(crate) fn decode_commit_at(&self, number: u64, mut bytes: Vec<u8>) -> Result<Commit> {
+    /// Decodes commit `number`, giving it the grace period of a write in progress (see
+    /// [`IN_PROGRESS_GRACE`]), as an operation of its own.
+    pub(crate) fn decode_commit_at(&self, number: u64, bytes: Vec<u8>) -> Result<Commit> {
+        self.decode_patiently(number, bytes, &mut Grace::default())
+    }
+
+    /// Decodes commit `number` from `bytes`, within the read operation whose grace is `grace`.
+    /// A commit that may be a write in progress is read again until it decodes or its grace
+    /// period has passed (`patient`), or gives `Ok(None)` at once (not `patient`: the caller
+    /// reads it again later, with the same `grace`).
+    pub(crate) fn decode_commit_with(
+        &self,
+        number: u64,
+        bytes: Vec<u8>,
+        grace: &mut Grace,
+        patient: bool,
+    ) -> Result<Option<Commit>> {
+        if patient {
+            return self.decode_patiently(number, bytes, grace).map(Some);
+        }
+        match grace.judge(self.storage(), number, &bytes)? {
+            Judged::Sound(commit) => Ok(Some(commit)),
+            Judged::Pending(_) => Ok(None),
+        }
+    }
+
+    /// Decodes commit `number` from `bytes`, reading it again while it may be a write in
+    /// progress whose grace period runs.
+    fn decode_patiently(&self, number: u64, mut bytes: Vec<u8>, grace: &mut Grace) -> Result<Commit> {
         let storage = self.storage();
         loop {
-            let problem = match decode_commit(number, &bytes) {
-                Ok(commit) => return Ok(commit),
-                Err(problem) => problem,
+            let problem = match grace.judge(storage, number, &bytes)? {
+                Judged::Sound(commit) => return Ok(commit),
+                Judged::Pending(problem) => problem,
             };
-            let young = || -> Result<bool> {
-                if storage.commit_exists(number + 1)? {
-                    return Ok(false);
-                }
-                Ok(storage.commit_modified(number)?.is_some_and(|modified| {
-                    SystemTime::now()
-                        .duration_since(modified)
-                        .map_or(true, |age| age < IN_PROGRESS_GRACE)
-                }))
-            };
-            if !young()? {
-                return Err(Error::CorruptCommit {
-                    commit: number,
-                    location: storage.commit_location(number),
-                    problem,
-                });
-            }
-            tracing::debug!(commit = number, %problem, "last commit unreadable; it may be a write in progress");
             thread::sleep(IN_PROGRESS_POLL);
             match storage.read_commit(number)? {
                 Some(again) => bytes = again,
