@@ -657,11 +657,17 @@ impl Grace {
 }
 
 /// Whether `bytes` may be the start of a commit another program is writing in place: nothing
-/// yet, or the start of a JSON document that ends too early. (A document written in place is
-/// seen as a prefix of itself; other damage cannot be a write in progress.)
+/// yet, or the start of a JSON object that ends too early. (A document written in place is
+/// seen as a prefix of itself, and the original writes compact JSON, starting with `{`; other
+/// damage cannot be a write in progress.)
 fn may_be_unfinished(bytes: &[u8]) -> bool {
-    bytes.is_empty()
-        || serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_err_and(|e| e.is_eof())
+    match bytes.first() {
+        None => true,
+        Some(b'{') => {
+            serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_err_and(|e| e.is_eof())
+        }
+        Some(_) => false,
+    }
 }
 
 /// Whether commit `number` was modified less than [`IN_PROGRESS_GRACE`] ago, or is dated in
