@@ -796,3 +796,51 @@ impl Store {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Event;
+    use std::sync::mpsc;
+
+    /// One read operation meeting many commits that never decode, each dated in the future
+    /// (so each looks like a write in progress), between sound ones, waits one grace period in
+    /// all, not one per commit.
+    #[test]
+    fn one_operation_waits_one_grace_period_for_many_commits_that_stay_unreadable() {
+        const COMMITS: u64 = 60;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        for i in 1..=COMMITS {
+            store.log(&Event::new(format!("e{i}"))).unwrap();
+        }
+        let future = SystemTime::now() + Duration::from_secs(3600);
+        for n in (2..=COMMITS).step_by(2) {
+            let path = dir.path().join(format!("{n}.log"));
+            let file = std::fs::File::create(&path).unwrap();
+            file.set_modified(future).unwrap();
+        }
+        let (send, receive) = mpsc::channel();
+        let reader = store.clone();
+        std::thread::spawn(move || {
+            let mut grace = Grace::default();
+            let outcomes: Vec<bool> = (1..=COMMITS)
+                .map(|n| {
+                    let bytes = reader.storage().read_commit(n).unwrap().unwrap();
+                    match reader.decode_commit_with(n, bytes, &mut grace, true) {
+                        Ok(Some(_)) => true,
+                        Err(Error::CorruptCommit { commit, .. }) if commit == n => false,
+                        other => panic!("commit {n}: {other:?}"),
+                    }
+                })
+                .collect();
+            let _ = send.send(outcomes);
+        });
+        // One grace period is 2 s; one per unreadable commit would be a minute.
+        let outcomes = receive
+            .recv_timeout(IN_PROGRESS_GRACE * 10)
+            .expect("the reads to end within ten grace periods");
+        let expected: Vec<bool> = (1..=COMMITS).map(|n| n % 2 == 1).collect();
+        assert_eq!(outcomes, expected);
+    }
+}
