@@ -104,6 +104,9 @@ impl<'s> Replay<'s> {
 
     /// Calls `handler` with every event of the replay and its commit's headers, in order.
     ///
+    /// A commit that another program may still be writing in place is waited for, at most
+    /// for its grace period ([`IN_PROGRESS_GRACE`]), before it counts as damaged.
+    ///
     /// # Errors
     /// A damaged or missing commit ([`Error::CorruptCommit`], [`Error::MissingCommit`]), an end
     /// of the range beyond the log ([`Error::OutOfRange`]), or an I/O error. The handler has then
@@ -159,6 +162,7 @@ impl<'s> Replay<'s> {
             ahead: None,
             grace: Grace::default(),
             patient: true,
+            ended_pending: false,
         }
     }
 }
@@ -166,7 +170,9 @@ impl<'s> Replay<'s> {
 /// An iterator over a store's commits, in order; made by [`Replay::commits`] or
 /// [`Store::commits`].
 ///
-/// It yields `Err` once when a commit cannot be read, and then ends.
+/// It yields `Err` once when a commit cannot be read, and then ends. A commit that another
+/// program may still be writing in place is waited for first, within one grace period for the
+/// whole iteration (see [`IN_PROGRESS_GRACE`]).
 #[must_use = "iterators do nothing unless consumed"]
 pub struct Commits<'s> {
     store: &'s Store,
@@ -185,6 +191,8 @@ pub struct Commits<'s> {
     /// Whether it waits out such a commit's grace period (else it ends there, as at the end
     /// of the log, for its owner to come back later: see [`Commits::with_grace`]).
     patient: bool,
+    /// Whether it ended at such a commit (when not `patient`).
+    ended_pending: bool,
 }
 
 impl fmt::Debug for Commits<'_> {
@@ -208,9 +216,16 @@ impl Commits<'_> {
         self
     }
 
-    /// The grace of this iterator, to go on with in a later one.
+    /// The grace of this iterator, to go on with in a later one: only while a commit is waited
+    /// for (it ended at a commit in its grace period). Otherwise there is nothing to go on
+    /// with (a commit waited for earlier may have been moved aside since), and a new grace is
+    /// returned.
     pub(crate) fn take_grace(&mut self) -> Grace {
-        std::mem::take(&mut self.grace)
+        if self.ended_pending {
+            std::mem::take(&mut self.grace)
+        } else {
+            Grace::default()
+        }
     }
 
     /// Takes back a commit this iterator yielded and that is no longer needed, so that its
@@ -256,6 +271,7 @@ impl Commits<'_> {
             self.store
                 .decode_commit_with(number, bytes, &mut self.grace, self.patient)?
         else {
+            self.ended_pending = true;
             return Ok(None);
         };
         self.store.note_tip(number);
@@ -709,9 +725,11 @@ impl Store {
         }
     }
 
-    /// Decodes commit `number` from `bytes`, reading it again while it may be a write in
-    /// progress whose grace period runs.
-    fn decode_patiently(&self, number: u64, mut bytes: Vec<u8>, grace: &mut Grace) -> Result<Commit> {
+    /// Decodes commit `number` from `bytes` within the read operation whose grace is `grace`,
+    /// reading it again while it may be a write in progress whose grace period runs. An
+    /// operation that reads many commits and goes on past damage (as verification does) keeps
+    /// one `grace` for all of them, so that its waits stay bounded in all.
+    pub(crate) fn decode_patiently(&self, number: u64, mut bytes: Vec<u8>, grace: &mut Grace) -> Result<Commit> {
         let storage = self.storage();
         loop {
             let problem = match grace.judge(storage, number, &bytes)? {
@@ -775,7 +793,8 @@ impl Store {
         self.replay().range(range).commits()
     }
 
-    /// Reads one commit.
+    /// Reads one commit, waiting for it, at most for its grace period ([`IN_PROGRESS_GRACE`]),
+    /// when another program may still be writing it in place.
     ///
     /// # Errors
     /// [`Error::OutOfRange`] when it does not exist; [`Error::CorruptCommit`] when it is damaged.

@@ -233,6 +233,28 @@ fn a_subscription_waits_for_a_commit_written_in_place_though_the_next_one_exists
 }
 
 #[test]
+fn a_subscription_gives_a_whole_grace_period_to_a_commit_written_after_one_it_waited_for_vanished()
+{
+    let (_dir, folder, store) = store_with(2);
+    let path = folder.join("3.log");
+    fs::write(&path, b"").unwrap();
+    let mut subscription = store.subscribe(Start::After(2)).unwrap();
+    assert!(subscription.next_timeout(Duration::from_millis(100)).unwrap().is_none());
+    // Moved aside (say, by repair), and written anew, in place, long after.
+    fs::remove_file(&path).unwrap();
+    assert!(subscription.next_timeout(Duration::from_millis(100)).unwrap().is_none());
+    thread::sleep(IN_PROGRESS_GRACE + Duration::from_millis(500));
+    let writer = write_in_place(&path, 0, Duration::from_millis(500));
+    let delivered = within("a subscription", move || loop {
+        if let Some(commit) = subscription.next_timeout(Duration::from_millis(50))? {
+            return Ok::<_, Error>(commit.number());
+        }
+    });
+    assert_eq!(delivered.unwrap(), 3);
+    writer.join().unwrap();
+}
+
+#[test]
 fn try_next_waits_for_a_commit_written_in_place() {
     let (_dir, folder, store) = store_with(2);
     let mut subscription = store.subscribe(Start::After(2)).unwrap();
