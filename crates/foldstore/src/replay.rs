@@ -690,12 +690,12 @@ fn may_be_unfinished(bytes: &[u8]) -> bool {
 /// the future (taken as "just now": the grace period then runs from when it was first seen).
 /// A backend that cannot tell writes whole commits: `false`.
 fn modified_lately(storage: &dyn Storage, number: u64) -> Result<bool> {
-    Ok(storage
-        .commit_modified(number)?
-        .is_some_and(|modified| match SystemTime::now().duration_since(modified) {
+    Ok(storage.commit_modified(number)?.is_some_and(|modified| {
+        match SystemTime::now().duration_since(modified) {
             Ok(age) => age < IN_PROGRESS_GRACE,
             Err(_) => true,
-        }))
+        }
+    }))
 }
 
 impl Store {
@@ -729,7 +729,12 @@ impl Store {
     /// reading it again while it may be a write in progress whose grace period runs. An
     /// operation that reads many commits and goes on past damage (as verification does) keeps
     /// one `grace` for all of them, so that its waits stay bounded in all.
-    pub(crate) fn decode_patiently(&self, number: u64, mut bytes: Vec<u8>, grace: &mut Grace) -> Result<Commit> {
+    pub(crate) fn decode_patiently(
+        &self,
+        number: u64,
+        mut bytes: Vec<u8>,
+        grace: &mut Grace,
+    ) -> Result<Commit> {
         let storage = self.storage();
         loop {
             let problem = match grace.judge(storage, number, &bytes)? {

@@ -82,7 +82,10 @@ fn document(name: &str) -> Vec<u8> {
 /// What a reader meets while the original writes a commit in place: nothing yet, or the start
 /// of the document.
 fn unfinished() -> [(&'static str, Vec<u8>); 2] {
-    [("empty", Vec::new()), ("partial", document("late")[..30].to_vec())]
+    [
+        ("empty", Vec::new()),
+        ("partial", document("late")[..30].to_vec()),
+    ]
 }
 
 fn names(store: &Store) -> foldstore::Result<Vec<String>> {
@@ -239,10 +242,16 @@ fn a_subscription_gives_a_whole_grace_period_to_a_commit_written_after_one_it_wa
     let path = folder.join("3.log");
     fs::write(&path, b"").unwrap();
     let mut subscription = store.subscribe(Start::After(2)).unwrap();
-    assert!(subscription.next_timeout(Duration::from_millis(100)).unwrap().is_none());
+    assert!(subscription
+        .next_timeout(Duration::from_millis(100))
+        .unwrap()
+        .is_none());
     // Moved aside (say, by repair), and written anew, in place, long after.
     fs::remove_file(&path).unwrap();
-    assert!(subscription.next_timeout(Duration::from_millis(100)).unwrap().is_none());
+    assert!(subscription
+        .next_timeout(Duration::from_millis(100))
+        .unwrap()
+        .is_none());
     thread::sleep(IN_PROGRESS_GRACE + Duration::from_millis(500));
     let writer = write_in_place(&path, 0, Duration::from_millis(500));
     let delivered = within("a subscription", move || loop {
@@ -521,7 +530,8 @@ fn install() -> Result<PathBuf, String> {
         Err(e) => return Err(format!("cannot run `node` ({e}): install Node.js (v20)")),
     }
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node/package.json");
-    let text = fs::read_to_string(&manifest).map_err(|e| format!("cannot read {manifest:?}: {e}"))?;
+    let text =
+        fs::read_to_string(&manifest).map_err(|e| format!("cannot read {manifest:?}: {e}"))?;
     let pinned: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("cannot parse {manifest:?}: {e}"))?;
     let pinned = pinned["dependencies"][PACKAGE]
@@ -594,7 +604,10 @@ fn a_follower_and_readers_beside_writers_of_the_original_see_every_commit() {
                 let mut written = 0_u64;
                 while started.elapsed() < LIVE_WRITING {
                     store
-                        .log(&Event::with_data("foldstore", serde_json::json!({"writer": id})))
+                        .log(&Event::with_data(
+                            "foldstore",
+                            serde_json::json!({"writer": id}),
+                        ))
                         .expect("log with foldstore");
                     written += 1;
                     thread::sleep(Duration::from_millis(1));
@@ -668,10 +681,16 @@ fn a_follower_and_readers_beside_writers_of_the_original_see_every_commit() {
         .sum();
     writing_done.store(true, Ordering::SeqCst);
     let replays = replayer.join().unwrap().unwrap_or_else(|e| panic!("{e}"));
-    let seen = follower.join().unwrap().unwrap_or_else(|e| panic!("the follower failed {e}"));
+    let seen = follower
+        .join()
+        .unwrap()
+        .unwrap_or_else(|e| panic!("the follower failed {e}"));
 
     let total = node_written + foldstore_written;
-    assert!(node_written > 0 && foldstore_written > 0, "{node_written} {foldstore_written}");
+    assert!(
+        node_written > 0 && foldstore_written > 0,
+        "{node_written} {foldstore_written}"
+    );
     assert_eq!(seen, (1..=total).collect::<Vec<_>>());
     assert_eq!(store.tip().unwrap(), total);
     assert!(store.verify(|_, _| {}).unwrap().is_sound());
