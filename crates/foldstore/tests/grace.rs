@@ -680,11 +680,12 @@ fn a_follower_and_readers_beside_writers_of_the_original_see_every_commit() {
         .map(|writer| writer.join().unwrap())
         .sum();
     writing_done.store(true, Ordering::SeqCst);
-    let replays = replayer.join().unwrap().unwrap_or_else(|e| panic!("{e}"));
-    let seen = follower
-        .join()
-        .unwrap()
-        .unwrap_or_else(|e| panic!("the follower failed {e}"));
+    let (replays, seen) = match (replayer.join().unwrap(), follower.join().unwrap()) {
+        (Ok(replays), Ok(seen)) => (replays, seen),
+        (replays, followed) => {
+            panic!("the replays: {replays:?}\nthe follower: {followed:?}")
+        }
+    };
 
     let total = node_written + foldstore_written;
     assert!(
