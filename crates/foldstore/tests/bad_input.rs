@@ -32,8 +32,18 @@ impl Damaged {
         self.folder.join(name)
     }
 
+    /// Writes damage as a crashed writer would have left it, long ago: readers report it at
+    /// once (damage written a moment ago may be a write in progress, given a grace period).
     fn write(&self, name: &str, bytes: &[u8]) {
-        fs::write(self.path(name), bytes).expect("write the damage");
+        let path = self.path(name);
+        fs::write(&path, bytes).expect("write the damage");
+        fs::File::options()
+            .write(true)
+            .open(&path)
+            .and_then(|file| {
+                file.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3600))
+            })
+            .expect("date the damage an hour ago");
     }
 
     fn remove(&self, name: &str) {
