@@ -41,7 +41,9 @@ impl Damaged {
             .write(true)
             .open(&path)
             .and_then(|file| {
-                file.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3600))
+                file.set_modified(
+                    std::time::SystemTime::now() - std::time::Duration::from_secs(3600),
+                )
             })
             .expect("date the damage an hour ago");
     }
