@@ -2,8 +2,10 @@
 //!
 //! # Layout
 //! - `STORE/foldstore-journal.json`: the format marker, `{"format":"foldstore-journal",
-//!   "version":2}`, created exclusively when the store is made. A folder with the marker is a
-//!   journal; a folder with the marker *and* `<n>.log` commit files is refused as mixed.
+//!   "version":2}`, published whole when the store is made (temporary file, sync, no-clobber
+//!   rename); a blank marker beside segments that hold nothing means "not created yet". A
+//!   folder with the marker is a journal; a folder with the marker *and* `<n>.log` commit
+//!   files is refused as mixed.
 //! - `STORE/journal/<first>.jsonl`: segments, named by the number of their first commit
 //!   (20 digits, so that names sort by number, and never `<n>.log`). Each commit is one record:
 //!
@@ -32,7 +34,16 @@
 //! it (a machine crash can leave the later part of an unsynced write without the earlier
 //! part): other bytes after it are damage inside or a torn tail, judged as any other.
 //!
+//! Every file is opened through the file-system seam ([`FileSystem`]): never through a
+//! symbolic link, never anything but a regular file. A write that fails is undone and "not
+//! written"; a failure after its records reached the segment is [`Error::OutcomeUnknown`].
+//!
 //! # Reading
+//! The log is the chain of segments from commit 1, each named by the commit after the last of
+//! the one before; segments off the chain are ignored (and listed as suspicious). Damage
+//! inside a segment costs exactly the commits it covers: readers go on at the next whole
+//! record, and reading a damaged commit fails naming the segment and byte.
+//!
 //! Readers take no lock. A record is only seen when it is whole and its checksum matches, so a
 //! write in progress is invisible until it is complete. Positions of every 256th commit are kept
 //! in memory, so a read by number scans at most 255 records; batch reads go through a segment
