@@ -34,7 +34,7 @@
 //! it (a machine crash can leave the later part of an unsynced write without the earlier
 //! part): other bytes after it are damage inside or a torn tail, judged as any other.
 //!
-//! Every file is opened through the file-system seam ([`FileSystem`]): never through a
+//! Every file is opened through the folder backends' file-system seam: never through a
 //! symbolic link, never anything but a regular file. A write that fails is undone and "not
 //! written"; a failure after its records reached the segment is [`Error::OutcomeUnknown`].
 //!
