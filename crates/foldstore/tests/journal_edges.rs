@@ -316,3 +316,46 @@ fn repair_moves_a_write_torn_behind_a_gap_aside_and_refuses_other_damage() {
     assert!(store.repair(&plan).is_err());
     assert_eq!(fs::read(&segment).unwrap(), bytes);
 }
+
+/// A record whose length field claims more than any document must not make a reader allocate
+/// that much; a huge file as the last segment is reported, never copied into the quarantine.
+#[test]
+fn lengths_and_sizes_from_a_segment_are_bounded() {
+    let (_temp, path) = written(3);
+    let segment = path.join("journal").join(SEGMENT_ONE);
+    let mut bytes = fs::read(&segment).unwrap();
+    bytes.extend_from_slice(
+        b"{\"n\":4,\"len\":99999999999999,\"crc32\":\"00000000\",\"commit\":{}}\n",
+    );
+    fs::write(&segment, &bytes).unwrap();
+    let reader = path.clone();
+    let tip = within(Duration::from_secs(20), move || {
+        Store::open(&reader)
+            .unwrap()
+            .tip()
+            .map_err(|e| e.to_string())
+    });
+    assert_eq!(tip, Ok(3));
+
+    // A sparse file of 8 GiB as the first segment: reported by verify, refused by writers.
+    let (_temp, path) = written(0);
+    let segment = path.join("journal").join(SEGMENT_ONE);
+    fs::File::create(&segment)
+        .unwrap()
+        .set_len(8 << 30)
+        .unwrap();
+    let store = Store::open(&path).unwrap();
+    let report = store.verify(|_, _| {}).unwrap();
+    assert!(
+        report
+            .warnings
+            .iter()
+            .chain(&report.problems)
+            .any(|f| f.location.contains(SEGMENT_ONE)),
+        "{report:?}"
+    );
+    let error = store.log(&numbered(1)).unwrap_err();
+    assert!(error.to_string().contains(SEGMENT_ONE), "{error}");
+    assert!(!path.join("foldstore-quarantine").exists());
+    assert_eq!(fs::metadata(&segment).unwrap().len(), 8 << 30);
+}

@@ -137,6 +137,9 @@ struct View {
     /// The last segment known to be on the chain from commit 1 (each segment named by the
     /// commit after the last of the one before): where the search for the log's end goes on.
     chain_end: Option<u64>,
+    /// Names in the segment folder that look like segments but are not (`*.jsonl` without a
+    /// first commit number from 1 to u64::MAX in 20 digits).
+    odd_names: std::collections::BTreeSet<String>,
 }
 
 /// A stretch of a segment where records are damaged: commits `first..until` cannot be read.
@@ -417,6 +420,12 @@ fn parse_record(buf: &[u8]) -> Parsed {
         at += 8;
         if !expect(buf, &mut at, b"\",\"commit\":")? {
             return Ok(None);
+        }
+        if len > super::MAX_DOCUMENT_BYTES {
+            return Err(format!(
+                "the length ({len} bytes) is larger than any document ({} bytes at most)",
+                super::MAX_DOCUMENT_BYTES
+            ));
         }
         let len = usize::try_from(len).map_err(|_| "the length is too large".to_owned())?;
         let start = at;
@@ -1074,6 +1083,9 @@ impl JournalStorage {
                 view.segments
                     .entry(first)
                     .or_insert_with(|| Segment::new(segments.join(&name), first));
+            } else if name.to_string_lossy().ends_with(".jsonl") {
+                view.odd_names
+                    .insert(segments.join(&name).display().to_string());
             }
         }
         Ok(())
@@ -1861,6 +1873,14 @@ impl JournalStorage {
             .map_err(|e| Error::io("open", segment, e))?;
         // Only the bytes from `offset` on: the segment before them may be large.
         let size = file.len().map_err(|e| Error::io("look at", segment, e))?;
+        if size - offset.min(size) > self.torn_tail_limit() {
+            return Err(self.layout_error(format!(
+                "{} holds {} bytes after its last whole record, from byte {offset} ({problem}): far more than an interrupted write leaves (at most {} bytes), so it is not cut off and nothing was written; if the file is not a journal segment, move it out of the store",
+                segment.display(),
+                size - offset,
+                self.torn_tail_limit()
+            )));
+        }
         let mut bytes = vec![0; usize::try_from(size.saturating_sub(offset)).unwrap_or(0)];
         let filled =
             read_full_at(&*file, &mut bytes, offset).map_err(|e| Error::io("read", segment, e))?;
@@ -1923,6 +1943,13 @@ impl JournalStorage {
             .and_then(|()| file.sync_data())
             .map_err(|e| Error::io("cut the torn end of", segment, e))?;
         Ok(None)
+    }
+
+    /// The most bytes an interrupted write can leave after a segment's last whole record: one
+    /// batch's records in one segment (up to the segment size, and one record past it, of at
+    /// most [`MAX_DOCUMENT_BYTES`](super::MAX_DOCUMENT_BYTES)) and the free space after them.
+    fn torn_tail_limit(&self) -> u64 {
+        self.shared.segment_bytes + super::MAX_DOCUMENT_BYTES + PREALLOCATE + 4096
     }
 
     /// The damage in the last segment that a machine crash left, if it is what one leaves: a
@@ -2076,8 +2103,38 @@ impl Storage for JournalStorage {
     fn list(&self) -> Result<Listing> {
         let mut listing = self.shared.loose.list()?;
         let mut view = self.view();
-        let next = self.find_end(&mut view)?.0;
+        let (next, tail) = self.find_end(&mut view)?;
         listing.commits = (1..next).collect();
+        if let (Tail::Unfinished { offset, problem }, Some(first)) = (&tail, view.chain_end) {
+            let segment = view.segments.get_mut(&first).expect("on the chain");
+            let size = segment
+                .file(&*self.shared.fs)
+                .and_then(|file| file.len())
+                .map_err(|e| Error::io("look at", &segment.path, e))?;
+            let bytes = size - offset;
+            let what = if bytes > self.torn_tail_limit() {
+                format!(
+                    "far more than an interrupted write leaves (at most {} bytes): writers refuse to append until it is moved out of the store",
+                    self.torn_tail_limit()
+                )
+            } else {
+                "what an interrupted write leaves: the next write moves them into the quarantine"
+                    .to_owned()
+            };
+            listing.suspicious.push((
+                segment.path.display().to_string(),
+                format!(
+                    "holds {bytes} bytes after its last whole record (commit {}), from byte {offset} ({problem}): {what}",
+                    next - 1
+                ),
+            ));
+        }
+        for odd in &view.odd_names {
+            listing.suspicious.push((
+                odd.clone(),
+                "is named like a journal segment, but not '<first commit, 1 to 18446744073709551615, in 20 digits>.jsonl': foldstore ignores it".to_owned(),
+            ));
+        }
         // Segments off the chain from commit 1 are not the log's.
         let chain_end = view.chain_end.unwrap_or(0);
         for (first, segment) in view.segments.range(next.max(chain_end + 1)..) {
@@ -2159,10 +2216,12 @@ impl Storage for JournalStorage {
 
     fn create_commit(&self, number: u64, document: &[u8]) -> Result<Result<(), Conflict>> {
         check_commit_number(number)?;
+        super::check_document_size(document)?;
         Ok(self.submit(Kind::Create(number), document)?.map(|_| ()))
     }
 
     fn append_commit(&self, first: u64, document: &[u8]) -> Result<u64> {
+        super::check_document_size(document)?;
         match self.submit(Kind::Append(first.max(1)), document)? {
             Ok(number) => Ok(number),
             Err(conflict) => unreachable!("an append never conflicts: {conflict}"),
