@@ -334,3 +334,37 @@ fn a_failed_folder_sync_after_publishing_is_an_unknown_outcome_naming_the_commit
     assert!(sim.files(&folder).contains_key("2.log"));
     assert_eq!(store.log(&Event::new("third")).expect("log"), 3);
 }
+
+/// A listing that misses a name published while it ran (and shows a later one) is no gap: the
+/// writer looks at the missing number, finds it, lists again and goes on.
+#[test]
+fn a_commit_missed_by_a_listing_is_not_taken_for_a_gap() {
+    let folder = PathBuf::from("/store");
+    let sim = Arc::new(SimFs::with_folder(&folder));
+    let writer = store_on(Arc::clone(&sim) as Arc<dyn FileSystem>, &folder);
+    for n in 1..=3 {
+        assert_eq!(writer.log(&Event::new(format!("e{n}"))).unwrap(), n);
+    }
+    let faulty = Arc::new(FaultFs::new(Arc::clone(&sim) as Arc<dyn FileSystem>));
+    // Missed by two listings in a row: the one that finds the end, and the next one.
+    faulty.hide_from_listings("2.log", 2);
+    let store = store_on(Arc::clone(&faulty) as Arc<dyn FileSystem>, &folder);
+    assert_eq!(store.log(&Event::new("e4")).expect("no gap"), 4);
+
+    // A real gap stays one, however often it is listed.
+    let gap = Arc::new(SimFs::with_folder(&folder));
+    let writer = store_on(Arc::clone(&gap) as Arc<dyn FileSystem>, &folder);
+    for n in 1..=3 {
+        assert_eq!(writer.log(&Event::new(format!("e{n}"))).unwrap(), n);
+    }
+    gap.remove(&folder.join("2.log")).unwrap();
+    let store = store_on(Arc::clone(&gap) as Arc<dyn FileSystem>, &folder);
+    assert!(matches!(
+        store.log(&Event::new("e4")),
+        Err(Error::MissingCommit {
+            commit: 2,
+            next: 3,
+            ..
+        })
+    ));
+}

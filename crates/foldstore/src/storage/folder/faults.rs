@@ -79,6 +79,9 @@ struct State {
     trace: Vec<(Op, PathBuf)>,
     /// The faults injected so far (over the whole life of this file system).
     injected: u64,
+    /// A name the next listings leave out, and how many more listings do (a name published
+    /// while a folder was being listed, which the listing may or may not show).
+    hidden: Option<(OsString, u32)>,
 }
 
 /// A [`FileSystem`] that delegates to another and injects one [`Fault`].
@@ -107,6 +110,11 @@ impl FaultFs {
         state.seen = 0;
         state.seen_of_kind = 0;
         state.trace.clear();
+    }
+
+    /// Leaves `name` out of the next `times` listings.
+    pub(crate) fn hide_from_listings(&self, name: &str, times: u32) {
+        self.lock().hidden = Some((OsString::from(name), times));
     }
 
     /// The operations made since the fault was armed.
@@ -168,7 +176,15 @@ impl FileSystem for FaultFs {
     }
 
     fn list(&self, folder: &Path) -> io::Result<Vec<OsString>> {
-        self.run(Op::List, folder, || self.inner.list(folder))
+        let mut names = self.run(Op::List, folder, || self.inner.list(folder))?;
+        let mut state = self.lock();
+        if let Some((name, times)) = &mut state.hidden {
+            if *times > 0 {
+                *times -= 1;
+                names.retain(|n| n != name);
+            }
+        }
+        Ok(names)
     }
 
     fn create_dir_all(&self, folder: &Path) -> io::Result<()> {

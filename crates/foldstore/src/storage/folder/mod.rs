@@ -320,7 +320,7 @@ impl FolderStorage {
                 continue;
             }
             if let Some((first, next)) = gap {
-                tracing::warn!(
+                tracing::debug!(
                     first,
                     next,
                     folder = %self.path.display(),
