@@ -85,8 +85,21 @@ pub struct RawCommit {
 /// When the commit cannot be read.
 pub fn read_raw_commit(store: &Store, number: u64) -> anyhow::Result<Option<RawCommit>> {
     let storage = store.storage();
-    let Some(bytes) = storage.read_commit(number)? else {
-        return Ok(None);
+    let bytes = match storage.read_commit(number) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => return Ok(None),
+        // A backend that knows the commit to be damaged (a journal record whose checksum
+        // does not match) still has its bytes, for copying as they are.
+        Err(e @ foldstore::Error::CorruptCommit { .. }) => {
+            return match storage.read_commit_raw(number)? {
+                Some(bytes) => Ok(Some(RawCommit {
+                    bytes,
+                    commit: Err(e),
+                })),
+                None => Err(e.into()),
+            }
+        }
+        Err(e) => return Err(e.into()),
     };
     if let Ok(commit) = Commit::decode(number, &bytes) {
         return Ok(Some(RawCommit {

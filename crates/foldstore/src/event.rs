@@ -6,6 +6,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
+use crate::format::{
+    clone_deep, clone_map, from_slice_deep, from_value_deep, hollow, hollow_map, nesting_depth,
+    slow_path_stack, to_value_deep, MAX_NESTING,
+};
 
 /// The headers of a commit: a JSON object, by default `{"time": "<ISO-8601 UTC>"}`.
 pub type Headers = Map<String, Value>;
@@ -25,11 +29,34 @@ pub type Headers = Map<String, Value>;
 /// assert_eq!(moved.name(), "memberHasMoved");
 /// assert_eq!(serde_json::to_string(&Event::new("heartbeat")).unwrap(), r#"{"name":"heartbeat"}"#);
 /// ```
-#[derive(Clone, Debug, PartialEq)]
+///
+/// Data nested thousands of levels deep is copied and dropped without overflowing the stack;
+/// a commit may be nested up to [`Commit::MAX_NESTING`](crate::Commit::MAX_NESTING) levels.
+#[derive(Debug, PartialEq)]
 pub struct Event {
     name: String,
     data: Option<Value>,
     extra: Map<String, Value>,
+}
+
+impl Clone for Event {
+    fn clone(&self) -> Self {
+        Event {
+            name: self.name.clone(),
+            data: self.data.as_ref().map(clone_deep),
+            extra: clone_map(&self.extra),
+        }
+    }
+}
+
+impl Drop for Event {
+    fn drop(&mut self) {
+        // `serde_json::Value` drops recursively: deep data is taken apart on a grown stack.
+        if let Some(data) = &mut self.data {
+            hollow(data);
+        }
+        hollow_map(&mut self.extra);
+    }
 }
 
 impl Event {
@@ -72,10 +99,41 @@ impl Event {
     /// # Errors
     /// [`Error::InvalidEvent`] when the value does not serialize to that shape.
     pub fn from_typed<T: Serialize + ?Sized>(event: &T) -> Result<Self> {
-        let value = serde_json::to_value(event).map_err(|e| Error::InvalidEvent {
+        let value = to_value_deep(event).map_err(|e| Error::InvalidEvent {
             problem: format!("it cannot be serialized to JSON: {e}"),
         })?;
         Event::from_value(value).map_err(|problem| Error::InvalidEvent { problem })
+    }
+
+    /// Reads an event, `{"name": string, "data": any}`, from JSON text. It may be nested as
+    /// deeply as an event of a commit may be: [`Commit::MAX_NESTING`](crate::Commit::MAX_NESTING)
+    /// levels less the 2 of the commit around it.
+    ///
+    /// # Errors
+    /// [`Error::InvalidEvent`] saying what is wrong: not JSON, nested too deep, not an event.
+    pub fn from_json(text: &str) -> Result<Self> {
+        let value = value_from_json(text, MAX_NESTING - 2, "an event").map_err(|problem| {
+            Error::InvalidEvent {
+                problem: format!("the text {problem}"),
+            }
+        })?;
+        Event::from_value(value).map_err(|problem| Error::InvalidEvent {
+            problem: format!("the text {problem}"),
+        })
+    }
+
+    /// Reads event data (any JSON value) from JSON text. It may be nested as deeply as an
+    /// event's data in a commit may be: [`Commit::MAX_NESTING`](crate::Commit::MAX_NESTING)
+    /// levels less the 3 of the commit and event around it.
+    ///
+    /// # Errors
+    /// [`Error::InvalidEvent`] saying what is wrong: not JSON, or nested too deep.
+    pub fn data_from_json(text: &str) -> Result<Value> {
+        value_from_json(text, MAX_NESTING - 3, "an event's data").map_err(|problem| {
+            Error::InvalidEvent {
+                problem: format!("the data {problem}"),
+            }
+        })
     }
 
     /// Converts this event into a typed event, e.g. a serde enum tagged `name` with content `data`.
@@ -83,7 +141,7 @@ impl Event {
     /// # Errors
     /// The serde error when the name is not one of the type's or the data does not fit it.
     pub fn to_typed<T: DeserializeOwned>(&self) -> serde_json::Result<T> {
-        T::deserialize(self.to_value())
+        from_value_deep(self.to_value())
     }
 
     /// As [`to_typed`](Self::to_typed), reading the event as if its name were `name`.
@@ -91,9 +149,9 @@ impl Event {
         let mut object = Map::with_capacity(2);
         object.insert("name".to_owned(), Value::String(name.to_owned()));
         if let Some(data) = &self.data {
-            object.insert("data".to_owned(), data.clone());
+            object.insert("data".to_owned(), clone_deep(data));
         }
-        T::deserialize(Value::Object(object))
+        from_value_deep(Value::Object(object))
     }
 
     /// The event as a JSON object: `name`, then `data` when present, then the other members.
@@ -101,10 +159,10 @@ impl Event {
         let mut object = Map::with_capacity(2 + self.extra.len());
         object.insert("name".to_owned(), Value::String(self.name.clone()));
         if let Some(data) = &self.data {
-            object.insert("data".to_owned(), data.clone());
+            object.insert("data".to_owned(), clone_deep(data));
         }
         for (key, value) in &self.extra {
-            object.insert(key.clone(), value.clone());
+            object.insert(key.clone(), clone_deep(value));
         }
         Value::Object(object)
     }
@@ -116,18 +174,26 @@ impl Event {
 
     /// Reads an event from a JSON value, saying what is wrong when it is not an event.
     pub(crate) fn from_value(value: Value) -> std::result::Result<Self, String> {
-        let Value::Object(mut object) = value else {
-            return Err(format!("is {}, not an object", describe(&value)));
+        let mut object = match value {
+            Value::Object(object) => object,
+            mut other => {
+                let kind = describe(&other);
+                hollow(&mut other);
+                return Err(format!("is {kind}, not an object"));
+            }
         };
         let name = match object.shift_remove("name") {
             Some(Value::String(name)) => name,
-            Some(other) => {
-                return Err(format!(
-                    "has a `name` that is {}, not a string",
-                    describe(&other)
-                ))
+            Some(mut other) => {
+                let kind = describe(&other);
+                hollow(&mut other);
+                hollow_map(&mut object);
+                return Err(format!("has a `name` that is {kind}, not a string"));
             }
-            None => return Err("has no `name`".to_owned()),
+            None => {
+                hollow_map(&mut object);
+                return Err("has no `name`".to_owned());
+            }
         };
         let data = object.shift_remove("data");
         Ok(Event {
@@ -159,6 +225,22 @@ impl<'de> Deserialize<'de> for Event {
         Event::from_value(value)
             .map_err(|problem| serde::de::Error::custom(format!("the event {problem}")))
     }
+}
+
+/// Reads a JSON value from text nested at most `limit` levels, the most that `what` may be in
+/// a commit; the error says what is wrong, phrased to follow "the text".
+fn value_from_json(text: &str, limit: usize, what: &str) -> std::result::Result<Value, String> {
+    let depth = nesting_depth(text.as_bytes());
+    if depth > limit {
+        return Err(format!(
+            "is nested too deep: {depth} levels of arrays and objects, more than the {limit} levels {what} may have (foldstore reads and writes commits nested up to {MAX_NESTING} levels)"
+        ));
+    }
+    // Values partly read from text that is not JSON are dropped where the parser stands.
+    let stack = slow_path_stack(depth);
+    stacker::maybe_grow(stack, stack, || {
+        from_slice_deep::<Value>(text.as_bytes()).map_err(|e| format!("is not valid JSON ({e})"))
+    })
 }
 
 /// A short description of a JSON value's kind, for error messages.

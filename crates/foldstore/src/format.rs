@@ -3,23 +3,240 @@
 //! A commit is `{"headers": {...}, "events": [...]}` and a snapshot `{"headers": {...},
 //! "snapshot": <data>}`, written as compact JSON. Reading accepts any valid JSON of that shape
 //! (pretty-printed, with leading whitespace, with members in any order).
+//!
+//! Documents may be nested up to [`MAX_NESTING`] levels of arrays and objects, for readers and
+//! writers alike: a writer refuses a deeper document (nothing is written), a reader reports one
+//! as damaged. Deep documents are read and written on a stack grown as needed, so that no depth
+//! overflows a thread's stack.
 
 use std::time::SystemTime;
 
+use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
+use crate::error::Error;
 use crate::event::{describe, Event, Headers};
 
+/// The deepest nesting of arrays and objects that foldstore reads and writes in a commit or
+/// snapshot document, counting the document's own levels: a commit's event data starts 3 levels
+/// down (the document, its `events` array, the event), so data may be nested up to
+/// `MAX_NESTING - 3` levels.
+///
+/// The original package sets no limit of its own: it writes with `JSON.stringify`, which is
+/// recursive and throws a `RangeError` once V8's default stack is used up, and reads with
+/// `JSON.parse`, which is not. Measured with `node -e` on Node.js 20.20 (x86-64 Linux):
+/// `JSON.stringify` manages 4,173 levels of nested arrays or objects at the top of a script,
+/// and `store.log` of @scriptabuild/eventstore 1.3.0 writes event data nested at most 4,113
+/// levels (a document of 4,116); `JSON.parse` reads 10,000,000 levels of nested arrays (the
+/// most tried). 5,000 levels take every document the original can write, with room to spare.
+pub const MAX_NESTING: usize = 5_000;
+
+/// Below this much stack left, deep recursion goes on in a new stack segment.
+const RED_ZONE: usize = 64 * 1024;
+
+/// The size of the stack segments that deep recursion grows into.
+const STACK_SEGMENT: usize = 1024 * 1024;
+
+/// The stack given to reading a document nested `depth` levels when it is not read by the fast
+/// path: values partly built when a document turns out damaged are dropped where the parser
+/// stands, which may take a recursion as deep as the document (a few hundred bytes a level).
+pub(crate) fn slow_path_stack(depth: usize) -> usize {
+    256 * 1024 + depth.saturating_mul(4 * 1024)
+}
+
+/// The deepest nesting of arrays and objects in JSON text (0 for a scalar). Strings are
+/// skipped; text that is not JSON gets a figure all the same (the openings not yet closed).
+pub(crate) fn nesting_depth(bytes: &[u8]) -> usize {
+    let mut depth = 0usize;
+    let mut deepest = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &byte in bytes {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if byte == b'\\' {
+                escaped = true;
+            } else if byte == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// The check readers and writers make of a document's nesting: its depth, or `Err(depth)` when
+/// it is nested deeper than [`MAX_NESTING`].
+pub(crate) fn check_nesting(bytes: &[u8]) -> Result<usize, usize> {
+    let depth = nesting_depth(bytes);
+    if depth > MAX_NESTING {
+        Err(depth)
+    } else {
+        Ok(depth)
+    }
+}
+
+/// What a reader says of a document nested `depth` levels, deeper than [`MAX_NESTING`].
+pub(crate) fn too_deep_to_read(depth: usize) -> String {
+    format!(
+        "is nested too deep: {depth} levels of arrays and objects, beyond the recursion limit of {MAX_NESTING} levels that foldstore reads and writes"
+    )
+}
+
+/// What a writer says of a document nested `depth` levels, deeper than [`MAX_NESTING`].
+pub(crate) fn too_deep_to_write(what: &str, depth: usize) -> String {
+    format!(
+        "{what} nested too deep: {depth} levels of arrays and objects, beyond the recursion limit of {MAX_NESTING} levels that foldstore reads and writes (readers would report it as damaged); nothing was written: nest the data less deeply"
+    )
+}
+
+/// Reads JSON text with no recursion limit, growing the stack as needed. The caller has
+/// checked its nesting.
+pub(crate) fn from_slice_deep<T: DeserializeOwned>(bytes: &[u8]) -> serde_json::Result<T> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    deserializer.disable_recursion_limit();
+    let mut stacked = serde_stacker::Deserializer::new(&mut deserializer);
+    stacked.red_zone = RED_ZONE;
+    stacked.stack_size = STACK_SEGMENT;
+    let value = T::deserialize(stacked)?;
+    deserializer.end()?;
+    Ok(value)
+}
+
+/// Writes compact JSON, growing the stack as needed.
+pub(crate) fn to_vec_deep<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(128);
+    let mut serializer = serde_json::Serializer::new(&mut out);
+    let mut stacked = serde_stacker::Serializer::new(&mut serializer);
+    stacked.red_zone = RED_ZONE;
+    stacked.stack_size = STACK_SEGMENT;
+    value.serialize(stacked)?;
+    Ok(out)
+}
+
+/// Converts a value into a `serde_json::Value`, growing the stack as needed.
+pub(crate) fn to_value_deep<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Value> {
+    let mut stacked = serde_stacker::Serializer::new(serde_json::value::Serializer);
+    stacked.red_zone = RED_ZONE;
+    stacked.stack_size = STACK_SEGMENT;
+    value.serialize(stacked)
+}
+
+/// Reads a `serde_json::Value` into `T`, growing the stack as needed.
+pub(crate) fn from_value_deep<T: DeserializeOwned>(value: Value) -> serde_json::Result<T> {
+    let mut stacked = serde_stacker::Deserializer::new(value);
+    stacked.red_zone = RED_ZONE;
+    stacked.stack_size = STACK_SEGMENT;
+    T::deserialize(stacked)
+}
+
+/// Whether a value holds other values (so that dropping or copying it recurses).
+fn has_members(value: &Value) -> bool {
+    match value {
+        Value::Array(items) => !items.is_empty(),
+        Value::Object(members) => !members.is_empty(),
+        _ => false,
+    }
+}
+
+/// Drops the members of `value` from the deepest up, on a stack grown as needed, so that
+/// dropping `value` afterwards recurses at most two levels: `serde_json::Value` drops
+/// recursively, which overflows a thread's stack for values nested some thousands of levels.
+pub(crate) fn hollow(value: &mut Value) {
+    fn hollow_member(member: &mut Value) {
+        if has_members(member) {
+            stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || hollow(member));
+            // Its members hold nothing now: dropping it is shallow.
+            *member = Value::Null;
+        }
+    }
+    match value {
+        Value::Array(items) => items.iter_mut().for_each(hollow_member),
+        Value::Object(members) => members.values_mut().for_each(hollow_member),
+        _ => {}
+    }
+}
+
+/// As [`hollow`] for each value of a map.
+pub(crate) fn hollow_map(map: &mut Map<String, Value>) {
+    map.values_mut().for_each(hollow);
+}
+
+/// A copy of `value`, made on a stack grown as needed (`Value::clone` recurses).
+pub(crate) fn clone_deep(value: &Value) -> Value {
+    fn clone_member(member: &Value) -> Value {
+        if has_members(member) {
+            stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || clone_deep(member))
+        } else {
+            member.clone()
+        }
+    }
+    match value {
+        Value::Array(items) => Value::Array(items.iter().map(clone_member).collect()),
+        Value::Object(members) => Value::Object(clone_map(members)),
+        other => other.clone(),
+    }
+}
+
+/// As [`clone_deep`] for a map.
+pub(crate) fn clone_map(map: &Map<String, Value>) -> Map<String, Value> {
+    map.iter()
+        .map(|(key, member)| {
+            let copy = if has_members(member) {
+                stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || clone_deep(member))
+            } else {
+                member.clone()
+            };
+            (key.clone(), copy)
+        })
+        .collect()
+}
+
 /// One commit of the log: its number, its headers and its events, in the order they were logged.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Debug, PartialEq)]
 pub struct Commit {
     number: u64,
     headers: Headers,
     events: Vec<Event>,
 }
 
+impl Clone for Commit {
+    fn clone(&self) -> Self {
+        Commit {
+            number: self.number,
+            headers: clone_map(&self.headers),
+            events: self.events.clone(),
+        }
+    }
+}
+
+impl Drop for Commit {
+    fn drop(&mut self) {
+        // The events drop their data safely themselves.
+        hollow_map(&mut self.headers);
+    }
+}
+
 impl Commit {
+    /// The deepest nesting of arrays and objects that foldstore reads and writes in a commit
+    /// or snapshot document, counting the document's own levels (a commit's event data starts
+    /// 3 levels down). Writers refuse deeper documents; readers report them as damaged.
+    ///
+    /// The original package writes at most about 4,100 levels (the most Node.js's
+    /// `JSON.stringify` manages with its default stack), so every commit it can write is read.
+    pub const MAX_NESTING: usize = MAX_NESTING;
+
     /// The commit's number: 1 for the first commit of a store.
     pub fn number(&self) -> u64 {
         self.number
@@ -36,8 +253,8 @@ impl Commit {
     }
 
     /// The commit's events, by value.
-    pub fn into_events(self) -> Vec<Event> {
-        self.events
+    pub fn into_events(mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
     }
 
     /// Reads a commit document (the content of a file `k.log`) as commit `number`.
@@ -46,14 +263,23 @@ impl Commit {
     ///
     /// # Errors
     /// [`DecodeError`] saying what is wrong: not JSON, not an object, no `events` array, an
-    /// event without a string `name`, `headers` not an object.
+    /// event without a string `name`, `headers` not an object, nested deeper than
+    /// [`Commit::MAX_NESTING`].
     pub fn decode(number: u64, bytes: &[u8]) -> Result<Commit, DecodeError> {
         decode_commit(number, bytes).map_err(DecodeError)
     }
 
     /// The commit document as the original package writes it: compact JSON, `headers` first.
+    ///
+    /// A commit nested deeper than [`Commit::MAX_NESTING`] (which no reader takes, and which
+    /// a store never writes) is encoded all the same.
     pub fn encode(&self) -> Vec<u8> {
-        encode_commit(&self.headers, &self.events)
+        // Serializing maps with string keys and JSON values cannot fail.
+        to_vec_deep(&CommitDocument {
+            headers: &self.headers,
+            events: &self.events,
+        })
+        .unwrap_or_default()
     }
 
     /// The `time` header read as an RFC 3339 time, when it is present and readable.
@@ -99,14 +325,39 @@ struct SnapshotDocument<'a> {
 }
 
 /// Encodes a commit document as compact JSON, the way the original writes it.
-pub(crate) fn encode_commit(headers: &Headers, events: &[Event]) -> Vec<u8> {
+///
+/// # Errors
+/// [`Error::InvalidHeaders`] or [`Error::InvalidEvent`] (whichever is nested too deep) when the
+/// document would be nested deeper than [`MAX_NESTING`]: readers would not take it.
+pub(crate) fn encode_commit(headers: &Headers, events: &[Event]) -> Result<Vec<u8>, Error> {
     // Serializing maps with string keys and JSON values cannot fail.
-    serde_json::to_vec(&CommitDocument { headers, events }).unwrap_or_default()
+    let document = to_vec_deep(&CommitDocument { headers, events }).unwrap_or_default();
+    // The readers' own check, on the very bytes they would read.
+    check_nesting(&document).map_err(|depth| {
+        // The headers are one level down in the document.
+        let headers_depth = 1 + nesting_depth(&to_vec_deep(headers).unwrap_or_default());
+        if headers_depth > MAX_NESTING {
+            Error::InvalidHeaders {
+                problem: too_deep_to_write("the commit (through its headers) would be", depth),
+            }
+        } else {
+            Error::InvalidEvent {
+                problem: too_deep_to_write("the commit would be", depth),
+            }
+        }
+    })?;
+    Ok(document)
 }
 
 /// Encodes a snapshot document as compact JSON, the way the original writes it.
-pub(crate) fn encode_snapshot(headers: &Headers, snapshot: &Value) -> Vec<u8> {
-    serde_json::to_vec(&SnapshotDocument { headers, snapshot }).unwrap_or_default()
+///
+/// # Errors
+/// The document's depth when it would be nested deeper than [`MAX_NESTING`]: readers would not
+/// take it.
+pub(crate) fn encode_snapshot(headers: &Headers, snapshot: &Value) -> Result<Vec<u8>, usize> {
+    let document = to_vec_deep(&SnapshotDocument { headers, snapshot }).unwrap_or_default();
+    check_nesting(&document)?;
+    Ok(document)
 }
 
 /// Decodes a commit document; the error says what is wrong, phrased to follow "commit N (path)".
@@ -125,15 +376,42 @@ pub(crate) fn decode_commit(number: u64, bytes: &[u8]) -> Result<Commit, String>
             events,
         });
     }
-    let mut object = parse_object(bytes)?;
-    let headers = take_headers(&mut object)?;
+    // Not read by the fast path: deeper than serde_json's default limit of 128 levels, or
+    // damaged. Read with no limit on a stack grown as needed, once the nesting is checked.
+    let depth = check_nesting(bytes).map_err(too_deep_to_read)?;
+    stacker::maybe_grow(slow_path_stack(depth), slow_path_stack(depth), || {
+        decode_commit_slowly(number, bytes, text.is_ok())
+    })
+}
+
+/// Decodes a commit document the fast path did not read, nested at most [`MAX_NESTING`] levels.
+fn decode_commit_slowly(number: u64, bytes: &[u8], utf8: bool) -> Result<Commit, String> {
+    if utf8 {
+        if let Ok(fast::Document { headers, events }) = from_slice_deep(bytes) {
+            return Ok(Commit {
+                number,
+                headers,
+                events,
+            });
+        }
+    }
+    let mut object = parse_object_checked(bytes)?;
+    let result = commit_from_object(number, &mut object);
+    hollow_map(&mut object);
+    result
+}
+
+/// Takes a commit out of a document read as an object, or says what is wrong with it.
+fn commit_from_object(number: u64, object: &mut Map<String, Value>) -> Result<Commit, String> {
+    let headers = take_headers(object)?;
     let events = match object.shift_remove("events") {
         Some(Value::Array(events)) => events,
-        Some(other) => {
+        Some(mut other) => {
+            let kind = describe(&other);
+            hollow(&mut other);
             return Err(format!(
-                "has an `events` member that is {}, not an array",
-                describe(&other)
-            ))
+                "has an `events` member that is {kind}, not an array"
+            ));
         }
         None => return Err("has no `events` array".to_owned()),
     };
@@ -160,15 +438,34 @@ pub(crate) struct SnapshotDoc {
     pub(crate) snapshot: Option<Value>,
 }
 
-/// Decodes a snapshot document; the error says what is wrong, phrased to follow its path.
-pub(crate) fn decode_snapshot(bytes: &[u8]) -> Result<SnapshotDoc, String> {
-    let mut object = parse_object(bytes)?;
-    let headers = take_headers(&mut object)?;
-    let snapshot = object.shift_remove("snapshot");
-    Ok(SnapshotDoc { headers, snapshot })
+impl Drop for SnapshotDoc {
+    fn drop(&mut self) {
+        // A document only checked (by verify) is dropped here: deep data is taken apart on a
+        // grown stack.
+        hollow_map(&mut self.headers);
+        if let Some(snapshot) = &mut self.snapshot {
+            hollow(snapshot);
+        }
+    }
 }
 
-fn parse_object(bytes: &[u8]) -> Result<serde_json::Map<String, Value>, String> {
+/// Decodes a snapshot document; the error says what is wrong, phrased to follow its path.
+pub(crate) fn decode_snapshot(bytes: &[u8]) -> Result<SnapshotDoc, String> {
+    let depth = check_nesting(bytes).map_err(too_deep_to_read)?;
+    stacker::maybe_grow(slow_path_stack(depth), slow_path_stack(depth), || {
+        let mut object = parse_object_checked(bytes)?;
+        let result = take_headers(&mut object).map(|headers| {
+            let snapshot = object.shift_remove("snapshot");
+            SnapshotDoc { headers, snapshot }
+        });
+        hollow_map(&mut object);
+        result
+    })
+}
+
+/// Reads a document as a JSON object, with no recursion limit: the caller has checked that it
+/// is nested at most [`MAX_NESTING`] levels, and gives it a stack for that depth.
+fn parse_object_checked(bytes: &[u8]) -> Result<Map<String, Value>, String> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(if bytes.is_empty() {
             "is empty".to_owned()
@@ -176,9 +473,13 @@ fn parse_object(bytes: &[u8]) -> Result<serde_json::Map<String, Value>, String> 
             "holds only whitespace".to_owned()
         });
     }
-    match serde_json::from_slice::<Value>(bytes) {
+    match from_slice_deep::<Value>(bytes) {
         Ok(Value::Object(object)) => Ok(object),
-        Ok(other) => Err(format!("is {}, not a JSON object", describe(&other))),
+        Ok(mut other) => {
+            let kind = describe(&other);
+            hollow(&mut other);
+            Err(format!("is {kind}, not a JSON object"))
+        }
         Err(e) if e.is_eof() => Err(format!(
             "is not valid JSON: it ends too early ({e}); it may be a write that was cut short"
         )),
@@ -186,14 +487,17 @@ fn parse_object(bytes: &[u8]) -> Result<serde_json::Map<String, Value>, String> 
     }
 }
 
-fn take_headers(object: &mut serde_json::Map<String, Value>) -> Result<Headers, String> {
+fn take_headers(object: &mut Map<String, Value>) -> Result<Headers, String> {
     match object.shift_remove("headers") {
         Some(Value::Object(headers)) => Ok(headers),
         None => Ok(Headers::new()),
-        Some(other) => Err(format!(
-            "has a `headers` member that is {}, not an object",
-            describe(&other)
-        )),
+        Some(mut other) => {
+            let kind = describe(&other);
+            hollow(&mut other);
+            Err(format!(
+                "has a `headers` member that is {kind}, not an object"
+            ))
+        }
     }
 }
 
@@ -211,7 +515,7 @@ mod tests {
             Event::new("b"),
         ];
         assert_eq!(
-            String::from_utf8(encode_commit(&headers, &events)).unwrap(),
+            String::from_utf8(encode_commit(&headers, &events).unwrap()).unwrap(),
             r#"{"headers":{"time":"2026-11-27T15:03:30.380Z"},"events":[{"name":"a","data":{"x":"ø \"q\" \\ \n"}},{"name":"b"}]}"#
         );
     }
@@ -229,7 +533,7 @@ mod tests {
     fn integers_stay_exact() {
         let text = r#"{"events":[{"name":"n","data":[18446744073709551615,-9223372036854775808,9007199254740993]}]}"#;
         let commit = decode_commit(1, text.as_bytes()).unwrap();
-        let again = encode_commit(commit.headers(), commit.events());
+        let again = encode_commit(commit.headers(), commit.events()).unwrap();
         assert_eq!(
             String::from_utf8(again).unwrap(),
             r#"{"headers":{},"events":[{"name":"n","data":[18446744073709551615,-9223372036854775808,9007199254740993]}]}"#
@@ -277,12 +581,33 @@ mod tests {
     }
 
     #[test]
+    fn nesting_is_counted_outside_strings() {
+        let cases: [(&[u8], usize); 7] = [
+            (b"1", 0),
+            (b"[]", 1),
+            (b"{\"a\":[{},[[]]]}", 4),
+            (b"[\"[[[{{{\"]", 1),
+            (b"[\"\\\"[[[\"]", 1),
+            (b"[\"\\\\\",[[]]]", 3),
+            (b"[[[", 3),
+        ];
+        for (bytes, depth) in cases {
+            assert_eq!(
+                nesting_depth(bytes),
+                depth,
+                "{}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+    }
+
+    #[test]
     fn snapshots_without_data_are_told_apart() {
         let doc = decode_snapshot(br#"{"headers":{"time":"t"}}"#).unwrap();
         assert_eq!(doc.snapshot, None);
         let doc = decode_snapshot(br#"{"headers":{},"snapshot":null}"#).unwrap();
         assert_eq!(doc.snapshot, Some(Value::Null));
-        let bytes = encode_snapshot(&Headers::new(), &json!({"a": 1}));
+        let bytes = encode_snapshot(&Headers::new(), &json!({"a": 1})).unwrap();
         assert_eq!(bytes, br#"{"headers":{},"snapshot":{"a":1}}"#);
     }
 }

@@ -6,9 +6,10 @@
 //! the files were changed by something else, and only a person with a backup can mend it, so
 //! repair refuses. It never deletes anything.
 
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use crate::error::{Error, Result};
+use crate::format::decode_commit;
 use crate::replay::IN_PROGRESS_GRACE;
 use crate::store::Store;
 use crate::verify::Finding;
@@ -46,8 +47,13 @@ impl Store {
     /// Reads the whole store and says what [`repair`](Self::repair) would do: move a damaged
     /// last commit aside, and refuse every other problem.
     ///
-    /// A last commit modified less than [`IN_PROGRESS_GRACE`] ago is refused too: it may be a
-    /// write in progress by another program.
+    /// A last commit modified less than [`IN_PROGRESS_GRACE`] before the plan began, or while
+    /// it was made, is refused too: it may be a write in progress by another program (try again
+    /// a little later). A last commit dated in the future (a clock that jumped, a file copied
+    /// from another machine) has an age that says nothing: it is taken as modified when the
+    /// plan first read it, so it is planned for once it has stayed unreadable for the grace
+    /// period since (the plan waits for what is left of it, at most [`IN_PROGRESS_GRACE`]),
+    /// and is not refused for ever.
     ///
     /// # Errors
     /// When the store cannot be listed.
@@ -56,6 +62,7 @@ impl Store {
         // Ages are taken as of the start: verify itself waits out the grace period of a young
         // unreadable last commit, which must not make it look old enough to move.
         let started = SystemTime::now();
+        let started_at = Instant::now();
         let report = self.verify(|_, _| {})?;
         let tail = storage.commit_location(report.tip);
         let mut plan = RepairPlan::default();
@@ -78,12 +85,22 @@ impl Store {
             }
         }
         if let Some(quarantine) = &plan.quarantine {
-            let modified = storage.commit_modified(quarantine.commit)?;
-            let young = modified.is_some_and(|m| {
-                started
-                    .duration_since(m)
-                    .map_or(true, |age| age < IN_PROGRESS_GRACE)
-            });
+            let young = match storage.commit_modified(quarantine.commit)? {
+                Some(modified) if modified > SystemTime::now() => {
+                    // Dated in the future: taken as modified when first read, at the start
+                    // of the plan (verify has usually waited the grace period out already).
+                    let seen = started_at.elapsed();
+                    if seen < IN_PROGRESS_GRACE {
+                        std::thread::sleep(IN_PROGRESS_GRACE - seen);
+                    }
+                    false
+                }
+                // Modified less than the grace period before the start, or since.
+                Some(modified) => started
+                    .duration_since(modified)
+                    .map_or(true, |age| age < IN_PROGRESS_GRACE),
+                None => false,
+            };
             if young {
                 plan.refused.push(Finding {
                     location: quarantine.location.clone(),
@@ -92,6 +109,19 @@ impl Store {
                         IN_PROGRESS_GRACE.as_secs()
                     ),
                 });
+            } else {
+                match self.recheck(quarantine)? {
+                    Recheck::Damaged => {}
+                    // A write in progress that ended while the plan was made: nothing to move.
+                    Recheck::Decodes(why) => {
+                        tracing::info!(commit = quarantine.commit, "{why}");
+                        plan.quarantine = None;
+                    }
+                    Recheck::Changed(why) => plan.refused.push(Finding {
+                        location: quarantine.location.clone(),
+                        problem: format!("{why}; try again shortly"),
+                    }),
+                }
             }
         }
         Ok(plan)
@@ -121,9 +151,48 @@ impl Store {
                 problem: "is no longer the last commit: plan the repair again".to_owned(),
             });
         }
+        if let Recheck::Decodes(why) | Recheck::Changed(why) = self.recheck(quarantine)? {
+            return Err(Error::RepairRefused {
+                location: quarantine.location.clone(),
+                problem: format!("{why}: plan the repair again"),
+            });
+        }
         let moved_to = storage.quarantine_commit(quarantine.commit)?;
         tracing::info!(from = %quarantine.location, to = %moved_to, "damaged last commit moved aside");
         self.relist_tip()?;
         Ok(Some(moved_to))
     }
+
+    /// Reads the commit to be moved aside once more, just before it is, and says whether it is
+    /// still damaged as planned.
+    fn recheck(&self, quarantine: &Quarantine) -> Result<Recheck> {
+        let number = quarantine.commit;
+        let Some(bytes) = self.storage().read_commit(number)? else {
+            return Ok(Recheck::Changed(
+                "is gone since the plan was made".to_owned(),
+            ));
+        };
+        Ok(match decode_commit(number, &bytes) {
+            Ok(_) => Recheck::Decodes(
+                "decodes now: it was a write in progress when the plan was made (or was mended \
+                 since), and is not damaged"
+                    .to_owned(),
+            ),
+            Err(problem) if problem != quarantine.problem => Recheck::Changed(format!(
+                "has changed since the plan was made (it now {problem}): it may be a write in \
+                 progress"
+            )),
+            Err(_) => Recheck::Damaged,
+        })
+    }
+}
+
+/// What a second look at a commit planned to be moved aside found.
+enum Recheck {
+    /// It is damaged as planned.
+    Damaged,
+    /// It decodes now (why it must not be moved).
+    Decodes(String),
+    /// It changed or disappeared since the plan (why it must not be moved now).
+    Changed(String),
 }

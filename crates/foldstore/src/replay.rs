@@ -3,11 +3,12 @@
 use std::fmt;
 use std::ops::{Bound, RangeBounds};
 use std::thread;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::error::{Error, Result};
 use crate::event::{Event, Headers};
 use crate::format::{decode_commit, Commit};
+use crate::storage::Storage;
 use crate::store::Store;
 
 type Predicate<'s> = Box<dyn FnMut(&Commit) -> bool + 's>;
@@ -103,6 +104,9 @@ impl<'s> Replay<'s> {
 
     /// Calls `handler` with every event of the replay and its commit's headers, in order.
     ///
+    /// A commit that another program may still be writing in place is waited for, at most
+    /// for its grace period ([`IN_PROGRESS_GRACE`]), before it counts as damaged.
+    ///
     /// # Errors
     /// A damaged or missing commit ([`Error::CorruptCommit`], [`Error::MissingCommit`]), an end
     /// of the range beyond the log ([`Error::OutOfRange`]), or an I/O error. The handler has then
@@ -156,6 +160,9 @@ impl<'s> Replay<'s> {
             stopped: false,
             read_alone: 0,
             ahead: None,
+            grace: Grace::default(),
+            patient: true,
+            ended_pending: false,
         }
     }
 }
@@ -163,7 +170,9 @@ impl<'s> Replay<'s> {
 /// An iterator over a store's commits, in order; made by [`Replay::commits`] or
 /// [`Store::commits`].
 ///
-/// It yields `Err` once when a commit cannot be read, and then ends.
+/// It yields `Err` once when a commit cannot be read, and then ends. A commit that another
+/// program may still be writing in place is waited for first, within one grace period for the
+/// whole iteration (see [`IN_PROGRESS_GRACE`]).
 #[must_use = "iterators do nothing unless consumed"]
 pub struct Commits<'s> {
     store: &'s Store,
@@ -177,6 +186,13 @@ pub struct Commits<'s> {
     read_alone: u64,
     /// Readers working ahead on other threads, once the replay has shown it is long.
     ahead: Option<ReadAhead>,
+    /// The grace this iterator gives commits that may be writes in progress.
+    grace: Grace,
+    /// Whether it waits out such a commit's grace period (else it ends there, as at the end
+    /// of the log, for its owner to come back later: see [`Commits::with_grace`]).
+    patient: bool,
+    /// Whether it ended at such a commit (when not `patient`).
+    ended_pending: bool,
 }
 
 impl fmt::Debug for Commits<'_> {
@@ -190,6 +206,28 @@ impl fmt::Debug for Commits<'_> {
 }
 
 impl Commits<'_> {
+    /// Goes on with the grace period of an earlier read (a subscription reads each commit
+    /// with a new iterator). When not `patient`, a commit that may be a write in progress
+    /// ends the iteration (as the end of the log does) instead of being waited for: the
+    /// caller reads it again later with the grace handed back by [`take_grace`](Self::take_grace).
+    pub(crate) fn with_grace(mut self, grace: Grace, patient: bool) -> Self {
+        self.grace = grace;
+        self.patient = patient;
+        self
+    }
+
+    /// The grace of this iterator, to go on with in a later one: only while a commit is waited
+    /// for (it ended at a commit in its grace period). Otherwise there is nothing to go on
+    /// with (a commit waited for earlier may have been moved aside since), and a new grace is
+    /// returned.
+    pub(crate) fn take_grace(&mut self) -> Grace {
+        if self.ended_pending {
+            std::mem::take(&mut self.grace)
+        } else {
+            Grace::default()
+        }
+    }
+
     /// Takes back a commit this iterator yielded and that is no longer needed, so that its
     /// memory is freed by the thread that decoded it (which is quicker than freeing it here).
     pub(crate) fn recycle(&mut self, commit: Commit) {
@@ -229,7 +267,13 @@ impl Commits<'_> {
                 None => return Ok(None),
             },
         };
-        let commit = self.store.decode_commit_at(number, bytes)?;
+        let Some(commit) =
+            self.store
+                .decode_commit_with(number, bytes, &mut self.grace, self.patient)?
+        else {
+            self.ended_pending = true;
+            return Ok(None);
+        };
         self.store.note_tip(number);
         Ok(Some(commit))
     }
@@ -540,42 +584,163 @@ fn read_ahead(store: &Store, shared: &AheadShared, index: usize) {
     }
 }
 
-/// How long the last commit of a log may be unreadable because another program is still
-/// writing it in place (as the original package does) before it counts as damaged.
+/// How long a commit may stay unreadable because another program is still writing it in
+/// place (as the original package does: it creates `k.log`, then writes it) before readers
+/// call it damaged.
+///
+/// A reader gives a commit that does not decode this grace period when the commit may be a
+/// write in progress: it is empty or a cut-short start of a JSON document (anything else, such
+/// as a document with a wrong member, is damage at once), and it was modified less than
+/// `IN_PROGRESS_GRACE` ago or is dated in the future. It does so whatever follows the commit:
+/// with several writers, commit `k + 1` may be written while `k` is still in progress. The
+/// commit is read again until it decodes or the grace period, measured from when the reader
+/// first saw it unreadable, has passed; only then is it reported damaged. A file dated in the
+/// future (a clock that jumped, a file copied from another machine) is taken as modified when
+/// it was first seen, so no modification time can make a reader wait longer.
+///
+/// One read operation (a replay, an iterator over commits, a subscription, a verification)
+/// has one grace period at a time: a commit met while another's grace period runs waits only
+/// for what is left of it, and once a grace period has run out without its commit decoding,
+/// the operation waits for no other commit (each is read once more, and reported if it still
+/// does not decode). A commit that decodes ends the grace period: the next write in progress
+/// has a whole one. So one operation never waits much longer than `IN_PROGRESS_GRACE` in all
+/// for commits that stay unreadable, however many there are, and waits longer only while
+/// other programs are in fact finishing their writes.
 pub const IN_PROGRESS_GRACE: Duration = Duration::from_secs(2);
 
 /// How often such a commit is read again while waiting.
 const IN_PROGRESS_POLL: Duration = Duration::from_millis(10);
 
+/// The grace period of one read operation (see [`IN_PROGRESS_GRACE`]).
+#[derive(Debug, Default)]
+pub(crate) struct Grace {
+    /// When the grace period running now ends: set when the operation first sees a commit
+    /// that may be a write in progress, cleared once a commit decodes.
+    deadline: Option<Instant>,
+    /// Set once a grace period ran out: the operation then waits for no other commit.
+    spent: bool,
+}
+
+/// What [`Grace::judge`] made of a commit's bytes.
+pub(crate) enum Judged {
+    /// They decode.
+    Sound(Commit),
+    /// They do not decode (for the reason given), but may be a write in progress whose grace
+    /// period runs: read them again a little later.
+    Pending(String),
+}
+
+impl Grace {
+    /// Decodes commit `number` from `bytes`, or says that it may still be being written, or
+    /// that it is damaged ([`Error::CorruptCommit`]).
+    pub(crate) fn judge(
+        &mut self,
+        storage: &dyn Storage,
+        number: u64,
+        bytes: &[u8],
+    ) -> Result<Judged> {
+        let problem = match decode_commit(number, bytes) {
+            Ok(commit) => {
+                if !self.spent {
+                    self.deadline = None;
+                }
+                return Ok(Judged::Sound(commit));
+            }
+            Err(problem) => problem,
+        };
+        let damaged = |problem: String| Error::CorruptCommit {
+            commit: number,
+            location: storage.commit_location(number),
+            problem,
+        };
+        if self.spent || !may_be_unfinished(bytes) || !modified_lately(storage, number)? {
+            return Err(damaged(problem));
+        }
+        let now = Instant::now();
+        match self.deadline {
+            None => {
+                tracing::debug!(commit = number, %problem, "commit unreadable; it may be a write in progress");
+                self.deadline = Some(now + IN_PROGRESS_GRACE);
+            }
+            Some(deadline) if now >= deadline => {
+                self.spent = true;
+                return Err(damaged(problem));
+            }
+            Some(_) => {}
+        }
+        Ok(Judged::Pending(problem))
+    }
+}
+
+/// Whether `bytes` may be the start of a commit another program is writing in place: nothing
+/// yet, or the start of a JSON object that ends too early. (A document written in place is
+/// seen as a prefix of itself, and the original writes compact JSON, starting with `{`; other
+/// damage cannot be a write in progress.)
+fn may_be_unfinished(bytes: &[u8]) -> bool {
+    match bytes.first() {
+        None => true,
+        Some(b'{') => {
+            serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_err_and(|e| e.is_eof())
+        }
+        Some(_) => false,
+    }
+}
+
+/// Whether commit `number` was modified less than [`IN_PROGRESS_GRACE`] ago, or is dated in
+/// the future (taken as "just now": the grace period then runs from when it was first seen).
+/// A backend that cannot tell writes whole commits: `false`.
+fn modified_lately(storage: &dyn Storage, number: u64) -> Result<bool> {
+    Ok(storage.commit_modified(number)?.is_some_and(|modified| {
+        match SystemTime::now().duration_since(modified) {
+            Ok(age) => age < IN_PROGRESS_GRACE,
+            Err(_) => true,
+        }
+    }))
+}
+
 impl Store {
-    /// Decodes commit `number`. When it does not decode, is the last commit of the log, and
-    /// was modified less than [`IN_PROGRESS_GRACE`] ago, it may be a write in progress: it is
-    /// read again until it decodes or the grace period has passed.
-    pub(crate) fn decode_commit_at(&self, number: u64, mut bytes: Vec<u8>) -> Result<Commit> {
+    /// Decodes commit `number`, giving it the grace period of a write in progress (see
+    /// [`IN_PROGRESS_GRACE`]), as an operation of its own.
+    pub(crate) fn decode_commit_at(&self, number: u64, bytes: Vec<u8>) -> Result<Commit> {
+        self.decode_patiently(number, bytes, &mut Grace::default())
+    }
+
+    /// Decodes commit `number` from `bytes`, within the read operation whose grace is `grace`.
+    /// A commit that may be a write in progress is read again until it decodes or its grace
+    /// period has passed (`patient`), or gives `Ok(None)` at once (not `patient`: the caller
+    /// reads it again later, with the same `grace`).
+    pub(crate) fn decode_commit_with(
+        &self,
+        number: u64,
+        bytes: Vec<u8>,
+        grace: &mut Grace,
+        patient: bool,
+    ) -> Result<Option<Commit>> {
+        if patient {
+            return self.decode_patiently(number, bytes, grace).map(Some);
+        }
+        match grace.judge(self.storage(), number, &bytes)? {
+            Judged::Sound(commit) => Ok(Some(commit)),
+            Judged::Pending(_) => Ok(None),
+        }
+    }
+
+    /// Decodes commit `number` from `bytes` within the read operation whose grace is `grace`,
+    /// reading it again while it may be a write in progress whose grace period runs. An
+    /// operation that reads many commits and goes on past damage (as verification does) keeps
+    /// one `grace` for all of them, so that its waits stay bounded in all.
+    pub(crate) fn decode_patiently(
+        &self,
+        number: u64,
+        mut bytes: Vec<u8>,
+        grace: &mut Grace,
+    ) -> Result<Commit> {
         let storage = self.storage();
         loop {
-            let problem = match decode_commit(number, &bytes) {
-                Ok(commit) => return Ok(commit),
-                Err(problem) => problem,
+            let problem = match grace.judge(storage, number, &bytes)? {
+                Judged::Sound(commit) => return Ok(commit),
+                Judged::Pending(problem) => problem,
             };
-            let young = || -> Result<bool> {
-                if storage.commit_exists(number + 1)? {
-                    return Ok(false);
-                }
-                Ok(storage.commit_modified(number)?.is_some_and(|modified| {
-                    SystemTime::now()
-                        .duration_since(modified)
-                        .map_or(true, |age| age < IN_PROGRESS_GRACE)
-                }))
-            };
-            if !young()? {
-                return Err(Error::CorruptCommit {
-                    commit: number,
-                    location: storage.commit_location(number),
-                    problem,
-                });
-            }
-            tracing::debug!(commit = number, %problem, "last commit unreadable; it may be a write in progress");
             thread::sleep(IN_PROGRESS_POLL);
             match storage.read_commit(number)? {
                 Some(again) => bytes = again,
@@ -633,7 +798,8 @@ impl Store {
         self.replay().range(range).commits()
     }
 
-    /// Reads one commit.
+    /// Reads one commit, waiting for it, at most for its grace period ([`IN_PROGRESS_GRACE`]),
+    /// when another program may still be writing it in place.
     ///
     /// # Errors
     /// [`Error::OutOfRange`] when it does not exist; [`Error::CorruptCommit`] when it is damaged.
@@ -652,5 +818,53 @@ impl Store {
                 tip: self.tip()?,
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Event;
+    use std::sync::mpsc;
+
+    /// One read operation meeting many commits that never decode, each dated in the future
+    /// (so each looks like a write in progress), between sound ones, waits one grace period in
+    /// all, not one per commit.
+    #[test]
+    fn one_operation_waits_one_grace_period_for_many_commits_that_stay_unreadable() {
+        const COMMITS: u64 = 60;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        for i in 1..=COMMITS {
+            store.log(&Event::new(format!("e{i}"))).unwrap();
+        }
+        let future = SystemTime::now() + Duration::from_secs(3600);
+        for n in (2..=COMMITS).step_by(2) {
+            let path = dir.path().join(format!("{n}.log"));
+            let file = std::fs::File::create(&path).unwrap();
+            file.set_modified(future).unwrap();
+        }
+        let (send, receive) = mpsc::channel();
+        let reader = store.clone();
+        std::thread::spawn(move || {
+            let mut grace = Grace::default();
+            let outcomes: Vec<bool> = (1..=COMMITS)
+                .map(|n| {
+                    let bytes = reader.storage().read_commit(n).unwrap().unwrap();
+                    match reader.decode_commit_with(n, bytes, &mut grace, true) {
+                        Ok(Some(_)) => true,
+                        Err(Error::CorruptCommit { commit, .. }) if commit == n => false,
+                        other => panic!("commit {n}: {other:?}"),
+                    }
+                })
+                .collect();
+            let _ = send.send(outcomes);
+        });
+        // One grace period is 2 s; one per unreadable commit would be a minute.
+        let outcomes = receive
+            .recv_timeout(IN_PROGRESS_GRACE * 10)
+            .expect("the reads to end within ten grace periods");
+        let expected: Vec<bool> = (1..=COMMITS).map(|n| n % 2 == 1).collect();
+        assert_eq!(outcomes, expected);
     }
 }

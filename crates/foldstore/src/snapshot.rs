@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::event::Headers;
-use crate::format::{decode_snapshot, encode_snapshot, DecodeError};
+use crate::format::{decode_snapshot, encode_snapshot, too_deep_to_write, DecodeError};
 use crate::storage::validate_snapshot_name;
 use crate::store::Store;
 
@@ -28,12 +28,12 @@ impl Snapshot {
     /// # Errors
     /// [`DecodeError`] when it is not a JSON object with an object `headers` (or none).
     pub fn decode(name: &str, commit: u64, bytes: &[u8]) -> Result<Snapshot, DecodeError> {
-        let doc = decode_snapshot(bytes).map_err(DecodeError::new)?;
+        let mut doc = decode_snapshot(bytes).map_err(DecodeError::new)?;
         Ok(Snapshot {
             name: name.to_owned(),
             commit,
-            headers: doc.headers,
-            data: doc.snapshot,
+            headers: std::mem::take(&mut doc.headers),
+            data: doc.snapshot.take(),
         })
     }
 }
@@ -45,7 +45,9 @@ impl Store {
     ///
     /// # Errors
     /// [`Error::InvalidSnapshotName`]; [`Error::OutOfRange`] for commit 0 or a commit beyond
-    /// the log; I/O errors.
+    /// the log; [`Error::Backend`] when the snapshot would be nested deeper than
+    /// [`Commit::MAX_NESTING`](crate::Commit::MAX_NESTING) levels (its data at most 2 fewer),
+    /// which readers would not take (nothing is written); I/O errors.
     pub fn save_snapshot(&self, name: &str, commit: u64, data: &Value) -> Result<()> {
         self.save_snapshot_document(name, commit, &self.make_headers(), data)
     }
@@ -65,7 +67,16 @@ impl Store {
                 tip,
             });
         }
-        let document = encode_snapshot(headers, data);
+        // Refused, nothing written, when no reader could read it back.
+        let document = encode_snapshot(headers, data).map_err(|depth| Error::Backend {
+            backend: "snapshot",
+            message: format!(
+                "the snapshot {} {}",
+                self.storage().snapshot_location(name, commit),
+                too_deep_to_write("would be", depth)
+            ),
+            source: None,
+        })?;
         match self.storage().create_snapshot(name, commit, &document)? {
             Ok(()) => tracing::debug!(name, commit, "snapshot saved"),
             Err(_) => tracing::debug!(name, commit, "snapshot exists already"),

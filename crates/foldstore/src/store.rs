@@ -404,8 +404,11 @@ impl Store {
     /// any}` (a `#[serde(tag = "name", content = "data")]` enum, say).
     ///
     /// # Errors
-    /// [`Error::InvalidEvent`] when `event` has another shape; [`Error::StoreMissing`] when the
-    /// folder does not exist; I/O errors. Nothing is written when it fails.
+    /// [`Error::InvalidEvent`] when `event` has another shape, or when the commit would be nested
+    /// deeper than [`Commit::MAX_NESTING`](crate::Commit::MAX_NESTING) levels (its data at most
+    /// 3 fewer), which readers would not take; [`Error::InvalidHeaders`] when the header
+    /// factory's headers are nested that deep; [`Error::StoreMissing`] when the folder does not
+    /// exist; I/O errors. Nothing is written when it fails.
     pub fn log<E: Serialize + ?Sized>(&self, event: &E) -> Result<u64> {
         let event = Event::from_typed(event)?;
         self.commit(std::slice::from_ref(&event))
@@ -461,7 +464,8 @@ impl Store {
     /// Writes `events` (at least one) as one commit at the next free number.
     pub(crate) fn commit(&self, events: &[Event]) -> Result<u64> {
         let headers = self.make_headers();
-        let document = encode_commit(&headers, events);
+        // Refused, nothing written, when no reader could read it back.
+        let document = encode_commit(&headers, events)?;
         let mut first = self.known_tip()? + 1;
         // One look back keeps the log gapless even when the known end is stale (a repair moved
         // the last commit aside since): a commit is only ever added after an existing one.

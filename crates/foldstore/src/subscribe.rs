@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::Result;
 use crate::format::Commit;
+use crate::replay::Grace;
 use crate::storage::Watch;
 use crate::store::Store;
 
@@ -36,6 +37,12 @@ pub enum Start {
 ///
 /// As an [`Iterator`], it never ends on its own: it yields each commit, or the error that
 /// stopped it (a damaged commit, a gap), after which it yields nothing.
+///
+/// A commit that another program may still be writing in place (see
+/// [`IN_PROGRESS_GRACE`](crate::IN_PROGRESS_GRACE)) is waited for, whatever commits follow
+/// it: it is delivered once it decodes, and reported damaged only when it has stayed
+/// unreadable for the grace period. While it is waited for, the waiting methods keep to
+/// their timeouts and to cancellation: the grace period goes on across calls.
 pub struct Subscription {
     store: Store,
     next: u64,
@@ -45,6 +52,8 @@ pub struct Subscription {
     notices: bool,
     failed: bool,
     cancelled: Option<Arc<AtomicBool>>,
+    /// The grace period of a commit that may be a write in progress, across reads.
+    grace: Grace,
 }
 
 impl fmt::Debug for Subscription {
@@ -96,6 +105,7 @@ impl Store {
             notices: true,
             failed: false,
             cancelled: None,
+            grace: Grace::default(),
         })
     }
 }
@@ -159,7 +169,9 @@ impl Subscription {
     pub fn next_timeout(&mut self, timeout: Duration) -> Result<Option<Commit>> {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Some(commit) = self.try_next()? {
+            // A commit in its grace period is read again at the next look, not waited for
+            // here, so that the timeout and cancellation hold.
+            if let Some(commit) = self.read_next(false)? {
                 return Ok(Some(commit));
             }
             let now = Instant::now();
@@ -186,12 +198,30 @@ impl Subscription {
         }
     }
 
-    /// The next commit if it exists now.
+    /// The next commit if it exists now. One that may be a write in progress is waited for
+    /// until it decodes or its grace period ([`IN_PROGRESS_GRACE`](crate::IN_PROGRESS_GRACE))
+    /// has passed.
     ///
     /// # Errors
     /// A damaged commit, a gap, an I/O error.
     pub fn try_next(&mut self) -> Result<Option<Commit>> {
-        match self.store.replay().from(self.next).commits().next() {
+        self.read_next(true)
+    }
+
+    /// The next commit if it exists now; one that may be a write in progress is waited for
+    /// when `patient`, and otherwise taken as not there yet (until its grace period has
+    /// passed: then it is reported).
+    fn read_next(&mut self, patient: bool) -> Result<Option<Commit>> {
+        let grace = std::mem::take(&mut self.grace);
+        let mut commits = self
+            .store
+            .replay()
+            .from(self.next)
+            .commits()
+            .with_grace(grace, patient);
+        let next = commits.next();
+        self.grace = commits.take_grace();
+        match next {
             Some(Ok(commit)) => {
                 self.next = commit.number() + 1;
                 Ok(Some(commit))

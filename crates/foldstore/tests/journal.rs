@@ -995,9 +995,12 @@ fn records_after_the_free_space_are_cut_off_before_anything_is_written_over_it()
 }
 
 /// After a machine crash, an unsynced batch can be left with a gap (free space) where its first
-/// record's start was and whole records after it. Readers report that as damage inside, also
-/// new ones, which find a segment's end from its last bytes; writers refuse to write (even one
-/// that has not read the segment); nothing is cut off.
+/// record's start was and whole records after it. Every reader, also a new one that finds a
+/// segment's end from its last bytes, takes the gap for damage inside, not for the end: the end
+/// of the log is the real end, the damaged commit fails naming the segment and the byte, and
+/// the commits after it are read. A replay still stops at the damage with an error. Writers
+/// refuse to append while the last segment holds damage (even one that has not read the
+/// segment); nothing is cut off, nothing is written, nothing goes into the quarantine.
 #[test]
 fn whole_records_after_free_space_are_damage_inside_for_every_reader() {
     // Long enough for a reader that has not read the segment to find its end from its last
@@ -1015,38 +1018,75 @@ fn whole_records_after_free_space_are_damage_inside_for_every_reader() {
     let start = records[usize::try_from(lost).unwrap() - 1].start;
     bytes[start..start + 30].fill(b' ');
     fs::write(&segment, &bytes).unwrap();
-    let damaged = |result: Result<u64, Error>| {
-        assert!(
-            matches!(&result, Err(Error::CorruptCommit { commit, problem, .. }) if *commit == lost && problem.contains("damaged inside")),
-            "{result:?}"
-        );
+    let segment_name = file_name(&segment);
+    let damaged = |result: Result<u64, Error>| match &result {
+        Err(Error::CorruptCommit {
+            commit,
+            location,
+            problem,
+        }) => {
+            assert_eq!(*commit, lost, "{result:?}");
+            assert!(
+                location.contains(&segment_name) && location.contains(&format!("byte {start}")),
+                "the error does not name the segment and the byte: {result:?}"
+            );
+            assert!(problem.contains("is damaged"), "{result:?}");
+        }
+        other => panic!("expected the damage of commit {lost}, got {other:?}"),
     };
 
-    // A new reader, which would find the end from the segment's last bytes, sees the gap.
-    damaged(Store::open(&path).unwrap().tip());
-    damaged(Store::open(&path).unwrap().storage().last_commit());
-
-    // From the segment's start: the commits before, then the damage.
+    // A new reader, which would find the end from the segment's last bytes, finds the real end.
+    assert_eq!(Store::open(&path).unwrap().tip().unwrap(), COMMITS);
+    assert_eq!(
+        Store::open(&path).unwrap().storage().last_commit().unwrap(),
+        COMMITS
+    );
+    // The damaged commit fails naming the segment; the ones around it are read.
+    let reader = Store::open(&path).unwrap();
+    damaged(reader.read_commit(lost).map(|commit| commit.number()));
+    damaged(
+        reader
+            .storage()
+            .read_commit(lost)
+            .map(|found| found.map_or(0, |doc| doc.len() as u64)),
+    );
+    for number in [lost - 1, lost + 1, COMMITS] {
+        let commit = reader.read_commit(number).unwrap();
+        assert_eq!(commit.events()[0].data().unwrap()["i"], json!(number));
+    }
+    // From the segment's start: the commits before, then the damage (never a quiet end).
     let reader = Store::open(&path).unwrap();
     let mut seen = 0;
     let result = reader.replay_event_stream(|_, _| seen += 1);
     damaged(result.map(|summary| summary.commits));
     assert_eq!(seen, lost - 1);
+    // Verify lists exactly the damaged commit, and checks all the others.
+    let report = Store::open(&path).unwrap().verify(|_, _| {}).unwrap();
+    assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+    assert!(
+        report.problems[0].location.contains(&segment_name)
+            && report.problems[0]
+                .location
+                .contains(&format!("(commit {lost})")),
+        "{:?}",
+        report.problems
+    );
+    assert_eq!(
+        (report.tip, report.sound_commits),
+        (COMMITS, COMMITS - 1),
+        "{:?}",
+        report.problems
+    );
     // A writer that read the segment from its start refuses to write, and so does a new one.
     damaged(reader.log(&numbered(7)));
     damaged(Store::open(&path).unwrap().log(&numbered(7)));
-    damaged(
-        Store::open(&path)
-            .unwrap()
-            .read_commit(lost)
-            .map(|commit| commit.number()),
-    );
     assert!(quarantine(&path).is_empty());
     assert_eq!(
         fs::read(&segment).unwrap(),
         bytes,
         "the segment was changed"
     );
+    assert_eq!(Store::open(&path).unwrap().tip().unwrap(), COMMITS);
 }
 
 #[test]
@@ -1213,18 +1253,31 @@ fn damaged_journal(
     panic!("no commit {damaged}");
 }
 
+/// The `i` of commit `number`'s single `numbered` event, read by number.
+fn numbered_value(store: &Store, number: u64) -> u64 {
+    let commit = store
+        .read_commit(number)
+        .unwrap_or_else(|e| panic!("commit {number}: {e}"));
+    assert_eq!(commit.events().len(), 1);
+    commit.events()[0].data().unwrap()["i"].as_u64().unwrap()
+}
+
 /// What a fresh reader makes of a journal whose commit 5 of 10 is damaged in the last segment:
-/// the replay must not end quietly at commit 4 as if the log ended there. It fails naming the
-/// segment; `verify` either reports the damage or fails naming the segment.
+/// the replay must not end quietly at commit 4 as if the log ended there: it fails naming the
+/// segment. The end of the log is the real end (10); reading commit 5 fails naming the segment
+/// and the byte; commits 6 to 10 are read; `verify` lists exactly commit 5 and checks the 9
+/// others.
 ///
 /// (Before commit 4ae30fc the library took the damage for the end of the log: the replay ended
-/// with `Ok` after commit 4, and `verify` reported a sound store of 4 commits.)
+/// with `Ok` after commit 4, and `verify` reported a sound store of 4 commits. Until commit
+/// 6d65e38 the damage cost every commit after it.)
 #[test]
 fn damage_inside_the_last_segment_is_not_taken_for_the_end_of_the_log() {
     let temp = temp();
     let path = temp.path().join("store");
-    let (segment, _) = damaged_journal(&path, 10, 64 << 20, 5);
+    let (segment, original) = damaged_journal(&path, 10, 64 << 20, 5);
     let segment_name = file_name(&segment);
+    let (records, _) = parse_segment(&original);
     let store = Store::open(&path).unwrap();
     let mut seen = 0;
     match store.replay_event_stream(|_, _| seen += 1) {
@@ -1237,25 +1290,45 @@ fn damage_inside_the_last_segment_is_not_taken_for_the_end_of_the_log() {
             summary.commits
         ),
     }
-    assert!(seen <= 4, "{seen} events before the damage");
-    // Verify reports the damage (naming the segment) and checks the commits before it.
+    assert_eq!(seen, 4, "events before the damage");
+    assert_eq!(
+        store.tip().unwrap(),
+        10,
+        "the end of the log is the real end"
+    );
+    match store.storage().read_commit(5) {
+        Err(Error::CorruptCommit {
+            commit, location, ..
+        }) => {
+            assert_eq!(commit, 5);
+            let byte = format!("byte {}", records[4].start);
+            assert!(
+                location.contains(&segment_name) && location.contains(&byte),
+                "{location}"
+            );
+        }
+        other => panic!("commit 5 is damaged, and reading it gave {other:?}"),
+    }
+    for number in (1..=4).chain(6..=10) {
+        assert_eq!(numbered_value(&store, number), number);
+    }
+    // Verify reports exactly the damage (naming the segment) and checks all the others.
     let report = store.verify(|_, _| {}).unwrap();
     assert!(!report.is_sound());
+    assert_eq!(report.problems.len(), 1, "{report:?}");
     assert!(
-        report
-            .problems
-            .iter()
-            .any(|f| f.location.contains(&segment_name) && f.problem.contains("damaged inside")),
+        report.problems[0].location.contains(&segment_name)
+            && report.problems[0].location.contains("(commit 5)")
+            && report.problems[0].problem.contains("is damaged"),
         "verify found no problem in {segment_name}: {report:?}"
     );
-    assert_eq!((report.tip, report.sound_commits), (4, 4), "{report:?}");
-    match store.storage().read_commit(7) {
-        Err(e) => assert!(e.to_string().contains(&segment_name), "{e}"),
-        Ok(found) => assert!(found.is_some(), "commit 7 read as absent"),
-    }
+    assert_eq!((report.tip, report.sound_commits), (10, 9), "{report:?}");
 }
 
-/// The next write after such damage must not cut off the sound commits after it.
+/// The next write after such damage must not cut off the sound commits after it, nor write
+/// after damage that may be what a machine crash left: it is refused naming the segment, and
+/// nothing is written (the segment is unchanged, nothing goes into the quarantine). The sound
+/// commits after the damage stay readable.
 ///
 /// (Before commit 4ae30fc `write_batch` took the damaged record 5 for a torn tail and
 /// `cut_torn_tail` moved it *and* the sound commits 6 to 10 into the quarantine; the new commit
@@ -1264,27 +1337,39 @@ fn damage_inside_the_last_segment_is_not_taken_for_the_end_of_the_log() {
 fn a_write_after_damage_inside_the_last_segment_keeps_the_commits_after_it() {
     let temp = temp();
     let path = temp.path().join("store");
-    let (segment, original) = damaged_journal(&path, 10, 64 << 20, 5);
-    let (records, _) = parse_segment(&original);
-    let sound_after: Vec<u8> = original[records[5].start..].to_vec();
+    let (segment, _) = damaged_journal(&path, 10, 64 << 20, 5);
+    let segment_name = file_name(&segment);
+    let damaged = fs::read(&segment).unwrap();
     let store = Store::open(&path).unwrap();
-    let written = store.log(&numbered(11));
-    let after = fs::read(&segment).unwrap();
-    let kept = find(&after, &sound_after).is_some();
-    let quarantined = quarantine(&path);
-    assert!(
-        kept,
-        "a write after damage inside the journal (commit 5 of 10) returned {written:?} \
-         and cut the sound commits 6..=10 out of {}; the segment now holds {} records, and the \
-         quarantine holds {:?} ({} bytes)",
-        segment.display(),
-        parse_segment(&after).0.len(),
-        quarantined.keys(),
-        quarantined.values().map(Vec::len).sum::<usize>()
-    );
-    if let Ok(n) = written {
-        assert_eq!(n, 11, "the new commit took the number of a sound one");
+    match store.log(&numbered(11)) {
+        Err(e) => assert!(
+            e.to_string().contains(&segment_name),
+            "the error does not name the segment: {e}"
+        ),
+        Ok(n) => panic!("a write after damage inside the last segment was written as commit {n}"),
     }
+    // Also from a writer that has read the segment first.
+    let reader = Store::open(&path).unwrap();
+    assert_eq!(reader.tip().unwrap(), 10);
+    assert!(reader.log(&numbered(11)).is_err());
+    assert!(
+        fs::read(&segment).unwrap() == damaged,
+        "a refused write changed {}",
+        segment.display()
+    );
+    assert!(
+        quarantine(&path).is_empty(),
+        "{:?}",
+        quarantine(&path).keys()
+    );
+    assert_eq!(segment_files(&path), std::slice::from_ref(&segment));
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.tip().unwrap(), 10);
+    for number in 6..=10 {
+        assert_eq!(numbered_value(&store, number), number);
+    }
+    let report = store.verify(|_, _| {}).unwrap();
+    assert_eq!((report.tip, report.sound_commits), (10, 9), "{report:?}");
 }
 
 /// Damage in a segment that is not the last one: the replay fails naming the segment, verify

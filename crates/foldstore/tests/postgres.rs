@@ -1,4 +1,3 @@
-#![cfg(feature = "postgres")]
 //! The PostgreSQL backend's own tests (the shared rules are in `storage_conformance.rs`):
 //! exact bytes, the schema version, URLs and passwords, notifications, writes whose outcome is
 //! unknown (a proxy cuts the connection at chosen moments), races between threads and between
@@ -6,6 +5,8 @@
 //!
 //! They need the server named by `FOLDSTORE_TEST_POSTGRES`; `bash .ci/test` starts one. Without
 //! it they pass with a note on stderr, except under `CI=true`, where they fail.
+
+#![cfg(feature = "postgres")]
 
 mod common;
 #[path = "common/postgres.rs"]
@@ -274,10 +275,192 @@ fn urls_are_parsed_and_passwords_never_shown() {
     assert!(
         message.contains(&format!(
             "cannot connect to postgres://alice@127.0.0.1:{port}/db"
-        )) && message.contains("check that the server runs"),
+        )) && message.contains("check that the server is up"),
         "{message}"
     );
     assert!(!message.contains(SECRET), "{message}");
+    // Shown with its sources, as the command-line tool shows errors, the cause appears once.
+    let mut shown = message.clone();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        shown.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    assert_eq!(shown.matches("refused").count(), 1, "{shown}");
+}
+
+/// Whether the table `name` exists on the server.
+fn table_exists(admin: &mut Client, name: &str) -> bool {
+    admin
+        .query_one(
+            "SELECT to_regclass($1) IS NOT NULL",
+            &[&format!("\"{name}\"")],
+        )
+        .unwrap()
+        .get(0)
+}
+
+/// The number of rows in the table `name`.
+fn rows_in(admin: &mut Client, name: &str) -> i64 {
+    admin
+        .query_one(&format!("SELECT count(*) FROM \"{name}\""), &[])
+        .unwrap()
+        .get(0)
+}
+
+#[test]
+fn a_table_name_that_is_a_helper_table_of_another_store_is_refused() {
+    let Some((storage, table, url)) = created() else {
+        return;
+    };
+    assert_eq!(storage.create_commit(1, b"one").unwrap(), Ok(()));
+    for suffix in ["_quarantine", "_snapshots", "_meta", "_QUARANTINE"] {
+        let name = format!("{table}{suffix}");
+        let error = PostgresStorage::connect(&url_with_table(&url, &name))
+            .expect_err("the name of another store's helper table");
+        let message = backend_message(&error);
+        assert!(
+            message.contains(&format!("{name:?}"))
+                && message.contains(&format!("ends in {:?}", suffix.to_ascii_lowercase()))
+                && message.contains("two stores would write to one table"),
+            "{message}"
+        );
+        let mut config: postgres::Config = url.parse().unwrap();
+        config.connect_timeout(Duration::from_secs(5));
+        let error = PostgresStorage::with_config(config, &name)
+            .expect_err("the name of another store's helper table");
+        assert!(error.to_string().contains(&format!("{name:?}")), "{error}");
+    }
+    // The store itself is untouched.
+    let mut admin = client(&url);
+    assert_eq!(rows_in(&mut admin, &format!("{table}_quarantine")), 0);
+    assert_eq!(storage.last_commit().unwrap(), 1);
+}
+
+#[test]
+fn a_table_that_is_not_a_foldstore_commit_table_is_refused_and_never_written() {
+    let Some(url) = pg_server::server_url() else {
+        return;
+    };
+    let mut admin = client(&url);
+    for (definition, found) in [
+        // The shape of a quarantine table: the number is not a key, so two writers could
+        // both be told they made commit 1.
+        (
+            "(id bigserial PRIMARY KEY, number bigint NOT NULL, document bytea NOT NULL, \
+             created_at timestamptz, quarantined_at timestamptz NOT NULL DEFAULT now())",
+            "primary key (id)",
+        ),
+        (
+            "(number bigint, document bytea, created_at timestamptz DEFAULT now())",
+            "and no primary key",
+        ),
+        (
+            "(number integer PRIMARY KEY, document bytea, created_at timestamptz DEFAULT now())",
+            "number integer",
+        ),
+        (
+            "(number bigint PRIMARY KEY, document text, created_at timestamptz DEFAULT now())",
+            "document text",
+        ),
+    ] {
+        let table = unique_table();
+        admin
+            .batch_execute(&format!("CREATE TABLE \"{table}\" {definition}"))
+            .unwrap();
+        let storage = PostgresStorage::connect(&url_with_table(&url, &table)).unwrap();
+        let writer = PostgresStorage::connect(&url_with_table(&url, &table)).unwrap();
+        let results: Vec<(&str, Result<(), Error>)> = vec![
+            ("create_commit", storage.create_commit(1, b"mine").map(drop)),
+            (
+                "create_commit",
+                writer.create_commit(1, b"theirs").map(drop),
+            ),
+            (
+                "append_commit",
+                writer.append_commit(1, b"theirs").map(drop),
+            ),
+            (
+                "create_snapshot",
+                writer.create_snapshot("m", 1, b"{}").map(drop),
+            ),
+            ("last_commit", storage.last_commit().map(drop)),
+            ("read_commit", storage.read_commit(1).map(drop)),
+            ("list", storage.list().map(drop)),
+            ("ensure_created", writer.ensure_created()),
+        ];
+        for (what, result) in results {
+            let error = result.expect_err(what);
+            let message = backend_message(&error);
+            assert!(
+                message.contains(&format!("table {table} at postgres://"))
+                    && message.contains("is not a foldstore commit table")
+                    && message.contains(found)
+                    && message.contains("number bigint")
+                    && message.contains("?table=NAME"),
+                "{definition}: {what}: {message}"
+            );
+        }
+        // Never written to, and nothing made next to it.
+        assert_eq!(rows_in(&mut admin, &table), 0, "{definition}");
+        for suffix in ["_snapshots", "_quarantine", "_meta"] {
+            assert!(
+                !table_exists(&mut admin, &format!("{table}{suffix}")),
+                "{definition}: {suffix}"
+            );
+        }
+    }
+    // A view is refused as well.
+    let table = unique_table();
+    admin
+        .batch_execute(&format!(
+            "CREATE VIEW \"{table}\" AS SELECT 1::bigint AS number, ''::bytea AS document, \
+             now() AS created_at"
+        ))
+        .unwrap();
+    let storage = PostgresStorage::connect(&url_with_table(&url, &table)).unwrap();
+    let error = storage.last_commit().expect_err("a view");
+    assert!(backend_message(&error).contains("it is a view"), "{error}");
+}
+
+#[test]
+fn a_helper_table_that_is_not_foldstore_s_is_refused() {
+    let Some(url) = pg_server::server_url() else {
+        return;
+    };
+    let mut admin = client(&url);
+    for suffix in ["_snapshots", "_quarantine", "_meta"] {
+        let table = unique_table();
+        let helper = format!("{table}{suffix}");
+        admin
+            .batch_execute(&format!(
+                "CREATE TABLE \"{helper}\" (id integer PRIMARY KEY, note text)"
+            ))
+            .unwrap();
+        let storage = PostgresStorage::connect(&url_with_table(&url, &table)).unwrap();
+        let results: Vec<(&str, Result<(), Error>)> = vec![
+            ("ensure_created", storage.ensure_created()),
+            ("create_commit", storage.create_commit(1, b"one").map(drop)),
+            (
+                "create_snapshot",
+                storage.create_snapshot("m", 1, b"{}").map(drop),
+            ),
+            ("read_commit", storage.read_commit(1).map(drop)),
+        ];
+        for (what, result) in results {
+            let error = result.expect_err(what);
+            let message = backend_message(&error);
+            assert!(
+                message.contains(&format!("table {helper} at postgres://"))
+                    && message.contains(&format!("which the store in table {table} keeps"))
+                    && message.contains("columns (id integer, note text) and primary key (id)"),
+                "{suffix}: {what}: {message}"
+            );
+        }
+        // Nothing was made or written.
+        assert!(!table_exists(&mut admin, &table), "{suffix}");
+        assert_eq!(rows_in(&mut admin, &helper), 0, "{suffix}");
+    }
 }
 
 #[test]

@@ -488,6 +488,32 @@ fn a_bad_url_is_refused_with_a_clear_message() {
     assert!(message.contains("s3://bucket/a//b"), "{message}");
 }
 
+#[test]
+fn time_limits_in_the_url_are_not_part_of_the_prefix() {
+    let Some(url) = s3_server::fresh_url() else {
+        return;
+    };
+    let prefix = url
+        .split_once("://")
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
+    let prefix = prefix
+        .split_once('/')
+        .map(|(_, prefix)| prefix)
+        .unwrap_or_default();
+    let storage = ObjectStorage::from_url(&format!("{url}?timeout=20s&connect_timeout=5"))
+        .expect("time limits in the URL");
+    assert_eq!(storage.prefix().as_ref(), prefix);
+    assert_eq!(
+        storage.create_commit(1, &with_id("a", "one")).unwrap(),
+        Ok(())
+    );
+    // The same objects through a URL without limits.
+    let plain = ObjectStorage::from_url(&url).unwrap();
+    assert_eq!(plain.read_commit(1).unwrap(), Some(with_id("a", "one")));
+    assert_eq!(plain.last_commit().unwrap(), 1);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The log's end by probing.
 

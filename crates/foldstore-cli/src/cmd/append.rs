@@ -12,8 +12,11 @@ use crate::cli::LayoutArg;
 /// Appends one event (`name` and optional JSON `data`), or the events on standard input, as
 /// one commit, and prints its number.
 ///
+/// Data and events may be nested as deeply as a commit can hold them (see
+/// [`foldstore::Commit::MAX_NESTING`]); deeper input is refused before the store is touched.
+///
 /// # Errors
-/// Bad JSON (nothing is written), errors of the store.
+/// Bad JSON, or JSON nested too deep (nothing is written), errors of the store.
 pub fn run(
     path: &Path,
     name: Option<String>,
@@ -27,14 +30,7 @@ pub fn run(
         let name = name.ok_or_else(|| anyhow!("an event name is needed (or --stdin)"))?;
         let event = match data {
             None => Event::new(name),
-            Some(text) => Event::with_data(
-                name,
-                serde_json::from_str(text).with_context(|| {
-                    format!(
-                        "DATA is not valid JSON: {text:?} (a string needs its quotes, e.g. '\"text\"'); nothing was written"
-                    )
-                })?,
-            ),
+            Some(text) => Event::with_data(name, read_data(text)?),
         };
         vec![event]
     };
@@ -56,6 +52,24 @@ pub fn run(
     Ok(ExitCode::SUCCESS)
 }
 
+/// Reads the DATA argument: JSON nested no deeper than an event's data in a commit may be.
+fn read_data(text: &str) -> anyhow::Result<serde_json::Value> {
+    Event::data_from_json(text).map_err(|e| {
+        let problem = match &e {
+            Error::InvalidEvent { problem } => problem.strip_prefix("the data ").unwrap_or(problem),
+            _ => "cannot be read",
+        };
+        if problem.starts_with("is not valid JSON") {
+            anyhow!(
+                "DATA {problem}: {text:?} (a string needs its quotes, e.g. '\"text\"'); nothing was written"
+            )
+        } else {
+            // Too deep: the text itself is too long to show.
+            anyhow!("DATA {problem}; nothing was written")
+        }
+    })
+}
+
 /// Reads events, one JSON object a line, skipping blank lines; refuses all of them on any error.
 fn read_events(input: impl BufRead) -> anyhow::Result<Vec<Event>> {
     let mut events = Vec::new();
@@ -67,9 +81,13 @@ fn read_events(input: impl BufRead) -> anyhow::Result<Vec<Event>> {
         if line.trim().is_empty() {
             continue;
         }
-        let event: Event = serde_json::from_str(&line).with_context(|| {
-            format!(
-                "line {line_number} of standard input is not an event {{\"name\": ..., \"data\": ...}}; nothing was written"
+        let event = Event::from_json(&line).map_err(|e| {
+            let problem = match &e {
+                Error::InvalidEvent { problem } => problem.as_str(),
+                _ => "cannot be read",
+            };
+            anyhow!(
+                "line {line_number} of standard input is not an event {{\"name\": ..., \"data\": ...}}: {problem}; nothing was written"
             )
         })?;
         events.push(event);

@@ -272,7 +272,9 @@ impl<D: ModelDefinition> Model<D> {
     ///
     /// # Errors
     /// The action's error (nothing written); [`Error::RetriesExhausted`] when every attempt lost
-    /// its race (nothing written); errors of reading and folding the log; I/O errors.
+    /// its race (nothing written); [`Error::InvalidEvent`] or [`Error::InvalidHeaders`] when the
+    /// commit would be nested deeper than [`Commit::MAX_NESTING`] (nothing written); errors of
+    /// reading and folding the log; I/O errors.
     pub fn with_read_write_instance<R, E, F>(
         &self,
         mut action: F,
@@ -310,7 +312,8 @@ impl<D: ModelDefinition> Model<D> {
                 });
             }
             let number = state.position + 1;
-            let document = encode_commit(&writer.headers, &writer.events);
+            // Refused, nothing written, when no reader could read it back.
+            let document = encode_commit(&writer.headers, &writer.events)?;
             match shared.store.storage().create_commit(number, &document)? {
                 Ok(()) => {
                     shared.store.note_tip(number);
@@ -627,7 +630,7 @@ impl<D: ModelDefinition> Shared<D> {
                     .to_owned(),
             );
         };
-        serde_json::from_value(data)
+        crate::format::from_value_deep(data)
             .map(Some)
             .map_err(|e| format!("its data does not fit the model's data type: {e}"))
     }
@@ -640,7 +643,7 @@ impl<D: ModelDefinition> Shared<D> {
         if state.position == 0 {
             return Ok(None);
         }
-        let data = serde_json::to_value(&state.data).map_err(|e| Error::Backend {
+        let data = crate::format::to_value_deep(&state.data).map_err(|e| Error::Backend {
             backend: "snapshot",
             message: format!("the model's data cannot be written as JSON: {e}"),
             source: None,

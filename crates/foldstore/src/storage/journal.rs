@@ -39,12 +39,12 @@
 //! sequentially.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::SystemTime;
 
+use super::folder::fs::{FileSystem, Handle, Kind as PathKind, Open, OsFs};
 use super::{check_commit_number, Conflict, Durability, FolderStorage, Listing, Storage};
 use crate::error::{Error, Result};
 
@@ -97,6 +97,8 @@ pub struct JournalStorage {
 
 #[derive(Debug)]
 struct Shared {
+    /// The file system, the operating system's but in tests.
+    fs: Arc<dyn FileSystem>,
     path: PathBuf,
     segments: PathBuf,
     durability: Durability,
@@ -105,9 +107,12 @@ struct Shared {
     loose: FolderStorage,
     view: Mutex<View>,
     /// The lock file, opened once.
-    lock_file: Mutex<Option<Arc<File>>>,
+    lock_file: Mutex<Option<Arc<dyn Handle>>>,
     queue: Mutex<Queue>,
     turn: Condvar,
+    /// Whether this backend's writers looked for temporary files left by interrupted writes
+    /// (of the marker, or of snapshots) yet: once, on the first write.
+    swept: std::sync::atomic::AtomicBool,
 }
 
 /// What readers know of the segments.
@@ -118,12 +123,56 @@ struct View {
     /// The journal's format version, from its marker.
     version: u64,
     segments: BTreeMap<u64, Segment>,
+    /// The last segment known to be on the chain from commit 1 (each segment named by the
+    /// commit after the last of the one before): where the search for the log's end goes on.
+    chain_end: Option<u64>,
+}
+
+/// A stretch of a segment where records are damaged: commits `first..until` cannot be read.
+#[derive(Clone, Debug)]
+struct Damage {
+    first: u64,
+    until: u64,
+    /// Where commit `first` belongs.
+    offset: u64,
+    /// Where the records go on (commit `until`), or the segment's size when they go on in the
+    /// next segment.
+    resume: u64,
+    problem: String,
+}
+
+impl Damage {
+    fn error(&self, number: u64, path: &Path) -> Error {
+        let stretch = if self.until - self.first == 1 {
+            format!("commit {}", self.first)
+        } else {
+            format!("commits {} to {}", self.first, self.until - 1)
+        };
+        Error::CorruptCommit {
+            commit: number,
+            location: format!("{} at byte {}", path.display(), self.offset),
+            problem: format!(
+                "is damaged: {} ({stretch} cannot be read; the journal goes on with commit {} at byte {}); only a backup can mend it ('foldstore copy --force' copies everything else, and the damaged bytes as they are)",
+                self.problem, self.until, self.resume
+            ),
+        }
+    }
+}
+
+/// What follows where a scan of a segment stopped.
+enum After {
+    /// Damage, now recorded in the segment: scan again.
+    Damage,
+    /// The log goes on in the segment starting at this commit.
+    Segment(u64),
+    /// The end of the log, clean or torn.
+    End(Tail),
 }
 
 #[derive(Debug)]
 struct Segment {
     path: PathBuf,
-    file: Option<Arc<File>>,
+    file: Option<Arc<dyn Handle>>,
     /// Known positions: commit number → offset of its record. Holds the segment's start, every
     /// [`INDEX_EVERY`]th commit seen, and the end of the whole records known (the position of
     /// the next commit).
@@ -135,7 +184,7 @@ struct Segment {
     /// The last whole record known: its commit and offset (what a writer's look back reads).
     last: Option<(u64, u64)>,
     /// The segment opened for writing, by this process's writers.
-    writer: Option<Arc<File>>,
+    writer: Option<Arc<dyn Handle>>,
     /// The segment's size as this process's writer knows it: records, then free space.
     allocated: u64,
     /// An offset from which nothing but free space follows, as this process last checked or
@@ -144,6 +193,8 @@ struct Segment {
     /// Whether this process's writers read the segment from its start (see
     /// [`JournalStorage::check_from_start`]): its end is then never taken from its last bytes.
     from_start: bool,
+    /// Damage found inside the segment, by its first commit.
+    damage: BTreeMap<u64, Damage>,
 }
 
 impl Segment {
@@ -159,14 +210,49 @@ impl Segment {
             allocated: 0,
             free_from: None,
             from_start: false,
+            damage: BTreeMap::new(),
         }
     }
 
-    fn file(&mut self) -> io::Result<Arc<File>> {
+    /// The segment's first commit.
+    fn first(&self) -> u64 {
+        *self
+            .positions
+            .keys()
+            .next()
+            .expect("a segment knows its start")
+    }
+
+    /// The damage that commit `number` lies in, if any.
+    fn damage_at(&self, number: u64) -> Option<&Damage> {
+        self.damage
+            .range(..=number)
+            .next_back()
+            .map(|(_, damage)| damage)
+            .filter(|damage| number < damage.until)
+    }
+
+    /// Records damage: commits `first..until` from `offset`, the records going on at `resume`.
+    fn add_damage(&mut self, first: u64, until: u64, offset: u64, resume: u64, problem: String) {
+        tracing::debug!(segment = %self.path.display(), first, until, offset, "damage inside a journal segment");
+        self.positions.insert(until, resume);
+        self.damage.insert(
+            first,
+            Damage {
+                first,
+                until,
+                offset,
+                resume,
+                problem,
+            },
+        );
+    }
+
+    fn file(&mut self, fs: &dyn FileSystem) -> io::Result<Arc<dyn Handle>> {
         if let Some(file) = &self.file {
             return Ok(Arc::clone(file));
         }
-        let file = Arc::new(File::open(&self.path)?);
+        let file = fs.open(&self.path, Open::Read)?;
         self.file = Some(Arc::clone(&file));
         Ok(file)
     }
@@ -371,21 +457,11 @@ enum Tail {
     Unfinished { offset: u64, problem: String },
 }
 
-#[cfg(unix)]
-fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-    std::os::unix::fs::FileExt::read_at(file, buf, offset)
-}
-
-#[cfg(windows)]
-fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-    std::os::windows::fs::FileExt::seek_read(file, buf, offset)
-}
-
 /// Fills `buf` from `offset` as far as the file goes; returns how much was read.
-fn read_full_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+fn read_full_at(file: &dyn Handle, buf: &mut [u8], offset: u64) -> io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
-        match read_at(file, &mut buf[filled..], offset + filled as u64) {
+        match file.read_at(&mut buf[filled..], offset + filled as u64) {
             Ok(0) => break,
             Ok(n) => filled += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -436,7 +512,7 @@ impl Drop for ScanBuffer {
 /// damage does, so that every reader, whether it came from the segment's start or from its
 /// end, finds the same end or the same damage.
 fn scan(
-    file: &File,
+    file: &dyn Handle,
     mut number: u64,
     mut offset: u64,
     free_from: Option<u64>,
@@ -519,7 +595,7 @@ fn scan(
 /// The offset of the first byte other than free space in `file` from `offset` on (where
 /// `buf[at..filled]` was read from), or `None` when only free space follows to its end.
 fn other_than_free(
-    file: &File,
+    file: &dyn Handle,
     buf: &mut [u8],
     at: usize,
     filled: usize,
@@ -560,7 +636,7 @@ struct Scanned {
 
 /// [`scan`] with the errors naming the segment, keeping the positions a segment remembers.
 fn scan_file(
-    file: &File,
+    file: &dyn Handle,
     path: &Path,
     number: u64,
     offset: u64,
@@ -595,16 +671,17 @@ fn scan_file(
 
 /// [`scan_file`] on a segment, which remembers the positions passed.
 fn scan_segment(
+    fs: &dyn FileSystem,
     segment: &mut Segment,
     number: u64,
     offset: u64,
     found: impl FnMut(u64, u64, &[u8], std::ops::Range<usize>) -> bool,
 ) -> Result<(u64, u64, Tail)> {
     let file = segment
-        .file()
+        .file(fs)
         .map_err(|e| Error::io("open", &segment.path, e))?;
     let scanned = scan_file(
-        &file,
+        &*file,
         &segment.path,
         number,
         offset,
@@ -615,32 +692,37 @@ fn scan_segment(
     Ok((scanned.next, scanned.end, scanned.tail))
 }
 
-/// The number of a whole record with a valid checksum after `offset` in `file`, numbered
-/// `number` or later: proof that the bytes at `offset` are damage inside the segment, not an
-/// end torn by a crash or a write in progress.
-fn record_after(file: &File, offset: u64, number: u64) -> io::Result<Option<u64>> {
+/// The first whole record with a valid checksum at or after `offset` in `file` that is
+/// numbered after `number`: its number and offset. It proves that the bytes at `offset`
+/// (where commit `number` belongs) are damage inside the segment, not an end torn by a crash or
+/// a write in progress, and it is where the records go on after the damage.
+fn record_after(file: &dyn Handle, offset: u64, number: u64) -> io::Result<Option<(u64, u64)>> {
     const MOST: u64 = 256 << 20;
-    let size = file.metadata()?.len();
+    let size = file.len()?;
     let length = size.saturating_sub(offset).min(MOST);
     let mut buf = vec![0; usize::try_from(length).unwrap_or(usize::MAX)];
     let filled = read_full_at(file, &mut buf, offset)?;
     buf.truncate(filled);
-    let mut at = 1;
+    let whole = |start: usize| match parse_record(&buf[start..]) {
+        Parsed::Whole {
+            number: n,
+            document,
+            crc,
+            ..
+        } if n > number && crc32fast::hash(&buf[start..][document.clone()]) == crc => Some(n),
+        _ => None,
+    };
+    if let Some(n) = whole(0) {
+        return Ok(Some((n, offset)));
+    }
+    let mut at = 0;
     while let Some(found) = buf
         .get(at..)
         .and_then(|rest| rest.iter().position(|b| *b == b'\n'))
     {
         let start = at + found + 1;
-        if let Parsed::Whole {
-            number: n,
-            document,
-            crc,
-            ..
-        } = parse_record(&buf[start..])
-        {
-            if n >= number && crc32fast::hash(&buf[start..][document]) == crc {
-                return Ok(Some(n));
-            }
+        if let Some(n) = whole(start) {
+            return Ok(Some((n, offset + start as u64)));
         }
         at = start;
     }
@@ -656,15 +738,14 @@ fn record_after(file: &File, offset: u64, number: u64) -> io::Result<Option<u64>
 /// finds the gap and reports it, as a reader that came from the segment's start does. (A gap
 /// before the window is not seen here; a writer reads the segment from its start before its
 /// first write.)
-fn find_last_record(segment: &mut Segment) -> Result<Option<(u64, u64)>> {
+fn find_last_record(fs: &dyn FileSystem, segment: &mut Segment) -> Result<Option<(u64, u64)>> {
     const WINDOW: u64 = 64 << 10;
     let file = segment
-        .file()
+        .file(fs)
         .map_err(|e| Error::io("open", &segment.path, e))?;
     let mut size = file
-        .metadata()
-        .map_err(|e| Error::io("look at", &segment.path, e))?
-        .len();
+        .len()
+        .map_err(|e| Error::io("look at", &segment.path, e))?;
     let window = usize::try_from(WINDOW).unwrap_or(usize::MAX);
     let mut buf = vec![0; window];
     // Back over the free space at the end, to where the last bytes of something else end.
@@ -673,7 +754,7 @@ fn find_last_record(segment: &mut Segment) -> Result<Option<(u64, u64)>> {
             return Ok(None);
         }
         let start = size - WINDOW;
-        let filled = read_full_at(&file, &mut buf, start)
+        let filled = read_full_at(&*file, &mut buf, start)
             .map_err(|e| Error::io("read", &segment.path, e))?;
         match buf[..filled].iter().rposition(|b| *b != FREE) {
             Some(last) => break (start + last as u64 + 1, start),
@@ -686,7 +767,7 @@ fn find_last_record(segment: &mut Segment) -> Result<Option<(u64, u64)>> {
     // The window that ends where the data ends (already read when no free space follows).
     let start = data_end - WINDOW;
     if start != read_from {
-        let filled = read_full_at(&file, &mut buf, start)
+        let filled = read_full_at(&*file, &mut buf, start)
             .map_err(|e| Error::io("read", &segment.path, e))?;
         buf.truncate(filled);
     }
@@ -741,9 +822,10 @@ fn segment_first(name: &str) -> Option<u64> {
     digits.parse().ok().filter(|first| *first > 0)
 }
 
-/// Whether the folder at `path` holds a journal (its marker exists).
+/// Whether the folder at `path` holds a journal (its marker exists, whatever it is: a marker
+/// that is not a regular file is then refused with its own error).
 pub(crate) fn is_journal(path: &Path) -> bool {
-    path.join(JOURNAL_MARKER).exists()
+    std::fs::symlink_metadata(path.join(JOURNAL_MARKER)).is_ok()
 }
 
 fn marker_document() -> String {
@@ -768,11 +850,24 @@ impl JournalStorage {
         durability: Durability,
         segment_bytes: u64,
     ) -> Self {
+        Self::with_file_system(path, durability, segment_bytes, Arc::new(OsFs))
+    }
+
+    /// A journal store on the given file system (tests simulate power loss and inject faults
+    /// through it).
+    pub(crate) fn with_file_system(
+        path: impl Into<PathBuf>,
+        durability: Durability,
+        segment_bytes: u64,
+        fs: Arc<dyn FileSystem>,
+    ) -> Self {
         let path = path.into();
         JournalStorage {
             shared: Arc::new(Shared {
                 segments: path.join(SEGMENT_FOLDER),
-                loose: FolderStorage::with_durability(path.clone(), durability).inside_journal(),
+                loose: FolderStorage::with_file_system(path.clone(), durability, Arc::clone(&fs))
+                    .inside_journal(),
+                fs,
                 path,
                 durability,
                 segment_bytes: segment_bytes.max(1),
@@ -780,6 +875,7 @@ impl JournalStorage {
                 lock_file: Mutex::default(),
                 queue: Mutex::default(),
                 turn: Condvar::new(),
+                swept: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
@@ -810,22 +906,42 @@ impl JournalStorage {
         if view.loaded {
             return Ok(());
         }
+        // Not created yet: an empty store.
+        let Some(version) = self.read_marker()? else {
+            return Ok(());
+        };
+        self.refuse_mixed()?;
+        self.list_segments(view)?;
+        view.version = version;
+        view.loaded = true;
+        Ok(())
+    }
+
+    /// The journal's format version, from its marker; `None` when the journal is not created
+    /// yet: no marker, or a blank one beside segments that hold nothing (what a crash while
+    /// an older foldstore wrote the marker in place left behind; markers are now published
+    /// whole).
+    fn read_marker(&self) -> Result<Option<u64>> {
         let marker = self.shared.path.join(JOURNAL_MARKER);
-        let text = match fs::read_to_string(&marker) {
-            Ok(text) => text,
-            // Not created yet: an empty store.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        let bytes = match self.shared.fs.read(&marker) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Error::io("read", marker, e)),
         };
+        if bytes.iter().all(u8::is_ascii_whitespace) && !self.holds_records()? {
+            return Ok(None);
+        }
+        let text = String::from_utf8_lossy(&bytes);
         let version = serde_json::from_str::<serde_json::Value>(&text)
             .ok()
             .filter(|v| v["format"] == "foldstore-journal")
             .and_then(|v| v["version"].as_u64())
             .ok_or_else(|| {
+                let shown: String = text.trim().chars().take(200).collect();
                 self.layout_error(format!(
-                    "{} is not a journal format marker ({:?})",
+                    "{} is not a journal format marker ({shown:?}); it should hold {}",
                     marker.display(),
-                    text.trim()
+                    marker_document().trim()
                 ))
             })?;
         if version > JOURNAL_VERSION {
@@ -833,11 +949,92 @@ impl JournalStorage {
                 "the journal has format version {version}, and this foldstore reads version {JOURNAL_VERSION} and older: use a newer foldstore"
             )));
         }
+        Ok(Some(version))
+    }
+
+    /// Whether any segment holds anything but free space at its start.
+    fn holds_records(&self) -> Result<bool> {
+        let fs = &*self.shared.fs;
+        let segments = &self.shared.segments;
+        let names = match fs.list(segments) {
+            Ok(names) => names,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(Error::io("list", segments, e)),
+        };
+        for name in names {
+            if name.to_str().and_then(segment_first).is_none() {
+                continue;
+            }
+            let path = segments.join(&name);
+            let file = fs
+                .open(&path, Open::Read)
+                .map_err(|e| Error::io("open", &path, e))?;
+            let mut first = [0u8; 1];
+            if read_full_at(&*file, &mut first, 0).map_err(|e| Error::io("read", &path, e))? > 0
+                && first[0] != FREE
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Publishes the marker whole: written to a temporary file and synced, then given its name
+    /// without replacing a marker another process published first (a blank one is replaced).
+    fn create_marker(&self) -> Result<()> {
+        let fs = &*self.shared.fs;
+        let marker = self.shared.path.join(JOURNAL_MARKER);
+        let document = marker_document();
+        let temporary = self.shared.path.join(format!(
+            "{}marker-{}-{}",
+            super::folder::TEMP_PREFIX,
+            std::process::id(),
+            SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        ));
+        let blank = match fs.read(&marker) {
+            Ok(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => true,
+            // Made already (checked by `load`).
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+            Err(e) => return Err(Error::io("read", marker, e)),
+        };
+        fs.write_new(&temporary, document.as_bytes(), true)
+            .map_err(|e| Error::io("write", &temporary, e))?;
+        let published = if blank {
+            fs.rename(&temporary, &marker)
+        } else {
+            fs.rename_noreplace(&temporary, &marker)
+        };
+        match published {
+            Ok(()) => {}
+            // Another process published it first.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                let _ = fs.remove(&temporary);
+                return Ok(());
+            }
+            Err(e) => {
+                let _ = fs.remove(&temporary);
+                return Err(Error::io("create", marker, e));
+            }
+        }
         self.refuse_mixed()?;
-        self.list_segments(view)?;
-        view.version = version;
-        view.loaded = true;
-        Ok(())
+        fs.sync_dir(&self.shared.path)
+            .map_err(|e| Error::io("sync the folder", &self.shared.path, e))
+    }
+
+    /// Refuses a segment folder that is a symbolic link: segments are written through it.
+    fn check_segment_folder(&self) -> Result<()> {
+        let segments = &self.shared.segments;
+        match self.shared.fs.is_link(segments) {
+            Ok(false) => Ok(()),
+            Ok(true) => Err(self.layout_error(format!(
+                "{} is a symbolic link: foldstore never follows a symbolic link inside a store (the journal's segments would be read and written elsewhere); replace it with the folder it points to",
+                segments.display()
+            ))),
+            Err(e) => Err(Error::io("look at", segments, e)),
+        }
     }
 
     /// Refuses a folder that holds loose-layout commit files beside the journal.
@@ -854,17 +1051,18 @@ impl JournalStorage {
     }
 
     fn list_segments(&self, view: &mut View) -> Result<()> {
-        let entries = match fs::read_dir(&self.shared.segments) {
-            Ok(entries) => entries,
+        self.check_segment_folder()?;
+        let segments = &self.shared.segments;
+        let names = match self.shared.fs.list(segments) {
+            Ok(names) => names,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(Error::io("list", &self.shared.segments, e)),
+            Err(e) => return Err(Error::io("list", segments, e)),
         };
-        for entry in entries {
-            let entry = entry.map_err(|e| Error::io("list", &self.shared.segments, e))?;
-            if let Some(first) = entry.file_name().to_str().and_then(segment_first) {
+        for name in names {
+            if let Some(first) = name.to_str().and_then(segment_first) {
                 view.segments
                     .entry(first)
-                    .or_insert_with(|| Segment::new(entry.path(), first));
+                    .or_insert_with(|| Segment::new(segments.join(&name), first));
             }
         }
         Ok(())
@@ -876,7 +1074,7 @@ impl JournalStorage {
             return true;
         }
         let path = self.shared.segments.join(segment_name(first));
-        if path.exists() {
+        if self.shared.fs.kind(&path).ok().flatten().is_some() {
             view.segments.insert(first, Segment::new(path, first));
             true
         } else {
@@ -885,21 +1083,26 @@ impl JournalStorage {
     }
 
     /// Finds where commit `number` starts: the segment's first number and the offset, or
-    /// `None` when there is no such commit (yet). Learns of other writers' appends.
+    /// `None` when there is no such commit (yet). Learns of other writers' appends. A commit
+    /// inside damage is [`Error::CorruptCommit`].
     fn locate(&self, view: &mut View, number: u64) -> Result<Option<(u64, u64)>> {
         self.load(view)?;
         if view.segments.is_empty() {
             // Another process may have written the first commit since this one looked.
             self.list_segments(view)?;
         }
+        let fs = &*self.shared.fs;
         loop {
             let Some((&first, _)) = view.segments.range(..=number).next_back() else {
                 return Ok(None);
             };
             let segment = view.segments.get_mut(&first).expect("just found");
+            if let Some(damage) = segment.damage_at(number) {
+                return Err(damage.error(number, &segment.path));
+            }
             let (from, offset) = segment.start_for(number);
             let mut found = None;
-            let (next, end, tail) = scan_segment(segment, from, offset, |n, at, _, _| {
+            let (next, end, tail) = scan_segment(fs, segment, from, offset, |n, at, _, _| {
                 if n == number {
                     found = Some(at);
                     return false;
@@ -911,111 +1114,155 @@ impl JournalStorage {
                 return Ok(Some((first, at)));
             }
             segment.note_end(next, end);
-            let path = segment.path.clone();
-            let file = segment
-                .file()
-                .map_err(|e| Error::io("open", &segment.path, e))?;
-            // A segment without records (its writer died before writing) has no successor.
-            let more = next > first && self.discover(view, next);
-            self.refuse_damage_inside(&path, &file, next, &tail, more)?;
-            if next <= number && more {
-                continue;
+            match self.after_scan(view, first, next, tail)? {
+                // Damage was found and recorded: look again.
+                After::Damage => continue,
+                After::Segment(later) if later <= number => continue,
+                After::Segment(_) | After::End(_) => return Ok(None),
             }
-            return Ok(None);
         }
     }
 
-    /// Fails with [`Error::CorruptCommit`] when the bytes where commit `next` belongs are not
-    /// a whole record and yet the log goes on after them (a later record in the segment, or a
-    /// later segment): damage inside the journal, which must not be taken for its end.
-    fn refuse_damage_inside(
-        &self,
-        path: &Path,
-        file: &File,
-        next: u64,
-        tail: &Tail,
-        later_segment: bool,
-    ) -> Result<()> {
-        let Tail::Unfinished { offset, problem } = tail else {
-            return Ok(());
-        };
-        let later = if later_segment {
-            Some(format!("segment {} follows", segment_name(next)))
-        } else {
-            record_after(file, *offset, next)
-                .map_err(|e| Error::io("read", path, e))?
-                .map(|n| format!("commit {n} follows it"))
-        };
-        match later {
-            None => Ok(()),
-            Some(later) => Err(Error::CorruptCommit {
-                commit: next,
-                location: format!("{} at byte {offset}", path.display()),
-                problem: format!(
-                    "is damaged ({problem}), and {later}: the journal is damaged inside, not torn at its end, so nothing was cut off; the commits after it are unreachable until the segment is mended ('foldstore copy --force' copies what can be read)"
-                ),
-            }),
+    /// What follows where a scan of the segment starting at `first` stopped (commit `next`,
+    /// followed by `tail`): damage inside the journal (recorded in the segment, with where the
+    /// records go on), the next segment, or the end of the log.
+    fn after_scan(&self, view: &mut View, first: u64, next: u64, tail: Tail) -> Result<After> {
+        let fs = &*self.shared.fs;
+        if let Tail::Unfinished { offset, problem } = tail {
+            let segment = view.segments.get_mut(&first).expect("scanned");
+            let file = segment
+                .file(fs)
+                .map_err(|e| Error::io("open", &segment.path, e))?;
+            if let Some((until, resume)) = record_after(&*file, offset, next)
+                .map_err(|e| Error::io("read", &segment.path, e))?
+            {
+                segment.add_damage(next, until, offset, resume, problem);
+                return Ok(After::Damage);
+            }
+            // No whole record after it in this segment: a later segment with records shows it
+            // is damage too, else it is the torn end of the log.
+            if let Some(later) = self.later_segment_with_records(view, first)? {
+                if later > next {
+                    let segment = view.segments.get_mut(&first).expect("scanned");
+                    let size = segment
+                        .file(fs)
+                        .and_then(|file| file.len())
+                        .map_err(|e| Error::io("look at", &segment.path, e))?;
+                    segment.add_damage(next, later, offset, size, problem);
+                    return Ok(After::Segment(later));
+                }
+            }
+            return Ok(After::End(Tail::Unfinished { offset, problem }));
         }
+        // A segment without records (its writer died before writing) has no successor.
+        if next > first && self.discover(view, next) {
+            return Ok(After::Segment(next));
+        }
+        Ok(After::End(Tail::Clean))
     }
 
-    /// Scans the last segment to its end, and on into segments other writers started. Returns
-    /// the number the next commit takes, and the tail the scan found.
+    /// The first segment after the one starting at `first` that holds anything: segments
+    /// that a writer left empty when it died do not count.
+    fn later_segment_with_records(&self, view: &mut View, first: u64) -> Result<Option<u64>> {
+        self.list_segments(view)?;
+        let fs = &*self.shared.fs;
+        let later: Vec<u64> = view
+            .segments
+            .range(first.saturating_add(1)..)
+            .map(|(n, _)| *n)
+            .collect();
+        for candidate in later {
+            let segment = view.segments.get_mut(&candidate).expect("listed");
+            let size = segment
+                .file(fs)
+                .and_then(|file| file.len())
+                .map_err(|e| Error::io("look at", &segment.path, e))?;
+            if size > 0 {
+                return Ok(Some(candidate));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Scans the log to its end, following the chain of segments from the last one known on
+    /// it (each segment is named by the commit after the last of the one before), past damage
+    /// inside. Returns the number the next commit takes, and the tail the scan found. Segments
+    /// that are not on the chain are not the log's: a writer never appends after them.
     fn find_end(&self, view: &mut View) -> Result<(u64, Tail)> {
         self.load(view)?;
         if view.segments.is_empty() {
             // Another process may have written the first commit since this one looked.
             self.list_segments(view)?;
         }
+        let fs = &*self.shared.fs;
+        let mut current = match view.chain_end {
+            Some(first) => first,
+            None => match view.segments.keys().next() {
+                None => return Ok((1, Tail::Clean)),
+                Some(&1) => 1,
+                Some(&other) => {
+                    return Err(Error::CorruptCommit {
+                        commit: 1,
+                        location: self.shared.segments.join(segment_name(1)).display().to_string(),
+                        problem: format!(
+                            "is missing: the journal's first segment is {}, so commits 1 to {} are missing (a gap in the log); restore the missing segments from a backup",
+                            segment_name(other),
+                            other - 1
+                        ),
+                    })
+                }
+            },
+        };
         loop {
-            let Some((&first, segment)) = view.segments.iter_mut().next_back() else {
-                return Ok((1, Tail::Clean));
-            };
+            view.chain_end = Some(current);
+            let segment = view.segments.get_mut(&current).expect("on the chain");
             let (from, offset) = match segment.furthest() {
                 (n, 0)
-                    if n == *segment.positions.keys().next().expect("start")
-                        && !segment.from_start =>
+                    if n == segment.first() && !segment.from_start && segment.damage.is_empty() =>
                 {
-                    find_last_record(segment)?.unwrap_or((n, 0))
+                    find_last_record(fs, segment)?.unwrap_or((n, 0))
                 }
                 known => known,
             };
-            let (next, end, tail) = scan_segment(segment, from, offset, |_, _, _, _| true)?;
+            let (next, end, tail) = scan_segment(fs, segment, from, offset, |_, _, _, _| true)?;
             segment.note_end(next, end);
-            let file = segment
-                .file()
-                .map_err(|e| Error::io("open", &segment.path, e))?;
-            let path = segment.path.clone();
-            // A segment without records (its writer died before writing) has no successor.
-            let more = next > first && self.discover(view, next);
-            self.refuse_damage_inside(&path, &file, next, &tail, more)?;
-            if more {
-                continue;
+            match self.after_scan(view, current, next, tail)? {
+                After::Damage => {}
+                After::Segment(later) => current = later,
+                After::End(tail) => return Ok((next, tail)),
             }
-            return Ok((next, tail));
         }
     }
 
-    /// Reads up to `max` commits from `number` on, in order, stopping at the end of the log.
+    /// Reads up to `max` commits from `number` on, in order, stopping at the end of the log
+    /// or before damage (a read that starts at damage fails with it).
     /// The segments are read without holding the view's lock, so that readers on several
     /// threads read at once.
     fn read_from(&self, number: u64, max: usize) -> Result<Vec<Vec<u8>>> {
+        let fs = &*self.shared.fs;
         let mut commits = Vec::new();
         let mut next = number;
         while commits.len() < max {
-            let (first, offset, file, path, free_from) = {
+            let located = {
                 let mut view = self.view();
-                let Some((first, offset)) = self.locate(&mut view, next)? else {
-                    break;
-                };
-                let segment = view.segments.get_mut(&first).expect("located");
-                let file = segment
-                    .file()
-                    .map_err(|e| Error::io("open", &segment.path, e))?;
-                (first, offset, file, segment.path.clone(), segment.free_from)
+                match self.locate(&mut view, next) {
+                    Ok(Some((first, offset))) => {
+                        let segment = view.segments.get_mut(&first).expect("located");
+                        let file = segment
+                            .file(fs)
+                            .map_err(|e| Error::io("open", &segment.path, e))?;
+                        (first, offset, file, segment.path.clone(), segment.free_from)
+                    }
+                    Ok(None) => break,
+                    // Damage after commits read: they are returned, the damage is met next.
+                    Err(Error::CorruptCommit { .. }) if !commits.is_empty() => break,
+                    Err(e) => return Err(e),
+                }
             };
+            let (first, offset, file, path, free_from) = located;
             let before = commits.len();
             let scanned = scan_file(
-                &file,
+                &*file,
                 &path,
                 next,
                 offset,
@@ -1042,56 +1289,212 @@ impl JournalStorage {
         Ok(commits)
     }
 
-    /// Writes the queued requests as one batch, under the lock; returns each one's outcome.
-    fn write_batch(&self, batch: &[Request]) -> Result<Vec<Result<u64, Conflict>>> {
-        let segments = &self.shared.segments;
-        let lock_path = segments.join(LOCK_FILE);
+    /// The stored bytes of commit `number`, also when the journal knows them to be damaged:
+    /// the document of a record whose checksum does not match, or the bytes of a damaged
+    /// stretch (for its first commit; later commits of the same stretch are empty). For
+    /// copying a damaged store as it is.
+    fn read_damaged(&self, number: u64) -> Result<Option<Vec<u8>>> {
+        let damage = {
+            let mut view = self.view();
+            match self.locate(&mut view, number) {
+                Ok(_) => None,
+                Err(Error::CorruptCommit { .. }) => {
+                    let (&first, _) = view.segments.range(..=number).next_back().expect("located");
+                    let segment = view.segments.get_mut(&first).expect("located");
+                    segment.damage_at(number).cloned().map(|damage| {
+                        (segment.file(&*self.shared.fs), segment.path.clone(), damage)
+                    })
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        let Some((file, path, damage)) = damage else {
+            return self.read_commit(number);
+        };
+        if number != damage.first {
+            return Ok(Some(Vec::new()));
+        }
+        let file = file.map_err(|e| Error::io("open", &path, e))?;
+        let mut bytes = vec![0; usize::try_from(damage.resume - damage.offset).unwrap_or(0)];
+        let filled = read_full_at(&*file, &mut bytes, damage.offset)
+            .map_err(|e| Error::io("read", &path, e))?;
+        bytes.truncate(filled);
+        if let Parsed::Whole { document, .. } = parse_record(&bytes) {
+            if damage.until == number + 1 {
+                return Ok(Some(bytes[document].to_vec()));
+            }
+        }
+        let kept = bytes
+            .iter()
+            .rposition(|b| *b != FREE)
+            .map_or(0, |at| at + 1);
+        bytes.truncate(kept);
+        Ok(Some(bytes))
+    }
+
+    /// Writes the queued requests as one batch, under the lock; returns each one's outcome, or
+    /// an error that concerns them all (nothing of the batch was written).
+    fn write_batch(&self, batch: &[Request]) -> Result<Vec<Result<Result<u64, Conflict>>>> {
         let lock = match self.lock_handle() {
             // A journal asked for in a folder that exists: made on its first write, as a loose
             // store's folder needs nothing to be written into.
-            Err(Error::StoreMissing { .. }) if self.shared.path.is_dir() => {
+            Err(Error::StoreMissing { .. })
+                if self.shared.fs.kind(&self.shared.path).ok().flatten()
+                    == Some(PathKind::Folder) =>
+            {
                 self.ensure_created()?;
                 self.lock_handle()?
             }
             other => other?,
         };
-        lock_file(&lock).map_err(|e| Error::io("lock", &lock_path, e))?;
-        let _unlock = Unlock(&lock);
+        let lock_path = self.shared.segments.join(LOCK_FILE);
+        lock.lock().map_err(|e| Error::io("lock", &lock_path, e))?;
+        let _unlock = Unlock(&*lock);
         let mut view = self.view();
         self.load(&mut view)?;
         if !view.loaded {
-            return Err(Error::StoreMissing {
-                path: self.shared.path.clone(),
-            });
+            // The marker is blank: a creation was interrupted. Made now, under the lock.
+            drop(view);
+            self.ensure_created()?;
+            view = self.view();
+            self.load(&mut view)?;
+            if !view.loaded {
+                return Err(Error::StoreMissing {
+                    path: self.shared.path.clone(),
+                });
+            }
         }
         self.check_from_start(&mut view);
+        if !self
+            .shared
+            .swept
+            .swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            self.shared
+                .loose
+                .remove_stale_temporaries(super::folder::STALE_TEMPORARY_AGE);
+        }
         // Find the end of the log. Holding the lock, nobody else is writing: bytes after the
-        // last whole record were torn by a crash.
-        let (mut next, tail) = self.find_end(&mut view)?;
+        // last whole record were left by an interrupted write.
+        let (next, tail) = self.find_end(&mut view)?;
         if let Tail::Unfinished { offset, problem } = tail {
-            let (_, segment) = view
-                .segments
-                .iter_mut()
-                .next_back()
-                .expect("a tail is in a segment");
-            self.cut_torn_tail(&segment.path.clone(), offset, &problem)?;
+            let first = view.chain_end.expect("a tail is in a segment");
+            let segment = view.segments.get_mut(&first).expect("the last segment");
+            let path = segment.path.clone();
+            self.cut_torn_tail(&path, offset, &problem)?;
             segment.allocated = offset;
             segment.free_from = Some(offset);
+            segment.writer = None;
         }
-        let (mut first, mut end) = match view.segments.iter().next_back() {
-            Some((first, segment)) => (*first, segment.end.map_or(0, |(_, end)| end)),
+        // Damage inside the last segment may be what a machine crash left of an unsynced
+        // batch (records behind a gap): nothing is appended after it, so that it stays what
+        // it is for a person (or 'foldstore repair') to judge.
+        if let Some(damage) = view
+            .chain_end
+            .and_then(|first| view.segments.get(&first))
+            .and_then(|segment| {
+                segment
+                    .damage
+                    .values()
+                    .next()
+                    .map(|d| (d.clone(), segment.path.clone()))
+            })
+        {
+            let (damage, path) = damage;
+            return Err(damage.error(damage.first, &path));
+        }
+        let (first, end) = match view.chain_end {
+            Some(first) => (first, view.segments[&first].end.map_or(0, |(_, end)| end)),
             None => (0, 0),
         };
         // Journals older than free space are written without it, as their writers expect.
         let preallocate = view.version >= FREE_SPACE_VERSION;
-        // Assign numbers.
-        let mut outcomes = Vec::with_capacity(batch.len());
-        let mut records = Vec::new();
-        let mut written = Vec::new();
-        for request in batch {
+        let plan = self.plan_batch(batch, next, first, end)?;
+        let mut outcomes: Vec<Option<Result<Result<u64, Conflict>>>> =
+            plan.conflicts.into_iter().collect();
+        let mut failed: Option<Error> = None;
+        for part in plan.parts {
+            let numbers: Vec<u64> = part.written.iter().map(|w| w.number).collect();
+            if let Some(error) = &failed {
+                // An earlier part failed: nothing more is written.
+                for written in &part.written {
+                    outcomes[written.request] = Some(Err(Error::Backend {
+                        backend: "journal",
+                        message: format!(
+                            "commit not written: an earlier write of the same batch failed ({error})"
+                        ),
+                        source: None,
+                    }));
+                }
+                continue;
+            }
+            let (guard, result) = self.write_part(view, &part, preallocate);
+            view = guard;
+            match result {
+                Ok(()) => {
+                    for written in &part.written {
+                        outcomes[written.request] = Some(Ok(Ok(written.number)));
+                    }
+                }
+                Err(PartError::NotWritten(e)) => {
+                    tracing::warn!(commits = ?numbers, error = %e, "journal write failed; nothing of it was kept");
+                    for written in &part.written {
+                        outcomes[written.request] = Some(Err(Error::Backend {
+                            backend: "journal",
+                            message: format!("commit not written: {e}"),
+                            source: None,
+                        }));
+                    }
+                    failed = Some(e);
+                }
+                Err(PartError::Unknown { action, error }) => {
+                    tracing::error!(commits = ?numbers, error = %error, "journal write failed after its records reached the segment: outcome unknown");
+                    let location = part.path.display().to_string();
+                    let message = error.to_string();
+                    for written in &part.written {
+                        outcomes[written.request] = Some(Err(Error::OutcomeUnknown {
+                            commit: written.number,
+                            location: format!("{location} (commit {})", written.number),
+                            problem: format!("{action} failed after the commit was written into the segment ({message})"),
+                            source: None,
+                        }));
+                    }
+                    failed = Some(Error::OutcomeUnknown {
+                        commit: numbers.first().copied().unwrap_or(0),
+                        location,
+                        problem: format!("{action} failed"),
+                        source: Some(error),
+                    });
+                }
+            }
+        }
+        drop(view);
+        Ok(outcomes
+            .into_iter()
+            .map(|outcome| outcome.expect("every request has an outcome"))
+            .collect())
+    }
+
+    /// Assigns numbers to the requests of a batch, and splits their records by segment.
+    fn plan_batch(&self, batch: &[Request], mut next: u64, first: u64, end: u64) -> Result<Plan> {
+        let mut plan = Plan {
+            conflicts: Vec::with_capacity(batch.len()),
+            parts: Vec::new(),
+        };
+        let mut part: Option<Part> = (first != 0).then(|| Part {
+            first,
+            start: end,
+            new_segment: false,
+            close: None,
+            path: self.shared.segments.join(segment_name(first)),
+            records: Vec::new(),
+            written: Vec::new(),
+        });
+        for (index, request) in batch.iter().enumerate() {
             let number = match request.kind {
                 Kind::Create(number) if number < next => {
-                    outcomes.push(Err(Conflict { commit: number }));
+                    plan.conflicts
+                        .push(Some(Ok(Err(Conflict { commit: number }))));
                     continue;
                 }
                 Kind::Create(number) | Kind::Append(number) if number > next => {
@@ -1103,63 +1506,121 @@ impl JournalStorage {
                 Kind::Create(number) => number,
                 Kind::Append(_) => next,
             };
-            if first == 0 || end + records.len() as u64 >= self.shared.segment_bytes {
-                let closed = end + records.len() as u64;
-                if !records.is_empty() {
-                    // Write what belongs to the current segment before starting the next one.
-                    self.append_records(&mut view, first, end, &records, preallocate)?;
-                    if let Some(segment) = view.segments.get_mut(&first) {
-                        segment.note_end(number, closed);
-                    }
-                    records.clear();
-                }
-                if first != 0 {
-                    self.close_segment(&mut view, first, closed);
-                }
-                self.start_segment(&mut view, number)?;
-                first = number;
-                end = 0;
+            if number == u64::MAX {
+                return Err(self.layout_error(
+                    "the journal has reached the largest commit number; nothing was written",
+                ));
             }
-            let at = end + records.len() as u64;
-            encode_record(&mut records, number, &request.document);
-            written.push((first, number, at));
-            outcomes.push(Ok(number));
+            plan.conflicts.push(None);
+            let full = part
+                .as_ref()
+                .is_none_or(|p| p.start + p.records.len() as u64 >= self.shared.segment_bytes);
+            if full {
+                let close = part
+                    .as_ref()
+                    .map(|p| (p.first, p.start + p.records.len() as u64));
+                if let Some(done) = part.take() {
+                    if !done.written.is_empty() || done.close.is_some() || done.new_segment {
+                        plan.parts.push(done);
+                    }
+                }
+                part = Some(Part {
+                    first: number,
+                    start: 0,
+                    new_segment: true,
+                    close,
+                    path: self.shared.segments.join(segment_name(number)),
+                    records: Vec::new(),
+                    written: Vec::new(),
+                });
+            }
+            let current = part.as_mut().expect("a part");
+            let at = current.start + current.records.len() as u64;
+            encode_record(&mut current.records, number, &request.document);
+            current.written.push(Written {
+                request: index,
+                number,
+                at,
+            });
             next = number + 1;
         }
-        if !records.is_empty() {
-            // Written and synced without holding the view, so that this process's readers, and
-            // writers joining the queue for the next batch, are not held up by the sync.
-            let (file, path, allocated) = self.writer_for(&mut view, first)?;
-            // Only free space followed the records (checked by `find_end`'s scan): it still
-            // does after the records written over its start.
-            let free = view.segments.get(&first).and_then(|s| s.free_from) == Some(end);
-            drop(view);
-            let allocated =
-                self.write_records(&file, &path, end, &records, allocated, preallocate)?;
-            end += records.len() as u64;
-            view = self.view();
-            if let Some(segment) = view.segments.get_mut(&first) {
-                segment.allocated = allocated;
-                if free {
-                    segment.free_from = Some(end);
-                }
+        if let Some(done) = part {
+            if !done.written.is_empty() {
+                plan.parts.push(done);
             }
         }
-        for (segment, number, at) in written {
-            if let Some(segment) = view.segments.get_mut(&segment) {
-                segment.note(number, at);
-                segment.last = Some((number, at));
+        Ok(plan)
+    }
+
+    /// Writes one part of a batch: starts its segment if it is new (closing the one before),
+    /// writes its records, makes them durable if configured, and updates the view.
+    fn write_part<'v>(
+        &'v self,
+        mut view: MutexGuard<'v, View>,
+        part: &Part,
+        preallocate: bool,
+    ) -> (MutexGuard<'v, View>, Result<(), PartError>) {
+        if let Some((closed, end)) = part.close {
+            self.close_segment(&mut view, closed, end);
+        }
+        if part.new_segment {
+            if let Err(e) = self.start_segment(&mut view, part.first) {
+                return (view, Err(PartError::NotWritten(e)));
             }
+            view.chain_end = Some(part.first);
         }
-        if let Some(segment) = view.segments.get_mut(&first) {
-            segment.note_end(next, end);
-        }
+        let first = part.first;
+        let (file, path, allocated) = match self.writer_for(&mut view, first) {
+            Ok(found) => found,
+            Err(e) => return (view, Err(PartError::NotWritten(e))),
+        };
+        // Only free space followed the records (checked by `find_end`'s scan): it still does
+        // after the records written over its start.
+        let free = view.segments.get(&first).and_then(|s| s.free_from) == Some(part.start);
+        // Written and synced without holding the view, so that this process's readers, and
+        // writers joining the queue for the next batch, are not held up by the sync.
         drop(view);
-        Ok(outcomes)
+        let allocated = self.write_records(
+            &*file,
+            &path,
+            part.start,
+            &part.records,
+            allocated,
+            preallocate,
+        );
+        let mut view = self.view();
+        let end = part.start + part.records.len() as u64;
+        let segment = view.segments.get_mut(&first).expect("the segment written");
+        match &allocated {
+            Ok(size) => segment.allocated = *size,
+            // Whatever the failure left, the next write looks again.
+            Err(_) => {
+                segment.writer = None;
+                segment.free_from = None;
+                segment.end = None;
+                segment.cursor = None;
+                segment.last = None;
+                segment.positions.retain(|n, _| *n == first);
+                segment.from_start = false;
+            }
+        }
+        if let Err(e) = allocated {
+            return (view, Err(e));
+        }
+        if free {
+            segment.free_from = Some(end);
+        }
+        for written in &part.written {
+            segment.note(written.number, written.at);
+            segment.last = Some((written.number, written.at));
+        }
+        let next = part.written.last().map_or(first, |w| w.number + 1);
+        segment.note_end(next, end);
+        (view, Ok(()))
     }
 
     /// The file writers lock, opened once.
-    fn lock_handle(&self) -> Result<Arc<File>> {
+    fn lock_handle(&self) -> Result<Arc<dyn Handle>> {
         let mut handle = self
             .shared
             .lock_file
@@ -1168,16 +1629,12 @@ impl JournalStorage {
         if let Some(file) = &*handle {
             return Ok(Arc::clone(file));
         }
+        self.check_segment_folder()?;
         let lock_path = self.shared.segments.join(LOCK_FILE);
-        let file = match OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-        {
-            Ok(file) => Arc::new(file),
+        let file = match self.shared.fs.open(&lock_path, Open::ReadWriteCreate) {
+            Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                if self.shared.path.join(JOURNAL_MARKER).exists() {
+                if self.read_marker()?.is_some() {
                     return Err(Error::io("open", lock_path, e));
                 }
                 return Err(Error::StoreMissing {
@@ -1191,18 +1648,17 @@ impl JournalStorage {
     }
 
     /// The segment starting at `first`, opened for writing (once), and its size as known.
-    fn writer_for(&self, view: &mut View, first: u64) -> Result<(Arc<File>, PathBuf, u64)> {
+    fn writer_for(&self, view: &mut View, first: u64) -> Result<(Arc<dyn Handle>, PathBuf, u64)> {
+        let fs = &*self.shared.fs;
         let segment = view.segments.get_mut(&first).expect("the segment written");
         if segment.writer.is_none() {
-            let file = OpenOptions::new()
-                .write(true)
-                .open(&segment.path)
+            let file = fs
+                .open(&segment.path, Open::Write)
                 .map_err(|e| Error::io("open", &segment.path, e))?;
             segment.allocated = file
-                .metadata()
-                .map_err(|e| Error::io("look at", &segment.path, e))?
-                .len();
-            segment.writer = Some(Arc::new(file));
+                .len()
+                .map_err(|e| Error::io("look at", &segment.path, e))?;
+            segment.writer = Some(file);
         }
         let file = segment.writer.as_ref().expect("just opened");
         Ok((Arc::clone(file), segment.path.clone(), segment.allocated))
@@ -1210,54 +1666,72 @@ impl JournalStorage {
 
     /// Writes `records` at `end` of a segment of `allocated` bytes, durably if configured;
     /// returns the segment's size after the write. Synced writes that reach past the segment's
-    /// size extend it with free space ([`PREALLOCATE`]) in the same write, if `preallocate`.
+    /// size then extend it with free space ([`PREALLOCATE`]), if `preallocate`: at best, as
+    /// a failure to extend (a full disk) changes nothing of the records written.
+    ///
+    /// A failed write of the records is undone (their place is cut off, or given back to
+    /// free space) and is [`PartError::NotWritten`]; when the undo fails too, or the sync
+    /// fails, the records may be read: [`PartError::Unknown`].
     fn write_records(
         &self,
-        file: &File,
+        file: &dyn Handle,
         path: &Path,
         end: u64,
         records: &[u8],
         allocated: u64,
         preallocate: bool,
-    ) -> Result<u64> {
+    ) -> Result<u64, PartError> {
         let reach = end + records.len() as u64;
         let synced = self.shared.durability == Durability::Immediate;
-        let size = if synced && preallocate && reach > allocated {
+        if let Err(e) = file.write_all_at(records, end) {
+            let undone = if reach > allocated {
+                // Cut off what the write added past the old size, then give back to free
+                // space what it overwrote of it.
+                file.set_len(allocated.max(end)).and_then(|()| {
+                    if allocated > end {
+                        file.write_all_at(
+                            &vec![FREE; usize::try_from(allocated - end).unwrap_or(0)],
+                            end,
+                        )
+                    } else {
+                        Ok(())
+                    }
+                })
+            } else {
+                file.write_all_at(&vec![FREE; records.len()], end)
+            };
+            return match undone {
+                Ok(()) => Err(PartError::NotWritten(Error::io("append to", path, e))),
+                Err(undo) => {
+                    tracing::error!(segment = %path.display(), error = %undo, "could not undo a failed journal write");
+                    Err(PartError::Unknown {
+                        action: "writing into the segment",
+                        error: e,
+                    })
+                }
+            };
+        }
+        let mut size = allocated.max(reach);
+        if synced && preallocate && reach > allocated {
             let step = PREALLOCATE.min(self.shared.segment_bytes).max(1);
-            let size = reach.div_ceil(step) * step;
-            let mut bytes = Vec::with_capacity(usize::try_from(size - end).unwrap_or(0));
-            bytes.extend_from_slice(records);
-            bytes.resize(
-                bytes.len() + usize::try_from(size - reach).unwrap_or(0),
-                FREE,
-            );
-            write_all_at(file, &bytes, end).map_err(|e| Error::io("append to", path, e))?;
-            size
-        } else {
-            write_all_at(file, records, end).map_err(|e| Error::io("append to", path, e))?;
-            allocated.max(reach)
-        };
+            let target = reach.div_ceil(step) * step;
+            let space = vec![FREE; usize::try_from(target - reach).unwrap_or(0)];
+            match file.write_all_at(&space, reach) {
+                Ok(()) => size = target,
+                Err(e) => {
+                    // Part of the space may be there: only spaces, read as free space.
+                    size = file.len().unwrap_or(reach).max(reach);
+                    tracing::debug!(segment = %path.display(), error = %e, "could not extend the segment with free space; the commit is written without it");
+                }
+            }
+        }
         if synced {
-            file.sync_data().map_err(|e| Error::io("sync", path, e))?;
+            file.sync_data().map_err(|error| PartError::Unknown {
+                action: "syncing the segment",
+                error,
+            })?;
         }
         Ok(size)
-    }
-
-    /// Appends `records` to the segment starting at `first`, at `end`, durably if configured.
-    fn append_records(
-        &self,
-        view: &mut View,
-        first: u64,
-        end: u64,
-        records: &[u8],
-        preallocate: bool,
-    ) -> Result<()> {
-        let (file, path, allocated) = self.writer_for(view, first)?;
-        let allocated = self.write_records(&file, &path, end, records, allocated, preallocate)?;
-        if let Some(segment) = view.segments.get_mut(&first) {
-            segment.allocated = allocated;
-        }
-        Ok(())
     }
 
     /// Makes this process's first write read the last segment from its start, forgetting what
@@ -1285,18 +1759,19 @@ impl JournalStorage {
     /// at `end`, now that the next segment takes the commits after them. Only a matter of disk
     /// space: a failure is logged, and the free space left is read as such.
     fn close_segment(&self, view: &mut View, first: u64, end: u64) {
+        let fs = &*self.shared.fs;
         let Some(segment) = view.segments.get_mut(&first) else {
             return;
         };
         let file = match &segment.writer {
             Some(file) => Arc::clone(file),
-            None => match OpenOptions::new().write(true).open(&segment.path) {
-                Ok(file) => Arc::new(file),
+            None => match fs.open(&segment.path, Open::Write) {
+                Ok(file) => file,
                 Err(_) => return,
             },
         };
         // Made by any writer, this process's or another's.
-        if file.metadata().is_ok_and(|m| m.len() <= end) {
+        if file.len().is_ok_and(|len| len <= end) {
             return;
         }
         match file.set_len(end) {
@@ -1314,16 +1789,18 @@ impl JournalStorage {
 
     /// Creates the segment whose first commit is `first`.
     fn start_segment(&self, view: &mut View, first: u64) -> Result<()> {
+        let fs = &*self.shared.fs;
         let path = self.shared.segments.join(segment_name(first));
-        match OpenOptions::new().write(true).create_new(true).open(&path) {
+        match fs.open(&path, Open::CreateNew) {
             Ok(_) => {}
             // Left empty by a writer that died right after creating it: written from its start.
             // Anything else there means this writer's view of the end is wrong: never write
             // over it.
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                let size = fs::metadata(&path)
-                    .map_err(|e| Error::io("look at", &path, e))?
-                    .len();
+                let size = fs
+                    .open(&path, Open::Read)
+                    .and_then(|file| file.len())
+                    .map_err(|e| Error::io("look at", &path, e))?;
                 if size > 0 {
                     return Err(Error::CorruptCommit {
                         commit: first,
@@ -1337,7 +1814,9 @@ impl JournalStorage {
             Err(e) => return Err(Error::io("create", path, e)),
         }
         if self.shared.durability == Durability::Immediate {
-            sync_dir(&self.shared.segments)?;
+            // A failure leaves an empty segment, which the next writer takes over.
+            fs.sync_dir(&self.shared.segments)
+                .map_err(|e| Error::io("sync the folder", &self.shared.segments, e))?;
         }
         tracing::debug!(segment = %path.display(), "started a journal segment");
         let mut segment = Segment::new(path, first);
@@ -1349,54 +1828,76 @@ impl JournalStorage {
     }
 
     /// Copies the bytes of `segment` from `offset` on into the quarantine, then cuts them off.
+    /// When they cannot be kept (a full disk), nothing is cut and nothing is left behind in the
+    /// quarantine: the write that needed the cut fails, and the next one tries again.
     fn cut_torn_tail(&self, segment: &Path, offset: u64, problem: &str) -> Result<()> {
+        let fs = &*self.shared.fs;
+        let file = fs
+            .open(segment, Open::Write)
+            .map_err(|e| Error::io("open", segment, e))?;
         // Only the bytes from `offset` on: the segment before them may be large.
-        let mut bytes = Vec::new();
-        File::open(segment)
-            .and_then(|mut file| {
-                file.seek(io::SeekFrom::Start(offset))?;
-                file.read_to_end(&mut bytes)
-            })
-            .map_err(|e| Error::io("read", segment, e))?;
-        let torn = bytes.as_slice();
+        let size = file.len().map_err(|e| Error::io("look at", segment, e))?;
+        let mut bytes = vec![0; usize::try_from(size.saturating_sub(offset)).unwrap_or(0)];
+        let filled =
+            read_full_at(&*file, &mut bytes, offset).map_err(|e| Error::io("read", segment, e))?;
+        bytes.truncate(filled);
         // Without the free space at its end.
-        let torn = &torn[..torn.iter().rposition(|b| *b != FREE).map_or(0, |at| at + 1)];
-        if torn.is_empty() {
+        let torn = &bytes[..bytes
+            .iter()
+            .rposition(|b| *b != FREE)
+            .map_or(0, |at| at + 1)];
+        if !torn.is_empty() {
+            let folder = self.shared.path.join(super::folder::QUARANTINE_FOLDER);
+            fs.create_dir_all(&folder)
+                .map_err(|e| Error::io("create", &folder, e))?;
+            let stamp = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis());
+            let name = segment
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+            static COPIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let to = folder.join(format!(
+                "{name}.torn-at-{offset}.{stamp}.{}-{}",
+                std::process::id(),
+                COPIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            ));
+            // Removed again if it cannot be written whole.
+            fs.write_new(&to, torn, true)
+                .map_err(|e| Error::io("keep the torn end of the journal in", &to, e))?;
+            let cut = fs
+                .sync_dir(&folder)
+                .map_err(|e| Error::io("sync the folder", &folder, e))
+                .and_then(|()| {
+                    file.set_len(offset)
+                        .and_then(|()| file.sync_data())
+                        .map_err(|e| Error::io("cut the torn end of", segment, e))
+                });
+            if let Err(e) = cut {
+                // While the tail is still in the segment, it is kept again by the write that
+                // cuts it: the copy made for this attempt goes, so that failures do not pile
+                // up. Once cut, the copy is all there is of it, and stays.
+                if file.len().map_or(true, |len| len > offset) {
+                    if let Err(removed) = fs.remove(&to) {
+                        tracing::warn!(copy = %to.display(), error = %removed, "could not remove the copy of a torn journal end whose cut failed");
+                    }
+                }
+                return Err(e);
+            }
+            tracing::warn!(
+                segment = %segment.display(),
+                offset,
+                bytes = torn.len(),
+                quarantine = %to.display(),
+                problem,
+                "cut off the torn end of a journal segment (a write was interrupted: a writer died, or the machine stopped); the bytes are kept in the quarantine"
+            );
             return Ok(());
         }
-        let folder = self.shared.path.join(super::folder::QUARANTINE_FOLDER);
-        fs::create_dir_all(&folder).map_err(|e| Error::io("create", &folder, e))?;
-        let stamp = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis());
-        let name = segment
-            .file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-        let to = folder.join(format!("{name}.torn-at-{offset}.{stamp}"));
-        let mut out = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&to)
-            .map_err(|e| Error::io("create", &to, e))?;
-        out.write_all(torn)
-            .and_then(|()| out.sync_all())
-            .map_err(|e| Error::io("write", &to, e))?;
-        sync_dir(&folder)?;
-        let file = OpenOptions::new()
-            .write(true)
-            .open(segment)
-            .map_err(|e| Error::io("open", segment, e))?;
+        // Only free space: nothing to keep.
         file.set_len(offset)
-            .and_then(|()| file.sync_all())
+            .and_then(|()| file.sync_data())
             .map_err(|e| Error::io("cut the torn end of", segment, e))?;
-        tracing::warn!(
-            segment = %segment.display(),
-            offset,
-            bytes = torn.len(),
-            quarantine = %to.display(),
-            problem,
-            "cut off the torn end of a journal segment (a writer died while writing); the bytes were kept in the quarantine"
-        );
         Ok(())
     }
 
@@ -1424,7 +1925,7 @@ impl JournalStorage {
                 match outcomes {
                     Ok(outcomes) => {
                         for (request, outcome) in batch.iter().zip(outcomes) {
-                            queue.done.insert(request.ticket, Ok(outcome));
+                            queue.done.insert(request.ticket, outcome);
                         }
                     }
                     Err(e) => {
@@ -1453,80 +1954,68 @@ impl JournalStorage {
     }
 }
 
-#[cfg(unix)]
-fn write_all_at(file: &File, bytes: &[u8], offset: u64) -> io::Result<()> {
-    std::os::unix::fs::FileExt::write_all_at(file, bytes, offset)
+/// The parts of a batch: the outcome of each request that conflicts (`None` for the others),
+/// and the records to write, by segment.
+struct Plan {
+    conflicts: Vec<Option<Result<Result<u64, Conflict>>>>,
+    parts: Vec<Part>,
 }
 
-#[cfg(windows)]
-fn write_all_at(file: &File, mut bytes: &[u8], mut offset: u64) -> io::Result<()> {
-    while !bytes.is_empty() {
-        let n = std::os::windows::fs::FileExt::seek_write(file, bytes, offset)?;
-        bytes = &bytes[n..];
-        offset += n as u64;
-    }
-    Ok(())
+/// The records of a batch that go into one segment.
+struct Part {
+    /// The segment's first commit.
+    first: u64,
+    /// Where the records start in it.
+    start: u64,
+    /// Whether the segment is started by this part.
+    new_segment: bool,
+    /// The segment closed before this one starts, and where its records end.
+    close: Option<(u64, u64)>,
+    path: PathBuf,
+    records: Vec<u8>,
+    written: Vec<Written>,
 }
 
-/// Takes the exclusive lock on `file`, waiting for it; it is released when the file is closed.
-#[cfg(unix)]
-fn lock_file(file: &File) -> io::Result<()> {
-    rustix::fs::flock(file, rustix::fs::FlockOperation::LockExclusive).map_err(io::Error::from)
+/// One record of a [`Part`]: its request, its commit number, its offset.
+struct Written {
+    request: usize,
+    number: u64,
+    at: u64,
 }
 
-/// Releases the lock taken by [`lock_file`] when dropped.
-struct Unlock<'f>(&'f File);
+/// How writing a part failed.
+#[derive(Debug)]
+enum PartError {
+    /// Nothing of the part is in the segment.
+    NotWritten(Error),
+    /// The records may be in the segment (and read), or not.
+    Unknown {
+        action: &'static str,
+        error: io::Error,
+    },
+}
+
+/// Releases the writers' lock when dropped.
+struct Unlock<'f>(&'f dyn Handle);
 
 impl Drop for Unlock<'_> {
     fn drop(&mut self) {
-        #[cfg(unix)]
-        if let Err(e) = rustix::fs::flock(self.0, rustix::fs::FlockOperation::Unlock) {
+        if let Err(e) = self.0.unlock() {
             tracing::warn!(error = %e, "cannot release the journal's lock");
         }
-    }
-}
-
-/// Without `flock`, only the writers of one process are kept apart.
-#[cfg(not(unix))]
-fn lock_file(_file: &File) -> io::Result<()> {
-    Ok(())
-}
-
-fn sync_dir(folder: &Path) -> Result<()> {
-    #[cfg(unix)]
-    {
-        File::open(folder)
-            .and_then(|dir| dir.sync_all())
-            .map_err(|e| Error::io("sync the folder", folder, e))
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = folder;
-        Ok(())
     }
 }
 
 impl Storage for JournalStorage {
     fn ensure_created(&self) -> Result<()> {
         self.shared.loose.ensure_created()?;
+        self.check_segment_folder()?;
         let segments = &self.shared.segments;
-        fs::create_dir_all(segments).map_err(|e| Error::io("create the folder", segments, e))?;
-        let marker = self.shared.path.join(JOURNAL_MARKER);
-        match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&marker)
-        {
-            Ok(mut file) => {
-                file.write_all(marker_document().as_bytes())
-                    .and_then(|()| file.sync_all())
-                    .map_err(|e| Error::io("write", &marker, e))?;
-                self.refuse_mixed()?;
-                sync_dir(&self.shared.path)?;
-            }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(Error::io("create", marker, e)),
-        }
+        self.shared
+            .fs
+            .create_dir_all(segments)
+            .map_err(|e| Error::io("create the folder", segments, e))?;
+        self.create_marker()?;
         let mut view = self.view();
         view.loaded = false;
         self.load(&mut view)
@@ -1538,7 +2027,20 @@ impl Storage for JournalStorage {
 
     fn list(&self) -> Result<Listing> {
         let mut listing = self.shared.loose.list()?;
-        listing.commits = (1..=self.last_commit()?).collect();
+        let mut view = self.view();
+        let next = self.find_end(&mut view)?.0;
+        listing.commits = (1..next).collect();
+        // Segments off the chain from commit 1 are not the log's.
+        let chain_end = view.chain_end.unwrap_or(0);
+        for (first, segment) in view.segments.range(next.max(chain_end + 1)..) {
+            listing.suspicious.push((
+                segment.path.display().to_string(),
+                format!(
+                    "is a journal segment for commit {first} and on, but the log ends at commit {}: it is not reachable from commit 1, and foldstore ignores it (move it out of the store)",
+                    next - 1
+                ),
+            ));
+        }
         Ok(listing)
     }
 
@@ -1547,6 +2049,13 @@ impl Storage for JournalStorage {
             return Ok(None);
         }
         Ok(self.read_from(number, 1)?.pop())
+    }
+
+    fn read_commit_raw(&self, number: u64) -> Result<Option<Vec<u8>>> {
+        if number == 0 {
+            return Ok(None);
+        }
+        self.read_damaged(number)
     }
 
     fn snapshots(&self) -> Result<super::SnapshotsFound> {
@@ -1571,19 +2080,33 @@ impl Storage for JournalStorage {
             return Ok(false);
         }
         let mut view = self.view();
-        Ok(self.locate(&mut view, number)?.is_some())
+        match self.locate(&mut view, number) {
+            Ok(found) => Ok(found.is_some()),
+            // Damaged, but there (as a damaged file of the loose layout is).
+            Err(Error::CorruptCommit { .. }) => Ok(true),
+            Err(e) => Err(e),
+        }
     }
 
     fn commit_modified(&self, number: u64) -> Result<Option<SystemTime>> {
         let mut view = self.view();
-        let Some((first, _)) = self.locate(&mut view, number)? else {
-            return Ok(None);
+        let first = match self.locate(&mut view, number) {
+            Ok(Some((first, _))) => first,
+            Ok(None) => return Ok(None),
+            // Damaged: the segment it lies in.
+            Err(Error::CorruptCommit { .. }) => match view.segments.range(..=number).next_back() {
+                Some((first, _)) => *first,
+                None => return Ok(None),
+            },
+            Err(e) => return Err(e),
         };
-        let path = &view.segments[&first].path;
-        fs::metadata(path)
-            .and_then(|m| m.modified())
+        let fs = &*self.shared.fs;
+        let segment = view.segments.get_mut(&first).expect("located");
+        segment
+            .file(fs)
+            .and_then(|file| file.modified())
             .map(Some)
-            .map_err(|e| Error::io("look at", path, e))
+            .map_err(|e| Error::io("look at", &segment.path, e))
     }
 
     fn create_commit(&self, number: u64, document: &[u8]) -> Result<Result<(), Conflict>> {
@@ -1675,3 +2198,11 @@ mod tests {
         assert_eq!(segment_first("00000000000000000000.jsonl"), None);
     }
 }
+
+#[cfg(test)]
+#[path = "journal_crash_tests.rs"]
+mod crash_tests;
+
+#[cfg(test)]
+#[path = "journal_fault_tests.rs"]
+mod fault_tests;

@@ -125,6 +125,17 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// When the commit exists but cannot be read.
     fn read_commit(&self, number: u64) -> Result<Option<Vec<u8>>>;
 
+    /// Reads the stored bytes of commit `number` even when the backend knows them to be
+    /// damaged (and [`read_commit`](Storage::read_commit) fails with
+    /// [`Error::CorruptCommit`](crate::Error::CorruptCommit)): for copying a damaged store as
+    /// it is. The default is `read_commit`.
+    ///
+    /// # Errors
+    /// As [`read_commit`](Storage::read_commit), but for damage the backend can carry.
+    fn read_commit_raw(&self, number: u64) -> Result<Option<Vec<u8>>> {
+        self.read_commit(number)
+    }
+
     /// Reads up to `max` commits from `first` on (`first`, `first + 1`, ...), stopping before
     /// the first number that has no commit. A replay reads in such batches, so backends that
     /// can read a range in one request (a query, one read of a journal segment) override it;

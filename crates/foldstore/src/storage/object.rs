@@ -7,11 +7,13 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
-use object_store::aws::{AmazonS3Builder, S3ConditionalPut};
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey, S3ConditionalPut};
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use object_store::{
+    ClientConfigKey, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, RetryConfig,
+};
 use tokio::runtime::Runtime;
 
 use super::folder::Entry;
@@ -33,6 +35,14 @@ const LOOK_AHEAD: u64 = 16;
 
 /// How many objects [`ObjectStorage::read_commits`] fetches at once, at most.
 const READ_AHEAD: usize = 16;
+
+/// The time limit on making a connection to an S3 server, when neither the URL's
+/// `connect_timeout` nor `AWS_CONNECT_TIMEOUT` sets one.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The time limit on one request to an S3 server, retries included, when neither the URL's
+/// `timeout` nor `AWS_TIMEOUT` sets one.
+const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What the marker object holds.
 const MARKER_CONTENT: &[u8] = b"{\"foldstore\":\"store\",\"layout\":\"loose\"}\n";
@@ -91,6 +101,14 @@ const MARKER_CONTENT: &[u8] = b"{\"foldstore\":\"store\",\"layout\":\"loose\"}\n
 /// create the bucket, which must exist). Reading a store that does not exist finds nothing, and
 /// commits can be created without the marker.
 ///
+/// # Time limits
+/// A store made by [`from_url`](ObjectStorage::from_url) gives up on a request that gets no
+/// answer: making a connection may take 10 s, and a request 30 s, retries of failed attempts
+/// included (a server that accepts connections and never answers then fails each operation
+/// after about 30 s). The URL's `connect_timeout` and `timeout` parameters, or the
+/// `AWS_CONNECT_TIMEOUT` and `AWS_TIMEOUT` environment variables, set other limits (see
+/// [`from_url`](ObjectStorage::from_url)).
+///
 /// # Subscriptions
 /// Object stores cannot notify: [`watch`](Storage::watch) returns `None` and subscribers poll.
 #[derive(Clone, Debug)]
@@ -100,6 +118,9 @@ pub struct ObjectStorage {
     /// What the object keys are relative to, for messages: `s3://bucket`, or the object
     /// store's own description.
     base: String,
+    /// What to check when a request fails without an answer from the server (S3 stores made
+    /// from a URL), for messages.
+    check: Option<String>,
     /// Held by an append: the threads of one process take turns instead of racing each other
     /// for the same numbers over the network (each lost race costs a put and a read back). It
     /// holds the last append's first number and the number it landed at: every number from
@@ -128,12 +149,14 @@ impl ObjectStorage {
             store,
             prefix,
             base,
+            check: None,
             appending: Arc::default(),
         }
     }
 
     /// A store on S3 (or an S3-compatible server) at `url`, `s3://bucket` or
-    /// `s3://bucket/prefix`.
+    /// `s3://bucket/prefix`, optionally followed by time limits:
+    /// `s3://bucket/prefix?timeout=5s&connect_timeout=2s`.
     ///
     /// The rest of the configuration comes from the usual environment variables, as
     /// [`AmazonS3Builder::from_env`] reads them: `AWS_ENDPOINT_URL` (or `AWS_ENDPOINT`) for
@@ -142,13 +165,23 @@ impl ObjectStorage {
     /// emulator without TLS. Commits are created with conditional puts (`If-None-Match: *`),
     /// which AWS S3, MinIO and R2 support.
     ///
+    /// # Time limits
+    /// - `timeout`: the longest one request may take, retries of failed attempts included
+    ///   (30 s by default);
+    /// - `connect_timeout`: the longest making a connection may take (10 s by default).
+    ///
+    /// Each is a number of seconds (`5`) or a duration (`500ms`, `2m`), more than zero. The
+    /// URL's parameter comes first, then the environment variable `AWS_TIMEOUT` or
+    /// `AWS_CONNECT_TIMEOUT`, then the default.
+    ///
     /// Nothing is requested yet: a wrong endpoint or credentials show at the first operation.
     ///
     /// # Errors
-    /// [`Error::Backend`] when the URL is not of that form, or the client cannot be built from
-    /// it and the environment.
+    /// [`Error::Backend`] when the URL is not of that form (or has another parameter, or a
+    /// time limit that is not one), or the client cannot be built from it and the environment.
     pub fn from_url(url: &str) -> Result<Self> {
-        let (bucket, prefix) = parse_s3_url(url)?;
+        let (bucket, prefix, limits) = parse_s3_url(url)?;
+        let limits = limits.resolve(url)?;
         let prefix = Path::parse(prefix).map_err(|e| Error::Backend {
             backend: BACKEND,
             message: format!(
@@ -156,21 +189,42 @@ impl ObjectStorage {
             ),
             source: Some(Box::new(e)),
         })?;
-        let store = AmazonS3Builder::from_env()
+        let builder = AmazonS3Builder::from_env()
             .with_bucket_name(bucket)
             .with_conditional_put(S3ConditionalPut::ETagMatch)
-            .build()
-            .map_err(|e| Error::Backend {
-                backend: BACKEND,
-                message: format!(
-                    "cannot set up an S3 client for {url}: {e} (check the AWS_* environment variables)"
-                ),
-                source: Some(Box::new(e)),
-            })?;
+            .with_config(
+                AmazonS3ConfigKey::Client(ClientConfigKey::Timeout),
+                humantime::format_duration(limits.request).to_string(),
+            )
+            .with_config(
+                AmazonS3ConfigKey::Client(ClientConfigKey::ConnectTimeout),
+                humantime::format_duration(limits.connect).to_string(),
+            )
+            // No attempt starts after the request's time limit: a server that does not answer
+            // fails the request after about that long, not after every retry has waited too.
+            .with_retry(RetryConfig {
+                retry_timeout: limits.request,
+                ..RetryConfig::default()
+            });
+        let endpoint = builder
+            .get_config_value(&AmazonS3ConfigKey::Endpoint)
+            .filter(|endpoint| !endpoint.trim().is_empty());
+        let allow_http = builder
+            .get_config_value(&AmazonS3ConfigKey::Client(ClientConfigKey::AllowHttp))
+            .is_some_and(|allowed| allowed.trim().eq_ignore_ascii_case("true"));
+        let check = check_hint(endpoint.as_deref(), allow_http, &limits);
+        let store = builder.build().map_err(|e| Error::Backend {
+            backend: BACKEND,
+            message: format!(
+                "cannot set up an S3 client for {url}: {e} (check the AWS_* environment variables)"
+            ),
+            source: Some(Box::new(e)),
+        })?;
         Ok(ObjectStorage {
             store: Arc::new(store),
             prefix,
             base: format!("s3://{bucket}"),
+            check: Some(check),
             appending: Arc::default(),
         })
     }
@@ -228,7 +282,13 @@ impl ObjectStorage {
 
     /// An error for a failed `action` on `path`, with a hint where one helps.
     fn failure(&self, action: &str, path: &Path, source: object_store::Error) -> Error {
-        failure(action, &self.location(path), source)
+        self.failure_at(action, &self.location(path), &source)
+    }
+
+    /// An error for a failed `action` on the object(s) at `location`, with a hint where one
+    /// helps.
+    fn failure_at(&self, action: &str, location: &str, source: &object_store::Error) -> Error {
+        failure(action, location, source, self.check.as_deref())
     }
 
     /// Reads the object at `path`, `None` when there is none.
@@ -277,8 +337,13 @@ impl ObjectStorage {
     fn create_failure(&self, path: &Path, failed: CreateFailure) -> Error {
         let location = self.location(path);
         match failed {
-            CreateFailure::Refused(e) => failure("create", &location, e),
+            CreateFailure::Refused(e) => self.failure_at("create", &location, &e),
             CreateFailure::Unknown { error, read_back } => {
+                // The server did not answer as it should, twice.
+                let check = match (&read_back, &self.check) {
+                    (ReadBack::Failed(_), Some(check)) => format!("; {check}"),
+                    _ => String::new(),
+                };
                 let why = match read_back {
                     ReadBack::Absent => {
                         "it is not there now, but the request may still be carried out later"
@@ -286,27 +351,91 @@ impl ObjectStorage {
                     }
                     ReadBack::SameBytesWithoutId => "it now holds the same bytes, but they carry no commitId to tell whether they are this writer's or another's".to_owned(),
                     ReadBack::Vanished => "the server said it exists, but it is gone now (moved aside by a repair?)".to_owned(),
-                    ReadBack::Failed(e) => format!("reading it back failed too: {e}"),
+                    ReadBack::Failed(e) => format!("reading it back failed too: {}", chain(&e)),
                 };
+                // The message holds the cause whole: see `failure`.
                 Error::Backend {
                     backend: BACKEND,
                     message: format!(
-                        "the outcome of creating {location} is unknown ({error}): {why}; look at the object before writing again"
+                        "the outcome of creating {location} is unknown ({}): {why}; look at the object before writing again{check}",
+                        chain(&error)
                     ),
-                    source: Some(Box::new(error)),
+                    source: None,
                 }
             }
         }
     }
 }
 
-/// The bucket and prefix of an `s3://bucket/prefix` URL.
-fn parse_s3_url(url: &str) -> Result<(&str, &str)> {
+/// The time limits an `s3://` URL sets (`None`: not set there).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct UrlLimits {
+    request: Option<Duration>,
+    connect: Option<Duration>,
+}
+
+/// The time limits in effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Limits {
+    request: Duration,
+    connect: Duration,
+}
+
+impl UrlLimits {
+    /// The limits in effect: the URL's, else the environment's, else the defaults.
+    fn resolve(self, url: &str) -> Result<Limits> {
+        self.resolve_with(url, |name| std::env::var(name).ok())
+    }
+
+    fn resolve_with(self, url: &str, variable: impl Fn(&str) -> Option<String>) -> Result<Limits> {
+        let from_environment = |name: &str| -> Result<Option<Duration>> {
+            let Some(value) = variable(name).filter(|value| !value.trim().is_empty()) else {
+                return Ok(None);
+            };
+            parse_limit(&value).map(Some).map_err(|problem| Error::Backend {
+                backend: BACKEND,
+                message: format!(
+                    "cannot set up an S3 client for {url}: the environment variable {name}={value:?} is not a time limit: {problem}"
+                ),
+                source: None,
+            })
+        };
+        Ok(Limits {
+            request: match self.request {
+                Some(limit) => limit,
+                None => from_environment("AWS_TIMEOUT")?.unwrap_or(DEFAULT_REQUEST_TIMEOUT),
+            },
+            connect: match self.connect {
+                Some(limit) => limit,
+                None => from_environment("AWS_CONNECT_TIMEOUT")?.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+            },
+        })
+    }
+}
+
+/// A time limit: a number of seconds (`5`, `0.5`) or a duration (`500ms`, `2m`), more than
+/// zero.
+fn parse_limit(text: &str) -> std::result::Result<Duration, String> {
+    let text = text.trim();
+    let limit = if let Ok(seconds) = text.parse::<f64>() {
+        Duration::try_from_secs_f64(seconds).map_err(|e| e.to_string())?
+    } else {
+        humantime::parse_duration(text).map_err(|e| e.to_string())?
+    };
+    if limit.is_zero() {
+        return Err("it must be more than zero".to_owned());
+    }
+    Ok(limit)
+}
+
+/// The bucket, prefix and time limits of an `s3://bucket/prefix[?timeout=..&connect_timeout=..]`
+/// URL.
+fn parse_s3_url(url: &str) -> Result<(&str, &str, UrlLimits)> {
     let bad = |problem: &str| {
         Error::Backend {
         backend: BACKEND,
         message: format!(
-            "invalid object-storage URL {url:?}: {problem}; expected s3://bucket or s3://bucket/prefix"
+            "invalid object-storage URL {url:?}: {problem}; expected s3://bucket or s3://bucket/prefix, optionally with ?timeout=SECONDS&connect_timeout=SECONDS"
         ),
         source: None,
     }
@@ -314,6 +443,10 @@ fn parse_s3_url(url: &str) -> Result<(&str, &str)> {
     let rest = url
         .strip_prefix("s3://")
         .ok_or_else(|| bad("it does not start with s3://"))?;
+    let (rest, query) = match rest.split_once('?') {
+        Some((rest, query)) => (rest, Some(query)),
+        None => (rest, None),
+    };
     let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
     let valid_bucket = !bucket.is_empty()
         && bucket
@@ -324,31 +457,110 @@ fn parse_s3_url(url: &str) -> Result<(&str, &str)> {
             "the bucket name is missing or has characters other than a-z, 0-9, '-' and '.'",
         ));
     }
-    if prefix.contains(['?', '#']) {
-        return Err(bad("it has a query or fragment"));
+    if prefix.contains('#') || query.is_some_and(|query| query.contains('#')) {
+        return Err(bad("it has a fragment"));
     }
-    Ok((bucket, prefix.trim_matches('/')))
+    let mut limits = UrlLimits::default();
+    for parameter in query.into_iter().flat_map(|query| query.split('&')) {
+        if parameter.is_empty() {
+            continue;
+        }
+        let (name, value) = parameter.split_once('=').unwrap_or((parameter, ""));
+        let slot = match name {
+            "timeout" => &mut limits.request,
+            "connect_timeout" => &mut limits.connect,
+            _ => {
+                return Err(bad(&format!(
+                    "it has the parameter {name:?}, and knows only timeout and connect_timeout"
+                )))
+            }
+        };
+        let limit = parse_limit(value).map_err(|problem| {
+            bad(&format!(
+                "its {name} {value:?} is not a time limit ({problem}): write a number of seconds (5) or a duration (500ms, 2m)"
+            ))
+        })?;
+        if slot.replace(limit).is_some() {
+            return Err(bad(&format!("it sets {name} twice")));
+        }
+    }
+    Ok((bucket, prefix.trim_matches('/'), limits))
 }
 
-/// An error for a failed `action` on the object at `location`, with a hint where one helps.
-fn failure(action: &str, location: &str, source: object_store::Error) -> Error {
-    let hint = match &source {
+/// What to check when requests to an S3 server at `endpoint` (`None`: AWS) fail without an
+/// answer; `allow_http`: whether `AWS_ALLOW_HTTP` allows an http:// endpoint.
+fn check_hint(endpoint: Option<&str>, allow_http: bool, limits: &Limits) -> String {
+    let server = match endpoint {
+        Some(endpoint) => format!("the server at {endpoint} (AWS_ENDPOINT_URL)"),
+        None => "the S3 endpoint (AWS_ENDPOINT_URL, unset: AWS itself, in AWS_REGION)".to_owned(),
+    };
+    let http = if !allow_http
+        && endpoint.is_some_and(|endpoint| endpoint.to_ascii_lowercase().starts_with("http://"))
+    {
+        ", that AWS_ALLOW_HTTP=true is set (an http:// endpoint needs it)"
+    } else {
+        ""
+    };
+    format!(
+        "check that {server} is up and answers{http}, and that the credentials \
+         (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) are right; a request may take {}, and \
+         making a connection {} (the URL's timeout and connect_timeout, or AWS_TIMEOUT and \
+         AWS_CONNECT_TIMEOUT)",
+        humantime::format_duration(limits.request),
+        humantime::format_duration(limits.connect)
+    )
+}
+
+/// `error` and its sources, each shown once: object_store's errors show their source in their
+/// own text, and often again as their source.
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let shown = cause.to_string();
+        if !text.contains(&shown) {
+            text.push_str(": ");
+            text.push_str(&shown);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// An error for a failed `action` on the object at `location`, with a hint where one helps:
+/// `check` says what to check when the server did not answer as it should (a store made from
+/// a URL).
+///
+/// The message holds the cause whole (see [`chain`]) and the error has no source: shown with
+/// its sources, as the command-line tool shows errors, the cause then appears once.
+fn failure(
+    action: &str,
+    location: &str,
+    source: &object_store::Error,
+    check: Option<&str>,
+) -> Error {
+    let hint = match source {
         object_store::Error::NotFound { .. } => {
-            " (does the bucket exist? foldstore does not create buckets)"
+            " (does the bucket exist? foldstore does not create buckets)".to_owned()
         }
         object_store::Error::PermissionDenied { .. }
         | object_store::Error::Unauthenticated { .. } => {
-            " (check the credentials, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and the bucket's permissions)"
+            " (check the credentials, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and the bucket's permissions)".to_owned()
         }
         object_store::Error::NotImplemented { .. } | object_store::Error::NotSupported { .. } => {
             " (this object store cannot create objects exclusively, which foldstore needs)"
+                .to_owned()
         }
-        _ => "",
+        _ => String::new(),
+    };
+    let check = match (hint.is_empty(), check) {
+        (true, Some(check)) => format!("; {check}"),
+        _ => String::new(),
     };
     Error::Backend {
         backend: BACKEND,
-        message: format!("cannot {action} {location}{hint}: {source}"),
-        source: Some(Box::new(source)),
+        message: format!("cannot {action} {location}{hint}: {}{check}", chain(source)),
+        source: None,
     }
 }
 
@@ -833,15 +1045,15 @@ impl Storage for ObjectStorage {
                 tracing::info!(from = %self.location(&from), to = %self.location(&to), "commit moved aside");
                 Ok(self.location(&to))
             }
-            Err(("copy", e)) => Err(failure(
+            Err(("copy", e)) => Err(self.failure_at(
                 "copy",
                 &format!("{} to {}", self.location(&from), self.location(&to)),
-                e,
+                &e,
             )),
-            Err((_, e)) => Err(failure(
+            Err((_, e)) => Err(self.failure_at(
                 "delete (after copying it to the quarantine)",
                 &self.location(&from),
-                e,
+                &e,
             )),
         }
     }
@@ -909,10 +1121,11 @@ mod tests {
 
     #[test]
     fn urls_are_checked() {
-        assert_eq!(parse_s3_url("s3://bucket").unwrap(), ("bucket", ""));
+        let none = UrlLimits::default();
+        assert_eq!(parse_s3_url("s3://bucket").unwrap(), ("bucket", "", none));
         assert_eq!(
             parse_s3_url("s3://my-bucket/a/b/").unwrap(),
-            ("my-bucket", "a/b")
+            ("my-bucket", "a/b", none)
         );
         for bad in [
             "",
@@ -921,11 +1134,121 @@ mod tests {
             "s3://",
             "s3:///x",
             "s3://Bucket_x/y",
+            "s3://bucket/x#y",
+            "s3://bucket/x?bogus=1",
+            "s3://bucket/x?timeout",
+            "s3://bucket/x?timeout=0",
+            "s3://bucket/x?timeout=-1",
+            "s3://bucket/x?timeout=soon",
+            "s3://bucket/x?timeout=1&timeout=2",
         ] {
             let message = parse_s3_url(bad).unwrap_err().to_string();
             assert!(message.contains(&format!("{bad:?}")), "{message}");
             assert!(message.contains("s3://bucket/prefix"), "{message}");
         }
+    }
+
+    #[test]
+    fn time_limits_come_from_the_url_then_the_environment_then_the_defaults() {
+        let (_, prefix, limits) =
+            parse_s3_url("s3://bucket/a/b?timeout=1.5&connect_timeout=250ms").unwrap();
+        assert_eq!(prefix, "a/b");
+        assert_eq!(
+            limits,
+            UrlLimits {
+                request: Some(Duration::from_millis(1500)),
+                connect: Some(Duration::from_millis(250)),
+            }
+        );
+        let environment = |name: &str| match name {
+            "AWS_TIMEOUT" => Some("7s".to_owned()),
+            "AWS_CONNECT_TIMEOUT" => Some("3".to_owned()),
+            _ => None,
+        };
+        let nothing = |_: &str| None;
+        let url = "s3://bucket";
+        assert_eq!(
+            limits.resolve_with(url, environment).unwrap(),
+            Limits {
+                request: Duration::from_millis(1500),
+                connect: Duration::from_millis(250),
+            },
+            "the URL first"
+        );
+        assert_eq!(
+            UrlLimits::default().resolve_with(url, environment).unwrap(),
+            Limits {
+                request: Duration::from_secs(7),
+                connect: Duration::from_secs(3),
+            },
+            "then the environment"
+        );
+        assert_eq!(
+            UrlLimits::default().resolve_with(url, nothing).unwrap(),
+            Limits {
+                request: DEFAULT_REQUEST_TIMEOUT,
+                connect: DEFAULT_CONNECT_TIMEOUT,
+            },
+            "then the defaults"
+        );
+        let error = UrlLimits::default()
+            .resolve_with(url, |name| {
+                (name == "AWS_TIMEOUT").then(|| "never".to_owned())
+            })
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("AWS_TIMEOUT=\"never\"") && error.contains(url),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn failures_say_what_to_check_and_their_cause_once() {
+        let limits = Limits {
+            request: Duration::from_secs(30),
+            connect: Duration::from_secs(10),
+        };
+        let http = check_hint(Some("http://127.0.0.1:9000"), false, &limits);
+        assert!(
+            http.contains("the server at http://127.0.0.1:9000"),
+            "{http}"
+        );
+        assert!(http.contains("AWS_ALLOW_HTTP=true"), "{http}");
+        assert!(http.contains("AWS_ACCESS_KEY_ID"), "{http}");
+        assert!(http.contains("30s"), "{http}");
+        let allowed = check_hint(Some("http://127.0.0.1:9000"), true, &limits);
+        assert!(!allowed.contains("AWS_ALLOW_HTTP"), "{allowed}");
+        let https = check_hint(Some("https://s3.example.com"), false, &limits);
+        assert!(!https.contains("AWS_ALLOW_HTTP"), "{https}");
+        let aws = check_hint(None, false, &limits);
+        assert!(aws.contains("AWS_REGION"), "{aws}");
+
+        let cause = object_store::Error::Generic {
+            store: "S3",
+            source: "error sending request: operation timed out".into(),
+        };
+        let error = failure("read", "s3://b/1.log", &cause, Some(&http));
+        let message = error.to_string();
+        assert!(
+            message.starts_with("object storage: cannot read s3://b/1.log: "),
+            "{message}"
+        );
+        assert_eq!(
+            message.matches("operation timed out").count(),
+            1,
+            "{message}"
+        );
+        assert_eq!(message.matches("check that").count(), 1, "{message}");
+        assert!(std::error::Error::source(&error).is_none(), "{error:?}");
+        // A failure with its own hint does not add the other.
+        let missing = object_store::Error::NotFound {
+            path: "1.log".into(),
+            source: "no such bucket".into(),
+        };
+        let message = failure("read", "s3://b/1.log", &missing, Some(&http)).to_string();
+        assert!(message.contains("does the bucket exist?"), "{message}");
+        assert!(!message.contains("check that"), "{message}");
     }
 
     #[test]

@@ -3,7 +3,8 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
@@ -41,8 +42,109 @@ const READ_ATTEMPTS: u32 = 3;
 /// How many times `ensure_created` is tried when it loses a race with another creator.
 const SCHEMA_ATTEMPTS: u32 = 5;
 
-/// The connect timeout used when the URL or configuration sets none.
-const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The time limit on making a connection (resolving the host, the TCP connection, the startup
+/// handshake and authentication) used when the URL or configuration sets none.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How many connection attempts may be under way at once in the process, counting those
+/// given up on after their time limit whose threads still wait for an unresponsive server.
+/// Beyond it, connecting fails at once instead of leaving yet another thread waiting.
+const MAX_CONNECTING: usize = 64;
+
+/// The suffixes of the helper tables made next to the commits table `T` (`T_snapshots`,
+/// `T_quarantine`, `T_meta`). A commits table may not end in one of them (in any case): its
+/// name could be another store's helper table.
+const HELPER_SUFFIXES: [&str; 3] = ["_snapshots", "_quarantine", "_meta"];
+
+/// What one of the store's tables looks like: its columns (name and type, as PostgreSQL's
+/// `format_type` spells it) and its primary key's columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Shape {
+    columns: Vec<(String, String)>,
+    key: Vec<String>,
+}
+
+impl Shape {
+    fn new(columns: &[(&str, &str)], key: &[&str]) -> Self {
+        let mut shape = Shape {
+            columns: columns
+                .iter()
+                .map(|(name, kind)| ((*name).to_owned(), (*kind).to_owned()))
+                .collect(),
+            key: key.iter().map(|name| (*name).to_owned()).collect(),
+        };
+        shape.columns.sort();
+        shape.key.sort();
+        shape
+    }
+
+    /// The shapes of the commits, snapshots, quarantine and meta tables, in that order, as
+    /// [`Sql::new`] creates them.
+    fn expected() -> [Shape; 4] {
+        const BIGINT: &str = "bigint";
+        const BYTEA: &str = "bytea";
+        const TEXT: &str = "text";
+        const TIME: &str = "timestamp with time zone";
+        [
+            Shape::new(
+                &[
+                    ("number", BIGINT),
+                    ("document", BYTEA),
+                    ("created_at", TIME),
+                ],
+                &["number"],
+            ),
+            Shape::new(
+                &[
+                    ("name", TEXT),
+                    ("commit", BIGINT),
+                    ("document", BYTEA),
+                    ("created_at", TIME),
+                ],
+                &["name", "commit"],
+            ),
+            Shape::new(
+                &[
+                    ("id", BIGINT),
+                    ("number", BIGINT),
+                    ("document", BYTEA),
+                    ("created_at", TIME),
+                    ("quarantined_at", TIME),
+                ],
+                &["id"],
+            ),
+            Shape::new(&[("key", TEXT), ("value", TEXT)], &["key"]),
+        ]
+    }
+}
+
+impl fmt::Display for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let columns: Vec<String> = self
+            .columns
+            .iter()
+            .map(|(name, kind)| format!("{name} {kind}"))
+            .collect();
+        write!(f, "columns ({})", columns.join(", "))?;
+        if self.key.is_empty() {
+            write!(f, " and no primary key")
+        } else {
+            write!(f, " and primary key ({})", self.key.join(", "))
+        }
+    }
+}
+
+/// What the store's four tables are now: for each (commits, snapshots, quarantine, meta), its
+/// kind (`pg_class.relkind`) and shape when it exists.
+type Found = [Option<(String, Shape)>; 4];
+
+/// Which of the store's tables [`Found`] holds at each index, for messages.
+const TABLE_ROLES: [&str; 4] = [
+    "commit table",
+    "snapshot table",
+    "quarantine table",
+    "schema-version table",
+];
 
 /// The longest a watch sleeps before trying again to listen when the server is unreachable.
 const WATCH_RECONNECT_PAUSE: Duration = Duration::from_secs(1);
@@ -63,6 +165,14 @@ const WATCH_RECONNECT_PAUSE: Duration = Duration::from_secs(1);
 /// - A trigger on `T` that publishes every new commit's number on the notification channel
 ///   named `T` (`pg_notify`), so watches learn of commits from every writer, whatever program
 ///   it is.
+///
+/// Because the helper tables are named after `T`, a table name that ends in `_snapshots`,
+/// `_quarantine` or `_meta` (in any case) is refused: it could be another store's helper
+/// table. Tables that exist already are checked before anything is read from or written to
+/// them, and before anything is created next to them: each must have exactly the columns,
+/// column types and primary key above (`T_meta`: `key text` primary key, `value text`).
+/// Another program's table, or a view, is refused with an error that says what it has, and is
+/// never written to.
 ///
 /// Documents are stored as `bytea`, never as `json`/`jsonb`, so their bytes (key order,
 /// spacing, anything) come back exactly. Identifiers are always quoted, so the table's name
@@ -101,7 +211,13 @@ const WATCH_RECONNECT_PAUSE: Duration = Duration::from_secs(1);
 ///
 /// # Connections
 /// Connections are made when first needed, not by the constructors, and kept in a small pool
-/// shared by the threads using the backend. TLS is not supported (connections use `NoTls`):
+/// shared by the threads using the backend. Making one may take the URL's `connect_timeout`
+/// (in seconds; 10 s when it sets none, for each host the URL names), and that limit covers
+/// all of it: the TCP connection, the startup handshake and authentication, so a server that
+/// accepts connections and never answers fails each operation after that long, with an error
+/// that says what to check. A `connect_timeout` of 0 waits without limit, as for libpq. Once
+/// connected, statements have no time limit of the client's own (a server's
+/// `statement_timeout` can set one). TLS is not supported (connections use `NoTls`):
 /// reach a remote server through a trusted network or a tunnel.
 ///
 /// Neither [`Debug`](fmt::Debug) nor any message shows the password.
@@ -116,8 +232,11 @@ pub struct PostgresStorage {
     sql: Sql,
     /// Idle connections, ready for reuse.
     idle: Mutex<Vec<Connection>>,
-    /// Whether the schema's version was found acceptable (checked once per backend).
+    /// Whether the schema's version and the tables' shapes were found acceptable (checked
+    /// once per backend).
     schema_checked: AtomicBool,
+    /// The time limit on making a connection, startup included (`None`: no limit).
+    connect_limit: Option<Duration>,
 }
 
 impl fmt::Debug for PostgresStorage {
@@ -147,7 +266,11 @@ struct Sql {
     quarantine: String,
     version: String,
     meta_table: String,
-    complete: String,
+    /// The store's tables' kinds, columns and primary keys (see [`Found`]).
+    shapes: String,
+    /// The quoted names of the commits, snapshots, quarantine and meta tables, in that order:
+    /// the parameter of `shapes`.
+    names: Vec<String>,
     schema: String,
     listen: String,
     lock_key: i64,
@@ -204,13 +327,22 @@ impl Sql {
             meta_table: format!(
                 "CREATE TABLE IF NOT EXISTS {meta} (key text PRIMARY KEY, value text NOT NULL)"
             ),
-            complete: format!(
-                "SELECT to_regclass({}) IS NOT NULL AND to_regclass({}) IS NOT NULL \
-                 AND to_regclass({}) IS NOT NULL",
-                literal(&commits),
-                literal(&snapshots),
-                literal(&quarantine)
-            ),
+            shapes: "SELECT t.ord, c.relkind::text, a.attname::text, \
+                         format_type(a.atttypid, a.atttypmod), \
+                         coalesce(a.attnum = ANY(i.indkey::int2[]), false) \
+                     FROM unnest($1::text[]) WITH ORDINALITY AS t(name, ord) \
+                     JOIN pg_class c ON c.oid = to_regclass(t.name) \
+                     LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 \
+                         AND NOT a.attisdropped \
+                     LEFT JOIN pg_index i ON i.indrelid = c.oid AND i.indisprimary \
+                     ORDER BY t.ord, a.attnum"
+                .to_owned(),
+            names: vec![
+                commits.clone(),
+                snapshots.clone(),
+                quarantine.clone(),
+                meta.clone(),
+            ],
             schema: format!(
                 "CREATE TABLE IF NOT EXISTS {commits} (\
                      number bigint PRIMARY KEY CHECK (number >= 1), \
@@ -281,6 +413,7 @@ enum Query {
     ReadSnapshot,
     Quarantine,
     Version,
+    Shapes,
 }
 
 impl Query {
@@ -300,6 +433,7 @@ impl Query {
             Query::ReadSnapshot => &sql.read_snapshot,
             Query::Quarantine => &sql.quarantine,
             Query::Version => &sql.version,
+            Query::Shapes => &sql.shapes,
         }
     }
 }
@@ -326,21 +460,24 @@ impl Connection {
 #[derive(Debug)]
 enum Failure {
     /// No connection could be made: nothing was sent.
-    Connect(postgres::Error),
+    Connect(ConnectError),
     /// A statement failed (or the connection failed under it).
     Query(postgres::Error),
 }
 
 impl Failure {
-    fn into_error(self) -> postgres::Error {
+    fn into_source(self) -> Box<dyn std::error::Error + Send + Sync> {
         match self {
-            Failure::Connect(error) | Failure::Query(error) => error,
+            Failure::Connect(error) => Box::new(error),
+            Failure::Query(error) => Box::new(error),
         }
     }
 
-    fn error(&self) -> &postgres::Error {
+    /// What went wrong, for messages.
+    fn describe(&self) -> String {
         match self {
-            Failure::Connect(error) | Failure::Query(error) => error,
+            Failure::Connect(error) => error.to_string(),
+            Failure::Query(error) => describe(error),
         }
     }
 
@@ -400,12 +537,93 @@ fn describe(error: &postgres::Error) -> String {
     }
 }
 
+/// Why no connection could be made.
+#[derive(Debug)]
+enum ConnectError {
+    /// The client gave up (the server refused, authentication failed, ...).
+    Failed(postgres::Error),
+    /// No session was set up within the time limit: the server (or something in its place)
+    /// did not answer.
+    TimedOut(Duration),
+    /// Too many earlier attempts are still waiting for an unresponsive server.
+    Busy,
+    /// The thread that connects could not be started, or ended without an answer.
+    Thread(String),
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConnectError::Failed(error) => f.write_str(&describe(error)),
+            ConnectError::TimedOut(limit) => write!(
+                f,
+                "no session was set up within {} (the limit on connecting, startup included: \
+                 the URL's connect_timeout, {} when it sets none)",
+                humantime::format_duration(*limit),
+                humantime::format_duration(DEFAULT_CONNECT_TIMEOUT)
+            ),
+            ConnectError::Busy => write!(
+                f,
+                "{MAX_CONNECTING} earlier connection attempts are still waiting for a server \
+                 that does not answer"
+            ),
+            ConnectError::Thread(problem) => f.write_str(problem),
+        }
+    }
+}
+
+impl std::error::Error for ConnectError {}
+
+/// How many connection attempts are under way in the process (see [`MAX_CONNECTING`]).
+static CONNECTING: AtomicUsize = AtomicUsize::new(0);
+
+/// Connects as `config` says, giving up after `limit` (`None`: no limit) however far the
+/// connection got: the TCP connection, the startup handshake or authentication.
+///
+/// The client's own `connect_timeout` bounds only the TCP connection, so the connection is
+/// made on a thread of its own, and abandoned when it takes too long: the thread then ends when
+/// the server answers or closes the connection, and drops the client it made.
+fn connect_within(config: &Config, limit: Option<Duration>) -> Result<Client, ConnectError> {
+    let Some(limit) = limit else {
+        return config.connect(NoTls).map_err(ConnectError::Failed);
+    };
+    if CONNECTING.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTING {
+        CONNECTING.fetch_sub(1, Ordering::AcqRel);
+        return Err(ConnectError::Busy);
+    }
+    let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+    let owned = config.clone();
+    let spawned = std::thread::Builder::new()
+        .name("foldstore-postgres-connect".to_owned())
+        .spawn(move || {
+            let connected = owned.connect(NoTls);
+            CONNECTING.fetch_sub(1, Ordering::AcqRel);
+            // Nobody may be waiting any more: the client is then dropped, which closes it.
+            let _ = sender.send(connected);
+        });
+    if let Err(e) = spawned {
+        CONNECTING.fetch_sub(1, Ordering::AcqRel);
+        return Err(ConnectError::Thread(format!(
+            "cannot start a thread to connect: {e}"
+        )));
+    }
+    match receiver.recv_timeout(limit) {
+        Ok(connected) => connected.map_err(ConnectError::Failed),
+        Err(RecvTimeoutError::Timeout) => Err(ConnectError::TimedOut(limit)),
+        Err(RecvTimeoutError::Disconnected) => Err(ConnectError::Thread(
+            "the thread connecting ended without an answer".to_owned(),
+        )),
+    }
+}
+
 /// The outcome of one try at creating the schema.
 enum SchemaOutcome {
     /// The schema is there, at this code's version.
     Ready,
     /// The table records a version this code does not know.
     Unknown(String),
+    /// A table exists that is not what foldstore makes: nothing was created.
+    Wrong(Mismatch),
 }
 
 impl PostgresStorage {
@@ -422,8 +640,11 @@ impl PostgresStorage {
 
     /// A backend for the URL `postgres://user[:password]@host[:port]/database[?table=NAME]`
     /// (`postgresql://` works too). The `table` parameter names the commits table (by default
-    /// [`DEFAULT_TABLE`](Self::DEFAULT_TABLE)); the other parameters are PostgreSQL's own
-    /// (`connect_timeout`, `application_name`, ...).
+    /// [`DEFAULT_TABLE`](Self::DEFAULT_TABLE)); it may not end in `_snapshots`, `_quarantine`
+    /// or `_meta` (see the type's docs). The other parameters are PostgreSQL's own
+    /// (`connect_timeout`, `application_name`, ...); `connect_timeout` (seconds, 10 by default,
+    /// 0 for no limit) bounds the whole of making a connection, startup and authentication
+    /// included.
     ///
     /// No connection is made yet: the first operation connects.
     ///
@@ -454,8 +675,17 @@ impl PostgresStorage {
         };
         let mut table = None;
         let mut kept = Vec::new();
+        let mut unlimited = false;
         for parameter in query.into_iter().flat_map(|query| query.split('&')) {
             match parameter.split_once('=') {
+                Some(("connect_timeout", seconds)) => {
+                    // As for libpq, zero or less is no limit (the client library ignores it).
+                    unlimited = seconds
+                        .trim()
+                        .parse::<i64>()
+                        .is_ok_and(|seconds| seconds <= 0);
+                    kept.push(parameter);
+                }
                 Some(("table", name)) => {
                     if table.replace(name).is_some() {
                         return Err(invalid("it names the table twice".to_owned()));
@@ -485,17 +715,21 @@ impl PostgresStorage {
         }
         let table = table.unwrap_or(DEFAULT_TABLE);
         validate_table_name(table).map_err(invalid)?;
-        Ok(Self::build(config, table))
+        let limit = (!unlimited).then(|| connect_limit(&config));
+        Ok(Self::build(config, table, limit))
     }
 
     /// A backend on the server and database `config` names, in the table `table`.
     ///
     /// No connection is made yet: the first operation connects.
     ///
+    /// Making a connection may take `config`'s connect timeout (10 s when it sets none), startup
+    /// and authentication included.
+    ///
     /// # Errors
     /// [`Error::Backend`] when `table` is not a valid table name (letters, digits and
-    /// underscores, not starting with a digit, at most [`MAX_TABLE_NAME_LENGTH`](Self::MAX_TABLE_NAME_LENGTH) characters),
-    /// or `config` names no host.
+    /// underscores, not starting with a digit, at most [`MAX_TABLE_NAME_LENGTH`](Self::MAX_TABLE_NAME_LENGTH) characters,
+    /// not ending in `_snapshots`, `_quarantine` or `_meta`), or `config` names no host.
     pub fn with_config(config: Config, table: &str) -> Result<Self> {
         let address = address(&config);
         if config.get_hosts().is_empty() {
@@ -510,11 +744,13 @@ impl PostgresStorage {
             message: format!("invalid table for {address}: {problem}"),
             source: None,
         })?;
-        Ok(Self::build(config, table))
+        let limit = connect_limit(&config);
+        Ok(Self::build(config, table, Some(limit)))
     }
 
-    fn build(mut config: Config, table: &str) -> Self {
-        if config.get_connect_timeout().is_none() {
+    fn build(mut config: Config, table: &str, connect_limit: Option<Duration>) -> Self {
+        // The client applies it to each TCP connection; `connect_limit` bounds the whole.
+        if config.get_connect_timeout().is_none() && connect_limit.is_some() {
             config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
         }
         if config.get_application_name().is_none() {
@@ -527,6 +763,7 @@ impl PostgresStorage {
             config,
             idle: Mutex::new(Vec::new()),
             schema_checked: AtomicBool::new(false),
+            connect_limit,
         }
     }
 
@@ -547,8 +784,8 @@ impl PostgresStorage {
         &self.table
     }
 
-    fn connect_client(&self) -> Result<Client, postgres::Error> {
-        let client = self.config.connect(NoTls)?;
+    fn connect_client(&self) -> Result<Client, ConnectError> {
+        let client = connect_within(&self.config, self.connect_limit)?;
         tracing::debug!(address = %self.address, table = %self.table, "connected to PostgreSQL");
         Ok(client)
     }
@@ -598,7 +835,7 @@ impl PostgresStorage {
             tries += 1;
             match self.attempt(&operation) {
                 Err(failure) if failure.transient() && tries < READ_ATTEMPTS => {
-                    tracing::debug!(address = %self.address, error = %describe(failure.error()), "connection lost; trying again");
+                    tracing::debug!(address = %self.address, error = %failure.describe(), "connection lost; trying again");
                     std::thread::sleep(Duration::from_millis(20 << tries));
                 }
                 result => return result,
@@ -610,11 +847,9 @@ impl PostgresStorage {
     fn error(&self, what: &str, failure: Failure) -> Error {
         let message = match &failure {
             Failure::Connect(error) => format!(
-                "cannot connect to {} to {what} (table {}): {}; check that the server runs and \
-                 that the URL, user and password are right",
-                self.address,
-                self.table,
-                describe(error)
+                "cannot connect to {} to {what} (table {}): {error}; check that the server is \
+                 up and answers at that address, and that the URL, user and password are right",
+                self.address, self.table,
             ),
             Failure::Query(error) => format!(
                 "cannot {what} in table {} at {}: {}",
@@ -623,13 +858,18 @@ impl PostgresStorage {
                 describe(error)
             ),
         };
+        // The message describes a connection failure whole, cause included: a source would
+        // make the cause show twice where errors are shown with their sources.
         let source = match failure {
-            Failure::Connect(error) | Failure::Query(error) => error,
+            Failure::Connect(_) => None,
+            Failure::Query(error) => {
+                Some(Box::new(error) as Box<dyn std::error::Error + Send + Sync>)
+            }
         };
         Error::Backend {
             backend: BACKEND,
             message,
-            source: Some(Box::new(source)),
+            source,
         }
     }
 
@@ -649,29 +889,76 @@ impl PostgresStorage {
         }
     }
 
-    /// Checks, once per backend, that the schema's version is one this code knows. A store not
-    /// created yet passes (and is checked again later).
+    /// Checks, once per backend, that the schema's version is one this code knows and that
+    /// the store's tables are the ones foldstore makes (see [`mismatch`]): a table of another
+    /// shape (another program's, or another store's helper table) is refused before anything
+    /// is read from or written to it. A store not created yet passes (and is checked again
+    /// later).
     fn check_schema(&self) -> Result<()> {
         if self.schema_checked.load(Ordering::Acquire) {
             return Ok(());
         }
-        let found = self.attempt_idempotent(|connection, sql| {
-            let statement = connection.statement(Query::Version, sql)?;
-            Ok(connection
-                .client
-                .query_opt(&statement, &[])?
-                .map(|row| row.get::<_, String>(0)))
-        });
-        match found {
-            Ok(Some(version)) => {
-                self.accept_version(&version)?;
-                self.schema_checked.store(true, Ordering::Release);
-                Ok(())
+        let found = self
+            .attempt_idempotent(|connection, sql| {
+                let statement = connection.statement(Query::Shapes, sql)?;
+                let rows = connection.client.query(&statement, &[&sql.names])?;
+                Ok(found_from_rows(&rows))
+            })
+            .map_err(|failure| self.error("look at the store's tables", failure))?;
+        // The version first: a newer foldstore may shape its tables otherwise.
+        if let Some(wrong) = mismatch(&found, META) {
+            return Err(self.refusal(&wrong));
+        }
+        let mut version = None;
+        if found[META].is_some() {
+            let read = self.attempt_idempotent(|connection, sql| {
+                let statement = connection.statement(Query::Version, sql)?;
+                Ok(connection
+                    .client
+                    .query_opt(&statement, &[])?
+                    .map(|row| row.get::<_, String>(0)))
+            });
+            version = match read {
+                Ok(version) => version,
+                Err(failure) if failure.code() == Some(&SqlState::UNDEFINED_TABLE) => None,
+                Err(failure) => return Err(self.error("read the schema version", failure)),
+            };
+            if let Some(version) = &version {
+                self.accept_version(version)?;
             }
-            // Not created yet (the version is written with the tables).
-            Ok(None) => Ok(()),
-            Err(failure) if failure.code() == Some(&SqlState::UNDEFINED_TABLE) => Ok(()),
-            Err(failure) => Err(self.error("read the schema version", failure)),
+        }
+        if let Some(wrong) = (0..META).find_map(|index| mismatch(&found, index)) {
+            return Err(self.refusal(&wrong));
+        }
+        if version.is_some() && found[COMMITS].is_some() {
+            self.schema_checked.store(true, Ordering::Release);
+        }
+        Ok(())
+    }
+
+    /// The error refusing a table that is not what foldstore makes.
+    fn refusal(&self, wrong: &Mismatch) -> Error {
+        let name = helper_name(&self.table, wrong.index);
+        let role = TABLE_ROLES[wrong.index];
+        let whose = if wrong.index == COMMITS {
+            String::new()
+        } else {
+            format!(
+                ", which the store in table {} keeps as its {role},",
+                self.table
+            )
+        };
+        Error::Backend {
+            backend: BACKEND,
+            message: format!(
+                "table {name} at {}{whose} is not a foldstore {role}: {}, where foldstore makes \
+                 it with {}; foldstore neither reads nor writes it: name another table with \
+                 ?table=NAME",
+                self.address,
+                wrong.found,
+                Shape::expected()[wrong.index]
+            ),
+            source: None,
         }
     }
 
@@ -702,37 +989,47 @@ impl PostgresStorage {
     }
 
     /// One try at creating the schema, serialized with other creators by an advisory lock.
+    /// Tables that exist already are checked first (see [`mismatch`]): nothing is created
+    /// next to, or written to, a table that is not what foldstore makes.
     fn create_schema(
         connection: &mut Connection,
         sql: &Sql,
     ) -> Result<SchemaOutcome, postgres::Error> {
         let mut transaction = connection.client.transaction()?;
         transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&sql.lock_key])?;
-        transaction.batch_execute(&sql.meta_table)?;
-        let version: Option<String> = transaction
-            .query_opt(sql.version.as_str(), &[])?
-            .map(|row| row.get(0));
-        match version {
-            Some(version) if version.trim() != SCHEMA_VERSION.to_string() => {
+        let rows = transaction.query(sql.shapes.as_str(), &[&sql.names])?;
+        let found = found_from_rows(&rows);
+        if let Some(wrong) = mismatch(&found, META) {
+            transaction.rollback()?;
+            return Ok(SchemaOutcome::Wrong(wrong));
+        }
+        let version: Option<String> = if found[META].is_some() {
+            transaction
+                .query_opt(sql.version.as_str(), &[])?
+                .map(|row| row.get(0))
+        } else {
+            None
+        };
+        if let Some(version) = &version {
+            if version.trim() != SCHEMA_VERSION.to_string() {
                 // Refused by the caller; nothing to keep.
                 transaction.rollback()?;
-                Ok(SchemaOutcome::Unknown(version))
-            }
-            Some(_)
-                if transaction
-                    .query_one(sql.complete.as_str(), &[])?
-                    .get::<_, bool>(0) =>
-            {
-                // Made before: nothing to do (recreating the trigger would lock the table).
-                transaction.commit()?;
-                Ok(SchemaOutcome::Ready)
-            }
-            _ => {
-                transaction.batch_execute(&sql.schema)?;
-                transaction.commit()?;
-                Ok(SchemaOutcome::Ready)
+                return Ok(SchemaOutcome::Unknown(version.clone()));
             }
         }
+        if let Some(wrong) = (0..META).find_map(|index| mismatch(&found, index)) {
+            transaction.rollback()?;
+            return Ok(SchemaOutcome::Wrong(wrong));
+        }
+        if version.is_some() && found.iter().all(Option::is_some) {
+            // Made before: nothing to do (recreating the trigger would lock the table).
+            transaction.commit()?;
+            return Ok(SchemaOutcome::Ready);
+        }
+        transaction.batch_execute(&sql.meta_table)?;
+        transaction.batch_execute(&sql.schema)?;
+        transaction.commit()?;
+        Ok(SchemaOutcome::Ready)
     }
 
     /// Creates a row exclusively (a commit or a snapshot), resolving inserts whose outcome is
@@ -775,7 +1072,7 @@ impl PostgresStorage {
             if !failure.outcome_unknown() {
                 return Err(self.error(what, failure));
             }
-            tracing::warn!(what, table = %self.table, error = %describe(failure.error()), "the connection failed during an insert: reading back to learn its outcome");
+            tracing::warn!(what, table = %self.table, error = %failure.describe(), "the connection failed during an insert: reading back to learn its outcome");
             outcome_was_unknown = true;
             let found = read_back().map_err(|e| Error::Backend {
                 backend: BACKEND,
@@ -785,7 +1082,7 @@ impl PostgresStorage {
                      ({e}); the commit may or may not exist",
                     self.table,
                     self.address,
-                    describe(failure.error())
+                    failure.describe()
                 ),
                 source: Some(Box::new(e)),
             })?;
@@ -809,13 +1106,9 @@ impl PostgresStorage {
                              insert {tries} times ({}); it did not happen",
                             self.table,
                             self.address,
-                            describe(failure.error())
+                            failure.describe()
                         ),
-                        source: match failure {
-                            Failure::Connect(error) | Failure::Query(error) => {
-                                Some(Box::new(error))
-                            }
-                        },
+                        source: Some(failure.into_source()),
                     })
                 }
             }
@@ -873,11 +1166,105 @@ impl PostgresStorage {
         Ok(snapshots)
     }
 
-    fn listen(config: &Config, sql: &str) -> Result<Client, postgres::Error> {
-        let mut client = config.connect(NoTls)?;
-        client.batch_execute(sql)?;
+    fn listen(config: &Config, limit: Option<Duration>, sql: &str) -> Result<Client, Failure> {
+        let mut client = connect_within(config, limit).map_err(Failure::Connect)?;
+        client.batch_execute(sql).map_err(Failure::Query)?;
         Ok(client)
     }
+}
+
+/// The time limit on connecting for `config`: its `connect_timeout` (by default
+/// [`DEFAULT_CONNECT_TIMEOUT`]) for each host it names, as libpq applies it.
+fn connect_limit(config: &Config) -> Duration {
+    let each = config
+        .get_connect_timeout()
+        .copied()
+        .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+    let hosts = u32::try_from(config.get_hosts().len().max(1)).unwrap_or(u32::MAX);
+    each.saturating_mul(hosts)
+}
+
+/// The index in [`Found`] of the commits table.
+const COMMITS: usize = 0;
+
+/// The index in [`Found`] of the schema-version table.
+const META: usize = 3;
+
+/// The name of the store's table at `index` of [`Found`], for the commits table `table`.
+fn helper_name(table: &str, index: usize) -> String {
+    match index
+        .checked_sub(1)
+        .and_then(|helper| HELPER_SUFFIXES.get(helper))
+    {
+        Some(suffix) => format!("{table}{suffix}"),
+        None => table.to_owned(),
+    }
+}
+
+/// The store's tables as found by [`Sql::shapes`]'s rows: (index + 1, relkind, column name,
+/// column type, whether the column is in the primary key); a table without columns has one
+/// row with no column.
+fn found_from_rows(rows: &[postgres::Row]) -> Found {
+    let mut found: Found = Default::default();
+    for row in rows {
+        let Some(index) = usize::try_from(row.get::<_, i64>(0) - 1)
+            .ok()
+            .filter(|index| *index < found.len())
+        else {
+            continue;
+        };
+        let (_, shape) = found[index].get_or_insert_with(|| {
+            (
+                row.get::<_, String>(1),
+                Shape {
+                    columns: Vec::new(),
+                    key: Vec::new(),
+                },
+            )
+        });
+        if let Some(column) = row.get::<_, Option<String>>(2) {
+            if row.get::<_, bool>(4) {
+                shape.key.push(column.clone());
+            }
+            shape
+                .columns
+                .push((column, row.get::<_, Option<String>>(3).unwrap_or_default()));
+        }
+    }
+    for (_, shape) in found.iter_mut().flatten() {
+        shape.columns.sort();
+        shape.key.sort();
+    }
+    found
+}
+
+/// How a table that exists differs from what foldstore makes.
+#[derive(Debug)]
+struct Mismatch {
+    /// Which table, as an index of [`Found`].
+    index: usize,
+    /// What it is, for messages ("it has columns (...) and ...").
+    found: String,
+}
+
+/// How the table at `index` of `found` differs from what foldstore makes, when it exists and
+/// does: another kind of relation (a view, ...), other columns or column types, or another
+/// primary key.
+fn mismatch(found: &Found, index: usize) -> Option<Mismatch> {
+    let (kind, shape) = found[index].as_ref()?;
+    let what = match kind.as_str() {
+        // Ordinary and partitioned tables.
+        "r" | "p" if *shape == Shape::expected()[index] => return None,
+        "r" | "p" => format!("it has {shape}"),
+        "v" => "it is a view".to_owned(),
+        "m" => "it is a materialized view".to_owned(),
+        "f" => "it is a foreign table".to_owned(),
+        "S" => "it is a sequence".to_owned(),
+        "i" | "I" => "it is an index".to_owned(),
+        "c" => "it is a composite type".to_owned(),
+        other => format!("it is not a table (relkind {other:?})"),
+    };
+    Some(Mismatch { index, found: what })
 }
 
 /// Checks a table name: a plain identifier.
@@ -891,7 +1278,22 @@ fn validate_table_name(name: &str) -> std::result::Result<(), String> {
     } else if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         "the table name has characters other than ASCII letters, digits and '_'"
     } else {
-        return Ok(());
+        let lower = name.to_ascii_lowercase();
+        let Some(suffix) = HELPER_SUFFIXES
+            .iter()
+            .find(|suffix| lower.ends_with(*suffix))
+        else {
+            return Ok(());
+        };
+        let store = &name[..name.len() - suffix.len()];
+        return Err(format!(
+            "the table name {name:?} ends in {suffix:?}: foldstore keeps a store's snapshots, \
+             quarantine and schema version in tables named after its commit table with the \
+             suffixes {}, so this name could be a helper table of the store in table \
+             {store:?}, and two stores would write to one table; use a name that does not end \
+             in one of them (in any case), such as ?table={store}_store",
+            HELPER_SUFFIXES.join(", ")
+        ));
     };
     Err(format!(
         "{problem} ({name:?}); use a plain name such as ?table=foldstore_orders"
@@ -971,6 +1373,7 @@ impl Storage for PostgresStorage {
                     return Ok(());
                 }
                 Ok(SchemaOutcome::Unknown(version)) => return self.accept_version(&version),
+                Ok(SchemaOutcome::Wrong(wrong)) => return Err(self.refusal(&wrong)),
                 Err(failure)
                     if tries < SCHEMA_ATTEMPTS
                         && (failure.transient()
@@ -985,7 +1388,7 @@ impl Storage for PostgresStorage {
                 {
                     // Another process created the same objects at the same moment (PostgreSQL's
                     // IF NOT EXISTS is not safe against that); the next try finds them.
-                    tracing::debug!(table = %self.table, error = %describe(failure.error()), "lost a race creating the schema; trying again");
+                    tracing::debug!(table = %self.table, error = %failure.describe(), "lost a race creating the schema; trying again");
                     std::thread::sleep(Duration::from_millis(10 << tries));
                 }
                 Err(failure) => return Err(self.error("create the store's tables", failure)),
@@ -1176,7 +1579,7 @@ impl Storage for PostgresStorage {
                 return Err(self.error(&what, failure));
             }
             unknown_outcomes += 1;
-            tracing::warn!(first, table = %self.table, error = %describe(failure.error()), "the connection failed during an append: looking for the document to learn its outcome");
+            tracing::warn!(first, table = %self.table, error = %failure.describe(), "the connection failed during an append: looking for the document to learn its outcome");
             let found = self.read(
                 || format!("look for an appended document from commit {first} on"),
                 || None,
@@ -1207,9 +1610,9 @@ impl Storage for PostgresStorage {
                              insert {unknown_outcomes} times ({}); it did not happen",
                             self.table,
                             self.address,
-                            describe(failure.error())
+                            failure.describe()
                         ),
-                        source: Some(Box::new(failure.into_error())),
+                        source: Some(failure.into_source()),
                     })
                 }
                 Err(e) => {
@@ -1221,7 +1624,7 @@ impl Storage for PostgresStorage {
                              it was written failed too ({e}); it may or may not exist",
                             self.table,
                             self.address,
-                            describe(failure.error())
+                            failure.describe()
                         ),
                         source: Some(Box::new(e)),
                     })
@@ -1305,10 +1708,11 @@ impl Storage for PostgresStorage {
     }
 
     fn watch(&self) -> Result<Option<Box<dyn Watch>>> {
-        let client = Self::listen(&self.config, &self.sql.listen)
-            .map_err(|e| self.error("listen for new commits", Failure::Connect(e)))?;
+        let client = Self::listen(&self.config, self.connect_limit, &self.sql.listen)
+            .map_err(|failure| self.error("listen for new commits", failure))?;
         Ok(Some(Box::new(PostgresWatch {
             config: self.config.clone(),
+            connect_limit: self.connect_limit,
             listen: self.sql.listen.clone(),
             address: self.address.clone(),
             client: Some(client),
@@ -1330,6 +1734,8 @@ impl Storage for PostgresStorage {
 /// A connection that listens on a store's notification channel.
 struct PostgresWatch {
     config: Config,
+    /// The time limit on making a connection.
+    connect_limit: Option<Duration>,
     /// The `LISTEN` statement.
     listen: String,
     /// For logs.
@@ -1341,7 +1747,7 @@ struct PostgresWatch {
 impl Watch for PostgresWatch {
     fn wait(&mut self, timeout: Duration) -> bool {
         let Some(client) = self.client.as_mut() else {
-            return match PostgresStorage::listen(&self.config, &self.listen) {
+            return match PostgresStorage::listen(&self.config, self.connect_limit, &self.listen) {
                 Ok(client) => {
                     tracing::debug!(address = %self.address, "listening again for new commits");
                     self.client = Some(client);
@@ -1349,7 +1755,7 @@ impl Watch for PostgresWatch {
                     true
                 }
                 Err(e) => {
-                    tracing::warn!(address = %self.address, error = %describe(&e), "cannot listen for new commits");
+                    tracing::warn!(address = %self.address, error = %e.describe(), "cannot listen for new commits");
                     // The subscriber looks for itself meanwhile.
                     std::thread::sleep(timeout.min(WATCH_RECONNECT_PAUSE));
                     true
@@ -1405,6 +1811,77 @@ mod tests {
         }
         for bad in ["", "1abc", "a-b", "a b", "a\"b", "ø", &"a".repeat(51)] {
             assert!(validate_table_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn table_names_of_helper_tables_are_refused() {
+        for (bad, suffix) in [
+            ("x_quarantine", "_quarantine"),
+            ("x_snapshots", "_snapshots"),
+            ("x_meta", "_meta"),
+            ("Orders_META", "_meta"),
+            ("_meta", "_meta"),
+            ("foldstore_quarantine_meta", "_meta"),
+        ] {
+            let problem = validate_table_name(bad).unwrap_err();
+            assert!(problem.contains(&format!("{bad:?}")), "{problem}");
+            assert!(
+                problem.contains(&format!("ends in {suffix:?}")),
+                "{problem}"
+            );
+            assert!(
+                problem.contains("two stores would write to one table"),
+                "{problem}"
+            );
+        }
+        for good in [
+            "x_quarantined",
+            "metadata",
+            "x_snapshot",
+            "x_notify",
+            "meta",
+        ] {
+            assert!(validate_table_name(good).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn connect_timeout_bounds_the_whole_connection_for_each_host() {
+        let limit = |url: &str| PostgresStorage::connect(url).unwrap().connect_limit;
+        assert_eq!(limit("postgres://u@h/db"), Some(DEFAULT_CONNECT_TIMEOUT));
+        assert_eq!(
+            limit("postgres://u@h/db?connect_timeout=3"),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(
+            limit("postgres://u@h1,h2/db?connect_timeout=2&table=x"),
+            Some(Duration::from_secs(4))
+        );
+        assert_eq!(limit("postgres://u@h/db?connect_timeout=0"), None);
+        assert_eq!(limit("postgres://u@h/db?connect_timeout=-1"), None);
+        let mut config = Config::new();
+        config.host("h").user("u");
+        let storage = PostgresStorage::with_config(config.clone(), "t").unwrap();
+        assert_eq!(storage.connect_limit, Some(DEFAULT_CONNECT_TIMEOUT));
+        config.connect_timeout(Duration::from_millis(1500));
+        let storage = PostgresStorage::with_config(config, "t").unwrap();
+        assert_eq!(storage.connect_limit, Some(Duration::from_millis(1500)));
+    }
+
+    #[test]
+    fn helper_tables_are_named_after_the_commit_table() {
+        let names: Vec<String> = (0..4).map(|index| helper_name("t", index)).collect();
+        assert_eq!(names, ["t", "t_snapshots", "t_quarantine", "t_meta"]);
+        let sql = Sql::new("t");
+        let quoted: Vec<String> = names.iter().map(|name| quote(name)).collect();
+        assert_eq!(sql.names, quoted);
+        let created = format!("{} {}", sql.meta_table, sql.schema);
+        for name in &quoted {
+            assert!(
+                created.contains(&format!("CREATE TABLE IF NOT EXISTS {name} (")),
+                "{name}"
+            );
         }
     }
 }

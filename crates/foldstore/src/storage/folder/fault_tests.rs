@@ -61,8 +61,10 @@ fn headers() -> Headers {
 /// The document a commit step writes (the headers are fixed, so it is known byte for byte).
 fn document(step: &Step) -> Option<Vec<u8>> {
     match step {
-        Step::Log(event) => Some(encode_commit(&headers(), std::slice::from_ref(event))),
-        Step::Block(events) => Some(encode_commit(&headers(), events)),
+        Step::Log(event) => {
+            Some(encode_commit(&headers(), std::slice::from_ref(event)).expect("encode"))
+        }
+        Step::Block(events) => Some(encode_commit(&headers(), events).expect("encode")),
         Step::Snapshot(..) => None,
     }
 }

@@ -21,6 +21,8 @@ pub(crate) enum Op {
     CreateDirAll,
     WriteNew,
     RenameNoreplace,
+    Rename,
+    IsLink,
     Remove,
     SyncDir,
     Open,
@@ -32,7 +34,7 @@ impl Op {
     pub(crate) fn changes(self) -> bool {
         matches!(
             self,
-            Op::CreateDirAll | Op::RenameNoreplace | Op::Remove | Op::SyncDir
+            Op::CreateDirAll | Op::RenameNoreplace | Op::Rename | Op::Remove | Op::SyncDir
         )
     }
 }
@@ -211,6 +213,14 @@ impl FileSystem for FaultFs {
         self.run(Op::RenameNoreplace, to, || {
             self.inner.rename_noreplace(from, to)
         })
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.run(Op::Rename, to, || self.inner.rename(from, to))
+    }
+
+    fn is_link(&self, path: &Path) -> io::Result<bool> {
+        self.run(Op::IsLink, path, || self.inner.is_link(path))
     }
 
     fn remove(&self, path: &Path) -> io::Result<()> {

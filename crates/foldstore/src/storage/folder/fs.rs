@@ -50,6 +50,12 @@ pub(crate) trait FileSystem: Send + Sync + fmt::Debug {
     /// fails with `AlreadyExists` and changes nothing). `from` no longer exists afterwards.
     fn rename_noreplace(&self, from: &Path, to: &Path) -> io::Result<()>;
 
+    /// Gives the file at `from` the name `to` in the same folder, replacing what `to` names.
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+
+    /// Whether `path` is a symbolic link (false when it does not exist).
+    fn is_link(&self, path: &Path) -> io::Result<bool>;
+
     /// Removes a file.
     fn remove(&self, path: &Path) -> io::Result<()>;
 
@@ -57,12 +63,10 @@ pub(crate) trait FileSystem: Send + Sync + fmt::Debug {
     fn sync_dir(&self, folder: &Path) -> io::Result<()>;
 
     /// Opens a regular file for positional reads and writes, as `mode` says.
-    #[allow(dead_code)] // the journal's files go through it from the next change on
     fn open(&self, path: &Path, mode: Open) -> io::Result<Arc<dyn Handle>>;
 }
 
 /// How [`FileSystem::open`] opens a file.
-#[allow(dead_code)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Open {
     /// An existing file, to read.
@@ -76,7 +80,6 @@ pub(crate) enum Open {
 }
 
 /// An open regular file.
-#[allow(dead_code)]
 pub(crate) trait Handle: Send + Sync + fmt::Debug {
     /// Reads into `buf` from `offset`; returns how much was read (0 at the end of the file).
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize>;
@@ -277,6 +280,18 @@ impl FileSystem for OsFs {
         fs::remove_file(from)
     }
 
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        fs::rename(from, to)
+    }
+
+    fn is_link(&self, path: &Path) -> io::Result<bool> {
+        match fs::symlink_metadata(path) {
+            Ok(meta) => Ok(meta.is_symlink()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     fn remove(&self, path: &Path) -> io::Result<()> {
         fs::remove_file(path)
     }
@@ -312,7 +327,6 @@ impl FileSystem for OsFs {
 }
 
 /// A file of the operating system's file system.
-#[allow(dead_code)]
 #[derive(Debug)]
 pub(crate) struct OsFile(File);
 

@@ -18,7 +18,7 @@ mod crash_tests;
 mod fault_tests;
 #[cfg(test)]
 mod faults;
-mod fs;
+pub(crate) mod fs;
 #[cfg(feature = "watch")]
 mod notice;
 #[cfg(test)]

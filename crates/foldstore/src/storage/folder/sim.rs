@@ -347,6 +347,30 @@ impl FileSystem for SimFs {
         Ok(())
     }
 
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let (from_parent, from_name) = split(from)?;
+        let (to_parent, to_name) = split(to)?;
+        let mut state = self.lock();
+        state.check_power()?;
+        let inode = state.inode(from)?;
+        state.change()?;
+        if let Some(folder) = state.folders.get_mut(&from_parent) {
+            folder.entries.remove(&from_name);
+        }
+        state
+            .folders
+            .get_mut(&to_parent)
+            .ok_or_else(|| not_found(&to_parent))?
+            .entries
+            .insert(to_name, inode);
+        Ok(())
+    }
+
+    fn is_link(&self, path: &Path) -> io::Result<bool> {
+        let _ = path;
+        self.lock().check_power().map(|()| false)
+    }
+
     fn remove(&self, path: &Path) -> io::Result<()> {
         let (parent, name) = split(path)?;
         let mut state = self.lock();
@@ -406,7 +430,6 @@ impl FileSystem for SimFs {
 
 /// An open file of the simulated file system (it stays usable after its name is removed, as
 /// an open file does).
-#[allow(dead_code)]
 #[derive(Debug)]
 struct SimFile {
     state: Arc<Mutex<State>>,
