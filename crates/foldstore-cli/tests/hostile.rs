@@ -149,6 +149,12 @@ impl Hostile {
                     | Hostile::SymlinkInside
                     | Hostile::SymlinkOutside
             ),
+            // An empty segment where the next commit (4) belongs is a segment rollover that
+            // was interrupted before its first record: sound.
+            Place::Entry {
+                relative: "journal/00000000000000000004.jsonl",
+                ..
+            } if self == Hostile::Empty => true,
             Place::Entry { .. } => matches!(self, Hostile::MtimeFuture | Hostile::MtimePast),
         }
     }
@@ -587,17 +593,28 @@ fn check_changes(
             .parse()
             .unwrap_or_else(|_| panic!("append printed no number: {shown}"));
         if journal {
-            // The next commit: the source journal holds 3.
-            assert_eq!(
-                number, 4,
-                "append acknowledged a commit readers cannot reach: {shown}"
+            // At most the next commit: the source journal holds 3.
+            assert!(
+                number <= 4,
+                "append acknowledged commit {number}, which readers cannot reach: {shown}"
             );
-            // The journal's segments and lock change; the hostile entry (unless it is a sound
-            // segment, only dated oddly) and the rest do not.
+            // The journal's segments and lock change, and what a torn tail is cut into the
+            // quarantine. The hostile entry does not, unless it is a regular file that the
+            // journal may take as its own: a segment (a next segment created empty, or holding
+            // bytes the writer cuts off as a torn tail, into the quarantine), or an empty marker
+            // (a creation that was interrupted, written whole again).
+            let regular = matches!(
+                kind,
+                Hostile::Empty | Hostile::MtimeFuture | Hostile::MtimePast
+            );
             let changes_allowed = |path: &str| {
-                (path != hostile || kind.sound(place))
-                    && path.starts_with(&format!("{store_rel}/journal/"))
-                    && (path.ends_with(".jsonl") || path.ends_with("journal.lock"))
+                path.contains("foldstore-quarantine")
+                    || (path == format!("{store_rel}/foldstore-journal.json")
+                        && path == hostile
+                        && kind == Hostile::Empty)
+                    || ((path != hostile || regular)
+                        && path.starts_with(&format!("{store_rel}/journal/"))
+                        && (path.ends_with(".jsonl") || path.ends_with("journal.lock")))
             };
             before.retain(|path, _| !changes_allowed(path));
             after.retain(|path, _| !changes_allowed(path));
@@ -728,7 +745,6 @@ fn loose_store_folder_is_every_kind_of_hostile_entry() {
 /// Finding 3 of issue 13: an empty (or partial) last commit whose modification time is in the
 /// future made readers wait until that time.
 #[test]
-#[ignore = "loose: pending the reader grace-period fix (finding 3, replay.rs): an empty last commit dated a year ahead makes readers wait for it"]
 fn loose_an_empty_commit_dated_in_the_future_holds_no_reader() {
     let mut count = Count::default();
     for place in &loose_entries()[1..3] {
@@ -767,38 +783,12 @@ fn all_but(pending: &[Hostile]) -> Vec<Hostile> {
         .collect()
 }
 
-const MARKER_PENDING: [Hostile; 4] = [
-    Hostile::Fifo,
-    Hostile::HugeSparse,
-    Hostile::SymlinkLoop,
-    Hostile::SymlinkDangling,
-];
-
 #[test]
-fn journal_marker_holds_hostile_entries() {
-    journal_case(
-        "foldstore-journal.json",
-        "foldstore-journal.json",
-        &all_but(&MARKER_PENDING),
-    );
+fn journal_marker_holds_every_kind_of_hostile_entry() {
+    journal_case("foldstore-journal.json", "foldstore-journal.json", &ALL);
 }
 
-#[test]
-#[ignore = "journal: pending the lead's fix of the marker's opening: a FIFO or a huge sparse file as foldstore-journal.json hangs every verb; a symbolic link loop or a dangling link there makes the store an empty loose one, and no message names the marker"]
-fn journal_marker_pending() {
-    journal_case(
-        "foldstore-journal.json",
-        "foldstore-journal.json",
-        &MARKER_PENDING,
-    );
-}
-
-const SEGMENT_PENDING: [Hostile; 4] = [
-    Hostile::Empty,
-    Hostile::Fifo,
-    Hostile::HugeSparse,
-    Hostile::SymlinkOutside,
-];
+const SEGMENT_PENDING: [Hostile; 2] = [Hostile::Empty, Hostile::HugeSparse];
 
 #[test]
 fn journal_segment_holds_hostile_entries() {
@@ -810,7 +800,7 @@ fn journal_segment_holds_hostile_entries() {
 }
 
 #[test]
-#[ignore = "journal: pending the lead's fix of segment opening: a FIFO or a huge sparse file as the segment hangs readers and append; an empty segment or a symbolic link to a file outside is not named by verify, show, snapshots, repair, copy, and append writes beside it"]
+#[ignore = "journal: pending the lead's fix of segment reading: a huge sparse file (8 GiB) as the only segment keeps events, log and append busy past the watchdog, and other verbs' errors do not name it; an emptied segment reads as an empty log and no message names the segment"]
 fn journal_segment_pending() {
     journal_case(
         "journal/00000000000000000001.jsonl",
@@ -819,15 +809,7 @@ fn journal_segment_pending() {
     );
 }
 
-const NEXT_SEGMENT_PENDING: [Hostile; 7] = [
-    Hostile::Empty,
-    Hostile::Fifo,
-    Hostile::HugeSparse,
-    Hostile::SymlinkInside,
-    Hostile::SymlinkOutside,
-    Hostile::MtimeFuture,
-    Hostile::MtimePast,
-];
+const NEXT_SEGMENT_PENDING: [Hostile; 1] = [Hostile::HugeSparse];
 
 #[test]
 fn journal_next_segment_holds_hostile_entries() {
@@ -839,7 +821,7 @@ fn journal_next_segment_holds_hostile_entries() {
 }
 
 #[test]
-#[ignore = "journal: pending the lead's fix of stray segments: a FIFO or a huge sparse file as a stray next segment hangs every verb; an empty one, a symbolic link, or one holding a stray document is not named by verify, and append changes the store beyond its own record"]
+#[ignore = "journal: pending the lead's fix of segment reading: a huge sparse file (8 GiB) as a stray next segment keeps events, log and append busy past the watchdog, and verify calls the store sound without naming it"]
 fn journal_next_segment_pending() {
     journal_case(
         "journal/00000000000000000004.jsonl",
@@ -848,26 +830,14 @@ fn journal_next_segment_pending() {
     );
 }
 
-const LOCK_PENDING: [Hostile; 2] = [Hostile::Fifo, Hostile::SymlinkDangling];
-
 #[test]
-fn journal_lock_holds_hostile_entries() {
-    journal_case(
-        "journal/journal.lock",
-        "journal.lock",
-        &all_but(&LOCK_PENDING),
-    );
+fn journal_lock_holds_every_kind_of_hostile_entry() {
+    journal_case("journal/journal.lock", "journal.lock", &ALL);
 }
 
-#[test]
-#[ignore = "journal: pending the lead's fix of the lock's opening: a FIFO as journal/journal.lock hangs append; a dangling symbolic link there makes append create the file it points to, outside the store"]
-fn journal_lock_pending() {
-    journal_case("journal/journal.lock", "journal.lock", &LOCK_PENDING);
-}
-
-/// The segment folder is a folder already: a folder there is no hostile entry (its segments
-/// are gone; readers find an empty log).
-const SEGMENT_FOLDER_PENDING: [Hostile; 2] = [Hostile::SymlinkDangling, Hostile::Folder];
+/// A folder as the segment folder (without the segments) is lost data more than a hostile
+/// entry, but no message names it.
+const SEGMENT_FOLDER_PENDING: [Hostile; 1] = [Hostile::Folder];
 
 #[test]
 fn journal_segment_folder_is_hostile_entries() {
@@ -875,7 +845,7 @@ fn journal_segment_folder_is_hostile_entries() {
 }
 
 #[test]
-#[ignore = "journal: pending the lead's fix of the segment folder: a dangling symbolic link as journal/ (or a folder without segments beside a marker) reads as an empty log, and no message names journal/"]
+#[ignore = "journal: pending the lead's fix of a segment folder without segments: beside a marker and a snapshot it reads as an empty log, no message names journal/, and append starts again at commit 1"]
 fn journal_segment_folder_pending() {
     journal_case("journal", "journal", &SEGMENT_FOLDER_PENDING);
 }
@@ -896,16 +866,6 @@ fn journal_store_folder_is_every_kind_of_hostile_entry() {
 
 #[test]
 fn journal_segment_names_at_the_edges_of_the_commit_numbers() {
-    journal_case(
-        "journal/99999999999999999999.jsonl",
-        "99999999999999999999.jsonl",
-        &[Hostile::MtimePast],
-    );
-}
-
-#[test]
-#[ignore = "journal: pending the lead's fix of stray segment names (finding 7): an empty or stray journal/18446744073709551615.jsonl makes verify, stats, snapshots, repair and copy panic; with an empty journal/00000000000000001000.jsonl append acknowledges commit 1000, which readers cannot reach; the verbs' errors name neither segment; verify does not warn of an empty journal/99999999999999999999.jsonl"]
-fn journal_segment_names_pending() {
     for (relative, mention) in [
         (
             "journal/18446744073709551615.jsonl",
@@ -918,6 +878,16 @@ fn journal_segment_names_pending() {
     ] {
         journal_case(relative, mention, &[Hostile::Empty, Hostile::MtimePast]);
     }
+    journal_case(
+        "journal/99999999999999999999.jsonl",
+        "99999999999999999999.jsonl",
+        &[Hostile::MtimePast],
+    );
+}
+
+#[test]
+#[ignore = "journal: pending the lead's fix of segment names beyond u64: verify calls a store with an empty journal/99999999999999999999.jsonl sound, without a warning naming it (the loose layout warns of such names)"]
+fn journal_segment_name_beyond_u64_pending() {
     journal_case(
         "journal/99999999999999999999.jsonl",
         "99999999999999999999.jsonl",
