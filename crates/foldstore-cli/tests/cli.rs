@@ -409,7 +409,7 @@ fn events_on_a_damaged_store_fail_naming_the_file() {
     let expected = expected_lines(&store);
     let two = store.join("2.log");
     let text = fs::read_to_string(&two).expect("read 2.log");
-    fs::write(&two, &text[..text.len() / 2]).expect("truncate 2.log");
+    util::write_old(&two, &text[..text.len() / 2]);
     let outcome = run(["events".as_ref(), store.as_os_str()]);
     outcome.expect_code(1).expect_stderr_contains(&[
         "commit 2",
@@ -515,9 +515,9 @@ fn verify_lists_every_problem_with_its_path() {
     let path = |name: &str| store.join(name).display().to_string();
     // A truncated commit, a gap, an empty commit, a snapshot holding garbage, a suspicious name.
     let two = commit_text(&store, 2);
-    fs::write(store.join("2.log"), &two[..20]).expect("truncate 2.log");
+    util::write_old(&store.join("2.log"), &two[..20]);
     fs::remove_file(store.join("4.log")).expect("remove 4.log");
-    fs::write(store.join("6.log"), "").expect("empty 6.log");
+    util::write_old(&store.join("6.log"), "");
     fs::write(store.join("3.m-snapshot"), "garbage\u{0}\u{1}").expect("write 3.m-snapshot");
     fs::write(store.join("007.log"), commit_text(&store, 1)).expect("write 007.log");
 

@@ -152,7 +152,7 @@ fn copy_stops_at_damage_unless_forced() {
     let dir = TestDir::new();
     let from = source(&dir);
     let three = from.join("3.log");
-    fs::write(&three, "{\"events\": [").expect("damage 3.log");
+    util::write_old(&three, "{\"events\": [");
     let to = dir.join("to");
     let outcome = copy(&from, &to, &[]);
     outcome.expect_code(1).expect_stderr_contains(&[

@@ -178,7 +178,7 @@ fn log_of_a_damaged_store_fails_naming_the_file() {
     let dir = TestDir::new();
     let store = five_commit_store(&dir);
     let three = store.join("3.log");
-    fs::write(&three, "{\"headers\": {}, \"events\": [").expect("damage 3.log");
+    util::write_old(&three, "{\"headers\": {}, \"events\": [");
     let outcome = run_on("log", &store, &[]);
     outcome.expect_code(1).expect_stderr_contains(&[
         "commit 3",

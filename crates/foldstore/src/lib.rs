@@ -96,7 +96,7 @@ pub use storage::ObjectStorage;
 #[cfg(feature = "postgres")]
 pub use storage::PostgresStorage;
 pub use storage::{
-    Conflict, Durability, FolderStorage, JournalStorage, MemoryStorage, Storage, Watch,
+    Conflict, Durability, FolderStorage, JournalStorage, Leftover, MemoryStorage, Storage, Watch,
     MAX_DOCUMENT_BYTES,
 };
 pub use store::{Block, HeaderFactory, Layout, Store, StoreBuilder, COMMIT_ID_HEADER};

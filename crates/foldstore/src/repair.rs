@@ -2,9 +2,12 @@
 //!
 //! The only damage an interrupted write can leave is in the last commit: foldstore publishes
 //! whole files, but the original package writes in place, and a file system without syncs
-//! (`Durability::None`) can lose a new file's data in a power loss. Damage anywhere else means
-//! the files were changed by something else, and only a person with a backup can mend it, so
-//! repair refuses. It never deletes anything.
+//! (`Durability::None`) can lose a new file's data in a power loss. In a journal, a machine
+//! crash can also leave an unsynced write torn behind a gap (a later part of it reached the
+//! disk, an earlier one did not): repair moves that write, from the gap to the end of the log,
+//! aside ([`Storage::crash_leftover`](crate::Storage::crash_leftover)). Damage anywhere else
+//! means the files were changed by something else, and only a person with a backup can mend
+//! it, so repair refuses. It never deletes anything.
 
 use std::time::{Instant, SystemTime};
 
@@ -24,12 +27,15 @@ pub struct RepairPlan {
     pub refused: Vec<Finding>,
 }
 
-/// A commit to be moved aside.
+/// A commit to be moved aside (with the commits after it, for what a crash left in a
+/// journal).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Quarantine {
-    /// Its number: the last of the log.
+    /// Its number: the last of the log, or the first of a journal's torn write.
     pub commit: u64,
+    /// The last commit moved aside with it: `commit` itself, or the end of the log.
+    pub through: u64,
     /// Where it is.
     pub location: String,
     /// What is wrong with it.
@@ -64,12 +70,16 @@ impl Store {
         let started = SystemTime::now();
         let started_at = Instant::now();
         let report = self.verify(|_, _| {})?;
+        if let Some(plan) = self.plan_leftover(&report)? {
+            return Ok(plan);
+        }
         let tail = storage.commit_location(report.tip);
         let mut plan = RepairPlan::default();
         for finding in report.problems {
             if report.tip > 0 && finding.location == tail && plan.quarantine.is_none() {
                 plan.quarantine = Some(Quarantine {
                     commit: report.tip,
+                    through: report.tip,
                     location: finding.location,
                     problem: finding.problem,
                 });
@@ -145,6 +155,13 @@ impl Store {
             return Ok(None);
         };
         let storage = self.storage();
+        if quarantine.through > quarantine.commit {
+            // What a crash left in a journal: the backend checks it again under its lock.
+            let moved_to = storage.quarantine_commit(quarantine.commit)?;
+            tracing::info!(from = %quarantine.location, to = %moved_to, first = quarantine.commit, last = quarantine.through, "a write torn by a machine crash moved aside");
+            self.relist_tip()?;
+            return Ok(Some(moved_to));
+        }
         if storage.commit_exists(quarantine.commit + 1)? {
             return Err(Error::RepairRefused {
                 location: quarantine.location.clone(),
@@ -161,6 +178,38 @@ impl Store {
         tracing::info!(from = %quarantine.location, to = %moved_to, "damaged last commit moved aside");
         self.relist_tip()?;
         Ok(Some(moved_to))
+    }
+
+    /// The plan for what a machine crash left at the end of a journal, when that is all that
+    /// is wrong: every problem verify found lies in the commits from its first to the end.
+    fn plan_leftover(&self, report: &crate::VerifyReport) -> Result<Option<RepairPlan>> {
+        let storage = self.storage();
+        let Some(leftover) = storage.crash_leftover()? else {
+            return Ok(None);
+        };
+        let through = report.tip.max(leftover.first);
+        // Bounded: a torn write is one batch of commits.
+        if through - leftover.first > 1_000_000 {
+            return Ok(None);
+        }
+        let torn: std::collections::HashSet<String> = (leftover.first..=through)
+            .map(|n| storage.commit_location(n))
+            .collect();
+        if !report.problems.iter().all(|f| torn.contains(&f.location)) {
+            return Ok(None);
+        }
+        Ok(Some(RepairPlan {
+            quarantine: Some(Quarantine {
+                commit: leftover.first,
+                through,
+                location: leftover.location,
+                problem: format!(
+                    "{}; it is what a machine crash leaves of a write that was not synced: commits {} to {through} are moved aside together",
+                    leftover.problem, leftover.first
+                ),
+            }),
+            refused: Vec::new(),
+        }))
     }
 
     /// Reads the commit to be moved aside once more, just before it is, and says whether it is

@@ -272,3 +272,47 @@ fn damage_inside_costs_exactly_the_damaged_commit() {
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
+
+/// What a machine crash can leave in a journal: an unsynced write whose later records reached
+/// the disk and whose start did not (a gap of free space where a record starts). Writers refuse
+/// to append after it; repair moves the torn write, from the gap to the end, into the
+/// quarantine, and the log goes on. A flipped byte instead is refused by repair.
+#[test]
+fn repair_moves_a_write_torn_behind_a_gap_aside_and_refuses_other_damage() {
+    let (_temp, path) = written(10);
+    let segment = path.join("journal").join(SEGMENT_ONE);
+    let mut bytes = fs::read(&segment).unwrap();
+    let start = find(&bytes, b"{\"n\":8,").unwrap();
+    bytes[start..start + 30].fill(b' ');
+    fs::write(&segment, &bytes).unwrap();
+    let store = Store::open(&path).unwrap();
+    assert!(store.log(&numbered(11)).is_err());
+    let plan = store.plan_repair().unwrap();
+    let quarantine = plan
+        .quarantine
+        .clone()
+        .expect("a plan to move the torn write");
+    assert!(plan.refused.is_empty(), "{plan:?}");
+    assert_eq!((quarantine.commit, quarantine.through), (8, 10), "{plan:?}");
+    let moved = store.repair(&plan).unwrap().expect("moved");
+    let kept = fs::read(&moved).unwrap();
+    assert!(find(&kept, b"{\"n\":10,").is_some());
+    let reader = Store::open(&path).unwrap();
+    assert_eq!(reader.tip().unwrap(), 7);
+    assert!(reader.verify(|_, _| {}).unwrap().is_sound());
+    assert_eq!(reader.log(&numbered(8)).unwrap(), 8);
+    assert_eq!(Store::open(&path).unwrap().commits(..).count(), 8);
+
+    // A flipped byte is not what a crash leaves: refused, nothing changed.
+    let (_temp, path) = written(10);
+    let segment = path.join("journal").join(SEGMENT_ONE);
+    let mut bytes = fs::read(&segment).unwrap();
+    let at = find(&bytes, b"{\"i\":8}").unwrap() + 5;
+    bytes[at] = b'9';
+    fs::write(&segment, &bytes).unwrap();
+    let store = Store::open(&path).unwrap();
+    let plan = store.plan_repair().unwrap();
+    assert!(!plan.refused.is_empty(), "{plan:?}");
+    assert!(store.repair(&plan).is_err());
+    assert_eq!(fs::read(&segment).unwrap(), bytes);
+}

@@ -58,11 +58,12 @@ fn describe(out: &mut dyn Write, plan: &RepairPlan, dry_run: bool, p: &Palette) 
         } else {
             "moving"
         };
-        writeln!(
-            out,
-            "{verb} commit {} aside: {} {}",
-            q.commit, q.location, q.problem
-        )?;
+        let what = if q.through > q.commit {
+            format!("commits {} to {}", q.commit, q.through)
+        } else {
+            format!("commit {}", q.commit)
+        };
+        writeln!(out, "{verb} {what} aside: {} {}", q.location, q.problem)?;
     }
     for finding in &plan.refused {
         writeln!(
@@ -84,6 +85,7 @@ fn to_json(plan: &RepairPlan, dry_run: bool, moved_to: Option<&str>) -> Value {
         "dry_run": dry_run,
         "quarantine": plan.quarantine.as_ref().map(|q| json!({
             "commit": q.commit,
+            "through": q.through,
             "location": q.location,
             "problem": q.problem,
         })),

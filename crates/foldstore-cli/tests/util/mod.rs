@@ -415,3 +415,16 @@ pub fn strip_ansi(text: &str) -> String {
     }
     out
 }
+
+/// Writes `bytes` to `path` dated an hour back: damage found later, not a write in progress
+/// (which readers give a grace period of 2 s before they report it).
+#[allow(dead_code)]
+pub fn write_old(path: &std::path::Path, bytes: impl AsRef<[u8]>) {
+    std::fs::write(path, bytes).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|file| file.set_modified(hour_ago))
+        .unwrap_or_else(|e| panic!("date {} back: {e}", path.display()));
+}

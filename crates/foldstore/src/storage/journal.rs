@@ -2,8 +2,10 @@
 //!
 //! # Layout
 //! - `STORE/foldstore-journal.json`: the format marker, `{"format":"foldstore-journal",
-//!   "version":2}`, created exclusively when the store is made. A folder with the marker is a
-//!   journal; a folder with the marker *and* `<n>.log` commit files is refused as mixed.
+//!   "version":2}`, published whole when the store is made (temporary file, sync, no-clobber
+//!   rename); a blank marker beside segments that hold nothing means "not created yet". A
+//!   folder with the marker is a journal; a folder with the marker *and* `<n>.log` commit
+//!   files is refused as mixed.
 //! - `STORE/journal/<first>.jsonl`: segments, named by the number of their first commit
 //!   (20 digits, so that names sort by number, and never `<n>.log`). Each commit is one record:
 //!
@@ -32,7 +34,16 @@
 //! it (a machine crash can leave the later part of an unsynced write without the earlier
 //! part): other bytes after it are damage inside or a torn tail, judged as any other.
 //!
+//! Every file is opened through the folder backends' file-system seam: never through a
+//! symbolic link, never anything but a regular file. A write that fails is undone and "not
+//! written"; a failure after its records reached the segment is [`Error::OutcomeUnknown`].
+//!
 //! # Reading
+//! The log is the chain of segments from commit 1, each named by the commit after the last of
+//! the one before; segments off the chain are ignored (and listed as suspicious). Damage
+//! inside a segment costs exactly the commits it covers: readers go on at the next whole
+//! record, and reading a damaged commit fails naming the segment and byte.
+//!
 //! Readers take no lock. A record is only seen when it is whole and its checksum matches, so a
 //! write in progress is invisible until it is complete. Positions of every 256th commit are kept
 //! in memory, so a read by number scans at most 255 records; batch reads go through a segment
@@ -1401,7 +1412,20 @@ impl JournalStorage {
             })
         {
             let (damage, path) = damage;
-            return Err(damage.error(damage.first, &path));
+            return Err(match damage.error(damage.first, &path) {
+                Error::CorruptCommit {
+                    commit,
+                    location,
+                    problem,
+                } => Error::CorruptCommit {
+                    commit,
+                    location,
+                    problem: format!(
+                        "{problem}; nothing is appended after damage in the journal's last segment (nothing was written): 'foldstore repair --dry-run' says whether it is what a machine crash leaves, which repair moves aside"
+                    ),
+                },
+                other => other,
+            });
         }
         let (first, end) = match view.chain_end {
             Some(first) => (first, view.segments[&first].end.map_or(0, |(_, end)| end)),
@@ -1830,7 +1854,7 @@ impl JournalStorage {
     /// Copies the bytes of `segment` from `offset` on into the quarantine, then cuts them off.
     /// When they cannot be kept (a full disk), nothing is cut and nothing is left behind in the
     /// quarantine: the write that needed the cut fails, and the next one tries again.
-    fn cut_torn_tail(&self, segment: &Path, offset: u64, problem: &str) -> Result<()> {
+    fn cut_torn_tail(&self, segment: &Path, offset: u64, problem: &str) -> Result<Option<PathBuf>> {
         let fs = &*self.shared.fs;
         let file = fs
             .open(segment, Open::Write)
@@ -1892,13 +1916,37 @@ impl JournalStorage {
                 problem,
                 "cut off the torn end of a journal segment (a write was interrupted: a writer died, or the machine stopped); the bytes are kept in the quarantine"
             );
-            return Ok(());
+            return Ok(Some(to));
         }
         // Only free space: nothing to keep.
         file.set_len(offset)
             .and_then(|()| file.sync_data())
             .map_err(|e| Error::io("cut the torn end of", segment, e))?;
-        Ok(())
+        Ok(None)
+    }
+
+    /// The damage in the last segment that a machine crash left, if it is what one leaves: a
+    /// gap (free space or zeros where a record starts: a later part of an unsynced write
+    /// reached the disk, an earlier one did not), with nothing but that write after it. Its
+    /// segment's first commit and the damage.
+    fn leftover(&self, view: &mut View) -> Result<Option<(u64, Damage)>> {
+        self.find_end(view)?;
+        let fs = &*self.shared.fs;
+        let Some(first) = view.chain_end else {
+            return Ok(None);
+        };
+        let segment = view.segments.get_mut(&first).expect("on the chain");
+        let Some(damage) = segment.damage.values().next().cloned() else {
+            return Ok(None);
+        };
+        let file = segment
+            .file(fs)
+            .map_err(|e| Error::io("open", &segment.path, e))?;
+        let mut head = [0u8; 1];
+        let read = read_full_at(&*file, &mut head, damage.offset)
+            .map_err(|e| Error::io("read", &segment.path, e))?;
+        let gap = read == 1 && (head[0] == FREE || head[0] == 0);
+        Ok(gap.then_some((first, damage)))
     }
 
     /// Queues a request and waits for its outcome; writes batches while leading.
@@ -2134,11 +2182,66 @@ impl Storage for JournalStorage {
         self.shared.loose.create_snapshot(name, commit, document)
     }
 
+    fn crash_leftover(&self) -> Result<Option<super::Leftover>> {
+        let mut view = self.view();
+        self.load(&mut view)?;
+        let Some((_, damage)) = self.leftover(&mut view)? else {
+            return Ok(None);
+        };
+        let segment = &view.segments[&view.chain_end.expect("found")];
+        let Error::CorruptCommit {
+            location, problem, ..
+        } = damage.error(damage.first, &segment.path)
+        else {
+            unreachable!("damage is a damaged commit")
+        };
+        Ok(Some(super::Leftover {
+            first: damage.first,
+            location,
+            problem,
+        }))
+    }
+
+    /// Moves what a machine crash left at the end of the journal aside: commit `number`, a
+    /// torn write behind a gap (see [`Storage::crash_leftover`]), and everything after it in
+    /// the last segment, into the quarantine. Anything else is refused.
     fn quarantine_commit(&self, number: u64) -> Result<String> {
-        Err(self.layout_error(format!(
-            "a journal cannot move commit {number} aside: a damaged record at the end of the journal is cut off and kept in {} by the next write; damage inside the journal must be mended by hand",
-            self.shared.path.join(super::folder::QUARANTINE_FOLDER).display()
-        )))
+        let location = self.commit_location(number);
+        let refused = |problem: String| Error::RepairRefused {
+            location: location.clone(),
+            problem,
+        };
+        let lock = self.lock_handle()?;
+        let lock_path = self.shared.segments.join(LOCK_FILE);
+        lock.lock().map_err(|e| Error::io("lock", &lock_path, e))?;
+        let _unlock = Unlock(&*lock);
+        let mut view = self.view();
+        self.load(&mut view)?;
+        // Read again from the start, under the lock.
+        self.check_from_start(&mut view);
+        let Some((first, damage)) = self.leftover(&mut view)? else {
+            return Err(refused(
+                "is not what a machine crash leaves at the end of a journal (a gap where a record starts, in the last segment): only a backup can mend the journal; 'foldstore copy --force' copies what can be read".to_owned(),
+            ));
+        };
+        if damage.first != number {
+            return Err(refused(format!(
+                "the damage a crash left starts at commit {}, not {number}: plan the repair again",
+                damage.first
+            )));
+        }
+        let segment = view.segments.get_mut(&first).expect("on the chain");
+        let path = segment.path.clone();
+        let moved = self.cut_torn_tail(&path, damage.offset, &damage.problem)?;
+        // What this process knew of the segment from the damage on is gone.
+        let mut fresh = Segment::new(path.clone(), first);
+        fresh.from_start = true;
+        *segment = fresh;
+        drop(view);
+        Ok(moved.map_or_else(
+            || format!("{} (only free space: nothing to keep)", path.display()),
+            |to| to.display().to_string(),
+        ))
     }
 
     #[cfg(feature = "watch")]

@@ -44,6 +44,18 @@ impl fmt::Display for Conflict {
 /// number), sorted; and the last commit, when the same look finds it.
 pub type SnapshotsFound = (Vec<(String, u64)>, Option<u64>);
 
+/// What [`Storage::crash_leftover`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Leftover {
+    /// Its first commit: it and every commit after it are moved aside.
+    pub first: u64,
+    /// Where it is.
+    pub location: String,
+    /// What is wrong there.
+    pub problem: String,
+}
+
 /// What a backend holds, as found by one listing.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Listing {
@@ -263,6 +275,17 @@ pub trait Storage: Send + Sync + fmt::Debug {
             ),
             source: None,
         })
+    }
+
+    /// What a machine crash left at the end of the log that stops readers, where the backend
+    /// can tell it from other damage (a journal: a write torn behind a gap in its last
+    /// segment); `None` when there is none, and by default. Repair moves it aside, from its
+    /// first commit to the end of the log, with [`quarantine_commit`](Storage::quarantine_commit).
+    ///
+    /// # Errors
+    /// When the backend cannot be read.
+    fn crash_leftover(&self) -> Result<Option<Leftover>> {
+        Ok(None)
     }
 
     /// A way to wait for changes of the backend, for subscriptions; `None` when the backend
