@@ -15,6 +15,11 @@ use crate::event::{Event, Headers};
 use crate::format::encode_commit;
 use crate::storage::{Durability, FolderStorage, JournalStorage, MemoryStorage, Storage};
 
+/// The largest commit number: 2^53 - 1, JavaScript's `Number.MAX_SAFE_INTEGER`, the largest the
+/// original package counts exactly. Folder and object stores ignore names numbered beyond it
+/// (`verify` warns of them), and no commit is written beyond it.
+pub(crate) const MAX_COMMIT_NUMBER: u64 = (1 << 53) - 1;
+
 /// A function that makes headers for each commit, added to the default `time` header.
 pub type HeaderFactory = dyn Fn() -> Headers + Send + Sync;
 
@@ -301,7 +306,8 @@ impl Store {
     /// When the backend cannot be read.
     pub fn tip(&self) -> Result<u64> {
         let mut tip = self.known_tip()?;
-        while self.inner.storage.commit_exists(tip + 1)? {
+        // `known_tip` is at most MAX_COMMIT_NUMBER; the probe stops there too.
+        while tip < MAX_COMMIT_NUMBER && self.inner.storage.commit_exists(tip + 1)? {
             tip += 1;
         }
         self.note_tip(tip);
@@ -326,7 +332,23 @@ impl Store {
             self.note_tip(last);
             self.inner.tip_listed.store(true, Ordering::Release);
         }
-        Ok(self.inner.tip.load(Ordering::Acquire))
+        self.checked_tip(self.inner.tip.load(Ordering::Acquire))
+    }
+
+    /// Refuses a log end beyond [`MAX_COMMIT_NUMBER`], which a backend can only report from a
+    /// name or row that no writer made (and past which no number can be counted).
+    fn checked_tip(&self, tip: u64) -> Result<u64> {
+        if tip > MAX_COMMIT_NUMBER {
+            return Err(Error::Backend {
+                backend: "store",
+                message: format!(
+                    "{}: the log's last commit is reported as commit {tip}, beyond {MAX_COMMIT_NUMBER} (2^53 - 1), the largest commit number foldstore and the original package write; run 'foldstore verify' on the store",
+                    self.inner.storage.commit_location(tip)
+                ),
+                source: None,
+            });
+        }
+        Ok(tip)
     }
 
     /// Starts listing the backend on another thread, if this store has not listed it yet, so
@@ -366,7 +388,7 @@ impl Store {
     /// Finds the end of the log by listing again: commits this store knew of are gone (moved
     /// aside by a repair, in this process or another).
     pub(crate) fn relist_tip(&self) -> Result<u64> {
-        let last = last_commit(&*self.inner.storage)?;
+        let last = self.checked_tip(last_commit(&*self.inner.storage)?)?;
         tracing::info!(
             tip = last,
             "commits were moved aside: the log's end found again"

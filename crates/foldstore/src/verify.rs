@@ -59,7 +59,10 @@ impl VerifyReport {
 impl Store {
     /// Reads every commit and snapshot and reports every problem found, with where it is.
     ///
-    /// `progress` is called after each commit and snapshot with (done, total).
+    /// `progress` is called after each commit and snapshot with (done, total): commits count
+    /// by their numbers, up to the last one, then the snapshots. The work is per commit and
+    /// snapshot present: a gap in the log, however large, is skipped at once and reported as
+    /// one problem naming the range of missing numbers.
     ///
     /// # Errors
     /// Only when the backend cannot be listed; damage is reported in the [`VerifyReport`].
@@ -68,40 +71,52 @@ impl Store {
     pub fn verify(&self, mut progress: impl FnMut(u64, u64)) -> Result<VerifyReport> {
         let storage = self.storage();
         let mut damage = None;
-        let listing = match storage.list() {
-            Ok(listing) => listing,
+        // The commits to read: those the listing found, or, when a journal's listing stopped
+        // at damage, the numbers before it (read until the first one that is not there).
+        let (listing, before_damage) = match storage.list() {
+            Ok(listing) => (listing, None),
             Err(Error::CorruptCommit {
                 commit,
                 location,
                 problem,
             }) => {
                 damage = Some(Finding { location, problem });
-                crate::storage::Listing {
-                    commits: (1..commit).collect(),
+                let listing = crate::storage::Listing {
+                    commits: Vec::new(),
                     snapshots: storage.snapshots()?.0,
                     suspicious: Vec::new(),
-                }
+                };
+                (listing, Some(commit))
             }
             Err(e) => return Err(e),
         };
-        let tip = listing.commits.last().copied().unwrap_or(0);
-        let total = tip + listing.snapshots.len() as u64;
-        let mut report = VerifyReport {
-            tip,
-            ..VerifyReport::default()
-        };
+        let mut report = VerifyReport::default();
         report.problems.extend(damage);
-        let mut present = listing.commits.iter().copied().peekable();
-        let mut gap_start = None;
-        for number in 1..=tip {
-            if present.next_if_eq(&number).is_none() {
-                gap_start.get_or_insert(number);
-                continue;
-            }
-            if let Some(first) = gap_start.take() {
-                report
-                    .problems
-                    .push(Finding::gap(storage.commit_location(first), first, number));
+        // Progress runs over the commit numbers up to the last one (skipping a gap at once)
+        // and then the snapshots: the work is per commit present, never per number between.
+        let last = match before_damage {
+            Some(damaged) => damaged.saturating_sub(1),
+            None => listing.commits.last().copied().unwrap_or(0),
+        };
+        let total = last.saturating_add(listing.snapshots.len() as u64);
+        let mut expected = 1;
+        let mut next_listed = listing.commits.iter().copied();
+        loop {
+            let number = match before_damage {
+                Some(damaged) if expected < damaged => expected,
+                Some(_) => break,
+                None => match next_listed.next() {
+                    Some(number) => number,
+                    None => break,
+                },
+            };
+            if number > expected {
+                // Every number from `expected` to `number - 1` is absent: one finding.
+                report.problems.push(Finding::gap(
+                    storage.commit_location(expected),
+                    expected,
+                    number,
+                ));
             }
             let location = storage.commit_location(number);
             match storage.read_commit(number) {
@@ -118,6 +133,15 @@ impl Store {
                         problem: e.to_string(),
                     }),
                 },
+                Ok(None) if before_damage.is_some() => {
+                    // The commits before a journal's damage run on from 1; one that is not
+                    // there ends them (reading on would only find more absent numbers).
+                    report.problems.push(Finding {
+                        location,
+                        problem: "is missing before the damage that stopped the listing".to_owned(),
+                    });
+                    break;
+                }
                 Ok(None) => report.problems.push(Finding {
                     location,
                     problem: "disappeared while being verified".to_owned(),
@@ -127,8 +151,14 @@ impl Store {
                     problem: e.to_string(),
                 }),
             }
+            report.tip = number;
             progress(number, total);
+            let Some(after) = number.checked_add(1) else {
+                break;
+            };
+            expected = after;
         }
+        let tip = report.tip;
         let mut done = tip;
         for (name, commit) in &listing.snapshots {
             let location = storage.snapshot_location(name, *commit);

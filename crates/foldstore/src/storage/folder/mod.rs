@@ -14,6 +14,10 @@
 
 #[cfg(test)]
 mod crash_tests;
+#[cfg(test)]
+mod fault_tests;
+#[cfg(test)]
+mod faults;
 pub(crate) mod fs;
 #[cfg(feature = "watch")]
 mod notice;
@@ -23,12 +27,13 @@ pub(crate) mod sim;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use self::fs::{FileSystem, Kind, OsFs};
 use super::{check_commit_number, validate_snapshot_name, Conflict, Listing, Storage};
 use crate::error::{Error, Result};
+use crate::store::MAX_COMMIT_NUMBER;
 
 /// The prefix of the temporary files foldstore writes into a store's folder.
 pub const TEMP_PREFIX: &str = ".foldstore-tmp-";
@@ -69,7 +74,14 @@ pub struct FolderStorage {
     watch_warned: Arc<AtomicBool>,
     /// Whether this backend keeps the snapshots of a journal (and may write beside its marker).
     inside_journal: bool,
+    /// The first gap that this backend's last listing found below the last commit, as (first
+    /// missing number, next present number): writers refuse to append after it.
+    gap: Arc<Mutex<Option<(u64, u64)>>>,
 }
+
+/// How many times a listing is made again when it missed a commit that was published while
+/// it ran (a folder listing is not a snapshot: a name created meanwhile may or may not be in it).
+const RELISTS: usize = 3;
 
 impl FolderStorage {
     /// A folder backend at `path` (which need not exist yet), with [`Durability::Immediate`].
@@ -94,6 +106,7 @@ impl FolderStorage {
             swept: Arc::new(AtomicBool::new(false)),
             watch_warned: Arc::new(AtomicBool::new(false)),
             inside_journal: false,
+            gap: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -184,21 +197,56 @@ impl FolderStorage {
 
     /// Publishes the temporary file as `target` unless `target` exists. Returns whether it
     /// was published; on a conflict the temporary file is still there.
-    fn publish(&self, temporary: &Path, target: &Path) -> Result<bool> {
+    ///
+    /// `commit` is the commit number `target` stands for (a snapshot's label), for the error
+    /// when the outcome cannot be known: an error means `target` was not published (and the
+    /// temporary file is removed), [`Error::OutcomeUnknown`] that it may have been.
+    fn publish(&self, temporary: &Path, target: &Path, commit: u64) -> Result<bool> {
         match self.fs.rename_noreplace(temporary, target) {
             Ok(()) => {
                 if self.durable() {
-                    self.fs
-                        .sync_dir(&self.path)
-                        .map_err(|e| Error::io("sync the folder", &self.path, e))?;
+                    // The name is visible to readers from the rename on: a failed folder sync
+                    // leaves the commit there, perhaps not surviving a power loss.
+                    self.fs.sync_dir(&self.path).map_err(|e| {
+                        self.outcome_unknown(
+                            commit,
+                            target,
+                            format!(
+                                "it was published, and then syncing the folder {} failed, so it may not survive a power loss",
+                                self.path.display()
+                            ),
+                            e,
+                        )
+                    })?;
                 }
                 Ok(true)
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
             Err(e) => {
                 self.discard(temporary);
-                Err(Error::io("publish", target, e))
+                // A rename that reports a failure may still have happened (a file system that
+                // lost its reply, or the fallback's link made and its unlink failed): only a
+                // target that is certainly absent makes this a plain failure.
+                match self.fs.kind(target) {
+                    Ok(None) => Err(Error::io("publish", target, e)),
+                    _ => Err(self.outcome_unknown(
+                        commit,
+                        target,
+                        "renaming the written file to this name reported a failure, and the name exists (perhaps another writer's)".to_owned(),
+                        e,
+                    )),
+                }
             }
+        }
+    }
+
+    /// The error for a write that may or may not have published `target`.
+    fn outcome_unknown(&self, commit: u64, target: &Path, problem: String, e: io::Error) -> Error {
+        Error::OutcomeUnknown {
+            commit,
+            location: target.display().to_string(),
+            problem: format!("{problem}: {e}"),
+            source: Some(e),
         }
     }
 
@@ -218,11 +266,91 @@ impl FolderStorage {
         document: &[u8],
     ) -> Result<Result<(), Conflict>> {
         let temporary = self.write_temporary(document)?;
-        if self.publish(&temporary, target)? {
+        if self.publish(&temporary, target, commit)? {
             Ok(Ok(()))
         } else {
             self.discard(&temporary);
             Ok(Err(Conflict { commit }))
+        }
+    }
+
+    /// Refuses to create a commit numbered beyond [`MAX_COMMIT_NUMBER`]: every reader would
+    /// ignore it.
+    fn check_number_fits(&self, number: u64) -> Result<()> {
+        if number > MAX_COMMIT_NUMBER {
+            return Err(Error::Layout {
+                path: self.commit_path(number),
+                problem: format!(
+                    "commit numbers end at {MAX_COMMIT_NUMBER} (2^53 - 1, the largest the original package counts exactly): nothing was written; run 'foldstore verify'"
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Lists the folder to find the log's end (for [`Storage::last_commit`] and
+    /// [`Storage::snapshots`]), and notes the first gap below the last commit, which writers
+    /// then refuse to append after ([`FolderStorage::refuse_gap`]).
+    ///
+    /// A folder listing made while other writers publish may miss a name published during it
+    /// and show a later one: a gap counts only if its first number is still absent once the
+    /// listing is done (commit `n + 1` is only ever published after commit `n` existed), else
+    /// the folder is listed again.
+    fn listed(&self) -> Result<Listing> {
+        let mut attempt = 0;
+        loop {
+            let listing = self.list()?;
+            let mut expected = 1;
+            let mut gap = None;
+            let mut raced = false;
+            for &number in &listing.commits {
+                if number > expected {
+                    if self.commit_exists(expected)? {
+                        raced = true;
+                    } else {
+                        gap = Some((expected, number));
+                    }
+                    break;
+                }
+                // Listed numbers are at most MAX_COMMIT_NUMBER: no overflow.
+                expected = number + 1;
+            }
+            attempt += 1;
+            if raced && attempt < RELISTS {
+                continue;
+            }
+            if let Some((first, next)) = gap {
+                tracing::debug!(
+                    first,
+                    next,
+                    folder = %self.path.display(),
+                    "the log has a gap: writers refuse to append after it"
+                );
+            }
+            *self.gap.lock().unwrap_or_else(|e| e.into_inner()) = gap;
+            return Ok(listing);
+        }
+    }
+
+    /// Refuses a write when this backend's last listing found a gap below the log's last
+    /// commit that is still there: a commit appended after it could not be reached from
+    /// commit 1 by any reader, and one written into it would precede commits never meant to
+    /// follow it. (The gap is looked at again first: it may have been mended since.)
+    fn refuse_gap(&self) -> Result<()> {
+        let recorded = *self.gap.lock().unwrap_or_else(|e| e.into_inner());
+        let Some((first, next)) = recorded else {
+            return Ok(());
+        };
+        if self.commit_exists(first)? || !self.commit_exists(next)? {
+            self.listed()?;
+        }
+        match *self.gap.lock().unwrap_or_else(|e| e.into_inner()) {
+            Some((first, next)) => Err(Error::MissingCommit {
+                commit: first,
+                location: self.commit_location(first),
+                next,
+            }),
+            None => Ok(()),
         }
     }
 
@@ -365,18 +493,37 @@ impl Storage for FolderStorage {
 
     fn create_commit(&self, number: u64, document: &[u8]) -> Result<Result<(), Conflict>> {
         check_commit_number(number)?;
+        self.check_number_fits(number)?;
         self.create_exclusive(&self.commit_path(number), number, document)
     }
 
     fn append_commit(&self, first: u64, document: &[u8]) -> Result<u64> {
-        let temporary = self.write_temporary(document)?;
+        self.refuse_gap()?;
         let mut number = first.max(1);
+        self.check_number_fits(number)?;
+        let temporary = self.write_temporary(document)?;
         // The same written (and synced) file is offered each next number in turn.
-        while !self.publish(&temporary, &self.commit_path(number))? {
+        while !self.publish(&temporary, &self.commit_path(number), number)? {
             tracing::trace!(commit = number, "commit taken by another writer");
             number += 1;
+            if let Err(e) = self.check_number_fits(number) {
+                self.discard(&temporary);
+                return Err(e);
+            }
         }
         Ok(number)
+    }
+
+    /// Lists the folder (see [`FolderStorage::listed`]).
+    fn last_commit(&self) -> Result<u64> {
+        Ok(self.listed()?.commits.last().copied().unwrap_or(0))
+    }
+
+    /// Lists the folder (see [`FolderStorage::listed`]).
+    fn snapshots(&self) -> Result<super::SnapshotsFound> {
+        let listing = self.listed()?;
+        let last = listing.commits.last().copied().unwrap_or(0);
+        Ok((listing.snapshots, Some(last)))
     }
 
     fn read_snapshot(&self, name: &str, commit: u64) -> Result<Option<Vec<u8>>> {
@@ -452,15 +599,32 @@ pub(super) enum Entry {
     Other,
 }
 
-/// A canonical commit number: digits, no leading zero, not zero, fits in a `u64`.
+/// A canonical commit number: digits, no leading zero, not zero, at most
+/// [`MAX_COMMIT_NUMBER`].
 fn canonical_number(text: &str) -> Option<u64> {
     let canonical =
         !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) && !text.starts_with('0');
     if canonical {
-        text.parse().ok()
+        text.parse().ok().filter(|n| *n <= MAX_COMMIT_NUMBER)
     } else {
         None
     }
+}
+
+/// Whether `text` is written like a commit number (digits, no leading zero) but is larger
+/// than [`MAX_COMMIT_NUMBER`].
+fn beyond_max_commit_number(text: &str) -> bool {
+    !text.is_empty()
+        && text.bytes().all(|b| b.is_ascii_digit())
+        && !text.starts_with('0')
+        && text.parse::<u64>().map_or(true, |n| n > MAX_COMMIT_NUMBER)
+}
+
+/// Why a name whose number is beyond [`MAX_COMMIT_NUMBER`] is ignored.
+fn beyond_max_reason(what: &str) -> String {
+    format!(
+        "is named like a {what}, but its number is beyond {MAX_COMMIT_NUMBER} (2^53 - 1), the largest the original package counts exactly: foldstore ignores it (no log reaches such a number); move it out of the store"
+    )
 }
 
 /// Whether JavaScript's `isNaN` would take `text` for a number (how the original finds commits).
@@ -489,6 +653,9 @@ pub(super) fn classify(name: &str) -> Entry {
         if let Some(number) = canonical_number(stem) {
             return Entry::Commit(number);
         }
+        if beyond_max_commit_number(stem) {
+            return Entry::Suspicious(beyond_max_reason("commit"));
+        }
         if !stem.is_empty() && looks_numeric_to_the_original(stem) {
             return Entry::Suspicious(
                 "is named like a commit but is not '<n>.log' with n >= 1 written without leading zeros: \
@@ -512,6 +679,9 @@ pub(super) fn classify(name: &str) -> Entry {
             if let Some(commit) = canonical_number(number) {
                 return Entry::Snapshot(snapshot.to_owned(), commit);
             }
+            if beyond_max_commit_number(number) {
+                return Entry::Suspicious(beyond_max_reason("snapshot"));
+            }
             if !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()) {
                 return Entry::Suspicious(
                     "is named like a snapshot but its number has leading zeros or is too large; it is ignored"
@@ -531,6 +701,10 @@ mod tests {
     fn names_are_classified_strictly() {
         assert_eq!(classify("1.log"), Entry::Commit(1));
         assert_eq!(classify("1234567.log"), Entry::Commit(1_234_567));
+        assert_eq!(
+            classify("9007199254740991.log"),
+            Entry::Commit(MAX_COMMIT_NUMBER)
+        );
         assert_eq!(
             classify("3.memberlist-snapshot"),
             Entry::Snapshot("memberlist".into(), 3)
@@ -558,6 +732,11 @@ mod tests {
             "1.5.log",
             "0.members-snapshot",
             "03.members-snapshot",
+            "9007199254740992.log",
+            "17179869184999999.log",
+            "18446744073709551615.log",
+            "18446744073709551616.log",
+            "9007199254740992.members-snapshot",
         ] {
             assert!(
                 matches!(classify(suspicious), Entry::Suspicious(_)),
