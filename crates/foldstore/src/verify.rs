@@ -101,6 +101,8 @@ impl Store {
         let total = last.saturating_add(listing.snapshots.len() as u64);
         let mut expected = 1;
         let mut next_listed = listing.commits.iter().copied();
+        // One grace period for the whole verification (see `IN_PROGRESS_GRACE`).
+        let mut grace = crate::replay::Grace::default();
         loop {
             let number = match before_damage {
                 Some(damaged) if expected < damaged => expected,
@@ -120,7 +122,7 @@ impl Store {
             }
             let location = storage.commit_location(number);
             match storage.read_commit(number) {
-                Ok(Some(bytes)) => match self.decode_commit_at(number, bytes) {
+                Ok(Some(bytes)) => match self.decode_patiently(number, bytes, &mut grace) {
                     Ok(commit) => {
                         report.sound_commits += 1;
                         report.events += commit.events().len() as u64;

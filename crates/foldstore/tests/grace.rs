@@ -699,3 +699,19 @@ fn a_follower_and_readers_beside_writers_of_the_original_see_every_commit() {
         "{node_written} commits by the original, {foldstore_written} by foldstore, followed; {replays} replays meanwhile"
     );
 }
+
+/// A verification of a store with many unreadable commits dated in the future waits one grace
+/// period in all, not one per commit.
+#[test]
+fn verify_waits_one_grace_period_for_many_unreadable_commits_dated_in_the_future() {
+    let (_dir, folder, store) = store_with(61);
+    for n in (2..=60).step_by(2) {
+        let path = folder.join(format!("{n}.log"));
+        fs::write(&path, b"").unwrap();
+        set_modified(&path, in_an_hour());
+    }
+    // One grace period is 2 s; one per unreadable commit would be a minute.
+    let report = within("verify", move || store.verify(|_, _| {})).unwrap();
+    assert_eq!(report.sound_commits, 31, "{report:?}");
+    assert_eq!(report.problems.len(), 30, "{report:?}");
+}
