@@ -19,8 +19,7 @@
 //!
 //! The watchdog allows 30 s per command (`HOSTILE_WATCHDOG_SECS` sets another bound). Each test
 //! prints its figures (cases run and skipped) on standard error, and lists every failing case
-//! before it fails. Journal groups that fail today are ignored, each saying what fails; the
-//! pending groups with a huge sparse segment write 8 GiB into the quarantine when run.
+//! before it fails.
 
 mod util;
 
@@ -780,58 +779,26 @@ fn journal_case(relative: &'static str, mention: &'static str, kinds: &[Hostile]
     count
 }
 
-/// The kinds of [`ALL`] but `pending`.
-fn all_but(pending: &[Hostile]) -> Vec<Hostile> {
-    ALL.iter()
-        .copied()
-        .filter(|kind| !pending.contains(kind))
-        .collect()
-}
-
 #[test]
 fn journal_marker_holds_every_kind_of_hostile_entry() {
     journal_case("foldstore-journal.json", "foldstore-journal.json", &ALL);
 }
 
-const SEGMENT_PENDING: [Hostile; 2] = [Hostile::Empty, Hostile::HugeSparse];
-
 #[test]
-fn journal_segment_holds_hostile_entries() {
+fn journal_segment_holds_every_kind_of_hostile_entry() {
     journal_case(
         "journal/00000000000000000001.jsonl",
         "00000000000000000001.jsonl",
-        &all_but(&SEGMENT_PENDING),
+        &ALL,
     );
 }
 
 #[test]
-#[ignore = "journal: pending the lead's fix of segment reading: with a huge sparse file (8 GiB) as the segment, verify, show, snapshots, repair and copy fail without naming it, and append copies all 8 GiB into the quarantine as a torn tail (about 40 s, 8 GiB written); an emptied segment reads as an empty log, and verify, show, snapshots, repair and copy fail without naming it"]
-fn journal_segment_pending() {
-    journal_case(
-        "journal/00000000000000000001.jsonl",
-        "00000000000000000001.jsonl",
-        &SEGMENT_PENDING,
-    );
-}
-
-const NEXT_SEGMENT_PENDING: [Hostile; 1] = [Hostile::HugeSparse];
-
-#[test]
-fn journal_next_segment_holds_hostile_entries() {
+fn journal_next_segment_holds_every_kind_of_hostile_entry() {
     journal_case(
         "journal/00000000000000000004.jsonl",
         "00000000000000000004.jsonl",
-        &all_but(&NEXT_SEGMENT_PENDING),
-    );
-}
-
-#[test]
-#[ignore = "journal: pending the lead's fix of segment reading: with a huge sparse file (8 GiB) as a stray next segment, verify calls the store sound without naming it, and append copies all 8 GiB into the quarantine as a torn tail"]
-fn journal_next_segment_pending() {
-    journal_case(
-        "journal/00000000000000000004.jsonl",
-        "00000000000000000004.jsonl",
-        &NEXT_SEGMENT_PENDING,
+        &ALL,
     );
 }
 
@@ -841,18 +808,10 @@ fn journal_lock_holds_every_kind_of_hostile_entry() {
 }
 
 /// A folder as the segment folder (without the segments) is lost data more than a hostile
-/// entry, but no message names it.
-const SEGMENT_FOLDER_PENDING: [Hostile; 1] = [Hostile::Folder];
-
+/// entry: beside a snapshot, every verb names it.
 #[test]
-fn journal_segment_folder_is_hostile_entries() {
-    journal_case("journal", "journal", &all_but(&SEGMENT_FOLDER_PENDING));
-}
-
-#[test]
-#[ignore = "journal: pending the lead's fix of a segment folder without segments: beside a marker and a snapshot it reads as an empty log, verify, show, snapshots, repair and copy fail without naming journal/, and append starts again at commit 1"]
-fn journal_segment_folder_pending() {
-    journal_case("journal", "journal", &SEGMENT_FOLDER_PENDING);
+fn journal_segment_folder_is_every_kind_of_hostile_entry() {
+    journal_case("journal", "journal", &ALL);
 }
 
 #[test]
@@ -886,16 +845,6 @@ fn journal_segment_names_at_the_edges_of_the_commit_numbers() {
     journal_case(
         "journal/99999999999999999999.jsonl",
         "99999999999999999999.jsonl",
-        &[Hostile::MtimePast],
-    );
-}
-
-#[test]
-#[ignore = "journal: pending the lead's fix of segment names beyond u64: verify calls a store with an empty journal/99999999999999999999.jsonl sound, without a warning naming it (the loose layout warns of such names)"]
-fn journal_segment_name_beyond_u64_pending() {
-    journal_case(
-        "journal/99999999999999999999.jsonl",
-        "99999999999999999999.jsonl",
-        &[Hostile::Empty],
+        &[Hostile::Empty, Hostile::MtimePast],
     );
 }

@@ -1221,7 +1221,10 @@ impl JournalStorage {
         let mut current = match view.chain_end {
             Some(first) => first,
             None => match view.segments.keys().next() {
-                None => return Ok((1, Tail::Clean)),
+                None => {
+                    self.refuse_lost_commits()?;
+                    return Ok((1, Tail::Clean));
+                }
                 Some(&1) => 1,
                 Some(&other) => {
                     return Err(Error::CorruptCommit {
@@ -1252,9 +1255,34 @@ impl JournalStorage {
             match self.after_scan(view, current, next, tail)? {
                 After::Damage => {}
                 After::Segment(later) => current = later,
-                After::End(tail) => return Ok((next, tail)),
+                After::End(tail) => {
+                    if next == 1 {
+                        self.refuse_lost_commits()?;
+                    }
+                    return Ok((next, tail));
+                }
             }
         }
+    }
+
+    /// Fails when the journal holds no commit although a snapshot says commits existed: its
+    /// segments were removed or emptied, and taking it for a new, empty log would let writers
+    /// number new commits as the lost ones.
+    fn refuse_lost_commits(&self) -> Result<()> {
+        let (snapshots, _) = self.shared.loose.snapshots()?;
+        let Some((name, commit)) = snapshots.iter().max_by_key(|(_, commit)| *commit) else {
+            return Ok(());
+        };
+        let first = self.shared.segments.join(segment_name(1));
+        Err(Error::CorruptCommit {
+            commit: 1,
+            location: first.display().to_string(),
+            problem: format!(
+                "is missing or empty: the journal ({}) holds no commit, but the snapshot {} is labelled with commit {commit}; its segments were removed or emptied, and nothing will be written until they are restored from a backup (or the snapshots are moved out of the store)",
+                self.shared.segments.display(),
+                self.shared.loose.snapshot_location(name, *commit)
+            ),
+        })
     }
 
     /// Reads up to `max` commits from `number` on, in order, stopping at the end of the log
