@@ -555,9 +555,20 @@ impl Storage for FolderStorage {
             .rename_noreplace(&from, &to)
             .map_err(|e| Error::io("move aside", &from, e))?;
         for synced in [&folder, &self.path] {
-            self.fs
-                .sync_dir(synced)
-                .map_err(|e| Error::io("sync the folder", synced, e))?;
+            if let Err(e) = self.fs.sync_dir(synced) {
+                // The move is done (readers no longer see the commit); only its durability is
+                // in doubt: say where the commit went.
+                return Err(Error::Backend {
+                    backend: "folder",
+                    message: format!(
+                        "commit {number} was moved aside to {}, but syncing {} failed ({e}): after a power loss it may be back at {}; run 'foldstore verify' then",
+                        to.display(),
+                        synced.display(),
+                        from.display()
+                    ),
+                    source: None,
+                });
+            }
         }
         Ok(to.display().to_string())
     }
