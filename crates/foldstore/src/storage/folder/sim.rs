@@ -231,6 +231,30 @@ impl SimFs {
         }
     }
 
+    /// Gives the file at `from` the name `to`, replacing what `to` names if `replace`, else
+    /// failing with `AlreadyExists` when it exists.
+    fn move_entry(&self, from: &Path, to: &Path, replace: bool) -> io::Result<()> {
+        let (from_parent, from_name) = split(from)?;
+        let (to_parent, to_name) = split(to)?;
+        let mut state = self.lock();
+        state.check_power()?;
+        let inode = state.inode(from)?;
+        if !replace && state.inode(to).is_ok() {
+            return Err(io::ErrorKind::AlreadyExists.into());
+        }
+        state.change()?;
+        if let Some(folder) = state.folders.get_mut(&from_parent) {
+            folder.entries.remove(&from_name);
+        }
+        state
+            .folders
+            .get_mut(&to_parent)
+            .ok_or_else(|| not_found(&to_parent))?
+            .entries
+            .insert(to_name, inode);
+        Ok(())
+    }
+
     /// The names in `folder` and their current content.
     pub(crate) fn files(&self, folder: &Path) -> BTreeMap<String, Vec<u8>> {
         let state = self.lock();
@@ -326,44 +350,11 @@ impl FileSystem for SimFs {
     }
 
     fn rename_noreplace(&self, from: &Path, to: &Path) -> io::Result<()> {
-        let (from_parent, from_name) = split(from)?;
-        let (to_parent, to_name) = split(to)?;
-        let mut state = self.lock();
-        state.check_power()?;
-        let inode = state.inode(from)?;
-        if state.inode(to).is_ok() {
-            return Err(io::ErrorKind::AlreadyExists.into());
-        }
-        state.change()?;
-        if let Some(folder) = state.folders.get_mut(&from_parent) {
-            folder.entries.remove(&from_name);
-        }
-        state
-            .folders
-            .get_mut(&to_parent)
-            .ok_or_else(|| not_found(&to_parent))?
-            .entries
-            .insert(to_name, inode);
-        Ok(())
+        self.move_entry(from, to, false)
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        let (from_parent, from_name) = split(from)?;
-        let (to_parent, to_name) = split(to)?;
-        let mut state = self.lock();
-        state.check_power()?;
-        let inode = state.inode(from)?;
-        state.change()?;
-        if let Some(folder) = state.folders.get_mut(&from_parent) {
-            folder.entries.remove(&from_name);
-        }
-        state
-            .folders
-            .get_mut(&to_parent)
-            .ok_or_else(|| not_found(&to_parent))?
-            .entries
-            .insert(to_name, inode);
-        Ok(())
+        self.move_entry(from, to, true)
     }
 
     fn is_link(&self, path: &Path) -> io::Result<bool> {
