@@ -514,12 +514,12 @@ impl Storage for FolderStorage {
         Ok(number)
     }
 
-    /// Lists the folder (see [`FolderStorage::listed`]).
+    /// Lists the folder, and remembers the first gap below the last commit for writers.
     fn last_commit(&self) -> Result<u64> {
         Ok(self.listed()?.commits.last().copied().unwrap_or(0))
     }
 
-    /// Lists the folder (see [`FolderStorage::listed`]).
+    /// Lists the folder, and remembers the first gap below the last commit for writers.
     fn snapshots(&self) -> Result<super::SnapshotsFound> {
         let listing = self.listed()?;
         let last = listing.commits.last().copied().unwrap_or(0);
