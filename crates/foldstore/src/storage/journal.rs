@@ -582,7 +582,7 @@ fn scan(
                         return Ok((number, offset, Tail::Unfinished { offset, problem }, None));
                     }
                     let more = found(number, offset, &buf.0[at..at + length], document);
-                    number += 1;
+                    number = number.saturating_add(1);
                     offset += length as u64;
                     if !more {
                         return Ok((number, offset, Tail::Clean, None));
@@ -712,41 +712,96 @@ fn scan_segment(
     Ok((scanned.next, scanned.end, scanned.tail))
 }
 
-/// The first whole record with a valid checksum at or after `offset` in `file` that is
-/// numbered after `number`: its number and offset. It proves that the bytes at `offset`
-/// (where commit `number` belongs) are damage inside the segment, not an end torn by a crash or
-/// a write in progress, and it is where the records go on after the damage.
+/// The fewest bytes a record takes (`{"n":1,"len":2,"crc32":"…","commit":{}}` and a newline
+/// take 47): a stretch of damage cannot have held more records than its bytes allow.
+const MIN_RECORD: u64 = 40;
+
+/// Whether the commits `first..until` can have occupied `bytes` bytes.
+fn plausible(first: u64, until: u64, bytes: u64) -> bool {
+    (until - first).saturating_mul(MIN_RECORD) <= bytes
+}
+
+/// The first whole record with a valid checksum after `offset` in `file` (at the start of a
+/// line) that is numbered after `number` and no further than the bytes before it can have held
+/// ([`plausible`]): its number and offset. It proves that the bytes at `offset` (where commit
+/// `number` belongs) are damage inside the segment, not an end torn by a crash or a write in
+/// progress, and it is where the records go on after the damage. Reads the file a window at
+/// a time, at most 256 MiB from `offset`.
 fn record_after(file: &dyn Handle, offset: u64, number: u64) -> io::Result<Option<(u64, u64)>> {
     const MOST: u64 = 256 << 20;
-    let size = file.len()?;
-    let length = size.saturating_sub(offset).min(MOST);
-    let mut buf = vec![0; usize::try_from(length).unwrap_or(usize::MAX)];
-    let filled = read_full_at(file, &mut buf, offset)?;
-    buf.truncate(filled);
-    let whole = |start: usize| match parse_record(&buf[start..]) {
-        Parsed::Whole {
-            number: n,
-            document,
-            crc,
-            ..
-        } if n > number && crc32fast::hash(&buf[start..][document.clone()]) == crc => Some(n),
-        _ => None,
-    };
-    if let Some(n) = whole(0) {
-        return Ok(Some((n, offset)));
-    }
-    let mut at = 0;
-    while let Some(found) = buf
-        .get(at..)
-        .and_then(|rest| rest.iter().position(|b| *b == b'\n'))
-    {
-        let start = at + found + 1;
-        if let Some(n) = whole(start) {
-            return Ok(Some((n, offset + start as u64)));
+    let end = file.len()?.min(offset.saturating_add(MOST));
+    // The number of the record that `buf` (read at `at`) starts with, if it is the proof.
+    let whole = |buf: &[u8], at: u64| -> Option<u64> {
+        let proof = |buf: &[u8]| match parse_record(buf) {
+            Parsed::Whole {
+                number: n,
+                document,
+                crc,
+                ..
+            } if n > number
+                && plausible(number, n, at - offset)
+                && crc32fast::hash(&buf[document.clone()]) == crc =>
+            {
+                Ok(Some(n))
+            }
+            Parsed::Short { needed } => Err(needed),
+            _ => Ok(None),
+        };
+        match proof(buf) {
+            Ok(found) => found,
+            // Longer than the window: read it whole (a length is at most MAX_DOCUMENT_BYTES).
+            Err(needed) if at + needed as u64 <= end => {
+                let mut record = vec![0; needed];
+                let filled = read_full_at(file, &mut record, at).ok()?;
+                proof(&record[..filled]).ok().flatten()
+            }
+            Err(_) => None,
         }
-        at = start;
+    };
+    let mut buf = vec![0; CHUNK];
+    let mut window = offset;
+    while window < end {
+        let filled = read_full_at(file, &mut buf, window)?;
+        let filled = filled.min(usize::try_from(end - window).unwrap_or(usize::MAX));
+        if filled == 0 {
+            break;
+        }
+        // Record starts in this window: after each newline (the record at `offset` itself is
+        // the damaged one).
+        let mut at = 0;
+        while let Some(found) = buf[at..filled].iter().position(|b| *b == b'\n') {
+            let start = at + found + 1;
+            let absolute = window + start as u64;
+            if absolute >= end {
+                break;
+            }
+            if let Some(n) = whole(&buf[start..filled], absolute) {
+                return Ok(Some((n, absolute)));
+            }
+            at = start;
+        }
+        window += filled as u64;
     }
     Ok(None)
+}
+
+/// How many newlines (record ends) `file` holds from `offset` to `size`, counted over at most
+/// 256 MiB.
+fn record_ends(file: &dyn Handle, offset: u64, size: u64) -> io::Result<u64> {
+    const MOST: u64 = 256 << 20;
+    let end = size.min(offset.saturating_add(MOST));
+    let mut buf = vec![0; CHUNK];
+    let (mut at, mut ends) = (offset, 0u64);
+    while at < end {
+        let want = usize::try_from(end - at).unwrap_or(CHUNK).min(CHUNK);
+        let filled = read_full_at(file, &mut buf[..want], at)?;
+        if filled == 0 {
+            break;
+        }
+        ends += buf[..filled].iter().filter(|b| **b == b'\n').count() as u64;
+        at += filled as u64;
+    }
+    Ok(ends)
 }
 
 /// Finds the last whole record of a segment by reading its end, not all of it: the number and
@@ -1153,29 +1208,40 @@ impl JournalStorage {
         let fs = &*self.shared.fs;
         if let Tail::Unfinished { offset, problem } = tail {
             let segment = view.segments.get_mut(&first).expect("scanned");
-            let file = segment
-                .file(fs)
-                .map_err(|e| Error::io("open", &segment.path, e))?;
-            if let Some((until, resume)) = record_after(&*file, offset, next)
-                .map_err(|e| Error::io("read", &segment.path, e))?
+            let path = segment.path.clone();
+            let file = segment.file(fs).map_err(|e| Error::io("open", &path, e))?;
+            let size = file.len().map_err(|e| Error::io("look at", &path, e))?;
+            let proof = match record_after(&*file, offset, next)
+                .map_err(|e| Error::io("read", &path, e))?
             {
-                segment.add_damage(next, until, offset, resume, problem);
+                Some((until, resume)) => Some((until, resume, None)),
+                // No whole record after it in this segment: a later segment with records shows
+                // it is damage too, else it is the torn end of the log.
+                None => {
+                    let ends = record_ends(&*file, offset, size)
+                        .map_err(|e| Error::io("read", &path, e))?;
+                    self.later_segment_with_records(view, first, next, ends)?
+                        .map(|later| (later, size, Some(later)))
+                }
+            };
+            let Some((until, resume, later)) = proof else {
+                return Ok(After::End(Tail::Unfinished { offset, problem }));
+            };
+            // A write in progress (readers take no lock) can look like damage followed by the
+            // records it wrote after it: what is at `offset` now decides. The later records
+            // were read after it, and a write lands in order, so a write in progress that
+            // made them whole has made the record at `offset` whole too.
+            let (after, _, _, _) = scan(&*file, next, offset, None, |_, _, _, _| false)
+                .map_err(|e| Error::io("read", &path, e))?;
+            if after > next {
                 return Ok(After::Damage);
             }
-            // No whole record after it in this segment: a later segment with records shows it
-            // is damage too, else it is the torn end of the log.
-            if let Some(later) = self.later_segment_with_records(view, first)? {
-                if later > next {
-                    let segment = view.segments.get_mut(&first).expect("scanned");
-                    let size = segment
-                        .file(fs)
-                        .and_then(|file| file.len())
-                        .map_err(|e| Error::io("look at", &segment.path, e))?;
-                    segment.add_damage(next, later, offset, size, problem);
-                    return Ok(After::Segment(later));
-                }
-            }
-            return Ok(After::End(Tail::Unfinished { offset, problem }));
+            let segment = view.segments.get_mut(&first).expect("scanned");
+            segment.add_damage(next, until, offset, resume, problem);
+            return Ok(match later {
+                Some(later) => After::Segment(later),
+                None => After::Damage,
+            });
         }
         // A segment without records (its writer died before writing) has no successor.
         if next > first && self.discover(view, next) {
@@ -1184,9 +1250,18 @@ impl JournalStorage {
         Ok(After::End(Tail::Clean))
     }
 
-    /// The first segment after the one starting at `first` that holds anything: segments
-    /// that a writer left empty when it died do not count.
-    fn later_segment_with_records(&self, view: &mut View, first: u64) -> Result<Option<u64>> {
+    /// The first segment after the one starting at `first` that holds records, when it can
+    /// be where the log goes on after damage at commit `next` with `ends` record ends (newlines)
+    /// left in the segment: it starts with a whole record numbered as its name, and the damaged
+    /// commits before it can have been those records. Segments a writer left empty when it died do not count;
+    /// other segments are strays, never taken for the log.
+    fn later_segment_with_records(
+        &self,
+        view: &mut View,
+        first: u64,
+        next: u64,
+        ends: u64,
+    ) -> Result<Option<u64>> {
         self.list_segments(view)?;
         let fs = &*self.shared.fs;
         let later: Vec<u64> = view
@@ -1196,13 +1271,21 @@ impl JournalStorage {
             .collect();
         for candidate in later {
             let segment = view.segments.get_mut(&candidate).expect("listed");
-            let size = segment
+            let file = segment
                 .file(fs)
-                .and_then(|file| file.len())
+                .map_err(|e| Error::io("open", &segment.path, e))?;
+            let size = file
+                .len()
                 .map_err(|e| Error::io("look at", &segment.path, e))?;
-            if size > 0 {
-                return Ok(Some(candidate));
+            if size == 0 {
+                continue;
             }
+            if candidate <= next || candidate - next > ends + 1 {
+                return Ok(None);
+            }
+            let (after, _, _, _) = scan(&*file, candidate, 0, None, |_, _, _, _| false)
+                .map_err(|e| Error::io("read", &segment.path, e))?;
+            return Ok((after > candidate).then_some(candidate));
         }
         Ok(None)
     }
@@ -1242,6 +1325,20 @@ impl JournalStorage {
         loop {
             view.chain_end = Some(current);
             let segment = view.segments.get_mut(&current).expect("on the chain");
+            // Cut shorter since this process looked (another process's repair, or a torn
+            // tail cut by another writer): what it knew of the end is gone.
+            let known = segment.furthest().1;
+            if known > 0
+                && segment
+                    .file(fs)
+                    .and_then(|file| file.len())
+                    .is_ok_and(|len| len < known)
+            {
+                let mut fresh = Segment::new(segment.path.clone(), current);
+                fresh.file = segment.file.take();
+                fresh.from_start = true;
+                *segment = fresh;
+            }
             let (from, offset) = match segment.furthest() {
                 (n, 0)
                     if n == segment.first() && !segment.from_start && segment.damage.is_empty() =>
@@ -1366,7 +1463,10 @@ impl JournalStorage {
             return Ok(Some(Vec::new()));
         }
         let file = file.map_err(|e| Error::io("open", &path, e))?;
-        let mut bytes = vec![0; usize::try_from(damage.resume - damage.offset).unwrap_or(0)];
+        // At most a document's worth: damage that runs to the end of a huge file is carried
+        // by its start.
+        let length = (damage.resume - damage.offset).min(super::MAX_DOCUMENT_BYTES);
+        let mut bytes = vec![0; usize::try_from(length).unwrap_or(0)];
         let filled = read_full_at(&*file, &mut bytes, damage.offset)
             .map_err(|e| Error::io("read", &path, e))?;
         bytes.truncate(filled);
@@ -1415,7 +1515,6 @@ impl JournalStorage {
                 });
             }
         }
-        self.check_from_start(&mut view);
         if !self
             .shared
             .swept
@@ -1426,8 +1525,13 @@ impl JournalStorage {
                 .remove_stale_temporaries(super::folder::STALE_TEMPORARY_AGE);
         }
         // Find the end of the log. Holding the lock, nobody else is writing: bytes after the
-        // last whole record were left by an interrupted write.
-        let (next, tail) = self.find_end(&mut view)?;
+        // last whole record were left by an interrupted write. The last segment is read from
+        // its start by a process's first write, and again whenever damage was seen in it (by
+        // a reader racing a write, or before another process's repair).
+        let (mut next, mut tail) = self.find_end(&mut view)?;
+        if self.refresh_last_segment(&mut view) {
+            (next, tail) = self.find_end(&mut view)?;
+        }
         if let Tail::Unfinished { offset, problem } = tail {
             let first = view.chain_end.expect("a tail is in a segment");
             let segment = view.segments.get_mut(&first).expect("the last segment");
@@ -1747,6 +1851,19 @@ impl JournalStorage {
     ) -> Result<u64, PartError> {
         let reach = end + records.len() as u64;
         let synced = self.shared.durability == Durability::Immediate;
+        // Space for the records is reserved first (a MiB at a time), so that a full disk fails
+        // the write before any record lands, where readers could see it.
+        let block = PREALLOCATE;
+        if reach > allocated && (end % block == 0 || end / block != (reach - 1) / block) {
+            let to = reach.div_ceil(block) * block;
+            if let Err(e) = file.reserve(end, to - end) {
+                return Err(PartError::NotWritten(Error::io(
+                    "reserve space in",
+                    path,
+                    e,
+                )));
+            }
+        }
         if let Err(e) = file.write_all_at(records, end) {
             let undone = if reach > allocated {
                 // Cut off what the write added past the old size, then give back to free
@@ -1798,18 +1915,28 @@ impl JournalStorage {
         Ok(size)
     }
 
-    /// Makes this process's first write read the last segment from its start, forgetting what
-    /// its readers learnt of it. Found from the segment's last bytes (as readers find it), the
-    /// end could lie after a gap a machine crash left in an unsynced write, with records of
-    /// that write after it: a writer must not append after them. Read from the start, the gap
-    /// is found, and it is damage inside (reported) or a torn tail (cut off). Segments started
-    /// later were written by live writers: a crash since would have ended this process too.
-    fn check_from_start(&self, view: &mut View) {
-        let Some((&first, segment)) = view.segments.iter_mut().next_back() else {
-            return;
+    /// Makes a writer read the last segment of the chain from its start, forgetting what this
+    /// process's readers learnt of it, when it has not yet (a process's first write) or when
+    /// damage was recorded in it; returns whether it did. Found from the segment's last bytes
+    /// (as readers find it), the end could lie after a gap a machine crash left in an unsynced
+    /// write, with records of that write after it: a writer must not append after them. Read
+    /// from the start, the gap is found, and it is damage inside (reported) or a torn tail (cut
+    /// off). Damage a reader recorded may have been a write it raced, or have been moved aside
+    /// by another process's repair since: a writer judges it again under the lock. Segments
+    /// started later were written by live writers: a crash since would have ended this process
+    /// too.
+    fn refresh_last_segment(&self, view: &mut View) -> bool {
+        let Some(first) = view
+            .chain_end
+            .or_else(|| view.segments.keys().next_back().copied())
+        else {
+            return false;
         };
-        if segment.from_start {
-            return;
+        let Some(segment) = view.segments.get_mut(&first) else {
+            return false;
+        };
+        if segment.from_start && segment.damage.is_empty() {
+            return false;
         }
         let mut fresh = Segment::new(segment.path.clone(), first);
         fresh.file = segment.file.take();
@@ -1817,6 +1944,7 @@ impl JournalStorage {
         fresh.allocated = segment.allocated;
         fresh.from_start = true;
         *segment = fresh;
+        true
     }
 
     /// Cuts the free space off the end of the segment starting at `first`, whose records end
@@ -2023,7 +2151,13 @@ impl JournalStorage {
                 queue.leading = true;
                 let batch = std::mem::take(&mut queue.pending);
                 drop(queue);
+                let mut leading = Leading {
+                    shared,
+                    tickets: batch.iter().map(|r| r.ticket).collect(),
+                    finished: false,
+                };
                 let outcomes = self.write_batch(&batch);
+                leading.finished = true;
                 queue = shared.queue.lock().unwrap_or_else(|e| e.into_inner());
                 match outcomes {
                     Ok(outcomes) => {
@@ -2054,6 +2188,34 @@ impl JournalStorage {
             }
             queue = shared.turn.wait(queue).unwrap_or_else(|e| e.into_inner());
         }
+    }
+}
+
+/// The leader's turn: if the leader stops without finishing (a panic), its batch is told the
+/// outcome is unknown and another writer may lead, instead of every writer waiting for ever.
+struct Leading<'s> {
+    shared: &'s Shared,
+    tickets: Vec<u64>,
+    finished: bool,
+}
+
+impl Drop for Leading<'_> {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let mut queue = self.shared.queue.lock().unwrap_or_else(|e| e.into_inner());
+        for ticket in &self.tickets {
+            queue.done.entry(*ticket).or_insert_with(|| {
+                Err(Error::Backend {
+                    backend: "journal",
+                    message: "outcome unknown: the writer of this commit's batch stopped while writing it; read the log's end before writing it again".to_owned(),
+                    source: None,
+                })
+            });
+        }
+        queue.leading = false;
+        self.shared.turn.notify_all();
     }
 }
 
@@ -2298,6 +2460,19 @@ impl Storage for JournalStorage {
             location: location.clone(),
             problem,
         };
+        // This process's writers wait: the file lock does not keep them apart.
+        let shared = &self.shared;
+        let mut queue = shared.queue.lock().unwrap_or_else(|e| e.into_inner());
+        while queue.leading {
+            queue = shared.turn.wait(queue).unwrap_or_else(|e| e.into_inner());
+        }
+        queue.leading = true;
+        drop(queue);
+        let _leading = Leading {
+            shared,
+            tickets: Vec::new(),
+            finished: false,
+        };
         let lock = self.lock_handle()?;
         let lock_path = self.shared.segments.join(LOCK_FILE);
         lock.lock().map_err(|e| Error::io("lock", &lock_path, e))?;
@@ -2305,7 +2480,8 @@ impl Storage for JournalStorage {
         let mut view = self.view();
         self.load(&mut view)?;
         // Read again from the start, under the lock.
-        self.check_from_start(&mut view);
+        self.find_end(&mut view)?;
+        self.refresh_last_segment(&mut view);
         let Some((first, damage)) = self.leftover(&mut view)? else {
             return Err(refused(
                 "is not what a machine crash leaves at the end of a journal (a gap where a record starts, in the last segment): only a backup can mend the journal; 'foldstore copy --force' copies what can be read".to_owned(),

@@ -99,6 +99,15 @@ pub(crate) trait Handle: Send + Sync + fmt::Debug {
     /// When the file was last modified.
     fn modified(&self) -> io::Result<SystemTime>;
 
+    /// Reserves disk space for `len` bytes from `offset` without changing the file's size
+    /// (`fallocate` with `FALLOC_FL_KEEP_SIZE`), so that a later write there cannot fail for
+    /// want of space. `Ok` where the file system cannot reserve (nothing is promised then);
+    /// a full disk is an error.
+    fn reserve(&self, offset: u64, len: u64) -> io::Result<()> {
+        let _ = (offset, len);
+        Ok(())
+    }
+
     /// Takes the exclusive advisory lock of the file (`flock`), waiting for it.
     fn lock(&self) -> io::Result<()>;
 
@@ -373,6 +382,23 @@ impl Handle for OsFile {
 
     fn modified(&self) -> io::Result<SystemTime> {
         self.0.metadata()?.modified()
+    }
+
+    fn reserve(&self, offset: u64, len: u64) -> io::Result<()> {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            use rustix::io::Errno;
+            match rustix::fs::fallocate(&self.0, rustix::fs::FallocateFlags::KEEP_SIZE, offset, len)
+            {
+                Ok(()) | Err(Errno::OPNOTSUPP | Errno::NOSYS | Errno::INVAL) => Ok(()),
+                Err(e) => Err(e.into()),
+            }
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        {
+            let _ = (offset, len);
+            Ok(())
+        }
     }
 
     fn lock(&self) -> io::Result<()> {
