@@ -3,10 +3,12 @@
 //! levels are read, replayed and verified; documents nested deeper than foldstore's limit are
 //! refused by writers (nothing written) and reported as damaged by readers, never a crash.
 
+mod common;
+
 use std::fs;
 use std::path::Path;
-use std::process::Command;
 
+use common::{node, node_output, original_package};
 use foldstore::{
     Commit, Dispatch, Error, Event, EventContext, Headers, Layout, ModelDefinition, Store, View,
 };
@@ -522,11 +524,12 @@ fn drop_carefully(value: Value) {
 
 /// The live test with the original package: it writes commits nested 200 and 4,000 levels, and
 /// foldstore replays and verifies them. The package is installed (or found already installed by
-/// `interop_node.rs`) in the same place as for the other live interop tests; without Node.js
-/// or npm, the test is skipped with a message (and fails when `CI` is `true`).
+/// another test file) in the same place as for the other live interop tests (see
+/// [`original_package`]); without Node.js or npm, the test is skipped with a message (and fails
+/// when `CI` is `true`).
 #[test]
 fn foldstore_replays_a_deep_commit_the_original_package_wrote() {
-    let Some(modules) = original_package() else {
+    let Some(modules) = original_package("the live deep-commit test of deep_json.rs") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -545,63 +548,11 @@ fn foldstore_replays_a_deep_commit_the_original_package_wrote() {
             await store.log({ name: "after" });
         })().catch((error) => { console.error(error); process.exitCode = 1; });
     "#;
-    let out = Command::new("node")
-        .args(["-e", script])
-        .arg(&path)
-        .env("NODE_PATH", modules)
-        .output()
-        .expect("run node");
-    assert!(out.status.success(), "node failed: {out:?}");
+    node_output(node(modules).args(["-e", script]).arg(&path));
     let store = Store::open(&path).unwrap();
     assert_eq!(replayed_depths(&store), [200, 4000, 0]);
     let report = store.verify(|_, _| {}).unwrap();
     assert!(report.problems.is_empty(), "{:?}", report.problems);
     assert_eq!(report.sound_commits, 3);
     assert_eq!(store.plan_repair().unwrap().quarantine, None);
-}
-
-/// The `node_modules` folder holding the original package, as `interop_node.rs` installs it
-/// (`<target>/tmp/node-interop`, with the `package.json` of `tests/node/`), installing it if
-/// it is not there; `None` when Node.js or npm is missing (then the test says it is skipped).
-fn original_package() -> Option<std::path::PathBuf> {
-    let skip = |why: String| {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "the live interop test needs Node.js and npm, and CI is true: {why}"
-        );
-        eprintln!("SKIPPED: the live deep-commit test with the original package: {why}");
-        None
-    };
-    if !Command::new("node")
-        .arg("--version")
-        .output()
-        .is_ok_and(|out| out.status.success())
-    {
-        return skip("cannot run `node`: install Node.js (v20)".to_owned());
-    }
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("node-interop");
-    let modules = dir.join("node_modules");
-    let manifest = modules.join("@scriptabuild/eventstore/package.json");
-    let installed = |manifest: &Path| {
-        fs::read_to_string(manifest)
-            .ok()
-            .and_then(|text| serde_json::from_str::<Value>(&text).ok())
-            .is_some_and(|m| m["version"] == "1.3.0")
-    };
-    if installed(&manifest) {
-        return Some(modules);
-    }
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node/package.json");
-    fs::create_dir_all(&dir).unwrap();
-    fs::copy(source, dir.join("package.json")).unwrap();
-    let npm = if cfg!(windows) { "npm.cmd" } else { "npm" };
-    match Command::new(npm)
-        .args(["install", "--no-audit", "--no-fund"])
-        .current_dir(&dir)
-        .output()
-    {
-        Ok(out) if out.status.success() && installed(&manifest) => Some(modules),
-        Ok(out) => skip(format!("`npm install` in {dir:?} failed: {out:?}")),
-        Err(e) => skip(format!("cannot run `npm` ({e})")),
-    }
 }

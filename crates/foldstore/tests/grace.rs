@@ -6,20 +6,19 @@
 //! A test that waits runs its work on a thread and fails if that takes longer than [`BOUND`]
 //! (a grace period is 2 s), so that a hang fails instead of hanging the suite.
 
-use std::collections::HashMap;
+mod common;
+
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
-use foldstore::storage::Listing;
-use foldstore::{
-    Conflict, Error, Event, FolderStorage, Start, Storage, Store, Watch, IN_PROGRESS_GRACE,
-};
+use common::{node, original_package, CountedOn};
+use foldstore::{Error, Event, FolderStorage, Start, Store, IN_PROGRESS_GRACE};
 
 /// How long work that may wait out grace periods may take before it counts as hanging.
 const BOUND: Duration = Duration::from_secs(30);
@@ -279,86 +278,14 @@ fn try_next_waits_for_a_commit_written_in_place() {
     writer.join().unwrap();
 }
 
-/// A folder backend that counts how often each commit is read, to tell a reader that waited
-/// (and read a commit again and again) from one that did not.
-#[derive(Debug)]
-struct CountingReads {
-    inner: FolderStorage,
-    reads: Arc<Mutex<HashMap<u64, usize>>>,
-}
-
-impl Storage for CountingReads {
-    fn ensure_created(&self) -> foldstore::Result<()> {
-        self.inner.ensure_created()
-    }
-
-    fn exists(&self) -> foldstore::Result<bool> {
-        self.inner.exists()
-    }
-
-    fn list(&self) -> foldstore::Result<Listing> {
-        self.inner.list()
-    }
-
-    fn read_commit(&self, number: u64) -> foldstore::Result<Option<Vec<u8>>> {
-        *self.reads.lock().unwrap().entry(number).or_default() += 1;
-        self.inner.read_commit(number)
-    }
-
-    fn commit_exists(&self, number: u64) -> foldstore::Result<bool> {
-        self.inner.commit_exists(number)
-    }
-
-    fn commit_modified(&self, number: u64) -> foldstore::Result<Option<SystemTime>> {
-        self.inner.commit_modified(number)
-    }
-
-    fn create_commit(
-        &self,
-        number: u64,
-        document: &[u8],
-    ) -> foldstore::Result<Result<(), Conflict>> {
-        self.inner.create_commit(number, document)
-    }
-
-    fn read_snapshot(&self, name: &str, commit: u64) -> foldstore::Result<Option<Vec<u8>>> {
-        self.inner.read_snapshot(name, commit)
-    }
-
-    fn create_snapshot(
-        &self,
-        name: &str,
-        commit: u64,
-        document: &[u8],
-    ) -> foldstore::Result<Result<(), Conflict>> {
-        self.inner.create_snapshot(name, commit, document)
-    }
-
-    fn watch(&self) -> foldstore::Result<Option<Box<dyn Watch>>> {
-        self.inner.watch()
-    }
-
-    fn commit_location(&self, number: u64) -> String {
-        self.inner.commit_location(number)
-    }
-
-    fn snapshot_location(&self, name: &str, commit: u64) -> String {
-        self.inner.snapshot_location(name, commit)
-    }
-}
-
 /// Replays the store in `folder`, whose commit 2 is damaged, through a backend that counts
 /// reads; returns how often commit 2 was read.
 fn reads_of_commit_2_by_a_replay(folder: &Path) -> usize {
-    let reads = Arc::new(Mutex::new(HashMap::new()));
-    let reader = Store::with_storage(CountingReads {
-        inner: FolderStorage::new(folder),
-        reads: Arc::clone(&reads),
-    });
+    let counted = CountedOn::new(FolderStorage::new(folder));
+    let reader = Store::with_storage(counted.clone());
     let result = within("a replay", move || names(&reader));
     assert_damaged(result, 2, "a replay");
-    let count = reads.lock().unwrap().get(&2).copied().unwrap_or(0);
-    count
+    counted.reads_of_commit(2)
 }
 
 #[test]
@@ -469,8 +396,6 @@ fn a_last_commit_modified_a_moment_ago_is_still_refused() {
 // ---------------------------------------------------------------------------------------------
 // Live, with the original package writing beside foldstore.
 
-const PACKAGE: &str = "@scriptabuild/eventstore";
-
 /// Writes commits with the original package for `ms` milliseconds, each holding one event
 /// `{"name": "node", "data": {"writer": <id>, "n": <n>}}`, and prints how many it wrote. The
 /// original does not retry a number another writer took (its exclusive create fails with
@@ -498,97 +423,23 @@ const { defineStore } = require("@scriptabuild/eventstore");
 });
 "#;
 
-/// The `node_modules` folder holding the original package (installed into the cargo target
-/// folder, as `interop_node.rs` does, and shared with it), or `None` when the test should be
-/// skipped: without Node.js and npm, unless the environment variable `CI` is `true` (then it
-/// fails).
-fn original() -> Option<PathBuf> {
-    let found = install();
-    match found {
-        Ok(modules) => Some(modules),
-        Err(why) if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("the live test with the original needs Node.js and {PACKAGE}, and CI is true: {why}")
-        }
-        Err(why) => {
-            let bang = "!".repeat(100);
-            // Straight to the stderr handle: libtest captures `eprintln!` of passing tests.
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n{bang}\n!!! SKIPPED: the live test with the original Node.js package (grace.rs).\
-                 \n!!! {why}\n!!! With CI=true it fails instead.\n{bang}\n"
-            );
-            None
-        }
-    }
-}
-
-fn install() -> Result<PathBuf, String> {
-    use std::process::Command;
-    match Command::new("node").arg("--version").output() {
-        Ok(out) if out.status.success() => {}
-        Ok(out) => return Err(format!("`node --version` failed: {out:?}")),
-        Err(e) => return Err(format!("cannot run `node` ({e}): install Node.js (v20)")),
-    }
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node/package.json");
-    let text =
-        fs::read_to_string(&manifest).map_err(|e| format!("cannot read {manifest:?}: {e}"))?;
-    let pinned: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| format!("cannot parse {manifest:?}: {e}"))?;
-    let pinned = pinned["dependencies"][PACKAGE]
-        .as_str()
-        .ok_or_else(|| format!("{manifest:?} does not pin {PACKAGE}"))?
-        .to_owned();
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("node-interop");
-    let modules = dir.join("node_modules");
-    let installed = || -> Option<String> {
-        let text = fs::read_to_string(modules.join(PACKAGE).join("package.json")).ok()?;
-        let manifest: serde_json::Value = serde_json::from_str(&text).ok()?;
-        manifest["version"].as_str().map(str::to_owned)
-    };
-    if installed().as_deref() == Some(pinned.as_str()) {
-        return Ok(modules);
-    }
-    fs::create_dir_all(&dir).map_err(|e| format!("cannot create {dir:?}: {e}"))?;
-    fs::copy(&manifest, dir.join("package.json"))
-        .map_err(|e| format!("cannot copy package.json into {dir:?}: {e}"))?;
-    let npm = if cfg!(windows) { "npm.cmd" } else { "npm" };
-    let out = Command::new(npm)
-        .args(["install", "--no-audit", "--no-fund"])
-        .current_dir(&dir)
-        .output()
-        .map_err(|e| format!("cannot run `npm` ({e}): install npm"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "`npm install` in {dir:?} failed ({}):\n{}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    match installed() {
-        Some(version) if version == pinned => Ok(modules),
-        other => Err(format!(
-            "`npm install` in {dir:?} installed {PACKAGE} {other:?}, not {pinned}"
-        )),
-    }
-}
-
 /// How long the writers of the live test write.
 const LIVE_WRITING: Duration = Duration::from_secs(4);
 
 #[test]
 fn a_follower_and_readers_beside_writers_of_the_original_see_every_commit() {
-    let Some(modules) = original() else { return };
+    let Some(modules) = original_package("the live test of grace.rs") else {
+        return;
+    };
     let (_dir, folder, store) = store_with(0);
     let writing = LIVE_WRITING.as_millis().to_string();
     let node_writers: Vec<_> = (0..2)
         .map(|id| {
-            std::process::Command::new("node")
+            node(modules)
                 .args(["-e", NODE_WRITER])
                 .arg(&folder)
                 .arg(&writing)
                 .arg(id.to_string())
-                .env("NODE_PATH", &modules)
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
                 .spawn()

@@ -9,134 +9,35 @@
 //! Without Node.js and npm, or when the install fails, these tests are skipped with a loud
 //! message, except when the environment variable `CI` is `true`: then they fail.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::fs;
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::{Once, OnceLock};
+use std::path::Path;
 
+use common::{node_output, node_scripts, original_package};
 use foldstore::{Event, Headers, Store};
 use serde_json::{json, Value};
 
-const PACKAGE: &str = "@scriptabuild/eventstore";
-
-/// The folder of the helper scripts and their `package.json`.
-fn scripts() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node")
-}
-
 /// The `node_modules` folder holding the original package, or `None` when the test should be
-/// skipped (after saying so). Installs it the first time, for every test of this run.
+/// skipped (after saying so).
 fn original() -> Option<&'static Path> {
-    static INSTALLED: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    match INSTALLED.get_or_init(install) {
-        Ok(modules) => Some(modules),
-        Err(why) if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("the live interop tests need Node.js and {PACKAGE}, and CI is true: {why}")
-        }
-        Err(why) => {
-            static SAID: Once = Once::new();
-            // Straight to the stderr handle: libtest captures `eprintln!` of passing tests.
-            SAID.call_once(|| {
-                let bang = "!".repeat(100);
-                let _ = writeln!(
-                    io::stderr(),
-                    "\n{bang}\n!!! SKIPPED: the live interop tests with the original Node.js package \
-                     (interop_node.rs).\n!!! {why}\n!!! With CI=true they fail instead.\n{bang}\n"
-                );
-            });
-            None
-        }
-    }
-}
-
-fn npm() -> &'static str {
-    if cfg!(windows) {
-        "npm.cmd"
-    } else {
-        "npm"
-    }
-}
-
-/// The version of `PACKAGE` that `tests/node/package.json` pins.
-fn pinned_version() -> Result<String, String> {
-    let path = scripts().join("package.json");
-    let text = fs::read_to_string(&path).map_err(|e| format!("cannot read {path:?}: {e}"))?;
-    let manifest: Value =
-        serde_json::from_str(&text).map_err(|e| format!("cannot parse {path:?}: {e}"))?;
-    manifest["dependencies"][PACKAGE]
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| format!("{path:?} does not pin {PACKAGE}"))
-}
-
-/// The version of `PACKAGE` installed in `modules`, if any.
-fn installed_version(modules: &Path) -> Option<String> {
-    let text = fs::read_to_string(modules.join(PACKAGE).join("package.json")).ok()?;
-    let manifest: Value = serde_json::from_str(&text).ok()?;
-    manifest["version"].as_str().map(str::to_owned)
-}
-
-fn install() -> Result<PathBuf, String> {
-    match Command::new("node").arg("--version").output() {
-        Ok(out) if out.status.success() => {}
-        Ok(out) => return Err(format!("`node --version` failed: {out:?}")),
-        Err(e) => return Err(format!("cannot run `node` ({e}): install Node.js (v20)")),
-    }
-    let pinned = pinned_version()?;
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("node-interop");
-    let modules = dir.join("node_modules");
-    if installed_version(&modules).as_deref() == Some(pinned.as_str()) {
-        return Ok(modules);
-    }
-    fs::create_dir_all(&dir).map_err(|e| format!("cannot create {dir:?}: {e}"))?;
-    fs::copy(scripts().join("package.json"), dir.join("package.json"))
-        .map_err(|e| format!("cannot copy package.json into {dir:?}: {e}"))?;
-    eprintln!("installing {PACKAGE}@{pinned} into {dir:?}");
-    let out = Command::new(npm())
-        .args(["install", "--no-audit", "--no-fund"])
-        .current_dir(&dir)
-        .output()
-        .map_err(|e| format!("cannot run `npm` ({e}): install npm"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "`npm install` in {dir:?} failed ({}):\n{}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    match installed_version(&modules) {
-        Some(version) if version == pinned => Ok(modules),
-        other => Err(format!(
-            "`npm install` in {dir:?} installed {PACKAGE} {other:?}, not {pinned}"
-        )),
-    }
+    original_package("the live interop tests (interop_node.rs)")
 }
 
 /// Runs a helper script with the original package and returns the JSON lines it prints.
 fn node(modules: &Path, script: &str, args: &[&OsStr]) -> Vec<Value> {
-    let out = Command::new("node")
-        .arg(scripts().join(script))
-        .args(args)
-        .env("NODE_PATH", modules)
-        .output()
-        .expect("run node");
-    let stdout = String::from_utf8(out.stdout).expect("node prints UTF-8");
-    assert!(
-        out.status.success(),
-        "node {script} {args:?} failed ({}):\n{}\nstdout:\n{stdout}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-        .lines()
-        .map(|line| {
-            serde_json::from_str(line).unwrap_or_else(|e| panic!("{script} printed {line:?}: {e}"))
-        })
-        .collect()
+    node_output(
+        common::node(modules)
+            .arg(node_scripts().join(script))
+            .args(args),
+    )
+    .lines()
+    .map(|line| {
+        serde_json::from_str(line).unwrap_or_else(|e| panic!("{script} printed {line:?}: {e}"))
+    })
+    .collect()
 }
 
 /// The original's replay of the store in `folder`: `{"headers", "event"}` per event.

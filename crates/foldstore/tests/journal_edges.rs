@@ -2,25 +2,17 @@
 //! FIFOs, blank markers, stray segments with hostile names), first appends racing to create a
 //! store, and damage inside a segment costing exactly the damaged commits.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use foldstore::{Error, Event, Layout, Store};
-use serde_json::json;
+use common::{journal_store, numbered};
+use foldstore::{Error, Layout, Store};
 
 const SEGMENT_ONE: &str = "00000000000000000001.jsonl";
-
-fn journal_store(path: &Path) -> Store {
-    let store = Store::builder(path).layout(Layout::Journal).open().unwrap();
-    store.ensure_folder().unwrap();
-    store
-}
-
-fn numbered(i: u64) -> Event {
-    Event::with_data("numbered", json!({ "i": i }))
-}
 
 /// A journal of `commits` commits at `TEMP/store`.
 fn written(commits: u64) -> (tempfile::TempDir, PathBuf) {
@@ -31,6 +23,18 @@ fn written(commits: u64) -> (tempfile::TempDir, PathBuf) {
         assert_eq!(store.log(&numbered(i)).unwrap(), i);
     }
     (temp, path)
+}
+
+/// The tip a store opened at `path` reads (or its error), read on another thread: fails if
+/// that takes longer than 20 s (a hang).
+fn tip_within(path: &Path) -> Result<u64, String> {
+    let reader = path.to_path_buf();
+    within(Duration::from_secs(20), move || {
+        Store::open(&reader)
+            .unwrap()
+            .tip()
+            .map_err(|e| e.to_string())
+    })
 }
 
 /// Runs `work` on another thread and fails if it takes longer than `limit` (a hang).
@@ -103,13 +107,7 @@ fn a_symbolic_link_as_a_segment_is_refused_and_its_target_untouched() {
 fn fifos_in_a_journal_are_refused_without_hanging() {
     let (_temp, path) = written(3);
     mkfifo(&path.join("journal").join("00000000000000000004.jsonl"));
-    let reader = path.clone();
-    let tip = within(Duration::from_secs(20), move || {
-        Store::open(&reader)
-            .unwrap()
-            .tip()
-            .map_err(|e| e.to_string())
-    });
+    let tip = tip_within(&path);
     assert!(tip.as_ref().is_err_and(|e| e.contains("FIFO")), "{tip:?}");
     let writer = path.clone();
     let appended = within(Duration::from_secs(20), move || {
@@ -224,12 +222,11 @@ fn stray_segments_are_never_appended_after() {
 #[test]
 fn damage_inside_costs_exactly_the_damaged_commit() {
     let (_temp, path) = written(10);
-    let segment = path.join("journal").join(SEGMENT_ONE);
-    let mut bytes = fs::read(&segment).unwrap();
     // Inside the document of commit 5: its checksum no longer matches.
-    let at = find(&bytes, b"{\"i\":5}").unwrap() + 5;
-    bytes[at] = b'6';
-    fs::write(&segment, &bytes).unwrap();
+    edit_segment_one(&path, |bytes| {
+        let at = find(bytes, b"{\"i\":5}").unwrap() + 5;
+        bytes[at] = b'6';
+    });
     let store = Store::open(&path).unwrap();
     assert_eq!(store.tip().unwrap(), 10);
     let report = store.verify(|_, _| {}).unwrap();
@@ -273,6 +270,16 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
+/// Changes the first segment of the journal at `path` with `edit`: returns the segment's path
+/// and the bytes it holds now.
+fn edit_segment_one(path: &Path, edit: impl FnOnce(&mut Vec<u8>)) -> (PathBuf, Vec<u8>) {
+    let segment = path.join("journal").join(SEGMENT_ONE);
+    let mut bytes = fs::read(&segment).unwrap();
+    edit(&mut bytes);
+    fs::write(&segment, &bytes).unwrap();
+    (segment, bytes)
+}
+
 /// What a machine crash can leave in a journal: an unsynced write whose later records reached
 /// the disk and whose start did not (a gap of free space where a record starts). Writers refuse
 /// to append after it; repair moves the torn write, from the gap to the end, into the
@@ -280,11 +287,10 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 #[test]
 fn repair_moves_a_write_torn_behind_a_gap_aside_and_refuses_other_damage() {
     let (_temp, path) = written(10);
-    let segment = path.join("journal").join(SEGMENT_ONE);
-    let mut bytes = fs::read(&segment).unwrap();
-    let start = find(&bytes, b"{\"n\":8,").unwrap();
-    bytes[start..start + 30].fill(b' ');
-    fs::write(&segment, &bytes).unwrap();
+    edit_segment_one(&path, |bytes| {
+        let start = find(bytes, b"{\"n\":8,").unwrap();
+        bytes[start..start + 30].fill(b' ');
+    });
     let store = Store::open(&path).unwrap();
     assert!(store.log(&numbered(11)).is_err());
     let plan = store.plan_repair().unwrap();
@@ -305,11 +311,10 @@ fn repair_moves_a_write_torn_behind_a_gap_aside_and_refuses_other_damage() {
 
     // A flipped byte is not what a crash leaves: refused, nothing changed.
     let (_temp, path) = written(10);
-    let segment = path.join("journal").join(SEGMENT_ONE);
-    let mut bytes = fs::read(&segment).unwrap();
-    let at = find(&bytes, b"{\"i\":8}").unwrap() + 5;
-    bytes[at] = b'9';
-    fs::write(&segment, &bytes).unwrap();
+    let (segment, bytes) = edit_segment_one(&path, |bytes| {
+        let at = find(bytes, b"{\"i\":8}").unwrap() + 5;
+        bytes[at] = b'9';
+    });
     let store = Store::open(&path).unwrap();
     let plan = store.plan_repair().unwrap();
     assert!(!plan.refused.is_empty(), "{plan:?}");
@@ -322,19 +327,12 @@ fn repair_moves_a_write_torn_behind_a_gap_aside_and_refuses_other_damage() {
 #[test]
 fn lengths_and_sizes_from_a_segment_are_bounded() {
     let (_temp, path) = written(3);
-    let segment = path.join("journal").join(SEGMENT_ONE);
-    let mut bytes = fs::read(&segment).unwrap();
-    bytes.extend_from_slice(
-        b"{\"n\":4,\"len\":99999999999999,\"crc32\":\"00000000\",\"commit\":{}}\n",
-    );
-    fs::write(&segment, &bytes).unwrap();
-    let reader = path.clone();
-    let tip = within(Duration::from_secs(20), move || {
-        Store::open(&reader)
-            .unwrap()
-            .tip()
-            .map_err(|e| e.to_string())
+    edit_segment_one(&path, |bytes| {
+        bytes.extend_from_slice(
+            b"{\"n\":4,\"len\":99999999999999,\"crc32\":\"00000000\",\"commit\":{}}\n",
+        );
     });
+    let tip = tip_within(&path);
     assert_eq!(tip, Ok(3));
 
     // A sparse file of 8 GiB as the first segment: reported by verify, refused by writers.

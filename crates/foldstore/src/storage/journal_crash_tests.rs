@@ -2,7 +2,7 @@
 //!
 //! A scenario of commits (single events and blocks, one thread, then several threads at once so
 //! that their commits are written as group commits), snapshots and segment rollover (segments
-//! of [`SEGMENT_BYTES`]), with free space (journal version 2, [`Durability::Immediate`]), runs
+//! of [`SEGMENT_BYTES`](crate::storage::test_kit::SEGMENT_BYTES)), with free space (journal version 2, [`Durability::Immediate`]), runs
 //! with the power going off after 0, 1, 2, ... changes to the file system, until it runs whole.
 //! After each cut, every image a restart can find is checked: each way the unsynced state can
 //! come out ([`Recovery::ALL`]), and images in which the disk wrote only alternate blocks of the
@@ -18,23 +18,23 @@
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use serde_json::json;
 
-use super::{JournalStorage, JOURNAL_MARKER, SEGMENT_FOLDER};
+use super::{JOURNAL_MARKER, SEGMENT_FOLDER};
 use crate::error::Error;
 use crate::storage::folder::fs::{FileSystem, Handle, Kind, Open};
 use crate::storage::folder::sim::{Recovery, SimFs};
 use crate::storage::folder::{QUARANTINE_FOLDER, TEMP_PREFIX};
+use crate::storage::test_kit::{
+    folder, forward_fs, forward_handle, journal_on, log_events, read_in_order,
+};
 use crate::storage::{Durability, Storage};
 use crate::{Event, Store};
-
-/// Small segments, so that the scenario rolls over to a new segment every few commits.
-const SEGMENT_BYTES: u64 = 600;
 
 /// Threads logging at once in the scenario's group step.
 const THREADS: u64 = 3;
@@ -122,39 +122,10 @@ struct GroupingHandle {
 }
 
 impl FileSystem for Grouping {
-    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
-        self.sim.read(path)
-    }
-    fn kind(&self, path: &Path) -> io::Result<Option<Kind>> {
-        self.sim.kind(path)
-    }
-    fn modified(&self, path: &Path) -> io::Result<SystemTime> {
-        self.sim.modified(path)
-    }
-    fn list(&self, folder: &Path) -> io::Result<Vec<OsString>> {
-        self.sim.list(folder)
-    }
-    fn create_dir_all(&self, folder: &Path) -> io::Result<()> {
-        self.sim.create_dir_all(folder)
-    }
-    fn write_new(&self, path: &Path, bytes: &[u8], sync: bool) -> io::Result<()> {
-        self.sim.write_new(path, bytes, sync)
-    }
-    fn rename_noreplace(&self, from: &Path, to: &Path) -> io::Result<()> {
-        self.sim.rename_noreplace(from, to)
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        self.sim.rename(from, to)
-    }
-    fn is_link(&self, path: &Path) -> io::Result<bool> {
-        self.sim.is_link(path)
-    }
-    fn remove(&self, path: &Path) -> io::Result<()> {
-        self.sim.remove(path)
-    }
-    fn sync_dir(&self, folder: &Path) -> io::Result<()> {
-        self.sim.sync_dir(folder)
-    }
+    forward_fs!(
+        sim: read, kind, modified, list, create_dir_all, write_new, rename_noreplace, rename,
+        is_link, remove, sync_dir
+    );
     fn open(&self, path: &Path, mode: Open) -> io::Result<Arc<dyn Handle>> {
         let inner = self.sim.open(path, mode)?;
         Ok(Arc::new(GroupingHandle {
@@ -166,9 +137,7 @@ impl FileSystem for Grouping {
 }
 
 impl Handle for GroupingHandle {
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        self.inner.read_at(buf, offset)
-    }
+    forward_handle!(inner: read_at, len, set_len, sync_data, modified, unlock);
     fn write_all_at(&self, bytes: &[u8], offset: u64) -> io::Result<()> {
         let records = bytes.windows(5).filter(|w| w == b"{\"n\":").count();
         let result = self.inner.write_all_at(bytes, offset);
@@ -177,18 +146,6 @@ impl Handle for GroupingHandle {
         }
         result
     }
-    fn len(&self) -> io::Result<u64> {
-        self.inner.len()
-    }
-    fn set_len(&self, len: u64) -> io::Result<()> {
-        self.inner.set_len(len)
-    }
-    fn sync_data(&self) -> io::Result<()> {
-        self.inner.sync_data()
-    }
-    fn modified(&self) -> io::Result<SystemTime> {
-        self.inner.modified()
-    }
     fn lock(&self) -> io::Result<()> {
         if self.slow_lock.load(Ordering::SeqCst) {
             // Not a timing assertion: only gives the other threads time to queue.
@@ -196,17 +153,6 @@ impl Handle for GroupingHandle {
         }
         self.inner.lock()
     }
-    fn unlock(&self) -> io::Result<()> {
-        self.inner.unlock()
-    }
-}
-
-fn folder() -> PathBuf {
-    PathBuf::from("/store")
-}
-
-fn journal_on(fs: Arc<dyn FileSystem>, durability: Durability) -> JournalStorage {
-    JournalStorage::with_file_system(folder(), durability, SEGMENT_BYTES, fs)
 }
 
 /// What the writers were told had succeeded before the power went.
@@ -239,14 +185,7 @@ fn run(fs: &Arc<SimFs>, durability: Durability) -> Acknowledged {
     for step in scenario() {
         let ok = match step {
             Step::Log(event) => store.log(&event).map(|n| ack(n, vec![event])).is_ok(),
-            Step::Block(events) => store
-                .log_block(|block| {
-                    for event in &events {
-                        block.log(event)?;
-                    }
-                    block.mark_as_complete();
-                    Ok::<_, Error>(())
-                })
+            Step::Block(events) => log_events(&store, &events)
                 .map(|n| {
                     if let Some(n) = n {
                         ack(n, events);
@@ -446,17 +385,7 @@ fn check(
     // The log reads whole, from commit 1 to its end, for a new reader.
     let reader = Store::with_storage(journal_on(image.clone(), Durability::Immediate));
     assert_eq!(reader.tip().unwrap(), tip + 1, "{what}");
-    let mut read = 0;
-    for commit in reader.commits(..) {
-        match commit {
-            Ok(commit) => {
-                read += 1;
-                assert_eq!(commit.number(), read, "{what}");
-            }
-            Err(Error::CorruptCommit { .. }) if !strict => break,
-            Err(e) => panic!("{what}: reading the log after the restart: {e}"),
-        }
-    }
+    let read = read_in_order(&reader, !strict, what, "reading the log after the restart");
     if strict {
         assert_eq!(read, tip + 1, "{what}");
     }

@@ -22,16 +22,16 @@ use std::time::SystemTime;
 
 use serde_json::json;
 
-use super::{JournalStorage, FREE, SEGMENT_FOLDER};
+use super::{FREE, SEGMENT_FOLDER};
 use crate::error::Error;
 use crate::storage::folder::fs::{FileSystem, Handle, Kind, Open};
 use crate::storage::folder::sim::{Recovery, SimFs};
 use crate::storage::folder::QUARANTINE_FOLDER;
+use crate::storage::test_kit::{
+    folder, forward_fs, forward_handle, journal_on, log_events, read_in_order,
+};
 use crate::storage::Durability;
 use crate::{Event, Store};
-
-/// Small segments: the scenario rolls over to new segments.
-const SEGMENT_BYTES: u64 = 600;
 
 /// The errors injected.
 fn errnos() -> [(&'static str, rustix::io::Errno); 3] {
@@ -114,21 +114,7 @@ fn fault(
 }
 
 impl FileSystem for Faulty {
-    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
-        self.sim.read(path)
-    }
-    fn kind(&self, path: &Path) -> io::Result<Option<Kind>> {
-        self.sim.kind(path)
-    }
-    fn modified(&self, path: &Path) -> io::Result<SystemTime> {
-        self.sim.modified(path)
-    }
-    fn list(&self, folder: &Path) -> io::Result<Vec<OsString>> {
-        self.sim.list(folder)
-    }
-    fn create_dir_all(&self, folder: &Path) -> io::Result<()> {
-        self.sim.create_dir_all(folder)
-    }
+    forward_fs!(sim: read, kind, modified, list, create_dir_all, is_link, remove);
     fn write_new(&self, path: &Path, bytes: &[u8], sync: bool) -> io::Result<()> {
         // A failed write_new leaves nothing behind (as the operating system's does).
         match fault(&self.state, Op::WriteNew, path, bytes) {
@@ -147,12 +133,6 @@ impl FileSystem for Faulty {
             Some(e) => Err(e),
             None => self.sim.rename(from, to),
         }
-    }
-    fn is_link(&self, path: &Path) -> io::Result<bool> {
-        self.sim.is_link(path)
-    }
-    fn remove(&self, path: &Path) -> io::Result<()> {
-        self.sim.remove(path)
     }
     fn sync_dir(&self, folder: &Path) -> io::Result<()> {
         match fault(&self.state, Op::SyncDir, folder, &[]) {
@@ -174,9 +154,7 @@ impl FileSystem for Faulty {
 }
 
 impl Handle for FaultyHandle {
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        self.inner.read_at(buf, offset)
-    }
+    forward_handle!(inner: read_at, len, modified, lock, unlock);
     fn write_all_at(&self, bytes: &[u8], offset: u64) -> io::Result<()> {
         match fault(&self.state, Op::WriteAllAt, &self.path, bytes) {
             Some(e) => {
@@ -186,9 +164,6 @@ impl Handle for FaultyHandle {
             }
             None => self.inner.write_all_at(bytes, offset),
         }
-    }
-    fn len(&self) -> io::Result<u64> {
-        self.inner.len()
     }
     fn set_len(&self, len: u64) -> io::Result<()> {
         match fault(&self.state, Op::SetLen, &self.path, &[]) {
@@ -202,23 +177,6 @@ impl Handle for FaultyHandle {
             None => self.inner.sync_data(),
         }
     }
-    fn modified(&self) -> io::Result<SystemTime> {
-        self.inner.modified()
-    }
-    fn lock(&self) -> io::Result<()> {
-        self.inner.lock()
-    }
-    fn unlock(&self) -> io::Result<()> {
-        self.inner.unlock()
-    }
-}
-
-fn folder() -> PathBuf {
-    PathBuf::from("/store")
-}
-
-fn journal_on(fs: Arc<dyn FileSystem>) -> JournalStorage {
-    JournalStorage::with_file_system(folder(), Durability::Immediate, SEGMENT_BYTES, fs)
 }
 
 fn numbered(i: u64) -> Event {
@@ -261,7 +219,7 @@ fn base(start: Start) -> SimFs {
     if start == Start::Empty {
         return fs.recover(Recovery::ALL[3]);
     }
-    let store = Store::with_storage(journal_on(fs.clone()));
+    let store = Store::with_storage(journal_on(fs.clone(), Durability::Immediate));
     for i in 1..=BEFORE {
         assert_eq!(store.log(&numbered(i)).unwrap(), i);
     }
@@ -322,21 +280,13 @@ struct Run {
 
 /// Runs the scenario on `fs` (through the faulty file system) to its end.
 fn run(fs: Arc<dyn FileSystem>) -> Run {
-    let store = Store::with_storage(journal_on(fs));
+    let store = Store::with_storage(journal_on(fs, Durability::Immediate));
     let mut run = Run::default();
     for (index, events) in scenario_commits().into_iter().enumerate() {
         let result = if events.len() == 1 {
             store.log(&events[0])
         } else {
-            store
-                .log_block(|block| {
-                    for event in &events {
-                        block.log(event)?;
-                    }
-                    block.mark_as_complete();
-                    Ok::<_, Error>(())
-                })
-                .map(|n| n.expect("a block of events"))
+            log_events(&store, &events).map(|n| n.expect("a block of events"))
         };
         run.outcomes.push((events, outcome(result)));
         if index == 6 {
@@ -370,7 +320,7 @@ struct Figures {
 /// Checks the store on `fs` after a run that returned `run`.
 fn check(fs: &Arc<SimFs>, start: Start, run: &Run, what: &str, figures: &mut Figures) {
     let before = start.before();
-    let store = Store::with_storage(journal_on(fs.clone()));
+    let store = Store::with_storage(journal_on(fs.clone(), Durability::Immediate));
     let tip = store
         .tip()
         .unwrap_or_else(|e| panic!("{what}: the end of the log: {e}"));
@@ -466,19 +416,9 @@ fn check(fs: &Arc<SimFs>, start: Start, run: &Run, what: &str, figures: &mut Fig
     let next = store.log(&Event::new("after the fault"));
     let next = next.unwrap_or_else(|e| panic!("{what}: a write after the fault: {e}"));
     assert_eq!(next, tip + 1, "{what}");
-    let reader = Store::with_storage(journal_on(fs.clone()));
-    let mut read = 0;
-    for commit in reader.commits(..) {
-        match commit {
-            Ok(commit) => {
-                read += 1;
-                assert_eq!(commit.number(), read, "{what}");
-            }
-            // Only an unknown outcome may leave damage.
-            Err(Error::CorruptCommit { .. }) if unknown => break,
-            Err(e) => panic!("{what}: reading the log: {e}"),
-        }
-    }
+    let reader = Store::with_storage(journal_on(fs.clone(), Durability::Immediate));
+    // Only an unknown outcome may leave damage.
+    let read = read_in_order(&reader, unknown, what, "reading the log");
     let report = reader.verify(|_, _| {}).unwrap();
     if read == tip + 1 {
         assert!(report.is_sound(), "{what}: {:?}", report.problems);
@@ -602,13 +542,13 @@ fn free_space_that_cannot_be_added_does_not_fail_a_written_commit() {
     fs.state.0.lock().unwrap().always = Some(|op, bytes| {
         op == Op::WriteAllAt && !bytes.is_empty() && bytes.iter().all(|b| *b == FREE)
     });
-    let store = Store::with_storage(journal_on(fs.clone()));
+    let store = Store::with_storage(journal_on(fs.clone(), Durability::Immediate));
     for i in 1..=12 {
         assert_eq!(store.log(&numbered(i)).unwrap(), i);
     }
     let failed = fs.state.1.lock().unwrap().failed.len();
     assert!(failed > 0, "no extension of free space was tried");
-    let reader = Store::with_storage(journal_on(sim.clone()));
+    let reader = Store::with_storage(journal_on(sim.clone(), Durability::Immediate));
     assert_eq!(reader.tip().unwrap(), 12);
     for i in 1..=12 {
         assert_eq!(reader.read_commit(i).unwrap().events(), [numbered(i)]);
@@ -634,7 +574,7 @@ fn a_torn_tail_kept_in_the_quarantine_is_kept_once_when_its_cut_fails() {
             Some(index),
             rustix::io::Errno::IO.raw_os_error(),
         ));
-        let store = Store::with_storage(journal_on(fs.clone()));
+        let store = Store::with_storage(journal_on(fs.clone(), Durability::Immediate));
         assert!(store.log(&numbered(10)).is_err(), "the fault at {index}");
         assert_eq!(store.log(&numbered(11)).unwrap(), BEFORE + 1);
         let quarantine = sim.files(&folder().join(QUARANTINE_FOLDER));

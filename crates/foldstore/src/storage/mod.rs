@@ -7,6 +7,8 @@ mod memory;
 mod object;
 #[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(test)]
+pub(crate) mod test_kit;
 
 pub use folder::{Durability, FolderStorage};
 pub use journal::JournalStorage;

@@ -1,17 +1,26 @@
-//! What several test files share: a counter model whose only event adds to it, and a memory
-//! backend that counts what is asked of it.
+//! What several test files share: a counter model whose only event adds to it, a backend that
+//! counts what is asked of it, new journal stores, worker processes, and the original Node.js
+//! package installed for the live tests with it.
 
 // Each test file uses part of it.
 #![allow(dead_code)]
 
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Once, OnceLock};
 use std::thread::ThreadId;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use foldstore::storage::Listing;
-use foldstore::{Conflict, EventContext, MemoryStorage, ModelDefinition, Storage, View, Watch};
+use foldstore::{
+    Conflict, Event, EventContext, Layout, MemoryStorage, ModelDefinition, Storage, Store, View,
+    Watch,
+};
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 
 /// The counter's only event: add `by`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -54,18 +63,37 @@ impl ModelDefinition for Counter {
     }
 }
 
-/// A memory backend that counts its live watches (one per live subscription: a subscriber's
-/// or follower's thread holds one until it ends) and records every read and write.
+/// A memory backend that counts its live watches and records every read and write: see
+/// [`CountedOn`].
+pub type Counted = CountedOn<MemoryStorage>;
+
+/// A backend that counts its live watches (one per live subscription: a subscriber's or
+/// follower's thread holds one until it ends) and records every read and write, with the
+/// commit read.
 #[derive(Clone, Debug, Default)]
-pub struct Counted {
-    /// The backend it counts for (clones share it).
-    pub inner: MemoryStorage,
+pub struct CountedOn<S> {
+    /// The backend it counts for (clones of a memory backend share it).
+    pub inner: S,
     live_watches: Arc<AtomicUsize>,
-    /// Every read or write of the backend (watches aside), with the thread that made it.
-    calls: Arc<Mutex<Vec<(&'static str, ThreadId)>>>,
+    /// Every read or write of the backend (watches aside), with the commit it read (for
+    /// `read_commit`) and the thread that made it.
+    calls: Arc<Mutex<Vec<Call>>>,
 }
 
-impl Counted {
+/// A call on a [`CountedOn`] backend: its name, the commit it read (for `read_commit`) and the
+/// thread that made it.
+type Call = (&'static str, Option<u64>, ThreadId);
+
+impl<S> CountedOn<S> {
+    /// Counts for `inner`.
+    pub fn new(inner: S) -> Self {
+        CountedOn {
+            inner,
+            live_watches: Arc::default(),
+            calls: Arc::default(),
+        }
+    }
+
     /// The watches alive now.
     pub fn live_watches(&self) -> usize {
         self.live_watches.load(Ordering::SeqCst)
@@ -77,7 +105,7 @@ impl Counted {
             .lock()
             .unwrap()
             .iter()
-            .map(|(call, _)| *call)
+            .map(|(call, _, _)| *call)
             .collect()
     }
 
@@ -89,11 +117,25 @@ impl Counted {
             .count()
     }
 
-    fn record(&self, call: &'static str) {
+    /// How many times commit `number` was read.
+    pub fn reads_of_commit(&self, number: u64) -> usize {
         self.calls
             .lock()
             .unwrap()
-            .push((call, std::thread::current().id()));
+            .iter()
+            .filter(|(call, commit, _)| *call == "read_commit" && *commit == Some(number))
+            .count()
+    }
+
+    fn record(&self, call: &'static str) {
+        self.record_on(call, None);
+    }
+
+    fn record_on(&self, call: &'static str, commit: Option<u64>) {
+        self.calls
+            .lock()
+            .unwrap()
+            .push((call, commit, std::thread::current().id()));
     }
 
     /// The calls made on `thread`.
@@ -102,8 +144,8 @@ impl Counted {
             .lock()
             .unwrap()
             .iter()
-            .filter(|(_, on)| *on == thread)
-            .map(|(call, _)| *call)
+            .filter(|(_, _, on)| *on == thread)
+            .map(|(call, _, _)| *call)
             .collect()
     }
 }
@@ -125,7 +167,7 @@ impl Drop for CountedWatch {
     }
 }
 
-impl Storage for Counted {
+impl<S: Storage> Storage for CountedOn<S> {
     fn ensure_created(&self) -> foldstore::Result<()> {
         self.inner.ensure_created()
     }
@@ -140,13 +182,17 @@ impl Storage for Counted {
     }
 
     fn read_commit(&self, number: u64) -> foldstore::Result<Option<Vec<u8>>> {
-        self.record("read_commit");
+        self.record_on("read_commit", Some(number));
         self.inner.read_commit(number)
     }
 
     fn commit_exists(&self, number: u64) -> foldstore::Result<bool> {
         self.record("commit_exists");
         self.inner.commit_exists(number)
+    }
+
+    fn commit_modified(&self, number: u64) -> foldstore::Result<Option<SystemTime>> {
+        self.inner.commit_modified(number)
     }
 
     fn create_commit(
@@ -242,4 +288,142 @@ pub fn run_workers<T: serde::de::DeserializeOwned>(
             serde_json::from_str(line).expect("a worker's result")
         })
         .collect()
+}
+
+/// A new journal store at `path`, created.
+pub fn journal_store(path: &Path) -> Store {
+    let store = Store::builder(path).layout(Layout::Journal).open().unwrap();
+    store.ensure_folder().unwrap();
+    store
+}
+
+/// An event `numbered` with data `{"i": i}`.
+pub fn numbered(i: u64) -> Event {
+    Event::with_data("numbered", json!({ "i": i }))
+}
+
+/// The original Node.js package, which the live tests run beside foldstore.
+pub const ORIGINAL_PACKAGE: &str = "@scriptabuild/eventstore";
+
+/// The folder of the helper scripts for the original package and of the `package.json` that
+/// pins its version.
+pub fn node_scripts() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node")
+}
+
+/// The `node_modules` folder holding the original package, or `None` when the test should be
+/// skipped: without Node.js and npm, or when the install fails, unless the environment
+/// variable `CI` is `true` (then the test fails). `tests` names the tests that need it, for
+/// the message that says they were skipped (once a test binary).
+///
+/// The package is installed from the npm registry once a test binary, into the cargo target
+/// folder (`<target>/tmp/node-interop`, shared by every test file), with the `package.json`
+/// of `tests/node/`, and reused while the version it pins is there.
+pub fn original_package(tests: &str) -> Option<&'static Path> {
+    static INSTALLED: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    match INSTALLED.get_or_init(install_original) {
+        Ok(modules) => Some(modules),
+        Err(why) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!(
+                "CI is true, and {tests} cannot run without Node.js and {ORIGINAL_PACKAGE}: {why}"
+            )
+        }
+        Err(why) => {
+            static SAID: Once = Once::new();
+            // Straight to the stderr handle: libtest captures `eprintln!` of passing tests.
+            SAID.call_once(|| {
+                let bang = "!".repeat(100);
+                let _ = writeln!(
+                    io::stderr(),
+                    "\n{bang}\n!!! SKIPPED: {tests}, with the original Node.js package.\
+                     \n!!! {why}\n!!! With CI=true this fails instead.\n{bang}\n"
+                );
+            });
+            None
+        }
+    }
+}
+
+/// The version of [`ORIGINAL_PACKAGE`] that `tests/node/package.json` pins.
+fn pinned_version() -> Result<String, String> {
+    let path = node_scripts().join("package.json");
+    let text = fs::read_to_string(&path).map_err(|e| format!("cannot read {path:?}: {e}"))?;
+    let manifest: Value =
+        serde_json::from_str(&text).map_err(|e| format!("cannot parse {path:?}: {e}"))?;
+    manifest["dependencies"][ORIGINAL_PACKAGE]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("{path:?} does not pin {ORIGINAL_PACKAGE}"))
+}
+
+/// The version of [`ORIGINAL_PACKAGE`] installed in `modules`, if any.
+fn installed_version(modules: &Path) -> Option<String> {
+    let text = fs::read_to_string(modules.join(ORIGINAL_PACKAGE).join("package.json")).ok()?;
+    let manifest: Value = serde_json::from_str(&text).ok()?;
+    manifest["version"].as_str().map(str::to_owned)
+}
+
+/// Installs the original package (see [`original_package`]): its `node_modules` folder, or why
+/// it cannot be had.
+fn install_original() -> Result<PathBuf, String> {
+    match Command::new("node").arg("--version").output() {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => return Err(format!("`node --version` failed: {out:?}")),
+        Err(e) => return Err(format!("cannot run `node` ({e}): install Node.js (v20)")),
+    }
+    let pinned = pinned_version()?;
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("node-interop");
+    let modules = dir.join("node_modules");
+    if installed_version(&modules).as_deref() == Some(pinned.as_str()) {
+        return Ok(modules);
+    }
+    fs::create_dir_all(&dir).map_err(|e| format!("cannot create {dir:?}: {e}"))?;
+    fs::copy(
+        node_scripts().join("package.json"),
+        dir.join("package.json"),
+    )
+    .map_err(|e| format!("cannot copy package.json into {dir:?}: {e}"))?;
+    eprintln!("installing {ORIGINAL_PACKAGE}@{pinned} into {dir:?}");
+    let npm = if cfg!(windows) { "npm.cmd" } else { "npm" };
+    let out = Command::new(npm)
+        .args(["install", "--no-audit", "--no-fund"])
+        .current_dir(&dir)
+        .output()
+        .map_err(|e| format!("cannot run `npm` ({e}): install npm"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "`npm install` in {dir:?} failed ({}):\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    match installed_version(&modules) {
+        Some(version) if version == pinned => Ok(modules),
+        other => Err(format!(
+            "`npm install` in {dir:?} installed {ORIGINAL_PACKAGE} {other:?}, not {pinned}"
+        )),
+    }
+}
+
+/// A `node` command that finds the original package in `modules` (from [`original_package`]).
+pub fn node(modules: &Path) -> Command {
+    let mut command = Command::new("node");
+    command.env("NODE_PATH", modules);
+    command
+}
+
+/// Runs `command` (a [`node`] command) to its end and returns what it printed; fails the test,
+/// with its output, when it fails.
+pub fn node_output(command: &mut Command) -> String {
+    let out = command.output().expect("run node");
+    let stdout = String::from_utf8(out.stdout).expect("node prints UTF-8");
+    assert!(
+        out.status.success(),
+        "node {:?} failed ({}):\n{}\nstdout:\n{stdout}",
+        command.get_args().collect::<Vec<_>>(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
 }

@@ -24,6 +24,7 @@ use super::sim::SimFs;
 use super::{Durability, FolderStorage};
 use crate::event::Headers;
 use crate::format::encode_commit;
+use crate::storage::test_kit::log_events;
 use crate::{Error, Event, Store};
 
 const TIME: &str = "2026-01-01T00:00:00.000Z";
@@ -118,15 +119,9 @@ fn run(store: &Store) -> Vec<Outcome> {
     for step in scenario() {
         let result = match step {
             Step::Log(event) => store.log(&event),
-            Step::Block(events) => store
-                .log_block(|block| {
-                    for event in &events {
-                        block.log(event)?;
-                    }
-                    block.mark_as_complete();
-                    Ok::<_, Error>(())
-                })
-                .map(|n| n.expect("a complete block is written")),
+            Step::Block(events) => {
+                log_events(store, &events).map(|n| n.expect("a complete block is written"))
+            }
             Step::Snapshot(name, stamp) => {
                 // The snapshot of the last commit that exists (an unknown outcome's commit
                 // may be there): found by the store, not by the scenario.
