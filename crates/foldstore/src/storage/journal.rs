@@ -1252,8 +1252,8 @@ impl JournalStorage {
 
     /// The first segment after the one starting at `first` that holds records, when it can
     /// be where the log goes on after damage at commit `next` with `ends` record ends (newlines)
-    /// left in the segment: it starts with a whole record numbered as its name, and the damaged
-    /// commits before it can have been those records. Segments a writer left empty when it died do not count;
+    /// left in the segment: it starts with the header of a record numbered as its name, and
+    /// the damaged commits before it can have been those records. Segments a writer left empty when it died do not count;
     /// other segments are strays, never taken for the log.
     fn later_segment_with_records(
         &self,
@@ -1283,9 +1283,12 @@ impl JournalStorage {
             if candidate <= next || candidate - next > ends + 1 {
                 return Ok(None);
             }
-            let (after, _, _, _) = scan(&*file, candidate, 0, None, |_, _, _, _| false)
+            // A writer starts it with a record of its first commit (torn, perhaps, by a crash).
+            let header = format!("{{\"n\":{candidate},");
+            let mut start = vec![0; header.len()];
+            let filled = read_full_at(&*file, &mut start, 0)
                 .map_err(|e| Error::io("read", &segment.path, e))?;
-            return Ok((after > candidate).then_some(candidate));
+            return Ok((start[..filled] == *header.as_bytes()).then_some(candidate));
         }
         Ok(None)
     }
