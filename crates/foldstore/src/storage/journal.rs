@@ -1225,6 +1225,18 @@ impl JournalStorage {
                 }
             };
             let Some((until, resume, later)) = proof else {
+                if size - offset > self.torn_tail_limit() {
+                    // Not what an interrupted write leaves: never taken for the log's end.
+                    return Err(Error::CorruptCommit {
+                        commit: next,
+                        location: format!("{} at byte {offset}", path.display()),
+                        problem: format!(
+                            "is followed by {} bytes that are not records ({problem}): far more than an interrupted write leaves (at most {} bytes); if the file is not a journal segment, move it out of the store",
+                            size - offset,
+                            self.torn_tail_limit()
+                        ),
+                    });
+                }
                 return Ok(After::End(Tail::Unfinished { offset, problem }));
             };
             // A write in progress (readers take no lock) can look like damage followed by the
@@ -1307,10 +1319,7 @@ impl JournalStorage {
         let mut current = match view.chain_end {
             Some(first) => first,
             None => match view.segments.keys().next() {
-                None => {
-                    self.refuse_lost_commits()?;
-                    return Ok((1, Tail::Clean));
-                }
+                None => return Ok((1, Tail::Clean)),
                 Some(&1) => 1,
                 Some(&other) => {
                     return Err(Error::CorruptCommit {
@@ -1355,34 +1364,9 @@ impl JournalStorage {
             match self.after_scan(view, current, next, tail)? {
                 After::Damage => {}
                 After::Segment(later) => current = later,
-                After::End(tail) => {
-                    if next == 1 {
-                        self.refuse_lost_commits()?;
-                    }
-                    return Ok((next, tail));
-                }
+                After::End(tail) => return Ok((next, tail)),
             }
         }
-    }
-
-    /// Fails when the journal holds no commit although a snapshot says commits existed: its
-    /// segments were removed or emptied, and taking it for a new, empty log would let writers
-    /// number new commits as the lost ones.
-    fn refuse_lost_commits(&self) -> Result<()> {
-        let (snapshots, _) = self.shared.loose.snapshots()?;
-        let Some((name, commit)) = snapshots.iter().max_by_key(|(_, commit)| *commit) else {
-            return Ok(());
-        };
-        let first = self.shared.segments.join(segment_name(1));
-        Err(Error::CorruptCommit {
-            commit: 1,
-            location: first.display().to_string(),
-            problem: format!(
-                "is missing or empty: the journal ({}) holds no commit, but the snapshot {} is labelled with commit {commit}; its segments were removed or emptied, and nothing will be written until they are restored from a backup (or the snapshots are moved out of the store)",
-                self.shared.segments.display(),
-                self.shared.loose.snapshot_location(name, *commit)
-            ),
-        })
     }
 
     /// Reads up to `max` commits from `number` on, in order, stopping at the end of the log
@@ -2321,6 +2305,20 @@ impl Storage for JournalStorage {
                     next - 1
                 ),
             ));
+        }
+        // No commit, though a snapshot says there were some: segments removed or emptied (or,
+        // written without syncs, lost in a power loss the snapshot outlived).
+        if next == 1 {
+            if let Some((name, commit)) = listing.snapshots.iter().max_by_key(|(_, c)| *c) {
+                listing.suspicious.push((
+                    self.shared.segments.join(segment_name(1)).display().to_string(),
+                    format!(
+                        "is missing or empty: the journal ({}) holds no commit, but the snapshot {} is labelled with commit {commit}: were its segments removed or emptied? Restore them from a backup before writing",
+                        self.shared.segments.display(),
+                        self.shared.loose.snapshot_location(name, *commit)
+                    ),
+                ));
+            }
         }
         for odd in &view.odd_names {
             listing.suspicious.push((

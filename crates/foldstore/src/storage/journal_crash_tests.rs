@@ -265,10 +265,6 @@ struct Figures {
     runs_with_group_commits: u64,
     /// Temporary files (of the marker) left in the store's folder after the new writer.
     temporaries_left: u64,
-    /// Restarts (without syncs) where a snapshot outlived every commit it was made of, so that
-    /// the store refused to take the empty journal for a new log until the snapshots were moved
-    /// out (done here, as its message says).
-    snapshots_ahead: u64,
 }
 
 /// Restarts on `image` and checks it. `strict`: every commit found must read whole
@@ -284,25 +280,9 @@ fn check(
 ) {
     figures.restarts += 1;
     let store = Store::with_storage(journal_on(image.clone(), Durability::Immediate));
-    let tip = match store.tip() {
-        Ok(tip) => tip,
-        // Without syncs a snapshot can outlive every commit it was made of: the store refuses
-        // to take the empty journal for a new log, and says to move the snapshots out.
-        Err(Error::CorruptCommit { problem, .. })
-            if !keeps_acknowledged && problem.contains("holds no commit, but the snapshot") =>
-        {
-            figures.snapshots_ahead += 1;
-            for name in image.files(&folder()).keys() {
-                if name.ends_with("-snapshot") {
-                    image.remove(&folder().join(name)).unwrap();
-                }
-            }
-            store
-                .tip()
-                .unwrap_or_else(|e| panic!("{what}: the end of the log: {e}"))
-        }
-        Err(e) => panic!("{what}: the end of the log: {e}"),
-    };
+    let tip = store
+        .tip()
+        .unwrap_or_else(|e| panic!("{what}: the end of the log: {e}"));
     figures.commits_found += tip;
 
     // Every commit present is one of the scenario's, whole, and none is there twice.
