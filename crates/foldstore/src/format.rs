@@ -332,7 +332,11 @@ struct SnapshotDocument<'a> {
 pub(crate) fn encode_commit(headers: &Headers, events: &[Event]) -> Result<Vec<u8>, Error> {
     // Serializing maps with string keys and JSON values cannot fail.
     let document = to_vec_deep(&CommitDocument { headers, events }).unwrap_or_default();
-    // The readers' own check, on the very bytes they would read.
+    // The readers' own check, on the very bytes they would read (a document shorter than the
+    // limit cannot be nested deeper: each level takes a byte).
+    if document.len() <= MAX_NESTING {
+        return Ok(document);
+    }
     check_nesting(&document).map_err(|depth| {
         // The headers are one level down in the document.
         let headers_depth = 1 + nesting_depth(&to_vec_deep(headers).unwrap_or_default());
