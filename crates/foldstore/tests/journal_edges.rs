@@ -357,3 +357,38 @@ fn lengths_and_sizes_from_a_segment_are_bounded() {
     assert!(!path.join("foldstore-quarantine").exists());
     assert_eq!(fs::metadata(&segment).unwrap().len(), 8 << 30);
 }
+
+/// The space reserved past a segment's end for the next records is given back when the
+/// segment is closed: closed segments take no more disk than their records.
+#[cfg(unix)]
+#[test]
+fn closed_segments_keep_no_reserved_space() {
+    use std::os::unix::fs::MetadataExt;
+    let temp = tempfile::tempdir().unwrap();
+    let path = temp.path().join("store");
+    fs::create_dir_all(&path).unwrap();
+    let storage =
+        foldstore::JournalStorage::with_segment_bytes(&path, foldstore::Durability::None, 64 << 10);
+    let store = Store::with_storage(storage);
+    store.ensure_folder().unwrap();
+    for i in 1..=2_000 {
+        store.log(&numbered(i)).unwrap();
+    }
+    let mut segments: Vec<_> = fs::read_dir(path.join("journal"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .collect();
+    segments.sort();
+    assert!(segments.len() > 3, "{segments:?}");
+    for closed in &segments[..segments.len() - 1] {
+        let meta = fs::metadata(closed).unwrap();
+        let on_disk = meta.blocks() * 512;
+        assert!(
+            on_disk <= meta.len().next_multiple_of(4096) + 4096,
+            "{}: {} bytes, {on_disk} on disk",
+            closed.display(),
+            meta.len()
+        );
+    }
+}

@@ -1949,8 +1949,10 @@ impl JournalStorage {
                 Err(_) => return,
             },
         };
-        // Made by any writer, this process's or another's.
-        if file.len().is_ok_and(|len| len <= end) {
+        // Made by any writer, this process's or another's. Cut even when the size is already
+        // right: that also gives back the space reserved past the end for records that went
+        // into the next segment.
+        if file.len().is_ok_and(|len| len < end) {
             return;
         }
         match file.set_len(end) {
