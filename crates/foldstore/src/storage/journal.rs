@@ -228,6 +228,16 @@ impl Segment {
         }
     }
 
+    /// Forgets everything this process learnt of the segment (positions, end, damage, the
+    /// writer's handle and size), so that it is read again from its start; the reading handle
+    /// is kept.
+    fn forget(&mut self) {
+        let mut fresh = Segment::new(self.path.clone(), self.first());
+        fresh.file = self.file.take();
+        fresh.from_start = true;
+        *self = fresh;
+    }
+
     /// The segment's first commit.
     fn first(&self) -> u64 {
         *self
@@ -1346,10 +1356,7 @@ impl JournalStorage {
                     .and_then(|file| file.len())
                     .is_ok_and(|len| len < known)
             {
-                let mut fresh = Segment::new(segment.path.clone(), current);
-                fresh.file = segment.file.take();
-                fresh.from_start = true;
-                *segment = fresh;
+                segment.forget();
             }
             let (from, offset) = match segment.furthest() {
                 (n, 0)
@@ -1925,12 +1932,7 @@ impl JournalStorage {
         if segment.from_start && segment.damage.is_empty() {
             return false;
         }
-        let mut fresh = Segment::new(segment.path.clone(), first);
-        fresh.file = segment.file.take();
-        fresh.writer = segment.writer.take();
-        fresh.allocated = segment.allocated;
-        fresh.from_start = true;
-        *segment = fresh;
+        segment.forget();
         true
     }
 
@@ -2500,9 +2502,7 @@ impl Storage for JournalStorage {
         let path = segment.path.clone();
         let moved = self.cut_torn_tail(&path, damage.offset, &damage.problem)?;
         // What this process knew of the segment from the damage on is gone.
-        let mut fresh = Segment::new(path.clone(), first);
-        fresh.from_start = true;
-        *segment = fresh;
+        segment.forget();
         drop(view);
         Ok(moved.map_or_else(
             || format!("{} (only free space: nothing to keep)", path.display()),

@@ -169,8 +169,8 @@ fn describe(file_type: fs::FileType) -> &'static str {
 }
 
 /// Opens `path` without following a last symbolic link and without waiting (a FIFO would),
-/// and refuses it unless it is a regular file.
-fn open_regular(path: &Path, options: &mut OpenOptions) -> io::Result<File> {
+/// and refuses it unless it is a regular file; returns it with its metadata.
+fn open_regular(path: &Path, options: &mut OpenOptions) -> io::Result<(File, fs::Metadata)> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
@@ -202,7 +202,7 @@ fn open_regular(path: &Path, options: &mut OpenOptions) -> io::Result<File> {
         // Clears O_NONBLOCK (the only status flag set here).
         rustix::fs::fcntl_setfl(&file, rustix::fs::OFlags::empty())?;
     }
-    Ok(file)
+    Ok((file, meta))
 }
 
 /// The operating system's file system.
@@ -211,8 +211,8 @@ pub(crate) struct OsFs;
 
 impl FileSystem for OsFs {
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
-        let mut file = open_regular(path, OpenOptions::new().read(true))?;
-        let size = file.metadata()?.len();
+        let (mut file, meta) = open_regular(path, OpenOptions::new().read(true))?;
+        let size = meta.len();
         if size > MAX_DOCUMENT_BYTES {
             return Err(too_large(path, size));
         }
@@ -336,7 +336,7 @@ impl FileSystem for OsFs {
             use std::os::unix::fs::OpenOptionsExt;
             options.mode(0o666);
         }
-        Ok(Arc::new(OsFile(open_regular(path, &mut options)?)))
+        Ok(Arc::new(OsFile(open_regular(path, &mut options)?.0)))
     }
 }
 

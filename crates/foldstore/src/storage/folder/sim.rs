@@ -129,6 +129,23 @@ impl State {
             .ok_or_else(|| not_found(path))
     }
 
+    /// Creates an empty file named `name` in the folder `parent` (one change), and returns its
+    /// inode.
+    fn create(&mut self, parent: PathBuf, name: OsString) -> io::Result<usize> {
+        self.change()?;
+        let inode = self.inodes.len();
+        let modified = self.now();
+        self.inodes.push(Inode {
+            data: Vec::new(),
+            synced: Vec::new(),
+            modified,
+        });
+        if let Some(folder) = self.folders.get_mut(&parent) {
+            folder.entries.insert(name, inode);
+        }
+        Ok(inode)
+    }
+
     fn now(&self) -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_secs(self.changes)
     }
@@ -329,17 +346,7 @@ impl FileSystem for SimFs {
             return Err(io::ErrorKind::AlreadyExists.into());
         }
         // Three separate steps, each a point where the power may go: create, write, sync.
-        state.change()?;
-        let inode = state.inodes.len();
-        let modified = state.now();
-        state.inodes.push(Inode {
-            data: Vec::new(),
-            synced: Vec::new(),
-            modified,
-        });
-        if let Some(folder) = state.folders.get_mut(&parent) {
-            folder.entries.insert(name, inode);
-        }
+        let inode = state.create(parent, name)?;
         state.change()?;
         state.inodes[inode].data = bytes.to_vec();
         if sync {
@@ -398,18 +405,7 @@ impl FileSystem for SimFs {
                 if !state.folders.contains_key(&parent) {
                     return Err(not_found(&parent));
                 }
-                state.change()?;
-                let inode = state.inodes.len();
-                let modified = state.now();
-                state.inodes.push(Inode {
-                    data: Vec::new(),
-                    synced: Vec::new(),
-                    modified,
-                });
-                if let Some(folder) = state.folders.get_mut(&parent) {
-                    folder.entries.insert(name, inode);
-                }
-                inode
+                state.create(parent, name)?
             }
         };
         Ok(Arc::new(SimFile {
