@@ -392,3 +392,48 @@ fn closed_segments_keep_no_reserved_space() {
         );
     }
 }
+
+/// A symbolic link as the quarantine folder would take what is moved aside out of the store:
+/// both layouts refuse, and nothing leaves the store.
+#[cfg(unix)]
+#[test]
+fn a_quarantine_folder_that_is_a_link_is_refused() {
+    // The journal: a torn tail that the next write would move aside.
+    let (temp, path) = written(3);
+    let outside = temp.path().join("outside");
+    fs::create_dir(&outside).unwrap();
+    std::os::unix::fs::symlink(&outside, path.join("foldstore-quarantine")).unwrap();
+    let segment = path.join("journal").join(SEGMENT_ONE);
+    let mut bytes = fs::read(&segment).unwrap();
+    let end = bytes.iter().rposition(|b| *b != b' ').unwrap() + 1;
+    bytes.truncate(end);
+    bytes.extend_from_slice(b"{\"n\":4,\"len\":90,\"crc");
+    fs::write(&segment, &bytes).unwrap();
+    let error = Store::open(&path).unwrap().log(&numbered(4)).unwrap_err();
+    assert!(error.to_string().contains("symbolic link"), "{error}");
+    assert_eq!(fs::read_dir(&outside).unwrap().count(), 0);
+    assert_eq!(fs::read(&segment).unwrap(), bytes);
+
+    // The loose layout: repair of a damaged last commit.
+    let path = temp.path().join("loose");
+    let store = Store::open(&path).unwrap();
+    store.ensure_folder().unwrap();
+    for i in 1..=3 {
+        store.log(&numbered(i)).unwrap();
+    }
+    let last = path.join("3.log");
+    fs::write(&last, b"{\"events\": [").unwrap();
+    fs::File::options()
+        .write(true)
+        .open(&last)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - Duration::from_secs(3600))
+        .unwrap();
+    std::os::unix::fs::symlink(&outside, path.join("foldstore-quarantine")).unwrap();
+    let store = Store::open(&path).unwrap();
+    let plan = store.plan_repair().unwrap();
+    let error = store.repair(&plan).unwrap_err();
+    assert!(error.to_string().contains("symbolic link"), "{error}");
+    assert!(last.exists());
+    assert_eq!(fs::read_dir(&outside).unwrap().count(), 0);
+}

@@ -2038,9 +2038,7 @@ impl JournalStorage {
             .rposition(|b| *b != FREE)
             .map_or(0, |at| at + 1)];
         if !torn.is_empty() {
-            let folder = self.shared.path.join(super::folder::QUARANTINE_FOLDER);
-            fs.create_dir_all(&folder)
-                .map_err(|e| Error::io("create", &folder, e))?;
+            let folder = self.shared.loose.quarantine_folder()?;
             let stamp = SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis());

@@ -354,6 +354,33 @@ impl FolderStorage {
         }
     }
 
+    /// The store's quarantine folder, created if need be. A symbolic link there (or anything
+    /// but a folder) is refused: what is moved aside must stay inside the store.
+    pub(crate) fn quarantine_folder(&self) -> Result<PathBuf> {
+        let folder = self.path.join(QUARANTINE_FOLDER);
+        let refused = |what: &str| {
+            Error::Layout {
+            path: self.path.clone(),
+            problem: format!(
+                "{} is {what}, not a folder: foldstore moves damaged commits there and never outside the store; move it out of the store",
+                folder.display()
+            ),
+        }
+        };
+        match self.fs.is_link(&folder) {
+            Ok(false) => {}
+            Ok(true) => return Err(refused("a symbolic link")),
+            Err(e) => return Err(Error::io("look at", &folder, e)),
+        }
+        if self.fs.kind(&folder).ok().flatten() == Some(Kind::Other) {
+            return Err(refused("a file"));
+        }
+        self.fs
+            .create_dir_all(&folder)
+            .map_err(|e| Error::io("create the quarantine folder", &folder, e))?;
+        Ok(folder)
+    }
+
     /// Removes temporary files older than `age`: writes that a crash interrupted before they
     /// were published. Younger ones may belong to a writer at work, and are left alone.
     /// Returns how many were removed.
@@ -542,10 +569,7 @@ impl Storage for FolderStorage {
     }
 
     fn quarantine_commit(&self, number: u64) -> Result<String> {
-        let folder = self.path.join(QUARANTINE_FOLDER);
-        self.fs
-            .create_dir_all(&folder)
-            .map_err(|e| Error::io("create the quarantine folder", &folder, e))?;
+        let folder = self.quarantine_folder()?;
         let stamp = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis());
