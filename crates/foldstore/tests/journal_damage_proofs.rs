@@ -163,3 +163,41 @@ fn a_record_with_a_wrong_number_costs_that_commit_only() {
         "{report:?}"
     );
 }
+
+/// Bytes after the last record where every line claims a long record: the search for a whole
+/// record after damage reads such claims within a bounded budget, not each one in full.
+#[test]
+fn lines_claiming_long_records_do_not_make_the_search_unbounded() {
+    let (_temp, path) = written(3);
+    let segment = path.join("journal").join(SEGMENT_ONE);
+    let mut bytes = fs::read(&segment).unwrap();
+    let end = bytes.iter().rposition(|b| *b != b' ').unwrap() + 1;
+    bytes.truncate(end);
+    bytes.extend_from_slice(b"xx\n");
+    for _ in 0..2_000 {
+        bytes.extend_from_slice(
+            b"{\"n\":9,\"len\":200000000,\"crc32\":\"00000000\",\"commit\":{}\n",
+        );
+    }
+    fs::write(&segment, &bytes).unwrap();
+    fs::File::options()
+        .write(true)
+        .open(&segment)
+        .unwrap()
+        .set_len(300 << 20)
+        .unwrap();
+    let (send, receive) = std::sync::mpsc::channel();
+    let reader = path.clone();
+    std::thread::spawn(move || {
+        let _ = send.send(
+            Store::open(&reader)
+                .unwrap()
+                .tip()
+                .map_err(|e| e.to_string()),
+        );
+    });
+    let tip = receive
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("the end of the log within 30 s");
+    assert_eq!(tip, Ok(3));
+}

@@ -740,6 +740,9 @@ fn plausible(first: u64, until: u64, bytes: u64) -> bool {
 fn record_after(file: &dyn Handle, offset: u64, number: u64) -> io::Result<Option<(u64, u64)>> {
     const MOST: u64 = 256 << 20;
     let end = file.len()?.min(offset.saturating_add(MOST));
+    // What records longer than a window may cost to read, in all: hostile lines that each claim
+    // a long record must not make the search read the same bytes over and over.
+    let budget = std::cell::Cell::new(MOST);
     // The number of the record that `buf` (read at `at`) starts with, if it is the proof.
     let whole = |buf: &[u8], at: u64| -> Option<u64> {
         let proof = |buf: &[u8]| match parse_record(buf) {
@@ -760,7 +763,8 @@ fn record_after(file: &dyn Handle, offset: u64, number: u64) -> io::Result<Optio
         match proof(buf) {
             Ok(found) => found,
             // Longer than the window: read it whole (a length is at most MAX_DOCUMENT_BYTES).
-            Err(needed) if at + needed as u64 <= end => {
+            Err(needed) if at + needed as u64 <= end && needed as u64 <= budget.get() => {
+                budget.set(budget.get() - needed as u64);
                 let mut record = vec![0; needed];
                 let filled = read_full_at(file, &mut record, at).ok()?;
                 proof(&record[..filled]).ok().flatten()
@@ -1227,12 +1231,11 @@ impl JournalStorage {
                 Some((until, resume)) => Some((until, resume, None)),
                 // No whole record after it in this segment: a later segment with records shows
                 // it is damage too, else it is the torn end of the log.
-                None => {
-                    let ends = record_ends(&*file, offset, size)
-                        .map_err(|e| Error::io("read", &path, e))?;
-                    self.later_segment_with_records(view, first, next, ends)?
-                        .map(|later| (later, size, Some(later)))
-                }
+                None => self
+                    .later_segment_with_records(view, first, next, || {
+                        record_ends(&*file, offset, size).map_err(|e| Error::io("read", &path, e))
+                    })?
+                    .map(|later| (later, size, Some(later))),
             };
             let Some((until, resume, later)) = proof else {
                 if size - offset > self.torn_tail_limit() {
@@ -1273,8 +1276,8 @@ impl JournalStorage {
     }
 
     /// The first segment after the one starting at `first` that holds records, when it can
-    /// be where the log goes on after damage at commit `next` with `ends` record ends (newlines)
-    /// left in the segment: it starts with the header of a record numbered as its name, and
+    /// be where the log goes on after damage at commit `next` with `ends()` record ends
+    /// (newlines) left in the segment: it starts with the header of a record numbered as its name, and
     /// the damaged commits before it can have been those records. Segments a writer left empty when it died do not count;
     /// other segments are strays, never taken for the log.
     fn later_segment_with_records(
@@ -1282,7 +1285,7 @@ impl JournalStorage {
         view: &mut View,
         first: u64,
         next: u64,
-        ends: u64,
+        ends: impl FnOnce() -> Result<u64>,
     ) -> Result<Option<u64>> {
         self.list_segments(view)?;
         let fs = &*self.shared.fs;
@@ -1302,7 +1305,8 @@ impl JournalStorage {
             if size == 0 {
                 continue;
             }
-            if candidate <= next || candidate - next > ends + 1 {
+            // Counted only when there is a candidate (a torn tail usually has none).
+            if candidate <= next || candidate - next > ends()? + 1 {
                 return Ok(None);
             }
             // A writer starts it with a record of its first commit (torn, perhaps, by a crash).
