@@ -358,14 +358,10 @@ impl FolderStorage {
     /// but a folder) is refused: what is moved aside must stay inside the store.
     pub(crate) fn quarantine_folder(&self) -> Result<PathBuf> {
         let folder = self.path.join(QUARANTINE_FOLDER);
-        let refused = |what: &str| {
-            Error::Layout {
+        const KEEP: &str = "foldstore moves damaged commits there, never outside the store; move it out of the store";
+        let refused = |what: &str| Error::Layout {
             path: self.path.clone(),
-            problem: format!(
-                "{} is {what}, not a folder: foldstore moves damaged commits there and never outside the store; move it out of the store",
-                folder.display()
-            ),
-        }
+            problem: format!("{} is {what}, not a folder: {KEEP}", folder.display()),
         };
         match self.fs.is_link(&folder) {
             Ok(false) => {}
