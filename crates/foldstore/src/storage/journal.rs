@@ -1277,9 +1277,10 @@ impl JournalStorage {
 
     /// The first segment after the one starting at `first` that holds records, when it can
     /// be where the log goes on after damage at commit `next` with `ends()` record ends
-    /// (newlines) left in the segment: it starts with the header of a record numbered as its name, and
-    /// the damaged commits before it can have been those records. Segments a writer left empty when it died do not count;
-    /// other segments are strays, never taken for the log.
+    /// (newlines) left in the segment: it starts with the header of a record numbered as its
+    /// name, and the damaged commits before it can have been those records. Segments a writer
+    /// left empty when it died do not count; other segments are strays, never taken for the
+    /// log.
     fn later_segment_with_records(
         &self,
         view: &mut View,
