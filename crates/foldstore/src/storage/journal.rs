@@ -2578,3 +2578,7 @@ mod crash_tests;
 #[cfg(test)]
 #[path = "journal_fault_tests.rs"]
 mod fault_tests;
+
+#[cfg(test)]
+#[path = "journal_race_tests.rs"]
+mod race_tests;
