@@ -70,6 +70,7 @@ pub mod asynchronous;
 mod error;
 mod event;
 mod format;
+mod json;
 pub mod model;
 mod projection;
 mod repair;

@@ -17,17 +17,16 @@ use serde_json::{Map, Value};
 use crate::error::Error;
 use crate::event::{describe, Event, Headers};
 
-mod deep;
 mod fast;
 #[cfg(test)]
 mod tests;
 
-pub use deep::MAX_NESTING;
-pub(crate) use deep::{
-    check_nesting, clone_deep, clone_map, from_slice_deep, from_value_deep, hollow, hollow_map,
-    nesting_depth, slow_path_stack, to_value_deep, to_vec_deep, too_deep_to_read,
-    too_deep_to_write,
+use crate::json::{
+    check_nesting, clone_map, from_slice_deep, hollow, hollow_map, nesting_depth, slow_path_stack,
+    to_vec_deep, too_deep_to_read, MAX_NESTING,
 };
+// TODO(structure): callers still importing these through `format` move to `crate::json`.
+pub(crate) use crate::json::{from_value_deep, to_value_deep, too_deep_to_write};
 
 /// One commit of the log: its number, its headers and its events, in the order they were logged.
 #[derive(Debug, PartialEq)]

@@ -1,4 +1,4 @@
-//! Documents nested deeper than serde_json's own recursion limit: how deep foldstore goes
+//! JSON nested deeper than serde_json's own recursion limit: how deep foldstore goes
 //! ([`MAX_NESTING`]), measuring a document's depth without parsing it, and reading, writing,
 //! cloning and dropping deep values on a stack grown as needed.
 
