@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::error::Error;
-use crate::storage::folder::fs::FileSystem;
+use crate::storage::local::fs::FileSystem;
 use crate::storage::{Durability, JournalStorage};
 use crate::{Event, Store};
 
@@ -121,7 +121,7 @@ macro_rules! forward_fs {
 }
 pub(crate) use forward_fs;
 
-/// Implements the named [`Handle`](crate::storage::folder::fs::Handle) operations by passing
+/// Implements the named [`Handle`](crate::storage::local::fs::Handle) operations by passing
 /// them on, unchanged, to the handle in the field `$to` (inside an `impl Handle` block).
 macro_rules! forward_handle {
     ($to:ident: $($op:ident),+ $(,)?) => { $(forward_handle!(@ $to $op);)+ };

@@ -13,8 +13,10 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::sim::{Recovery, SimFs};
-use super::{Durability, FolderStorage, TEMP_PREFIX};
+use super::FolderStorage;
+use crate::storage::local::names::TEMP_PREFIX;
+use crate::storage::local::sim::{Recovery, SimFs};
+use crate::storage::local::Durability;
 use crate::{Event, Store};
 
 enum Step {

@@ -25,11 +25,12 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::json;
 
+use super::segment::segment_name;
 use super::{JOURNAL_MARKER, SEGMENT_FOLDER};
 use crate::error::Error;
-use crate::storage::folder::fs::{FileSystem, Handle, Kind, Open};
-use crate::storage::folder::sim::{Recovery, SimFs};
-use crate::storage::folder::{QUARANTINE_FOLDER, TEMP_PREFIX};
+use crate::storage::local::fs::{FileSystem, Handle, Kind, Open};
+use crate::storage::local::names::{QUARANTINE_FOLDER, TEMP_PREFIX};
+use crate::storage::local::sim::{Recovery, SimFs};
 use crate::storage::test_kit::{
     folder, forward_fs, forward_handle, journal_on, log_events, read_in_order,
 };
@@ -549,7 +550,7 @@ fn a_damaged_commit_exists_for_a_writer_looking_back() {
     file.write_all_at(if bytes[at] == b'9' { b"8" } else { b"9" }, at as u64)
         .unwrap();
     let last = fs
-        .open(&segments.join(super::segment_name(n)), Open::Write)
+        .open(&segments.join(segment_name(n)), Open::Write)
         .unwrap();
     last.set_len(40).unwrap();
 
