@@ -34,9 +34,9 @@
 //! it (a machine crash can leave the later part of an unsynced write without the earlier
 //! part): other bytes after it are damage inside or a torn tail, judged as any other.
 //!
-//! Every file is opened through the folder backends' file-system seam: never through a
-//! symbolic link, never anything but a regular file. A write that fails is undone and "not
-//! written"; a failure after its records reached the segment is [`Error::OutcomeUnknown`].
+//! Every file is opened through the file-system seam of local stores (`storage/local`): never
+//! through a symbolic link, never anything but a regular file. A write that fails is undone and
+//! "not written"; a failure after its records reached the segment is [`Error::OutcomeUnknown`].
 //!
 //! # Reading
 //! The log is the chain of segments from commit 1, each named by the commit after the last of
@@ -48,6 +48,14 @@
 //! write in progress is invisible until it is complete. Positions of every 256th commit are kept
 //! in memory, so a read by number scans at most 255 records; batch reads go through a segment
 //! sequentially.
+//!
+//! # The modules
+//! This file holds the backend and the [`Storage`] impl; each concern has a module of its own:
+//! `record` (a record's encoding and parsing), `segment` (a segment as this process knows it,
+//! and its damage), `scan` (walking records, and the searches after damage and from a
+//! segment's end), `chain` (reading the log: finding commits and its end), `marker` (the
+//! format marker and the layout's checks), `queue` (taking turns to write: group commit and
+//! the lock), `writer` (writing a batch) and `recovery` (torn tails and what a crash leaves).
 
 mod chain;
 mod marker;

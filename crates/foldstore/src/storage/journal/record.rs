@@ -1,6 +1,6 @@
-//! The journal's record: one commit in a segment, as `{"n":7,"len":92,"crc32":"1c291ca3","commit":…}`
-//! and a newline, framed by its length. Encoding, and parsing the header of a record at the
-//! start of a buffer (whole, cut short, or not a record).
+//! The journal's record: one commit in a segment, as
+//! `{"n":7,"len":92,"crc32":"1c291ca3","commit":…}` and a newline, framed by its length.
+//! Encoding, and parsing a record at the start of a buffer (whole, cut short, or not a record).
 
 use crate::storage::MAX_DOCUMENT_BYTES;
 

@@ -157,7 +157,7 @@ impl JournalStorage {
         Ok(gap.then_some((first, damage)))
     }
 
-    /// What a machine crash left at the end of the log (see [`Storage::crash_leftover`](crate::storage::Storage::crash_leftover)).
+    /// What a machine crash left at the end of the log (see [`Storage::crash_leftover`]).
     pub(super) fn crash_leftover_found(&self) -> Result<Option<Leftover>> {
         let mut view = self.view();
         self.load(&mut view)?;

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use super::fs::{FileSystem, Kind};
 use super::names::{
-    classify, snapshot_file_name, Entry, JOURNAL_MARKER, QUARANTINE_FOLDER, TEMP_PREFIX,
+    classify, listing, snapshot_file_name, JOURNAL_MARKER, QUARANTINE_FOLDER, TEMP_PREFIX,
 };
 use super::{sync_file_system, Created, Durability, STALE_TEMPORARY_AGE};
 use crate::error::{Error, Result};
@@ -306,24 +306,13 @@ impl StoreFolder {
                 })
             }
         };
-        let mut listing = Listing::default();
-        for name in names {
-            let Some(name) = name.to_str() else {
-                continue;
-            };
-            match classify(name) {
-                Entry::Commit(number) => listing.commits.push(number),
-                Entry::Snapshot(snapshot, commit) => listing.snapshots.push((snapshot, commit)),
-                Entry::Suspicious(why) => listing
-                    .suspicious
-                    .push((self.path.join(name).display().to_string(), why)),
-                Entry::Other => {}
-            }
-        }
-        listing.commits.sort_unstable();
-        listing.snapshots.sort_unstable();
-        listing.suspicious.sort_unstable();
-        Ok(listing)
+        // Names that are not Unicode are never a store's.
+        let names = names.iter().filter_map(|name| name.to_str());
+        Ok(listing(
+            names,
+            |name| classify(name),
+            |name| self.path.join(name).display().to_string(),
+        ))
     }
 
     /// Makes everything written into the folder's file system durable.
