@@ -4,12 +4,10 @@
 
 use std::io;
 
-use super::record::{parse_record, Parsed};
-use super::scan::{
-    find_last_record, read_full_at, record_after, record_ends, scan, scan_file, scan_segment, Tail,
-};
-use super::segment::{segment_first, segment_name, Segment};
-use super::{JournalStorage, View, FREE};
+use super::record::{parse_record, Parsed, FREE};
+use super::scan::{read_full_at, record_after, record_ends, scan, scan_file, Tail};
+use super::segment::{find_last_record, scan_segment, segment_first, segment_name, Segment};
+use super::{JournalStorage, View};
 use crate::error::{Error, Result};
 use crate::storage::{Storage, MAX_DOCUMENT_BYTES};
 

@@ -22,7 +22,8 @@ use std::time::SystemTime;
 
 use serde_json::json;
 
-use super::{FREE, SEGMENT_FOLDER};
+use super::record::FREE;
+use super::SEGMENT_FOLDER;
 use crate::error::Error;
 use crate::storage::local::fs::{FileSystem, Handle, Kind, Open};
 use crate::storage::local::names::QUARANTINE_FOLDER;

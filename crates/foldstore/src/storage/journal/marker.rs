@@ -5,9 +5,10 @@
 use std::io;
 use std::time::SystemTime;
 
+use super::record::FREE;
 use super::scan::read_full_at;
 use super::segment::segment_first;
-use super::{JournalStorage, View, FREE, JOURNAL_MARKER, JOURNAL_VERSION};
+use super::{JournalStorage, View, JOURNAL_MARKER, JOURNAL_VERSION};
 use crate::error::{Error, Result};
 use crate::storage::local::fs::Open;
 use crate::storage::local::names::{commit_file_name, TEMP_PREFIX};

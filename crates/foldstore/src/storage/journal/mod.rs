@@ -109,17 +109,6 @@ pub const DEFAULT_SEGMENT_BYTES: u64 = 64 << 20;
 /// The lock file, in the segment folder.
 const LOCK_FILE: &str = "journal.lock";
 
-/// One position in memory per this many commits.
-const INDEX_EVERY: u64 = 256;
-
-/// How much of a segment is read at a time when scanning.
-const CHUNK: usize = 1 << 20;
-
-/// The byte of the free space at the end of a segment: a space, which is JSON whitespace, so
-/// that a segment with free space still reads with `jq`. A record never starts with it: at a
-/// record's start, it marks the end of the segment's records.
-const FREE: u8 = b' ';
-
 /// Synced writes extend the last segment by this much at a time (at most the segment size),
 /// written as free space and synced with the records: later records then overwrite space the
 /// file already has, and their sync carries only data, not a new file size.

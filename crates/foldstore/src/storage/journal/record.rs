@@ -4,6 +4,11 @@
 
 use crate::storage::MAX_DOCUMENT_BYTES;
 
+/// The byte of the free space at the end of a segment: a space, which is JSON whitespace, so
+/// that a segment with free space still reads with `jq`. A record never starts with it: at a
+/// record's start, it marks the end of the segment's records.
+pub(super) const FREE: u8 = b' ';
+
 /// A record parsed from a segment's bytes.
 pub(super) enum Parsed {
     /// A whole record: its number, where its document lies in the buffer, its total length.

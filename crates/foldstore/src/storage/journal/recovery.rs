@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use super::queue::Unlock;
+use super::record::FREE;
 use super::scan::read_full_at;
 use super::segment::Damage;
-use super::{JournalStorage, View, FREE, LOCK_FILE, PREALLOCATE};
+use super::{JournalStorage, View, LOCK_FILE, PREALLOCATE};
 use crate::error::{Error, Result};
 use crate::storage::local::fs::Open;
 use crate::storage::{Leftover, Storage, MAX_DOCUMENT_BYTES};

@@ -1,15 +1,19 @@
-//! Reading a segment's records: the scanner that walks whole records from a known position,
-//! the search for a whole record after damage (which proves it is damage, not a torn end), and
-//! the search for the last record from a segment's end.
+//! Reading a segment file's records: the scanner that walks whole records from a known
+//! position, and the search for a whole record after damage (which proves it is damage, not a
+//! torn end).
 
 use std::io;
 use std::path::Path;
 
-use super::record::{parse_record, Parsed};
-use super::segment::Segment;
-use super::{CHUNK, FREE, INDEX_EVERY};
+use super::record::{parse_record, Parsed, FREE};
 use crate::error::{Error, Result};
-use crate::storage::local::fs::{FileSystem, Handle};
+use crate::storage::local::fs::Handle;
+
+/// One position in memory per this many commits.
+pub(super) const INDEX_EVERY: u64 = 256;
+
+/// How much of a segment is read at a time when scanning.
+const CHUNK: usize = 1 << 20;
 
 /// What a scan of a segment found after its last whole record.
 #[derive(Debug, PartialEq, Eq)]
@@ -232,29 +236,6 @@ pub(super) fn scan_file(
     })
 }
 
-/// [`scan_file`] on a segment, which remembers the positions passed.
-pub(super) fn scan_segment(
-    fs: &dyn FileSystem,
-    segment: &mut Segment,
-    number: u64,
-    offset: u64,
-    found: impl FnMut(u64, u64, &[u8], std::ops::Range<usize>) -> bool,
-) -> Result<(u64, u64, Tail)> {
-    let file = segment
-        .file(fs)
-        .map_err(|e| Error::io("open", &segment.path, e))?;
-    let scanned = scan_file(
-        &*file,
-        &segment.path,
-        number,
-        offset,
-        segment.free_from,
-        found,
-    )?;
-    segment.absorb(&scanned);
-    Ok((scanned.next, scanned.end, scanned.tail))
-}
-
 /// The fewest bytes a record takes (`{"n":1,"len":2,"crc32":"…","commit":{}}` and a newline
 /// take 47): a stretch of damage cannot have held more records than its bytes allow.
 const MIN_RECORD: u64 = 40;
@@ -353,88 +334,4 @@ pub(super) fn record_ends(file: &dyn Handle, offset: u64, size: u64) -> io::Resu
         at += filled as u64;
     }
     Ok(ends)
-}
-
-/// Finds the last whole record of a segment by reading its end, not all of it: the number and
-/// offset of that record, or `None` when the end holds no record start (then scan instead).
-///
-/// The record taken is the last of the records that follow each other without a gap from the
-/// first record start in the window: when a gap lies after it with whole records behind it
-/// (what a machine crash can leave in an unsynced write over free space), the scan from it
-/// finds the gap and reports it, as a reader that came from the segment's start does. (A gap
-/// before the window is not seen here; a writer reads the segment from its start before its
-/// first write.)
-pub(super) fn find_last_record(
-    fs: &dyn FileSystem,
-    segment: &mut Segment,
-) -> Result<Option<(u64, u64)>> {
-    const WINDOW: u64 = 64 << 10;
-    let file = segment
-        .file(fs)
-        .map_err(|e| Error::io("open", &segment.path, e))?;
-    let mut size = file
-        .len()
-        .map_err(|e| Error::io("look at", &segment.path, e))?;
-    let window = usize::try_from(WINDOW).unwrap_or(usize::MAX);
-    let mut buf = vec![0; window];
-    // Back over the free space at the end, to where the last bytes of something else end.
-    let (data_end, read_from) = loop {
-        if size <= WINDOW * 4 {
-            return Ok(None);
-        }
-        let start = size - WINDOW;
-        let filled = read_full_at(&*file, &mut buf, start)
-            .map_err(|e| Error::io("read", &segment.path, e))?;
-        match buf[..filled].iter().rposition(|b| *b != FREE) {
-            Some(last) => break (start + last as u64 + 1, start),
-            None => size = start,
-        }
-    };
-    if data_end <= WINDOW * 4 {
-        return Ok(None);
-    }
-    // The window that ends where the data ends (already read when no free space follows).
-    let start = data_end - WINDOW;
-    if start != read_from {
-        let filled = read_full_at(&*file, &mut buf, start)
-            .map_err(|e| Error::io("read", &segment.path, e))?;
-        buf.truncate(filled);
-    }
-    let first = *segment
-        .positions
-        .keys()
-        .next()
-        .expect("a segment knows its start");
-    // The whole record with a valid checksum at `at`, numbered `first` or later: its number
-    // and length.
-    let whole = |at: usize| match parse_record(&buf[at..]) {
-        Parsed::Whole {
-            number,
-            document,
-            length,
-            crc,
-        } if number >= first && crc32fast::hash(&buf[at..][document.clone()]) == crc => {
-            Some((number, length))
-        }
-        _ => None,
-    };
-    // The first record start in the window, then the records that follow it.
-    let Some(mut at) = buf
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| **b == b'\n')
-        .map(|(at, _)| at + 1)
-        .find(|&at| whole(at).is_some())
-    else {
-        return Ok(None);
-    };
-    let mut last = None;
-    while let Some((number, length)) = whole(at) {
-        if last.is_some_and(|(previous, _)| number != previous + 1) {
-            break;
-        }
-        last = Some((number, start + at as u64));
-        at += length;
-    }
-    Ok(last)
 }

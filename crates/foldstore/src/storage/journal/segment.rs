@@ -1,15 +1,16 @@
 //! A segment of the journal (`journal/<first>.jsonl`) as this process knows it: its name, the
 //! positions of commits found in it, where its records end, its free space, the writer's handle
-//! and size, and the damage found inside it.
+//! and size, and the damage found inside it; scans that remember what they passed, and the
+//! search for its last record from its end.
 
 use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::scan::Scanned;
-use super::INDEX_EVERY;
-use crate::error::Error;
+use super::record::{parse_record, Parsed, FREE};
+use super::scan::{read_full_at, scan_file, Scanned, Tail, INDEX_EVERY};
+use crate::error::{Error, Result};
 use crate::storage::local::fs::{FileSystem, Handle, Open};
 
 /// A stretch of a segment where records are damaged: commits `first..until` cannot be read.
@@ -197,6 +198,113 @@ impl Segment {
     pub(super) fn furthest(&self) -> (u64, u64) {
         self.start_for(u64::MAX)
     }
+}
+
+/// [`scan_file`] on a segment, which remembers the positions passed.
+pub(super) fn scan_segment(
+    fs: &dyn FileSystem,
+    segment: &mut Segment,
+    number: u64,
+    offset: u64,
+    found: impl FnMut(u64, u64, &[u8], std::ops::Range<usize>) -> bool,
+) -> Result<(u64, u64, Tail)> {
+    let file = segment
+        .file(fs)
+        .map_err(|e| Error::io("open", &segment.path, e))?;
+    let scanned = scan_file(
+        &*file,
+        &segment.path,
+        number,
+        offset,
+        segment.free_from,
+        found,
+    )?;
+    segment.absorb(&scanned);
+    Ok((scanned.next, scanned.end, scanned.tail))
+}
+
+/// Finds the last whole record of a segment by reading its end, not all of it: the number and
+/// offset of that record, or `None` when the end holds no record start (then scan instead).
+///
+/// The record taken is the last of the records that follow each other without a gap from the
+/// first record start in the window: when a gap lies after it with whole records behind it
+/// (what a machine crash can leave in an unsynced write over free space), the scan from it
+/// finds the gap and reports it, as a reader that came from the segment's start does. (A gap
+/// before the window is not seen here; a writer reads the segment from its start before its
+/// first write.)
+pub(super) fn find_last_record(
+    fs: &dyn FileSystem,
+    segment: &mut Segment,
+) -> Result<Option<(u64, u64)>> {
+    const WINDOW: u64 = 64 << 10;
+    let file = segment
+        .file(fs)
+        .map_err(|e| Error::io("open", &segment.path, e))?;
+    let mut size = file
+        .len()
+        .map_err(|e| Error::io("look at", &segment.path, e))?;
+    let window = usize::try_from(WINDOW).unwrap_or(usize::MAX);
+    let mut buf = vec![0; window];
+    // Back over the free space at the end, to where the last bytes of something else end.
+    let (data_end, read_from) = loop {
+        if size <= WINDOW * 4 {
+            return Ok(None);
+        }
+        let start = size - WINDOW;
+        let filled = read_full_at(&*file, &mut buf, start)
+            .map_err(|e| Error::io("read", &segment.path, e))?;
+        match buf[..filled].iter().rposition(|b| *b != FREE) {
+            Some(last) => break (start + last as u64 + 1, start),
+            None => size = start,
+        }
+    };
+    if data_end <= WINDOW * 4 {
+        return Ok(None);
+    }
+    // The window that ends where the data ends (already read when no free space follows).
+    let start = data_end - WINDOW;
+    if start != read_from {
+        let filled = read_full_at(&*file, &mut buf, start)
+            .map_err(|e| Error::io("read", &segment.path, e))?;
+        buf.truncate(filled);
+    }
+    let first = *segment
+        .positions
+        .keys()
+        .next()
+        .expect("a segment knows its start");
+    // The whole record with a valid checksum at `at`, numbered `first` or later: its number
+    // and length.
+    let whole = |at: usize| match parse_record(&buf[at..]) {
+        Parsed::Whole {
+            number,
+            document,
+            length,
+            crc,
+        } if number >= first && crc32fast::hash(&buf[at..][document.clone()]) == crc => {
+            Some((number, length))
+        }
+        _ => None,
+    };
+    // The first record start in the window, then the records that follow it.
+    let Some(mut at) = buf
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .map(|(at, _)| at + 1)
+        .find(|&at| whole(at).is_some())
+    else {
+        return Ok(None);
+    };
+    let mut last = None;
+    while let Some((number, length)) = whole(at) {
+        if last.is_some_and(|(previous, _)| number != previous + 1) {
+            break;
+        }
+        last = Some((number, start + at as u64));
+        at += length;
+    }
+    Ok(last)
 }
 
 pub(super) fn segment_name(first: u64) -> String {

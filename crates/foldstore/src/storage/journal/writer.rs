@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, MutexGuard};
 
 use super::queue::{Kind, Request, Unlock};
-use super::record::encode_record;
+use super::record::{encode_record, FREE};
 use super::scan::Tail;
 use super::segment::{segment_name, Segment};
-use super::{JournalStorage, View, FREE, FREE_SPACE_VERSION, LOCK_FILE, PREALLOCATE};
+use super::{JournalStorage, View, FREE_SPACE_VERSION, LOCK_FILE, PREALLOCATE};
 use crate::error::{Error, Result};
 use crate::storage::local::fs::{Handle, Kind as PathKind, Open};
 use crate::storage::local::{Durability, STALE_TEMPORARY_AGE};
