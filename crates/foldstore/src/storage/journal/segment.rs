@@ -66,7 +66,8 @@ pub(super) struct Segment {
     /// wrote it: a scan that stops there at free space need not check the rest again.
     pub(super) free_from: Option<u64>,
     /// Whether this process's writers read the segment from its start (see
-    /// [`JournalStorage::check_from_start`]): its end is then never taken from its last bytes.
+    /// [`JournalStorage::refresh_last_segment`]): its end is then never taken from its last
+    /// bytes.
     pub(super) from_start: bool,
     /// Damage found inside the segment, by its first commit.
     pub(super) damage: BTreeMap<u64, Damage>,
