@@ -159,7 +159,7 @@ impl Store {
             // What a crash left in a journal: the backend checks it again under its lock.
             let moved_to = storage.quarantine_commit(quarantine.commit)?;
             tracing::info!(from = %quarantine.location, to = %moved_to, first = quarantine.commit, last = quarantine.through, "a write torn by a machine crash moved aside");
-            self.relist_tip()?;
+            self.tip_cache().relist()?;
             return Ok(Some(moved_to));
         }
         if storage.commit_exists(quarantine.commit + 1)? {
@@ -176,7 +176,7 @@ impl Store {
         }
         let moved_to = storage.quarantine_commit(quarantine.commit)?;
         tracing::info!(from = %quarantine.location, to = %moved_to, "damaged last commit moved aside");
-        self.relist_tip()?;
+        self.tip_cache().relist()?;
         Ok(Some(moved_to))
     }
 

@@ -1,31 +1,20 @@
 //! [`Model`]: a model definition bound to a store, kept current incrementally.
 
-use std::collections::BTreeSet;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
-use std::time::SystemTime;
-
-use serde_json::Value;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, RwLock};
 
 use super::instance::{AggregatorData, CommitFlag, Outcome, ReadOnly, Writer};
-use super::names::{EventNames, Matched};
-use super::{EventContext, ModelDefinition};
+use super::names::EventNames;
+use super::report::ModelReport;
+use super::state::{lock, Shared, State};
+use super::ModelDefinition;
 use crate::error::{Error, Result};
-use crate::event::Event;
-use crate::format::{encode_commit, Commit};
-use crate::snapshot::labels_of;
 use crate::storage::validate_snapshot_name;
 use crate::store::Store;
 
 /// The number of attempts of a read-write instance in the original package: 5.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
-
-/// A model's data as of one commit.
-pub(crate) struct State<T> {
-    pub(crate) data: T,
-    pub(crate) position: u64,
-}
 
 /// A model definition bound to a store: the aggregated data, kept current by folding only
 /// the commits after the last one it folded.
@@ -33,7 +22,7 @@ pub(crate) struct State<T> {
 /// `Model` is cheap to clone and can be shared by threads; readers do not wait for a writer's
 /// action. Made by [`Store::define_model`] or [`Store::model`].
 pub struct Model<D: ModelDefinition> {
-    shared: Arc<Shared<D>>,
+    pub(super) shared: Arc<Shared<D>>,
 }
 
 impl<D: ModelDefinition> Clone for Model<D> {
@@ -51,84 +40,6 @@ impl<D: ModelDefinition> fmt::Debug for Model<D> {
             .field("position", &self.shared.current().map(|s| s.position))
             .finish_non_exhaustive()
     }
-}
-
-struct Shared<D: ModelDefinition> {
-    store: Store,
-    definition: Arc<D>,
-    names: EventNames,
-    snapshot_every: Option<u64>,
-    skip_failing_commits: bool,
-    state: RwLock<Option<Arc<State<D::Data>>>>,
-    /// Held while folding new commits, so two threads do not fold the same commits.
-    refreshing: Mutex<()>,
-    /// The position of the newest snapshot taken or restored.
-    last_snapshot: AtomicU64,
-    report: Mutex<ModelReport>,
-}
-
-/// What a model skipped, and why: nothing is skipped silently.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ModelReport {
-    /// The snapshot the model was restored from, if any.
-    pub restored_from: Option<u64>,
-    /// Snapshots passed over when restoring (damaged, without data, of another version, not
-    /// fitting the data type, or beyond the end of the log).
-    pub skipped_snapshots: Vec<SkippedSnapshot>,
-    /// Commits passed over because a handler refused them (only with
-    /// [`ModelBuilder::skip_failing_commits`]).
-    pub skipped_commits: Vec<SkippedCommit>,
-    /// Automatic snapshots that could not be saved.
-    pub failed_snapshots: Vec<String>,
-    /// Why the model's follower stopped, if it stopped on an error.
-    pub follower_error: Option<String>,
-}
-
-/// Keeps a model current in the background; made by [`Model::follow`]. Dropping it stops the
-/// thread (within a poll interval).
-#[derive(Debug)]
-pub struct Follower {
-    stop: Arc<std::sync::atomic::AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Follower {
-    /// Stops the thread and waits for it to end.
-    pub fn stop(mut self) {
-        self.stop.store(true, Ordering::Release);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for Follower {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Release);
-    }
-}
-
-/// A snapshot a model did not use.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct SkippedSnapshot {
-    /// Its label: the last commit it claims to hold.
-    pub commit: u64,
-    /// Where it is.
-    pub location: String,
-    /// Why it was not used.
-    pub reason: String,
-}
-
-/// A commit a model did not fold.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct SkippedCommit {
-    /// Its number.
-    pub commit: u64,
-    /// The error that made the model skip it.
-    pub reason: String,
 }
 
 /// Options for a [`Model`]; made by [`Store::model`].
@@ -209,11 +120,6 @@ impl Store {
             skip_failing_commits: false,
         }
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // The guarded values are replaced whole, so a panic elsewhere cannot leave them torn.
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl<D: ModelDefinition> Model<D> {
@@ -312,11 +218,11 @@ impl<D: ModelDefinition> Model<D> {
                 });
             }
             let number = state.position + 1;
-            // Refused, nothing written, when no reader could read it back.
-            let document = encode_commit(&writer.headers, &writer.events)?;
-            match shared.store.storage().create_commit(number, &document)? {
-                Ok(()) => {
-                    shared.store.note_tip(number);
+            match shared
+                .store
+                .try_commit_at(number, &writer.headers, &writer.events)?
+            {
+                Ok(number) => {
                     tracing::debug!(commit = number, attempt, "read-write instance committed");
                     shared.publish(Arc::new(State {
                         data: writer.data,
@@ -353,51 +259,6 @@ impl<D: ModelDefinition> Model<D> {
         }
     }
 
-    /// Keeps the model current in the background: a thread subscribes to the store and folds
-    /// each new commit as it lands, so that [`latest`](Self::latest) need not read the store.
-    /// It stops when the returned [`Follower`] is dropped (or stopped) or the model is gone.
-    ///
-    /// # Errors
-    /// When the subscription cannot be set up, or the model cannot be brought up to date.
-    pub fn follow(&self) -> Result<Follower> {
-        let position = self.shared.refresh()?.position;
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let mut subscription = self
-            .shared
-            .store
-            .subscribe(crate::Start::After(position))?
-            .cancelled_by(Arc::clone(&stop));
-        let model = Arc::downgrade(&self.shared);
-        let thread = std::thread::Builder::new()
-            .name("foldstore-follower".to_owned())
-            .spawn(move || {
-                for commit in &mut subscription {
-                    let Some(model) = model.upgrade() else { break };
-                    let folded = commit.and_then(|commit| {
-                        if model.current().is_none_or(|s| s.position < commit.number()) {
-                            model.refresh().map(|_| ())
-                        } else {
-                            Ok(())
-                        }
-                    });
-                    if let Err(e) = folded {
-                        tracing::warn!(error = %e, "the model's follower stopped");
-                        lock(&model.report).follower_error = Some(e.to_string());
-                        break;
-                    }
-                }
-            })
-            .map_err(|e| Error::Backend {
-                backend: "follower",
-                message: format!("cannot start the follower thread: {e}"),
-                source: Some(Box::new(e)),
-            })?;
-        Ok(Follower {
-            stop,
-            thread: Some(thread),
-        })
-    }
-
     /// Saves the data as a snapshot labelled with the last commit folded in, after bringing
     /// the model up to the end of the log. Returns that label; `None` when the model has no
     /// snapshot name or the log is empty. An existing snapshot at that label is success.
@@ -407,404 +268,5 @@ impl<D: ModelDefinition> Model<D> {
     pub fn snapshot(&self) -> Result<Option<u64>> {
         let state = self.shared.refresh()?;
         self.shared.save_snapshot(&state)
-    }
-
-    /// The model as it was when commit `commit` was the last one (time travel).
-    ///
-    /// # Errors
-    /// [`Error::OutOfRange`] beyond the end of the log; errors of folding the log.
-    pub fn at_commit(&self, commit: u64) -> Result<ModelAt<D>> {
-        let shared = &self.shared;
-        let tip = shared.store.tip()?;
-        if commit > tip {
-            return Err(Error::OutOfRange {
-                requested: commit,
-                tip,
-            });
-        }
-        let base = match shared.current() {
-            Some(state) if state.position <= commit => state,
-            _ => shared.restore(commit, shared.snapshot_labels()?)?,
-        };
-        let (state, result) = shared.advance(&base, Some(commit), None);
-        result?;
-        Ok(ModelAt {
-            definition: Arc::clone(&shared.definition),
-            state,
-        })
-    }
-
-    /// The model as it was at `time`: folded over the longest prefix of the log whose commits
-    /// have a `time` header not later than `time` (a commit without a readable `time` does not
-    /// end the prefix).
-    ///
-    /// # Errors
-    /// Errors of folding the log.
-    pub fn at_time(&self, time: SystemTime) -> Result<ModelAt<D>> {
-        let shared = &self.shared;
-        let base = Arc::new(State {
-            data: shared.definition.initial_data(),
-            position: 0,
-        });
-        let after = move |commit: &Commit| commit.time().is_some_and(|t| t > time);
-        let (state, result) = shared.advance(&base, None, Some(&after));
-        result?;
-        Ok(ModelAt {
-            definition: Arc::clone(&shared.definition),
-            state,
-        })
-    }
-}
-
-/// A model as of a past commit, detached from the store: see [`Model::at_commit`].
-pub struct ModelAt<D: ModelDefinition> {
-    definition: Arc<D>,
-    state: Arc<State<D::Data>>,
-}
-
-impl<D: ModelDefinition> fmt::Debug for ModelAt<D> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ModelAt")
-            .field("position", &self.state.position)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<D: ModelDefinition> ModelAt<D> {
-    /// The last commit folded in.
-    pub fn position(&self) -> u64 {
-        self.state.position
-    }
-
-    /// The data.
-    pub fn data(&self) -> &D::Data {
-        &self.state.data
-    }
-
-    /// Runs `action` on a read-only domain model over this data.
-    pub fn with_read_instance<R>(&self, action: impl FnOnce(D::Domain<ReadOnly<'_, D>>) -> R) -> R {
-        action(self.definition.domain(ReadOnly {
-            data: &self.state.data,
-            position: self.state.position,
-        }))
-    }
-}
-
-/// Why one event could not be folded.
-enum FoldFailure {
-    Refused(String),
-    BadData(String),
-}
-
-type StopBefore<'a> = Option<&'a dyn Fn(&Commit) -> bool>;
-
-impl<D: ModelDefinition> Shared<D> {
-    fn current(&self) -> Option<Arc<State<D::Data>>> {
-        self.state.read().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    /// Installs `new` unless the model is already further.
-    fn publish(&self, new: Arc<State<D::Data>>) {
-        let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
-        if state.as_ref().is_none_or(|s| s.position < new.position) {
-            *state = Some(new);
-        }
-    }
-
-    /// Folds the commits that are new since the model last looked, and returns the state.
-    fn refresh(&self) -> Result<Arc<State<D::Data>>> {
-        let _refreshing = lock(&self.refreshing);
-        let base = match self.current() {
-            Some(state) => state,
-            None => {
-                // One listing finds both the log's end and the snapshots.
-                let labels = match self.definition.snapshot_name() {
-                    Some(name) => {
-                        let (snapshots, last) = self.store.storage().snapshots()?;
-                        if let Some(last) = last {
-                            self.store.adopt_tip(last);
-                        }
-                        labels_of(snapshots, name)
-                    }
-                    None => Vec::new(),
-                };
-                let tip = self.store.tip()?;
-                let restored = self.restore(tip, labels)?;
-                self.publish(Arc::clone(&restored));
-                restored
-            }
-        };
-        let (state, result) = self.advance(&base, None, None);
-        if state.position > base.position {
-            self.publish(Arc::clone(&state));
-            self.auto_snapshot();
-        }
-        result.map(|()| state)
-    }
-
-    /// The labels of the model's snapshots, from a listing of the store.
-    fn snapshot_labels(&self) -> Result<Vec<u64>> {
-        match self.definition.snapshot_name() {
-            Some(name) => self.store.snapshot_labels(name),
-            None => Ok(Vec::new()),
-        }
-    }
-
-    /// The newest usable snapshot among `labels` labelled at most `at_most`, or the initial
-    /// data.
-    fn restore(&self, at_most: u64, labels: Vec<u64>) -> Result<Arc<State<D::Data>>> {
-        if let Some(name) = self.definition.snapshot_name() {
-            for commit in labels.into_iter().rev() {
-                match self.read_snapshot(name, commit, at_most) {
-                    Ok(Some(data)) => {
-                        tracing::debug!(name, commit, "model restored from a snapshot");
-                        self.last_snapshot.fetch_max(commit, Ordering::AcqRel);
-                        lock(&self.report).restored_from = Some(commit);
-                        return Ok(Arc::new(State {
-                            data,
-                            position: commit,
-                        }));
-                    }
-                    Ok(None) => {}
-                    Err(reason) => {
-                        let location = self.store.storage().snapshot_location(name, commit);
-                        tracing::warn!(%location, %reason, "snapshot skipped");
-                        let mut report = lock(&self.report);
-                        if !report.skipped_snapshots.iter().any(|s| s.commit == commit) {
-                            report.skipped_snapshots.push(SkippedSnapshot {
-                                commit,
-                                location,
-                                reason,
-                            });
-                        }
-                    }
-                }
-            }
-        }
-        Ok(Arc::new(State {
-            data: self.definition.initial_data(),
-            position: 0,
-        }))
-    }
-
-    /// Reads one snapshot: `Ok(None)` when it is above `at_most` (not wanted here), `Err` with
-    /// the reason when it cannot be trusted.
-    fn read_snapshot(
-        &self,
-        name: &str,
-        commit: u64,
-        at_most: u64,
-    ) -> Result<Option<D::Data>, String> {
-        let tip = self.store.known_tip().map_err(|e| e.to_string())?;
-        if commit > tip {
-            return Err(format!(
-                "it is labelled with commit {commit}, but the log ends at commit {tip}"
-            ));
-        }
-        if commit > at_most {
-            return Ok(None);
-        }
-        let snapshot = match self.store.read_snapshot(name, commit) {
-            Ok(Some(snapshot)) => snapshot,
-            Ok(None) => return Ok(None),
-            Err(e) => return Err(e.to_string()),
-        };
-        if let Some(version) = self.definition.version() {
-            match snapshot.headers.get("version") {
-                Some(v) if v.as_u64() == Some(version) => {}
-                Some(v) => {
-                    return Err(format!(
-                        "it holds version {v} of the model's data; the model is version {version}"
-                    ))
-                }
-                None => {
-                    return Err(format!(
-                        "it has no `version` header; the model is version {version}"
-                    ))
-                }
-            }
-        }
-        let Some(data) = snapshot.data else {
-            return Err(
-                "it has no `snapshot` member (the original package writes such snapshots)"
-                    .to_owned(),
-            );
-        };
-        crate::format::from_value_deep(data)
-            .map(Some)
-            .map_err(|e| format!("its data does not fit the model's data type: {e}"))
-    }
-
-    /// Saves `state` as a snapshot, with the model's name and version in its headers.
-    fn save_snapshot(&self, state: &State<D::Data>) -> Result<Option<u64>> {
-        let Some(name) = self.definition.snapshot_name() else {
-            return Ok(None);
-        };
-        if state.position == 0 {
-            return Ok(None);
-        }
-        let data = crate::format::to_value_deep(&state.data).map_err(|e| Error::Backend {
-            backend: "snapshot",
-            message: format!("the model's data cannot be written as JSON: {e}"),
-            source: None,
-        })?;
-        let mut headers = self.store.make_headers();
-        headers.insert("snapshotName".to_owned(), Value::String(name.to_owned()));
-        if let Some(version) = self.definition.version() {
-            headers.insert("version".to_owned(), Value::from(version));
-        }
-        self.store
-            .save_snapshot_document(name, state.position, &headers, &data)?;
-        self.last_snapshot
-            .fetch_max(state.position, Ordering::AcqRel);
-        Ok(Some(state.position))
-    }
-
-    /// Takes a snapshot if the model has gone `snapshot_every` commits past the last one.
-    fn auto_snapshot(&self) {
-        let Some(every) = self.snapshot_every else {
-            return;
-        };
-        let Some(state) = self.current() else {
-            return;
-        };
-        if state.position < self.last_snapshot.load(Ordering::Acquire) + every {
-            return;
-        }
-        if let Err(e) = self.save_snapshot(&state) {
-            tracing::warn!(error = %e, "automatic snapshot failed");
-            lock(&self.report).failed_snapshots.push(e.to_string());
-        }
-    }
-
-    /// Folds the commits after `base` (up to `to`, or before the first commit `stop_before`
-    /// accepts) into a copy of its data. Returns the state of the last whole commit folded,
-    /// and the error that stopped it, if any.
-    fn advance(
-        &self,
-        base: &Arc<State<D::Data>>,
-        to: Option<u64>,
-        stop_before: StopBefore<'_>,
-    ) -> (Arc<State<D::Data>>, Result<()>) {
-        let mut skipped = BTreeSet::new();
-        let mut working: Option<D::Data> = None;
-        let mut position = base.position;
-        let finish = |data: Option<D::Data>, position: u64| match data {
-            Some(data) => Arc::new(State { data, position }),
-            None => Arc::clone(base),
-        };
-        let mut replay = self.store.replay().from(base.position + 1);
-        if let Some(to) = to {
-            replay = replay.to(to);
-        }
-        if let Some(stop_before) = stop_before {
-            replay = replay.stop_before(stop_before);
-        }
-        let mut commits = replay.commits();
-        while let Some(commit) = commits.next() {
-            let commit = match commit {
-                Ok(commit) => commit,
-                Err(e) => return (finish(working, position), Err(e)),
-            };
-            let data = working.get_or_insert_with(|| base.data.clone());
-            let Err(error) = self.fold_commit(data, &commit) else {
-                position = commit.number();
-                commits.recycle(commit);
-                continue;
-            };
-            // The working copy holds part of this commit: fold again up to the commit before.
-            let rebuilt = match self.refold(base, position, &skipped) {
-                Ok(rebuilt) => rebuilt,
-                Err(e) => return (Arc::clone(base), Err(e)),
-            };
-            if !self.skip_failing_commits {
-                return (finish(rebuilt, position), Err(error));
-            }
-            tracing::warn!(commit = commit.number(), %error, "commit skipped");
-            lock(&self.report).skipped_commits.push(SkippedCommit {
-                commit: commit.number(),
-                reason: error.to_string(),
-            });
-            skipped.insert(commit.number());
-            working = rebuilt;
-            position = commit.number();
-        }
-        (finish(working, position), Ok(()))
-    }
-
-    /// Folds the commits after `base` up to `to` again, leaving out `skipped`.
-    fn refold(
-        &self,
-        base: &State<D::Data>,
-        to: u64,
-        skipped: &BTreeSet<u64>,
-    ) -> Result<Option<D::Data>> {
-        if to == base.position {
-            return Ok(None);
-        }
-        let mut data = base.data.clone();
-        for commit in self.store.commits(base.position + 1..=to) {
-            let commit = commit?;
-            if !skipped.contains(&commit.number()) {
-                self.fold_commit(&mut data, &commit)?;
-            }
-        }
-        Ok(Some(data))
-    }
-
-    /// Folds every event of `commit` into `data`; on error, `data` may hold part of the commit.
-    fn fold_commit(&self, data: &mut D::Data, commit: &Commit) -> Result<()> {
-        for (index, event) in commit.events().iter().enumerate() {
-            let context = EventContext {
-                commit: commit.number(),
-                index,
-                headers: commit.headers(),
-            };
-            let failure = match self.fold_event(data, event, &context) {
-                Ok(()) => continue,
-                Err(failure) => failure,
-            };
-            let location = self.store.storage().commit_location(commit.number());
-            let name = event.name().to_owned();
-            return Err(match failure {
-                FoldFailure::Refused(message) => Error::Handler {
-                    commit: commit.number(),
-                    location,
-                    index,
-                    name,
-                    message,
-                },
-                FoldFailure::BadData(message) => Error::EventData {
-                    commit: commit.number(),
-                    location,
-                    index,
-                    name,
-                    message,
-                },
-            });
-        }
-        Ok(())
-    }
-
-    fn fold_event(
-        &self,
-        data: &mut D::Data,
-        event: &Event,
-        context: &EventContext<'_>,
-    ) -> Result<(), FoldFailure> {
-        let typed = match self.names.find(event.name()) {
-            Matched::Unknown => {
-                return self
-                    .definition
-                    .fallback(data, event, context)
-                    .map_err(|e| FoldFailure::Refused(e.to_string()))
-            }
-            Matched::Exact => event.to_typed::<D::Event>(),
-            Matched::Respelled(name) => event.to_typed_as::<D::Event>(name),
-        }
-        .map_err(|e| FoldFailure::BadData(e.to_string()))?;
-        self.definition
-            .apply(data, typed, context)
-            .map_err(|e| FoldFailure::Refused(e.to_string()))
     }
 }

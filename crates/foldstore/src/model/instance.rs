@@ -4,7 +4,7 @@ use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
 
-use super::handle::State;
+use super::state::State;
 use super::{Dispatch, EventContext, ModelDefinition, View};
 use crate::error::{Error, Result};
 use crate::event::{Event, Headers};

@@ -4,16 +4,28 @@
 //! domain model over a view of that data; [`Store::define_model`](crate::Store::define_model)
 //! turns it into a [`Model`], which keeps the data current and offers read instances, read-write
 //! instances with optimistic concurrency, snapshots and time travel.
+//!
+//! The room, one concern a module: `handle` (the [`Model`] handle, its builder and its
+//! instances), `instance` (the views a domain model is built over), `state` (the state every
+//! clone shares), `fold` (the fold engine), `snapshots` (restoring and saving), `follow` (the
+//! background follower), `time_travel` ([`ModelAt`]), `report` (what was skipped) and `names`
+//! (matching event names). `state` imports none of its siblings but `names` and `report`.
 
+mod fold;
+mod follow;
 mod handle;
 mod instance;
 mod names;
+mod report;
+mod snapshots;
+mod state;
+mod time_travel;
 
-pub use handle::{
-    Follower, Model, ModelAt, ModelBuilder, ModelReport, SkippedCommit, SkippedSnapshot,
-    DEFAULT_MAX_ATTEMPTS,
-};
+pub use follow::Follower;
+pub use handle::{Model, ModelBuilder, DEFAULT_MAX_ATTEMPTS};
 pub use instance::{AggregatorData, CommitFlag, Outcome, ReadOnly, Writer};
+pub use report::{ModelReport, SkippedCommit, SkippedSnapshot};
+pub use time_travel::ModelAt;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;

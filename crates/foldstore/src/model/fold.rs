@@ -1,0 +1,154 @@
+//! The fold engine: commits folded into a model's data, event by event, with failing commits
+//! skipped or stopped at.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use super::names::Matched;
+use super::report::SkippedCommit;
+use super::state::{lock, Shared, State};
+use super::{EventContext, ModelDefinition};
+use crate::error::{Error, Result};
+use crate::event::Event;
+use crate::format::Commit;
+
+/// Why one event could not be folded.
+enum FoldFailure {
+    Refused(String),
+    BadData(String),
+}
+
+pub(super) type StopBefore<'a> = Option<&'a dyn Fn(&Commit) -> bool>;
+
+impl<D: ModelDefinition> Shared<D> {
+    /// Folds the commits after `base` (up to `to`, or before the first commit `stop_before`
+    /// accepts) into a copy of its data. Returns the state of the last whole commit folded,
+    /// and the error that stopped it, if any.
+    pub(super) fn advance(
+        &self,
+        base: &Arc<State<D::Data>>,
+        to: Option<u64>,
+        stop_before: StopBefore<'_>,
+    ) -> (Arc<State<D::Data>>, Result<()>) {
+        let mut skipped = BTreeSet::new();
+        let mut working: Option<D::Data> = None;
+        let mut position = base.position;
+        let finish = |data: Option<D::Data>, position: u64| match data {
+            Some(data) => Arc::new(State { data, position }),
+            None => Arc::clone(base),
+        };
+        let mut replay = self.store.replay().from(base.position + 1);
+        if let Some(to) = to {
+            replay = replay.to(to);
+        }
+        if let Some(stop_before) = stop_before {
+            replay = replay.stop_before(stop_before);
+        }
+        let mut commits = replay.commits();
+        while let Some(commit) = commits.next() {
+            let commit = match commit {
+                Ok(commit) => commit,
+                Err(e) => return (finish(working, position), Err(e)),
+            };
+            let data = working.get_or_insert_with(|| base.data.clone());
+            let Err(error) = self.fold_commit(data, &commit) else {
+                position = commit.number();
+                commits.recycle(commit);
+                continue;
+            };
+            // The working copy holds part of this commit: fold again up to the commit before.
+            let rebuilt = match self.refold(base, position, &skipped) {
+                Ok(rebuilt) => rebuilt,
+                Err(e) => return (Arc::clone(base), Err(e)),
+            };
+            if !self.skip_failing_commits {
+                return (finish(rebuilt, position), Err(error));
+            }
+            tracing::warn!(commit = commit.number(), %error, "commit skipped");
+            lock(&self.report).skipped_commits.push(SkippedCommit {
+                commit: commit.number(),
+                reason: error.to_string(),
+            });
+            skipped.insert(commit.number());
+            working = rebuilt;
+            position = commit.number();
+        }
+        (finish(working, position), Ok(()))
+    }
+
+    /// Folds the commits after `base` up to `to` again, leaving out `skipped`.
+    fn refold(
+        &self,
+        base: &State<D::Data>,
+        to: u64,
+        skipped: &BTreeSet<u64>,
+    ) -> Result<Option<D::Data>> {
+        if to == base.position {
+            return Ok(None);
+        }
+        let mut data = base.data.clone();
+        for commit in self.store.commits(base.position + 1..=to) {
+            let commit = commit?;
+            if !skipped.contains(&commit.number()) {
+                self.fold_commit(&mut data, &commit)?;
+            }
+        }
+        Ok(Some(data))
+    }
+
+    /// Folds every event of `commit` into `data`; on error, `data` may hold part of the commit.
+    fn fold_commit(&self, data: &mut D::Data, commit: &Commit) -> Result<()> {
+        for (index, event) in commit.events().iter().enumerate() {
+            let context = EventContext {
+                commit: commit.number(),
+                index,
+                headers: commit.headers(),
+            };
+            let failure = match self.fold_event(data, event, &context) {
+                Ok(()) => continue,
+                Err(failure) => failure,
+            };
+            let location = self.store.storage().commit_location(commit.number());
+            let name = event.name().to_owned();
+            return Err(match failure {
+                FoldFailure::Refused(message) => Error::Handler {
+                    commit: commit.number(),
+                    location,
+                    index,
+                    name,
+                    message,
+                },
+                FoldFailure::BadData(message) => Error::EventData {
+                    commit: commit.number(),
+                    location,
+                    index,
+                    name,
+                    message,
+                },
+            });
+        }
+        Ok(())
+    }
+
+    fn fold_event(
+        &self,
+        data: &mut D::Data,
+        event: &Event,
+        context: &EventContext<'_>,
+    ) -> Result<(), FoldFailure> {
+        let typed = match self.names.find(event.name()) {
+            Matched::Unknown => {
+                return self
+                    .definition
+                    .fallback(data, event, context)
+                    .map_err(|e| FoldFailure::Refused(e.to_string()))
+            }
+            Matched::Exact => event.to_typed::<D::Event>(),
+            Matched::Respelled(name) => event.to_typed_as::<D::Event>(name),
+        }
+        .map_err(|e| FoldFailure::BadData(e.to_string()))?;
+        self.definition
+            .apply(data, typed, context)
+            .map_err(|e| FoldFailure::Refused(e.to_string()))
+    }
+}

@@ -1,0 +1,140 @@
+//! The store: one totally ordered log of commits, and its write-only operations.
+//!
+//! The store's room: [`open`] (the builder and the folder layouts), [`commit`] (the one path
+//! of every write, and commit headers) and [`tip`] (the cache of where the log ends).
+
+mod commit;
+mod open;
+mod tip;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::error::Result;
+use crate::storage::{MemoryStorage, Storage};
+
+pub use commit::{Block, HeaderFactory, COMMIT_ID_HEADER};
+pub use open::{Layout, StoreBuilder};
+pub(crate) use tip::Tip;
+
+/// The largest commit number: 2^53 - 1, JavaScript's `Number.MAX_SAFE_INTEGER`, the largest the
+/// original package counts exactly. Folder and object stores ignore names numbered beyond it
+/// (`verify` warns of them), and no commit is written beyond it.
+pub(crate) const MAX_COMMIT_NUMBER: u64 = (1 << 53) - 1;
+
+/// An event store: a log of commits numbered 1, 2, 3, ... with no gaps, each holding one or more
+/// events, kept by a [`Storage`] backend (a folder by default).
+///
+/// `Store` is cheap to clone; clones share one backend and one view of the log's end. Any
+/// number of threads, and of processes on the same folder, may write at once: every commit
+/// lands exactly once, under the next free number.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let folder = tempfile::tempdir()?;
+/// use foldstore::{Event, Store};
+/// use serde_json::json;
+///
+/// let store = Store::open(folder.path().join("members"))?;
+/// store.ensure_folder()?;
+/// let first = store.log(&Event::with_data("newMemberRegistered", json!({"member": {"name": "peter pan"}})))?;
+/// assert_eq!(first, 1);
+///
+/// let mut names = Vec::new();
+/// store.replay_event_stream(|event, _headers| names.push(event.name().to_owned()))?;
+/// assert_eq!(names, ["newMemberRegistered"]);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    storage: Arc<dyn Storage>,
+    path: Option<PathBuf>,
+    headers: Option<Arc<HeaderFactory>>,
+    /// Where the log ends, as far as this store and its clones know.
+    tip: Tip,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("storage", &self.inner.storage)
+            .field("known_tip", &self.inner.tip.remembered())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// A new, empty store held in memory.
+    pub fn memory() -> Store {
+        Store::with_storage(MemoryStorage::new())
+    }
+
+    /// A store on any storage backend, with default options.
+    pub fn with_storage(storage: impl Storage + 'static) -> Store {
+        Store::from_parts(Arc::new(storage), None, None)
+    }
+
+    pub(super) fn from_parts(
+        storage: Arc<dyn Storage>,
+        path: Option<PathBuf>,
+        headers: Option<Arc<HeaderFactory>>,
+    ) -> Store {
+        Store {
+            inner: Arc::new(Inner {
+                tip: Tip::new(Arc::clone(&storage)),
+                storage,
+                path,
+                headers,
+            }),
+        }
+    }
+
+    /// The storage backend.
+    pub fn storage(&self) -> &dyn Storage {
+        &*self.inner.storage
+    }
+
+    /// The store's folder, for a folder store opened by path.
+    pub fn path(&self) -> Option<&Path> {
+        self.inner.path.as_deref()
+    }
+
+    /// Creates the store's folder and its parents if they do not exist (on every OS).
+    ///
+    /// # Errors
+    /// When the folder cannot be created, or the path is a file.
+    pub fn ensure_folder(&self) -> Result<()> {
+        self.inner.storage.ensure_created()
+    }
+
+    /// Whether the store's folder (or other container) exists.
+    ///
+    /// # Errors
+    /// When the path is not a folder, or looking fails.
+    pub fn exists(&self) -> Result<bool> {
+        self.inner.storage.exists()
+    }
+
+    /// The number of the last commit (0 for an empty store), including commits made by other
+    /// processes since this store last looked.
+    ///
+    /// The first call lists the backend once; later calls only check for commits after the
+    /// last one known.
+    ///
+    /// # Errors
+    /// When the backend cannot be read.
+    pub fn tip(&self) -> Result<u64> {
+        self.inner.tip.current()
+    }
+
+    /// The cache of the log's end, for the store's readers, repairs and models.
+    pub(crate) fn tip_cache(&self) -> &Tip {
+        &self.inner.tip
+    }
+}

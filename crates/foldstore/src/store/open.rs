@@ -1,0 +1,181 @@
+//! Opening a store: the builder's options, and the layout of a folder store.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::{HeaderFactory, Store};
+use crate::error::{Error, Result};
+use crate::event::Headers;
+use crate::storage::{Durability, FolderStorage, JournalStorage, Storage};
+
+/// Options for opening a [`Store`]; made by [`Store::builder`].
+#[must_use]
+pub struct StoreBuilder {
+    path: PathBuf,
+    storage: Option<Arc<dyn Storage>>,
+    durability: Durability,
+    layout: Option<Layout>,
+    headers: Option<Arc<HeaderFactory>>,
+}
+
+/// How a folder store lays out its commits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Layout {
+    /// The original package's layout: commit `k` is the file `k.log`. The original package
+    /// can read and write it beside foldstore. The default for new stores.
+    #[default]
+    Loose,
+    /// foldstore's own journal: commits as records of append-only segment files, written
+    /// with one sync for many concurrent commits. Much faster to write and replay; the
+    /// original package cannot read it. See [`JournalStorage`].
+    Journal,
+}
+
+impl Layout {
+    /// The layout of the folder store at `path`: `Some(Journal)` when it holds a journal
+    /// marker, `Some(Loose)` when it holds commit files, `None` when it holds neither (an empty
+    /// or missing folder).
+    ///
+    /// # Errors
+    /// When the folder cannot be listed.
+    pub fn detect(path: impl AsRef<Path>) -> Result<Option<Layout>> {
+        let path = path.as_ref();
+        if crate::storage::journal::is_journal(path) {
+            return Ok(Some(Layout::Journal));
+        }
+        let listing = FolderStorage::new(path).list()?;
+        Ok((!listing.commits.is_empty()).then_some(Layout::Loose))
+    }
+
+    /// The layout's name, as `foldstore --layout` takes it: `loose` or `journal`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Layout::Loose => "loose",
+            Layout::Journal => "journal",
+        }
+    }
+}
+
+impl fmt::Debug for StoreBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreBuilder")
+            .field("path", &self.path)
+            .field("storage", &self.storage)
+            .field("durability", &self.durability)
+            .field("layout", &self.layout)
+            .field("headers", &self.headers.as_ref().map(|_| "<factory>"))
+            .finish()
+    }
+}
+
+impl StoreBuilder {
+    /// The header factory: its headers are added to the default `{"time": ...}` of every commit,
+    /// and may override `time`. Default: none, so headers are just `{"time": ...}`.
+    pub fn headers<F>(mut self, factory: F) -> Self
+    where
+        F: Fn() -> Headers + Send + Sync + 'static,
+    {
+        self.headers = Some(Arc::new(factory));
+        self
+    }
+
+    /// The durability of the folder backend. Default: [`Durability::Immediate`], every commit
+    /// survives power loss once the write call returns. Ignored when
+    /// [`storage`](Self::storage) gives another backend (which has its own setting).
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// The layout of a new folder store. An existing store keeps its layout, which is detected
+    /// (asking for the other one is an error: `foldstore copy` converts between layouts).
+    /// Default: [`Layout::Loose`] for new stores.
+    pub fn layout(mut self, layout: Layout) -> Self {
+        self.layout = Some(layout);
+        self
+    }
+
+    /// Another storage backend instead of the folder at the builder's path (which is then only
+    /// used in messages). Default: a [`FolderStorage`] at that path.
+    pub fn storage(mut self, storage: impl Storage + 'static) -> Self {
+        self.storage = Some(Arc::new(storage));
+        self
+    }
+
+    /// Opens the store. Nothing is created: a folder that does not exist is an empty store
+    /// until [`Store::ensure_folder`] or a write makes it.
+    ///
+    /// # Errors
+    /// [`Error::NotAFolder`] when the path exists and is not a folder; I/O errors from looking.
+    pub fn open(self) -> Result<Store> {
+        let address = crate::storage::address(&self.path)?;
+        let (storage, path): (Arc<dyn Storage>, _) = match (self.storage, address) {
+            (Some(storage), _) => (storage, None),
+            (None, Some(remote)) => (remote, None),
+            (None, None) => {
+                // Only a journal store is told by its marker; a loose one is only listed (once)
+                // when the journal is asked for, so that opening a large loose store stays cheap.
+                let layout = if crate::storage::journal::is_journal(&self.path) {
+                    Layout::Journal
+                } else if self.layout == Some(Layout::Journal) {
+                    Layout::detect(&self.path)?.unwrap_or(Layout::Journal)
+                } else {
+                    Layout::Loose
+                };
+                if let Some(asked) = self.layout.filter(|asked| *asked != layout) {
+                    return Err(Error::Layout {
+                        path: self.path,
+                        problem: format!(
+                            "the store has the {} layout, and the {} layout was asked for; convert it with 'foldstore copy --layout {} FROM TO'",
+                            layout.name(),
+                            asked.name(),
+                            asked.name()
+                        ),
+                    });
+                }
+                let storage: Arc<dyn Storage> = match layout {
+                    Layout::Loose => Arc::new(FolderStorage::with_durability(
+                        self.path.clone(),
+                        self.durability,
+                    )),
+                    Layout::Journal => Arc::new(JournalStorage::with_durability(
+                        self.path.clone(),
+                        self.durability,
+                    )),
+                };
+                (storage, Some(self.path))
+            }
+        };
+        storage.exists()?;
+        Ok(Store::from_parts(storage, path, self.headers))
+    }
+}
+
+impl Store {
+    /// Opens the store at `path`, with the defaults of [`Store::builder`].
+    ///
+    /// `path` is a folder, or the URL of a store on a server when foldstore is built with the
+    /// backend's feature: `postgres://user@host:port/db[?table=name]` (feature `postgres`)
+    /// or `s3://bucket/prefix` (feature `s3`; endpoint, region and credentials from the usual
+    /// `AWS_*` environment variables).
+    ///
+    /// # Errors
+    /// As [`StoreBuilder::open`].
+    pub fn open(path: impl AsRef<Path>) -> Result<Store> {
+        Store::builder(path).open()
+    }
+
+    /// Options for a store at `path` (a folder or a URL, see [`Store::open`]): headers,
+    /// durability, layout, or another storage backend.
+    pub fn builder(path: impl AsRef<Path>) -> StoreBuilder {
+        StoreBuilder {
+            path: path.as_ref().to_path_buf(),
+            storage: None,
+            durability: Durability::default(),
+            layout: None,
+            headers: None,
+        }
+    }
+}
