@@ -148,10 +148,9 @@ impl AsyncStore {
                     break;
                 }
             })
-            .map_err(|e| Error::Backend {
-                backend: "subscription",
-                message: format!("cannot start the stream's thread: {e}"),
-                source: Some(Box::new(e)),
+            .map_err(|source| Error::Thread {
+                purpose: "the thread that reads the stream's commits",
+                source,
             })?;
         Ok(CommitStream { receive, stop })
     }

@@ -204,6 +204,39 @@ pub enum Error {
     #[error("the subscription was cancelled while it waited for a commit")]
     Cancelled,
 
+    /// A snapshot could not be made from a model's data; nothing was written.
+    #[error("cannot save the snapshot {location}: {problem}; nothing was written")]
+    Snapshot {
+        /// The model's snapshot name.
+        name: String,
+        /// The commit it would be labelled with.
+        commit: u64,
+        /// Where it would be.
+        location: String,
+        /// What is wrong, and what to do.
+        problem: String,
+    },
+
+    /// A projection's checkpoint file does not hold a position.
+    #[error("the checkpoint {} {problem}: fix it, or remove it to run the projection from the first commit", path.display())]
+    Checkpoint {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
+
+    /// A thread foldstore needs could not be started: a model's follower, or the reader behind
+    /// an asynchronous stream.
+    #[error("cannot start {purpose}: {source}; the process may have reached its limit of threads or memory")]
+    Thread {
+        /// What the thread was for.
+        purpose: &'static str,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+
     /// A failure inside a storage backend that is not a file-system operation.
     #[error("{backend}: {message}")]
     Backend {

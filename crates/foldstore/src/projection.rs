@@ -58,14 +58,9 @@ impl FileCheckpoint {
 impl Checkpoint for FileCheckpoint {
     fn load(&mut self) -> Result<u64> {
         match std::fs::read_to_string(&self.path) {
-            Ok(text) => text.trim().parse().map_err(|_| Error::Backend {
-                backend: "checkpoint",
-                message: format!(
-                    "{} does not hold a commit number ({:?}): fix or remove it",
-                    self.path.display(),
-                    text.trim()
-                ),
-                source: None,
+            Ok(text) => text.trim().parse().map_err(|_| Error::Checkpoint {
+                path: self.path.clone(),
+                problem: format!("does not hold a commit number ({:?})", text.trim()),
             }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(0),
             Err(e) => Err(Error::io("read", &self.path, e)),

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::format::decode_commit;
 use crate::replay::IN_PROGRESS_GRACE;
 use crate::store::Store;
-use crate::verify::Finding;
+use crate::verify::{Finding, VerifyReport};
 
 /// What [`Store::plan_repair`] found, and what [`Store::repair`] would do about it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -182,7 +182,7 @@ impl Store {
 
     /// The plan for what a machine crash left at the end of a journal, when that is all that
     /// is wrong: every problem verify found lies in the commits from its first to the end.
-    fn plan_leftover(&self, report: &crate::VerifyReport) -> Result<Option<RepairPlan>> {
+    fn plan_leftover(&self, report: &VerifyReport) -> Result<Option<RepairPlan>> {
         let storage = self.storage();
         let Some(leftover) = storage.crash_leftover()? else {
             return Ok(None);

@@ -67,7 +67,8 @@ impl Store {
                 tip,
             });
         }
-        // Refused, nothing written, when no reader could read it back.
+        // Refused, nothing written, when no reader could read it back. (Still reported as
+        // `Error::Backend`, as callers match it today; `Error::Snapshot` would fit better.)
         let document = encode_snapshot(headers, data).map_err(|depth| Error::Backend {
             backend: "snapshot",
             message: format!(

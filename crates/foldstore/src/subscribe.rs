@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::format::Commit;
 use crate::replay::Grace;
 use crate::storage::Watch;
@@ -156,7 +156,7 @@ impl Subscription {
                 return Ok(commit);
             }
             if self.is_cancelled() {
-                return Err(crate::Error::Cancelled);
+                return Err(Error::Cancelled);
             }
         }
     }

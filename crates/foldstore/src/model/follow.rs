@@ -69,10 +69,9 @@ impl<D: ModelDefinition> Model<D> {
                     }
                 }
             })
-            .map_err(|e| Error::Backend {
-                backend: "follower",
-                message: format!("cannot start the follower thread: {e}"),
-                source: Some(Box::new(e)),
+            .map_err(|source| Error::Thread {
+                purpose: "the model's follower thread",
+                source,
             })?;
         Ok(Follower {
             stop,

@@ -130,7 +130,7 @@ mod tests {
 
     #[test]
     fn untyped_events_accept_every_name() {
-        let names = EventNames::of::<crate::Event>();
+        let names = EventNames::of::<crate::event::Event>();
         assert!(!names.is_typed());
         assert_eq!(names.find("anything"), Matched::Exact);
         assert!(!EventNames::of::<serde_json::Value>().is_typed());

@@ -112,10 +112,13 @@ impl<D: ModelDefinition> Shared<D> {
         if state.position == 0 {
             return Ok(None);
         }
-        let data = crate::format::to_value_deep(&state.data).map_err(|e| Error::Backend {
-            backend: "snapshot",
-            message: format!("the model's data cannot be written as JSON: {e}"),
-            source: None,
+        let data = crate::format::to_value_deep(&state.data).map_err(|e| Error::Snapshot {
+            name: name.to_owned(),
+            commit: state.position,
+            location: self.store.storage().snapshot_location(name, state.position),
+            problem: format!(
+                "the model's data cannot be written as JSON ({e}): its Serialize implementation must give JSON (map keys as strings)"
+            ),
         })?;
         let mut headers = self.store.make_headers();
         headers.insert("snapshotName".to_owned(), Value::String(name.to_owned()));
