@@ -4,7 +4,8 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::event::Headers;
-use crate::format::{decode_snapshot, encode_snapshot, too_deep_to_write, DecodeError};
+use crate::format::{decode_snapshot, encode_snapshot, DecodeError};
+use crate::json::too_deep_to_write;
 use crate::storage::validate_snapshot_name;
 use crate::store::Store;
 

@@ -179,7 +179,8 @@ impl<D: ModelDefinition> Model<D> {
     /// # Errors
     /// The action's error (nothing written); [`Error::RetriesExhausted`] when every attempt lost
     /// its race (nothing written); [`Error::InvalidEvent`] or [`Error::InvalidHeaders`] when the
-    /// commit would be nested deeper than [`Commit::MAX_NESTING`] (nothing written); errors of
+    /// commit would be nested deeper than
+    /// [`Commit::MAX_NESTING`](crate::format::Commit::MAX_NESTING) (nothing written); errors of
     /// reading and folding the log; I/O errors.
     pub fn with_read_write_instance<R, E, F>(
         &self,

@@ -11,7 +11,7 @@ pub struct ModelReport {
     /// fitting the data type, or beyond the end of the log).
     pub skipped_snapshots: Vec<SkippedSnapshot>,
     /// Commits passed over because a handler refused them (only with
-    /// [`ModelBuilder::skip_failing_commits`]).
+    /// [`ModelBuilder::skip_failing_commits`](super::ModelBuilder::skip_failing_commits)).
     pub skipped_commits: Vec<SkippedCommit>,
     /// Automatic snapshots that could not be saved.
     pub failed_snapshots: Vec<String>,
