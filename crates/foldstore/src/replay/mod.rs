@@ -266,7 +266,7 @@ impl Commits<'_> {
     /// memory is freed by the thread that decoded it (which is quicker than freeing it here).
     pub(crate) fn recycle(&mut self, commit: Commit) {
         if let Some(ahead) = &mut self.ahead {
-            ahead.spent.push(commit);
+            ahead.recycle(commit);
         }
     }
 

@@ -20,7 +20,7 @@ const READ_AHEAD_WINDOW: u64 = 8;
 const READ_AHEAD_THREADS: usize = 2;
 
 /// Threads that read and decode batches of commits ahead of a long replay, so that reading
-/// (from any backend: [`Storage::read_commits`](crate::Storage::read_commits)), checking and
+/// (from any backend: [`Storage::read_commits`](crate::storage::Storage::read_commits)), checking and
 /// decoding run on other cores while the replay's handler runs. Batches are handed over in
 /// order; at most [`READ_AHEAD_WINDOW`] are ahead. A batch that ends early (the end of the log,
 /// a missing or damaged commit) ends the reading ahead, and the replay goes on one by one.
@@ -34,7 +34,7 @@ pub(super) struct ReadAhead {
     /// The thread that decoded the current batch.
     current_decoder: usize,
     /// Commits of the current batch the replay is done with, handed back to their decoder.
-    pub(super) spent: Vec<Commit>,
+    spent: Vec<Commit>,
 }
 
 /// A batch of commits read and decoded ahead.
@@ -112,6 +112,11 @@ impl ReadAhead {
             current_decoder: 0,
             spent: Vec::new(),
         })
+    }
+
+    /// Takes back a commit the replay is done with, to be freed by the thread that decoded it.
+    pub(super) fn recycle(&mut self, commit: Commit) {
+        self.spent.push(commit);
     }
 
     /// Commit `number` (the next one), or `None` when the readers ahead do not have it.

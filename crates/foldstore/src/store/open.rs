@@ -4,7 +4,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::{HeaderFactory, Store};
+use super::commit::HeaderFactory;
+use super::Store;
 use crate::error::{Error, Result};
 use crate::event::Headers;
 use crate::storage::{Durability, FolderStorage, JournalStorage, Storage};
