@@ -81,7 +81,7 @@ impl Store {
     }
 
     /// Writes `events` (at least one) as one commit at the next free number.
-    pub(crate) fn commit(&self, events: &[Event]) -> Result<u64> {
+    fn commit(&self, events: &[Event]) -> Result<u64> {
         let headers = self.make_headers();
         match self.write_commit(Slot::Next, &headers, events)? {
             Ok(number) => Ok(number),
