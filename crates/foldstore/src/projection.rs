@@ -80,8 +80,7 @@ impl Checkpoint for FileCheckpoint {
             writeln!(file, "{position}")?;
             file.sync_data()?;
             std::fs::rename(&temporary, &self.path)?;
-            #[cfg(unix)]
-            std::fs::File::open(&folder)?.sync_all()?;
+            crate::storage::local::sync_dir(&folder)?;
             Ok(())
         };
         write().map_err(|e| Error::io("save the position to", &self.path, e))

@@ -23,10 +23,8 @@ mod tests;
 
 use crate::json::{
     check_nesting, clone_map, from_slice_deep, hollow, hollow_map, nesting_depth, slow_path_stack,
-    to_vec_deep, too_deep_to_read, MAX_NESTING,
+    to_vec_deep, too_deep_to_read, too_deep_to_write, MAX_NESTING,
 };
-// TODO(structure): callers still importing these through `format` move to `crate::json`.
-pub(crate) use crate::json::{from_value_deep, to_value_deep, too_deep_to_write};
 
 /// One commit of the log: its number, its headers and its events, in the order they were logged.
 #[derive(Debug, PartialEq)]

@@ -99,7 +99,7 @@ impl<D: ModelDefinition> Shared<D> {
                     .to_owned(),
             );
         };
-        crate::format::from_value_deep(data)
+        crate::json::from_value_deep(data)
             .map(Some)
             .map_err(|e| format!("its data does not fit the model's data type: {e}"))
     }
@@ -112,7 +112,7 @@ impl<D: ModelDefinition> Shared<D> {
         if state.position == 0 {
             return Ok(None);
         }
-        let data = crate::format::to_value_deep(&state.data).map_err(|e| Error::Snapshot {
+        let data = crate::json::to_value_deep(&state.data).map_err(|e| Error::Snapshot {
             name: name.to_owned(),
             commit: state.position,
             location: self.store.storage().snapshot_location(name, state.position),

@@ -24,6 +24,11 @@ use std::fmt;
 
 use crate::error::Result;
 
+/// The largest commit number: 2^53 - 1, JavaScript's `Number.MAX_SAFE_INTEGER`, the largest the
+/// original package counts exactly. Folder and object stores ignore names numbered beyond it
+/// (`verify` warns of them), and no commit is written beyond it.
+pub(crate) const MAX_COMMIT_NUMBER: u64 = (1 << 53) - 1;
+
 /// Another writer created the commit (or snapshot) first.
 ///
 /// This is not an error: it is the normal outcome of a lost race between writers, and the

@@ -18,11 +18,6 @@ pub use commit::{Block, HeaderFactory, COMMIT_ID_HEADER};
 pub use open::{Layout, StoreBuilder};
 pub(crate) use tip::Tip;
 
-/// The largest commit number: 2^53 - 1, JavaScript's `Number.MAX_SAFE_INTEGER`, the largest the
-/// original package counts exactly. Folder and object stores ignore names numbered beyond it
-/// (`verify` warns of them), and no commit is written beyond it.
-pub(crate) const MAX_COMMIT_NUMBER: u64 = (1 << 53) - 1;
-
 /// An event store: a log of commits numbered 1, 2, 3, ... with no gaps, each holding one or more
 /// events, kept by a [`Storage`] backend (a folder by default).
 ///

@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use super::MAX_COMMIT_NUMBER;
 use crate::error::{Error, Result};
 use crate::storage::Storage;
+use crate::storage::MAX_COMMIT_NUMBER;
 
 /// The highest commit number known to exist (a hint: other writers may have gone further),
 /// found by listing the backend once, then kept up by what the store writes and reads.

@@ -28,7 +28,7 @@ use super::local::store_folder::StoreFolder;
 use super::local::{Created, Durability};
 use super::{check_commit_number, Listing, Storage};
 use crate::error::{Error, Result};
-use crate::store::MAX_COMMIT_NUMBER;
+use crate::storage::MAX_COMMIT_NUMBER;
 
 /// How object names are read, which the object backend shares with the folder's: it imports
 /// them from here until it imports them from their own module, `storage::local::names`.

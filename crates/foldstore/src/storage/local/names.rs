@@ -3,7 +3,7 @@
 //! [`classify`], and those foldstore adds beside them, which are never commit names.
 
 use crate::storage::Listing;
-use crate::store::MAX_COMMIT_NUMBER;
+use crate::storage::MAX_COMMIT_NUMBER;
 
 /// The prefix of the temporary files foldstore writes into a store's folder.
 pub const TEMP_PREFIX: &str = ".foldstore-tmp-";
