@@ -67,6 +67,8 @@ pub mod guide {}
 
 #[cfg(feature = "tokio")]
 pub mod asynchronous;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod error;
 mod event;
 mod format;
