@@ -108,11 +108,7 @@ impl UrlLimits {
         self.resolve_with(url, |name| std::env::var(name).ok())
     }
 
-    fn resolve_with(
-        self,
-        url: &str,
-        variable: impl Fn(&str) -> Option<String>,
-    ) -> Result<Limits> {
+    fn resolve_with(self, url: &str, variable: impl Fn(&str) -> Option<String>) -> Result<Limits> {
         let from_environment = |name: &str| -> Result<Option<Duration>> {
             let Some(value) = variable(name).filter(|value| !value.trim().is_empty()) else {
                 return Ok(None);

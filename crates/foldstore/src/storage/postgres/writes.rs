@@ -132,7 +132,6 @@ impl PostgresStorage {
     ///
     /// When the outcome of an insert is unknown, the backend looks for the document among the
     /// commits from `first` on: the store's `commitId` header makes it unique.
-
     pub(super) fn append_row(&self, first: u64, document: &[u8]) -> Result<u64> {
         let first = first.max(1);
         let key = self.key_for_write(first)?;
