@@ -3,6 +3,7 @@
 mod address;
 mod folder;
 pub mod journal;
+mod listing;
 mod memory;
 #[cfg(feature = "s3")]
 mod object;

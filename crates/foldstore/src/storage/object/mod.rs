@@ -22,8 +22,7 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
 use self::create::has_commit_id;
-use self::requests::{classify, get_object, head_object, list_objects, probe_last_commit};
-use super::folder::Entry;
+use self::requests::{get_object, head_object, list_objects, percent_decode, probe_last_commit};
 use super::{check_commit_number, validate_snapshot_name, Created, Listing, Storage};
 use crate::error::Result;
 
@@ -232,22 +231,13 @@ impl Storage for ObjectStorage {
             .map_err(|e| self.failure("list", &self.prefix, e))?;
         let mut listing = Listing::default();
         for object in listed {
-            let Some(name) = object.location.filename() else {
-                continue;
-            };
-            match classify(name) {
-                Entry::Commit(number) => listing.commits.push(number),
-                Entry::Snapshot(snapshot, commit) => listing.snapshots.push((snapshot, commit)),
-                Entry::Suspicious(why) => listing
-                    .suspicious
-                    .push((self.location(&object.location), why)),
-                Entry::Other => {}
+            // Names as the object store spells them, with `%XX` escapes.
+            let name = object.location.filename().and_then(percent_decode);
+            if let Some(name) = name {
+                listing.add_loose(&name, || self.location(&object.location));
             }
         }
-        listing.commits.sort_unstable();
-        listing.snapshots.sort_unstable();
-        listing.suspicious.sort_unstable();
-        Ok(listing)
+        Ok(listing.sorted())
     }
 
     fn read_commit(&self, number: u64) -> Result<Option<Vec<u8>>> {

@@ -148,7 +148,7 @@ pub(super) async fn probe_last_commit(
 }
 
 /// Decodes the `%XX` escapes object store paths use for some characters.
-fn percent_decode(text: &str) -> Option<String> {
+pub(super) fn percent_decode(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let mut decoded = Vec::with_capacity(bytes.len());
     let mut index = 0;
