@@ -233,29 +233,16 @@ fn writing_to_a_backend_not_created_fails_or_lands_whole(backend: &Backend) {
 // The folder backend's own rules.
 
 fn temporary_files(folder: &Path) -> Vec<String> {
-    fs::read_dir(folder)
-        .expect("read_dir")
-        .map(|entry| {
-            entry
-                .expect("entry")
-                .file_name()
-                .to_string_lossy()
-                .into_owned()
-        })
+    file_names(folder)
+        .into_iter()
         .filter(|name| name.starts_with(TEMP_PREFIX))
         .collect()
 }
 
 fn file_names(folder: &Path) -> BTreeSet<String> {
-    fs::read_dir(folder)
-        .expect("read_dir")
-        .map(|entry| {
-            entry
-                .expect("entry")
-                .file_name()
-                .to_string_lossy()
-                .into_owned()
-        })
+    let names = fs::read_dir(folder).expect("read_dir");
+    names
+        .map(|entry| entry.expect("entry").file_name().to_string_lossy().into())
         .collect()
 }
 
@@ -464,28 +451,30 @@ fn folder_refuses_unsafe_snapshot_names_for_reading_and_writing() {
 
 #[test]
 fn folder_that_is_a_file_is_not_a_folder() {
-    let dir = tempfile::tempdir().expect("a temporary folder");
-    let file = dir.path().join("store");
-    fs::write(&file, b"not a folder").expect("write");
-    let storage = FolderStorage::new(&file);
+    let backend = Backend::in_folder(|file| {
+        fs::write(file, b"not a folder").expect("write");
+        Box::new(FolderStorage::new(file))
+    });
+    let (storage, file) = (&*backend.storage, backend.folder.as_ref().expect("a path"));
     for result in [
         storage.exists().map(|_| ()),
         storage.list().map(|_| ()),
         storage.ensure_created(),
     ] {
         match result {
-            Err(Error::NotAFolder { path }) => assert_eq!(path, file),
+            Err(Error::NotAFolder { path }) => assert_eq!(&path, file),
             other => panic!("expected NotAFolder, got {other:?}"),
         }
     }
-    assert_eq!(fs::read(&file).expect("read"), b"not a folder");
+    assert_eq!(fs::read(file).expect("read"), b"not a folder");
 }
 
 #[test]
 fn folder_ensure_created_makes_parents() {
-    let dir = tempfile::tempdir().expect("a temporary folder");
-    let folder = dir.path().join("a").join("b").join("store");
-    let storage = FolderStorage::new(&folder);
+    // The folder `a/b` in the backend's folder, none of which exists.
+    let backend = Backend::in_folder(|store| Box::new(FolderStorage::new(store.join("a/b"))));
+    let folder = backend.folder.as_ref().expect("a path").join("a/b");
+    let storage = &*backend.storage;
     assert!(!storage.exists().expect("exists"));
     storage.ensure_created().expect("ensure_created");
     assert!(folder.is_dir());
