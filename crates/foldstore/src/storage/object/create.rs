@@ -6,11 +6,11 @@ use std::sync::Arc;
 use object_store::path::Path;
 use object_store::{ObjectStore, PutMode, PutOptions, PutPayload};
 
-use super::super::folder::Entry;
-use super::super::{Conflict, Created, COMMIT_ID_HEADER};
 use super::requests::{classify, get_object, head_object, list_objects};
 use super::{ObjectStorage, CONFLICTS_BEFORE_LOOKING, LOOK_AHEAD};
 use crate::error::Result;
+use crate::storage::folder::Entry;
+use crate::storage::{Conflict, Created, COMMIT_ID_HEADER};
 
 impl ObjectStorage {
     /// Creates the object at `path` holding `document` unless it exists (then: a conflict on
@@ -167,7 +167,7 @@ pub(super) enum ReadBack {
 /// for writers that do not say so with the `*_identified_*` methods of [`Storage`] (the store
 /// until it does, and direct users of the plain methods).
 ///
-/// [`Storage`]: super::super::Storage
+/// [`Storage`]: crate::storage::Storage
 pub(super) fn has_commit_id(document: &[u8]) -> bool {
     let needle = format!("\"{COMMIT_ID_HEADER}\"");
     document

@@ -9,9 +9,9 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use tokio::runtime::Runtime;
 
-use super::super::folder::Entry;
 use super::{ObjectStorage, BACKEND};
 use crate::error::{Error, Result};
+use crate::storage::folder::Entry;
 
 impl ObjectStorage {
     /// Runs `future` on the shared runtime and waits for its output.
@@ -168,7 +168,7 @@ pub(super) fn percent_decode(text: &str) -> Option<String> {
 /// Classifies an object name (as the object store spells it, with `%XX` escapes) by the rules
 /// of a folder's file names.
 pub(super) fn classify(name: &str) -> Entry {
-    percent_decode(name).map_or(Entry::Other, |name| super::super::folder::classify(&name))
+    percent_decode(name).map_or(Entry::Other, |name| crate::storage::folder::classify(&name))
 }
 
 #[cfg(test)]

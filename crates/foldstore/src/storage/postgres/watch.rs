@@ -6,10 +6,10 @@ use std::time::Duration;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, Config};
 
-use super::super::Watch;
 use super::connection::{connect_within, describe, Failure};
 use super::PostgresStorage;
 use crate::error::Result;
+use crate::storage::Watch;
 
 /// The longest a watch sleeps before trying again to listen when the server is unreachable.
 const WATCH_RECONNECT_PAUSE: Duration = Duration::from_secs(1);
@@ -25,7 +25,7 @@ impl PostgresStorage {
         Ok(client)
     }
 
-    /// A watch on the store's channel (see [`Storage::watch`](super::super::Storage::watch)).
+    /// A watch on the store's channel (see [`Storage::watch`](crate::storage::Storage::watch)).
     pub(super) fn listen_for_commits(&self) -> Result<Option<Box<dyn Watch>>> {
         let client = Self::listen(&self.config, self.connect_limit, &self.sql.listen)
             .map_err(|failure| self.error("listen for new commits", failure))?;

@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use postgres::error::SqlState;
 
-use super::super::{Conflict, Created, Storage};
 use super::connection::Connection;
 use super::sql::{Query, Sql};
 use super::{PostgresStorage, BACKEND, CREATE_ATTEMPTS};
 use crate::error::{Error, Result};
+use crate::storage::{Conflict, Created, Storage};
 
 impl PostgresStorage {
     /// Creates a row exclusively (a commit or a snapshot), resolving inserts whose outcome is
