@@ -89,8 +89,9 @@ pub struct Listing {
 /// (numbering, replay, headers) on these few operations.
 ///
 /// # Contract
-/// Every backend keeps these rules; the conformance suite in `tests/storage_conformance.rs`
-/// checks them for each one.
+/// Every backend keeps these rules; the conformance suite checks them for each backend of this
+/// crate (`tests/storage_conformance.rs`), and `foldstore::conformance` (the `conformance`
+/// feature) publishes its checks for backends written elsewhere.
 /// 0. Commits are numbered from 1: `read_commit(0)` and `commit_exists(0)` find nothing,
 ///    `create_commit(0, _)` is [`Error::InvalidCommitNumber`](crate::Error::InvalidCommitNumber),
 ///    and `append_commit(0, _)` starts at 1.
