@@ -65,7 +65,7 @@ impl Storage for MemoryStorage {
         Ok(self.read().commits.get(&number).map(|bytes| bytes.to_vec()))
     }
 
-    fn create_commit(&self, number: u64, document: &[u8]) -> Result<Created> {
+    fn create_commit(&self, number: u64, document: &[u8]) -> Created {
         check_commit_number(number)?;
         let mut contents = self.write();
         if contents.commits.contains_key(&number) {
@@ -87,7 +87,7 @@ impl Storage for MemoryStorage {
             .map(|bytes| bytes.to_vec()))
     }
 
-    fn create_snapshot(&self, name: &str, commit: u64, document: &[u8]) -> Result<Created> {
+    fn create_snapshot(&self, name: &str, commit: u64, document: &[u8]) -> Created {
         validate_snapshot_name(name)?;
         let mut contents = self.write();
         let key = (name.to_owned(), commit);

@@ -46,9 +46,10 @@ impl fmt::Display for Conflict {
     }
 }
 
-/// What a create that did not fail did: created (`Ok(())`), or lost the race for the number
-/// ([`Conflict`]), changing nothing.
-pub type Created = std::result::Result<(), Conflict>;
+/// What creating a commit or a snapshot returns: `Ok(Ok(()))` when it was created,
+/// `Ok(Err(Conflict))` when another writer had taken its number (nothing changed), `Err` for
+/// any other failure.
+pub type Created = Result<std::result::Result<(), Conflict>>;
 
 /// The header that carries a commit's unique id, for backends that need one to resolve a write
 /// whose outcome they could not learn (see [`Storage::needs_commit_ids`]).
@@ -256,7 +257,7 @@ pub trait Storage: Send + Sync + fmt::Debug {
     ///
     /// # Errors
     /// Any failure other than a lost race.
-    fn create_commit(&self, number: u64, document: &[u8]) -> Result<Created>;
+    fn create_commit(&self, number: u64, document: &[u8]) -> Created;
 
     /// Creates `document` at the lowest free number `>= first`, and returns that number.
     ///
@@ -282,7 +283,7 @@ pub trait Storage: Send + Sync + fmt::Debug {
     ///
     /// # Errors
     /// As [`create_commit`](Storage::create_commit).
-    fn create_identified_commit(&self, number: u64, document: &[u8]) -> Result<Created> {
+    fn create_identified_commit(&self, number: u64, document: &[u8]) -> Created {
         self.create_commit(number, document)
     }
 
@@ -306,7 +307,7 @@ pub trait Storage: Send + Sync + fmt::Debug {
     ///
     /// # Errors
     /// Any failure other than an existing snapshot.
-    fn create_snapshot(&self, name: &str, commit: u64, document: &[u8]) -> Result<Created>;
+    fn create_snapshot(&self, name: &str, commit: u64, document: &[u8]) -> Created;
 
     /// [`create_snapshot`](Storage::create_snapshot) for a document that carries a unique id in
     /// its [`COMMIT_ID_HEADER`] header (see "Documents that carry a commit id"). The default is
@@ -314,12 +315,7 @@ pub trait Storage: Send + Sync + fmt::Debug {
     ///
     /// # Errors
     /// As [`create_snapshot`](Storage::create_snapshot).
-    fn create_identified_snapshot(
-        &self,
-        name: &str,
-        commit: u64,
-        document: &[u8],
-    ) -> Result<Created> {
+    fn create_identified_snapshot(&self, name: &str, commit: u64, document: &[u8]) -> Created {
         self.create_snapshot(name, commit, document)
     }
 

@@ -22,7 +22,7 @@ impl ObjectStorage {
         commit: u64,
         document: &[u8],
         identified: bool,
-    ) -> Result<Created> {
+    ) -> Created {
         let store = Arc::clone(&self.store);
         let owned = path.clone();
         let document: Arc<[u8]> = Arc::from(document);

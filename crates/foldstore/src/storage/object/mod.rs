@@ -332,7 +332,7 @@ impl Storage for ObjectStorage {
         Ok(meta.map(|meta| SystemTime::from(meta.last_modified)))
     }
 
-    fn create_commit(&self, number: u64, document: &[u8]) -> Result<Created> {
+    fn create_commit(&self, number: u64, document: &[u8]) -> Created {
         check_commit_number(number)?;
         self.create_object(
             &self.commit_path(number),
@@ -342,7 +342,7 @@ impl Storage for ObjectStorage {
         )
     }
 
-    fn create_identified_commit(&self, number: u64, document: &[u8]) -> Result<Created> {
+    fn create_identified_commit(&self, number: u64, document: &[u8]) -> Created {
         check_commit_number(number)?;
         self.create_object(&self.commit_path(number), number, document, true)
     }
@@ -361,7 +361,7 @@ impl Storage for ObjectStorage {
         self.read_object(&self.snapshot_path(name, commit))
     }
 
-    fn create_snapshot(&self, name: &str, commit: u64, document: &[u8]) -> Result<Created> {
+    fn create_snapshot(&self, name: &str, commit: u64, document: &[u8]) -> Created {
         validate_snapshot_name(name)?;
         self.create_object(
             &self.snapshot_path(name, commit),
@@ -371,12 +371,7 @@ impl Storage for ObjectStorage {
         )
     }
 
-    fn create_identified_snapshot(
-        &self,
-        name: &str,
-        commit: u64,
-        document: &[u8],
-    ) -> Result<Created> {
+    fn create_identified_snapshot(&self, name: &str, commit: u64, document: &[u8]) -> Created {
         validate_snapshot_name(name)?;
         self.create_object(&self.snapshot_path(name, commit), commit, document, true)
     }

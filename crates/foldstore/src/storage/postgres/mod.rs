@@ -365,7 +365,7 @@ impl Storage for PostgresStorage {
         )
     }
 
-    fn create_commit(&self, number: u64, document: &[u8]) -> Result<Created> {
+    fn create_commit(&self, number: u64, document: &[u8]) -> Created {
         check_commit_number(number)?;
         let key = self.key_for_write(number)?;
         self.create_row(
@@ -403,7 +403,7 @@ impl Storage for PostgresStorage {
         )
     }
 
-    fn create_snapshot(&self, name: &str, commit: u64, document: &[u8]) -> Result<Created> {
+    fn create_snapshot(&self, name: &str, commit: u64, document: &[u8]) -> Created {
         validate_snapshot_name(name)?;
         let key = self.key_for_write(commit)?;
         self.create_row(

@@ -22,7 +22,7 @@ impl PostgresStorage {
         document: &[u8],
         insert: impl Fn(&mut Connection, &Sql) -> Result<u64, postgres::Error>,
         read_back: impl Fn() -> Result<Option<Vec<u8>>>,
-    ) -> Result<Created> {
+    ) -> Created {
         self.check_schema()?;
         let mut created_tables = false;
         let mut outcome_was_unknown = false;
