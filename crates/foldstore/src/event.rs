@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::format::{
+use crate::json::{
     clone_deep, clone_map, from_slice_deep, from_value_deep, hollow, hollow_map, nesting_depth,
     slow_path_stack, to_value_deep, MAX_NESTING,
 };

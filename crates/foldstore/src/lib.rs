@@ -72,6 +72,7 @@ pub mod conformance;
 mod error;
 mod event;
 mod format;
+mod json;
 pub mod model;
 mod projection;
 mod repair;

@@ -4,6 +4,7 @@ mod address;
 mod folder;
 pub mod journal;
 mod listing;
+pub(crate) mod local;
 mod memory;
 #[cfg(feature = "s3")]
 mod object;
@@ -12,8 +13,9 @@ mod postgres;
 #[cfg(test)]
 pub(crate) mod test_kit;
 
-pub use folder::{Durability, FolderStorage};
+pub use folder::FolderStorage;
 pub use journal::JournalStorage;
+pub use local::Durability;
 pub use memory::MemoryStorage;
 #[cfg(feature = "s3")]
 pub use object::ObjectStorage;

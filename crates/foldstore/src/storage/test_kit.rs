@@ -1,12 +1,16 @@
 //! What the storage tests on the simulated file system share: the folder and journal they run
-//! on, a block of events logged as one commit, and macros that pass file-system and handle
-//! operations on unchanged, for wrappers that change only some of them.
+//! on, a block of events logged as one commit, the scenario of the power-loss tests of both
+//! layouts and its checks, and macros that pass file-system and handle operations on unchanged,
+//! for wrappers that change only some of them.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use serde_json::json;
+
 use crate::error::Error;
-use crate::storage::folder::fs::FileSystem;
+use crate::storage::local::fs::FileSystem;
 use crate::storage::{Durability, JournalStorage};
 use crate::{Event, Store};
 
@@ -33,6 +37,117 @@ pub(crate) fn log_events(store: &Store, events: &[Event]) -> crate::Result<Optio
         block.mark_as_complete();
         Ok::<_, Error>(())
     })
+}
+
+/// Threads logging at once in a [`Step::Group`].
+pub(crate) const THREADS: u64 = 3;
+
+/// Commits each of them logs.
+pub(crate) const PER_THREAD: u64 = 2;
+
+/// A step of the power-loss scenario.
+pub(crate) enum Step {
+    Log(Event),
+    Block(Vec<Event>),
+    /// [`THREADS`] threads each logging [`PER_THREAD`] single events at once.
+    Group,
+    Snapshot(&'static str),
+}
+
+/// The event thread `thread` logs `i`th in a [`Step::Group`].
+pub(crate) fn grouped(thread: u64, i: u64) -> Event {
+    Event::with_data("grouped", json!({"thread": thread, "i": i}))
+}
+
+/// The power-loss scenario: an account opened, a block of two events, a snapshot, a single
+/// event, a closing block, a snapshot. With `groups` (the journal's, whose writers write group
+/// commits and roll segments over), a [`Step::Group`] after each snapshot, a third event in the
+/// closing block, and a last single event.
+pub(crate) fn scenario(groups: bool) -> Vec<Step> {
+    let mut steps = vec![
+        Step::Log(Event::with_data(
+            "opened",
+            json!({"account": "a", "balance": 10}),
+        )),
+        Step::Block(vec![
+            Event::with_data("withdrawn", json!({"account": "a", "amount": 3})),
+            Event::with_data("deposited", json!({"account": "b", "amount": 3})),
+        ]),
+        Step::Snapshot("accounts"),
+    ];
+    if groups {
+        steps.push(Step::Group);
+    }
+    steps.push(Step::Log(Event::new("heartbeat")));
+    let mut closing = vec![
+        Event::with_data("closed", json!(null)),
+        Event::new("audited"),
+    ];
+    if groups {
+        closing.push(Event::with_data(
+            "note",
+            json!({"text": "a longer event, to fill the segment"}),
+        ));
+    }
+    steps.push(Step::Block(closing));
+    steps.push(Step::Snapshot("accounts"));
+    if groups {
+        steps.push(Step::Group);
+        steps.push(Step::Log(Event::with_data(
+            "last",
+            json!({"of": "the scenario"}),
+        )));
+    }
+    steps
+}
+
+/// Every commit [`scenario`]`(groups)` tries to write (each one distinct), as its events.
+pub(crate) fn possible_commits(groups: bool) -> Vec<Vec<Event>> {
+    let mut possible = Vec::new();
+    let mut group = 0;
+    for step in scenario(groups) {
+        match step {
+            Step::Log(event) => possible.push(vec![event]),
+            Step::Block(events) => possible.push(events),
+            Step::Group => {
+                for thread in 0..THREADS {
+                    for i in 0..PER_THREAD {
+                        possible.push(vec![grouped(group * THREADS + thread, i)]);
+                    }
+                }
+                group += 1;
+            }
+            Step::Snapshot(_) => {}
+        }
+    }
+    possible
+}
+
+/// Checks that `store` holds every acknowledged commit, with its events, and every
+/// acknowledged label of the scenario's snapshots; `what` names the case in every failure.
+pub(crate) fn assert_acknowledged_kept(
+    store: &Store,
+    commits: &BTreeMap<u64, Vec<Event>>,
+    snapshots: &[u64],
+    what: &str,
+) {
+    for (number, events) in commits {
+        let commit = store
+            .read_commit(*number)
+            .unwrap_or_else(|e| panic!("{what}: acknowledged commit {number} lost: {e}"));
+        assert_eq!(
+            commit.events(),
+            events.as_slice(),
+            "{what}: commit {number}"
+        );
+    }
+    let labels = store.snapshot_labels("accounts").unwrap();
+    for label in snapshots {
+        assert!(
+            labels.contains(label),
+            "{what}: acknowledged snapshot {label} lost"
+        );
+    }
 }
 
 /// Reads `reader`'s commits in order from the first, checking that each has the next number,
@@ -121,7 +236,7 @@ macro_rules! forward_fs {
 }
 pub(crate) use forward_fs;
 
-/// Implements the named [`Handle`](crate::storage::folder::fs::Handle) operations by passing
+/// Implements the named [`Handle`](crate::storage::local::fs::Handle) operations by passing
 /// them on, unchanged, to the handle in the field `$to` (inside an `impl Handle` block).
 macro_rules! forward_handle {
     ($to:ident: $($op:ident),+ $(,)?) => { $(forward_handle!(@ $to $op);)+ };

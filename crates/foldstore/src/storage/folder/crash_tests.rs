@@ -13,35 +13,14 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::sim::{Recovery, SimFs};
-use super::{Durability, FolderStorage, TEMP_PREFIX};
+use super::FolderStorage;
+use crate::storage::local::names::TEMP_PREFIX;
+use crate::storage::local::sim::{Recovery, SimFs};
+use crate::storage::local::Durability;
+use crate::storage::test_kit::{
+    assert_acknowledged_kept, log_events, possible_commits, scenario, Step,
+};
 use crate::{Event, Store};
-
-enum Step {
-    Log(Event),
-    Block(Vec<Event>),
-    Snapshot(&'static str),
-}
-
-fn scenario() -> Vec<Step> {
-    vec![
-        Step::Log(Event::with_data(
-            "opened",
-            json!({"account": "a", "balance": 10}),
-        )),
-        Step::Block(vec![
-            Event::with_data("withdrawn", json!({"account": "a", "amount": 3})),
-            Event::with_data("deposited", json!({"account": "b", "amount": 3})),
-        ]),
-        Step::Snapshot("accounts"),
-        Step::Log(Event::new("heartbeat")),
-        Step::Block(vec![
-            Event::with_data("closed", json!(null)),
-            Event::new("audited"),
-        ]),
-        Step::Snapshot("accounts"),
-    ]
-}
 
 /// What the writer was told had succeeded before the power went.
 #[derive(Debug, Default)]
@@ -58,24 +37,17 @@ fn store_on(fs: Arc<SimFs>, folder: &Path, durability: Durability) -> Store {
 fn run(fs: &Arc<SimFs>, folder: &Path, durability: Durability) -> Acknowledged {
     let store = store_on(Arc::clone(fs), folder, durability);
     let mut acknowledged = Acknowledged::default();
-    for step in scenario() {
+    for step in scenario(false) {
         let result = match step {
             Step::Log(event) => store.log(&event).map(|n| {
                 acknowledged.commits.insert(n, vec![event]);
             }),
-            Step::Block(events) => store
-                .log_block(|block| {
-                    for event in &events {
-                        block.log(event)?;
-                    }
-                    block.mark_as_complete();
-                    Ok::<_, crate::Error>(())
-                })
-                .map(|n| {
-                    if let Some(n) = n {
-                        acknowledged.commits.insert(n, events);
-                    }
-                }),
+            Step::Block(events) => log_events(&store, &events).map(|n| {
+                if let Some(n) = n {
+                    acknowledged.commits.insert(n, events);
+                }
+            }),
+            Step::Group => unreachable!("the loose layout's scenario has no group step"),
             Step::Snapshot(name) => {
                 let tip = acknowledged.commits.keys().max().copied().unwrap_or(0);
                 let data = json!({"commits": tip});
@@ -102,14 +74,7 @@ fn check(image: Arc<SimFs>, folder: &Path, acknowledged: &Acknowledged, what: &s
     );
 
     // Every commit present is one of the scenario's, whole, and none is there twice.
-    let mut possible: Vec<Vec<Event>> = scenario()
-        .into_iter()
-        .filter_map(|step| match step {
-            Step::Log(event) => Some(vec![event]),
-            Step::Block(events) => Some(events),
-            Step::Snapshot(_) => None,
-        })
-        .collect();
+    let mut possible = possible_commits(false);
     for commit in store.commits(..) {
         let commit = commit.unwrap_or_else(|e| panic!("{what}: {e}"));
         let position = possible
@@ -120,26 +85,10 @@ fn check(image: Arc<SimFs>, folder: &Path, acknowledged: &Acknowledged, what: &s
             });
         possible.remove(position);
     }
-    for (number, events) in &acknowledged.commits {
-        let commit = store
-            .read_commit(*number)
-            .unwrap_or_else(|e| panic!("{what}: acknowledged commit {number} lost: {e}"));
-        assert_eq!(
-            commit.events(),
-            events.as_slice(),
-            "{what}: commit {number}"
-        );
-    }
+    assert_acknowledged_kept(&store, &acknowledged.commits, &acknowledged.snapshots, what);
     for label in store.snapshot_labels("accounts").unwrap() {
         let snapshot = store.read_snapshot("accounts", label).unwrap().unwrap();
         assert_eq!(snapshot.data, Some(json!({"commits": label})), "{what}");
-    }
-    let labels = store.snapshot_labels("accounts").unwrap();
-    for label in &acknowledged.snapshots {
-        assert!(
-            labels.contains(label),
-            "{what}: acknowledged snapshot {label} lost"
-        );
     }
     let report = store.verify(|_, _| {}).unwrap();
     assert!(report.is_sound(), "{what}: {:?}", report.problems);

@@ -18,12 +18,13 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use super::faults::{disk_errors, Fault, FaultFs, Op, When};
-use super::fs::FileSystem;
-use super::sim::SimFs;
-use super::{Durability, FolderStorage};
+use super::FolderStorage;
 use crate::event::Headers;
 use crate::format::encode_commit;
+use crate::storage::local::faults::{disk_errors, Fault, FaultFs, Op, When};
+use crate::storage::local::fs::FileSystem;
+use crate::storage::local::sim::SimFs;
+use crate::storage::local::Durability;
 use crate::storage::test_kit::log_events;
 use crate::{Error, Event, Store};
 

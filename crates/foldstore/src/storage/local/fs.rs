@@ -1,4 +1,4 @@
-//! The file operations of the folder backends (both layouts), behind a small interface, so
+//! The file operations of the local-folder backends (both layouts), behind a small interface, so
 //! that tests can replace the operating system's file system with one that simulates power
 //! loss or injects faults.
 //!
@@ -311,16 +311,7 @@ impl FileSystem for OsFs {
     }
 
     fn sync_dir(&self, folder: &Path) -> io::Result<()> {
-        #[cfg(unix)]
-        {
-            File::open(folder)?.sync_all()
-        }
-        // Elsewhere a folder cannot be opened to be synced; NTFS journals its renames.
-        #[cfg(not(unix))]
-        {
-            let _ = (folder, File::open::<&Path>);
-            Ok(())
-        }
+        super::sync_dir(folder)
     }
 
     fn open(&self, path: &Path, mode: Open) -> io::Result<Arc<dyn Handle>> {

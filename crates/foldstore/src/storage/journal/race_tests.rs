@@ -8,9 +8,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use super::{encode_record, SEGMENT_FOLDER};
-use crate::storage::folder::fs::{FileSystem, Handle, Kind, Open};
-use crate::storage::folder::sim::SimFs;
+use super::record::encode_record;
+use super::segment::segment_name;
+use super::SEGMENT_FOLDER;
+use crate::storage::local::fs::{FileSystem, Handle, Kind, Open};
+use crate::storage::local::sim::SimFs;
 use crate::storage::test_kit::{folder, forward_fs, forward_handle, journal_on};
 use crate::storage::{Durability, Storage};
 use crate::{Event, Store};
@@ -100,7 +102,7 @@ fn a_reader_that_meets_a_write_in_progress_records_no_damage() {
         writer.log(&Event::new(format!("commit {i}"))).unwrap();
     }
     drop(writer);
-    let segment = folder().join(SEGMENT_FOLDER).join(super::segment_name(1));
+    let segment = folder().join(SEGMENT_FOLDER).join(segment_name(1));
     let end = sim.open(&segment, Open::Read).unwrap().len().unwrap();
     let mut records = Vec::new();
     for n in [4u64, 5] {

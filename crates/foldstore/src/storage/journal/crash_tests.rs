@@ -25,83 +25,18 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::json;
 
+use super::segment::segment_name;
 use super::{JOURNAL_MARKER, SEGMENT_FOLDER};
 use crate::error::Error;
-use crate::storage::folder::fs::{FileSystem, Handle, Kind, Open};
-use crate::storage::folder::sim::{Recovery, SimFs};
-use crate::storage::folder::{QUARANTINE_FOLDER, TEMP_PREFIX};
+use crate::storage::local::fs::{FileSystem, Handle, Kind, Open};
+use crate::storage::local::names::{QUARANTINE_FOLDER, TEMP_PREFIX};
+use crate::storage::local::sim::{Recovery, SimFs};
 use crate::storage::test_kit::{
-    folder, forward_fs, forward_handle, journal_on, log_events, read_in_order,
+    assert_acknowledged_kept, folder, forward_fs, forward_handle, grouped, journal_on, log_events,
+    possible_commits, read_in_order, scenario, Step, PER_THREAD, THREADS,
 };
 use crate::storage::{Durability, Storage};
 use crate::{Event, Store};
-
-/// Threads logging at once in the scenario's group step.
-const THREADS: u64 = 3;
-
-/// Commits each of them logs.
-const PER_THREAD: u64 = 2;
-
-enum Step {
-    Log(Event),
-    Block(Vec<Event>),
-    /// [`THREADS`] threads each logging [`PER_THREAD`] single events at once.
-    Group,
-    Snapshot(&'static str),
-}
-
-fn grouped(thread: u64, i: u64) -> Event {
-    Event::with_data("grouped", json!({"thread": thread, "i": i}))
-}
-
-fn scenario() -> Vec<Step> {
-    vec![
-        Step::Log(Event::with_data(
-            "opened",
-            json!({"account": "a", "balance": 10}),
-        )),
-        Step::Block(vec![
-            Event::with_data("withdrawn", json!({"account": "a", "amount": 3})),
-            Event::with_data("deposited", json!({"account": "b", "amount": 3})),
-        ]),
-        Step::Snapshot("accounts"),
-        Step::Group,
-        Step::Log(Event::new("heartbeat")),
-        Step::Block(vec![
-            Event::with_data("closed", json!(null)),
-            Event::new("audited"),
-            Event::with_data(
-                "note",
-                json!({"text": "a longer event, to fill the segment"}),
-            ),
-        ]),
-        Step::Snapshot("accounts"),
-        Step::Group,
-        Step::Log(Event::with_data("last", json!({"of": "the scenario"}))),
-    ]
-}
-
-/// Every commit the scenario tries to write (each one distinct), as its events.
-fn possible_commits() -> Vec<Vec<Event>> {
-    let mut possible = Vec::new();
-    let mut group = 0;
-    for step in scenario() {
-        match step {
-            Step::Log(event) => possible.push(vec![event]),
-            Step::Block(events) => possible.push(events),
-            Step::Group => {
-                for thread in 0..THREADS {
-                    for i in 0..PER_THREAD {
-                        possible.push(vec![grouped(group * THREADS + thread, i)]);
-                    }
-                }
-                group += 1;
-            }
-            Step::Snapshot(_) => {}
-        }
-    }
-    possible
-}
 
 /// The file system of the scenario's runs: the simulated one, whose writers' lock waits a
 /// little while the group step runs, so that the other threads queue their commits meanwhile
@@ -182,7 +117,7 @@ fn run(fs: &Arc<SimFs>, durability: Durability) -> Acknowledged {
         assert!(previous.is_none(), "commit {number} acknowledged twice");
     };
     let mut group = 0;
-    for step in scenario() {
+    for step in scenario(true) {
         let ok = match step {
             Step::Log(event) => store.log(&event).map(|n| ack(n, vec![event])).is_ok(),
             Step::Block(events) => log_events(&store, &events)
@@ -286,7 +221,7 @@ fn check(
     figures.commits_found += tip;
 
     // Every commit present is one of the scenario's, whole, and none is there twice.
-    let mut possible = possible_commits();
+    let mut possible = possible_commits(true);
     for number in 1..=tip {
         match store.read_commit(number) {
             Ok(commit) => {
@@ -319,23 +254,7 @@ fn check(
         assert_eq!(report.sound_commits, tip, "{what}");
     }
     if keeps_acknowledged {
-        for (number, events) in &acknowledged.commits {
-            let commit = store
-                .read_commit(*number)
-                .unwrap_or_else(|e| panic!("{what}: acknowledged commit {number} lost: {e}"));
-            assert_eq!(
-                commit.events(),
-                events.as_slice(),
-                "{what}: commit {number}"
-            );
-        }
-        let labels = store.snapshot_labels("accounts").unwrap();
-        for label in &acknowledged.snapshots {
-            assert!(
-                labels.contains(label),
-                "{what}: acknowledged snapshot {label} lost"
-            );
-        }
+        assert_acknowledged_kept(&store, &acknowledged.commits, &acknowledged.snapshots, what);
     }
     if let Ok(labels) = store.snapshot_labels("accounts") {
         for label in labels {
@@ -416,7 +335,7 @@ fn check_whole_run(durability: Durability) -> u64 {
     assert!(acknowledged.whole);
     assert_eq!(
         acknowledged.commits.len(),
-        possible_commits().len(),
+        possible_commits(true).len(),
         "every commit acknowledged"
     );
     let marker = fs.read(&folder().join(JOURNAL_MARKER)).unwrap();
@@ -549,7 +468,7 @@ fn a_damaged_commit_exists_for_a_writer_looking_back() {
     file.write_all_at(if bytes[at] == b'9' { b"8" } else { b"9" }, at as u64)
         .unwrap();
     let last = fs
-        .open(&segments.join(super::segment_name(n)), Open::Write)
+        .open(&segments.join(segment_name(n)), Open::Write)
         .unwrap();
     last.set_len(40).unwrap();
 

@@ -1,0 +1,331 @@
+//! The commit and snapshot documents, as the original package writes and reads them.
+//!
+//! A commit is `{"headers": {...}, "events": [...]}` and a snapshot `{"headers": {...},
+//! "snapshot": <data>}`, written as compact JSON. Reading accepts any valid JSON of that shape
+//! (pretty-printed, with leading whitespace, with members in any order).
+//!
+//! Documents may be nested up to [`MAX_NESTING`] levels of arrays and objects, for readers and
+//! writers alike: a writer refuses a deeper document (nothing is written), a reader reports one
+//! as damaged. Deep documents are read and written on a stack grown as needed, so that no depth
+//! overflows a thread's stack.
+
+use std::time::SystemTime;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::error::Error;
+use crate::event::{describe, Event, Headers};
+
+mod fast;
+#[cfg(test)]
+mod tests;
+
+use crate::json::{
+    check_nesting, clone_map, from_slice_deep, hollow, hollow_map, nesting_depth, slow_path_stack,
+    to_vec_deep, too_deep_to_read, MAX_NESTING,
+};
+// TODO(structure): callers still importing these through `format` move to `crate::json`.
+pub(crate) use crate::json::{from_value_deep, to_value_deep, too_deep_to_write};
+
+/// One commit of the log: its number, its headers and its events, in the order they were logged.
+#[derive(Debug, PartialEq)]
+pub struct Commit {
+    number: u64,
+    headers: Headers,
+    events: Vec<Event>,
+}
+
+impl Clone for Commit {
+    fn clone(&self) -> Self {
+        Commit {
+            number: self.number,
+            headers: clone_map(&self.headers),
+            events: self.events.clone(),
+        }
+    }
+}
+
+impl Drop for Commit {
+    fn drop(&mut self) {
+        // The events drop their data safely themselves.
+        hollow_map(&mut self.headers);
+    }
+}
+
+impl Commit {
+    /// The deepest nesting of arrays and objects that foldstore reads and writes in a commit
+    /// or snapshot document, counting the document's own levels (a commit's event data starts
+    /// 3 levels down). Writers refuse deeper documents; readers report them as damaged.
+    ///
+    /// The original package writes at most about 4,100 levels (the most Node.js's
+    /// `JSON.stringify` manages with its default stack), so every commit it can write is read.
+    pub const MAX_NESTING: usize = MAX_NESTING;
+
+    /// The commit's number: 1 for the first commit of a store.
+    pub fn number(&self) -> u64 {
+        self.number
+    }
+
+    /// The commit's headers.
+    pub fn headers(&self) -> &Headers {
+        &self.headers
+    }
+
+    /// The commit's events.
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    /// The commit's events, by value.
+    pub fn into_events(mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// Reads a commit document (the content of a file `k.log`) as commit `number`.
+    ///
+    /// Accepts any valid JSON of the commit's shape (pretty-printed, members in any order).
+    ///
+    /// # Errors
+    /// [`DecodeError`] saying what is wrong: not JSON, not an object, no `events` array, an
+    /// event without a string `name`, `headers` not an object, nested deeper than
+    /// [`Commit::MAX_NESTING`].
+    pub fn decode(number: u64, bytes: &[u8]) -> Result<Commit, DecodeError> {
+        decode_commit(number, bytes).map_err(DecodeError)
+    }
+
+    /// The commit document as the original package writes it: compact JSON, `headers` first.
+    ///
+    /// A commit nested deeper than [`Commit::MAX_NESTING`] (which no reader takes, and which
+    /// a store never writes) is encoded all the same.
+    pub fn encode(&self) -> Vec<u8> {
+        // Serializing maps with string keys and JSON values cannot fail.
+        to_vec_deep(&CommitDocument {
+            headers: &self.headers,
+            events: &self.events,
+        })
+        .unwrap_or_default()
+    }
+
+    /// The `time` header read as an RFC 3339 time, when it is present and readable.
+    pub fn time(&self) -> Option<SystemTime> {
+        let text = self.headers.get("time")?.as_str()?;
+        humantime::parse_rfc3339_weak(text).ok()
+    }
+}
+
+/// What is wrong with a document that is not a commit or snapshot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecodeError(String);
+
+impl DecodeError {
+    pub(crate) fn new(problem: String) -> Self {
+        DecodeError(problem)
+    }
+
+    /// The problem, phrased to follow the document's name (`commit 3 (3.log) <problem>`).
+    pub fn problem(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the document {}", self.0)
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+#[derive(Serialize)]
+struct CommitDocument<'a> {
+    headers: &'a Headers,
+    events: &'a [Event],
+}
+
+#[derive(Serialize)]
+struct SnapshotDocument<'a> {
+    headers: &'a Headers,
+    snapshot: &'a Value,
+}
+
+/// Encodes a commit document as compact JSON, the way the original writes it.
+///
+/// # Errors
+/// [`Error::InvalidHeaders`] or [`Error::InvalidEvent`] (whichever is nested too deep) when the
+/// document would be nested deeper than [`MAX_NESTING`]: readers would not take it.
+pub(crate) fn encode_commit(headers: &Headers, events: &[Event]) -> Result<Vec<u8>, Error> {
+    // Serializing maps with string keys and JSON values cannot fail.
+    let document = to_vec_deep(&CommitDocument { headers, events }).unwrap_or_default();
+    // The readers' own check, on the very bytes they would read (a document shorter than the
+    // limit cannot be nested deeper: each level takes a byte).
+    if document.len() <= MAX_NESTING {
+        return Ok(document);
+    }
+    check_nesting(&document).map_err(|depth| {
+        // The headers are one level down in the document.
+        let headers_depth = 1 + nesting_depth(&to_vec_deep(headers).unwrap_or_default());
+        if headers_depth > MAX_NESTING {
+            Error::InvalidHeaders {
+                problem: too_deep_to_write("the commit (through its headers) would be", depth),
+            }
+        } else {
+            Error::InvalidEvent {
+                problem: too_deep_to_write("the commit would be", depth),
+            }
+        }
+    })?;
+    Ok(document)
+}
+
+/// Encodes a snapshot document as compact JSON, the way the original writes it.
+///
+/// # Errors
+/// The document's depth when it would be nested deeper than [`MAX_NESTING`]: readers would not
+/// take it.
+pub(crate) fn encode_snapshot(headers: &Headers, snapshot: &Value) -> Result<Vec<u8>, usize> {
+    let document = to_vec_deep(&SnapshotDocument { headers, snapshot }).unwrap_or_default();
+    check_nesting(&document)?;
+    Ok(document)
+}
+
+/// Decodes a commit document; the error says what is wrong, phrased to follow "commit N (path)".
+pub(crate) fn decode_commit(number: u64, bytes: &[u8]) -> Result<Commit, String> {
+    // The fast path reads the document straight into headers and events; it accepts exactly
+    // the documents the careful path below accepts, which runs only to say what is wrong.
+    // Checking the whole document is UTF-8 at once is quicker than checking each string.
+    let text = std::str::from_utf8(bytes);
+    if let Ok(fast::Document { headers, events }) = text.map_or_else(
+        |_| Err(()),
+        |text| serde_json::from_str(text).map_err(|_| ()),
+    ) {
+        return Ok(Commit {
+            number,
+            headers,
+            events,
+        });
+    }
+    // Not read by the fast path: deeper than serde_json's default limit of 128 levels, or
+    // damaged. Read with no limit on a stack grown as needed, once the nesting is checked.
+    let depth = check_nesting(bytes).map_err(too_deep_to_read)?;
+    stacker::maybe_grow(slow_path_stack(depth), slow_path_stack(depth), || {
+        decode_commit_slowly(number, bytes, text.is_ok())
+    })
+}
+
+/// Decodes a commit document the fast path did not read, nested at most [`MAX_NESTING`] levels.
+fn decode_commit_slowly(number: u64, bytes: &[u8], utf8: bool) -> Result<Commit, String> {
+    if utf8 {
+        if let Ok(fast::Document { headers, events }) = from_slice_deep(bytes) {
+            return Ok(Commit {
+                number,
+                headers,
+                events,
+            });
+        }
+    }
+    let mut object = parse_object_checked(bytes)?;
+    let result = commit_from_object(number, &mut object);
+    hollow_map(&mut object);
+    result
+}
+
+/// Takes a commit out of a document read as an object, or says what is wrong with it.
+fn commit_from_object(number: u64, object: &mut Map<String, Value>) -> Result<Commit, String> {
+    let headers = take_headers(object)?;
+    let events = match object.shift_remove("events") {
+        Some(Value::Array(events)) => events,
+        Some(mut other) => {
+            let kind = describe(&other);
+            hollow(&mut other);
+            return Err(format!(
+                "has an `events` member that is {kind}, not an array"
+            ));
+        }
+        None => return Err("has no `events` array".to_owned()),
+    };
+    let events = events
+        .into_iter()
+        .enumerate()
+        .map(|(index, value)| {
+            Event::from_value(value)
+                .map_err(|problem| format!("has an event (#{index}) that {problem}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Commit {
+        number,
+        headers,
+        events,
+    })
+}
+
+/// A decoded snapshot document.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct SnapshotDoc {
+    pub(crate) headers: Headers,
+    /// `None` when the document has no `snapshot` member (the original often writes those).
+    pub(crate) snapshot: Option<Value>,
+}
+
+impl Drop for SnapshotDoc {
+    fn drop(&mut self) {
+        // A document only checked (by verify) is dropped here: deep data is taken apart on a
+        // grown stack.
+        hollow_map(&mut self.headers);
+        if let Some(snapshot) = &mut self.snapshot {
+            hollow(snapshot);
+        }
+    }
+}
+
+/// Decodes a snapshot document; the error says what is wrong, phrased to follow its path.
+pub(crate) fn decode_snapshot(bytes: &[u8]) -> Result<SnapshotDoc, String> {
+    let depth = check_nesting(bytes).map_err(too_deep_to_read)?;
+    stacker::maybe_grow(slow_path_stack(depth), slow_path_stack(depth), || {
+        let mut object = parse_object_checked(bytes)?;
+        let result = take_headers(&mut object).map(|headers| {
+            let snapshot = object.shift_remove("snapshot");
+            SnapshotDoc { headers, snapshot }
+        });
+        hollow_map(&mut object);
+        result
+    })
+}
+
+/// Reads a document as a JSON object, with no recursion limit: the caller has checked that it
+/// is nested at most [`MAX_NESTING`] levels, and gives it a stack for that depth.
+fn parse_object_checked(bytes: &[u8]) -> Result<Map<String, Value>, String> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(if bytes.is_empty() {
+            "is empty".to_owned()
+        } else {
+            "holds only whitespace".to_owned()
+        });
+    }
+    match from_slice_deep::<Value>(bytes) {
+        Ok(Value::Object(object)) => Ok(object),
+        Ok(mut other) => {
+            let kind = describe(&other);
+            hollow(&mut other);
+            Err(format!("is {kind}, not a JSON object"))
+        }
+        Err(e) if e.is_eof() => Err(format!(
+            "is not valid JSON: it ends too early ({e}); it may be a write that was cut short"
+        )),
+        Err(e) => Err(format!("is not valid JSON ({e})")),
+    }
+}
+
+fn take_headers(object: &mut Map<String, Value>) -> Result<Headers, String> {
+    match object.shift_remove("headers") {
+        Some(Value::Object(headers)) => Ok(headers),
+        None => Ok(Headers::new()),
+        Some(mut other) => {
+            let kind = describe(&other);
+            hollow(&mut other);
+            Err(format!(
+                "has a `headers` member that is {kind}, not an object"
+            ))
+        }
+    }
+}

@@ -1,0 +1,440 @@
+//! The folder backend in foldstore's own, faster "journal" layout.
+//!
+//! # Layout
+//! - `STORE/foldstore-journal.json`: the format marker, `{"format":"foldstore-journal",
+//!   "version":2}`, published whole when the store is made (temporary file, sync, no-clobber
+//!   rename); a blank marker beside segments that hold nothing means "not created yet". A
+//!   folder with the marker is a journal; a folder with the marker *and* `<n>.log` commit
+//!   files is refused as mixed.
+//! - `STORE/journal/<first>.jsonl`: segments, named by the number of their first commit
+//!   (20 digits, so that names sort by number, and never `<n>.log`). Each commit is one record:
+//!
+//!   ```text
+//!   {"n":7,"len":92,"crc32":"1c291ca3","commit":{"headers":{...},"events":[...]}}
+//!   ```
+//!
+//!   `len` is the length in bytes of the commit document that follows `"commit":`, kept byte
+//!   for byte, and `crc32` its CRC-32 (IEEE). A record ends with `}` and a newline. Records are
+//!   framed by their length, not by newlines, so any document is kept exactly; documents that
+//!   are compact JSON (all that foldstore and the original package write) make every line a
+//!   JSON value for `jq`. A segment may end with free space (spaces): a space where a record
+//!   would start ends the segment's records. Synced writers extend the last segment with it
+//!   (1 MiB at a time), so that the syncs of later records carry no size change.
+//! - `STORE/journal/journal.lock`: the lock writers take, with `flock`, to append.
+//! - Snapshots: `STORE/k.m-snapshot`, exactly as in the loose layout.
+//!
+//! # Writing
+//! Writers of one process queue their commits; one of them (the leader) takes the lock, catches
+//! up with what other processes appended, writes every queued record with one write and makes
+//! them durable with one `fdatasync` (group commit), then tells each writer its outcome. A new
+//! segment is started when the current one has reached the segment size. Bytes after the last
+//! whole record that a writer finds while holding the lock were left by a writer that died in
+//! the middle of a write: they are copied into `STORE/foldstore-quarantine/`, synced, and cut
+//! off before anything is appended. Free space ends the records only when nothing else follows
+//! it (a machine crash can leave the later part of an unsynced write without the earlier
+//! part): other bytes after it are damage inside or a torn tail, judged as any other.
+//!
+//! Every file is opened through the file-system seam of local stores (`storage/local`): never
+//! through a symbolic link, never anything but a regular file. A write that fails is undone and
+//! "not written"; a failure after its records reached the segment is [`Error::OutcomeUnknown`].
+//!
+//! # Reading
+//! The log is the chain of segments from commit 1, each named by the commit after the last of
+//! the one before; segments off the chain are ignored (and listed as suspicious). Damage
+//! inside a segment costs exactly the commits it covers: readers go on at the next whole
+//! record, and reading a damaged commit fails naming the segment and byte.
+//!
+//! Readers take no lock. A record is only seen when it is whole and its checksum matches, so a
+//! write in progress is invisible until it is complete. Positions of every 256th commit are kept
+//! in memory, so a read by number scans at most 255 records; batch reads go through a segment
+//! sequentially.
+//!
+//! # The modules
+//! This file holds the backend and the [`Storage`] impl; each concern has a module of its own:
+//! `record` (a record's encoding and parsing), `segment` (a segment as this process knows it,
+//! and its damage), `scan` (walking records, and the searches after damage and from a
+//! segment's end), `chain` (reading the log: finding commits and its end), `marker` (the
+//! format marker and the layout's checks), `queue` (taking turns to write: group commit and
+//! the lock), `writer` (writing a batch) and `recovery` (torn tails and what a crash leaves).
+
+mod chain;
+mod marker;
+mod queue;
+mod record;
+mod recovery;
+mod scan;
+mod segment;
+mod writer;
+
+#[cfg(test)]
+mod crash_tests;
+#[cfg(test)]
+mod fault_tests;
+#[cfg(test)]
+mod race_tests;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::SystemTime;
+
+use self::queue::{Kind, Queue};
+use self::scan::Tail;
+use self::segment::{segment_name, Segment};
+use crate::error::{Error, Result};
+use crate::storage::local::fs::{FileSystem, Handle, OsFs};
+use crate::storage::local::store_folder::StoreFolder;
+use crate::storage::local::{Created, Durability};
+use crate::storage::{
+    check_commit_number, check_document_size, Leftover, Listing, SnapshotsFound, Storage,
+};
+
+pub use crate::storage::local::names::JOURNAL_MARKER;
+
+/// The folder of the segments, in the store's folder.
+pub const SEGMENT_FOLDER: &str = "journal";
+
+/// The version of the journal format this code reads and writes. Version 2 added free space
+/// at the end of segments; journals of version 1 are read and written as they are (without
+/// free space, which their writers would take for a torn end).
+pub const JOURNAL_VERSION: u64 = 2;
+
+/// The first version whose segments may end with free space.
+const FREE_SPACE_VERSION: u64 = 2;
+
+/// The size at which a segment is closed and the next one started (64 MiB).
+pub const DEFAULT_SEGMENT_BYTES: u64 = 64 << 20;
+
+/// The lock file, in the segment folder.
+const LOCK_FILE: &str = "journal.lock";
+
+/// Synced writes extend the last segment by this much at a time (at most the segment size),
+/// written as free space and synced with the records: later records then overwrite space the
+/// file already has, and their sync carries only data, not a new file size.
+const PREALLOCATE: u64 = 1 << 20;
+
+/// A store kept in a folder in the journal layout. See the [module documentation](self) for
+/// the format.
+///
+/// It keeps every guarantee of the [`Storage`] contract, with one difference: the journal is
+/// contiguous by construction, so creating a commit beyond the end of the log plus one is
+/// refused (the store never does it; only a backend-level caller could).
+#[derive(Clone, Debug)]
+pub struct JournalStorage {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    /// The file system, the operating system's but in tests.
+    fs: Arc<dyn FileSystem>,
+    path: PathBuf,
+    segments: PathBuf,
+    durability: Durability,
+    segment_bytes: u64,
+    /// The store's folder: snapshots and the quarantine are kept as in the loose layout.
+    folder: StoreFolder,
+    view: Mutex<View>,
+    /// The lock file, opened once.
+    lock_file: Mutex<Option<Arc<dyn Handle>>>,
+    queue: Mutex<Queue>,
+    turn: Condvar,
+    /// Whether this backend's writers looked for temporary files left by interrupted writes
+    /// (of the marker, or of snapshots) yet: once, on the first write.
+    swept: AtomicBool,
+}
+
+/// What readers know of the segments.
+#[derive(Debug, Default)]
+struct View {
+    /// Whether the segment folder was listed (and the layout checked) yet.
+    loaded: bool,
+    /// The journal's format version, from its marker.
+    version: u64,
+    segments: BTreeMap<u64, Segment>,
+    /// The last segment known to be on the chain from commit 1 (each segment named by the
+    /// commit after the last of the one before): where the search for the log's end goes on.
+    chain_end: Option<u64>,
+    /// Names in the segment folder that look like segments but are not (`*.jsonl` without a
+    /// first commit number from 1 to u64::MAX in 20 digits).
+    odd_names: BTreeSet<String>,
+}
+
+/// Whether the folder at `path` holds a journal (its marker exists, whatever it is: a marker
+/// that is not a regular file is then refused with its own error).
+pub(crate) fn is_journal(path: &Path) -> bool {
+    std::fs::symlink_metadata(path.join(JOURNAL_MARKER)).is_ok()
+}
+
+impl JournalStorage {
+    /// A journal store at `path` (which need not exist yet), with [`Durability::Immediate`].
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self::with_durability(path, Durability::default())
+    }
+
+    /// A journal store at `path` with the given durability.
+    pub fn with_durability(path: impl Into<PathBuf>, durability: Durability) -> Self {
+        Self::with_segment_bytes(path, durability, DEFAULT_SEGMENT_BYTES)
+    }
+
+    /// A journal store whose segments are closed once they hold `segment_bytes` (at least one
+    /// commit per segment whatever the size).
+    pub fn with_segment_bytes(
+        path: impl Into<PathBuf>,
+        durability: Durability,
+        segment_bytes: u64,
+    ) -> Self {
+        Self::with_file_system(path, durability, segment_bytes, Arc::new(OsFs))
+    }
+
+    /// A journal store on the given file system (tests simulate power loss and inject faults
+    /// through it).
+    pub(crate) fn with_file_system(
+        path: impl Into<PathBuf>,
+        durability: Durability,
+        segment_bytes: u64,
+        fs: Arc<dyn FileSystem>,
+    ) -> Self {
+        let path = path.into();
+        JournalStorage {
+            shared: Arc::new(Shared {
+                segments: path.join(SEGMENT_FOLDER),
+                folder: StoreFolder::new(path.clone(), durability, Arc::clone(&fs))
+                    .inside_journal(),
+                fs,
+                path,
+                durability,
+                segment_bytes: segment_bytes.max(1),
+                view: Mutex::default(),
+                lock_file: Mutex::default(),
+                queue: Mutex::default(),
+                turn: Condvar::new(),
+                swept: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// The store's folder.
+    pub fn path(&self) -> &Path {
+        &self.shared.path
+    }
+
+    /// The durability this backend writes with.
+    pub fn durability(&self) -> Durability {
+        self.shared.durability
+    }
+
+    fn view(&self) -> MutexGuard<'_, View> {
+        self.shared.view.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn layout_error(&self, problem: impl Into<String>) -> Error {
+        Error::Layout {
+            path: self.shared.path.clone(),
+            problem: problem.into(),
+        }
+    }
+}
+
+impl Storage for JournalStorage {
+    fn ensure_created(&self) -> Result<()> {
+        self.shared.folder.ensure_created()?;
+        self.check_segment_folder()?;
+        let segments = &self.shared.segments;
+        self.shared
+            .fs
+            .create_dir_all(segments)
+            .map_err(|e| Error::io("create the folder", segments, e))?;
+        self.create_marker()?;
+        let mut view = self.view();
+        view.loaded = false;
+        self.load(&mut view)
+    }
+
+    fn exists(&self) -> Result<bool> {
+        self.shared.folder.exists()
+    }
+
+    fn list(&self) -> Result<Listing> {
+        let mut listing = self.shared.folder.list()?;
+        let mut view = self.view();
+        let (next, tail) = self.find_end(&mut view)?;
+        listing.commits = (1..next).collect();
+        if let (Tail::Unfinished { offset, problem }, Some(first)) = (&tail, view.chain_end) {
+            let segment = view.segments.get_mut(&first).expect("on the chain");
+            let size = segment
+                .file(&*self.shared.fs)
+                .and_then(|file| file.len())
+                .map_err(|e| Error::io("look at", &segment.path, e))?;
+            let bytes = size - offset;
+            let what = if bytes > self.torn_tail_limit() {
+                format!(
+                    "far more than an interrupted write leaves (at most {} bytes): writers refuse to append until it is moved out of the store",
+                    self.torn_tail_limit()
+                )
+            } else {
+                "what an interrupted write leaves: the next write moves them into the quarantine"
+                    .to_owned()
+            };
+            listing.suspicious.push((
+                segment.path.display().to_string(),
+                format!(
+                    "holds {bytes} bytes after its last whole record (commit {}), from byte {offset} ({problem}): {what}",
+                    next - 1
+                ),
+            ));
+        }
+        // No commit, though a snapshot says there were some: segments removed or emptied (or,
+        // written without syncs, lost in a power loss the snapshot outlived).
+        if next == 1 {
+            if let Some((name, commit)) = listing.snapshots.iter().max_by_key(|(_, c)| *c) {
+                listing.suspicious.push((
+                    self.shared.segments.join(segment_name(1)).display().to_string(),
+                    format!(
+                        "is missing or empty: the journal ({}) holds no commit, but the snapshot {} is labelled with commit {commit}: were its segments removed or emptied? Restore them from a backup before writing",
+                        self.shared.segments.display(),
+                        self.shared.folder.snapshot_location(name, *commit)
+                    ),
+                ));
+            }
+        }
+        for odd in &view.odd_names {
+            listing.suspicious.push((
+                odd.clone(),
+                "is named like a journal segment, but not '<first commit, 1 to 18446744073709551615, in 20 digits>.jsonl': foldstore ignores it".to_owned(),
+            ));
+        }
+        // Segments off the chain from commit 1 are not the log's.
+        let chain_end = view.chain_end.unwrap_or(0);
+        for (first, segment) in view.segments.range(next.max(chain_end + 1)..) {
+            listing.suspicious.push((
+                segment.path.display().to_string(),
+                format!(
+                    "is a journal segment for commit {first} and on, but the log ends at commit {}: it is not reachable from commit 1, and foldstore ignores it (move it out of the store)",
+                    next - 1
+                ),
+            ));
+        }
+        Ok(listing)
+    }
+
+    fn read_commit(&self, number: u64) -> Result<Option<Vec<u8>>> {
+        if number == 0 {
+            return Ok(None);
+        }
+        Ok(self.read_from(number, 1)?.pop())
+    }
+
+    fn read_commit_raw(&self, number: u64) -> Result<Option<Vec<u8>>> {
+        if number == 0 {
+            return Ok(None);
+        }
+        self.read_damaged(number)
+    }
+
+    fn snapshots(&self) -> Result<SnapshotsFound> {
+        Ok((self.shared.folder.list()?.snapshots, None))
+    }
+
+    fn sync_all(&self) -> Result<()> {
+        self.shared.folder.sync_all()
+    }
+
+    fn read_commits(&self, first: u64, max: usize) -> Result<Vec<Vec<u8>>> {
+        self.read_from(first.max(1), max)
+    }
+
+    fn last_commit(&self) -> Result<u64> {
+        let mut view = self.view();
+        Ok(self.find_end(&mut view)?.0 - 1)
+    }
+
+    fn commit_exists(&self, number: u64) -> Result<bool> {
+        if number == 0 {
+            return Ok(false);
+        }
+        let mut view = self.view();
+        match self.locate(&mut view, number) {
+            Ok(found) => Ok(found.is_some()),
+            // Damaged, but there (as a damaged file of the loose layout is).
+            Err(Error::CorruptCommit { .. }) => Ok(true),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn commit_modified(&self, number: u64) -> Result<Option<SystemTime>> {
+        let mut view = self.view();
+        let first = match self.locate(&mut view, number) {
+            Ok(Some((first, _))) => first,
+            Ok(None) => return Ok(None),
+            // Damaged: the segment it lies in.
+            Err(Error::CorruptCommit { .. }) => match view.segments.range(..=number).next_back() {
+                Some((first, _)) => *first,
+                None => return Ok(None),
+            },
+            Err(e) => return Err(e),
+        };
+        let fs = &*self.shared.fs;
+        let segment = view.segments.get_mut(&first).expect("located");
+        segment
+            .file(fs)
+            .and_then(|file| file.modified())
+            .map(Some)
+            .map_err(|e| Error::io("look at", &segment.path, e))
+    }
+
+    fn create_commit(&self, number: u64, document: &[u8]) -> Created {
+        check_commit_number(number)?;
+        check_document_size(document)?;
+        Ok(self.submit(Kind::Create(number), document)?.map(|_| ()))
+    }
+
+    fn append_commit(&self, first: u64, document: &[u8]) -> Result<u64> {
+        check_document_size(document)?;
+        match self.submit(Kind::Append(first.max(1)), document)? {
+            Ok(number) => Ok(number),
+            Err(conflict) => unreachable!("an append never conflicts: {conflict}"),
+        }
+    }
+
+    fn read_snapshot(&self, name: &str, commit: u64) -> Result<Option<Vec<u8>>> {
+        self.shared.folder.read_snapshot(name, commit)
+    }
+
+    fn create_snapshot(&self, name: &str, commit: u64, document: &[u8]) -> Created {
+        self.shared.folder.create_snapshot(name, commit, document)
+    }
+
+    fn crash_leftover(&self) -> Result<Option<Leftover>> {
+        self.crash_leftover_found()
+    }
+
+    /// Moves what a machine crash left at the end of the journal aside: commit `number`, a
+    /// torn write behind a gap (see [`Storage::crash_leftover`]), and everything after it in
+    /// the last segment, into the quarantine. Anything else is refused.
+    fn quarantine_commit(&self, number: u64) -> Result<String> {
+        self.quarantine_leftover(number)
+    }
+    #[cfg(feature = "watch")]
+    fn watch(&self) -> Result<Option<Box<dyn crate::storage::Watch>>> {
+        self.shared.folder.watch_folder(&self.shared.segments)
+    }
+
+    fn commit_location(&self, number: u64) -> String {
+        let view = self.view();
+        let first = view
+            .segments
+            .range(..=number)
+            .next_back()
+            .map_or(1, |(first, _)| *first);
+        format!(
+            "{} (commit {number})",
+            self.shared.segments.join(segment_name(first)).display()
+        )
+    }
+
+    fn snapshot_location(&self, name: &str, commit: u64) -> String {
+        self.shared.folder.snapshot_location(name, commit)
+    }
+}

@@ -1,0 +1,178 @@
+//! Taking turns to write. Within a process, writers queue their commits and one of them, the
+//! leader, writes every queued commit as one batch (group commit) and tells each its outcome;
+//! between processes, writers take the lock file (`flock`).
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::Arc;
+
+use super::{JournalStorage, Shared, LOCK_FILE};
+use crate::error::{Error, Result};
+use crate::storage::local::fs::{Handle, Open};
+use crate::storage::Conflict;
+
+/// Writers waiting for the leader.
+#[derive(Debug, Default)]
+pub(super) struct Queue {
+    pub(super) pending: Vec<Request>,
+    pub(super) leading: bool,
+    pub(super) next_ticket: u64,
+    pub(super) done: HashMap<u64, Result<Result<u64, Conflict>>>,
+}
+
+#[derive(Debug)]
+pub(super) struct Request {
+    pub(super) ticket: u64,
+    pub(super) kind: Kind,
+    pub(super) document: Vec<u8>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Kind {
+    Create(u64),
+    Append(u64),
+}
+
+impl JournalStorage {
+    /// Queues a request and waits for its outcome; writes batches while leading.
+    pub(super) fn submit(&self, kind: Kind, document: &[u8]) -> Result<Result<u64, Conflict>> {
+        let shared = &self.shared;
+        let mut queue = shared.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let ticket = queue.next_ticket;
+        queue.next_ticket += 1;
+        queue.pending.push(Request {
+            ticket,
+            kind,
+            document: document.to_vec(),
+        });
+        loop {
+            if let Some(outcome) = queue.done.remove(&ticket) {
+                return outcome;
+            }
+            if !queue.leading {
+                queue.leading = true;
+                let batch = std::mem::take(&mut queue.pending);
+                drop(queue);
+                let mut leading = Leading {
+                    shared,
+                    tickets: batch.iter().map(|r| r.ticket).collect(),
+                    finished: false,
+                };
+                let outcomes = self.write_batch(&batch);
+                leading.finished = true;
+                queue = shared.queue.lock().unwrap_or_else(|e| e.into_inner());
+                match outcomes {
+                    Ok(outcomes) => {
+                        for (request, outcome) in batch.iter().zip(outcomes) {
+                            queue.done.insert(request.ticket, outcome);
+                        }
+                    }
+                    Err(e) => {
+                        let message = e.to_string();
+                        let mut own = Some(e);
+                        for request in &batch {
+                            let error = if request.ticket == ticket {
+                                own.take().expect("once")
+                            } else {
+                                Error::Backend {
+                                    backend: "journal",
+                                    message: message.clone(),
+                                    source: None,
+                                }
+                            };
+                            queue.done.insert(request.ticket, Err(error));
+                        }
+                    }
+                }
+                queue.leading = false;
+                shared.turn.notify_all();
+                continue;
+            }
+            queue = shared.turn.wait(queue).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Takes the leader's turn for work other than writing a batch (moving a torn write aside):
+    /// this process's writers wait until it is dropped.
+    pub(super) fn take_turn(&self) -> Leading<'_> {
+        let shared = &self.shared;
+        let mut queue = shared.queue.lock().unwrap_or_else(|e| e.into_inner());
+        while queue.leading {
+            queue = shared.turn.wait(queue).unwrap_or_else(|e| e.into_inner());
+        }
+        queue.leading = true;
+        drop(queue);
+        Leading {
+            shared,
+            tickets: Vec::new(),
+            finished: false,
+        }
+    }
+
+    /// The file writers lock, opened once.
+    pub(super) fn lock_handle(&self) -> Result<Arc<dyn Handle>> {
+        let mut handle = self
+            .shared
+            .lock_file
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(file) = &*handle {
+            return Ok(Arc::clone(file));
+        }
+        self.check_segment_folder()?;
+        let lock_path = self.shared.segments.join(LOCK_FILE);
+        let file = match self.shared.fs.open(&lock_path, Open::ReadWriteCreate) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                if self.read_marker()?.is_some() {
+                    return Err(Error::io("open", lock_path, e));
+                }
+                return Err(Error::StoreMissing {
+                    path: self.shared.path.clone(),
+                });
+            }
+            Err(e) => return Err(Error::io("open", lock_path, e)),
+        };
+        *handle = Some(Arc::clone(&file));
+        Ok(file)
+    }
+}
+
+/// The leader's turn: if the leader stops without finishing (a panic), its batch is told the
+/// outcome is unknown and another writer may lead, instead of every writer waiting for ever.
+pub(super) struct Leading<'s> {
+    shared: &'s Shared,
+    tickets: Vec<u64>,
+    finished: bool,
+}
+
+impl Drop for Leading<'_> {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let mut queue = self.shared.queue.lock().unwrap_or_else(|e| e.into_inner());
+        for ticket in &self.tickets {
+            queue.done.entry(*ticket).or_insert_with(|| {
+                Err(Error::Backend {
+                    backend: "journal",
+                    message: "outcome unknown: the writer of this commit's batch stopped while writing it; read the log's end before writing it again".to_owned(),
+                    source: None,
+                })
+            });
+        }
+        queue.leading = false;
+        self.shared.turn.notify_all();
+    }
+}
+
+/// Releases the writers' lock when dropped.
+pub(super) struct Unlock<'f>(pub(super) &'f dyn Handle);
+
+impl Drop for Unlock<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.0.unlock() {
+            tracing::warn!(error = %e, "cannot release the journal's lock");
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! What both layouts of a store in a local folder share: the loose layout (`storage/folder`)
+//! and the journal (`storage/journal`) each sit on this room, and neither imports the other.
+//!
+//! - [`fs`]: the file-system seam every file of a local store is opened through, and the
+//!   operating system's implementation; in tests, `sim` simulates power loss and `faults`
+//!   injects failures through the same seam.
+//! - [`names`]: the names the original package gives commits and snapshots, and the names
+//!   foldstore adds beside them (temporary files, the quarantine folder, the journal's marker).
+//! - [`store_folder`]: the store's folder itself: made and checked, its snapshots, its
+//!   temporary files, its quarantine, and watches on it.
+//! - [`Durability`], and syncing: one folder ([`sync_dir`]) or a whole file system
+//!   ([`sync_file_system`]).
+
+#[cfg(test)]
+pub(crate) mod faults;
+pub(crate) mod fs;
+pub(crate) mod names;
+#[cfg(feature = "watch")]
+mod notice;
+#[cfg(test)]
+pub(crate) mod sim;
+pub(crate) mod store_folder;
+
+use std::io;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::storage::Conflict;
+
+/// What creating a commit or snapshot gives: created, or a [`Conflict`] with one there first
+/// (the return type of [`Storage::create_commit`](crate::storage::Storage::create_commit) and
+/// [`Storage::create_snapshot`](crate::storage::Storage::create_snapshot)).
+pub(crate) type Created = Result<Result<(), Conflict>>;
+
+/// How old a temporary file must be before a writer removes it as left over by a crash: far
+/// longer than any write takes, so one writer never removes another's file in flight.
+pub const STALE_TEMPORARY_AGE: Duration = Duration::from_secs(3600);
+
+/// How hard a folder store works to make a commit survive a power loss.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Durability {
+    /// Sync each commit file and then the folder before the write call returns: an
+    /// acknowledged commit survives power loss. The default.
+    #[default]
+    Immediate,
+    /// No syncs, chosen on purpose for speed. Commits are still atomic for readers and survive
+    /// a crash of the process; after a power loss the newest commits may be lost, or left
+    /// empty or partial by the file system ('foldstore verify' finds them, 'foldstore repair'
+    /// moves a damaged last commit aside).
+    None,
+}
+
+/// Makes the entries of `folder` (names created, renamed and removed in it) durable. Where a
+/// folder cannot be opened to be synced (not Unix), it does nothing: NTFS journals its renames.
+///
+/// # Errors
+/// When the folder cannot be opened or synced.
+pub(crate) fn sync_dir(folder: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::fs::File::open(folder)?.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = folder;
+        Ok(())
+    }
+}
+
+/// Makes every file written into the file system holding `folder` durable (one `syncfs`).
+pub(crate) fn sync_file_system(folder: &Path) -> Result<()> {
+    let dir = std::fs::File::open(folder).map_err(|e| Error::io("open", folder, e))?;
+    #[cfg(target_os = "linux")]
+    {
+        rustix::fs::syncfs(&dir).map_err(|e| Error::io("sync the file system of", folder, e.into()))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        // Without syncfs: the folder itself; files are synced by the platform's own means.
+        dir.sync_all().map_err(|e| Error::io("sync", folder, e))
+    }
+}

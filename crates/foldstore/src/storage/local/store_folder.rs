@@ -1,0 +1,354 @@
+//! The store's folder as both layouts keep it: made and checked, listed, its snapshots
+//! (`k.m-snapshot`, the same in both layouts), the temporary files a write publishes without
+//! ever replacing a name, the quarantine, and watches on it. The loose layout keeps its commits
+//! here too; the journal keeps them in its segments.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use super::fs::{FileSystem, Kind};
+use super::names::{
+    classify, listing, snapshot_file_name, JOURNAL_MARKER, QUARANTINE_FOLDER, TEMP_PREFIX,
+};
+use super::{sync_file_system, Created, Durability, STALE_TEMPORARY_AGE};
+use crate::error::{Error, Result};
+use crate::storage::{check_document_size, validate_snapshot_name, Conflict, Listing};
+
+/// A store's folder, on a file system.
+#[derive(Clone, Debug)]
+pub(crate) struct StoreFolder {
+    path: PathBuf,
+    durability: Durability,
+    fs: Arc<dyn FileSystem>,
+    /// Whether this folder's writers have looked for stale temporary files yet (once, on the
+    /// first write).
+    swept: Arc<AtomicBool>,
+    /// Whether a failure to watch the folder was reported yet.
+    #[cfg_attr(not(feature = "watch"), allow(dead_code))]
+    watch_warned: Arc<AtomicBool>,
+    /// Whether the folder keeps the snapshots of a journal (and may be written beside its
+    /// marker).
+    inside_journal: bool,
+}
+
+impl StoreFolder {
+    /// The folder at `path` on `fs`, written with `durability`.
+    pub(crate) fn new(path: PathBuf, durability: Durability, fs: Arc<dyn FileSystem>) -> Self {
+        StoreFolder {
+            path,
+            durability,
+            fs,
+            swept: Arc::new(AtomicBool::new(false)),
+            watch_warned: Arc::new(AtomicBool::new(false)),
+            inside_journal: false,
+        }
+    }
+
+    /// The same folder, keeping the snapshots of a journal store: it may be written into
+    /// although it holds a journal marker.
+    pub(crate) fn inside_journal(mut self) -> Self {
+        self.inside_journal = true;
+        self
+    }
+
+    /// The folder's path.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The durability its writes are made with.
+    pub(crate) fn durability(&self) -> Durability {
+        self.durability
+    }
+
+    /// The file system it is on.
+    pub(crate) fn fs(&self) -> &dyn FileSystem {
+        &*self.fs
+    }
+
+    /// Whether writes are synced.
+    pub(crate) fn durable(&self) -> bool {
+        self.durability == Durability::Immediate
+    }
+
+    /// The whole content of the file at `path`, or `None` when there is none.
+    pub(crate) fn read_file(&self, path: &Path) -> Result<Option<Vec<u8>>> {
+        match self.fs.read(path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io("read", path, e)),
+        }
+    }
+
+    /// Writes `document` into a new temporary file in the folder, synced if durable, and
+    /// returns its path.
+    pub(crate) fn write_temporary(&self, document: &[u8]) -> Result<PathBuf> {
+        check_document_size(document)?;
+        if !self.swept.swap(true, Ordering::AcqRel) {
+            if !self.inside_journal
+                && self
+                    .fs
+                    .kind(&self.path.join(JOURNAL_MARKER))
+                    .ok()
+                    .flatten()
+                    .is_some()
+            {
+                self.swept.store(false, Ordering::Release);
+                return Err(Error::Layout {
+                    path: self.path.clone(),
+                    problem: format!(
+                        "the folder holds a journal ({JOURNAL_MARKER}): loose commit files cannot be added to it; open it with Store::open, which detects the layout"
+                    ),
+                });
+            }
+            self.remove_stale_temporaries(STALE_TEMPORARY_AGE);
+        }
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        loop {
+            let nanos = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos());
+            let name = format!(
+                "{TEMP_PREFIX}{}-{}-{nanos:09}",
+                std::process::id(),
+                COUNTER.fetch_add(1, Ordering::Relaxed)
+            );
+            let path = self.path.join(name);
+            match self.fs.write_new(&path, document, self.durable()) {
+                Ok(()) => return Ok(path),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    return Err(Error::StoreMissing {
+                        path: self.path.clone(),
+                    })
+                }
+                Err(e) => return Err(Error::io("write a temporary file", path, e)),
+            }
+        }
+    }
+
+    /// Publishes the temporary file as `target` unless `target` exists. Returns whether it
+    /// was published; on a conflict the temporary file is still there.
+    ///
+    /// `commit` is the commit number `target` stands for (a snapshot's label), for the error
+    /// when the outcome cannot be known: an error means `target` was not published (and the
+    /// temporary file is removed), [`Error::OutcomeUnknown`] that it may have been.
+    pub(crate) fn publish(&self, temporary: &Path, target: &Path, commit: u64) -> Result<bool> {
+        match self.fs.rename_noreplace(temporary, target) {
+            Ok(()) => {
+                if self.durable() {
+                    // The name is visible to readers from the rename on: a failed folder sync
+                    // leaves the commit there, perhaps not surviving a power loss.
+                    self.fs.sync_dir(&self.path).map_err(|e| {
+                        outcome_unknown(
+                            commit,
+                            target,
+                            format!(
+                                "it was published, and then syncing the folder {} failed, so it may not survive a power loss",
+                                self.path.display()
+                            ),
+                            e,
+                        )
+                    })?;
+                }
+                Ok(true)
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => {
+                self.discard(temporary);
+                // A rename that reports a failure may still have happened (a file system that
+                // lost its reply, or the fallback's link made and its unlink failed): only a
+                // target that is certainly absent makes this a plain failure.
+                match self.fs.kind(target) {
+                    Ok(None) => Err(Error::io("publish", target, e)),
+                    _ => Err(outcome_unknown(
+                        commit,
+                        target,
+                        "renaming the written file to this name reported a failure, and the name exists (perhaps another writer's)".to_owned(),
+                        e,
+                    )),
+                }
+            }
+        }
+    }
+
+    /// Removes a temporary file that will not be published (a failure only leaves it behind
+    /// for a later sweep).
+    pub(crate) fn discard(&self, temporary: &Path) {
+        if let Err(e) = self.fs.remove(temporary) {
+            tracing::debug!(path = %temporary.display(), error = %e, "temporary file left behind");
+        }
+    }
+
+    /// Creates `target` holding `document` unless it exists (then: a conflict on `commit`).
+    pub(crate) fn create_exclusive(&self, target: &Path, commit: u64, document: &[u8]) -> Created {
+        let temporary = self.write_temporary(document)?;
+        if self.publish(&temporary, target, commit)? {
+            Ok(Ok(()))
+        } else {
+            self.discard(&temporary);
+            Ok(Err(Conflict { commit }))
+        }
+    }
+
+    /// The store's quarantine folder, created if need be. A symbolic link there (or anything
+    /// but a folder) is refused: what is moved aside must stay inside the store.
+    pub(crate) fn quarantine_folder(&self) -> Result<PathBuf> {
+        let folder = self.path.join(QUARANTINE_FOLDER);
+        const KEEP: &str = "foldstore moves damaged commits there, never outside the store; move it out of the store";
+        let refused = |what: &str| Error::Layout {
+            path: self.path.clone(),
+            problem: format!("{} is {what}, not a folder: {KEEP}", folder.display()),
+        };
+        match self.fs.is_link(&folder) {
+            Ok(false) => {}
+            Ok(true) => return Err(refused("a symbolic link")),
+            Err(e) => return Err(Error::io("look at", &folder, e)),
+        }
+        if self.fs.kind(&folder).ok().flatten() == Some(Kind::Other) {
+            return Err(refused("a file"));
+        }
+        self.fs
+            .create_dir_all(&folder)
+            .map_err(|e| Error::io("create the quarantine folder", &folder, e))?;
+        Ok(folder)
+    }
+
+    /// Removes temporary files older than `age`: writes that a crash interrupted before they
+    /// were published. Younger ones may belong to a writer at work, and are left alone.
+    /// Returns how many were removed.
+    pub(crate) fn remove_stale_temporaries(&self, age: Duration) -> usize {
+        let Ok(names) = self.fs.list(&self.path) else {
+            return 0;
+        };
+        let now = SystemTime::now();
+        let mut removed = 0;
+        for name in names {
+            let Some(name) = name.to_str() else { continue };
+            if !name.starts_with(TEMP_PREFIX) {
+                continue;
+            }
+            let path = self.path.join(name);
+            let stale = self
+                .fs
+                .modified(&path)
+                .is_ok_and(|modified| now.duration_since(modified).is_ok_and(|a| a >= age));
+            if stale && self.fs.remove(&path).is_ok() {
+                tracing::info!(path = %path.display(), "removed a temporary file left by an interrupted write");
+                removed += 1;
+            }
+        }
+        removed
+    }
+
+    /// A watch on `folder` (the store's folder, or a journal's segment folder), or `None` when
+    /// it cannot be watched (subscribers then poll).
+    #[cfg(feature = "watch")]
+    pub(crate) fn watch_folder(
+        &self,
+        folder: &Path,
+    ) -> Result<Option<Box<dyn crate::storage::Watch>>> {
+        // A folder that does not exist yet cannot be watched: subscribers poll until it does.
+        if self.fs.kind(folder).ok().flatten() != Some(Kind::Folder) {
+            return Ok(None);
+        }
+        match super::notice::FolderWatch::new(folder) {
+            Ok(watch) => Ok(Some(Box::new(watch))),
+            Err(e) => {
+                // Said once per backend: subscribers try again now and then.
+                if !self.watch_warned.swap(true, Ordering::AcqRel) {
+                    tracing::warn!(folder = %folder.display(), error = %e, "cannot watch the folder for new commits; polling instead");
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// Creates the folder (and its parents) if it does not exist.
+    pub(crate) fn ensure_created(&self) -> Result<()> {
+        if self.fs.kind(&self.path).ok().flatten() == Some(Kind::Other) {
+            return Err(Error::NotAFolder {
+                path: self.path.clone(),
+            });
+        }
+        self.fs
+            .create_dir_all(&self.path)
+            .map_err(|e| Error::io("create the folder", &self.path, e))
+    }
+
+    /// Whether the folder exists; something else at its path is an error.
+    pub(crate) fn exists(&self) -> Result<bool> {
+        match self.fs.kind(&self.path) {
+            Ok(Some(Kind::Folder)) => Ok(true),
+            Ok(Some(Kind::Other)) => Err(Error::NotAFolder {
+                path: self.path.clone(),
+            }),
+            Ok(None) => Ok(false),
+            Err(e) => Err(Error::io("open", &self.path, e)),
+        }
+    }
+
+    /// The commit files (of the loose layout), snapshots and suspicious names in the folder;
+    /// empty when it does not exist.
+    pub(crate) fn list(&self) -> Result<Listing> {
+        let names = match self.fs.list(&self.path) {
+            Ok(names) => names,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Listing::default()),
+            Err(e) => {
+                return Err(match self.fs.kind(&self.path) {
+                    Ok(Some(Kind::Other)) => Error::NotAFolder {
+                        path: self.path.clone(),
+                    },
+                    _ => Error::io("list", &self.path, e),
+                })
+            }
+        };
+        // Names that are not Unicode are never a store's.
+        let names = names.iter().filter_map(|name| name.to_str());
+        Ok(listing(
+            names,
+            |name| classify(name),
+            |name| self.path.join(name).display().to_string(),
+        ))
+    }
+
+    /// Makes everything written into the folder's file system durable.
+    pub(crate) fn sync_all(&self) -> Result<()> {
+        sync_file_system(&self.path)
+    }
+
+    /// Where the snapshot of `name` labelled `commit` is kept.
+    pub(crate) fn snapshot_path(&self, name: &str, commit: u64) -> PathBuf {
+        self.path.join(snapshot_file_name(name, commit))
+    }
+
+    /// The snapshot of `name` labelled `commit`, or `None` when there is none.
+    pub(crate) fn read_snapshot(&self, name: &str, commit: u64) -> Result<Option<Vec<u8>>> {
+        validate_snapshot_name(name)?;
+        self.read_file(&self.snapshot_path(name, commit))
+    }
+
+    /// Creates the snapshot of `name` labelled `commit`, unless one exists.
+    pub(crate) fn create_snapshot(&self, name: &str, commit: u64, document: &[u8]) -> Created {
+        validate_snapshot_name(name)?;
+        self.create_exclusive(&self.snapshot_path(name, commit), commit, document)
+    }
+
+    /// Where the snapshot of `name` labelled `commit` is kept, for messages.
+    pub(crate) fn snapshot_location(&self, name: &str, commit: u64) -> String {
+        self.snapshot_path(name, commit).display().to_string()
+    }
+}
+
+/// The error for a write that may or may not have published `target`.
+fn outcome_unknown(commit: u64, target: &Path, problem: String, e: io::Error) -> Error {
+    Error::OutcomeUnknown {
+        commit,
+        location: target.display().to_string(),
+        problem: format!("{problem}: {e}"),
+        source: Some(e),
+    }
+}
