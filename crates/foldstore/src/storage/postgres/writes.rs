@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use postgres::error::SqlState;
 
-use super::connection::Connection;
+use super::connection::{Connection, Failure};
 use super::sql::{Query, Sql};
 use super::{PostgresStorage, BACKEND, CREATE_ATTEMPTS};
 use crate::error::{Error, Result};
@@ -79,20 +79,24 @@ impl PostgresStorage {
                 None if tries < CREATE_ATTEMPTS => {
                     std::thread::sleep(Duration::from_millis(10 << tries));
                 }
-                None => {
-                    return Err(Error::Backend {
-                        backend: BACKEND,
-                        message: format!(
-                            "cannot {what} in table {} at {}: the connection failed during the \
-                             insert {tries} times ({}); it did not happen",
-                            self.table,
-                            self.address,
-                            failure.describe()
-                        ),
-                        source: Some(failure.into_source()),
-                    })
-                }
+                None => return Err(self.never_happened(what, tries, failure)),
             }
+        }
+    }
+
+    /// The error for `what`, given up after the connection failed during the insert `tries`
+    /// times, each time without the row being there afterwards.
+    fn never_happened(&self, what: &str, tries: u32, failure: Failure) -> Error {
+        Error::Backend {
+            backend: BACKEND,
+            message: format!(
+                "cannot {what} in table {} at {}: the connection failed during the insert \
+                 {tries} times ({}); it did not happen",
+                self.table,
+                self.address,
+                failure.describe()
+            ),
+            source: Some(failure.into_source()),
         }
     }
 
@@ -189,19 +193,7 @@ impl PostgresStorage {
                 Ok(None) if unknown_outcomes < CREATE_ATTEMPTS => {
                     std::thread::sleep(Duration::from_millis(10 << unknown_outcomes));
                 }
-                Ok(None) => {
-                    return Err(Error::Backend {
-                        backend: BACKEND,
-                        message: format!(
-                            "cannot {what} in table {} at {}: the connection failed during the \
-                             insert {unknown_outcomes} times ({}); it did not happen",
-                            self.table,
-                            self.address,
-                            failure.describe()
-                        ),
-                        source: Some(failure.into_source()),
-                    })
-                }
+                Ok(None) => return Err(self.never_happened(&what, unknown_outcomes, failure)),
                 Err(e) => {
                     return Err(Error::Backend {
                         backend: BACKEND,
