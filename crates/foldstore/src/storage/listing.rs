@@ -2,7 +2,7 @@
 //! prefix): each name classified as a commit, a snapshot, a suspicious name or something else,
 //! and the whole sorted as [`Storage::list`](super::Storage::list) reports it.
 
-use super::folder::{classify, Entry};
+use super::local::names::{classify, Entry};
 use super::Listing;
 
 // Used by the object backend; the folder backend's own listing can use it too, and then it is
