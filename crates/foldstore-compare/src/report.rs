@@ -522,6 +522,117 @@ mod tests {
         assert_eq!(json["tables"][0]["rows"][1]["peak_bytes"], 16.0 * 1048576.0);
     }
 
+    /// Tables of every kind (rates as multiples and as shares, times, sizes; a skipped row, a
+    /// row not run, a row of its own number of commits) and their targets, from fixed figures,
+    /// rendered as text and JSON exactly as before the tables became data.
+    #[test]
+    fn tables_render_as_before() {
+        let row = |id, label: &str, figures: &[Measured]| {
+            let mut row = Row::new(id, label);
+            row.runs = figures.to_vec();
+            row
+        };
+        let rate = |seconds| Measured::new(100, 100, seconds);
+        let peak = |bytes| Measured {
+            peak_bytes: Some(bytes),
+            ..Measured::new(10, 10, 2.0)
+        };
+        let tables = [
+            Table {
+                id: "append_synced".into(),
+                title: "(b) synced appends: 100 single-event commits".into(),
+                commits: 100,
+                baseline: "bare-loop",
+                ratio: Ratio::Percent,
+                quantity: Quantity::Rate,
+                rows: vec![
+                    row("bare-loop", "bare loop: fdatasync", &[rate(0.7), rate(0.9)]),
+                    row("foldstore-loose", "foldstore, loose", &[rate(0.6)]),
+                    Row::skipped("original", "original 1.3.0", "no Node.js"),
+                    row("sqlite-wal", "SQLite WAL", &[]),
+                ],
+            },
+            Table {
+                id: "journal_replay_memory".into(),
+                title: "(g) peak memory".into(),
+                commits: 20_000,
+                baseline: "journal-short",
+                ratio: Ratio::Times,
+                quantity: Quantity::PeakBytes,
+                rows: vec![
+                    row("journal-short", "short", &[peak(10 << 20)]).with_commits(10),
+                    row("journal-long", "long", &[peak(13 << 20), peak(12 << 20)]),
+                ],
+            },
+            Table {
+                id: "journal_model_open".into(),
+                title: "(h) model open".into(),
+                commits: 20_000,
+                baseline: "journal-short",
+                ratio: Ratio::Times,
+                quantity: Quantity::Seconds,
+                rows: vec![
+                    row("journal-short", "short", &[rate(0.004)]),
+                    row("journal-long", "long", &[rate(0.005)]),
+                ],
+            },
+        ];
+        let targets = [
+            Target {
+                what: "synced appends".into(),
+                table: "append_synced".into(),
+                row: "foldstore-loose",
+                bound: Bound::AtLeast(0.8),
+            },
+            Target {
+                what: "peak memory".into(),
+                table: "journal_replay_memory".into(),
+                row: "journal-long",
+                bound: Bound::AtMost(1.5),
+            },
+            Target {
+                what: "left out".into(),
+                table: "replay".into(),
+                row: "foldstore-loose",
+                bound: Bound::AtLeast(0.9),
+            },
+        ];
+        let checked = check(&targets, &tables);
+        let text = text("heading", &tables, &checked);
+        let json = json(&tables, &checked).to_string();
+        assert_eq!(text, RENDERED_TEXT);
+        assert_eq!(json, RENDERED_JSON);
+    }
+
+    const RENDERED_TEXT: &str = r#"heading
+
+(b) synced appends: 100 single-event commits
+  ratio: against bare loop: fdatasync
+  program                 commits/s     ratio
+  bare loop: fdatasync          127      100%
+  foldstore, loose              167      131%
+  original 1.3.0        skipped: no Node.js
+  SQLite WAL            not run
+
+(g) peak memory
+  ratio: against short
+  program                  peak MiB     ratio
+  short                        10.0      1.0x
+  long                         12.5      1.2x
+
+(h) model open
+  ratio: against short
+  program                        ms     ratio
+  short                        4.00      1.0x
+  long                         5.00      1.2x
+
+targets
+  met     synced appends: 131% (target at least 80%)
+  met     peak memory: 1.2x (target at most 1.5x)
+  unknown left out: not measured (table replay was not run) (target at least 0.9x)
+"#;
+    const RENDERED_JSON: &str = r#"{"tables":[{"id":"append_synced","title":"(b) synced appends: 100 single-event commits","commits":100,"baseline":"bare-loop","median_of":"commits_per_second","rows":[{"id":"bare-loop","label":"bare loop: fdatasync","commits":100,"commits_per_second":126.98412698412699,"ratio":1.0,"runs":[{"commits":100,"events":100,"seconds":0.7,"peak_bytes":null},{"commits":100,"events":100,"seconds":0.9,"peak_bytes":null}],"skipped":null},{"id":"foldstore-loose","label":"foldstore, loose","commits":100,"commits_per_second":166.66666666666669,"ratio":1.3125000000000002,"runs":[{"commits":100,"events":100,"seconds":0.6,"peak_bytes":null}],"skipped":null},{"id":"original","label":"original 1.3.0","commits":100,"commits_per_second":null,"ratio":null,"runs":[],"skipped":"no Node.js"},{"id":"sqlite-wal","label":"SQLite WAL","commits":100,"commits_per_second":null,"ratio":null,"runs":[],"skipped":null}]},{"id":"journal_replay_memory","title":"(g) peak memory","commits":20000,"baseline":"journal-short","median_of":"peak_bytes","rows":[{"id":"journal-short","label":"short","commits":10,"peak_bytes":10485760.0,"ratio":1.0,"runs":[{"commits":10,"events":10,"seconds":2.0,"peak_bytes":10485760}],"skipped":null},{"id":"journal-long","label":"long","commits":20000,"peak_bytes":13107200.0,"ratio":1.25,"runs":[{"commits":10,"events":10,"seconds":2.0,"peak_bytes":13631488},{"commits":10,"events":10,"seconds":2.0,"peak_bytes":12582912}],"skipped":null}]},{"id":"journal_model_open","title":"(h) model open","commits":20000,"baseline":"journal-short","median_of":"seconds","rows":[{"id":"journal-short","label":"short","commits":20000,"seconds":0.004,"ratio":1.0,"runs":[{"commits":100,"events":100,"seconds":0.004,"peak_bytes":null}],"skipped":null},{"id":"journal-long","label":"long","commits":20000,"seconds":0.005,"ratio":1.25,"runs":[{"commits":100,"events":100,"seconds":0.005,"peak_bytes":null}],"skipped":null}]}],"targets":[{"what":"synced appends","table":"append_synced","row":"foldstore-loose","at_least":0.8,"at_most":null,"ratio":1.3125000000000002,"met":true,"not_measured":null},{"what":"peak memory","table":"journal_replay_memory","row":"journal-long","at_least":null,"at_most":1.5,"ratio":1.25,"met":true,"not_measured":null},{"what":"left out","table":"replay","row":"foldstore-loose","at_least":0.9,"at_most":null,"ratio":null,"met":null,"not_measured":"table replay was not run"}]}"#;
+
     #[test]
     fn thousands_are_separated() {
         assert_eq!(thousands(0.4), "0");

@@ -67,6 +67,8 @@ pub mod guide {}
 
 #[cfg(feature = "tokio")]
 pub mod asynchronous;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod error;
 mod event;
 mod format;
@@ -98,9 +100,9 @@ pub use storage::ObjectStorage;
 pub use storage::PostgresStorage;
 pub use storage::{
     Conflict, Durability, FolderStorage, JournalStorage, Leftover, MemoryStorage, Storage, Watch,
-    MAX_DOCUMENT_BYTES,
+    COMMIT_ID_HEADER, MAX_DOCUMENT_BYTES,
 };
-pub use store::{Block, HeaderFactory, Layout, Store, StoreBuilder, COMMIT_ID_HEADER};
+pub use store::{Block, HeaderFactory, Layout, Store, StoreBuilder};
 pub use subscribe::{Start, Subscription, DEFAULT_POLL_INTERVAL};
 pub use verify::{Finding, VerifyReport};
 

@@ -1,17 +1,33 @@
-//! The conformance suite of the [`Storage`] trait: every rule of its `# Contract`, written once
-//! as functions over `&dyn Storage` and run for every backend (memory, and a folder with each
-//! durability), followed by the folder backend's own rules (file names, temporary files,
-//! suspicious names, snapshot names).
+//! The conformance suite of the [`Storage`] trait, run for every backend of this repository
+//! (memory, a folder and a journal with each durability, and PostgreSQL and S3 when their test
+//! servers are configured): every rule of its `# Contract`, written once as the public checks of
+//! [`foldstore::conformance`] (the `conformance` feature, which backends outside this
+//! repository run the same way), one test each; followed by the folder backend's own rules
+//! (file names, temporary files, suspicious names, snapshot names).
 //!
 //! After every check on a folder backend, the harness also asserts that no temporary file was
 //! left behind, whatever the check did (commits, conflicts, races).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Barrier, Mutex};
 use std::thread;
 
+use foldstore::conformance::a_contiguous_log_refuses_commits_beyond_its_end as journal_refuses_commits_beyond_the_end;
+use foldstore::conformance::{self, THREADS};
+use foldstore::conformance::{
+    append_takes_the_lowest_free_number_and_never_overwrites, appends_and_batch_reads_agree,
+    commit_number_zero_is_refused_or_listed,
+    commits_may_be_created_in_any_order_and_are_listed_sorted,
+    create_conflicts_even_with_identical_bytes, create_is_exclusive,
+    ensure_created_is_idempotent_and_keeps_contents, invalid_snapshot_names_are_refused,
+    listing_reports_commits_and_snapshots_sorted, locations_name_the_commit_and_snapshot,
+    racing_appends_place_every_document_once_contiguously,
+    racing_creates_have_one_winner_per_number, racing_snapshot_creates_have_one_winner,
+    read_returns_exact_bytes_or_none, snapshot_bytes_are_exact,
+    snapshots_are_exclusive_and_keyed_by_name_and_commit,
+};
 use foldstore::storage::Listing;
 use foldstore::{
     Conflict, Durability, Error, FolderStorage, JournalStorage, MemoryStorage, Storage,
@@ -37,57 +53,53 @@ struct Backend {
 }
 
 impl Backend {
-    fn memory() -> Self {
+    /// A backend kept elsewhere than in a folder of its own.
+    fn elsewhere(storage: Box<dyn Storage>) -> Self {
         Backend {
-            storage: Box::new(MemoryStorage::new()),
+            storage,
             folder: None,
             _dir: None,
         }
     }
 
-    fn folder(durability: Durability) -> Self {
+    /// A backend in the folder `store` of a new temporary folder, made by `make`.
+    fn in_folder(make: impl FnOnce(&Path) -> Box<dyn Storage>) -> Self {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let folder = dir.path().join("store");
         Backend {
-            storage: Box::new(FolderStorage::with_durability(&folder, durability)),
+            storage: make(&folder),
             folder: Some(folder),
             _dir: Some(dir),
         }
+    }
+
+    fn memory() -> Self {
+        Self::elsewhere(Box::new(MemoryStorage::new()))
+    }
+
+    fn folder(durability: Durability) -> Self {
+        Self::in_folder(|folder| Box::new(FolderStorage::with_durability(folder, durability)))
     }
 
     /// A fresh table on the test PostgreSQL server, or `None` when there is none here (which
     /// fails the test under `CI=true`).
     #[cfg(feature = "postgres")]
     fn postgres() -> Option<Self> {
-        Some(Backend {
-            storage: pg_server::fresh_storage()?,
-            folder: None,
-            _dir: None,
-        })
+        pg_server::fresh_storage().map(Self::elsewhere)
     }
 
     /// A fresh prefix on the test S3 server, or `None` when there is none here (which fails
     /// the test under `CI=true`).
     #[cfg(feature = "s3")]
     fn s3() -> Option<Self> {
-        Some(Backend {
-            storage: s3_server::fresh_storage()?,
-            folder: None,
-            _dir: None,
-        })
+        s3_server::fresh_storage().map(Self::elsewhere)
     }
 
     fn journal(durability: Durability) -> Self {
-        let dir = tempfile::tempdir().expect("a temporary folder");
-        let folder = dir.path().join("store");
-        Backend {
-            // Small segments, so that the checks cross segment boundaries.
-            storage: Box::new(JournalStorage::with_segment_bytes(
-                &folder, durability, 4096,
-            )),
-            folder: Some(folder),
-            _dir: Some(dir),
-        }
+        // Small segments, so that the checks cross segment boundaries.
+        Self::in_folder(|folder| {
+            Box::new(JournalStorage::with_segment_bytes(folder, durability, 4096))
+        })
     }
 
     fn assert_no_temporary_files(&self) {
@@ -179,524 +191,17 @@ fn doc(text: &str) -> Vec<u8> {
     text.as_bytes().to_vec()
 }
 
-fn commits(storage: &dyn Storage) -> Vec<u64> {
-    storage.list().expect("list").commits
-}
-
-// A backend that keeps the log contiguous by construction refuses a commit beyond the end plus
-// one, and changes nothing; identical bytes at an existing number are still a conflict.
-fn journal_refuses_commits_beyond_the_end(storage: &dyn Storage) {
-    assert!(storage.create_commit(3, b"three").is_err());
-    assert!(storage.append_commit(2, b"two").is_err());
-    assert_eq!(storage.list().expect("list").commits, Vec::<u64>::new());
-    assert_eq!(storage.create_commit(1, b"one").expect("create"), Ok(()));
-    assert_eq!(
-        storage.create_commit(1, b"one").expect("create"),
-        Err(Conflict { commit: 1 })
-    );
-    assert!(storage.create_commit(3, b"three").is_err());
-    assert_eq!(storage.append_commit(1, b"two").expect("append"), 2);
-    assert_eq!(storage.list().expect("list").commits, [1, 2]);
-    assert_eq!(storage.last_commit().expect("last"), 2);
-}
-
-// Batch reads (`read_commits`) and the log's end (`last_commit`) agree with single reads,
-// across many commits of all sizes.
-fn appends_and_batch_reads_agree(storage: &dyn Storage) {
-    assert_eq!(storage.last_commit().expect("last"), 0);
-    assert_eq!(
-        storage.read_commits(1, 10).expect("read"),
-        Vec::<Vec<u8>>::new()
-    );
-    let documents: Vec<Vec<u8>> = (0..600_usize)
-        .map(|i| {
-            let filler = "x".repeat((i * 37) % 3000);
-            doc(&format!(
-                r#"{{"headers":{{}},"events":[{{"name":"e{i}","data":"{filler}"}}]}}"#
-            ))
-        })
-        .collect();
-    // Each append starts at the next number, as the store's do (appends from 1 are checked
-    // elsewhere; here they would only make slow backends slower).
-    for (expected, document) in (1..).zip(&documents) {
-        assert_eq!(
-            storage.append_commit(expected, document).expect("append"),
-            expected
-        );
-    }
-    assert_eq!(storage.last_commit().expect("last"), 600);
-    for (first, max) in [
-        (1, 600),
-        (1, 1000),
-        (17, 5),
-        (255, 3),
-        (256, 300),
-        (590, 50),
-        (601, 5),
-    ] {
-        let read = storage.read_commits(first, max).expect("read");
-        let from = usize::try_from(first - 1).expect("small");
-        let expected: Vec<Vec<u8>> = documents.iter().skip(from).take(max).cloned().collect();
-        assert_eq!(read.len(), expected.len(), "read_commits({first}, {max})");
-        assert!(read == expected, "read_commits({first}, {max}) differs");
-    }
-    for number in [600, 1, 300, 257, 256, 2] {
-        let index = usize::try_from(number - 1).expect("small");
-        assert_eq!(
-            storage.read_commit(number).expect("read").as_ref(),
-            Some(&documents[index])
-        );
-    }
-    assert_eq!(storage.read_commit(601).expect("read"), None);
-}
-
-// Contract 1: exclusive creation; a conflict changes nothing.
-fn create_is_exclusive(storage: &dyn Storage) {
-    let first = doc(r#"{"headers":{},"events":[{"name":"first"}]}"#);
-    let second = doc(r#"{"headers":{},"events":[{"name":"second"}]}"#);
-    assert_eq!(storage.create_commit(1, &first).expect("create"), Ok(()));
-    let conflict = storage
-        .create_commit(1, &second)
-        .expect("a conflict is not an error");
-    assert_eq!(conflict, Err(Conflict { commit: 1 }));
-    assert_eq!(
-        Conflict { commit: 1 }.to_string(),
-        "commit 1 was created by another writer first"
-    );
-    assert_eq!(storage.read_commit(1).expect("read"), Some(first.clone()));
-    assert_eq!(commits(storage), [1]);
-    // A second conflict, and one on another number after it, still change nothing.
-    assert_eq!(
-        storage.create_commit(1, b"").expect("create"),
-        Err(Conflict { commit: 1 })
-    );
-    assert_eq!(storage.create_commit(2, &second).expect("create"), Ok(()));
-    assert_eq!(storage.read_commit(1).expect("read"), Some(first));
-    assert_eq!(storage.read_commit(2).expect("read"), Some(second));
-}
-
-fn create_conflicts_even_with_identical_bytes(storage: &dyn Storage) {
-    let bytes = doc(r#"{"events":[]}"#);
-    assert_eq!(storage.create_commit(3, &bytes).expect("create"), Ok(()));
-    assert_eq!(
-        storage.create_commit(3, &bytes).expect("create"),
-        Err(Conflict { commit: 3 })
-    );
-    assert_eq!(commits(storage), [3]);
-}
-
-// Contract 3: reads return exactly the bytes created, or None. The backend never parses.
-fn read_returns_exact_bytes_or_none(storage: &dyn Storage) {
-    let big: Vec<u8> = (0..1_048_576_u32)
-        .map(|i| u8::try_from(i % 251).expect("below 256"))
-        .collect();
-    let documents: Vec<Vec<u8>> = vec![
-        Vec::new(),
-        b"\x00\xff\xfe binary, not JSON \r\n".to_vec(),
-        doc("{\r\n  \"headers\": {},\r\n  \"events\": []\r\n}\r\n"),
-        doc(r#"{"headers":{"time":"2026-11-27T15:03:30.380Z"},"events":[{"name":"ø"}]}"#),
-        big,
-    ];
-    for (number, document) in (1..).zip(&documents) {
-        assert_eq!(
-            storage.create_commit(number, document).expect("create"),
-            Ok(())
-        );
-    }
-    for (number, document) in (1..).zip(&documents) {
-        assert_eq!(
-            storage.read_commit(number).expect("read").as_ref(),
-            Some(document),
-            "commit {number}"
-        );
-        assert!(storage.commit_exists(number).expect("exists"));
-    }
-    for absent in [6, 7, 1000, u64::MAX] {
-        assert_eq!(storage.read_commit(absent).expect("read"), None, "{absent}");
-        assert!(!storage.commit_exists(absent).expect("exists"), "{absent}");
-    }
-}
-
-// Contract 6 (sorted) and 1 (exclusive at any number, not only the next one).
-fn commits_may_be_created_in_any_order_and_are_listed_sorted(storage: &dyn Storage) {
-    for number in [5, 1, 3, 2, 10] {
-        let document = doc(&format!(r#"{{"n":{number}}}"#));
-        assert_eq!(
-            storage.create_commit(number, &document).expect("create"),
-            Ok(())
-        );
-    }
-    assert_eq!(commits(storage), [1, 2, 3, 5, 10]);
-    for number in [1, 2, 3, 5, 10] {
-        assert_eq!(
-            storage.read_commit(number).expect("read"),
-            Some(doc(&format!(r#"{{"n":{number}}}"#)))
-        );
-    }
-    assert_eq!(storage.read_commit(4).expect("read"), None);
-}
-
-// Contract 4: append at the lowest free number >= first, trying in order; never overwriting.
-fn append_takes_the_lowest_free_number_and_never_overwrites(storage: &dyn Storage) {
-    for number in [1, 2, 4] {
-        let document = doc(&format!("existing {number}"));
-        assert_eq!(
-            storage.create_commit(number, &document).expect("create"),
-            Ok(())
-        );
-    }
-    assert_eq!(storage.append_commit(1, b"a").expect("append"), 3);
-    assert_eq!(storage.append_commit(1, b"b").expect("append"), 5);
-    assert_eq!(storage.append_commit(3, b"c").expect("append"), 6);
-    // A first number beyond the end is taken as it is: lower free numbers stay free.
-    assert_eq!(storage.append_commit(10, b"d").expect("append"), 10);
-    assert_eq!(storage.append_commit(7, b"e").expect("append"), 7);
-    assert_eq!(storage.append_commit(10, b"f").expect("append"), 11);
-    let expected: BTreeMap<u64, Vec<u8>> = [
-        (1, doc("existing 1")),
-        (2, doc("existing 2")),
-        (3, doc("a")),
-        (4, doc("existing 4")),
-        (5, doc("b")),
-        (6, doc("c")),
-        (7, doc("e")),
-        (10, doc("d")),
-        (11, doc("f")),
-    ]
-    .into_iter()
-    .collect();
-    assert_eq!(
-        commits(storage),
-        expected.keys().copied().collect::<Vec<_>>()
-    );
-    for (number, document) in &expected {
-        assert_eq!(
-            storage.read_commit(*number).expect("read").as_ref(),
-            Some(document),
-            "commit {number}"
-        );
-    }
-    assert_eq!(storage.read_commit(8).expect("read"), None);
-}
-
-// Contract 5: snapshots follow rules 1 to 3, keyed by (name, commit).
-fn snapshots_are_exclusive_and_keyed_by_name_and_commit(storage: &dyn Storage) {
-    let first = doc(r#"{"headers":{},"snapshot":{"members":1}}"#);
-    let second = doc(r#"{"headers":{},"snapshot":{"members":2}}"#);
-    assert_eq!(
-        storage
-            .create_snapshot("members", 3, &first)
-            .expect("create"),
-        Ok(())
-    );
-    assert_eq!(
-        storage
-            .create_snapshot("members", 3, &second)
-            .expect("create"),
-        Err(Conflict { commit: 3 })
-    );
-    assert_eq!(
-        storage.read_snapshot("members", 3).expect("read"),
-        Some(first.clone())
-    );
-    assert_eq!(storage.read_snapshot("members", 4).expect("read"), None);
-    assert_eq!(storage.read_snapshot("other", 3).expect("read"), None);
-    // Another name at the same commit, and the same name at another commit, are other keys.
-    assert_eq!(
-        storage
-            .create_snapshot("other", 3, &second)
-            .expect("create"),
-        Ok(())
-    );
-    assert_eq!(
-        storage
-            .create_snapshot("members", 1, &second)
-            .expect("create"),
-        Ok(())
-    );
-    assert_eq!(
-        storage.read_snapshot("members", 3).expect("read"),
-        Some(first)
-    );
-    assert_eq!(
-        storage.read_snapshot("other", 3).expect("read"),
-        Some(second.clone())
-    );
-    assert_eq!(
-        storage.read_snapshot("members", 1).expect("read"),
-        Some(second)
-    );
-    // Snapshots are not commits, and commits are not snapshots.
-    assert!(commits(storage).is_empty());
-    assert!(!storage.commit_exists(3).expect("exists"));
-    for number in 1..=3 {
-        assert_eq!(
-            storage.create_commit(number, b"commit").expect("create"),
-            Ok(())
-        );
-    }
-    assert_eq!(storage.read_snapshot("members", 4).expect("read"), None);
-    assert_eq!(
-        storage.list().expect("list").snapshots,
-        [
-            ("members".to_owned(), 1),
-            ("members".to_owned(), 3),
-            ("other".to_owned(), 3)
-        ]
-    );
-}
-
-fn snapshot_bytes_are_exact(storage: &dyn Storage) {
-    let documents = [
-        Vec::new(),
-        b"\x00\xff not JSON".to_vec(),
-        doc("{\n  \"headers\": {},\n  \"snapshot\": [1, 2, 3]\n}\n"),
-    ];
-    for (commit, document) in (1..).zip(&documents) {
-        assert_eq!(
-            storage
-                .create_snapshot("model", commit, document)
-                .expect("create"),
-            Ok(())
-        );
-    }
-    for (commit, document) in (1..).zip(&documents) {
-        assert_eq!(
-            storage
-                .read_snapshot("model", commit)
-                .expect("read")
-                .as_ref(),
-            Some(document)
-        );
-    }
-}
-
-fn invalid_snapshot_names_are_refused(storage: &dyn Storage) {
-    for name in [
-        "",
-        ".",
-        "a.b",
-        "members.v2",
-        "a/b",
-        "../escape",
-        "a\\b",
-        "a\0b",
-    ] {
-        match storage.create_snapshot(name, 1, b"{\"snapshot\":1}") {
-            Err(Error::InvalidSnapshotName { name: refused, .. }) => assert_eq!(refused, name),
-            other => panic!("snapshot name {name:?} was not refused: {other:?}"),
-        }
-        // Reading with such a name never finds anything (the folder refuses it outright).
-        assert!(
-            !matches!(storage.read_snapshot(name, 1), Ok(Some(_))),
-            "{name:?}"
-        );
-    }
-    assert_eq!(storage.list().expect("list"), Listing::default());
-}
-
-// Contract 6: the listing reports every commit and snapshot, sorted, and nothing else.
-fn listing_reports_commits_and_snapshots_sorted(storage: &dyn Storage) {
-    assert_eq!(storage.list().expect("list"), Listing::default());
-    for number in [12, 2, 1, 9] {
-        assert_eq!(storage.create_commit(number, b"c").expect("create"), Ok(()));
-    }
-    for (name, commit) in [("b", 2), ("a", 9), ("a", 1), ("ab", 1), ("B", 5)] {
-        assert_eq!(
-            storage.create_snapshot(name, commit, b"s").expect("create"),
-            Ok(())
-        );
-    }
-    let listing = storage.list().expect("list");
-    assert_eq!(listing.commits, [1, 2, 9, 12]);
-    let mut expected: Vec<(String, u64)> = [("b", 2), ("a", 9), ("a", 1), ("ab", 1), ("B", 5)]
-        .into_iter()
-        .map(|(name, commit)| (name.to_owned(), commit))
-        .collect();
-    expected.sort();
-    assert_eq!(listing.snapshots, expected);
-    assert!(listing.suspicious.is_empty(), "{:?}", listing.suspicious);
-}
-
-fn locations_name_the_commit_and_snapshot(storage: &dyn Storage) {
-    let one = storage.commit_location(1);
-    let two = storage.commit_location(2);
-    assert_ne!(one, two);
-    assert!(one.contains('1') && two.contains('2'), "{one} {two}");
-    let snapshot = storage.snapshot_location("members", 37);
-    assert!(
-        snapshot.contains("members") && snapshot.contains("37"),
-        "{snapshot}"
-    );
-    assert_ne!(snapshot, storage.snapshot_location("members", 38));
-    assert_ne!(snapshot, storage.snapshot_location("others", 37));
-}
-
-// Contract 7: ensure_created makes the backend exist, and doing it again changes nothing.
-fn ensure_created_is_idempotent_and_keeps_contents(storage: &dyn Storage) {
-    assert!(storage.exists().expect("exists"));
-    assert_eq!(storage.create_commit(1, b"one").expect("create"), Ok(()));
-    assert_eq!(
-        storage.create_snapshot("m", 1, b"snap").expect("create"),
-        Ok(())
-    );
-    storage.ensure_created().expect("ensure_created again");
-    storage.ensure_created().expect("and again");
-    assert!(storage.exists().expect("exists"));
-    assert_eq!(storage.read_commit(1).expect("read"), Some(doc("one")));
-    assert_eq!(
-        storage.read_snapshot("m", 1).expect("read"),
-        Some(doc("snap"))
-    );
-    assert_eq!(commits(storage), [1]);
-}
-
-const THREADS: usize = 8;
-
-// Contracts 3 and 6 at the edge: commits are numbered from 1. A backend may refuse number 0,
-// but if it accepts it, its listing and its reads must agree that commit 0 exists (the store
-// trusts `list` for the tip and `read_commit` for the content).
-fn commit_number_zero_is_refused_or_listed(storage: &dyn Storage) {
-    match storage.create_commit(0, b"zero") {
-        Ok(Ok(())) => {
-            assert_eq!(storage.read_commit(0).expect("read"), Some(doc("zero")));
-            assert_eq!(
-                commits(storage),
-                [0],
-                "commit 0 was created and is readable, but the listing does not report it"
-            );
-        }
-        Err(_) => {
-            assert_eq!(storage.read_commit(0).expect("read"), None);
-            assert_eq!(storage.list().expect("list"), Listing::default());
-        }
-        Ok(Err(conflict)) => panic!("an empty backend reported {conflict}"),
-    }
-}
-
-// Contract 8 with contract 1: many writers racing for the same numbers, one winner each.
-fn racing_creates_have_one_winner_per_number(storage: &dyn Storage) {
-    const NUMBERS: u64 = 30;
-    let barrier = Barrier::new(THREADS);
-    let winners: Mutex<BTreeMap<u64, Vec<usize>>> = Mutex::new(BTreeMap::new());
-    thread::scope(|scope| {
-        for writer in 0..THREADS {
-            let (barrier, winners) = (&barrier, &winners);
-            scope.spawn(move || {
-                barrier.wait();
-                for number in 1..=NUMBERS {
-                    let document = doc(&format!("writer {writer} at {number}"));
-                    match storage.create_commit(number, &document).expect("create") {
-                        Ok(()) => winners
-                            .lock()
-                            .expect("lock")
-                            .entry(number)
-                            .or_default()
-                            .push(writer),
-                        Err(conflict) => assert_eq!(conflict, Conflict { commit: number }),
-                    }
-                }
-            });
-        }
-    });
-    let winners = winners.into_inner().expect("lock");
-    assert_eq!(winners.len(), usize::try_from(NUMBERS).expect("small"));
-    for (number, won) in &winners {
-        assert_eq!(won.len(), 1, "commit {number} was won by {won:?}");
-        assert_eq!(
-            storage.read_commit(*number).expect("read"),
-            Some(doc(&format!("writer {} at {number}", won[0]))),
-            "commit {number} holds the winner's bytes"
-        );
-    }
-    assert_eq!(commits(storage), (1..=NUMBERS).collect::<Vec<_>>());
-}
-
-// Contract 8 with contract 4: appends from many threads land once each, contiguously.
-fn racing_appends_place_every_document_once_contiguously(storage: &dyn Storage) {
-    const PER_THREAD: usize = 25;
-    let barrier = Barrier::new(THREADS);
-    let placed: Mutex<Vec<(u64, Vec<u8>)>> = Mutex::new(Vec::new());
-    thread::scope(|scope| {
-        for writer in 0..THREADS {
-            let (barrier, placed) = (&barrier, &placed);
-            scope.spawn(move || {
-                barrier.wait();
-                let mut previous = 0;
-                for index in 0..PER_THREAD {
-                    let document = doc(&format!("writer {writer} document {index}"));
-                    let number = storage.append_commit(1, &document).expect("append");
-                    // Every number below the last one taken stays taken, so each writer's
-                    // documents land in increasing order.
-                    assert!(number > previous, "{number} after {previous}");
-                    previous = number;
-                    placed.lock().expect("lock").push((number, document));
-                }
-            });
-        }
-    });
-    let mut placed = placed.into_inner().expect("lock");
-    placed.sort();
-    let total = u64::try_from(THREADS * PER_THREAD).expect("small");
-    let numbers: Vec<u64> = placed.iter().map(|(number, _)| *number).collect();
-    assert_eq!(numbers, (1..=total).collect::<Vec<_>>());
-    let documents: BTreeSet<&Vec<u8>> = placed.iter().map(|(_, document)| document).collect();
-    assert_eq!(documents.len(), THREADS * PER_THREAD, "every document once");
-    for (number, document) in &placed {
-        assert_eq!(
-            storage.read_commit(*number).expect("read").as_ref(),
-            Some(document)
-        );
-    }
-    assert_eq!(commits(storage), numbers);
-}
-
-fn racing_snapshot_creates_have_one_winner(storage: &dyn Storage) {
-    let barrier = Barrier::new(THREADS);
-    let winners = Mutex::new(Vec::new());
-    thread::scope(|scope| {
-        for writer in 0..THREADS {
-            let (barrier, winners) = (&barrier, &winners);
-            scope.spawn(move || {
-                barrier.wait();
-                let document = doc(&format!("snapshot by {writer}"));
-                if storage
-                    .create_snapshot("members", 7, &document)
-                    .expect("create")
-                    .is_ok()
-                {
-                    winners.lock().expect("lock").push(writer);
-                }
-            });
-        }
-    });
-    let winners = winners.into_inner().expect("lock");
-    assert_eq!(winners.len(), 1, "{winners:?}");
-    assert_eq!(
-        storage.read_snapshot("members", 7).expect("read"),
-        Some(doc(&format!("snapshot by {}", winners[0])))
-    );
-}
-
-// Contract 7: a backend that does not exist yet is empty, and reading does not create it.
+// Contract 7 on a backend not created yet, with what a folder adds: reading creates no folder,
+// and only `ensure_created` makes one (holding nothing but a journal's marker and segment
+// folder).
 fn a_backend_not_created_is_empty_and_reading_creates_nothing(backend: &Backend) {
     let storage = &*backend.storage;
-    let existed = storage.exists().expect("exists");
-    assert_eq!(storage.list().expect("list"), Listing::default());
-    assert_eq!(storage.read_commit(1).expect("read"), None);
-    assert!(!storage.commit_exists(1).expect("exists"));
-    assert_eq!(storage.read_snapshot("members", 1).expect("read"), None);
-    assert_eq!(storage.exists().expect("exists"), existed);
+    let existed = conformance::reading_a_backend_not_created_finds_nothing(storage);
     if let Some(folder) = &backend.folder {
         assert!(!existed);
         assert!(!folder.exists(), "reading created {}", folder.display());
     }
-    storage.ensure_created().expect("ensure_created");
-    assert!(storage.exists().expect("exists"));
-    storage
-        .ensure_created()
-        .expect("ensure_created is idempotent");
-    assert_eq!(storage.list().expect("list"), Listing::default());
+    conformance::ensure_created_makes_an_empty_backend(storage);
     if let Some(folder) = &backend.folder {
         assert!(folder.is_dir());
         // Nothing but a journal's marker and segment folder.
@@ -711,22 +216,14 @@ fn a_backend_not_created_is_empty_and_reading_creates_nothing(backend: &Backend)
 }
 
 // Contract 7: creating a commit in a backend that does not exist may fail; if it does not,
-// the commit is there whole.
+// the commit is there whole. A folder backend refuses, naming its folder, and creates nothing.
 fn writing_to_a_backend_not_created_fails_or_lands_whole(backend: &Backend) {
-    let storage = &*backend.storage;
-    let result = storage.create_commit(1, b"one");
-    match (&backend.folder, result) {
-        (None, Ok(Ok(()))) => assert_eq!(storage.read_commit(1).expect("read"), Some(doc("one"))),
-        (Some(folder), Err(Error::StoreMissing { path })) => {
+    let refused =
+        conformance::writing_to_a_backend_not_created_fails_or_lands_whole(&*backend.storage);
+    match (&backend.folder, refused) {
+        (None, None) => {}
+        (Some(folder), Some(path)) => {
             assert_eq!(&path, folder);
-            assert!(matches!(
-                storage.append_commit(1, b"one"),
-                Err(Error::StoreMissing { .. })
-            ));
-            assert!(matches!(
-                storage.create_snapshot("members", 1, b"s"),
-                Err(Error::StoreMissing { .. })
-            ));
             assert!(!folder.exists(), "a failed write created the folder");
         }
         (_, other) => panic!("unexpected outcome of a write to a backend not created: {other:?}"),
@@ -736,29 +233,16 @@ fn writing_to_a_backend_not_created_fails_or_lands_whole(backend: &Backend) {
 // The folder backend's own rules.
 
 fn temporary_files(folder: &Path) -> Vec<String> {
-    fs::read_dir(folder)
-        .expect("read_dir")
-        .map(|entry| {
-            entry
-                .expect("entry")
-                .file_name()
-                .to_string_lossy()
-                .into_owned()
-        })
+    file_names(folder)
+        .into_iter()
         .filter(|name| name.starts_with(TEMP_PREFIX))
         .collect()
 }
 
 fn file_names(folder: &Path) -> BTreeSet<String> {
-    fs::read_dir(folder)
-        .expect("read_dir")
-        .map(|entry| {
-            entry
-                .expect("entry")
-                .file_name()
-                .to_string_lossy()
-                .into_owned()
-        })
+    let names = fs::read_dir(folder).expect("read_dir");
+    names
+        .map(|entry| entry.expect("entry").file_name().to_string_lossy().into())
         .collect()
 }
 
@@ -967,28 +451,30 @@ fn folder_refuses_unsafe_snapshot_names_for_reading_and_writing() {
 
 #[test]
 fn folder_that_is_a_file_is_not_a_folder() {
-    let dir = tempfile::tempdir().expect("a temporary folder");
-    let file = dir.path().join("store");
-    fs::write(&file, b"not a folder").expect("write");
-    let storage = FolderStorage::new(&file);
+    let backend = Backend::in_folder(|file| {
+        fs::write(file, b"not a folder").expect("write");
+        Box::new(FolderStorage::new(file))
+    });
+    let (storage, file) = (&*backend.storage, backend.folder.as_ref().expect("a path"));
     for result in [
         storage.exists().map(|_| ()),
         storage.list().map(|_| ()),
         storage.ensure_created(),
     ] {
         match result {
-            Err(Error::NotAFolder { path }) => assert_eq!(path, file),
+            Err(Error::NotAFolder { path }) => assert_eq!(&path, file),
             other => panic!("expected NotAFolder, got {other:?}"),
         }
     }
-    assert_eq!(fs::read(&file).expect("read"), b"not a folder");
+    assert_eq!(fs::read(file).expect("read"), b"not a folder");
 }
 
 #[test]
 fn folder_ensure_created_makes_parents() {
-    let dir = tempfile::tempdir().expect("a temporary folder");
-    let folder = dir.path().join("a").join("b").join("store");
-    let storage = FolderStorage::new(&folder);
+    // The folder `a/b` in the backend's folder, none of which exists.
+    let backend = Backend::in_folder(|store| Box::new(FolderStorage::new(store.join("a/b"))));
+    let folder = backend.folder.as_ref().expect("a path").join("a/b");
+    let storage = &*backend.storage;
     assert!(!storage.exists().expect("exists"));
     storage.ensure_created().expect("ensure_created");
     assert!(folder.is_dir());

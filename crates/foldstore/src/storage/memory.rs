@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Condvar, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
-use super::{check_commit_number, validate_snapshot_name, Conflict, Listing, Storage, Watch};
+use super::{
+    check_commit_number, validate_snapshot_name, Conflict, Created, Listing, Storage, Watch,
+};
 use crate::error::Result;
 
 /// Commits and snapshots held in memory, gone when the last clone is dropped.
@@ -63,7 +65,7 @@ impl Storage for MemoryStorage {
         Ok(self.read().commits.get(&number).map(|bytes| bytes.to_vec()))
     }
 
-    fn create_commit(&self, number: u64, document: &[u8]) -> Result<Result<(), Conflict>> {
+    fn create_commit(&self, number: u64, document: &[u8]) -> Created {
         check_commit_number(number)?;
         let mut contents = self.write();
         if contents.commits.contains_key(&number) {
@@ -85,12 +87,7 @@ impl Storage for MemoryStorage {
             .map(|bytes| bytes.to_vec()))
     }
 
-    fn create_snapshot(
-        &self,
-        name: &str,
-        commit: u64,
-        document: &[u8],
-    ) -> Result<Result<(), Conflict>> {
+    fn create_snapshot(&self, name: &str, commit: u64, document: &[u8]) -> Created {
         validate_snapshot_name(name)?;
         let mut contents = self.write();
         let key = (name.to_owned(), commit);

@@ -1,7 +1,9 @@
 //! Where the bytes live: the [`Storage`] trait and its backends.
 
+mod address;
 mod folder;
 pub mod journal;
+mod listing;
 pub(crate) mod local;
 mod memory;
 #[cfg(feature = "s3")]
@@ -19,6 +21,8 @@ pub use memory::MemoryStorage;
 pub use object::ObjectStorage;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStorage;
+
+pub(crate) use self::address::address;
 
 use std::fmt;
 
@@ -48,6 +52,15 @@ impl fmt::Display for Conflict {
         )
     }
 }
+
+/// What creating a commit or a snapshot returns: `Ok(Ok(()))` when it was created,
+/// `Ok(Err(Conflict))` when another writer had taken its number (nothing changed), `Err` for
+/// any other failure.
+pub type Created = Result<std::result::Result<(), Conflict>>;
+
+/// The header that carries a commit's unique id, for backends that need one to resolve a write
+/// whose outcome they could not learn (see [`Storage::needs_commit_ids`]).
+pub const COMMIT_ID_HEADER: &str = "commitId";
 
 /// What [`Storage::snapshots`] finds: the snapshots present, as (snapshot name, commit
 /// number), sorted; and the last commit, when the same look finds it.
@@ -84,8 +97,9 @@ pub struct Listing {
 /// (numbering, replay, headers) on these few operations.
 ///
 /// # Contract
-/// Every backend keeps these rules; the conformance suite in `tests/storage_conformance.rs`
-/// checks them for each one.
+/// Every backend keeps these rules; the conformance suite checks them for each backend of this
+/// crate (`tests/storage_conformance.rs`), and `foldstore::conformance` (the `conformance`
+/// feature) publishes its checks for backends written elsewhere.
 /// 0. Commits are numbered from 1: `read_commit(0)` and `commit_exists(0)` find nothing,
 ///    `create_commit(0, _)` is [`Error::InvalidCommitNumber`](crate::Error::InvalidCommitNumber),
 ///    and `append_commit(0, _)` starts at 1.
@@ -109,6 +123,22 @@ pub struct Listing {
 ///    that does not exist may fail with an error.
 /// 8. The backend is shared by threads (`Send + Sync`), and other processes or machines may
 ///    write the same backend at the same time.
+///
+/// # Documents that carry a commit id
+/// A backend that can fail to learn whether a create succeeded ([`needs_commit_ids`]) tells
+/// its own document from another writer's by the unique id in its [`COMMIT_ID_HEADER`]
+/// header. Backends never parse documents, so the writer says which documents carry one: it
+/// writes them with [`create_identified_commit`], [`append_identified_commit`] and
+/// [`create_identified_snapshot`] instead of the plain methods. These are provided methods
+/// that default to the plain ones, so that a backend that does not care (most, and every
+/// backend written before them) implements nothing more, and the plain methods keep their
+/// signatures. A plain create is a promise of nothing: a backend must not take equal bytes
+/// for its own write unless it was told the document is unique.
+///
+/// [`needs_commit_ids`]: Storage::needs_commit_ids
+/// [`create_identified_commit`]: Storage::create_identified_commit
+/// [`append_identified_commit`]: Storage::append_identified_commit
+/// [`create_identified_snapshot`]: Storage::create_identified_snapshot
 pub trait Storage: Send + Sync + fmt::Debug {
     /// Creates the backend's container (folder, table, bucket prefix) if it does not exist.
     ///
@@ -190,9 +220,10 @@ pub trait Storage: Send + Sync + fmt::Debug {
     }
 
     /// Whether documents written through this backend need a unique id in their headers
-    /// (`commitId`), because the backend can fail to learn whether a create succeeded (a lost
-    /// acknowledgement, a client that retried a request that had in fact succeeded). Such a
-    /// backend then reads the commit back and compares it with its own document to tell its
+    /// ([`COMMIT_ID_HEADER`]), and to be written with the `*_identified_*` methods, because the
+    /// backend can fail to learn whether a create succeeded (a lost acknowledgement, a client
+    /// that retried a request that had in fact succeeded). Such a backend then reads the commit
+    /// back and compares it with its own document to tell its
     /// own commit from another writer's (DESIGN.md, guarantee 7). The default is `false`.
     fn needs_commit_ids(&self) -> bool {
         false
@@ -233,7 +264,7 @@ pub trait Storage: Send + Sync + fmt::Debug {
     ///
     /// # Errors
     /// Any failure other than a lost race.
-    fn create_commit(&self, number: u64, document: &[u8]) -> Result<Result<(), Conflict>>;
+    fn create_commit(&self, number: u64, document: &[u8]) -> Created;
 
     /// Creates `document` at the lowest free number `>= first`, and returns that number.
     ///
@@ -253,6 +284,26 @@ pub trait Storage: Send + Sync + fmt::Debug {
         }
     }
 
+    /// [`create_commit`](Storage::create_commit) for a document that carries a unique id in its
+    /// [`COMMIT_ID_HEADER`] header (see "Documents that carry a commit id"). The default is
+    /// `create_commit`.
+    ///
+    /// # Errors
+    /// As [`create_commit`](Storage::create_commit).
+    fn create_identified_commit(&self, number: u64, document: &[u8]) -> Created {
+        self.create_commit(number, document)
+    }
+
+    /// [`append_commit`](Storage::append_commit) for a document that carries a unique id in its
+    /// [`COMMIT_ID_HEADER`] header (see "Documents that carry a commit id"). The default is
+    /// `append_commit`.
+    ///
+    /// # Errors
+    /// As [`append_commit`](Storage::append_commit).
+    fn append_identified_commit(&self, first: u64, document: &[u8]) -> Result<u64> {
+        self.append_commit(first, document)
+    }
+
     /// Reads the snapshot of `name` labelled `commit`, or `None` when there is none.
     ///
     /// # Errors
@@ -263,12 +314,17 @@ pub trait Storage: Send + Sync + fmt::Debug {
     ///
     /// # Errors
     /// Any failure other than an existing snapshot.
-    fn create_snapshot(
-        &self,
-        name: &str,
-        commit: u64,
-        document: &[u8],
-    ) -> Result<Result<(), Conflict>>;
+    fn create_snapshot(&self, name: &str, commit: u64, document: &[u8]) -> Created;
+
+    /// [`create_snapshot`](Storage::create_snapshot) for a document that carries a unique id in
+    /// its [`COMMIT_ID_HEADER`] header (see "Documents that carry a commit id"). The default is
+    /// `create_snapshot`.
+    ///
+    /// # Errors
+    /// As [`create_snapshot`](Storage::create_snapshot).
+    fn create_identified_snapshot(&self, name: &str, commit: u64, document: &[u8]) -> Created {
+        self.create_snapshot(name, commit, document)
+    }
 
     /// Moves commit `number` out of the log into the backend's quarantine, without deleting
     /// anything, and returns where it went. Only repair calls it, for a damaged last commit.
@@ -312,62 +368,6 @@ pub trait Storage: Send + Sync + fmt::Debug {
 
     /// Where the snapshot of `name` at `commit` lives, for messages.
     fn snapshot_location(&self, name: &str, commit: u64) -> String;
-}
-
-/// The backend named by a URL (`postgres://...`, `postgresql://...`, `s3://...`), or `None`
-/// when `path` is a folder path.
-///
-/// # Errors
-/// A URL of a backend this build lacks the feature for, or one the backend refuses.
-pub(crate) fn address(path: &std::path::Path) -> Result<Option<std::sync::Arc<dyn Storage>>> {
-    let Some(text) = path.to_str() else {
-        return Ok(None);
-    };
-    let Some((scheme, _)) = text.split_once("://") else {
-        return Ok(None);
-    };
-    match scheme {
-        "postgres" | "postgresql" => {
-            #[cfg(feature = "postgres")]
-            {
-                Ok(Some(std::sync::Arc::new(PostgresStorage::connect(text)?)))
-            }
-            #[cfg(not(feature = "postgres"))]
-            {
-                Err(missing_feature(scheme, "postgres"))
-            }
-        }
-        "s3" => {
-            #[cfg(feature = "s3")]
-            {
-                Ok(Some(std::sync::Arc::new(ObjectStorage::from_url(text)?)))
-            }
-            #[cfg(not(feature = "s3"))]
-            {
-                Err(missing_feature(scheme, "s3"))
-            }
-        }
-        "file" => Ok(None),
-        _ => Err(crate::Error::Backend {
-            backend: "address",
-            message: format!(
-                "{text}: foldstore knows folder paths and postgres://, postgresql:// and s3:// addresses, not {scheme}://"
-            ),
-            source: None,
-        }),
-    }
-}
-
-/// The error for an address whose backend this build lacks.
-#[cfg_attr(all(feature = "postgres", feature = "s3"), allow(dead_code))]
-fn missing_feature(scheme: &str, feature: &'static str) -> crate::Error {
-    crate::Error::Backend {
-        backend: feature,
-        message: format!(
-            "{scheme}:// addresses need foldstore built with the `{feature}` feature (cargo add foldstore --features {feature})"
-        ),
-        source: None,
-    }
 }
 
 /// The largest commit or snapshot document foldstore writes or reads: 1 GiB.
@@ -433,4 +433,14 @@ pub fn validate_snapshot_name(name: &str) -> Result<()> {
         name: name.to_owned(),
         reason,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    /// The store still defines its own copy of the header's name: both must agree until it
+    /// re-exports this one.
+    #[test]
+    fn the_commit_id_header_is_the_stores() {
+        assert_eq!(crate::store::COMMIT_ID_HEADER, super::COMMIT_ID_HEADER);
+    }
 }

@@ -1,0 +1,30 @@
+//! Listings of the loose layout, wherever its names live (files of a folder, objects under a
+//! prefix): each name classified as a commit, a snapshot, a suspicious name or something else,
+//! and the whole sorted as [`Storage::list`](super::Storage::list) reports it.
+
+use super::local::names::{classify, Entry};
+use super::Listing;
+
+// Used by the object backend; the folder backend's own listing can use it too, and then it is
+// used in every build.
+#[cfg_attr(not(feature = "s3"), allow(dead_code))]
+impl Listing {
+    /// Adds what the entry named `name` is, by the loose layout's rules; `location` says where
+    /// it is, for a suspicious name. Other names are left out.
+    pub(crate) fn add_loose(&mut self, name: &str, location: impl FnOnce() -> String) {
+        match classify(name) {
+            Entry::Commit(number) => self.commits.push(number),
+            Entry::Snapshot(snapshot, commit) => self.snapshots.push((snapshot, commit)),
+            Entry::Suspicious(why) => self.suspicious.push((location(), why)),
+            Entry::Other => {}
+        }
+    }
+
+    /// The listing, each part sorted.
+    pub(crate) fn sorted(mut self) -> Listing {
+        self.commits.sort_unstable();
+        self.snapshots.sort_unstable();
+        self.suspicious.sort_unstable();
+        self
+    }
+}
