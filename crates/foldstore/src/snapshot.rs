@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::event::Headers;
 use crate::format::{decode_snapshot, encode_snapshot, DecodeError};
 use crate::json::too_deep_to_write;
-use crate::storage::validate_snapshot_name;
+use crate::storage::{validate_snapshot_name, COMMIT_ID_HEADER};
 use crate::store::Store;
 
 /// A snapshot read back from a store.
@@ -79,7 +79,13 @@ impl Store {
             ),
             source: None,
         })?;
-        match self.storage().create_snapshot(name, commit, &document)? {
+        let storage = self.storage();
+        let created = if headers.contains_key(COMMIT_ID_HEADER) {
+            storage.create_identified_snapshot(name, commit, &document)?
+        } else {
+            storage.create_snapshot(name, commit, &document)?
+        };
+        match created {
             Ok(()) => tracing::debug!(name, commit, "snapshot saved"),
             Err(_) => tracing::debug!(name, commit, "snapshot exists already"),
         }

@@ -434,13 +434,3 @@ pub fn validate_snapshot_name(name: &str) -> Result<()> {
         reason,
     })
 }
-
-#[cfg(test)]
-mod tests {
-    /// The store still defines its own copy of the header's name: both must agree until it
-    /// re-exports this one.
-    #[test]
-    fn the_commit_id_header_is_the_stores() {
-        assert_eq!(crate::store::COMMIT_ID_HEADER, super::COMMIT_ID_HEADER);
-    }
-}

@@ -11,7 +11,7 @@ use super::Store;
 use crate::error::{Error, Result};
 use crate::event::{Event, Headers};
 use crate::format::encode_commit;
-use crate::storage::Conflict;
+use crate::storage::{Conflict, COMMIT_ID_HEADER};
 
 /// A function that makes headers for each commit, added to the default `time` header.
 pub type HeaderFactory = dyn Fn() -> Headers + Send + Sync;
@@ -113,6 +113,9 @@ impl Store {
         // Refused, nothing written, when no reader could read it back.
         let document = encode_commit(headers, events)?;
         let storage = self.storage();
+        // A backend that resolves lost acknowledgements by the commit id is told the document
+        // carries one, rather than searching its bytes.
+        let identified = headers.contains_key(COMMIT_ID_HEADER);
         let number = match slot {
             Slot::Next => {
                 let mut first = self.inner.tip.known()? + 1;
@@ -122,9 +125,17 @@ impl Store {
                 if first > 1 && !storage.commit_exists(first - 1)? {
                     first = self.inner.tip.relist()? + 1;
                 }
-                storage.append_commit(first, &document)?
+                if identified {
+                    storage.append_identified_commit(first, &document)?
+                } else {
+                    storage.append_commit(first, &document)?
+                }
             }
-            Slot::Exactly(number) => match storage.create_commit(number, &document)? {
+            Slot::Exactly(number) => match if identified {
+                storage.create_identified_commit(number, &document)?
+            } else {
+                storage.create_commit(number, &document)?
+            } {
                 Ok(()) => number,
                 Err(conflict) => return Ok(Err(conflict)),
             },
@@ -148,11 +159,6 @@ impl Store {
         headers
     }
 }
-
-/// The header that carries a commit's unique id, for backends that need one to resolve a write
-/// whose outcome they could not learn (see
-/// [`Storage::needs_commit_ids`](crate::storage::Storage::needs_commit_ids)).
-pub const COMMIT_ID_HEADER: &str = "commitId";
 
 /// An id that no other commit of any process or machine carries: 128 bits from the process's
 /// randomly keyed hasher, the time, the process id and a counter.

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use crate::error::Result;
 use crate::storage::{MemoryStorage, Storage};
 
-pub use commit::{Block, HeaderFactory, COMMIT_ID_HEADER};
+pub use commit::{Block, HeaderFactory};
 pub use open::{Layout, StoreBuilder};
 pub(crate) use tip::Tip;
 

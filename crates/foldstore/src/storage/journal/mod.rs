@@ -85,7 +85,8 @@ use self::segment::{segment_name, Segment};
 use crate::error::{Error, Result};
 use crate::storage::local::fs::{FileSystem, Handle, OsFs};
 use crate::storage::local::store_folder::StoreFolder;
-use crate::storage::local::{Created, Durability};
+use crate::storage::local::Durability;
+use crate::storage::Created;
 use crate::storage::{
     check_commit_number, check_document_size, Leftover, Listing, SnapshotsFound, Storage,
 };

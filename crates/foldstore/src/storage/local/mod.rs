@@ -26,12 +26,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::storage::Conflict;
-
-/// What creating a commit or snapshot gives: created, or a [`Conflict`] with one there first
-/// (the return type of [`Storage::create_commit`](crate::storage::Storage::create_commit) and
-/// [`Storage::create_snapshot`](crate::storage::Storage::create_snapshot)).
-pub(crate) type Created = Result<Result<(), Conflict>>;
 
 /// How old a temporary file must be before a writer removes it as left over by a crash: far
 /// longer than any write takes, so one writer never removes another's file in flight.

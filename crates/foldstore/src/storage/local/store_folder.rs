@@ -13,8 +13,9 @@ use super::fs::{FileSystem, Kind};
 use super::names::{
     classify, listing, snapshot_file_name, JOURNAL_MARKER, QUARANTINE_FOLDER, TEMP_PREFIX,
 };
-use super::{sync_file_system, Created, Durability, STALE_TEMPORARY_AGE};
+use super::{sync_file_system, Durability, STALE_TEMPORARY_AGE};
 use crate::error::{Error, Result};
+use crate::storage::Created;
 use crate::storage::{check_document_size, validate_snapshot_name, Conflict, Listing};
 
 /// A store's folder, on a file system.
