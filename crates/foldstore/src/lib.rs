@@ -67,6 +67,7 @@ pub mod guide {}
 
 #[cfg(feature = "tokio")]
 pub mod asynchronous;
+mod copy;
 mod error;
 mod event;
 mod format;
@@ -75,12 +76,14 @@ pub mod model;
 mod projection;
 mod repair;
 mod replay;
+mod scan;
 mod snapshot;
 pub mod storage;
 mod store;
 mod subscribe;
 mod verify;
 
+pub use copy::{CopyError, CopyOptions, CopyReport};
 pub use error::{Error, Result};
 pub use event::{Event, Headers};
 pub use format::{Commit, DecodeError};
@@ -91,6 +94,7 @@ pub use postgres;
 pub use projection::{Checkpoint, FileCheckpoint, Projection};
 pub use repair::{Quarantine, RepairPlan};
 pub use replay::{Commits, Replay, ReplaySummary, IN_PROGRESS_GRACE};
+pub use scan::{RawCommit, RawCommits, Scanned};
 pub use snapshot::Snapshot;
 #[cfg(feature = "s3")]
 pub use storage::ObjectStorage;

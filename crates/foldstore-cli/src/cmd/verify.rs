@@ -15,10 +15,7 @@ use crate::progress::Progress;
 /// When the store cannot be listed, or the output written.
 pub fn run(store: &Store, json: bool) -> anyhow::Result<ExitCode> {
     let mut progress = Progress::new("verifying", 0);
-    let report = store.verify(|done, total| {
-        progress.set_total(total);
-        progress.set(done);
-    })?;
+    let report = store.verify(|done, total| progress.update(done, total))?;
     drop(progress);
     let mut out = BufWriter::new(io::stdout().lock());
     if json {
