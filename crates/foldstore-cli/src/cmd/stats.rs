@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use foldstore::{Finding, RawCommit, Scanned, Store};
 use serde_json::{json, Map, Value};
 
-use crate::output::{header_text, human_size, plural, styled, Palette};
+use crate::output::{findings_json, header_text, human_size, plural, styled, Palette};
 use crate::progress::Progress;
 
 /// A commit and its time header.
@@ -168,11 +168,6 @@ fn to_json(store: &Store, stats: &Stats) -> Value {
         .into_iter()
         .map(|(name, n)| (name.to_owned(), n.into()))
         .collect();
-    let problems: Vec<Value> = stats
-        .problems
-        .iter()
-        .map(|f| json!({"location": f.location, "problem": f.problem}))
-        .collect();
     json!({
         "store": store.path().map(|p| p.display().to_string()),
         "tip": stats.tip,
@@ -188,7 +183,7 @@ fn to_json(store: &Store, stats: &Stats) -> Value {
             "bytes": stats.snapshot_bytes,
             "by_model": stats.by_model,
         },
-        "problems": problems,
+        "problems": findings_json(&stats.problems),
     })
 }
 
