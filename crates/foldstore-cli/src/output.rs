@@ -210,6 +210,33 @@ pub fn stdout_is_a_file() -> bool {
     }
 }
 
+/// Writes one finding as a line: `label location: problem`, the label in `style`.
+///
+/// # Errors
+/// Errors of writing.
+pub fn write_finding(
+    out: &mut dyn Write,
+    style: Style,
+    label: &str,
+    finding: &Finding,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "{} {}: {}",
+        styled(style, label),
+        finding.location,
+        finding.problem
+    )
+}
+
+/// Findings as JSON: `[{"location", "problem"}]`.
+pub fn findings_json(findings: &[Finding]) -> Vec<Value> {
+    findings
+        .iter()
+        .map(|f| json!({"location": f.location, "problem": f.problem}))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,31 +275,4 @@ mod tests {
         let bold = Style::new().bold();
         assert_eq!(format!("{}", styled(bold, 42)), format!("{bold}42{bold:#}"));
     }
-}
-
-/// Writes one finding as a line: `label location: problem`, the label in `style`.
-///
-/// # Errors
-/// Errors of writing.
-pub fn write_finding(
-    out: &mut dyn Write,
-    style: Style,
-    label: &str,
-    finding: &Finding,
-) -> io::Result<()> {
-    writeln!(
-        out,
-        "{} {}: {}",
-        styled(style, label),
-        finding.location,
-        finding.problem
-    )
-}
-
-/// Findings as JSON: `[{"location", "problem"}]`.
-pub fn findings_json(findings: &[Finding]) -> Vec<Value> {
-    findings
-        .iter()
-        .map(|f| json!({"location": f.location, "problem": f.problem}))
-        .collect()
 }
