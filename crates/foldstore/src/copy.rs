@@ -79,8 +79,9 @@ pub enum CopyError {
     /// Reading the source or writing the destination failed.
     #[error(transparent)]
     Store(#[from] Error),
-    /// A commit of the source is damaged or missing (without [`CopyOptions::force`]): the
-    /// commits before it are in the destination.
+    /// A commit of the source is damaged or missing (without [`CopyOptions::force`], which
+    /// the message calls by its name in `foldstore copy`, `--force`): the commits before it
+    /// are in the destination.
     #[error("the copy stopped at commit {commit}: the commits before it are in the destination, nothing after it was copied (use --force to copy damaged files as they are)")]
     Stopped {
         /// The damaged or missing commit.
@@ -159,23 +160,23 @@ impl Store {
                 }
             }
         }
-        let report = Copy::new(self, destination, options).run()?;
+        let report = Copying::new(self, destination, options).run()?;
         destination.storage().sync_all()?;
         Ok(report)
     }
 }
 
 /// One copy under way.
-struct Copy<'a> {
+struct Copying<'a> {
     source: &'a Store,
     destination: &'a Store,
     options: CopyOptions<'a>,
     report: CopyReport,
 }
 
-impl<'a> Copy<'a> {
+impl<'a> Copying<'a> {
     fn new(source: &'a Store, destination: &'a Store, options: CopyOptions<'a>) -> Self {
-        Copy {
+        Copying {
             source,
             destination,
             options,
