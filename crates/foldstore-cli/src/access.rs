@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use anyhow::bail;
-use foldstore::{Commit, Error, Store};
+use foldstore::{Commit, Error, RawCommit, Scanned, Store};
 
 use crate::cli::RangeArgs;
 
@@ -56,8 +56,8 @@ pub fn resolve_range(store: &Store, range: RangeArgs) -> anyhow::Result<(u64, Op
 
 /// The size in bytes of commit `number` (0 if it has vanished since it was read).
 ///
-/// The library reads and decodes a commit without telling its size, so the verbs that show
-/// sizes read it a second time (from the operating system's cache).
+/// A commit delivered by a subscription comes without its size, so `tail -f` reads it a
+/// second time (from the operating system's cache).
 ///
 /// # Errors
 /// When it cannot be read.
@@ -66,55 +66,35 @@ pub fn commit_size(store: &Store, number: u64) -> anyhow::Result<u64> {
     Ok(bytes.map_or(0, |bytes| bytes.len() as u64))
 }
 
-/// A commit's bytes, as stored, and what they hold.
-#[derive(Debug)]
-pub struct RawCommit {
-    /// The document, byte for byte.
-    pub bytes: Vec<u8>,
-    /// The decoded commit, or why it cannot be decoded ([`Error::CorruptCommit`] for damage).
-    pub commit: Result<Commit, Error>,
-}
-
-/// Reads commit `number` once and decodes its bytes; `None` when there is no such commit.
-///
-/// Only a document that does not decode is read again, through [`Store::read_commit`], which
-/// waits out a last commit that another program (the original package writes in place) may
-/// still be writing; its final bytes are then read once more.
+/// A commit of a range read once by [`Store::raw_commits`]: the commit and its size in bytes,
+/// or `None` at the end of the log when the range has no end (`to` is `None`).
 ///
 /// # Errors
-/// When the commit cannot be read.
-pub fn read_raw_commit(store: &Store, number: u64) -> anyhow::Result<Option<RawCommit>> {
-    let storage = store.storage();
-    let bytes = match storage.read_commit(number) {
-        Ok(Some(bytes)) => bytes,
-        Ok(None) => return Ok(None),
-        // A backend that knows the commit to be damaged (a journal record whose checksum
-        // does not match) still has its bytes, for copying as they are.
-        Err(e @ foldstore::Error::CorruptCommit { .. }) => {
-            return match storage.read_commit_raw(number)? {
-                Some(bytes) => Ok(Some(RawCommit {
-                    bytes,
-                    commit: Err(e),
-                })),
-                None => Err(e.into()),
-            }
+/// A damaged or unreadable commit; a missing one: a gap ([`Error::MissingCommit`]) when a
+/// later commit exists, else [`Error::OutOfRange`] for a range that ends beyond the log.
+pub fn read_once(
+    store: &Store,
+    scanned: Scanned,
+    to: Option<u64>,
+) -> anyhow::Result<Option<(Commit, u64)>> {
+    let number = match scanned {
+        Scanned::Commit(RawCommit { bytes, commit, .. }) => {
+            return Ok(Some((commit?, bytes.len() as u64)))
         }
-        Err(e) => return Err(e.into()),
+        Scanned::Unreadable { error, .. } => return Err(error.into()),
+        Scanned::Absent { number } | Scanned::Gap { first: number, .. } => number,
     };
-    if let Ok(commit) = Commit::decode(number, &bytes) {
-        return Ok(Some(RawCommit {
-            bytes,
-            commit: Ok(commit),
-        }));
+    let tip = store.tip()?;
+    if number < tip {
+        return Err(Error::MissingCommit {
+            commit: number,
+            location: store.storage().commit_location(number),
+            next: tip,
+        }
+        .into());
     }
-    match store.read_commit(number) {
-        Ok(commit) => Ok(storage.read_commit(number)?.map(|bytes| RawCommit {
-            bytes,
-            commit: Ok(commit),
-        })),
-        Err(e) => Ok(Some(RawCommit {
-            bytes,
-            commit: Err(e),
-        })),
+    match to {
+        Some(to) => Err(Error::OutOfRange { requested: to, tip }.into()),
+        None => Ok(None),
     }
 }

@@ -97,6 +97,17 @@ pub struct TimeArgs {
     pub until: Option<TimeArg>,
 }
 
+/// The commits a verb that reads a range of them covers: the store, the range, the time window.
+#[derive(Clone, Debug, Args)]
+pub struct ScanArgs {
+    /// The store: a folder, or a postgres:// or s3:// address.
+    pub store: PathBuf,
+    #[command(flatten)]
+    pub range: RangeArgs,
+    #[command(flatten)]
+    pub time: TimeArgs,
+}
+
 /// Parses a commit number, which starts at 1.
 fn parse_commit_number(text: &str) -> Result<u64, String> {
     match text.parse::<u64>() {
@@ -147,12 +158,8 @@ pub enum Command {
   foldstore events ./members --since 2026-11-27T15:00:00Z --until 2026-11-27
   foldstore events ./members --pretty | less -R")]
     Events {
-        /// The store: a folder, or a postgres:// or s3:// address.
-        store: PathBuf,
         #[command(flatten)]
-        range: RangeArgs,
-        #[command(flatten)]
-        time: TimeArgs,
+        scan: ScanArgs,
         /// Only events with this name (may be given more than once).
         #[arg(long, value_name = "NAME")]
         name: Vec<String>,
@@ -174,12 +181,8 @@ pub enum Command {
   foldstore ls ./members | less"
     )]
     Log {
-        /// The store: a folder, or a postgres:// or s3:// address.
-        store: PathBuf,
         #[command(flatten)]
-        range: RangeArgs,
-        #[command(flatten)]
-        time: TimeArgs,
+        scan: ScanArgs,
         /// Only commits with at least one event of this name (may be given more than once).
         #[arg(long, value_name = "NAME")]
         name: Vec<String>,

@@ -54,25 +54,18 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             stdin,
             layout,
         } => cmd::append::run(&store, name, data.as_deref(), stdin, layout),
-        Command::Events {
-            store,
-            range,
-            time,
-            name,
-            pretty,
-        } => cmd::events::run(
-            &open_existing(&store)?,
-            range,
-            &selection(time, name),
+        Command::Events { scan, name, pretty } => cmd::events::run(
+            &open_existing(&scan.store)?,
+            scan.range,
+            &selection(scan.time, name),
             pretty,
         ),
-        Command::Log {
-            store,
-            range,
-            time,
-            name,
+        Command::Log { scan, name, json } => cmd::log::run(
+            &open_existing(&scan.store)?,
+            scan.range,
+            &selection(scan.time, name),
             json,
-        } => cmd::log::run(&open_existing(&store)?, range, &selection(time, name), json),
+        ),
         Command::Show {
             store,
             commit,

@@ -3,7 +3,8 @@
 use std::io::{self, IsTerminal, Write};
 
 use anstyle::{AnsiColor, Style};
-use serde_json::Value;
+use foldstore::Finding;
+use serde_json::{json, Value};
 
 /// The styles of everything `foldstore` colors. Every style is plain when colors are off, so
 /// code writes `{style}text{style:#}` either way.
@@ -207,6 +208,33 @@ pub fn stdout_is_a_file() -> bool {
     {
         false
     }
+}
+
+/// Writes one finding as a line: `label location: problem`, the label in `style`.
+///
+/// # Errors
+/// Errors of writing.
+pub fn write_finding(
+    out: &mut dyn Write,
+    style: Style,
+    label: &str,
+    finding: &Finding,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "{} {}: {}",
+        styled(style, label),
+        finding.location,
+        finding.problem
+    )
+}
+
+/// Findings as JSON: `[{"location", "problem"}]`.
+pub fn findings_json(findings: &[Finding]) -> Vec<Value> {
+    findings
+        .iter()
+        .map(|f| json!({"location": f.location, "problem": f.problem}))
+        .collect()
 }
 
 #[cfg(test)]

@@ -61,6 +61,13 @@ impl Progress {
         self.set(self.done + 1);
     }
 
+    /// Sets the number of items done and the total, as work that reports its own progress
+    /// tells them.
+    pub fn update(&mut self, done: u64, total: u64) {
+        self.set_total(total);
+        self.set(done);
+    }
+
     /// Changes the total (when more work turns up).
     pub fn set_total(&mut self, total: u64) {
         self.total = total;

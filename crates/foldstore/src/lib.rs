@@ -69,6 +69,7 @@ pub mod guide {}
 pub mod asynchronous;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+mod copy;
 mod error;
 mod event;
 mod format;
@@ -77,12 +78,14 @@ pub mod model;
 mod projection;
 mod repair;
 mod replay;
+mod scan;
 mod snapshot;
 pub mod storage;
 mod store;
 mod subscribe;
 mod verify;
 
+pub use copy::{CopyError, CopyOptions, CopyReport};
 pub use error::{Error, Result};
 pub use event::{Event, Headers};
 pub use format::{Commit, DecodeError};
@@ -93,6 +96,7 @@ pub use postgres;
 pub use projection::{Checkpoint, FileCheckpoint, Projection};
 pub use repair::{Quarantine, RepairPlan};
 pub use replay::{Commits, Replay, ReplaySummary, IN_PROGRESS_GRACE};
+pub use scan::{RawCommit, RawCommits, Scanned};
 pub use snapshot::Snapshot;
 #[cfg(feature = "s3")]
 pub use storage::ObjectStorage;

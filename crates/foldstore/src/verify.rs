@@ -2,6 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::format::decode_snapshot;
+use crate::scan::{RawCommit, Scanned};
 use crate::store::Store;
 
 /// One thing found wrong (or odd) in a store.
@@ -44,6 +45,16 @@ impl Finding {
                 "is missing: commits {first} to {} are absent though commit {next} exists (a gap in the log)",
                 next - 1
             )
+        };
+        Finding { location, problem }
+    }
+
+    /// The finding for a commit at `location` that could not be decoded: the problem of a
+    /// damaged commit ([`Error::CorruptCommit`]) as it is, any other error in full.
+    pub fn of_commit(location: String, error: Error) -> Finding {
+        let problem = match error {
+            Error::CorruptCommit { problem, .. } => problem,
+            e => e.to_string(),
         };
         Finding { location, problem }
     }
@@ -99,66 +110,58 @@ impl Store {
             None => listing.commits.last().copied().unwrap_or(0),
         };
         let total = last.saturating_add(listing.snapshots.len() as u64);
-        let mut expected = 1;
-        let mut next_listed = listing.commits.iter().copied();
-        // One grace period for the whole verification (see `IN_PROGRESS_GRACE`).
-        let mut grace = crate::replay::Grace::default();
-        loop {
-            let number = match before_damage {
-                Some(damaged) if expected < damaged => expected,
-                Some(_) => break,
-                None => match next_listed.next() {
-                    Some(number) => number,
-                    None => break,
-                },
-            };
-            if number > expected {
-                // Every number from `expected` to `number - 1` is absent: one finding.
-                report.problems.push(Finding::gap(
-                    storage.commit_location(expected),
-                    expected,
-                    number,
-                ));
-            }
-            let location = storage.commit_location(number);
-            match storage.read_commit(number) {
-                Ok(Some(bytes)) => match self.decode_patiently(number, bytes, &mut grace) {
-                    Ok(commit) => {
-                        report.sound_commits += 1;
-                        report.events += commit.events().len() as u64;
+        let numbers: Box<dyn Iterator<Item = u64> + '_> = match before_damage {
+            Some(damaged) => Box::new(1..damaged),
+            None => Box::new(listing.commits.iter().copied()),
+        };
+        // One scan, with one grace period for the whole verification (see `IN_PROGRESS_GRACE`).
+        for scanned in self.raw_commits_at(numbers) {
+            let number = match scanned {
+                Scanned::Gap { first, next } => {
+                    // Every number from `first` to `next - 1` is absent: one finding.
+                    report
+                        .problems
+                        .push(Finding::gap(storage.commit_location(first), first, next));
+                    continue;
+                }
+                Scanned::Commit(RawCommit { number, commit, .. }) => {
+                    match commit {
+                        Ok(commit) => {
+                            report.sound_commits += 1;
+                            report.events += commit.events().len() as u64;
+                        }
+                        Err(e) => report
+                            .problems
+                            .push(Finding::of_commit(storage.commit_location(number), e)),
                     }
-                    Err(Error::CorruptCommit { problem, .. }) => {
-                        report.problems.push(Finding { location, problem });
-                    }
-                    Err(e) => report.problems.push(Finding {
-                        location,
-                        problem: e.to_string(),
-                    }),
-                },
-                Ok(None) if before_damage.is_some() => {
+                    number
+                }
+                Scanned::Absent { number } if before_damage.is_some() => {
                     // The commits before a journal's damage run on from 1; one that is not
                     // there ends them (reading on would only find more absent numbers).
                     report.problems.push(Finding {
-                        location,
+                        location: storage.commit_location(number),
                         problem: "is missing before the damage that stopped the listing".to_owned(),
                     });
                     break;
                 }
-                Ok(None) => report.problems.push(Finding {
-                    location,
-                    problem: "disappeared while being verified".to_owned(),
-                }),
-                Err(e) => report.problems.push(Finding {
-                    location,
-                    problem: e.to_string(),
-                }),
-            }
+                Scanned::Absent { number } => {
+                    report.problems.push(Finding {
+                        location: storage.commit_location(number),
+                        problem: "disappeared while being verified".to_owned(),
+                    });
+                    number
+                }
+                Scanned::Unreadable { number, error, .. } => {
+                    report.problems.push(Finding {
+                        location: storage.commit_location(number),
+                        problem: error.to_string(),
+                    });
+                    number
+                }
+            };
             report.tip = number;
             progress(number, total);
-            let Some(after) = number.checked_add(1) else {
-                break;
-            };
-            expected = after;
         }
         let tip = report.tip;
         let mut done = tip;

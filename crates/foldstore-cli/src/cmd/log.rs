@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use foldstore::{Commit, Store};
 use serde_json::{json, Value};
 
-use crate::access::{commit_size, resolve_range};
+use crate::access::{read_once, resolve_range};
 use crate::cli::RangeArgs;
 use crate::filter::Selection;
 use crate::output::{header_text, human_size, stdout_is_a_file, styled, Palette};
@@ -23,10 +23,6 @@ pub fn run(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let (from, to) = resolve_range(store, range)?;
-    let mut replay = store.replay().from(from);
-    if let Some(to) = to {
-        replay = replay.to(to);
-    }
     let last = to.unwrap_or(store.tip()?);
     let table = Table::new(Palette::stdout(), last, json);
     let mut progress = Progress::when(
@@ -36,11 +32,14 @@ pub fn run(
     );
     let mut out = BufWriter::new(io::stdout().lock());
     table.write_heading(&mut out)?;
-    for commit in replay.commits() {
-        let commit = commit?;
+    // Each commit is read once, for its events and its size.
+    for scanned in store.raw_commits(from..=last)? {
+        let Some((commit, bytes)) = read_once(store, scanned, to)? else {
+            break;
+        };
         progress.inc();
         if selection.commit_matches(&commit) {
-            table.write_row(&mut out, &Row::read(store, &commit)?)?;
+            table.write_row(&mut out, &Row::new(&commit, bytes))?;
         }
     }
     out.flush()?;
@@ -61,21 +60,18 @@ pub struct Row {
 }
 
 impl Row {
-    /// The row of `commit`, read from `store`.
-    ///
-    /// # Errors
-    /// When the commit's size cannot be read.
-    pub fn read(store: &Store, commit: &Commit) -> anyhow::Result<Row> {
-        Ok(Row {
+    /// The row of `commit`, whose document is `bytes` long.
+    pub fn new(commit: &Commit, bytes: u64) -> Row {
+        Row {
             commit: commit.number(),
             time: commit.headers().get("time").cloned(),
-            bytes: commit_size(store, commit.number())?,
+            bytes,
             names: commit
                 .events()
                 .iter()
                 .map(|e| e.name().to_owned())
                 .collect(),
-        })
+        }
     }
 
     /// The row as the JSON object of `--json`.

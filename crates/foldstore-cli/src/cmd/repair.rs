@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use foldstore::{RepairPlan, Store};
 use serde_json::{json, Value};
 
-use crate::output::{styled, Palette};
+use crate::output::{findings_json, styled, write_finding, Palette};
 use crate::progress::Progress;
 
 /// Plans the repair of `store`, says what it will do, and (unless `dry_run`) does it.
@@ -66,13 +66,7 @@ fn describe(out: &mut dyn Write, plan: &RepairPlan, dry_run: bool, p: &Palette) 
         writeln!(out, "{verb} {what} aside: {} {}", q.location, q.problem)?;
     }
     for finding in &plan.refused {
-        writeln!(
-            out,
-            "{} {}: {}",
-            styled(p.bad, "refused:"),
-            finding.location,
-            finding.problem
-        )?;
+        write_finding(out, p.bad, "refused:", finding)?;
     }
     if !plan.refused.is_empty() {
         writeln!(out, "nothing was changed")?;
@@ -89,7 +83,7 @@ fn to_json(plan: &RepairPlan, dry_run: bool, moved_to: Option<&str>) -> Value {
             "location": q.location,
             "problem": q.problem,
         })),
-        "refused": plan.refused.iter().map(|f| json!({"location": f.location, "problem": f.problem})).collect::<Vec<_>>(),
+        "refused": findings_json(&plan.refused),
         "moved_to": moved_to,
     })
 }

@@ -7,7 +7,7 @@ use anstyle::Style;
 use foldstore::{Commit, Error, Store};
 use serde_json::{json, Value};
 
-use crate::access::commit_size;
+use crate::access::read_once;
 use crate::output::{header_text, human_size, plural, styled, write_pretty_json, Palette};
 
 /// Prints commit `number`: its file, size, headers and events with their data
@@ -16,7 +16,18 @@ use crate::output::{header_text, human_size, plural, styled, write_pretty_json, 
 /// # Errors
 /// A commit beyond the log, missing (a gap) or damaged.
 pub fn run(store: &Store, number: u64, json: bool) -> anyhow::Result<ExitCode> {
-    let commit = read(store, number)?;
+    let found = match store.raw_commits(number..=number)?.next() {
+        Some(scanned) => read_once(store, scanned, Some(number))?,
+        None => None,
+    };
+    // A range with an end never ends quietly: this is only for a scan that found nothing.
+    let Some((commit, bytes)) = found else {
+        return Err(Error::OutOfRange {
+            requested: number,
+            tip: store.tip()?,
+        }
+        .into());
+    };
     let mut out = BufWriter::new(io::stdout().lock());
     if json {
         let events: Vec<Value> = commit.events().iter().map(|e| e.to_value()).collect();
@@ -26,24 +37,10 @@ pub fn run(store: &Store, number: u64, json: bool) -> anyhow::Result<ExitCode> {
         )?;
         out.write_all(b"\n")?;
     } else {
-        let bytes = commit_size(store, number)?;
         write_commit(&mut out, store, &commit, bytes, &Palette::stdout())?;
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Reads commit `number`, telling a gap from the end of the log.
-fn read(store: &Store, number: u64) -> anyhow::Result<Commit> {
-    match store.read_commit(number) {
-        Err(Error::OutOfRange { tip, .. }) if number < tip => Err(Error::MissingCommit {
-            commit: number,
-            location: store.storage().commit_location(number),
-            next: tip,
-        }
-        .into()),
-        other => Ok(other?),
-    }
 }
 
 fn write_commit(

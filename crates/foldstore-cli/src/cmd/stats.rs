@@ -4,11 +4,10 @@ use std::collections::BTreeMap;
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
-use foldstore::{Error, Finding, Store};
+use foldstore::{Finding, RawCommit, Scanned, Store};
 use serde_json::{json, Map, Value};
 
-use crate::access::read_raw_commit;
-use crate::output::{header_text, human_size, plural, styled, Palette};
+use crate::output::{findings_json, header_text, human_size, plural, styled, Palette};
 use crate::progress::Progress;
 
 /// A commit and its time header.
@@ -67,47 +66,50 @@ fn count(store: &Store) -> anyhow::Result<Stats> {
         "counting",
         listing.commits.len() as u64 + listing.snapshots.len() as u64,
     );
-    let mut expected = 1;
-    for &number in &listing.commits {
-        if number > expected {
-            stats.problems.push(Finding::gap(
-                store.storage().commit_location(expected),
-                expected,
-                number,
-            ));
+    for scanned in store.raw_commits_at(listing.commits.iter().copied()) {
+        if !matches!(scanned, Scanned::Gap { .. }) {
+            progress.inc();
         }
-        expected = number + 1;
-        progress.inc();
-        let location = storage.commit_location(number);
-        let raw = match read_raw_commit(store, number) {
-            Ok(Some(raw)) => raw,
-            Ok(None) => {
+        let (number, bytes, commit) = match scanned {
+            Scanned::Gap { first, next } => {
+                stats
+                    .problems
+                    .push(Finding::gap(storage.commit_location(first), first, next));
+                continue;
+            }
+            Scanned::Commit(RawCommit {
+                number,
+                bytes,
+                commit,
+            }) => (number, bytes, commit),
+            // A backend that knows a commit to be damaged may still have its bytes.
+            Scanned::Unreadable {
+                number,
+                error,
+                bytes: Some(bytes),
+            } => (number, bytes, Err(error)),
+            Scanned::Unreadable { number, error, .. } => {
                 stats.problems.push(Finding {
-                    location,
+                    location: storage.commit_location(number),
+                    problem: format!("{:#}", anyhow::Error::from(error)),
+                });
+                continue;
+            }
+            Scanned::Absent { number } => {
+                stats.problems.push(Finding {
+                    location: storage.commit_location(number),
                     problem: "disappeared while being read".to_owned(),
                 });
                 continue;
             }
-            Err(e) => {
-                stats.problems.push(Finding {
-                    location,
-                    problem: format!("{e:#}"),
-                });
-                continue;
-            }
         };
-        stats.commit_bytes += raw.bytes.len() as u64;
-        let commit = match raw.commit {
+        stats.commit_bytes += bytes.len() as u64;
+        let commit = match commit {
             Ok(commit) => commit,
-            Err(Error::CorruptCommit { problem, .. }) => {
-                stats.problems.push(Finding { location, problem });
-                continue;
-            }
             Err(e) => {
-                stats.problems.push(Finding {
-                    location,
-                    problem: e.to_string(),
-                });
+                stats
+                    .problems
+                    .push(Finding::of_commit(storage.commit_location(number), e));
                 continue;
             }
         };
@@ -166,11 +168,6 @@ fn to_json(store: &Store, stats: &Stats) -> Value {
         .into_iter()
         .map(|(name, n)| (name.to_owned(), n.into()))
         .collect();
-    let problems: Vec<Value> = stats
-        .problems
-        .iter()
-        .map(|f| json!({"location": f.location, "problem": f.problem}))
-        .collect();
     json!({
         "store": store.path().map(|p| p.display().to_string()),
         "tip": stats.tip,
@@ -186,7 +183,7 @@ fn to_json(store: &Store, stats: &Stats) -> Value {
             "bytes": stats.snapshot_bytes,
             "by_model": stats.by_model,
         },
-        "problems": problems,
+        "problems": findings_json(&stats.problems),
     })
 }
 

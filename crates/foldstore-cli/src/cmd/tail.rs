@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use foldstore::{Commit, Start, Store};
 
+use crate::access::{commit_size, read_once};
 use crate::cmd::log::{Row, Table};
 use crate::output::Palette;
 
@@ -34,18 +35,24 @@ pub fn run(store: &Store, lines: u64, follow: bool, json: bool) -> anyhow::Resul
     let mut out = io::stdout().lock();
     table.write_heading(&mut out)?;
     out.flush()?;
-    let mut print = |commit: &Commit| -> anyhow::Result<()> {
-        table.write_row(&mut out, &Row::read(store, commit)?)?;
+    let mut print = |commit: &Commit, bytes: u64| -> anyhow::Result<()> {
+        table.write_row(&mut out, &Row::new(commit, bytes))?;
         out.flush()?;
         Ok(())
     };
     let mut next = first;
-    for commit in store.commits(first..=tip) {
-        print(&commit?)?;
+    // Each commit is read once, for its events and its size; those that land later are
+    // delivered by a subscription, without their size.
+    for scanned in store.raw_commits(first..=tip)? {
+        if let Some((commit, bytes)) = read_once(store, scanned, Some(tip))? {
+            print(&commit, bytes)?;
+        }
         next += 1;
     }
     if follow {
-        follow_log(store, next, POLL_INTERVAL, &stop, print)?;
+        follow_log(store, next, POLL_INTERVAL, &stop, |commit| {
+            print(commit, commit_size(store, commit.number())?)
+        })?;
     }
     Ok(ExitCode::SUCCESS)
 }

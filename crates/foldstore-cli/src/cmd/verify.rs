@@ -3,10 +3,10 @@
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
-use foldstore::{Finding, Store, VerifyReport};
+use foldstore::{Store, VerifyReport};
 use serde_json::{json, Value};
 
-use crate::output::{styled, Palette};
+use crate::output::{findings_json, styled, write_finding, Palette};
 use crate::progress::Progress;
 
 /// Verifies `store` and prints what was found; status 1 when it has problems.
@@ -15,10 +15,7 @@ use crate::progress::Progress;
 /// When the store cannot be listed, or the output written.
 pub fn run(store: &Store, json: bool) -> anyhow::Result<ExitCode> {
     let mut progress = Progress::new("verifying", 0);
-    let report = store.verify(|done, total| {
-        progress.set_total(total);
-        progress.set(done);
-    })?;
+    let report = store.verify(|done, total| progress.update(done, total))?;
     drop(progress);
     let mut out = BufWriter::new(io::stdout().lock());
     if json {
@@ -36,19 +33,14 @@ pub fn run(store: &Store, json: bool) -> anyhow::Result<ExitCode> {
 }
 
 fn to_json(report: &VerifyReport) -> Value {
-    let findings = |list: &[Finding]| -> Vec<Value> {
-        list.iter()
-            .map(|f| json!({"location": f.location, "problem": f.problem}))
-            .collect()
-    };
     json!({
         "sound": report.is_sound(),
         "tip": report.tip,
         "sound_commits": report.sound_commits,
         "events": report.events,
         "sound_snapshots": report.sound_snapshots,
-        "problems": findings(&report.problems),
-        "warnings": findings(&report.warnings),
+        "problems": findings_json(&report.problems),
+        "warnings": findings_json(&report.warnings),
     })
 }
 
@@ -62,13 +54,7 @@ fn write_text(out: &mut dyn Write, report: &VerifyReport, p: &Palette) -> io::Re
         )?;
     }
     for finding in &report.warnings {
-        writeln!(
-            out,
-            "{} {}: {}",
-            styled(p.warn, "warning:"),
-            finding.location,
-            finding.problem
-        )?;
+        write_finding(out, p.warn, "warning:", finding)?;
     }
     let summary = format!(
         "{} commits ({} events) and {} snapshots read",
