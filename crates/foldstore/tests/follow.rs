@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::Counted;
+use common::counted::Counted;
 use foldstore::{EventContext, Model, ModelDefinition, Store, View};
 use serde::{Deserialize, Serialize};
 

@@ -17,7 +17,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
-use common::{node, original_package, CountedOn};
+use common::counted::CountedOn;
+use common::node::{node, original_package};
 use foldstore::{Error, Event, FolderStorage, Start, Store, IN_PROGRESS_GRACE};
 
 /// How long work that may wait out grace periods may take before it counts as hanging.

@@ -23,7 +23,7 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Counter, CounterEvent};
+use common::counter::{Counter, CounterEvent};
 use foldstore::{
     Conflict, Dispatch, Durability, Error, Event, EventContext, FolderStorage, JournalStorage,
     Layout, ModelDefinition, Storage, Store, View,

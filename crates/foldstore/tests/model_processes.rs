@@ -10,7 +10,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{Counter, CounterEvent};
+use common::counter::{Counter, CounterEvent};
+use common::workers::{print_worker_result, run_workers};
 use foldstore::{Dispatch, Error, Event, Store, View};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -120,7 +121,7 @@ fn counter_worker() {
             Err(other) => panic!("worker {worker}: unexpected error: {other}"),
         }
     }
-    common::print_worker_result(&tally);
+    print_worker_result(&tally);
 }
 
 #[test]
@@ -134,7 +135,7 @@ fn read_write_instances_race_from_four_processes() {
     fs::create_dir(&folder).unwrap();
     fs::create_dir(temp.path().join("gate")).unwrap();
 
-    let tallies: Vec<Tally> = common::run_workers(WORKER_TEST, WORKERS, |worker, command| {
+    let tallies: Vec<Tally> = run_workers(WORKER_TEST, WORKERS, |worker, command| {
         command
             .env(CHILD_FOLDER, &folder)
             .env(CHILD_ID, worker.to_string())

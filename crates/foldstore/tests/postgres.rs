@@ -21,7 +21,8 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
-use common::{Counter, CounterEvent};
+use common::counter::{Counter, CounterEvent};
+use common::workers::{print_worker_result, run_workers};
 use foldstore::{
     Conflict, Dispatch, Error, Event, PostgresStorage, Storage, Store, COMMIT_ID_HEADER,
 };
@@ -1134,7 +1135,7 @@ fn postgres_counter_worker() {
             Err(other) => panic!("worker {worker}: unexpected error: {other}"),
         }
     }
-    common::print_worker_result(&tally);
+    print_worker_result(&tally);
 }
 
 #[test]
@@ -1147,7 +1148,7 @@ fn read_write_instances_race_from_several_processes() {
     let store_url = url_with_table(&url, &table);
     let gate_folder = tempfile::tempdir().unwrap();
     let tallies: Vec<Tally> =
-        common::run_workers("postgres_counter_worker", WORKERS, |worker, command| {
+        run_workers("postgres_counter_worker", WORKERS, |worker, command| {
             command
                 .env(CHILD_URL, &store_url)
                 .env(CHILD_ID, worker.to_string())

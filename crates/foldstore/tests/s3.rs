@@ -20,7 +20,8 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use common::{Counter, CounterEvent};
+use common::counter::{Counter, CounterEvent};
+use common::workers::{print_worker_result, run_workers};
 use foldstore::storage::Listing;
 use foldstore::{
     Conflict, Dispatch, Error, Event, FolderStorage, ObjectStorage, Storage, Store,
@@ -841,7 +842,7 @@ fn s3_counter_worker() {
             Err(other) => panic!("worker {worker}: {other}"),
         }
     }
-    common::print_worker_result(&tally);
+    print_worker_result(&tally);
 }
 
 #[test]
@@ -856,7 +857,7 @@ fn processes_share_one_prefix() {
         .ensure_created()
         .expect("ensure_created");
     let tallies: Vec<Tally> =
-        common::run_workers("s3_counter_worker", WORKERS, |worker, command| {
+        run_workers("s3_counter_worker", WORKERS, |worker, command| {
             command
                 .env(CHILD_URL, &url)
                 .env(CHILD_ID, worker.to_string())
