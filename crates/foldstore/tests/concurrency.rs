@@ -13,18 +13,23 @@
 //!
 //! The multi-process test runs the test binary again as workers: [`bank_worker`] does nothing
 //! unless the environment variable [`WORKER_FOLDER`] names a store folder; then it runs its
-//! threads there and prints what they did as one JSON line.
+//! threads there and prints what they did as one JSON line (see `common/workers.rs`).
+
+mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use common::workers::{
+    env_number, print_worker_result, test_name, wait_until, worker_command, worker_result, Rng,
+};
 use foldstore::{Dispatch, Error, Event, EventContext, Model, ModelDefinition, Store, View};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -35,9 +40,7 @@ const WORKER_FOLDER: &str = "FOLDSTORE_BANK_FOLDER";
 const WORKER_PROCESS: &str = "FOLDSTORE_BANK_PROCESS";
 /// The read-write instances each transfer thread of a worker runs.
 const WORKER_INSTANCES: &str = "FOLDSTORE_BANK_INSTANCES";
-/// Marks the worker's result line among the test harness's output.
-const RESULT_MARK: &str = "FOLDSTORE_BANK_RESULT ";
-/// The worker's test name, as `--exact` wants it.
+/// The worker's test name (see [`test_name`]).
 const WORKER_TEST: &str = "bank_worker";
 
 /// Accounts opened at the start.
@@ -250,27 +253,6 @@ fn open_accounts(store: &Store) {
 // ---------------------------------------------------------------------------------------------
 // The mix of threads, run by each worker process and by the in-process tests
 // ---------------------------------------------------------------------------------------------
-
-/// A tiny seeded random number generator (xorshift64).
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        Rng((z ^ (z >> 31)) | 1)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x % n
-    }
-}
 
 /// The threads one process (or one in-process test) runs on one store.
 #[derive(Clone, Copy, Debug)]
@@ -727,21 +709,13 @@ fn process_mix(process: u64, instances: u64) -> Mix {
     }
 }
 
-fn env_number(name: &str) -> u64 {
-    std::env::var(name)
-        .unwrap_or_else(|_| panic!("{name} is not set"))
-        .parse()
-        .unwrap_or_else(|e| panic!("{name}: {e}"))
-}
-
 /// Waits until the parent has started every worker, so that they all run at once.
 fn wait_for_go(folder: &Path) {
     let go = folder.parent().expect("the store's parent").join("go");
-    let deadline = Instant::now() + DEADLINE;
-    while !go.exists() {
-        assert!(Instant::now() < deadline, "the parent never said go");
-        thread::sleep(Duration::from_millis(1));
-    }
+    assert!(
+        wait_until(DEADLINE, Duration::from_millis(1), || go.exists()),
+        "the parent never said go"
+    );
 }
 
 /// A worker process: runs only when started by [`bank_transfers_from_four_processes`].
@@ -756,46 +730,7 @@ fn bank_worker() {
     let store = Store::open(&folder).expect("open the store");
     wait_for_go(&folder);
     let tally = run_mix(&store, process_mix(process, instances));
-    // On a line of its own: the harness has printed "test bank_worker ... " already.
-    println!("\n{RESULT_MARK}{}", serde_json::to_string(&tally).unwrap());
-}
-
-/// Waits for a worker within the deadline and returns its result line's tally.
-fn collect(mut child: Child, deadline: Instant) -> Tally {
-    let mut stdout = child.stdout.take().expect("stdout");
-    let mut stderr = child.stderr.take().expect("stderr");
-    let out = thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
-    });
-    let err = thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for a worker") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("a worker did not finish before the deadline (hung?)");
-        }
-        thread::sleep(Duration::from_millis(5));
-    };
-    let stdout = out.join().unwrap_or_default();
-    let stderr = err.join().unwrap_or_default();
-    assert!(
-        status.success(),
-        "a worker failed ({status}):\n{stdout}\n{stderr}"
-    );
-    let line = stdout
-        .lines()
-        .find_map(|line| line.split_once(RESULT_MARK).map(|(_, json)| json))
-        .unwrap_or_else(|| panic!("no result from a worker:\n{stdout}\n{stderr}"));
-    serde_json::from_str(line).expect("a worker's tally")
+    print_worker_result(&tally);
 }
 
 #[test]
@@ -808,17 +743,12 @@ fn bank_transfers_from_four_processes() {
     let store = Store::open(&folder).unwrap();
     open_accounts(&store);
 
-    let exe = std::env::current_exe().unwrap();
     let children: Vec<Child> = (0..PROCESSES)
         .map(|process| {
-            Command::new(&exe)
-                .args(["--exact", WORKER_TEST, "--nocapture", "--test-threads", "1"])
+            worker_command(&test_name(module_path!(), WORKER_TEST))
                 .env(WORKER_FOLDER, &folder)
                 .env(WORKER_PROCESS, process.to_string())
                 .env(WORKER_INSTANCES, INSTANCES.to_string())
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
                 .spawn()
                 .expect("start a worker process")
         })
@@ -827,7 +757,7 @@ fn bank_transfers_from_four_processes() {
     let deadline = Instant::now() + DEADLINE;
     let mut tally = Tally::default();
     for child in children {
-        tally.add(collect(child, deadline));
+        tally.add(worker_result(child, Some(deadline)));
     }
 
     let mix = process_mix(0, INSTANCES);

@@ -14,15 +14,18 @@
 //! `FOLDSTORE_KILLS` sets the number of kills of each test (default [`DEFAULT_KILLS`]), and
 //! `FOLDSTORE_KILL_SEED` the seed of the random delays, so a failure can be replayed.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::thread::{self, JoinHandle};
+use std::thread::{self};
 use std::time::{Duration, Instant};
 
+use common::workers::{
+    env_number, env_number_or_none, say, test_name, worker_command, KillableWorker, Rng,
+};
 use foldstore::{Dispatch, Durability, Error, Event, EventContext, ModelDefinition, Store, View};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -38,7 +41,7 @@ const KILLS: &str = "FOLDSTORE_KILLS";
 /// The seed of the parent's random delays.
 const SEED: &str = "FOLDSTORE_KILL_SEED";
 
-/// The worker's test name, as `--exact` wants it.
+/// The worker's test name (see [`test_name`]).
 const WORKER_TEST: &str = "kill_worker";
 /// The kills of each test when [`KILLS`] is not set.
 const DEFAULT_KILLS: u64 = 300;
@@ -159,45 +162,6 @@ fn event_id(event: &Event, commit: u64) -> String {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// A tiny random number generator (xorshift64), seeded, so a failing run can be replayed
-// ---------------------------------------------------------------------------------------------
-
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        // splitmix64 of the seed: nearby seeds give unrelated sequences, and never state 0.
-        let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        Rng((z ^ (z >> 31)) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    /// A number in `0..n`.
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-fn env_number(name: &str) -> Option<u64> {
-    let text = std::env::var(name).ok()?;
-    Some(
-        text.trim()
-            .parse()
-            .unwrap_or_else(|e| panic!("{name}={text:?}: {e}")),
-    )
-}
-
 fn durability_name(durability: Durability) -> &'static str {
     match durability {
         Durability::None => "none",
@@ -208,13 +172,6 @@ fn durability_name(durability: Durability) -> &'static str {
 // ---------------------------------------------------------------------------------------------
 // The worker
 // ---------------------------------------------------------------------------------------------
-
-/// Writes one line and flushes it: the parent learns of a call only once it has returned.
-fn say(line: &str) {
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{line}").expect("write to the parent");
-    out.flush().expect("flush to the parent");
-}
 
 fn ack_line(commit: u64, worker: u64, seqs: &[u64]) -> String {
     let mut line = format!("ack {commit}");
@@ -231,7 +188,7 @@ fn kill_worker() {
     let Some(folder) = std::env::var_os(WORKER_FOLDER) else {
         return;
     };
-    let worker = env_number(WORKER_ID).expect("the worker's id");
+    let worker = env_number(WORKER_ID);
     let durability = match std::env::var(WORKER_DURABILITY).as_deref() {
         Ok("none") => Durability::None,
         _ => Durability::Immediate,
@@ -334,79 +291,30 @@ struct Said {
 /// A running worker process; killed (and reaped) when dropped.
 struct Worker {
     id: u64,
-    child: Child,
-    lines: Receiver<String>,
+    process: KillableWorker,
     /// Lines received before "ready" (the harness's) and after it.
     received: Vec<String>,
-    stdout: Option<JoinHandle<()>>,
-    stderr: Option<JoinHandle<String>>,
 }
 
 impl Worker {
-    fn spawn(exe: &Path, folder: &Path, id: u64, durability: Durability) -> Worker {
-        let mut child = Command::new(exe)
-            .args(["--exact", WORKER_TEST, "--nocapture", "--test-threads", "1"])
-            .env(WORKER_FOLDER, folder)
-            .env(WORKER_ID, id.to_string())
-            .env(WORKER_DURABILITY, durability_name(durability))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start a worker process");
-        let stdout = child.stdout.take().expect("the worker's stdout");
-        let mut stderr = child.stderr.take().expect("the worker's stderr");
-        let (send, lines) = mpsc::channel();
-        let stdout = thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            loop {
-                let mut line = Vec::new();
-                match reader.read_until(b'\n', &mut line) {
-                    Ok(0) | Err(_) => return,
-                    // A line cut short by the kill is not an acknowledgement (writes to a pipe
-                    // of less than PIPE_BUF bytes are atomic, so this does not happen on Unix).
-                    Ok(_) if !line.ends_with(b"\n") => return,
-                    Ok(_) => {
-                        let text = String::from_utf8_lossy(&line).trim_end().to_owned();
-                        if send.send(text).is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
-        });
-        let stderr = thread::spawn(move || {
-            let mut text = String::new();
-            let _ = stderr.read_to_string(&mut text);
-            text
-        });
+    fn spawn(folder: &Path, id: u64, durability: Durability) -> Worker {
+        let process = KillableWorker::spawn(
+            worker_command(&test_name(module_path!(), WORKER_TEST))
+                .env(WORKER_FOLDER, folder)
+                .env(WORKER_ID, id.to_string())
+                .env(WORKER_DURABILITY, durability_name(durability)),
+        );
         Worker {
             id,
-            child,
-            lines,
+            process,
             received: Vec::new(),
-            stdout: Some(stdout),
-            stderr: Some(stderr),
         }
-    }
-
-    /// Everything the worker printed on stderr (after it ended).
-    fn stderr_text(&mut self) -> String {
-        self.stderr
-            .take()
-            .map(|h| h.join().unwrap_or_default())
-            .unwrap_or_default()
     }
 
     /// Fails the test with what the worker said.
     fn fail(&mut self, why: &str) -> ! {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if let Some(h) = self.stdout.take() {
-            let _ = h.join();
-        }
-        self.received.extend(self.lines.try_iter());
-        let stderr = self.stderr_text();
+        let (lines, stderr) = self.process.finish();
+        self.received.extend(lines);
         panic!(
             "worker {}: {why}\n--- stdout\n{}\n--- stderr\n{stderr}",
             self.id,
@@ -416,42 +324,23 @@ impl Worker {
 
     /// Waits for the worker's "ready" line: it has opened the store and starts writing.
     fn wait_ready(&mut self) {
-        let deadline = Instant::now() + START_DEADLINE;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if line == "ready" => return,
-                Ok(line) => self.received.push(line),
-                Err(RecvTimeoutError::Timeout) => self.fail("did not start in time"),
-                Err(RecvTimeoutError::Disconnected) => self.fail("ended before it was ready"),
-            }
+        match self.process.wait_ready(START_DEADLINE) {
+            Ok(before) => self.received.extend(before),
+            Err(why) => self.fail(&why),
         }
     }
 
     /// Kills the worker with SIGKILL and reaps it. Fails if it had ended by itself.
     fn kill(&mut self) {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            self.fail(&format!("ended by itself ({status}) before it was killed"));
+        if let Err(why) = self.process.kill() {
+            self.fail(&why);
         }
-        self.child.kill().expect("kill a worker");
-        let status = self.child.wait().expect("reap a worker");
-        #[cfg(unix)]
-        {
-            use std::os::unix::process::ExitStatusExt;
-            if status.signal() != Some(9) {
-                self.fail(&format!("ended by itself ({status}), not by the kill"));
-            }
-        }
-        #[cfg(not(unix))]
-        let _ = status;
     }
 
     /// The lines the (killed) worker printed, parsed.
     fn said(mut self) -> Said {
-        if let Some(h) = self.stdout.take() {
-            h.join().expect("the stdout reader");
-        }
-        self.received.extend(self.lines.try_iter());
+        let (lines, _) = self.process.finish();
+        self.received.extend(lines);
         let mut said = Said::default();
         for line in std::mem::take(&mut self.received) {
             let mut words = line.split_whitespace();
@@ -476,15 +365,6 @@ impl Worker {
             }
         }
         said
-    }
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
     }
 }
 
@@ -801,22 +681,21 @@ fn check_folder_entries(folder: &Path, commits: &[u64], snapshots: usize) -> u64
 /// grows round after round, and checks the store after each round.
 fn run_kills(durability: Durability) {
     let started = Instant::now();
-    let kills_wanted = env_number(KILLS).unwrap_or(DEFAULT_KILLS).max(1);
-    let seed = env_number(SEED).unwrap_or(DEFAULT_SEED);
+    let kills_wanted = env_number_or_none(KILLS).unwrap_or(DEFAULT_KILLS).max(1);
+    let seed = env_number_or_none(SEED).unwrap_or(DEFAULT_SEED);
     let rounds = kills_wanted.div_ceil(WORKERS_PER_ROUND);
     let mut rng = Rng::new(seed ^ durability_name(durability).len() as u64);
 
     let temp = tempfile::tempdir().expect("a temporary folder");
     let folder: PathBuf = temp.path().join("store");
     fs::create_dir(&folder).expect("create the store's folder");
-    let exe = std::env::current_exe().expect("the test binary");
 
     let mut ledger = Ledger::default();
     let mut kills = 0_u64;
     let mut acks = 0_u64;
     for round in 0..rounds {
         let mut workers: Vec<Worker> = (0..WORKERS_PER_ROUND)
-            .map(|slot| Worker::spawn(&exe, &folder, round * WORKERS_PER_ROUND + slot, durability))
+            .map(|slot| Worker::spawn(&folder, round * WORKERS_PER_ROUND + slot, durability))
             .collect();
         for worker in &mut workers {
             worker.wait_ready();

@@ -15,15 +15,16 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Child, Command};
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use common::counter::{Counter, CounterEvent};
+use common::workers::{
+    env_number, env_number_or_none, say, test_name, worker_command, KillableWorker, Rng,
+};
 use foldstore::{
     Conflict, Dispatch, Durability, Error, Event, EventContext, FolderStorage, JournalStorage,
     Layout, ModelDefinition, Storage, Store, View,
@@ -1596,35 +1597,18 @@ const SEED: &str = "FOLDSTORE_KILL_SEED";
 const DEFAULT_KILLS: u64 = 30;
 /// The seed when [`SEED`] is not set.
 const DEFAULT_SEED: u64 = 0x0051_ee9d_0f4a_11ce;
-/// The worker's test name, as `--exact` wants it.
+/// The worker's test name (see [`test_name`]).
 const WORKER_TEST: &str = "journal_worker";
 /// A worker nobody killed stops by itself after this long.
 const WORKER_LIFETIME: Duration = Duration::from_secs(60);
 
-fn env_number(name: &str) -> u64 {
-    let text = std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"));
-    text.trim()
-        .parse()
-        .unwrap_or_else(|e| panic!("{name}={text:?}: {e}"))
-}
-
-/// Writes one line and flushes it: the parent learns of a call only once it has returned.
-fn say(line: &str) {
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{line}").unwrap();
-    out.flush().unwrap();
-}
-
 /// Waits until every worker has arrived, so that they all write at the same time.
-fn gate(worker: u64) {
+fn wait_at_gate(worker: u64) {
     let gate = PathBuf::from(std::env::var_os(GATE).expect("the gate"));
-    let workers = env_number(WORKERS);
-    fs::write(gate.join(format!("ready-{worker}")), b"").unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while (fs::read_dir(&gate).unwrap().count() as u64) < workers {
-        assert!(Instant::now() < deadline, "the other workers did not come");
-        thread::sleep(Duration::from_millis(1));
-    }
+    assert!(
+        common::workers::gate(&gate, worker, env_number(WORKERS)),
+        "the other workers did not come"
+    );
 }
 
 /// A worker process: runs only when started by a test of this file.
@@ -1654,7 +1638,7 @@ fn journal_worker() {
             let calls = env_number(CALLS);
             let model = store.define_model(Counter).unwrap();
             model.aggregator_data().unwrap();
-            gate(worker);
+            wait_at_gate(worker);
             for call in 0..calls {
                 let by = (worker as i64 + 1) * 1000 + call as i64;
                 let result = model.with_read_write_instance(
@@ -1674,7 +1658,7 @@ fn journal_worker() {
         }
         "log" => {
             let calls = env_number(CALLS);
-            gate(worker);
+            wait_at_gate(worker);
             for seq in 1..=calls {
                 let event = Event::with_data("tagged", json!({"worker": worker, "seq": seq}));
                 let n = store.log(&event).unwrap();
@@ -1730,20 +1714,23 @@ fn journal_worker() {
     say("done");
 }
 
-fn spawn_worker(role: &str, folder: &Path, worker: u64, extra: &[(&str, String)]) -> Child {
-    let mut command = Command::new(std::env::current_exe().unwrap());
+/// A command that starts a worker in `role`.
+fn worker(role: &str, folder: &Path, worker: u64, extra: &[(&str, String)]) -> Command {
+    let mut command = worker_command(&test_name(module_path!(), WORKER_TEST));
     command
-        .args(["--exact", WORKER_TEST, "--nocapture", "--test-threads", "1"])
         .env(ROLE, role)
         .env(FOLDER, folder)
-        .env(WORKER, worker.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .env(WORKER, worker.to_string());
     for (name, value) in extra {
         command.env(name, value);
     }
-    command.spawn().expect("start a worker process")
+    command
+}
+
+fn spawn_worker(role: &str, folder: &Path, number: u64, extra: &[(&str, String)]) -> Child {
+    worker(role, folder, number, extra)
+        .spawn()
+        .expect("start a worker process")
 }
 
 /// Runs workers to their end; returns each one's lines.
@@ -1945,101 +1932,22 @@ fn appends_from_four_processes_on_one_journal_land_once_each() {
 // 10. kill -9
 // ---------------------------------------------------------------------------------------------
 
-/// xorshift64, seeded, so that a failing run can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x % n
-    }
+/// Starts a worker in the kill test.
+fn spawn_killable(folder: &Path, number: u64) -> KillableWorker {
+    KillableWorker::spawn(&mut worker(
+        "kill",
+        folder,
+        number,
+        &[(SEGMENT_BYTES, KILL_SEGMENT_BYTES.to_string())],
+    ))
 }
 
-/// A worker in the kill test, its stdout read on a thread.
-struct Killable {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    reader: Option<thread::JoinHandle<()>>,
-}
-
-impl Killable {
-    fn spawn(folder: &Path, worker: u64) -> Killable {
-        let mut child = spawn_worker(
-            "kill",
-            folder,
-            worker,
-            &[(SEGMENT_BYTES, KILL_SEGMENT_BYTES.to_string())],
-        );
-        let stdout = child.stdout.take().unwrap();
-        // Never read: the worker writes little there.
-        drop(child.stderr.take());
-        let (send, lines) = mpsc::channel();
-        let reader = thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            loop {
-                let mut line = Vec::new();
-                match reader.read_until(b'\n', &mut line) {
-                    Ok(0) | Err(_) => return,
-                    // A line cut short by the kill is not an acknowledgement.
-                    Ok(_) if !line.ends_with(b"\n") => return,
-                    Ok(_) => {
-                        let text = String::from_utf8_lossy(&line).trim_end().to_owned();
-                        if send.send(text).is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
-        });
-        Killable {
-            child,
-            lines,
-            reader: Some(reader),
-        }
+/// Kills a worker with SIGKILL; returns its lines.
+fn kill(mut worker: KillableWorker) -> Vec<String> {
+    if let Err(why) = worker.kill() {
+        panic!("a worker {why}");
     }
-
-    fn wait_ready(&mut self) -> Vec<String> {
-        let mut before = Vec::new();
-        loop {
-            match self.lines.recv_timeout(Duration::from_secs(60)) {
-                Ok(line) if line == "ready" => return before,
-                Ok(line) => before.push(line),
-                Err(e) => panic!("a worker did not start: {e}: {before:?}"),
-            }
-        }
-    }
-
-    /// Kills the worker with SIGKILL; returns its lines.
-    fn kill(mut self) -> Vec<String> {
-        assert!(
-            self.child.try_wait().unwrap().is_none(),
-            "a worker ended before it was killed"
-        );
-        self.child.kill().unwrap();
-        let status = self.child.wait().unwrap();
-        #[cfg(unix)]
-        {
-            use std::os::unix::process::ExitStatusExt;
-            assert_eq!(status.signal(), Some(9), "{status}");
-        }
-        #[cfg(not(unix))]
-        let _ = status;
-        self.reader.take().unwrap().join().unwrap();
-        self.lines.try_iter().collect()
-    }
-}
-
-impl Drop for Killable {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+    worker.finish().0
 }
 
 /// The ids of the events of every commit, read back; checks that the log is contiguous.
@@ -2077,13 +1985,9 @@ fn torn_tail(path: &Path) -> Vec<u8> {
 #[test]
 fn writers_killed_with_sigkill_lose_no_acknowledged_commit() {
     const PER_ROUND: u64 = 2;
-    let kills = std::env::var(KILLS)
-        .ok()
-        .map_or(DEFAULT_KILLS, |_| env_number(KILLS));
-    let seed = std::env::var(SEED)
-        .ok()
-        .map_or(DEFAULT_SEED, |_| env_number(SEED));
-    let mut rng = Rng(seed | 1);
+    let kills = env_number_or_none(KILLS).unwrap_or(DEFAULT_KILLS);
+    let seed = env_number_or_none(SEED).unwrap_or(DEFAULT_SEED);
+    let mut rng = Rng::from_state(seed | 1);
     let temp = temp();
     let path = temp.path().join("store");
     journal_store(&path);
@@ -2093,19 +1997,21 @@ fn writers_killed_with_sigkill_lose_no_acknowledged_commit() {
     let mut worker = 0;
     let mut killed = 0;
     while killed < kills {
-        let mut round: Vec<Killable> = (0..PER_ROUND)
+        let mut round: Vec<KillableWorker> = (0..PER_ROUND)
             .map(|_| {
                 worker += 1;
-                Killable::spawn(&path, worker)
+                spawn_killable(&path, worker)
             })
             .collect();
         for w in &mut round {
-            w.wait_ready();
+            if let Err(why) = w.wait_ready(Duration::from_secs(60)) {
+                panic!("a worker did not start: {why}");
+            }
         }
         thread::sleep(Duration::from_micros(rng.below(40_000)));
         for w in round {
             thread::sleep(Duration::from_micros(rng.below(3_000)));
-            for line in w.kill() {
+            for line in kill(w) {
                 let words: Vec<&str> = line.split_whitespace().collect();
                 if let ["ack", n, ids @ ..] = words.as_slice() {
                     let n: u64 = n.parse().unwrap();

@@ -8,10 +8,9 @@ mod common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use common::counter::{Counter, CounterEvent};
-use common::workers::{print_worker_result, run_workers};
+use common::workers::{env_number, gate, print_worker_result, run_workers, test_name};
 use foldstore::{Dispatch, Error, Event, Store, View};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -20,14 +19,14 @@ use serde_json::{json, Value};
 const CHILD_FOLDER: &str = "FOLDSTORE_CHILD_FOLDER";
 /// The worker's number, from 0.
 const CHILD_ID: &str = "FOLDSTORE_CHILD_ID";
-/// How many workers there are (they wait for each other once, see `gate`).
+/// How many workers there are (they wait for each other once, see `wait_for_the_others`).
 const CHILD_COUNT: &str = "FOLDSTORE_CHILD_COUNT";
 /// How many read-write increments each worker runs.
 const CHILD_CALLS: &str = "FOLDSTORE_CHILD_CALLS";
 /// The attempts each read-write instance may make.
 const CHILD_MAX_ATTEMPTS: &str = "FOLDSTORE_CHILD_MAX_ATTEMPTS";
 
-/// The worker's test name, as `--exact` wants it.
+/// The worker's test name (see [`test_name`]).
 const WORKER_TEST: &str = "counter_worker";
 
 /// What one worker did.
@@ -40,30 +39,11 @@ struct Tally {
     gate_timed_out: bool,
 }
 
-fn env_number(name: &str) -> u64 {
-    std::env::var(name)
-        .unwrap_or_else(|_| panic!("{name} is not set"))
-        .parse()
-        .unwrap_or_else(|e| panic!("{name}: {e}"))
-}
-
 /// Waits until every worker has read the state once, so that all of them race for the same
 /// commit number: every worker but one loses its first race, however the OS schedules them.
 /// Returns false if the others did not arrive within a generous bound (a worker failed).
-fn gate(folder: &Path, worker: u64, workers: u64) -> bool {
-    let gates = folder.parent().unwrap().join("gate");
-    fs::write(gates.join(format!("ready-{worker}")), b"").unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let arrived = fs::read_dir(&gates).unwrap().count() as u64;
-        if arrived >= workers {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
+fn wait_for_the_others(folder: &Path, worker: u64, workers: u64) -> bool {
+    gate(&folder.parent().unwrap().join("gate"), worker, workers)
 }
 
 /// A worker process: runs only when started by [`read_write_instances_race_from_four_processes`].
@@ -91,7 +71,7 @@ fn counter_worker() {
                 attempt += 1;
                 let seen = *view.data();
                 assert_eq!(seen, view.position() as i64, "every commit adds 1");
-                if call == 0 && attempt == 1 && !gate(&folder, worker, workers) {
+                if call == 0 && attempt == 1 && !wait_for_the_others(&folder, worker, workers) {
                     tally.gate_timed_out = true;
                 }
                 view.dispatch(CounterEvent::Incremented { by: 1 })?;
@@ -135,7 +115,7 @@ fn read_write_instances_race_from_four_processes() {
     fs::create_dir(&folder).unwrap();
     fs::create_dir(temp.path().join("gate")).unwrap();
 
-    let tallies: Vec<Tally> = run_workers(WORKER_TEST, WORKERS, |worker, command| {
+    let tallies: Vec<Tally> = run_workers(&test_name(module_path!(), WORKER_TEST), WORKERS, |worker, command| {
         command
             .env(CHILD_FOLDER, &folder)
             .env(CHILD_ID, worker.to_string())

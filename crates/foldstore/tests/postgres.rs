@@ -15,14 +15,14 @@ mod pg_server;
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
 use common::counter::{Counter, CounterEvent};
-use common::workers::{print_worker_result, run_workers};
+use common::workers::{env_number, gate, print_worker_result, run_workers, test_name};
 use foldstore::{
     Conflict, Dispatch, Error, Event, PostgresStorage, Storage, Store, COMMIT_ID_HEADER,
 };
@@ -1075,23 +1075,6 @@ struct Tally {
     attempts: u64,
 }
 
-fn env_number(name: &str) -> u64 {
-    std::env::var(name)
-        .unwrap_or_else(|_| panic!("{name} is not set"))
-        .parse()
-        .unwrap_or_else(|e| panic!("{name}: {e}"))
-}
-
-/// Waits until every worker is ready (or a generous time passed).
-fn gate(folder: &Path, worker: u64, workers: u64) {
-    std::fs::write(folder.join(format!("ready-{worker}")), b"").unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while (std::fs::read_dir(folder).unwrap().count() as u64) < workers && Instant::now() < deadline
-    {
-        thread::sleep(Duration::from_millis(2));
-    }
-}
-
 /// A worker process: runs only when started by `read_write_instances_race_from_several_processes`.
 #[test]
 fn postgres_counter_worker() {
@@ -1109,6 +1092,7 @@ fn postgres_counter_worker() {
         worker,
         ..Tally::default()
     };
+    // Past a generous time, the worker starts anyway.
     gate(&gate_folder, worker, workers);
     for call in 0..calls {
         // Workers add different amounts, so the total tells whose increments landed.
@@ -1148,7 +1132,7 @@ fn read_write_instances_race_from_several_processes() {
     let store_url = url_with_table(&url, &table);
     let gate_folder = tempfile::tempdir().unwrap();
     let tallies: Vec<Tally> =
-        run_workers("postgres_counter_worker", WORKERS, |worker, command| {
+        run_workers(&test_name(module_path!(), "postgres_counter_worker"), WORKERS, |worker, command| {
             command
                 .env(CHILD_URL, &store_url)
                 .env(CHILD_ID, worker.to_string())

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use common::counter::{Counter, CounterEvent};
-use common::workers::{print_worker_result, run_workers};
+use common::workers::{env_number, print_worker_result, run_workers, test_name};
 use foldstore::storage::Listing;
 use foldstore::{
     Conflict, Dispatch, Error, Event, FolderStorage, ObjectStorage, Storage, Store,
@@ -803,13 +803,6 @@ struct Tally {
     failures: u64,
 }
 
-fn env_number(name: &str) -> u64 {
-    std::env::var(name)
-        .unwrap_or_else(|_| panic!("{name} is not set"))
-        .parse()
-        .unwrap_or_else(|e| panic!("{name}: {e}"))
-}
-
 /// A worker process: runs only when started by [`processes_share_one_prefix`].
 #[test]
 fn s3_counter_worker() {
@@ -857,7 +850,7 @@ fn processes_share_one_prefix() {
         .ensure_created()
         .expect("ensure_created");
     let tallies: Vec<Tally> =
-        run_workers("s3_counter_worker", WORKERS, |worker, command| {
+        run_workers(&test_name(module_path!(), "s3_counter_worker"), WORKERS, |worker, command| {
             command
                 .env(CHILD_URL, &url)
                 .env(CHILD_ID, worker.to_string())

@@ -6,14 +6,19 @@
 //! does nothing unless the environment variable [`CHILD_FOLDER`] names a store folder; then it
 //! logs [`CHILD_EVENTS`] events with unique ids there and prints a result line on stdout.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
+use common::workers::{
+    env_number, print_worker_result, test_name, wait_until, worker_command, worker_result,
+};
 use foldstore::{Commit, Error, Event, MemoryStorage, Start, Storage, Store, Subscription};
 use serde_json::json;
 use tempfile::TempDir;
@@ -31,9 +36,7 @@ const CHILD_EVENTS: &str = "FOLDSTORE_SUBSCRIBE_CHILD_EVENTS";
 const CHILD_PAUSE_AFTER: &str = "FOLDSTORE_SUBSCRIBE_CHILD_PAUSE_AFTER";
 /// The gate file of [`CHILD_PAUSE_AFTER`].
 const CHILD_GATE: &str = "FOLDSTORE_SUBSCRIBE_CHILD_GATE";
-/// Marks the writer's result line among the test harness's output.
-const RESULT_MARK: &str = "FOLDSTORE_SUBSCRIBE_WRITER_DONE ";
-/// The writer's test name, as `--exact` wants it.
+/// The writer's test name (see [`test_name`]).
 const WORKER_TEST: &str = "writer_worker";
 
 // ---------------------------------------------------------------------------------------------
@@ -577,13 +580,6 @@ fn a_resubscribed_subscriber_gets_exactly_the_rest() {
 // ---------------------------------------------------------------------------------------------
 // Many processes
 
-fn env_number(name: &str) -> u64 {
-    std::env::var(name)
-        .unwrap_or_else(|_| panic!("{name} is not set"))
-        .parse()
-        .unwrap_or_else(|e| panic!("{name}: {e}"))
-}
-
 /// The id of event `seq` of writer `writer`.
 fn event_id(writer: u64, seq: u64) -> String {
     format!("w{writer}-{seq}")
@@ -607,14 +603,12 @@ fn writer_worker() {
     while seq < events {
         if let Some((after, gate)) = &pause {
             if seq == *after {
-                let deadline = Instant::now() + Duration::from_secs(120);
-                while !gate.exists() {
-                    assert!(
-                        Instant::now() < deadline,
-                        "writer {writer}: the gate never opened"
-                    );
-                    std::thread::sleep(Duration::from_millis(5));
-                }
+                assert!(
+                    wait_until(Duration::from_secs(120), Duration::from_millis(5), || {
+                        gate.exists()
+                    }),
+                    "writer {writer}: the gate never opened"
+                );
             }
         }
         let mut end = (seq + per_commit).min(events);
@@ -638,8 +632,7 @@ fn writer_worker() {
             .expect("a complete block commits");
         seq = end;
     }
-    // On a line of its own: the harness has printed "test writer_worker ... " already.
-    println!("\n{RESULT_MARK}{writer} {events}");
+    print_worker_result(&(writer, events));
 }
 
 /// Writer processes, killed if the test fails before they finish.
@@ -649,17 +642,13 @@ struct Writers {
 
 impl Writers {
     fn spawn(folder: &Path, writers: u64, events: u64, pause: Option<(u64, &Path)>) -> Writers {
-        let exe = std::env::current_exe().unwrap();
         let children = (0..writers)
             .map(|writer| {
-                let mut command = Command::new(&exe);
+                let mut command = worker_command(&test_name(module_path!(), WORKER_TEST));
                 command
-                    .args(["--exact", WORKER_TEST, "--nocapture", "--test-threads", "1"])
                     .env(CHILD_FOLDER, folder)
                     .env(CHILD_ID, writer.to_string())
-                    .env(CHILD_EVENTS, events.to_string())
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped());
+                    .env(CHILD_EVENTS, events.to_string());
                 if let Some((after, gate)) = pause {
                     command
                         .env(CHILD_PAUSE_AFTER, after.to_string())
@@ -674,18 +663,7 @@ impl Writers {
     /// Waits for every writer and checks that each one did all its work.
     fn finish(mut self) {
         for child in std::mem::take(&mut self.children) {
-            let output = child.wait_with_output().unwrap();
-            let stdout = String::from_utf8_lossy(&output.stdout);
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            assert!(
-                output.status.success(),
-                "a writer failed ({}):\n{stdout}\n{stderr}",
-                output.status
-            );
-            assert!(
-                stdout.contains(RESULT_MARK),
-                "a writer did not finish its work:\n{stdout}\n{stderr}"
-            );
+            let (_writer, _events): (u64, u64) = worker_result(child, None);
         }
     }
 }

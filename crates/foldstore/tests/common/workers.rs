@@ -2,15 +2,17 @@
 //! does nothing unless the environment variables its parent set are there. What the workers
 //! and their parents share: the worker's test name, the command that starts it, its
 //! environment numbers, its lines and result to the parent, a start gate, a deadline on its
-//! end, a worker killed with SIGKILL, and a small seeded random number generator.
+//! end, a worker that writes events, a worker killed with SIGKILL, and a small seeded random
+//! number generator.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use foldstore::Store;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -146,6 +148,36 @@ pub fn run_workers<T: DeserializeOwned>(
         .collect()
 }
 
+/// The environment variable naming the store folder a writer worker writes to.
+const WRITER_FOLDER: &str = "FOLDSTORE_WRITER_FOLDER";
+/// The environment variable saying how many events a writer worker writes.
+const WRITER_EVENTS: &str = "FOLDSTORE_WRITER_EVENTS";
+
+/// The body of a writer worker (started by [`spawn_writer`]): opens the store in the folder
+/// its parent named, calls `write(store, i)` for each `i` in `0..events`, and prints the number
+/// of events as its result. Does nothing in a normal test run.
+pub fn run_writer(mut write: impl FnMut(&Store, u64)) {
+    let Some(folder) = std::env::var_os(WRITER_FOLDER) else {
+        return;
+    };
+    let store = Store::open(PathBuf::from(folder)).expect("open the store");
+    let events = env_number(WRITER_EVENTS);
+    for i in 0..events {
+        write(&store, i);
+    }
+    print_worker_result(&events);
+}
+
+/// Starts the writer worker `worker_test` (which calls [`run_writer`]) on the store in `folder`,
+/// to write `events` events; [`worker_result`] waits for it.
+pub fn spawn_writer(worker_test: &str, folder: &Path, events: u64) -> Child {
+    worker_command(worker_test)
+        .env(WRITER_FOLDER, folder)
+        .env(WRITER_EVENTS, events.to_string())
+        .spawn()
+        .expect("start a writer process")
+}
+
 fn read_on_a_thread(mut from: impl Read + Send + 'static) -> JoinHandle<String> {
     thread::spawn(move || {
         let mut text = String::new();
@@ -236,8 +268,8 @@ impl KillableWorker {
     }
 
     /// The lines the worker printed that were not taken yet, once it has ended (it is killed
-    /// first if it has not), and what it printed on stderr.
-    pub fn finish(mut self) -> (Vec<String>, String) {
+    /// first if it has not), and what it printed on stderr (once: empty afterwards).
+    pub fn finish(&mut self) -> (Vec<String>, String) {
         if let Ok(None) = self.child.try_wait() {
             let _ = self.child.kill();
             let _ = self.child.wait();
