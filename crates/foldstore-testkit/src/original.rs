@@ -44,7 +44,10 @@ pub fn install_original(dir: &Path) -> Result<Original, String> {
         fs::create_dir_all(dir).map_err(|e| format!("cannot create {dir:?}: {e}"))?;
         fs::copy(package_json(), dir.join("package.json"))
             .map_err(|e| format!("cannot copy package.json into {dir:?}: {e}"))?;
-        eprintln!("installing {ORIGINAL_PACKAGE}@{pinned} into {}", dir.display());
+        eprintln!(
+            "installing {ORIGINAL_PACKAGE}@{pinned} into {}",
+            dir.display()
+        );
         let npm = if cfg!(windows) { "npm.cmd" } else { "npm" };
         let out = Command::new(npm)
             .args(["install", "--no-audit", "--no-fund"])

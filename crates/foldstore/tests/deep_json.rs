@@ -9,10 +9,10 @@ use std::fs;
 use std::path::Path;
 
 use common::node::{node, node_output, original_package};
-use foldstore_testkit::nested_text;
 use foldstore::{
     Commit, Dispatch, Error, Event, EventContext, Headers, Layout, ModelDefinition, Store, View,
 };
+use foldstore_testkit::nested_text;
 use serde_json::{json, Map, Value};
 
 /// The deepest a commit's event data may be nested: the document, its `events` array and the

@@ -19,7 +19,6 @@ use serde::{Deserialize, Serialize};
 /// Only to fail a test that hangs.
 const HANG: Duration = Duration::from_secs(60);
 
-
 // ---------------------------------------------------------------------------------------------
 // The model
 

@@ -115,14 +115,18 @@ fn read_write_instances_race_from_four_processes() {
     fs::create_dir(&folder).unwrap();
     fs::create_dir(temp.path().join("gate")).unwrap();
 
-    let tallies: Vec<Tally> = run_workers(&test_name(module_path!(), WORKER_TEST), WORKERS, |worker, command| {
-        command
-            .env(CHILD_FOLDER, &folder)
-            .env(CHILD_ID, worker.to_string())
-            .env(CHILD_COUNT, WORKERS.to_string())
-            .env(CHILD_CALLS, CALLS.to_string())
-            .env(CHILD_MAX_ATTEMPTS, MAX_ATTEMPTS.to_string());
-    });
+    let tallies: Vec<Tally> = run_workers(
+        &test_name(module_path!(), WORKER_TEST),
+        WORKERS,
+        |worker, command| {
+            command
+                .env(CHILD_FOLDER, &folder)
+                .env(CHILD_ID, worker.to_string())
+                .env(CHILD_COUNT, WORKERS.to_string())
+                .env(CHILD_CALLS, CALLS.to_string())
+                .env(CHILD_MAX_ATTEMPTS, MAX_ATTEMPTS.to_string());
+        },
+    );
 
     let mut workers: Vec<u64> = tallies.iter().map(|t| t.worker).collect();
     workers.sort_unstable();

@@ -1131,15 +1131,18 @@ fn read_write_instances_race_from_several_processes() {
     };
     let store_url = url_with_table(&url, &table);
     let gate_folder = tempfile::tempdir().unwrap();
-    let tallies: Vec<Tally> =
-        run_workers(&test_name(module_path!(), "postgres_counter_worker"), WORKERS, |worker, command| {
+    let tallies: Vec<Tally> = run_workers(
+        &test_name(module_path!(), "postgres_counter_worker"),
+        WORKERS,
+        |worker, command| {
             command
                 .env(CHILD_URL, &store_url)
                 .env(CHILD_ID, worker.to_string())
                 .env(CHILD_COUNT, WORKERS.to_string())
                 .env(CHILD_CALLS, CALLS.to_string())
                 .env(CHILD_GATE, gate_folder.path());
-        });
+        },
+    );
 
     let successes: u64 = tallies.iter().map(|t| t.commits.len() as u64).sum();
     let failures: u64 = tallies.iter().map(|t| t.failures).sum();

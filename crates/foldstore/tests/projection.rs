@@ -21,7 +21,6 @@ use serde_json::json;
 /// Only to fail a test that hangs.
 const HANG: Duration = Duration::from_secs(60);
 
-
 /// A handler's error, or the store's.
 #[derive(Debug)]
 enum HandlerError {

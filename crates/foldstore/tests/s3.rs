@@ -849,13 +849,16 @@ fn processes_share_one_prefix() {
         .expect("open")
         .ensure_created()
         .expect("ensure_created");
-    let tallies: Vec<Tally> =
-        run_workers(&test_name(module_path!(), "s3_counter_worker"), WORKERS, |worker, command| {
+    let tallies: Vec<Tally> = run_workers(
+        &test_name(module_path!(), "s3_counter_worker"),
+        WORKERS,
+        |worker, command| {
             command
                 .env(CHILD_URL, &url)
                 .env(CHILD_ID, worker.to_string())
                 .env(CHILD_CALLS, CALLS.to_string());
-        });
+        },
+    );
 
     let mut acknowledged: Vec<(u64, i64)> = tallies
         .iter()
