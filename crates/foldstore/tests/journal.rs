@@ -2119,8 +2119,10 @@ impl ModelDefinition for Summed {
         event: CounterEvent,
         context: &EventContext<'_>,
     ) -> Result<(), String> {
-        let CounterEvent::Incremented { by } = event;
-        data.total += by;
+        match event {
+            CounterEvent::Incremented { by } => data.total += by,
+            CounterEvent::Doubled => data.total *= 2,
+        }
         data.commits.push(context.commit);
         Ok(())
     }

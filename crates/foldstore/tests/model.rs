@@ -5,6 +5,8 @@
 //!
 //! The fixtures are only read in place; a test that writes works on a copy in a temporary folder.
 
+mod common;
+
 #[allow(dead_code)]
 #[path = "../examples/memberlist/model.rs"]
 mod memberlist;
@@ -17,6 +19,7 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::SystemTime;
 
+use common::counter::{check_race, race_increments, CounterEvent, RaceTally};
 use foldstore::model::{CommitFlag, Model, ModelReport, DEFAULT_MAX_ATTEMPTS};
 use foldstore::{
     Dispatch, Durability, Error, Event, EventContext, Headers, MemoryStorage, ModelDefinition,
@@ -151,17 +154,6 @@ fn skipped_snapshot_labels(report: &ModelReport) -> BTreeSet<u64> {
 // Test models
 // ---------------------------------------------------------------------------------------------
 
-/// The counter's events.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "name", content = "data", rename_all = "camelCase")]
-enum CounterEvent {
-    /// Adds `by`; a negative `by` is refused (after touching the data, on purpose: a refusal
-    /// must never leave part of its work behind).
-    Incremented { by: i64 },
-    /// Doubles the value (order matters: proves events are folded in order, by variant).
-    Doubled,
-}
-
 /// The counter's data.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -281,37 +273,6 @@ impl<V: Dispatch<Counter>> CounterDomain<V> {
 
     fn double(&mut self) -> foldstore::Result<()> {
         self.view.dispatch(CounterEvent::Doubled)
-    }
-}
-
-/// A typed model without a fallback handler: unknown names are ignored.
-struct NoFallback;
-
-impl ModelDefinition for NoFallback {
-    type Data = i64;
-    type Event = CounterEvent;
-    type Error = String;
-    type Domain<V: View<Self>> = V;
-
-    fn initial_data(&self) -> i64 {
-        0
-    }
-
-    fn apply(
-        &self,
-        data: &mut i64,
-        event: CounterEvent,
-        _: &EventContext<'_>,
-    ) -> Result<(), String> {
-        match event {
-            CounterEvent::Incremented { by } => *data += by,
-            CounterEvent::Doubled => *data *= 2,
-        }
-        Ok(())
-    }
-
-    fn domain<V: View<Self>>(&self, view: V) -> V {
-        view
     }
 }
 
@@ -700,7 +661,8 @@ fn unknown_names_are_ignored_when_there_is_no_fallback() {
         .log(&Event::with_data("INCREMENTED", json!({"by": 100})))
         .unwrap();
     store.log(&Event::new("doubled")).unwrap();
-    let model = store.define_model(NoFallback).unwrap();
+    // The common counter is typed and has no fallback handler.
+    let model = store.define_model(common::counter::Counter).unwrap();
     let data = model.aggregator_data().unwrap();
     assert_eq!(*data, 10);
     assert_eq!(data.position(), 4);
@@ -1807,14 +1769,6 @@ fn one_model_is_shared_by_many_threads() {
     assert_eq!(store.tip().unwrap(), successes);
 }
 
-/// What one racing thread (or process) did.
-#[derive(Debug, Default)]
-struct Tally {
-    commits: Vec<u64>,
-    failures: u64,
-    attempts: u64,
-}
-
 /// Each of `threads` threads opens its own store with `open` and its own model, and runs
 /// `calls` read-write increments with `max_attempts`. The first attempt of every thread's first
 /// call waits, after reading the state, until every thread has read it: so every thread but one
@@ -1824,97 +1778,22 @@ fn race(
     threads: usize,
     calls: usize,
     max_attempts: u32,
-) -> Vec<Tally> {
+) -> Vec<RaceTally> {
     let gate = Barrier::new(threads);
     thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
             .map(|_| {
                 let (open, gate) = (&open, &gate);
                 scope.spawn(move || {
-                    let model = open().define_model(Counter::default()).unwrap();
-                    let mut tally = Tally::default();
-                    for call in 0..calls {
-                        let mut attempt = 0_u32;
-                        let result = model.with_read_write_instance(
-                            |counter, flag| {
-                                attempt += 1;
-                                let seen = counter.value();
-                                assert_eq!(seen, counter.position() as i64);
-                                if call == 0 && attempt == 1 {
-                                    gate.wait();
-                                }
-                                counter.increment(1)?;
-                                flag.ready_to_commit();
-                                Ok::<_, Error>(seen)
-                            },
-                            max_attempts,
-                        );
-                        match result {
-                            Ok(outcome) => {
-                                let commit = outcome.commit.expect("a ready instance commits");
-                                assert_eq!(outcome.attempts, attempt);
-                                assert_eq!(
-                                    outcome.value as u64 + 1,
-                                    commit,
-                                    "the commit was made on the newest state"
-                                );
-                                tally.commits.push(commit);
-                                tally.attempts += u64::from(attempt);
-                            }
-                            Err(Error::RetriesExhausted { attempts }) => {
-                                assert_eq!(attempts, max_attempts);
-                                assert_eq!(attempt, max_attempts);
-                                tally.failures += 1;
-                                tally.attempts += u64::from(attempt);
-                            }
-                            Err(other) => panic!("unexpected error: {other}"),
-                        }
-                    }
-                    tally
+                    let model = open().define_model(common::counter::Counter).unwrap();
+                    race_increments(&model, calls as u64, max_attempts, || {
+                        gate.wait();
+                    })
                 })
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     })
-}
-
-fn check_race(tallies: &[Tally], store: &Store, calls_in_all: usize, threads: usize) {
-    let successes: u64 = tallies.iter().map(|t| t.commits.len() as u64).sum();
-    let failures: u64 = tallies.iter().map(|t| t.failures).sum();
-    let attempts: u64 = tallies.iter().map(|t| t.attempts).sum();
-    assert_eq!(successes + failures, calls_in_all as u64);
-    assert!(successes > 0);
-
-    // Every commit is someone's success, exactly once; failures wrote nothing.
-    let mut commits: Vec<u64> = tallies
-        .iter()
-        .flat_map(|t| t.commits.iter().copied())
-        .collect();
-    commits.sort_unstable();
-    assert_eq!(commits, (1..=successes).collect::<Vec<_>>());
-    assert_eq!(
-        store.tip().unwrap(),
-        successes,
-        "total commits == successes"
-    );
-    assert_eq!(commit_numbers(store), (1..=successes).collect::<Vec<_>>());
-    for commit in store.commits(..) {
-        assert_eq!(
-            commit.unwrap().events(),
-            [Event::with_data("incremented", json!({"by": 1}))]
-        );
-    }
-
-    // The counter equals the calls that committed.
-    let fresh = store.define_model(Counter::default()).unwrap();
-    let data = fresh.aggregator_data().unwrap();
-    assert_eq!(data.value, successes as i64);
-
-    // Retries happened: every thread but one lost its first race.
-    assert!(
-        attempts >= calls_in_all as u64 + threads as u64 - 1,
-        "{attempts} attempts for {calls_in_all} calls"
-    );
 }
 
 #[test]
@@ -1926,8 +1805,8 @@ fn read_write_instances_race_from_eight_threads_on_memory() {
     check_race(
         &tallies,
         &Store::with_storage(storage),
-        THREADS * CALLS,
-        THREADS,
+        (THREADS * CALLS) as u64,
+        THREADS as u64,
     );
 }
 
@@ -1946,7 +1825,7 @@ fn read_write_instances_race_from_eight_threads_on_a_folder() {
     check_race(
         &tallies,
         &Store::open(&path).unwrap(),
-        THREADS * CALLS,
-        THREADS,
+        (THREADS * CALLS) as u64,
+        THREADS as u64,
     );
 }

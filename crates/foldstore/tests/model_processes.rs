@@ -9,11 +9,11 @@ mod common;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use common::counter::{Counter, CounterEvent};
+use common::counter::{check_race, race_increments, Counter, RaceTally};
 use common::workers::{env_number, gate, print_worker_result, run_workers, test_name};
-use foldstore::{Dispatch, Error, Event, Store, View};
+use foldstore::Store;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// The store folder a worker process works in; absent in a normal test run.
 const CHILD_FOLDER: &str = "FOLDSTORE_CHILD_FOLDER";
@@ -33,9 +33,7 @@ const WORKER_TEST: &str = "counter_worker";
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Tally {
     worker: u64,
-    commits: Vec<u64>,
-    failures: u64,
-    attempts: u64,
+    race: RaceTally,
     gate_timed_out: bool,
 }
 
@@ -60,47 +58,15 @@ fn counter_worker() {
 
     let store = Store::open(&folder).unwrap();
     let model = store.define_model(Counter).unwrap();
-    let mut tally = Tally {
+    let mut gate_timed_out = false;
+    let race = race_increments(&model, calls, max_attempts, || {
+        gate_timed_out = !wait_for_the_others(&folder, worker, workers);
+    });
+    let tally = Tally {
         worker,
-        ..Tally::default()
+        race,
+        gate_timed_out,
     };
-    for call in 0..calls {
-        let mut attempt = 0_u32;
-        let result = model.with_read_write_instance(
-            |view, flag| {
-                attempt += 1;
-                let seen = *view.data();
-                assert_eq!(seen, view.position() as i64, "every commit adds 1");
-                if call == 0 && attempt == 1 && !wait_for_the_others(&folder, worker, workers) {
-                    tally.gate_timed_out = true;
-                }
-                view.dispatch(CounterEvent::Incremented { by: 1 })?;
-                flag.ready_to_commit();
-                Ok::<_, Error>(seen)
-            },
-            max_attempts,
-        );
-        match result {
-            Ok(outcome) => {
-                let commit = outcome.commit.expect("a ready instance commits");
-                assert_eq!(outcome.attempts, attempt);
-                assert_eq!(
-                    outcome.value as u64 + 1,
-                    commit,
-                    "committed on the newest state"
-                );
-                tally.commits.push(commit);
-                tally.attempts += u64::from(attempt);
-            }
-            Err(Error::RetriesExhausted { attempts }) => {
-                assert_eq!(attempts, max_attempts);
-                assert_eq!(attempt, max_attempts);
-                tally.failures += 1;
-                tally.attempts += u64::from(attempt);
-            }
-            Err(other) => panic!("worker {worker}: unexpected error: {other}"),
-        }
-    }
     print_worker_result(&tally);
 }
 
@@ -133,46 +99,9 @@ fn read_write_instances_race_from_four_processes() {
     assert_eq!(workers, (0..WORKERS).collect::<Vec<_>>());
     assert!(tallies.iter().all(|t| !t.gate_timed_out), "{tallies:?}");
 
-    let successes: u64 = tallies.iter().map(|t| t.commits.len() as u64).sum();
-    let failures: u64 = tallies.iter().map(|t| t.failures).sum();
-    let attempts: u64 = tallies.iter().map(|t| t.attempts).sum();
-    assert_eq!(successes + failures, WORKERS * CALLS, "{tallies:?}");
-    assert!(successes > 0);
-
-    // Every commit is exactly one worker's success; failures (all out of attempts, as the
-    // workers checked) wrote nothing.
-    let mut commits: Vec<u64> = tallies
-        .iter()
-        .flat_map(|t| t.commits.iter().copied())
-        .collect();
-    commits.sort_unstable();
-    assert_eq!(commits, (1..=successes).collect::<Vec<_>>());
-
+    let races: Vec<RaceTally> = tallies.into_iter().map(|t| t.race).collect();
     let store = Store::open(&folder).unwrap();
-    assert_eq!(
-        store.tip().unwrap(),
-        successes,
-        "total commits == successes"
-    );
-    let numbers: Vec<u64> = store.commits(..).map(|c| c.unwrap().number()).collect();
-    assert_eq!(
-        numbers,
-        (1..=successes).collect::<Vec<_>>(),
-        "commits are contiguous"
-    );
-    for commit in store.commits(..) {
-        assert_eq!(
-            commit.unwrap().events(),
-            [Event::with_data("incremented", json!({"by": 1}))]
-        );
-    }
-    let counter = store.define_model(Counter).unwrap();
-    let data = counter.aggregator_data().unwrap();
-    assert_eq!(
-        *data, successes as i64,
-        "the counter equals the calls that committed"
-    );
-    assert_eq!(data.position(), successes);
+    let successes = check_race(&races, &store, WORKERS * CALLS, WORKERS);
 
     // Only commit files (and nothing half-written) were left in the folder.
     for entry in fs::read_dir(&folder).unwrap() {
@@ -186,11 +115,4 @@ fn read_write_instances_race_from_four_processes() {
             serde_json::from_slice(&fs::read(folder.join(&name)).unwrap()).unwrap();
         assert!(document["headers"]["time"].is_string());
     }
-
-    // Retries happened: every worker but one lost its first race.
-    assert!(
-        attempts >= WORKERS * CALLS + WORKERS - 1,
-        "{attempts} attempts for {} calls",
-        WORKERS * CALLS
-    );
 }
