@@ -26,7 +26,7 @@ const CHILD_CALLS: &str = "FOLDSTORE_CHILD_CALLS";
 /// The attempts each read-write instance may make.
 const CHILD_MAX_ATTEMPTS: &str = "FOLDSTORE_CHILD_MAX_ATTEMPTS";
 
-/// The worker's test name (see [`test_name`]).
+/// The worker's test name (see `common::workers::test_name`).
 const WORKER_TEST: &str = "counter_worker";
 
 /// What one worker did.

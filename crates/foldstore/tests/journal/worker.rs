@@ -37,7 +37,7 @@ pub(crate) const SEED: &str = "FOLDSTORE_KILL_SEED";
 pub(crate) const DEFAULT_KILLS: u64 = 30;
 /// The seed when [`SEED`] is not set.
 pub(crate) const DEFAULT_SEED: u64 = 0x0051_ee9d_0f4a_11ce;
-/// The worker's test name (see [`test_name`]).
+/// The worker's test name (see `common::workers::test_name`).
 pub(crate) const WORKER_TEST: &str = "journal_worker";
 /// A worker nobody killed stops by itself after this long.
 pub(crate) const WORKER_LIFETIME: Duration = Duration::from_secs(60);
