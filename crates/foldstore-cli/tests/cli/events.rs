@@ -2,12 +2,13 @@
 //! output into a closed pipe.
 
 use std::fs;
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
 
 use serde_json::Value;
 
-use crate::util::{big_store, expected_lines, five_commit_store, foldstore, run, TestDir};
+use crate::util::{
+    big_store, expected_lines, five_commit_store, piped_into_head, read_lines_then_close, run,
+    TestDir,
+};
 
 #[test]
 fn events_prints_every_event_as_one_json_line() {
@@ -139,20 +140,10 @@ fn events_on_a_damaged_store_fail_naming_the_file() {
 fn events_into_a_pipe_closed_early_is_not_an_error() {
     let dir = TestDir::new();
     let store = big_store(&dir);
-    let mut child = foldstore()
-        .args(["events".as_ref(), store.as_os_str()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start foldstore events");
-    let mut reader = BufReader::new(child.stdout.take().expect("stdout is piped"));
-    let mut first = String::new();
-    reader.read_line(&mut first).expect("read the first line");
-    // Close our end, as `head -1` does, while foldstore still has far more to write.
-    drop(reader);
-    let output = child.wait_with_output().expect("wait for foldstore");
-    let line: Value = serde_json::from_str(&first).expect("the first line is JSON");
+    // Closes our end, as `head -1` does, while foldstore still has far more to write.
+    let (lines, output) = read_lines_then_close("events", &store, 1);
+    let first = &lines[0];
+    let line: Value = serde_json::from_str(first).expect("the first line is JSON");
     assert_eq!(line["name"], "e0");
     assert_eq!(
         String::from_utf8_lossy(&output.stderr),
@@ -171,22 +162,10 @@ fn events_into_a_pipe_closed_early_is_not_an_error() {
 fn events_piped_into_head_exits_0_quietly() {
     let dir = TestDir::new();
     let store = big_store(&dir);
-    let stderr = dir.join("stderr.txt");
-    let status = dir.join("status.txt");
-    // POSIX sh has no pipefail: the command's status is written to a file from inside the pipe.
-    let output = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(r#"{ "$0" events "$1" 2>"$2"; echo $? >"$3"; } | head -1"#)
-        .arg(crate::util::FOLDSTORE)
-        .arg(&store)
-        .arg(&stderr)
-        .arg(&status)
-        .output()
-        .expect("run sh");
-    assert!(output.status.success(), "{output:?}");
-    let first: Value = serde_json::from_slice(&output.stdout).expect("head printed one JSON line");
+    let piped = piped_into_head(&dir, "events", &store, 1);
+    let first: Value = serde_json::from_slice(&piped.stdout).expect("head printed one JSON line");
     assert_eq!(first["commit"], 1);
     assert_eq!(first["name"], "e0");
-    assert_eq!(fs::read_to_string(&stderr).expect("read stderr.txt"), "");
-    assert_eq!(fs::read_to_string(&status).expect("read status.txt"), "0\n");
+    assert_eq!(piped.stderr, "");
+    assert_eq!(piped.status, "0\n");
 }
