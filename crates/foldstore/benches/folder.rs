@@ -31,21 +31,12 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{member_has_moved, open_and_replay};
+use common::{member_has_moved, open_and_replay, open_without_syncs, time_store_log};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use foldstore::{Durability, Store};
+use foldstore::Layout;
 use serde_json::Value;
 
 const REPLAY_COMMITS: u64 = 10_000;
-
-fn open_without_syncs(path: &Path) -> Store {
-    let store = Store::builder(path)
-        .durability(Durability::None)
-        .open()
-        .expect("open");
-    store.ensure_folder().expect("create the folder");
-    store
-}
 
 /// The bare loop's commit `k`: the document foldstore would write, written as a temporary file
 /// and linked into place.
@@ -78,13 +69,8 @@ fn append_no_sync(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(2));
     group.bench_function("store_log", |b| {
         b.iter_custom(|iters| {
-            let dir = tempfile::tempdir().expect("a folder");
-            let store = open_without_syncs(dir.path());
-            let started = Instant::now();
-            for k in 0..iters {
-                store.log(&member_has_moved(k)).expect("log");
-            }
-            let elapsed = started.elapsed();
+            let (elapsed, dir) =
+                time_store_log(iters, |path| open_without_syncs(path, Layout::Loose));
             folders.push(dir);
             elapsed
         });
@@ -107,7 +93,7 @@ fn append_no_sync(c: &mut Criterion) {
 
 fn replay(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("a folder");
-    let writer = open_without_syncs(dir.path());
+    let writer = open_without_syncs(dir.path(), Layout::Loose);
     for k in 0..REPLAY_COMMITS {
         writer.log(&member_has_moved(k)).expect("log");
     }

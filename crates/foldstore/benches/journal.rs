@@ -27,27 +27,16 @@
 use std::fs::{self, File};
 use std::hint::black_box;
 use std::io::Write;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{member_has_moved, open_and_replay};
+use common::{member_has_moved, open_and_replay, open_without_syncs, time_store_log};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use foldstore::{Durability, Layout, Store};
+use foldstore::{Layout, Store};
 use serde_json::Value;
 
 const REPLAY_COMMITS: u64 = 100_000;
-
-fn open_journal(path: &Path) -> Store {
-    let store = Store::builder(path)
-        .layout(Layout::Journal)
-        .durability(Durability::None)
-        .open()
-        .expect("open");
-    store.ensure_folder().expect("create the folder");
-    store
-}
 
 /// The bare loop's commit `k`: the document foldstore would write, framed as a journal record
 /// and written at the end of `file`.
@@ -79,13 +68,7 @@ fn append_no_sync(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(3));
     group.bench_function("store_log", |b| {
         b.iter_custom(|iters| {
-            let dir = tempfile::tempdir().expect("a folder");
-            let store = open_journal(dir.path());
-            let started = Instant::now();
-            for k in 0..iters {
-                store.log(&member_has_moved(k)).expect("log");
-            }
-            started.elapsed()
+            time_store_log(iters, |path| open_without_syncs(path, Layout::Journal)).0
         });
     });
     group.bench_function("baseline/bare_write", |b| {
@@ -106,7 +89,7 @@ fn append_no_sync(c: &mut Criterion) {
 /// A journal of [`REPLAY_COMMITS`] single-event commits.
 fn long_journal() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("a folder");
-    let writer = open_journal(dir.path());
+    let writer = open_without_syncs(dir.path(), Layout::Journal);
     for k in 0..REPLAY_COMMITS {
         writer.log(&member_has_moved(k)).expect("log");
     }

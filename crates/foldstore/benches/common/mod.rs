@@ -1,10 +1,13 @@
 //! The event every benchmark writes: the one of the comparison program and of
-//! `foldstore bench`, typed as an application would type it; and the replay they time.
+//! `foldstore bench`, typed as an application would type it; and the appends and the replay
+//! they time.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
-use foldstore::Store;
+use foldstore::{Durability, Layout, Store};
 use serde::Serialize;
+use tempfile::TempDir;
 
 /// A member moved.
 #[derive(Serialize)]
@@ -47,4 +50,29 @@ pub fn open_and_replay(path: &Path, events: u64) -> usize {
         .expect("replay");
     assert_eq!(summary.events, events);
     names
+}
+
+/// A new store at `path` in `layout`, without syncs, its folder created.
+#[allow(dead_code)] // Not every bench appends.
+pub fn open_without_syncs(path: &Path, layout: Layout) -> Store {
+    let store = Store::builder(path)
+        .layout(layout)
+        .durability(Durability::None)
+        .open()
+        .expect("open");
+    store.ensure_folder().expect("create the folder");
+    store
+}
+
+/// Times `iters` calls of `Store::log`, one [`member_has_moved`] event each, on a new store in
+/// a temporary folder opened by `open`: the time, and the folder (removed when dropped).
+#[allow(dead_code)] // Not every bench appends.
+pub fn time_store_log(iters: u64, open: impl Fn(&Path) -> Store) -> (Duration, TempDir) {
+    let dir = tempfile::tempdir().expect("a folder");
+    let store = open(dir.path());
+    let started = Instant::now();
+    for k in 0..iters {
+        store.log(&member_has_moved(k)).expect("log");
+    }
+    (started.elapsed(), dir)
 }

@@ -94,25 +94,17 @@ pub(crate) fn check_log(store: &Store, tally: &Tally, instances: u64) -> Figures
             "money conserved at commit {number}"
         );
     }
-    let reported: BTreeSet<u64> = tally.transfer_commits.iter().copied().collect();
-    assert_eq!(
-        reported.len(),
-        tally.transfer_commits.len(),
-        "two instances reported one commit"
+    assert_exactly_reported(
+        &transfer_commits,
+        &tally.transfer_commits,
+        "two instances reported one commit",
+        "the transfers in the log are exactly the successful instances",
     );
-    assert_eq!(
-        transfer_commits, reported,
-        "the transfers in the log are exactly the successful instances"
-    );
-    let reported: BTreeSet<u64> = tally.audit_commits.iter().copied().collect();
-    assert_eq!(
-        reported.len(),
-        tally.audit_commits.len(),
-        "two audits reported one commit"
-    );
-    assert_eq!(
-        audit_commits, reported,
-        "the audit commits are exactly those logged"
+    assert_exactly_reported(
+        &audit_commits,
+        &tally.audit_commits,
+        "two audits reported one commit",
+        "the audit commits are exactly those logged",
     );
     assert_eq!(audit_events, tally.audit_events);
     assert_eq!(
@@ -214,4 +206,17 @@ pub(crate) fn print_figures(
         started.elapsed().as_secs_f64(),
     )
     .expect("write to stderr");
+}
+
+/// Checks that the commits `found` in the log are exactly those `reported`, each reported once
+/// (`twice` and `not_exactly` say what failed).
+fn assert_exactly_reported(
+    found: &BTreeSet<u64>,
+    reported: &[u64],
+    twice: &str,
+    not_exactly: &str,
+) {
+    let unique: BTreeSet<u64> = reported.iter().copied().collect();
+    assert_eq!(unique.len(), reported.len(), "{twice}");
+    assert_eq!(*found, unique, "{not_exactly}");
 }

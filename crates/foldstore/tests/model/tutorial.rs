@@ -5,19 +5,33 @@ use crate::fixtures::{
 };
 use crate::memberlist::Membership;
 use crate::models::{value_of, Members};
-use foldstore::model::DEFAULT_MAX_ATTEMPTS;
-use foldstore::{Error, Store};
+use foldstore::model::{AggregatorData, Model, DEFAULT_MAX_ATTEMPTS};
+use foldstore::{Error, ModelDefinition, Store};
+use serde::Serialize;
 use serde_json::json;
+
+/// Defines `definition` on `store`, folds the log, and checks the data against the fixture's
+/// expected `state` file: the model, and the data it folded.
+fn fold_to_state<M>(
+    store: &Store,
+    definition: M,
+    fixture: &str,
+    state: &str,
+) -> (Model<M>, AggregatorData<M>)
+where
+    M: ModelDefinition,
+    M::Data: Serialize,
+{
+    let model = store.define_model(definition).unwrap();
+    let data = model.aggregator_data().unwrap();
+    assert_eq!(value_of(&*data), expected_state(fixture, state));
+    (model, data)
+}
 
 #[test]
 fn tutorial_model_over_node_memberlist_with_its_snapshots_gives_state_json() {
     let store = Store::open(fixture_store("node-memberlist")).unwrap();
-    let model = store.define_model(Membership).unwrap();
-    let data = model.aggregator_data().unwrap();
-    assert_eq!(
-        value_of(&*data),
-        expected_state("node-memberlist", "state.json")
-    );
+    let (model, data) = fold_to_state(&store, Membership, "node-memberlist", "state.json");
     assert_eq!(data.position(), 27);
     let report = model.report();
     assert_eq!(
@@ -43,12 +57,7 @@ fn tutorial_model_over_node_memberlist_with_its_snapshots_gives_state_json() {
 fn tutorial_model_over_node_memberlist_without_snapshots_gives_state_json() {
     let (_temp, copy) = copy_store("node-memberlist", without_snapshots);
     let store = Store::open(&copy).unwrap();
-    let model = store.define_model(Membership).unwrap();
-    let data = model.aggregator_data().unwrap();
-    assert_eq!(
-        value_of(&*data),
-        expected_state("node-memberlist", "state.json")
-    );
+    let (model, data) = fold_to_state(&store, Membership, "node-memberlist", "state.json");
     assert_eq!(data.position(), 27);
     assert_eq!(model.report().restored_from, None);
 }
@@ -94,12 +103,7 @@ fn time_travel_over_node_memberlist_uses_the_originals_snapshots() {
 #[test]
 fn handwritten_fixture_with_the_members_snapshot_gives_state_with_snapshot() {
     let store = Store::open(fixture_store("handwritten")).unwrap();
-    let model = store.define_model(Members).unwrap();
-    let data = model.aggregator_data().unwrap();
-    assert_eq!(
-        value_of(&*data),
-        expected_state("handwritten", "state-with-snapshot.json")
-    );
+    let (model, data) = fold_to_state(&store, Members, "handwritten", "state-with-snapshot.json");
     assert_eq!(
         data.position(),
         4,
@@ -116,12 +120,7 @@ fn handwritten_fixture_with_the_members_snapshot_gives_state_with_snapshot() {
 fn handwritten_fixture_without_snapshots_gives_state_from_log() {
     let (_temp, copy) = copy_store("handwritten", without_snapshots);
     let store = Store::open(&copy).unwrap();
-    let model = store.define_model(Members).unwrap();
-    let data = model.aggregator_data().unwrap();
-    assert_eq!(
-        value_of(&*data),
-        expected_state("handwritten", "state-from-log.json")
-    );
+    let (model, _) = fold_to_state(&store, Members, "handwritten", "state-from-log.json");
     assert_eq!(model.report().restored_from, None);
 
     // A model whose snapshot name matches no file in the fixture folds the whole log too.
