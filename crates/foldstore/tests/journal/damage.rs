@@ -3,7 +3,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::format::{file_name, find, numbered, parse_segment, quarantine, segment_files, temp};
+use crate::common::numbered;
+use crate::format::{file_name, find, parse_segment, quarantine, segment_files, temp};
 use foldstore::{Durability, Error, JournalStorage, Store};
 
 /// A journal of `commits` commits in segments of `segment_bytes`, with one byte of commit

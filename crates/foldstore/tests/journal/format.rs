@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use foldstore::{Error, Event, Layout, Store};
-use serde_json::json;
+use foldstore::{Error, Store};
+
+use crate::common::{journal_store, numbered};
 
 pub(crate) const MARKER: &str = "foldstore-journal.json";
 pub(crate) const SEGMENTS: &str = "journal";
@@ -187,17 +188,6 @@ pub(crate) fn quarantine(store: &Path) -> BTreeMap<String, Vec<u8>> {
 
 pub(crate) fn temp() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
-}
-
-/// A new journal store at `path`, created.
-pub(crate) fn journal_store(path: &Path) -> Store {
-    let store = Store::builder(path).layout(Layout::Journal).open().unwrap();
-    store.ensure_folder().unwrap();
-    store
-}
-
-pub(crate) fn numbered(i: u64) -> Event {
-    Event::with_data("numbered", json!({ "i": i }))
 }
 
 /// The `i` of each commit's single `numbered` event, in order.

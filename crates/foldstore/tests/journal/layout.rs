@@ -2,9 +2,10 @@
 
 use std::fs;
 
+use crate::common::{journal_store, numbered};
 use crate::format::{
-    all_records, assert_no_loose_files, assert_refused, file_name, journal_store, numbered,
-    numbered_values, segment_files, segment_name, temp, MARKER, SEGMENTS,
+    all_records, assert_no_loose_files, assert_refused, file_name, numbered_values, segment_files,
+    segment_name, temp, MARKER, SEGMENTS,
 };
 use foldstore::{Error, FolderStorage, JournalStorage, Layout, Storage, Store};
 use serde_json::{json, Value};

@@ -7,10 +7,10 @@ use std::thread;
 use std::time::Duration;
 
 use crate::common::counter::{Counter, CounterEvent};
+use crate::common::journal_store;
 use crate::common::workers::{env_number_or_none, KillableWorker, Rng};
 use crate::format::{
-    all_records, assert_no_loose_files, journal_store, parse_segment, quarantine, segment_files,
-    temp, trim_free,
+    all_records, assert_no_loose_files, parse_segment, quarantine, segment_files, temp, trim_free,
 };
 use crate::worker::{
     probe, run_workers, worker, DEFAULT_KILLS, DEFAULT_SEED, KILLS, KILL_SEGMENT_BYTES, SEED,

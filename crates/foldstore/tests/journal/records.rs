@@ -2,9 +2,10 @@
 
 use std::fs;
 
+use crate::common::{journal_store, numbered};
 use crate::format::{
-    all_records, assert_no_loose_files, file_name, journal_store, numbered, numbered_values,
-    parse_segment, segment_files, segment_name, temp, trim_free,
+    all_records, assert_no_loose_files, file_name, numbered_values, parse_segment, segment_files,
+    segment_name, temp, trim_free,
 };
 use foldstore::{Durability, Error, Event, JournalStorage, Storage, Store};
 use serde_json::{json, Value};

@@ -1,6 +1,7 @@
 //! Subscriptions to a journal.
 
-use crate::format::{journal_store, numbered, temp};
+use crate::common::{journal_store, numbered};
+use crate::format::temp;
 use foldstore::Store;
 
 /// A subscriber on a journal gets every commit, the old ones and then each new one written by

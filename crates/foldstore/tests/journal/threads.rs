@@ -4,7 +4,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Barrier};
 use std::thread;
 
-use crate::format::{all_records, journal_store, temp};
+use crate::common::journal_store;
+use crate::format::{all_records, temp};
 use foldstore::{Conflict, Event, JournalStorage, Storage, Store};
 use serde_json::json;
 

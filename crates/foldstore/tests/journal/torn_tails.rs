@@ -4,10 +4,10 @@
 use std::fs;
 use std::path::Path;
 
+use crate::common::{journal_store, numbered};
 use crate::format::{
-    all_records, file_name, find, journal_store, numbered, numbered_values, numbers, parse_one,
-    parse_segment, quarantine, segment_files, segment_name, temp, trim_free, written_journal,
-    Written, MARKER, SEGMENTS,
+    all_records, file_name, find, numbered_values, numbers, parse_one, parse_segment, quarantine,
+    segment_files, segment_name, temp, trim_free, written_journal, Written, MARKER, SEGMENTS,
 };
 use crate::worker::probe;
 use foldstore::{Durability, Error, JournalStorage, Store};
