@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use crate::entries::{
-    copy_tree, plant, reads_ignore_permissions, run_bounded, tree, Hostile, Ran, YEAR,
+    copy_tree, plant, reads_ignore_permissions, run_bounded, tree, Hostile, Place, Ran, YEAR,
 };
 use crate::util::TestDir;
 
@@ -74,20 +74,6 @@ pub(crate) fn sources() -> &'static Sources {
             root,
         }
     })
-}
-
-/// Where a hostile entry goes.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Place {
-    /// A name inside the store (a path relative to the store's folder), standing for commit `n`
-    /// (for `show`); `mention` is what a message about it must contain.
-    Entry {
-        relative: &'static str,
-        n: u64,
-        mention: &'static str,
-    },
-    /// The store's folder itself.
-    Store,
 }
 
 /// What one test counted, and the failures it found.

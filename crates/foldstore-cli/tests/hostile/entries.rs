@@ -11,7 +11,6 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::cases::Place;
 use crate::util::foldstore;
 
 /// How long one command may take before it counts as hung: far more than any of them needs.
@@ -302,4 +301,18 @@ pub(crate) fn copy_tree(from: &Path, to: &Path) {
             fs::copy(entry.path(), &target).expect("copy");
         }
     }
+}
+
+/// Where a hostile entry goes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Place {
+    /// A name inside the store (a path relative to the store's folder), standing for commit `n`
+    /// (for `show`); `mention` is what a message about it must contain.
+    Entry {
+        relative: &'static str,
+        n: u64,
+        mention: &'static str,
+    },
+    /// The store's folder itself.
+    Store,
 }

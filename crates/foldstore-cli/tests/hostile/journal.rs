@@ -1,8 +1,8 @@
 //! The journal layout: a hostile marker, segment, next segment, lock, segment folder, snapshot and
 //! store folder, and segment names at the edges of the commit numbers.
 
-use crate::cases::{case, report, sources, Count, Place};
-use crate::entries::{Hostile, ALL};
+use crate::cases::{case, report, sources, Count};
+use crate::entries::{Hostile, Place, ALL};
 
 /// The journal's names, each in its own test (so that each can wait for the lead's fixes on
 /// its own).

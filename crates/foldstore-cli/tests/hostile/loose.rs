@@ -1,8 +1,8 @@
 //! The loose layout: hostile commit and snapshot names, names at the edges of the commit numbers,
 //! the store's folder, and commits dated in the future.
 
-use crate::cases::{case, loose_entries, report, sources, Count, Place};
-use crate::entries::{Hostile, ALL};
+use crate::cases::{case, loose_entries, report, sources, Count};
+use crate::entries::{Hostile, Place, ALL};
 
 #[test]
 fn loose_commit_names_hold_every_kind_of_hostile_entry() {

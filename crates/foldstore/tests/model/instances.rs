@@ -1,7 +1,7 @@
 //! `aggregator_data`, read instances and read-write instances.
 
 use crate::fixtures::{commit_numbers, incremented, log_increments, store_with_user};
-use crate::models::Counter;
+use crate::models::{assert_folded, Counter};
 use foldstore::model::{CommitFlag, DEFAULT_MAX_ATTEMPTS};
 use foldstore::{Dispatch, Error, Event, MemoryStorage, ReadOnly, Store, Writer};
 use serde_json::json;
@@ -41,8 +41,7 @@ fn read_instances_cannot_dispatch_by_type_and_return_the_actions_result() {
         data.value, 5,
         "a view is of one state; it does not change under the reader"
     );
-    let data = model.aggregator_data().unwrap();
-    assert_eq!((data.value, data.position()), (15, 3));
+    assert_folded(&model, 15, 3);
     assert_eq!(
         model.with_read_instance(|counter| counter.value()).unwrap(),
         15
@@ -330,8 +329,7 @@ fn a_lost_race_runs_the_action_again_on_the_new_state() {
         (outcome.value, outcome.commit, outcome.attempts),
         (200, Some(2), 2)
     );
-    let data = model.aggregator_data().unwrap();
-    assert_eq!((data.value, data.position()), (200, 2));
+    assert_folded(&model, 200, 2);
     assert_eq!(commit_numbers(&interloper), [1, 2]);
 }
 

@@ -4,6 +4,7 @@
 use crate::common::counter::CounterEvent;
 use crate::fixtures::incremented;
 use crate::memberlist::{MemberEvent, MemberList, Membership, Refusal};
+use foldstore::model::Model;
 use foldstore::{Dispatch, Event, EventContext, ModelDefinition, View};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -217,4 +218,11 @@ impl ModelDefinition for Members {
 
 pub(crate) fn value_of<T: Serialize>(data: &T) -> Value {
     serde_json::to_value(data).unwrap()
+}
+
+/// Checks what `model` folds the log into now: the counter's value, at `position`.
+#[track_caller]
+pub(crate) fn assert_folded(model: &Model<Counter>, value: i64, position: u64) {
+    let data = model.aggregator_data().unwrap();
+    assert_eq!((data.value, data.position()), (value, position));
 }

@@ -1,7 +1,7 @@
 //! Refusals while folding the log: whole commits only.
 
 use crate::fixtures::{document, log_block_of, log_increments, overwrite, temp_folder};
-use crate::models::Counter;
+use crate::models::{assert_folded, Counter};
 use foldstore::{Error, Store};
 use serde_json::json;
 
@@ -100,8 +100,7 @@ fn skip_failing_commits_skips_whole_commits_and_reports_them() {
 
     // Folding on does not skip them again, and later commits fold in.
     log_increments(&store, &[1000]);
-    let data = model.aggregator_data().unwrap();
-    assert_eq!((data.value, data.position()), (1113, 7));
+    assert_folded(&model, 1113, 7);
     assert_eq!(model.report().skipped_commits.len(), 2);
 
     // Without the option, the same log stops at commit 2.
@@ -123,8 +122,7 @@ fn models_fold_only_commits_after_their_position() {
     // Damage a commit the model has folded already: it never reads it again.
     overwrite(&path.join("2.log"), b"{ this is not json");
     log_increments(&store, &[10]);
-    let data = model.aggregator_data().unwrap();
-    assert_eq!((data.value, data.position()), (16, 4));
+    assert_folded(&model, 16, 4);
     let outcome = model
         .with_read_write_instance(
             |counter, flag| {

@@ -1,7 +1,7 @@
 //! Time travel: the model as it was at a commit or a time.
 
 use crate::fixtures::{document, log_increments, snapshot_document, time};
-use crate::models::Counter;
+use crate::models::{assert_folded, Counter};
 use foldstore::{Error, MemoryStorage, Storage, Store};
 use serde_json::json;
 
@@ -37,8 +37,7 @@ fn at_commit_gives_the_model_as_of_that_commit() {
             tip: 5
         })
     ));
-    let data = model.aggregator_data().unwrap();
-    assert_eq!((data.value, data.position()), (302, 5));
+    assert_folded(&model, 302, 5);
     assert_eq!(
         at_2.with_read_instance(|counter| (counter.value(), counter.position())),
         (2, 2)
