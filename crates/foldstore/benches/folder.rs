@@ -31,7 +31,9 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{member_has_moved, open_and_replay, open_without_syncs, time_store_log};
+use common::{
+    member_has_moved, open_and_replay, open_without_syncs, time_store_log, written_store,
+};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use foldstore::Layout;
 use serde_json::Value;
@@ -92,11 +94,7 @@ fn append_no_sync(c: &mut Criterion) {
 }
 
 fn replay(c: &mut Criterion) {
-    let dir = tempfile::tempdir().expect("a folder");
-    let writer = open_without_syncs(dir.path(), Layout::Loose);
-    for k in 0..REPLAY_COMMITS {
-        writer.log(&member_has_moved(k)).expect("log");
-    }
+    let dir = written_store(Layout::Loose, REPLAY_COMMITS);
     let mut group = c.benchmark_group("replay_10000_commits");
     group
         .throughput(Throughput::Elements(REPLAY_COMMITS))

@@ -31,7 +31,9 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{member_has_moved, open_and_replay, open_without_syncs, time_store_log};
+use common::{
+    member_has_moved, open_and_replay, open_without_syncs, time_store_log, written_store,
+};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use foldstore::{Layout, Store};
 use serde_json::Value;
@@ -86,18 +88,8 @@ fn append_no_sync(c: &mut Criterion) {
     group.finish();
 }
 
-/// A journal of [`REPLAY_COMMITS`] single-event commits.
-fn long_journal() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("a folder");
-    let writer = open_without_syncs(dir.path(), Layout::Journal);
-    for k in 0..REPLAY_COMMITS {
-        writer.log(&member_has_moved(k)).expect("log");
-    }
-    dir
-}
-
 fn replay(c: &mut Criterion) {
-    let dir = long_journal();
+    let dir = written_store(Layout::Journal, REPLAY_COMMITS);
     let mut segments: Vec<_> = fs::read_dir(dir.path().join("journal"))
         .expect("the segment folder")
         .map(|entry| entry.expect("an entry").path())
@@ -136,7 +128,7 @@ fn replay(c: &mut Criterion) {
 }
 
 fn read_commits(c: &mut Criterion) {
-    let dir = long_journal();
+    let dir = written_store(Layout::Journal, REPLAY_COMMITS);
     let store = Store::open(dir.path()).expect("open");
     let storage = store.storage();
     let mut group = c.benchmark_group("journal_read_commits");

@@ -76,3 +76,15 @@ pub fn time_store_log(iters: u64, open: impl Fn(&Path) -> Store) -> (Duration, T
     }
     (started.elapsed(), dir)
 }
+
+/// A new store in `layout` in a temporary folder, holding `commits` commits of one
+/// [`member_has_moved`] event each, written without syncs.
+#[allow(dead_code)] // Not every bench replays.
+pub fn written_store(layout: Layout, commits: u64) -> TempDir {
+    let dir = tempfile::tempdir().expect("a folder");
+    let writer = open_without_syncs(dir.path(), layout);
+    for k in 0..commits {
+        writer.log(&member_has_moved(k)).expect("log");
+    }
+    dir
+}
