@@ -31,9 +31,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{
-    member_has_moved, open_and_replay, open_without_syncs, time_store_log, written_store,
-};
+use common::{bench_replay, member_has_moved, open_without_syncs, time_store_log, written_store};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use foldstore::{Layout, Store};
 use serde_json::Value;
@@ -97,16 +95,12 @@ fn replay(c: &mut Criterion) {
         .collect();
     segments.sort();
 
-    let mut group = c.benchmark_group("journal_replay_100000_commits");
-    group
-        .throughput(Throughput::Elements(REPLAY_COMMITS))
-        .sample_size(10)
-        .measurement_time(Duration::from_secs(10));
-    group.bench_function("store_replay", |b| {
-        b.iter(|| open_and_replay(dir.path(), REPLAY_COMMITS));
-    });
-    group.bench_function("baseline/read_and_parse", |b| {
-        b.iter(|| {
+    bench_replay(
+        c,
+        "journal_replay_100000_commits",
+        dir.path(),
+        REPLAY_COMMITS,
+        || {
             let mut events = 0usize;
             for segment in &segments {
                 let bytes = fs::read(segment).expect("read");
@@ -120,11 +114,9 @@ fn replay(c: &mut Criterion) {
                     events += document["events"].as_array().map_or(0, Vec::len);
                 }
             }
-            assert_eq!(events as u64, REPLAY_COMMITS);
-            black_box(events)
-        });
-    });
-    group.finish();
+            events
+        },
+    );
 }
 
 fn read_commits(c: &mut Criterion) {

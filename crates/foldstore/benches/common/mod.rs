@@ -2,9 +2,11 @@
 //! `foldstore bench`, typed as an application would type it; and the appends and the replay
 //! they time.
 
+use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use criterion::{Criterion, Throughput};
 use foldstore::{Durability, Layout, Store};
 use serde::Serialize;
 use tempfile::TempDir;
@@ -87,4 +89,32 @@ pub fn written_store(layout: Layout, commits: u64) -> TempDir {
         writer.log(&member_has_moved(k)).expect("log");
     }
     dir
+}
+
+/// The replay benchmark group `name`: the store in `dir` replays its `commits` commits, against
+/// `baseline`, which reads and parses the same documents by hand and returns the events found.
+#[allow(dead_code)] // Not every bench replays.
+pub fn bench_replay(
+    c: &mut Criterion,
+    name: &str,
+    dir: &Path,
+    commits: u64,
+    mut baseline: impl FnMut() -> usize,
+) {
+    let mut group = c.benchmark_group(name);
+    group
+        .throughput(Throughput::Elements(commits))
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10));
+    group.bench_function("store_replay", |b| {
+        b.iter(|| open_and_replay(dir, commits));
+    });
+    group.bench_function("baseline/read_and_parse", |b| {
+        b.iter(|| {
+            let events = baseline();
+            assert_eq!(events as u64, commits);
+            black_box(events)
+        });
+    });
+    group.finish();
 }
