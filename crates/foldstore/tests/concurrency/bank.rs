@@ -55,7 +55,15 @@ pub(crate) struct Ledger {
     pub(crate) block_audits: u64,
 }
 
-pub(crate) struct Bank;
+/// The bank: opens accounts, moves money, refuses overdrafts, counts audits. Its snapshots
+/// (named `bank`) are restored and saved unless `snapshots` is false: then it folds the whole
+/// log.
+pub(crate) struct Bank {
+    pub(crate) snapshots: bool,
+}
+
+/// The bank with its snapshots.
+pub(crate) const BANK: Bank = Bank { snapshots: true };
 
 impl ModelDefinition for Bank {
     type Data = Ledger;
@@ -64,7 +72,7 @@ impl ModelDefinition for Bank {
     type Domain<V: View<Self>> = Accounts<V>;
 
     fn snapshot_name(&self) -> Option<&str> {
-        Some("bank")
+        self.snapshots.then_some("bank")
     }
 
     fn initial_data(&self) -> Ledger {
@@ -195,7 +203,7 @@ pub(crate) fn check_consistent(ledger: &Ledger, position: u64, who: &str) {
 /// Opens the accounts, in commit 1, and checks that an overdraft is refused.
 pub(crate) fn open_accounts(store: &Store) {
     store.ensure_folder().expect("create the folder");
-    let model = store.define_model(Bank).expect("define the bank");
+    let model = store.define_model(BANK).expect("define the bank");
     let outcome = model
         .with_read_write_instance(
             |bank, flag| {

@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::time::Instant;
 
-use crate::bank::{check_consistent, Bank, BankEvent, Ledger, ACCOUNTS, TOTAL};
+use crate::bank::{check_consistent, Bank, BankEvent, ACCOUNTS, BANK, TOTAL};
 use crate::mix::{Mix, Tally};
-use foldstore::{Event, EventContext, ModelDefinition, Store, View};
+use foldstore::{Event, Store};
 
 /// What the log holds, as counted by the checks.
 #[derive(Debug)]
@@ -115,7 +115,7 @@ pub(crate) fn check_log(store: &Store, tally: &Tally, instances: u64) -> Figures
     // A fresh model agrees, folding from nothing, and from the newest of the snapshots the
     // writers raced to save.
     let from_nothing = store
-        .define_model(NoSnapshots)
+        .define_model(Bank { snapshots: false })
         .expect("define the bank without snapshots")
         .aggregator_data()
         .expect("fold the log from nothing");
@@ -124,7 +124,7 @@ pub(crate) fn check_log(store: &Store, tally: &Tally, instances: u64) -> Figures
     assert_eq!(from_nothing.transfers, transfer_commits.len() as u64);
     assert_eq!(from_nothing.audits, audit_events);
     check_consistent(&from_nothing, tip, "a fresh model");
-    let model = store.define_model(Bank).expect("define the bank");
+    let model = store.define_model(BANK).expect("define the bank");
     let from_snapshot = model
         .aggregator_data()
         .expect("fold the log from a snapshot");
@@ -136,42 +136,6 @@ pub(crate) fn check_log(store: &Store, tally: &Tally, instances: u64) -> Figures
         commits: tip,
         transfers: transfer_commits.len() as u64,
         audit_commits: audit_commits.len() as u64,
-    }
-}
-
-/// The bank without snapshots: folds the whole log.
-pub(crate) struct NoSnapshots;
-
-impl ModelDefinition for NoSnapshots {
-    type Data = Ledger;
-    type Event = BankEvent;
-    type Error = String;
-    type Domain<V: View<Self>> = V;
-
-    fn initial_data(&self) -> Ledger {
-        Ledger::default()
-    }
-
-    fn apply(
-        &self,
-        data: &mut Ledger,
-        event: BankEvent,
-        context: &EventContext<'_>,
-    ) -> Result<(), String> {
-        Bank.apply(data, event, context)
-    }
-
-    fn fallback(
-        &self,
-        data: &mut Ledger,
-        event: &Event,
-        context: &EventContext<'_>,
-    ) -> Result<(), String> {
-        Bank.fallback(data, event, context)
-    }
-
-    fn domain<V: View<Self>>(&self, view: V) -> V {
-        view
     }
 }
 

@@ -7,7 +7,7 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use crate::bank::{
-    check_consistent, Bank, ACCOUNTS, MAX_AMOUNT, MAX_ATTEMPTS, SNAPSHOT_EVERY, TOTAL,
+    check_consistent, Bank, ACCOUNTS, BANK, MAX_AMOUNT, MAX_ATTEMPTS, SNAPSHOT_EVERY, TOTAL,
 };
 use crate::common::workers::Rng;
 use foldstore::{Error, Event, Model, Store, View};
@@ -183,7 +183,7 @@ pub(crate) fn reader_thread(shared: &Model<Bank>, own: &Model<Bank>, done: &Atom
 /// Runs the mix's threads on `store` and adds up what they did.
 pub(crate) fn run_mix(store: &Store, mix: Mix) -> Tally {
     let shared = store
-        .model(Bank)
+        .model(BANK)
         .snapshot_every(SNAPSHOT_EVERY)
         .build()
         .expect("define the bank");
@@ -194,7 +194,7 @@ pub(crate) fn run_mix(store: &Store, mix: Mix) -> Tally {
             shared.clone()
         } else {
             store
-                .model(Bank)
+                .model(BANK)
                 .snapshot_every(SNAPSHOT_EVERY)
                 .build()
                 .expect("define the bank")
@@ -213,7 +213,7 @@ pub(crate) fn run_mix(store: &Store, mix: Mix) -> Tally {
     let readers: Vec<JoinHandle<Tally>> = (0..mix.reader_threads)
         .map(|_| {
             let shared = shared.clone();
-            let own = store.define_model(Bank).expect("define the bank");
+            let own = store.define_model(BANK).expect("define the bank");
             let done = Arc::clone(&done);
             thread::spawn(move || reader_thread(&shared, &own, &done))
         })
