@@ -1,8 +1,8 @@
 //! `aggregator_data`, read instances and read-write instances.
 
 use crate::fixtures::{commit_numbers, incremented, log_increments, store_with_user};
-use crate::models::{assert_folded, Counter};
-use foldstore::model::{CommitFlag, DEFAULT_MAX_ATTEMPTS};
+use crate::models::{assert_folded, commit_increment, Counter};
+use foldstore::model::{CommitFlag, Model, DEFAULT_MAX_ATTEMPTS};
 use foldstore::{Dispatch, Error, Event, MemoryStorage, ReadOnly, Store, Writer};
 use serde_json::json;
 
@@ -57,8 +57,7 @@ fn a_model_sees_commits_made_by_other_stores_on_the_same_storage() {
     let model = mine.define_model(Counter::default()).unwrap();
     assert_eq!(model.aggregator_data().unwrap().position(), 0);
     log_increments(&theirs, &[4, 4]);
-    let data = model.aggregator_data().unwrap();
-    assert_eq!((data.value, data.position()), (8, 2));
+    assert_folded(&model, 8, 2);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -178,16 +177,7 @@ fn read_write_handlers_get_the_headers_of_the_commit_to_be() {
     let storage = MemoryStorage::new();
     let store = store_with_user(&storage, "bob");
     let model = store.define_model(Counter::default()).unwrap();
-    model
-        .with_read_write_instance(
-            |counter, flag| {
-                counter.increment(1)?;
-                flag.ready_to_commit();
-                Ok::<_, Error>(())
-            },
-            1,
-        )
-        .unwrap();
+    commit_increment(&model, 1);
     let data = model.aggregator_data().unwrap();
     assert_eq!(
         data.seen,
@@ -218,8 +208,7 @@ fn a_refused_event_fails_the_instance_and_writes_nothing() {
         other => panic!("expected Rejected, got {other:?}"),
     }
     assert_eq!(store.tip().unwrap(), 1);
-    let data = model.aggregator_data().unwrap();
-    assert_eq!((data.value, data.position()), (10, 1));
+    assert_folded(&model, 10, 1);
 }
 
 /// The brief: "a refused event (handler error) fails the instance with Error::Rejected and
@@ -264,13 +253,20 @@ fn a_refused_event_fails_the_instance_even_when_the_action_ignores_the_refusal()
     assert_eq!((data.value, data.position()), (10, 1));
 }
 
-#[test]
-fn the_ready_flag_is_unset_at_every_attempt() {
+/// A counter model on a memory store, and another store on the same backend, to commit
+/// behind the model's back.
+fn model_and_interloper() -> (Model<Counter>, Store) {
     let storage = MemoryStorage::new();
     let interloper = Store::with_storage(storage.clone());
-    let model = Store::with_storage(storage.clone())
+    let model = Store::with_storage(storage)
         .define_model(Counter::default())
         .unwrap();
+    (model, interloper)
+}
+
+#[test]
+fn the_ready_flag_is_unset_at_every_attempt() {
+    let (model, interloper) = model_and_interloper();
     let mut calls = 0;
     let outcome = model
         .with_read_write_instance(
@@ -304,11 +300,7 @@ fn the_ready_flag_is_unset_at_every_attempt() {
 
 #[test]
 fn a_lost_race_runs_the_action_again_on_the_new_state() {
-    let storage = MemoryStorage::new();
-    let interloper = Store::with_storage(storage.clone());
-    let model = Store::with_storage(storage.clone())
-        .define_model(Counter::default())
-        .unwrap();
+    let (model, interloper) = model_and_interloper();
     let mut seen = Vec::new();
     let outcome = model
         .with_read_write_instance(

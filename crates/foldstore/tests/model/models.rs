@@ -226,3 +226,18 @@ pub(crate) fn assert_folded(model: &Model<Counter>, value: i64, position: u64) {
     let data = model.aggregator_data().unwrap();
     assert_eq!((data.value, data.position()), (value, position));
 }
+
+/// Adds `by` in a read-write instance of `model` that must commit at its first attempt.
+#[track_caller]
+pub(crate) fn commit_increment(model: &Model<Counter>, by: i64) {
+    model
+        .with_read_write_instance(
+            |counter, flag| {
+                counter.increment(by)?;
+                flag.ready_to_commit();
+                Ok::<_, foldstore::Error>(())
+            },
+            1,
+        )
+        .unwrap();
+}

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::fixtures::{
     incremented, log_increments, read_json, skipped_snapshot_labels, snapshot_document, temp_folder,
 };
-use crate::models::{value_of, Counter};
+use crate::models::{commit_increment, value_of, Counter};
 use foldstore::{Error, Headers, MemoryStorage, Storage, Store};
 use serde_json::{json, Value};
 
@@ -251,16 +251,7 @@ fn snapshot_every_takes_snapshots_automatically() {
         .build()
         .unwrap();
     for _ in 0..7 {
-        model
-            .with_read_write_instance(
-                |counter, flag| {
-                    counter.increment(1)?;
-                    flag.ready_to_commit();
-                    Ok::<_, Error>(())
-                },
-                1,
-            )
-            .unwrap();
+        commit_increment(&model, 1);
     }
     assert_eq!(store.snapshot_labels("counter").unwrap(), [3, 6]);
     let at_6 = store.read_snapshot("counter", 6).unwrap().unwrap();
