@@ -8,8 +8,8 @@ use std::path::Path;
 use serde_json::{json, Value};
 
 use util::{
-    append, commit_time, five_commit_store, logged, many_commit_store, piped_into_head,
-    read_lines_then_close, run_on, write_commit, TestDir,
+    append, commit_time, five_commit_store, logged, many_commit_store, one_commit_store,
+    piped_into_head, read_lines_then_close, run_on, write_commit, TestDir,
 };
 
 /// The size of commit file `number.log`.
@@ -57,11 +57,9 @@ fn log_prints_a_table_of_every_commit_oldest_first() {
 #[test]
 fn log_counts_runs_of_one_event_name() {
     let dir = TestDir::new();
-    let store = dir.join("s");
-    write_commit(
-        &store,
-        1,
-        Some("2026-11-27T15:03:30.380Z"),
+    let store = one_commit_store(
+        &dir,
+        "2026-11-27T15:03:30.380Z",
         json!([{"name": "a"}, {"name": "a"}, {"name": "a"}, {"name": "b", "data": 1}, {"name": "a"}]),
     );
     let outcome = run_on("log", &store, &[]);

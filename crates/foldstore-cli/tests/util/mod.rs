@@ -281,6 +281,14 @@ pub fn write_commit(store: &Path, number: u64, time: Option<&str>, events: Value
         .unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
 }
 
+/// A store `s` in `dir` holding commit 1 written by hand (see [`write_commit`]).
+#[track_caller]
+pub fn one_commit_store(dir: &TestDir, time: &str, events: Value) -> PathBuf {
+    let store = dir.join("s");
+    write_commit(&store, 1, Some(time), events);
+    store
+}
+
 /// Every file of `folder` with its bytes.
 #[track_caller]
 pub fn folder_bytes(folder: &Path) -> BTreeMap<String, Vec<u8>> {
