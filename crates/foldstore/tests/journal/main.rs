@@ -1,4 +1,4 @@
-//! The journal layout of the folder backend (`storage/journal.rs`), seen from outside: layout
+//! The journal layout of the folder backend (`storage/journal`), seen from outside: layout
 //! selection and detection, mixed folders and markers refused, the record format read by this
 //! file's own parser, segments rolling, torn tails cut off into the quarantine, damage inside
 //! the journal, threads and processes writing at once, writers killed with SIGKILL, and models

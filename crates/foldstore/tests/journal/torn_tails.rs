@@ -425,7 +425,7 @@ fn a_torn_first_record_of_a_new_segment_is_a_torn_tail() {
 /// empty (`start_segment` expects it: "Left empty by a writer that died right after creating
 /// it").
 ///
-/// Guards against a bug once found here: `JournalStorage::find_end` (storage/journal.rs) scans the
+/// Guards against a bug once found here: `JournalStorage::find_end` (storage/journal) scans the
 /// last segment, finds no record, so `next` is the segment's own first number, and
 /// `self.discover(view, next)` is true for that very segment (the tail is `Clean`, so
 /// `refuse_damage_inside` lets it pass): the loop `continue`s forever.
