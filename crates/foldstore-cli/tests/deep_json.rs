@@ -4,27 +4,12 @@
 mod util;
 
 use foldstore::{Commit, Store};
+use foldstore_testkit::nested_text;
 use util::{file_names, run, run_on, run_with_stdin, TestDir};
 
 /// The deepest a commit's event data may be nested (the document, its `events` array and the
 /// event take 3 levels).
 const DATA_LIMIT: usize = Commit::MAX_NESTING - 3;
-
-/// JSON text nested `levels` levels deep (0: a number), alternating arrays and objects.
-fn nested_text(levels: usize) -> String {
-    let mut open = String::new();
-    let mut close = String::new();
-    for level in (0..levels).rev() {
-        if level % 2 == 0 {
-            open.push('[');
-            close.insert(0, ']');
-        } else {
-            open.push_str("{\"k\":");
-            close.insert(0, '}');
-        }
-    }
-    format!("{open}7{close}")
-}
 
 /// How deep the data of each event of the store is nested (walked without recursion).
 fn data_depths(store: &std::path::Path) -> Vec<usize> {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use serde_json::{json, Value};
 
-use util::{expected_lines, five_commit_store, run_on, write_commit, TestDir};
+use util::{expected_lines, five_commit_store, logged, run_on, write_commit, TestDir};
 
 /// A store whose commits have chosen times, out of order at the end, with one commit without a
 /// time and one with a time that cannot be read.
@@ -34,17 +34,6 @@ fn timed_store(dir: &TestDir) -> PathBuf {
         );
     }
     store
-}
-
-/// The commit numbers `log --json ARGS` lists.
-fn logged(store: &std::path::Path, args: &[&str]) -> Vec<u64> {
-    let outcome = run_on("log", store, &[&["--json"], args].concat());
-    outcome.expect_code(0);
-    outcome
-        .json_lines()
-        .iter()
-        .map(|l| l["commit"].as_u64().expect("a number"))
-        .collect()
 }
 
 /// The (commit, name) pairs `events ARGS` prints.

@@ -3,15 +3,13 @@
 mod util;
 
 use std::fs;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::Stdio;
 
 use serde_json::{json, Value};
 
 use util::{
-    append, commit_time, five_commit_store, foldstore, many_commit_store, run_on, write_commit,
-    TestDir,
+    append, commit_time, five_commit_store, logged, many_commit_store, one_commit_store,
+    piped_into_head, read_lines_then_close, run_on, write_commit, TestDir,
 };
 
 /// The size of commit file `number.log`.
@@ -59,11 +57,9 @@ fn log_prints_a_table_of_every_commit_oldest_first() {
 #[test]
 fn log_counts_runs_of_one_event_name() {
     let dir = TestDir::new();
-    let store = dir.join("s");
-    write_commit(
-        &store,
-        1,
-        Some("2026-11-27T15:03:30.380Z"),
+    let store = one_commit_store(
+        &dir,
+        "2026-11-27T15:03:30.380Z",
         json!([{"name": "a"}, {"name": "a"}, {"name": "a"}, {"name": "b", "data": 1}, {"name": "a"}]),
     );
     let outcome = run_on("log", &store, &[]);
@@ -119,15 +115,7 @@ fn log_json_prints_one_object_a_commit() {
 fn log_from_to_and_name_select_commits() {
     let dir = TestDir::new();
     let store = five_commit_store(&dir);
-    let commits = |args: &[&str]| -> Vec<u64> {
-        let outcome = run_on("log", &store, &[&["--json"], args].concat());
-        outcome.expect_code(0);
-        outcome
-            .json_lines()
-            .iter()
-            .map(|l| l["commit"].as_u64().expect("a number"))
-            .collect()
-    };
+    let commits = |args: &[&str]| logged(&store, args);
     assert_eq!(commits(&["--from", "2", "--to", "4"]), [2, 3, 4]);
     assert_eq!(commits(&["--from", "6"]), [0u64; 0]);
     assert_eq!(commits(&["--to", "1"]), [1]);
@@ -199,20 +187,8 @@ fn log_of_a_damaged_store_fails_naming_the_file() {
 fn log_into_a_pipe_closed_early_is_not_an_error() {
     let dir = TestDir::new();
     let store = many_commit_store(&dir, "many", 3000);
-    let mut child = foldstore()
-        .args(["log".as_ref(), store.as_os_str()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start foldstore log");
-    let mut reader = BufReader::new(child.stdout.take().expect("stdout is piped"));
-    let mut heading = String::new();
-    reader.read_line(&mut heading).expect("read the heading");
-    let mut first = String::new();
-    reader.read_line(&mut first).expect("read the first row");
-    drop(reader);
-    let output = child.wait_with_output().expect("wait for foldstore");
+    let (lines, output) = read_lines_then_close("log", &store, 2);
+    let (heading, first) = (&lines[0], &lines[1]);
     assert_eq!(heading.trim_end(), HEADING);
     assert!(first.contains("e1"), "{first}");
     assert_eq!(String::from_utf8_lossy(&output.stderr), "");
@@ -224,23 +200,12 @@ fn log_into_a_pipe_closed_early_is_not_an_error() {
 fn log_piped_into_head_exits_0_quietly() {
     let dir = TestDir::new();
     let store = many_commit_store(&dir, "many", 3000);
-    let status = dir.join("status.txt");
-    let stderr = dir.join("stderr.txt");
-    let output = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(r#"{ "$0" log "$1" 2>"$2"; echo $? >"$3"; } | head -3"#)
-        .arg(util::FOLDSTORE)
-        .arg(&store)
-        .arg(&stderr)
-        .arg(&status)
-        .output()
-        .expect("run sh");
-    assert!(output.status.success(), "{output:?}");
-    let text = String::from_utf8(output.stdout).expect("UTF-8");
+    let piped = piped_into_head(&dir, "log", &store, 3);
+    let text = String::from_utf8(piped.stdout).expect("UTF-8");
     assert_eq!(text.lines().count(), 3);
     assert!(text.lines().nth(2).expect("a row").contains("e2"), "{text}");
-    assert_eq!(fs::read_to_string(&stderr).expect("read stderr.txt"), "");
-    assert_eq!(fs::read_to_string(&status).expect("read status.txt"), "0\n");
+    assert_eq!(piped.stderr, "");
+    assert_eq!(piped.status, "0\n");
 }
 
 #[test]

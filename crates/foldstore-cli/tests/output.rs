@@ -9,6 +9,7 @@ use std::path::Path;
 
 use util::{
     five_commit_store, many_commit_store, run, run_into_closed_pipe, run_with_env, TestDir,
+    VERBS_WITH_EXAMPLES,
 };
 
 /// Every verb that reads a store, with the arguments after STORE.
@@ -162,18 +163,7 @@ fn no_progress_bar_when_standard_error_is_not_a_terminal() {
 
 #[test]
 fn help_of_every_verb_shows_examples() {
-    for verb in [
-        "append",
-        "events",
-        "log",
-        "show",
-        "tail",
-        "stats",
-        "snapshots",
-        "verify",
-        "copy",
-        "demo",
-    ] {
+    for verb in VERBS_WITH_EXAMPLES {
         run([verb, "--help"])
             .expect_code(0)
             .expect_stdout_contains(&["Example", &format!("foldstore {verb} ./")]);
@@ -196,19 +186,7 @@ fn help_of_every_verb_shows_examples() {
         "Times (--since, --until)",
         "[alias: ls]",
     ]);
-    for verb in [
-        "append",
-        "events",
-        "log",
-        "show",
-        "tail",
-        "stats",
-        "snapshots",
-        "verify",
-        "copy",
-        "demo",
-        "completions",
-    ] {
+    for verb in VERBS_WITH_EXAMPLES.into_iter().chain(["completions"]) {
         assert!(
             top.stdout.lines().any(|l| l.trim_start().starts_with(verb)),
             "--help does not list {verb}:\n{}",

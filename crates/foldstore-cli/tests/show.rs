@@ -6,18 +6,12 @@ use std::fs;
 
 use serde_json::{json, Value};
 
-use util::{commit_json, five_commit_store, run, run_on, write_commit, TestDir};
+use util::{commit_json, five_commit_store, one_commit_store, run, run_on, TestDir};
 
 #[test]
 fn show_prints_the_file_headers_and_every_event() {
     let dir = TestDir::new();
-    let store = dir.join("s");
-    write_commit(
-        &store,
-        1,
-        Some("2026-11-27T15:03:29.001Z"),
-        json!([{"name": "first"}]),
-    );
+    let store = one_commit_store(&dir, "2026-11-27T15:03:29.001Z", json!([{"name": "first"}]));
     let document = r#"{"headers":{"time":"2026-11-27T15:03:30.380Z","user":"arjan","n":7},"events":[{"name":"memberHasMoved","data":{"name":"peter pan","address":{"street":"x","n":[1,2]}}},{"name":"heartbeat"},{"name":"nothing","data":null,"source":"import"}]}"#;
     fs::write(store.join("2.log"), document).expect("write 2.log");
     let outcome = run_on("show", &store, &["2"]);

@@ -1,29 +1,19 @@
 //! The original Node.js package, `@scriptabuild/eventstore` 1.3.0, installed from the npm
-//! registry into the cargo target folder (`<target>/tmp/node-compare`) with the `package.json`
-//! of `node/`, and driven by `node/bench.js`, which times the work itself.
+//! registry into the cargo target folder (`<target>/tmp/node-compare`) by foldstore-testkit
+//! (with its `package.json`), and driven by `node/bench.js`, which times the work itself.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context};
+use foldstore_testkit::install_original;
 use serde_json::Value;
 
 use crate::workload::Measured;
 
-const PACKAGE: &str = "@scriptabuild/eventstore";
-
-/// The folder of `bench.js` and its `package.json`.
+/// The folder of `bench.js`.
 fn scripts() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("node")
-}
-
-fn npm() -> &'static str {
-    if cfg!(windows) {
-        "npm.cmd"
-    } else {
-        "npm"
-    }
 }
 
 /// The original package, ready to run.
@@ -42,45 +32,12 @@ impl Original {
     /// # Errors
     /// Why the original cannot be run: no Node.js or npm, or the install failed.
     pub fn install() -> Result<Original, String> {
-        let node_version = match Command::new("node").arg("--version").output() {
-            Ok(out) if out.status.success() => {
-                String::from_utf8_lossy(&out.stdout).trim().to_owned()
-            }
-            Ok(out) => return Err(format!("`node --version` failed: {}", out.status)),
-            Err(e) => return Err(format!("cannot run `node` ({e}): install Node.js and npm")),
-        };
-        let pinned = pinned_version()?;
-        let dir = target_folder()?.join("tmp").join("node-compare");
-        let modules = dir.join("node_modules");
-        if installed_version(&modules).as_deref() != Some(pinned.as_str()) {
-            fs::create_dir_all(&dir).map_err(|e| format!("cannot create {dir:?}: {e}"))?;
-            fs::copy(scripts().join("package.json"), dir.join("package.json"))
-                .map_err(|e| format!("cannot copy package.json into {dir:?}: {e}"))?;
-            eprintln!("installing {PACKAGE}@{pinned} into {}", dir.display());
-            let out = Command::new(npm())
-                .args(["install", "--no-audit", "--no-fund"])
-                .current_dir(&dir)
-                .output()
-                .map_err(|e| format!("cannot run `npm` ({e}): install npm"))?;
-            if !out.status.success() {
-                return Err(format!(
-                    "`npm install` in {dir:?} failed ({}):\n{}{}",
-                    out.status,
-                    String::from_utf8_lossy(&out.stdout),
-                    String::from_utf8_lossy(&out.stderr)
-                ));
-            }
-        }
-        match installed_version(&modules) {
-            Some(version) if version == pinned => Ok(Original {
-                modules,
-                node_version,
-                version,
-            }),
-            other => Err(format!(
-                "`npm install` in {dir:?} installed {PACKAGE} {other:?}, not {pinned}"
-            )),
-        }
+        let installed = install_original(&target_folder()?.join("tmp").join("node-compare"))?;
+        Ok(Original {
+            modules: installed.modules,
+            node_version: installed.node_version,
+            version: installed.version,
+        })
     }
 
     /// `store.log(event)` for each event of `events_file` (one JSON object a line), one
@@ -149,23 +106,4 @@ fn target_folder() -> Result<PathBuf, String> {
         .and_then(Path::parent)
         .map(Path::to_path_buf)
         .ok_or_else(|| format!("cannot find the target folder from {}", exe.display()))
-}
-
-/// The version of `PACKAGE` that `node/package.json` pins.
-fn pinned_version() -> Result<String, String> {
-    let path = scripts().join("package.json");
-    let text = fs::read_to_string(&path).map_err(|e| format!("cannot read {path:?}: {e}"))?;
-    let manifest: Value =
-        serde_json::from_str(&text).map_err(|e| format!("cannot parse {path:?}: {e}"))?;
-    manifest["dependencies"][PACKAGE]
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| format!("{path:?} does not pin {PACKAGE}"))
-}
-
-/// The version of `PACKAGE` installed in `modules`, if any.
-fn installed_version(modules: &Path) -> Option<String> {
-    let text = fs::read_to_string(modules.join(PACKAGE).join("package.json")).ok()?;
-    let manifest: Value = serde_json::from_str(&text).ok()?;
-    manifest["version"].as_str().map(str::to_owned)
 }

@@ -24,28 +24,18 @@
 #![allow(missing_docs)]
 
 use std::fs::{self, OpenOptions};
-use std::hint::black_box;
 use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{member_has_moved, open_and_replay};
+use common::{bench_replay, member_has_moved, open_without_syncs, time_store_log, written_store};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use foldstore::{Durability, Store};
+use foldstore::Layout;
 use serde_json::Value;
 
 const REPLAY_COMMITS: u64 = 10_000;
-
-fn open_without_syncs(path: &Path) -> Store {
-    let store = Store::builder(path)
-        .durability(Durability::None)
-        .open()
-        .expect("open");
-    store.ensure_folder().expect("create the folder");
-    store
-}
 
 /// The bare loop's commit `k`: the document foldstore would write, written as a temporary file
 /// and linked into place.
@@ -78,13 +68,8 @@ fn append_no_sync(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(2));
     group.bench_function("store_log", |b| {
         b.iter_custom(|iters| {
-            let dir = tempfile::tempdir().expect("a folder");
-            let store = open_without_syncs(dir.path());
-            let started = Instant::now();
-            for k in 0..iters {
-                store.log(&member_has_moved(k)).expect("log");
-            }
-            let elapsed = started.elapsed();
+            let (elapsed, dir) =
+                time_store_log(iters, |path| open_without_syncs(path, Layout::Loose));
             folders.push(dir);
             elapsed
         });
@@ -106,32 +91,22 @@ fn append_no_sync(c: &mut Criterion) {
 }
 
 fn replay(c: &mut Criterion) {
-    let dir = tempfile::tempdir().expect("a folder");
-    let writer = open_without_syncs(dir.path());
-    for k in 0..REPLAY_COMMITS {
-        writer.log(&member_has_moved(k)).expect("log");
-    }
-    let mut group = c.benchmark_group("replay_10000_commits");
-    group
-        .throughput(Throughput::Elements(REPLAY_COMMITS))
-        .sample_size(10)
-        .measurement_time(Duration::from_secs(10));
-    group.bench_function("store_replay", |b| {
-        b.iter(|| open_and_replay(dir.path(), REPLAY_COMMITS));
-    });
-    group.bench_function("baseline/read_and_parse", |b| {
-        b.iter(|| {
+    let dir = written_store(Layout::Loose, REPLAY_COMMITS);
+    bench_replay(
+        c,
+        "replay_10000_commits",
+        dir.path(),
+        REPLAY_COMMITS,
+        || {
             let mut events = 0usize;
             for k in 1..=REPLAY_COMMITS {
                 let bytes = fs::read(dir.path().join(format!("{k}.log"))).expect("read");
                 let document: Value = serde_json::from_slice(&bytes).expect("JSON");
                 events += document["events"].as_array().map_or(0, Vec::len);
             }
-            assert_eq!(events as u64, REPLAY_COMMITS);
-            black_box(events)
-        });
-    });
-    group.finish();
+            events
+        },
+    );
 }
 
 criterion_group!(benches, append_no_sync, replay);

@@ -27,27 +27,16 @@
 use std::fs::{self, File};
 use std::hint::black_box;
 use std::io::Write;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{member_has_moved, open_and_replay};
+use common::{bench_replay, member_has_moved, open_without_syncs, time_store_log, written_store};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use foldstore::{Durability, Layout, Store};
+use foldstore::{Layout, Store};
 use serde_json::Value;
 
 const REPLAY_COMMITS: u64 = 100_000;
-
-fn open_journal(path: &Path) -> Store {
-    let store = Store::builder(path)
-        .layout(Layout::Journal)
-        .durability(Durability::None)
-        .open()
-        .expect("open");
-    store.ensure_folder().expect("create the folder");
-    store
-}
 
 /// The bare loop's commit `k`: the document foldstore would write, framed as a journal record
 /// and written at the end of `file`.
@@ -79,13 +68,7 @@ fn append_no_sync(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(3));
     group.bench_function("store_log", |b| {
         b.iter_custom(|iters| {
-            let dir = tempfile::tempdir().expect("a folder");
-            let store = open_journal(dir.path());
-            let started = Instant::now();
-            for k in 0..iters {
-                store.log(&member_has_moved(k)).expect("log");
-            }
-            started.elapsed()
+            time_store_log(iters, |path| open_without_syncs(path, Layout::Journal)).0
         });
     });
     group.bench_function("baseline/bare_write", |b| {
@@ -103,18 +86,8 @@ fn append_no_sync(c: &mut Criterion) {
     group.finish();
 }
 
-/// A journal of [`REPLAY_COMMITS`] single-event commits.
-fn long_journal() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("a folder");
-    let writer = open_journal(dir.path());
-    for k in 0..REPLAY_COMMITS {
-        writer.log(&member_has_moved(k)).expect("log");
-    }
-    dir
-}
-
 fn replay(c: &mut Criterion) {
-    let dir = long_journal();
+    let dir = written_store(Layout::Journal, REPLAY_COMMITS);
     let mut segments: Vec<_> = fs::read_dir(dir.path().join("journal"))
         .expect("the segment folder")
         .map(|entry| entry.expect("an entry").path())
@@ -122,16 +95,12 @@ fn replay(c: &mut Criterion) {
         .collect();
     segments.sort();
 
-    let mut group = c.benchmark_group("journal_replay_100000_commits");
-    group
-        .throughput(Throughput::Elements(REPLAY_COMMITS))
-        .sample_size(10)
-        .measurement_time(Duration::from_secs(10));
-    group.bench_function("store_replay", |b| {
-        b.iter(|| open_and_replay(dir.path(), REPLAY_COMMITS));
-    });
-    group.bench_function("baseline/read_and_parse", |b| {
-        b.iter(|| {
+    bench_replay(
+        c,
+        "journal_replay_100000_commits",
+        dir.path(),
+        REPLAY_COMMITS,
+        || {
             let mut events = 0usize;
             for segment in &segments {
                 let bytes = fs::read(segment).expect("read");
@@ -145,15 +114,13 @@ fn replay(c: &mut Criterion) {
                     events += document["events"].as_array().map_or(0, Vec::len);
                 }
             }
-            assert_eq!(events as u64, REPLAY_COMMITS);
-            black_box(events)
-        });
-    });
-    group.finish();
+            events
+        },
+    );
 }
 
 fn read_commits(c: &mut Criterion) {
-    let dir = long_journal();
+    let dir = written_store(Layout::Journal, REPLAY_COMMITS);
     let store = Store::open(dir.path()).expect("open");
     let storage = store.storage();
     let mut group = c.benchmark_group("journal_read_commits");

@@ -40,31 +40,27 @@ trait MemberMap: Clone + Default + Serialize + DeserializeOwned + Send + Sync + 
     fn count(&self) -> usize;
 }
 
-impl MemberMap for BTreeMap<String, String> {
-    const KIND: &'static str = "btreemap";
-    fn register(&mut self, name: String, address: String) -> bool {
-        self.insert(name, address).is_none()
-    }
-    fn relocate(&mut self, name: &str, address: String) -> bool {
-        self.get_mut(name).map(|a| *a = address).is_some()
-    }
-    fn count(&self) -> usize {
-        self.len()
-    }
+/// Implements [`MemberMap`] for a map type whose `insert`, `get_mut` and `len` behave as
+/// `BTreeMap`'s do.
+macro_rules! member_map {
+    ($map:ty, $kind:literal) => {
+        impl MemberMap for $map {
+            const KIND: &'static str = $kind;
+            fn register(&mut self, name: String, address: String) -> bool {
+                self.insert(name, address).is_none()
+            }
+            fn relocate(&mut self, name: &str, address: String) -> bool {
+                self.get_mut(name).map(|a| *a = address).is_some()
+            }
+            fn count(&self) -> usize {
+                self.len()
+            }
+        }
+    };
 }
 
-impl MemberMap for imbl::OrdMap<String, String> {
-    const KIND: &'static str = "imbl_ordmap";
-    fn register(&mut self, name: String, address: String) -> bool {
-        self.insert(name, address).is_none()
-    }
-    fn relocate(&mut self, name: &str, address: String) -> bool {
-        self.get_mut(name).map(|a| *a = address).is_some()
-    }
-    fn count(&self) -> usize {
-        self.len()
-    }
-}
+member_map!(BTreeMap<String, String>, "btreemap");
+member_map!(imbl::OrdMap<String, String>, "imbl_ordmap");
 
 struct Members<M>(PhantomData<fn() -> M>);
 

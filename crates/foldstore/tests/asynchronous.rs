@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use std::pin::Pin;
 use std::time::Duration;
 
-use common::{Counted, Counter, CounterEvent};
+use common::counted::Counted;
+use common::counter::{Counter, CounterEvent};
 use foldstore::asynchronous::{AsyncModel, AsyncStore, CommitStream};
 use foldstore::{Commit, Dispatch, Error, Event, MemoryStorage, Start, Storage, Store, View};
 use futures_core::Stream;

@@ -8,10 +8,11 @@ mod common;
 use std::fs;
 use std::path::Path;
 
-use common::{node, node_output, original_package};
+use common::node::{node, node_output, original_package};
 use foldstore::{
     Commit, Dispatch, Error, Event, EventContext, Headers, Layout, ModelDefinition, Store, View,
 };
+use foldstore_testkit::nested_text;
 use serde_json::{json, Map, Value};
 
 /// The deepest a commit's event data may be nested: the document, its `events` array and the
@@ -31,22 +32,6 @@ fn nested(levels: usize) -> Value {
         };
     }
     value
-}
-
-/// The same data as JSON text, built as text (no value of it is made).
-fn nested_text(levels: usize) -> String {
-    let mut open = String::new();
-    let mut close = String::new();
-    for level in (0..levels).rev() {
-        if level % 2 == 0 {
-            open.push('[');
-            close.insert(0, ']');
-        } else {
-            open.push_str("{\"k\":");
-            close.insert(0, '}');
-        }
-    }
-    format!("{open}7{close}")
 }
 
 /// How deep `value` is nested, for data made by [`nested`] (walked without recursion).

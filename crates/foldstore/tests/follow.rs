@@ -3,27 +3,21 @@
 //! current without reading the store; stopping or dropping the [`Follower`] stops it.
 //!
 //! `writer_worker` is a writer process for
-//! [`a_follower_keeps_latest_current_with_another_process`]: it does nothing unless the
-//! environment variable [`CHILD_FOLDER`] names a store folder.
+//! [`a_follower_keeps_latest_current_with_another_process`]: it does nothing unless its parent
+//! started it (see `common/workers.rs`).
 
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::Counted;
+use common::counted::Counted;
+use common::workers::{run_writer, spawn_writer, test_name, worker_result};
 use foldstore::{EventContext, Model, ModelDefinition, Store, View};
 use serde::{Deserialize, Serialize};
 
 /// Only to fail a test that hangs.
 const HANG: Duration = Duration::from_secs(60);
-
-const CHILD_FOLDER: &str = "FOLDSTORE_FOLLOW_CHILD_FOLDER";
-const CHILD_EVENTS: &str = "FOLDSTORE_FOLLOW_CHILD_EVENTS";
-const RESULT_MARK: &str = "FOLDSTORE_FOLLOW_WRITER_DONE ";
-const WORKER_TEST: &str = "writer_worker";
 
 // ---------------------------------------------------------------------------------------------
 // The model
@@ -187,15 +181,10 @@ fn a_follower_keeps_latest_current_with_another_store_instance() {
 /// A writer process: runs only when started by the test below.
 #[test]
 fn writer_worker() {
-    let Some(folder) = std::env::var_os(CHILD_FOLDER) else {
-        return;
-    };
-    let events: i64 = std::env::var(CHILD_EVENTS).unwrap().parse().unwrap();
-    let store = Store::open(PathBuf::from(folder)).unwrap();
-    for i in 0..events {
-        add(&store, i + 1, &format!("process-{i}"));
-    }
-    println!("\n{RESULT_MARK}{events}");
+    run_writer(|store, i| {
+        let i = i as i64;
+        add(store, i + 1, &format!("process-{i}"));
+    });
 }
 
 #[test]
@@ -209,22 +198,13 @@ fn a_follower_keeps_latest_current_with_another_process() {
     let model = store.define_model(TallyModel).unwrap();
     let follower = model.follow().unwrap();
 
-    let child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", WORKER_TEST, "--nocapture", "--test-threads", "1"])
-        .env(CHILD_FOLDER, &folder)
-        .env(CHILD_EVENTS, EVENTS.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success() && stdout.contains(RESULT_MARK),
-        "the writer process failed ({}):\n{stdout}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
+    let writer = spawn_writer(
+        &test_name(module_path!(), "writer_worker"),
+        &folder,
+        EVENTS as u64,
     );
+    let written: u64 = worker_result(writer, None);
+    assert_eq!(written, EVENTS as u64);
 
     let tip = Store::open(&folder).unwrap().tip().unwrap();
     assert_eq!(tip, 1 + EVENTS as u64);

@@ -3,8 +3,8 @@
 //! foldstore, and both appending to one folder in turn.
 //!
 //! The package is installed from the npm registry, once per test run, into the cargo target
-//! folder (`<target>/tmp/node-interop`), with the `package.json` of `tests/node/`, and reused
-//! while it is there. The helper scripts in `tests/node/` find it through `NODE_PATH`.
+//! folder (`<target>/tmp/node-interop`), by `foldstore-testkit` (with its `package.json`), and
+//! reused while it is there. The helper scripts in `tests/node/` find it through `NODE_PATH`.
 //!
 //! Without Node.js and npm, or when the install fails, these tests are skipped with a loud
 //! message, except when the environment variable `CI` is `true`: then they fail.
@@ -16,7 +16,7 @@ use std::ffi::OsStr;
 use std::fs;
 use std::path::Path;
 
-use common::{node_output, node_scripts, original_package};
+use common::node::{node_output, node_scripts, original_package};
 use foldstore::{Event, Headers, Store};
 use serde_json::{json, Value};
 
@@ -29,7 +29,7 @@ fn original() -> Option<&'static Path> {
 /// Runs a helper script with the original package and returns the JSON lines it prints.
 fn node(modules: &Path, script: &str, args: &[&OsStr]) -> Vec<Value> {
     node_output(
-        common::node(modules)
+        common::node::node(modules)
             .arg(node_scripts().join(script))
             .args(args),
     )

@@ -8,61 +8,40 @@ mod common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
-use common::{Counter, CounterEvent};
-use foldstore::{Dispatch, Error, Event, Store, View};
+use common::counter::{check_race, race_increments, Counter, RaceTally};
+use common::workers::{env_number, gate, print_worker_result, run_workers, test_name};
+use foldstore::Store;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// The store folder a worker process works in; absent in a normal test run.
 const CHILD_FOLDER: &str = "FOLDSTORE_CHILD_FOLDER";
 /// The worker's number, from 0.
 const CHILD_ID: &str = "FOLDSTORE_CHILD_ID";
-/// How many workers there are (they wait for each other once, see `gate`).
+/// How many workers there are (they wait for each other once, see `wait_for_the_others`).
 const CHILD_COUNT: &str = "FOLDSTORE_CHILD_COUNT";
 /// How many read-write increments each worker runs.
 const CHILD_CALLS: &str = "FOLDSTORE_CHILD_CALLS";
 /// The attempts each read-write instance may make.
 const CHILD_MAX_ATTEMPTS: &str = "FOLDSTORE_CHILD_MAX_ATTEMPTS";
 
-/// The worker's test name, as `--exact` wants it.
+/// The worker's test name (see `common::workers::test_name`).
 const WORKER_TEST: &str = "counter_worker";
 
 /// What one worker did.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Tally {
     worker: u64,
-    commits: Vec<u64>,
-    failures: u64,
-    attempts: u64,
+    race: RaceTally,
     gate_timed_out: bool,
-}
-
-fn env_number(name: &str) -> u64 {
-    std::env::var(name)
-        .unwrap_or_else(|_| panic!("{name} is not set"))
-        .parse()
-        .unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 /// Waits until every worker has read the state once, so that all of them race for the same
 /// commit number: every worker but one loses its first race, however the OS schedules them.
 /// Returns false if the others did not arrive within a generous bound (a worker failed).
-fn gate(folder: &Path, worker: u64, workers: u64) -> bool {
-    let gates = folder.parent().unwrap().join("gate");
-    fs::write(gates.join(format!("ready-{worker}")), b"").unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let arrived = fs::read_dir(&gates).unwrap().count() as u64;
-        if arrived >= workers {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
+fn wait_for_the_others(folder: &Path, worker: u64, workers: u64) -> bool {
+    gate(&folder.parent().unwrap().join("gate"), worker, workers)
 }
 
 /// A worker process: runs only when started by [`read_write_instances_race_from_four_processes`].
@@ -79,48 +58,16 @@ fn counter_worker() {
 
     let store = Store::open(&folder).unwrap();
     let model = store.define_model(Counter).unwrap();
-    let mut tally = Tally {
+    let mut gate_timed_out = false;
+    let race = race_increments(&model, calls, max_attempts, || {
+        gate_timed_out = !wait_for_the_others(&folder, worker, workers);
+    });
+    let tally = Tally {
         worker,
-        ..Tally::default()
+        race,
+        gate_timed_out,
     };
-    for call in 0..calls {
-        let mut attempt = 0_u32;
-        let result = model.with_read_write_instance(
-            |view, flag| {
-                attempt += 1;
-                let seen = *view.data();
-                assert_eq!(seen, view.position() as i64, "every commit adds 1");
-                if call == 0 && attempt == 1 && !gate(&folder, worker, workers) {
-                    tally.gate_timed_out = true;
-                }
-                view.dispatch(CounterEvent::Incremented { by: 1 })?;
-                flag.ready_to_commit();
-                Ok::<_, Error>(seen)
-            },
-            max_attempts,
-        );
-        match result {
-            Ok(outcome) => {
-                let commit = outcome.commit.expect("a ready instance commits");
-                assert_eq!(outcome.attempts, attempt);
-                assert_eq!(
-                    outcome.value as u64 + 1,
-                    commit,
-                    "committed on the newest state"
-                );
-                tally.commits.push(commit);
-                tally.attempts += u64::from(attempt);
-            }
-            Err(Error::RetriesExhausted { attempts }) => {
-                assert_eq!(attempts, max_attempts);
-                assert_eq!(attempt, max_attempts);
-                tally.failures += 1;
-                tally.attempts += u64::from(attempt);
-            }
-            Err(other) => panic!("worker {worker}: unexpected error: {other}"),
-        }
-    }
-    common::print_worker_result(&tally);
+    print_worker_result(&tally);
 }
 
 #[test]
@@ -134,60 +81,27 @@ fn read_write_instances_race_from_four_processes() {
     fs::create_dir(&folder).unwrap();
     fs::create_dir(temp.path().join("gate")).unwrap();
 
-    let tallies: Vec<Tally> = common::run_workers(WORKER_TEST, WORKERS, |worker, command| {
-        command
-            .env(CHILD_FOLDER, &folder)
-            .env(CHILD_ID, worker.to_string())
-            .env(CHILD_COUNT, WORKERS.to_string())
-            .env(CHILD_CALLS, CALLS.to_string())
-            .env(CHILD_MAX_ATTEMPTS, MAX_ATTEMPTS.to_string());
-    });
+    let tallies: Vec<Tally> = run_workers(
+        &test_name(module_path!(), WORKER_TEST),
+        WORKERS,
+        |worker, command| {
+            command
+                .env(CHILD_FOLDER, &folder)
+                .env(CHILD_ID, worker.to_string())
+                .env(CHILD_COUNT, WORKERS.to_string())
+                .env(CHILD_CALLS, CALLS.to_string())
+                .env(CHILD_MAX_ATTEMPTS, MAX_ATTEMPTS.to_string());
+        },
+    );
 
     let mut workers: Vec<u64> = tallies.iter().map(|t| t.worker).collect();
     workers.sort_unstable();
     assert_eq!(workers, (0..WORKERS).collect::<Vec<_>>());
     assert!(tallies.iter().all(|t| !t.gate_timed_out), "{tallies:?}");
 
-    let successes: u64 = tallies.iter().map(|t| t.commits.len() as u64).sum();
-    let failures: u64 = tallies.iter().map(|t| t.failures).sum();
-    let attempts: u64 = tallies.iter().map(|t| t.attempts).sum();
-    assert_eq!(successes + failures, WORKERS * CALLS, "{tallies:?}");
-    assert!(successes > 0);
-
-    // Every commit is exactly one worker's success; failures (all out of attempts, as the
-    // workers checked) wrote nothing.
-    let mut commits: Vec<u64> = tallies
-        .iter()
-        .flat_map(|t| t.commits.iter().copied())
-        .collect();
-    commits.sort_unstable();
-    assert_eq!(commits, (1..=successes).collect::<Vec<_>>());
-
+    let races: Vec<RaceTally> = tallies.into_iter().map(|t| t.race).collect();
     let store = Store::open(&folder).unwrap();
-    assert_eq!(
-        store.tip().unwrap(),
-        successes,
-        "total commits == successes"
-    );
-    let numbers: Vec<u64> = store.commits(..).map(|c| c.unwrap().number()).collect();
-    assert_eq!(
-        numbers,
-        (1..=successes).collect::<Vec<_>>(),
-        "commits are contiguous"
-    );
-    for commit in store.commits(..) {
-        assert_eq!(
-            commit.unwrap().events(),
-            [Event::with_data("incremented", json!({"by": 1}))]
-        );
-    }
-    let counter = store.define_model(Counter).unwrap();
-    let data = counter.aggregator_data().unwrap();
-    assert_eq!(
-        *data, successes as i64,
-        "the counter equals the calls that committed"
-    );
-    assert_eq!(data.position(), successes);
+    let successes = check_race(&races, &store, WORKERS * CALLS, WORKERS);
 
     // Only commit files (and nothing half-written) were left in the folder.
     for entry in fs::read_dir(&folder).unwrap() {
@@ -201,11 +115,4 @@ fn read_write_instances_race_from_four_processes() {
             serde_json::from_slice(&fs::read(folder.join(&name)).unwrap()).unwrap();
         assert!(document["headers"]["time"].is_string());
     }
-
-    // Retries happened: every worker but one lost its first race.
-    assert!(
-        attempts >= WORKERS * CALLS + WORKERS - 1,
-        "{attempts} attempts for {} calls",
-        WORKERS * CALLS
-    );
 }

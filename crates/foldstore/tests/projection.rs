@@ -2,27 +2,24 @@
 //! recording how far it got, so that a restarted projection resumes exactly where it stopped.
 //!
 //! `writer_worker` is a writer process for [`run_handles_every_commit_once_while_threads_and_a_process_write`]:
-//! it does nothing unless the environment variable [`CHILD_FOLDER`] names a store folder.
+//! it does nothing unless its parent started it (see `common/workers.rs`).
+
+mod common;
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::workers::{run_writer, spawn_writer, test_name, worker_result};
 use foldstore::{Checkpoint, Commit, Error, Event, FileCheckpoint, Projection, Store};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 /// Only to fail a test that hangs.
 const HANG: Duration = Duration::from_secs(60);
-
-const CHILD_FOLDER: &str = "FOLDSTORE_PROJECTION_CHILD_FOLDER";
-const CHILD_EVENTS: &str = "FOLDSTORE_PROJECTION_CHILD_EVENTS";
-const RESULT_MARK: &str = "FOLDSTORE_PROJECTION_WRITER_DONE ";
-const WORKER_TEST: &str = "writer_worker";
 
 /// A handler's error, or the store's.
 #[derive(Debug)]
@@ -526,20 +523,14 @@ fn join_within_hang<T: Send + 'static>(thread: std::thread::JoinHandle<T>) -> T 
 /// A writer process: runs only when started by the test below.
 #[test]
 fn writer_worker() {
-    let Some(folder) = std::env::var_os(CHILD_FOLDER) else {
-        return;
-    };
-    let events: u64 = std::env::var(CHILD_EVENTS).unwrap().parse().unwrap();
-    let store = Store::open(PathBuf::from(folder)).unwrap();
-    for i in 0..events {
+    run_writer(|store, i| {
         store
             .log(&Event::with_data(
                 "numbered",
                 json!({"i": 1000 + i, "by": "process"}),
             ))
             .unwrap();
-    }
-    println!("\n{RESULT_MARK}{events}");
+    });
 }
 
 #[test]
@@ -569,14 +560,11 @@ fn run_handles_every_commit_once_while_threads_and_a_process_write() {
         })
     };
 
-    let child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", WORKER_TEST, "--nocapture", "--test-threads", "1"])
-        .env(CHILD_FOLDER, &folder)
-        .env(CHILD_EVENTS, BY_PROCESS.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_writer(
+        &test_name(module_path!(), "writer_worker"),
+        &folder,
+        BY_PROCESS,
+    );
     let writers: Vec<_> = (0..THREADS)
         .map(|t| {
             // Each writer its own store, as another process would have.
@@ -596,14 +584,8 @@ fn run_handles_every_commit_once_while_threads_and_a_process_write() {
     for writer in writers {
         writer.join().unwrap();
     }
-    let output = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success() && stdout.contains(RESULT_MARK),
-        "the writer process failed ({}):\n{stdout}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let written: u64 = worker_result(child, None);
+    assert_eq!(written, BY_PROCESS);
 
     let tip = store.tip().unwrap();
     assert_eq!(tip, 5 + THREADS * PER_THREAD + BY_PROCESS);

@@ -281,6 +281,14 @@ pub fn write_commit(store: &Path, number: u64, time: Option<&str>, events: Value
         .unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
 }
 
+/// A store `s` in `dir` holding commit 1 written by hand (see [`write_commit`]).
+#[track_caller]
+pub fn one_commit_store(dir: &TestDir, time: &str, events: Value) -> PathBuf {
+    let store = dir.join("s");
+    write_commit(&store, 1, Some(time), events);
+    store
+}
+
 /// Every file of `folder` with its bytes.
 #[track_caller]
 pub fn folder_bytes(folder: &Path) -> BTreeMap<String, Vec<u8>> {
@@ -427,4 +435,92 @@ pub fn write_old(path: &std::path::Path, bytes: impl AsRef<[u8]>) {
         .open(path)
         .and_then(|file| file.set_modified(hour_ago))
         .unwrap_or_else(|e| panic!("date {} back: {e}", path.display()));
+}
+
+/// The verbs whose `--help` shows examples.
+pub const VERBS_WITH_EXAMPLES: [&str; 10] = [
+    "append",
+    "events",
+    "log",
+    "show",
+    "tail",
+    "stats",
+    "snapshots",
+    "verify",
+    "copy",
+    "demo",
+];
+
+/// The commit numbers `log --json ARGS` lists.
+#[track_caller]
+pub fn logged(store: &Path, args: &[&str]) -> Vec<u64> {
+    let outcome = run_on("log", store, &[&["--json"], args].concat());
+    outcome.expect_code(0);
+    outcome
+        .json_lines()
+        .iter()
+        .map(|l| l["commit"].as_u64().expect("a number"))
+        .collect()
+}
+
+/// Starts `foldstore VERB STORE` with its standard output piped, reads `lines` lines of it, and
+/// closes the pipe (as `head` does) while foldstore has far more to write. Returns the lines read
+/// and the output of the ended process.
+#[track_caller]
+pub fn read_lines_then_close(verb: &str, store: &Path, lines: usize) -> (Vec<String>, Output) {
+    use std::io::{BufRead, BufReader};
+    let mut child = foldstore()
+        .args([verb.as_ref(), store.as_os_str()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start foldstore {verb}: {e}"));
+    let mut reader = BufReader::new(child.stdout.take().expect("stdout is piped"));
+    let read = (0..lines)
+        .map(|_| {
+            let mut line = String::new();
+            reader.read_line(&mut line).expect("read a line");
+            line
+        })
+        .collect();
+    drop(reader);
+    (read, child.wait_with_output().expect("wait for foldstore"))
+}
+
+/// What `foldstore VERB STORE | head -N` did: what head printed, and foldstore's standard
+/// error and exit status.
+#[derive(Debug)]
+pub struct PipedIntoHead {
+    /// What head printed.
+    pub stdout: Vec<u8>,
+    /// What foldstore printed on its standard error.
+    pub stderr: String,
+    /// foldstore's exit status, as `sh` prints it (`0\n`).
+    pub status: String,
+}
+
+/// Runs `foldstore VERB STORE | head -LINES` in `sh`, with temporary files in `dir`.
+#[track_caller]
+pub fn piped_into_head(dir: &TestDir, verb: &str, store: &Path, lines: usize) -> PipedIntoHead {
+    let stderr = dir.join("stderr.txt");
+    let status = dir.join("status.txt");
+    // POSIX sh has no pipefail: the command's status is written to a file from inside the pipe.
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            r#"{{ "$0" {verb} "$1" 2>"$2"; echo $? >"$3"; }} | head -{lines}"#
+        ))
+        .arg(FOLDSTORE)
+        .arg(store)
+        .arg(&stderr)
+        .arg(&status)
+        .output()
+        .expect("run sh");
+    assert!(output.status.success(), "{output:?}");
+    PipedIntoHead {
+        stdout: output.stdout,
+        stderr: fs::read_to_string(&stderr).expect("read stderr.txt"),
+        status: fs::read_to_string(&status).expect("read status.txt"),
+    }
 }

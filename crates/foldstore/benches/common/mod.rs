@@ -1,10 +1,15 @@
 //! The event every benchmark writes: the one of the comparison program and of
-//! `foldstore bench`, typed as an application would type it; and the replay they time.
+//! `foldstore bench`, typed as an application would type it; and the appends and the replay
+//! they time.
 
+use std::hint::black_box;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
-use foldstore::Store;
+use criterion::{Criterion, Throughput};
+use foldstore::{Durability, Layout, Store};
 use serde::Serialize;
+use tempfile::TempDir;
 
 /// A member moved.
 #[derive(Serialize)]
@@ -47,4 +52,69 @@ pub fn open_and_replay(path: &Path, events: u64) -> usize {
         .expect("replay");
     assert_eq!(summary.events, events);
     names
+}
+
+/// A new store at `path` in `layout`, without syncs, its folder created.
+#[allow(dead_code)] // Not every bench appends.
+pub fn open_without_syncs(path: &Path, layout: Layout) -> Store {
+    let store = Store::builder(path)
+        .layout(layout)
+        .durability(Durability::None)
+        .open()
+        .expect("open");
+    store.ensure_folder().expect("create the folder");
+    store
+}
+
+/// Times `iters` calls of `Store::log`, one [`member_has_moved`] event each, on a new store in
+/// a temporary folder opened by `open`: the time, and the folder (removed when dropped).
+#[allow(dead_code)] // Not every bench appends.
+pub fn time_store_log(iters: u64, open: impl Fn(&Path) -> Store) -> (Duration, TempDir) {
+    let dir = tempfile::tempdir().expect("a folder");
+    let store = open(dir.path());
+    let started = Instant::now();
+    for k in 0..iters {
+        store.log(&member_has_moved(k)).expect("log");
+    }
+    (started.elapsed(), dir)
+}
+
+/// A new store in `layout` in a temporary folder, holding `commits` commits of one
+/// [`member_has_moved`] event each, written without syncs.
+#[allow(dead_code)] // Not every bench replays.
+pub fn written_store(layout: Layout, commits: u64) -> TempDir {
+    let dir = tempfile::tempdir().expect("a folder");
+    let writer = open_without_syncs(dir.path(), layout);
+    for k in 0..commits {
+        writer.log(&member_has_moved(k)).expect("log");
+    }
+    dir
+}
+
+/// The replay benchmark group `name`: the store in `dir` replays its `commits` commits, against
+/// `baseline`, which reads and parses the same documents by hand and returns the events found.
+#[allow(dead_code)] // Not every bench replays.
+pub fn bench_replay(
+    c: &mut Criterion,
+    name: &str,
+    dir: &Path,
+    commits: u64,
+    mut baseline: impl FnMut() -> usize,
+) {
+    let mut group = c.benchmark_group(name);
+    group
+        .throughput(Throughput::Elements(commits))
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10));
+    group.bench_function("store_replay", |b| {
+        b.iter(|| open_and_replay(dir, commits));
+    });
+    group.bench_function("baseline/read_and_parse", |b| {
+        b.iter(|| {
+            let events = baseline();
+            assert_eq!(events as u64, commits);
+            black_box(events)
+        });
+    });
+    group.finish();
 }

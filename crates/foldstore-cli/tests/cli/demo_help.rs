@@ -1,0 +1,83 @@
+//! `demo` and `--help`.
+
+use serde_json::{json, Value};
+
+use crate::util::{commit_names, file_names, run, TestDir};
+
+#[test]
+fn demo_leaves_a_store_that_passes_verify() {
+    let dir = TestDir::new();
+    let store = dir.join("new/demo-store");
+    let outcome = run(["demo".as_ref(), store.as_os_str()]);
+    outcome.expect_code(0).expect_stdout_contains(&[
+        "commit 1: registered arjan einbu, marit winge, peter pan",
+        "is already a member; nothing was written",
+        "commit 2: marit winge has moved",
+        "never called ready_to_commit wrote nothing",
+        "snapshot saved at commit 2",
+        "foldstore events",
+    ]);
+    assert_eq!(outcome.stderr, "");
+    let mut expected = commit_names(2);
+    expected.insert("2.memberlist-snapshot".to_owned());
+    assert_eq!(file_names(&store), expected);
+
+    run(["verify".as_ref(), store.as_os_str()])
+        .expect_code(0)
+        .expect_stdout_contains(&["ok: 2 commits (4 events) and 1 snapshots read"]);
+    let events = run(["events".as_ref(), store.as_os_str()]);
+    events.expect_code(0);
+    let names: Vec<Value> = events
+        .json_lines()
+        .iter()
+        .map(|l| l["name"].clone())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            json!("newMemberRegistered"),
+            json!("newMemberRegistered"),
+            json!("newMemberRegistered"),
+            json!("memberHasMoved")
+        ]
+    );
+
+    // A second run goes on from the store's state: the model refuses duplicates, so it
+    // registers nobody again and writes nothing new.
+    run(["demo".as_ref(), store.as_os_str()])
+        .expect_code(0)
+        .expect_stdout_contains(&["everyone is registered already"]);
+    assert_eq!(file_names(&store), expected);
+}
+
+#[test]
+fn help_of_every_verb_shows_an_example() {
+    for verb in ["append", "events", "verify", "demo"] {
+        let outcome = run([verb, "--help"]);
+        outcome
+            .expect_code(0)
+            .expect_stdout_contains(&["Example", &format!("foldstore {verb} ./")]);
+    }
+    run(["append", "--help"])
+        .expect_stdout_contains(&["--stdin", "foldstore append ./members heartbeat"]);
+    run(["events", "--help"]).expect_stdout_contains(&["--from", "--to"]);
+}
+
+#[test]
+fn help_lists_the_exit_codes() {
+    let outcome = run(["--help"]);
+    outcome.expect_code(0).expect_stdout_contains(&[
+        "Exit status",
+        "append",
+        "events",
+        "verify",
+        "demo",
+    ]);
+    let codes: Vec<&str> = outcome
+        .stdout
+        .lines()
+        .filter_map(|line| line.trim_start().split_once("  ").map(|(code, _)| code))
+        .filter(|code| ["0", "1", "2"].contains(code))
+        .collect();
+    assert_eq!(codes, ["0", "1", "2"], "{}", outcome.stdout);
+}

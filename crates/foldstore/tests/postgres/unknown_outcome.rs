@@ -1,0 +1,419 @@
+//! Writes whose outcome is unknown (DESIGN.md, guarantee 7): a proxy between the backend and the
+//! server cuts the connection at a chosen moment.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use crate::pg_server::{fresh_postgres, url_with_table};
+use crate::setup::{backend_message, client, created};
+use foldstore::{Conflict, PostgresStorage, Storage};
+use postgres::config::Host;
+
+// Writes whose outcome is unknown (DESIGN.md, guarantee 7): a proxy between the backend and
+// the server cuts the connection at a chosen moment.
+
+/// When the proxy cuts a connection.
+enum Cut {
+    /// When the client sends a message containing `marker`, before it reaches the server; then
+    /// runs `then` (e.g. another writer taking the number).
+    BeforeSending {
+        marker: Vec<u8>,
+        then: Option<Box<dyn FnOnce() + Send>>,
+    },
+    /// After a message containing `marker` was sent, when the server's `INSERT 0 1`
+    /// acknowledgement comes back, before the client sees it.
+    BeforeAcknowledgement { marker: Vec<u8> },
+    /// Every time the client sends `marker`, before it reaches the server.
+    Always { marker: Vec<u8> },
+}
+
+/// A TCP proxy to the test server that can cut connections.
+struct Proxy {
+    port: u16,
+    plan: Arc<Mutex<Option<Cut>>>,
+    cuts: Arc<AtomicU64>,
+}
+
+impl Proxy {
+    fn start(upstream: (String, u16)) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let plan: Arc<Mutex<Option<Cut>>> = Arc::new(Mutex::new(None));
+        let cuts = Arc::new(AtomicU64::new(0));
+        let (accept_plan, accept_cuts) = (Arc::clone(&plan), Arc::clone(&cuts));
+        thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                let server = TcpStream::connect((upstream.0.as_str(), upstream.1)).unwrap();
+                Proxy::relay(client, server, &accept_plan, &accept_cuts);
+            }
+        });
+        Proxy { port, plan, cuts }
+    }
+
+    fn relay(
+        client: TcpStream,
+        server: TcpStream,
+        plan: &Arc<Mutex<Option<Cut>>>,
+        cuts: &Arc<AtomicU64>,
+    ) {
+        let sent_marker = Arc::new(AtomicBool::new(false));
+        let sockets = Arc::new([client.try_clone().unwrap(), server.try_clone().unwrap()]);
+        let cut = move |cuts: &AtomicU64| {
+            cuts.fetch_add(1, Ordering::SeqCst);
+            for socket in sockets.iter() {
+                let _ = socket.shutdown(Shutdown::Both);
+            }
+        };
+        let cut_up = cut.clone();
+        let (plan_up, cuts_up, marker_up) =
+            (Arc::clone(plan), Arc::clone(cuts), Arc::clone(&sent_marker));
+        let (mut from_client, mut to_server) =
+            (client.try_clone().unwrap(), server.try_clone().unwrap());
+        thread::spawn(move || {
+            let mut buffer = vec![0_u8; 1 << 16];
+            loop {
+                let Ok(read) = from_client.read(&mut buffer) else {
+                    return;
+                };
+                if read == 0 {
+                    let _ = to_server.shutdown(Shutdown::Write);
+                    return;
+                }
+                let chunk = &buffer[..read];
+                let mut plan = plan_up.lock().unwrap();
+                match plan.as_ref() {
+                    Some(Cut::BeforeSending { marker, .. }) if contains(chunk, marker) => {
+                        let Some(Cut::BeforeSending { then, .. }) = plan.take() else {
+                            unreachable!()
+                        };
+                        drop(plan);
+                        if let Some(then) = then {
+                            then();
+                        }
+                        cut_up(&cuts_up);
+                        return;
+                    }
+                    Some(Cut::Always { marker }) if contains(chunk, marker) => {
+                        drop(plan);
+                        cut_up(&cuts_up);
+                        return;
+                    }
+                    Some(Cut::BeforeAcknowledgement { marker }) if contains(chunk, marker) => {
+                        marker_up.store(true, Ordering::SeqCst);
+                    }
+                    _ => {}
+                }
+                drop(plan);
+                if to_server.write_all(chunk).is_err() {
+                    return;
+                }
+            }
+        });
+        let (plan_down, cuts_down) = (Arc::clone(plan), Arc::clone(cuts));
+        let (mut from_server, mut to_client) = (server, client);
+        thread::spawn(move || {
+            let mut buffer = vec![0_u8; 1 << 16];
+            loop {
+                let Ok(read) = from_server.read(&mut buffer) else {
+                    return;
+                };
+                if read == 0 {
+                    let _ = to_client.shutdown(Shutdown::Write);
+                    return;
+                }
+                let chunk = &buffer[..read];
+                if sent_marker.load(Ordering::SeqCst) && contains(chunk, b"INSERT 0 1") {
+                    let mut plan = plan_down.lock().unwrap();
+                    if matches!(plan.as_ref(), Some(Cut::BeforeAcknowledgement { .. })) {
+                        plan.take();
+                        drop(plan);
+                        cut(&cuts_down);
+                        return;
+                    }
+                }
+                if to_client.write_all(chunk).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+
+    fn arm(&self, cut: Cut) {
+        *self.plan.lock().unwrap() = Some(cut);
+    }
+
+    fn disarm(&self) -> Option<Cut> {
+        self.plan.lock().unwrap().take()
+    }
+
+    fn cuts(&self) -> u64 {
+        self.cuts.load(Ordering::SeqCst)
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
+}
+
+/// The test server's host and port, from its URL.
+fn upstream(url: &str) -> (String, u16) {
+    let config: postgres::Config = url.parse().unwrap();
+    let host = match &config.get_hosts()[0] {
+        Host::Tcp(host) => host.clone(),
+        #[allow(unreachable_patterns)]
+        _ => panic!("the test server must be reached over TCP"),
+    };
+    (host, config.get_ports().first().copied().unwrap_or(5432))
+}
+
+/// A backend on `table` that reaches the server through `proxy`.
+fn through_proxy(url: &str, table: &str, proxy: &Proxy) -> PostgresStorage {
+    let mut config: postgres::Config = url.parse().unwrap();
+    let mut proxied = postgres::Config::new();
+    proxied.host("127.0.0.1").port(proxy.port);
+    if let Some(user) = config.get_user() {
+        proxied.user(user);
+    }
+    if let Some(password) = config.get_password() {
+        proxied.password(password);
+    }
+    if let Some(dbname) = config.get_dbname() {
+        proxied.dbname(dbname);
+    }
+    config.connect_timeout(Duration::from_secs(10));
+    PostgresStorage::with_config(proxied, table).unwrap()
+}
+
+#[test]
+fn an_insert_acknowledged_by_the_server_but_lost_on_the_way_is_ours() {
+    let Some((direct, table, url)) = created() else {
+        return;
+    };
+    let proxy = Proxy::start(upstream(&url));
+    let storage = through_proxy(&url, &table, &proxy);
+    assert_eq!(storage.create_commit(1, b"warm-up").unwrap(), Ok(()));
+
+    let document = br#"{"headers":{"commitId":"lost-ack-1"},"events":[]}"#;
+    proxy.arm(Cut::BeforeAcknowledgement {
+        marker: b"lost-ack-1".to_vec(),
+    });
+    assert_eq!(
+        storage.create_commit(2, document).unwrap(),
+        Ok(()),
+        "the commit is found to be ours"
+    );
+    assert_eq!(proxy.cuts(), 1, "the acknowledgement was cut");
+    assert!(proxy.disarm().is_none());
+    assert_eq!(
+        direct.read_commit(2).unwrap().as_deref(),
+        Some(&document[..])
+    );
+    assert_eq!(direct.list().unwrap().commits, [1, 2]);
+
+    // The same for a snapshot.
+    proxy.arm(Cut::BeforeAcknowledgement {
+        marker: b"lost-ack-snapshot".to_vec(),
+    });
+    assert_eq!(
+        storage
+            .create_snapshot("m", 2, b"lost-ack-snapshot")
+            .unwrap(),
+        Ok(())
+    );
+    assert_eq!(proxy.cuts(), 2);
+    assert_eq!(
+        direct.read_snapshot("m", 2).unwrap().as_deref(),
+        Some(&b"lost-ack-snapshot"[..])
+    );
+}
+
+#[test]
+fn an_insert_that_never_reached_the_server_is_tried_again() {
+    let Some((direct, table, url)) = created() else {
+        return;
+    };
+    let proxy = Proxy::start(upstream(&url));
+    let storage = through_proxy(&url, &table, &proxy);
+    storage.ensure_created().unwrap();
+
+    let document = br#"{"headers":{"commitId":"never-sent-1"},"events":[]}"#;
+    proxy.arm(Cut::BeforeSending {
+        marker: b"never-sent-1".to_vec(),
+        then: None,
+    });
+    assert_eq!(storage.create_commit(1, document).unwrap(), Ok(()));
+    assert_eq!(proxy.cuts(), 1);
+    assert_eq!(
+        direct.read_commit(1).unwrap().as_deref(),
+        Some(&document[..])
+    );
+}
+
+#[test]
+fn an_insert_cut_while_another_writer_took_the_number_is_a_conflict() {
+    let Some((direct, table, url)) = created() else {
+        return;
+    };
+    let proxy = Proxy::start(upstream(&url));
+    let storage = through_proxy(&url, &table, &proxy);
+    storage.ensure_created().unwrap();
+
+    let theirs = PostgresStorage::connect(&url_with_table(&url, &table)).unwrap();
+    proxy.arm(Cut::BeforeSending {
+        marker: b"cut-and-taken".to_vec(),
+        then: Some(Box::new(move || {
+            assert_eq!(theirs.create_commit(1, b"theirs").unwrap(), Ok(()));
+        })),
+    });
+    assert_eq!(
+        storage.create_commit(1, b"ours: cut-and-taken").unwrap(),
+        Err(Conflict { commit: 1 })
+    );
+    assert_eq!(proxy.cuts(), 1);
+    assert_eq!(
+        direct.read_commit(1).unwrap().as_deref(),
+        Some(&b"theirs"[..])
+    );
+}
+
+#[test]
+fn an_insert_that_keeps_failing_gives_up_with_a_clear_error() {
+    let Some((direct, table, url)) = created() else {
+        return;
+    };
+    let proxy = Proxy::start(upstream(&url));
+    let storage = through_proxy(&url, &table, &proxy);
+    storage.ensure_created().unwrap();
+    proxy.arm(Cut::Always {
+        marker: b"always-cut".to_vec(),
+    });
+    let error = storage.create_commit(1, b"always-cut").unwrap_err();
+    let message = backend_message(&error);
+    assert!(
+        message.contains("create commit 1") && message.contains("did not happen"),
+        "{message}"
+    );
+    assert!(proxy.cuts() >= 2, "tried more than once: {}", proxy.cuts());
+    assert_eq!(direct.read_commit(1).unwrap(), None);
+    // The backend still works afterwards.
+    proxy.disarm();
+    assert_eq!(storage.create_commit(1, b"fine").unwrap(), Ok(()));
+}
+
+#[test]
+fn appends_with_an_unknown_outcome_land_once() {
+    let Some((direct, table, url)) = created() else {
+        return;
+    };
+    let proxy = Proxy::start(upstream(&url));
+    let storage = through_proxy(&url, &table, &proxy);
+    storage.create_commit(1, b"one").unwrap().unwrap();
+
+    // The acknowledgement is lost: the document is found where it landed, and not written
+    // again.
+    proxy.arm(Cut::BeforeAcknowledgement {
+        marker: b"append-lost-ack".to_vec(),
+    });
+    assert_eq!(storage.append_commit(1, b"append-lost-ack").unwrap(), 2);
+    assert_eq!(proxy.cuts(), 1);
+    // The insert never reached the server: it is tried again.
+    proxy.arm(Cut::BeforeSending {
+        marker: b"append-never-sent".to_vec(),
+        then: None,
+    });
+    assert_eq!(storage.append_commit(1, b"append-never-sent").unwrap(), 3);
+    assert_eq!(proxy.cuts(), 2);
+    // Cut while another writer takes the number: the append takes the next one.
+    let theirs = PostgresStorage::connect(&url_with_table(&url, &table)).unwrap();
+    proxy.arm(Cut::BeforeSending {
+        marker: b"append-raced".to_vec(),
+        then: Some(Box::new(move || {
+            assert_eq!(theirs.create_commit(4, b"theirs").unwrap(), Ok(()));
+        })),
+    });
+    assert_eq!(storage.append_commit(2, b"append-raced").unwrap(), 5);
+    assert_eq!(proxy.cuts(), 3);
+    // Always cut (the lookup too, since it sends the document): a clear error that says the
+    // outcome is unknown; nothing was written.
+    proxy.arm(Cut::Always {
+        marker: b"append-always-cut".to_vec(),
+    });
+    let error = storage.append_commit(1, b"append-always-cut").unwrap_err();
+    let message = backend_message(&error);
+    assert!(
+        message.contains("cannot append a commit from number 1 on")
+            && message.contains("may or may not exist"),
+        "{message}"
+    );
+    proxy.disarm();
+
+    assert_eq!(direct.list().unwrap().commits, [1, 2, 3, 4, 5]);
+    let expected: [&[u8]; 5] = [
+        b"one",
+        b"append-lost-ack",
+        b"append-never-sent",
+        b"theirs",
+        b"append-raced",
+    ];
+    assert_eq!(
+        direct.read_commits(1, 10).unwrap(),
+        expected.map(<[u8]>::to_vec)
+    );
+}
+
+#[test]
+fn reads_recover_from_connections_the_server_closed() {
+    let Some((_, table, url)) = fresh_postgres() else {
+        return;
+    };
+    // Its own application name, so that only its connections are closed below.
+    let storage = PostgresStorage::connect(&format!(
+        "{}&application_name={table}",
+        url_with_table(&url, &table)
+    ))
+    .unwrap();
+    storage.ensure_created().unwrap();
+    storage.create_commit(1, b"one").unwrap().unwrap();
+    // Several connections in the pool.
+    thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                for _ in 0..20 {
+                    assert_eq!(
+                        storage.read_commit(1).unwrap().as_deref(),
+                        Some(&b"one"[..])
+                    );
+                }
+            });
+        }
+    });
+    // The server closes every connection of the backend (as a restart would).
+    let mut admin = client(&url);
+    let closed = admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE application_name = $1 AND pid <> pg_backend_pid()",
+            &[&table],
+        )
+        .unwrap()
+        .len();
+    assert!(closed >= 1, "no connection to close");
+    thread::sleep(Duration::from_millis(100));
+    assert_eq!(
+        storage.read_commit(1).unwrap().as_deref(),
+        Some(&b"one"[..])
+    );
+    assert_eq!(storage.create_commit(2, b"two").unwrap(), Ok(()));
+    assert_eq!(
+        storage.create_commit(2, b"two").unwrap(),
+        Err(Conflict { commit: 2 })
+    );
+    assert_eq!(storage.last_commit().unwrap(), 2);
+}
