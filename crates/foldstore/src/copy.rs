@@ -7,7 +7,7 @@ use std::fmt;
 use crate::error::{Error, Result};
 use crate::scan::{RawCommit, Scanned};
 use crate::snapshot::Snapshot;
-use crate::storage::Conflict;
+use crate::storage::{Conflict, COMMIT_ID_HEADER};
 use crate::store::Store;
 
 /// How [`Store::copy_to`] copies.
@@ -200,17 +200,24 @@ impl<'a> Copying<'a> {
         let total = tip + listing.snapshots.len() as u64;
         let already: BTreeSet<u64> = there.commits.iter().copied().collect();
         for scanned in self.source.raw_commits_at(listing.commits.iter().copied()) {
-            let (number, bytes, damage) = match scanned {
+            // `identified`: the commit carries a commit id, which the destination is told (guarantee 7).
+            let (number, bytes, damage, identified) = match scanned {
                 Scanned::Commit(RawCommit {
                     number,
                     bytes,
                     commit,
-                }) => (number, bytes, commit.err()),
+                }) => match commit {
+                    Ok(commit) => {
+                        let identified = commit.headers().contains_key(COMMIT_ID_HEADER);
+                        (number, bytes, None, identified)
+                    }
+                    Err(error) => (number, bytes, Some(error), false),
+                },
                 Scanned::Unreadable {
                     number,
                     error,
                     bytes: Some(bytes),
-                } => (number, bytes, Some(error)),
+                } => (number, bytes, Some(error), false),
                 Scanned::Unreadable { error, .. } => return Err(error.into()),
                 Scanned::Gap { first, next } => {
                     if !self.options.force {
@@ -247,7 +254,13 @@ impl<'a> Copying<'a> {
             let copied = self.put(
                 &bytes,
                 already.contains(&number),
-                || to.create_commit(number, &bytes),
+                || {
+                    if identified {
+                        to.create_identified_commit(number, &bytes)
+                    } else {
+                        to.create_commit(number, &bytes)
+                    }
+                },
                 || to.read_commit(number),
                 &location,
                 &to.commit_location(number),
@@ -268,7 +281,11 @@ impl<'a> Copying<'a> {
                     "{location} disappeared while being copied"
                 )));
             };
-            let problem = match Snapshot::decode(name, commit, &bytes) {
+            let decoded = Snapshot::decode(name, commit, &bytes);
+            let identified = decoded
+                .as_ref()
+                .is_ok_and(|snapshot| snapshot.headers.contains_key(COMMIT_ID_HEADER));
+            let problem = match decoded {
                 Err(e) => Some(format!("snapshot {location} {}", e.problem())),
                 Ok(_) if commit > tip => Some(format!(
                     "snapshot {location} is labelled with commit {commit}, but the log ends at commit {tip}"
@@ -284,7 +301,13 @@ impl<'a> Copying<'a> {
             let copied = self.put(
                 &bytes,
                 snapshots_there.contains(key),
-                || to.create_snapshot(name, commit, &bytes),
+                || {
+                    if identified {
+                        to.create_identified_snapshot(name, commit, &bytes)
+                    } else {
+                        to.create_snapshot(name, commit, &bytes)
+                    }
+                },
                 || to.read_snapshot(name, commit),
                 &location,
                 &to.snapshot_location(name, commit),

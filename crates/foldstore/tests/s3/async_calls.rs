@@ -23,7 +23,9 @@ fn check_from_spawn_blocking(storage: ObjectStorage) {
                 let storage = Arc::clone(&storage);
                 tasks.push(tokio::task::spawn_blocking(move || {
                     let document = with_id(&format!("{flavour}-{writer}"), "async");
-                    let number = storage.append_commit(1, &document).expect("append");
+                    let number = storage
+                        .append_identified_commit(1, &document)
+                        .expect("append");
                     assert_eq!(storage.read_commit(number).expect("read"), Some(document));
                     number
                 }));

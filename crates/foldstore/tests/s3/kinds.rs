@@ -214,7 +214,9 @@ pub(crate) fn check_racing_appends(storage: &ObjectStorage) {
                 barrier.wait();
                 for index in 0..EACH {
                     let document = with_id(&format!("{writer}-{index}"), "appended");
-                    let number = storage.append_commit(1, &document).expect("append");
+                    let number = storage
+                        .append_identified_commit(1, &document)
+                        .expect("append");
                     placed.lock().unwrap().push((number, document));
                 }
             });
@@ -320,7 +322,9 @@ fn time_limits_in_the_url_are_not_part_of_the_prefix() {
         .expect("time limits in the URL");
     assert_eq!(storage.prefix().as_ref(), prefix);
     assert_eq!(
-        storage.create_commit(1, &with_id("a", "one")).unwrap(),
+        storage
+            .create_identified_commit(1, &with_id("a", "one"))
+            .unwrap(),
         Ok(())
     );
     // The same objects through a URL without limits.

@@ -18,7 +18,10 @@ fn a_create_answered_exists_after_it_landed_is_recognised_by_its_commit_id() {
     // It landed, the answer says "exists": the bytes and their id are ours.
     let mine = with_id("a", "mine");
     wrapper.queue(Fault::LandThenExists);
-    assert_eq!(storage.create_commit(1, &mine).expect("create"), Ok(()));
+    assert_eq!(
+        storage.create_identified_commit(1, &mine).expect("create"),
+        Ok(())
+    );
     assert_eq!(storage.read_commit(1).expect("read"), Some(mine.clone()));
     assert_eq!(
         wrapper.take_requests(),
@@ -27,11 +30,14 @@ fn a_create_answered_exists_after_it_landed_is_recognised_by_its_commit_id() {
     );
 
     // The same document, id and all, is the same commit: sent again, it is found there.
-    assert_eq!(storage.create_commit(1, &mine).expect("create"), Ok(()));
+    assert_eq!(
+        storage.create_identified_commit(1, &mine).expect("create"),
+        Ok(())
+    );
     // Another document is another writer's: a conflict.
     assert_eq!(
         storage
-            .create_commit(1, &with_id("other", "mine"))
+            .create_identified_commit(1, &with_id("other", "mine"))
             .expect("create"),
         Err(Conflict { commit: 1 })
     );
@@ -49,7 +55,7 @@ fn a_create_answered_exists_after_it_landed_is_recognised_by_its_commit_id() {
     wrapper.queue(Fault::LandThenExists);
     assert_eq!(
         storage
-            .create_snapshot("m", 1, &with_id("s", "snapshot"))
+            .create_identified_snapshot("m", 1, &with_id("s", "snapshot"))
             .expect("create"),
         Ok(())
     );
@@ -63,14 +69,17 @@ fn a_create_that_timed_out_is_resolved_by_reading_back() {
     // It landed: ours.
     let mine = with_id("b", "mine");
     wrapper.queue(Fault::LandThenTimeout);
-    assert_eq!(storage.create_commit(1, &mine).expect("create"), Ok(()));
+    assert_eq!(
+        storage.create_identified_commit(1, &mine).expect("create"),
+        Ok(())
+    );
     assert_eq!(storage.read_commit(1).expect("read"), Some(mine));
 
     // Another writer's commit is there: a conflict (ours can no longer land).
     wrapper.queue(Fault::LoseThenTimeout);
     assert_eq!(
         storage
-            .create_commit(1, &with_id("c", "other"))
+            .create_identified_commit(1, &with_id("c", "other"))
             .expect("create"),
         Err(Conflict { commit: 1 })
     );
@@ -78,7 +87,7 @@ fn a_create_that_timed_out_is_resolved_by_reading_back() {
     // Nothing is there: the outcome stays unknown, and the error says so and where.
     wrapper.queue(Fault::LoseThenTimeout);
     let error = storage
-        .create_commit(2, &with_id("d", "lost"))
+        .create_identified_commit(2, &with_id("d", "lost"))
         .expect_err("unknown outcome");
     let message = error.to_string();
     assert!(message.contains("unknown"), "{message}");

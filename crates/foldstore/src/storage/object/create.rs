@@ -10,7 +10,7 @@ use super::requests::{classify, get_object, head_object, list_objects};
 use super::{ObjectStorage, CONFLICTS_BEFORE_LOOKING, LOOK_AHEAD};
 use crate::error::Result;
 use crate::storage::folder::Entry;
-use crate::storage::{Conflict, Created, COMMIT_ID_HEADER};
+use crate::storage::{Conflict, Created};
 
 impl ObjectStorage {
     /// Creates the object at `path` holding `document` unless it exists (then: a conflict on
@@ -163,18 +163,6 @@ pub(super) enum ReadBack {
     Failed(object_store::Error),
 }
 
-/// Whether `document` carries a commit id, found by a byte search (the backend never parses):
-/// for writers that do not say so with the `*_identified_*` methods of [`Storage`] (the store
-/// until it does, and direct users of the plain methods).
-///
-/// [`Storage`]: crate::storage::Storage
-pub(super) fn has_commit_id(document: &[u8]) -> bool {
-    let needle = format!("\"{COMMIT_ID_HEADER}\"");
-    document
-        .windows(needle.len())
-        .any(|window| window == needle.as_bytes())
-}
-
 /// Creates the object at `path` holding `document` unless it exists. `Ok(true)`: created;
 /// `Ok(false)`: another writer's object is there. `identified`: whether `document` carries a
 /// unique commit id, which makes equal bytes found in place this writer's own.
@@ -232,18 +220,4 @@ pub(super) async fn create(
         Err(e) => ReadBack::Failed(e),
     };
     Err(CreateFailure::Unknown { error, read_back })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn commit_ids_are_found_by_their_key() {
-        assert!(has_commit_id(
-            br#"{"headers":{"commitId":"x"},"events":[]}"#
-        ));
-        assert!(!has_commit_id(br#"{"headers":{},"events":[]}"#));
-        assert!(!has_commit_id(b""));
-    }
 }

@@ -21,7 +21,6 @@ use std::time::{Duration, SystemTime};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
-use self::create::has_commit_id;
 use self::requests::{get_object, head_object, list_objects, percent_decode, probe_last_commit};
 use super::{check_commit_number, validate_snapshot_name, Created, Listing, Storage};
 use crate::error::Result;
@@ -334,12 +333,7 @@ impl Storage for ObjectStorage {
 
     fn create_commit(&self, number: u64, document: &[u8]) -> Created {
         check_commit_number(number)?;
-        self.create_object(
-            &self.commit_path(number),
-            number,
-            document,
-            has_commit_id(document),
-        )
+        self.create_object(&self.commit_path(number), number, document, false)
     }
 
     fn create_identified_commit(&self, number: u64, document: &[u8]) -> Created {
@@ -349,7 +343,7 @@ impl Storage for ObjectStorage {
 
     /// Tries `first`, `first + 1`, ... in turn (see `create`).
     fn append_commit(&self, first: u64, document: &[u8]) -> Result<u64> {
-        self.append_object(first, document, has_commit_id(document))
+        self.append_object(first, document, false)
     }
 
     fn append_identified_commit(&self, first: u64, document: &[u8]) -> Result<u64> {
@@ -363,12 +357,7 @@ impl Storage for ObjectStorage {
 
     fn create_snapshot(&self, name: &str, commit: u64, document: &[u8]) -> Created {
         validate_snapshot_name(name)?;
-        self.create_object(
-            &self.snapshot_path(name, commit),
-            commit,
-            document,
-            has_commit_id(document),
-        )
+        self.create_object(&self.snapshot_path(name, commit), commit, document, false)
     }
 
     fn create_identified_snapshot(&self, name: &str, commit: u64, document: &[u8]) -> Created {
