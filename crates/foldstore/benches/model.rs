@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
-use foldstore::model::DEFAULT_MAX_ATTEMPTS;
+use foldstore::DEFAULT_MAX_ATTEMPTS;
 use foldstore::{Dispatch, Durability, Error, Event, EventContext, ModelDefinition, Store, View};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};

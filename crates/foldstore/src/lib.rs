@@ -11,7 +11,7 @@
 //! - [`Store::log`] writes one event as one commit, [`Store::log_block`] several as one commit,
 //!   all or nothing. Commits are atomic and, by default, durable when the call returns.
 //! - [`Store::replay_event_stream`] and [`Store::replay`] read the log back in order.
-//! - [`Storage`] is the seam to where the bytes live: [`FolderStorage`] (the default) and
+//! - [`Storage`] is the seam to where the bytes live: [`LooseStorage`] (the default) and
 //!   [`MemoryStorage`].
 //!
 //! - Models ([`Store::define_model`], [`ModelDefinition`]) fold the log into data, with read
@@ -74,13 +74,13 @@ mod error;
 mod event;
 mod format;
 mod json;
-pub mod model;
+mod model;
 mod projection;
 mod repair;
 mod replay;
 mod scan;
 mod snapshot;
-pub mod storage;
+mod storage;
 mod store;
 mod subscribe;
 mod verify;
@@ -89,7 +89,11 @@ pub use copy::{CopyError, CopyOptions, CopyReport};
 pub use error::{Error, Result};
 pub use event::{Event, Headers};
 pub use format::{Commit, DecodeError};
-pub use model::{Dispatch, EventContext, Model, ModelDefinition, ReadOnly, View, Writer};
+pub use model::{
+    AggregatorData, CommitFlag, Dispatch, EventContext, Follower, Model, ModelAt, ModelBuilder,
+    ModelDefinition, ModelReport, Outcome, ReadOnly, SkippedCommit, SkippedSnapshot, View, Writer,
+    DEFAULT_MAX_ATTEMPTS,
+};
 /// The PostgreSQL client crate, whose `Config` [`PostgresStorage::with_config`] takes.
 #[cfg(feature = "postgres")]
 pub use postgres;
@@ -98,13 +102,16 @@ pub use repair::{Quarantine, RepairPlan};
 pub use replay::{Commits, Replay, ReplaySummary, IN_PROGRESS_GRACE};
 pub use scan::{RawCommit, RawCommits, Scanned};
 pub use snapshot::Snapshot;
+#[allow(deprecated)]
+pub use storage::FolderStorage;
 #[cfg(feature = "s3")]
 pub use storage::ObjectStorage;
 #[cfg(feature = "postgres")]
 pub use storage::PostgresStorage;
 pub use storage::{
-    Conflict, Durability, FolderStorage, JournalStorage, Leftover, MemoryStorage, Storage, Watch,
-    COMMIT_ID_HEADER, MAX_DOCUMENT_BYTES,
+    validate_snapshot_name, Conflict, Created, Durability, JournalStorage, Leftover, Listing,
+    LooseStorage, MemoryStorage, SnapshotsFound, Storage, Watch, COMMIT_ID_HEADER,
+    MAX_DOCUMENT_BYTES,
 };
 pub use store::{Block, HeaderFactory, Layout, Store, StoreBuilder};
 pub use subscribe::{Start, Subscription, DEFAULT_POLL_INTERVAL};

@@ -336,7 +336,7 @@ async fn the_async_api_does_no_storage_io_on_the_runtime_thread() {
 
 fn increment(
     view: &mut &mut foldstore::Writer<Counter>,
-    flag: &mut foldstore::model::CommitFlag,
+    flag: &mut foldstore::CommitFlag,
 ) -> Result<i64, Error> {
     let seen = *view.data();
     view.dispatch(CounterEvent::Incremented { by: 1 })?;

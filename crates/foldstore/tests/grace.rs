@@ -20,7 +20,7 @@ use std::time::{Duration, Instant, SystemTime};
 use common::assert_refused_as_a_write_in_progress;
 use common::counted::CountedOn;
 use common::node::{node, original_package};
-use foldstore::{Error, Event, FolderStorage, Start, Store, IN_PROGRESS_GRACE};
+use foldstore::{Error, Event, LooseStorage, Start, Store, IN_PROGRESS_GRACE};
 
 /// How long work that may wait out grace periods may take before it counts as hanging.
 const BOUND: Duration = Duration::from_secs(30);
@@ -283,7 +283,7 @@ fn try_next_waits_for_a_commit_written_in_place() {
 /// Replays the store in `folder`, whose commit 2 is damaged, through a backend that counts
 /// reads; returns how often commit 2 was read.
 fn reads_of_commit_2_by_a_replay(folder: &Path) -> usize {
-    let counted = CountedOn::new(FolderStorage::new(folder));
+    let counted = CountedOn::new(LooseStorage::new(folder));
     let reader = Store::with_storage(counted.clone());
     let result = within("a replay", move || names(&reader));
     assert_damaged(result, 2, "a replay");

@@ -28,9 +28,9 @@ use foldstore::conformance::{
     read_returns_exact_bytes_or_none, snapshot_bytes_are_exact,
     snapshots_are_exclusive_and_keyed_by_name_and_commit,
 };
-use foldstore::storage::Listing;
+use foldstore::Listing;
 use foldstore::{
-    Conflict, Durability, Error, FolderStorage, JournalStorage, MemoryStorage, Storage,
+    Conflict, Durability, Error, JournalStorage, LooseStorage, MemoryStorage, Storage,
 };
 use tempfile::TempDir;
 
@@ -78,7 +78,7 @@ impl Backend {
     }
 
     fn folder(durability: Durability) -> Self {
-        Self::in_folder(|folder| Box::new(FolderStorage::with_durability(folder, durability)))
+        Self::in_folder(|folder| Box::new(LooseStorage::with_durability(folder, durability)))
     }
 
     /// A fresh table on the test PostgreSQL server, or `None` when there is none here (which
@@ -246,10 +246,10 @@ fn file_names(folder: &Path) -> BTreeSet<String> {
         .collect()
 }
 
-fn created_folder(durability: Durability) -> (TempDir, PathBuf, FolderStorage) {
+fn created_folder(durability: Durability) -> (TempDir, PathBuf, LooseStorage) {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let folder = dir.path().join("store");
-    let storage = FolderStorage::with_durability(&folder, durability);
+    let storage = LooseStorage::with_durability(&folder, durability);
     storage.ensure_created().expect("ensure_created");
     (dir, folder, storage)
 }
@@ -453,7 +453,7 @@ fn folder_refuses_unsafe_snapshot_names_for_reading_and_writing() {
 fn folder_that_is_a_file_is_not_a_folder() {
     let backend = Backend::in_folder(|file| {
         fs::write(file, b"not a folder").expect("write");
-        Box::new(FolderStorage::new(file))
+        Box::new(LooseStorage::new(file))
     });
     let (storage, file) = (&*backend.storage, backend.folder.as_ref().expect("a path"));
     for result in [
@@ -472,7 +472,7 @@ fn folder_that_is_a_file_is_not_a_folder() {
 #[test]
 fn folder_ensure_created_makes_parents() {
     // The folder `a/b` in the backend's folder, none of which exists.
-    let backend = Backend::in_folder(|store| Box::new(FolderStorage::new(store.join("a/b"))));
+    let backend = Backend::in_folder(|store| Box::new(LooseStorage::new(store.join("a/b"))));
     let folder = backend.folder.as_ref().expect("a path").join("a/b");
     let storage = &*backend.storage;
     assert!(!storage.exists().expect("exists"));
@@ -491,7 +491,7 @@ fn folder_instances_on_one_folder_race_like_processes() {
         for writer in 0..THREADS {
             let (barrier, outcomes, folder) = (&barrier, &outcomes, &folder);
             scope.spawn(move || {
-                let storage = FolderStorage::with_durability(folder, Durability::None);
+                let storage = LooseStorage::with_durability(folder, Durability::None);
                 barrier.wait();
                 for number in 1..=20 {
                     let document = doc(&format!("{writer}"));

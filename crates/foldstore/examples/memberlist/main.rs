@@ -16,7 +16,7 @@ mod tour;
 
 use std::process::ExitCode;
 
-use foldstore::model::DEFAULT_MAX_ATTEMPTS;
+use foldstore::DEFAULT_MAX_ATTEMPTS;
 use foldstore::{Error, Store};
 use serde_json::Value;
 

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use foldstore::model::DEFAULT_MAX_ATTEMPTS;
+use foldstore::DEFAULT_MAX_ATTEMPTS;
 use foldstore::{Error, Store};
 use serde_json::json;
 

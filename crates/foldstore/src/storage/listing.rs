@@ -2,12 +2,9 @@
 //! prefix): each name classified as a commit, a snapshot, a suspicious name or something else,
 //! and the whole sorted as [`Storage::list`](super::Storage::list) reports it.
 
-use super::local::names::{classify, Entry};
+use super::names::{classify, Entry};
 use super::Listing;
 
-// Used by the object backend; the folder backend's own listing can use it too, and then it is
-// used in every build.
-#[cfg_attr(not(feature = "s3"), allow(dead_code))]
 impl Listing {
     /// Adds what the entry named `name` is, by the loose layout's rules; `location` says where
     /// it is, for a suspicious name. Other names are left out.

@@ -1,11 +1,12 @@
 //! Where the bytes live: the [`Storage`] trait and its backends.
 
 mod address;
-mod folder;
 pub mod journal;
 mod listing;
 pub(crate) mod local;
+mod loose;
 mod memory;
+pub(crate) mod names;
 #[cfg(feature = "s3")]
 mod object;
 #[cfg(feature = "postgres")]
@@ -13,9 +14,11 @@ mod postgres;
 #[cfg(test)]
 pub(crate) mod test_kit;
 
-pub use folder::FolderStorage;
 pub use journal::JournalStorage;
 pub use local::Durability;
+#[allow(deprecated)]
+pub use loose::FolderStorage;
+pub use loose::LooseStorage;
 pub use memory::MemoryStorage;
 #[cfg(feature = "s3")]
 pub use object::ObjectStorage;

@@ -8,7 +8,7 @@ use super::commit::HeaderFactory;
 use super::Store;
 use crate::error::{Error, Result};
 use crate::event::Headers;
-use crate::storage::{Durability, FolderStorage, JournalStorage, Storage};
+use crate::storage::{Durability, JournalStorage, LooseStorage, Storage};
 
 /// Options for opening a [`Store`]; made by [`Store::builder`].
 #[must_use]
@@ -46,7 +46,7 @@ impl Layout {
         if crate::storage::journal::is_journal(path) {
             return Ok(Some(Layout::Journal));
         }
-        let listing = FolderStorage::new(path).list()?;
+        let listing = LooseStorage::new(path).list()?;
         Ok((!listing.commits.is_empty()).then_some(Layout::Loose))
     }
 
@@ -99,7 +99,7 @@ impl StoreBuilder {
     }
 
     /// Another storage backend instead of the folder at the builder's path (which is then only
-    /// used in messages). Default: a [`FolderStorage`] at that path.
+    /// used in messages). Default: a [`LooseStorage`] at that path.
     pub fn storage(mut self, storage: impl Storage + 'static) -> Self {
         self.storage = Some(Arc::new(storage));
         self
@@ -137,7 +137,7 @@ impl StoreBuilder {
                     });
                 }
                 let storage: Arc<dyn Storage> = match layout {
-                    Layout::Loose => Arc::new(FolderStorage::with_durability(
+                    Layout::Loose => Arc::new(LooseStorage::with_durability(
                         self.path.clone(),
                         self.durability,
                     )),

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
 use std::time::{Duration, SystemTime};
 
-use foldstore::storage::Listing;
+use foldstore::Listing;
 use foldstore::{Conflict, MemoryStorage, Storage, Watch};
 
 /// A memory backend that counts its live watches and records every read and write: see

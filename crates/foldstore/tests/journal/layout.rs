@@ -7,7 +7,7 @@ use crate::format::{
     all_records, assert_no_loose_files, assert_refused, file_name, numbered_values, segment_files,
     segment_name, temp, MARKER, SEGMENTS,
 };
-use foldstore::{Error, FolderStorage, JournalStorage, Layout, Storage, Store};
+use foldstore::{Error, JournalStorage, Layout, LooseStorage, Storage, Store};
 use serde_json::{json, Value};
 
 #[test]
@@ -181,7 +181,7 @@ fn a_loose_backend_pointed_at_a_journal_refuses_to_write_commits() {
     store.log(&numbered(2)).unwrap();
     let document = store.storage().read_commit(2).unwrap().unwrap();
 
-    let loose = FolderStorage::new(&path);
+    let loose = LooseStorage::new(&path);
     for attempt in 0..2 {
         match loose.create_commit(3, &document) {
             Err(Error::Layout { problem, .. }) => {
@@ -195,7 +195,7 @@ fn a_loose_backend_pointed_at_a_journal_refuses_to_write_commits() {
         }
     }
     let through_a_store = Store::builder(&path)
-        .storage(FolderStorage::new(&path))
+        .storage(LooseStorage::new(&path))
         .open()
         .unwrap();
     assert!(

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::common::counter::CounterEvent;
-use foldstore::model::ModelReport;
+use foldstore::ModelReport;
 use foldstore::{Error, Headers, MemoryStorage, Store};
 use serde_json::{json, Value};
 use tempfile::TempDir;

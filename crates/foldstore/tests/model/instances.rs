@@ -2,7 +2,7 @@
 
 use crate::fixtures::{commit_numbers, incremented, log_increments, store_with_user};
 use crate::models::{assert_folded, commit_increment, Counter};
-use foldstore::model::{CommitFlag, Model, DEFAULT_MAX_ATTEMPTS};
+use foldstore::{CommitFlag, Model, DEFAULT_MAX_ATTEMPTS};
 use foldstore::{Dispatch, Error, Event, MemoryStorage, ReadOnly, Store, Writer};
 use serde_json::json;
 

@@ -4,7 +4,7 @@
 use crate::common::counter::CounterEvent;
 use crate::fixtures::incremented;
 use crate::memberlist::{MemberEvent, MemberList, Membership, Refusal};
-use foldstore::model::Model;
+use foldstore::Model;
 use foldstore::{Dispatch, Event, EventContext, ModelDefinition, View};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};

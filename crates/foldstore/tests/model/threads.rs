@@ -7,7 +7,7 @@ use crate::common::counter::{check_race, race_increments, RaceTally};
 use crate::fixtures::temp_folder;
 use crate::memberlist::Membership;
 use crate::models::{Counter, Untyped};
-use foldstore::model::Model;
+use foldstore::Model;
 use foldstore::{Durability, Error, MemoryStorage, Store};
 
 #[test]

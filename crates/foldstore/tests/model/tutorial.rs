@@ -5,7 +5,7 @@ use crate::fixtures::{
 };
 use crate::memberlist::Membership;
 use crate::models::{value_of, Members};
-use foldstore::model::{AggregatorData, Model, DEFAULT_MAX_ATTEMPTS};
+use foldstore::{AggregatorData, Model, DEFAULT_MAX_ATTEMPTS};
 use foldstore::{Error, ModelDefinition, Store};
 use serde::Serialize;
 use serde_json::json;

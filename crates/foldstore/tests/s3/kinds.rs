@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Barrier, Mutex};
 
 use crate::wrapper::{runtime, with_id};
-use foldstore::storage::Listing;
-use foldstore::{Conflict, FolderStorage, ObjectStorage, Storage};
+use foldstore::Listing;
+use foldstore::{Conflict, LooseStorage, ObjectStorage, Storage};
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
@@ -267,7 +267,7 @@ fn local_file_system_store_passes_the_same_checks_and_is_a_folder_store() {
     let dir = tempfile::tempdir().expect("a temporary folder");
     check_layout_and_exact_bytes(&Subject::local(dir.path()));
     // The same layout as the folder backend: a folder store reads what it wrote.
-    let folder = FolderStorage::new(dir.path().join("store"));
+    let folder = LooseStorage::new(dir.path().join("store"));
     assert_eq!(folder.list().expect("list").commits, [1, 7]);
     assert_eq!(
         folder.read_commit(1).expect("read"),

@@ -29,8 +29,8 @@ use super::segment::segment_name;
 use super::{JOURNAL_MARKER, SEGMENT_FOLDER};
 use crate::error::Error;
 use crate::storage::local::fs::{FileSystem, Handle, Kind, Open};
-use crate::storage::local::names::{QUARANTINE_FOLDER, TEMP_PREFIX};
 use crate::storage::local::sim::{Recovery, SimFs};
+use crate::storage::names::{QUARANTINE_FOLDER, TEMP_PREFIX};
 use crate::storage::test_kit::{
     assert_acknowledged_kept, folder, forward_fs, forward_handle, grouped, journal_on, log_events,
     possible_commits, read_in_order, scenario, Step, PER_THREAD, THREADS,

@@ -26,8 +26,8 @@ use super::record::FREE;
 use super::SEGMENT_FOLDER;
 use crate::error::Error;
 use crate::storage::local::fs::{FileSystem, Handle, Kind, Open};
-use crate::storage::local::names::QUARANTINE_FOLDER;
 use crate::storage::local::sim::{Recovery, SimFs};
+use crate::storage::names::QUARANTINE_FOLDER;
 use crate::storage::test_kit::{
     folder, forward_fs, forward_handle, journal_on, log_events, read_in_order,
 };

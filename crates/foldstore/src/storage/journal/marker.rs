@@ -11,7 +11,7 @@ use super::segment::segment_first;
 use super::{JournalStorage, View, JOURNAL_MARKER, JOURNAL_VERSION};
 use crate::error::{Error, Result};
 use crate::storage::local::fs::Open;
-use crate::storage::local::names::{commit_file_name, TEMP_PREFIX};
+use crate::storage::names::{commit_file_name, TEMP_PREFIX};
 
 fn marker_document() -> String {
     format!("{{\"format\":\"foldstore-journal\",\"version\":{JOURNAL_VERSION}}}\n")

@@ -91,7 +91,7 @@ use crate::storage::{
     check_commit_number, check_document_size, Leftover, Listing, SnapshotsFound, Storage,
 };
 
-pub use crate::storage::local::names::JOURNAL_MARKER;
+pub use crate::storage::names::JOURNAL_MARKER;
 
 /// The folder of the segments, in the store's folder.
 pub const SEGMENT_FOLDER: &str = "journal";
@@ -115,8 +115,9 @@ const LOCK_FILE: &str = "journal.lock";
 /// file already has, and their sync carries only data, not a new file size.
 const PREALLOCATE: u64 = 1 << 20;
 
-/// A store kept in a folder in the journal layout. See the [module documentation](self) for
-/// the format.
+/// A store kept in a folder in the journal layout: commits as checksummed records appended to
+/// segment files, written by group commit. The repository's `docs/design.md` ("The journal
+/// layout") describes the format and its reading rules precisely.
 ///
 /// It keeps every guarantee of the [`Storage`] contract, with one difference: the journal is
 /// contiguous by construction, so creating a commit beyond the end of the log plus one is

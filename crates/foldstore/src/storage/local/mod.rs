@@ -1,11 +1,12 @@
-//! What both layouts of a store in a local folder share: the loose layout (`storage/folder`)
+//! What both layouts of a store in a local folder share: the loose layout (`storage/loose`)
 //! and the journal (`storage/journal`) each sit on this room, and neither imports the other.
 //!
 //! - [`fs`]: the file-system seam every file of a local store is opened through, and the
 //!   operating system's implementation; in tests, `sim` simulates power loss and `faults`
 //!   injects failures through the same seam.
-//! - [`names`]: the names the original package gives commits and snapshots, and the names
-//!   foldstore adds beside them (temporary files, the quarantine folder, the journal's marker).
+//! - The names of a store's files (commits, snapshots, temporary files, the quarantine folder,
+//!   the journal's marker) are in [`storage::names`](crate::storage::names), which the object
+//!   backend shares.
 //! - [`store_folder`]: the store's folder itself: made and checked, its snapshots, its
 //!   temporary files, its quarantine, and watches on it.
 //! - [`Durability`], and syncing: one folder ([`sync_dir`]) or a whole file system
@@ -14,7 +15,6 @@
 #[cfg(test)]
 pub(crate) mod faults;
 pub(crate) mod fs;
-pub(crate) mod names;
 #[cfg(feature = "watch")]
 mod notice;
 #[cfg(test)]

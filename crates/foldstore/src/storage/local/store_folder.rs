@@ -10,11 +10,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::fs::{FileSystem, Kind};
-use super::names::{
-    classify, listing, snapshot_file_name, JOURNAL_MARKER, QUARANTINE_FOLDER, TEMP_PREFIX,
-};
 use super::{sync_file_system, Durability, STALE_TEMPORARY_AGE};
 use crate::error::{Error, Result};
+use crate::storage::names::{snapshot_file_name, JOURNAL_MARKER, QUARANTINE_FOLDER, TEMP_PREFIX};
 use crate::storage::Created;
 use crate::storage::{check_document_size, validate_snapshot_name, Conflict, Listing};
 
@@ -308,12 +306,11 @@ impl StoreFolder {
             }
         };
         // Names that are not Unicode are never a store's.
-        let names = names.iter().filter_map(|name| name.to_str());
-        Ok(listing(
-            names,
-            |name| classify(name),
-            |name| self.path.join(name).display().to_string(),
-        ))
+        let mut listing = Listing::default();
+        for name in names.iter().filter_map(|name| name.to_str()) {
+            listing.add_loose(name, || self.path.join(name).display().to_string());
+        }
+        Ok(listing.sorted())
     }
 
     /// Makes everything written into the folder's file system durable.

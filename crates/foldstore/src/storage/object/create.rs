@@ -9,7 +9,7 @@ use object_store::{ObjectStore, PutMode, PutOptions, PutPayload};
 use super::requests::{classify, get_object, head_object, list_objects};
 use super::{ObjectStorage, CONFLICTS_BEFORE_LOOKING, LOOK_AHEAD};
 use crate::error::Result;
-use crate::storage::folder::Entry;
+use crate::storage::names::Entry;
 use crate::storage::{Conflict, Created};
 
 impl ObjectStorage {

@@ -147,7 +147,7 @@ impl ObjectStorage {
 
     /// The folder under the prefix where [`quarantine_commit`](Storage::quarantine_commit)
     /// moves damaged commits, as `k.log.<unix milliseconds>`.
-    pub const QUARANTINE_FOLDER: &'static str = "foldstore-quarantine";
+    pub const QUARANTINE_FOLDER: &'static str = crate::storage::names::QUARANTINE_FOLDER;
 
     /// A store under `prefix` of `store` (an empty prefix is the store's root).
     ///

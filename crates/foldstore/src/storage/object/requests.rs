@@ -11,7 +11,7 @@ use tokio::runtime::Runtime;
 
 use super::{ObjectStorage, BACKEND};
 use crate::error::{Error, Result};
-use crate::storage::folder::Entry;
+use crate::storage::names::Entry;
 
 impl ObjectStorage {
     /// Runs `future` on the shared runtime and waits for its output.
@@ -168,7 +168,7 @@ pub(super) fn percent_decode(text: &str) -> Option<String> {
 /// Classifies an object name (as the object store spells it, with `%XX` escapes) by the rules
 /// of a folder's file names.
 pub(super) fn classify(name: &str) -> Entry {
-    percent_decode(name).map_or(Entry::Other, |name| crate::storage::folder::classify(&name))
+    percent_decode(name).map_or(Entry::Other, |name| crate::storage::names::classify(&name))
 }
 
 #[cfg(test)]

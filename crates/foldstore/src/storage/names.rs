@@ -2,7 +2,6 @@
 //! package gives commits (`k.log`) and snapshots (`k.m-snapshot`), read strictly by
 //! [`classify`], and those foldstore adds beside them, which are never commit names.
 
-use crate::storage::Listing;
 use crate::storage::MAX_COMMIT_NUMBER;
 
 /// The prefix of the temporary files foldstore writes into a store's folder.
@@ -33,29 +32,6 @@ pub(crate) enum Entry {
     Snapshot(String, u64),
     Suspicious(String),
     Other,
-}
-
-/// The listing of a store's `names` (file or object names), each read by `entry` (usually
-/// [`classify`]) and, when suspicious, shown where it is by `location`: the commits, snapshots
-/// and suspicious names, each sorted.
-pub(crate) fn listing<N>(
-    names: impl IntoIterator<Item = N>,
-    entry: impl Fn(&N) -> Entry,
-    location: impl Fn(&N) -> String,
-) -> Listing {
-    let mut listing = Listing::default();
-    for name in names {
-        match entry(&name) {
-            Entry::Commit(number) => listing.commits.push(number),
-            Entry::Snapshot(snapshot, commit) => listing.snapshots.push((snapshot, commit)),
-            Entry::Suspicious(why) => listing.suspicious.push((location(&name), why)),
-            Entry::Other => {}
-        }
-    }
-    listing.commits.sort_unstable();
-    listing.snapshots.sort_unstable();
-    listing.suspicious.sort_unstable();
-    listing
 }
 
 /// A canonical commit number: digits, no leading zero, not zero, at most

@@ -23,22 +23,17 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use super::local::fs::{FileSystem, OsFs};
-use super::local::names::commit_file_name;
 use super::local::store_folder::StoreFolder;
 use super::local::Durability;
+use super::names::commit_file_name;
 use super::Created;
 use super::{check_commit_number, Listing, Storage};
 use crate::error::{Error, Result};
 use crate::storage::MAX_COMMIT_NUMBER;
 
-/// How object names are read, which the object backend shares with the folder's: it imports
-/// them from here until it imports them from their own module, `storage::local::names`.
-#[cfg(feature = "s3")]
-pub(super) use super::local::names::{classify, Entry};
-
 /// A store kept in a folder, in the original package's layout.
 #[derive(Clone, Debug)]
-pub struct FolderStorage {
+pub struct LooseStorage {
     /// The folder, which holds the commit files beside the snapshots.
     folder: StoreFolder,
     /// The first gap that this backend's last listing found below the last commit, as (first
@@ -46,11 +41,15 @@ pub struct FolderStorage {
     gap: Arc<Mutex<Option<(u64, u64)>>>,
 }
 
+/// The former name of [`LooseStorage`], the folder backend of the loose layout.
+#[deprecated(note = "renamed to `LooseStorage`, after the layout it implements")]
+pub type FolderStorage = LooseStorage;
+
 /// How many times a listing is made again when it missed a commit that was published while
 /// it ran (a folder listing is not a snapshot: a name created meanwhile may or may not be in it).
 const RELISTS: usize = 3;
 
-impl FolderStorage {
+impl LooseStorage {
     /// A folder backend at `path` (which need not exist yet), with [`Durability::Immediate`].
     pub fn new(path: impl Into<PathBuf>) -> Self {
         Self::with_durability(path, Durability::default())
@@ -66,7 +65,7 @@ impl FolderStorage {
         durability: Durability,
         fs: Arc<dyn FileSystem>,
     ) -> Self {
-        FolderStorage {
+        LooseStorage {
             folder: StoreFolder::new(path.into(), durability, fs),
             gap: Arc::new(Mutex::new(None)),
         }
@@ -102,7 +101,7 @@ impl FolderStorage {
 
     /// Lists the folder to find the log's end (for [`Storage::last_commit`] and
     /// [`Storage::snapshots`]), and notes the first gap below the last commit, which writers
-    /// then refuse to append after ([`FolderStorage::refuse_gap`]).
+    /// then refuse to append after ([`LooseStorage::refuse_gap`]).
     ///
     /// A folder listing made while other writers publish may miss a name published during it
     /// and show a later one: a gap counts only if its first number is still absent once the
@@ -174,7 +173,7 @@ impl FolderStorage {
     }
 }
 
-impl Storage for FolderStorage {
+impl Storage for LooseStorage {
     fn ensure_created(&self) -> Result<()> {
         self.folder.ensure_created()
     }

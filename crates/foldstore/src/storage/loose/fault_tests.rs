@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use super::FolderStorage;
+use super::LooseStorage;
 use crate::event::Headers;
 use crate::format::encode_commit;
 use crate::storage::local::faults::{disk_errors, Fault, FaultFs, Op, When};
@@ -84,7 +84,7 @@ enum Outcome {
 
 fn store_on(fs: Arc<dyn FileSystem>, folder: &Path) -> Store {
     Store::builder(folder)
-        .storage(FolderStorage::with_file_system(
+        .storage(LooseStorage::with_file_system(
             folder,
             Durability::Immediate,
             fs,

@@ -13,10 +13,10 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::FolderStorage;
-use crate::storage::local::names::TEMP_PREFIX;
+use super::LooseStorage;
 use crate::storage::local::sim::{Recovery, SimFs};
 use crate::storage::local::Durability;
+use crate::storage::names::TEMP_PREFIX;
 use crate::storage::test_kit::{
     assert_acknowledged_kept, log_events, possible_commits, scenario, Step,
 };
@@ -30,7 +30,7 @@ struct Acknowledged {
 }
 
 fn store_on(fs: Arc<SimFs>, folder: &Path, durability: Durability) -> Store {
-    Store::with_storage(FolderStorage::with_file_system(folder, durability, fs))
+    Store::with_storage(LooseStorage::with_file_system(folder, durability, fs))
 }
 
 /// Runs the scenario until its end or the first failure (the power going off).
