@@ -205,7 +205,7 @@ pub enum Error {
     Cancelled,
 
     /// A snapshot could not be made from a model's data; nothing was written.
-    #[error("cannot save the snapshot {location}: {problem}; nothing was written")]
+    #[error("cannot save the snapshot {location}: {problem}")]
     Snapshot {
         /// The model's snapshot name.
         name: String,

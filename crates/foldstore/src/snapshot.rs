@@ -46,7 +46,7 @@ impl Store {
     ///
     /// # Errors
     /// [`Error::InvalidSnapshotName`]; [`Error::OutOfRange`] for commit 0 or a commit beyond
-    /// the log; [`Error::Backend`] when the snapshot would be nested deeper than
+    /// the log; [`Error::Snapshot`] when the snapshot would be nested deeper than
     /// [`Commit::MAX_NESTING`](crate::Commit::MAX_NESTING) levels (its data at most 2 fewer),
     /// which readers would not take (nothing is written); I/O errors.
     pub fn save_snapshot(&self, name: &str, commit: u64, data: &Value) -> Result<()> {
@@ -68,16 +68,12 @@ impl Store {
                 tip,
             });
         }
-        // Refused, nothing written, when no reader could read it back. (Still reported as
-        // `Error::Backend`, as callers match it today; `Error::Snapshot` would fit better.)
-        let document = encode_snapshot(headers, data).map_err(|depth| Error::Backend {
-            backend: "snapshot",
-            message: format!(
-                "the snapshot {} {}",
-                self.storage().snapshot_location(name, commit),
-                too_deep_to_write("would be", depth)
-            ),
-            source: None,
+        // Refused, nothing written, when no reader could read it back.
+        let document = encode_snapshot(headers, data).map_err(|depth| Error::Snapshot {
+            name: name.to_owned(),
+            commit,
+            location: self.storage().snapshot_location(name, commit),
+            problem: too_deep_to_write("it would be", depth),
         })?;
         let storage = self.storage();
         let created = if headers.contains_key(COMMIT_ID_HEADER) {

@@ -410,7 +410,8 @@ fn snapshots_are_written_and_read_up_to_the_limit_and_refused_beyond() {
     drop(snapshot);
 
     match store.save_snapshot("deeper", 1, &nested(limit + 1)) {
-        Err(Error::Backend { message, .. }) => {
+        Err(error @ Error::Snapshot { .. }) => {
+            let message = error.to_string();
             let deepest = (Commit::MAX_NESTING + 1).to_string();
             for part in [
                 "nested too deep",

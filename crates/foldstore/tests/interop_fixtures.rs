@@ -403,7 +403,7 @@ fn foldstore_appends_after_the_originals_last_commit() {
 }
 
 /// The original writes a commit in place: `open(wx)` makes the file, empty, and the write comes
-/// an instant later. DESIGN.md ("The folder format, precisely"): an unreadable *last* commit may
+/// an instant later. docs/design.md ("The log"): an unreadable *last* commit may
 /// be such a write in progress, so readers wait a short grace period before calling it damage.
 #[test]
 fn a_last_commit_the_original_is_still_writing_is_waited_for() {

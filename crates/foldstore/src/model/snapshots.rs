@@ -117,7 +117,7 @@ impl<D: ModelDefinition> Shared<D> {
             commit: state.position,
             location: self.store.storage().snapshot_location(name, state.position),
             problem: format!(
-                "the model's data cannot be written as JSON ({e}): its Serialize implementation must give JSON (map keys as strings)"
+                "the model's data cannot be written as JSON ({e}); nothing was written: its Serialize implementation must give JSON (map keys as strings)"
             ),
         })?;
         let mut headers = self.store.make_headers();

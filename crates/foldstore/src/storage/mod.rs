@@ -104,7 +104,7 @@ pub struct Listing {
 /// crate (`tests/storage_conformance.rs`), and `foldstore::conformance` (the `conformance`
 /// feature) publishes its checks for backends written elsewhere.
 /// 0. Commits are numbered from 1: `read_commit(0)` and `commit_exists(0)` find nothing,
-///    `create_commit(0, _)` is [`Error::InvalidCommitNumber`](crate::Error::InvalidCommitNumber),
+///    `create_commit(0, _)` is [`Error::InvalidCommitNumber`](crate::error::Error::InvalidCommitNumber),
 ///    and `append_commit(0, _)` starts at 1.
 /// 1. `create_commit(n, doc)` creates commit `n` only if it does not exist, atomically: any
 ///    reader sees either no commit `n` or all of `doc`, byte for byte, never part of it, and
@@ -181,7 +181,7 @@ pub trait Storage: Send + Sync + fmt::Debug {
 
     /// Reads the stored bytes of commit `number` even when the backend knows them to be
     /// damaged (and [`read_commit`](Storage::read_commit) fails with
-    /// [`Error::CorruptCommit`](crate::Error::CorruptCommit)): for copying a damaged store as
+    /// [`Error::CorruptCommit`](crate::error::Error::CorruptCommit)): for copying a damaged store as
     /// it is. The default is `read_commit`.
     ///
     /// # Errors
@@ -227,7 +227,7 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// backend can fail to learn whether a create succeeded (a lost acknowledgement, a client
     /// that retried a request that had in fact succeeded). Such a backend then reads the commit
     /// back and compares it with its own document to tell its
-    /// own commit from another writer's (DESIGN.md, guarantee 7). The default is `false`.
+    /// own commit from another writer's (docs/design.md, guarantee 7). The default is `false`.
     fn needs_commit_ids(&self) -> bool {
         false
     }
@@ -335,7 +335,7 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// # Errors
     /// When the backend has no quarantine (the default), or the move fails.
     fn quarantine_commit(&self, number: u64) -> Result<String> {
-        Err(crate::Error::Backend {
+        Err(crate::error::Error::Backend {
             backend: "storage",
             message: format!(
                 "this backend cannot move commit {number} aside; {} must be mended by hand",
@@ -384,7 +384,7 @@ pub const MAX_DOCUMENT_BYTES: u64 = 1 << 30;
 /// Refuses a document larger than [`MAX_DOCUMENT_BYTES`] before anything is written.
 pub(crate) fn check_document_size(document: &[u8]) -> Result<()> {
     if document.len() as u64 > MAX_DOCUMENT_BYTES {
-        return Err(crate::Error::InvalidEvent {
+        return Err(crate::error::Error::InvalidEvent {
             problem: format!(
                 "the commit document would be {} bytes, more than foldstore reads ({MAX_DOCUMENT_BYTES} bytes); nothing was written",
                 document.len()
@@ -397,7 +397,7 @@ pub(crate) fn check_document_size(document: &[u8]) -> Result<()> {
 /// Refuses commit number 0 (see the contract of [`Storage`]).
 pub(crate) fn check_commit_number(number: u64) -> Result<()> {
     if number == 0 {
-        Err(crate::Error::InvalidCommitNumber { number })
+        Err(crate::error::Error::InvalidCommitNumber { number })
     } else {
         Ok(())
     }
@@ -417,7 +417,7 @@ pub trait Watch: Send {
 /// could reach outside the store's folder.
 ///
 /// # Errors
-/// [`Error::InvalidSnapshotName`](crate::Error::InvalidSnapshotName) saying why.
+/// [`Error::InvalidSnapshotName`](crate::error::Error::InvalidSnapshotName) saying why.
 pub fn validate_snapshot_name(name: &str) -> Result<()> {
     let reason = if name.is_empty() {
         "it is empty"
@@ -432,7 +432,7 @@ pub fn validate_snapshot_name(name: &str) -> Result<()> {
     } else {
         return Ok(());
     };
-    Err(crate::Error::InvalidSnapshotName {
+    Err(crate::error::Error::InvalidSnapshotName {
         name: name.to_owned(),
         reason,
     })

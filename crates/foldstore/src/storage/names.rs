@@ -131,8 +131,40 @@ pub(crate) fn classify(name: &str) -> Entry {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// Names that are neither commits nor snapshots, and say nothing about the log.
+    pub(crate) const OTHER_NAMES: &[&str] = &[
+        "draft.log",
+        "7.json",
+        "README.txt",
+        ".log",
+        "a.b.log",
+        "3.a.b-snapshot",
+        "x.members-snapshot",
+        ".foldstore-tmp-abc",
+        "3.-snapshot",
+    ];
+
+    /// Names the original package would count as commits or snapshots, which foldstore ignores
+    /// and reports.
+    pub(crate) const SUSPICIOUS_NAMES: &[&str] = &[
+        "007.log",
+        "0.log",
+        "1e1.log",
+        "0x10.log",
+        " 5.log",
+        "99999999999999999999999.log",
+        "1.5.log",
+        "0.members-snapshot",
+        "03.members-snapshot",
+        "9007199254740992.log",
+        "17179869184999999.log",
+        "18446744073709551615.log",
+        "18446744073709551616.log",
+        "9007199254740992.members-snapshot",
+    ];
 
     #[test]
     fn names_are_classified_strictly() {
@@ -146,35 +178,10 @@ mod tests {
             classify("3.memberlist-snapshot"),
             Entry::Snapshot("memberlist".into(), 3)
         );
-        for other in [
-            "draft.log",
-            "7.json",
-            "README.txt",
-            ".log",
-            "a.b.log",
-            "3.a.b-snapshot",
-            "x.members-snapshot",
-            ".foldstore-tmp-abc",
-            "3.-snapshot",
-        ] {
+        for other in OTHER_NAMES {
             assert_eq!(classify(other), Entry::Other, "{other}");
         }
-        for suspicious in [
-            "007.log",
-            "0.log",
-            "1e1.log",
-            "0x10.log",
-            " 5.log",
-            "99999999999999999999999.log",
-            "1.5.log",
-            "0.members-snapshot",
-            "03.members-snapshot",
-            "9007199254740992.log",
-            "17179869184999999.log",
-            "18446744073709551615.log",
-            "18446744073709551616.log",
-            "9007199254740992.members-snapshot",
-        ] {
+        for suspicious in SUSPICIOUS_NAMES {
             assert!(
                 matches!(classify(suspicious), Entry::Suspicious(_)),
                 "{suspicious}"

@@ -10,9 +10,10 @@ use std::sync::Arc;
 use serde_json::json;
 
 use crate::error::Error;
+use crate::event::Event;
 use crate::storage::local::fs::FileSystem;
 use crate::storage::{Durability, JournalStorage};
-use crate::{Event, Store};
+use crate::store::Store;
 
 /// Small segments, so that a scenario rolls over to a new segment every few commits.
 pub(crate) const SEGMENT_BYTES: u64 = 600;
@@ -29,7 +30,7 @@ pub(crate) fn journal_on(fs: Arc<dyn FileSystem>, durability: Durability) -> Jou
 
 /// Logs `events` as one block, marked complete: the commit's number, as
 /// [`Store::log_block`] returns it.
-pub(crate) fn log_events(store: &Store, events: &[Event]) -> crate::Result<Option<u64>> {
+pub(crate) fn log_events(store: &Store, events: &[Event]) -> crate::error::Result<Option<u64>> {
     store.log_block(|block| {
         for event in events {
             block.log(event)?;

@@ -1,5 +1,5 @@
-//! Writes whose outcome is unknown (DESIGN.md, guarantee 7): a proxy between the backend and the
-//! server cuts the connection at a chosen moment.
+//! Writes whose outcome is unknown (docs/design.md, guarantee 7): a proxy between the backend
+//! and the server cuts the connection at a chosen moment.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -12,9 +12,6 @@ use crate::pg_server::{fresh_postgres, url_with_table};
 use crate::setup::{backend_message, client, created};
 use foldstore::{Conflict, PostgresStorage, Storage};
 use postgres::config::Host;
-
-// Writes whose outcome is unknown (DESIGN.md, guarantee 7): a proxy between the backend and
-// the server cuts the connection at a chosen moment.
 
 /// When the proxy cuts a connection.
 enum Cut {

@@ -28,6 +28,7 @@ use serde_json::json;
 use super::segment::segment_name;
 use super::{JOURNAL_MARKER, SEGMENT_FOLDER};
 use crate::error::Error;
+use crate::event::Event;
 use crate::storage::local::fs::{FileSystem, Handle, Kind, Open};
 use crate::storage::local::sim::{Recovery, SimFs};
 use crate::storage::names::{QUARANTINE_FOLDER, TEMP_PREFIX};
@@ -36,7 +37,7 @@ use crate::storage::test_kit::{
     possible_commits, read_in_order, scenario, Step, PER_THREAD, THREADS,
 };
 use crate::storage::{Durability, Storage};
-use crate::{Event, Store};
+use crate::store::Store;
 
 /// The file system of the scenario's runs: the simulated one, whose writers' lock waits a
 /// little while the group step runs, so that the other threads queue their commits meanwhile

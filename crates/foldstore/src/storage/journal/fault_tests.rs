@@ -25,6 +25,7 @@ use serde_json::json;
 use super::record::FREE;
 use super::SEGMENT_FOLDER;
 use crate::error::Error;
+use crate::event::Event;
 use crate::storage::local::fs::{FileSystem, Handle, Kind, Open};
 use crate::storage::local::sim::{Recovery, SimFs};
 use crate::storage::names::QUARANTINE_FOLDER;
@@ -32,7 +33,7 @@ use crate::storage::test_kit::{
     folder, forward_fs, forward_handle, journal_on, log_events, read_in_order,
 };
 use crate::storage::Durability;
-use crate::{Event, Store};
+use crate::store::Store;
 
 /// The errors injected.
 fn errnos() -> [(&'static str, rustix::io::Errno); 3] {
@@ -248,7 +249,7 @@ enum Outcome {
     Unknown(u64),
 }
 
-fn outcome(result: crate::Result<u64>) -> Outcome {
+fn outcome(result: crate::error::Result<u64>) -> Outcome {
     match result {
         Ok(n) => Outcome::Written(n),
         Err(Error::OutcomeUnknown { commit, .. }) => Outcome::Unknown(commit),

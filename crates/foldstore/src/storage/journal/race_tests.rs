@@ -11,11 +11,12 @@ use std::time::SystemTime;
 use super::record::encode_record;
 use super::segment::segment_name;
 use super::SEGMENT_FOLDER;
+use crate::event::Event;
 use crate::storage::local::fs::{FileSystem, Handle, Kind, Open};
 use crate::storage::local::sim::SimFs;
 use crate::storage::test_kit::{folder, forward_fs, forward_handle, journal_on};
 use crate::storage::{Durability, Storage};
-use crate::{Event, Store};
+use crate::store::Store;
 
 /// The rest of a write in progress, run once.
 type Pending = Arc<Mutex<Option<Box<dyn FnOnce() + Send>>>>;
@@ -107,7 +108,7 @@ fn a_reader_that_meets_a_write_in_progress_records_no_damage() {
     let mut records = Vec::new();
     for n in [4u64, 5] {
         let document = crate::format::encode_commit(
-            &crate::Headers::new(),
+            &crate::event::Headers::new(),
             &[Event::new(format!("commit {n}"))],
         )
         .unwrap();

@@ -14,13 +14,14 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::LooseStorage;
+use crate::event::Event;
 use crate::storage::local::sim::{Recovery, SimFs};
 use crate::storage::local::Durability;
 use crate::storage::names::TEMP_PREFIX;
 use crate::storage::test_kit::{
     assert_acknowledged_kept, log_events, possible_commits, scenario, Step,
 };
-use crate::{Event, Store};
+use crate::store::Store;
 
 /// What the writer was told had succeeded before the power went.
 #[derive(Debug, Default)]

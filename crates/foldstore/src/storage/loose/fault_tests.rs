@@ -19,6 +19,8 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use super::LooseStorage;
+use crate::error::Error;
+use crate::event::Event;
 use crate::event::Headers;
 use crate::format::encode_commit;
 use crate::storage::local::faults::{disk_errors, Fault, FaultFs, Op, When};
@@ -26,7 +28,7 @@ use crate::storage::local::fs::FileSystem;
 use crate::storage::local::sim::SimFs;
 use crate::storage::local::Durability;
 use crate::storage::test_kit::log_events;
-use crate::{Error, Event, Store};
+use crate::store::Store;
 
 const TIME: &str = "2026-01-01T00:00:00.000Z";
 
@@ -94,7 +96,7 @@ fn store_on(fs: Arc<dyn FileSystem>, folder: &Path) -> Store {
         .expect("open the store")
 }
 
-fn outcome(result: crate::Result<u64>) -> Outcome {
+fn outcome(result: crate::error::Result<u64>) -> Outcome {
     match result {
         Ok(number) => Outcome::Done(number),
         Err(Error::OutcomeUnknown {

@@ -174,6 +174,7 @@ pub(super) fn classify(name: &str) -> Entry {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::names::tests::{OTHER_NAMES, SUSPICIOUS_NAMES};
 
     #[test]
     fn object_names_are_classified_like_file_names() {
@@ -188,28 +189,14 @@ mod tests {
             Entry::Snapshot("a#b".into(), 3),
             "escaped characters are decoded"
         );
-        for other in [
-            "draft.log",
-            "7.json",
-            "foldstore-store.json",
-            ".log",
-            "a.b.log",
-            "3.a.b-snapshot",
-            "x.members-snapshot",
-            "3.-snapshot",
-            "bad%zz.log",
-        ] {
+        // Every name the folder's rules read, read the same way as an object name.
+        for other in OTHER_NAMES
+            .iter()
+            .chain(&["foldstore-store.json", "bad%zz.log"])
+        {
             assert_eq!(classify(other), Entry::Other, "{other}");
         }
-        for suspicious in [
-            "007.log",
-            "0.log",
-            "1e1.log",
-            "0x10.log",
-            "99999999999999999999999.log",
-            "0.members-snapshot",
-            "03.members-snapshot",
-        ] {
+        for suspicious in SUSPICIOUS_NAMES {
             assert!(
                 matches!(classify(suspicious), Entry::Suspicious(_)),
                 "{suspicious}"
