@@ -40,7 +40,9 @@ start() {
   local port
   port="$(free_port)"
   log "starting moto_server on 127.0.0.1:$port (log: $dir/moto.log)"
-  nohup "$dir/venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$dir/moto.log" 2>&1 </dev/null &
+  # moto's app behind a lock, so that racing conditional creates have one winner, as on S3.
+  nohup "$dir/venv/bin/python" "$(cd "$(dirname "$0")" && pwd)/moto_serial.py" 127.0.0.1 "$port" \
+    >"$dir/moto.log" 2>&1 </dev/null &
   echo $! >"$dir/moto.pid"
   local endpoint="http://127.0.0.1:$port"
   local tries=0
