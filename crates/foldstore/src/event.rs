@@ -11,6 +11,9 @@ use crate::json::{
     slow_path_stack, to_value_deep, MAX_NESTING,
 };
 
+/// The member of an event object that holds its tags (see [`Event::tags`]).
+pub const TAGS_MEMBER: &str = "tags";
+
 /// The headers of a commit: a JSON object, by default `{"time": "<ISO-8601 UTC>"}`.
 pub type Headers = Map<String, Value>;
 
@@ -91,6 +94,56 @@ impl Event {
     /// Members of the event other than `name` and `data`, in the order they were written.
     pub fn extra(&self) -> &Map<String, Value> {
         &self.extra
+    }
+
+    /// The event's tags: the strings of its `tags` member (an array), in order. Tags name what
+    /// an event is about (`account:7`, `member:peter pan`), so that [`Query`](crate::Query)
+    /// items can select it. The original package keeps the member and ignores it. Values of
+    /// the array that are not strings, or a `tags` member that is not an array (written by
+    /// another program for its own purposes), are not tags.
+    pub fn tags(&self) -> impl Iterator<Item = &str> {
+        self.extra
+            .get(TAGS_MEMBER)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+    }
+
+    /// Whether the event carries `tag`.
+    pub fn has_tag(&self, tag: &str) -> bool {
+        self.tags().any(|t| t == tag)
+    }
+
+    /// The event with these tags added (each once; tags it has are kept, first). A `tags`
+    /// member that is not an array of strings is replaced.
+    ///
+    /// ```
+    /// use foldstore::Event;
+    ///
+    /// let event = Event::new("deposited").tagged(["account:7"]).tagged(["account:7", "eur"]);
+    /// assert_eq!(event.tags().collect::<Vec<_>>(), ["account:7", "eur"]);
+    /// assert_eq!(
+    ///     serde_json::to_string(&event).unwrap(),
+    ///     r#"{"name":"deposited","tags":["account:7","eur"]}"#
+    /// );
+    /// ```
+    #[must_use]
+    pub fn tagged<I, T>(mut self, tags: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        let mut all: Vec<String> = self.tags().map(str::to_owned).collect();
+        for tag in tags {
+            let tag = tag.into();
+            if !all.contains(&tag) {
+                all.push(tag);
+            }
+        }
+        let all = Value::Array(all.into_iter().map(Value::String).collect());
+        self.extra.insert(TAGS_MEMBER.to_owned(), all);
+        self
     }
 
     /// Converts a typed event (any serde type whose JSON form is an object with a string `name`

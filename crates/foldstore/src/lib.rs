@@ -67,6 +67,7 @@ pub mod guide {}
 
 #[cfg(feature = "tokio")]
 pub mod asynchronous;
+mod boundary;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod copy;
@@ -76,6 +77,7 @@ mod format;
 mod json;
 mod model;
 mod projection;
+mod query;
 mod repair;
 mod replay;
 mod scan;
@@ -85,9 +87,12 @@ mod store;
 mod subscribe;
 mod verify;
 
+pub use boundary::{
+    AppendCondition, Appended, ConditionFailed, MatchedEvent, IDEMPOTENCY_TAG_PREFIX,
+};
 pub use copy::{CopyError, CopyOptions, CopyReport};
 pub use error::{Error, Result};
-pub use event::{Event, Headers};
+pub use event::{Event, Headers, TAGS_MEMBER};
 pub use format::{Commit, DecodeError};
 pub use model::{
     AggregatorData, CommitFlag, Dispatch, EventContext, Follower, Model, ModelAt, ModelBuilder,
@@ -98,6 +103,7 @@ pub use model::{
 #[cfg(feature = "postgres")]
 pub use postgres;
 pub use projection::{Checkpoint, FileCheckpoint, Projection};
+pub use query::{same_name, Query, QueryItem};
 pub use repair::{Quarantine, RepairPlan};
 pub use replay::{Commits, Replay, ReplaySummary, IN_PROGRESS_GRACE};
 pub use scan::{RawCommit, RawCommits, Scanned};

@@ -118,13 +118,7 @@ impl Store {
         let identified = headers.contains_key(COMMIT_ID_HEADER);
         let number = match slot {
             Slot::Next => {
-                let mut first = self.inner.tip.known()? + 1;
-                // One look back keeps the log gapless even when the known end is stale (a
-                // repair moved the last commit aside since): a commit is only ever added after
-                // an existing one.
-                if first > 1 && !storage.commit_exists(first - 1)? {
-                    first = self.inner.tip.relist()? + 1;
-                }
+                let first = self.append_position()?;
                 if identified {
                     storage.append_identified_commit(first, &document)?
                 } else {
@@ -143,6 +137,17 @@ impl Store {
         self.inner.tip.note(number);
         tracing::debug!(commit = number, events = events.len(), "committed");
         Ok(Ok(number))
+    }
+
+    /// The number after the log's known end, where an append starts looking for a free number.
+    pub(crate) fn append_position(&self) -> Result<u64> {
+        let first = self.inner.tip.known()? + 1;
+        // One look back keeps the log gapless even when the known end is stale (a repair moved
+        // the last commit aside since): a commit is only ever added after an existing one.
+        if first > 1 && !self.storage().commit_exists(first - 1)? {
+            return Ok(self.inner.tip.relist()? + 1);
+        }
+        Ok(first)
     }
 
     /// The headers of a new commit: `time` now, then what the header factory adds.

@@ -4,6 +4,7 @@
 //! of every write, and commit headers) and [`tip`] (the cache of where the log ends).
 
 mod commit;
+mod index;
 mod open;
 mod tip;
 
@@ -15,6 +16,7 @@ use crate::error::Result;
 use crate::storage::{MemoryStorage, Storage};
 
 pub use commit::{Block, HeaderFactory};
+pub(crate) use index::EventIndex;
 pub use open::{Layout, StoreBuilder};
 pub(crate) use tip::Tip;
 
@@ -53,6 +55,8 @@ struct Inner {
     headers: Option<Arc<HeaderFactory>>,
     /// Where the log ends, as far as this store and its clones know.
     tip: Tip,
+    /// Which commits hold events of each name and tag, filled on first use.
+    index: EventIndex,
 }
 
 impl fmt::Debug for Store {
@@ -75,6 +79,12 @@ impl Store {
         Store::from_parts(Arc::new(storage), None, None)
     }
 
+    /// A store on a backend given as a shared trait object (as the conformance harness and
+    /// [`Store::builder`]'s address dispatch make them), with default options.
+    pub fn with_shared_storage(storage: Arc<dyn Storage>) -> Store {
+        Store::from_parts(storage, None, None)
+    }
+
     pub(super) fn from_parts(
         storage: Arc<dyn Storage>,
         path: Option<PathBuf>,
@@ -83,6 +93,7 @@ impl Store {
         Store {
             inner: Arc::new(Inner {
                 tip: Tip::new(Arc::clone(&storage)),
+                index: EventIndex::default(),
                 storage,
                 path,
                 headers,
@@ -126,6 +137,11 @@ impl Store {
     /// When the backend cannot be read.
     pub fn tip(&self) -> Result<u64> {
         self.inner.tip.current()
+    }
+
+    /// The index of event names and tags, for queries.
+    pub(crate) fn event_index(&self) -> &EventIndex {
+        &self.inner.index
     }
 
     /// The cache of the log's end, for the store's readers, repairs and models.

@@ -1,0 +1,279 @@
+//! Consistency boundaries: reading the events a decision depends on ([`Store::events_matching`]),
+//! appending on the condition that none of them changed since ([`Store::append_if`]), and
+//! appending exactly once per key ([`Store::append_once`]).
+//!
+//! A conditional append works the same way on every backend, because every backend creates a
+//! commit number exclusively: the writer checks the commits after the caller's position up to
+//! the log's end, then creates the next number. When another writer takes that number first,
+//! only the commits that won are checked; if none matches the query, the next number is tried,
+//! without asking the caller again. So a commit created at number k was checked against every
+//! commit below k: the check and the append are atomic across threads, processes and machines.
+//!
+//! Reads go through the store's event index (`store::index`), which is filled from the log on
+//! first use (one read of the whole log, per process) and extended as the log grows; it only
+//! narrows which commits are read, and every candidate is read and checked.
+
+use std::fmt;
+
+use crate::error::{Error, Result};
+use crate::event::{Event, Headers};
+use crate::query::Query;
+use crate::store::Store;
+
+/// Ranges up to this many commits are checked by reading them, without the index.
+const SCAN_WITHOUT_INDEX: u64 = 256;
+
+/// The prefix of the tag that carries an idempotency key (see [`Store::append_once`]).
+pub const IDEMPOTENCY_TAG_PREFIX: &str = "idempotency:";
+
+/// An event that matched a query, with where it was committed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MatchedEvent {
+    /// The number of the commit that holds it.
+    pub commit: u64,
+    /// Its position among the commit's events, from 0.
+    pub index: usize,
+    /// The commit's headers.
+    pub headers: Headers,
+    /// The event.
+    pub event: Event,
+}
+
+/// The condition of [`Store::append_if`]: no event matching `query` was committed after
+/// `after` (`None`: none at all).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppendCondition {
+    /// The events the decision depends on.
+    pub query: Query,
+    /// The position the decision was made at: the last commit its caller read (`None`: the
+    /// condition holds only if no matching event exists at all, which guards uniqueness).
+    pub after: Option<u64>,
+}
+
+impl AppendCondition {
+    /// No event matching `query` may exist at all.
+    pub fn none_matching(query: Query) -> Self {
+        AppendCondition { query, after: None }
+    }
+
+    /// No event matching `query` may have been committed after commit `position`.
+    pub fn none_matching_after(query: Query, position: u64) -> Self {
+        AppendCondition {
+            query,
+            after: Some(position),
+        }
+    }
+}
+
+/// Why [`Store::append_if`] wrote nothing: commits holding events that match the condition's
+/// query were made after its position.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConditionFailed {
+    /// The commits (in increasing order) that hold a matching event.
+    pub conflicts: Vec<u64>,
+}
+
+impl fmt::Display for ConditionFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the condition failed: commits {:?} hold events that match its query",
+            self.conflicts
+        )
+    }
+}
+
+impl std::error::Error for ConditionFailed {}
+
+/// What [`Store::append_once`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Appended {
+    /// The commit that holds the key: the one just written, or the one written before.
+    pub commit: u64,
+    /// Whether this call wrote it (`false`: the key was in the store already).
+    pub written: bool,
+}
+
+impl Store {
+    /// The events matching `query` committed after commit `after`, in order, with their commit
+    /// numbers and headers.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), foldstore::Error> {
+    /// use foldstore::{Event, Query, Store};
+    ///
+    /// let store = Store::memory();
+    /// store.log(&Event::new("opened").tagged(["account:7"]))?;
+    /// store.log(&Event::new("opened").tagged(["account:8"]))?;
+    /// store.log(&Event::new("deposited").tagged(["account:7"]))?;
+    /// let events = store.events_matching(&Query::tag("account:7"), 0)?;
+    /// let commits: Vec<u64> = events.iter().map(|e| e.commit).collect();
+    /// assert_eq!(commits, [1, 3]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// When a commit that may match cannot be read (damage is reported, never skipped: whether
+    /// it matched cannot be known).
+    pub fn events_matching(&self, query: &Query, after: u64) -> Result<Vec<MatchedEvent>> {
+        let through = self.tip()?;
+        let mut found = Vec::new();
+        for commit in self.matching_commits(query, after, through)? {
+            let commit = self.read_commit(commit)?;
+            for (index, event) in commit.events().iter().enumerate() {
+                if query.matches(event) {
+                    found.push(MatchedEvent {
+                        commit: commit.number(),
+                        index,
+                        headers: commit.headers().clone(),
+                        event: event.clone(),
+                    });
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Appends `events` as one commit, on the condition that no event matching the condition's
+    /// query was committed after its position, atomically on every backend. Returns the new
+    /// commit's number, or the commits that broke the condition (nothing written).
+    ///
+    /// Per-stream expected versions are the special case of one tag: "append to `account:7`
+    /// expecting version 5" is `append_if(events, &AppendCondition::none_matching_after(
+    /// Query::tag("account:7"), 5))`, where 5 is the last commit read of that stream.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), foldstore::Error> {
+    /// use foldstore::{AppendCondition, Event, Query, Store};
+    ///
+    /// let store = Store::memory();
+    /// let account_7 = Query::tag("account:7");
+    /// let read_at = store.tip()?; // decide on what account 7 holds now...
+    /// let deposit = [Event::new("deposited").tagged(["account:7"])];
+    /// let condition = AppendCondition::none_matching_after(account_7.clone(), read_at);
+    /// // Another account's commit does not get in the way.
+    /// store.log(&Event::new("deposited").tagged(["account:8"]))?;
+    /// assert_eq!(store.append_if(&deposit, &condition)?, Ok(2));
+    /// // The same decision again, from the same position, conflicts with the first.
+    /// let failed = store.append_if(&deposit, &condition)?.unwrap_err();
+    /// assert_eq!(failed.conflicts, [2]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Store::log`]; and when a commit that may match cannot be read.
+    pub fn append_if(
+        &self,
+        events: &[Event],
+        condition: &AppendCondition,
+    ) -> Result<std::result::Result<u64, ConditionFailed>> {
+        if events.is_empty() {
+            return Err(Error::InvalidEvent {
+                problem: "a conditional append needs at least one event".into(),
+            });
+        }
+        let headers = self.make_headers();
+        let mut checked = condition.after.unwrap_or(0);
+        // The log's end as far as this store knows; a lost race teaches it more.
+        let mut tip = self.append_position()? - 1;
+        loop {
+            if tip > checked {
+                let mut conflicts = self.matching_commits(&condition.query, checked, tip)?;
+                if !conflicts.is_empty() {
+                    // Report every conflicting commit, also those this store had not seen yet.
+                    let end = self.tip()?;
+                    conflicts.extend(self.matching_commits(&condition.query, tip, end)?);
+                    return Ok(Err(ConditionFailed { conflicts }));
+                }
+                checked = tip;
+            }
+            // Every commit below `tip + 1` was checked: create it, or learn who took it.
+            match self.try_commit_at(tip + 1, &headers, events)? {
+                Ok(number) => return Ok(Ok(number)),
+                // Commit `tip + 1` exists now: look at it and at any that followed.
+                Err(_) => tip = self.tip()?.max(tip + 1),
+            }
+        }
+    }
+
+    /// Appends `events` as one commit unless a commit with idempotency key `key` is in the store
+    /// already, across processes and restarts, on every backend: the first event carries the tag
+    /// `idempotency:<key>`, and the append is conditional on no event carrying it.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), foldstore::Error> {
+    /// use foldstore::{Event, Store};
+    ///
+    /// let store = Store::memory();
+    /// let paid = [Event::new("invoicePaid").tagged(["invoice:17"])];
+    /// let first = store.append_once("payment-8f2c", &paid)?;
+    /// let again = store.append_once("payment-8f2c", &paid)?;
+    /// assert!(first.written && !again.written);
+    /// assert_eq!((first.commit, again.commit, store.tip()?), (1, 1, 1));
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidEvent`](crate::Error::InvalidEvent) when `events` is empty; as
+    /// [`Store::append_if`].
+    pub fn append_once(&self, key: &str, events: &[Event]) -> Result<Appended> {
+        let tag = format!("{IDEMPOTENCY_TAG_PREFIX}{key}");
+        let Some((first, rest)) = events.split_first() else {
+            return Err(Error::InvalidEvent {
+                problem: "an idempotent append needs at least one event to carry its key".into(),
+            });
+        };
+        let mut tagged = Vec::with_capacity(events.len());
+        tagged.push(first.clone().tagged([tag.as_str()]));
+        tagged.extend(rest.iter().cloned());
+        let condition = AppendCondition::none_matching(Query::tag(tag));
+        Ok(match self.append_if(&tagged, &condition)? {
+            Ok(commit) => Appended {
+                commit,
+                written: true,
+            },
+            Err(failed) => Appended {
+                commit: failed.conflicts[0],
+                written: false,
+            },
+        })
+    }
+
+    /// The commits in `after + 1..=through` that hold an event matching `query`, in order.
+    fn matching_commits(&self, query: &Query, after: u64, through: u64) -> Result<Vec<u64>> {
+        if through <= after || query.items().is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut postings = self.event_index().lock();
+        if postings.through() > through {
+            // The log is shorter than what was indexed: a repair moved its end aside.
+            postings.clear();
+        }
+        let candidates: Vec<u64> =
+            if postings.through() < after && through - after <= SCAN_WITHOUT_INDEX {
+                (after + 1..=through).collect()
+            } else {
+                for commit in self.commits(postings.through() + 1..=through) {
+                    let commit = commit?;
+                    postings.add(commit.number(), commit.events());
+                }
+                postings
+                    .candidates(query, after)
+                    .into_iter()
+                    .take_while(|&n| n <= through)
+                    .collect()
+            };
+        drop(postings);
+        let mut matching = Vec::new();
+        for number in candidates {
+            let commit = self.read_commit(number)?;
+            if commit.events().iter().any(|event| query.matches(event)) {
+                matching.push(number);
+            }
+        }
+        Ok(matching)
+    }
+}
