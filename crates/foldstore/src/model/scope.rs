@@ -67,21 +67,18 @@ fn by_commit(matched: Vec<MatchedEvent>, through: u64) -> Vec<MatchedCommit> {
 }
 
 impl<D: ModelDefinition> Shared<D> {
-    /// Checks that a snapshot's `scope` header is this model's scope (for a scoped model), or
-    /// that it has none (for a model of the whole log); the reason otherwise.
+    /// Checks that a snapshot's `scope` header is this model's scope (for a scoped model; a model
+    /// of the whole log ignores it, as before scopes existed); the reason otherwise.
     pub(super) fn check_scope_header(&self, headers: &Headers) -> Result<(), String> {
         let expected = self.scope.as_ref().map(scope_value);
         match (headers.get(SCOPE_HEADER), expected) {
-            (None, None) => Ok(()),
+            (_, None) => Ok(()),
             (Some(found), Some(expected)) if *found == expected => Ok(()),
             (Some(found), Some(expected)) => Err(format!(
                 "it was saved for the scope {found}, not the model's scope {expected}"
             )),
             (None, Some(expected)) => Err(format!(
                 "it has no `scope` header; the model is scoped to {expected}"
-            )),
-            (Some(found), None) => Err(format!(
-                "it was saved by a model scoped to {found}; this model folds the whole log"
             )),
         }
     }
