@@ -37,6 +37,15 @@ impl Backend {
         store
     }
 
+    /// The store of thread `t`: every other thread has its own handle, as another process.
+    fn handle(&self, t: u64) -> Store {
+        if t % 2 == 0 {
+            self.store()
+        } else {
+            self.other_handle()
+        }
+    }
+
     /// A second, independent store on the same data: its own tip cache and index.
     fn other_handle(&self) -> Store {
         Store::with_shared_storage(Arc::clone(&self.storage))
@@ -182,15 +191,7 @@ fn per_account_decisions_from_8_threads_never_fail() {
     const DECISIONS: u64 = 15;
     for backend in backends() {
         let name = backend.name;
-        let stores: Vec<Store> = (0..THREADS)
-            .map(|t| {
-                if t % 2 == 0 {
-                    backend.store()
-                } else {
-                    backend.other_handle()
-                }
-            })
-            .collect();
+        let stores: Vec<Store> = (0..THREADS).map(|t| backend.handle(t)).collect();
         let start = Arc::new(Barrier::new(THREADS as usize));
         let threads: Vec<_> = (1..=THREADS)
             .zip(stores)
@@ -237,11 +238,7 @@ fn concurrent_transfers_conserve_money_and_never_overdraw() {
         let start = Arc::new(Barrier::new(THREADS as usize));
         let threads: Vec<_> = (0..THREADS)
             .map(|t| {
-                let store = if t % 2 == 0 {
-                    backend.store()
-                } else {
-                    backend.other_handle()
-                };
+                let store = backend.handle(t);
                 let start = Arc::clone(&start);
                 thread::spawn(move || {
                     // Two threads share each pair of accounts, in both directions.
