@@ -89,7 +89,6 @@ fn backends() -> Vec<Backend> {
     all
 }
 
-
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "name", content = "data", rename_all = "camelCase")]
 enum BankEvent {
@@ -208,7 +207,10 @@ fn per_account_decisions_from_8_threads_never_fail() {
                             .unwrap_or_else(|e| panic!("{name}: account {account}: {e}"));
                         attempts.push(outcome.attempts);
                     }
-                    (attempts, balance_of(&model.aggregator_data().unwrap(), account))
+                    (
+                        attempts,
+                        balance_of(&model.aggregator_data().unwrap(), account),
+                    )
                 })
             })
             .collect();
@@ -218,7 +220,11 @@ fn per_account_decisions_from_8_threads_never_fail() {
             assert!(attempts.iter().all(|&a| a == 1), "{name}: {attempts:?}");
             assert_eq!(balance, DECISIONS as i64, "{name}");
         }
-        assert_eq!(backend.store().tip().unwrap(), THREADS * DECISIONS, "{name}");
+        assert_eq!(
+            backend.store().tip().unwrap(),
+            THREADS * DECISIONS,
+            "{name}"
+        );
     }
 }
 
@@ -251,7 +257,11 @@ fn concurrent_transfers_conserve_money_and_never_overdraw() {
                             let available = balance_of(writer.data(), from);
                             thread::sleep(Duration::from_millis(1));
                             if available >= 30 {
-                                writer.dispatch(BankEvent::Transferred { from, to, amount: 30 })?;
+                                writer.dispatch(BankEvent::Transferred {
+                                    from,
+                                    to,
+                                    amount: 30,
+                                })?;
                                 flag.ready_to_commit();
                             }
                             Ok::<_, Error>(())
@@ -270,9 +280,16 @@ fn concurrent_transfers_conserve_money_and_never_overdraw() {
         let all: Vec<u64> = (1..=ACCOUNTS).collect();
         let bank = backend.other_handle().define_model(accounts(&all)).unwrap();
         let balances = bank.aggregator_data().unwrap();
-        assert_eq!(balances.values().sum::<i64>(), 100 * ACCOUNTS as i64, "{name}");
+        assert_eq!(
+            balances.values().sum::<i64>(),
+            100 * ACCOUNTS as i64,
+            "{name}"
+        );
         assert!(balances.values().all(|&b| b >= 0), "{name}: {balances:?}");
-        assert!(store.tip().unwrap() > ACCOUNTS, "{name}: some transfers were made");
+        assert!(
+            store.tip().unwrap() > ACCOUNTS,
+            "{name}: some transfers were made"
+        );
     }
 }
 
@@ -298,19 +315,30 @@ fn only_a_matching_commit_makes_the_action_run_again() {
                                 )
                                 .unwrap();
                         }
-                        writer.dispatch(BankEvent::Deposited { account: 1, amount: 1 })?;
+                        writer.dispatch(BankEvent::Deposited {
+                            account: 1,
+                            amount: 1,
+                        })?;
                         flag.ready_to_commit();
                         Ok::<_, Error>(())
                     },
                     5,
                 )
                 .unwrap();
-            assert_eq!(runs.load(Ordering::SeqCst), expected_runs, "{name}: {intruder}");
+            assert_eq!(
+                runs.load(Ordering::SeqCst),
+                expected_runs,
+                "{name}: {intruder}"
+            );
             assert_eq!(outcome.attempts, expected_runs, "{name}");
             assert_eq!(outcome.commit, Some(expected_commit), "{name}");
         }
         // The instance caught up with account 1's deposit of 5 before deciding again.
-        assert_eq!(balance_of(&model.aggregator_data().unwrap(), 1), 7, "{name}");
+        assert_eq!(
+            balance_of(&model.aggregator_data().unwrap(), 1),
+            7,
+            "{name}"
+        );
         assert_eq!(model.aggregator_data().unwrap().position(), 4, "{name}");
     }
 }
@@ -357,12 +385,19 @@ fn snapshots_of_two_scoped_models_do_not_mix() {
             let model = model(account, &restarted);
             let data = model.aggregator_data().unwrap();
             assert_eq!(model.report().restored_from, Some(2), "{name}");
-            assert_eq!(*data, BTreeMap::from([(account.to_string(), amount)]), "{name}");
+            assert_eq!(
+                *data,
+                BTreeMap::from([(account.to_string(), amount)]),
+                "{name}"
+            );
         }
         // An unscoped model of the same name finds none of them.
         let (snapshots, _) = store.storage().snapshots().unwrap();
         assert_eq!(snapshots.len(), 2, "{name}: {snapshots:?}");
-        assert!(store.snapshot_labels("accounts").unwrap().is_empty(), "{name}");
+        assert!(
+            store.snapshot_labels("accounts").unwrap().is_empty(),
+            "{name}"
+        );
     }
 }
 
@@ -395,6 +430,10 @@ fn an_idempotent_instance_run_twice_writes_once() {
         assert_eq!(runs.load(Ordering::SeqCst), 1, "{name}");
         assert_eq!(store.tip().unwrap(), 2, "{name}");
         let model = backend.other_handle().define_model(accounts(&[1])).unwrap();
-        assert_eq!(balance_of(&model.aggregator_data().unwrap(), 1), 10, "{name}");
+        assert_eq!(
+            balance_of(&model.aggregator_data().unwrap(), 1),
+            10,
+            "{name}"
+        );
     }
 }

@@ -41,7 +41,8 @@ use crate::query::Query;
 #[non_exhaustive]
 pub struct EventContext<'a> {
     /// The number of the commit holding the event (for an event dispatched by a read-write
-    /// instance: the number its commit will have if it wins).
+    /// instance: the number its commit will have if it wins; a scoped model's instance may
+    /// commit at a later number, after commits outside its scope).
     pub commit: u64,
     /// The event's position in its commit, from 0.
     pub index: usize,
@@ -164,7 +165,8 @@ pub trait View<D: ModelDefinition + ?Sized> {
     /// The aggregated data (in a read-write instance: with the instance's own events applied).
     fn data(&self) -> &D::Data;
 
-    /// The last commit folded into the data (its own events aside).
+    /// The last commit folded into the data (its own events aside); for a scoped model, the
+    /// log's end when it read (the commits after its last matching one hold nothing it folds).
     fn position(&self) -> u64;
 }
 

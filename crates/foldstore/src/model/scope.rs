@@ -55,7 +55,9 @@ fn by_commit(matched: Vec<MatchedEvent>, through: u64) -> Vec<MatchedCommit> {
     let mut commits: Vec<MatchedCommit> = Vec::new();
     for found in matched.into_iter().take_while(|m| m.commit <= through) {
         match commits.last_mut() {
-            Some(last) if last.number == found.commit => last.events.push((found.index, found.event)),
+            Some(last) if last.number == found.commit => {
+                last.events.push((found.index, found.event))
+            }
             _ => commits.push(MatchedCommit {
                 number: found.commit,
                 headers: found.headers,
@@ -93,14 +95,16 @@ impl<D: ModelDefinition> Shared<D> {
         to: Option<u64>,
         stop_before: StopBefore<'_>,
     ) -> (Arc<State<D::Data>>, Result<()>) {
-        let read = self.scoped_end(base.position, to, stop_before).and_then(|through| {
-            let matched = if through > base.position {
-                self.store.events_matching(scope, base.position)?
-            } else {
-                Vec::new()
-            };
-            Ok((through, by_commit(matched, through)))
-        });
+        let read = self
+            .scoped_end(base.position, to, stop_before)
+            .and_then(|through| {
+                let matched = if through > base.position {
+                    self.store.events_matching(scope, base.position)?
+                } else {
+                    Vec::new()
+                };
+                Ok((through, by_commit(matched, through)))
+            });
         let (through, commits) = match read {
             Ok(read) => read,
             Err(e) => return (Arc::clone(base), Err(e)),
@@ -120,10 +124,12 @@ impl<D: ModelDefinition> Shared<D> {
             if !self.skip_failing_commits {
                 let state = self
                     .refold_matched(base, &commits[..at], &skipped)
-                    .map(|data| Arc::new(State {
-                        data,
-                        position: commit.number - 1,
-                    }));
+                    .map(|data| {
+                        Arc::new(State {
+                            data,
+                            position: commit.number - 1,
+                        })
+                    });
                 return match state {
                     Ok(state) => (state, Err(error)),
                     Err(e) => (Arc::clone(base), Err(e)),
@@ -154,7 +160,13 @@ impl<D: ModelDefinition> Shared<D> {
             return self.store.tip();
         };
         let mut end = after;
-        for commit in self.store.replay().from(after + 1).stop_before(stop_before).commits() {
+        for commit in self
+            .store
+            .replay()
+            .from(after + 1)
+            .stop_before(stop_before)
+            .commits()
+        {
             end = commit?.number();
         }
         Ok(end)
