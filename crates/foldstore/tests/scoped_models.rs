@@ -437,3 +437,64 @@ fn an_idempotent_instance_run_twice_writes_once() {
         );
     }
 }
+
+#[test]
+fn a_scoped_fold_stops_at_or_skips_a_failing_commit_and_travels_in_time() {
+    for backend in backends() {
+        let name = backend.name;
+        let store = backend.store();
+        let deposit = |account: u64, amount: i64| {
+            let event = BankEvent::Deposited { account, amount };
+            foldstore::Event::from_typed(&event)
+                .unwrap()
+                .tagged([tag(account)])
+        };
+        store.log(&deposit(1, 10)).unwrap();
+        store.log(&deposit(2, 99)).unwrap();
+        // Account 1's third commit holds data its model cannot read.
+        let bad = foldstore::Event::with_data("deposited", serde_json::json!("ten"));
+        store.log(&bad.tagged([tag(1)])).unwrap();
+        store.log(&deposit(1, 5)).unwrap();
+        store.log(&deposit(2, 1)).unwrap();
+
+        let stopping = store.define_model(accounts(&[1])).unwrap();
+        let error = stopping.aggregator_data().unwrap_err();
+        assert!(
+            matches!(error, Error::EventData { commit: 3, .. }),
+            "{name}: {error}"
+        );
+        let stopped = stopping.latest().unwrap();
+        assert_eq!(
+            (balance_of(&stopped, 1), stopped.position()),
+            (10, 2),
+            "{name}"
+        );
+
+        let skipping = store
+            .model(accounts(&[1]))
+            .skip_failing_commits(true)
+            .build()
+            .unwrap();
+        let data = skipping.aggregator_data().unwrap();
+        assert_eq!((balance_of(&data, 1), data.position()), (15, 5), "{name}");
+        assert_eq!(
+            data.get("2"),
+            None,
+            "{name}: account 2's events are not folded"
+        );
+        let skipped: Vec<u64> = skipping
+            .report()
+            .skipped_commits
+            .iter()
+            .map(|s| s.commit)
+            .collect();
+        assert_eq!(skipped, [3], "{name}");
+
+        let past = skipping.at_commit(2).unwrap();
+        assert_eq!(
+            (balance_of(past.data(), 1), past.position()),
+            (10, 2),
+            "{name}"
+        );
+    }
+}
