@@ -9,7 +9,7 @@ use super::report::SkippedCommit;
 use super::state::{lock, Shared, State};
 use super::{EventContext, ModelDefinition};
 use crate::error::{Error, Result};
-use crate::event::Event;
+use crate::event::{Event, Headers};
 use crate::format::Commit;
 
 /// Why one event could not be folded.
@@ -22,7 +22,7 @@ pub(super) type StopBefore<'a> = Option<&'a dyn Fn(&Commit) -> bool>;
 
 impl<D: ModelDefinition> Shared<D> {
     /// Folds the commits after `base` (up to `to`, or before the first commit `stop_before`
-    /// accepts) into a copy of its data. Returns the state of the last whole commit folded,
+    /// accepts) into a copy of its data; for a scoped model, only their matching events. Returns the state of the last whole commit folded,
     /// and the error that stopped it, if any.
     pub(super) fn advance(
         &self,
@@ -30,6 +30,9 @@ impl<D: ModelDefinition> Shared<D> {
         to: Option<u64>,
         stop_before: StopBefore<'_>,
     ) -> (Arc<State<D::Data>>, Result<()>) {
+        if let Some(scope) = &self.scope {
+            return self.advance_scoped(base, scope, to, stop_before);
+        }
         let mut skipped = BTreeSet::new();
         let mut working: Option<D::Data> = None;
         let mut position = base.position;
@@ -64,16 +67,21 @@ impl<D: ModelDefinition> Shared<D> {
             if !self.skip_failing_commits {
                 return (finish(rebuilt, position), Err(error));
             }
-            tracing::warn!(commit = commit.number(), %error, "commit skipped");
-            lock(&self.report).skipped_commits.push(SkippedCommit {
-                commit: commit.number(),
-                reason: error.to_string(),
-            });
+            self.record_skipped(commit.number(), &error);
             skipped.insert(commit.number());
             working = rebuilt;
             position = commit.number();
         }
         (finish(working, position), Ok(()))
+    }
+
+    /// Records that a failing commit was skipped.
+    pub(super) fn record_skipped(&self, commit: u64, error: &Error) {
+        tracing::warn!(commit, %error, "commit skipped");
+        lock(&self.report).skipped_commits.push(SkippedCommit {
+            commit,
+            reason: error.to_string(),
+        });
     }
 
     /// Folds the commits after `base` up to `to` again, leaving out `skipped`.
@@ -98,28 +106,45 @@ impl<D: ModelDefinition> Shared<D> {
 
     /// Folds every event of `commit` into `data`; on error, `data` may hold part of the commit.
     fn fold_commit(&self, data: &mut D::Data, commit: &Commit) -> Result<()> {
-        for (index, event) in commit.events().iter().enumerate() {
+        self.fold_events(
+            data,
+            commit.number(),
+            commit.headers(),
+            commit.events().iter().enumerate(),
+        )
+    }
+
+    /// Folds `events` (each with its position in commit `number`) into `data`; on error, `data`
+    /// may hold part of them.
+    pub(super) fn fold_events<'e>(
+        &self,
+        data: &mut D::Data,
+        number: u64,
+        headers: &Headers,
+        events: impl Iterator<Item = (usize, &'e Event)>,
+    ) -> Result<()> {
+        for (index, event) in events {
             let context = EventContext {
-                commit: commit.number(),
+                commit: number,
                 index,
-                headers: commit.headers(),
+                headers,
             };
             let failure = match self.fold_event(data, event, &context) {
                 Ok(()) => continue,
                 Err(failure) => failure,
             };
-            let location = self.store.storage().commit_location(commit.number());
+            let location = self.store.storage().commit_location(number);
             let name = event.name().to_owned();
             return Err(match failure {
                 FoldFailure::Refused(message) => Error::Handler {
-                    commit: commit.number(),
+                    commit: number,
                     location,
                     index,
                     name,
                     message,
                 },
                 FoldFailure::BadData(message) => Error::EventData {
-                    commit: commit.number(),
+                    commit: number,
                     location,
                     index,
                     name,

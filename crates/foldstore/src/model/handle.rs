@@ -7,9 +7,12 @@ use std::sync::{Arc, Mutex, RwLock};
 use super::instance::{AggregatorData, CommitFlag, Outcome, ReadOnly, Writer};
 use super::names::EventNames;
 use super::report::ModelReport;
+use super::scope::scoped_snapshot_name;
 use super::state::{lock, Shared, State};
 use super::ModelDefinition;
+use crate::boundary::{AppendCondition, IDEMPOTENCY_TAG_PREFIX};
 use crate::error::{Error, Result};
+use crate::query::{Query, QueryItem};
 use crate::storage::validate_snapshot_name;
 use crate::store::Store;
 
@@ -36,7 +39,7 @@ impl<D: ModelDefinition> Clone for Model<D> {
 impl<D: ModelDefinition> fmt::Debug for Model<D> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Model")
-            .field("snapshot_name", &self.shared.definition.snapshot_name())
+            .field("snapshot_name", &self.shared.snapshot_name)
             .field("position", &self.shared.current().map(|s| s.position))
             .finish_non_exhaustive()
     }
@@ -86,10 +89,17 @@ impl<D: ModelDefinition> ModelBuilder<D> {
         if let Some(name) = self.definition.snapshot_name() {
             validate_snapshot_name(name)?;
         }
+        let scope = self.definition.scope();
+        let snapshot_name = self.definition.snapshot_name().map(|name| match &scope {
+            Some(scope) => scoped_snapshot_name(name, scope),
+            None => name.to_owned(),
+        });
         Ok(Model {
             shared: Arc::new(Shared {
                 store: self.store,
                 names: EventNames::of::<D::Event>(),
+                scope,
+                snapshot_name,
                 definition: Arc::new(self.definition),
                 snapshot_every: self.snapshot_every,
                 skip_failing_commits: self.skip_failing_commits,
@@ -176,12 +186,18 @@ impl<D: ModelDefinition> Model<D> {
     /// unset flag; `max_attempts` counts the attempts in all (the original package's
     /// `maxRetries`; [`DEFAULT_MAX_ATTEMPTS`] is its default of 5).
     ///
+    /// For a [scoped model](ModelDefinition#scoped-models), "another writer committed first"
+    /// means a commit holding an event that matches the scope: the commit is conditional
+    /// ([`Store::append_if`]), other commits only move it to a later number, without running
+    /// the action again.
+    ///
     /// # Errors
     /// The action's error (nothing written); [`Error::RetriesExhausted`] when every attempt lost
     /// its race (nothing written); [`Error::InvalidEvent`] or [`Error::InvalidHeaders`] when the
     /// commit would be nested deeper than
-    /// [`Commit::MAX_NESTING`](crate::format::Commit::MAX_NESTING) (nothing written); errors of
-    /// reading and folding the log; I/O errors.
+    /// [`Commit::MAX_NESTING`](crate::format::Commit::MAX_NESTING) (nothing written), or when a
+    /// scoped model's event does not match its scope; errors of reading and folding the log;
+    /// I/O errors.
     pub fn with_read_write_instance<R, E, F>(
         &self,
         mut action: F,
@@ -191,11 +207,106 @@ impl<D: ModelDefinition> Model<D> {
         F: FnMut(&mut D::Domain<&mut Writer<D>>, &mut CommitFlag) -> Result<R, E>,
         E: From<Error>,
     {
+        let outcome = self.decide(&mut action, max_attempts, None)?;
+        Ok(Outcome {
+            // Without a key, every outcome comes from running the action.
+            value: outcome.value.ok_or(Error::RetriesExhausted {
+                attempts: max_attempts,
+            })?,
+            commit: outcome.commit,
+            attempts: outcome.attempts,
+        })
+    }
+
+    /// As [`with_read_write_instance`](Self::with_read_write_instance), at most once per
+    /// idempotency `key`, across processes and restarts: when a commit made with `key` is in
+    /// the store already, the action does not run and nothing is written; the outcome's
+    /// `value` is `None` and its `commit` is the commit that holds the key (`attempts` counts
+    /// the attempts that ran the action before it was found, usually 0).
+    ///
+    /// The key is the tag [`IDEMPOTENCY_TAG_PREFIX`]`<key>` on the commit's first event (as
+    /// [`Store::append_once`] writes it), and the commit is conditional on no event carrying
+    /// it (and, for a scoped model, on its scope; for a model of the whole log, on no commit
+    /// since it read).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), foldstore::Error> {
+    /// use foldstore::{Dispatch, Event, EventContext, ModelDefinition, Store, View};
+    ///
+    /// struct Payments;
+    /// impl ModelDefinition for Payments {
+    ///     type Data = u64;
+    ///     type Event = Event;
+    ///     type Error = std::convert::Infallible;
+    ///     type Domain<V: View<Self>> = V;
+    ///     fn initial_data(&self) -> u64 { 0 }
+    ///     fn apply(&self, paid: &mut u64, _: Event, _: &EventContext<'_>) -> Result<(), Self::Error> {
+    ///         *paid += 1;
+    ///         Ok(())
+    ///     }
+    ///     fn domain<V: View<Self>>(&self, view: V) -> V { view }
+    /// }
+    ///
+    /// let store = Store::memory();
+    /// let model = store.define_model(Payments)?;
+    /// let pay = |writer: &mut &mut foldstore::Writer<Payments>, flag: &mut foldstore::CommitFlag| {
+    ///     writer.dispatch(Event::new("paid"))?;
+    ///     flag.ready_to_commit();
+    ///     Ok::<_, foldstore::Error>("paid")
+    /// };
+    /// let first = model.with_read_write_instance_once("invoice-17", pay, 5)?;
+    /// let again = model.with_read_write_instance_once("invoice-17", pay, 5)?;
+    /// assert_eq!((first.value, first.commit), (Some("paid"), Some(1)));
+    /// assert_eq!((again.value, again.commit), (None, Some(1)));
+    /// assert_eq!(*model.aggregator_data()?, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`with_read_write_instance`](Self::with_read_write_instance).
+    pub fn with_read_write_instance_once<R, E, F>(
+        &self,
+        key: &str,
+        mut action: F,
+        max_attempts: u32,
+    ) -> Result<Outcome<Option<R>>, E>
+    where
+        F: FnMut(&mut D::Domain<&mut Writer<D>>, &mut CommitFlag) -> Result<R, E>,
+        E: From<Error>,
+    {
+        self.decide(&mut action, max_attempts, Some(key))
+    }
+
+    /// The read-write instance: attempts until the action commits, declines, fails or runs
+    /// out of attempts; with a `key`, stops early when a commit holds it (value `None`).
+    fn decide<R, E, F>(
+        &self,
+        action: &mut F,
+        max_attempts: u32,
+        key: Option<&str>,
+    ) -> Result<Outcome<Option<R>>, E>
+    where
+        F: FnMut(&mut D::Domain<&mut Writer<D>>, &mut CommitFlag) -> Result<R, E>,
+        E: From<Error>,
+    {
         let shared = &self.shared;
+        let key_tag = key.map(|key| format!("{IDEMPOTENCY_TAG_PREFIX}{key}"));
         for attempt in 1..=max_attempts {
             let state = shared.refresh()?;
+            if let Some(tag) = &key_tag {
+                let held = shared.store.events_matching(&Query::tag(tag), 0)?;
+                if let Some(found) = held.first() {
+                    return Ok(Outcome {
+                        value: None,
+                        commit: Some(found.commit),
+                        attempts: attempt - 1,
+                    });
+                }
+            }
             let mut writer = Writer {
                 definition: Arc::clone(&shared.definition),
+                scope: shared.scope.clone(),
                 data: state.data.clone(),
                 position: state.position,
                 headers: shared.store.make_headers(),
@@ -213,25 +324,20 @@ impl<D: ModelDefinition> Model<D> {
             }
             if !flag.ready || writer.events.is_empty() {
                 return Ok(Outcome {
-                    value,
+                    value: Some(value),
                     commit: None,
                     attempts: attempt,
                 });
             }
-            let number = state.position + 1;
-            match shared
-                .store
-                .try_commit_at(number, &writer.headers, &writer.events)?
-            {
+            let committed = match &key_tag {
+                None if shared.scope.is_none() => self.commit_at(writer)?,
+                _ => self.commit_if(writer, key_tag.as_deref())?,
+            };
+            match committed {
                 Ok(number) => {
                     tracing::debug!(commit = number, attempt, "read-write instance committed");
-                    shared.publish(Arc::new(State {
-                        data: writer.data,
-                        position: number,
-                    }));
-                    shared.auto_snapshot();
                     return Ok(Outcome {
-                        value,
+                        value: Some(value),
                         commit: Some(number),
                         attempts: attempt,
                     });
@@ -245,6 +351,47 @@ impl<D: ModelDefinition> Model<D> {
             attempts: max_attempts,
         }
         .into())
+    }
+
+    /// Commits a whole-log instance's events at the number after its position, and installs
+    /// its data; the conflict when another commit took that number.
+    fn commit_at(&self, writer: Writer<D>) -> Result<std::result::Result<u64, String>> {
+        let shared = &self.shared;
+        let number = writer.position + 1;
+        let committed = shared
+            .store
+            .try_commit_at(number, &writer.headers, &writer.events)?;
+        Ok(match committed {
+            Ok(number) => {
+                shared.publish(Arc::new(State {
+                    data: writer.data,
+                    position: number,
+                }));
+                shared.auto_snapshot();
+                Ok(number)
+            }
+            Err(conflict) => Err(conflict.to_string()),
+        })
+    }
+
+    /// Commits a scoped or keyed instance's events on the condition that nothing it depends
+    /// on was committed after its position (the scope, or the whole log; and the key anywhere).
+    /// The data is not installed: the commit's headers are the store's, not the writer's, and
+    /// the key's tag is added, so the next read folds the commit as written.
+    fn commit_if(
+        &self,
+        mut writer: Writer<D>,
+        key_tag: Option<&str>,
+    ) -> Result<std::result::Result<u64, String>> {
+        let mut boundary = self.shared.scope.clone().unwrap_or_else(Query::all);
+        if let Some(tag) = key_tag {
+            boundary = boundary.item(QueryItem::new().tag(tag));
+            let first = writer.events.remove(0);
+            writer.events.insert(0, first.tagged([tag]));
+        }
+        let condition = AppendCondition::none_matching_after(boundary, writer.position);
+        let committed = self.shared.store.append_if(&writer.events, &condition)?;
+        Ok(committed.map_err(|failed| failed.to_string()))
     }
 
     /// The data as the model last folded it, without looking at the store (restoring it

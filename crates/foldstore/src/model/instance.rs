@@ -8,6 +8,7 @@ use super::state::State;
 use super::{Dispatch, EventContext, ModelDefinition, View};
 use crate::error::{Error, Result};
 use crate::event::{Event, Headers};
+use crate::query::Query;
 
 /// A read-only view of a model's data: it has no way to dispatch events.
 ///
@@ -65,6 +66,8 @@ impl<D: ModelDefinition + ?Sized> fmt::Debug for ReadOnly<'_, D> {
 /// already applied to that copy.
 pub struct Writer<D: ModelDefinition> {
     pub(crate) definition: Arc<D>,
+    /// A scoped model's scope, which every dispatched event must match.
+    pub(crate) scope: Option<Query>,
     pub(crate) data: D::Data,
     pub(crate) position: u64,
     pub(crate) headers: Headers,
@@ -101,7 +104,23 @@ impl<D: ModelDefinition> View<D> for Writer<D> {
 
 impl<D: ModelDefinition> Dispatch<D> for Writer<D> {
     fn dispatch(&mut self, event: D::Event) -> Result<()> {
-        let untyped = Event::from_typed(&event)?;
+        let mut untyped = Event::from_typed(&event)?;
+        let tags = self.definition.event_tags(&event);
+        if !tags.is_empty() {
+            // Untagged events are written as before tags existed (no `tags` member).
+            untyped = untyped.tagged(tags);
+        }
+        if let Some(scope) = self.scope.as_ref().filter(|scope| !scope.matches(&untyped)) {
+            let problem = format!(
+                "event `{}` with tags {:?} does not match the model's scope {scope:?}, so the model could never see it: tag it (ModelDefinition::event_tags) to match the scope",
+                untyped.name(),
+                untyped.tags().collect::<Vec<_>>()
+            );
+            self.refusal.get_or_insert(Error::InvalidEvent {
+                problem: problem.clone(),
+            });
+            return Err(Error::InvalidEvent { problem });
+        }
         let context = EventContext {
             commit: self.position + 1,
             index: self.events.len(),

@@ -8,8 +8,9 @@
 //! The room, one concern a module: `handle` (the [`Model`] handle, its builder and its
 //! instances), `instance` (the views a domain model is built over), `state` (the state every
 //! clone shares), `fold` (the fold engine), `snapshots` (restoring and saving), `follow` (the
-//! background follower), `time_travel` ([`ModelAt`]), `report` (what was skipped) and `names`
-//! (matching event names). `state` imports none of its siblings but `names` and `report`.
+//! background follower), `time_travel` ([`ModelAt`]), `report` (what was skipped), `names`
+//! (matching event names) and `scope` (scoped models: folding only the events of a query, and
+//! the names of their snapshots). `state` imports none of its siblings but `names` and `report`.
 
 mod fold;
 mod follow;
@@ -17,6 +18,7 @@ mod handle;
 mod instance;
 mod names;
 mod report;
+mod scope;
 mod snapshots;
 mod state;
 mod time_travel;
@@ -32,13 +34,15 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::event::{Event, Headers};
+use crate::query::Query;
 
 /// Where an event being folded comes from.
 #[derive(Clone, Copy, Debug)]
 #[non_exhaustive]
 pub struct EventContext<'a> {
     /// The number of the commit holding the event (for an event dispatched by a read-write
-    /// instance: the number its commit will have if it wins).
+    /// instance: the number its commit will have if it wins; a scoped model's instance may
+    /// commit at a later number, after commits outside its scope).
     pub commit: u64,
     /// The event's position in its commit, from 0.
     pub index: usize,
@@ -64,6 +68,31 @@ pub struct EventContext<'a> {
 /// Event names are matched as the original does: an enum whose variants are named
 /// `memberHasMoved` handles events written as `memberHasMoved` and as `MemberHasMoved`. With
 /// `type Event = foldstore::Event`, the definition is untyped and every event reaches `apply`.
+///
+/// # Scoped models
+///
+/// By default a model depends on the whole log: it folds every commit, and a read-write
+/// instance commits only if no other commit was made since it read (the whole log is its
+/// consistency boundary). A definition that returns a [`Query`] from [`scope`](Self::scope)
+/// depends only on the events matching it: the model folds only those (read through the
+/// store's event index, [`Store::events_matching`](crate::Store::events_matching)), and its
+/// read-write instances commit on the condition that no matching event was committed since
+/// they read ([`Store::append_if`](crate::Store::append_if)). A commit that does not match
+/// never makes the action run again; only a matching one makes the instance catch up and
+/// retry. Build the scope from the definition's own parameters: `AccountModel { id: 7 }`
+/// depends on `Query::tag("account:7")`.
+///
+/// Events get no tags automatically: the definition tags its typed events in
+/// [`event_tags`](Self::event_tags) (untyped events carry their own). Every event a scoped
+/// instance dispatches must match the scope, since the model could never see it otherwise;
+/// one that does not is refused ([`Error::InvalidEvent`](crate::Error::InvalidEvent)) and the
+/// instance commits nothing.
+///
+/// A scoped model's snapshots are saved and restored as any model's, under the snapshot name
+/// followed by `-scope-` and a hash of the scope, and with the scope itself in a `scope`
+/// header: two accounts' models never share a snapshot, and a snapshot whose `scope` header
+/// is not the model's (a hash collision, or a file written by another program) is skipped and
+/// reported, never trusted.
 pub trait ModelDefinition: Send + Sync + 'static {
     /// The aggregated data (the log aggregator's data).
     type Data: Clone + Serialize + DeserializeOwned + Send + Sync + 'static;
@@ -83,6 +112,19 @@ pub trait ModelDefinition: Send + Sync + 'static {
     /// skipped (and reported), never trusted. `None`: snapshots are not versioned.
     fn version(&self) -> Option<u64> {
         None
+    }
+
+    /// The events the model depends on, built from the definition's own parameters; `None`
+    /// (the default): the whole log. See [Scoped models](#scoped-models).
+    fn scope(&self) -> Option<Query> {
+        None
+    }
+
+    /// The tags of a typed event this model's instances dispatch (the domain model tags its
+    /// events here; the default: none). A scoped model's events must match its scope.
+    fn event_tags(&self, event: &Self::Event) -> Vec<String> {
+        let _ = event;
+        Vec::new()
     }
 
     /// The data before any event.
@@ -123,7 +165,8 @@ pub trait View<D: ModelDefinition + ?Sized> {
     /// The aggregated data (in a read-write instance: with the instance's own events applied).
     fn data(&self) -> &D::Data;
 
-    /// The last commit folded into the data (its own events aside).
+    /// The last commit folded into the data (its own events aside); for a scoped model, the
+    /// log's end when it read (the commits after its last matching one hold nothing it folds).
     fn position(&self) -> u64;
 }
 

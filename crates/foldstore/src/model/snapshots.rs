@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::report::SkippedSnapshot;
+use super::scope::{scope_value, SCOPE_HEADER};
 use super::state::{lock, Shared, State};
 use super::ModelDefinition;
 use crate::error::{Error, Result};
@@ -13,7 +14,7 @@ use crate::error::{Error, Result};
 impl<D: ModelDefinition> Shared<D> {
     /// The labels of the model's snapshots, from a listing of the store.
     pub(super) fn snapshot_labels(&self) -> Result<Vec<u64>> {
-        match self.definition.snapshot_name() {
+        match self.snapshot_name.as_deref() {
             Some(name) => self.store.snapshot_labels(name),
             None => Ok(Vec::new()),
         }
@@ -22,7 +23,7 @@ impl<D: ModelDefinition> Shared<D> {
     /// The newest usable snapshot among `labels` labelled at most `at_most`, or the initial
     /// data.
     pub(super) fn restore(&self, at_most: u64, labels: Vec<u64>) -> Result<Arc<State<D::Data>>> {
-        if let Some(name) = self.definition.snapshot_name() {
+        if let Some(name) = self.snapshot_name.as_deref() {
             for commit in labels.into_iter().rev() {
                 match self.read_snapshot(name, commit, at_most) {
                     Ok(Some(data)) => {
@@ -78,6 +79,7 @@ impl<D: ModelDefinition> Shared<D> {
             Ok(None) => return Ok(None),
             Err(e) => return Err(e.to_string()),
         };
+        self.check_scope_header(&snapshot.headers)?;
         if let Some(version) = self.definition.version() {
             match snapshot.headers.get("version") {
                 Some(v) if v.as_u64() == Some(version) => {}
@@ -106,7 +108,7 @@ impl<D: ModelDefinition> Shared<D> {
 
     /// Saves `state` as a snapshot, with the model's name and version in its headers.
     pub(super) fn save_snapshot(&self, state: &State<D::Data>) -> Result<Option<u64>> {
-        let Some(name) = self.definition.snapshot_name() else {
+        let Some(name) = self.snapshot_name.as_deref() else {
             return Ok(None);
         };
         if state.position == 0 {
@@ -124,6 +126,9 @@ impl<D: ModelDefinition> Shared<D> {
         headers.insert("snapshotName".to_owned(), Value::String(name.to_owned()));
         if let Some(version) = self.definition.version() {
             headers.insert("version".to_owned(), Value::from(version));
+        }
+        if let Some(scope) = &self.scope {
+            headers.insert(SCOPE_HEADER.to_owned(), scope_value(scope));
         }
         self.store
             .save_snapshot_document(name, state.position, &headers, &data)?;

@@ -11,6 +11,7 @@ use super::names::EventNames;
 use super::report::ModelReport;
 use super::ModelDefinition;
 use crate::error::Result;
+use crate::query::Query;
 use crate::snapshot::labels_of;
 use crate::store::Store;
 
@@ -24,6 +25,10 @@ pub(crate) struct State<T> {
 pub(super) struct Shared<D: ModelDefinition> {
     pub(super) store: Store,
     pub(super) definition: Arc<D>,
+    /// The definition's scope, asked once: `None` for a model of the whole log.
+    pub(super) scope: Option<Query>,
+    /// The name its snapshots are saved under (for a scoped model: with the scope's hash).
+    pub(super) snapshot_name: Option<String>,
     pub(super) names: EventNames,
     pub(super) snapshot_every: Option<u64>,
     pub(super) skip_failing_commits: bool,
@@ -60,7 +65,7 @@ impl<D: ModelDefinition> Shared<D> {
             Some(state) => state,
             None => {
                 // One listing finds both the log's end and the snapshots.
-                let labels = match self.definition.snapshot_name() {
+                let labels = match self.snapshot_name.as_deref() {
                     Some(name) => {
                         let (snapshots, last) = self.store.storage().snapshots()?;
                         if let Some(last) = last {

@@ -1,0 +1,500 @@
+//! Scoped models on every backend: per-account decisions from many threads without failures,
+//! transfers that conserve money, commits outside the scope that do not rerun the action,
+//! snapshots kept apart by scope, and idempotent read-write instances.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::Duration;
+
+use foldstore::{
+    CommitFlag, Dispatch, Error, EventContext, JournalStorage, LooseStorage, MemoryStorage,
+    ModelDefinition, Query, QueryItem, Storage, Store, View, Writer,
+};
+use serde::{Deserialize, Serialize};
+use tempfile::TempDir;
+
+#[cfg(feature = "postgres")]
+#[path = "common/postgres.rs"]
+mod pg_server;
+#[cfg(feature = "s3")]
+#[path = "common/s3.rs"]
+mod s3_server;
+
+/// A fresh store on each backend available here, with a name, and a way to open a second
+/// handle on the same data (as another process would).
+struct Backend {
+    name: &'static str,
+    storage: Arc<dyn Storage>,
+    _dir: Option<TempDir>,
+}
+
+impl Backend {
+    fn store(&self) -> Store {
+        let store = Store::with_shared_storage(Arc::clone(&self.storage));
+        store.ensure_folder().unwrap();
+        store
+    }
+
+    /// The store of thread `t`: every other thread has its own handle, as another process.
+    fn handle(&self, t: u64) -> Store {
+        if t % 2 == 0 {
+            self.store()
+        } else {
+            self.other_handle()
+        }
+    }
+
+    /// A second, independent store on the same data: its own tip cache and index.
+    fn other_handle(&self) -> Store {
+        Store::with_shared_storage(Arc::clone(&self.storage))
+    }
+}
+
+fn backends() -> Vec<Backend> {
+    let mut all = vec![Backend {
+        name: "memory",
+        storage: Arc::new(MemoryStorage::new()),
+        _dir: None,
+    }];
+    let dir = TempDir::new().unwrap();
+    all.push(Backend {
+        name: "loose",
+        storage: Arc::new(LooseStorage::new(dir.path().join("store"))),
+        _dir: Some(dir),
+    });
+    let dir = TempDir::new().unwrap();
+    all.push(Backend {
+        name: "journal",
+        storage: Arc::new(JournalStorage::new(dir.path().join("store"))),
+        _dir: Some(dir),
+    });
+    #[cfg(feature = "postgres")]
+    if let Some(storage) = pg_server::fresh_storage() {
+        all.push(Backend {
+            name: "postgres",
+            storage: Arc::from(storage),
+            _dir: None,
+        });
+    }
+    #[cfg(feature = "s3")]
+    if let Some(storage) = s3_server::fresh_storage() {
+        all.push(Backend {
+            name: "s3",
+            storage: Arc::from(storage),
+            _dir: None,
+        });
+    }
+    all
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "name", content = "data", rename_all = "camelCase")]
+enum BankEvent {
+    Deposited { account: u64, amount: i64 },
+    Transferred { from: u64, to: u64, amount: i64 },
+}
+
+fn tag(account: u64) -> String {
+    format!("account:{account}")
+}
+
+/// The balances of some accounts: scoped to the events tagged with any of them.
+struct Accounts {
+    ids: Vec<u64>,
+    snapshots: bool,
+}
+
+fn accounts(ids: &[u64]) -> Accounts {
+    Accounts {
+        ids: ids.to_vec(),
+        snapshots: false,
+    }
+}
+
+impl ModelDefinition for Accounts {
+    /// Balances by account (string keys: the data is written as JSON in snapshots).
+    type Data = BTreeMap<String, i64>;
+    type Event = BankEvent;
+    type Error = String;
+    type Domain<V: View<Self>> = V;
+
+    fn snapshot_name(&self) -> Option<&str> {
+        self.snapshots.then_some("accounts")
+    }
+
+    fn scope(&self) -> Option<Query> {
+        let items = self.ids.iter().map(|&id| QueryItem::new().tag(tag(id)));
+        Some(items.fold(Query::new(), Query::item))
+    }
+
+    fn event_tags(&self, event: &BankEvent) -> Vec<String> {
+        match *event {
+            BankEvent::Deposited { account, .. } => vec![tag(account)],
+            BankEvent::Transferred { from, to, .. } => vec![tag(from), tag(to)],
+        }
+    }
+
+    fn initial_data(&self) -> Self::Data {
+        BTreeMap::new()
+    }
+
+    fn apply(
+        &self,
+        data: &mut Self::Data,
+        event: BankEvent,
+        _: &EventContext<'_>,
+    ) -> Result<(), String> {
+        match event {
+            BankEvent::Deposited { account, amount } => {
+                *data.entry(account.to_string()).or_default() += amount;
+            }
+            BankEvent::Transferred { from, to, amount } => {
+                *data.entry(from.to_string()).or_default() -= amount;
+                *data.entry(to.to_string()).or_default() += amount;
+            }
+        }
+        Ok(())
+    }
+
+    fn domain<V: View<Self>>(&self, view: V) -> V {
+        view
+    }
+}
+
+fn balance_of(data: &BTreeMap<String, i64>, account: u64) -> i64 {
+    data.get(&account.to_string()).copied().unwrap_or(0)
+}
+
+type Instance<'a, 'b> = &'a mut &'b mut Writer<Accounts>;
+
+/// Deposits `amount` into `account` in a read-write instance, after `think` (the time a
+/// decision takes, which widens the window for other writers).
+fn deposit_into(
+    account: u64,
+    amount: i64,
+    think: Duration,
+) -> impl FnMut(&mut &mut Writer<Accounts>, &mut CommitFlag) -> Result<(), Error> {
+    move |writer, flag| {
+        thread::sleep(think);
+        writer.dispatch(BankEvent::Deposited { account, amount })?;
+        flag.ready_to_commit();
+        Ok(())
+    }
+}
+
+#[test]
+fn per_account_decisions_from_8_threads_never_fail() {
+    const THREADS: u64 = 8;
+    const DECISIONS: u64 = 15;
+    for backend in backends() {
+        let name = backend.name;
+        let stores: Vec<Store> = (0..THREADS).map(|t| backend.handle(t)).collect();
+        let start = Arc::new(Barrier::new(THREADS as usize));
+        let threads: Vec<_> = (1..=THREADS)
+            .zip(stores)
+            .map(|(account, store)| {
+                let start = Arc::clone(&start);
+                thread::spawn(move || {
+                    let model = store.define_model(accounts(&[account])).unwrap();
+                    start.wait();
+                    let mut attempts = Vec::new();
+                    for _ in 0..DECISIONS {
+                        let think = Duration::from_millis(2);
+                        let outcome = model
+                            .with_read_write_instance(deposit_into(account, 1, think), 5)
+                            .unwrap_or_else(|e| panic!("{name}: account {account}: {e}"));
+                        attempts.push(outcome.attempts);
+                    }
+                    (
+                        attempts,
+                        balance_of(&model.aggregator_data().unwrap(), account),
+                    )
+                })
+            })
+            .collect();
+        for thread in threads {
+            let (attempts, balance) = thread.join().unwrap();
+            // Other accounts' commits never made an action run again.
+            assert!(attempts.iter().all(|&a| a == 1), "{name}: {attempts:?}");
+            assert_eq!(balance, DECISIONS as i64, "{name}");
+        }
+        assert_eq!(
+            backend.store().tip().unwrap(),
+            THREADS * DECISIONS,
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn concurrent_transfers_conserve_money_and_never_overdraw() {
+    const ACCOUNTS: u64 = 4;
+    const THREADS: u64 = 8;
+    for backend in backends() {
+        let name = backend.name;
+        let store = backend.store();
+        for account in 1..=ACCOUNTS {
+            let model = store.define_model(accounts(&[account])).unwrap();
+            model
+                .with_read_write_instance(deposit_into(account, 100, Duration::ZERO), 1)
+                .unwrap();
+        }
+        let start = Arc::new(Barrier::new(THREADS as usize));
+        let threads: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let store = backend.handle(t);
+                let start = Arc::clone(&start);
+                thread::spawn(move || {
+                    // Two threads share each pair of accounts, in both directions.
+                    let from = t % ACCOUNTS + 1;
+                    let to = (t + 1) % ACCOUNTS + 1;
+                    let model = store.define_model(accounts(&[from, to])).unwrap();
+                    start.wait();
+                    for _ in 0..8 {
+                        let transfer = |writer: Instance<'_, '_>, flag: &mut CommitFlag| {
+                            let available = balance_of(writer.data(), from);
+                            thread::sleep(Duration::from_millis(1));
+                            if available >= 30 {
+                                writer.dispatch(BankEvent::Transferred {
+                                    from,
+                                    to,
+                                    amount: 30,
+                                })?;
+                                flag.ready_to_commit();
+                            }
+                            Ok::<_, Error>(())
+                        };
+                        match model.with_read_write_instance(transfer, 50) {
+                            Ok(_) | Err(Error::RetriesExhausted { .. }) => {}
+                            Err(e) => panic!("{name}: {e}"),
+                        }
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        let all: Vec<u64> = (1..=ACCOUNTS).collect();
+        let bank = backend.other_handle().define_model(accounts(&all)).unwrap();
+        let balances = bank.aggregator_data().unwrap();
+        assert_eq!(
+            balances.values().sum::<i64>(),
+            100 * ACCOUNTS as i64,
+            "{name}"
+        );
+        assert!(balances.values().all(|&b| b >= 0), "{name}: {balances:?}");
+        assert!(
+            store.tip().unwrap() > ACCOUNTS,
+            "{name}: some transfers were made"
+        );
+    }
+}
+
+#[test]
+fn only_a_matching_commit_makes_the_action_run_again() {
+    for backend in backends() {
+        let name = backend.name;
+        let store = backend.store();
+        let model = store.define_model(accounts(&[1])).unwrap();
+        let other = backend.other_handle();
+        // After the instance read, another writer commits: about account 2, then account 1.
+        for (intruder, expected_runs, expected_commit) in [(2, 1, 2), (1, 2, 4)] {
+            let runs = AtomicU32::new(0);
+            let outcome = model
+                .with_read_write_instance(
+                    |writer: Instance<'_, '_>, flag: &mut CommitFlag| {
+                        if runs.fetch_add(1, Ordering::SeqCst) == 0 {
+                            let intruding = other.define_model(accounts(&[intruder])).unwrap();
+                            intruding
+                                .with_read_write_instance(
+                                    deposit_into(intruder, 5, Duration::ZERO),
+                                    1,
+                                )
+                                .unwrap();
+                        }
+                        writer.dispatch(BankEvent::Deposited {
+                            account: 1,
+                            amount: 1,
+                        })?;
+                        flag.ready_to_commit();
+                        Ok::<_, Error>(())
+                    },
+                    5,
+                )
+                .unwrap();
+            assert_eq!(
+                runs.load(Ordering::SeqCst),
+                expected_runs,
+                "{name}: {intruder}"
+            );
+            assert_eq!(outcome.attempts, expected_runs, "{name}");
+            assert_eq!(outcome.commit, Some(expected_commit), "{name}");
+        }
+        // The instance caught up with account 1's deposit of 5 before deciding again.
+        assert_eq!(
+            balance_of(&model.aggregator_data().unwrap(), 1),
+            7,
+            "{name}"
+        );
+        assert_eq!(model.aggregator_data().unwrap().position(), 4, "{name}");
+    }
+}
+
+#[test]
+fn an_event_outside_the_scope_is_refused() {
+    for backend in backends() {
+        let store = backend.store();
+        let model = store.define_model(accounts(&[1])).unwrap();
+        let error = model
+            .with_read_write_instance(deposit_into(2, 5, Duration::ZERO), 5)
+            .unwrap_err();
+        assert!(
+            matches!(&error, Error::InvalidEvent { problem } if problem.contains("scope")),
+            "{}: {error}",
+            backend.name
+        );
+        assert_eq!(store.tip().unwrap(), 0, "{}", backend.name);
+    }
+}
+
+#[test]
+fn snapshots_of_two_scoped_models_do_not_mix() {
+    for backend in backends() {
+        let name = backend.name;
+        let store = backend.store();
+        let model = |account: u64, store: &Store| {
+            let definition = Accounts {
+                ids: vec![account],
+                snapshots: true,
+            };
+            store.define_model(definition).unwrap()
+        };
+        for (account, amount) in [(1, 10), (2, 20)] {
+            model(account, &store)
+                .with_read_write_instance(deposit_into(account, amount, Duration::ZERO), 1)
+                .unwrap();
+        }
+        assert_eq!(model(1, &store).snapshot().unwrap(), Some(2), "{name}");
+        assert_eq!(model(2, &store).snapshot().unwrap(), Some(2), "{name}");
+        // A restart restores each from its own snapshot.
+        let restarted = backend.other_handle();
+        for (account, amount) in [(1, 10), (2, 20)] {
+            let model = model(account, &restarted);
+            let data = model.aggregator_data().unwrap();
+            assert_eq!(model.report().restored_from, Some(2), "{name}");
+            assert_eq!(
+                *data,
+                BTreeMap::from([(account.to_string(), amount)]),
+                "{name}"
+            );
+        }
+        // An unscoped model of the same name finds none of them.
+        let (snapshots, _) = store.storage().snapshots().unwrap();
+        assert_eq!(snapshots.len(), 2, "{name}: {snapshots:?}");
+        assert!(
+            store.snapshot_labels("accounts").unwrap().is_empty(),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn an_idempotent_instance_run_twice_writes_once() {
+    for backend in backends() {
+        let name = backend.name;
+        let store = backend.store();
+        let runs = AtomicU32::new(0);
+        let decide = |store: &Store| {
+            let model = store.define_model(accounts(&[1])).unwrap();
+            let mut deposit = deposit_into(1, 10, Duration::ZERO);
+            let action = |writer: Instance<'_, '_>, flag: &mut CommitFlag| {
+                runs.fetch_add(1, Ordering::SeqCst);
+                deposit(writer, flag)
+            };
+            model
+                .with_read_write_instance_once("payment-17", action, 5)
+                .unwrap()
+        };
+        let first = decide(&store);
+        assert_eq!((first.value, first.commit), (Some(()), Some(1)), "{name}");
+        // Other commits, then the same decision again, here and after a restart.
+        store.log(&foldstore::Event::new("noted")).unwrap();
+        let again = decide(&store);
+        let restarted = decide(&backend.other_handle());
+        for outcome in [again, restarted] {
+            assert_eq!((outcome.value, outcome.commit), (None, Some(1)), "{name}");
+        }
+        assert_eq!(runs.load(Ordering::SeqCst), 1, "{name}");
+        assert_eq!(store.tip().unwrap(), 2, "{name}");
+        let model = backend.other_handle().define_model(accounts(&[1])).unwrap();
+        assert_eq!(
+            balance_of(&model.aggregator_data().unwrap(), 1),
+            10,
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn a_scoped_fold_stops_at_or_skips_a_failing_commit_and_travels_in_time() {
+    for backend in backends() {
+        let name = backend.name;
+        let store = backend.store();
+        let deposit = |account: u64, amount: i64| {
+            let event = BankEvent::Deposited { account, amount };
+            foldstore::Event::from_typed(&event)
+                .unwrap()
+                .tagged([tag(account)])
+        };
+        store.log(&deposit(1, 10)).unwrap();
+        store.log(&deposit(2, 99)).unwrap();
+        // Account 1's third commit holds data its model cannot read.
+        let bad = foldstore::Event::with_data("deposited", serde_json::json!("ten"));
+        store.log(&bad.tagged([tag(1)])).unwrap();
+        store.log(&deposit(1, 5)).unwrap();
+        store.log(&deposit(2, 1)).unwrap();
+
+        let stopping = store.define_model(accounts(&[1])).unwrap();
+        let error = stopping.aggregator_data().unwrap_err();
+        assert!(
+            matches!(error, Error::EventData { commit: 3, .. }),
+            "{name}: {error}"
+        );
+        let stopped = stopping.latest().unwrap();
+        assert_eq!(
+            (balance_of(&stopped, 1), stopped.position()),
+            (10, 2),
+            "{name}"
+        );
+
+        let skipping = store
+            .model(accounts(&[1]))
+            .skip_failing_commits(true)
+            .build()
+            .unwrap();
+        let data = skipping.aggregator_data().unwrap();
+        assert_eq!((balance_of(&data, 1), data.position()), (15, 5), "{name}");
+        assert_eq!(
+            data.get("2"),
+            None,
+            "{name}: account 2's events are not folded"
+        );
+        let skipped: Vec<u64> = skipping
+            .report()
+            .skipped_commits
+            .iter()
+            .map(|s| s.commit)
+            .collect();
+        assert_eq!(skipped, [3], "{name}");
+
+        let past = skipping.at_commit(2).unwrap();
+        assert_eq!(
+            (balance_of(past.data(), 1), past.position()),
+            (10, 2),
+            "{name}"
+        );
+    }
+}
