@@ -116,7 +116,8 @@ impl Event {
     }
 
     /// The event with these tags added (each once; tags it has are kept, first). A `tags`
-    /// member that is not an array of strings is replaced.
+    /// member that is not an array of strings is replaced; an event given no tags and without
+    /// a `tags` member is left as it is.
     ///
     /// ```
     /// use foldstore::Event;
@@ -140,6 +141,10 @@ impl Event {
             if !all.contains(&tag) {
                 all.push(tag);
             }
+        }
+        if all.is_empty() && !self.extra.contains_key(TAGS_MEMBER) {
+            // No tags: no member, so the document stays what it was.
+            return self;
         }
         let all = Value::Array(all.into_iter().map(Value::String).collect());
         self.extra.insert(TAGS_MEMBER.to_owned(), all);
@@ -331,6 +336,14 @@ mod tests {
             serde_json::to_string(&null).unwrap(),
             r#"{"name":"a","data":null}"#
         );
+    }
+
+    #[test]
+    fn no_tags_leave_the_event_as_it_was() {
+        let event = Event::new("x").tagged(Vec::<String>::new());
+        assert_eq!(serde_json::to_string(&event).unwrap(), r#"{"name":"x"}"#);
+        let event = Event::new("x").tagged(["a"]).tagged(Vec::<String>::new());
+        assert_eq!(event.tags().collect::<Vec<_>>(), ["a"]);
     }
 
     #[test]

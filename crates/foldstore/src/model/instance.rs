@@ -104,12 +104,8 @@ impl<D: ModelDefinition> View<D> for Writer<D> {
 
 impl<D: ModelDefinition> Dispatch<D> for Writer<D> {
     fn dispatch(&mut self, event: D::Event) -> Result<()> {
-        let mut untyped = Event::from_typed(&event)?;
-        let tags = self.definition.event_tags(&event);
-        if !tags.is_empty() {
-            // Untagged events are written as before tags existed (no `tags` member).
-            untyped = untyped.tagged(tags);
-        }
+        // Untagged events are written as before tags existed (no `tags` member).
+        let untyped = Event::from_typed(&event)?.tagged(self.definition.event_tags(&event));
         if let Some(scope) = self.scope.as_ref().filter(|scope| !scope.matches(&untyped)) {
             let problem = format!(
                 "event `{}` with tags {:?} does not match the model's scope {scope:?}, so the model could never see it: tag it (ModelDefinition::event_tags) to match the scope",
