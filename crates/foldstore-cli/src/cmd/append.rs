@@ -120,14 +120,17 @@ fn condition_failed(
     } else {
         ("commits", "hold")
     };
+    let since = match condition.after.unwrap_or(0) {
+        0 => "where none may be".to_owned(),
+        after => format!("committed after commit {after}"),
+    };
     let p = Palette::stderr();
     writeln!(
         io::stderr(),
-        "{} the condition failed: {noun} {} {verb} {} committed after commit {}; nothing was written",
+        "{} the condition failed: {noun} {} {verb} {} {since}; nothing was written",
         styled(p.bad, "conflict:"),
         commits.join(", "),
         describe(&condition.query.items()[0]),
-        condition.after.unwrap_or(0),
     )?;
     Ok(ExitCode::from(CONDITION_FAILED))
 }

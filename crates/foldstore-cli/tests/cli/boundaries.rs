@@ -200,55 +200,34 @@ fn events_after_beyond_the_log_and_with_from_are_refused() {
 fn a_conditional_append_writes_only_when_nothing_matching_came_after() {
     let dir = TestDir::new();
     let store = bank(&dir, "journal");
-    // Decided on account 8 at commit 6 (its last): account 7's commits do not get in the way.
-    append(&store, &["deposited", "1", "--tag", "account:7"]);
-    assert_eq!(
-        append(
-            &store,
-            &[
-                "withdrawn",
-                "1",
-                "--tag",
-                "account:8",
-                "--if-none-after",
-                "6"
-            ]
-        ),
-        8
-    );
-    // The same decision again: commit 8 conflicts; nothing is written, status 3.
-    let outcome = run_on(
-        "append",
-        &store,
-        &[
+    // A withdrawal from account 8, decided on what was read up to commit `after`.
+    let withdraw = |after: &str| {
+        let args = [
             "withdrawn",
             "1",
             "--tag",
             "account:8",
             "--if-none-after",
-            "6",
-        ],
-    );
+            after,
+        ];
+        run_on("append", &store, &args)
+    };
+    // Decided at commit 6 (account 8's last): account 7's commit 7 does not get in the way.
+    append(&store, &["deposited", "1", "--tag", "account:7"]);
+    let outcome = withdraw("6");
+    outcome.expect_code(0);
+    assert_eq!(outcome.stdout, "8\n");
+    // The same decision again: commit 8 conflicts; nothing is written, status 3.
+    let outcome = withdraw("6");
     outcome.expect_code(3).expect_stderr_contains(&[
         "the condition failed: commit 8 holds events tagged account:8 committed after commit 6",
         "nothing was written",
     ]);
     assert_eq!(outcome.stdout, "");
     // Every conflicting commit is named.
-    run_on(
-        "append",
-        &store,
-        &[
-            "withdrawn",
-            "1",
-            "--tag",
-            "account:8",
-            "--if-none-after",
-            "2",
-        ],
-    )
-    .expect_code(3)
-    .expect_stderr_contains(&["commits 5, 6, 8 hold events tagged account:8"]);
+    withdraw("2")
+        .expect_code(3)
+        .expect_stderr_contains(&["commits 5, 6, 8 hold events tagged account:8"]);
     assert_eq!(events(&store, &["--after", "8"]), []);
 }
 
@@ -288,7 +267,9 @@ fn if_none_after_zero_guards_uniqueness() {
     assert_eq!(append(&store, &register), 1);
     run_on("append", &store, &register)
         .expect_code(3)
-        .expect_stderr_contains(&["commit 1 holds events tagged email:ann@example.com"]);
+        .expect_stderr_contains(&[
+            "commit 1 holds events tagged email:ann@example.com where none may be",
+        ]);
     assert_eq!(
         append(
             &store,
