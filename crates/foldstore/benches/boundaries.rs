@@ -7,7 +7,10 @@
 //!   was committed to that account after the last commit it read. The store starts with 10,000
 //!   commits (about 20 per account). After the group, the 8-thread rate as a multiple of the
 //!   1-thread rate (over every decision timed, warm-up included) and the count of failed
-//!   conditions (0 expected: no decision depends on another thread's) are printed.
+//!   conditions (0 expected: no decision depends on another thread's) are printed, and where a
+//!   decision's time went (reading, appending). `baseline/log_threads_1` and `_8`: plain
+//!   [`Store::log`] of the same events from as many threads, which share disk syncs: the most
+//!   the decisions could gain from threads.
 //! - `conditional_append`: `store_log` (a plain [`Store::log`] of a tagged event) beside
 //!   `append_if_nothing_intervening` (the same event through [`Store::append_if`], conditional
 //!   on its tag after the last commit, which nothing follows): durable, and without syncs
@@ -48,6 +51,27 @@ const EVENTS_PER_ACCOUNT: u64 = 20;
 
 /// Conditions that failed (none should: each thread decides about its own accounts).
 static FAILED_CONDITIONS: AtomicU64 = AtomicU64::new(0);
+/// Where the decisions' time went since it was last taken (see [`take_spent`]): nanoseconds
+/// reading, nanoseconds appending, and the events read.
+static SPENT: [AtomicU64; 3] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+
+/// The decisions' time spent reading and appending since the last call, in words, per decision.
+fn take_spent(decisions: u64) -> String {
+    let [read, append, events] = SPENT.each_ref().map(|n| n.swap(0, Ordering::Relaxed));
+    let per = |n: u64| n as f64 / decisions.max(1) as f64;
+    format!(
+        "reading {:.0} µs ({:.0} events), appending {:.0} µs",
+        per(read) / 1e3,
+        per(events),
+        per(append) / 1e3
+    )
+}
+
+/// Adds the time since `started` to `SPENT[slot]`.
+fn spent(slot: usize, started: Instant) {
+    let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    SPENT[slot].fetch_add(nanos, Ordering::Relaxed);
+}
 
 /// The tag of account `account`.
 fn account_tag(account: u64) -> String {
@@ -89,7 +113,10 @@ fn bank(commits: u64, accounts: u64) -> tempfile::TempDir {
 fn decide(store: &Store, account: u64, k: u64) {
     let query = Query::tag(account_tag(account));
     loop {
+        let reading = Instant::now();
         let read = store.events_matching(&query, 0).expect("read");
+        spent(0, reading);
+        SPENT[2].fetch_add(read.len() as u64, Ordering::Relaxed);
         let balance: i64 = read
             .iter()
             .filter_map(|e| e.event.data()?["amount"].as_i64())
@@ -97,10 +124,12 @@ fn decide(store: &Store, account: u64, k: u64) {
         let at = read.last().map_or(0, |e| e.commit);
         let amount = if balance >= 10 { -10 } else { 20 };
         let condition = AppendCondition::none_matching_after(query.clone(), at);
-        match store
+        let appending = Instant::now();
+        let appended = store
             .append_if(&[movement(account, amount, k)], &condition)
-            .expect("append")
-        {
+            .expect("append");
+        spent(1, appending);
+        match appended {
             Ok(commit) => {
                 black_box(commit);
                 return;
@@ -112,16 +141,17 @@ fn decide(store: &Store, account: u64, k: u64) {
     }
 }
 
-/// `decisions` decisions shared out among `threads` threads, each about its own accounts.
-fn decide_in_threads(store: &Store, threads: u64, decisions: u64) -> Duration {
+/// `count` calls of `work(account, k)` shared out among `threads` threads, each about its own
+/// accounts: how long they took.
+fn in_threads(threads: u64, count: u64, work: impl Fn(u64, u64) + Sync) -> Duration {
     let started = Instant::now();
     std::thread::scope(|scope| {
         for thread in 0..threads {
-            let mine = decisions / threads + u64::from(thread < decisions % threads);
+            let mine = count / threads + u64::from(thread < count % threads);
+            let work = &work;
             scope.spawn(move || {
                 for k in 0..mine {
-                    let account = thread * ACCOUNTS_PER_THREAD + k % ACCOUNTS_PER_THREAD;
-                    decide(store, account, k);
+                    work(thread * ACCOUNTS_PER_THREAD + k % ACCOUNTS_PER_THREAD, k);
                 }
             });
         }
@@ -143,13 +173,32 @@ fn decisions_under_contention(c: &mut Criterion) {
         (1, Cell::new((0u64, Duration::ZERO))),
         (MAX_THREADS, Cell::default()),
     ];
+    take_spent(1);
     for (threads, total) in &timed {
         group.bench_function(format!("threads_{threads}"), |b| {
             b.iter_custom(|iters| {
-                let elapsed = decide_in_threads(&store, *threads, iters);
+                let elapsed = in_threads(*threads, iters, |account, k| decide(&store, account, k));
                 let (decisions, time) = total.get();
                 total.set((decisions + iters, time + elapsed));
                 elapsed
+            });
+        });
+        // Each thread's time: with more threads than cores, waiting for a core counts too.
+        println!(
+            "decisions with {threads} threads, per decision: {}",
+            take_spent(total.get().0)
+        );
+    }
+    // What threads gain on plain appends of the same events (to a store of their own), which
+    // share disk syncs: the most the decisions could gain.
+    let plain = tempfile::tempdir().expect("a folder");
+    let plain = durable(plain.path());
+    for threads in [1, MAX_THREADS] {
+        group.bench_function(format!("baseline/log_threads_{threads}"), |b| {
+            b.iter_custom(|iters| {
+                in_threads(threads, iters, |account, k| {
+                    black_box(plain.log(&movement(account, 20, k)).expect("log"));
+                })
             });
         });
     }
