@@ -13,6 +13,7 @@ Examples:
   foldstore show ./members 3                   look at one commit
   foldstore tail -f ./members                  watch new commits land
   foldstore events ./members --name heartbeat  every event, as JSON lines
+  foldstore events ./bank --tag account:7      one account's events, through the index
   foldstore verify ./members                   check every file
   foldstore copy ./members /backup/members     copy (or resume copying) a store
   foldstore log postgres://app@db:5432/shop?table=orders    a store in PostgreSQL
@@ -30,6 +31,7 @@ Exit status:
   0  success (for verify: the store is sound)
   1  failure: an error, or damage found (by verify, stats or snapshots)
   2  the command line is wrong
+  3  append --if-none-after: the condition failed (nothing was written)
 
 Environment:
   FOLDSTORE_LOG  what to log on standard error, e.g. debug or foldstore=trace (default: warn)
@@ -117,6 +119,30 @@ fn parse_commit_number(text: &str) -> Result<u64, String> {
     }
 }
 
+/// How `foldstore append` tags its events and when it writes them.
+#[derive(Clone, Debug, Default, Args)]
+pub struct BoundaryArgs {
+    /// Tag the event (with --stdin: every event) with TAG, e.g. account:7 (may be given more
+    /// than once).
+    #[arg(long, value_name = "TAG")]
+    pub tag: Vec<String>,
+    /// Write only if no event matching the condition's query was committed after commit N (0:
+    /// none at all); else write nothing and exit with status 3. See "Conditional appends".
+    #[arg(long, value_name = "N")]
+    pub if_none_after: Option<u64>,
+    /// The condition's query: events carrying TAG (may be given more than once: all of them).
+    #[arg(long, value_name = "TAG", requires = "if_none_after")]
+    pub query_tag: Vec<String>,
+    /// The condition's query: events named NAME (may be given more than once: any of them).
+    #[arg(long, value_name = "NAME", requires = "if_none_after")]
+    pub query_name: Vec<String>,
+    /// Write only if no commit with this key is in the store yet; else write nothing and
+    /// print the number of the commit that holds it (status 0). The key is kept as the tag
+    /// idempotency:KEY of the first event.
+    #[arg(long, value_name = "KEY", conflicts_with = "if_none_after")]
+    pub idempotency_key: Option<String>,
+}
+
 /// The verbs.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -127,7 +153,19 @@ pub enum Command {
   foldstore append ./members newMemberRegistered '{\"member\": {\"name\": \"peter pan\"}}'
   foldstore append ./members heartbeat
   printf '%s\\n' '{\"name\": \"a\", \"data\": 1}' '{\"name\": \"b\"}' | foldstore append ./members --stdin
-  foldstore append --layout journal ./fast-store heartbeat")]
+  foldstore append --layout journal ./fast-store heartbeat
+  foldstore append ./bank deposited '{\"amount\": 5}' --tag account:7
+  foldstore append ./bank withdrawn '{\"amount\": 5}' --tag account:7 --if-none-after 12
+  foldstore append ./bank opened --tag account:9 --if-none-after 0
+  foldstore append ./bank deposited '{\"amount\": 5}' --tag account:7 --idempotency-key req-8f2c
+
+Conditional appends:
+  --if-none-after N writes only if no event matching the condition's query was committed
+  after commit N, the last commit the decision read (0: no such event may exist at all, which
+  guards uniqueness). The query is --query-tag and --query-name when given, else the event's
+  own --tag values: appending to one stream expecting its version. The check and the write are
+  atomic, also against other processes. When the condition fails, nothing is written, the
+  conflicting commits are named on standard error, and the exit status is 3.")]
     Append {
         /// The store: a folder, or a postgres:// or s3:// address.
         store: PathBuf,
@@ -145,24 +183,37 @@ pub enum Command {
         /// asking for the other one is an error.
         #[arg(long, value_name = "LAYOUT")]
         layout: Option<LayoutArg>,
+        #[command(flatten)]
+        boundary: BoundaryArgs,
     },
 
     /// Print every event as one JSON line: {"commit", "headers", "name", "data"}.
     ///
-    /// `data` is absent when the event has none. Filters combine: a line is printed when its
-    /// commit is in the range and the time window, and its event has one of the names.
+    /// `data` is absent when the event has none; `tags` is there when it has tags. Filters
+    /// combine: a line is printed when its commit is in the range and the time window, and its
+    /// event has one of the names and all of the tags. With --name or --tag the events are
+    /// found through the store's index instead of reading every commit.
     #[command(after_help = "Examples:
   foldstore events ./members
   foldstore events ./members --from 10 --to 20
   foldstore events ./members --name memberHasMoved --name membershipEnded
+  foldstore events ./bank --tag account:7 --name deposited --name withdrawn
+  foldstore events ./bank --tag account:7 --after 120
   foldstore events ./members --since 2026-11-27T15:00:00Z --until 2026-11-27
   foldstore events ./members --pretty | less -R")]
     Events {
         #[command(flatten)]
         scan: ScanArgs,
-        /// Only events with this name (may be given more than once).
+        /// Only events with this name (may be given more than once: any of them). The first
+        /// letter's case does not count (memberHasMoved is MemberHasMoved), as in the original.
         #[arg(long, value_name = "NAME")]
         name: Vec<String>,
+        /// Only events carrying this tag (may be given more than once: all of them).
+        #[arg(long, value_name = "TAG")]
+        tag: Vec<String>,
+        /// Only events committed after commit N (the same as --from N+1).
+        #[arg(long, value_name = "N", conflicts_with = "from")]
+        after: Option<u64>,
         /// Print each line as indented JSON, colored on a terminal (for people; still JSON).
         #[arg(long)]
         pretty: bool,

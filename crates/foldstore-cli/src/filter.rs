@@ -1,8 +1,9 @@
-//! Selecting commits and events: time windows (`--since`, `--until`) and event names (`--name`).
+//! Selecting commits and events: time windows (`--since`, `--until`), event names (`--name`)
+//! and tags (`--tag`), and the queries these make for the store's index.
 
 use std::time::{Duration, SystemTime};
 
-use foldstore::{Commit, Event};
+use foldstore::{same_name, Commit, Event, Headers, Query, QueryItem};
 
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 
@@ -58,10 +59,23 @@ impl Selection {
     /// Whether the commit's time is in the window. With no window every commit is; with one,
     /// a commit without a readable `time` header is not.
     pub fn time_matches(&self, commit: &Commit) -> bool {
+        self.window_holds(|| commit.time())
+    }
+
+    /// Whether the time in `headers` (a commit's) is in the window, as [`Self::time_matches`].
+    pub fn headers_time_matches(&self, headers: &Headers) -> bool {
+        self.window_holds(|| {
+            let text = headers.get("time")?.as_str()?;
+            humantime::parse_rfc3339_weak(text).ok()
+        })
+    }
+
+    /// Whether the time `time` reads is in the window (it is not read when there is none).
+    fn window_holds(&self, time: impl FnOnce() -> Option<SystemTime>) -> bool {
         if self.since.is_none() && self.until.is_none() {
             return true;
         }
-        let Some(time) = commit.time() else {
+        let Some(time) = time() else {
             return false;
         };
         let after_since = self.since.as_ref().is_none_or(|since| time >= since.at);
@@ -72,15 +86,38 @@ impl Selection {
         after_since && before_until
     }
 
-    /// Whether the event has one of the names (or no names are selected).
+    /// Whether the event has one of the names (or no names are selected), by the original
+    /// package's rule: `memberHasMoved` and `MemberHasMoved` are one name.
     pub fn name_matches(&self, event: &Event) -> bool {
-        self.names.is_empty() || self.names.iter().any(|name| name == event.name())
+        self.names.is_empty() || self.names.iter().any(|name| same_name(name, event.name()))
     }
 
     /// Whether the commit is in the window and has at least one event with one of the names.
     pub fn commit_matches(&self, commit: &Commit) -> bool {
         self.time_matches(commit) && commit.events().iter().any(|e| self.name_matches(e))
     }
+}
+
+/// The query of one item: events with any of `names` (none: any name) carrying all of `tags`.
+pub fn query(names: &[String], tags: &[String]) -> Query {
+    Query::new().item(QueryItem::new().names(names).tags(tags))
+}
+
+/// The events a one-item query matches, in words: `events named a or b, tagged t and u`.
+pub fn describe(item: &QueryItem) -> String {
+    let mut text = "events".to_owned();
+    if !item.event_names().is_empty() {
+        text.push_str(" named ");
+        text.push_str(&item.event_names().join(" or "));
+    }
+    if !item.event_tags().is_empty() {
+        if !item.event_names().is_empty() {
+            text.push(',');
+        }
+        text.push_str(" tagged ");
+        text.push_str(&item.event_tags().join(" and "));
+    }
+    text
 }
 
 #[cfg(test)]
@@ -103,6 +140,22 @@ mod tests {
         assert_eq!(milli.at, at("2026-11-27T15:03:30.380Z"));
         assert_eq!(milli.span, Duration::from_millis(1));
         assert!(parse_time("2026-11-27 15:03:30").is_ok());
+    }
+
+    #[test]
+    fn queries_are_described_in_words() {
+        let strings = |s: &[&str]| s.iter().map(|&s| s.to_owned()).collect::<Vec<_>>();
+        let q = query(&strings(&["a", "b"]), &strings(&["t", "u"]));
+        assert_eq!(
+            describe(&q.items()[0]),
+            "events named a or b, tagged t and u"
+        );
+        let q = query(&[], &strings(&["account:7"]));
+        assert_eq!(describe(&q.items()[0]), "events tagged account:7");
+        assert_eq!(
+            describe(&query(&strings(&["a"]), &[]).items()[0]),
+            "events named a"
+        );
     }
 
     #[test]

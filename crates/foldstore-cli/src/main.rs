@@ -22,7 +22,7 @@ use clap::{CommandFactory, Parser};
 
 use crate::access::open_existing;
 use crate::cli::{Cli, ColorWhen, Command, TimeArgs};
-use crate::filter::Selection;
+use crate::filter::{query, Selection};
 use crate::output::{is_broken_pipe, styled, Palette};
 
 fn main() -> ExitCode {
@@ -53,13 +53,27 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             data,
             stdin,
             layout,
-        } => cmd::append::run(&store, name, data.as_deref(), stdin, layout),
-        Command::Events { scan, name, pretty } => cmd::events::run(
-            &open_existing(&scan.store)?,
-            scan.range,
-            &selection(scan.time, name),
+            boundary,
+        } => cmd::append::run(&store, name, data.as_deref(), stdin, layout, &boundary),
+        Command::Events {
+            mut scan,
+            name,
+            tag,
+            after,
             pretty,
-        ),
+        } => {
+            if let Some(after) = after {
+                scan.range.from = Some(after.saturating_add(1));
+            }
+            let query = (!name.is_empty() || !tag.is_empty()).then(|| query(&name, &tag));
+            cmd::events::run(
+                &open_existing(&scan.store)?,
+                scan.range,
+                &selection(scan.time, name),
+                query.as_ref(),
+                pretty,
+            )
+        }
         Command::Log { scan, name, json } => cmd::log::run(
             &open_existing(&scan.store)?,
             scan.range,

@@ -116,8 +116,10 @@ fn name_selects_events_and_combines_with_time() {
         logged(&store, &["--name", "e", "--since", "2026-01-01"]),
         [0u64; 0]
     );
-    // Names are compared exactly.
-    assert_eq!(events(&store, &["--name", "C"]), []);
+    // Names follow the original's rule: the first letter's case does not count, the rest's does.
+    assert_eq!(events(&store, &["--name", "C"]), [(3, "c".to_owned())]);
+    assert_eq!(logged(&store, &["--name", "E"]), [5]);
+    assert_eq!(events(&store, &["--name", "tICK"]), []);
 }
 
 #[test]

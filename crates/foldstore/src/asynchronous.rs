@@ -1,5 +1,6 @@
-//! An async API for tokio (feature `tokio`): store and model operations run on tokio's
-//! blocking threads, never on the runtime's workers, and subscriptions are `Stream`s.
+//! An async API for tokio (feature `tokio`): store and model operations (consistency
+//! boundaries among them: queries, conditional and idempotent appends) run on tokio's blocking
+//! threads, never on the runtime's workers, and subscriptions are `Stream`s.
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,10 +11,12 @@ use futures_core::Stream;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
+use crate::boundary::{AppendCondition, Appended, ConditionFailed, MatchedEvent};
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::format::Commit;
 use crate::model::{AggregatorData, CommitFlag, Model, ModelDefinition, Outcome, ReadOnly, Writer};
+use crate::query::Query;
 use crate::store::Store;
 use crate::subscribe::Start;
 
@@ -105,6 +108,56 @@ impl AsyncStore {
     pub async fn read_commit(&self, number: u64) -> Result<Commit> {
         let store = self.store.clone();
         blocking(move || store.read_commit(number)).await
+    }
+
+    /// As [`Store::events_matching`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), foldstore::Error> {
+    /// use foldstore::asynchronous::AsyncStore;
+    /// use foldstore::{AppendCondition, Event, Query, Store};
+    ///
+    /// let store = AsyncStore::new(Store::memory());
+    /// let account_7 = Query::tag("account:7");
+    /// let read = store.events_matching(&account_7, 0).await?;
+    /// let at = read.last().map_or(0, |e| e.commit);
+    /// let deposit = [Event::new("deposited").tagged(["account:7"])];
+    /// let condition = AppendCondition::none_matching_after(account_7.clone(), at);
+    /// assert_eq!(store.append_if(&deposit, &condition).await?, Ok(1));
+    /// assert_eq!(store.events_matching(&account_7, 0).await?.len(), 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Store::events_matching`].
+    pub async fn events_matching(&self, query: &Query, after: u64) -> Result<Vec<MatchedEvent>> {
+        let (store, query) = (self.store.clone(), query.clone());
+        blocking(move || store.events_matching(&query, after)).await
+    }
+
+    /// As [`Store::append_if`]: the new commit's number, or the commits that broke the
+    /// condition (nothing written).
+    ///
+    /// # Errors
+    /// As [`Store::append_if`].
+    pub async fn append_if(
+        &self,
+        events: &[Event],
+        condition: &AppendCondition,
+    ) -> Result<std::result::Result<u64, ConditionFailed>> {
+        let (store, events, condition) = (self.store.clone(), events.to_vec(), condition.clone());
+        blocking(move || store.append_if(&events, &condition)).await
+    }
+
+    /// As [`Store::append_once`].
+    ///
+    /// # Errors
+    /// As [`Store::append_once`].
+    pub async fn append_once(&self, key: &str, events: &[Event]) -> Result<Appended> {
+        let (store, key, events) = (self.store.clone(), key.to_owned(), events.to_vec());
+        blocking(move || store.append_once(&key, &events)).await
     }
 
     /// The commits after `start` as a stream that ends at the end of the log.

@@ -1,5 +1,6 @@
 //! The async API (feature `tokio`): [`AsyncStore`] and [`AsyncModel`] run the synchronous core
-//! on tokio's blocking threads, and subscriptions are `Stream`s ([`CommitStream`]).
+//! (consistency boundaries too: queries, conditional and idempotent appends) on tokio's blocking
+//! threads, and subscriptions are `Stream`s ([`CommitStream`]).
 #![cfg(feature = "tokio")]
 
 mod common;
@@ -11,7 +12,10 @@ use std::time::Duration;
 use common::counted::Counted;
 use common::counter::{Counter, CounterEvent};
 use foldstore::asynchronous::{AsyncModel, AsyncStore, CommitStream};
-use foldstore::{Commit, Dispatch, Error, Event, MemoryStorage, Start, Storage, Store, View};
+use foldstore::{
+    AppendCondition, Commit, Dispatch, Error, Event, MemoryStorage, Query, QueryItem, Start,
+    Storage, Store, View,
+};
 use futures_core::Stream;
 use serde_json::json;
 
@@ -329,6 +333,192 @@ async fn the_async_api_does_no_storage_io_on_the_runtime_thread() {
         Vec::<&str>::new(),
         "storage calls made on the runtime's thread"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Consistency boundaries
+
+fn deposit(account: u64, amount: i64) -> Event {
+    Event::with_data("deposited", json!(amount)).tagged([format!("account:{account}")])
+}
+
+#[tokio::test]
+async fn async_store_reads_by_query_and_appends_on_conditions() {
+    let (_temp, store) = folder_store();
+    let async_store = AsyncStore::new(store.clone());
+    async_store.log(&deposit(7, 5)).await.unwrap();
+    async_store.log(&deposit(8, 1)).await.unwrap();
+    async_store
+        .log(&Event::new("Withdrawn").tagged(["account:7"]))
+        .await
+        .unwrap();
+
+    let account_7 = Query::tag("account:7");
+    let read = async_store.events_matching(&account_7, 0).await.unwrap();
+    let commits: Vec<u64> = read.iter().map(|e| e.commit).collect();
+    assert_eq!(commits, [1, 3]);
+    assert_eq!(read[0].event, deposit(7, 5));
+    assert_eq!(read, store.events_matching(&account_7, 0).unwrap());
+    // Names by the original's first-letter rule; `after` is exclusive.
+    let withdrawn = Query::new().item(QueryItem::new().name("withdrawn").tag("account:7"));
+    let found = async_store.events_matching(&withdrawn, 0).await.unwrap();
+    assert_eq!(found.iter().map(|e| e.commit).collect::<Vec<_>>(), [3]);
+    assert!(async_store
+        .events_matching(&account_7, 3)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Decided on account 7 at commit 3: another account's commit does not get in the way...
+    let condition = AppendCondition::none_matching_after(account_7.clone(), 3);
+    async_store.log(&deposit(8, 2)).await.unwrap();
+    assert_eq!(
+        async_store
+            .append_if(&[deposit(7, 1)], &condition)
+            .await
+            .unwrap(),
+        Ok(5)
+    );
+    // ...and the same decision again conflicts with the first, writing nothing.
+    let failed = async_store
+        .append_if(&[deposit(7, 1)], &condition)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(failed.conflicts, [5]);
+    assert_eq!(async_store.tip().await.unwrap(), 5);
+    // No events: the store's error, through the async API.
+    assert!(matches!(
+        async_store.append_if(&[], &condition).await,
+        Err(Error::InvalidEvent { .. })
+    ));
+
+    let first = async_store
+        .append_once("payment-1", &[deposit(9, 3)])
+        .await
+        .unwrap();
+    let again = async_store
+        .append_once("payment-1", &[deposit(9, 3)])
+        .await
+        .unwrap();
+    assert_eq!((first.commit, first.written), (6, true));
+    assert_eq!((again.commit, again.written), (6, false));
+    // The key holds across processes: a store opened afresh sees it.
+    let fresh = AsyncStore::new(Store::open(store.path().unwrap()).unwrap());
+    let later = fresh
+        .append_once("payment-1", &[deposit(9, 3)])
+        .await
+        .unwrap();
+    assert_eq!((later.commit, later.written), (6, false));
+    assert_eq!(fresh.tip().await.unwrap(), 6);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn boundary_operations_do_no_storage_io_on_the_runtime_thread() {
+    let runtime_thread = std::thread::current().id();
+    let counted = Counted::default();
+    // Commits written by "another process": the index is filled on the first read.
+    let other = Store::with_storage(counted.inner.clone());
+    for account in [1, 2, 1] {
+        other.log(&deposit(account, 1)).unwrap();
+    }
+    let async_store = AsyncStore::new(Store::with_storage(counted.clone()));
+    let account_1 = Query::tag("account:1");
+    assert_eq!(
+        async_store
+            .events_matching(&account_1, 0)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    let condition = AppendCondition::none_matching_after(account_1, 3);
+    assert_eq!(
+        async_store
+            .append_if(&[deposit(1, 1)], &condition)
+            .await
+            .unwrap(),
+        Ok(4)
+    );
+    assert!(
+        async_store
+            .append_once("k", &[deposit(2, 1)])
+            .await
+            .unwrap()
+            .written
+    );
+
+    assert!(!counted.calls().is_empty(), "the backend was used");
+    assert_eq!(
+        counted.calls_on(runtime_thread),
+        Vec::<&str>::new(),
+        "storage calls made on the runtime's thread"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_conditional_appends_conflict_only_on_shared_accounts() {
+    const TASKS: u64 = 8;
+    const DECISIONS: u64 = 10;
+    let (_temp, store) = folder_store();
+    let async_store = AsyncStore::new(store.clone());
+    // Each task decides about its own account, reading it and appending on the condition that
+    // it did not change: no decision conflicts with another task's.
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|task| {
+            let async_store = async_store.clone();
+            tokio::spawn(async move {
+                let account = Query::tag(format!("account:{task}"));
+                for decision in 0..DECISIONS {
+                    let read = async_store.events_matching(&account, 0).await.unwrap();
+                    assert_eq!(read.len() as u64, decision, "every earlier decision seen");
+                    let at = read.last().map_or(0, |e| e.commit);
+                    let condition = AppendCondition::none_matching_after(account.clone(), at);
+                    let appended = async_store
+                        .append_if(&[deposit(task, 1)], &condition)
+                        .await
+                        .unwrap();
+                    assert!(appended.is_ok(), "task {task}: {appended:?}");
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        tokio::time::timeout(HANG, task)
+            .await
+            .expect("hung")
+            .unwrap();
+    }
+    assert_eq!(store.tip().unwrap(), TASKS * DECISIONS);
+
+    // Racing decisions on one account from one position: exactly one wins, the others are
+    // told which commit it was.
+    let account = Query::tag("account:shared");
+    let condition = AppendCondition::none_matching_after(account, store.tip().unwrap());
+    let racers: Vec<_> = (0..TASKS)
+        .map(|_| {
+            let (async_store, condition) = (async_store.clone(), condition.clone());
+            tokio::spawn(async move {
+                let event = Event::new("opened").tagged(["account:shared"]);
+                async_store.append_if(&[event], &condition).await.unwrap()
+            })
+        })
+        .collect();
+    let mut won = Vec::new();
+    let mut lost = Vec::new();
+    for racer in racers {
+        match tokio::time::timeout(HANG, racer)
+            .await
+            .expect("hung")
+            .unwrap()
+        {
+            Ok(commit) => won.push(commit),
+            Err(failed) => lost.push(failed.conflicts),
+        }
+    }
+    assert_eq!(won.len(), 1, "{won:?}");
+    assert!(lost.iter().all(|conflicts| conflicts == &won), "{lost:?}");
+    assert_eq!(store.tip().unwrap(), TASKS * DECISIONS + 1);
 }
 
 // ---------------------------------------------------------------------------------------------

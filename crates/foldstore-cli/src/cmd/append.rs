@@ -1,30 +1,143 @@
-//! `foldstore append`: one event, or a block of events read from standard input, as one commit.
+//! `foldstore append`: one event, or a block of events read from standard input, as one commit;
+//! tagged, on a condition (`--if-none-after`) or once per key (`--idempotency-key`).
 
 use std::io::{self, BufRead, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context};
-use foldstore::{Error, Event, Store};
+use foldstore::{AppendCondition, ConditionFailed, Error, Event, Query, Store};
 
-use crate::cli::LayoutArg;
+use crate::cli::{BoundaryArgs, LayoutArg};
+use crate::filter::{describe, query};
+use crate::output::{styled, Palette};
+
+/// The exit status when the condition of `--if-none-after` failed.
+const CONDITION_FAILED: u8 = 3;
 
 /// Appends one event (`name` and optional JSON `data`), or the events on standard input, as
-/// one commit, and prints its number.
+/// one commit, tagged and written as `boundary` says, and prints its number.
 ///
 /// Data and events may be nested as deeply as a commit can hold them (see
 /// [`foldstore::Commit::MAX_NESTING`]); deeper input is refused before the store is touched.
 ///
 /// # Errors
-/// Bad JSON, or JSON nested too deep (nothing is written), errors of the store.
+/// Bad JSON, or JSON nested too deep (nothing is written), a condition without a query or with
+/// a position beyond the log, errors of the store.
 pub fn run(
     path: &Path,
     name: Option<String>,
     data: Option<&str>,
     stdin: bool,
     layout: Option<LayoutArg>,
+    boundary: &BoundaryArgs,
 ) -> anyhow::Result<ExitCode> {
-    let events = if stdin {
+    let mut events = read_input(name, data, stdin)?;
+    if !boundary.tag.is_empty() {
+        // Tagging with no tags would still add an empty `tags` member.
+        events = events
+            .into_iter()
+            .map(|event| event.tagged(&boundary.tag))
+            .collect();
+    }
+    let condition = boundary
+        .if_none_after
+        .map(|after| condition(boundary, after))
+        .transpose()?;
+    let mut builder = Store::builder(path);
+    if let Some(layout) = layout {
+        builder = builder.layout(layout.into());
+    }
+    let store = builder.open()?;
+    store.ensure_folder()?;
+    let commit = if let Some(key) = &boundary.idempotency_key {
+        let appended = store.append_once(key, &events)?;
+        if !appended.written {
+            let p = Palette::stderr();
+            writeln!(
+                io::stderr(),
+                "{} the idempotency key {key:?} is in commit {} already; nothing was written",
+                styled(p.warn, "note:"),
+                appended.commit
+            )?;
+        }
+        appended.commit
+    } else if let Some(condition) = condition {
+        let tip = store.tip()?;
+        if let Some(after) = condition.after.filter(|&after| after > tip) {
+            return Err(Error::OutOfRange {
+                requested: after,
+                tip,
+            })
+            .context(
+                "--if-none-after names a commit no decision can have read; nothing was written",
+            );
+        }
+        match store.append_if(&events, &condition)? {
+            Ok(commit) => commit,
+            Err(failed) => return condition_failed(&condition, &failed),
+        }
+    } else {
+        store
+            .log_block(|block| {
+                for event in &events {
+                    block.log(event)?;
+                }
+                block.mark_as_complete();
+                Ok::<_, Error>(())
+            })?
+            .ok_or_else(|| anyhow!("no events to write"))?
+    };
+    writeln!(io::stdout(), "{commit}")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The condition of `--if-none-after after`: the query of `--query-tag` and `--query-name`, or
+/// else the events of the `--tag` values.
+fn condition(boundary: &BoundaryArgs, after: u64) -> anyhow::Result<AppendCondition> {
+    let query: Query = if boundary.query_tag.is_empty() && boundary.query_name.is_empty() {
+        if boundary.tag.is_empty() {
+            bail!(
+                "--if-none-after needs a query: --query-tag or --query-name, or the event's own \
+                 --tag; nothing was written"
+            );
+        }
+        query(&[], &boundary.tag)
+    } else {
+        query(&boundary.query_name, &boundary.query_tag)
+    };
+    Ok(AppendCondition::none_matching_after(query, after))
+}
+
+/// Says on standard error which commits broke `condition`; the exit status for it.
+fn condition_failed(
+    condition: &AppendCondition,
+    failed: &ConditionFailed,
+) -> anyhow::Result<ExitCode> {
+    let commits: Vec<String> = failed.conflicts.iter().map(u64::to_string).collect();
+    let (noun, verb) = if commits.len() == 1 {
+        ("commit", "holds")
+    } else {
+        ("commits", "hold")
+    };
+    let since = match condition.after.unwrap_or(0) {
+        0 => "where none may be".to_owned(),
+        after => format!("committed after commit {after}"),
+    };
+    let p = Palette::stderr();
+    writeln!(
+        io::stderr(),
+        "{} the condition failed: {noun} {} {verb} {} {since}; nothing was written",
+        styled(p.bad, "conflict:"),
+        commits.join(", "),
+        describe(&condition.query.items()[0]),
+    )?;
+    Ok(ExitCode::from(CONDITION_FAILED))
+}
+
+/// The events to write: one from `name` and `data`, or those on standard input.
+fn read_input(name: Option<String>, data: Option<&str>, stdin: bool) -> anyhow::Result<Vec<Event>> {
+    Ok(if stdin {
         read_events(io::stdin().lock())?
     } else {
         let name = name.ok_or_else(|| anyhow!("an event name is needed (or --stdin)"))?;
@@ -33,23 +146,7 @@ pub fn run(
             Some(text) => Event::with_data(name, read_data(text)?),
         };
         vec![event]
-    };
-    let mut builder = Store::builder(path);
-    if let Some(layout) = layout {
-        builder = builder.layout(layout.into());
-    }
-    let store = builder.open()?;
-    store.ensure_folder()?;
-    let commit = store.log_block(|block| {
-        for event in &events {
-            block.log(event)?;
-        }
-        block.mark_as_complete();
-        Ok::<_, Error>(())
-    })?;
-    let commit = commit.ok_or_else(|| anyhow!("no events to write"))?;
-    writeln!(io::stdout(), "{commit}")?;
-    Ok(ExitCode::SUCCESS)
+    })
 }
 
 /// Reads the DATA argument: JSON nested no deeper than an event's data in a commit may be.

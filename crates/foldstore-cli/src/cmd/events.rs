@@ -1,9 +1,10 @@
-//! `foldstore events`: every event as one JSON line, with filters.
+//! `foldstore events`: every event as one JSON line, with filters; by name or tag through the
+//! store's event index.
 
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, StdoutLock, Write};
 use std::process::ExitCode;
 
-use foldstore::{Commit, Event, Store};
+use foldstore::{Event, Headers, Query, Store};
 use serde_json::{Map, Value};
 
 use crate::access::resolve_range;
@@ -13,61 +14,102 @@ use crate::output::{stdout_is_a_file, write_pretty_json, Palette};
 use crate::progress::Progress;
 
 /// Prints the events of the commits in `range` that `selection` selects, one JSON line each
-/// (or indented JSON when `pretty`).
+/// (or indented JSON when `pretty`). With a `query` (names or tags given), only the events it
+/// matches, read through [`Store::events_matching`]; without one, every event of the range.
 ///
 /// # Errors
-/// A range beyond the log; a damaged or missing commit (after printing what precedes it).
+/// A range beyond the log; a damaged or missing commit (after printing what precedes it, when
+/// reading the whole range).
 pub fn run(
     store: &Store,
     range: RangeArgs,
     selection: &Selection,
+    query: Option<&Query>,
     pretty: bool,
 ) -> anyhow::Result<ExitCode> {
     let (from, to) = resolve_range(store, range)?;
-    let mut replay = store.replay().from(from);
-    if let Some(to) = to {
-        replay = replay.to(to);
-    }
-    let palette = if pretty {
-        Palette::stdout()
-    } else {
-        Palette::default()
-    };
-    let last = to.unwrap_or(store.tip()?);
-    let mut progress = Progress::when(
-        stdout_is_a_file(),
-        "reading",
-        (last + 1).saturating_sub(from),
-    );
-    let mut out = BufWriter::new(io::stdout().lock());
-    for commit in replay.commits() {
-        let commit = commit?;
-        progress.inc();
-        if !selection.time_matches(&commit) {
-            continue;
-        }
-        for event in commit.events() {
-            if !selection.name_matches(event) {
-                continue;
+    let mut lines = Lines::new(pretty);
+    match query {
+        Some(query) => {
+            // Commit `from - 1` is the position read: the events after it.
+            for matched in store.events_matching(query, from - 1)? {
+                if to.is_some_and(|to| matched.commit > to) {
+                    break;
+                }
+                if selection.headers_time_matches(&matched.headers) {
+                    lines.write(matched.commit, &matched.headers, &matched.event)?;
+                }
             }
-            let line = event_line(&commit, event);
-            if pretty {
-                write_pretty_json(&mut out, &line, &palette, 0)?;
-            } else {
-                serde_json::to_writer(&mut out, &line)?;
+        }
+        None => {
+            let mut replay = store.replay().from(from);
+            if let Some(to) = to {
+                replay = replay.to(to);
             }
-            out.write_all(b"\n")?;
+            let last = to.unwrap_or(store.tip()?);
+            let mut progress = Progress::when(
+                stdout_is_a_file(),
+                "reading",
+                (last + 1).saturating_sub(from),
+            );
+            for commit in replay.commits() {
+                let commit = commit?;
+                progress.inc();
+                if !selection.time_matches(&commit) {
+                    continue;
+                }
+                for event in commit.events() {
+                    if selection.name_matches(event) {
+                        lines.write(commit.number(), commit.headers(), event)?;
+                    }
+                }
+            }
         }
     }
-    out.flush()?;
+    lines.out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// One line of `foldstore events`: the commit number and headers, then the event's members.
-pub fn event_line(commit: &Commit, event: &Event) -> Value {
+/// Where the lines go, and how they are written.
+struct Lines {
+    out: BufWriter<StdoutLock<'static>>,
+    pretty: bool,
+    palette: Palette,
+}
+
+impl Lines {
+    fn new(pretty: bool) -> Self {
+        let palette = if pretty {
+            Palette::stdout()
+        } else {
+            Palette::default()
+        };
+        Lines {
+            out: BufWriter::new(io::stdout().lock()),
+            pretty,
+            palette,
+        }
+    }
+
+    /// Writes the line of `event`, of commit `commit` with `headers`.
+    fn write(&mut self, commit: u64, headers: &Headers, event: &Event) -> anyhow::Result<()> {
+        let line = event_line(commit, headers, event);
+        if self.pretty {
+            write_pretty_json(&mut self.out, &line, &self.palette, 0)?;
+        } else {
+            serde_json::to_writer(&mut self.out, &line)?;
+        }
+        self.out.write_all(b"\n")?;
+        Ok(())
+    }
+}
+
+/// One line of `foldstore events`: the commit number and headers, then the event's members
+/// (its `tags` among them).
+pub fn event_line(commit: u64, headers: &Headers, event: &Event) -> Value {
     let mut line = Map::new();
-    line.insert("commit".into(), commit.number().into());
-    line.insert("headers".into(), Value::Object(commit.headers().clone()));
+    line.insert("commit".into(), commit.into());
+    line.insert("headers".into(), Value::Object(headers.clone()));
     line.insert("name".into(), event.name().into());
     if let Some(data) = event.data() {
         line.insert("data".into(), data.clone());

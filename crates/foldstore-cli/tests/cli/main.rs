@@ -1,6 +1,7 @@
 //! The `foldstore` command, tested by running the real binary in temporary folders.
 
 mod append;
+mod boundaries;
 mod demo_help;
 mod events;
 mod processes;
