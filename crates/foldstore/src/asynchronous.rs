@@ -295,6 +295,25 @@ impl<D: ModelDefinition> AsyncModel<D> {
         blocking(move || model.with_read_write_instance(action, max_attempts)).await
     }
 
+    /// As [`Model::with_read_write_instance_once`]: a decision made once per idempotency key.
+    ///
+    /// # Errors
+    /// As [`Model::with_read_write_instance_once`].
+    pub async fn with_read_write_instance_once<R, E, F>(
+        &self,
+        key: impl Into<String>,
+        mut action: F,
+        max_attempts: u32,
+    ) -> Result<Outcome<Option<R>>, E>
+    where
+        R: Send + 'static,
+        E: From<Error> + Send + 'static,
+        F: FnMut(&mut D::Domain<&mut Writer<D>>, &mut CommitFlag) -> Result<R, E> + Send + 'static,
+    {
+        let (model, key) = (self.model.clone(), key.into());
+        blocking(move || model.with_read_write_instance_once(&key, &mut action, max_attempts)).await
+    }
+
     /// As [`Model::snapshot`].
     ///
     /// # Errors

@@ -17,6 +17,7 @@ use std::fmt;
 
 use crate::error::{Error, Result};
 use crate::event::{Event, Headers};
+use crate::format::Commit;
 use crate::query::Query;
 use crate::store::Store;
 
@@ -119,8 +120,7 @@ impl Store {
     pub fn events_matching(&self, query: &Query, after: u64) -> Result<Vec<MatchedEvent>> {
         let through = self.tip()?;
         let mut found = Vec::new();
-        for commit in self.matching_commits(query, after, through)? {
-            let commit = self.read_commit(commit)?;
+        self.scan_matching(query, after, through, |commit| {
             for (index, event) in commit.events().iter().enumerate() {
                 if query.matches(event) {
                     found.push(MatchedEvent {
@@ -131,7 +131,7 @@ impl Store {
                     });
                 }
             }
-        }
+        })?;
         Ok(found)
     }
 
@@ -244,8 +244,24 @@ impl Store {
 
     /// The commits in `after + 1..=through` that hold an event matching `query`, in order.
     fn matching_commits(&self, query: &Query, after: u64, through: u64) -> Result<Vec<u64>> {
+        let mut matching = Vec::new();
+        self.scan_matching(query, after, through, |commit| {
+            matching.push(commit.number())
+        })?;
+        Ok(matching)
+    }
+
+    /// Calls `found` with each commit in `after + 1..=through` that holds an event matching
+    /// `query`, in order, reading each candidate once.
+    fn scan_matching(
+        &self,
+        query: &Query,
+        after: u64,
+        through: u64,
+        mut found: impl FnMut(&Commit),
+    ) -> Result<()> {
         if through <= after || query.items().is_empty() {
-            return Ok(Vec::new());
+            return Ok(());
         }
         let mut postings = self.event_index().lock();
         if postings.through() > through {
@@ -267,13 +283,12 @@ impl Store {
                     .collect()
             };
         drop(postings);
-        let mut matching = Vec::new();
         for number in candidates {
             let commit = self.read_commit(number)?;
             if commit.events().iter().any(|event| query.matches(event)) {
-                matching.push(number);
+                found(&commit);
             }
         }
-        Ok(matching)
+        Ok(())
     }
 }

@@ -535,6 +535,23 @@ fn increment(
 }
 
 #[tokio::test]
+async fn async_model_decides_once_per_idempotency_key() {
+    let (_temp, store) = folder_store();
+    let model = AsyncModel::new(store.define_model(Counter).unwrap());
+    let first = model
+        .with_read_write_instance_once("order-1", increment, 5)
+        .await
+        .unwrap();
+    let again = model
+        .with_read_write_instance_once("order-1", increment, 5)
+        .await
+        .unwrap();
+    assert_eq!((first.value, first.commit), (Some(0), Some(1)));
+    assert_eq!((again.value, again.commit), (None, Some(1)));
+    assert_eq!(store.tip().unwrap(), 1);
+}
+
+#[tokio::test]
 async fn async_model_read_and_read_write_instances() {
     let (_temp, store) = folder_store();
     let model = AsyncModel::new(store.define_model(Counter).unwrap());
