@@ -1,80 +1,17 @@
 //! Consistency boundaries on every backend: tags kept, queries answered through the index,
 //! conditional appends atomic under racing writers, idempotent appends written once.
 
-use std::sync::{Arc, Barrier};
+use std::sync::Barrier;
 use std::thread;
 
-use foldstore::{
-    AppendCondition, Event, JournalStorage, LooseStorage, MemoryStorage, Query, QueryItem, Storage,
-    Store,
-};
+use foldstore::{AppendCondition, Event, Query, QueryItem, Store};
 use serde_json::json;
 use tempfile::TempDir;
 
-#[cfg(feature = "postgres")]
-#[path = "common/postgres.rs"]
-mod pg_server;
-#[cfg(feature = "s3")]
-#[path = "common/s3.rs"]
-mod s3_server;
+#[path = "common/backends.rs"]
+mod backends;
 
-/// A fresh store on each backend available here, with a name, and a way to open a second
-/// handle on the same data (as another process would).
-struct Backend {
-    name: &'static str,
-    storage: Arc<dyn Storage>,
-    _dir: Option<TempDir>,
-}
-
-impl Backend {
-    fn store(&self) -> Store {
-        let store = Store::with_shared_storage(Arc::clone(&self.storage));
-        store.ensure_folder().unwrap();
-        store
-    }
-
-    /// A second, independent store on the same data: its own tip cache and index.
-    fn other_handle(&self) -> Store {
-        Store::with_shared_storage(Arc::clone(&self.storage))
-    }
-}
-
-fn backends() -> Vec<Backend> {
-    let mut all = vec![Backend {
-        name: "memory",
-        storage: Arc::new(MemoryStorage::new()),
-        _dir: None,
-    }];
-    let dir = TempDir::new().unwrap();
-    all.push(Backend {
-        name: "loose",
-        storage: Arc::new(LooseStorage::new(dir.path().join("store"))),
-        _dir: Some(dir),
-    });
-    let dir = TempDir::new().unwrap();
-    all.push(Backend {
-        name: "journal",
-        storage: Arc::new(JournalStorage::new(dir.path().join("store"))),
-        _dir: Some(dir),
-    });
-    #[cfg(feature = "postgres")]
-    if let Some(storage) = pg_server::fresh_storage() {
-        all.push(Backend {
-            name: "postgres",
-            storage: Arc::from(storage),
-            _dir: None,
-        });
-    }
-    #[cfg(feature = "s3")]
-    if let Some(storage) = s3_server::fresh_storage() {
-        all.push(Backend {
-            name: "s3",
-            storage: Arc::from(storage),
-            _dir: None,
-        });
-    }
-    all
-}
+use backends::backends;
 
 fn deposit(account: u64, amount: i64) -> Event {
     Event::with_data("deposited", json!({ "amount": amount }))

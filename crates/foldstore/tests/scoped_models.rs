@@ -9,84 +9,23 @@ use std::thread;
 use std::time::Duration;
 
 use foldstore::{
-    CommitFlag, Dispatch, Error, EventContext, JournalStorage, LooseStorage, MemoryStorage,
-    ModelDefinition, Query, QueryItem, Storage, Store, View, Writer,
+    CommitFlag, Dispatch, Error, EventContext, ModelDefinition, Query, QueryItem, Store, View,
+    Writer,
 };
 use serde::{Deserialize, Serialize};
-use tempfile::TempDir;
 
-#[cfg(feature = "postgres")]
-#[path = "common/postgres.rs"]
-mod pg_server;
-#[cfg(feature = "s3")]
-#[path = "common/s3.rs"]
-mod s3_server;
+#[path = "common/backends.rs"]
+mod backends;
 
-/// A fresh store on each backend available here, with a name, and a way to open a second
-/// handle on the same data (as another process would).
-struct Backend {
-    name: &'static str,
-    storage: Arc<dyn Storage>,
-    _dir: Option<TempDir>,
-}
+use backends::{backends, Backend};
 
-impl Backend {
-    fn store(&self) -> Store {
-        let store = Store::with_shared_storage(Arc::clone(&self.storage));
-        store.ensure_folder().unwrap();
-        store
+/// The store of thread `t`: every other thread has its own handle, as another process.
+fn handle(backend: &Backend, t: u64) -> Store {
+    if t % 2 == 0 {
+        backend.store()
+    } else {
+        backend.other_handle()
     }
-
-    /// The store of thread `t`: every other thread has its own handle, as another process.
-    fn handle(&self, t: u64) -> Store {
-        if t % 2 == 0 {
-            self.store()
-        } else {
-            self.other_handle()
-        }
-    }
-
-    /// A second, independent store on the same data: its own tip cache and index.
-    fn other_handle(&self) -> Store {
-        Store::with_shared_storage(Arc::clone(&self.storage))
-    }
-}
-
-fn backends() -> Vec<Backend> {
-    let mut all = vec![Backend {
-        name: "memory",
-        storage: Arc::new(MemoryStorage::new()),
-        _dir: None,
-    }];
-    let dir = TempDir::new().unwrap();
-    all.push(Backend {
-        name: "loose",
-        storage: Arc::new(LooseStorage::new(dir.path().join("store"))),
-        _dir: Some(dir),
-    });
-    let dir = TempDir::new().unwrap();
-    all.push(Backend {
-        name: "journal",
-        storage: Arc::new(JournalStorage::new(dir.path().join("store"))),
-        _dir: Some(dir),
-    });
-    #[cfg(feature = "postgres")]
-    if let Some(storage) = pg_server::fresh_storage() {
-        all.push(Backend {
-            name: "postgres",
-            storage: Arc::from(storage),
-            _dir: None,
-        });
-    }
-    #[cfg(feature = "s3")]
-    if let Some(storage) = s3_server::fresh_storage() {
-        all.push(Backend {
-            name: "s3",
-            storage: Arc::from(storage),
-            _dir: None,
-        });
-    }
-    all
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -190,7 +129,7 @@ fn per_account_decisions_from_8_threads_never_fail() {
     const DECISIONS: u64 = 15;
     for backend in backends() {
         let name = backend.name;
-        let stores: Vec<Store> = (0..THREADS).map(|t| backend.handle(t)).collect();
+        let stores: Vec<Store> = (0..THREADS).map(|t| handle(&backend, t)).collect();
         let start = Arc::new(Barrier::new(THREADS as usize));
         let threads: Vec<_> = (1..=THREADS)
             .zip(stores)
@@ -244,7 +183,7 @@ fn concurrent_transfers_conserve_money_and_never_overdraw() {
         let start = Arc::new(Barrier::new(THREADS as usize));
         let threads: Vec<_> = (0..THREADS)
             .map(|t| {
-                let store = backend.handle(t);
+                let store = handle(&backend, t);
                 let start = Arc::clone(&start);
                 thread::spawn(move || {
                     // Two threads share each pair of accounts, in both directions.
