@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::format::Commit;
+use crate::query::Query;
 use crate::replay::Grace;
 use crate::storage::Watch;
 use crate::store::Store;
@@ -54,6 +55,9 @@ pub struct Subscription {
     cancelled: Option<Arc<AtomicBool>>,
     /// The grace period of a commit that may be a write in progress, across reads.
     grace: Grace,
+    /// Only commits holding an event that matches it are delivered (see
+    /// [`Subscription::matching`]).
+    query: Option<Query>,
 }
 
 impl fmt::Debug for Subscription {
@@ -106,6 +110,7 @@ impl Store {
             failed: false,
             cancelled: None,
             grace: Grace::default(),
+            query: None,
         })
     }
 }
@@ -133,6 +138,31 @@ impl Subscription {
     #[must_use]
     pub fn cancelled_by(mut self, flag: Arc<AtomicBool>) -> Self {
         self.cancelled = Some(flag);
+        self
+    }
+
+    /// Delivers only the commits that hold an event matching `query` (whole: the caller may
+    /// pick the matching events with [`Query::matches`]). The others are read and passed over,
+    /// so [`next_number`](Self::next_number) moves past them; the subscription still sees
+    /// every commit, from any process, and reports damage anywhere in the log.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), foldstore::Error> {
+    /// use foldstore::{Event, Query, Start, Store};
+    /// use std::time::Duration;
+    ///
+    /// let store = Store::memory();
+    /// store.log(&Event::new("deposited").tagged(["account:7"]))?;
+    /// store.log(&Event::new("deposited").tagged(["account:8"]))?;
+    /// let mut account_8 = store.subscribe(Start::Beginning)?.matching(Query::tag("account:8"));
+    /// assert_eq!(account_8.next_commit()?.number(), 2);
+    /// assert!(account_8.next_timeout(Duration::from_millis(10))?.is_none());
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn matching(mut self, query: Query) -> Self {
+        self.query = Some(query);
         self
     }
 
@@ -219,19 +249,26 @@ impl Subscription {
             .from(self.next)
             .commits()
             .with_grace(grace, patient);
-        let next = commits.next();
+        let found = loop {
+            match commits.next() {
+                Some(Ok(commit)) => {
+                    self.next = commit.number() + 1;
+                    let wanted = self.query.as_ref().is_none_or(|query| {
+                        commit.events().iter().any(|event| query.matches(event))
+                    });
+                    if wanted {
+                        break Ok(Some(commit));
+                    }
+                }
+                Some(Err(e)) => {
+                    self.failed = true;
+                    break Err(e);
+                }
+                None => break Ok(None),
+            }
+        };
         self.grace = commits.take_grace();
-        match next {
-            Some(Ok(commit)) => {
-                self.next = commit.number() + 1;
-                Ok(Some(commit))
-            }
-            Some(Err(e)) => {
-                self.failed = true;
-                Err(e)
-            }
-            None => Ok(None),
-        }
+        found
     }
 
     fn is_cancelled(&self) -> bool {

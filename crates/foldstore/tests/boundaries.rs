@@ -3,8 +3,9 @@
 
 use std::sync::Barrier;
 use std::thread;
+use std::time::Duration;
 
-use foldstore::{AppendCondition, Event, Query, QueryItem, Store};
+use foldstore::{AppendCondition, Event, Query, QueryItem, Start, Store};
 use serde_json::json;
 use tempfile::TempDir;
 
@@ -281,4 +282,48 @@ fn damage_where_a_match_may_be_is_reported_not_skipped() {
     let condition = AppendCondition::none_matching_after(Query::tag("account:1"), 0);
     assert!(store.append_if(&[deposit(1, 1)], &condition).is_err());
     assert_eq!(store.tip().unwrap(), 3, "nothing written");
+}
+
+/// A subscription filtered by a query delivers the matching commits, in order, live from
+/// another handle, and passes over the others.
+#[test]
+fn a_filtered_subscription_delivers_only_matching_commits_live() {
+    for backend in backends() {
+        let store = backend.store();
+        store.log(&deposit(1, 1)).unwrap();
+        store.log(&deposit(2, 1)).unwrap();
+        let mut account_2 = store
+            .subscribe(Start::Beginning)
+            .unwrap()
+            .with_poll_interval(Duration::from_millis(5))
+            .matching(Query::tag("account:2"));
+        assert_eq!(
+            account_2.next_commit().unwrap().number(),
+            2,
+            "{}",
+            backend.name
+        );
+        assert!(account_2
+            .next_timeout(Duration::from_millis(20))
+            .unwrap()
+            .is_none());
+        // Another process writes: other accounts are passed over, matching commits delivered.
+        let writer = backend.other_handle();
+        let written = thread::spawn(move || {
+            for account in [1, 1, 2, 3, 2] {
+                writer.log(&deposit(account, 1)).unwrap();
+            }
+        });
+        let first = account_2.next_timeout(Duration::from_secs(20)).unwrap();
+        let second = account_2.next_timeout(Duration::from_secs(20)).unwrap();
+        written.join().unwrap();
+        assert_eq!(
+            (first.map(|c| c.number()), second.map(|c| c.number())),
+            (Some(5), Some(7)),
+            "{}",
+            backend.name
+        );
+        assert_eq!(account_2.next_number(), 8);
+        assert!(account_2.try_next().unwrap().is_none());
+    }
 }
