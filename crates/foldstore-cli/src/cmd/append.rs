@@ -34,7 +34,6 @@ pub fn run(
 ) -> anyhow::Result<ExitCode> {
     let mut events = read_input(name, data, stdin)?;
     if !boundary.tag.is_empty() {
-        // Tagging with no tags would still add an empty `tags` member.
         events = events
             .into_iter()
             .map(|event| event.tagged(&boundary.tag))
