@@ -264,24 +264,30 @@ impl Store {
             return Ok(());
         }
         let mut postings = self.event_index().lock();
-        if postings.through() > through {
-            // The log is shorter than what was indexed: a repair moved its end aside.
+        if postings.through() > through && !self.storage().commit_exists(postings.through())? {
+            // The log is shorter than what was indexed: a repair moved its end aside. (A caller
+            // that knows less of the log than the index does is no reason to forget it.)
             postings.clear();
         }
-        let candidates: Vec<u64> =
-            if postings.through() < after && through - after <= SCAN_WITHOUT_INDEX {
-                (after + 1..=through).collect()
-            } else {
-                for commit in self.commits(postings.through() + 1..=through) {
-                    let commit = commit?;
-                    postings.add(commit.number(), commit.events());
+        let indexed = postings.through();
+        // Commits read to extend the index that match: not read a second time below.
+        let mut fresh = Vec::new();
+        let candidates: Vec<u64> = if indexed < after && through - after <= SCAN_WITHOUT_INDEX {
+            (after + 1..=through).collect()
+        } else {
+            for commit in self.commits(indexed + 1..=through) {
+                let commit = commit?;
+                postings.add(commit.number(), commit.events());
+                if commit.number() > after && commit.events().iter().any(|e| query.matches(e)) {
+                    fresh.push(commit);
                 }
-                postings
-                    .candidates(query, after)
-                    .into_iter()
-                    .take_while(|&n| n <= through)
-                    .collect()
-            };
+            }
+            postings
+                .candidates(query, after)
+                .into_iter()
+                .take_while(|&n| n <= indexed.min(through))
+                .collect()
+        };
         drop(postings);
         for number in candidates {
             let commit = self.read_commit(number)?;
@@ -289,6 +295,58 @@ impl Store {
                 found(&commit);
             }
         }
+        // Every fresh commit follows every candidate: the order is the log's.
+        fresh.iter().for_each(found);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tagged(account: u64) -> Event {
+        Event::new("deposited").tagged([format!("account:{account}")])
+    }
+
+    /// A caller that knows less of the log than the index (another thread noted a later end
+    /// meanwhile) keeps the index; only a log that really became shorter empties it.
+    #[test]
+    fn the_index_is_kept_for_callers_behind_it_and_emptied_for_a_shorter_log() {
+        let store = Store::memory();
+        for i in 0..400 {
+            store.log(&tagged(i % 4)).unwrap();
+        }
+        let query = Query::tag("account:1");
+        assert_eq!(store.matching_commits(&query, 0, 400).unwrap().len(), 100);
+        assert_eq!(store.event_index().lock().through(), 400);
+        assert_eq!(
+            store.matching_commits(&query, 0, 10).unwrap(),
+            [2, 6, 10],
+            "only the commits up to the caller's end"
+        );
+        assert_eq!(
+            store.event_index().lock().through(),
+            400,
+            "the index was kept"
+        );
+
+        // Commit 400 gone (as a repair moves a damaged last commit aside): forgotten.
+        let shorter = Store::memory();
+        for i in 0..399 {
+            shorter.log(&tagged(i % 4)).unwrap();
+        }
+        let mut postings = shorter.event_index().lock();
+        postings.add(400, &[tagged(1)]);
+        drop(postings);
+        assert_eq!(
+            shorter.matching_commits(&query, 390, 399).unwrap(),
+            [394, 398]
+        );
+        assert_eq!(
+            shorter.event_index().lock().through(),
+            0,
+            "emptied (and a short range is read without it)"
+        );
     }
 }
