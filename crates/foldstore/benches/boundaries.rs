@@ -11,6 +11,12 @@
 //!   decision's time went (reading, appending). `baseline/log_threads_1` and `_8`: plain
 //!   [`Store::log`] of the same events from as many threads, which share disk syncs: the most
 //!   the decisions could gain from threads.
+//! - `decisions_with_instances/threads_1` and `threads_8`: the same decisions made as an
+//!   application makes them with a scoped model: each account has a model scoped to its tag
+//!   (defined once, as a long-running service keeps it), and a decision is a read-write instance
+//!   of it with 5 attempts, which folds only the account's events committed since its last read.
+//!   After the group, the 8-thread rate as a multiple of the 1-thread rate, the decisions that
+//!   ran out of attempts (0 expected) and the attempts per decision are printed.
 //! - `conditional_append`: `store_log` (a plain [`Store::log`] of a tagged event) beside
 //!   `append_if_nothing_intervening` (the same event through [`Store::append_if`], conditional
 //!   on its tag after the last commit, which nothing follows): durable, and without syncs
@@ -37,7 +43,11 @@ mod common;
 
 use common::open_without_syncs;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use foldstore::{AppendCondition, Durability, Event, Layout, Query, Store};
+use foldstore::{
+    AppendCondition, CommitFlag, Dispatch, Durability, Event, EventContext, Layout, Model,
+    ModelDefinition, Query, Store, View, Writer,
+};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 /// How many accounts each deciding thread owns.
@@ -216,6 +226,130 @@ fn decisions_under_contention(c: &mut Criterion) {
     );
 }
 
+/// A movement as the account model reads it: the events [`movement`] writes.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "name", content = "data", rename_all = "camelCase")]
+enum Movement {
+    Deposited { amount: i64, reference: String },
+    Withdrawn { amount: i64, reference: String },
+}
+
+/// One account's balance: a model scoped to the account's tag.
+struct Account {
+    id: u64,
+}
+
+impl ModelDefinition for Account {
+    type Data = i64;
+    type Event = Movement;
+    type Error = String;
+    type Domain<V: View<Self>> = V;
+
+    fn scope(&self) -> Option<Query> {
+        Some(Query::tag(account_tag(self.id)))
+    }
+
+    fn event_tags(&self, _: &Movement) -> Vec<String> {
+        vec![account_tag(self.id)]
+    }
+
+    fn initial_data(&self) -> i64 {
+        0
+    }
+
+    fn apply(&self, balance: &mut i64, event: Movement, _: &EventContext<'_>) -> Result<(), String> {
+        match event {
+            Movement::Deposited { amount, .. } | Movement::Withdrawn { amount, .. } => {
+                *balance += amount;
+            }
+        }
+        Ok(())
+    }
+
+    fn domain<V: View<Self>>(&self, view: V) -> V {
+        view
+    }
+}
+
+/// Decisions that ran out of attempts, and attempts made, by read-write instances.
+static EXHAUSTED: AtomicU64 = AtomicU64::new(0);
+static ATTEMPTS: AtomicU64 = AtomicU64::new(0);
+
+/// One decision about `model`'s account through a read-write instance with 5 attempts:
+/// withdraw 10 when the balance holds that much, else deposit 20.
+fn decide_with_instance(model: &Model<Account>, k: u64) {
+    let decided = model.with_read_write_instance(
+        |writer: &mut &mut Writer<Account>, flag: &mut CommitFlag| {
+            let reference = format!("transfer {k} of the month's batch");
+            let movement = if *writer.data() >= 10 {
+                Movement::Withdrawn { amount: -10, reference }
+            } else {
+                Movement::Deposited { amount: 20, reference }
+            };
+            writer.dispatch(movement)?;
+            flag.ready_to_commit();
+            Ok::<_, foldstore::Error>(())
+        },
+        5,
+    );
+    match decided {
+        Ok(outcome) => {
+            ATTEMPTS.fetch_add(u64::from(outcome.attempts), Ordering::Relaxed);
+            black_box(outcome.commit);
+        }
+        Err(foldstore::Error::RetriesExhausted { attempts }) => {
+            ATTEMPTS.fetch_add(u64::from(attempts), Ordering::Relaxed);
+            EXHAUSTED.fetch_add(1, Ordering::Relaxed);
+        }
+        Err(e) => panic!("decision failed: {e}"),
+    }
+}
+
+fn decisions_with_instances(c: &mut Criterion) {
+    let dir = bank(PREFILLED, MAX_THREADS * ACCOUNTS_PER_THREAD);
+    let store = durable(dir.path());
+    // Every account's model, defined and read once, as a running service holds them.
+    let models: Vec<Model<Account>> = (0..MAX_THREADS * ACCOUNTS_PER_THREAD)
+        .map(|id| {
+            let model = store.define_model(Account { id }).expect("define");
+            model.aggregator_data().expect("read");
+            model
+        })
+        .collect();
+    let mut group = c.benchmark_group("decisions_with_instances");
+    group.throughput(Throughput::Elements(1)).sample_size(10);
+    let timed = [
+        (1, Cell::new((0u64, Duration::ZERO))),
+        (MAX_THREADS, Cell::default()),
+    ];
+    for (threads, total) in &timed {
+        ATTEMPTS.store(0, Ordering::Relaxed);
+        group.bench_function(format!("threads_{threads}"), |b| {
+            b.iter_custom(|iters| {
+                let elapsed = in_threads(*threads, iters, |account, k| {
+                    decide_with_instance(&models[account as usize], k);
+                });
+                let (decisions, time) = total.get();
+                total.set((decisions + iters, time + elapsed));
+                elapsed
+            });
+        });
+        println!(
+            "decisions with instances, {threads} threads: {:.2} attempts per decision",
+            ATTEMPTS.load(Ordering::Relaxed) as f64 / total.get().0.max(1) as f64
+        );
+    }
+    group.finish();
+    let rate = |(decisions, time): (u64, Duration)| decisions as f64 / time.as_secs_f64();
+    let (one, eight) = (rate(timed[0].1.get()), rate(timed[1].1.get()));
+    println!(
+        "decisions with instances: 1 thread {one:.0}/s, {MAX_THREADS} threads {eight:.0}/s: \
+         {:.2}x; out of attempts: {}",
+        eight / one,
+        EXHAUSTED.load(Ordering::Relaxed)
+    );
+}
+
 fn conditional_append(c: &mut Criterion) {
     let mut group = c.benchmark_group("conditional_append");
     group.throughput(Throughput::Elements(1)).sample_size(10);
@@ -286,6 +420,7 @@ fn read_one_tag(c: &mut Criterion) {
 criterion_group!(
     benches,
     decisions_under_contention,
+    decisions_with_instances,
     conditional_append,
     read_one_tag
 );

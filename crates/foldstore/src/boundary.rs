@@ -14,11 +14,13 @@
 //! narrows which commits are read, and every candidate is read and checked.
 
 use std::fmt;
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::event::{Event, Headers};
-use crate::format::Commit;
+use crate::format::{decode_commit, Commit};
 use crate::query::Query;
+use crate::storage::{CommitCheck, Conflict};
 use crate::store::Store;
 
 /// Ranges up to this many commits are checked by reading them, without the index.
@@ -169,33 +171,66 @@ impl Store {
         events: &[Event],
         condition: &AppendCondition,
     ) -> Result<std::result::Result<u64, ConditionFailed>> {
+        self.append_if_with(&self.make_headers(), events, condition)
+    }
+
+    /// [`Store::append_if`] with the commit's `headers` given (made by `make_headers`).
+    pub(crate) fn append_if_with(
+        &self,
+        headers: &Headers,
+        events: &[Event],
+        condition: &AppendCondition,
+    ) -> Result<std::result::Result<u64, ConditionFailed>> {
         if events.is_empty() {
             return Err(Error::InvalidEvent {
                 problem: "a conditional append needs at least one event".into(),
             });
         }
-        let headers = self.make_headers();
-        let mut checked = condition.after.unwrap_or(0);
-        // The log's end as far as this store knows; a lost race teaches it more.
-        let mut tip = self.append_position()? - 1;
-        loop {
-            if tip > checked {
-                let mut conflicts = self.matching_commits(&condition.query, checked, tip)?;
-                if !conflicts.is_empty() {
-                    // Report every conflicting commit, also those this store had not seen yet.
-                    let end = self.tip()?;
-                    conflicts.extend(self.matching_commits(&condition.query, tip, end)?);
-                    return Ok(Err(ConditionFailed { conflicts }));
-                }
-                checked = tip;
-            }
-            // Every commit below `tip + 1` was checked: create it, or learn who took it.
-            match self.try_commit_at(tip + 1, &headers, events)? {
-                Ok(number) => return Ok(Ok(number)),
-                // Commit `tip + 1` exists now: look at it and at any that followed.
-                Err(_) => tip = self.tip()?.max(tip + 1),
+        let query = &condition.query;
+        let checked = condition.after.unwrap_or(0);
+        // The log's end as far as this store knows: the commits up to it are checked here,
+        // through the index; those that other writers add before the new commit's number,
+        // by the backend, atomically with creating it.
+        let tip = self.append_position()? - 1;
+        if tip > checked {
+            let conflicts = self.matching_commits(query, checked, tip)?;
+            if !conflicts.is_empty() {
+                return Ok(Err(self.all_conflicts(query, conflicts, tip)?));
             }
         }
+        // The commits up to the caller's position are not its concern (it may know more of
+        // the log than this store).
+        let check: Arc<CommitCheck> = {
+            let query = query.clone();
+            Arc::new(move |number, bytes| {
+                if number <= checked {
+                    return Ok(false);
+                }
+                let commit = decode_commit(number, bytes)?;
+                Ok(commit.events().iter().any(|event| query.matches(event)))
+            })
+        };
+        match self.commit_if(tip + 1, check, headers, events)? {
+            Ok(number) => Ok(Ok(number)),
+            Err(Conflict { commit }) => {
+                let mut conflicts = self.matching_commits(query, checked, commit - 1)?;
+                conflicts.push(commit);
+                Ok(Err(self.all_conflicts(query, conflicts, commit)?))
+            }
+        }
+    }
+
+    /// The conflicts found up to `through`, and every later commit holding a matching event
+    /// (also those this store had not seen yet).
+    fn all_conflicts(
+        &self,
+        query: &Query,
+        mut conflicts: Vec<u64>,
+        through: u64,
+    ) -> Result<ConditionFailed> {
+        let end = self.tip()?;
+        conflicts.extend(self.matching_commits(query, through, end)?);
+        Ok(ConditionFailed { conflicts })
     }
 
     /// Appends `events` as one commit unless a commit with idempotency key `key` is in the store

@@ -115,7 +115,7 @@ pub use storage::ObjectStorage;
 #[cfg(feature = "postgres")]
 pub use storage::PostgresStorage;
 pub use storage::{
-    validate_snapshot_name, Conflict, Created, Durability, JournalStorage, Leftover, Listing,
+    validate_snapshot_name, CommitCheck, Conflict, Created, Durability, JournalStorage, Leftover, Listing,
     LooseStorage, MemoryStorage, SnapshotsFound, Storage, Watch, COMMIT_ID_HEADER,
     MAX_DOCUMENT_BYTES,
 };

@@ -282,6 +282,45 @@ fn only_a_matching_commit_makes_the_action_run_again() {
     }
 }
 
+/// A scoped instance whose commit took the number after its read keeps the data it folded
+/// (with the commit's own headers): the model's latest data has it without reading the store.
+/// One that lands later (after another account's commit) leaves it to the next read.
+#[test]
+fn a_scoped_instance_keeps_the_data_it_committed() {
+    for backend in backends() {
+        let name = backend.name;
+        let store = backend.store();
+        let model = store.define_model(accounts(&[1])).unwrap();
+        model
+            .with_read_write_instance(deposit_into(1, 5, Duration::ZERO), 1)
+            .unwrap();
+        let latest = model.latest().unwrap();
+        assert_eq!((balance_of(&latest, 1), latest.position()), (5, 1), "{name}");
+        let stamped = store.read_commit(1).unwrap().headers().clone();
+        assert!(stamped.contains_key("time"), "{name}: {stamped:?}");
+
+        // Another account's commit lands between the read and the commit.
+        let other = backend.other_handle();
+        model
+            .with_read_write_instance(
+                |writer: Instance<'_, '_>, flag: &mut CommitFlag| {
+                    other
+                        .define_model(accounts(&[2]))
+                        .unwrap()
+                        .with_read_write_instance(deposit_into(2, 1, Duration::ZERO), 1)
+                        .unwrap();
+                    deposit_into(1, 3, Duration::ZERO)(writer, flag)
+                },
+                1,
+            )
+            .unwrap();
+        let latest = model.latest().unwrap();
+        assert_eq!((balance_of(&latest, 1), latest.position()), (5, 1), "{name}");
+        let read = model.aggregator_data().unwrap();
+        assert_eq!((balance_of(&read, 1), read.position()), (8, 3), "{name}");
+    }
+}
+
 #[test]
 fn an_event_outside_the_scope_is_refused() {
     for backend in backends() {

@@ -376,21 +376,34 @@ impl<D: ModelDefinition> Model<D> {
 
     /// Commits a scoped or keyed instance's events on the condition that nothing it depends
     /// on was committed after its position (the scope, or the whole log; and the key anywhere).
-    /// The data is not installed: the commit's headers are the store's, not the writer's, and
-    /// the key's tag is added, so the next read folds the commit as written.
+    /// The data is installed when the commit took the number after the position and carries
+    /// no key: otherwise the writer folded its events with another commit number (or without
+    /// the key's tag) than the commit has, and the next read folds the commit as written.
     fn commit_if(
         &self,
         mut writer: Writer<D>,
         key_tag: Option<&str>,
     ) -> Result<std::result::Result<u64, String>> {
-        let mut boundary = self.shared.scope.clone().unwrap_or_else(Query::all);
+        let shared = &self.shared;
+        let mut boundary = shared.scope.clone().unwrap_or_else(Query::all);
         if let Some(tag) = key_tag {
             boundary = boundary.item(QueryItem::new().tag(tag));
             let first = writer.events.remove(0);
             writer.events.insert(0, first.tagged([tag]));
         }
         let condition = AppendCondition::none_matching_after(boundary, writer.position);
-        let committed = self.shared.store.append_if(&writer.events, &condition)?;
+        let committed = shared
+            .store
+            .append_if_with(&writer.headers, &writer.events, &condition)?;
+        if let Ok(number) = committed {
+            if key_tag.is_none() && number == writer.position + 1 {
+                shared.publish(Arc::new(State {
+                    data: writer.data,
+                    position: number,
+                }));
+                shared.auto_snapshot();
+            }
+        }
         Ok(committed.map_err(|failed| failed.to_string()))
     }
 

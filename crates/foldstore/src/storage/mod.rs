@@ -28,6 +28,7 @@ pub use postgres::PostgresStorage;
 pub(crate) use self::address::address;
 
 use std::fmt;
+use std::sync::Arc;
 
 use crate::error::Result;
 
@@ -68,6 +69,15 @@ pub const COMMIT_ID_HEADER: &str = "commitId";
 /// What [`Storage::snapshots`] finds: the snapshots present, as (snapshot name, commit
 /// number), sorted; and the last commit, when the same look finds it.
 pub type SnapshotsFound = (Vec<(String, u64)>, Option<u64>);
+
+/// The check of a conditional append ([`Storage::append_commit_if`]): given a commit's number
+/// and stored bytes, whether it conflicts with the append (it holds an event the writer's
+/// decision depends on). `Err` carries why the bytes could not be judged (they do not decode):
+/// the backend reports it as damage of that commit, and writes nothing.
+///
+/// The store makes the check; a backend only calls it, and must call it for every commit
+/// between the caller's position and the number it creates.
+pub type CommitCheck = dyn Fn(u64, &[u8]) -> std::result::Result<bool, String> + Send + Sync;
 
 /// What [`Storage::crash_leftover`] found.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -119,6 +129,11 @@ pub struct Listing {
 ///    A backend that keeps the log contiguous by construction (the journal) refuses, with an
 ///    error, to create a commit beyond the last one plus one; the store never asks it to.
 /// 5. Snapshots follow rules 1 to 3, keyed by (name, commit).
+/// 5a. `append_commit_if(first, doc, _, check)` creates `doc` at the lowest free number
+///    `n >= first`, only if `check` found no conflict in any of the commits `first..n`, and
+///    returns `n`; otherwise it returns `Ok(Err(Conflict))` naming the first conflicting
+///    commit, and writes nothing. Checking and creating are atomic: no commit appears between
+///    the last one checked and `n`.
 /// 6. `list` reports every commit and snapshot present. It may be slow; the store calls it
 ///    when it opens, never per commit.
 /// 7. A backend that does not exist yet (a folder not created) is empty: reading and listing
@@ -287,6 +302,53 @@ pub trait Storage: Send + Sync + fmt::Debug {
         }
     }
 
+    /// Creates `document` at the lowest free number `>= first`, on the condition that `check`
+    /// finds no conflict in any commit from `first` up to that number: returns the number, or
+    /// `Ok(Err(Conflict { commit }))` naming the first commit `check` found conflicting
+    /// (nothing written). A conditional append: the caller has checked the commits before
+    /// `first`, and the backend checks those that other writers created since, atomically
+    /// with the create (contract rule 5a). `identified` says that the document carries a unique
+    /// id (as the `*_identified_*` methods).
+    ///
+    /// The default creates commit `first` exclusively; when another writer took it, it reads
+    /// that commit, checks it, and tries the next number unless it conflicts. A commit created
+    /// at `n` was thus checked against every commit below it, on any backend whose creates are
+    /// exclusive (the contract's rule 1). A backend that batches writes (the journal) overrides
+    /// it, so that conditional appends share a batch instead of racing for one number.
+    ///
+    /// # Errors
+    /// Any failure other than a lost race or a conflict; [`Error::CorruptCommit`] when a commit
+    /// to be checked cannot be read or judged (whether it conflicts cannot be known).
+    ///
+    /// [`Error::CorruptCommit`]: crate::error::Error::CorruptCommit
+    fn append_commit_if(
+        &self,
+        first: u64,
+        document: &[u8],
+        identified: bool,
+        check: Arc<CommitCheck>,
+    ) -> Result<std::result::Result<u64, Conflict>> {
+        let mut number = first.max(1);
+        loop {
+            let created = if identified {
+                self.create_identified_commit(number, document)?
+            } else {
+                self.create_commit(number, document)?
+            };
+            if created.is_ok() {
+                return Ok(Ok(number));
+            }
+            // Another writer created it first: judge it. (Gone again, moved aside by a
+            // repair: the same number is tried again.)
+            if let Some(bytes) = self.read_commit(number)? {
+                if check_commit(self, &*check, number, &bytes)? {
+                    return Ok(Err(Conflict { commit: number }));
+                }
+                number += 1;
+            }
+        }
+    }
+
     /// [`create_commit`](Storage::create_commit) for a document that carries a unique id in its
     /// [`COMMIT_ID_HEADER`] header (see "Documents that carry a commit id"). The default is
     /// `create_commit`.
@@ -392,6 +454,21 @@ pub(crate) fn check_document_size(document: &[u8]) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// Runs a conditional append's `check` on commit `number` of `storage`: whether it conflicts,
+/// or the damage that keeps it from being judged.
+pub(crate) fn check_commit<S: Storage + ?Sized>(
+    storage: &S,
+    check: &CommitCheck,
+    number: u64,
+    bytes: &[u8],
+) -> Result<bool> {
+    check(number, bytes).map_err(|problem| crate::error::Error::CorruptCommit {
+        commit: number,
+        location: storage.commit_location(number),
+        problem: format!("{problem}; a conditional append cannot tell whether it conflicts, and wrote nothing"),
+    })
 }
 
 /// Refuses commit number 0 (see the contract of [`Storage`]).

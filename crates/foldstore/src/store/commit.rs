@@ -2,6 +2,7 @@
 //! backend (also a model's read-write instance's), and the headers each commit gets.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde::Serialize;
@@ -11,7 +12,7 @@ use super::Store;
 use crate::error::{Error, Result};
 use crate::event::{Event, Headers};
 use crate::format::encode_commit;
-use crate::storage::{Conflict, COMMIT_ID_HEADER};
+use crate::storage::{CommitCheck, Conflict, COMMIT_ID_HEADER};
 
 /// A function that makes headers for each commit, added to the default `time` header.
 pub type HeaderFactory = dyn Fn() -> Headers + Send + Sync;
@@ -102,6 +103,20 @@ impl Store {
         self.write_commit(Slot::Exactly(number), headers, events)
     }
 
+    /// Writes `events` with `headers` at the lowest free number from `first` on, on the
+    /// condition that `check` finds no conflict in any commit from `first` to it (see
+    /// [`Storage::append_commit_if`](crate::storage::Storage::append_commit_if)); or returns the
+    /// first conflicting commit (nothing written): a conditional append's write.
+    pub(crate) fn commit_if(
+        &self,
+        first: u64,
+        check: Arc<CommitCheck>,
+        headers: &Headers,
+        events: &[Event],
+    ) -> Result<Result<u64, Conflict>> {
+        self.write_commit(Slot::If { first, check }, headers, events)
+    }
+
     /// The one way a commit is written: encoded, handed to the backend at `slot`, and noted
     /// as the log's known end.
     fn write_commit(
@@ -133,6 +148,12 @@ impl Store {
                 Ok(()) => number,
                 Err(conflict) => return Ok(Err(conflict)),
             },
+            Slot::If { first, check } => {
+                match storage.append_commit_if(first, &document, identified, check)? {
+                    Ok(number) => number,
+                    Err(conflict) => return Ok(Err(conflict)),
+                }
+            }
         };
         self.inner.tip.note(number);
         tracing::debug!(commit = number, events = events.len(), "committed");
@@ -196,12 +217,16 @@ fn now_iso8601() -> String {
 }
 
 /// Where [`Store::write_commit`] puts a commit.
-#[derive(Clone, Copy, Debug)]
 enum Slot {
     /// The lowest free number after the log's known end (which an append cannot lose).
     Next,
     /// This number, unless another writer has taken it.
     Exactly(u64),
+    /// The lowest free number from `first` on, unless `check` finds a conflict before it.
+    If {
+        first: u64,
+        check: Arc<CommitCheck>,
+    },
 }
 
 /// The events of a block being logged by [`Store::log_block`].

@@ -67,6 +67,8 @@ mod segment;
 mod writer;
 
 #[cfg(test)]
+mod conditional_tests;
+#[cfg(test)]
 mod crash_tests;
 #[cfg(test)]
 mod fault_tests;
@@ -86,9 +88,9 @@ use crate::error::{Error, Result};
 use crate::storage::local::fs::{FileSystem, Handle, OsFs};
 use crate::storage::local::store_folder::StoreFolder;
 use crate::storage::local::Durability;
-use crate::storage::Created;
 use crate::storage::{
-    check_commit_number, check_document_size, Leftover, Listing, SnapshotsFound, Storage,
+    check_commit_number, check_document_size, CommitCheck, Conflict, Created, Leftover, Listing,
+    SnapshotsFound, Storage,
 };
 
 pub use crate::storage::names::JOURNAL_MARKER;
@@ -389,15 +391,30 @@ impl Storage for JournalStorage {
     fn create_commit(&self, number: u64, document: &[u8]) -> Created {
         check_commit_number(number)?;
         check_document_size(document)?;
-        Ok(self.submit(Kind::Create(number), document)?.map(|_| ()))
+        Ok(self.submit(Kind::Create(number), document, None)?.map(|_| ()))
     }
 
     fn append_commit(&self, first: u64, document: &[u8]) -> Result<u64> {
         check_document_size(document)?;
-        match self.submit(Kind::Append(first.max(1)), document)? {
+        match self.submit(Kind::Append(first.max(1)), document, None)? {
             Ok(number) => Ok(number),
             Err(conflict) => unreachable!("an append never conflicts: {conflict}"),
         }
+    }
+
+    /// Conditional appends join the batch of the other writers of this process: the leader
+    /// checks them under the lock, against the commits other processes made since their
+    /// writer's position and against the batch's commits before them, so that appends whose
+    /// conditions do not conflict share one write and one sync.
+    fn append_commit_if(
+        &self,
+        first: u64,
+        document: &[u8],
+        _identified: bool,
+        check: Arc<CommitCheck>,
+    ) -> Result<Result<u64, Conflict>> {
+        check_document_size(document)?;
+        self.submit(Kind::AppendIf(first.max(1)), document, Some(check))
     }
 
     fn read_snapshot(&self, name: &str, commit: u64) -> Result<Option<Vec<u8>>> {

@@ -3,13 +3,14 @@
 //! between processes, writers take the lock file (`flock`).
 
 use std::collections::HashMap;
+use std::fmt;
 use std::io;
 use std::sync::Arc;
 
 use super::{JournalStorage, Shared, LOCK_FILE};
 use crate::error::{Error, Result};
 use crate::storage::local::fs::{Handle, Open};
-use crate::storage::Conflict;
+use crate::storage::{CommitCheck, Conflict};
 
 /// Writers waiting for the leader.
 #[derive(Debug, Default)]
@@ -20,22 +21,43 @@ pub(super) struct Queue {
     pub(super) done: HashMap<u64, Result<Result<u64, Conflict>>>,
 }
 
-#[derive(Debug)]
 pub(super) struct Request {
     pub(super) ticket: u64,
     pub(super) kind: Kind,
     pub(super) document: Vec<u8>,
+    /// A conditional append's check (with [`Kind::AppendIf`]).
+    pub(super) check: Option<Arc<CommitCheck>>,
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("ticket", &self.ticket)
+            .field("kind", &self.kind)
+            .field("bytes", &self.document.len())
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
 pub(super) enum Kind {
+    /// Exactly this number, unless it is taken.
     Create(u64),
+    /// The next number, from this one on.
     Append(u64),
+    /// The next number, from this one on, if the request's check finds no conflict in the
+    /// commits from this one to it.
+    AppendIf(u64),
 }
 
 impl JournalStorage {
     /// Queues a request and waits for its outcome; writes batches while leading.
-    pub(super) fn submit(&self, kind: Kind, document: &[u8]) -> Result<Result<u64, Conflict>> {
+    pub(super) fn submit(
+        &self,
+        kind: Kind,
+        document: &[u8],
+        check: Option<Arc<CommitCheck>>,
+    ) -> Result<Result<u64, Conflict>> {
         let shared = &self.shared;
         let mut queue = shared.queue.lock().unwrap_or_else(|e| e.into_inner());
         let ticket = queue.next_ticket;
@@ -44,6 +66,7 @@ impl JournalStorage {
             ticket,
             kind,
             document: document.to_vec(),
+            check,
         });
         loop {
             if let Some(outcome) = queue.done.remove(&ticket) {

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::storage::local::fs::Handle;
 
 /// One position in memory per this many commits.
-pub(super) const INDEX_EVERY: u64 = 256;
+pub(super) const INDEX_EVERY: u64 = 32;
 
 /// How much of a segment is read at a time when scanning.
 const CHUNK: usize = 1 << 20;

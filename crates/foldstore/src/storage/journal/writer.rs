@@ -14,7 +14,7 @@ use super::{JournalStorage, View, FREE_SPACE_VERSION, LOCK_FILE, PREALLOCATE};
 use crate::error::{Error, Result};
 use crate::storage::local::fs::{Handle, Kind as PathKind, Open};
 use crate::storage::local::{Durability, STALE_TEMPORARY_AGE};
-use crate::storage::{Conflict, Storage};
+use crate::storage::{check_commit, Conflict, Storage};
 
 impl JournalStorage {
     /// Writes the queued requests as one batch, under the lock; returns each one's outcome, or
@@ -108,15 +108,20 @@ impl JournalStorage {
                 other => other,
             });
         }
+        // Conditional appends whose writers had not seen the log's end: the commits other
+        // processes made since are checked now, still under the lock (read without holding the
+        // view, as any reader does; nobody writes meanwhile).
+        drop(view);
+        let decided = self.check_commits_before(batch, next);
+        let mut view = self.view();
         let (first, end) = match view.chain_end {
             Some(first) => (first, view.segments[&first].end.map_or(0, |(_, end)| end)),
             None => (0, 0),
         };
         // Journals older than free space are written without it, as their writers expect.
         let preallocate = view.version >= FREE_SPACE_VERSION;
-        let plan = self.plan_batch(batch, next, first, end)?;
-        let mut outcomes: Vec<Option<Result<Result<u64, Conflict>>>> =
-            plan.conflicts.into_iter().collect();
+        let plan = self.plan_batch(batch, decided, next, first, end)?;
+        let mut outcomes: Vec<Option<Outcome>> = plan.decided;
         let mut failed: Option<Error> = None;
         for part in plan.parts {
             let numbers: Vec<u64> = part.written.iter().map(|w| w.number).collect();
@@ -180,12 +185,118 @@ impl JournalStorage {
             .collect())
     }
 
-    /// Assigns numbers to the requests of a batch, and splits their records by segment.
-    fn plan_batch(&self, batch: &[Request], mut next: u64, first: u64, end: u64) -> Result<Plan> {
+    /// The outcomes that the commits before `next` decide for the batch's conditional appends
+    /// (a conflict, or a commit that cannot be read or judged: nothing written); `None` for
+    /// every other request. Commits are read in chunks, each checked by the appends that had
+    /// not seen it.
+    fn check_commits_before(&self, batch: &[Request], next: u64) -> Vec<Option<Outcome>> {
+        let mut decided: Vec<Option<Outcome>> = batch.iter().map(|_| None).collect();
+        let since = |request: &Request| match request.kind {
+            Kind::AppendIf(first) if first < next => Some(first),
+            _ => None,
+        };
+        let Some(mut number) = batch.iter().filter_map(since).min() else {
+            return decided;
+        };
+        while number < next {
+            let wanted = usize::try_from(next - number).map_or(CHECK_CHUNK, |n| n.min(CHECK_CHUNK));
+            let commits = match self.read_from(number, wanted) {
+                Ok(commits) if !commits.is_empty() => Ok(commits),
+                Ok(_) => Err(Error::CorruptCommit {
+                    commit: number,
+                    location: self.commit_location(number),
+                    problem: format!(
+                        "the log ends before it, at commit {}, while it was seen under the lock",
+                        number - 1
+                    ),
+                }),
+                Err(e) => Err(e),
+            }
+            .map_err(|e| e.to_string());
+            for (index, request) in batch.iter().enumerate() {
+                let (Some(first), None) = (since(request), &decided[index]) else {
+                    continue;
+                };
+                let Ok(commits) = &commits else {
+                    let problem = commits.as_ref().err().cloned().unwrap_or_default();
+                    decided[index] = Some(Err(Error::Backend {
+                        backend: "journal",
+                        message: format!("a conditional append could not check the commits written since its position; nothing was written: {problem}"),
+                        source: None,
+                    }));
+                    continue;
+                };
+                for (at, bytes) in (number..).zip(commits) {
+                    if at < first {
+                        continue;
+                    }
+                    match check_commit(self, request.check.as_deref().expect("a check"), at, bytes) {
+                        Ok(false) => {}
+                        Ok(true) => {
+                            decided[index] = Some(Ok(Err(Conflict { commit: at })));
+                            break;
+                        }
+                        Err(e) => {
+                            decided[index] = Some(Err(e));
+                            break;
+                        }
+                    }
+                }
+            }
+            match commits {
+                Ok(commits) => number += commits.len() as u64,
+                Err(_) => break,
+            }
+        }
+        decided
+    }
+
+    /// Checks a conditional append (from commit `from` on) against the commits of its batch
+    /// numbered before it (`assigned`: number and request): its outcome when one conflicts
+    /// (or cannot be judged), `None` when it may be written.
+    fn check_within_batch(
+        &self,
+        batch: &[Request],
+        request: &Request,
+        from: u64,
+        assigned: &[(u64, usize)],
+    ) -> Option<Outcome> {
+        let check = request.check.as_deref().expect("a conditional append has a check");
+        for &(number, earlier) in assigned.iter().filter(|(number, _)| *number >= from) {
+            match check(number, &batch[earlier].document) {
+                Ok(false) => {}
+                Ok(true) => return Some(Ok(Err(Conflict { commit: number }))),
+                Err(problem) => {
+                    return Some(Err(Error::CorruptCommit {
+                        commit: number,
+                        location: format!(
+                            "{} (commit {number}, in the batch being written)",
+                            self.shared.segments.display()
+                        ),
+                        problem: format!("{problem}; the conditional append wrote nothing"),
+                    }))
+                }
+            }
+        }
+        None
+    }
+
+    /// Assigns numbers to the requests of a batch (those not `decided` already), and splits
+    /// their records by segment.
+    fn plan_batch(
+        &self,
+        batch: &[Request],
+        decided: Vec<Option<Outcome>>,
+        mut next: u64,
+        first: u64,
+        end: u64,
+    ) -> Result<Plan> {
         let mut plan = Plan {
-            conflicts: Vec::with_capacity(batch.len()),
+            decided,
             parts: Vec::new(),
         };
+        // The numbers given so far, with their requests.
+        let mut assigned: Vec<(u64, usize)> = Vec::with_capacity(batch.len());
         let mut part: Option<Part> = (first != 0).then(|| Part {
             first,
             start: end,
@@ -196,13 +307,17 @@ impl JournalStorage {
             written: Vec::new(),
         });
         for (index, request) in batch.iter().enumerate() {
+            if plan.decided[index].is_some() {
+                continue;
+            }
             let number = match request.kind {
                 Kind::Create(number) if number < next => {
-                    plan.conflicts
-                        .push(Some(Ok(Err(Conflict { commit: number }))));
+                    plan.decided[index] = Some(Ok(Err(Conflict { commit: number })));
                     continue;
                 }
-                Kind::Create(number) | Kind::Append(number) if number > next => {
+                Kind::Create(number) | Kind::Append(number) | Kind::AppendIf(number)
+                    if number > next =>
+                {
                     return Err(self.layout_error(format!(
                         "the journal keeps its commits contiguous: commit {number} cannot be created while the log ends at commit {}",
                         next - 1
@@ -210,13 +325,22 @@ impl JournalStorage {
                 }
                 Kind::Create(number) => number,
                 Kind::Append(_) => next,
+                Kind::AppendIf(from) => {
+                    match self.check_within_batch(batch, request, from, &assigned) {
+                        Some(outcome) => {
+                            plan.decided[index] = Some(outcome);
+                            continue;
+                        }
+                        None => next,
+                    }
+                }
             };
             if number == u64::MAX {
                 return Err(self.layout_error(
                     "the journal has reached the largest commit number; nothing was written",
                 ));
             }
-            plan.conflicts.push(None);
+            assigned.push((number, index));
             let full = part
                 .as_ref()
                 .is_none_or(|p| p.start + p.records.len() as u64 >= self.shared.segment_bytes);
@@ -502,9 +626,18 @@ impl JournalStorage {
 /// The parts of a batch: the outcome of each request that conflicts (`None` for the others),
 /// and the records to write, by segment.
 struct Plan {
-    conflicts: Vec<Option<Result<Result<u64, Conflict>>>>,
+    /// Each request's outcome when it is known before writing (a conflict); `None` for those
+    /// written.
+    decided: Vec<Option<Outcome>>,
     parts: Vec<Part>,
 }
+
+/// What a request of a batch comes to: its number, a conflict, or an error.
+type Outcome = Result<Result<u64, Conflict>>;
+
+/// How many commits written since a conditional append's position are read at a time to
+/// check it.
+const CHECK_CHUNK: usize = 256;
 
 /// The records of a batch that go into one segment.
 struct Part {
