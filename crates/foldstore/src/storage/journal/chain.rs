@@ -57,6 +57,31 @@ impl JournalStorage {
         }
     }
 
+    /// Whether commit `number` is the one after the log's end as this view knows it, and not
+    /// written yet: free space where its record would start, and no segment named for it. A
+    /// look at one byte, for the probes of the log's end that every `Store::tip` makes, which
+    /// [`locate`](Self::locate) would answer by checking that only free space follows, to the
+    /// end of the preallocated file, each time the end moved. (Whether damage lies behind the
+    /// free space is found by the readers and writers that go on past it.)
+    pub(super) fn not_written_yet(&self, view: &mut View, number: u64) -> Result<bool> {
+        let Some(last) = view.chain_end else {
+            return Ok(false);
+        };
+        let fs = &*self.shared.fs;
+        let segment = view.segments.get_mut(&last).expect("on the chain");
+        if segment.end.map(|(next, _)| next) != Some(number) || segment.first() == number {
+            return Ok(false);
+        }
+        let offset = segment.end.map_or(0, |(_, offset)| offset);
+        let file = segment
+            .file(fs)
+            .map_err(|e| Error::io("open", &segment.path, e))?;
+        let mut byte = [0];
+        let read = read_full_at(&*file, &mut byte, offset)
+            .map_err(|e| Error::io("read", &segment.path, e))?;
+        Ok(read == 1 && byte[0] == FREE && !self.discover(view, number))
+    }
+
     /// Finds where commit `number` starts: the segment's first number and the offset, or
     /// `None` when there is no such commit (yet). Learns of other writers' appends. A commit
     /// inside damage is [`Error::CorruptCommit`].

@@ -73,6 +73,8 @@ mod crash_tests;
 #[cfg(test)]
 mod fault_tests;
 #[cfg(test)]
+mod probe_tests;
+#[cfg(test)]
 mod race_tests;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -359,6 +361,9 @@ impl Storage for JournalStorage {
             return Ok(false);
         }
         let mut view = self.view();
+        if self.not_written_yet(&mut view, number)? {
+            return Ok(false);
+        }
         match self.locate(&mut view, number) {
             Ok(found) => Ok(found.is_some()),
             // Damaged, but there (as a damaged file of the loose layout is).

@@ -75,7 +75,7 @@ impl Drop for ScanBuffer {
 ///
 /// Free space where a record would start ends the records only when nothing but free space
 /// follows it to the end of the file (checked, unless it starts at `free_from`, which the
-/// caller knows to be so): other bytes after it make the records end there `Unfinished`, as
+/// caller knows to be so, or records written over free space from there lead to it): other bytes after it make the records end there `Unfinished`, as
 /// damage does, so that every reader, whether it came from the segment's start or from its
 /// end, finds the same end or the same damage.
 pub(super) fn scan(
@@ -98,7 +98,7 @@ pub(super) fn scan(
         let mut at = 0;
         while at < filled {
             if buf.0[at] == FREE {
-                if free_from == Some(offset) {
+                if written_over_free(free_from, offset) {
                     return Ok((number, offset, Tail::Clean, Some(offset)));
                 }
                 let tail = match other_than_free(file, &mut buf.0[..size], at, filled, offset)? {
@@ -157,6 +157,17 @@ pub(super) fn scan(
             }
         }
     }
+}
+
+/// Whether free space met at `offset` is known to run to the end of the file: free space was
+/// known to run to the end from `free_from`, and `offset` is not before it. A scan starts at a
+/// record that the segment's reader reached through whole records, so whole records lie from
+/// `free_from` to `offset`: writers append only where the records end, so they were written
+/// over the start of that free space, and the rest is still free. (A write interrupted by a
+/// process's death leaves its bytes in order, without gaps; what a machine crash leaves is
+/// looked at by the next process, which knows no free space yet.)
+fn written_over_free(free_from: Option<u64>, offset: u64) -> bool {
+    free_from.is_some_and(|free| free <= offset)
 }
 
 /// The offset of the first byte other than free space in `file` from `offset` on (where
