@@ -128,12 +128,12 @@ pub struct Listing {
 ///    finds by trying in order, and returns that number; it never overwrites anything.
 ///    A backend that keeps the log contiguous by construction (the journal) refuses, with an
 ///    error, to create a commit beyond the last one plus one; the store never asks it to.
-/// 5. Snapshots follow rules 1 to 3, keyed by (name, commit).
-/// 5a. `append_commit_if(first, doc, _, check)` creates `doc` at the lowest free number
-///    `n >= first`, only if `check` found no conflict in any of the commits `first..n`, and
+///    `append_commit_if(first, doc, _, check)` creates `doc` at the lowest free number
+///    `n >= first` only if `check` found no conflict in any of the commits `first..n`, and
 ///    returns `n`; otherwise it returns `Ok(Err(Conflict))` naming the first conflicting
 ///    commit, and writes nothing. Checking and creating are atomic: no commit appears between
 ///    the last one checked and `n`.
+/// 5. Snapshots follow rules 1 to 3, keyed by (name, commit).
 /// 6. `list` reports every commit and snapshot present. It may be slow; the store calls it
 ///    when it opens, never per commit.
 /// 7. A backend that does not exist yet (a folder not created) is empty: reading and listing
@@ -307,7 +307,7 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// `Ok(Err(Conflict { commit }))` naming the first commit `check` found conflicting
     /// (nothing written). A conditional append: the caller has checked the commits before
     /// `first`, and the backend checks those that other writers created since, atomically
-    /// with the create (contract rule 5a). `identified` says that the document carries a unique
+    /// with the create (contract rule 4). `identified` says that the document carries a unique
     /// id (as the `*_identified_*` methods).
     ///
     /// The default creates commit `first` exclusively; when another writer took it, it reads
