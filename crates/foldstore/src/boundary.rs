@@ -21,10 +21,14 @@ use crate::event::{Event, Headers};
 use crate::format::{decode_commit, Commit};
 use crate::query::Query;
 use crate::storage::{CommitCheck, Conflict};
+use crate::store::{Postings, SAVED_NAME};
 use crate::store::Store;
 
 /// Ranges up to this many commits are checked by reading them, without the index.
 const SCAN_WITHOUT_INDEX: u64 = 256;
+
+/// The index is saved again once it covers this many commits more than the saved copy.
+const SAVE_AFTER: u64 = 4096;
 
 /// The prefix of the tag that carries an idempotency key (see [`Store::append_once`]).
 pub const IDEMPOTENCY_TAG_PREFIX: &str = "idempotency:";
@@ -299,6 +303,9 @@ impl Store {
             return Ok(());
         }
         let mut postings = self.event_index().lock();
+        if !postings.restored {
+            self.restore_index(&mut postings);
+        }
         if postings.through() > through && !self.storage().commit_exists(postings.through())? {
             // The log is shorter than what was indexed: a repair moved its end aside. (A caller
             // that knows less of the log than the index does is no reason to forget it.)
@@ -323,6 +330,9 @@ impl Store {
                 .take_while(|&n| n <= indexed.min(through))
                 .collect()
         };
+        if postings.through() >= postings.saved + SAVE_AFTER {
+            self.save_index(&mut postings);
+        }
         drop(postings);
         for number in candidates {
             let commit = self.read_commit(number)?;
@@ -333,6 +343,53 @@ impl Store {
         // Every fresh commit follows every candidate: the order is the log's.
         fresh.iter().for_each(found);
         Ok(())
+    }
+}
+
+impl Store {
+    /// Takes the index the backend saved, when it decodes whole and its last commit is still
+    /// the log's (the same stored bytes); otherwise the index is built from the log.
+    fn restore_index(&self, postings: &mut Postings) {
+        postings.restored = true;
+        let storage = self.storage();
+        let saved = match storage.read_derived(SAVED_NAME) {
+            Ok(Some(saved)) => saved,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::info!(error = %e, "the saved event index cannot be read; it is built from the log");
+                return;
+            }
+        };
+        let Some((restored, end_check)) = Postings::decode(&saved) else {
+            tracing::info!("the saved event index is damaged or of another version; it is built from the log");
+            return;
+        };
+        match storage.read_commit(restored.through()) {
+            Ok(Some(bytes)) if crc32fast::hash(&bytes) == end_check => {
+                tracing::debug!(through = restored.through(), "event index restored");
+                *postings = restored;
+            }
+            _ => tracing::info!(
+                through = restored.through(),
+                "the saved event index does not end at a commit of this log (the log was repaired or replaced); it is built from the log"
+            ),
+        }
+    }
+
+    /// Saves the index through the backend, for the next process; a failure only means the
+    /// next process builds it from the log (it is not tried again before the index grows).
+    fn save_index(&self, postings: &mut Postings) {
+        let through = postings.through();
+        postings.saved = through;
+        let storage = self.storage();
+        let saved = match storage.read_commit(through) {
+            Ok(Some(bytes)) => postings.encode(crc32fast::hash(&bytes)),
+            _ => return,
+        };
+        match storage.write_derived(SAVED_NAME, &saved) {
+            Ok(()) => tracing::debug!(through, bytes = saved.len(), "event index saved"),
+            Err(e) => tracing::info!(error = %e, "the event index could not be saved; the next process builds it from the log"),
+        }
     }
 }
 

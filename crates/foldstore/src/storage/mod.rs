@@ -391,6 +391,29 @@ pub trait Storage: Send + Sync + fmt::Debug {
         self.create_snapshot(name, commit, document)
     }
 
+    /// Reads the data derived from the log that the store saved as `name` (its event index),
+    /// or `None` when there is none. Derived data is never the source of truth: the store
+    /// checks it against the log before it uses it, and rebuilds it when it is missing, stale
+    /// or damaged. The default keeps none.
+    ///
+    /// # Errors
+    /// When it exists but cannot be read.
+    fn read_derived(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        let _ = name;
+        Ok(None)
+    }
+
+    /// Saves data derived from the log as `name`, replacing what was saved before (see
+    /// [`read_derived`](Storage::read_derived)). It need not be durable, nor atomic: a lost or
+    /// torn copy is found out and rebuilt. The default keeps nothing.
+    ///
+    /// # Errors
+    /// When it cannot be saved (the store goes on without it).
+    fn write_derived(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        let _ = (name, bytes);
+        Ok(())
+    }
+
     /// Moves commit `number` out of the log into the backend's quarantine, without deleting
     /// anything, and returns where it went. Only repair calls it, for a damaged last commit.
     ///

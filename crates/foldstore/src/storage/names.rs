@@ -11,6 +11,11 @@ pub const TEMP_PREFIX: &str = ".foldstore-tmp-";
 /// and ignored by the original package, which only looks at `.log` names).
 pub const QUARANTINE_FOLDER: &str = "foldstore-quarantine";
 
+/// The subfolder of a store's folder (and the part of an object store's prefix) where data
+/// derived from the log is kept, such as the event index: never the source of truth, and
+/// ignored by the original package.
+pub const DERIVED_FOLDER: &str = "foldstore-index";
+
 /// The journal's format marker, in the store's folder: a folder that holds it is a journal
 /// (see `storage/journal`), and loose commit files are never added to it.
 pub const JOURNAL_MARKER: &str = "foldstore-journal.json";

@@ -16,7 +16,7 @@ use crate::error::Result;
 use crate::storage::{MemoryStorage, Storage};
 
 pub use commit::{Block, HeaderFactory};
-pub(crate) use index::EventIndex;
+pub(crate) use index::{EventIndex, Postings, SAVED_NAME};
 pub use open::{Layout, StoreBuilder};
 pub(crate) use tip::Tip;
 

@@ -422,6 +422,14 @@ impl Storage for JournalStorage {
         self.submit(Kind::AppendIf(first.max(1)), document, Some(check))
     }
 
+    fn read_derived(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        self.shared.folder.read_derived(name)
+    }
+
+    fn write_derived(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        self.shared.folder.write_derived(name, bytes)
+    }
+
     fn read_snapshot(&self, name: &str, commit: u64) -> Result<Option<Vec<u8>>> {
         self.shared.folder.read_snapshot(name, commit)
     }

@@ -12,7 +12,9 @@ use std::time::{Duration, SystemTime};
 use super::fs::{FileSystem, Kind};
 use super::{sync_file_system, Durability, STALE_TEMPORARY_AGE};
 use crate::error::{Error, Result};
-use crate::storage::names::{snapshot_file_name, JOURNAL_MARKER, QUARANTINE_FOLDER, TEMP_PREFIX};
+use crate::storage::names::{
+    snapshot_file_name, DERIVED_FOLDER, JOURNAL_MARKER, QUARANTINE_FOLDER, TEMP_PREFIX,
+};
 use crate::storage::Created;
 use crate::storage::{check_document_size, validate_snapshot_name, Conflict, Listing};
 
@@ -196,11 +198,19 @@ impl StoreFolder {
     /// The store's quarantine folder, created if need be. A symbolic link there (or anything
     /// but a folder) is refused: what is moved aside must stay inside the store.
     pub(crate) fn quarantine_folder(&self) -> Result<PathBuf> {
-        let folder = self.path.join(QUARANTINE_FOLDER);
-        const KEEP: &str = "foldstore moves damaged commits there, never outside the store; move it out of the store";
+        self.subfolder(
+            QUARANTINE_FOLDER,
+            "foldstore moves damaged commits there, never outside the store; move it out of the store",
+        )
+    }
+
+    /// The subfolder `name` of the store's folder, created if need be; refused when it is a
+    /// symbolic link or a file (`keep` says why it must be a folder of the store).
+    fn subfolder(&self, name: &str, keep: &str) -> Result<PathBuf> {
+        let folder = self.path.join(name);
         let refused = |what: &str| Error::Layout {
             path: self.path.clone(),
-            problem: format!("{} is {what}, not a folder: {KEEP}", folder.display()),
+            problem: format!("{} is {what}, not a folder: {keep}", folder.display()),
         };
         match self.fs.is_link(&folder) {
             Ok(false) => {}
@@ -212,35 +222,52 @@ impl StoreFolder {
         }
         self.fs
             .create_dir_all(&folder)
-            .map_err(|e| Error::io("create the quarantine folder", &folder, e))?;
+            .map_err(|e| Error::io("create the folder", &folder, e))?;
         Ok(folder)
+    }
+
+    /// The derived data saved as `name` (see [`Storage::read_derived`]), or `None`. A symbolic
+    /// link, a folder or another special file there is not read.
+    ///
+    /// [`Storage::read_derived`]: crate::storage::Storage::read_derived
+    pub(crate) fn read_derived(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        let folder = self.path.join(DERIVED_FOLDER);
+        if self.fs.is_link(&folder).unwrap_or(true) {
+            return Ok(None);
+        }
+        self.read_file(&folder.join(name))
+    }
+
+    /// Saves derived data as `name`, replacing what was there: written to a temporary file in
+    /// the derived folder (not synced: a lost or torn file is rebuilt from the log), then
+    /// renamed over the name. Temporary files an interrupted save left there are removed.
+    pub(crate) fn write_derived(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        let folder = self.subfolder(
+            DERIVED_FOLDER,
+            "foldstore keeps data derived from the log there, never outside the store; move it out of the store",
+        )?;
+        remove_stale_temporaries_in(&*self.fs, &folder, STALE_TEMPORARY_AGE);
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let temporary = folder.join(format!(
+            "{TEMP_PREFIX}{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        self.fs
+            .write_new(&temporary, bytes, false)
+            .map_err(|e| Error::io("write", &temporary, e))?;
+        let target = folder.join(name);
+        self.fs.rename(&temporary, &target).map_err(|e| {
+            let _ = self.fs.remove(&temporary);
+            Error::io("rename a temporary file to", &target, e)
+        })
     }
 
     /// Removes temporary files older than `age`: writes that a crash interrupted before they
     /// were published. Younger ones may belong to a writer at work, and are left alone.
     /// Returns how many were removed.
     pub(crate) fn remove_stale_temporaries(&self, age: Duration) -> usize {
-        let Ok(names) = self.fs.list(&self.path) else {
-            return 0;
-        };
-        let now = SystemTime::now();
-        let mut removed = 0;
-        for name in names {
-            let Some(name) = name.to_str() else { continue };
-            if !name.starts_with(TEMP_PREFIX) {
-                continue;
-            }
-            let path = self.path.join(name);
-            let stale = self
-                .fs
-                .modified(&path)
-                .is_ok_and(|modified| now.duration_since(modified).is_ok_and(|a| a >= age));
-            if stale && self.fs.remove(&path).is_ok() {
-                tracing::info!(path = %path.display(), "removed a temporary file left by an interrupted write");
-                removed += 1;
-            }
-        }
-        removed
+        remove_stale_temporaries_in(&*self.fs, &self.path, age)
     }
 
     /// A watch on `folder` (the store's folder, or a journal's segment folder), or `None` when
@@ -339,6 +366,31 @@ impl StoreFolder {
     pub(crate) fn snapshot_location(&self, name: &str, commit: u64) -> String {
         self.snapshot_path(name, commit).display().to_string()
     }
+}
+
+/// Removes the temporary files in `folder` older than `age` (see
+/// [`StoreFolder::remove_stale_temporaries`]); how many.
+fn remove_stale_temporaries_in(fs: &dyn FileSystem, folder: &Path, age: Duration) -> usize {
+    let Ok(names) = fs.list(folder) else {
+        return 0;
+    };
+    let now = SystemTime::now();
+    let mut removed = 0;
+    for name in names {
+        let Some(name) = name.to_str() else { continue };
+        if !name.starts_with(TEMP_PREFIX) {
+            continue;
+        }
+        let path = folder.join(name);
+        let stale = fs
+            .modified(&path)
+            .is_ok_and(|modified| now.duration_since(modified).is_ok_and(|a| a >= age));
+        if stale && fs.remove(&path).is_ok() {
+            tracing::info!(path = %path.display(), "removed a temporary file left by an interrupted write");
+            removed += 1;
+        }
+    }
+    removed
 }
 
 /// The error for a write that may or may not have published `target`.

@@ -256,6 +256,14 @@ impl Storage for LooseStorage {
         Ok((listing.snapshots, Some(last)))
     }
 
+    fn read_derived(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        self.folder.read_derived(name)
+    }
+
+    fn write_derived(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        self.folder.write_derived(name, bytes)
+    }
+
     fn read_snapshot(&self, name: &str, commit: u64) -> Result<Option<Vec<u8>>> {
         self.folder.read_snapshot(name, commit)
     }
