@@ -21,8 +21,8 @@ use crate::event::{Event, Headers};
 use crate::format::{decode_commit, Commit};
 use crate::query::Query;
 use crate::storage::{CommitCheck, Conflict};
-use crate::store::{Postings, SAVED_NAME};
 use crate::store::Store;
+use crate::store::{Postings, SAVED_NAME};
 
 /// Ranges up to this many commits are checked by reading them, without the index.
 const SCAN_WITHOUT_INDEX: u64 = 256;
@@ -361,7 +361,9 @@ impl Store {
             }
         };
         let Some((restored, end_check)) = Postings::decode(&saved) else {
-            tracing::info!("the saved event index is damaged or of another version; it is built from the log");
+            tracing::info!(
+                "the saved event index is damaged or of another version; it is built from the log"
+            );
             return;
         };
         match storage.read_commit(restored.through()) {
@@ -388,7 +390,9 @@ impl Store {
         };
         match storage.write_derived(SAVED_NAME, &saved) {
             Ok(()) => tracing::debug!(through, bytes = saved.len(), "event index saved"),
-            Err(e) => tracing::info!(error = %e, "the event index could not be saved; the next process builds it from the log"),
+            Err(e) => {
+                tracing::info!(error = %e, "the event index could not be saved; the next process builds it from the log")
+            }
         }
     }
 }

@@ -115,8 +115,8 @@ pub use storage::ObjectStorage;
 #[cfg(feature = "postgres")]
 pub use storage::PostgresStorage;
 pub use storage::{
-    validate_snapshot_name, CommitCheck, Conflict, Created, Durability, JournalStorage, Leftover, Listing,
-    LooseStorage, MemoryStorage, SnapshotsFound, Storage, Watch, COMMIT_ID_HEADER,
+    validate_snapshot_name, CommitCheck, Conflict, Created, Durability, JournalStorage, Leftover,
+    Listing, LooseStorage, MemoryStorage, SnapshotsFound, Storage, Watch, COMMIT_ID_HEADER,
     MAX_DOCUMENT_BYTES,
 };
 pub use store::{Block, HeaderFactory, Layout, Store, StoreBuilder};

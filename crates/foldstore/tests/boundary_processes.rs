@@ -1,6 +1,7 @@
 //! Conditional appends across processes: worker processes on one folder (loose and journal
 //! layouts) decide about their own accounts (no decision may fail) and withdraw from one shared
-//! account with a balance check (no more may be withdrawn than it holds).
+//! account with a balance check (no more may be withdrawn than it holds); once with
+//! `Store::append_if`, once through read-write instances of scoped models.
 
 mod common;
 
@@ -8,7 +9,10 @@ use std::fs;
 use std::path::PathBuf;
 
 use common::workers::{env_number, gate, print_worker_result, run_workers, test_name};
-use foldstore::{AppendCondition, Event, Layout, Query, Store};
+use foldstore::{
+    AppendCondition, CommitFlag, Dispatch, Error, Event, EventContext, Layout, Model,
+    ModelDefinition, Query, Store, View, Writer,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -20,6 +24,8 @@ const CHILD_GATE: &str = "FOLDSTORE_BOUNDARY_GATE";
 const CHILD_ID: &str = "FOLDSTORE_BOUNDARY_ID";
 /// How many workers there are.
 const CHILD_COUNT: &str = "FOLDSTORE_BOUNDARY_COUNT";
+/// `instances` when the worker decides through scoped models' read-write instances.
+const CHILD_MODE: &str = "FOLDSTORE_BOUNDARY_MODE";
 
 /// The worker's test name.
 const WORKER_TEST: &str = "boundary_worker";
@@ -64,6 +70,90 @@ fn after(account: u64, position: u64) -> AppendCondition {
     AppendCondition::none_matching_after(Query::tag(format!("account:{account}")), position)
 }
 
+/// A deposit (or, negative, a withdrawal) as an account model reads it: the events
+/// [`deposit`] writes.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "name", content = "data")]
+enum Movement {
+    #[serde(rename = "deposited")]
+    Deposited { amount: i64 },
+}
+
+/// One account's balance, scoped to the account's tag.
+struct Account(u64);
+
+impl ModelDefinition for Account {
+    type Data = i64;
+    type Event = Movement;
+    type Error = String;
+    type Domain<V: View<Self>> = V;
+
+    fn scope(&self) -> Option<Query> {
+        Some(Query::tag(format!("account:{}", self.0)))
+    }
+
+    fn event_tags(&self, _: &Movement) -> Vec<String> {
+        vec![format!("account:{}", self.0)]
+    }
+
+    fn initial_data(&self) -> i64 {
+        0
+    }
+
+    fn apply(
+        &self,
+        balance: &mut i64,
+        event: Movement,
+        _: &EventContext<'_>,
+    ) -> Result<(), String> {
+        let Movement::Deposited { amount } = event;
+        *balance += amount;
+        Ok(())
+    }
+
+    fn domain<V: View<Self>>(&self, view: V) -> V {
+        view
+    }
+}
+
+/// Moves `amount` into the account of `model` in a read-write instance, unless that would take
+/// its balance below 0 (then nothing is committed); whether it was, and the attempts it took.
+fn move_money(model: &Model<Account>, amount: i64, attempts: u32) -> Result<(bool, u32), Error> {
+    let outcome = model.with_read_write_instance(
+        |writer: &mut &mut Writer<Account>, flag: &mut CommitFlag| {
+            if *writer.data() + amount < 0 {
+                return Ok::<_, Error>(false);
+            }
+            writer.dispatch(Movement::Deposited { amount })?;
+            flag.ready_to_commit();
+            Ok(true)
+        },
+        attempts,
+    )?;
+    Ok((outcome.value, outcome.attempts))
+}
+
+/// The worker's decisions through scoped models' read-write instances.
+fn decide_with_instances(store: &Store, own: u64, tally: &mut Tally) {
+    let mine = store.define_model(Account(own)).unwrap();
+    let shared = store.define_model(Account(SHARED)).unwrap();
+    for _ in 0..DECISIONS {
+        match move_money(&mine, 1, 5) {
+            Ok((true, 1)) => {}
+            other => {
+                eprintln!("a decision about the worker's own account: {other:?}");
+                tally.own_failed += 1;
+            }
+        }
+        // Many workers race for the shared account: enough attempts for all of them.
+        let (withdrew, attempts) = move_money(&shared, -WITHDRAWAL, 1000).unwrap();
+        tally.lost_races += u64::from(attempts - 1);
+        if withdrew {
+            tally.withdrawn += WITHDRAWAL;
+        }
+    }
+}
+
 /// The worker: does nothing unless its parent set the environment.
 #[test]
 fn boundary_worker() {
@@ -81,6 +171,11 @@ fn boundary_worker() {
         withdrawn: 0,
         lost_races: 0,
     };
+    if std::env::var(CHILD_MODE).as_deref() == Ok("instances") {
+        decide_with_instances(&store, own, &mut tally);
+        print_worker_result(&tally);
+        return;
+    }
     for _ in 0..DECISIONS {
         let (_, position) = balance(&store, own);
         if store
@@ -111,7 +206,7 @@ fn boundary_worker() {
     print_worker_result(&tally);
 }
 
-fn run(layout: Layout) {
+fn run(layout: Layout, mode: &str) {
     let temp = tempfile::tempdir().unwrap();
     let folder = temp.path().join("store");
     let gate_folder = temp.path().join("gate");
@@ -128,7 +223,8 @@ fn run(layout: Layout) {
                 .env(CHILD_FOLDER, &folder)
                 .env(CHILD_GATE, &gate_folder)
                 .env(CHILD_ID, worker.to_string())
-                .env(CHILD_COUNT, WORKERS.to_string());
+                .env(CHILD_COUNT, WORKERS.to_string())
+                .env(CHILD_MODE, mode);
         },
     );
 
@@ -153,10 +249,20 @@ fn run(layout: Layout) {
 
 #[test]
 fn conditional_appends_across_processes_on_a_loose_folder() {
-    run(Layout::Loose);
+    run(Layout::Loose, "append_if");
 }
 
 #[test]
 fn conditional_appends_across_processes_on_a_journal() {
-    run(Layout::Journal);
+    run(Layout::Journal, "append_if");
+}
+
+#[test]
+fn scoped_instances_across_processes_on_a_loose_folder() {
+    run(Layout::Loose, "instances");
+}
+
+#[test]
+fn scoped_instances_across_processes_on_a_journal() {
+    run(Layout::Journal, "instances");
 }

@@ -7,10 +7,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use foldstore::{
-    CommitCheck, Conflict, Created, Durability, Event, JournalStorage, Listing, LooseStorage, Query, Storage,
-    Store,
+    CommitCheck, Conflict, Created, Durability, Event, JournalStorage, Listing, LooseStorage,
+    Query, Storage, Store,
 };
 use tempfile::TempDir;
+
+#[path = "common/backends.rs"]
+mod backends;
 
 /// A backend that counts the commits read through it.
 #[derive(Debug)]
@@ -158,7 +161,10 @@ fn a_new_process_restores_the_saved_index_and_extends_it() {
         account_7.push(COMMITS + 1);
         assert_eq!(commits_of(&second, 7), account_7, "{name}");
         let reads = read.load(Ordering::SeqCst);
-        assert!(reads <= 40, "{name}: {reads} commits read with the saved index");
+        assert!(
+            reads <= 40,
+            "{name}: {reads} commits read with the saved index"
+        );
     }
 }
 
@@ -212,7 +218,10 @@ fn a_damaged_hostile_or_foreign_saved_index_is_never_trusted() {
             std::os::unix::fs::symlink(outside.path(), &saved).unwrap();
             let (store, read) = counted(path, storage(path));
             assert_eq!(commits_of(&store, 1), expected(1, COMMITS), "{name}: link");
-            assert!(read.load(Ordering::SeqCst) >= COMMITS, "{name}: link followed");
+            assert!(
+                read.load(Ordering::SeqCst) >= COMMITS,
+                "{name}: link followed"
+            );
             std::fs::remove_file(&saved).unwrap();
             let status = std::process::Command::new("mkfifo")
                 .arg(&saved)
@@ -227,12 +236,48 @@ fn a_damaged_hostile_or_foreign_saved_index_is_never_trusted() {
             std::fs::remove_dir_all(path.join("foldstore-index")).unwrap();
             std::os::unix::fs::symlink(elsewhere.path(), path.join("foldstore-index")).unwrap();
             let (store, _) = counted(path, storage(path));
-            assert_eq!(commits_of(&store, 1), expected(1, COMMITS), "{name}: folder");
+            assert_eq!(
+                commits_of(&store, 1),
+                expected(1, COMMITS),
+                "{name}: folder"
+            );
             assert_eq!(
                 std::fs::read_dir(elsewhere.path()).unwrap().count(),
                 0,
                 "{name}: written through a link"
             );
         }
+    }
+}
+
+/// Every backend that keeps derived data gives back what was saved last, keeps it out of the
+/// log's listing, and reads nothing for a name never saved; the memory backend keeps none.
+#[test]
+fn derived_data_round_trips_on_every_backend() {
+    for backend in backends::backends() {
+        let name = backend.name;
+        let store = backend.store();
+        store.log(&deposit(1)).unwrap();
+        let storage = store.storage();
+        assert_eq!(storage.read_derived("events-v1").unwrap(), None, "{name}");
+        let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        for bytes in [&b"first"[..], &[0, 255, 10, 13][..], &big[..]] {
+            storage.write_derived("events-v1", bytes).unwrap();
+            let read = storage.read_derived("events-v1").unwrap();
+            if name == "memory" {
+                assert_eq!(read, None, "{name}");
+            } else {
+                assert_eq!(read.as_deref(), Some(bytes), "{name}");
+            }
+        }
+        assert_eq!(storage.read_derived("other").unwrap(), None, "{name}");
+        let listing = storage.list().unwrap();
+        assert_eq!(listing.commits, [1], "{name}");
+        assert!(
+            listing.suspicious.is_empty(),
+            "{name}: {:?}",
+            listing.suspicious
+        );
+        assert_eq!(store.tip().unwrap(), 1, "{name}");
     }
 }

@@ -295,7 +295,11 @@ fn a_scoped_instance_keeps_the_data_it_committed() {
             .with_read_write_instance(deposit_into(1, 5, Duration::ZERO), 1)
             .unwrap();
         let latest = model.latest().unwrap();
-        assert_eq!((balance_of(&latest, 1), latest.position()), (5, 1), "{name}");
+        assert_eq!(
+            (balance_of(&latest, 1), latest.position()),
+            (5, 1),
+            "{name}"
+        );
         let stamped = store.read_commit(1).unwrap().headers().clone();
         assert!(stamped.contains_key("time"), "{name}: {stamped:?}");
 
@@ -315,7 +319,11 @@ fn a_scoped_instance_keeps_the_data_it_committed() {
             )
             .unwrap();
         let latest = model.latest().unwrap();
-        assert_eq!((balance_of(&latest, 1), latest.position()), (5, 1), "{name}");
+        assert_eq!(
+            (balance_of(&latest, 1), latest.position()),
+            (5, 1),
+            "{name}"
+        );
         let read = model.aggregator_data().unwrap();
         assert_eq!((balance_of(&read, 1), read.position()), (8, 3), "{name}");
     }

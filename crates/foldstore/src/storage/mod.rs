@@ -490,7 +490,9 @@ pub(crate) fn check_commit<S: Storage + ?Sized>(
     check(number, bytes).map_err(|problem| crate::error::Error::CorruptCommit {
         commit: number,
         location: storage.commit_location(number),
-        problem: format!("{problem}; a conditional append cannot tell whether it conflicts, and wrote nothing"),
+        problem: format!(
+            "{problem}; a conditional append cannot tell whether it conflicts, and wrote nothing"
+        ),
     })
 }
 

@@ -223,10 +223,7 @@ enum Slot {
     /// This number, unless another writer has taken it.
     Exactly(u64),
     /// The lowest free number from `first` on, unless `check` finds a conflict before it.
-    If {
-        first: u64,
-        check: Arc<CommitCheck>,
-    },
+    If { first: u64, check: Arc<CommitCheck> },
 }
 
 /// The events of a block being logged by [`Store::log_block`].

@@ -243,7 +243,9 @@ fn take_list(input: &mut &[u8], through: u64) -> Option<Vec<u64>> {
     let mut last = 0u64;
     for _ in 0..length {
         let delta = take(input)?;
-        last = last.checked_add(delta).filter(|&n| delta > 0 && n <= through)?;
+        last = last
+            .checked_add(delta)
+            .filter(|&n| delta > 0 && n <= through)?;
         list.push(last);
     }
     Some(list)

@@ -40,7 +40,11 @@ fn tags(journal: &JournalStorage) -> Vec<String> {
     (1..=last)
         .map(|n| {
             let bytes = journal.read_commit(n).expect("read").expect("present");
-            decode_commit(n, &bytes).expect("decodes").events()[0].tags().next().expect("a tag").to_owned()
+            decode_commit(n, &bytes).expect("decodes").events()[0]
+                .tags()
+                .next()
+                .expect("a tag")
+                .to_owned()
         })
         .collect()
 }

@@ -396,7 +396,9 @@ impl Storage for JournalStorage {
     fn create_commit(&self, number: u64, document: &[u8]) -> Created {
         check_commit_number(number)?;
         check_document_size(document)?;
-        Ok(self.submit(Kind::Create(number), document, None)?.map(|_| ()))
+        Ok(self
+            .submit(Kind::Create(number), document, None)?
+            .map(|_| ()))
     }
 
     fn append_commit(&self, first: u64, document: &[u8]) -> Result<u64> {

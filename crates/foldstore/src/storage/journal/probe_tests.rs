@@ -79,7 +79,10 @@ fn probes_of_the_end_do_not_read_the_free_space_again() {
     // The first look checks the free space after commit 3, once.
     assert!(!reader.commit_exists(4).expect("probe"));
     let first = read.swap(0, Ordering::SeqCst);
-    assert!(first > 512 << 10, "the free space was checked: {first} bytes");
+    assert!(
+        first > 512 << 10,
+        "the free space was checked: {first} bytes"
+    );
     for round in 0..5 {
         // Another writer's commits move the end; the reader looks for it as `Store::tip` does.
         let next = 4 + 2 * round;

@@ -230,7 +230,8 @@ impl JournalStorage {
                     if at < first {
                         continue;
                     }
-                    match check_commit(self, request.check.as_deref().expect("a check"), at, bytes) {
+                    match check_commit(self, request.check.as_deref().expect("a check"), at, bytes)
+                    {
                         Ok(false) => {}
                         Ok(true) => {
                             decided[index] = Some(Ok(Err(Conflict { commit: at })));
@@ -261,7 +262,10 @@ impl JournalStorage {
         from: u64,
         assigned: &[(u64, usize)],
     ) -> Option<Outcome> {
-        let check = request.check.as_deref().expect("a conditional append has a check");
+        let check = request
+            .check
+            .as_deref()
+            .expect("a conditional append has a check");
         for &(number, earlier) in assigned.iter().filter(|(number, _)| *number >= from) {
             match check(number, &batch[earlier].document) {
                 Ok(false) => {}

@@ -188,6 +188,14 @@ impl ObjectStorage {
         self.object(&format!("{commit}.{name}-snapshot"))
     }
 
+    /// Where the derived data `name` is kept.
+    fn derived_path(&self, name: &str) -> Path {
+        self.prefix
+            .clone()
+            .join(crate::storage::names::DERIVED_FOLDER)
+            .join(name)
+    }
+
     /// Where `path` is, for messages.
     fn location(&self, path: &Path) -> String {
         format!("{}/{path}", self.base.trim_end_matches('/'))
@@ -353,6 +361,21 @@ impl Storage for ObjectStorage {
     fn read_snapshot(&self, name: &str, commit: u64) -> Result<Option<Vec<u8>>> {
         validate_snapshot_name(name)?;
         self.read_object(&self.snapshot_path(name, commit))
+    }
+
+    /// `foldstore-index/<name>` under the prefix.
+    fn read_derived(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        self.read_object(&self.derived_path(name))
+    }
+
+    /// One plain put of `foldstore-index/<name>` under the prefix, replacing it.
+    fn write_derived(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        let path = self.derived_path(name);
+        let store = Arc::clone(&self.store);
+        let (target, payload) = (path.clone(), PutPayload::from(bytes.to_vec()));
+        self.run(async move { store.put(&target, payload).await })?
+            .map(|_| ())
+            .map_err(|e| self.failure("write", &path, e))
     }
 
     fn create_snapshot(&self, name: &str, commit: u64, document: &[u8]) -> Created {

@@ -385,6 +385,37 @@ impl Storage for PostgresStorage {
         self.append_row(first, document)
     }
 
+    /// The row `derived:<name>` of the meta table.
+    fn read_derived(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        let key = format!("derived:{name}");
+        self.read(
+            || format!("read the derived data {name:?}"),
+            || None,
+            |connection, sql| {
+                let statement = connection.statement(Query::ReadDerived, sql)?;
+                Ok(connection
+                    .client
+                    .query_opt(&statement, &[&key])?
+                    .map(|row| row.get::<_, Vec<u8>>(0)))
+            },
+        )
+    }
+
+    /// Replaces the row `derived:<name>` of the meta table (nothing is saved while the store's
+    /// tables do not exist).
+    fn write_derived(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        let key = format!("derived:{name}");
+        self.read(
+            || format!("save the derived data {name:?}"),
+            || (),
+            |connection, sql| {
+                let statement = connection.statement(Query::WriteDerived, sql)?;
+                connection.client.execute(&statement, &[&key, &bytes])?;
+                Ok(())
+            },
+        )
+    }
+
     fn read_snapshot(&self, name: &str, commit: u64) -> Result<Option<Vec<u8>>> {
         validate_snapshot_name(name)?;
         let Some(key) = Self::key(commit) else {

@@ -20,6 +20,8 @@ pub(super) struct Sql {
     pub(super) read_snapshot: String,
     pub(super) quarantine: String,
     pub(super) version: String,
+    read_derived: String,
+    write_derived: String,
     pub(super) meta_table: String,
     /// The store's tables' kinds, columns and primary keys (see [`Found`]).
     pub(super) shapes: String,
@@ -79,6 +81,13 @@ impl Sql {
                  SELECT number, document, created_at FROM moved RETURNING id"
             ),
             version: format!("SELECT value FROM {meta} WHERE key = 'schema_version'"),
+            // Derived data (the event index) is kept in the meta table, in hexadecimal, under
+            // `derived:<name>`: no table of its own, so the schema stays as it is.
+            read_derived: format!("SELECT decode(value, 'hex') FROM {meta} WHERE key = $1"),
+            write_derived: format!(
+                "INSERT INTO {meta} (key, value) VALUES ($1, encode($2::bytea, 'hex')) \
+                 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"
+            ),
             meta_table: format!(
                 "CREATE TABLE IF NOT EXISTS {meta} (key text PRIMARY KEY, value text NOT NULL)"
             ),
@@ -168,6 +177,8 @@ pub(super) enum Query {
     ReadSnapshot,
     Quarantine,
     Version,
+    ReadDerived,
+    WriteDerived,
     Shapes,
 }
 
@@ -188,6 +199,8 @@ impl Query {
             Query::ReadSnapshot => &sql.read_snapshot,
             Query::Quarantine => &sql.quarantine,
             Query::Version => &sql.version,
+            Query::ReadDerived => &sql.read_derived,
+            Query::WriteDerived => &sql.write_derived,
             Query::Shapes => &sql.shapes,
         }
     }
