@@ -9,6 +9,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod damage;
+mod filtered;
 mod fixtures;
 mod processes;
 mod resume;
