@@ -5,6 +5,7 @@
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::backends::backends;
 use crate::common::counted::Counted;
 use crate::fixtures::HANG;
 use foldstore::{Durability, Error, Event, Layout, MemoryStorage, Query, Start, Storage, Store};
@@ -21,10 +22,13 @@ fn other(i: u64) -> Event {
     Event::new("placed").tagged([format!("order:{}", 100 + i % 50)])
 }
 
-/// A store on each local backend, with a second handle on the same data (as another process
-/// would have), and how many commits the long run there has. Folders are written without
-/// syncs, for speed: nothing here is about durability.
-fn local_backends() -> Vec<(&'static str, Store, Store, u64, Option<TempDir>)> {
+/// A store on a backend, a second one on the same data (as another process would have), how
+/// many commits a long run there has, and what keeps the data.
+type OnBackend = (&'static str, Store, Store, u64, Option<TempDir>);
+
+/// A store on each local backend. Folders are written without syncs, for speed: nothing here
+/// is about durability.
+fn local_backends() -> Vec<OnBackend> {
     let memory = MemoryStorage::new();
     let mut all = vec![(
         "memory",
@@ -130,32 +134,46 @@ fn a_long_run_in_the_index_is_jumped_over_without_reading_it() {
             .matching(Query::tag(WANTED))
     };
 
-    let mut first = subscribe();
-    let before = counted.reads();
-    let (numbers, _) = collect(&mut first, HANG, 2);
-    assert_eq!(numbers, [1, RUN + 2]);
-    let filling = counted.reads() - before;
+    let reads_to_deliver_both = |mut subscription: foldstore::Subscription| {
+        let before = counted.reads();
+        let (numbers, _) = collect(&mut subscription, HANG, 2);
+        assert_eq!(numbers, [1, RUN + 2]);
+        counted.reads() - before
+    };
+    let filling = reads_to_deliver_both(subscribe());
     assert!(
         filling >= RUN as usize,
         "the first fills the index: {filling}"
     );
-
-    let mut second = subscribe();
-    let before = counted.reads();
-    let (numbers, _) = collect(&mut second, HANG, 2);
-    assert_eq!(numbers, [1, RUN + 2]);
-    let reads = counted.reads() - before;
+    let reads = reads_to_deliver_both(subscribe());
     assert!(
         reads < 1_000,
         "{reads} reads to jump over {RUN} commits held in the index"
     );
 }
 
+/// A store on PostgreSQL and S3 when their servers are configured, with a short run.
+fn server_backends() -> Vec<OnBackend> {
+    backends()
+        .into_iter()
+        .filter(|backend| matches!(backend.name, "postgres" | "s3"))
+        .map(|backend| {
+            (
+                backend.name,
+                backend.store(),
+                backend.other_handle(),
+                3_000,
+                None,
+            )
+        })
+        .collect()
+}
+
 /// Every fifth commit matches; another handle writes more while the subscriber catches up:
 /// the subscriber gets exactly the matching commits, each once, in order.
 #[test]
 fn every_matching_commit_comes_once_while_another_handle_writes() {
-    for (name, store, second, run, _dir) in local_backends() {
+    for (name, store, second, run, _dir) in local_backends().into_iter().chain(server_backends()) {
         let run = run / 10;
         let event = |i: u64| if i % 5 == 0 { wanted() } else { other(i) };
         for i in 0..run {
