@@ -275,7 +275,8 @@ impl Subscription {
     }
 
     /// The next commit to deliver if it exists now: one found through the index, or else one
-    /// read in order. It gives up (`None`) at the log's end, or once `deadline` has passed.
+    /// read in order. It gives up (`None`) at the log's end, and, given a `deadline` (a waiting
+    /// call), once the deadline has passed or the subscription was cancelled.
     fn look(&mut self, patient: bool, deadline: Option<Instant>) -> Result<Option<Commit>> {
         loop {
             if let Some(commit) = self.found.pop_front() {
@@ -289,7 +290,7 @@ impl Subscription {
             if !self.step_through_index()? {
                 return self.read_next(patient, deadline);
             }
-            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            if self.should_stop(deadline) {
                 return Ok(None);
             }
         }
@@ -336,7 +337,7 @@ impl Subscription {
     /// The next commit if it exists now; one that may be a write in progress is waited for
     /// when `patient`, and otherwise taken as not there yet (until its grace period has
     /// passed: then it is reported). Commits that do not match are passed over until the end,
-    /// or until `deadline` has passed.
+    /// or until [`should_stop`](Self::should_stop).
     fn read_next(&mut self, patient: bool, deadline: Option<Instant>) -> Result<Option<Commit>> {
         let grace = std::mem::take(&mut self.grace);
         let mut commits = self
@@ -355,7 +356,7 @@ impl Subscription {
                     if wanted {
                         break Ok(Some(commit));
                     }
-                    if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                    if self.should_stop(deadline) {
                         break Ok(None);
                     }
                 }
@@ -368,6 +369,12 @@ impl Subscription {
         };
         self.grace = commits.take_grace();
         found
+    }
+
+    /// Whether a waiting call (one with a `deadline`) should stop looking: the deadline has
+    /// passed, or the subscription was cancelled.
+    fn should_stop(&self, deadline: Option<Instant>) -> bool {
+        deadline.is_some_and(|deadline| Instant::now() >= deadline || self.is_cancelled())
     }
 
     fn is_cancelled(&self) -> bool {

@@ -2,6 +2,8 @@
 //! not match is jumped over, within the waiting methods' timeouts, and every matching commit is
 //! delivered once, in order, also while another handle writes.
 
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -197,6 +199,29 @@ fn every_matching_commit_comes_once_while_another_handle_writes() {
         assert!(subscription.try_next().unwrap().is_none(), "{name}");
         assert_eq!(subscription.next_number(), 2 * run + 1, "{name}");
     }
+}
+
+/// A subscription cancelled while it catches up stops there, without reading on to the end.
+#[test]
+fn a_cancelled_subscription_stops_catching_up() {
+    const RUN: u64 = 100_000;
+    let store = Store::memory();
+    for i in 0..RUN {
+        store.log(&other(i)).unwrap();
+    }
+    store.log(&wanted()).unwrap();
+    let mut subscription = store
+        .subscribe(Start::Beginning)
+        .unwrap()
+        .cancelled_by(Arc::new(AtomicBool::new(true)))
+        .matching(Query::tag(WANTED));
+    assert!(matches!(subscription.next_commit(), Err(Error::Cancelled)));
+    let stopped = subscription.next_number();
+    assert!(stopped < RUN, "it read on to commit {stopped}");
+    assert!(
+        subscription.try_next().unwrap().is_some(),
+        "the match is still to come"
+    );
 }
 
 /// A damaged commit in a long run that does not match is reported, naming it, as without a
