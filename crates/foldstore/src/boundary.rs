@@ -344,6 +344,19 @@ impl Store {
         fresh.iter().for_each(found);
         Ok(())
     }
+
+    /// The commits in `after + 1..=through` that hold an event matching `query`, in order,
+    /// read through the index (the commits between them are not read, once indexed).
+    pub(crate) fn commits_matching(
+        &self,
+        query: &Query,
+        after: u64,
+        through: u64,
+    ) -> Result<Vec<Commit>> {
+        let mut commits = Vec::new();
+        self.scan_matching(query, after, through, |commit| commits.push(commit.clone()))?;
+        Ok(commits)
+    }
 }
 
 impl Store {

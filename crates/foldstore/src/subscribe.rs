@@ -1,6 +1,12 @@
 //! Live subscriptions: every commit after a point, in order, first those that exist, then each
 //! new one as it lands, from this process or any other.
+//!
+//! A subscription filtered by a query catches up through the store's event index: behind the
+//! log's end, it asks the index for the commits that may match a stretch of the log at a time,
+//! reads those, and jumps over the rest. The last commits of the log, where another program may
+//! still be writing in place, are read one by one as an unfiltered subscription reads them.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -16,6 +22,15 @@ use crate::store::Store;
 /// How often a subscription looks for new commits when its backend sends no notices (and,
 /// as a safety net, even when it does).
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// A filtered subscription catching up goes through the index this many commits at a time: one
+/// step reads at most about that many commits (to extend the index, or that may match), so
+/// that the waiting methods keep to their timeouts.
+const INDEX_STEP: u64 = 1024;
+
+/// The last commits of the log, which another program may still be writing in place, are read
+/// one by one (with their grace period) rather than through the index.
+const READ_AT_END: u64 = 64;
 
 /// Where a subscription starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,6 +73,16 @@ pub struct Subscription {
     /// Only commits holding an event that matches it are delivered (see
     /// [`Subscription::matching`]).
     query: Option<Query>,
+    /// Matching commits found through the index and not delivered yet, in order, all at or
+    /// after `next`.
+    found: VecDeque<Commit>,
+    /// The last commit checked through the index: once `found` is delivered, the subscription
+    /// goes on after it.
+    checked: u64,
+    /// Commits up to this one are read one by one: a step through the index failed on them,
+    /// and reading them one by one reports the problem as an unfiltered subscription would
+    /// (or waits for a write in progress).
+    read_through: u64,
 }
 
 impl fmt::Debug for Subscription {
@@ -111,6 +136,9 @@ impl Store {
             cancelled: None,
             grace: Grace::default(),
             query: None,
+            found: VecDeque::new(),
+            checked: 0,
+            read_through: 0,
         })
     }
 }
@@ -142,9 +170,17 @@ impl Subscription {
     }
 
     /// Delivers only the commits that hold an event matching `query` (whole: the caller may
-    /// pick the matching events with [`Query::matches`]). The others are read and passed over,
-    /// so [`next_number`](Self::next_number) moves past them; the subscription still sees
-    /// every commit, from any process, and reports damage anywhere in the log.
+    /// pick the matching events with [`Query::matches`]). The others are passed over, so
+    /// [`next_number`](Self::next_number) moves past them; the subscription still sees every
+    /// commit, from any process.
+    ///
+    /// Behind the log's end, it goes through the store's event index (as
+    /// [`Store::events_matching`] does), a stretch of the log at a time: it reads only the
+    /// commits that may match, so catching up over a long run of commits that do not match
+    /// costs few reads once the index holds them, and the waiting methods keep to their
+    /// timeouts meanwhile. Filling the index reads each commit once per process, and reports
+    /// damage where it finds it; a commit the index has passed over is not read again. The
+    /// last commits of the log are read one by one, as without a query.
     ///
     /// ```
     /// # fn main() -> Result<(), foldstore::Error> {
@@ -201,7 +237,7 @@ impl Subscription {
         loop {
             // A commit in its grace period is read again at the next look, not waited for
             // here, so that the timeout and cancellation hold.
-            if let Some(commit) = self.read_next(false)? {
+            if let Some(commit) = self.look(false, Some(deadline))? {
                 return Ok(Some(commit));
             }
             let now = Instant::now();
@@ -235,13 +271,74 @@ impl Subscription {
     /// # Errors
     /// A damaged commit, a gap, an I/O error.
     pub fn try_next(&mut self) -> Result<Option<Commit>> {
-        self.read_next(true)
+        self.look(true, None)
+    }
+
+    /// The next commit to deliver if it exists now: one found through the index, or else one
+    /// read in order. It gives up (`None`) at the log's end, and, given a `deadline` (a waiting
+    /// call), once the deadline has passed or the subscription was cancelled.
+    fn look(&mut self, patient: bool, deadline: Option<Instant>) -> Result<Option<Commit>> {
+        loop {
+            if let Some(commit) = self.found.pop_front() {
+                self.next = if self.found.is_empty() {
+                    self.checked + 1
+                } else {
+                    commit.number() + 1
+                };
+                return Ok(Some(commit));
+            }
+            if !self.step_through_index()? {
+                return self.read_next(patient, deadline);
+            }
+            if self.should_stop(deadline) {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Checks the next stretch of the log through the index, when the subscription has a
+    /// query, the index reaches its position, and the log goes on well past it: the matching
+    /// commits are kept to deliver, the others passed over. Returns whether it did.
+    fn step_through_index(&mut self) -> Result<bool> {
+        let Some(query) = &self.query else {
+            return Ok(false);
+        };
+        let after = self.next - 1;
+        if after < self.read_through {
+            return Ok(false);
+        }
+        let end = self.store.tip()?;
+        // Filling the index up to the subscription's position would cost more reads than
+        // reading on from it: then it reads on.
+        if end <= after.saturating_add(READ_AT_END)
+            || self.store.event_index().lock().through() < after
+        {
+            return Ok(false);
+        }
+        let through = (end - READ_AT_END).min(after.saturating_add(INDEX_STEP));
+        match self.store.commits_matching(query, after, through) {
+            Ok(commits) => {
+                self.found.extend(commits);
+                self.checked = through;
+                if self.found.is_empty() {
+                    self.next = through + 1;
+                }
+                Ok(true)
+            }
+            // Read these commits one by one: that reports the problem (a damaged or missing
+            // commit, a failing backend) as it is reported without a query.
+            Err(_) => {
+                self.read_through = through;
+                Ok(false)
+            }
+        }
     }
 
     /// The next commit if it exists now; one that may be a write in progress is waited for
     /// when `patient`, and otherwise taken as not there yet (until its grace period has
-    /// passed: then it is reported).
-    fn read_next(&mut self, patient: bool) -> Result<Option<Commit>> {
+    /// passed: then it is reported). Commits that do not match are passed over until the end,
+    /// or until [`should_stop`](Self::should_stop).
+    fn read_next(&mut self, patient: bool, deadline: Option<Instant>) -> Result<Option<Commit>> {
         let grace = std::mem::take(&mut self.grace);
         let mut commits = self
             .store
@@ -259,6 +356,9 @@ impl Subscription {
                     if wanted {
                         break Ok(Some(commit));
                     }
+                    if self.should_stop(deadline) {
+                        break Ok(None);
+                    }
                 }
                 Some(Err(e)) => {
                     self.failed = true;
@@ -269,6 +369,12 @@ impl Subscription {
         };
         self.grace = commits.take_grace();
         found
+    }
+
+    /// Whether a waiting call (one with a `deadline`) should stop looking: the deadline has
+    /// passed, or the subscription was cancelled.
+    fn should_stop(&self, deadline: Option<Instant>) -> bool {
+        deadline.is_some_and(|deadline| Instant::now() >= deadline || self.is_cancelled())
     }
 
     fn is_cancelled(&self) -> bool {

@@ -2,8 +2,9 @@
 //! (memory, a folder and a journal with each durability, and PostgreSQL and S3 when their test
 //! servers are configured): every rule of its `# Contract`, written once as the public checks of
 //! [`foldstore::conformance`] (the `conformance` feature, which backends outside this
-//! repository run the same way), one test each; followed by the folder backend's own rules
-//! (file names, temporary files, suspicious names, snapshot names).
+//! repository run the same way), one test each, including the checks of consistency
+//! boundaries through stores on the backend; followed by the folder backend's own rules (file
+//! names, temporary files, suspicious names, snapshot names).
 //!
 //! After every check on a folder backend, the harness also asserts that no temporary file was
 //! left behind, whatever the check did (commits, conflicts, races).
@@ -11,11 +12,17 @@
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::{Barrier, Mutex};
+use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
 
 use foldstore::conformance::a_contiguous_log_refuses_commits_beyond_its_end as journal_refuses_commits_beyond_the_end;
 use foldstore::conformance::{self, THREADS};
+use foldstore::conformance::{
+    append_if_fails_only_on_a_matching_commit, append_once_writes_once_across_stores,
+    events_matching_by_tag_name_items_and_position, none_matching_guards_uniqueness,
+    racing_conditional_appends_on_one_tag_have_one_winner,
+    racing_conditional_appends_on_own_tags_all_succeed, tags_round_trip_exactly,
+};
 use foldstore::conformance::{
     append_takes_the_lowest_free_number_and_never_overwrites, appends_and_batch_reads_agree,
     commit_number_zero_is_refused_or_listed,
@@ -46,7 +53,8 @@ const TEMP_PREFIX: &str = ".foldstore-tmp-";
 
 /// One backend under test: fresh, empty and not created yet.
 struct Backend {
-    storage: Box<dyn Storage>,
+    /// Shared, for the checks that open stores on it.
+    storage: Arc<dyn Storage>,
     /// The folder, for a folder backend.
     folder: Option<PathBuf>,
     _dir: Option<TempDir>,
@@ -56,7 +64,7 @@ impl Backend {
     /// A backend kept elsewhere than in a folder of its own.
     fn elsewhere(storage: Box<dyn Storage>) -> Self {
         Backend {
-            storage,
+            storage: Arc::from(storage),
             folder: None,
             _dir: None,
         }
@@ -67,7 +75,7 @@ impl Backend {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let folder = dir.path().join("store");
         Backend {
-            storage: make(&folder),
+            storage: Arc::from(make(&folder)),
             folder: Some(folder),
             _dir: Some(dir),
         }
@@ -113,9 +121,14 @@ impl Backend {
 /// Runs a check on a created backend, then the checks that hold after anything. `None` is a
 /// backend whose server is not available here (its constructor said so).
 fn run(backend: Option<Backend>, check: fn(&dyn Storage)) {
+    run_shared(backend, |storage| check(&**storage));
+}
+
+/// [`run`] for a check that takes the backend shared (to open stores on it).
+fn run_shared(backend: Option<Backend>, check: impl FnOnce(&Arc<dyn Storage>)) {
     let Some(backend) = backend else { return };
     backend.storage.ensure_created().expect("ensure_created");
-    check(&*backend.storage);
+    check(&backend.storage);
     backend.assert_no_temporary_files();
 }
 
@@ -127,13 +140,14 @@ fn run_uncreated(backend: Option<Backend>, check: fn(&Backend)) {
 }
 
 macro_rules! backend_suite {
-    ($name:ident, $make:expr, [$($check:ident),*], [$($absent:ident),*]) => {
+    ($name:ident, $make:expr, [$($check:ident),*], [$($shared:ident),*], [$($absent:ident),*]) => {
         mod $name {
             #[allow(unused_imports)]
             use foldstore::Durability;
             #[allow(unused_imports)]
             use super::Backend;
             $( #[test] fn $check() { super::run($make, super::$check); } )*
+            $( #[test] fn $shared() { super::run_shared($make, super::$shared); } )*
             $( #[test] fn $absent() { super::run_uncreated($make, super::$absent); } )*
         }
     };
@@ -141,22 +155,23 @@ macro_rules! backend_suite {
 
 /// `created` checks run on every backend; `sparse` ones create commits out of order (leaving
 /// numbers free below them), which the journal refuses by design and checks on its own
-/// (`journal_refuses_commits_beyond_the_end`).
+/// (`journal_refuses_commits_beyond_the_end`); `boundaries` ones open stores on the backend.
 macro_rules! conformance {
     (
         created: [$($check:ident),* $(,)?],
         sparse: [$($sparse:ident),* $(,)?],
+        boundaries: [$($shared:ident),* $(,)?],
         uncreated: [$($absent:ident),* $(,)?] $(,)?
     ) => {
-        backend_suite!(memory, Some(Backend::memory()), [$($check,)* $($sparse),*], [$($absent),*]);
-        backend_suite!(folder_immediate, Some(Backend::folder(Durability::Immediate)), [$($check,)* $($sparse),*], [$($absent),*]);
-        backend_suite!(folder_no_sync, Some(Backend::folder(Durability::None)), [$($check,)* $($sparse),*], [$($absent),*]);
-        backend_suite!(journal_immediate, Some(Backend::journal(Durability::Immediate)), [$($check,)* journal_refuses_commits_beyond_the_end], [$($absent),*]);
-        backend_suite!(journal_no_sync, Some(Backend::journal(Durability::None)), [$($check,)* journal_refuses_commits_beyond_the_end], [$($absent),*]);
+        backend_suite!(memory, Some(Backend::memory()), [$($check,)* $($sparse),*], [$($shared),*], [$($absent),*]);
+        backend_suite!(folder_immediate, Some(Backend::folder(Durability::Immediate)), [$($check,)* $($sparse),*], [$($shared),*], [$($absent),*]);
+        backend_suite!(folder_no_sync, Some(Backend::folder(Durability::None)), [$($check,)* $($sparse),*], [$($shared),*], [$($absent),*]);
+        backend_suite!(journal_immediate, Some(Backend::journal(Durability::Immediate)), [$($check,)* journal_refuses_commits_beyond_the_end], [$($shared),*], [$($absent),*]);
+        backend_suite!(journal_no_sync, Some(Backend::journal(Durability::None)), [$($check,)* journal_refuses_commits_beyond_the_end], [$($shared),*], [$($absent),*]);
         #[cfg(feature = "postgres")]
-        backend_suite!(postgres, Backend::postgres(), [$($check,)* $($sparse),*], [$($absent),*]);
+        backend_suite!(postgres, Backend::postgres(), [$($check,)* $($sparse),*], [$($shared),*], [$($absent),*]);
         #[cfg(feature = "s3")]
-        backend_suite!(s3, Backend::s3(), [$($check,)* $($sparse),*], [$($absent),*]);
+        backend_suite!(s3, Backend::s3(), [$($check,)* $($sparse),*], [$($shared),*], [$($absent),*]);
     };
 }
 
@@ -180,6 +195,15 @@ conformance! {
         commits_may_be_created_in_any_order_and_are_listed_sorted,
         append_takes_the_lowest_free_number_and_never_overwrites,
         listing_reports_commits_and_snapshots_sorted,
+    ],
+    boundaries: [
+        tags_round_trip_exactly,
+        events_matching_by_tag_name_items_and_position,
+        append_if_fails_only_on_a_matching_commit,
+        none_matching_guards_uniqueness,
+        append_once_writes_once_across_stores,
+        racing_conditional_appends_on_own_tags_all_succeed,
+        racing_conditional_appends_on_one_tag_have_one_winner,
     ],
     uncreated: [
         a_backend_not_created_is_empty_and_reading_creates_nothing,

@@ -29,9 +29,24 @@
 //! refuses to create a commit beyond the last one plus one, runs [`run_all_contiguous`]
 //! instead: it leaves out the checks that create commits out of order.
 //!
+//! The checks of consistency boundaries (tags, [`Store::events_matching`],
+//! [`Store::append_if`], [`Store::append_once`] and their races) run through [`Store`]s on the
+//! backend, so they take it shared, as an `Arc` (a created one, like the others):
+//!
+//! ```
+//! use std::sync::Arc;
+//!
+//! use foldstore::{conformance, MemoryStorage, Storage};
+//!
+//! let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+//! storage.ensure_created().unwrap();
+//! conformance::racing_conditional_appends_on_one_tag_have_one_winner(&storage);
+//! ```
+//!
 //! The checks write commits of up to 1 MiB and race 8 threads; on a networked backend they
 //! take seconds, not milliseconds.
 
+mod boundaries;
 mod commits;
 mod creation;
 mod races;
@@ -39,6 +54,12 @@ mod snapshots;
 
 use std::sync::Arc;
 
+pub use self::boundaries::{
+    append_if_fails_only_on_a_matching_commit, append_once_writes_once_across_stores,
+    events_matching_by_tag_name_items_and_position, none_matching_guards_uniqueness,
+    racing_conditional_appends_on_one_tag_have_one_winner,
+    racing_conditional_appends_on_own_tags_all_succeed, tags_round_trip_exactly,
+};
 pub use self::commits::{
     a_contiguous_log_refuses_commits_beyond_its_end,
     append_takes_the_lowest_free_number_and_never_overwrites, appends_and_batch_reads_agree,
@@ -63,9 +84,14 @@ pub use self::snapshots::{
     snapshots_are_exclusive_and_keyed_by_name_and_commit,
 };
 use crate::storage::Storage;
+#[cfg(doc)]
+use crate::store::Store;
 
 /// A check, by name.
 type Check = (&'static str, fn(&dyn Storage));
+
+/// A check that opens stores on the backend, by name.
+type SharedCheck = (&'static str, fn(&Arc<dyn Storage>));
 
 /// The checks every backend passes, on a created backend.
 const CREATED: &[Check] = &[
@@ -140,6 +166,36 @@ const CONTIGUOUS: &[Check] = &[(
     a_contiguous_log_refuses_commits_beyond_its_end,
 )];
 
+/// The checks of consistency boundaries, through stores on a created backend: for every
+/// backend.
+const BOUNDARIES: &[SharedCheck] = &[
+    ("tags_round_trip_exactly", tags_round_trip_exactly),
+    (
+        "events_matching_by_tag_name_items_and_position",
+        events_matching_by_tag_name_items_and_position,
+    ),
+    (
+        "append_if_fails_only_on_a_matching_commit",
+        append_if_fails_only_on_a_matching_commit,
+    ),
+    (
+        "none_matching_guards_uniqueness",
+        none_matching_guards_uniqueness,
+    ),
+    (
+        "append_once_writes_once_across_stores",
+        append_once_writes_once_across_stores,
+    ),
+    (
+        "racing_conditional_appends_on_own_tags_all_succeed",
+        racing_conditional_appends_on_own_tags_all_succeed,
+    ),
+    (
+        "racing_conditional_appends_on_one_tag_have_one_winner",
+        racing_conditional_appends_on_one_tag_have_one_winner,
+    ),
+];
+
 /// The checks of a backend not created yet.
 const UNCREATED: &[Check] = &[
     (
@@ -155,8 +211,8 @@ const UNCREATED: &[Check] = &[
 ];
 
 /// Runs every check, each on a fresh backend from `make`: those of a created backend (on
-/// which it calls [`ensure_created`](Storage::ensure_created) first), then those of a backend
-/// not created yet.
+/// which it calls [`ensure_created`](Storage::ensure_created) first), including those of
+/// consistency boundaries, then those of a backend not created yet.
 ///
 /// # Panics
 /// When the backend breaks a rule (or fails where it should not); the check's name is
@@ -174,18 +230,31 @@ pub fn run_all_contiguous(make: &dyn Fn() -> Arc<dyn Storage>) {
     run(make, CONTIGUOUS);
 }
 
-/// Runs [`CREATED`] and `numbering`'s checks on created backends, then [`UNCREATED`].
+/// Runs [`CREATED`], `numbering`'s checks and [`BOUNDARIES`] on created backends, then
+/// [`UNCREATED`].
 fn run(make: &dyn Fn() -> Arc<dyn Storage>, numbering: &[Check]) {
     for (name, check) in CREATED.iter().chain(numbering) {
-        let storage = make();
-        let _named = Named(name);
-        storage.ensure_created().expect("ensure_created");
-        check(&*storage);
+        on_created(make, name, |storage| check(&**storage));
+    }
+    for (name, check) in BOUNDARIES {
+        on_created(make, name, check);
     }
     for (name, check) in UNCREATED {
         let _named = Named(name);
         check(&*make());
     }
+}
+
+/// Runs the check `name` on a fresh backend from `make`, created first.
+fn on_created(
+    make: &dyn Fn() -> Arc<dyn Storage>,
+    name: &'static str,
+    check: impl Fn(&Arc<dyn Storage>),
+) {
+    let storage = make();
+    let _named = Named(name);
+    storage.ensure_created().expect("ensure_created");
+    check(&storage);
 }
 
 /// Names the check under way when it panics.

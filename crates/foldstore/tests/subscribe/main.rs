@@ -6,9 +6,12 @@
 //! does nothing unless the environment variable [`CHILD_FOLDER`] names a store folder; then it
 //! logs [`CHILD_EVENTS`] events with unique ids there and prints a result line on stdout.
 
+#[path = "../common/backends.rs"]
+mod backends;
 #[path = "../common/mod.rs"]
 mod common;
 mod damage;
+mod filtered;
 mod fixtures;
 mod processes;
 mod resume;
