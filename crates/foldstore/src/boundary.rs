@@ -360,6 +360,16 @@ impl Store {
 }
 
 impl Store {
+    /// The last commit the event index covers, after restoring the copy the backend saved if
+    /// this store has not looked for it yet.
+    pub(crate) fn indexed_through(&self) -> u64 {
+        let mut postings = self.event_index().lock();
+        if !postings.restored {
+            self.restore_index(&mut postings);
+        }
+        postings.through()
+    }
+
     /// Takes the index the backend saved, when it decodes whole and its last commit is still
     /// the log's (the same stored bytes); otherwise the index is built from the log.
     fn restore_index(&self, postings: &mut Postings) {

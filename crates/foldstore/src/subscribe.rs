@@ -310,9 +310,7 @@ impl Subscription {
         let end = self.store.tip()?;
         // Filling the index up to the subscription's position would cost more reads than
         // reading on from it: then it reads on.
-        if end <= after.saturating_add(READ_AT_END)
-            || self.store.event_index().lock().through() < after
-        {
+        if end <= after.saturating_add(READ_AT_END) || self.store.indexed_through() < after {
             return Ok(false);
         }
         let through = (end - READ_AT_END).min(after.saturating_add(INDEX_STEP));

@@ -18,6 +18,11 @@ use std::thread;
 use foldstore::conformance::a_contiguous_log_refuses_commits_beyond_its_end as journal_refuses_commits_beyond_the_end;
 use foldstore::conformance::{self, THREADS};
 use foldstore::conformance::{
+    append_commit_if_checks_the_commits_since_its_position,
+    derived_data_is_kept_apart_from_the_log,
+    racing_conditional_appends_are_checked_against_every_winner,
+};
+use foldstore::conformance::{
     append_if_fails_only_on_a_matching_commit, append_once_writes_once_across_stores,
     events_matching_by_tag_name_items_and_position, none_matching_guards_uniqueness,
     racing_conditional_appends_on_one_tag_have_one_winner,
@@ -189,6 +194,9 @@ conformance! {
         racing_snapshot_creates_have_one_winner,
         commit_number_zero_is_refused_or_listed,
         appends_and_batch_reads_agree,
+        append_commit_if_checks_the_commits_since_its_position,
+        racing_conditional_appends_are_checked_against_every_winner,
+        derived_data_is_kept_apart_from_the_log,
     ],
     sparse: [
         create_conflicts_even_with_identical_bytes,

@@ -48,6 +48,7 @@
 
 mod boundaries;
 mod commits;
+mod conditional;
 mod creation;
 mod races;
 mod snapshots;
@@ -68,6 +69,11 @@ pub use self::commits::{
     create_conflicts_even_with_identical_bytes, create_is_exclusive,
     listing_reports_commits_and_snapshots_sorted, locations_name_the_commit_and_snapshot,
     read_returns_exact_bytes_or_none,
+};
+pub use self::conditional::{
+    append_commit_if_checks_the_commits_since_its_position,
+    derived_data_is_kept_apart_from_the_log,
+    racing_conditional_appends_are_checked_against_every_winner,
 };
 pub use self::creation::{
     a_backend_not_created_is_empty_and_reading_creates_nothing,
@@ -136,6 +142,18 @@ const CREATED: &[Check] = &[
     (
         "appends_and_batch_reads_agree",
         appends_and_batch_reads_agree,
+    ),
+    (
+        "append_commit_if_checks_the_commits_since_its_position",
+        append_commit_if_checks_the_commits_since_its_position,
+    ),
+    (
+        "racing_conditional_appends_are_checked_against_every_winner",
+        racing_conditional_appends_are_checked_against_every_winner,
+    ),
+    (
+        "derived_data_is_kept_apart_from_the_log",
+        derived_data_is_kept_apart_from_the_log,
     ),
 ];
 
