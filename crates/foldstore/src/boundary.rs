@@ -2,16 +2,23 @@
 //! appending on the condition that none of them changed since ([`Store::append_if`]), and
 //! appending exactly once per key ([`Store::append_once`]).
 //!
-//! A conditional append works the same way on every backend, because every backend creates a
-//! commit number exclusively: the writer checks the commits after the caller's position up to
-//! the log's end, then creates the next number. When another writer takes that number first,
-//! only the commits that won are checked; if none matches the query, the next number is tried,
-//! without asking the caller again. So a commit created at number k was checked against every
-//! commit below k: the check and the append are atomic across threads, processes and machines.
+//! A conditional append checks the commits after the caller's position up to the log's end as
+//! the store knows it, then hands the append to the backend with a check made from the query
+//! ([`Storage::append_commit_if`]): the backend checks the commits other writers made since,
+//! atomically with creating the commit. Its default needs only exclusive creation, so it holds
+//! on every backend: when another writer takes the number first, only the commit that won is
+//! checked, and if it does not match, the next number is tried, without asking the caller
+//! again. A commit created at number k was thus checked against every commit below k, across
+//! threads, processes and machines. The journal checks the conditional appends of a batch
+//! under its lock, so that they share its write and sync.
 //!
-//! Reads go through the store's event index (`store::index`), which is filled from the log on
-//! first use (one read of the whole log, per process) and extended as the log grows; it only
-//! narrows which commits are read, and every candidate is read and checked.
+//! Reads go through the store's event index (`store::index`): restored from the copy the
+//! backend saved when that copy is whole and still ends at a commit of this log, else filled
+//! from the log on first use (one read of the whole log, per process); extended as the log
+//! grows, and saved again as it grows. It only narrows which commits are read, and every
+//! candidate is read and checked.
+//!
+//! [`Storage::append_commit_if`]: crate::storage::Storage::append_commit_if
 
 use std::fmt;
 use std::sync::Arc;
@@ -21,8 +28,7 @@ use crate::event::{Event, Headers};
 use crate::format::{decode_commit, Commit};
 use crate::query::Query;
 use crate::storage::{CommitCheck, Conflict};
-use crate::store::Store;
-use crate::store::{Postings, SAVED_NAME};
+use crate::store::{Postings, Store, SAVED_NAME};
 
 /// Ranges up to this many commits are checked by reading them, without the index.
 const SCAN_WITHOUT_INDEX: u64 = 256;
@@ -357,9 +363,7 @@ impl Store {
         self.scan_matching(query, after, through, |commit| commits.push(commit.clone()))?;
         Ok(commits)
     }
-}
 
-impl Store {
     /// The last commit the event index covers, after restoring the copy the backend saved if
     /// this store has not looked for it yet.
     pub(crate) fn indexed_through(&self) -> u64 {

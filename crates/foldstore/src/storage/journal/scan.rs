@@ -74,10 +74,11 @@ impl Drop for ScanBuffer {
 /// scan), and, when the records end at free space or at the end of the file, where that is.
 ///
 /// Free space where a record would start ends the records only when nothing but free space
-/// follows it to the end of the file (checked, unless it starts at `free_from`, which the
-/// caller knows to be so, or records written over free space from there lead to it): other bytes after it make the records end there `Unfinished`, as
-/// damage does, so that every reader, whether it came from the segment's start or from its
-/// end, finds the same end or the same damage.
+/// follows it to the end of the file (checked, unless the caller knows it to be so: it starts
+/// at `free_from`, or records written over free space from there lead to it): other bytes
+/// after it make the records end there `Unfinished`, as damage does, so that every reader,
+/// whether it came from the segment's start or from its end, finds the same end or the same
+/// damage.
 pub(super) fn scan(
     file: &dyn Handle,
     mut number: u64,
