@@ -51,12 +51,7 @@ pub fn append(folder: &Path, events: &[Vec<u8>], synced: bool) -> anyhow::Result
     }
     let seconds = started.elapsed().as_secs_f64();
     let commits = events.len() as u64;
-    Ok(Measured {
-        commits,
-        events: commits,
-        seconds,
-        peak_bytes: None,
-    })
+    Ok(Measured::new(commits, commits, seconds))
 }
 
 /// Reads `1.log` to `commits.log` in `folder`, each parsed into a `serde_json::Value`, and
@@ -74,12 +69,11 @@ pub fn replay(folder: &Path, commits: u64) -> anyhow::Result<Measured> {
             .with_context(|| format!("{} is not JSON", path.display()))?;
         events += document["events"].as_array().map_or(0, Vec::len) as u64;
     }
-    Ok(Measured {
+    Ok(Measured::new(
         commits,
         events,
-        seconds: started.elapsed().as_secs_f64(),
-        peak_bytes: None,
-    })
+        started.elapsed().as_secs_f64(),
+    ))
 }
 
 #[cfg(test)]

@@ -30,6 +30,12 @@
 //!   in a new process (this program, with a hidden `--replay-peak STORE`).
 //! - (h) opening a new store and a model restored from a snapshot at the tip, on that journal
 //!   and on one of 1,000 commits (baseline).
+//! - (i) decisions under contention (`--decisions`, 2,000; 500 with `--quick`): read-write
+//!   instances of a model scoped to one account, on a durable journal of 10,000 commits, each
+//!   decider (a thread) about its own 64 accounts: one thread (baseline), 8 threads, 4
+//!   processes (this program, with a hidden `--decide-worker STORE`) of 1 and of 2 threads.
+//!   The decisions that ran out of attempts and the attempts per decision are reported, and
+//!   every account's balance in the log is checked against what its decider computed.
 //!
 //! Each program runs `--rounds` times per workload, the programs taking turns, and the median
 //! is reported. Without Node.js and npm the original's rows are skipped, with a message.
@@ -41,6 +47,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bare;
+mod decisions;
 mod machine;
 mod original;
 mod ours;
@@ -87,6 +94,9 @@ struct Args {
     /// (default 1000000; 100000 with --quick).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(20_000..))]
     replay_commits: Option<u64>,
+    /// Decisions of the decisions table (default 2000; 500 with --quick).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(8..))]
+    decisions: Option<u64>,
     /// Timed runs of each program on each workload; the median is reported (default 3; 1 with
     /// --quick).
     #[arg(long, value_name = "R", value_parser = clap::value_parser!(u64).range(1..=99))]
@@ -100,7 +110,7 @@ struct Args {
     /// Run only these tables (comma-separated ids, as the JSON report names them:
     /// append_no_sync, append_synced, replay, journal_synced_single, journal_synced_threads,
     /// journal_synced_processes, journal_replay_long, journal_replay_memory,
-    /// journal_model_open); default: all.
+    /// journal_model_open, journal_decisions); default: all.
     #[arg(long, value_name = "IDS", value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(TABLE_IDS))]
     only: Vec<String>,
     /// Work in a new folder inside DIR, removed afterwards (default: the system's temporary
@@ -118,25 +128,44 @@ struct Args {
     /// (Used by the program itself.) What --append-worker appends to.
     #[arg(long, value_name = "KIND", hide = true, default_value = "journal")]
     worker_kind: processes::Kind,
-    /// (Used by the program itself.) The first event --append-worker appends.
+    /// (Used by the program itself.) The first event --append-worker appends, or the first
+    /// decider of --decide-worker.
     #[arg(long, value_name = "N", hide = true, default_value_t = 0)]
     worker_first: u64,
-    /// (Used by the program itself.) How many events --append-worker appends.
+    /// (Used by the program itself.) How many events --append-worker appends, or how many
+    /// deciders (threads) --decide-worker runs.
     #[arg(long, value_name = "N", hide = true, default_value_t = 0)]
     worker_count: u64,
+    /// (Used by the program itself.) Makes decisions on the journal at STORE, as one of
+    /// several decider processes.
+    #[arg(long, value_name = "STORE", hide = true)]
+    decide_worker: Option<PathBuf>,
+    /// (Used by the program itself.) The deciders of every --decide-worker together.
+    #[arg(long, value_name = "N", hide = true, default_value_t = 1)]
+    worker_deciders: u64,
+    /// (Used by the program itself.) The decisions of every --decide-worker together.
+    #[arg(long, value_name = "N", hide = true, default_value_t = 0)]
+    worker_decisions: u64,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let outcome = match (&args.replay_peak, &args.append_worker) {
-        (Some(store), _) => replay_peak(store),
-        (None, Some(store)) => processes::worker(
+    let outcome = match (&args.replay_peak, &args.append_worker, &args.decide_worker) {
+        (Some(store), _, _) => replay_peak(store),
+        (None, Some(store), _) => processes::worker(
             args.worker_kind,
             store,
             args.worker_first,
             args.worker_count,
         ),
-        (None, None) => run(&args),
+        (None, None, Some(store)) => {
+            let plan = decisions::Plan {
+                deciders: args.worker_deciders,
+                decisions: args.worker_decisions,
+            };
+            decisions::worker(store, plan, args.worker_first, args.worker_count)
+        }
+        (None, None, None) => run(&args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -151,6 +180,9 @@ fn run(args: &Args) -> anyhow::Result<()> {
     let rounds = args.rounds.unwrap_or(if args.quick { 1 } else { 3 });
     let synced = args
         .synced_commits
+        .unwrap_or(if args.quick { 500 } else { 2_000 });
+    let decisions = args
+        .decisions
         .unwrap_or(if args.quick { 500 } else { 2_000 });
     let base = args.dir.clone().unwrap_or_else(std::env::temp_dir);
     let work = tempfile::Builder::new()
@@ -202,6 +234,9 @@ fn run(args: &Args) -> anyhow::Result<()> {
     if wanted("journal_synced_processes") {
         tables.push(bench.measure(bench.journal_synced(Writers::Processes, synced)?)?);
     }
+    if wanted("journal_decisions") {
+        tables.push(bench.measure(bench.journal_decisions(decisions)?)?);
+    }
     let long_tables = [
         "journal_replay_long",
         "journal_replay_memory",
@@ -240,6 +275,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
                 "commits": args.commits,
                 "synced_commits": synced,
                 "replay_commits": replay_commits,
+                "decisions": decisions,
                 "writer_threads": WRITER_THREADS,
                 "rounds": rounds,
                 "work_folder": work.path().display().to_string(),
@@ -338,11 +374,24 @@ fn targets(commits: u64, replay_commits: u64) -> Vec<Target> {
             row: LONG,
             bound: Bound::AtMost(2.0),
         },
+        Target {
+            what: "journal decisions, 8 threads, each its own accounts: / one thread".to_owned(),
+            table: "journal_decisions".to_owned(),
+            row: "threads-8",
+            bound: Bound::AtLeast(3.0),
+        },
+        Target {
+            what: "journal decisions, 4 processes, each its own accounts: / one thread"
+                .to_owned(),
+            table: "journal_decisions".to_owned(),
+            row: "processes-4",
+            bound: Bound::AtLeast(3.0),
+        },
     ]
 }
 
 /// The tables `--only` can name (the appends without syncs are one name for both sizes).
-const TABLE_IDS: [&str; 9] = [
+const TABLE_IDS: [&str; 10] = [
     "append_no_sync",
     "append_synced",
     "replay",
@@ -352,6 +401,7 @@ const TABLE_IDS: [&str; 9] = [
     "journal_replay_long",
     "journal_replay_memory",
     "journal_model_open",
+    "journal_decisions",
 ];
 
 /// `--replay-peak STORE`: replays the journal at `store` and prints what it took, with the

@@ -85,12 +85,9 @@ impl Original {
             figures["events"].as_u64(),
             figures["seconds"].as_f64(),
         ) {
-            (Some(commits), Some(events), Some(seconds)) => Ok(Measured {
-                commits,
-                events,
-                seconds,
-                peak_bytes: None,
-            }),
+            (Some(commits), Some(events), Some(seconds)) => {
+                Ok(Measured::new(commits, events, seconds))
+            }
             _ => bail!("bench.js printed {figures}, not {{commits, events, seconds}}"),
         }
     }

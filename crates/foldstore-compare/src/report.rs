@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use serde_json::{json, Value};
 
-use crate::workload::Measured;
+use crate::workload::{Decided, Measured};
 
 /// How a ratio against the baseline reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,6 +115,19 @@ impl Row {
             skipped: Some(why.into()),
             ..Row::new(id, label)
         }
+    }
+
+    /// How the runs' decisions went, every run together, and the decisions made (`None`: the
+    /// runs made no decisions).
+    pub fn decided(&self) -> Option<(Decided, u64)> {
+        let (mut total, mut decisions) = (Decided::default(), 0);
+        for run in &self.runs {
+            let decided = run.decided?;
+            total.exhausted += decided.exhausted;
+            total.attempts += decided.attempts;
+            decisions += run.commits;
+        }
+        (!self.runs.is_empty()).then_some((total, decisions))
     }
 
     /// The median of the runs' figures of `quantity` (`None`: no run measured it).
@@ -265,6 +278,9 @@ pub fn thousands(value: f64) -> String {
     out
 }
 
+/// The headings of the columns of a table of decisions.
+const DECISION_COLUMNS: &str = "  out of attempts  attempts/decision";
+
 /// The tables and the targets as text.
 pub fn text(heading: &str, tables: &[Table], checked: &[Checked<'_>]) -> String {
     let mut out = String::new();
@@ -280,12 +296,14 @@ pub fn text(heading: &str, tables: &[Table], checked: &[Checked<'_>]) -> String 
             .map_or(table.baseline, |row| row.label.as_str());
         let _ = writeln!(out, "\n{}", table.title);
         let _ = writeln!(out, "  ratio: against {baseline}");
+        let decisions = table.rows.iter().any(|row| row.decided().is_some());
         let _ = writeln!(
             out,
-            "  {:width$}  {:>11}  {:>8}",
+            "  {:width$}  {:>11}  {:>8}{}",
             "program",
             table.quantity.unit(),
-            "ratio"
+            "ratio",
+            if decisions { DECISION_COLUMNS } else { "" }
         );
         for row in &table.rows {
             match (&row.skipped, row.median(table.quantity)) {
@@ -296,9 +314,12 @@ pub fn text(heading: &str, tables: &[Table], checked: &[Checked<'_>]) -> String 
                     let ratio = table
                         .ratio_of(row)
                         .map_or_else(|| "-".to_owned(), |r| table.ratio.show(r));
+                    let decided = row.decided().map_or_else(String::new, |(d, decisions)| {
+                        format!("  {:>15}  {:>17.2}", d.exhausted, d.per_decision(decisions))
+                    });
                     let _ = writeln!(
                         out,
-                        "  {:width$}  {:>11}  {:>8}",
+                        "  {:width$}  {:>11}  {:>8}{decided}",
                         row.label,
                         table.quantity.show(rate),
                         ratio
@@ -352,15 +373,20 @@ pub fn json(tables: &[Table], checked: &[Checked<'_>]) -> Value {
                         .runs
                         .iter()
                         .map(|m| {
-                            json!({
+                            let mut run = json!({
                                 "commits": m.commits,
                                 "events": m.events,
                                 "seconds": m.seconds,
                                 "peak_bytes": m.peak_bytes,
-                            })
+                            });
+                            if let Some(decided) = m.decided {
+                                run["out_of_attempts"] = decided.exhausted.into();
+                                run["attempts"] = decided.attempts.into();
+                            }
+                            run
                         })
                         .collect();
-                    json!({
+                    let mut value = json!({
                         "id": row.id,
                         "label": row.label,
                         "commits": row.commits.unwrap_or(table.commits),
@@ -368,7 +394,12 @@ pub fn json(tables: &[Table], checked: &[Checked<'_>]) -> Value {
                         "ratio": table.ratio_of(row),
                         "runs": runs,
                         "skipped": row.skipped,
-                    })
+                    });
+                    if let Some((decided, decisions)) = row.decided() {
+                        value["out_of_attempts"] = decided.exhausted.into();
+                        value["attempts_per_decision"] = decided.per_decision(decisions).into();
+                    }
+                    value
                 })
                 .collect();
             json!({
@@ -410,12 +441,7 @@ mod tests {
     fn runs(rates: &[f64]) -> Vec<Measured> {
         rates
             .iter()
-            .map(|rate| Measured {
-                commits: 1000,
-                events: 1000,
-                seconds: 1000.0 / rate,
-                peak_bytes: None,
-            })
+            .map(|rate| Measured::new(1000, 1000, 1000.0 / rate))
             .collect()
     }
 

@@ -74,12 +74,7 @@ pub fn append(
     if u64::try_from(stored).ok() != Some(commits) {
         bail!("{} holds {stored} commits, not {commits}", path.display());
     }
-    Ok(Measured {
-        commits,
-        events: commits,
-        seconds,
-        peak_bytes: None,
-    })
+    Ok(Measured::new(commits, commits, seconds))
 }
 
 /// Appends one commit per event to a new database at `path` from `threads` threads, each with
@@ -221,12 +216,11 @@ pub fn replay(path: &Path) -> anyhow::Result<Measured> {
         events += document["events"].as_array().map_or(0, Vec::len) as u64;
         commits += 1;
     }
-    Ok(Measured {
+    Ok(Measured::new(
         commits,
         events,
-        seconds: started.elapsed().as_secs_f64(),
-        peak_bytes: None,
-    })
+        started.elapsed().as_secs_f64(),
+    ))
 }
 
 #[cfg(test)]

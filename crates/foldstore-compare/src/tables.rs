@@ -44,17 +44,20 @@ pub const SHORT: &str = "journal-short";
 
 /// One timed run of a program, working in the fresh path it is given (which it may create as
 /// a folder or a file).
-type Runner<'a> = Box<dyn FnMut(&Path) -> anyhow::Result<Measured> + 'a>;
+pub type Runner<'a> = Box<dyn FnMut(&Path) -> anyhow::Result<Measured> + 'a>;
 
 /// A row, and the program that makes its figures (`None`: the row is skipped).
-type Program<'a> = (Row, Option<Runner<'a>>);
+pub type Program<'a> = (Row, Option<Runner<'a>>);
 
 /// How a store written by a program is checked: it must hold these events (in order, or in
 /// any order when writers raced).
 type Check = fn(&Path, &[Value]) -> anyhow::Result<()>;
 
 /// A row whose figures `run` makes.
-fn program<'a>(row: Row, run: impl FnMut(&Path) -> anyhow::Result<Measured> + 'a) -> Program<'a> {
+pub fn program<'a>(
+    row: Row,
+    run: impl FnMut(&Path) -> anyhow::Result<Measured> + 'a,
+) -> Program<'a> {
     (row, Some(Box::new(run)))
 }
 
@@ -94,7 +97,7 @@ fn sqlite_row(bytes: &[Vec<u8>], synchronous: Synchronous) -> Program<'_> {
 /// How a table reads: the row the others are compared with, how the ratios show, and what
 /// the figures are.
 #[derive(Clone, Copy, Debug)]
-struct Reading {
+pub struct Reading {
     baseline: &'static str,
     ratio: Ratio,
     quantity: Quantity,
@@ -111,7 +114,7 @@ impl Reading {
     }
 
     /// Commits per second, against `baseline`, the ratios shown as `ratio`.
-    fn rate(baseline: &'static str, ratio: Ratio) -> Reading {
+    pub fn rate(baseline: &'static str, ratio: Ratio) -> Reading {
         Reading {
             baseline,
             ratio,
@@ -129,7 +132,9 @@ pub struct Spec<'a> {
 }
 
 impl<'a> Spec<'a> {
-    fn new(
+    /// Table `id`, `title`d, of `commits` commits a run, read as `reading`, measured by
+    /// `programs` (the baseline's among them).
+    pub fn new(
         id: impl Into<String>,
         title: String,
         commits: u64,
@@ -325,9 +330,10 @@ impl Bench<'_> {
                     .of(&measured)
                     .map_or_else(|| "-".to_owned(), |v| table.quantity.show(v));
                 eprintln!(
-                    "  round {round}/{rounds}: {figure:>9} {}  {}",
+                    "  round {round}/{rounds}: {figure:>9} {}  {}  {}",
                     table.quantity.unit(),
-                    row.label
+                    row.label,
+                    measured.decisions_in_words()
                 );
                 row.runs.push(measured);
             }

@@ -130,6 +130,24 @@ pub struct Measured {
     pub seconds: f64,
     /// The peak resident memory of the process that did the work, where it was measured.
     pub peak_bytes: Option<u64>,
+    /// How decisions went, where the commits were decisions of read-write instances.
+    pub decided: Option<Decided>,
+}
+
+/// How the decisions of a run went: each decision is one commit of the run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Decided {
+    /// Decisions that ran out of attempts (each attempt lost to a conflicting commit).
+    pub exhausted: u64,
+    /// Attempts made, by every decision.
+    pub attempts: u64,
+}
+
+impl Decided {
+    /// The attempts per decision, over `decisions` decisions.
+    pub fn per_decision(self, decisions: u64) -> f64 {
+        self.attempts as f64 / decisions.max(1) as f64
+    }
 }
 
 impl Measured {
@@ -140,7 +158,19 @@ impl Measured {
             events,
             seconds,
             peak_bytes: None,
+            decided: None,
         }
+    }
+
+    /// How the run's decisions went, in words (empty when its commits were not decisions).
+    pub fn decisions_in_words(&self) -> String {
+        self.decided.map_or_else(String::new, |decided| {
+            format!(
+                "{} out of attempts, {:.2} attempts per decision",
+                decided.exhausted,
+                decided.per_decision(self.commits)
+            )
+        })
     }
 
     /// Commits per second.

@@ -84,3 +84,25 @@ fn synced_writers_in_threads_and_processes_are_measured_and_checked() {
     assert_eq!(targets.len(), 2, "{targets:?}");
     assert_eq!(report["original_skipped"], "not needed by the tables run");
 }
+
+#[test]
+fn decisions_from_threads_and_processes_are_measured_and_checked() {
+    let report = compare(&["--only", "journal_decisions", "--decisions", "40"]);
+    let table = &report["tables"][0];
+    assert_eq!(table["id"], "journal_decisions");
+    assert_eq!(report["parameters"]["decisions"], 40);
+    let rows = table["rows"].as_array().unwrap();
+    let ids: Vec<&str> = rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        ["one-thread", "threads-8", "processes-4", "processes-4x2"]
+    );
+    for row in rows {
+        assert!(rate(&report, "journal_decisions", row["id"].as_str().unwrap()) > 0.0);
+        // No decision depends on another: none runs out of attempts, none needs two.
+        assert_eq!(row["out_of_attempts"], 0, "{row}");
+        assert_eq!(row["attempts_per_decision"], 1.0, "{row}");
+    }
+    let targets = report["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 2, "{targets:?}");
+}
