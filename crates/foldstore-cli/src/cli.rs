@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::filter::{parse_time, TimeArg};
+use crate::output::event_problem;
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -119,6 +120,14 @@ fn parse_commit_number(text: &str) -> Result<u64, String> {
     }
 }
 
+/// Parses an event name to write: one the original package can dispatch (not empty, not
+/// beginning with whitespace or a control character).
+fn parse_event_name(text: &str) -> Result<String, String> {
+    foldstore::Commit::check_event_name(text)
+        .map(|()| text.to_owned())
+        .map_err(|e| event_problem(&e))
+}
+
 /// How `foldstore append` tags its events and when it writes them.
 #[derive(Clone, Debug, Default, Args)]
 pub struct BoundaryArgs {
@@ -169,8 +178,9 @@ Conditional appends:
     Append {
         /// The store: a folder, or a postgres:// or s3:// address.
         store: PathBuf,
-        /// The event's name.
-        #[arg(required_unless_present = "stdin")]
+        /// The event's name: not empty, and not beginning with whitespace or a control
+        /// character (the original package could not dispatch it).
+        #[arg(required_unless_present = "stdin", value_parser = parse_event_name)]
         name: Option<String>,
         /// The event's data, as JSON (a string needs its quotes: '"text"'); absent means no data.
         #[arg(allow_negative_numbers = true)]

@@ -92,9 +92,11 @@ impl Selection {
         self.names.is_empty() || self.names.iter().any(|name| same_name(name, event.name()))
     }
 
-    /// Whether the commit is in the window and has at least one event with one of the names.
+    /// Whether the commit is in the window and, when names are selected, has at least one event
+    /// with one of them (with no names, a commit without events is selected too).
     pub fn commit_matches(&self, commit: &Commit) -> bool {
-        self.time_matches(commit) && commit.events().iter().any(|e| self.name_matches(e))
+        self.time_matches(commit)
+            && (self.names.is_empty() || commit.events().iter().any(|e| self.name_matches(e)))
     }
 }
 

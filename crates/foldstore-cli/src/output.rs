@@ -3,7 +3,7 @@
 use std::io::{self, IsTerminal, Write};
 
 use anstyle::{AnsiColor, Style};
-use foldstore::Finding;
+use foldstore::{Error, Finding};
 use serde_json::{json, Value};
 
 /// The styles of everything `foldstore` colors. Every style is plain when colors are off, so
@@ -142,6 +142,15 @@ pub fn json_string(text: &str) -> String {
 pub fn header_text(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// What is wrong with an event the library refused ([`Error::InvalidEvent`]'s problem, without
+/// the "invalid event: " its message starts with), or the error's message.
+pub fn event_problem(error: &Error) -> String {
+    match error {
+        Error::InvalidEvent { problem } => problem.clone(),
         other => other.to_string(),
     }
 }

@@ -219,3 +219,35 @@ fn log_shows_commits_appended_by_others() {
     let after = run_on("log", &store, &["--json"]);
     assert_eq!(after.json_lines()[1]["events"], json!(["second"]));
 }
+
+#[test]
+fn log_shows_commits_without_events_unless_names_are_selected() {
+    let dir = TestDir::new();
+    let store = dir.join("s");
+    write_commit(
+        &store,
+        1,
+        Some("2026-11-27T15:03:30.380Z"),
+        json!([{"name": "a"}]),
+    );
+    write_commit(&store, 2, Some("2026-11-27T15:03:31.380Z"), json!([]));
+    write_commit(
+        &store,
+        3,
+        Some("2026-11-27T15:03:32.380Z"),
+        json!([{"name": "b"}]),
+    );
+    assert_eq!(logged(&store, &[]), [1, 2, 3]);
+    let table = run_on("log", &store, &[]);
+    table.expect_code(0);
+    assert_eq!(
+        table.stdout.lines().nth(2),
+        Some(row(&store, 2, "-").as_str())
+    );
+    let lines = run_on("log", &store, &["--json"]).json_lines();
+    assert_eq!(lines[1]["commit"], json!(2));
+    assert_eq!(lines[1]["events"], json!([]));
+    // Also within a time window; a name selects only commits holding it.
+    assert_eq!(logged(&store, &["--since", "2026-11-27T15:03:31Z"]), [2, 3]);
+    assert_eq!(logged(&store, &["--name", "b"]), [3]);
+}

@@ -6,11 +6,11 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context};
-use foldstore::{AppendCondition, ConditionFailed, Error, Event, Query, Store};
+use foldstore::{AppendCondition, Commit, ConditionFailed, Error, Event, Query, Store};
 
 use crate::cli::{BoundaryArgs, LayoutArg};
 use crate::filter::{describe, query};
-use crate::output::{styled, Palette};
+use crate::output::{event_problem, styled, Palette};
 
 /// The exit status when the condition of `--if-none-after` failed.
 const CONDITION_FAILED: u8 = 3;
@@ -151,10 +151,8 @@ fn read_input(name: Option<String>, data: Option<&str>, stdin: bool) -> anyhow::
 /// Reads the DATA argument: JSON nested no deeper than an event's data in a commit may be.
 fn read_data(text: &str) -> anyhow::Result<serde_json::Value> {
     Event::data_from_json(text).map_err(|e| {
-        let problem = match &e {
-            Error::InvalidEvent { problem } => problem.strip_prefix("the data ").unwrap_or(problem),
-            _ => "cannot be read",
-        };
+        let problem = event_problem(&e);
+        let problem = problem.strip_prefix("the data ").unwrap_or(&problem);
         if problem.starts_with("is not valid JSON") {
             anyhow!(
                 "DATA {problem}: {text:?} (a string needs its quotes, e.g. '\"text\"'); nothing was written"
@@ -178,12 +176,15 @@ fn read_events(input: impl BufRead) -> anyhow::Result<Vec<Event>> {
             continue;
         }
         let event = Event::from_json(&line).map_err(|e| {
-            let problem = match &e {
-                Error::InvalidEvent { problem } => problem.as_str(),
-                _ => "cannot be read",
-            };
             anyhow!(
-                "line {line_number} of standard input is not an event {{\"name\": ..., \"data\": ...}}: {problem}; nothing was written"
+                "line {line_number} of standard input is not an event {{\"name\": ..., \"data\": ...}}: {}; nothing was written",
+                event_problem(&e)
+            )
+        })?;
+        Commit::check_event_name(event.name()).map_err(|e| {
+            anyhow!(
+                "line {line_number} of standard input: {}; nothing was written",
+                event_problem(&e)
             )
         })?;
         events.push(event);

@@ -168,7 +168,11 @@ impl Table {
                 p.dim,
                 format!("{:>w$}", human_size(row.bytes), w = SIZE_WIDTH)
             ),
-            styled(p.name, summarize_names(&row.names)),
+            if row.names.is_empty() {
+                styled(p.dim, "-".to_owned())
+            } else {
+                styled(p.name, summarize_names(&row.names))
+            },
         )
     }
 }
