@@ -84,10 +84,39 @@ pub struct RangeArgs {
     /// The first commit (default 1).
     #[arg(long, value_name = "N")]
     pub from: Option<u64>,
-    /// The last commit (default: the last commit of the store).
+    /// The last commit (default, and beyond it: the last commit of the store).
     #[arg(long, value_name = "N")]
     pub to: Option<u64>,
 }
+
+impl RangeArgs {
+    /// Checks the range is not backwards (`--from 5 --to 3`); `from_flag` is how the command
+    /// line wrote the start (`--from 5`, or `--after 4`).
+    ///
+    /// # Errors
+    /// [`BadCommandLine`] saying so.
+    pub fn check(&self, from_flag: &str) -> Result<(), BadCommandLine> {
+        match self.to {
+            Some(to) if to < self.from.unwrap_or(1) => Err(BadCommandLine(format!(
+                "--to {to} is before {from_flag}: the range holds no commit"
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A mistake on the command line that clap cannot see (it involves two arguments' values):
+/// reported like clap's own, with exit status 2.
+#[derive(Debug)]
+pub struct BadCommandLine(pub String);
+
+impl std::fmt::Display for BadCommandLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (see --help)", self.0)
+    }
+}
+
+impl std::error::Error for BadCommandLine {}
 
 /// Selecting commits by their `time` header.
 #[derive(Clone, Debug, Args)]
@@ -269,9 +298,10 @@ Conditional appends:
 
     /// Show the last commits, and with -f follow new ones as they land (from any process).
     ///
-    /// Following polls for the next commit a few times a second; it never skips or repeats
-    /// one. It ends with status 0 on Ctrl-C (or SIGTERM), and when its output is closed (which
-    /// it notices when the next commit lands).
+    /// Following learns of new commits from notifications (the file system's, or PostgreSQL's)
+    /// and also looks a few times a second (the only way on object storage); it never skips or
+    /// repeats one. It ends with status 0 on Ctrl-C (or SIGTERM), and when its output is
+    /// closed (which it notices when the next commit lands).
     #[command(after_help = "Examples:
   foldstore tail ./members
   foldstore tail -n 3 -f ./members

@@ -21,9 +21,9 @@ use anyhow::anyhow;
 use clap::{CommandFactory, Parser};
 
 use crate::access::open_existing;
-use crate::cli::{Cli, ColorWhen, Command, TimeArgs};
+use crate::cli::{BadCommandLine, Cli, ColorWhen, Command, TimeArgs};
 use crate::filter::{query, Selection};
-use crate::output::{is_broken_pipe, styled, Palette};
+use crate::output::{error_text, is_broken_pipe, printable, styled, Palette};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -37,10 +37,20 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
+            let code = if e.downcast_ref::<BadCommandLine>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            };
             let p = Palette::stderr();
             // Nothing more can be done if standard error is closed too.
-            let _ = writeln!(io::stderr(), "{} {e:#}", styled(p.bad, "error:"));
-            ExitCode::FAILURE
+            let _ = writeln!(
+                io::stderr(),
+                "{} {}",
+                styled(p.bad, "error:"),
+                printable(&error_text(&e))
+            );
+            code
         }
     }
 }
@@ -62,9 +72,14 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             after,
             pretty,
         } => {
-            if let Some(after) = after {
-                scan.range.from = Some(after.saturating_add(1));
-            }
+            let from_flag = match after {
+                Some(after) => {
+                    scan.range.from = Some(after.saturating_add(1));
+                    format!("--after {after}")
+                }
+                None => format!("--from {}", scan.range.from.unwrap_or(1)),
+            };
+            scan.range.check(&from_flag)?;
             let query = (!name.is_empty() || !tag.is_empty()).then(|| query(&name, &tag));
             cmd::events::run(
                 &open_existing(&scan.store)?,
@@ -74,12 +89,16 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 pretty,
             )
         }
-        Command::Log { scan, name, json } => cmd::log::run(
-            &open_existing(&scan.store)?,
-            scan.range,
-            &selection(scan.time, name),
-            json,
-        ),
+        Command::Log { scan, name, json } => {
+            scan.range
+                .check(&format!("--from {}", scan.range.from.unwrap_or(1)))?;
+            cmd::log::run(
+                &open_existing(&scan.store)?,
+                scan.range,
+                &selection(scan.time, name),
+                json,
+            )
+        }
         Command::Show {
             store,
             commit,

@@ -135,16 +135,24 @@ fn log_from_to_and_name_select_commits() {
 fn log_out_of_range_says_where_the_log_ends() {
     let dir = TestDir::new();
     let store = five_commit_store(&dir);
-    for args in [&["--to", "9"][..], &["--from", "7"]] {
-        let outcome = run_on("log", &store, args);
-        outcome
-            .expect_code(1)
-            .expect_stderr_contains(&["the log ends at commit 5"]);
-        assert_eq!(outcome.stdout, "", "{args:?}");
-    }
-    run_on("log", &store, &["--from", "4", "--to", "3"])
+    let outcome = run_on("log", &store, &["--from", "7"]);
+    outcome
         .expect_code(1)
-        .expect_stderr_contains(&["--to 3 is before --from 4"]);
+        .expect_stderr_contains(&["the log ends at commit 5"]);
+    assert_eq!(outcome.stdout, "");
+    // An end beyond the log cuts the range there, as `sed -n` and `git log` do.
+    assert_eq!(logged(&store, &["--to", "9"]), [1, 2, 3, 4, 5]);
+    assert_eq!(logged(&store, &["--from", "4", "--to", "1000"]), [4, 5]);
+    assert_eq!(logged(&store, &["--from", "6", "--to", "9"]), [0u64; 0]);
+    // A range that ends before it starts is a mistake on the command line (status 2), also
+    // when there is no store to read.
+    for target in [store.clone(), dir.join("missing")] {
+        let outcome = run_on("log", &target, &["--from", "4", "--to", "3"]);
+        outcome
+            .expect_code(2)
+            .expect_stderr_contains(&["--to 3 is before --from 4"]);
+        assert_eq!(outcome.stdout, "");
+    }
     run_on("log", &store, &["--from", "x"]).expect_code(2);
 }
 

@@ -1,7 +1,7 @@
 //! `foldstore append`: one event, or a block of events read from standard input, as one commit;
 //! tagged, on a condition (`--if-none-after`) or once per key (`--idempotency-key`).
 
-use std::io::{self, BufRead, Write};
+use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -10,7 +10,7 @@ use foldstore::{AppendCondition, Commit, ConditionFailed, Error, Event, Query, S
 
 use crate::cli::{BoundaryArgs, LayoutArg};
 use crate::filter::{describe, query};
-use crate::output::{event_problem, styled, Palette};
+use crate::output::{event_problem, printable, styled, Palette};
 
 /// The exit status when the condition of `--if-none-after` failed.
 const CONDITION_FAILED: u8 = 3;
@@ -129,7 +129,7 @@ fn condition_failed(
         "{} the condition failed: {noun} {} {verb} {} {since}; nothing was written",
         styled(p.bad, "conflict:"),
         commits.join(", "),
-        describe(&condition.query.items()[0]),
+        printable(&describe(&condition.query.items()[0])),
     )?;
     Ok(ExitCode::from(CONDITION_FAILED))
 }
@@ -137,7 +137,17 @@ fn condition_failed(
 /// The events to write: one from `name` and `data`, or those on standard input.
 fn read_input(name: Option<String>, data: Option<&str>, stdin: bool) -> anyhow::Result<Vec<Event>> {
     Ok(if stdin {
-        read_events(io::stdin().lock())?
+        let input = io::stdin().lock();
+        if input.is_terminal() {
+            // Someone typing: say how to finish, where the output stays clean.
+            let p = Palette::stderr();
+            writeln!(
+                io::stderr(),
+                "{} one event a line, as {{\"name\": ..., \"data\": ...}}; end with Ctrl-D (Ctrl-Z then Enter on Windows)",
+                styled(p.label, "reading events from standard input:")
+            )?;
+        }
+        read_events(input)?
     } else {
         let name = name.ok_or_else(|| anyhow!("an event name is needed (or --stdin)"))?;
         let event = match data {

@@ -29,6 +29,10 @@ pub fn run(
 ) -> anyhow::Result<ExitCode> {
     let (from, to) = resolve_range(store, range)?;
     let mut lines = Lines::new(pretty);
+    if to.is_some_and(|to| to < from) {
+        // `--from` one past the end, and `--to` cut there: nothing to print.
+        return Ok(ExitCode::SUCCESS);
+    }
     match query {
         Some(query) => {
             // Commit `from - 1` is the position read: the events after it.

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use crate::access::{read_once, resolve_range};
 use crate::cli::RangeArgs;
 use crate::filter::Selection;
-use crate::output::{header_text, human_size, stdout_is_a_file, styled, Palette};
+use crate::output::{header_text, human_size, printable, stdout_is_a_file, styled, Palette};
 use crate::progress::Progress;
 
 /// Lists the commits in `range` that `selection` selects: a table, or JSON lines.
@@ -171,7 +171,7 @@ impl Table {
             if row.names.is_empty() {
                 styled(p.dim, "-".to_owned())
             } else {
-                styled(p.name, summarize_names(&row.names))
+                styled(p.name, printable(&summarize_names(&row.names)).into_owned())
             },
         )
     }

@@ -377,3 +377,38 @@ fn commits_holding_such_names_are_still_read() {
     // And the store takes new commits after them.
     assert_eq!(append(&store, &["next"]), 2);
 }
+
+/// `append --stdin` on a terminal says how to end the input; run under `script`, which gives
+/// it one.
+#[cfg(target_os = "linux")]
+#[test]
+fn append_stdin_on_a_terminal_says_how_to_end_the_input() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    let dir = TestDir::new();
+    let store = dir.join("s");
+    let command = format!(
+        "'{}' append '{}' --stdin",
+        crate::util::FOLDSTORE,
+        store.display()
+    );
+    let mut child = Command::new("script")
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run script(1) from util-linux, which gives foldstore a terminal");
+    let mut input = child.stdin.take().expect("stdin");
+    // An event, then Ctrl-D at the start of a line: the end of the input on a terminal.
+    input.write_all(b"{\"name\": \"typed\"}\n").expect("type");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    input.write_all(b"\x04").expect("type Ctrl-D");
+    let output = child.wait_with_output().expect("wait for script");
+    drop(input);
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{shown}");
+    assert!(shown.contains("end with Ctrl-D"), "{shown}");
+    assert_eq!(commit_json(&store, 1)["events"], json!([{"name": "typed"}]));
+}

@@ -24,7 +24,7 @@ fn demo_leaves_a_store_that_passes_verify() {
 
     run(["verify".as_ref(), store.as_os_str()])
         .expect_code(0)
-        .expect_stdout_contains(&["ok: 2 commits (4 events) and 1 snapshots read"]);
+        .expect_stdout_contains(&["ok: 2 commits (4 events) and 1 snapshot read"]);
     let events = run(["events".as_ref(), store.as_os_str()]);
     events.expect_code(0);
     let names: Vec<Value> = events
