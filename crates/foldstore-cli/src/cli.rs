@@ -215,7 +215,7 @@ Conditional appends:
         #[arg(allow_negative_numbers = true)]
         data: Option<String>,
         /// Read events from standard input, one JSON object {"name": ..., "data": ...} a line,
-        /// and write them all as one commit.
+        /// and write them all as one commit (typed on a terminal: end with Ctrl-D).
         #[arg(long, conflicts_with_all = ["name", "data"])]
         stdin: bool,
         /// The layout of a new store (default: loose). An existing store keeps its own layout;
@@ -351,7 +351,9 @@ Conditional appends:
 
     /// Read every commit and snapshot, and list every problem found.
     ///
-    /// Exits with status 0 when the store is sound, 1 when it has problems.
+    /// Exits with status 0 when the store is sound (an empty folder is an empty store), 1 when
+    /// it has problems, or when the folder is most likely not a store: it holds other files,
+    /// but no commits and no snapshots.
     #[command(after_help = "Examples:
   foldstore verify ./members
   foldstore verify ./members --json | jq .problems")]

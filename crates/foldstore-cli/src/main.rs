@@ -13,7 +13,7 @@ mod filter;
 mod output;
 mod progress;
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -23,7 +23,7 @@ use clap::{CommandFactory, Parser};
 use crate::access::open_existing;
 use crate::cli::{BadCommandLine, Cli, ColorWhen, Command, TimeArgs};
 use crate::filter::{query, Selection};
-use crate::output::{error_text, is_broken_pipe, printable, styled, Palette};
+use crate::output::{error_text, is_broken_pipe, printable, styled, Diagnostics, Palette};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -147,16 +147,15 @@ fn selection(time: TimeArgs, names: Vec<String>) -> Selection {
     }
 }
 
-/// Sends the library's diagnostics (warnings by default) to standard error.
+/// Sends the library's diagnostics (warnings by default) to standard error, in the style of
+/// foldstore's own (`warning: ...`).
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("FOLDSTORE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(io::stderr)
-        .with_ansi(io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
-        .with_target(false)
-        .without_time()
+        .event_format(Diagnostics)
         .init();
 }
 

@@ -1,4 +1,5 @@
-//! Shared output helpers: colors, pretty JSON, sizes, and telling a closed pipe from a failure.
+//! Shared output helpers: colors, pretty JSON, sizes, escaping, the look of errors, findings and
+//! the library's diagnostics, and telling a closed pipe from a failure.
 
 use std::borrow::Cow;
 use std::io::{self, IsTerminal, Write};
@@ -6,6 +7,10 @@ use std::io::{self, IsTerminal, Write};
 use anstyle::{AnsiColor, Style};
 use foldstore::{Error, Finding};
 use serde_json::{json, Value};
+use tracing::field::{Field, Visit};
+use tracing::Level;
+use tracing_subscriber::fmt::{format, FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
 
 /// The styles of everything `foldstore` colors. Every style is plain when colors are off, so
 /// code writes `{style}text{style:#}` either way.
@@ -246,6 +251,65 @@ pub fn error_text(error: &anyhow::Error) -> String {
         text.push_str(&part);
     }
     text
+}
+
+/// The look of the library's diagnostics on standard error: one line each, labelled as
+/// foldstore's own messages are (`warning: cut off the torn end of ... (segment=..., offset=...)`),
+/// escaped by [`printable`].
+pub struct Diagnostics;
+
+impl<S, N> FormatEvent<S, N> for Diagnostics
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _: &FmtContext<'_, S, N>,
+        mut writer: format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let p = Palette::stderr();
+        let (style, label) = match *event.metadata().level() {
+            Level::ERROR => (p.bad, "error:"),
+            Level::WARN => (p.warn, "warning:"),
+            Level::INFO => (p.label, "note:"),
+            Level::DEBUG => (p.dim, "debug:"),
+            Level::TRACE => (p.dim, "trace:"),
+        };
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let mut text = fields.message;
+        if !fields.rest.is_empty() {
+            text.push_str(&format!(" ({})", fields.rest.join(", ")));
+        }
+        writeln!(writer, "{} {}", styled(style, label), printable(&text))
+    }
+}
+
+/// The fields of a diagnostic: its message, and the others as `name=value`.
+#[derive(Default)]
+struct Fields {
+    message: String,
+    rest: Vec<String>,
+}
+
+impl Visit for Fields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            value.clone_into(&mut self.message);
+        } else {
+            self.rest.push(format!("{}={value}", field.name()));
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.message = format!("{value:?}");
+        } else {
+            self.rest.push(format!("{}={value:?}", field.name()));
+        }
+    }
 }
 
 /// Whether an error comes from writing to a closed pipe (`foldstore events | head`).

@@ -6,8 +6,8 @@ use std::ffi::OsStr;
 use serde_json::{json, Value};
 
 use crate::util::{
-    append, commit_json, commit_names, commit_text, commit_time, file_names, run, run_on,
-    run_with_stdin, write_commit, TestDir,
+    append, commit_json, commit_names, commit_text, commit_time, event_names, file_names, run,
+    run_on, run_with_stdin, write_commit, TestDir,
 };
 
 #[test]
@@ -358,14 +358,7 @@ fn commits_holding_such_names_are_still_read() {
         Some("2026-11-27T15:03:30.380Z"),
         json!([{"name": "", "data": 1}, {"name": " "}]),
     );
-    let events = run_on("events", &store, &[]);
-    events.expect_code(0);
-    let names: Vec<Value> = events
-        .json_lines()
-        .iter()
-        .map(|l| l["name"].clone())
-        .collect();
-    assert_eq!(names, [json!(""), json!(" ")]);
+    assert_eq!(event_names(&store), [json!(""), json!(" ")]);
     run_on("show", &store, &["1"])
         .expect_code(0)
         .expect_stdout_contains(&["#1 \n  1\n", "#2  \n  (no data)"]);

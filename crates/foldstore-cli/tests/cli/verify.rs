@@ -238,3 +238,67 @@ fn errors_and_findings_say_their_cause_once() {
         );
     }
 }
+
+#[test]
+fn verify_warns_of_a_torn_journal_tail_and_the_next_append_moves_it_aside() {
+    let dir = TestDir::new();
+    let store = dir.join("j");
+    run([
+        "append".as_ref(),
+        store.as_os_str(),
+        "e1".as_ref(),
+        "--layout".as_ref(),
+        "journal".as_ref(),
+    ])
+    .expect_code(0);
+    append(&store, &["e2"]);
+    // A write cut short: the start of a record after the last whole one, in the free space.
+    let segment = fs::read_dir(store.join("journal"))
+        .expect("list the journal")
+        .map(|entry| entry.expect("an entry").path())
+        .find(|path| path.extension().is_some_and(|e| e == "jsonl"))
+        .expect("a segment");
+    let mut bytes = fs::read(&segment).expect("read the segment");
+    let end = bytes.iter().rposition(|b| *b == b'\n').expect("a record") + 1;
+    let torn = br#"{"n":3,"len":71,"crc32":"00"#;
+    bytes[end..end + torn.len()].copy_from_slice(torn);
+    fs::write(&segment, &bytes).expect("write the segment");
+
+    let outcome = run(["verify".as_ref(), store.as_os_str()]);
+    outcome.expect_code(0);
+    let lines: Vec<&str> = outcome.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", outcome.stdout);
+    assert!(
+        lines[0].starts_with(&format!("warning: {}: ", segment.display())),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[0].contains("interrupted write"), "{}", lines[0]);
+    assert!(lines[1].starts_with("ok: 2 commits"), "{}", lines[1]);
+    let json = run(["verify".as_ref(), store.as_os_str(), "--json".as_ref()]);
+    assert_eq!(
+        json.json_lines()[0]["warnings"][0]["location"],
+        segment.display().to_string()
+    );
+    // The next append moves the torn bytes aside, saying so in the style of foldstore's own
+    // warnings; verify has nothing more to say.
+    let appended = run(["append".as_ref(), store.as_os_str(), "e3".as_ref()]);
+    appended.expect_code(0);
+    assert_eq!(appended.stdout, "3\n");
+    assert!(
+        appended
+            .stderr
+            .starts_with("warning: cut off the torn end of a journal segment"),
+        "{}",
+        appended.stderr
+    );
+    assert!(appended.stderr.contains("(segment="), "{}", appended.stderr);
+    assert!(!appended.stderr.contains("WARN"), "{}", appended.stderr);
+    assert_eq!(appended.stderr.lines().count(), 1, "{}", appended.stderr);
+    let outcome = run(["verify".as_ref(), store.as_os_str()]);
+    outcome.expect_code(0);
+    assert_eq!(
+        outcome.stdout,
+        "ok: 3 commits (3 events) and 0 snapshots read; the store is sound\n"
+    );
+}
