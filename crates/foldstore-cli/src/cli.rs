@@ -138,14 +138,39 @@ pub struct ScanArgs {
     pub range: RangeArgs,
     #[command(flatten)]
     pub time: TimeArgs,
+    /// Print at most N (the first N selected: lines of events, commits of log).
+    #[arg(short = 'n', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: Option<u64>,
 }
 
-/// Parses a commit number, which starts at 1.
-fn parse_commit_number(text: &str) -> Result<u64, String> {
-    match text.parse::<u64>() {
-        Ok(0) => Err("commit numbers start at 1".to_owned()),
-        Ok(n) => Ok(n),
-        Err(e) => Err(format!("{text:?} is not a commit number ({e})")),
+/// A commit named on the command line: by its number, or by its place from the end of the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommitArg {
+    /// Commit N (from 1).
+    Number(u64),
+    /// The N-th commit from the end (1: the last).
+    FromEnd(u64),
+}
+
+/// Parses a commit: its number (from 1), `last`, or `-N` (the N-th from the end; `-1` is the
+/// last).
+fn parse_commit(text: &str) -> Result<CommitArg, String> {
+    let hint =
+        "use a commit number (from 1), last, or -N for the N-th from the end (-1 is the last)";
+    if text == "last" {
+        return Ok(CommitArg::FromEnd(1));
+    }
+    let (from_end, digits) = match text.strip_prefix('-') {
+        Some(digits) => (true, digits),
+        None => (false, text),
+    };
+    match digits.parse::<u64>() {
+        Ok(0) => Err(format!(
+            "{text:?} is not a commit: commit numbers start at 1; {hint}"
+        )),
+        Ok(n) if from_end => Ok(CommitArg::FromEnd(n)),
+        Ok(n) => Ok(CommitArg::Number(n)),
+        Err(e) => Err(format!("{text:?} is not a commit ({e}); {hint}")),
     }
 }
 
@@ -235,6 +260,7 @@ Conditional appends:
     #[command(after_help = "Examples:
   foldstore events ./members
   foldstore events ./members --from 10 --to 20
+  foldstore events ./members --name memberHasMoved -n 5
   foldstore events ./members --name memberHasMoved --name membershipEnded
   foldstore events ./bank --tag account:7 --name deposited --name withdrawn
   foldstore events ./bank --tag account:7 --after 120
@@ -266,6 +292,7 @@ Conditional appends:
         after_help = "Examples:
   foldstore log ./members
   foldstore log ./members --from 100 --to 120
+  foldstore log ./members --from 100 -n 20
   foldstore log ./members --since 2026-11-27 --name memberHasMoved
   foldstore log ./members --json | jq -r 'select(.bytes > 4096) | .commit'
   foldstore ls ./members | less"
@@ -284,13 +311,16 @@ Conditional appends:
     /// Show one commit: its file, headers and events, with their data pretty-printed.
     #[command(after_help = "Examples:
   foldstore show ./members 3
+  foldstore show ./members last
+  foldstore show ./members -2                  the commit before the last
   foldstore show ./members 3 --json | jq '.events[0].data'")]
     Show {
         /// The store: a folder, or a postgres:// or s3:// address.
         store: PathBuf,
-        /// The commit's number.
-        #[arg(value_name = "N", value_parser = parse_commit_number)]
-        commit: u64,
+        /// The commit: its number (from 1), last, or -N for the N-th from the end (-1 is the
+        /// last).
+        #[arg(value_name = "N", value_parser = parse_commit, allow_negative_numbers = true)]
+        commit: CommitArg,
         /// Print the commit document, {"headers": ..., "events": [...]}, as one line of JSON.
         #[arg(long)]
         json: bool,

@@ -53,6 +53,8 @@ pub struct Selection {
     pub until: Option<TimeArg>,
     /// Event names; empty selects every name.
     pub names: Vec<String>,
+    /// The most to print (events or commits); `None`: all.
+    pub limit: Option<u64>,
 }
 
 impl Selection {
@@ -90,6 +92,11 @@ impl Selection {
     /// package's rule: `memberHasMoved` and `MemberHasMoved` are one name.
     pub fn name_matches(&self, event: &Event) -> bool {
         self.names.is_empty() || self.names.iter().any(|name| same_name(name, event.name()))
+    }
+
+    /// Whether `printed` (events or commits) is as many as may be printed.
+    pub fn limit_reached(&self, printed: u64) -> bool {
+        self.limit.is_some_and(|limit| printed >= limit)
     }
 
     /// Whether the commit is in the window and, when names are selected, has at least one event

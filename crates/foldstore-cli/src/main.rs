@@ -84,7 +84,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             cmd::events::run(
                 &open_existing(&scan.store)?,
                 scan.range,
-                &selection(scan.time, name),
+                &selection(scan.time, scan.limit, name),
                 query.as_ref(),
                 pretty,
             )
@@ -95,7 +95,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             cmd::log::run(
                 &open_existing(&scan.store)?,
                 scan.range,
-                &selection(scan.time, name),
+                &selection(scan.time, scan.limit, name),
                 json,
             )
         }
@@ -139,11 +139,12 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn selection(time: TimeArgs, names: Vec<String>) -> Selection {
+fn selection(time: TimeArgs, limit: Option<u64>, names: Vec<String>) -> Selection {
     Selection {
         since: time.since,
         until: time.until,
         names,
+        limit,
     }
 }
 

@@ -259,3 +259,36 @@ fn log_shows_commits_without_events_unless_names_are_selected() {
     assert_eq!(logged(&store, &["--since", "2026-11-27T15:03:31Z"]), [2, 3]);
     assert_eq!(logged(&store, &["--name", "b"]), [3]);
 }
+
+#[test]
+fn log_and_events_limit_stop_after_the_first_n_selected() {
+    let dir = TestDir::new();
+    let store = five_commit_store(&dir);
+    assert_eq!(logged(&store, &["-n", "2"]), [1, 2]);
+    assert_eq!(logged(&store, &["--limit", "2", "--from", "3"]), [3, 4]);
+    assert_eq!(logged(&store, &["--limit", "9"]), [1, 2, 3, 4, 5]);
+    assert_eq!(logged(&store, &["--limit", "1", "--name", "b"]), [4]);
+    let table = run_on("log", &store, &["-n", "1"]);
+    assert_eq!(
+        table.stdout,
+        format!("{HEADING}\n{}\n", row(&store, 1, "hello"))
+    );
+    // events counts lines (events), by reading the log or through the index.
+    let all = run_on("events", &store, &[]).json_lines();
+    for (args, expected) in [
+        (&["-n", "4"][..], &all[..4]),
+        (&["--limit", "1", "--from", "4"], &all[3..4]),
+        (
+            &["--limit", "1", "--name", "b", "--name", "text"],
+            &all[4..5],
+        ),
+        (&["--limit", "99"], &all[..]),
+    ] {
+        let outcome = run_on("events", &store, args);
+        outcome.expect_code(0);
+        assert_eq!(outcome.json_lines(), expected.to_vec(), "{args:?}");
+    }
+    for verb in ["log", "events"] {
+        run_on(verb, &store, &["--limit", "0"]).expect_code(2);
+    }
+}

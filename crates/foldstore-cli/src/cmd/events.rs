@@ -37,7 +37,9 @@ pub fn run(
         Some(query) => {
             // Commit `from - 1` is the position read: the events after it.
             for matched in store.events_matching(query, from - 1)? {
-                if to.is_some_and(|to| matched.commit > to) {
+                if to.is_some_and(|to| matched.commit > to)
+                    || selection.limit_reached(lines.printed)
+                {
                     break;
                 }
                 if selection.headers_time_matches(&matched.headers) {
@@ -56,13 +58,16 @@ pub fn run(
                 "reading",
                 (last + 1).saturating_sub(from),
             );
-            for commit in replay.commits() {
+            'commits: for commit in replay.commits() {
                 let commit = commit?;
                 progress.inc();
                 if !selection.time_matches(&commit) {
                     continue;
                 }
                 for event in commit.events() {
+                    if selection.limit_reached(lines.printed) {
+                        break 'commits;
+                    }
                     if selection.name_matches(event) {
                         lines.write(commit.number(), commit.headers(), event)?;
                     }
@@ -79,6 +84,8 @@ struct Lines {
     out: BufWriter<StdoutLock<'static>>,
     pretty: bool,
     palette: Palette,
+    /// How many lines were written.
+    printed: u64,
 }
 
 impl Lines {
@@ -92,6 +99,7 @@ impl Lines {
             out: BufWriter::new(io::stdout().lock()),
             pretty,
             palette,
+            printed: 0,
         }
     }
 
@@ -104,6 +112,7 @@ impl Lines {
             serde_json::to_writer(&mut self.out, &line)?;
         }
         self.out.write_all(b"\n")?;
+        self.printed += 1;
         Ok(())
     }
 }

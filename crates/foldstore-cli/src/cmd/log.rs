@@ -33,13 +33,18 @@ pub fn run(
     let mut out = BufWriter::new(io::stdout().lock());
     table.write_heading(&mut out)?;
     // Each commit is read once, for its events and its size.
+    let mut printed = 0;
     for scanned in store.raw_commits(from..=last)? {
+        if selection.limit_reached(printed) {
+            break;
+        }
         let Some((commit, bytes)) = read_once(store, scanned, to)? else {
             break;
         };
         progress.inc();
         if selection.commit_matches(&commit) {
             table.write_row(&mut out, &Row::new(&commit, bytes))?;
+            printed += 1;
         }
     }
     out.flush()?;

@@ -4,20 +4,36 @@ use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
 use anstyle::Style;
+use anyhow::bail;
 use foldstore::{Commit, Error, Store};
 use serde_json::{json, Value};
 
 use crate::access::read_once;
+use crate::cli::CommitArg;
 use crate::output::{
     header_text, human_size, plural, printable, styled, write_pretty_json, Palette,
 };
 
-/// Prints commit `number`: its file, size, headers and events with their data
+/// Prints the commit `commit` names: its file, size, headers and events with their data
 /// pretty-printed, or with `json` the commit document on one line.
 ///
 /// # Errors
-/// A commit beyond the log, missing (a gap) or damaged.
-pub fn run(store: &Store, number: u64, json: bool) -> anyhow::Result<ExitCode> {
+/// A commit beyond the log (or before its start, counting from the end), missing (a gap) or
+/// damaged.
+pub fn run(store: &Store, commit: CommitArg, json: bool) -> anyhow::Result<ExitCode> {
+    let number = match commit {
+        CommitArg::Number(number) => number,
+        CommitArg::FromEnd(back) => {
+            let tip = store.tip()?;
+            if back > tip {
+                bail!(
+                    "there is no commit -{back}: the log holds {}",
+                    plural(tip, "commit")
+                );
+            }
+            tip - back + 1
+        }
+    };
     let found = match store.raw_commits(number..=number)?.next() {
         Some(scanned) => read_once(store, scanned, Some(number))?,
         None => None,
