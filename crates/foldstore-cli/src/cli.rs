@@ -265,7 +265,8 @@ Conditional appends:
   foldstore events ./bank --tag account:7 --name deposited --name withdrawn
   foldstore events ./bank --tag account:7 --after 120
   foldstore events ./members --since 2026-11-27T15:00:00Z --until 2026-11-27
-  foldstore events ./members --pretty | less -R")]
+  foldstore events ./members --pretty | less -R
+  foldstore events -f ./members --from 100 --name memberHasMoved")]
     Events {
         #[command(flatten)]
         scan: ScanArgs,
@@ -282,6 +283,10 @@ Conditional appends:
         /// Print each line as indented JSON, colored on a terminal (for people; still JSON).
         #[arg(long)]
         pretty: bool,
+        /// Keep running and print the events of new commits as they land (from any process),
+        /// until interrupted (or --limit lines are printed).
+        #[arg(short, long, conflicts_with = "to")]
+        follow: bool,
     },
 
     /// List the commits, oldest first: number, time, size and event names.

@@ -71,6 +71,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             tag,
             after,
             pretty,
+            follow,
         } => {
             let from_flag = match after {
                 Some(after) => {
@@ -87,6 +88,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 &selection(scan.time, scan.limit, name),
                 query.as_ref(),
                 pretty,
+                follow,
             )
         }
         Command::Log { scan, name, json } => {
