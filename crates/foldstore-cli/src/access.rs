@@ -28,11 +28,14 @@ pub fn open_existing(path: &Path) -> anyhow::Result<Store> {
     Ok(store)
 }
 
-/// Checks `--from` and `--to` against the log: returns the first commit and the last one
-/// (`None`: the end of the log). `--from` may be one past the end (nothing to print).
+/// Checks `--from` and `--to` (already checked against each other, see [`RangeArgs::check`])
+/// against the log: returns the first commit and the last one (`None`: the end of the log).
+/// `--from` may be one past the end, and `--to` beyond the end cuts the range at the end, as
+/// `sed -n` does (nothing to print then when `--from` is past the end too: the last commit is
+/// before the first).
 ///
 /// # Errors
-/// [`Error::OutOfRange`] for an end beyond the log; `--to` before `--from`.
+/// [`Error::OutOfRange`] for a start beyond the end of the log and the commit after it.
 pub fn resolve_range(store: &Store, range: RangeArgs) -> anyhow::Result<(u64, Option<u64>)> {
     let from = range.from.unwrap_or(1).max(1);
     let tip = store.tip()?;
@@ -43,15 +46,7 @@ pub fn resolve_range(store: &Store, range: RangeArgs) -> anyhow::Result<(u64, Op
         }
         .into());
     }
-    if let Some(to) = range.to {
-        if to < from {
-            bail!("--to {to} is before --from {from}: nothing to print");
-        }
-        if to > tip {
-            return Err(Error::OutOfRange { requested: to, tip }.into());
-        }
-    }
-    Ok((from, range.to))
+    Ok((from, range.to.map(|to| to.min(tip))))
 }
 
 /// The size in bytes of commit `number` (0 if it has vanished since it was read).

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::filter::{parse_time, TimeArg};
+use crate::output::event_problem;
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -83,10 +84,39 @@ pub struct RangeArgs {
     /// The first commit (default 1).
     #[arg(long, value_name = "N")]
     pub from: Option<u64>,
-    /// The last commit (default: the last commit of the store).
+    /// The last commit (default, and beyond it: the last commit of the store).
     #[arg(long, value_name = "N")]
     pub to: Option<u64>,
 }
+
+impl RangeArgs {
+    /// Checks the range is not backwards (`--from 5 --to 3`); `from_flag` is how the command
+    /// line wrote the start (`--from 5`, or `--after 4`).
+    ///
+    /// # Errors
+    /// [`BadCommandLine`] saying so.
+    pub fn check(&self, from_flag: &str) -> Result<(), BadCommandLine> {
+        match self.to {
+            Some(to) if to < self.from.unwrap_or(1) => Err(BadCommandLine(format!(
+                "--to {to} is before {from_flag}: the range holds no commit"
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A mistake on the command line that clap cannot see (it involves two arguments' values):
+/// reported like clap's own, with exit status 2.
+#[derive(Debug)]
+pub struct BadCommandLine(pub String);
+
+impl std::fmt::Display for BadCommandLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (see --help)", self.0)
+    }
+}
+
+impl std::error::Error for BadCommandLine {}
 
 /// Selecting commits by their `time` header.
 #[derive(Clone, Debug, Args)]
@@ -108,15 +138,48 @@ pub struct ScanArgs {
     pub range: RangeArgs,
     #[command(flatten)]
     pub time: TimeArgs,
+    /// Print at most N (the first N selected: lines of events, commits of log).
+    #[arg(short = 'n', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: Option<u64>,
 }
 
-/// Parses a commit number, which starts at 1.
-fn parse_commit_number(text: &str) -> Result<u64, String> {
-    match text.parse::<u64>() {
-        Ok(0) => Err("commit numbers start at 1".to_owned()),
-        Ok(n) => Ok(n),
-        Err(e) => Err(format!("{text:?} is not a commit number ({e})")),
+/// A commit named on the command line: by its number, or by its place from the end of the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommitArg {
+    /// Commit N (from 1).
+    Number(u64),
+    /// The N-th commit from the end (1: the last).
+    FromEnd(u64),
+}
+
+/// Parses a commit: its number (from 1), `last`, or `-N` (the N-th from the end; `-1` is the
+/// last).
+fn parse_commit(text: &str) -> Result<CommitArg, String> {
+    let hint =
+        "use a commit number (from 1), last, or -N for the N-th from the end (-1 is the last)";
+    if text == "last" {
+        return Ok(CommitArg::FromEnd(1));
     }
+    let (from_end, digits) = match text.strip_prefix('-') {
+        Some(digits) => (true, digits),
+        None => (false, text),
+    };
+    match digits.parse::<u64>() {
+        Ok(0) => Err(format!(
+            "{text:?} is not a commit: commit numbers start at 1; {hint}"
+        )),
+        Ok(n) if from_end => Ok(CommitArg::FromEnd(n)),
+        Ok(n) => Ok(CommitArg::Number(n)),
+        Err(e) => Err(format!("{text:?} is not a commit ({e}); {hint}")),
+    }
+}
+
+/// Parses an event name to write: one the original package can dispatch (not empty, not
+/// beginning with whitespace or a control character).
+fn parse_event_name(text: &str) -> Result<String, String> {
+    foldstore::Commit::check_event_name(text)
+        .map(|()| text.to_owned())
+        .map_err(|e| event_problem(&e))
 }
 
 /// How `foldstore append` tags its events and when it writes them.
@@ -169,14 +232,15 @@ Conditional appends:
     Append {
         /// The store: a folder, or a postgres:// or s3:// address.
         store: PathBuf,
-        /// The event's name.
-        #[arg(required_unless_present = "stdin")]
+        /// The event's name: not empty, and not beginning with whitespace or a control
+        /// character (the original package could not dispatch it).
+        #[arg(required_unless_present = "stdin", value_parser = parse_event_name)]
         name: Option<String>,
         /// The event's data, as JSON (a string needs its quotes: '"text"'); absent means no data.
         #[arg(allow_negative_numbers = true)]
         data: Option<String>,
         /// Read events from standard input, one JSON object {"name": ..., "data": ...} a line,
-        /// and write them all as one commit.
+        /// and write them all as one commit (typed on a terminal: end with Ctrl-D).
         #[arg(long, conflicts_with_all = ["name", "data"])]
         stdin: bool,
         /// The layout of a new store (default: loose). An existing store keeps its own layout;
@@ -196,11 +260,13 @@ Conditional appends:
     #[command(after_help = "Examples:
   foldstore events ./members
   foldstore events ./members --from 10 --to 20
+  foldstore events ./members --name memberHasMoved -n 5
   foldstore events ./members --name memberHasMoved --name membershipEnded
   foldstore events ./bank --tag account:7 --name deposited --name withdrawn
   foldstore events ./bank --tag account:7 --after 120
   foldstore events ./members --since 2026-11-27T15:00:00Z --until 2026-11-27
-  foldstore events ./members --pretty | less -R")]
+  foldstore events ./members --pretty | less -R
+  foldstore events -f ./members --from 100 --name memberHasMoved")]
     Events {
         #[command(flatten)]
         scan: ScanArgs,
@@ -217,6 +283,10 @@ Conditional appends:
         /// Print each line as indented JSON, colored on a terminal (for people; still JSON).
         #[arg(long)]
         pretty: bool,
+        /// Keep running and print the events of new commits as they land (from any process),
+        /// until interrupted (or --limit lines are printed).
+        #[arg(short, long, conflicts_with = "to")]
+        follow: bool,
     },
 
     /// List the commits, oldest first: number, time, size and event names.
@@ -227,6 +297,7 @@ Conditional appends:
         after_help = "Examples:
   foldstore log ./members
   foldstore log ./members --from 100 --to 120
+  foldstore log ./members --from 100 -n 20
   foldstore log ./members --since 2026-11-27 --name memberHasMoved
   foldstore log ./members --json | jq -r 'select(.bytes > 4096) | .commit'
   foldstore ls ./members | less"
@@ -245,13 +316,16 @@ Conditional appends:
     /// Show one commit: its file, headers and events, with their data pretty-printed.
     #[command(after_help = "Examples:
   foldstore show ./members 3
+  foldstore show ./members last
+  foldstore show ./members -2                  the commit before the last
   foldstore show ./members 3 --json | jq '.events[0].data'")]
     Show {
         /// The store: a folder, or a postgres:// or s3:// address.
         store: PathBuf,
-        /// The commit's number.
-        #[arg(value_name = "N", value_parser = parse_commit_number)]
-        commit: u64,
+        /// The commit: its number (from 1), last, or -N for the N-th from the end (-1 is the
+        /// last).
+        #[arg(value_name = "N", value_parser = parse_commit, allow_negative_numbers = true)]
+        commit: CommitArg,
         /// Print the commit document, {"headers": ..., "events": [...]}, as one line of JSON.
         #[arg(long)]
         json: bool,
@@ -259,9 +333,10 @@ Conditional appends:
 
     /// Show the last commits, and with -f follow new ones as they land (from any process).
     ///
-    /// Following polls for the next commit a few times a second; it never skips or repeats
-    /// one. It ends with status 0 on Ctrl-C (or SIGTERM), and when its output is closed (which
-    /// it notices when the next commit lands).
+    /// Following learns of new commits from notifications (the file system's, or PostgreSQL's)
+    /// and also looks a few times a second (the only way on object storage); it never skips or
+    /// repeats one. It ends with status 0 on Ctrl-C (or SIGTERM), and when its output is
+    /// closed (which it notices when the next commit lands).
     #[command(after_help = "Examples:
   foldstore tail ./members
   foldstore tail -n 3 -f ./members
@@ -311,7 +386,9 @@ Conditional appends:
 
     /// Read every commit and snapshot, and list every problem found.
     ///
-    /// Exits with status 0 when the store is sound, 1 when it has problems.
+    /// Exits with status 0 when the store is sound (an empty folder is an empty store), 1 when
+    /// it has problems, or when the folder is most likely not a store: it holds other files,
+    /// but no commits and no snapshots.
     #[command(after_help = "Examples:
   foldstore verify ./members
   foldstore verify ./members --json | jq .problems")]

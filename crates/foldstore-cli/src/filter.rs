@@ -53,6 +53,8 @@ pub struct Selection {
     pub until: Option<TimeArg>,
     /// Event names; empty selects every name.
     pub names: Vec<String>,
+    /// The most to print (events or commits); `None`: all.
+    pub limit: Option<u64>,
 }
 
 impl Selection {
@@ -92,9 +94,16 @@ impl Selection {
         self.names.is_empty() || self.names.iter().any(|name| same_name(name, event.name()))
     }
 
-    /// Whether the commit is in the window and has at least one event with one of the names.
+    /// Whether `printed` (events or commits) is as many as may be printed.
+    pub fn limit_reached(&self, printed: u64) -> bool {
+        self.limit.is_some_and(|limit| printed >= limit)
+    }
+
+    /// Whether the commit is in the window and, when names are selected, has at least one event
+    /// with one of them (with no names, a commit without events is selected too).
     pub fn commit_matches(&self, commit: &Commit) -> bool {
-        self.time_matches(commit) && commit.events().iter().any(|e| self.name_matches(e))
+        self.time_matches(commit)
+            && (self.names.is_empty() || commit.events().iter().any(|e| self.name_matches(e)))
     }
 }
 

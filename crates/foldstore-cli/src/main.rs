@@ -13,7 +13,7 @@ mod filter;
 mod output;
 mod progress;
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -21,9 +21,9 @@ use anyhow::anyhow;
 use clap::{CommandFactory, Parser};
 
 use crate::access::open_existing;
-use crate::cli::{Cli, ColorWhen, Command, TimeArgs};
+use crate::cli::{BadCommandLine, Cli, ColorWhen, Command, TimeArgs};
 use crate::filter::{query, Selection};
-use crate::output::{is_broken_pipe, styled, Palette};
+use crate::output::{error_text, is_broken_pipe, printable, styled, Diagnostics, Palette};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -37,10 +37,20 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
+            let code = if e.downcast_ref::<BadCommandLine>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            };
             let p = Palette::stderr();
             // Nothing more can be done if standard error is closed too.
-            let _ = writeln!(io::stderr(), "{} {e:#}", styled(p.bad, "error:"));
-            ExitCode::FAILURE
+            let _ = writeln!(
+                io::stderr(),
+                "{} {}",
+                styled(p.bad, "error:"),
+                printable(&error_text(&e))
+            );
+            code
         }
     }
 }
@@ -61,25 +71,36 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             tag,
             after,
             pretty,
+            follow,
         } => {
-            if let Some(after) = after {
-                scan.range.from = Some(after.saturating_add(1));
-            }
+            let from_flag = match after {
+                Some(after) => {
+                    scan.range.from = Some(after.saturating_add(1));
+                    format!("--after {after}")
+                }
+                None => format!("--from {}", scan.range.from.unwrap_or(1)),
+            };
+            scan.range.check(&from_flag)?;
             let query = (!name.is_empty() || !tag.is_empty()).then(|| query(&name, &tag));
             cmd::events::run(
                 &open_existing(&scan.store)?,
                 scan.range,
-                &selection(scan.time, name),
+                &selection(scan.time, scan.limit, name),
                 query.as_ref(),
                 pretty,
+                follow,
             )
         }
-        Command::Log { scan, name, json } => cmd::log::run(
-            &open_existing(&scan.store)?,
-            scan.range,
-            &selection(scan.time, name),
-            json,
-        ),
+        Command::Log { scan, name, json } => {
+            scan.range
+                .check(&format!("--from {}", scan.range.from.unwrap_or(1)))?;
+            cmd::log::run(
+                &open_existing(&scan.store)?,
+                scan.range,
+                &selection(scan.time, scan.limit, name),
+                json,
+            )
+        }
         Command::Show {
             store,
             commit,
@@ -120,24 +141,24 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn selection(time: TimeArgs, names: Vec<String>) -> Selection {
+fn selection(time: TimeArgs, limit: Option<u64>, names: Vec<String>) -> Selection {
     Selection {
         since: time.since,
         until: time.until,
         names,
+        limit,
     }
 }
 
-/// Sends the library's diagnostics (warnings by default) to standard error.
+/// Sends the library's diagnostics (warnings by default) to standard error, in the style of
+/// foldstore's own (`warning: ...`).
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("FOLDSTORE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(io::stderr)
-        .with_ansi(io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
-        .with_target(false)
-        .without_time()
+        .event_format(Diagnostics)
         .init();
 }
 

@@ -1,10 +1,16 @@
-//! Shared output helpers: colors, pretty JSON, sizes, and telling a closed pipe from a failure.
+//! Shared output helpers: colors, pretty JSON, sizes, escaping, the look of errors, findings and
+//! the library's diagnostics, and telling a closed pipe from a failure.
 
+use std::borrow::Cow;
 use std::io::{self, IsTerminal, Write};
 
 use anstyle::{AnsiColor, Style};
-use foldstore::Finding;
+use foldstore::{Error, Finding};
 use serde_json::{json, Value};
+use tracing::field::{Field, Visit};
+use tracing::Level;
+use tracing_subscriber::fmt::{format, FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
 
 /// The styles of everything `foldstore` colors. Every style is plain when colors are off, so
 /// code writes `{style}text{style:#}` either way.
@@ -133,15 +139,72 @@ pub fn write_pretty_json(
     }
 }
 
-/// `text` as a JSON string literal, quotes and escapes included.
+/// `text` as a JSON string literal, quotes and escapes included (see [`escape_json`]).
 pub fn json_string(text: &str) -> String {
-    serde_json::to_string(text).unwrap_or_else(|_| format!("{text:?}"))
+    escape_json(serde_json::to_string(text).unwrap_or_else(|_| format!("{text:?}")))
 }
 
-/// A header value for people: a string as it is, anything else as compact JSON.
+/// JSON text with the characters [`printable`] escapes written as `\uXXXX`, besides those JSON
+/// itself must escape (below U+0020): the same value to a JSON reader, harmless on a terminal.
+/// They can only be inside strings: JSON's own syntax is ASCII without control characters.
+fn escape_json(json: String) -> String {
+    if !json.chars().any(needs_escape) {
+        return json;
+    }
+    let mut escaped = String::with_capacity(json.len() + 8);
+    for c in json.chars() {
+        if needs_escape(c) {
+            // Every such character is in the Basic Multilingual Plane: one `\uXXXX`.
+            escaped.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            escaped.push(c);
+        }
+    }
+    escaped
+}
+
+/// `text` for a terminal: every control character escaped (`\t`, `\n`, `\r`, others as
+/// `\u{1b}`), and so are the characters that reorder the text shown after them (the
+/// bidirectional embeddings, overrides and isolates). A name holding `ESC [2J` cannot clear the
+/// screen, and a tab or a newline cannot break a table's layout. Everything people read goes
+/// through this (JSON output escapes them itself); other text comes back as it is.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(needs_escape) {
+        return Cow::Borrowed(text);
+    }
+    let mut escaped = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\t' => escaped.push_str("\\t"),
+            '\n' => escaped.push_str("\\n"),
+            '\r' => escaped.push_str("\\r"),
+            c if needs_escape(c) => escaped.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+            c => escaped.push(c),
+        }
+    }
+    Cow::Owned(escaped)
+}
+
+/// Whether [`printable`] escapes `c`: a control character, or one that reorders the text after
+/// it on screen.
+fn needs_escape(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// A header value for people: a string as it is (escaped by [`printable`]), anything else as
+/// compact JSON.
 pub fn header_text(value: &Value) -> String {
     match value {
-        Value::String(s) => s.clone(),
+        Value::String(s) => printable(s).into_owned(),
+        other => escape_json(other.to_string()),
+    }
+}
+
+/// What is wrong with an event the library refused ([`Error::InvalidEvent`]'s problem, without
+/// the "invalid event: " its message starts with), or the error's message.
+pub fn event_problem(error: &Error) -> String {
+    match error {
+        Error::InvalidEvent { problem } => problem.clone(),
         other => other.to_string(),
     }
 }
@@ -169,6 +232,83 @@ pub fn plural(n: u64, thing: &str) -> String {
         format!("{n} {thing}")
     } else {
         format!("{n} {thing}s")
+    }
+}
+
+/// An error and its causes on one line, `error: cause: cause` as `{:#}` writes it, leaving out
+/// each cause whose text the line holds already (errors that quote their cause in their own
+/// message would otherwise say it twice).
+pub fn error_text(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
+}
+
+/// The look of the library's diagnostics on standard error: one line each, labelled as
+/// foldstore's own messages are (`warning: cut off the torn end of ... (segment=..., offset=...)`),
+/// escaped by [`printable`].
+pub struct Diagnostics;
+
+impl<S, N> FormatEvent<S, N> for Diagnostics
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _: &FmtContext<'_, S, N>,
+        mut writer: format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let p = Palette::stderr();
+        let (style, label) = match *event.metadata().level() {
+            Level::ERROR => (p.bad, "error:"),
+            Level::WARN => (p.warn, "warning:"),
+            Level::INFO => (p.label, "note:"),
+            Level::DEBUG => (p.dim, "debug:"),
+            Level::TRACE => (p.dim, "trace:"),
+        };
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let mut text = fields.message;
+        if !fields.rest.is_empty() {
+            text.push_str(&format!(" ({})", fields.rest.join(", ")));
+        }
+        writeln!(writer, "{} {}", styled(style, label), printable(&text))
+    }
+}
+
+/// The fields of a diagnostic: its message, and the others as `name=value`.
+#[derive(Default)]
+struct Fields {
+    message: String,
+    rest: Vec<String>,
+}
+
+impl Visit for Fields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            value.clone_into(&mut self.message);
+        } else {
+            self.rest.push(format!("{}={value}", field.name()));
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.message = format!("{value:?}");
+        } else {
+            self.rest.push(format!("{}={value:?}", field.name()));
+        }
     }
 }
 
@@ -210,7 +350,8 @@ pub fn stdout_is_a_file() -> bool {
     }
 }
 
-/// Writes one finding as a line: `label location: problem`, the label in `style`.
+/// Writes one finding as a line: `label location: problem`, the label in `style` (see
+/// [`finding_text`]).
 ///
 /// # Errors
 /// Errors of writing.
@@ -222,11 +363,21 @@ pub fn write_finding(
 ) -> io::Result<()> {
     writeln!(
         out,
-        "{} {}: {}",
+        "{} {}",
         styled(style, label),
-        finding.location,
-        finding.problem
+        finding_text(finding, style)
     )
+}
+
+/// A finding for people: `location: problem`, the location in `style`, or the problem alone
+/// when it names the location already; escaped by [`printable`].
+pub fn finding_text(finding: &Finding, style: Style) -> String {
+    let problem = printable(&finding.problem);
+    if finding.problem.contains(&finding.location) {
+        problem.into_owned()
+    } else {
+        format!("{}: {problem}", styled(style, printable(&finding.location)))
+    }
 }
 
 /// Findings as JSON: `[{"location", "problem"}]`.
@@ -258,6 +409,21 @@ mod tests {
         let mut out = Vec::new();
         write_pretty_json(&mut out, &json!({"a": 1}), &Palette::colored(), 0).unwrap();
         assert!(String::from_utf8(out).unwrap().contains("\u{1b}["));
+    }
+
+    #[test]
+    fn control_characters_are_escaped_for_people() {
+        assert!(matches!(printable("plain ø"), Cow::Borrowed("plain ø")));
+        assert_eq!(
+            printable("a\tb\nc\rd\u{1b}[2J\u{0}\u{7f}\u{9b}\u{202e}"),
+            "a\\tb\\nc\\rd\\u{1b}[2J\\u{0}\\u{7f}\\u{9b}\\u{202e}"
+        );
+        // JSON strings keep their meaning.
+        let text = "x\u{1b}\u{7f}\u{9b}\u{2066}\"";
+        let json = json_string(text);
+        assert_eq!(json, "\"x\\u001b\\u007f\\u009b\\u2066\\\"\"");
+        assert_eq!(serde_json::from_str::<String>(&json).unwrap(), text);
+        assert_eq!(header_text(&json!(["\u{9b}"])), "[\"\\u009b\"]");
     }
 
     #[test]

@@ -135,16 +135,24 @@ fn log_from_to_and_name_select_commits() {
 fn log_out_of_range_says_where_the_log_ends() {
     let dir = TestDir::new();
     let store = five_commit_store(&dir);
-    for args in [&["--to", "9"][..], &["--from", "7"]] {
-        let outcome = run_on("log", &store, args);
-        outcome
-            .expect_code(1)
-            .expect_stderr_contains(&["the log ends at commit 5"]);
-        assert_eq!(outcome.stdout, "", "{args:?}");
-    }
-    run_on("log", &store, &["--from", "4", "--to", "3"])
+    let outcome = run_on("log", &store, &["--from", "7"]);
+    outcome
         .expect_code(1)
-        .expect_stderr_contains(&["--to 3 is before --from 4"]);
+        .expect_stderr_contains(&["the log ends at commit 5"]);
+    assert_eq!(outcome.stdout, "");
+    // An end beyond the log cuts the range there, as `sed -n` and `git log` do.
+    assert_eq!(logged(&store, &["--to", "9"]), [1, 2, 3, 4, 5]);
+    assert_eq!(logged(&store, &["--from", "4", "--to", "1000"]), [4, 5]);
+    assert_eq!(logged(&store, &["--from", "6", "--to", "9"]), [0u64; 0]);
+    // A range that ends before it starts is a mistake on the command line (status 2), also
+    // when there is no store to read.
+    for target in [store.clone(), dir.join("missing")] {
+        let outcome = run_on("log", &target, &["--from", "4", "--to", "3"]);
+        outcome
+            .expect_code(2)
+            .expect_stderr_contains(&["--to 3 is before --from 4"]);
+        assert_eq!(outcome.stdout, "");
+    }
     run_on("log", &store, &["--from", "x"]).expect_code(2);
 }
 
@@ -218,4 +226,69 @@ fn log_shows_commits_appended_by_others() {
     append(&store, &["second"]);
     let after = run_on("log", &store, &["--json"]);
     assert_eq!(after.json_lines()[1]["events"], json!(["second"]));
+}
+
+#[test]
+fn log_shows_commits_without_events_unless_names_are_selected() {
+    let dir = TestDir::new();
+    let store = dir.join("s");
+    write_commit(
+        &store,
+        1,
+        Some("2026-11-27T15:03:30.380Z"),
+        json!([{"name": "a"}]),
+    );
+    write_commit(&store, 2, Some("2026-11-27T15:03:31.380Z"), json!([]));
+    write_commit(
+        &store,
+        3,
+        Some("2026-11-27T15:03:32.380Z"),
+        json!([{"name": "b"}]),
+    );
+    assert_eq!(logged(&store, &[]), [1, 2, 3]);
+    let table = run_on("log", &store, &[]);
+    table.expect_code(0);
+    assert_eq!(
+        table.stdout.lines().nth(2),
+        Some(row(&store, 2, "-").as_str())
+    );
+    let lines = run_on("log", &store, &["--json"]).json_lines();
+    assert_eq!(lines[1]["commit"], json!(2));
+    assert_eq!(lines[1]["events"], json!([]));
+    // Also within a time window; a name selects only commits holding it.
+    assert_eq!(logged(&store, &["--since", "2026-11-27T15:03:31Z"]), [2, 3]);
+    assert_eq!(logged(&store, &["--name", "b"]), [3]);
+}
+
+#[test]
+fn log_and_events_limit_stop_after_the_first_n_selected() {
+    let dir = TestDir::new();
+    let store = five_commit_store(&dir);
+    assert_eq!(logged(&store, &["-n", "2"]), [1, 2]);
+    assert_eq!(logged(&store, &["--limit", "2", "--from", "3"]), [3, 4]);
+    assert_eq!(logged(&store, &["--limit", "9"]), [1, 2, 3, 4, 5]);
+    assert_eq!(logged(&store, &["--limit", "1", "--name", "b"]), [4]);
+    let table = run_on("log", &store, &["-n", "1"]);
+    assert_eq!(
+        table.stdout,
+        format!("{HEADING}\n{}\n", row(&store, 1, "hello"))
+    );
+    // events counts lines (events), by reading the log or through the index.
+    let all = run_on("events", &store, &[]).json_lines();
+    for (args, expected) in [
+        (&["-n", "4"][..], &all[..4]),
+        (&["--limit", "1", "--from", "4"], &all[3..4]),
+        (
+            &["--limit", "1", "--name", "b", "--name", "text"],
+            &all[4..5],
+        ),
+        (&["--limit", "99"], &all[..]),
+    ] {
+        let outcome = run_on("events", &store, args);
+        outcome.expect_code(0);
+        assert_eq!(outcome.json_lines(), expected.to_vec(), "{args:?}");
+    }
+    for verb in ["log", "events"] {
+        run_on(verb, &store, &["--limit", "0"]).expect_code(2);
+    }
 }

@@ -7,6 +7,8 @@ use std::ffi::OsString;
 use std::fs;
 use std::path::Path;
 
+use serde_json::json;
+
 use util::{
     five_commit_store, many_commit_store, run, run_into_closed_pipe, run_with_env, TestDir,
     VERBS_WITH_EXAMPLES,
@@ -176,7 +178,9 @@ fn help_of_every_verb_shows_examples() {
         .expect_stdout_contains(&["Examples", "foldstore completions bash"]);
     run(["events", "--help"]).expect_stdout_contains(&["--name", "--since", "--until", "--pretty"]);
     run(["log", "--help"]).expect_stdout_contains(&["--name", "--since", "--until", "--json"]);
-    run(["tail", "--help"]).expect_stdout_contains(&["--follow", "-n, --lines"]);
+    let tail = run(["tail", "--help"]);
+    tail.expect_stdout_contains(&["--follow", "-n, --lines", "notifications"]);
+    assert!(!tail.stdout.contains("polls"), "{}", tail.stdout);
     run(["copy", "--help"]).expect_stdout_contains(&["--force", "resume"]);
     let top = run(["--help"]);
     top.expect_code(0).expect_stdout_contains(&[
@@ -210,4 +214,104 @@ fn completions_for_every_shell() {
     }
     run(["completions", "tcsh"]).expect_code(2);
     run(["completions"]).expect_code(2);
+}
+
+/// Whether `c` would act on a terminal instead of showing: a control character other than the
+/// line ends, or one that reorders the text after it.
+fn acts_on_a_terminal(c: char) -> bool {
+    (c.is_control() && c != '\n') || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+#[test]
+fn control_characters_are_escaped_in_everything_people_read() {
+    let dir = TestDir::new();
+    // The store's own path holds an escape too: stats prints it, errors name it.
+    let store = dir.join("s\u{1b}[2J");
+    fs::create_dir(&store).expect("create the store");
+    let document = json!({
+        "headers": {"time": "2026-11-27T15:03:30.380Z", "user": "x\u{1b}]0;pwned\u{7}", "k\u{9b}ey": 1},
+        "events": [
+            {"name": "clear\u{1b}[2Jscreen", "data": {"text": "c1\u{9b}31m del\u{7f} \u{202e}rtl"}},
+            {"name": "tab\there", "extra\u{1b}": "a\nb"},
+            {"name": "new\nline"},
+        ],
+    });
+    fs::write(store.join("1.log"), document.to_string()).expect("write 1.log");
+    let verbs: [(&str, &[&str]); 6] = [
+        ("log", &[]),
+        ("tail", &[]),
+        ("show", &["1"]),
+        ("stats", &[]),
+        ("events", &["--pretty"]),
+        ("verify", &[]),
+    ];
+    for (verb, rest) in verbs {
+        let outcome = run(args(verb, &store, rest));
+        outcome.expect_code(0);
+        let shown = format!("{}{}", outcome.stdout, outcome.stderr);
+        assert!(
+            !shown.chars().any(acts_on_a_terminal),
+            "{verb} printed a raw control character: {shown:?}"
+        );
+        if !matches!(verb, "events" | "verify") {
+            assert!(shown.contains("clear\\u{1b}[2Jscreen"), "{verb}: {shown}");
+        }
+    }
+    // The table keeps its layout: one line per commit, the names escaped readably.
+    let log = run(args("log", &store, &[]));
+    assert_eq!(log.stdout.lines().count(), 2, "{}", log.stdout);
+    assert!(
+        log.stdout
+            .contains("clear\\u{1b}[2Jscreen, tab\\there, new\\nline"),
+        "{}",
+        log.stdout
+    );
+    let show = run(args("show", &store, &["1"])).stdout;
+    for part in [
+        "x\\u{1b}]0;pwned\\u{7}",
+        "k\\u{9b}ey:",
+        "extra\\u{1b}:",
+        "\"c1\\u009b31m del\\u007f \\u202ertl\"",
+    ] {
+        assert!(show.contains(part), "show lacks {part:?}:\n{show}");
+    }
+    assert!(run(args("stats", &store, &[]))
+        .stdout
+        .contains("s\\u{1b}[2J"));
+
+    // JSON output is unchanged: the same strings, escaped as JSON.
+    let events = run(args("events", &store, &[])).json_lines();
+    assert_eq!(events[0]["name"], json!("clear\u{1b}[2Jscreen"));
+    assert_eq!(
+        events[0]["data"]["text"],
+        json!("c1\u{9b}31m del\u{7f} \u{202e}rtl")
+    );
+    let pretty = run(args("events", &store, &["--pretty"])).stdout;
+    let first: serde_json::Value = serde_json::Deserializer::from_str(&pretty)
+        .into_iter()
+        .next()
+        .expect("a value")
+        .expect("JSON");
+    assert_eq!(first, events[0]);
+    let shown = run(args("show", &store, &["1", "--json"])).stdout;
+    let commit: serde_json::Value = serde_json::from_str(&shown).expect("JSON");
+    assert_eq!(commit["headers"], document["headers"]);
+    assert_eq!(commit["events"], document["events"]);
+    assert_eq!(
+        run(args("log", &store, &["--json"])).json_lines()[0]["events"],
+        json!(["clear\u{1b}[2Jscreen", "tab\there", "new\nline"])
+    );
+
+    // Errors too.
+    let outcome = run(args("show", &store, &["9"]));
+    outcome.expect_code(1);
+    let missing = run(args("log", &dir.join("no\u{1b}[2Jstore"), &[]));
+    missing
+        .expect_code(1)
+        .expect_stderr_contains(&["no\\u{1b}[2Jstore"]);
+    assert!(
+        !missing.stderr.chars().any(acts_on_a_terminal),
+        "{:?}",
+        missing.stderr
+    );
 }

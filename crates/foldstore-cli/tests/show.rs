@@ -85,10 +85,12 @@ fn show_out_of_range_says_where_the_log_ends() {
         ]);
         assert_eq!(outcome.stdout, "");
     }
-    run_on("show", &store, &["0"])
-        .expect_code(2)
-        .expect_stderr_contains(&["commit numbers start at 1"]);
-    for bad in ["x", "-1", "1.5"] {
+    for zero in ["0", "-0"] {
+        run_on("show", &store, &[zero])
+            .expect_code(2)
+            .expect_stderr_contains(&["commit numbers start at 1", "last"]);
+    }
+    for bad in ["x", "1.5", "lastt", "-x1", "--1"] {
         run_on("show", &store, &[bad])
             .expect_code(2)
             .expect_stderr_contains(&["<N>"]);
@@ -139,4 +141,39 @@ fn show_colors_only_when_asked_or_on_a_terminal() {
     assert!(colored.stdout.contains("\u{1b}["), "{:?}", colored.stdout);
     // Without the escapes, the colored text is the plain one.
     assert_eq!(util::strip_ansi(&colored.stdout), plain.stdout);
+}
+
+#[test]
+fn show_last_and_counts_from_the_end() {
+    let dir = TestDir::new();
+    let store = five_commit_store(&dir);
+    let shown = |commit: &str| {
+        let outcome = run_on("show", &store, &[commit, "--json"]);
+        outcome.expect_code(0);
+        outcome.json_lines()[0].clone()
+    };
+    assert_eq!(shown("last"), commit_json(&store, 5));
+    assert_eq!(shown("-1"), commit_json(&store, 5));
+    assert_eq!(shown("-2"), commit_json(&store, 4));
+    assert_eq!(shown("-5"), commit_json(&store, 1));
+    let table = run_on("show", &store, &["last"]);
+    table.expect_code(0);
+    assert!(table.stdout.starts_with("commit 5  "), "{}", table.stdout);
+    for (store, commit, words) in [
+        (
+            store.clone(),
+            "-6",
+            "there is no commit -6: the log holds 5 commits",
+        ),
+        (
+            dir.join("empty"),
+            "last",
+            "there is no commit -1: the log holds 0 commits",
+        ),
+    ] {
+        fs::create_dir_all(&store).expect("create the folder");
+        let outcome = run_on("show", &store, &[commit]);
+        outcome.expect_code(1).expect_stderr_contains(&[words]);
+        assert_eq!(outcome.stdout, "");
+    }
 }

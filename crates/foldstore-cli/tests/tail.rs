@@ -72,7 +72,8 @@ fn tail_of_an_empty_or_missing_store() {
     assert!(!missing.exists());
 }
 
-/// A running `foldstore tail -f --json`, its output read line by line by a thread.
+/// A running `foldstore tail -f --json` (or `events -f`), its output read line by line by a
+/// thread.
 struct Follower {
     child: Child,
     lines: Receiver<String>,
@@ -80,13 +81,13 @@ struct Follower {
 
 impl Follower {
     fn start(store: &Path, args: &[&str]) -> Follower {
+        Follower::spawn("tail", store, &[&["--json"], args].concat())
+    }
+
+    /// Starts `foldstore VERB STORE -f ARGS...`.
+    fn spawn(verb: &str, store: &Path, args: &[&str]) -> Follower {
         let mut child = foldstore()
-            .args([
-                "tail".as_ref(),
-                store.as_os_str(),
-                "-f".as_ref(),
-                "--json".as_ref(),
-            ])
+            .args([verb.as_ref(), store.as_os_str(), "-f".as_ref()])
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -242,4 +243,46 @@ fn tail_follow_ends_quietly_when_its_output_is_closed() {
     assert_eq!(code, Some(0), "a closed pipe is not a failure: {stderr}");
     assert_eq!(stderr, "");
     assert!(!appended.is_empty());
+}
+
+#[cfg(unix)]
+#[test]
+fn events_follow_prints_the_events_of_new_commits_and_ends_on_ctrl_c() {
+    let dir = TestDir::new();
+    let store = five_commit_store(&dir);
+    // From commit 4 on, events named b or fromAnotherProcess (the first letter's case aside).
+    let mut follower = Follower::spawn(
+        "events",
+        &store,
+        &["--from", "4", "--name", "b", "--name", "FromAnotherProcess"],
+    );
+    let names = |lines: &[Value]| -> Vec<String> {
+        lines
+            .iter()
+            .map(|l| format!("{}:{}", l["commit"], l["name"].as_str().expect("a name")))
+            .collect()
+    };
+    assert_eq!(names(&follower.next_lines(1)), ["4:b"]);
+    assert_eq!(append(&store, &["other"]), 6);
+    assert_eq!(append(&store, &["fromAnotherProcess", "1"]), 7);
+    let line = &follower.next_lines(1)[0];
+    assert_eq!(names(std::slice::from_ref(line)), ["7:fromAnotherProcess"]);
+    assert_eq!(line["data"], 1);
+    assert_eq!(line["headers"]["time"], util::commit_time(&store, 7));
+    interrupt(&follower.child);
+    let (code, stderr) = follower.wait();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stderr, "");
+    let left: Vec<String> = follower.lines.iter().collect();
+    assert!(left.is_empty(), "{left:?}");
+
+    // With --limit it ends by itself once that many lines are printed.
+    let mut limited = Follower::spawn("events", &store, &["--from", "8", "-n", "2"]);
+    assert_eq!(append(&store, &["x"]), 8);
+    write_commit(&store, 9, None, json!([{"name": "y"}, {"name": "z"}]));
+    assert_eq!(names(&limited.next_lines(2)), ["8:x", "9:y"]);
+    let (code, stderr) = limited.wait();
+    assert_eq!(code, Some(0), "{stderr}");
+    let left: Vec<String> = limited.lines.iter().collect();
+    assert!(left.is_empty(), "{left:?}");
 }

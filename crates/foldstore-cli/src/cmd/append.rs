@@ -1,16 +1,16 @@
 //! `foldstore append`: one event, or a block of events read from standard input, as one commit;
 //! tagged, on a condition (`--if-none-after`) or once per key (`--idempotency-key`).
 
-use std::io::{self, BufRead, Write};
+use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context};
-use foldstore::{AppendCondition, ConditionFailed, Error, Event, Query, Store};
+use foldstore::{AppendCondition, Commit, ConditionFailed, Error, Event, Query, Store};
 
 use crate::cli::{BoundaryArgs, LayoutArg};
 use crate::filter::{describe, query};
-use crate::output::{styled, Palette};
+use crate::output::{event_problem, printable, styled, Palette};
 
 /// The exit status when the condition of `--if-none-after` failed.
 const CONDITION_FAILED: u8 = 3;
@@ -129,7 +129,7 @@ fn condition_failed(
         "{} the condition failed: {noun} {} {verb} {} {since}; nothing was written",
         styled(p.bad, "conflict:"),
         commits.join(", "),
-        describe(&condition.query.items()[0]),
+        printable(&describe(&condition.query.items()[0])),
     )?;
     Ok(ExitCode::from(CONDITION_FAILED))
 }
@@ -137,7 +137,17 @@ fn condition_failed(
 /// The events to write: one from `name` and `data`, or those on standard input.
 fn read_input(name: Option<String>, data: Option<&str>, stdin: bool) -> anyhow::Result<Vec<Event>> {
     Ok(if stdin {
-        read_events(io::stdin().lock())?
+        let input = io::stdin().lock();
+        if input.is_terminal() {
+            // Someone typing: say how to finish, where the output stays clean.
+            let p = Palette::stderr();
+            writeln!(
+                io::stderr(),
+                "{} one event a line, as {{\"name\": ..., \"data\": ...}}; end with Ctrl-D (Ctrl-Z then Enter on Windows)",
+                styled(p.label, "reading events from standard input:")
+            )?;
+        }
+        read_events(input)?
     } else {
         let name = name.ok_or_else(|| anyhow!("an event name is needed (or --stdin)"))?;
         let event = match data {
@@ -151,10 +161,8 @@ fn read_input(name: Option<String>, data: Option<&str>, stdin: bool) -> anyhow::
 /// Reads the DATA argument: JSON nested no deeper than an event's data in a commit may be.
 fn read_data(text: &str) -> anyhow::Result<serde_json::Value> {
     Event::data_from_json(text).map_err(|e| {
-        let problem = match &e {
-            Error::InvalidEvent { problem } => problem.strip_prefix("the data ").unwrap_or(problem),
-            _ => "cannot be read",
-        };
+        let problem = event_problem(&e);
+        let problem = problem.strip_prefix("the data ").unwrap_or(&problem);
         if problem.starts_with("is not valid JSON") {
             anyhow!(
                 "DATA {problem}: {text:?} (a string needs its quotes, e.g. '\"text\"'); nothing was written"
@@ -178,12 +186,15 @@ fn read_events(input: impl BufRead) -> anyhow::Result<Vec<Event>> {
             continue;
         }
         let event = Event::from_json(&line).map_err(|e| {
-            let problem = match &e {
-                Error::InvalidEvent { problem } => problem.as_str(),
-                _ => "cannot be read",
-            };
             anyhow!(
-                "line {line_number} of standard input is not an event {{\"name\": ..., \"data\": ...}}: {problem}; nothing was written"
+                "line {line_number} of standard input is not an event {{\"name\": ..., \"data\": ...}}: {}; nothing was written",
+                event_problem(&e)
+            )
+        })?;
+        Commit::check_event_name(event.name()).map_err(|e| {
+            anyhow!(
+                "line {line_number} of standard input: {}; nothing was written",
+                event_problem(&e)
             )
         })?;
         events.push(event);

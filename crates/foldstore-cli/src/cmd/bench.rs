@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 
 use crate::access::open_existing;
 use crate::cli::{BenchDurability, BenchWorkload, LayoutArg};
-use crate::output::{styled, Palette};
+use crate::output::{plural, styled, Palette};
 
 /// The size of the store `bench replay` makes when none is given.
 const DEFAULT_REPLAY_COMMITS: u64 = 10_000;
@@ -181,7 +181,10 @@ fn append(
     });
     rates.add_to(&mut json);
     let summary = format!(
-        "{commits} commits of {events_per_commit} event(s), {writers} writer(s), durability {durability}: {} ({} layout, {})",
+        "{} of {}, {}, durability {durability}: {} ({} layout, {})",
+        plural(commits, "commit"),
+        plural(events_per_commit, "event"),
+        plural(writers, "writer"),
         rates.text(),
         layout,
         folder.describe(),
@@ -245,9 +248,9 @@ fn replay(
     });
     rates.add_to(&mut json);
     let summary = format!(
-        "{} commits ({} events): {} ({} layout, {})",
-        summary.commits,
-        summary.events,
+        "{} ({}): {} ({} layout, {})",
+        plural(summary.commits, "commit"),
+        plural(summary.events, "event"),
         rates.text(),
         layout,
         folder.describe(),

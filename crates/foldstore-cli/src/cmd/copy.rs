@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::access::open_existing;
 use crate::cli::LayoutArg;
-use crate::output::{human_size, plural, styled, Palette};
+use crate::output::{human_size, plural, printable, styled, Palette};
 use crate::progress::Progress;
 
 /// Copies the store at `from` into the folder (or address) `to` with [`Store::copy_to`], and
@@ -104,8 +104,9 @@ fn write_text(
     for location in &report.damaged {
         writeln!(
             out,
-            "{} {location} is damaged; copied as it is",
-            styled(p.warn, "warning:")
+            "{} {} is damaged; copied as it is",
+            styled(p.warn, "warning:"),
+            printable(location)
         )?;
     }
     Ok(())

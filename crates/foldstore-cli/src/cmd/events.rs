@@ -7,8 +7,12 @@ use std::process::ExitCode;
 use foldstore::{Event, Headers, Query, Store};
 use serde_json::{Map, Value};
 
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
 use crate::access::resolve_range;
 use crate::cli::RangeArgs;
+use crate::cmd::tail::{follow_log, stop_on_ctrl_c, POLL_INTERVAL};
 use crate::filter::Selection;
 use crate::output::{stdout_is_a_file, write_pretty_json, Palette};
 use crate::progress::Progress;
@@ -26,14 +30,25 @@ pub fn run(
     selection: &Selection,
     query: Option<&Query>,
     pretty: bool,
+    follow: bool,
 ) -> anyhow::Result<ExitCode> {
     let (from, to) = resolve_range(store, range)?;
     let mut lines = Lines::new(pretty);
+    if to.is_some_and(|to| to < from) {
+        // `--from` one past the end, and `--to` cut there: nothing to print.
+        return Ok(ExitCode::SUCCESS);
+    }
+    if follow {
+        follow_events(store, from, selection, query, &mut lines)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     match query {
         Some(query) => {
             // Commit `from - 1` is the position read: the events after it.
             for matched in store.events_matching(query, from - 1)? {
-                if to.is_some_and(|to| matched.commit > to) {
+                if to.is_some_and(|to| matched.commit > to)
+                    || selection.limit_reached(lines.printed)
+                {
                     break;
                 }
                 if selection.headers_time_matches(&matched.headers) {
@@ -52,13 +67,16 @@ pub fn run(
                 "reading",
                 (last + 1).saturating_sub(from),
             );
-            for commit in replay.commits() {
+            'commits: for commit in replay.commits() {
                 let commit = commit?;
                 progress.inc();
                 if !selection.time_matches(&commit) {
                     continue;
                 }
                 for event in commit.events() {
+                    if selection.limit_reached(lines.printed) {
+                        break 'commits;
+                    }
                     if selection.name_matches(event) {
                         lines.write(commit.number(), commit.headers(), event)?;
                     }
@@ -70,11 +88,50 @@ pub fn run(
     Ok(ExitCode::SUCCESS)
 }
 
+/// Prints the events `selection` and `query` select of every commit from `from` on, and then
+/// of every commit as it lands, until interrupted (Ctrl-C, SIGTERM), the output is closed, or
+/// `--limit` lines are printed. Every commit is read (the index is not used: it answers only
+/// up to the moment it is asked).
+///
+/// # Errors
+/// A damaged or missing commit; errors of writing other than a closed pipe.
+fn follow_events(
+    store: &Store,
+    from: u64,
+    selection: &Selection,
+    query: Option<&Query>,
+    lines: &mut Lines,
+) -> anyhow::Result<()> {
+    let stop = stop_on_ctrl_c()?;
+    let done = Arc::clone(&stop);
+    follow_log(store, from, POLL_INTERVAL, &stop, |commit| {
+        if selection.time_matches(commit) {
+            for event in commit.events() {
+                if selection.limit_reached(lines.printed) {
+                    break;
+                }
+                if selection.name_matches(event) && query.is_none_or(|q| q.matches(event)) {
+                    lines.write(commit.number(), commit.headers(), event)?;
+                }
+            }
+        }
+        // Each commit's lines are seen as soon as it lands.
+        lines.out.flush()?;
+        if selection.limit_reached(lines.printed) {
+            done.store(true, Ordering::SeqCst);
+        }
+        Ok(())
+    })?;
+    Ok(())
+}
+
 /// Where the lines go, and how they are written.
 struct Lines {
     out: BufWriter<StdoutLock<'static>>,
     pretty: bool,
     palette: Palette,
+    /// How many lines were written.
+    printed: u64,
 }
 
 impl Lines {
@@ -88,6 +145,7 @@ impl Lines {
             out: BufWriter::new(io::stdout().lock()),
             pretty,
             palette,
+            printed: 0,
         }
     }
 
@@ -100,6 +158,7 @@ impl Lines {
             serde_json::to_writer(&mut self.out, &line)?;
         }
         self.out.write_all(b"\n")?;
+        self.printed += 1;
         Ok(())
     }
 }

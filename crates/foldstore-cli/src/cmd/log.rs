@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use crate::access::{read_once, resolve_range};
 use crate::cli::RangeArgs;
 use crate::filter::Selection;
-use crate::output::{header_text, human_size, stdout_is_a_file, styled, Palette};
+use crate::output::{header_text, human_size, printable, stdout_is_a_file, styled, Palette};
 use crate::progress::Progress;
 
 /// Lists the commits in `range` that `selection` selects: a table, or JSON lines.
@@ -33,13 +33,18 @@ pub fn run(
     let mut out = BufWriter::new(io::stdout().lock());
     table.write_heading(&mut out)?;
     // Each commit is read once, for its events and its size.
+    let mut printed = 0;
     for scanned in store.raw_commits(from..=last)? {
+        if selection.limit_reached(printed) {
+            break;
+        }
         let Some((commit, bytes)) = read_once(store, scanned, to)? else {
             break;
         };
         progress.inc();
         if selection.commit_matches(&commit) {
             table.write_row(&mut out, &Row::new(&commit, bytes))?;
+            printed += 1;
         }
     }
     out.flush()?;
@@ -168,7 +173,11 @@ impl Table {
                 p.dim,
                 format!("{:>w$}", human_size(row.bytes), w = SIZE_WIDTH)
             ),
-            styled(p.name, summarize_names(&row.names)),
+            if row.names.is_empty() {
+                styled(p.dim, "-".to_owned())
+            } else {
+                styled(p.name, printable(&summarize_names(&row.names)).into_owned())
+            },
         )
     }
 }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use foldstore::{RepairPlan, Store};
 use serde_json::{json, Value};
 
-use crate::output::{findings_json, styled, write_finding, Palette};
+use crate::output::{findings_json, printable, styled, write_finding, Palette};
 use crate::progress::Progress;
 
 /// Plans the repair of `store`, says what it will do, and (unless `dry_run`) does it.
@@ -33,7 +33,12 @@ pub fn run(store: &Store, dry_run: bool, json: bool) -> anyhow::Result<ExitCode>
         serde_json::to_writer(&mut out, &to_json(&plan, dry_run, moved_to.as_deref()))?;
         out.write_all(b"\n")?;
     } else if let Some(to) = &moved_to {
-        writeln!(out, "{} moved to {to}", styled(p.good, "done:"))?;
+        writeln!(
+            out,
+            "{} moved to {}",
+            styled(p.good, "done:"),
+            printable(to)
+        )?;
     }
     Ok(if plan.refused.is_empty() {
         ExitCode::SUCCESS
@@ -63,7 +68,12 @@ fn describe(out: &mut dyn Write, plan: &RepairPlan, dry_run: bool, p: &Palette) 
         } else {
             format!("commit {}", q.commit)
         };
-        writeln!(out, "{verb} {what} aside: {} {}", q.location, q.problem)?;
+        writeln!(
+            out,
+            "{verb} {what} aside: {} {}",
+            printable(&q.location),
+            printable(&q.problem)
+        )?;
     }
     for finding in &plan.refused {
         write_finding(out, p.bad, "refused:", finding)?;

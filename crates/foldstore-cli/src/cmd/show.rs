@@ -4,18 +4,36 @@ use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
 use anstyle::Style;
+use anyhow::bail;
 use foldstore::{Commit, Error, Store};
 use serde_json::{json, Value};
 
 use crate::access::read_once;
-use crate::output::{header_text, human_size, plural, styled, write_pretty_json, Palette};
+use crate::cli::CommitArg;
+use crate::output::{
+    header_text, human_size, plural, printable, styled, write_pretty_json, Palette,
+};
 
-/// Prints commit `number`: its file, size, headers and events with their data
+/// Prints the commit `commit` names: its file, size, headers and events with their data
 /// pretty-printed, or with `json` the commit document on one line.
 ///
 /// # Errors
-/// A commit beyond the log, missing (a gap) or damaged.
-pub fn run(store: &Store, number: u64, json: bool) -> anyhow::Result<ExitCode> {
+/// A commit beyond the log (or before its start, counting from the end), missing (a gap) or
+/// damaged.
+pub fn run(store: &Store, commit: CommitArg, json: bool) -> anyhow::Result<ExitCode> {
+    let number = match commit {
+        CommitArg::Number(number) => number,
+        CommitArg::FromEnd(back) => {
+            let tip = store.tip()?;
+            if back > tip {
+                bail!(
+                    "there is no commit -{back}: the log holds {}",
+                    plural(tip, "commit")
+                );
+            }
+            tip - back + 1
+        }
+    };
     let found = match store.raw_commits(number..=number)?.next() {
         Some(scanned) => read_once(store, scanned, Some(number))?,
         None => None,
@@ -60,13 +78,18 @@ fn write_commit(
             p.dim,
             format!(
                 "{}, {}, {}",
-                store.storage().commit_location(commit.number()),
+                printable(&store.storage().commit_location(commit.number())),
                 human_size(bytes),
                 plural(events.len() as u64, "event")
             )
         ),
     )?;
-    let width = commit.headers().keys().map(String::len).max().unwrap_or(0);
+    let width = commit
+        .headers()
+        .keys()
+        .map(|key| printable(key).chars().count())
+        .max()
+        .unwrap_or(0);
     for (key, value) in commit.headers() {
         let style = if key == "time" {
             p.time
@@ -78,7 +101,11 @@ fn write_commit(
             "  {} {}",
             styled(
                 p.label,
-                format!("{:<width$}", format!("{key}:"), width = width + 1)
+                format!(
+                    "{:<width$}",
+                    format!("{}:", printable(key)),
+                    width = width + 1
+                )
             ),
             styled(style, header_text(value)),
         )?;
@@ -92,7 +119,7 @@ fn write_commit(
             out,
             "{} {}",
             styled(p.dim, format!("#{}", index + 1)),
-            styled(p.name, event.name())
+            styled(p.name, printable(event.name()))
         )?;
         match event.data() {
             Some(data) => {
@@ -103,7 +130,7 @@ fn write_commit(
             None => writeln!(out, "  {}", styled(p.dim, "(no data)"))?,
         }
         for (key, value) in event.extra() {
-            write!(out, "  {} ", styled(p.key, format!("{key}:")))?;
+            write!(out, "  {} ", styled(p.key, format!("{}:", printable(key))))?;
             write_pretty_json(out, value, p, 2)?;
             writeln!(out)?;
         }

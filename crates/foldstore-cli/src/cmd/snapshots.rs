@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use foldstore::{Snapshot, Store};
 use serde_json::{json, Value};
 
-use crate::output::{header_text, human_size, plural, styled, Palette};
+use crate::output::{header_text, human_size, plural, printable, styled, Palette};
 
 /// One snapshot file, as listed.
 #[derive(Debug)]
@@ -131,7 +131,7 @@ fn write_text(out: &mut dyn Write, entries: &[Entry], tip: u64, p: &Palette) -> 
         if index > 0 {
             writeln!(out)?;
         }
-        writeln!(out, "{}", styled(p.name, model))?;
+        writeln!(out, "{}", styled(p.name, printable(model)))?;
         writeln!(
             out,
             "  {}  {}  {}",
@@ -152,7 +152,10 @@ fn write_text(out: &mut dyn Write, entries: &[Entry], tip: u64, p: &Palette) -> 
                 write!(
                     out,
                     "  {}",
-                    styled(p.bad, format!("{}: {problem}", e.location))
+                    styled(
+                        p.bad,
+                        format!("{}: {}", printable(&e.location), printable(problem))
+                    )
                 )?;
             } else if !e.has_data {
                 write!(

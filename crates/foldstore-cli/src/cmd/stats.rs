@@ -4,10 +4,14 @@ use std::collections::BTreeMap;
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
+use anstyle::Style;
 use foldstore::{Finding, RawCommit, Scanned, Store};
 use serde_json::{json, Map, Value};
 
-use crate::output::{findings_json, header_text, human_size, plural, styled, Palette};
+use crate::output::{
+    error_text, finding_text, findings_json, header_text, human_size, plural, printable, styled,
+    Palette,
+};
 use crate::progress::Progress;
 
 /// A commit and its time header.
@@ -91,7 +95,7 @@ fn count(store: &Store) -> anyhow::Result<Stats> {
             Scanned::Unreadable { number, error, .. } => {
                 stats.problems.push(Finding {
                     location: storage.commit_location(number),
-                    problem: format!("{:#}", anyhow::Error::from(error)),
+                    problem: error_text(&anyhow::Error::from(error)),
                 });
                 continue;
             }
@@ -190,7 +194,12 @@ fn to_json(store: &Store, stats: &Stats) -> Value {
 fn write_text(out: &mut dyn Write, store: &Store, stats: &Stats, p: &Palette) -> io::Result<()> {
     let label = |text: &str| styled(p.label, format!("{text:<10}"));
     if let Some(path) = store.path() {
-        writeln!(out, "{} {}", label("store"), path.display())?;
+        writeln!(
+            out,
+            "{} {}",
+            label("store"),
+            printable(&path.display().to_string())
+        )?;
     }
     writeln!(
         out,
@@ -222,7 +231,7 @@ fn write_text(out: &mut dyn Write, store: &Store, stats: &Stats, p: &Palette) ->
     let models: Vec<String> = stats
         .by_model
         .iter()
-        .map(|(name, n)| format!("{name} {n}"))
+        .map(|(name, n)| format!("{} {n}", printable(name)))
         .collect();
     write!(out, "{} {}", label("snapshots"), stats.snapshots)?;
     if stats.snapshots > 0 {
@@ -239,7 +248,7 @@ fn write_text(out: &mut dyn Write, store: &Store, stats: &Stats, p: &Palette) ->
         writeln!(out, "{}", styled(p.label, "events by name"))?;
         let width = names.first().map_or(1, |(_, n)| n.to_string().len());
         for (name, n) in names {
-            writeln!(out, "  {n:>width$}  {}", styled(p.name, name))?;
+            writeln!(out, "  {n:>width$}  {}", styled(p.name, printable(name)))?;
         }
     }
     if !stats.problems.is_empty() {
@@ -255,7 +264,7 @@ fn write_text(out: &mut dyn Write, store: &Store, stats: &Stats, p: &Palette) ->
             )
         )?;
         for finding in &stats.problems {
-            writeln!(out, "  {}: {}", finding.location, finding.problem)?;
+            writeln!(out, "  {}", finding_text(finding, Style::new()))?;
         }
     }
     Ok(())

@@ -22,13 +22,11 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(150);
 /// # Errors
 /// A damaged or missing commit; errors of writing other than a closed pipe.
 pub fn run(store: &Store, lines: u64, follow: bool, json: bool) -> anyhow::Result<ExitCode> {
-    // Ctrl-C (or SIGTERM) ends following, with status 0.
-    let stop = Arc::new(AtomicBool::new(false));
-    if follow {
-        let flag = Arc::clone(&stop);
-        ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
-            .context("cannot handle Ctrl-C")?;
-    }
+    let stop = if follow {
+        stop_on_ctrl_c()?
+    } else {
+        Arc::new(AtomicBool::new(false))
+    };
     let tip = store.tip()?;
     let first = tip.saturating_sub(lines) + 1;
     let table = Table::new(Palette::stdout(), tip, json);
@@ -55,6 +53,18 @@ pub fn run(store: &Store, lines: u64, follow: bool, json: bool) -> anyhow::Resul
         })?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A flag that Ctrl-C (or SIGTERM) sets: following ends then, with status 0.
+///
+/// # Errors
+/// When the handler cannot be installed.
+pub fn stop_on_ctrl_c() -> anyhow::Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
+        .context("cannot handle Ctrl-C")?;
+    Ok(stop)
 }
 
 /// Follows the log of `store` from commit `next` on: calls `emit` with every commit, in order,

@@ -3,10 +3,10 @@
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
-use foldstore::{Store, VerifyReport};
+use foldstore::{Finding, Store, VerifyReport};
 use serde_json::{json, Value};
 
-use crate::output::{findings_json, styled, write_finding, Palette};
+use crate::output::{finding_text, findings_json, plural, styled, write_finding, Palette};
 use crate::progress::Progress;
 
 /// Verifies `store` and prints what was found; status 1 when it has problems.
@@ -15,8 +15,11 @@ use crate::progress::Progress;
 /// When the store cannot be listed, or the output written.
 pub fn run(store: &Store, json: bool) -> anyhow::Result<ExitCode> {
     let mut progress = Progress::new("verifying", 0);
-    let report = store.verify(|done, total| progress.update(done, total))?;
+    let mut report = store.verify(|done, total| progress.update(done, total))?;
     drop(progress);
+    if let Some(finding) = not_a_store(store, &report) {
+        report.problems.push(finding);
+    }
     let mut out = BufWriter::new(io::stdout().lock());
     if json {
         serde_json::to_writer(&mut out, &to_json(&report))?;
@@ -29,6 +32,44 @@ pub fn run(store: &Store, json: bool) -> anyhow::Result<ExitCode> {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    })
+}
+
+/// How many of a folder's other entries a finding names.
+const NAMED_ENTRIES: usize = 3;
+
+/// The finding for a folder that is most likely not a store: it holds no commit and no
+/// snapshot (and nothing else wrong was found), but entries of other kinds, none of them
+/// foldstore's own (its names start with `foldstore-` or `.foldstore-`). An empty folder is an
+/// empty store.
+fn not_a_store(store: &Store, report: &VerifyReport) -> Option<Finding> {
+    let path = store.path()?;
+    let empty = report.tip == 0 && report.sound_snapshots == 0;
+    if !empty || !report.problems.is_empty() || !report.warnings.is_empty() {
+        return None;
+    }
+    // A folder that cannot be listed has been reported by the verification already.
+    let mut others: Vec<String> = std::fs::read_dir(path)
+        .ok()?
+        .filter_map(|entry| entry.ok())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.starts_with("foldstore-") && !name.starts_with(".foldstore-"))
+        .collect();
+    if others.is_empty() {
+        return None;
+    }
+    others.sort();
+    let mut named = others[..others.len().min(NAMED_ENTRIES)].join(", ");
+    if others.len() > NAMED_ENTRIES {
+        named.push_str(", ...");
+    }
+    Some(Finding {
+        location: path.display().to_string(),
+        problem: format!(
+            "is most likely not a store: it holds no commits and no snapshots, but {} other {} ({named}); check the path",
+            others.len(),
+            if others.len() == 1 { "entry" } else { "entries" }
+        ),
     })
 }
 
@@ -46,19 +87,16 @@ fn to_json(report: &VerifyReport) -> Value {
 
 fn write_text(out: &mut dyn Write, report: &VerifyReport, p: &Palette) -> io::Result<()> {
     for finding in &report.problems {
-        writeln!(
-            out,
-            "{}: {}",
-            styled(p.bad, &finding.location),
-            finding.problem
-        )?;
+        writeln!(out, "{}", finding_text(finding, p.bad))?;
     }
     for finding in &report.warnings {
         write_finding(out, p.warn, "warning:", finding)?;
     }
     let summary = format!(
-        "{} commits ({} events) and {} snapshots read",
-        report.sound_commits, report.events, report.sound_snapshots
+        "{} ({}) and {} read",
+        plural(report.sound_commits, "commit"),
+        plural(report.events, "event"),
+        plural(report.sound_snapshots, "snapshot")
     );
     if report.is_sound() {
         writeln!(
@@ -72,7 +110,7 @@ fn write_text(out: &mut dyn Write, report: &VerifyReport, p: &Palette) -> io::Re
             "{} {summary} without problems",
             styled(
                 p.bad,
-                format!("{} problem(s) found;", report.problems.len())
+                format!("{} found;", plural(report.problems.len() as u64, "problem"))
             )
         )
     }

@@ -1,11 +1,13 @@
 //! `append`: an event from the command line, or every line of standard input, one commit each; and
 //! the command line's mistakes.
 
+use std::ffi::OsStr;
+
 use serde_json::{json, Value};
 
 use crate::util::{
-    append, commit_json, commit_names, commit_text, commit_time, file_names, run, run_with_stdin,
-    TestDir,
+    append, commit_json, commit_names, commit_text, commit_time, event_names, file_names, run,
+    run_on, run_with_stdin, write_commit, TestDir,
 };
 
 #[test]
@@ -289,4 +291,117 @@ fn append_stdin_with_no_events_fails_and_writes_nothing() {
         assert_eq!(outcome.stdout, "", "{input:?}");
         assert!(!store.exists(), "{input:?} created the folder");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Event names the original package cannot dispatch
+// ---------------------------------------------------------------------------------------------
+
+/// Names the original package cannot dispatch: it upper-cases the first letter to find the
+/// handler, and crashes on an empty name.
+const UNDISPATCHABLE: [&str; 5] = ["", " ", "  moved", "\tx", "\u{1b}[2J"];
+
+#[test]
+fn append_refuses_a_name_the_original_cannot_dispatch_with_status_2() {
+    let dir = TestDir::new();
+    let missing = dir.join("new");
+    let store = dir.join("s");
+    append(&store, &["ok"]);
+    for name in UNDISPATCHABLE {
+        for (target, data) in [(&missing, None), (&store, Some("{}"))] {
+            let mut args: Vec<&OsStr> = vec!["append".as_ref(), target.as_os_str(), name.as_ref()];
+            args.extend(data.map(OsStr::new));
+            let outcome = run(args);
+            outcome
+                .expect_code(2)
+                .expect_stderr_contains(&[&format!("{name:?}"), "first letter upper-cased"]);
+            assert_eq!(outcome.stdout, "", "{name:?}");
+        }
+        assert!(!missing.exists(), "{name:?} created the folder");
+        assert_eq!(file_names(&store), commit_names(1), "{name:?}");
+    }
+    // A name with a first letter is written, whatever follows it.
+    assert_eq!(append(&store, &["a b"]), 2);
+}
+
+#[test]
+fn append_stdin_refuses_a_name_the_original_cannot_dispatch() {
+    let dir = TestDir::new();
+    let store = dir.join("s");
+    append(&store, &["ok"]);
+    for name in UNDISPATCHABLE {
+        let input = format!(
+            "{{\"name\": \"a\"}}\n{}\n",
+            json!({"name": name, "data": 1})
+        );
+        let outcome = run_with_stdin(
+            ["append".as_ref(), store.as_os_str(), "--stdin".as_ref()],
+            &input,
+        );
+        outcome.expect_code(1).expect_stderr_contains(&[
+            "line 2",
+            &format!("{name:?}"),
+            "first letter upper-cased",
+            "nothing was written",
+        ]);
+        assert_eq!(file_names(&store), commit_names(1), "{name:?}");
+    }
+}
+
+#[test]
+fn commits_holding_such_names_are_still_read() {
+    let dir = TestDir::new();
+    let store = dir.join("s");
+    write_commit(
+        &store,
+        1,
+        Some("2026-11-27T15:03:30.380Z"),
+        json!([{"name": "", "data": 1}, {"name": " "}]),
+    );
+    assert_eq!(event_names(&store), [json!(""), json!(" ")]);
+    run_on("show", &store, &["1"])
+        .expect_code(0)
+        .expect_stdout_contains(&["#1 \n  1\n", "#2  \n  (no data)"]);
+    assert_eq!(
+        run_on("log", &store, &["--json"]).json_lines()[0]["events"],
+        json!(["", " "])
+    );
+    run_on("verify", &store, &[]).expect_code(0);
+    // And the store takes new commits after them.
+    assert_eq!(append(&store, &["next"]), 2);
+}
+
+/// `append --stdin` on a terminal says how to end the input; run under `script`, which gives
+/// it one.
+#[cfg(target_os = "linux")]
+#[test]
+fn append_stdin_on_a_terminal_says_how_to_end_the_input() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    let dir = TestDir::new();
+    let store = dir.join("s");
+    let command = format!(
+        "'{}' append '{}' --stdin",
+        crate::util::FOLDSTORE,
+        store.display()
+    );
+    let mut child = Command::new("script")
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run script(1) from util-linux, which gives foldstore a terminal");
+    let mut input = child.stdin.take().expect("stdin");
+    // An event, then Ctrl-D at the start of a line: the end of the input on a terminal.
+    input.write_all(b"{\"name\": \"typed\"}\n").expect("type");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    input.write_all(b"\x04").expect("type Ctrl-D");
+    let output = child.wait_with_output().expect("wait for script");
+    drop(input);
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{shown}");
+    assert!(shown.contains("end with Ctrl-D"), "{shown}");
+    assert_eq!(commit_json(&store, 1)["events"], json!([{"name": "typed"}]));
 }

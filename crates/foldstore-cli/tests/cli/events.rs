@@ -57,31 +57,44 @@ fn events_from_and_to_select_a_slice_of_commits() {
 }
 
 #[test]
-fn events_beyond_the_end_of_the_log_say_where_it_ends() {
+fn events_start_beyond_the_end_of_the_log_says_where_it_ends() {
     let dir = TestDir::new();
     let store = five_commit_store(&dir);
-    for args in [
-        &["--to", "9"][..],
-        &["--from", "2", "--to", "6"],
-        &["--from", "9"],
-    ] {
-        let outcome = run(["events".as_ref(), store.as_os_str()]
+    let events = |args: &[&str]| {
+        run(["events".as_ref(), store.as_os_str()]
             .into_iter()
-            .chain(args.iter().map(|a| a.as_ref())));
-        outcome
-            .expect_code(1)
-            .expect_stderr_contains(&["the log ends at commit 5"]);
+            .chain(args.iter().map(|a| a.as_ref())))
+    };
+    events(&["--from", "9"])
+        .expect_code(1)
+        .expect_stderr_contains(&["the log ends at commit 5"]);
+    // An end beyond the log cuts the range there, as `sed -n` does.
+    let all = events(&[]).json_lines();
+    for (args, first) in [
+        (&["--to", "9"][..], 0),
+        (&["--from", "2", "--to", "6"], 1),
+        (&["--name", "text", "--to", "1000"], 5),
+    ] {
+        let outcome = events(args);
+        outcome.expect_code(0);
+        assert_eq!(outcome.json_lines(), all[first..].to_vec(), "{args:?}");
     }
-    run([
-        "events".as_ref(),
-        store.as_os_str(),
-        "--from".as_ref(),
-        "4".as_ref(),
-        "--to".as_ref(),
-        "3".as_ref(),
-    ])
-    .expect_code(1)
-    .expect_stderr_contains(&["--to 3 is before --from 4"]);
+    let outcome = events(&["--from", "6", "--to", "9"]);
+    outcome.expect_code(0);
+    assert_eq!(outcome.stdout, "");
+    // A range that ends before it starts is a mistake on the command line.
+    for (args, words) in [
+        (
+            &["--from", "4", "--to", "3"][..],
+            "--to 3 is before --from 4",
+        ),
+        (&["--after", "4", "--to", "3"], "--to 3 is before --after 4"),
+        (&["--to", "0"], "--to 0 is before --from 1"),
+    ] {
+        let outcome = events(args);
+        outcome.expect_code(2).expect_stderr_contains(&[words]);
+        assert_eq!(outcome.stdout, "", "{args:?}");
+    }
 }
 
 #[test]

@@ -128,6 +128,18 @@ where
     Outcome::from_output(output)
 }
 
+/// The names of every event of `store`, as `foldstore events` prints them.
+#[track_caller]
+pub fn event_names(store: &Path) -> Vec<Value> {
+    let events = run_on("events", store, &[]);
+    events.expect_code(0);
+    events
+        .json_lines()
+        .iter()
+        .map(|line| line["name"].clone())
+        .collect()
+}
+
 /// Runs `foldstore VERB STORE ARGS...` with an empty standard input.
 pub fn run_on(verb: &str, store: &Path, args: &[&str]) -> Outcome {
     run([OsStr::new(verb), store.as_os_str()]

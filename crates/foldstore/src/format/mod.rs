@@ -110,6 +110,49 @@ impl Commit {
         let text = self.headers.get("time")?.as_str()?;
         humantime::parse_rfc3339_weak(text).ok()
     }
+
+    /// Checks that a store writes an event named `name`: one the original package can
+    /// dispatch.
+    ///
+    /// The original hands an event to the handler `on` + its name with the first letter
+    /// upper-cased (`memberHasMoved` to `onMemberHasMoved`). An empty name crashes it, and a
+    /// name beginning with whitespace or a control character has no first letter to
+    /// upper-case, so every commit writer refuses these names. Readers still read commits
+    /// that hold them (written by other tools).
+    ///
+    /// ```
+    /// use foldstore::{Commit, Error};
+    ///
+    /// assert!(Commit::check_event_name("memberHasMoved").is_ok());
+    /// assert!(matches!(Commit::check_event_name(""), Err(Error::InvalidEvent { .. })));
+    /// assert!(Commit::check_event_name(" moved").is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidEvent`] naming the name and the rule.
+    pub fn check_event_name(name: &str) -> Result<(), Error> {
+        match name_problem(name) {
+            None => Ok(()),
+            Some(problem) => Err(Error::InvalidEvent {
+                problem: format!("the event name {name:?} {problem}; {NAME_RULE}"),
+            }),
+        }
+    }
+}
+
+/// The rule event names follow when written, as the end of a sentence.
+const NAME_RULE: &str = "the original package dispatches an event to `on` + its name with the \
+    first letter upper-cased, so a name must not be empty or begin with whitespace or a control \
+    character";
+
+/// What makes `name` one the original cannot dispatch, if anything.
+fn name_problem(name: &str) -> Option<&'static str> {
+    match name.chars().next() {
+        None => Some("is empty"),
+        Some(first) if first.is_whitespace() => Some("begins with whitespace"),
+        Some(first) if first.is_control() => Some("begins with a control character"),
+        Some(_) => None,
+    }
 }
 
 /// What is wrong with a document that is not a commit or snapshot.
@@ -150,9 +193,21 @@ struct SnapshotDocument<'a> {
 /// Encodes a commit document as compact JSON, the way the original writes it.
 ///
 /// # Errors
-/// [`Error::InvalidHeaders`] or [`Error::InvalidEvent`] (whichever is nested too deep) when the
-/// document would be nested deeper than [`MAX_NESTING`]: readers would not take it.
+/// [`Error::InvalidEvent`] naming the first event whose name the original cannot dispatch (see
+/// [`Commit::check_event_name`]); [`Error::InvalidHeaders`] or [`Error::InvalidEvent`]
+/// (whichever is nested too deep) when the document would be nested deeper than
+/// [`MAX_NESTING`]: readers would not take it.
 pub(crate) fn encode_commit(headers: &Headers, events: &[Event]) -> Result<Vec<u8>, Error> {
+    for (index, event) in events.iter().enumerate() {
+        if let Some(problem) = name_problem(event.name()) {
+            return Err(Error::InvalidEvent {
+                problem: format!(
+                    "event #{index} ({:?}): the name {problem}; {NAME_RULE}",
+                    event.name()
+                ),
+            });
+        }
+    }
     // Serializing maps with string keys and JSON values cannot fail.
     let document = to_vec_deep(&CommitDocument { headers, events }).unwrap_or_default();
     // The readers' own check, on the very bytes they would read (a document shorter than the
@@ -325,5 +380,67 @@ fn take_headers(object: &mut Map<String, Value>) -> Result<Headers, String> {
                 "has a `headers` member that is {kind}, not an object"
             ))
         }
+    }
+}
+
+#[cfg(test)]
+mod name_tests {
+    //! Writers refuse the event names the original cannot dispatch; readers still take them.
+
+    use super::*;
+
+    #[test]
+    fn names_without_a_first_letter_are_refused_naming_the_event_and_the_rule() {
+        for bad in [
+            "",
+            " ",
+            "  ",
+            "\tmoved",
+            " moved",
+            "\u{a0}x",
+            "\u{1b}[2J",
+            "\u{7f}",
+        ] {
+            let events = [Event::new("ok"), Event::new(bad)];
+            let Err(Error::InvalidEvent { problem }) = encode_commit(&Headers::new(), &events)
+            else {
+                panic!("{bad:?} was encoded");
+            };
+            assert!(
+                problem.contains(&format!("event #1 ({bad:?})")),
+                "{problem}"
+            );
+            assert!(problem.contains("first letter upper-cased"), "{problem}");
+            assert!(Commit::check_event_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn names_with_a_first_letter_are_written() {
+        for good in [
+            "moved",
+            "Moved",
+            "2fa",
+            "_x",
+            "ø",
+            "a b",
+            "a\u{1b}[2J",
+            "x\t",
+        ] {
+            assert!(
+                encode_commit(&Headers::new(), &[Event::new(good)]).is_ok(),
+                "{good:?}"
+            );
+            assert!(Commit::check_event_name(good).is_ok(), "{good:?}");
+        }
+    }
+
+    #[test]
+    fn commits_holding_such_names_are_still_read() {
+        let text = r#"{"headers":{},"events":[{"name":""},{"name":" ","data":1}]}"#;
+        let commit = decode_commit(4, text.as_bytes()).expect("read");
+        assert_eq!(commit.events()[0].name(), "");
+        assert_eq!(commit.events()[1].name(), " ");
+        assert_eq!(commit.encode(), text.as_bytes());
     }
 }
