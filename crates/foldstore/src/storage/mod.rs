@@ -328,25 +328,7 @@ pub trait Storage: Send + Sync + fmt::Debug {
         identified: bool,
         check: Arc<CommitCheck>,
     ) -> Result<std::result::Result<u64, Conflict>> {
-        let mut number = first.max(1);
-        loop {
-            let created = if identified {
-                self.create_identified_commit(number, document)?
-            } else {
-                self.create_commit(number, document)?
-            };
-            if created.is_ok() {
-                return Ok(Ok(number));
-            }
-            // Another writer created it first: judge it. (Gone again, moved aside by a
-            // repair: the same number is tried again.)
-            if let Some(bytes) = self.read_commit(number)? {
-                if check_commit(self, &*check, number, &bytes)? {
-                    return Ok(Err(Conflict { commit: number }));
-                }
-                number += 1;
-            }
-        }
+        append_by_creating(self, first, document, identified, &*check)
     }
 
     /// [`create_commit`](Storage::create_commit) for a document that carries a unique id in its
@@ -477,6 +459,37 @@ pub(crate) fn check_document_size(document: &[u8]) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// The default [`Storage::append_commit_if`]: creates the commit at `first`, and when another
+/// writer took that number, checks the commit that won and tries the next number unless it
+/// conflicts.
+pub(crate) fn append_by_creating<S: Storage + ?Sized>(
+    storage: &S,
+    first: u64,
+    document: &[u8],
+    identified: bool,
+    check: &CommitCheck,
+) -> Result<std::result::Result<u64, Conflict>> {
+    let mut number = first.max(1);
+    loop {
+        let created = if identified {
+            storage.create_identified_commit(number, document)?
+        } else {
+            storage.create_commit(number, document)?
+        };
+        if created.is_ok() {
+            return Ok(Ok(number));
+        }
+        // Another writer created it first: judge it. (Gone again, moved aside by a repair:
+        // the same number is tried again.)
+        if let Some(bytes) = storage.read_commit(number)? {
+            if check_commit(storage, check, number, &bytes)? {
+                return Ok(Err(Conflict { commit: number }));
+            }
+            number += 1;
+        }
+    }
 }
 
 /// Runs a conditional append's `check` on commit `number` of `storage`: whether it conflicts,

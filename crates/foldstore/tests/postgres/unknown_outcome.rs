@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::pg_server::{fresh_postgres, url_with_table};
 use crate::setup::{backend_message, client, created};
-use foldstore::{Conflict, PostgresStorage, Storage};
+use foldstore::{CommitCheck, Conflict, PostgresStorage, Storage};
 use postgres::config::Host;
 
 /// When the proxy cuts a connection.
@@ -26,6 +26,8 @@ enum Cut {
     BeforeAcknowledgement { marker: Vec<u8> },
     /// Every time the client sends `marker`, before it reaches the server.
     Always { marker: Vec<u8> },
+    /// Never: counts the messages holding `marker` that the client sends.
+    Count { marker: Vec<u8> },
 }
 
 /// A TCP proxy to the test server that can cut connections.
@@ -33,6 +35,7 @@ struct Proxy {
     port: u16,
     plan: Arc<Mutex<Option<Cut>>>,
     cuts: Arc<AtomicU64>,
+    counted: Arc<AtomicU64>,
 }
 
 impl Proxy {
@@ -41,15 +44,22 @@ impl Proxy {
         let port = listener.local_addr().unwrap().port();
         let plan: Arc<Mutex<Option<Cut>>> = Arc::new(Mutex::new(None));
         let cuts = Arc::new(AtomicU64::new(0));
-        let (accept_plan, accept_cuts) = (Arc::clone(&plan), Arc::clone(&cuts));
+        let counted = Arc::new(AtomicU64::new(0));
+        let (accept_plan, accept_cuts, accept_counted) =
+            (Arc::clone(&plan), Arc::clone(&cuts), Arc::clone(&counted));
         thread::spawn(move || {
             for client in listener.incoming() {
                 let Ok(client) = client else { return };
                 let server = TcpStream::connect((upstream.0.as_str(), upstream.1)).unwrap();
-                Proxy::relay(client, server, &accept_plan, &accept_cuts);
+                Proxy::relay(client, server, &accept_plan, &accept_cuts, &accept_counted);
             }
         });
-        Proxy { port, plan, cuts }
+        Proxy {
+            port,
+            plan,
+            cuts,
+            counted,
+        }
     }
 
     fn relay(
@@ -57,6 +67,7 @@ impl Proxy {
         server: TcpStream,
         plan: &Arc<Mutex<Option<Cut>>>,
         cuts: &Arc<AtomicU64>,
+        counted: &Arc<AtomicU64>,
     ) {
         let sent_marker = Arc::new(AtomicBool::new(false));
         let sockets = Arc::new([client.try_clone().unwrap(), server.try_clone().unwrap()]);
@@ -69,6 +80,7 @@ impl Proxy {
         let cut_up = cut.clone();
         let (plan_up, cuts_up, marker_up) =
             (Arc::clone(plan), Arc::clone(cuts), Arc::clone(&sent_marker));
+        let counted_up = Arc::clone(counted);
         let (mut from_client, mut to_server) =
             (client.try_clone().unwrap(), server.try_clone().unwrap());
         thread::spawn(move || {
@@ -102,6 +114,9 @@ impl Proxy {
                     }
                     Some(Cut::BeforeAcknowledgement { marker }) if contains(chunk, marker) => {
                         marker_up.store(true, Ordering::SeqCst);
+                    }
+                    Some(Cut::Count { marker }) if contains(chunk, marker) => {
+                        counted_up.fetch_add(1, Ordering::SeqCst);
                     }
                     _ => {}
                 }
@@ -150,6 +165,11 @@ impl Proxy {
 
     fn cuts(&self) -> u64 {
         self.cuts.load(Ordering::SeqCst)
+    }
+
+    /// How many messages [`Cut::Count`] counted.
+    fn counted(&self) -> u64 {
+        self.counted.load(Ordering::SeqCst)
     }
 }
 
@@ -363,6 +383,103 @@ fn appends_with_an_unknown_outcome_land_once() {
         direct.read_commits(1, 10).unwrap(),
         expected.map(<[u8]>::to_vec)
     );
+}
+
+/// A check for conditional appends that records the commits it judged and finds a conflict in
+/// the commits whose document is `conflicting`.
+fn recording_check(conflicting: &'static [u8]) -> (Arc<CommitCheck>, Arc<Mutex<Vec<u64>>>) {
+    let judged = Arc::new(Mutex::new(Vec::new()));
+    let record = Arc::clone(&judged);
+    let check: Arc<CommitCheck> = Arc::new(move |number, bytes: &[u8]| {
+        record.lock().unwrap().push(number);
+        Ok(bytes == conflicting)
+    });
+    (check, judged)
+}
+
+/// A document the backend is told carries a unique commit id.
+fn identified(id: &str) -> Vec<u8> {
+    format!(r#"{{"headers":{{"commitId":"{id}"}},"events":[]}}"#).into_bytes()
+}
+
+#[test]
+fn conditional_appends_check_and_insert_in_one_transaction_and_land_once() {
+    let Some((direct, table, url)) = created() else {
+        return;
+    };
+    let proxy = Proxy::start(upstream(&url));
+    let storage = through_proxy(&url, &table, &proxy);
+    for number in 1..=5 {
+        direct.create_commit(number, b"before").unwrap().unwrap();
+    }
+
+    // Five commits since the position, none conflicting: judged once each, and the document
+    // sent once (one insert after reading them), not once per number taken.
+    let (check, judged) = recording_check(b"conflicting");
+    let document = identified("cond-once");
+    proxy.arm(Cut::Count {
+        marker: b"cond-once".to_vec(),
+    });
+    assert_eq!(
+        storage.append_commit_if(1, &document, true, check).unwrap(),
+        Ok(6)
+    );
+    assert_eq!(proxy.counted(), 1, "the document was sent once");
+    assert_eq!(*judged.lock().unwrap(), [1, 2, 3, 4, 5]);
+
+    // The acknowledgement of the insert is lost: the transaction never committed, so the
+    // document is not found, and the append is tried again.
+    let (check, _) = recording_check(b"conflicting");
+    proxy.arm(Cut::BeforeAcknowledgement {
+        marker: b"cond-lost-ack".to_vec(),
+    });
+    assert_eq!(
+        storage
+            .append_commit_if(6, &identified("cond-lost-ack"), true, check)
+            .unwrap(),
+        Ok(7)
+    );
+    assert_eq!(proxy.cuts(), 1);
+
+    // Cut while another writer takes the next number: only the commit that won is judged
+    // again, and the append goes after it.
+    let theirs = PostgresStorage::connect(&url_with_table(&url, &table)).unwrap();
+    let (check, judged) = recording_check(b"conflicting");
+    proxy.arm(Cut::BeforeSending {
+        marker: b"cond-raced".to_vec(),
+        then: Some(Box::new(move || {
+            assert_eq!(theirs.create_commit(8, b"theirs").unwrap(), Ok(()));
+        })),
+    });
+    assert_eq!(
+        storage
+            .append_commit_if(4, &identified("cond-raced"), true, check)
+            .unwrap(),
+        Ok(9)
+    );
+    assert_eq!(proxy.cuts(), 2);
+    assert_eq!(*judged.lock().unwrap(), [4, 5, 6, 7, 8]);
+
+    // A conflicting commit: refused, nothing written; one that cannot be judged: an error.
+    direct.create_commit(10, b"conflicting").unwrap().unwrap();
+    let (check, _) = recording_check(b"conflicting");
+    assert_eq!(
+        storage
+            .append_commit_if(9, &identified("cond-refused"), true, check)
+            .unwrap(),
+        Err(Conflict { commit: 10 })
+    );
+    let unjudged: Arc<CommitCheck> = Arc::new(|_, _: &[u8]| Err("unreadable".to_owned()));
+    let error = storage
+        .append_commit_if(10, &identified("cond-unjudged"), true, unjudged)
+        .unwrap_err();
+    assert!(error.to_string().contains("wrote nothing"), "{error}");
+    proxy.disarm();
+
+    assert_eq!(direct.list().unwrap().commits, (1..=10).collect::<Vec<_>>());
+    for (number, id) in [(6, "cond-once"), (7, "cond-lost-ack"), (9, "cond-raced")] {
+        assert_eq!(direct.read_commit(number).unwrap(), Some(identified(id)));
+    }
 }
 
 #[test]

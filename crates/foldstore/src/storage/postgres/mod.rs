@@ -10,6 +10,7 @@
 //! - `writes`: inserts, and learning the outcome of those cut off by a lost connection;
 //! - `watch`: listening for new commits.
 
+mod conditional;
 mod config;
 mod connection;
 mod schema;
@@ -19,7 +20,7 @@ mod writes;
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use postgres::error::SqlState;
@@ -29,8 +30,8 @@ use self::connection::Connection;
 use self::schema::SchemaOutcome;
 use self::sql::{quote, Query, Sql};
 use super::{
-    check_commit_number, validate_snapshot_name, Conflict, Created, Listing, SnapshotsFound,
-    Storage, Watch,
+    check_commit_number, validate_snapshot_name, CommitCheck, Conflict, Created, Listing,
+    SnapshotsFound, Storage, Watch,
 };
 use crate::error::{Error, Result};
 
@@ -383,6 +384,18 @@ impl Storage for PostgresStorage {
     /// One `INSERT ... SELECT` at the lowest free number (see `writes`).
     fn append_commit(&self, first: u64, document: &[u8]) -> Result<u64> {
         self.append_row(first, document)
+    }
+
+    /// In one transaction per try: the commits from `first` on read and checked, the commit
+    /// inserted after them.
+    fn append_commit_if(
+        &self,
+        first: u64,
+        document: &[u8],
+        identified: bool,
+        check: Arc<CommitCheck>,
+    ) -> Result<std::result::Result<u64, Conflict>> {
+        self.append_row_if(first, document, identified, &*check)
     }
 
     /// The row `derived:<name>` of the meta table.

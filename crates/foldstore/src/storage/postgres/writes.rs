@@ -86,7 +86,7 @@ impl PostgresStorage {
 
     /// The error for `what`, given up after the connection failed during the insert `tries`
     /// times, each time without the row being there afterwards.
-    fn never_happened(&self, what: &str, tries: u32, failure: Failure) -> Error {
+    pub(super) fn never_happened(&self, what: &str, tries: u32, failure: Failure) -> Error {
         Error::Backend {
             backend: BACKEND,
             message: format!(
@@ -101,7 +101,7 @@ impl PostgresStorage {
     }
 
     /// A commit number read from a row.
-    fn number_from_row(&self, number: i64) -> Result<u64> {
+    pub(super) fn number_from_row(&self, number: i64) -> Result<u64> {
         u64::try_from(number).map_err(|_| Error::Backend {
             backend: BACKEND,
             message: format!(
@@ -170,45 +170,63 @@ impl PostgresStorage {
                 return Err(self.error(&what, failure));
             }
             unknown_outcomes += 1;
-            tracing::warn!(first, table = %self.table, error = %failure.describe(), "the connection failed during an append: looking for the document to learn its outcome");
-            let found = self.read(
-                || format!("look for an appended document from commit {first} on"),
-                || None,
-                |connection, sql| {
-                    let statement = connection.statement(Query::Find, sql)?;
-                    Ok(connection
-                        .client
-                        .query_opt(&statement, &[&key, &document])?
-                        .map(|row| row.get::<_, i64>(0)))
-                },
-            );
-            match found {
-                Ok(Some(number)) => {
-                    tracing::debug!(
-                        commit = number,
-                        "the append had succeeded before the connection failed"
-                    );
-                    return self.number_from_row(number);
-                }
-                Ok(None) if unknown_outcomes < CREATE_ATTEMPTS => {
-                    std::thread::sleep(Duration::from_millis(10 << unknown_outcomes));
-                }
-                Ok(None) => return Err(self.never_happened(&what, unknown_outcomes, failure)),
-                Err(e) => {
-                    return Err(Error::Backend {
-                        backend: BACKEND,
-                        message: format!(
-                            "cannot {what} in table {} at {}: the connection failed before the \
-                             server answered ({}), and looking for the document to learn whether \
-                             it was written failed too ({e}); it may or may not exist",
-                            self.table,
-                            self.address,
-                            failure.describe()
-                        ),
-                        source: Some(Box::new(e)),
-                    })
-                }
+            if let Some(number) =
+                self.look_for_appended(&what, key, document, unknown_outcomes, failure)?
+            {
+                return Ok(number);
             }
+        }
+    }
+
+    /// After an append from commit `first` (its number as `key`) whose outcome is unknown
+    /// (the `tries`th time): the number it was written at, found by its document (which the
+    /// commit id makes unique); `None` when it was not written (after a pause, try again);
+    /// an error after [`CREATE_ATTEMPTS`] tries, or when looking fails.
+    pub(super) fn look_for_appended(
+        &self,
+        what: &str,
+        key: i64,
+        document: &[u8],
+        tries: u32,
+        failure: Failure,
+    ) -> Result<Option<u64>> {
+        tracing::warn!(first = key, table = %self.table, error = %failure.describe(), "the connection failed during an append: looking for the document to learn its outcome");
+        let found = self.read(
+            || format!("look for an appended document from commit {key} on"),
+            || None,
+            |connection, sql| {
+                let statement = connection.statement(Query::Find, sql)?;
+                Ok(connection
+                    .client
+                    .query_opt(&statement, &[&key, &document])?
+                    .map(|row| row.get::<_, i64>(0)))
+            },
+        );
+        match found {
+            Ok(Some(number)) => {
+                tracing::debug!(
+                    commit = number,
+                    "the append had succeeded before the connection failed"
+                );
+                self.number_from_row(number).map(Some)
+            }
+            Ok(None) if tries < CREATE_ATTEMPTS => {
+                std::thread::sleep(Duration::from_millis(10 << tries));
+                Ok(None)
+            }
+            Ok(None) => Err(self.never_happened(what, tries, failure)),
+            Err(e) => Err(Error::Backend {
+                backend: BACKEND,
+                message: format!(
+                    "cannot {what} in table {} at {}: the connection failed before the server \
+                     answered ({}), and looking for the document to learn whether it was \
+                     written failed too ({e}); it may or may not exist",
+                    self.table,
+                    self.address,
+                    failure.describe()
+                ),
+                source: Some(Box::new(e)),
+            }),
         }
     }
 }
