@@ -212,6 +212,8 @@ pub struct Target {
     pub table: String,
     /// The row measured against the table's baseline.
     pub row: &'static str,
+    /// Another row of the table to measure against instead of its baseline.
+    pub against: Option<&'static str>,
     /// The ratios that meet the target.
     pub bound: Bound,
 }
@@ -242,16 +244,23 @@ pub fn check<'t>(targets: &'t [Target], tables: &[Table]) -> Vec<Checked<'t>> {
                 None => Err(format!("table {} was not run", target.table)),
                 Some(table) => {
                     let skipped = table.rows.iter().find_map(|row| {
-                        (row.id == target.row || row.id == table.baseline)
+                        (row.id == target.row || row.id == target.against.unwrap_or(table.baseline))
                             .then_some(row.skipped.as_ref())
                             .flatten()
                             .map(|why| format!("{} was skipped: {why}", row.label))
                     });
                     match (skipped, table.row(target.row)) {
                         (Some(why), _) => Err(why),
-                        (None, Some(row)) => {
-                            table.ratio_of(row).ok_or_else(|| "not measured".to_owned())
-                        }
+                        (None, Some(row)) => match target.against {
+                            None => table.ratio_of(row).ok_or_else(|| "not measured".to_owned()),
+                            Some(against) => table
+                                .row(against)
+                                .and_then(|other| {
+                                    Some((table.ratio_of(row)?, table.ratio_of(other)?))
+                                })
+                                .map(|(ours, theirs)| ours / theirs)
+                                .ok_or_else(|| format!("row {against} not measured")),
+                        },
                         (None, None) => Err(format!("no row {}", target.row)),
                     }
                 }
@@ -423,6 +432,7 @@ pub fn json(tables: &[Table], checked: &[Checked<'_>]) -> Value {
                 "what": c.target.what,
                 "table": c.target.table,
                 "row": c.target.row,
+                "against": c.target.against,
                 "at_least": at_least,
                 "at_most": at_most,
                 "ratio": c.ratio.as_ref().ok(),
@@ -479,6 +489,7 @@ mod tests {
             what: "w".into(),
             table: "t".into(),
             row,
+            against: None,
             bound: Bound::AtLeast(at_least),
         };
         let targets = [
@@ -499,6 +510,27 @@ mod tests {
         let json = json(&tables, &checked);
         assert_eq!(json["targets"][1]["met"], false);
         assert_eq!(json["tables"][0]["rows"][2]["skipped"], "no node");
+
+        // Against another row than the baseline: 200 / 160.
+        let against = |row, other, at_least| Target {
+            against: Some(other),
+            ..target(row, at_least)
+        };
+        let targets = [
+            against("bare-loop", "foldstore-loose", 1.25),
+            against("bare-loop", "foldstore-loose", 1.3),
+            against("foldstore-loose", "original", 0.5),
+        ];
+        let checked = check(&targets, &tables);
+        let met: Vec<_> = checked.iter().map(Checked::met).collect();
+        assert_eq!(met, [Some(true), Some(false), None]);
+        let json = super::json(&tables, &checked);
+        assert_eq!(json["targets"][0]["against"], "foldstore-loose");
+        assert_eq!(json["targets"][0]["ratio"], 1.25);
+        assert_eq!(
+            json["targets"][2]["not_measured"],
+            "theirs was skipped: no node"
+        );
     }
 
     #[test]
@@ -530,6 +562,7 @@ mod tests {
             what: "peak".into(),
             table: "m".into(),
             row: "long",
+            against: None,
             bound: Bound::AtMost(at_most),
         };
         let targets = [target(1.5), target(1.6)];
@@ -608,18 +641,21 @@ mod tests {
                 what: "synced appends".into(),
                 table: "append_synced".into(),
                 row: "foldstore-loose",
+                against: None,
                 bound: Bound::AtLeast(0.8),
             },
             Target {
                 what: "peak memory".into(),
                 table: "journal_replay_memory".into(),
                 row: "journal-long",
+                against: None,
                 bound: Bound::AtMost(1.5),
             },
             Target {
                 what: "left out".into(),
                 table: "replay".into(),
                 row: "foldstore-loose",
+                against: None,
                 bound: Bound::AtLeast(0.9),
             },
         ];
@@ -657,7 +693,7 @@ targets
   met     peak memory: 1.2x (target at most 1.5x)
   unknown left out: not measured (table replay was not run) (target at least 0.9x)
 "#;
-    const RENDERED_JSON: &str = r#"{"tables":[{"id":"append_synced","title":"(b) synced appends: 100 single-event commits","commits":100,"baseline":"bare-loop","median_of":"commits_per_second","rows":[{"id":"bare-loop","label":"bare loop: fdatasync","commits":100,"commits_per_second":126.98412698412699,"ratio":1.0,"runs":[{"commits":100,"events":100,"seconds":0.7,"peak_bytes":null},{"commits":100,"events":100,"seconds":0.9,"peak_bytes":null}],"skipped":null},{"id":"foldstore-loose","label":"foldstore, loose","commits":100,"commits_per_second":166.66666666666669,"ratio":1.3125000000000002,"runs":[{"commits":100,"events":100,"seconds":0.6,"peak_bytes":null}],"skipped":null},{"id":"original","label":"original 1.3.0","commits":100,"commits_per_second":null,"ratio":null,"runs":[],"skipped":"no Node.js"},{"id":"sqlite-wal","label":"SQLite WAL","commits":100,"commits_per_second":null,"ratio":null,"runs":[],"skipped":null}]},{"id":"journal_replay_memory","title":"(g) peak memory","commits":20000,"baseline":"journal-short","median_of":"peak_bytes","rows":[{"id":"journal-short","label":"short","commits":10,"peak_bytes":10485760.0,"ratio":1.0,"runs":[{"commits":10,"events":10,"seconds":2.0,"peak_bytes":10485760}],"skipped":null},{"id":"journal-long","label":"long","commits":20000,"peak_bytes":13107200.0,"ratio":1.25,"runs":[{"commits":10,"events":10,"seconds":2.0,"peak_bytes":13631488},{"commits":10,"events":10,"seconds":2.0,"peak_bytes":12582912}],"skipped":null}]},{"id":"journal_model_open","title":"(h) model open","commits":20000,"baseline":"journal-short","median_of":"seconds","rows":[{"id":"journal-short","label":"short","commits":20000,"seconds":0.004,"ratio":1.0,"runs":[{"commits":100,"events":100,"seconds":0.004,"peak_bytes":null}],"skipped":null},{"id":"journal-long","label":"long","commits":20000,"seconds":0.005,"ratio":1.25,"runs":[{"commits":100,"events":100,"seconds":0.005,"peak_bytes":null}],"skipped":null}]}],"targets":[{"what":"synced appends","table":"append_synced","row":"foldstore-loose","at_least":0.8,"at_most":null,"ratio":1.3125000000000002,"met":true,"not_measured":null},{"what":"peak memory","table":"journal_replay_memory","row":"journal-long","at_least":null,"at_most":1.5,"ratio":1.25,"met":true,"not_measured":null},{"what":"left out","table":"replay","row":"foldstore-loose","at_least":0.9,"at_most":null,"ratio":null,"met":null,"not_measured":"table replay was not run"}]}"#;
+    const RENDERED_JSON: &str = r#"{"tables":[{"id":"append_synced","title":"(b) synced appends: 100 single-event commits","commits":100,"baseline":"bare-loop","median_of":"commits_per_second","rows":[{"id":"bare-loop","label":"bare loop: fdatasync","commits":100,"commits_per_second":126.98412698412699,"ratio":1.0,"runs":[{"commits":100,"events":100,"seconds":0.7,"peak_bytes":null},{"commits":100,"events":100,"seconds":0.9,"peak_bytes":null}],"skipped":null},{"id":"foldstore-loose","label":"foldstore, loose","commits":100,"commits_per_second":166.66666666666669,"ratio":1.3125000000000002,"runs":[{"commits":100,"events":100,"seconds":0.6,"peak_bytes":null}],"skipped":null},{"id":"original","label":"original 1.3.0","commits":100,"commits_per_second":null,"ratio":null,"runs":[],"skipped":"no Node.js"},{"id":"sqlite-wal","label":"SQLite WAL","commits":100,"commits_per_second":null,"ratio":null,"runs":[],"skipped":null}]},{"id":"journal_replay_memory","title":"(g) peak memory","commits":20000,"baseline":"journal-short","median_of":"peak_bytes","rows":[{"id":"journal-short","label":"short","commits":10,"peak_bytes":10485760.0,"ratio":1.0,"runs":[{"commits":10,"events":10,"seconds":2.0,"peak_bytes":10485760}],"skipped":null},{"id":"journal-long","label":"long","commits":20000,"peak_bytes":13107200.0,"ratio":1.25,"runs":[{"commits":10,"events":10,"seconds":2.0,"peak_bytes":13631488},{"commits":10,"events":10,"seconds":2.0,"peak_bytes":12582912}],"skipped":null}]},{"id":"journal_model_open","title":"(h) model open","commits":20000,"baseline":"journal-short","median_of":"seconds","rows":[{"id":"journal-short","label":"short","commits":20000,"seconds":0.004,"ratio":1.0,"runs":[{"commits":100,"events":100,"seconds":0.004,"peak_bytes":null}],"skipped":null},{"id":"journal-long","label":"long","commits":20000,"seconds":0.005,"ratio":1.25,"runs":[{"commits":100,"events":100,"seconds":0.005,"peak_bytes":null}],"skipped":null}]}],"targets":[{"what":"synced appends","table":"append_synced","row":"foldstore-loose","against":null,"at_least":0.8,"at_most":null,"ratio":1.3125000000000002,"met":true,"not_measured":null},{"what":"peak memory","table":"journal_replay_memory","row":"journal-long","against":null,"at_least":null,"at_most":1.5,"ratio":1.25,"met":true,"not_measured":null},{"what":"left out","table":"replay","row":"foldstore-loose","against":null,"at_least":0.9,"at_most":null,"ratio":null,"met":null,"not_measured":"table replay was not run"}]}"#;
 
     #[test]
     fn thousands_are_separated() {

@@ -41,6 +41,8 @@ pub const JOURNAL_THREADS: &str = "foldstore-journal-threads";
 /// The rows of the long and the short journal, in the tables that compare them.
 pub const LONG: &str = "journal-long";
 pub const SHORT: &str = "journal-short";
+/// The row of the bare in-place write loop in the single synced writer's table.
+pub const BARE_IN_PLACE: &str = "bare-in-place";
 
 /// One timed run of a program, working in the fresh path it is given (which it may create as
 /// a folder or a file).
@@ -530,7 +532,13 @@ impl Bench<'_> {
             )
         };
         match writers {
-            Writers::One => {}
+            Writers::One => programs.push(program(
+                Row::new(
+                    BARE_IN_PLACE,
+                    "bare loop: pwrite + fdatasync into a preallocated file (the disk's limit)",
+                ),
+                move |path| bare::append_in_place(path, bytes),
+            )),
             Writers::Threads => programs.push(program(
                 sqlite("sqlite-wal-threads", format!("{WRITER_THREADS} threads")),
                 move |path| {
