@@ -483,3 +483,128 @@ fn a_damaged_commit_exists_for_a_writer_looking_back() {
     let store = Store::with_storage(storage);
     assert_eq!(store.log(&Event::new("after the damage")).unwrap(), n);
 }
+
+/// The file system of a writer whose sync is overtaken by another process: the first time it
+/// syncs once the first segment's records reach the segment size (its lock released, its sync
+/// not yet done), `overtake` runs (another process's writes), and then the power goes.
+struct Overtaken {
+    sim: Arc<SimFs>,
+    overtake: Overtake,
+}
+
+/// What runs when a writer's sync is overtaken (once).
+type Overtake = Arc<Mutex<Option<Box<dyn FnOnce() + Send>>>>;
+
+struct OvertakenHandle {
+    inner: Arc<dyn Handle>,
+    sim: Arc<SimFs>,
+    overtake: Overtake,
+}
+
+impl std::fmt::Debug for Overtaken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Overtaken")
+    }
+}
+
+impl std::fmt::Debug for OvertakenHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OvertakenHandle")
+    }
+}
+
+impl FileSystem for Overtaken {
+    forward_fs!(
+        sim: read, kind, modified, list, create_dir_all, write_new, rename_noreplace, rename,
+        is_link, remove, sync_dir
+    );
+    fn open(&self, path: &Path, mode: Open) -> io::Result<Arc<dyn Handle>> {
+        Ok(Arc::new(OvertakenHandle {
+            inner: self.sim.open(path, mode)?,
+            sim: Arc::clone(&self.sim),
+            overtake: Arc::clone(&self.overtake),
+        }))
+    }
+}
+
+impl Handle for OvertakenHandle {
+    forward_handle!(inner: read_at, len, set_len, modified, unlock);
+    fn write_all_at(&self, bytes: &[u8], offset: u64) -> io::Result<()> {
+        self.inner.write_all_at(bytes, offset)
+    }
+    fn lock(&self) -> io::Result<()> {
+        self.inner.lock()
+    }
+    fn sync_data(&self) -> io::Result<()> {
+        let segments = self.sim.files(&folder().join(SEGMENT_FOLDER));
+        let first = segments.get(&segment_name(1)).cloned().unwrap_or_default();
+        let records_end = first
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(0, |at| at + 1);
+        if records_end as u64 >= crate::storage::test_kit::SEGMENT_BYTES {
+            let overtake = self.overtake.lock().unwrap().take();
+            if let Some(overtake) = overtake {
+                overtake();
+                self.sim.power_off_after(0);
+            }
+        }
+        self.inner.sync_data()
+    }
+}
+
+#[test]
+fn a_commit_acknowledged_in_a_new_segment_keeps_the_unsynced_commits_of_another_process_before_it()
+{
+    // Process A fills the first segment; its last commit's sync, done after releasing the lock,
+    // is overtaken by process B, whose commit starts the next segment and is acknowledged;
+    // then the power goes before A's sync. B's commit must survive, and with it A's before it
+    // (the segment B closed was synced before B's commit was written).
+    let fs = Arc::new(SimFs::with_folder(&folder()));
+    let overtake: Overtake = Arc::default();
+    let a = Store::with_storage(journal_on(
+        Arc::new(Overtaken {
+            sim: Arc::clone(&fs),
+            overtake: Arc::clone(&overtake),
+        }),
+        Durability::Immediate,
+    ));
+    let b_acknowledged: Arc<Mutex<Option<u64>>> = Arc::default();
+    let (b_fs, b_result) = (Arc::clone(&fs), Arc::clone(&b_acknowledged));
+    *overtake.lock().unwrap() = Some(Box::new(move || {
+        let b = Store::with_storage(journal_on(b_fs, Durability::Immediate));
+        let number = b.log(&Event::new("b wrote this")).expect("B's commit");
+        *b_result.lock().unwrap() = Some(number);
+    }));
+    let mut a_acknowledged = 0;
+    let a_last = loop {
+        match a.log(&Event::new(format!("a wrote {}", a_acknowledged + 1))) {
+            Ok(number) => a_acknowledged = number,
+            Err(Error::OutcomeUnknown { commit, .. }) => break commit,
+            Err(e) => panic!("A's commit {}: {e}", a_acknowledged + 1),
+        }
+        assert!(a_acknowledged < 100, "the first segment never filled");
+    };
+    let b_number = b_acknowledged.lock().unwrap().expect("B overtook A's sync");
+    assert_eq!(b_number, a_last + 1);
+    assert!(
+        fs.files(&folder().join(SEGMENT_FOLDER))
+            .contains_key(&segment_name(b_number)),
+        "B's commit started a segment"
+    );
+
+    for (image, recovery) in images(&fs) {
+        let store = Store::with_storage(journal_on(Arc::new(image), Durability::Immediate));
+        assert_eq!(store.tip().unwrap(), b_number, "{recovery}");
+        assert_eq!(
+            store.read_commit(b_number).unwrap().events(),
+            [Event::new("b wrote this")],
+            "{recovery}"
+        );
+        assert_eq!(
+            store.read_commit(a_last).unwrap().events(),
+            [Event::new(format!("a wrote {a_last}"))],
+            "{recovery}"
+        );
+    }
+}

@@ -25,9 +25,14 @@
 //!
 //! # Writing
 //! Writers of one process queue their commits; one of them (the leader) takes the lock, catches
-//! up with what other processes appended, writes every queued record with one write and makes
-//! them durable with one `fdatasync` (group commit), then tells each writer its outcome. A new
-//! segment is started when the current one has reached the segment size. Bytes after the last
+//! up with what other processes appended, writes every queued record with one write, releases
+//! the lock and makes them durable with one `fdatasync` (group commit), then tells each writer
+//! its outcome. Syncing outside the lock lets the writers of other processes write while it
+//! runs, so that their syncs overlap: a sync makes durable every record written into the file
+//! before it, whoever wrote it, so no commit is acknowledged before those ahead of it in its
+//! segment are durable. A new segment is started when the current one has reached the segment
+//! size; the segment it follows is synced first (its last records may be another process's,
+//! whose sync is still running). Bytes after the last
 //! whole record that a writer finds while holding the lock were left by a writer that died in
 //! the middle of a write: they are copied into `STORE/foldstore-quarantine/`, synced, and cut
 //! off before anything is appended. Free space ends the records only when nothing else follows
@@ -45,8 +50,8 @@
 //! record, and reading a damaged commit fails naming the segment and byte.
 //!
 //! Readers take no lock. A record is only seen when it is whole and its checksum matches, so a
-//! write in progress is invisible until it is complete. Positions of every 256th commit are kept
-//! in memory, so a read by number scans at most 255 records; batch reads go through a segment
+//! write in progress is invisible until it is complete. Positions of every 32nd commit are kept
+//! in memory, so a read by number scans at most 31 records; batch reads go through a segment
 //! sequentially.
 //!
 //! # The modules
@@ -55,10 +60,12 @@
 //! and its damage), `scan` (walking records, and the searches after damage and from a
 //! segment's end), `chain` (reading the log: finding commits and its end), `marker` (the
 //! format marker and the layout's checks), `queue` (taking turns to write: group commit and
-//! the lock), `writer` (writing a batch) and `recovery` (torn tails and what a crash leaves).
+//! the lock), `plan` (checking a batch's conditional appends and numbering its commits),
+//! `writer` (writing a batch) and `recovery` (torn tails and what a crash leaves).
 
 mod chain;
 mod marker;
+mod plan;
 mod queue;
 mod record;
 mod recovery;

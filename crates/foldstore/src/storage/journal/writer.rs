@@ -1,20 +1,29 @@
 //! Writing a batch: under the lock, the log's end found (a torn tail cut off first), numbers
-//! given to the requests, records written by segment (starting and closing segments), made
-//! durable with one sync, and undone when a write fails.
+//! given to the requests, records written by segment (starting and closing segments), and
+//! undone when a write fails; then, with the lock released, made durable with one sync.
+//!
+//! The sync of a batch's last part happens after the lock is released, so that other
+//! processes write their records while it runs, and their syncs overlap instead of taking
+//! turns. That keeps every guarantee: a sync of a file makes every record written into it
+//! before durable (whichever process wrote it), so a commit is acknowledged only once
+//! everything before it in its segment is durable too; and a writer that closes a segment
+//! syncs it before the first record of the next, which may hold records of a writer whose
+//! own sync has not finished.
 
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, MutexGuard};
 
-use super::queue::{Kind, Request, Unlock};
-use super::record::{encode_record, FREE};
+use super::plan::{Outcome, Part};
+use super::queue::{Request, Unlock};
+use super::record::FREE;
 use super::scan::Tail;
 use super::segment::{segment_name, Segment};
 use super::{JournalStorage, View, FREE_SPACE_VERSION, LOCK_FILE, PREALLOCATE};
 use crate::error::{Error, Result};
 use crate::storage::local::fs::{Handle, Kind as PathKind, Open};
 use crate::storage::local::{Durability, STALE_TEMPORARY_AGE};
-use crate::storage::{check_commit, Conflict, Storage};
+use crate::storage::{Conflict, Storage};
 
 impl JournalStorage {
     /// Writes the queued requests as one batch, under the lock; returns each one's outcome, or
@@ -37,7 +46,7 @@ impl JournalStorage {
         };
         let lock_path = self.shared.segments.join(LOCK_FILE);
         lock.lock().map_err(|e| Error::io("lock", &lock_path, e))?;
-        let _unlock = Unlock(&*lock);
+        let unlock = Unlock(&*lock);
         let mut view = self.view();
         self.load(&mut view)?;
         if !view.loaded {
@@ -123,7 +132,10 @@ impl JournalStorage {
         let plan = self.plan_batch(batch, decided, next, first, end)?;
         let mut outcomes: Vec<Option<Outcome>> = plan.decided;
         let mut failed: Option<Error> = None;
-        for part in plan.parts {
+        let parts = plan.parts.len();
+        // The sync of the last part, done after the lock is released.
+        let mut pending: Option<(Deferred, Part)> = None;
+        for (index, part) in plan.parts.into_iter().enumerate() {
             let numbers: Vec<u64> = part.written.iter().map(|w| w.number).collect();
             if let Some(error) = &failed {
                 // An earlier part failed: nothing more is written.
@@ -138,12 +150,15 @@ impl JournalStorage {
                 }
                 continue;
             }
-            let (guard, result) = self.write_part(view, &part, preallocate);
+            let (guard, result) = self.write_part(view, &part, preallocate, index + 1 == parts);
             view = guard;
             match result {
-                Ok(()) => {
+                Ok(deferred) => {
                     for written in &part.written {
                         outcomes[written.request] = Some(Ok(Ok(written.number)));
+                    }
+                    if let Some(deferred) = deferred {
+                        pending = Some((deferred, part));
                     }
                 }
                 Err(PartError::NotWritten(e)) => {
@@ -179,222 +194,45 @@ impl JournalStorage {
             }
         }
         drop(view);
+        drop(unlock);
+        if let Some((deferred, part)) = pending {
+            if let Err(error) = deferred.file.sync_data() {
+                if let Some(segment) = self.view().segments.get_mut(&part.first) {
+                    look_again(segment, part.first);
+                }
+                tracing::error!(commits = ?part.written.iter().map(|w| w.number).collect::<Vec<_>>(), error = %error, "journal sync failed after its records reached the segment: outcome unknown");
+                let location = part.path.display().to_string();
+                for written in &part.written {
+                    outcomes[written.request] = Some(Err(Error::OutcomeUnknown {
+                        commit: written.number,
+                        location: format!("{location} (commit {})", written.number),
+                        problem: format!("syncing the segment failed after the commit was written into it ({error})"),
+                        source: None,
+                    }));
+                }
+            }
+        }
         Ok(outcomes
             .into_iter()
             .map(|outcome| outcome.expect("every request has an outcome"))
             .collect())
     }
 
-    /// The outcomes that the commits before `next` decide for the batch's conditional appends
-    /// (a conflict, or a commit that cannot be read or judged: nothing written); `None` for
-    /// every other request. Commits are read in chunks, each checked by the appends that had
-    /// not seen it.
-    fn check_commits_before(&self, batch: &[Request], next: u64) -> Vec<Option<Outcome>> {
-        let mut decided: Vec<Option<Outcome>> = batch.iter().map(|_| None).collect();
-        let since = |request: &Request| match request.kind {
-            Kind::AppendIf(first) if first < next => Some(first),
-            _ => None,
-        };
-        let Some(mut number) = batch.iter().filter_map(since).min() else {
-            return decided;
-        };
-        while number < next {
-            let wanted = usize::try_from(next - number).map_or(CHECK_CHUNK, |n| n.min(CHECK_CHUNK));
-            let commits = match self.read_from(number, wanted) {
-                Ok(commits) if !commits.is_empty() => Ok(commits),
-                Ok(_) => Err(Error::CorruptCommit {
-                    commit: number,
-                    location: self.commit_location(number),
-                    problem: format!(
-                        "the log ends before it, at commit {}, while it was seen under the lock",
-                        number - 1
-                    ),
-                }),
-                Err(e) => Err(e),
-            }
-            .map_err(|e| e.to_string());
-            for (index, request) in batch.iter().enumerate() {
-                let (Some(first), None) = (since(request), &decided[index]) else {
-                    continue;
-                };
-                let Ok(commits) = &commits else {
-                    let problem = commits.as_ref().err().cloned().unwrap_or_default();
-                    decided[index] = Some(Err(Error::Backend {
-                        backend: "journal",
-                        message: format!("a conditional append could not check the commits written since its position; nothing was written: {problem}"),
-                        source: None,
-                    }));
-                    continue;
-                };
-                for (at, bytes) in (number..).zip(commits) {
-                    if at < first {
-                        continue;
-                    }
-                    match check_commit(self, request.check.as_deref().expect("a check"), at, bytes)
-                    {
-                        Ok(false) => {}
-                        Ok(true) => {
-                            decided[index] = Some(Ok(Err(Conflict { commit: at })));
-                            break;
-                        }
-                        Err(e) => {
-                            decided[index] = Some(Err(e));
-                            break;
-                        }
-                    }
-                }
-            }
-            match commits {
-                Ok(commits) => number += commits.len() as u64,
-                Err(_) => break,
-            }
-        }
-        decided
-    }
-
-    /// Checks a conditional append (from commit `from` on) against the commits of its batch
-    /// numbered before it (`assigned`: number and request): its outcome when one conflicts
-    /// (or cannot be judged), `None` when it may be written.
-    fn check_within_batch(
-        &self,
-        batch: &[Request],
-        request: &Request,
-        from: u64,
-        assigned: &[(u64, usize)],
-    ) -> Option<Outcome> {
-        let check = request
-            .check
-            .as_deref()
-            .expect("a conditional append has a check");
-        for &(number, earlier) in assigned.iter().filter(|(number, _)| *number >= from) {
-            match check(number, &batch[earlier].document) {
-                Ok(false) => {}
-                Ok(true) => return Some(Ok(Err(Conflict { commit: number }))),
-                Err(problem) => {
-                    return Some(Err(Error::CorruptCommit {
-                        commit: number,
-                        location: format!(
-                            "{} (commit {number}, in the batch being written)",
-                            self.shared.segments.display()
-                        ),
-                        problem: format!("{problem}; the conditional append wrote nothing"),
-                    }))
-                }
-            }
-        }
-        None
-    }
-
-    /// Assigns numbers to the requests of a batch (those not `decided` already), and splits
-    /// their records by segment.
-    fn plan_batch(
-        &self,
-        batch: &[Request],
-        decided: Vec<Option<Outcome>>,
-        mut next: u64,
-        first: u64,
-        end: u64,
-    ) -> Result<Plan> {
-        let mut plan = Plan {
-            decided,
-            parts: Vec::new(),
-        };
-        // The numbers given so far, with their requests.
-        let mut assigned: Vec<(u64, usize)> = Vec::with_capacity(batch.len());
-        let mut part: Option<Part> = (first != 0).then(|| Part {
-            first,
-            start: end,
-            new_segment: false,
-            close: None,
-            path: self.shared.segments.join(segment_name(first)),
-            records: Vec::new(),
-            written: Vec::new(),
-        });
-        for (index, request) in batch.iter().enumerate() {
-            if plan.decided[index].is_some() {
-                continue;
-            }
-            let number = match request.kind {
-                Kind::Create(number) if number < next => {
-                    plan.decided[index] = Some(Ok(Err(Conflict { commit: number })));
-                    continue;
-                }
-                Kind::Create(number) | Kind::Append(number) | Kind::AppendIf(number)
-                    if number > next =>
-                {
-                    return Err(self.layout_error(format!(
-                        "the journal keeps its commits contiguous: commit {number} cannot be created while the log ends at commit {}",
-                        next - 1
-                    )));
-                }
-                Kind::Create(number) => number,
-                Kind::Append(_) => next,
-                Kind::AppendIf(from) => {
-                    match self.check_within_batch(batch, request, from, &assigned) {
-                        Some(outcome) => {
-                            plan.decided[index] = Some(outcome);
-                            continue;
-                        }
-                        None => next,
-                    }
-                }
-            };
-            if number == u64::MAX {
-                return Err(self.layout_error(
-                    "the journal has reached the largest commit number; nothing was written",
-                ));
-            }
-            assigned.push((number, index));
-            let full = part
-                .as_ref()
-                .is_none_or(|p| p.start + p.records.len() as u64 >= self.shared.segment_bytes);
-            if full {
-                let close = part
-                    .as_ref()
-                    .map(|p| (p.first, p.start + p.records.len() as u64));
-                if let Some(done) = part.take() {
-                    if !done.written.is_empty() || done.close.is_some() || done.new_segment {
-                        plan.parts.push(done);
-                    }
-                }
-                part = Some(Part {
-                    first: number,
-                    start: 0,
-                    new_segment: true,
-                    close,
-                    path: self.shared.segments.join(segment_name(number)),
-                    records: Vec::new(),
-                    written: Vec::new(),
-                });
-            }
-            let current = part.as_mut().expect("a part");
-            let at = current.start + current.records.len() as u64;
-            encode_record(&mut current.records, number, &request.document);
-            current.written.push(Written {
-                request: index,
-                number,
-                at,
-            });
-            next = number + 1;
-        }
-        if let Some(done) = part {
-            if !done.written.is_empty() {
-                plan.parts.push(done);
-            }
-        }
-        Ok(plan)
-    }
-
     /// Writes one part of a batch: starts its segment if it is new (closing the one before),
-    /// writes its records, makes them durable if configured, and updates the view.
+    /// writes its records, makes them durable if configured, and updates the view. The sync
+    /// of the `last` part is left to the caller, to be done once the lock is released: it is
+    /// returned.
     fn write_part<'v>(
         &'v self,
         mut view: MutexGuard<'v, View>,
         part: &Part,
         preallocate: bool,
-    ) -> (MutexGuard<'v, View>, Result<(), PartError>) {
+        last: bool,
+    ) -> (MutexGuard<'v, View>, Result<Option<Deferred>, PartError>) {
         if let Some((closed, end)) = part.close {
-            self.close_segment(&mut view, closed, end);
+            if let Err(e) = self.close_segment(&mut view, closed, end) {
+                return (view, Err(PartError::NotWritten(e)));
+            }
         }
         if part.new_segment {
             if let Err(e) = self.start_segment(&mut view, part.first) {
@@ -413,6 +251,7 @@ impl JournalStorage {
         // Written and synced without holding the view, so that this process's readers, and
         // writers joining the queue for the next batch, are not held up by the sync.
         drop(view);
+        let defer = last && self.shared.durability == Durability::Immediate;
         let allocated = self.write_records(
             &*file,
             &path,
@@ -420,22 +259,14 @@ impl JournalStorage {
             &part.records,
             allocated,
             preallocate,
+            !defer,
         );
         let mut view = self.view();
         let end = part.start + part.records.len() as u64;
         let segment = view.segments.get_mut(&first).expect("the segment written");
         match &allocated {
             Ok(size) => segment.allocated = *size,
-            // Whatever the failure left, the next write looks again.
-            Err(_) => {
-                segment.writer = None;
-                segment.free_from = None;
-                segment.end = None;
-                segment.cursor = None;
-                segment.last = None;
-                segment.positions.retain(|n, _| *n == first);
-                segment.from_start = false;
-            }
+            Err(_) => look_again(segment, first),
         }
         if let Err(e) = allocated {
             return (view, Err(e));
@@ -449,7 +280,7 @@ impl JournalStorage {
         }
         let next = part.written.last().map_or(first, |w| w.number + 1);
         segment.note_end(next, end);
-        (view, Ok(()))
+        (view, Ok(defer.then_some(Deferred { file })))
     }
 
     /// The segment starting at `first`, opened for writing (once), and its size as known.
@@ -476,7 +307,9 @@ impl JournalStorage {
     ///
     /// A failed write of the records is undone (their place is cut off, or given back to
     /// free space) and is [`PartError::NotWritten`]; when the undo fails too, or the sync
-    /// fails, the records may be read: [`PartError::Unknown`].
+    /// fails, the records may be read: [`PartError::Unknown`]. Without `sync_now`, a synced
+    /// journal's records are left for the caller to sync.
+    #[allow(clippy::too_many_arguments)]
     fn write_records(
         &self,
         file: &dyn Handle,
@@ -485,6 +318,7 @@ impl JournalStorage {
         records: &[u8],
         allocated: u64,
         preallocate: bool,
+        sync_now: bool,
     ) -> Result<u64, PartError> {
         let reach = end + records.len() as u64;
         let synced = self.shared.durability == Durability::Immediate;
@@ -543,7 +377,7 @@ impl JournalStorage {
                 }
             }
         }
-        if synced {
+        if synced && sync_now {
             file.sync_data().map_err(|error| PartError::Unknown {
                 action: "syncing the segment",
                 error,
@@ -555,23 +389,37 @@ impl JournalStorage {
     /// Cuts the free space off the end of the segment starting at `first`, whose records end
     /// at `end`, now that the next segment takes the commits after them. Only a matter of disk
     /// space: a failure is logged, and the free space left is read as such.
-    fn close_segment(&self, view: &mut View, first: u64, end: u64) {
+    ///
+    /// A synced journal's segment is then synced: its last records may be another writer's
+    /// whose sync, done after releasing the lock, has not finished, and none of the next
+    /// segment's commits may be durable before them. An error when it cannot be synced.
+    fn close_segment(&self, view: &mut View, first: u64, end: u64) -> Result<()> {
         let fs = &*self.shared.fs;
         let Some(segment) = view.segments.get_mut(&first) else {
-            return;
+            return Ok(());
         };
+        let synced = self.shared.durability == Durability::Immediate;
         let file = match &segment.writer {
             Some(file) => Arc::clone(file),
             None => match fs.open(&segment.path, Open::Write) {
                 Ok(file) => file,
-                Err(_) => return,
+                Err(e) if synced => return Err(Error::io("open", &segment.path, e)),
+                Err(_) => return Ok(()),
             },
+        };
+        let sync = |segment: &Segment| {
+            if synced {
+                file.sync_data()
+                    .map_err(|e| Error::io("sync the closed segment", &segment.path, e))
+            } else {
+                Ok(())
+            }
         };
         // Made by any writer, this process's or another's. Cut even when the size is already
         // right: that also gives back the space reserved past the end for records that went
         // into the next segment.
         if file.len().is_ok_and(|len| len < end) {
-            return;
+            return sync(segment);
         }
         match file.set_len(end) {
             Ok(()) => {
@@ -584,6 +432,7 @@ impl JournalStorage {
                 "could not cut the free space off a closed journal segment; it stays, read as free space"
             ),
         }
+        sync(segment)
     }
 
     /// Creates the segment whose first commit is `first`.
@@ -627,42 +476,21 @@ impl JournalStorage {
     }
 }
 
-/// The parts of a batch: the outcome of each request that conflicts (`None` for the others),
-/// and the records to write, by segment.
-struct Plan {
-    /// Each request's outcome when it is known before writing (a conflict); `None` for those
-    /// written.
-    decided: Vec<Option<Outcome>>,
-    parts: Vec<Part>,
+/// Forgets what this process knew of the segment starting at `first` beyond its start, after
+/// a write or sync into it failed: whatever the failure left, the next write looks again.
+fn look_again(segment: &mut Segment, first: u64) {
+    segment.writer = None;
+    segment.free_from = None;
+    segment.end = None;
+    segment.cursor = None;
+    segment.last = None;
+    segment.positions.retain(|n, _| *n == first);
+    segment.from_start = false;
 }
 
-/// What a request of a batch comes to: its number, a conflict, or an error.
-type Outcome = Result<Result<u64, Conflict>>;
-
-/// How many commits written since a conditional append's position are read at a time to
-/// check it.
-const CHECK_CHUNK: usize = 256;
-
-/// The records of a batch that go into one segment.
-struct Part {
-    /// The segment's first commit.
-    first: u64,
-    /// Where the records start in it.
-    start: u64,
-    /// Whether the segment is started by this part.
-    new_segment: bool,
-    /// The segment closed before this one starts, and where its records end.
-    close: Option<(u64, u64)>,
-    path: PathBuf,
-    records: Vec<u8>,
-    written: Vec<Written>,
-}
-
-/// One record of a [`Part`]: its request, its commit number, its offset.
-struct Written {
-    request: usize,
-    number: u64,
-    at: u64,
+/// The sync of a part's records, left to be done once the lock is released.
+struct Deferred {
+    file: Arc<dyn Handle>,
 }
 
 /// How writing a part failed.
