@@ -85,6 +85,7 @@ mod snapshot;
 mod storage;
 mod store;
 mod subscribe;
+mod upcast;
 mod verify;
 
 pub use boundary::{
@@ -93,6 +94,7 @@ pub use boundary::{
 pub use copy::{CopyError, CopyOptions, CopyReport};
 pub use error::{Error, Result};
 pub use event::{Event, Headers, TAGS_MEMBER};
+pub use event::VERSION_MEMBER;
 pub use format::{Commit, DecodeError};
 pub use model::{
     AggregatorData, CommitFlag, Dispatch, EventContext, Follower, Model, ModelAt, ModelBuilder,
@@ -121,6 +123,7 @@ pub use storage::{
 };
 pub use store::{Block, HeaderFactory, Layout, Store, StoreBuilder};
 pub use subscribe::{Start, Subscription, DEFAULT_POLL_INTERVAL};
+pub use upcast::{UpcastError, Upcaster, Upcasters, DEFAULT_MAX_CHAIN};
 pub use verify::{Finding, VerifyReport};
 
 /// The README's examples, compiled and run as doctests.
