@@ -75,6 +75,7 @@ mod error;
 mod event;
 mod format;
 mod json;
+mod migrate;
 mod model;
 mod projection;
 mod query;
@@ -93,13 +94,14 @@ pub use boundary::{
 };
 pub use copy::{CopyError, CopyOptions, CopyReport};
 pub use error::{Error, Result};
-pub use event::{Event, Headers, TAGS_MEMBER};
 pub use event::VERSION_MEMBER;
+pub use event::{Event, Headers, TAGS_MEMBER};
 pub use format::{Commit, DecodeError};
+pub use migrate::{Migration, MigrationReport};
 pub use model::{
     AggregatorData, CommitFlag, Dispatch, EventContext, Follower, Model, ModelAt, ModelBuilder,
-    ModelDefinition, ModelReport, Outcome, ReadOnly, SkippedCommit, SkippedSnapshot, View, Writer,
-    DEFAULT_MAX_ATTEMPTS,
+    ModelCheck, ModelDefinition, ModelReport, Outcome, ReadOnly, SkippedCommit, SkippedSnapshot,
+    View, Writer, DEFAULT_MAX_ATTEMPTS,
 };
 /// The PostgreSQL client crate, whose `Config` [`PostgresStorage::with_config`] takes.
 #[cfg(feature = "postgres")]

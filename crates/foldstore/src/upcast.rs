@@ -154,7 +154,10 @@ impl Upcaster {
 
     /// Whether it applies to `event` (whose name is already known to be one of its names).
     fn accepts(&self, event: &Event) -> std::result::Result<bool, UpcastError> {
-        if self.version.is_some_and(|version| event.version() != version) {
+        if self
+            .version
+            .is_some_and(|version| event.version() != version)
+        {
             return Ok(false);
         }
         match &self.when {
@@ -407,7 +410,11 @@ impl Upcasters {
 
     /// Upcasts every event of `commit` in place; the error names the commit (at `location`)
     /// and the event.
-    pub(crate) fn upcast_commit(&self, commit: &mut Commit, location: impl Fn() -> String) -> Result<()> {
+    pub(crate) fn upcast_commit(
+        &self,
+        commit: &mut Commit,
+        location: impl Fn() -> String,
+    ) -> Result<()> {
         if self.is_empty() {
             return Ok(());
         }

@@ -24,10 +24,16 @@ fn versions_chain_in_order_and_each_result_gets_the_next_version() {
     assert_eq!(newest.version(), 3);
     assert_eq!(newest.data(), Some(&json!({"a": true, "b": true})));
     // Version 3 is the newest: nothing applies, nothing is copied.
-    assert!(matches!(upcasters.upcast(&newest).unwrap(), Cow::Borrowed(_)));
+    assert!(matches!(
+        upcasters.upcast(&newest).unwrap(),
+        Cow::Borrowed(_)
+    ));
     // A version 2 event skips the first step.
     let v2 = Event::with_data("e", json!({})).versioned(2);
-    assert_eq!(upcasters.upcast(&v2).unwrap().data(), Some(&json!({"b": true})));
+    assert_eq!(
+        upcasters.upcast(&v2).unwrap().data(),
+        Some(&json!({"b": true}))
+    );
 }
 
 #[test]
@@ -46,7 +52,10 @@ fn names_match_by_the_first_letter_rule_and_renames_chain_on() {
         assert_eq!(newest.data(), Some(&json!({"x": true})));
     }
     let other = Event::with_data("memberMovedOut", json!({}));
-    assert!(matches!(upcasters.upcast(&other).unwrap(), Cow::Borrowed(_)));
+    assert!(matches!(
+        upcasters.upcast(&other).unwrap(),
+        Cow::Borrowed(_)
+    ));
 }
 
 #[test]
@@ -55,13 +64,19 @@ fn a_rename_cycle_is_an_error_naming_the_upcaster_and_the_chain() {
     let error = upcasters.upcast(&Event::new("a")).unwrap_err();
     assert_eq!(error.upcaster, "a -> b");
     assert!(error.message.contains("a cycle"), "{}", error.message);
-    assert!(error.message.contains(r#"after "a -> b", "b -> a""#), "{}", error.message);
+    assert!(
+        error.message.contains(r#"after "a -> b", "b -> a""#),
+        "{}",
+        error.message
+    );
 }
 
 #[test]
 fn an_upcaster_with_neither_version_nor_shape_nor_rename_is_a_cycle() {
     let upcasters = Upcasters::new().with(Upcaster::new("x", add("x")).for_name("a"));
-    let error = upcasters.upcast(&Event::with_data("a", json!({}))).unwrap_err();
+    let error = upcasters
+        .upcast(&Event::with_data("a", json!({})))
+        .unwrap_err();
     assert!(error.message.contains("a cycle"), "{}", error.message);
 }
 
@@ -96,17 +111,20 @@ fn a_chain_longer_than_the_limit_is_refused() {
 fn errors_and_panics_of_upcasters_and_predicates_are_errors() {
     let failing = Upcasters::new().with(Upcaster::new("fails", |_: Event| Err::<Event, _>("no")));
     let error = failing.upcast(&Event::new("a")).unwrap_err();
-    assert_eq!((error.upcaster.as_str(), error.message.as_str()), ("fails", "no"));
+    assert_eq!(
+        (error.upcaster.as_str(), error.message.as_str()),
+        ("fails", "no")
+    );
 
-    let panicking = Upcasters::new().with(Upcaster::new("panics", |_: Event| -> std::result::Result<Event, String> {
-        panic!("the upcaster broke")
-    }));
+    let panicking = Upcasters::new().with(Upcaster::new(
+        "panics",
+        |_: Event| -> std::result::Result<Event, String> { panic!("the upcaster broke") },
+    ));
     let error = panicking.upcast(&Event::new("a")).unwrap_err();
     assert_eq!(error.message, "panicked: the upcaster broke");
 
-    let predicate = Upcasters::new().with(
-        Upcaster::new("p", |e: Event| Ok::<_, String>(e)).when(|_| panic!("{}", 7)),
-    );
+    let predicate = Upcasters::new()
+        .with(Upcaster::new("p", |e: Event| Ok::<_, String>(e)).when(|_| panic!("{}", 7)));
     let error = predicate.upcast(&Event::new("a")).unwrap_err();
     assert_eq!(error.message, "its shape predicate panicked: 7");
 }
@@ -120,11 +138,17 @@ fn commits_are_upcast_in_place_and_errors_name_the_commit_and_event() {
         .upcast_commit(&mut commit, || "4.log".to_owned())
         .unwrap();
     assert_eq!(commit.events()[1].name(), "c");
-    let failing = Upcasters::new().with(Upcaster::new("f", |_: Event| Err::<Event, _>("bad")).for_name("b"));
+    let failing =
+        Upcasters::new().with(Upcaster::new("f", |_: Event| Err::<Event, _>("bad")).for_name("b"));
     let mut commit = Commit::decode(4, text).unwrap();
-    let error = failing.upcast_commit(&mut commit, || "4.log".to_owned()).unwrap_err();
+    let error = failing
+        .upcast_commit(&mut commit, || "4.log".to_owned())
+        .unwrap_err();
     let text = error.to_string();
-    assert!(text.starts_with(r#"commit 4 (4.log), event #1 ("b"): upcaster "f" failed: bad"#), "{text}");
+    assert!(
+        text.starts_with(r#"commit 4 (4.log), event #1 ("b"): upcaster "f" failed: bad"#),
+        "{text}"
+    );
 }
 
 #[test]
@@ -139,6 +163,8 @@ fn typed_reads_go_through_the_upcasters() {
     assert!(old.to_typed::<E>().is_err());
     assert_eq!(
         upcasters.to_typed::<E>(&old).unwrap(),
-        E::MemberHasMoved { name: "wendy".into() }
+        E::MemberHasMoved {
+            name: "wendy".into()
+        }
     );
 }
