@@ -67,7 +67,11 @@ fn written_by_the_original(folder: &Path) -> Option<Store> {
 /// The original's replay of the store in `folder`: its events.
 fn original_replay(folder: &Path) -> Option<Vec<Value>> {
     let modules = original_package("the generations fixture replayed by the original")?;
-    let out = node_output(node(modules).arg(node_scripts().join("replay.js")).arg(folder));
+    let out = node_output(
+        node(modules)
+            .arg(node_scripts().join("replay.js"))
+            .arg(folder),
+    );
     Some(
         out.lines()
             .map(|line| serde_json::from_str::<Value>(line).unwrap()["event"].clone())
@@ -91,19 +95,46 @@ fn newest_commits() -> Vec<Vec<MemberEvent>> {
         address,
     };
     vec![
-        vec![new("peter pan", at("1 Neverland Road", "London", "unknown"))],
-        vec![new("wendy darling", at("14 Bloomsbury Square", "London", "unknown"))],
-        vec![moved("peter pan", at("2 Kensington Gardens", "London", "unknown"))],
+        vec![new(
+            "peter pan",
+            at("1 Neverland Road", "London", "unknown"),
+        )],
+        vec![new(
+            "wendy darling",
+            at("14 Bloomsbury Square", "London", "unknown"),
+        )],
+        vec![moved(
+            "peter pan",
+            at("2 Kensington Gardens", "London", "unknown"),
+        )],
         vec![
-            new("john darling", at("14 Bloomsbury Square", "London", "unknown")),
+            new(
+                "john darling",
+                at("14 Bloomsbury Square", "London", "unknown"),
+            ),
             moved("wendy darling", at("5 Harbour Street", "Oslo", "unknown")),
         ],
-        vec![new("captain hook", at("Jolly Roger", "Neverland", "unknown"))],
-        vec![moved("john darling", at("3 Fjord Lane", "Bergen", "unknown"))],
+        vec![new(
+            "captain hook",
+            at("Jolly Roger", "Neverland", "unknown"),
+        )],
+        vec![moved(
+            "john darling",
+            at("3 Fjord Lane", "Bergen", "unknown"),
+        )],
         vec![moved("peter pan", at("Skull Rock", "Neverland", "unknown"))],
-        vec![new("tinker bell", at("Pixie Hollow", "Neverland", "Neverland"))],
-        vec![moved("captain hook", at("Crocodile Creek", "Neverland", "Neverland"))],
-        vec![moved("wendy darling", at("5 Harbour Street", "Oslo", "Norway"))],
+        vec![new(
+            "tinker bell",
+            at("Pixie Hollow", "Neverland", "Neverland"),
+        )],
+        vec![moved(
+            "captain hook",
+            at("Crocodile Creek", "Neverland", "Neverland"),
+        )],
+        vec![moved(
+            "wendy darling",
+            at("5 Harbour Street", "Oslo", "Norway"),
+        )],
     ]
 }
 
@@ -113,7 +144,11 @@ fn typed_commits(store: &Store) -> Vec<Vec<MemberEvent>> {
         .commits(..)
         .map(|commit| {
             let commit = commit.unwrap();
-            commit.events().iter().map(|e| e.to_typed().unwrap()).collect()
+            commit
+                .events()
+                .iter()
+                .map(|e| e.to_typed().unwrap())
+                .collect()
         })
         .collect()
 }
@@ -144,7 +179,11 @@ fn evolves(source: &Store, scratch: &Path) {
     assert_eq!((check.commits, check.events), (10, 11));
     assert_eq!(
         check.upcasts,
-        [(RENAME.to_owned(), 2), (SPLIT.to_owned(), 5), (COUNTRY.to_owned(), 8)]
+        [
+            (RENAME.to_owned(), 2),
+            (SPLIT.to_owned(), 5),
+            (COUNTRY.to_owned(), 8)
+        ]
     );
     assert!(check.first_failure.is_none(), "{:?}", check.first_failure);
     assert_eq!(check.data, expected_members());
@@ -165,7 +204,10 @@ fn evolves(source: &Store, scratch: &Path) {
         .unwrap()
         .aggregator_data()
         .unwrap_err();
-    assert!(matches!(error, Error::EventData { commit: 1, .. }), "{error}");
+    assert!(
+        matches!(error, Error::EventData { commit: 1, .. }),
+        "{error}"
+    );
 
     // The migrating copy writes the newest shapes; the source is untouched.
     let migrated = Store::open(scratch.join("migrated")).unwrap();
@@ -173,10 +215,17 @@ fn evolves(source: &Store, scratch: &Path) {
         .migrate_to(&migrated, Migration::new(three_upcasters()))
         .unwrap();
     assert_eq!(
-        (report.events_changed, report.commits_changed, report.events_written),
+        (
+            report.events_changed,
+            report.commits_changed,
+            report.events_written
+        ),
         (8, 7, 11)
     );
-    assert_eq!((report.copy.commits_copied, report.copy.snapshots_copied), (10, 0));
+    assert_eq!(
+        (report.copy.commits_copied, report.copy.snapshots_copied),
+        (10, 0)
+    );
     assert_eq!(report.upcasts, check.upcasts);
     assert_eq!(bytes_of(source), before);
     assert_eq!(typed_commits(&migrated), newest_commits());
@@ -188,7 +237,10 @@ fn evolves(source: &Store, scratch: &Path) {
     let newest = Store::open(scratch.join("newest")).unwrap();
     newest.ensure_folder().unwrap();
     for commit in newest_commits() {
-        let events: Vec<Event> = commit.iter().map(|e| Event::from_typed(e).unwrap()).collect();
+        let events: Vec<Event> = commit
+            .iter()
+            .map(|e| Event::from_typed(e).unwrap())
+            .collect();
         log_all(&newest, &events);
     }
     for store in [&migrated, &newest] {
@@ -268,15 +320,27 @@ fn a_migration_splits_and_drops_with_its_function_and_resumes_checking_the_bytes
     };
     let destination = Store::open(folder.path().join("split")).unwrap();
     let report = source
-        .migrate_to(&destination, Migration::new(three_upcasters()).change(split))
+        .migrate_to(
+            &destination,
+            Migration::new(three_upcasters()).change(split),
+        )
         .unwrap();
     // 6 moves split in 2, 1 registration dropped, 4 registrations kept: 16 events; every
     // event changed but the last registration (tinker bell's, of the newest shape).
     assert_eq!(report.events_written, 16);
     assert_eq!(report.events_changed, 10);
     assert!(destination.read_commit(5).unwrap().events().is_empty());
-    let names: Vec<String> = destination.read_commit(4).unwrap().events().iter().map(|e| e.name().to_owned()).collect();
-    assert_eq!(names, ["newMemberRegistered", "memberLeft", "memberArrived"]);
+    let names: Vec<String> = destination
+        .read_commit(4)
+        .unwrap()
+        .events()
+        .iter()
+        .map(|e| e.name().to_owned())
+        .collect();
+    assert_eq!(
+        names,
+        ["newMemberRegistered", "memberLeft", "memberArrived"]
+    );
 
     // Another function makes other bytes: resuming into that destination is refused.
     let error = source
@@ -309,7 +373,11 @@ fn a_bumped_version_rebuilds_from_the_log_and_an_unbumped_one_trusts_the_old_sna
                 e.data_mut().unwrap()["address"]["country"] = json!("?");
                 Ok::<_, String>(e)
             })
-            .when(|e| e.data().is_some_and(|d| d["address"].is_object() && d["address"].get("country").is_none())),
+            .when(|e| {
+                e.data().is_some_and(|d| {
+                    d["address"].is_object() && d["address"].get("country").is_none()
+                })
+            }),
         );
     let v1 = store
         .define_model(Membership {
@@ -327,10 +395,18 @@ fn a_bumped_version_rebuilds_from_the_log_and_an_unbumped_one_trusts_the_old_sna
             version: Some(1),
         })
         .unwrap();
-    assert_eq!(unbumped.aggregator_data().unwrap()["peter pan"].country, "?");
+    assert_eq!(
+        unbumped.aggregator_data().unwrap()["peter pan"].country,
+        "?"
+    );
 
     // Bumped: the snapshot is skipped and the log folded again with the new upcasters.
     let bumped = store.define_model(Membership::evolved()).unwrap();
     assert_eq!(*bumped.aggregator_data().unwrap(), expected_members());
-    assert_eq!(bumped.report().skipped_snapshots.len(), 1, "{:?}", bumped.report());
+    assert_eq!(
+        bumped.report().skipped_snapshots.len(),
+        1,
+        "{:?}",
+        bumped.report()
+    );
 }

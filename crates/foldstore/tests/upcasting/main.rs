@@ -125,7 +125,9 @@ pub(crate) fn three_upcasters() -> Upcasters {
                 Ok::<_, String>(event)
             })
             .for_names(names)
-            .when(|event| address(event).is_some_and(|a| a.is_object() && a.get("country").is_none())),
+            .when(|event| {
+                address(event).is_some_and(|a| a.is_object() && a.get("country").is_none())
+            }),
         )
 }
 
@@ -142,9 +144,21 @@ pub(crate) fn expected_members() -> BTreeMap<String, Address> {
     };
     BTreeMap::from([
         ("peter pan".into(), at("Skull Rock", "Neverland", "unknown")),
-        ("wendy darling".into(), at("5 Harbour Street", "Oslo", "Norway")),
-        ("john darling".into(), at("3 Fjord Lane", "Bergen", "unknown")),
-        ("captain hook".into(), at("Crocodile Creek", "Neverland", "Neverland")),
-        ("tinker bell".into(), at("Pixie Hollow", "Neverland", "Neverland")),
+        (
+            "wendy darling".into(),
+            at("5 Harbour Street", "Oslo", "Norway"),
+        ),
+        (
+            "john darling".into(),
+            at("3 Fjord Lane", "Bergen", "unknown"),
+        ),
+        (
+            "captain hook".into(),
+            at("Crocodile Creek", "Neverland", "Neverland"),
+        ),
+        (
+            "tinker bell".into(),
+            at("Pixie Hollow", "Neverland", "Neverland"),
+        ),
     ])
 }
