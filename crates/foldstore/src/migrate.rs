@@ -152,7 +152,6 @@ impl Store {
             Ok(Some(encode_commit(commit.headers(), &events)?))
         };
         report.copy = self.copy_changing(destination, copy, Some(Box::new(&mut migrate)))?;
-        drop(migrate);
         report.upcasts = upcasters.labels().map(str::to_owned).zip(counts).collect();
         Ok(report)
     }

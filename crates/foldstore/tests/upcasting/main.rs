@@ -3,7 +3,6 @@
 //! (`tests/fixtures/generations/`), written by the original package and by foldstore.
 
 #[path = "../common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 mod generations;
 mod paths;

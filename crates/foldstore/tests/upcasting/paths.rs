@@ -126,7 +126,7 @@ fn the_stores_upcasters_apply_to_replays_reads_subscriptions_and_queries_not_to_
     store
         .replay_event_stream(|e, _| replayed.push(e.to_value()))
         .unwrap();
-    assert_eq!(replayed, [newest.clone()]);
+    assert_eq!(replayed, std::slice::from_ref(&newest));
     assert_eq!(
         store.commits(..).next().unwrap().unwrap().events()[0].to_value(),
         newest
