@@ -292,12 +292,7 @@ impl Subscription {
             return Ok(None);
         };
         if self.upcast {
-            let (storage, number) = (self.store.storage(), commit.number());
-            let upcast = self
-                .store
-                .upcasters()
-                .upcast_commit(&mut commit, || storage.commit_location(number));
-            if let Err(e) = upcast {
+            if let Err(e) = self.store.upcast(&mut commit) {
                 self.failed = true;
                 return Err(e);
             }

@@ -371,12 +371,7 @@ impl Iterator for Commits<'_> {
         }
         let commit = match self.read_next() {
             Ok(Some(mut commit)) if self.upcast => {
-                let (storage, number) = (self.store.storage(), commit.number());
-                let upcast = self
-                    .store
-                    .upcasters()
-                    .upcast_commit(&mut commit, || storage.commit_location(number));
-                if let Err(e) = upcast {
+                if let Err(e) = self.store.upcast(&mut commit) {
                     self.done = true;
                     return Some(Err(e));
                 }
@@ -467,10 +462,15 @@ impl Store {
     /// [`Error::Upcast`] when an upcaster fails on one of its events.
     pub fn read_commit(&self, number: u64) -> Result<Commit> {
         let mut commit = self.read_commit_stored(number)?;
-        let storage = self.storage();
-        self.upcasters()
-            .upcast_commit(&mut commit, || storage.commit_location(number))?;
+        self.upcast(&mut commit)?;
         Ok(commit)
+    }
+
+    /// Applies the store's upcasters to the events of `commit`, read as stored.
+    pub(crate) fn upcast(&self, commit: &mut Commit) -> Result<()> {
+        let number = commit.number();
+        self.upcasters()
+            .upcast_commit(commit, || self.storage().commit_location(number))
     }
 
     /// As [`read_commit`](Self::read_commit), without the store's upcasters.
