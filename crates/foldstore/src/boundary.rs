@@ -29,6 +29,7 @@ use crate::format::{decode_commit, Commit};
 use crate::query::Query;
 use crate::storage::{CommitCheck, Conflict};
 use crate::store::{Postings, Store, SAVED_NAME};
+use crate::upcast::upcast_error;
 
 /// Ranges up to this many commits are checked by reading them, without the index.
 const SCAN_WITHOUT_INDEX: u64 = 256;
@@ -130,6 +131,36 @@ impl Store {
     /// When a commit that may match cannot be read (damage is reported, never skipped: whether
     /// it matched cannot be known).
     pub fn events_matching(&self, query: &Query, after: u64) -> Result<Vec<MatchedEvent>> {
+        let mut found = self.events_matching_stored(query, after)?;
+        let upcasters = self.upcasters();
+        if !upcasters.is_empty() {
+            for matched in &mut found {
+                match upcasters.run(&matched.event, |_| {}) {
+                    Ok(Some(newest)) => matched.event = newest,
+                    Ok(None) => {}
+                    Err(e) => {
+                        let location = self.storage().commit_location(matched.commit);
+                        let name = matched.event.name().to_owned();
+                        return Err(upcast_error(
+                            e,
+                            matched.commit,
+                            location,
+                            matched.index,
+                            &name,
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// As [`events_matching`](Self::events_matching), without the store's upcasters.
+    pub(crate) fn events_matching_stored(
+        &self,
+        query: &Query,
+        after: u64,
+    ) -> Result<Vec<MatchedEvent>> {
         let through = self.tip()?;
         let mut found = Vec::new();
         self.scan_matching(query, after, through, |commit| {
@@ -323,7 +354,7 @@ impl Store {
         let candidates: Vec<u64> = if indexed < after && through - after <= SCAN_WITHOUT_INDEX {
             (after + 1..=through).collect()
         } else {
-            for commit in self.commits(indexed + 1..=through) {
+            for commit in self.commits_stored(indexed + 1..=through) {
                 let commit = commit?;
                 postings.add(commit.number(), commit.events());
                 if commit.number() > after && commit.events().iter().any(|e| query.matches(e)) {
@@ -341,7 +372,7 @@ impl Store {
         }
         drop(postings);
         for number in candidates {
-            let commit = self.read_commit(number)?;
+            let commit = self.read_commit_stored(number)?;
             if commit.events().iter().any(|event| query.matches(event)) {
                 found(&commit);
             }

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use crate::error::{Error, Result};
+use crate::format::Commit;
 use crate::scan::{RawCommit, Scanned};
 use crate::snapshot::Snapshot;
 use crate::storage::{Conflict, COMMIT_ID_HEADER};
@@ -149,6 +150,19 @@ impl Store {
         destination: &Store,
         options: CopyOptions<'_>,
     ) -> Result<CopyReport, CopyError> {
+        self.copy_changing(destination, options, None)
+    }
+
+    /// As [`copy_to`](Self::copy_to), writing the bytes `change` makes of a commit instead of
+    /// its own when it makes any (`Ok(None)`: the commit as it is); with a `change`, snapshots
+    /// are not copied (they hold folds of the commits as they were). Resuming works as for a
+    /// plain copy: a commit already in the destination must hold the bytes `change` makes.
+    pub(crate) fn copy_changing(
+        &self,
+        destination: &Store,
+        options: CopyOptions<'_>,
+        change: Option<Change<'_>>,
+    ) -> Result<CopyReport, CopyError> {
         if let (Some(from), Some(to)) = (self.path(), destination.path()) {
             if let (Ok(a), Ok(b)) = (from.canonicalize(), to.canonicalize()) {
                 if a == b {
@@ -160,11 +174,16 @@ impl Store {
                 }
             }
         }
-        let report = Copying::new(self, destination, options).run()?;
+        let mut copying = Copying::new(self, destination, options);
+        copying.change = change;
+        let report = copying.run()?;
         destination.storage().sync_all()?;
         Ok(report)
     }
 }
+
+/// What a changing copy makes of a commit: other bytes, or `None` to copy it as it is.
+pub(crate) type Change<'a> = Box<dyn FnMut(&Commit) -> Result<Option<Vec<u8>>, CopyError> + 'a>;
 
 /// One copy under way.
 struct Copying<'a> {
@@ -172,6 +191,7 @@ struct Copying<'a> {
     destination: &'a Store,
     options: CopyOptions<'a>,
     report: CopyReport,
+    change: Option<Change<'a>>,
 }
 
 impl<'a> Copying<'a> {
@@ -181,6 +201,7 @@ impl<'a> Copying<'a> {
             destination,
             options,
             report: CopyReport::default(),
+            change: None,
         }
     }
 
@@ -197,7 +218,12 @@ impl<'a> Copying<'a> {
         }
         to.ensure_created()?;
         self.report.tip = tip;
-        let total = tip + listing.snapshots.len() as u64;
+        let snapshots = if self.change.is_some() {
+            0
+        } else {
+            listing.snapshots.len() as u64
+        };
+        let total = tip + snapshots;
         let already: BTreeSet<u64> = there.commits.iter().copied().collect();
         for scanned in self.source.raw_commits_at(listing.commits.iter().copied()) {
             // `identified`: the commit carries a commit id, which the destination is told (guarantee 7).
@@ -209,6 +235,10 @@ impl<'a> Copying<'a> {
                 }) => match commit {
                     Ok(commit) => {
                         let identified = commit.headers().contains_key(COMMIT_ID_HEADER);
+                        let bytes = match &mut self.change {
+                            Some(change) => change(&commit)?.unwrap_or(bytes),
+                            None => bytes,
+                        };
                         (number, bytes, None, identified)
                     }
                     Err(error) => (number, bytes, Some(error), false),
@@ -271,6 +301,9 @@ impl<'a> Copying<'a> {
                 self.report.commits_present += 1;
             }
             self.progress(number, total);
+        }
+        if self.change.is_some() {
+            return Ok(self.report);
         }
         let snapshots_there: BTreeSet<&(String, u64)> = there.snapshots.iter().collect();
         for (done, key) in (tip + 1..).zip(&listing.snapshots) {

@@ -157,6 +157,25 @@ pub enum Error {
         message: String,
     },
 
+    /// An upcaster could not turn an event read from the log into its newer shape: its error,
+    /// its panic, a cycle or a chain too long. Nothing is written back: the commit stays as it
+    /// is.
+    #[error("commit {commit} ({location}), event #{index} ({name:?}): upcaster {upcaster:?} failed: {message}; the commit is not changed: fix the upcasters and read again")]
+    Upcast {
+        /// The commit holding the event.
+        commit: u64,
+        /// Where the commit lives.
+        location: String,
+        /// The event's position in its commit, from 0.
+        index: usize,
+        /// The event's name as written.
+        name: String,
+        /// The upcaster's label.
+        upcaster: String,
+        /// What went wrong.
+        message: String,
+    },
+
     /// A read-write instance dispatched an event that the model's handler refused.
     #[error("the model refused event {name:?}: {message}; nothing was written")]
     Rejected {

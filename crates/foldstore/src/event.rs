@@ -14,6 +14,9 @@ use crate::json::{
 /// The member of an event object that holds its tags (see [`Event::tags`]).
 pub const TAGS_MEMBER: &str = "tags";
 
+/// The member of an event object that holds the version of its shape (see [`Event::version`]).
+pub const VERSION_MEMBER: &str = "version";
+
 /// The headers of a commit: a JSON object, by default `{"time": "<ISO-8601 UTC>"}`.
 pub type Headers = Map<String, Value>;
 
@@ -149,6 +152,64 @@ impl Event {
         let all = Value::Array(all.into_iter().map(Value::String).collect());
         self.extra.insert(TAGS_MEMBER.to_owned(), all);
         self
+    }
+
+    /// The version of the event's shape: its `version` member, an integer from 1 to
+    /// `u32::MAX`. Events written without one (by the original package, or before a writer
+    /// versioned its events) are version 1; so is an event whose `version` member is anything
+    /// else (written by another program for its own purposes). The original package keeps the
+    /// member and ignores it. [`Upcasters`](crate::Upcasters) turn older versions into newer
+    /// ones when events are read.
+    ///
+    /// ```
+    /// use foldstore::Event;
+    ///
+    /// assert_eq!(Event::new("memberHasMoved").version(), 1);
+    /// let moved = Event::new("memberHasMoved").versioned(3);
+    /// assert_eq!(moved.version(), 3);
+    /// assert_eq!(serde_json::to_string(&moved).unwrap(), r#"{"name":"memberHasMoved","version":3}"#);
+    /// ```
+    pub fn version(&self) -> u32 {
+        self.extra
+            .get(VERSION_MEMBER)
+            .and_then(Value::as_u64)
+            .and_then(|version| u32::try_from(version).ok())
+            .filter(|&version| version >= 1)
+            .unwrap_or(1)
+    }
+
+    /// The event with its `version` member set to `version` (written as given, also 1; an
+    /// event without the member reads as version 1 all the same). A `version` of 0 is stored
+    /// as 1: versions start at 1.
+    #[must_use]
+    pub fn versioned(mut self, version: u32) -> Self {
+        let version = version.max(1);
+        self.extra
+            .insert(VERSION_MEMBER.to_owned(), Value::from(version));
+        self
+    }
+
+    /// Replaces the event's name (an upcaster renaming an event it upgrades).
+    #[must_use]
+    pub fn renamed(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Replaces the event's data (`None`: no `data` member).
+    #[must_use]
+    pub fn with_new_data(mut self, data: Option<Value>) -> Self {
+        if let Some(old) = &mut self.data {
+            hollow(old);
+        }
+        self.data = data;
+        self
+    }
+
+    /// The event's data, to change in place (an upcaster reshaping it): `None` when the event
+    /// has no `data` member.
+    pub fn data_mut(&mut self) -> Option<&mut Value> {
+        self.data.as_mut()
     }
 
     /// Converts a typed event (any serde type whose JSON form is an object with a string `name`
@@ -344,6 +405,35 @@ mod tests {
         assert_eq!(serde_json::to_string(&event).unwrap(), r#"{"name":"x"}"#);
         let event = Event::new("x").tagged(["a"]).tagged(Vec::<String>::new());
         assert_eq!(event.tags().collect::<Vec<_>>(), ["a"]);
+    }
+
+    #[test]
+    fn versions_round_trip_and_odd_members_read_as_version_1() {
+        let text = r#"{"name":"a","data":{"x":1},"version":2}"#;
+        let event: Event = serde_json::from_str(text).unwrap();
+        assert_eq!(event.version(), 2);
+        assert_eq!(serde_json::to_string(&event).unwrap(), text);
+        for odd in [
+            json!("2"),
+            json!(0),
+            json!(-3),
+            json!(2.5),
+            json!(u64::MAX),
+            json!(u64::from(u32::MAX) + 1),
+            json!(null),
+            json!([2]),
+        ] {
+            let event = Event::from_value(json!({"name": "a", "version": odd})).unwrap();
+            assert_eq!(event.version(), 1, "{odd}");
+        }
+        let top = Event::from_value(json!({"name": "a", "version": u32::MAX})).unwrap();
+        assert_eq!(top.version(), u32::MAX);
+        assert_eq!(Event::new("a").versioned(0).version(), 1);
+        let renamed = Event::with_data("a", json!(1)).versioned(2).renamed("b");
+        assert_eq!(
+            serde_json::to_string(&renamed).unwrap(),
+            r#"{"name":"b","data":1,"version":2}"#
+        );
     }
 
     #[test]

@@ -75,6 +75,7 @@ mod error;
 mod event;
 mod format;
 mod json;
+mod migrate;
 mod model;
 mod projection;
 mod query;
@@ -85,6 +86,7 @@ mod snapshot;
 mod storage;
 mod store;
 mod subscribe;
+mod upcast;
 mod verify;
 
 pub use boundary::{
@@ -92,12 +94,14 @@ pub use boundary::{
 };
 pub use copy::{CopyError, CopyOptions, CopyReport};
 pub use error::{Error, Result};
+pub use event::VERSION_MEMBER;
 pub use event::{Event, Headers, TAGS_MEMBER};
 pub use format::{Commit, DecodeError};
+pub use migrate::{Migration, MigrationReport};
 pub use model::{
     AggregatorData, CommitFlag, Dispatch, EventContext, Follower, Model, ModelAt, ModelBuilder,
-    ModelDefinition, ModelReport, Outcome, ReadOnly, SkippedCommit, SkippedSnapshot, View, Writer,
-    DEFAULT_MAX_ATTEMPTS,
+    ModelCheck, ModelDefinition, ModelReport, Outcome, ReadOnly, SkippedCommit, SkippedSnapshot,
+    View, Writer, DEFAULT_MAX_ATTEMPTS,
 };
 /// The PostgreSQL client crate, whose `Config` [`PostgresStorage::with_config`] takes.
 #[cfg(feature = "postgres")]
@@ -121,6 +125,7 @@ pub use storage::{
 };
 pub use store::{Block, HeaderFactory, Layout, Store, StoreBuilder};
 pub use subscribe::{Start, Subscription, DEFAULT_POLL_INTERVAL};
+pub use upcast::{UpcastError, Upcaster, Upcasters, DEFAULT_MAX_CHAIN};
 pub use verify::{Finding, VerifyReport};
 
 /// The README's examples, compiled and run as doctests.

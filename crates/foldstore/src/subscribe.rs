@@ -83,6 +83,8 @@ pub struct Subscription {
     /// and reading them one by one reports the problem as an unfiltered subscription would
     /// (or waits for a write in progress).
     read_through: u64,
+    /// Whether the store's upcasters apply to the commits it delivers.
+    upcast: bool,
 }
 
 impl fmt::Debug for Subscription {
@@ -139,6 +141,7 @@ impl Store {
             found: VecDeque::new(),
             checked: 0,
             read_through: 0,
+            upcast: !self.upcasters().is_empty(),
         })
     }
 }
@@ -199,6 +202,13 @@ impl Subscription {
     #[must_use]
     pub fn matching(mut self, query: Query) -> Self {
         self.query = Some(query);
+        self
+    }
+
+    /// Delivers the commits as stored, without the store's upcasters (for the store's own
+    /// readers: a model's follower, whose model applies its own).
+    pub(crate) fn stored(mut self) -> Self {
+        self.upcast = false;
         self
     }
 
@@ -278,6 +288,20 @@ impl Subscription {
     /// read in order. It gives up (`None`) at the log's end, and, given a `deadline` (a waiting
     /// call), once the deadline has passed or the subscription was cancelled.
     fn look(&mut self, patient: bool, deadline: Option<Instant>) -> Result<Option<Commit>> {
+        let Some(mut commit) = self.look_stored(patient, deadline)? else {
+            return Ok(None);
+        };
+        if self.upcast {
+            if let Err(e) = self.store.upcast(&mut commit) {
+                self.failed = true;
+                return Err(e);
+            }
+        }
+        Ok(Some(commit))
+    }
+
+    /// As [`look`](Self::look), without the store's upcasters.
+    fn look_stored(&mut self, patient: bool, deadline: Option<Instant>) -> Result<Option<Commit>> {
         loop {
             if let Some(commit) = self.found.pop_front() {
                 self.next = if self.found.is_empty() {
@@ -341,6 +365,7 @@ impl Subscription {
         let mut commits = self
             .store
             .replay()
+            .stored()
             .from(self.next)
             .commits()
             .with_grace(grace, patient);

@@ -75,6 +75,11 @@ impl Commit {
         &self.events
     }
 
+    /// The commit's events, to change in place (upcasting them as they are read).
+    pub(crate) fn events_mut(&mut self) -> &mut Vec<Event> {
+        &mut self.events
+    }
+
     /// The commit's events, by value.
     pub fn into_events(mut self) -> Vec<Event> {
         std::mem::take(&mut self.events)

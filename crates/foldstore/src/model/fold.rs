@@ -4,18 +4,78 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use super::names::Matched;
+use super::names::{EventNames, Matched};
 use super::report::SkippedCommit;
 use super::state::{lock, Shared, State};
 use super::{EventContext, ModelDefinition};
 use crate::error::{Error, Result};
 use crate::event::{Event, Headers};
 use crate::format::Commit;
+use crate::upcast::{upcast_error, UpcastError, Upcasters};
 
 /// Why one event could not be folded.
-enum FoldFailure {
+pub(super) enum FoldFailure {
     Refused(String),
     BadData(String),
+    Upcast(UpcastError),
+}
+
+impl FoldFailure {
+    /// The error of event #`index` (`name`, as written) of commit `commit` at `location`.
+    pub(super) fn into_error(
+        self,
+        commit: u64,
+        location: String,
+        index: usize,
+        name: &str,
+    ) -> Error {
+        let name = name.to_owned();
+        match self {
+            FoldFailure::Refused(message) => Error::Handler {
+                commit,
+                location,
+                index,
+                name,
+                message,
+            },
+            FoldFailure::BadData(message) => Error::EventData {
+                commit,
+                location,
+                index,
+                name,
+                message,
+            },
+            FoldFailure::Upcast(error) => upcast_error(error, commit, location, index, &name),
+        }
+    }
+}
+
+/// Folds one event, in its newest shape, into `data` with `definition`'s handlers; `applied`
+/// is called with the index of each upcaster that turned it.
+pub(super) fn fold_one<D: ModelDefinition>(
+    definition: &D,
+    names: &EventNames,
+    upcasters: &Upcasters,
+    data: &mut D::Data,
+    event: &Event,
+    context: &EventContext<'_>,
+    applied: impl FnMut(usize),
+) -> Result<(), FoldFailure> {
+    let newest = upcasters.run(event, applied).map_err(FoldFailure::Upcast)?;
+    let event = newest.as_ref().unwrap_or(event);
+    let typed = match names.find(event.name()) {
+        Matched::Unknown => {
+            return definition
+                .fallback(data, event, context)
+                .map_err(|e| FoldFailure::Refused(e.to_string()))
+        }
+        Matched::Exact => event.to_typed::<D::Event>(),
+        Matched::Respelled(name) => event.to_typed_as::<D::Event>(name),
+    }
+    .map_err(|e| FoldFailure::BadData(e.to_string()))?;
+    definition
+        .apply(data, typed, context)
+        .map_err(|e| FoldFailure::Refused(e.to_string()))
 }
 
 pub(super) type StopBefore<'a> = Option<&'a dyn Fn(&Commit) -> bool>;
@@ -40,7 +100,7 @@ impl<D: ModelDefinition> Shared<D> {
             Some(data) => Arc::new(State { data, position }),
             None => Arc::clone(base),
         };
-        let mut replay = self.store.replay().from(base.position + 1);
+        let mut replay = self.store.replay().stored().from(base.position + 1);
         if let Some(to) = to {
             replay = replay.to(to);
         }
@@ -95,7 +155,7 @@ impl<D: ModelDefinition> Shared<D> {
             return Ok(None);
         }
         let mut data = base.data.clone();
-        for commit in self.store.commits(base.position + 1..=to) {
+        for commit in self.store.commits_stored(base.position + 1..=to) {
             let commit = commit?;
             if !skipped.contains(&commit.number()) {
                 self.fold_commit(&mut data, &commit)?;
@@ -129,51 +189,20 @@ impl<D: ModelDefinition> Shared<D> {
                 index,
                 headers,
             };
-            let failure = match self.fold_event(data, event, &context) {
-                Ok(()) => continue,
-                Err(failure) => failure,
-            };
-            let location = self.store.storage().commit_location(number);
-            let name = event.name().to_owned();
-            return Err(match failure {
-                FoldFailure::Refused(message) => Error::Handler {
-                    commit: number,
-                    location,
-                    index,
-                    name,
-                    message,
-                },
-                FoldFailure::BadData(message) => Error::EventData {
-                    commit: number,
-                    location,
-                    index,
-                    name,
-                    message,
-                },
-            });
+            let folded = fold_one(
+                &*self.definition,
+                &self.names,
+                &self.upcasters,
+                data,
+                event,
+                &context,
+                |_| {},
+            );
+            if let Err(failure) = folded {
+                let location = self.store.storage().commit_location(number);
+                return Err(failure.into_error(number, location, index, event.name()));
+            }
         }
         Ok(())
-    }
-
-    fn fold_event(
-        &self,
-        data: &mut D::Data,
-        event: &Event,
-        context: &EventContext<'_>,
-    ) -> Result<(), FoldFailure> {
-        let typed = match self.names.find(event.name()) {
-            Matched::Unknown => {
-                return self
-                    .definition
-                    .fallback(data, event, context)
-                    .map_err(|e| FoldFailure::Refused(e.to_string()))
-            }
-            Matched::Exact => event.to_typed::<D::Event>(),
-            Matched::Respelled(name) => event.to_typed_as::<D::Event>(name),
-        }
-        .map_err(|e| FoldFailure::BadData(e.to_string()))?;
-        self.definition
-            .apply(data, typed, context)
-            .map_err(|e| FoldFailure::Refused(e.to_string()))
     }
 }

@@ -48,6 +48,7 @@ impl<D: ModelDefinition> Model<D> {
             .shared
             .store
             .subscribe(Start::After(position))?
+            .stored()
             .cancelled_by(Arc::clone(&stop));
         let model = Arc::downgrade(&self.shared);
         let thread = std::thread::Builder::new()

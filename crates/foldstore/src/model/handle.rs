@@ -98,6 +98,7 @@ impl<D: ModelDefinition> ModelBuilder<D> {
             shared: Arc::new(Shared {
                 store: self.store,
                 names: EventNames::of::<D::Event>(),
+                upcasters: self.definition.upcasters(),
                 scope,
                 snapshot_name,
                 definition: Arc::new(self.definition),
@@ -295,7 +296,7 @@ impl<D: ModelDefinition> Model<D> {
         for attempt in 1..=max_attempts {
             let state = shared.refresh()?;
             if let Some(tag) = &key_tag {
-                let held = shared.store.events_matching(&Query::tag(tag), 0)?;
+                let held = shared.store.events_matching_stored(&Query::tag(tag), 0)?;
                 if let Some(found) = held.first() {
                     return Ok(Outcome {
                         value: None,

@@ -106,6 +106,11 @@ impl<D: ModelDefinition> Dispatch<D> for Writer<D> {
     fn dispatch(&mut self, event: D::Event) -> Result<()> {
         // Untagged events are written as before tags existed (no `tags` member).
         let untyped = Event::from_typed(&event)?.tagged(self.definition.event_tags(&event));
+        // Version 1 is what an event without a version reads as: it is not written.
+        let untyped = match self.definition.event_version(&event) {
+            1 => untyped,
+            version => untyped.versioned(version),
+        };
         if let Some(scope) = self.scope.as_ref().filter(|scope| !scope.matches(&untyped)) {
             let problem = format!(
                 "event `{}` with tags {:?} does not match the model's scope {scope:?}, so the model could never see it: tag it (ModelDefinition::event_tags) to match the scope",

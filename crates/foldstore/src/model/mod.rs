@@ -9,9 +9,10 @@
 //! instances), `instance` (the views a domain model is built over), `state` (the state every
 //! clone shares), `fold` (the fold engine), `snapshots` (restoring and saving), `follow` (the
 //! background follower), `time_travel` ([`ModelAt`]), `report` (what was skipped), `names`
-//! (matching event names) and `scope` (scoped models: folding only the events of a query, and
+//! (matching event names), `check` (checking a definition against a whole store) and `scope` (scoped models: folding only the events of a query, and
 //! the names of their snapshots). `state` imports none of its siblings but `names` and `report`.
 
+mod check;
 mod fold;
 mod follow;
 mod handle;
@@ -23,6 +24,7 @@ mod snapshots;
 mod state;
 mod time_travel;
 
+pub use check::ModelCheck;
 pub use follow::Follower;
 pub use handle::{Model, ModelBuilder, DEFAULT_MAX_ATTEMPTS};
 pub use instance::{AggregatorData, CommitFlag, Outcome, ReadOnly, Writer};
@@ -35,6 +37,7 @@ use serde::Serialize;
 use crate::error::Result;
 use crate::event::{Event, Headers};
 use crate::query::Query;
+use crate::upcast::Upcasters;
 
 /// Where an event being folded comes from.
 #[derive(Clone, Copy, Debug)]
@@ -125,6 +128,28 @@ pub trait ModelDefinition: Send + Sync + 'static {
     fn event_tags(&self, event: &Self::Event) -> Vec<String> {
         let _ = event;
         Vec::new()
+    }
+
+    /// The version of a typed event's shape this model's instances dispatch: written as the
+    /// event's `version` member ([`Event::version`]) unless it is 1 (the default, which is what
+    /// an event without the member reads as). Raise it when the event's shape changes, and
+    /// add an upcaster from the old version in [`upcasters`](Self::upcasters).
+    fn event_version(&self, event: &Self::Event) -> u32 {
+        let _ = event;
+        1
+    }
+
+    /// The upcasters that bring the events of the log to the shapes of
+    /// [`Event`](Self::Event) before they are folded (before [`apply`](Self::apply),
+    /// [`fallback`](Self::fallback) and typed decoding); the default: none. Events the
+    /// model's own instances dispatch are folded as they are (they are of the newest shape).
+    ///
+    /// Upcasters shape the model's data, so a snapshot taken with other upcasters is not to
+    /// be trusted: change [`version`](Self::version) whenever the upcasters change, and the
+    /// model rebuilds from the log (skipping the older snapshots). Asked once, when the model
+    /// is defined. See [`Upcasters`](crate::Upcasters).
+    fn upcasters(&self) -> Upcasters {
+        Upcasters::new()
     }
 
     /// The data before any event.

@@ -99,7 +99,7 @@ impl<D: ModelDefinition> Shared<D> {
             .scoped_end(base.position, to, stop_before)
             .and_then(|through| {
                 let matched = if through > base.position {
-                    self.store.events_matching(scope, base.position)?
+                    self.store.events_matching_stored(scope, base.position)?
                 } else {
                     Vec::new()
                 };
@@ -163,6 +163,7 @@ impl<D: ModelDefinition> Shared<D> {
         for commit in self
             .store
             .replay()
+            .stored()
             .from(after + 1)
             .stop_before(stop_before)
             .commits()

@@ -14,6 +14,7 @@ use crate::error::Result;
 use crate::query::Query;
 use crate::snapshot::labels_of;
 use crate::store::Store;
+use crate::upcast::Upcasters;
 
 /// A model's data as of one commit.
 pub(crate) struct State<T> {
@@ -30,6 +31,8 @@ pub(super) struct Shared<D: ModelDefinition> {
     /// The name its snapshots are saved under (for a scoped model: with the scope's hash).
     pub(super) snapshot_name: Option<String>,
     pub(super) names: EventNames,
+    /// The definition's upcasters, asked once.
+    pub(super) upcasters: Upcasters,
     pub(super) snapshot_every: Option<u64>,
     pub(super) skip_failing_commits: bool,
     pub(super) state: RwLock<Option<Arc<State<D::Data>>>>,

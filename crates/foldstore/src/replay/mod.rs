@@ -31,6 +31,8 @@ pub struct Replay<'s> {
     from: u64,
     to: Option<u64>,
     stops: Stops<'s>,
+    /// Whether the store's upcasters apply (not for the store's own readers).
+    upcast: bool,
 }
 
 impl fmt::Debug for Replay<'_> {
@@ -95,7 +97,16 @@ impl<'s> Replay<'s> {
             from: 1,
             to: None,
             stops: Stops::default(),
+            upcast: true,
         }
+    }
+
+    /// The commits as stored, without the store's upcasters: for the store's own readers
+    /// (models, which apply their own upcasters; the event index; subscriptions, which
+    /// upcast what they deliver).
+    pub(crate) fn stored(mut self) -> Self {
+        self.upcast = false;
+        self
     }
 
     /// Starts at commit `number` (default 1; 0 is taken as 1).
@@ -198,6 +209,7 @@ impl<'s> Replay<'s> {
             grace: Grace::default(),
             patient: true,
             ended_pending: false,
+            upcast: self.upcast && !self.store.upcasters().is_empty(),
         }
     }
 }
@@ -227,6 +239,8 @@ pub struct Commits<'s> {
     patient: bool,
     /// Whether it ended at such a commit (when not `patient`).
     ended_pending: bool,
+    /// Whether the store's upcasters apply to what it yields.
+    upcast: bool,
 }
 
 impl fmt::Debug for Commits<'_> {
@@ -356,6 +370,13 @@ impl Iterator for Commits<'_> {
             return None;
         }
         let commit = match self.read_next() {
+            Ok(Some(mut commit)) if self.upcast => {
+                if let Err(e) = self.store.upcast(&mut commit) {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+                commit
+            }
             Ok(Some(commit)) => commit,
             Ok(None) => {
                 self.done = true;
@@ -427,12 +448,33 @@ impl Store {
         self.replay().range(range).commits()
     }
 
+    /// The commits in `range` as stored, without the store's upcasters (for its own readers).
+    pub(crate) fn commits_stored(&self, range: impl RangeBounds<u64>) -> Commits<'_> {
+        self.replay().range(range).stored().commits()
+    }
+
     /// Reads one commit, waiting for it, at most for its grace period ([`IN_PROGRESS_GRACE`]),
-    /// when another program may still be writing it in place.
+    /// when another program may still be writing it in place. The store's upcasters apply
+    /// ([`StoreBuilder::upcasters`](crate::StoreBuilder::upcasters)).
     ///
     /// # Errors
-    /// [`Error::OutOfRange`] when it does not exist; [`Error::CorruptCommit`] when it is damaged.
+    /// [`Error::OutOfRange`] when it does not exist; [`Error::CorruptCommit`] when it is damaged;
+    /// [`Error::Upcast`] when an upcaster fails on one of its events.
     pub fn read_commit(&self, number: u64) -> Result<Commit> {
+        let mut commit = self.read_commit_stored(number)?;
+        self.upcast(&mut commit)?;
+        Ok(commit)
+    }
+
+    /// Applies the store's upcasters to the events of `commit`, read as stored.
+    pub(crate) fn upcast(&self, commit: &mut Commit) -> Result<()> {
+        let number = commit.number();
+        self.upcasters()
+            .upcast_commit(commit, || self.storage().commit_location(number))
+    }
+
+    /// As [`read_commit`](Self::read_commit), without the store's upcasters.
+    pub(crate) fn read_commit_stored(&self, number: u64) -> Result<Commit> {
         let storage = self.storage();
         if number == 0 {
             return Err(Error::OutOfRange {

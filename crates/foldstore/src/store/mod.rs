@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use crate::error::Result;
 use crate::storage::{MemoryStorage, Storage};
+use crate::upcast::Upcasters;
 
 pub use commit::{Block, HeaderFactory};
 pub(crate) use index::{EventIndex, Postings, SAVED_NAME};
@@ -57,6 +58,8 @@ struct Inner {
     tip: Tip,
     /// Which commits hold events of each name and tag, filled on first use.
     index: EventIndex,
+    /// Applied to the events handed to callers (see [`StoreBuilder::upcasters`]).
+    upcasters: Upcasters,
 }
 
 impl fmt::Debug for Store {
@@ -97,8 +100,23 @@ impl Store {
                 storage,
                 path,
                 headers,
+                upcasters: Upcasters::new(),
             }),
         }
+    }
+
+    /// This new store with `upcasters` (before any clone is made).
+    pub(super) fn upcast_with(mut self, upcasters: Upcasters) -> Store {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.upcasters = upcasters;
+        }
+        self
+    }
+
+    /// The upcasters applied to the events the store hands to its callers (see
+    /// [`StoreBuilder::upcasters`]); none by default.
+    pub fn upcasters(&self) -> &Upcasters {
+        &self.inner.upcasters
     }
 
     /// The storage backend.

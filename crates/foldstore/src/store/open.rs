@@ -9,6 +9,7 @@ use super::Store;
 use crate::error::{Error, Result};
 use crate::event::Headers;
 use crate::storage::{Durability, JournalStorage, LooseStorage, Storage};
+use crate::upcast::Upcasters;
 
 /// Options for opening a [`Store`]; made by [`Store::builder`].
 #[must_use]
@@ -18,6 +19,7 @@ pub struct StoreBuilder {
     durability: Durability,
     layout: Option<Layout>,
     headers: Option<Arc<HeaderFactory>>,
+    upcasters: Upcasters,
 }
 
 /// How a folder store lays out its commits.
@@ -67,6 +69,7 @@ impl fmt::Debug for StoreBuilder {
             .field("durability", &self.durability)
             .field("layout", &self.layout)
             .field("headers", &self.headers.as_ref().map(|_| "<factory>"))
+            .field("upcasters", &self.upcasters)
             .finish()
     }
 }
@@ -79,6 +82,20 @@ impl StoreBuilder {
         F: Fn() -> Headers + Send + Sync + 'static,
     {
         self.headers = Some(Arc::new(factory));
+        self
+    }
+
+    /// The upcasters applied to every event the store hands to its caller: replays
+    /// ([`Store::replay`], [`Store::commits`], [`Store::read_commit`]), subscriptions, and
+    /// what is built on them (projections, the async API), and the events of
+    /// [`Store::events_matching`] (which still match by what is stored). Default: none.
+    ///
+    /// Models do not use them: a model applies its own
+    /// ([`ModelDefinition::upcasters`](crate::ModelDefinition::upcasters)), so that its
+    /// snapshots' version covers everything that shapes its data. Nothing is written back:
+    /// copies, `verify` and raw reads ([`Store::raw_commits`]) see the stored bytes.
+    pub fn upcasters(mut self, upcasters: Upcasters) -> Self {
+        self.upcasters = upcasters;
         self
     }
 
@@ -150,7 +167,8 @@ impl StoreBuilder {
             }
         };
         storage.exists()?;
-        Ok(Store::from_parts(storage, path, self.headers))
+        let store = Store::from_parts(storage, path, self.headers);
+        Ok(store.upcast_with(self.upcasters))
     }
 }
 
@@ -177,6 +195,7 @@ impl Store {
             durability: Durability::default(),
             layout: None,
             headers: None,
+            upcasters: Upcasters::new(),
         }
     }
 }
