@@ -142,10 +142,22 @@ fn the_original_replays_a_store_written_by_foldstore() {
     assert_eq!(not_marked.unwrap(), None);
     assert_eq!(store.log(&annotated).unwrap(), 3);
     assert_eq!(store.log(&alone_without_data).unwrap(), 4);
+    // foldstore's own members of an event: its shape's version and its tags.
+    let versioned = Event::with_data(
+        "memberHasMoved",
+        json!({"name": "wendy", "address": {"city": "Oslo"}}),
+    )
+    .versioned(3)
+    .tagged(["member:wendy"]);
+    assert_eq!(store.log(&versioned).unwrap(), 5);
 
     let mut expected = vec![registered.to_value()];
     expected.extend(block.iter().map(Event::to_value));
-    expected.extend([annotated.to_value(), alone_without_data.to_value()]);
+    expected.extend([
+        annotated.to_value(),
+        alone_without_data.to_value(),
+        versioned.to_value(),
+    ]);
 
     let ours = foldstore_replay(&store);
     assert_eq!(events_of(&ours), expected);
@@ -159,6 +171,8 @@ fn the_original_replays_a_store_written_by_foldstore() {
     assert_eq!(theirs[2]["event"].get("data"), Some(&Value::Null));
     assert!(theirs[5]["event"].get("data").is_none(), "{}", theirs[5]);
     assert_eq!(theirs[4]["event"]["source"], "import");
+    assert_eq!(theirs[6]["event"]["version"], 3);
+    assert_eq!(theirs[6]["event"]["tags"], json!(["member:wendy"]));
     for line in &theirs {
         let headers = line["headers"].as_object().unwrap();
         assert_eq!(headers.keys().collect::<Vec<_>>(), ["time", "user"]);
