@@ -72,7 +72,9 @@ impl JournalStorage {
             if let Some(outcome) = queue.done.remove(&ticket) {
                 return outcome;
             }
-            if !queue.leading {
+            // A writer whose request is in a batch being synced waits for its outcome; it
+            // leads only when requests wait to be written.
+            if !queue.leading && !queue.pending.is_empty() {
                 queue.leading = true;
                 let batch = std::mem::take(&mut queue.pending);
                 drop(queue);
@@ -80,8 +82,18 @@ impl JournalStorage {
                     shared,
                     tickets: batch.iter().map(|r| r.ticket).collect(),
                     finished: false,
+                    leads: true,
                 };
-                let outcomes = self.write_batch(&batch);
+                let written = self.write_batch_unsynced(&batch);
+                // Written, the lock released: the next batch may be written while this one
+                // syncs (its sync covers this batch's records too, which are before its own).
+                {
+                    let mut queue = shared.queue.lock().unwrap_or_else(|e| e.into_inner());
+                    queue.leading = false;
+                    leading.leads = false;
+                    shared.turn.notify_all();
+                }
+                let outcomes = written.map(|written| self.sync_batch(written));
                 leading.finished = true;
                 queue = shared.queue.lock().unwrap_or_else(|e| e.into_inner());
                 match outcomes {
@@ -107,7 +119,6 @@ impl JournalStorage {
                         }
                     }
                 }
-                queue.leading = false;
                 shared.turn.notify_all();
                 continue;
             }
@@ -129,6 +140,7 @@ impl JournalStorage {
             shared,
             tickets: Vec::new(),
             finished: false,
+            leads: true,
         }
     }
 
@@ -167,6 +179,8 @@ pub(super) struct Leading<'s> {
     shared: &'s Shared,
     tickets: Vec<u64>,
     finished: bool,
+    /// Whether it still holds the turn (a leader syncing its batch has handed it on).
+    leads: bool,
 }
 
 impl Drop for Leading<'_> {
@@ -184,7 +198,9 @@ impl Drop for Leading<'_> {
                 })
             });
         }
-        queue.leading = false;
+        if self.leads {
+            queue.leading = false;
+        }
         self.shared.turn.notify_all();
     }
 }

@@ -23,15 +23,22 @@ use super::{JournalStorage, View, FREE_SPACE_VERSION, LOCK_FILE, PREALLOCATE};
 use crate::error::{Error, Result};
 use crate::storage::local::fs::{Handle, Kind as PathKind, Open};
 use crate::storage::local::{Durability, STALE_TEMPORARY_AGE};
-use crate::storage::{Conflict, Storage};
+use crate::storage::Storage;
 
 impl JournalStorage {
-    /// Writes the queued requests as one batch, under the lock; returns each one's outcome, or
-    /// an error that concerns them all (nothing of the batch was written).
-    pub(super) fn write_batch(
-        &self,
-        batch: &[Request],
-    ) -> Result<Vec<Result<Result<u64, Conflict>>>> {
+    /// Writes the queued requests as one batch, under the lock, and syncs it after releasing
+    /// the lock; returns each one's outcome, or an error that concerns them all (nothing of
+    /// the batch was written).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(super) fn write_batch(&self, batch: &[Request]) -> Result<Vec<Outcome>> {
+        let written = self.write_batch_unsynced(batch)?;
+        Ok(self.sync_batch(written))
+    }
+
+    /// [`write_batch`](Self::write_batch) up to the sync, which is left to
+    /// [`sync_batch`](Self::sync_batch): the lock is released when this returns, so that
+    /// another batch (of this process or another) may be written while this one syncs.
+    pub(super) fn write_batch_unsynced(&self, batch: &[Request]) -> Result<WrittenBatch> {
         let lock = match self.lock_handle() {
             // A journal asked for in a folder that exists: made on its first write, as a loose
             // store's folder needs nothing to be written into.
@@ -195,6 +202,16 @@ impl JournalStorage {
         }
         drop(view);
         drop(unlock);
+        Ok(WrittenBatch { outcomes, pending })
+    }
+
+    /// Makes a batch written by [`write_batch_unsynced`](Self::write_batch_unsynced) durable
+    /// (when the journal syncs); returns each request's outcome.
+    pub(super) fn sync_batch(&self, written: WrittenBatch) -> Vec<Outcome> {
+        let WrittenBatch {
+            mut outcomes,
+            pending,
+        } = written;
         if let Some((deferred, part)) = pending {
             if let Err(error) = deferred.file.sync_data() {
                 if let Some(segment) = self.view().segments.get_mut(&part.first) {
@@ -212,10 +229,10 @@ impl JournalStorage {
                 }
             }
         }
-        Ok(outcomes
+        outcomes
             .into_iter()
             .map(|outcome| outcome.expect("every request has an outcome"))
-            .collect())
+            .collect()
     }
 
     /// Writes one part of a batch: starts its segment if it is new (closing the one before),
@@ -486,6 +503,13 @@ fn look_again(segment: &mut Segment, first: u64) {
     segment.last = None;
     segment.positions.retain(|n, _| *n == first);
     segment.from_start = false;
+}
+
+/// A batch written but not yet synced: each request's outcome as far as writing goes, and the
+/// sync left to do.
+pub(super) struct WrittenBatch {
+    outcomes: Vec<Option<Outcome>>,
+    pending: Option<(Deferred, Part)>,
 }
 
 /// The sync of a part's records, left to be done once the lock is released.
