@@ -274,6 +274,10 @@ Conditional appends:
         /// letter's case does not count (memberHasMoved is MemberHasMoved), as in the original.
         #[arg(long, value_name = "NAME")]
         name: Vec<String>,
+        /// --name matches only names spelled exactly so (memberHasMoved is not
+        /// MemberHasMoved).
+        #[arg(long, requires = "name")]
+        exact_names: bool,
         /// Only events carrying this tag (may be given more than once: all of them).
         #[arg(long, value_name = "TAG")]
         tag: Vec<String>,
@@ -305,9 +309,15 @@ Conditional appends:
     Log {
         #[command(flatten)]
         scan: ScanArgs,
-        /// Only commits with at least one event of this name (may be given more than once).
+        /// Only commits with at least one event of this name (may be given more than once). The
+        /// first letter's case does not count (memberHasMoved is MemberHasMoved), as in the
+        /// original.
         #[arg(long, value_name = "NAME")]
         name: Vec<String>,
+        /// --name matches only names spelled exactly so (memberHasMoved is not
+        /// MemberHasMoved).
+        #[arg(long, requires = "name")]
+        exact_names: bool,
         /// One JSON object a line: `{"commit", "time", "bytes", "events": [names]}`.
         #[arg(long)]
         json: bool,
@@ -358,16 +368,24 @@ Conditional appends:
     /// Count what a store holds: commits, events (by name), bytes, first and last time,
     /// snapshots.
     ///
+    /// Event names are counted by the original package's rule: memberHasMoved and
+    /// MemberHasMoved are one event (the spellings seen are listed; see --exact-names).
     /// Reads every commit. Damaged commits are listed, and make the status 1.
     #[command(after_help = "Examples:
   foldstore stats ./members
-  foldstore stats ./members --json | jq .events_by_name")]
+  foldstore stats ./members --json | jq .events_by_name
+  foldstore stats ./members --exact-names")]
     Stats {
         /// The store: a folder, or a postgres:// or s3:// address.
         store: PathBuf,
         /// Print the report as one JSON object.
         #[arg(long)]
         json: bool,
+        /// Count each spelling of an event name apart. By default names that differ only in
+        /// the case of their first letter are one event, as in the original package
+        /// (memberHasMoved is MemberHasMoved), and the spellings seen are shown beside it.
+        #[arg(long)]
+        exact_names: bool,
     },
 
     /// List each model's snapshots: the commit they hold the fold of, their time and size.

@@ -53,6 +53,8 @@ pub struct Selection {
     pub until: Option<TimeArg>,
     /// Event names; empty selects every name.
     pub names: Vec<String>,
+    /// Whether names match only as spelled (else by the original's first-letter rule).
+    pub exact_names: bool,
     /// The most to print (events or commits); `None`: all.
     pub limit: Option<u64>,
 }
@@ -89,9 +91,17 @@ impl Selection {
     }
 
     /// Whether the event has one of the names (or no names are selected), by the original
-    /// package's rule: `memberHasMoved` and `MemberHasMoved` are one name.
+    /// package's rule (`memberHasMoved` and `MemberHasMoved` are one name), or as spelled
+    /// with `exact_names`.
     pub fn name_matches(&self, event: &Event) -> bool {
-        self.names.is_empty() || self.names.iter().any(|name| same_name(name, event.name()))
+        self.names.is_empty()
+            || self.names.iter().any(|name| {
+                if self.exact_names {
+                    name == event.name()
+                } else {
+                    same_name(name, event.name())
+                }
+            })
     }
 
     /// Whether `printed` (events or commits) is as many as may be printed.

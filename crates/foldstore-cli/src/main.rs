@@ -68,6 +68,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Events {
             mut scan,
             name,
+            exact_names,
             tag,
             after,
             pretty,
@@ -85,19 +86,24 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             cmd::events::run(
                 &open_existing(&scan.store)?,
                 scan.range,
-                &selection(scan.time, scan.limit, name),
+                &selection(scan.time, scan.limit, name, exact_names),
                 query.as_ref(),
                 pretty,
                 follow,
             )
         }
-        Command::Log { scan, name, json } => {
+        Command::Log {
+            scan,
+            name,
+            exact_names,
+            json,
+        } => {
             scan.range
                 .check(&format!("--from {}", scan.range.from.unwrap_or(1)))?;
             cmd::log::run(
                 &open_existing(&scan.store)?,
                 scan.range,
-                &selection(scan.time, scan.limit, name),
+                &selection(scan.time, scan.limit, name, exact_names),
                 json,
             )
         }
@@ -112,7 +118,11 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             follow,
             json,
         } => cmd::tail::run(&open_existing(&store)?, lines, follow, json),
-        Command::Stats { store, json } => cmd::stats::run(&open_existing(&store)?, json),
+        Command::Stats {
+            store,
+            json,
+            exact_names,
+        } => cmd::stats::run(&open_existing(&store)?, json, exact_names),
         Command::Snapshots { store, json } => cmd::snapshots::run(&open_existing(&store)?, json),
         Command::Verify { store, json } => cmd::verify::run(&open_existing(&store)?, json),
         Command::Repair {
@@ -141,11 +151,17 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn selection(time: TimeArgs, limit: Option<u64>, names: Vec<String>) -> Selection {
+fn selection(
+    time: TimeArgs,
+    limit: Option<u64>,
+    names: Vec<String>,
+    exact_names: bool,
+) -> Selection {
     Selection {
         since: time.since,
         until: time.until,
         names,
+        exact_names,
         limit,
     }
 }

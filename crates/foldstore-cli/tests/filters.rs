@@ -189,3 +189,42 @@ fn events_keep_their_json_lines_without_filters() {
     outcome.expect_code(0);
     assert_eq!(outcome.json_lines(), expected_lines(&store));
 }
+
+#[test]
+fn exact_names_match_only_the_spelling_given() {
+    let dir = TestDir::new();
+    let store = dir.join("s");
+    write_commit(&store, 1, None, json!([{"name": "memberHasMoved"}]));
+    write_commit(&store, 2, None, json!([{"name": "MemberHasMoved"}]));
+    write_commit(&store, 3, None, json!([{"name": "other"}]));
+    let moved = |commit: u64, name: &str| (commit, name.to_owned());
+    // Through the index (a name given), and commit by commit (following).
+    assert_eq!(
+        events(&store, &["--name", "memberHasMoved"]),
+        [moved(1, "memberHasMoved"), moved(2, "MemberHasMoved")]
+    );
+    assert_eq!(
+        events(&store, &["--name", "memberHasMoved", "--exact-names"]),
+        [moved(1, "memberHasMoved")]
+    );
+    assert_eq!(
+        events(&store, &["--name", "MemberHasMoved", "--exact-names", "-f", "-n", "1"]),
+        [moved(2, "MemberHasMoved")]
+    );
+    let commits = |args: &[&str]| -> Vec<u64> {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let outcome = run_on("log", &store, &all);
+        outcome.expect_code(0);
+        outcome
+            .json_lines()
+            .iter()
+            .map(|line| line["commit"].as_u64().expect("a number"))
+            .collect()
+    };
+    assert_eq!(commits(&["--name", "memberHasMoved"]), [1, 2]);
+    assert_eq!(commits(&["--name", "MemberHasMoved", "--exact-names"]), [2]);
+    run_on("log", &store, &["--exact-names"])
+        .expect_code(2)
+        .expect_stderr_contains(&["--name"]);
+}

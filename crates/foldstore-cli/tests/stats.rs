@@ -43,6 +43,7 @@ fn stats_json_counts_everything() {
             "commits": 5,
             "events": 6,
             "events_by_name": {"a": 1, "b": 1, "hello": 1, "moved": 1, "nothing": 1, "text": 1},
+            "name_spellings": {},
             "bytes": commit_bytes(&store, 1..=5),
             "first": {"commit": 1, "time": commit_time(&store, 1)},
             "last": {"commit": 5, "time": commit_time(&store, 5)},
@@ -177,4 +178,42 @@ fn stats_reports_damage_and_fails() {
         &format!("  {}: ", two.display()),
         "foldstore verify",
     ]);
+}
+
+#[test]
+fn stats_counts_names_by_the_first_letter_rule_unless_exact() {
+    let dir = TestDir::new();
+    let store = dir.join("s");
+    write_commit(
+        &store,
+        1,
+        None,
+        json!([{"name": "memberHasMoved"}, {"name": "MemberHasMoved"}, {"name": "memberHasMoved"}]),
+    );
+    write_commit(&store, 2, None, json!([{"name": "other"}, {"name": "MemberHasmoved"}]));
+    let outcome = run_on("stats", &store, &["--json"]);
+    outcome.expect_code(0);
+    let report = &outcome.json_lines()[0];
+    assert_eq!(
+        report["events_by_name"],
+        json!({"memberHasMoved": 3, "MemberHasmoved": 1, "other": 1})
+    );
+    assert_eq!(
+        report["name_spellings"],
+        json!({"memberHasMoved": {"MemberHasMoved": 1, "memberHasMoved": 2}})
+    );
+    let text = run_on("stats", &store, &[]);
+    text.expect_code(0).expect_stdout_contains(&[
+        "  3  memberHasMoved  (written MemberHasMoved 1, memberHasMoved 2)\n",
+        "  1  other\n",
+    ]);
+
+    let exact = run_on("stats", &store, &["--json", "--exact-names"]);
+    exact.expect_code(0);
+    let report = &exact.json_lines()[0];
+    assert_eq!(
+        report["events_by_name"],
+        json!({"memberHasMoved": 2, "MemberHasMoved": 1, "MemberHasmoved": 1, "other": 1})
+    );
+    assert_eq!(report["name_spellings"], json!({}));
 }

@@ -51,7 +51,10 @@ pub fn run(
                 {
                     break;
                 }
-                if selection.headers_time_matches(&matched.headers) {
+                // The index matches names by the original's rule; --exact-names narrows it.
+                if selection.headers_time_matches(&matched.headers)
+                    && selection.name_matches(&matched.event)
+                {
                     lines.write(matched.commit, &matched.headers, &matched.event)?;
                 }
             }

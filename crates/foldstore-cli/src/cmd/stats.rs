@@ -5,7 +5,7 @@ use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
 use anstyle::Style;
-use foldstore::{Finding, RawCommit, Scanned, Store};
+use foldstore::{same_name, Finding, RawCommit, Scanned, Store};
 use serde_json::{json, Map, Value};
 
 use crate::output::{
@@ -38,18 +38,32 @@ struct Stats {
     problems: Vec<Finding>,
 }
 
-/// Reads every commit and snapshot of `store` and prints what it holds.
+/// The events of one name, counted: by the original package's rule (`memberHasMoved` and
+/// `MemberHasMoved` are one event), or one exact spelling.
+#[derive(Debug)]
+struct NameCount {
+    /// The name shown: the most frequent spelling (the first in sorted order on a tie).
+    name: String,
+    /// The events of every spelling.
+    total: u64,
+    /// Each spelling seen and its events, in sorted order.
+    spellings: Vec<(String, u64)>,
+}
+
+/// Reads every commit and snapshot of `store` and prints what it holds; event names are
+/// counted by the original's first-letter rule unless `exact_names`.
 ///
 /// # Errors
 /// When the store cannot be listed, or the output written. Damage is reported, with status 1.
-pub fn run(store: &Store, json: bool) -> anyhow::Result<ExitCode> {
+pub fn run(store: &Store, json: bool, exact_names: bool) -> anyhow::Result<ExitCode> {
     let stats = count(store)?;
+    let names = names_by_count(&stats, exact_names);
     let mut out = BufWriter::new(io::stdout().lock());
     if json {
-        serde_json::to_writer(&mut out, &to_json(store, &stats))?;
+        serde_json::to_writer(&mut out, &to_json(store, &stats, &names))?;
         out.write_all(b"\n")?;
     } else {
-        write_text(&mut out, store, &stats, &Palette::stdout())?;
+        write_text(&mut out, store, &stats, &names, &Palette::stdout())?;
     }
     out.flush()?;
     Ok(if stats.problems.is_empty() {
@@ -152,25 +166,57 @@ fn count(store: &Store) -> anyhow::Result<Stats> {
     Ok(stats)
 }
 
-/// Event names with their counts, the most frequent first (then by name).
-fn names_by_count(stats: &Stats) -> Vec<(&str, u64)> {
-    let mut names: Vec<(&str, u64)> = stats
-        .by_name
-        .iter()
-        .map(|(name, n)| (name.as_str(), *n))
-        .collect();
-    names.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+/// Event names with their counts, the most frequent first (then by name): spellings that
+/// differ only in the case of their first letter counted as one name, unless `exact`.
+fn names_by_count(stats: &Stats, exact: bool) -> Vec<NameCount> {
+    let mut names: Vec<NameCount> = Vec::new();
+    for (spelling, &n) in &stats.by_name {
+        let group = if exact {
+            None
+        } else {
+            names.iter_mut().find(|group| same_name(&group.name, spelling))
+        };
+        match group {
+            Some(group) => {
+                group.total += n;
+                group.spellings.push((spelling.clone(), n));
+                let most = group.spellings.iter().map(|(_, n)| *n).max().unwrap_or(0);
+                if let Some((name, _)) = group.spellings.iter().find(|(_, n)| *n == most) {
+                    group.name.clone_from(name);
+                }
+            }
+            None => names.push(NameCount {
+                name: spelling.clone(),
+                total: n,
+                spellings: vec![(spelling.clone(), n)],
+            }),
+        }
+    }
+    names.sort_by(|a, b| b.total.cmp(&a.total).then(a.name.cmp(&b.name)));
     names
 }
 
-fn to_json(store: &Store, stats: &Stats) -> Value {
+fn to_json(store: &Store, stats: &Stats, names: &[NameCount]) -> Value {
     let timed = |t: &Option<Timed>| {
         t.as_ref()
             .map_or(Value::Null, |t| json!({"commit": t.commit, "time": t.time}))
     };
-    let by_name: Map<String, Value> = names_by_count(stats)
-        .into_iter()
-        .map(|(name, n)| (name.to_owned(), n.into()))
+    let by_name: Map<String, Value> = names
+        .iter()
+        .map(|group| (group.name.clone(), group.total.into()))
+        .collect();
+    // Only the names written in more than one way.
+    let spellings: Map<String, Value> = names
+        .iter()
+        .filter(|group| group.spellings.len() > 1)
+        .map(|group| {
+            let counts: Map<String, Value> = group
+                .spellings
+                .iter()
+                .map(|(spelling, n)| (spelling.clone(), (*n).into()))
+                .collect();
+            (group.name.clone(), Value::Object(counts))
+        })
         .collect();
     json!({
         "store": store.path().map(|p| p.display().to_string()),
@@ -178,6 +224,7 @@ fn to_json(store: &Store, stats: &Stats) -> Value {
         "commits": stats.commits,
         "events": stats.events,
         "events_by_name": by_name,
+        "name_spellings": spellings,
         "bytes": stats.commit_bytes,
         "first": timed(&stats.first),
         "last": timed(&stats.last),
@@ -191,7 +238,13 @@ fn to_json(store: &Store, stats: &Stats) -> Value {
     })
 }
 
-fn write_text(out: &mut dyn Write, store: &Store, stats: &Stats, p: &Palette) -> io::Result<()> {
+fn write_text(
+    out: &mut dyn Write,
+    store: &Store,
+    stats: &Stats,
+    names: &[NameCount],
+    p: &Palette,
+) -> io::Result<()> {
     let label = |text: &str| styled(p.label, format!("{text:<10}"));
     if let Some(path) = store.path() {
         writeln!(
@@ -243,12 +296,29 @@ fn write_text(out: &mut dyn Write, store: &Store, stats: &Stats, p: &Palette) ->
         )?;
     }
     writeln!(out)?;
-    let names = names_by_count(stats);
     if !names.is_empty() {
         writeln!(out, "{}", styled(p.label, "events by name"))?;
-        let width = names.first().map_or(1, |(_, n)| n.to_string().len());
-        for (name, n) in names {
-            writeln!(out, "  {n:>width$}  {}", styled(p.name, printable(name)))?;
+        let width = names.first().map_or(1, |group| group.total.to_string().len());
+        for group in names {
+            write!(
+                out,
+                "  {:>width$}  {}",
+                group.total,
+                styled(p.name, printable(&group.name))
+            )?;
+            if group.spellings.len() > 1 {
+                let spellings: Vec<String> = group
+                    .spellings
+                    .iter()
+                    .map(|(spelling, n)| format!("{} {n}", printable(spelling)))
+                    .collect();
+                write!(
+                    out,
+                    "  {}",
+                    styled(p.dim, format!("(written {})", spellings.join(", ")))
+                )?;
+            }
+            writeln!(out)?;
         }
     }
     if !stats.problems.is_empty() {
