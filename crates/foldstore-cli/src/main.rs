@@ -137,6 +137,15 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             json,
             layout,
         } => cmd::copy::run(&from, &to, force, json, layout),
+        Command::Export { store, range } => {
+            range.check(&format!("--from {}", range.from.unwrap_or(1)))?;
+            cmd::export::run(&open_existing(&store)?, range)
+        }
+        Command::Import {
+            store,
+            file,
+            layout,
+        } => cmd::import::run(&store, file.as_deref(), layout),
         Command::Bench { workload } => cmd::bench::run(workload),
         Command::Demo { store } => demo(&store),
         Command::Completions { shell } => {

@@ -208,7 +208,10 @@ fn exact_names_match_only_the_spelling_given() {
         [moved(1, "memberHasMoved")]
     );
     assert_eq!(
-        events(&store, &["--name", "MemberHasMoved", "--exact-names", "-f", "-n", "1"]),
+        events(
+            &store,
+            &["--name", "MemberHasMoved", "--exact-names", "-f", "-n", "1"]
+        ),
         [moved(2, "MemberHasMoved")]
     );
     let commits = |args: &[&str]| -> Vec<u64> {

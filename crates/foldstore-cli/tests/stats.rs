@@ -190,7 +190,12 @@ fn stats_counts_names_by_the_first_letter_rule_unless_exact() {
         None,
         json!([{"name": "memberHasMoved"}, {"name": "MemberHasMoved"}, {"name": "memberHasMoved"}]),
     );
-    write_commit(&store, 2, None, json!([{"name": "other"}, {"name": "MemberHasmoved"}]));
+    write_commit(
+        &store,
+        2,
+        None,
+        json!([{"name": "other"}, {"name": "MemberHasmoved"}]),
+    );
     let outcome = run_on("stats", &store, &["--json"]);
     outcome.expect_code(0);
     let report = &outcome.json_lines()[0];

@@ -4,6 +4,8 @@ pub mod append;
 pub mod bench;
 pub mod copy;
 pub mod events;
+pub mod export;
+pub mod import;
 pub mod log;
 pub mod repair;
 pub mod show;

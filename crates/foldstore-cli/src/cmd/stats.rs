@@ -174,7 +174,9 @@ fn names_by_count(stats: &Stats, exact: bool) -> Vec<NameCount> {
         let group = if exact {
             None
         } else {
-            names.iter_mut().find(|group| same_name(&group.name, spelling))
+            names
+                .iter_mut()
+                .find(|group| same_name(&group.name, spelling))
         };
         match group {
             Some(group) => {
@@ -298,7 +300,9 @@ fn write_text(
     writeln!(out)?;
     if !names.is_empty() {
         writeln!(out, "{}", styled(p.label, "events by name"))?;
-        let width = names.first().map_or(1, |group| group.total.to_string().len());
+        let width = names
+            .first()
+            .map_or(1, |group| group.total.to_string().len());
         for group in names {
             write!(
                 out,

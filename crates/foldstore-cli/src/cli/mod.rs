@@ -2,10 +2,14 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::filter::{parse_time, TimeArg};
-use crate::output::event_problem;
+mod args;
+mod bench;
+
+use args::{parse_commit, parse_event_name};
+pub use args::{BadCommandLine, BoundaryArgs, CommitArg, LayoutArg, RangeArgs, ScanArgs, TimeArgs};
+pub use bench::{BenchDurability, BenchWorkload};
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -76,134 +80,6 @@ pub enum ColorWhen {
     Always,
     /// Never.
     Never,
-}
-
-/// A range of commit numbers.
-#[derive(Clone, Copy, Debug, Args)]
-pub struct RangeArgs {
-    /// The first commit (default 1).
-    #[arg(long, value_name = "N")]
-    pub from: Option<u64>,
-    /// The last commit (default, and beyond it: the last commit of the store).
-    #[arg(long, value_name = "N")]
-    pub to: Option<u64>,
-}
-
-impl RangeArgs {
-    /// Checks the range is not backwards (`--from 5 --to 3`); `from_flag` is how the command
-    /// line wrote the start (`--from 5`, or `--after 4`).
-    ///
-    /// # Errors
-    /// [`BadCommandLine`] saying so.
-    pub fn check(&self, from_flag: &str) -> Result<(), BadCommandLine> {
-        match self.to {
-            Some(to) if to < self.from.unwrap_or(1) => Err(BadCommandLine(format!(
-                "--to {to} is before {from_flag}: the range holds no commit"
-            ))),
-            _ => Ok(()),
-        }
-    }
-}
-
-/// A mistake on the command line that clap cannot see (it involves two arguments' values):
-/// reported like clap's own, with exit status 2.
-#[derive(Debug)]
-pub struct BadCommandLine(pub String);
-
-impl std::fmt::Display for BadCommandLine {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} (see --help)", self.0)
-    }
-}
-
-impl std::error::Error for BadCommandLine {}
-
-/// Selecting commits by their `time` header.
-#[derive(Clone, Debug, Args)]
-pub struct TimeArgs {
-    /// Only commits whose time is at or after TIME (UTC; e.g. 2026-11-27T15:03:30Z or 2026-11-27).
-    #[arg(long, value_name = "TIME", value_parser = parse_time)]
-    pub since: Option<TimeArg>,
-    /// Only commits whose time is at or before TIME (a date includes that whole day).
-    #[arg(long, value_name = "TIME", value_parser = parse_time)]
-    pub until: Option<TimeArg>,
-}
-
-/// The commits a verb that reads a range of them covers: the store, the range, the time window.
-#[derive(Clone, Debug, Args)]
-pub struct ScanArgs {
-    /// The store: a folder, or a postgres:// or s3:// address.
-    pub store: PathBuf,
-    #[command(flatten)]
-    pub range: RangeArgs,
-    #[command(flatten)]
-    pub time: TimeArgs,
-    /// Print at most N (the first N selected: lines of events, commits of log).
-    #[arg(short = 'n', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-    pub limit: Option<u64>,
-}
-
-/// A commit named on the command line: by its number, or by its place from the end of the log.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CommitArg {
-    /// Commit N (from 1).
-    Number(u64),
-    /// The N-th commit from the end (1: the last).
-    FromEnd(u64),
-}
-
-/// Parses a commit: its number (from 1), `last`, or `-N` (the N-th from the end; `-1` is the
-/// last).
-fn parse_commit(text: &str) -> Result<CommitArg, String> {
-    let hint =
-        "use a commit number (from 1), last, or -N for the N-th from the end (-1 is the last)";
-    if text == "last" {
-        return Ok(CommitArg::FromEnd(1));
-    }
-    let (from_end, digits) = match text.strip_prefix('-') {
-        Some(digits) => (true, digits),
-        None => (false, text),
-    };
-    match digits.parse::<u64>() {
-        Ok(0) => Err(format!(
-            "{text:?} is not a commit: commit numbers start at 1; {hint}"
-        )),
-        Ok(n) if from_end => Ok(CommitArg::FromEnd(n)),
-        Ok(n) => Ok(CommitArg::Number(n)),
-        Err(e) => Err(format!("{text:?} is not a commit ({e}); {hint}")),
-    }
-}
-
-/// Parses an event name to write: one the original package can dispatch (not empty, not
-/// beginning with whitespace or a control character).
-fn parse_event_name(text: &str) -> Result<String, String> {
-    foldstore::Commit::check_event_name(text)
-        .map(|()| text.to_owned())
-        .map_err(|e| event_problem(&e))
-}
-
-/// How `foldstore append` tags its events and when it writes them.
-#[derive(Clone, Debug, Default, Args)]
-pub struct BoundaryArgs {
-    /// Tag the event (with --stdin: every event) with TAG, e.g. account:7 (may be given more
-    /// than once).
-    #[arg(long, value_name = "TAG")]
-    pub tag: Vec<String>,
-    /// Write only if no event matching the condition's query was committed after commit N (0:
-    /// none at all); else write nothing and exit with status 3. See "Conditional appends".
-    #[arg(long, value_name = "N")]
-    pub if_none_after: Option<u64>,
-    /// The condition's query: events carrying TAG (may be given more than once: all of them).
-    #[arg(long, value_name = "TAG", requires = "if_none_after")]
-    pub query_tag: Vec<String>,
-    /// The condition's query: events named NAME (may be given more than once: any of them).
-    #[arg(long, value_name = "NAME", requires = "if_none_after")]
-    pub query_name: Vec<String>,
-    /// Write only if no commit with this key is in the store yet; else write nothing and
-    /// print the number of the commit that holds it (status 0). The key is kept as the tag
-    /// idempotency:KEY of the first event.
-    #[arg(long, value_name = "KEY", conflicts_with = "if_none_after")]
-    pub idempotency_key: Option<String>,
 }
 
 /// The verbs.
@@ -471,6 +347,49 @@ Conditional appends:
         json: bool,
     },
 
+    /// Print commits as JSON lines, one commit a line, for `foldstore import`.
+    ///
+    /// Each line is {"commit": N, "headers": {...}, "events": [...]}: the commit's number and
+    /// its document, with its JSON text as stored (numbers, member order and escapes kept),
+    /// without whitespace between tokens. Commit boundaries and headers are kept, so that
+    /// export, import and export again prints the same lines.
+    #[command(after_help = "Examples:
+  foldstore export ./members > members.jsonl
+  foldstore export ./members --from 100 --to 200
+  foldstore export ./members | foldstore import ./members-copy
+  foldstore export ./members | jq -c '.events[].name'")]
+    Export {
+        /// The store: a folder, or a postgres:// or s3:// address.
+        store: PathBuf,
+        #[command(flatten)]
+        range: RangeArgs,
+    },
+
+    /// Write the commits of `foldstore export` lines into a store, each at its own number with
+    /// its own headers.
+    ///
+    /// The lines must be numbered one after another. The store may be empty, or hold some of
+    /// the commits already: those must be the same (headers and events), and are skipped, so
+    /// importing an export twice writes nothing the second time. A store holding other
+    /// commits, lines that would leave a gap, or any line that is not a commit are refused
+    /// before anything is written. Pretty-printed JSON is refused (one commit a line; `jq -c .`
+    /// makes it so). Each commit is written compact, as the original package writes it.
+    /// Creates the store's folder if it does not exist.
+    #[command(after_help = "Examples:
+  foldstore import ./members-copy members.jsonl
+  foldstore export ./members | foldstore import ./members-copy
+  foldstore import --layout journal ./members-journal members.jsonl
+  foldstore export ./members --from 101 | foldstore import ./members-copy -")]
+    Import {
+        /// The store: a folder, or a postgres:// or s3:// address.
+        store: PathBuf,
+        /// The file of exported lines (default, or -: standard input).
+        file: Option<PathBuf>,
+        /// The layout of the store when it is a new folder store (default: loose).
+        #[arg(long, value_name = "LAYOUT")]
+        layout: Option<LayoutArg>,
+    },
+
     /// Run the tutorial's membership database on a store: register, move and remove members
     /// through read-write instances, take a snapshot, and show the state.
     #[command(after_help = "Example:
@@ -510,81 +429,4 @@ Conditional appends:
         /// The shell.
         shell: clap_complete::Shell,
     },
-}
-
-/// What `foldstore bench` measures.
-#[derive(Debug, Subcommand)]
-pub enum BenchWorkload {
-    /// Append N commits to a new store (in a temporary folder, removed afterwards, or --dir,
-    /// kept), from W threads sharing one store.
-    Append {
-        /// How many commits to append.
-        #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
-        commits: u64,
-        /// How many events each commit holds.
-        #[arg(long, value_name = "E", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
-        events_per_commit: u64,
-        /// How many threads append at once, to one store (they share the commits out).
-        #[arg(long, value_name = "W", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1024))]
-        writers: u64,
-        /// immediate: each commit is synced before the call returns (the library's default);
-        /// none: no syncs.
-        #[arg(long, value_name = "D", default_value = "immediate")]
-        durability: BenchDurability,
-        /// Make the store in this folder (which must not exist, or be empty) and keep it.
-        #[arg(long, value_name = "DIR")]
-        dir: Option<PathBuf>,
-        /// The layout of the store made.
-        #[arg(long, value_name = "LAYOUT", default_value = "loose")]
-        layout: LayoutArg,
-    },
-
-    /// Replay every event of a store: one it makes first (N commits, in a temporary folder,
-    /// not timed), or an existing STORE.
-    ///
-    /// The replay is timed from opening the store to its last event. A store just made is read
-    /// back from the operating system's cache; an existing one may be read from the disk.
-    Replay {
-        /// An existing store to replay (default: make one of --commits commits).
-        #[arg(conflicts_with_all = ["commits", "events_per_commit"])]
-        store: Option<PathBuf>,
-        /// How many commits the store made for the replay holds (default 10000).
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-        commits: Option<u64>,
-        /// How many events each commit of the store made for the replay holds (default 1).
-        #[arg(long, value_name = "E", value_parser = clap::value_parser!(u64).range(1..))]
-        events_per_commit: Option<u64>,
-        /// The layout of the store made for the replay (default: loose).
-        #[arg(long, value_name = "LAYOUT", conflicts_with = "store")]
-        layout: Option<LayoutArg>,
-    },
-}
-
-/// The layout of a new folder store.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum LayoutArg {
-    /// The original package's layout, one file per commit (`k.log`); the original package can
-    /// share it.
-    Loose,
-    /// foldstore's journal: commits as records of append-only segment files; much faster,
-    /// and foldstore only.
-    Journal,
-}
-
-impl From<LayoutArg> for foldstore::Layout {
-    fn from(layout: LayoutArg) -> Self {
-        match layout {
-            LayoutArg::Loose => foldstore::Layout::Loose,
-            LayoutArg::Journal => foldstore::Layout::Journal,
-        }
-    }
-}
-
-/// The durability of the commits `foldstore bench append` writes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum BenchDurability {
-    /// Sync each commit file and the folder before the write returns.
-    Immediate,
-    /// No syncs.
-    None,
 }
