@@ -63,8 +63,17 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             data,
             stdin,
             layout,
+            headers,
             boundary,
-        } => cmd::append::run(&store, name, data.as_deref(), stdin, layout, &boundary),
+        } => cmd::append::run(
+            &store,
+            name,
+            data.as_deref(),
+            stdin,
+            layout,
+            headers,
+            &boundary,
+        ),
         Command::Events {
             mut scan,
             name,
@@ -86,7 +95,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             cmd::events::run(
                 &open_existing(&scan.store)?,
                 scan.range,
-                &selection(scan.time, scan.limit, name, exact_names),
+                &selection(scan.time, scan.limit, scan.headers, name, exact_names),
                 query.as_ref(),
                 pretty,
                 follow,
@@ -103,7 +112,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             cmd::log::run(
                 &open_existing(&scan.store)?,
                 scan.range,
-                &selection(scan.time, scan.limit, name, exact_names),
+                &selection(scan.time, scan.limit, scan.headers, name, exact_names),
                 json,
             )
         }
@@ -163,10 +172,12 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
 fn selection(
     time: TimeArgs,
     limit: Option<u64>,
+    headers: Vec<(String, String)>,
     names: Vec<String>,
     exact_names: bool,
 ) -> Selection {
     Selection {
+        headers,
         since: time.since,
         until: time.until,
         names,

@@ -50,7 +50,8 @@ impl std::error::Error for BadCommandLine {}
 /// Selecting commits by their `time` header.
 #[derive(Clone, Debug, Args)]
 pub struct TimeArgs {
-    /// Only commits whose time is at or after TIME (UTC; e.g. 2026-11-27T15:03:30Z or 2026-11-27).
+    /// Only commits whose time is at or after TIME (e.g. 2026-11-27T15:03:30Z,
+    /// 2026-11-27T16:03:30+01:00, 2026-11-27 (UTC), or a time ago: 1h, 2d).
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub since: Option<TimeArg>,
     /// Only commits whose time is at or before TIME (a date includes that whole day).
@@ -67,6 +68,11 @@ pub struct ScanArgs {
     pub range: RangeArgs,
     #[command(flatten)]
     pub time: TimeArgs,
+    /// Only commits with header KEY equal to VALUE, e.g. --header user=arjan (may be given
+    /// more than once: all of them). A header that is not a string matches its JSON text
+    /// (--header n=5 matches the number 5).
+    #[arg(long = "header", value_name = "KEY=VALUE", value_parser = parse_header)]
+    pub headers: Vec<(String, String)>,
     /// Print at most N (the first N selected: lines of events, commits of log).
     #[arg(short = 'n', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub limit: Option<u64>,
@@ -153,4 +159,27 @@ impl From<LayoutArg> for foldstore::Layout {
             LayoutArg::Journal => foldstore::Layout::Journal,
         }
     }
+}
+
+/// Parses a header `KEY=VALUE` (the value may hold `=`; the key must not be empty).
+pub(super) fn parse_header(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        _ => Err(format!(
+            "{text:?} is not a header: write KEY=VALUE, e.g. user=arjan"
+        )),
+    }
+}
+
+/// Parses a header to write, as [`parse_header`]; refuses the `commitId` header, which
+/// foldstore writes itself (a unique id by which a writer recognizes its own commit).
+pub(super) fn parse_header_to_write(text: &str) -> Result<(String, String), String> {
+    let (key, value) = parse_header(text)?;
+    if key == foldstore::COMMIT_ID_HEADER {
+        return Err(format!(
+            "the header {key:?} is foldstore's own (a unique id by which a writer recognizes \
+             its commit): choose another name"
+        ));
+    }
+    Ok((key, value))
 }

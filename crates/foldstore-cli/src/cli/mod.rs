@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 mod args;
 mod bench;
 
-use args::{parse_commit, parse_event_name};
+use args::{parse_commit, parse_event_name, parse_header_to_write};
 pub use args::{BadCommandLine, BoundaryArgs, CommitArg, LayoutArg, RangeArgs, ScanArgs, TimeArgs};
 pub use bench::{BenchDurability, BenchWorkload};
 
@@ -43,11 +43,12 @@ Environment:
   NO_COLOR       when set, no colors (unless --color always)
   CLICOLOR_FORCE when set, colors even when the output is not a terminal
 
-Times (--since, --until) are UTC, written as RFC 3339 (2026-11-27T15:03:30Z,
-2026-11-27T15:03:30.380Z) or as a date (2026-11-27). They select commits by their `time`
-header; with either option, commits without a readable time are left out. --until includes the
-whole of the last unit written: all of that day for a date, all of that second for a time
-without fractions.";
+Times (--since, --until) are written as RFC 3339 (2026-11-27T15:03:30Z,
+2026-11-27T15:03:30.380Z, 2026-11-27T16:03:30+01:00; UTC without an offset), as a date
+(2026-11-27, a UTC day), or as a time ago (90s, 15m, 1h, 2d, 1w, '1h 30m'). They select commits
+by their `time` header; with either option, commits without a readable time are left out.
+--until includes the whole of the last unit written: all of that day for a date, all of that
+second for a time without fractions.";
 
 /// Inspect, follow, copy, append to and verify foldstore event stores.
 ///
@@ -91,6 +92,7 @@ pub enum Command {
     #[command(after_help = "Examples:
   foldstore append ./members newMemberRegistered '{\"member\": {\"name\": \"peter pan\"}}'
   foldstore append ./members heartbeat
+  foldstore append ./members heartbeat --header user=arjan --header host=web-2
   printf '%s\\n' '{\"name\": \"a\", \"data\": 1}' '{\"name\": \"b\"}' | foldstore append ./members --stdin
   foldstore append --layout journal ./fast-store heartbeat
   foldstore append ./bank deposited '{\"amount\": 5}' --tag account:7
@@ -123,6 +125,10 @@ Conditional appends:
         /// asking for the other one is an error.
         #[arg(long, value_name = "LAYOUT")]
         layout: Option<LayoutArg>,
+        /// Add the header KEY with the string VALUE to the commit, e.g. --header user=arjan
+        /// (may be given more than once). The commit's `time` header is there unless given.
+        #[arg(long = "header", value_name = "KEY=VALUE", value_parser = parse_header_to_write)]
+        headers: Vec<(String, String)>,
         #[command(flatten)]
         boundary: BoundaryArgs,
     },
@@ -141,6 +147,8 @@ Conditional appends:
   foldstore events ./bank --tag account:7 --name deposited --name withdrawn
   foldstore events ./bank --tag account:7 --after 120
   foldstore events ./members --since 2026-11-27T15:00:00Z --until 2026-11-27
+  foldstore events ./members --since 2026-11-27T16:00:00+01:00
+  foldstore events ./members --since 2h --header user=arjan
   foldstore events ./members --pretty | less -R
   foldstore events -f ./members --from 100 --name memberHasMoved")]
     Events {
@@ -179,6 +187,7 @@ Conditional appends:
   foldstore log ./members --from 100 --to 120
   foldstore log ./members --from 100 -n 20
   foldstore log ./members --since 2026-11-27 --name memberHasMoved
+  foldstore log ./members --since 1d --header user=arjan
   foldstore log ./members --json | jq -r 'select(.bytes > 4096) | .commit'
   foldstore ls ./members | less"
     )]

@@ -52,7 +52,7 @@ pub fn run(
                     break;
                 }
                 // The index matches names by the original's rule; --exact-names narrows it.
-                if selection.headers_time_matches(&matched.headers)
+                if selection.headers_match(&matched.headers)
                     && selection.name_matches(&matched.event)
                 {
                     lines.write(matched.commit, &matched.headers, &matched.event)?;
@@ -73,7 +73,7 @@ pub fn run(
             'commits: for commit in replay.commits() {
                 let commit = commit?;
                 progress.inc();
-                if !selection.time_matches(&commit) {
+                if !selection.commit_headers_match(&commit) {
                     continue;
                 }
                 for event in commit.events() {
@@ -108,7 +108,7 @@ fn follow_events(
     let stop = stop_on_ctrl_c()?;
     let done = Arc::clone(&stop);
     follow_log(store, from, POLL_INTERVAL, &stop, |commit| {
-        if selection.time_matches(commit) {
+        if selection.commit_headers_match(commit) {
             for event in commit.events() {
                 if selection.limit_reached(lines.printed) {
                     break;
