@@ -3,6 +3,8 @@
 
 use std::time::{Duration, SystemTime};
 
+use serde_json::Value;
+
 use foldstore::{same_name, Commit, Event, Headers, Query, QueryItem};
 
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);
@@ -140,13 +142,20 @@ impl Selection {
         }) && self.headers_hold(headers)
     }
 
-    /// Whether `headers` hold every header selected: a string equal to the value given, or
-    /// another value whose JSON text is (`--header n=5` matches the number 5).
+    /// Whether `headers` hold every header selected: a string equal to the value given, or a
+    /// number, `true`, `false` or `null` whose JSON text is (`--header n=5` matches the number
+    /// 5); an object or array never matches.
     fn headers_hold(&self, headers: &Headers) -> bool {
         self.headers.iter().all(|(key, value)| {
             headers.get(key).is_some_and(|held| match held {
-                serde_json::Value::String(text) => text == value,
-                other => other.to_string() == *value,
+                Value::String(text) => text == value,
+                Value::Number(number) => value
+                    .parse::<serde_json::Number>()
+                    .is_ok_and(|n| n == *number),
+                Value::Bool(true) => value == "true",
+                Value::Bool(false) => value == "false",
+                Value::Null => value == "null",
+                Value::Array(_) | Value::Object(_) => false,
             })
         })
     }
