@@ -146,6 +146,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             json,
             layout,
         } => cmd::copy::run(&from, &to, force, json, layout),
+        Command::Init { store, layout } => cmd::init::run(&store, layout),
         Command::Export { store, range } => {
             range.check(&format!("--from {}", range.from.unwrap_or(1)))?;
             cmd::export::run(&open_existing(&store)?, range)

@@ -62,7 +62,8 @@ pub struct TimeArgs {
 /// The commits a verb that reads a range of them covers: the store, the range, the time window.
 #[derive(Clone, Debug, Args)]
 pub struct ScanArgs {
-    /// The store: a folder, or a postgres:// or s3:// address.
+    /// The store: a folder, or a postgres:// or s3:// address (default: FOLDSTORE_STORE).
+    #[arg(env = super::STORE_ENV)]
     pub store: PathBuf,
     #[command(flatten)]
     pub range: RangeArgs,

@@ -39,6 +39,9 @@ Exit status:
   3  append --if-none-after: the condition failed (nothing was written)
 
 Environment:
+  FOLDSTORE_STORE the store of the verbs whose one argument is STORE, when it is left out
+                 (init, log, events, tail, stats, snapshots, verify, repair, export, gc, demo);
+                 an argument given wins
   FOLDSTORE_LOG  what to log on standard error, e.g. debug or foldstore=trace (default: warn)
   NO_COLOR       when set, no colors (unless --color always)
   CLICOLOR_FORCE when set, colors even when the output is not a terminal
@@ -49,6 +52,9 @@ Times (--since, --until) are written as RFC 3339 (2026-11-27T15:03:30Z,
 by their `time` header; with either option, commits without a readable time are left out.
 --until includes the whole of the last unit written: all of that day for a date, all of that
 second for a time without fractions.";
+
+/// The environment variable naming the store when a verb's STORE argument is left out.
+pub const STORE_ENV: &str = "FOLDSTORE_STORE";
 
 /// Inspect, follow, copy, append to and verify foldstore event stores.
 ///
@@ -108,7 +114,8 @@ Conditional appends:
   atomic, also against other processes. When the condition fails, nothing is written, the
   conflicting commits are named on standard error, and the exit status is 3.")]
     Append {
-        /// The store: a folder, or a postgres:// or s3:// address.
+        /// The store: a folder, or a postgres:// or s3:// address (FOLDSTORE_STORE is not
+        /// taken here: the arguments after STORE could be mistaken for it).
         store: PathBuf,
         /// The event's name: not empty, and not beginning with whitespace or a control
         /// character (the original package could not dispatch it).
@@ -215,7 +222,8 @@ Conditional appends:
   foldstore show ./members -2                  the commit before the last
   foldstore show ./members 3 --json | jq '.events[0].data'")]
     Show {
-        /// The store: a folder, or a postgres:// or s3:// address.
+        /// The store: a folder, or a postgres:// or s3:// address (FOLDSTORE_STORE is not
+        /// taken here: the arguments after STORE could be mistaken for it).
         store: PathBuf,
         /// The commit: its number (from 1), last, or -N for the N-th from the end (-1 is the
         /// last).
@@ -237,7 +245,8 @@ Conditional appends:
   foldstore tail -n 3 -f ./members
   foldstore tail -f --json ./members | jq -r '.events[]'")]
     Tail {
-        /// The store: a folder, or a postgres:// or s3:// address.
+        /// The store: a folder, or a postgres:// or s3:// address (default: FOLDSTORE_STORE).
+        #[arg(env = STORE_ENV)]
         store: PathBuf,
         /// How many of the last commits to show first.
         #[arg(short = 'n', long, value_name = "N", default_value_t = 10)]
@@ -261,7 +270,8 @@ Conditional appends:
   foldstore stats ./members --json | jq .events_by_name
   foldstore stats ./members --exact-names")]
     Stats {
-        /// The store: a folder, or a postgres:// or s3:// address.
+        /// The store: a folder, or a postgres:// or s3:// address (default: FOLDSTORE_STORE).
+        #[arg(env = STORE_ENV)]
         store: PathBuf,
         /// Print the report as one JSON object.
         #[arg(long)]
@@ -280,7 +290,8 @@ Conditional appends:
   foldstore snapshots ./members
   foldstore snapshots ./members --json")]
     Snapshots {
-        /// The store: a folder, or a postgres:// or s3:// address.
+        /// The store: a folder, or a postgres:// or s3:// address (default: FOLDSTORE_STORE).
+        #[arg(env = STORE_ENV)]
         store: PathBuf,
         /// Print the report as one JSON object.
         #[arg(long)]
@@ -296,7 +307,8 @@ Conditional appends:
   foldstore verify ./members
   foldstore verify ./members --json | jq .problems")]
     Verify {
-        /// The store: a folder, or a postgres:// or s3:// address.
+        /// The store: a folder, or a postgres:// or s3:// address (default: FOLDSTORE_STORE).
+        #[arg(env = STORE_ENV)]
         store: PathBuf,
         /// Print the report as one JSON object.
         #[arg(long)]
@@ -315,7 +327,8 @@ Conditional appends:
   foldstore repair ./members --dry-run
   foldstore repair ./members")]
     Repair {
-        /// The store: a folder, or a postgres:// or s3:// address.
+        /// The store: a folder, or a postgres:// or s3:// address (default: FOLDSTORE_STORE).
+        #[arg(env = STORE_ENV)]
         store: PathBuf,
         /// Only say what repair would do.
         #[arg(long)]
@@ -356,6 +369,26 @@ Conditional appends:
         json: bool,
     },
 
+    /// Make an empty store: a folder (created with its parents) in the layout asked for.
+    ///
+    /// Other verbs that write (append, import, copy) make a store too; init makes one
+    /// explicitly, in the journal layout if asked. A store that exists already is left as it
+    /// is (status 0), unless it has the other layout (status 1); a folder holding other files
+    /// but no store is refused.
+    #[command(after_help = "Examples:
+  foldstore init ./members
+  foldstore init --layout journal ./fast-store
+  FOLDSTORE_STORE=./members foldstore init")]
+    Init {
+        /// The store's folder, or a postgres:// or s3:// address (default: FOLDSTORE_STORE).
+        #[arg(env = STORE_ENV)]
+        store: PathBuf,
+        /// The layout: loose (the original package's, the default) or journal (foldstore's
+        /// own, much faster; the original package cannot read it).
+        #[arg(long, value_name = "LAYOUT")]
+        layout: Option<LayoutArg>,
+    },
+
     /// Print commits as JSON lines, one commit a line, for `foldstore import`.
     ///
     /// Each line is {"commit": N, "headers": {...}, "events": [...]}: the commit's number and
@@ -368,7 +401,8 @@ Conditional appends:
   foldstore export ./members | foldstore import ./members-copy
   foldstore export ./members | jq -c '.events[].name'")]
     Export {
-        /// The store: a folder, or a postgres:// or s3:// address.
+        /// The store: a folder, or a postgres:// or s3:// address (default: FOLDSTORE_STORE).
+        #[arg(env = STORE_ENV)]
         store: PathBuf,
         #[command(flatten)]
         range: RangeArgs,
@@ -390,7 +424,8 @@ Conditional appends:
   foldstore import --layout journal ./members-journal members.jsonl
   foldstore export ./members --from 101 | foldstore import ./members-copy -")]
     Import {
-        /// The store: a folder, or a postgres:// or s3:// address.
+        /// The store: a folder, or a postgres:// or s3:// address (FOLDSTORE_STORE is not
+        /// taken here: the arguments after STORE could be mistaken for it).
         store: PathBuf,
         /// The file of exported lines (default, or -: standard input).
         file: Option<PathBuf>,
@@ -404,7 +439,8 @@ Conditional appends:
     #[command(after_help = "Example:
   foldstore demo ./demo-store")]
     Demo {
-        /// The store's folder (created if it does not exist).
+        /// The store's folder (created if it does not exist; default: FOLDSTORE_STORE).
+        #[arg(env = STORE_ENV)]
         store: PathBuf,
     },
 

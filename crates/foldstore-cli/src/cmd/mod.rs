@@ -6,6 +6,7 @@ pub mod copy;
 pub mod events;
 pub mod export;
 pub mod import;
+pub mod init;
 pub mod log;
 pub mod repair;
 pub mod show;
