@@ -146,6 +146,11 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             json,
             layout,
         } => cmd::copy::run(&from, &to, force, json, layout),
+        Command::Gc {
+            store,
+            apply,
+            quarantine_older_than,
+        } => cmd::gc::run(&open_existing(&store)?, apply, quarantine_older_than),
         Command::Init { store, layout } => cmd::init::run(&store, layout),
         Command::Export { store, range } => {
             range.check(&format!("--from {}", range.from.unwrap_or(1)))?;

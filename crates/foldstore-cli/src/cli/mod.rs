@@ -338,6 +338,30 @@ Conditional appends:
         json: bool,
     },
 
+    /// Remove what a folder store no longer needs; never a commit. A dry run unless --apply.
+    ///
+    /// Removes each model's snapshots older than its newest sound one (a newer damaged one is
+    /// kept, and every snapshot of a model without a sound one), temporary files left by a
+    /// write that stopped (a killed copy, a crash) once they are an hour old (a younger one may
+    /// belong to a write at work), and files repair moved into foldstore-quarantine longer ago
+    /// than --quarantine-older-than. Without --apply it only lists them.
+    #[command(after_help = "Examples:
+  foldstore gc ./members                      list what would be removed
+  foldstore gc ./members --apply              remove it
+  foldstore gc ./members --apply --quarantine-older-than 90d")]
+    Gc {
+        /// The store's folder (default: FOLDSTORE_STORE).
+        #[arg(env = STORE_ENV)]
+        store: PathBuf,
+        /// Remove the files listed (without it: a dry run, nothing is removed).
+        #[arg(long)]
+        apply: bool,
+        /// How long ago repair must have moved a file into the quarantine for gc to remove it,
+        /// e.g. 30d, 12h, 0s (all of them).
+        #[arg(long, value_name = "AGE", default_value = "30d", value_parser = humantime::parse_duration)]
+        quarantine_older_than: std::time::Duration,
+    },
+
     /// Copy a whole store, every byte of every commit and snapshot, into another folder or
     /// backend (between layouts and backends: a folder into PostgreSQL, say).
     ///

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod copy;
 pub mod events;
 pub mod export;
+pub mod gc;
 pub mod import;
 pub mod init;
 pub mod log;
