@@ -17,7 +17,6 @@ use std::io::{self, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::anyhow;
 use clap::{CommandFactory, Parser};
 
 use crate::access::open_existing;
@@ -206,9 +205,6 @@ fn init_logging() {
 
 fn demo(path: &Path) -> anyhow::Result<ExitCode> {
     let mut out = io::stdout().lock();
-    demo::run(path, &mut out).map_err(|e| match e.downcast::<io::Error>() {
-        Ok(e) => anyhow::Error::from(*e),
-        Err(e) => anyhow!("{e}"),
-    })?;
+    demo::run(path, &mut out)?;
     Ok(ExitCode::SUCCESS)
 }

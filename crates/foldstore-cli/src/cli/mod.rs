@@ -458,8 +458,12 @@ Conditional appends:
         layout: Option<LayoutArg>,
     },
 
-    /// Run the tutorial's membership database on a store: register, move and remove members
-    /// through read-write instances, take a snapshot, and show the state.
+    /// Run the tutorial's membership database on a new store: register and move members
+    /// through read-write instances, show that a refused event and an instance never marked
+    /// ready write nothing, take a snapshot, and show the state.
+    ///
+    /// It writes only into an empty (or new) folder, or a store it wrote before (where it goes
+    /// on from the store's state, and writes nothing new).
     #[command(after_help = "Example:
   foldstore demo ./demo-store")]
     Demo {
