@@ -81,6 +81,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             after,
             pretty,
             follow,
+            reverse,
         } => {
             let from_flag = match after {
                 Some(after) => {
@@ -98,6 +99,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 query.as_ref(),
                 pretty,
                 follow,
+                reverse,
             )
         }
         Command::Log {
@@ -105,6 +107,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             name,
             exact_names,
             json,
+            reverse,
         } => {
             scan.range
                 .check(&format!("--from {}", scan.range.from.unwrap_or(1)))?;
@@ -113,13 +116,15 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 scan.range,
                 &selection(scan.time, scan.limit, scan.headers, name, exact_names),
                 json,
+                reverse,
             )
         }
         Command::Show {
             store,
             commit,
             json,
-        } => cmd::show::run(&open_existing(&store)?, commit, json),
+            raw,
+        } => cmd::show::run(&open_existing(&store)?, commit, json, raw),
         Command::Tail {
             store,
             lines,

@@ -157,6 +157,7 @@ Conditional appends:
   foldstore events ./members --since 2026-11-27T16:00:00+01:00
   foldstore events ./members --since 2h --header user=arjan
   foldstore events ./members --pretty | less -R
+  foldstore events ./members --reverse -n 3 --name memberHasMoved
   foldstore events -f ./members --from 100 --name memberHasMoved")]
     Events {
         #[command(flatten)]
@@ -182,6 +183,9 @@ Conditional appends:
         /// until interrupted (or --limit lines are printed).
         #[arg(short, long, conflicts_with = "to")]
         follow: bool,
+        /// Newest first: the lines in reverse order (with -n: the last N selected).
+        #[arg(short, long, conflicts_with = "follow")]
+        reverse: bool,
     },
 
     /// List the commits, oldest first: number, time, size and event names.
@@ -193,6 +197,7 @@ Conditional appends:
   foldstore log ./members
   foldstore log ./members --from 100 --to 120
   foldstore log ./members --from 100 -n 20
+  foldstore log ./members -r -n 5                   the last 5 commits, newest first
   foldstore log ./members --since 2026-11-27 --name memberHasMoved
   foldstore log ./members --since 1d --header user=arjan
   foldstore log ./members --json | jq -r 'select(.bytes > 4096) | .commit'
@@ -213,6 +218,9 @@ Conditional appends:
         /// One JSON object a line: `{"commit", "time", "bytes", "events": [names]}`.
         #[arg(long)]
         json: bool,
+        /// Newest first (with -n: the last N commits selected).
+        #[arg(short, long)]
+        reverse: bool,
     },
 
     /// Show one commit: its file, headers and events, with their data pretty-printed.
@@ -220,7 +228,8 @@ Conditional appends:
   foldstore show ./members 3
   foldstore show ./members last
   foldstore show ./members -2                  the commit before the last
-  foldstore show ./members 3 --json | jq '.events[0].data'")]
+  foldstore show ./members 3 --json | jq '.events[0].data'
+  foldstore show ./members 7 --raw | xxd | head      the bytes of a damaged commit")]
     Show {
         /// The store: a folder, or a postgres:// or s3:// address (FOLDSTORE_STORE is not
         /// taken here: the arguments after STORE could be mistaken for it).
@@ -230,8 +239,12 @@ Conditional appends:
         #[arg(value_name = "N", value_parser = parse_commit, allow_negative_numbers = true)]
         commit: CommitArg,
         /// Print the commit document, {"headers": ..., "events": [...]}, as one line of JSON.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "raw")]
         json: bool,
+        /// Print the bytes stored for the commit, as they are, even when they are damaged (on
+        /// a terminal: as text, control characters escaped).
+        #[arg(long)]
+        raw: bool,
     },
 
     /// Show the last commits, and with -f follow new ones as they land (from any process).

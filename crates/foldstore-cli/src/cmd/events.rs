@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use crate::access::resolve_range;
+use crate::access::{resolve_range, Backwards};
 use crate::cli::RangeArgs;
 use crate::cmd::tail::{follow_log, stop_on_ctrl_c, POLL_INTERVAL};
 use crate::filter::Selection;
@@ -18,7 +18,8 @@ use crate::output::{stdout_is_a_file, write_pretty_json, Palette};
 use crate::progress::Progress;
 
 /// Prints the events of the commits in `range` that `selection` selects, one JSON line each
-/// (or indented JSON when `pretty`). With a `query` (names or tags given), only the events it
+/// (or indented JSON when `pretty`), oldest first (with `reverse`: newest first, the last
+/// event of the last commit first). With a `query` (names or tags given), only the events it
 /// matches, read through [`Store::events_matching`]; without one, every event of the range.
 ///
 /// # Errors
@@ -31,6 +32,7 @@ pub fn run(
     query: Option<&Query>,
     pretty: bool,
     follow: bool,
+    reverse: bool,
 ) -> anyhow::Result<ExitCode> {
     let (from, to) = resolve_range(store, range)?;
     let mut lines = Lines::new(pretty);
@@ -43,6 +45,26 @@ pub fn run(
         return Ok(ExitCode::SUCCESS);
     }
     match query {
+        Some(query) if reverse => {
+            // The index answers oldest first: every match is gathered, then turned round.
+            let mut matches = Vec::new();
+            for matched in store.events_matching(query, from - 1)? {
+                if to.is_some_and(|to| matched.commit > to) {
+                    break;
+                }
+                if selection.headers_match(&matched.headers)
+                    && selection.name_matches(&matched.event)
+                {
+                    matches.push(matched);
+                }
+            }
+            for matched in matches.iter().rev() {
+                if selection.limit_reached(lines.printed) {
+                    break;
+                }
+                lines.write(matched.commit, &matched.headers, &matched.event)?;
+            }
+        }
         Some(query) => {
             // Commit `from - 1` is the position read: the events after it.
             for matched in store.events_matching(query, from - 1)? {
@@ -56,6 +78,23 @@ pub fn run(
                     && selection.name_matches(&matched.event)
                 {
                     lines.write(matched.commit, &matched.headers, &matched.event)?;
+                }
+            }
+        }
+        None if reverse => {
+            let last = to.unwrap_or(store.tip()?);
+            'newest: for found in Backwards::new(store, from, last) {
+                let (commit, _) = found?;
+                if !selection.commit_headers_match(&commit) {
+                    continue;
+                }
+                for event in commit.events().iter().rev() {
+                    if selection.limit_reached(lines.printed) {
+                        break 'newest;
+                    }
+                    if selection.name_matches(event) {
+                        lines.write(commit.number(), commit.headers(), event)?;
+                    }
                 }
             }
         }

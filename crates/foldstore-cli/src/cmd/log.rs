@@ -6,13 +6,14 @@ use std::process::ExitCode;
 use foldstore::{Commit, Store};
 use serde_json::{json, Value};
 
-use crate::access::{read_once, resolve_range};
+use crate::access::{read_once, resolve_range, Backwards};
 use crate::cli::RangeArgs;
 use crate::filter::Selection;
 use crate::output::{header_text, human_size, printable, stdout_is_a_file, styled, Palette};
 use crate::progress::Progress;
 
-/// Lists the commits in `range` that `selection` selects: a table, or JSON lines.
+/// Lists the commits in `range` that `selection` selects, oldest first (newest first with
+/// `reverse`): a table, or JSON lines.
 ///
 /// # Errors
 /// A range beyond the log; a damaged or missing commit (after listing what precedes it).
@@ -21,6 +22,7 @@ pub fn run(
     range: RangeArgs,
     selection: &Selection,
     json: bool,
+    reverse: bool,
 ) -> anyhow::Result<ExitCode> {
     let (from, to) = resolve_range(store, range)?;
     let last = to.unwrap_or(store.tip()?);
@@ -34,13 +36,20 @@ pub fn run(
     table.write_heading(&mut out)?;
     // Each commit is read once, for its events and its size.
     let mut printed = 0;
-    for scanned in store.raw_commits(from..=last)? {
+    let commits: Box<dyn Iterator<Item = anyhow::Result<(Commit, u64)>>> = if reverse {
+        Box::new(Backwards::new(store, from, last))
+    } else {
+        Box::new(
+            store
+                .raw_commits(from..=last)?
+                .map_while(move |scanned| read_once(store, scanned, to).transpose()),
+        )
+    };
+    for found in commits {
         if selection.limit_reached(printed) {
             break;
         }
-        let Some((commit, bytes)) = read_once(store, scanned, to)? else {
-            break;
-        };
+        let (commit, bytes) = found?;
         progress.inc();
         if selection.commit_matches(&commit) {
             table.write_row(&mut out, &Row::new(&commit, bytes))?;
