@@ -21,6 +21,7 @@ use clap::{CommandFactory, Parser};
 
 use crate::access::open_existing;
 use crate::cli::{BadCommandLine, Cli, ColorWhen, Command, TimeArgs};
+use crate::cmd::events::Style as EventStyle;
 use crate::filter::{query, Selection};
 use crate::output::{error_text, is_broken_pipe, printable, styled, Diagnostics, Palette};
 
@@ -80,6 +81,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             tag,
             after,
             pretty,
+            tsv,
             follow,
             reverse,
         } => {
@@ -97,7 +99,13 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 scan.range,
                 &selection(scan.time, scan.limit, scan.headers, name, exact_names),
                 query.as_ref(),
-                pretty,
+                if tsv {
+                    EventStyle::Tsv
+                } else if pretty {
+                    EventStyle::Pretty
+                } else {
+                    EventStyle::Json
+                },
                 follow,
                 reverse,
             )
@@ -107,6 +115,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             name,
             exact_names,
             json,
+            tsv,
             reverse,
         } => {
             scan.range
@@ -116,6 +125,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 scan.range,
                 &selection(scan.time, scan.limit, scan.headers, name, exact_names),
                 json,
+                tsv,
                 reverse,
             )
         }

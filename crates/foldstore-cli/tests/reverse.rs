@@ -127,3 +127,40 @@ fn show_raw_prints_the_stored_bytes_even_of_a_damaged_commit() {
         .expect_stderr_contains(&["2.log"]);
     run_on("show", &store, &["1", "--raw", "--json"]).expect_code(2);
 }
+
+#[test]
+fn tsv_prints_one_escaped_line_a_commit_or_event() {
+    let dir = TestDir::new();
+    let store = dir.join("s");
+    write_commit(
+        &store,
+        1,
+        Some("2026-11-27T15:03:30.380Z"),
+        json!([{"name": "tab\there", "data": {"text": "a\tb\nc"}}, {"name": "plain"}]),
+    );
+    write_commit(&store, 2, None, json!([]));
+    let size = fs::metadata(store.join("1.log")).expect("stat").len();
+    let log = run_on("log", &store, &["--tsv"]);
+    log.expect_code(0);
+    assert_eq!(
+        log.stdout,
+        format!(
+            "commit\ttime\tbytes\tevents\n1\t2026-11-27T15:03:30.380Z\t{size}\ttab\\there,plain\n2\t\t{}\t\n",
+            fs::metadata(store.join("2.log")).expect("stat").len()
+        )
+    );
+    let events = run_on("events", &store, &["--tsv"]);
+    events.expect_code(0);
+    assert_eq!(
+        events.stdout,
+        "commit\ttime\tname\tdata\n\
+         1\t2026-11-27T15:03:30.380Z\ttab\\there\t{\"text\":\"a\\tb\\nc\"}\n\
+         1\t2026-11-27T15:03:30.380Z\tplain\t\n"
+    );
+    // Every line has the heading's four fields.
+    for line in events.stdout.lines().chain(log.stdout.lines()) {
+        assert_eq!(line.split('\t').count(), 4, "{line:?}");
+    }
+    run_on("events", &store, &["--tsv", "--pretty"]).expect_code(2);
+    run_on("log", &store, &["--tsv", "--json"]).expect_code(2);
+}

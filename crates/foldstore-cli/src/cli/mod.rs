@@ -158,6 +158,7 @@ Conditional appends:
   foldstore events ./members --since 2h --header user=arjan
   foldstore events ./members --pretty | less -R
   foldstore events ./members --reverse -n 3 --name memberHasMoved
+  foldstore events ./members --tsv --name memberHasMoved | column -t -s $'\\t'
   foldstore events -f ./members --from 100 --name memberHasMoved")]
     Events {
         #[command(flatten)]
@@ -177,8 +178,12 @@ Conditional appends:
         #[arg(long, value_name = "N", conflicts_with = "from")]
         after: Option<u64>,
         /// Print each line as indented JSON, colored on a terminal (for people; still JSON).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "tsv")]
         pretty: bool,
+        /// Print tab-separated values instead of JSON: commit, time, name, data (compact JSON,
+        /// empty for none), a heading line first; control characters escaped (\t, \n).
+        #[arg(long)]
+        tsv: bool,
         /// Keep running and print the events of new commits as they land (from any process),
         /// until interrupted (or --limit lines are printed).
         #[arg(short, long, conflicts_with = "to")]
@@ -201,6 +206,7 @@ Conditional appends:
   foldstore log ./members --since 2026-11-27 --name memberHasMoved
   foldstore log ./members --since 1d --header user=arjan
   foldstore log ./members --json | jq -r 'select(.bytes > 4096) | .commit'
+  foldstore log ./members --tsv | cut -f1,4
   foldstore ls ./members | less"
     )]
     Log {
@@ -216,8 +222,12 @@ Conditional appends:
         #[arg(long, requires = "name")]
         exact_names: bool,
         /// One JSON object a line: `{"commit", "time", "bytes", "events": [names]}`.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "tsv")]
         json: bool,
+        /// Tab-separated values: commit, time, bytes, events (names separated by commas), a
+        /// heading line first; control characters escaped (\t, \n).
+        #[arg(long)]
+        tsv: bool,
         /// Newest first (with -n: the last N commits selected).
         #[arg(short, long)]
         reverse: bool,

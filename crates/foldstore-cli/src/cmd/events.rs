@@ -14,11 +14,11 @@ use crate::access::{resolve_range, Backwards};
 use crate::cli::RangeArgs;
 use crate::cmd::tail::{follow_log, stop_on_ctrl_c, POLL_INTERVAL};
 use crate::filter::Selection;
-use crate::output::{stdout_is_a_file, write_pretty_json, Palette};
+use crate::output::{header_text, printable, stdout_is_a_file, write_pretty_json, Palette};
 use crate::progress::Progress;
 
 /// Prints the events of the commits in `range` that `selection` selects, one JSON line each
-/// (or indented JSON when `pretty`), oldest first (with `reverse`: newest first, the last
+/// (or indented JSON, or tab-separated values, as `style` says), oldest first (with `reverse`: newest first, the last
 /// event of the last commit first). With a `query` (names or tags given), only the events it
 /// matches, read through [`Store::events_matching`]; without one, every event of the range.
 ///
@@ -30,12 +30,12 @@ pub fn run(
     range: RangeArgs,
     selection: &Selection,
     query: Option<&Query>,
-    pretty: bool,
+    style: Style,
     follow: bool,
     reverse: bool,
 ) -> anyhow::Result<ExitCode> {
     let (from, to) = resolve_range(store, range)?;
-    let mut lines = Lines::new(pretty);
+    let mut lines = Lines::new(style)?;
     if to.is_some_and(|to| to < from) {
         // `--from` one past the end, and `--to` cut there: nothing to print.
         return Ok(ExitCode::SUCCESS);
@@ -167,37 +167,66 @@ fn follow_events(
     Ok(())
 }
 
+/// How `foldstore events` writes its lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Style {
+    /// One JSON object a line.
+    Json,
+    /// Indented JSON, colored on a terminal.
+    Pretty,
+    /// Tab-separated values: `commit`, `time`, `name`, `data` (compact JSON, empty when the
+    /// event has none), a heading line first.
+    Tsv,
+}
+
 /// Where the lines go, and how they are written.
 struct Lines {
     out: BufWriter<StdoutLock<'static>>,
-    pretty: bool,
+    style: Style,
     palette: Palette,
     /// How many lines were written.
     printed: u64,
 }
 
 impl Lines {
-    fn new(pretty: bool) -> Self {
-        let palette = if pretty {
+    fn new(style: Style) -> anyhow::Result<Self> {
+        let palette = if style == Style::Pretty {
             Palette::stdout()
         } else {
             Palette::default()
         };
-        Lines {
-            out: BufWriter::new(io::stdout().lock()),
-            pretty,
+        let mut out = BufWriter::new(io::stdout().lock());
+        if style == Style::Tsv {
+            writeln!(out, "commit\ttime\tname\tdata")?;
+        }
+        Ok(Lines {
+            out,
+            style,
             palette,
             printed: 0,
-        }
+        })
     }
 
     /// Writes the line of `event`, of commit `commit` with `headers`.
     fn write(&mut self, commit: u64, headers: &Headers, event: &Event) -> anyhow::Result<()> {
-        let line = event_line(commit, headers, event);
-        if self.pretty {
-            write_pretty_json(&mut self.out, &line, &self.palette, 0)?;
-        } else {
-            serde_json::to_writer(&mut self.out, &line)?;
+        match self.style {
+            Style::Tsv => {
+                // Compact JSON escapes every control character, tabs and newlines too.
+                let data = event.data().map(Value::to_string).unwrap_or_default();
+                write!(
+                    self.out,
+                    "{commit}\t{}\t{}\t{data}",
+                    headers.get("time").map(header_text).unwrap_or_default(),
+                    printable(event.name())
+                )?;
+            }
+            Style::Pretty => {
+                let line = event_line(commit, headers, event);
+                write_pretty_json(&mut self.out, &line, &self.palette, 0)?;
+            }
+            Style::Json => {
+                serde_json::to_writer(&mut self.out, &event_line(commit, headers, event))?;
+            }
         }
         self.out.write_all(b"\n")?;
         self.printed += 1;
