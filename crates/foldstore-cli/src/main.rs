@@ -145,7 +145,8 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             store,
             json,
             exact_names,
-        } => cmd::stats::run(&open_existing(&store)?, json, exact_names),
+            by,
+        } => cmd::stats::run(&open_existing(&store)?, json, exact_names, by),
         Command::Snapshots { store, json } => cmd::snapshots::run(&open_existing(&store)?, json),
         Command::Verify { store, json } => cmd::verify::run(&open_existing(&store)?, json),
         Command::Repair {

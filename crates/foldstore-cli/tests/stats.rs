@@ -222,3 +222,67 @@ fn stats_counts_names_by_the_first_letter_rule_unless_exact() {
     );
     assert_eq!(report["name_spellings"], json!({}));
 }
+
+#[test]
+fn stats_by_hour_and_day_counts_commits_by_their_time() {
+    let dir = TestDir::new();
+    let store = dir.join("timed");
+    let commits: [(Option<&str>, usize); 5] = [
+        (Some("2026-11-26T23:59:59.999Z"), 1),
+        (Some("2026-11-27T00:00:00.000Z"), 2),
+        (Some("2026-11-27T00:59:00.000Z"), 3),
+        (None, 1),
+        (Some("2026-11-27T15:03:30.380Z"), 0),
+    ];
+    for (index, (time, events)) in commits.into_iter().enumerate() {
+        let events: Vec<serde_json::Value> = (0..events)
+            .map(|_| serde_json::json!({"name": "e"}))
+            .collect();
+        util::write_commit(
+            &store,
+            index as u64 + 1,
+            time,
+            serde_json::Value::Array(events),
+        );
+    }
+    let by_day = util::run_on("stats", &store, &["--by", "day"]);
+    by_day.expect_code(0);
+    assert_eq!(
+        by_day.stdout,
+        "DAY (UTC)   COMMITS     EVENTS\n\
+         2026-11-26        1          1\n\
+         2026-11-27        3          5\n\
+         1 commit without a readable time\n"
+    );
+    let by_hour = util::run_on("stats", &store, &["--by", "hour"]);
+    by_hour.expect_code(0);
+    assert_eq!(
+        by_hour.stdout,
+        "HOUR (UTC)         COMMITS     EVENTS\n\
+         2026-11-26T23:00Z        1          1\n\
+         2026-11-27T00:00Z        2          5\n\
+         2026-11-27T15:00Z        1          0\n\
+         1 commit without a readable time\n"
+    );
+    let json = util::run_on("stats", &store, &["--by", "hour", "--json"]);
+    json.expect_code(0);
+    assert_eq!(
+        json.json_lines(),
+        [serde_json::json!({
+            "by": "hour",
+            "buckets": [
+                {"start": "2026-11-26T23:00:00Z", "commits": 1, "events": 1},
+                {"start": "2026-11-27T00:00:00Z", "commits": 2, "events": 5},
+                {"start": "2026-11-27T15:00:00Z", "commits": 1, "events": 0},
+            ],
+            "untimed_commits": 1,
+            "problems": [],
+        })]
+    );
+    util::run_on("stats", &store, &["--by", "week"]).expect_code(2);
+    // Damage is still reported, with status 1.
+    std::fs::write(store.join("6.log"), "{").expect("write");
+    util::run_on("stats", &store, &["--by", "day"])
+        .expect_code(1)
+        .expect_stdout_contains(&["1 problem found", "6.log"]);
+}

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::cmd::buckets::Bucket;
+
 mod args;
 mod bench;
 
@@ -291,7 +293,9 @@ Conditional appends:
     #[command(after_help = "Examples:
   foldstore stats ./members
   foldstore stats ./members --json | jq .events_by_name
-  foldstore stats ./members --exact-names")]
+  foldstore stats ./members --exact-names
+  foldstore stats ./members --by day
+  foldstore stats ./members --by hour --json | jq '.buckets[] | [.start, .commits]'")]
     Stats {
         /// The store: a folder, or a postgres:// or s3:// address (default: FOLDSTORE_STORE).
         #[arg(env = STORE_ENV)]
@@ -304,6 +308,11 @@ Conditional appends:
         /// (memberHasMoved is MemberHasMoved), and the spellings seen are shown beside it.
         #[arg(long)]
         exact_names: bool,
+        /// Instead, count the commits and events of each hour or day (UTC) of their time
+        /// header: a table, with a bar chart on a terminal (hours and days without commits
+        /// are left out).
+        #[arg(long, value_name = "hour|day", conflicts_with = "exact_names")]
+        by: Option<Bucket>,
     },
 
     /// List each model's snapshots: the commit they hold the fold of, their time and size.

@@ -2,6 +2,7 @@
 
 pub mod append;
 pub mod bench;
+pub mod buckets;
 pub mod copy;
 pub mod events;
 pub mod export;

@@ -1,13 +1,14 @@
 //! `foldstore stats`: what a store holds, counted.
 
 use std::collections::BTreeMap;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
 
 use anstyle::Style;
 use foldstore::{same_name, Finding, RawCommit, Scanned, Store};
 use serde_json::{json, Map, Value};
 
+use crate::cmd::buckets::{Bucket, Buckets};
 use crate::output::{
     error_text, finding_text, findings_json, header_text, human_size, plural, printable, styled,
     Palette,
@@ -36,6 +37,8 @@ struct Stats {
     snapshot_bytes: u64,
     by_model: BTreeMap<String, u64>,
     problems: Vec<Finding>,
+    /// Commits per hour or day, with `--by`.
+    buckets: Option<Buckets>,
 }
 
 /// The events of one name, counted: by the original package's rule (`memberHasMoved` and
@@ -51,15 +54,31 @@ struct NameCount {
 }
 
 /// Reads every commit and snapshot of `store` and prints what it holds; event names are
-/// counted by the original's first-letter rule unless `exact_names`.
+/// counted by the original's first-letter rule unless `exact_names`. With `by`, prints
+/// instead the commits and events of each hour or day.
 ///
 /// # Errors
 /// When the store cannot be listed, or the output written. Damage is reported, with status 1.
-pub fn run(store: &Store, json: bool, exact_names: bool) -> anyhow::Result<ExitCode> {
-    let stats = count(store)?;
+pub fn run(
+    store: &Store,
+    json: bool,
+    exact_names: bool,
+    by: Option<Bucket>,
+) -> anyhow::Result<ExitCode> {
+    let stats = count(store, by)?;
     let names = names_by_count(&stats, exact_names);
     let mut out = BufWriter::new(io::stdout().lock());
-    if json {
+    if let Some(buckets) = &stats.buckets {
+        if json {
+            let mut report = buckets.to_json();
+            report["problems"] = Value::from(findings_json(&stats.problems));
+            serde_json::to_writer(&mut out, &report)?;
+            out.write_all(b"\n")?;
+        } else {
+            buckets.write_text(&mut out, &Palette::stdout(), io::stdout().is_terminal())?;
+            write_problems(&mut out, &stats, &Palette::stdout())?;
+        }
+    } else if json {
         serde_json::to_writer(&mut out, &to_json(store, &stats, &names))?;
         out.write_all(b"\n")?;
     } else {
@@ -73,11 +92,12 @@ pub fn run(store: &Store, json: bool, exact_names: bool) -> anyhow::Result<ExitC
     })
 }
 
-fn count(store: &Store) -> anyhow::Result<Stats> {
+fn count(store: &Store, by: Option<Bucket>) -> anyhow::Result<Stats> {
     let storage = store.storage();
     let listing = storage.list()?;
     let mut stats = Stats {
         tip: listing.commits.last().copied().unwrap_or(0),
+        buckets: by.map(Buckets::new),
         ..Stats::default()
     };
     let mut progress = Progress::new(
@@ -133,6 +153,9 @@ fn count(store: &Store) -> anyhow::Result<Stats> {
         };
         stats.commits += 1;
         stats.events += commit.events().len() as u64;
+        if let Some(buckets) = &mut stats.buckets {
+            buckets.count(commit.time(), commit.events().len() as u64);
+        }
         for event in commit.events() {
             *stats.by_name.entry(event.name().to_owned()).or_default() += 1;
         }
@@ -325,6 +348,11 @@ fn write_text(
             writeln!(out)?;
         }
     }
+    write_problems(out, stats, p)
+}
+
+/// The problems found, when there are any.
+fn write_problems(out: &mut dyn Write, stats: &Stats, p: &Palette) -> io::Result<()> {
     if !stats.problems.is_empty() {
         writeln!(
             out,
