@@ -93,3 +93,59 @@ pub fn read_once(
         None => Ok(None),
     }
 }
+
+/// How many commits [`Backwards`] reads at a time.
+const STRETCH: u64 = 256;
+
+/// The commits of a range, newest first, each with its size in bytes: read a stretch at a
+/// time, each stretch in order and then turned round, so that stopping early (`-n`) reads
+/// only the end of the log.
+pub struct Backwards<'a> {
+    store: &'a Store,
+    from: u64,
+    /// The last commit not read yet; `None` when all are.
+    next: Option<u64>,
+    /// Read and not yet handed out, oldest first.
+    buffer: Vec<(Commit, u64)>,
+}
+
+impl<'a> Backwards<'a> {
+    /// The commits `from..=last` (none when `last < from`), `last` first.
+    pub fn new(store: &'a Store, from: u64, last: u64) -> Backwards<'a> {
+        Backwards {
+            store,
+            from,
+            next: (last >= from).then_some(last),
+            buffer: Vec::new(),
+        }
+    }
+
+    fn read_stretch(&mut self, last: u64) -> anyhow::Result<()> {
+        let first = last.saturating_sub(STRETCH - 1).max(self.from);
+        self.next = (first > self.from).then(|| first - 1);
+        for scanned in self.store.raw_commits(first..=last)? {
+            match read_once(self.store, scanned, Some(last))? {
+                Some(found) => self.buffer.push(found),
+                None => break,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Iterator for Backwards<'_> {
+    type Item = anyhow::Result<(Commit, u64)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(found) = self.buffer.pop() {
+                return Some(Ok(found));
+            }
+            let last = self.next?;
+            if let Err(e) = self.read_stretch(last) {
+                self.next = None;
+                return Some(Err(e));
+            }
+        }
+    }
+}

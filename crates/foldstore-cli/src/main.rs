@@ -17,11 +17,11 @@ use std::io::{self, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::anyhow;
 use clap::{CommandFactory, Parser};
 
 use crate::access::open_existing;
 use crate::cli::{BadCommandLine, Cli, ColorWhen, Command, TimeArgs};
+use crate::cmd::events::Style as EventStyle;
 use crate::filter::{query, Selection};
 use crate::output::{error_text, is_broken_pipe, printable, styled, Diagnostics, Palette};
 
@@ -63,15 +63,27 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             data,
             stdin,
             layout,
+            headers,
             boundary,
-        } => cmd::append::run(&store, name, data.as_deref(), stdin, layout, &boundary),
+        } => cmd::append::run(
+            &store,
+            name,
+            data.as_deref(),
+            stdin,
+            layout,
+            headers,
+            &boundary,
+        ),
         Command::Events {
             mut scan,
             name,
+            exact_names,
             tag,
             after,
             pretty,
+            tsv,
             follow,
+            reverse,
         } => {
             let from_flag = match after {
                 Some(after) => {
@@ -85,34 +97,56 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             cmd::events::run(
                 &open_existing(&scan.store)?,
                 scan.range,
-                &selection(scan.time, scan.limit, name),
+                &selection(scan.time, scan.limit, scan.headers, name, exact_names),
                 query.as_ref(),
-                pretty,
+                if tsv {
+                    EventStyle::Tsv
+                } else if pretty {
+                    EventStyle::Pretty
+                } else {
+                    EventStyle::Json
+                },
                 follow,
+                reverse,
             )
         }
-        Command::Log { scan, name, json } => {
+        Command::Log {
+            scan,
+            name,
+            exact_names,
+            json,
+            tsv,
+            reverse,
+        } => {
             scan.range
                 .check(&format!("--from {}", scan.range.from.unwrap_or(1)))?;
             cmd::log::run(
                 &open_existing(&scan.store)?,
                 scan.range,
-                &selection(scan.time, scan.limit, name),
+                &selection(scan.time, scan.limit, scan.headers, name, exact_names),
                 json,
+                tsv,
+                reverse,
             )
         }
         Command::Show {
             store,
             commit,
             json,
-        } => cmd::show::run(&open_existing(&store)?, commit, json),
+            raw,
+        } => cmd::show::run(&open_existing(&store)?, commit, json, raw),
         Command::Tail {
             store,
             lines,
             follow,
             json,
         } => cmd::tail::run(&open_existing(&store)?, lines, follow, json),
-        Command::Stats { store, json } => cmd::stats::run(&open_existing(&store)?, json),
+        Command::Stats {
+            store,
+            json,
+            exact_names,
+            by,
+        } => cmd::stats::run(&open_existing(&store)?, json, exact_names, by),
         Command::Snapshots { store, json } => cmd::snapshots::run(&open_existing(&store)?, json),
         Command::Verify { store, json } => cmd::verify::run(&open_existing(&store)?, json),
         Command::Repair {
@@ -127,6 +161,21 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             json,
             layout,
         } => cmd::copy::run(&from, &to, force, json, layout),
+        Command::Gc {
+            store,
+            apply,
+            quarantine_older_than,
+        } => cmd::gc::run(&open_existing(&store)?, apply, quarantine_older_than),
+        Command::Init { store, layout } => cmd::init::run(&store, layout),
+        Command::Export { store, range } => {
+            range.check(&format!("--from {}", range.from.unwrap_or(1)))?;
+            cmd::export::run(&open_existing(&store)?, range)
+        }
+        Command::Import {
+            store,
+            file,
+            layout,
+        } => cmd::import::run(&store, file.as_deref(), layout),
         Command::Bench { workload } => cmd::bench::run(workload),
         Command::Demo { store } => demo(&store),
         Command::Completions { shell } => {
@@ -141,11 +190,19 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn selection(time: TimeArgs, limit: Option<u64>, names: Vec<String>) -> Selection {
+fn selection(
+    time: TimeArgs,
+    limit: Option<u64>,
+    headers: Vec<(String, String)>,
+    names: Vec<String>,
+    exact_names: bool,
+) -> Selection {
     Selection {
+        headers,
         since: time.since,
         until: time.until,
         names,
+        exact_names,
         limit,
     }
 }
@@ -164,9 +221,6 @@ fn init_logging() {
 
 fn demo(path: &Path) -> anyhow::Result<ExitCode> {
     let mut out = io::stdout().lock();
-    demo::run(path, &mut out).map_err(|e| match e.downcast::<io::Error>() {
-        Ok(e) => anyhow::Error::from(*e),
-        Err(e) => anyhow!("{e}"),
-    })?;
+    demo::run(path, &mut out)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 
 use serde_json::{json, Value};
 
-use util::{expected_lines, five_commit_store, logged, run_on, write_commit, TestDir};
+use util::{
+    append, commit_json, expected_lines, five_commit_store, logged, run_on, write_commit, TestDir,
+};
 
 /// A store whose commits have chosen times, out of order at the end, with one commit without a
 /// time and one with a time that cannot be read.
@@ -56,7 +58,7 @@ fn events(store: &std::path::Path, args: &[&str]) -> Vec<(u64, String)> {
 fn since_and_until_select_commits_by_time() {
     let dir = TestDir::new();
     let store = timed_store(&dir);
-    let cases: [(&[&str], &[u64]); 10] = [
+    let cases: [(&[&str], &[u64]); 12] = [
         (&[], &[1, 2, 3, 4, 5, 6, 7, 8, 9]),
         // A date starts at midnight UTC...
         (&["--since", "2026-11-27"], &[2, 3, 4, 6, 7]),
@@ -71,6 +73,9 @@ fn since_and_until_select_commits_by_time() {
         (&["--until", "2026-11-27T15:03:30.000Z"], &[1, 2, 3, 9]),
         (&["--since", "2026-11-27T15:03:30.380Z"], &[4, 6, 7]),
         (&["--since", "2026-11-27T15:03:30.381Z"], &[6, 7]),
+        // Offsets from UTC.
+        (&["--since", "2026-11-27T16:03:30.380+01:00"], &[4, 6, 7]),
+        (&["--until", "2026-11-27T10:03:30-05:00"], &[1, 2, 3, 4, 9]),
         // A space for the T and no Z are taken too (UTC).
         (&["--since", "2026-11-27 15:03:31"], &[6, 7]),
         (
@@ -130,7 +135,8 @@ fn a_bad_time_is_a_command_line_mistake() {
         for (flag, bad) in [
             ("--since", "yesterday"),
             ("--until", "2026-13-01"),
-            ("--since", "2026-11-27T15:03:30+02:00"),
+            ("--since", "2026-11-27T15:03:30+2"),
+            ("--since", "2 fortnights"),
             ("--until", ""),
         ] {
             let outcome = run_on(verb, &store, &[flag, bad]);
@@ -188,4 +194,136 @@ fn events_keep_their_json_lines_without_filters() {
     );
     outcome.expect_code(0);
     assert_eq!(outcome.json_lines(), expected_lines(&store));
+}
+
+#[test]
+fn exact_names_match_only_the_spelling_given() {
+    let dir = TestDir::new();
+    let store = dir.join("s");
+    write_commit(&store, 1, None, json!([{"name": "memberHasMoved"}]));
+    write_commit(&store, 2, None, json!([{"name": "MemberHasMoved"}]));
+    write_commit(&store, 3, None, json!([{"name": "other"}]));
+    let moved = |commit: u64, name: &str| (commit, name.to_owned());
+    // Through the index (a name given), and commit by commit (following).
+    assert_eq!(
+        events(&store, &["--name", "memberHasMoved"]),
+        [moved(1, "memberHasMoved"), moved(2, "MemberHasMoved")]
+    );
+    assert_eq!(
+        events(&store, &["--name", "memberHasMoved", "--exact-names"]),
+        [moved(1, "memberHasMoved")]
+    );
+    assert_eq!(
+        events(
+            &store,
+            &["--name", "MemberHasMoved", "--exact-names", "-f", "-n", "1"]
+        ),
+        [moved(2, "MemberHasMoved")]
+    );
+    let commits = |args: &[&str]| -> Vec<u64> {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let outcome = run_on("log", &store, &all);
+        outcome.expect_code(0);
+        outcome
+            .json_lines()
+            .iter()
+            .map(|line| line["commit"].as_u64().expect("a number"))
+            .collect()
+    };
+    assert_eq!(commits(&["--name", "memberHasMoved"]), [1, 2]);
+    assert_eq!(commits(&["--name", "MemberHasMoved", "--exact-names"]), [2]);
+    run_on("log", &store, &["--exact-names"])
+        .expect_code(2)
+        .expect_stderr_contains(&["--name"]);
+}
+
+#[test]
+fn relative_times_count_back_from_now() {
+    let dir = TestDir::new();
+    let store = dir.join("s");
+    write_commit(
+        &store,
+        1,
+        Some("2020-01-01T00:00:00.000Z"),
+        json!([{"name": "old"}]),
+    );
+    // Written now.
+    append(&store, &["new"]);
+    for (args, expected) in [
+        (&["--since", "1h"][..], &[2u64][..]),
+        (&["--since", "30m ago"], &[2]),
+        (&["--until", "1d"], &[1]),
+        (&["--since", "52w", "--until", "1m"], &[]),
+    ] {
+        assert_eq!(logged(&store, args), expected, "log {args:?}");
+        let events: Vec<u64> = events(&store, args).iter().map(|(n, _)| *n).collect();
+        assert_eq!(events, expected, "events {args:?}");
+    }
+}
+
+#[test]
+fn append_header_adds_headers_and_header_selects_commits_by_them() {
+    let dir = TestDir::new();
+    let store = dir.join("s");
+    append(
+        &store,
+        &["a", "--header", "user=arjan", "--header", "host=web-2"],
+    );
+    append(&store, &["b", "--header", "user=marit", "--tag", "t"]);
+    append(
+        &store,
+        &["c", "--header", "user=arjan", "--header", "note=a=b"],
+    );
+    write_commit(&store, 4, None, json!([{"name": "d"}]));
+    // A header that is not a string, written by another program.
+    std::fs::write(
+        store.join("5.log"),
+        r#"{"headers":{"user":"arjan","n":5},"events":[{"name":"e"}]}"#,
+    )
+    .expect("write commit 5");
+    let headers = commit_json(&store, 1)["headers"].clone();
+    assert_eq!(headers["user"], "arjan");
+    assert_eq!(headers["host"], "web-2");
+    assert!(headers["time"].is_string(), "{headers}");
+    assert_eq!(commit_json(&store, 3)["headers"]["note"], "a=b");
+    assert_eq!(logged(&store, &["--header", "user=arjan"]), [1, 3, 5]);
+    assert_eq!(
+        logged(
+            &store,
+            &["--header", "user=arjan", "--header", "host=web-2"]
+        ),
+        [1]
+    );
+    assert_eq!(logged(&store, &["--header", "n=5"]), [5]);
+    assert_eq!(logged(&store, &["--header", "user="]), [0u64; 0]);
+    assert_eq!(
+        events(&store, &["--header", "user=arjan"]),
+        [
+            (1, "a".to_owned()),
+            (3, "c".to_owned()),
+            (5, "e".to_owned())
+        ]
+    );
+    // Through the index (--tag), too.
+    assert_eq!(
+        events(&store, &["--tag", "t", "--header", "user=marit"]),
+        [(2, "b".to_owned())]
+    );
+    assert_eq!(
+        events(&store, &["--tag", "t", "--header", "user=arjan"]),
+        []
+    );
+    // Bad headers are command-line mistakes; commitId is foldstore's own.
+    for (verb, args) in [
+        ("append", &["x", "--header", "user"][..]),
+        ("append", &["x", "--header", "=v"]),
+        ("append", &["x", "--header", "commitId=1"]),
+        ("log", &["--header", "user"]),
+    ] {
+        run_on(verb, &store, args)
+            .expect_code(2)
+            .expect_stderr_contains(&["--header"]);
+    }
+    assert!(!store.join("6.log").exists());
 }

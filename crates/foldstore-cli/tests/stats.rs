@@ -43,6 +43,7 @@ fn stats_json_counts_everything() {
             "commits": 5,
             "events": 6,
             "events_by_name": {"a": 1, "b": 1, "hello": 1, "moved": 1, "nothing": 1, "text": 1},
+            "name_spellings": {},
             "bytes": commit_bytes(&store, 1..=5),
             "first": {"commit": 1, "time": commit_time(&store, 1)},
             "last": {"commit": 5, "time": commit_time(&store, 5)},
@@ -177,4 +178,111 @@ fn stats_reports_damage_and_fails() {
         &format!("  {}: ", two.display()),
         "foldstore verify",
     ]);
+}
+
+#[test]
+fn stats_counts_names_by_the_first_letter_rule_unless_exact() {
+    let dir = TestDir::new();
+    let store = dir.join("s");
+    write_commit(
+        &store,
+        1,
+        None,
+        json!([{"name": "memberHasMoved"}, {"name": "MemberHasMoved"}, {"name": "memberHasMoved"}]),
+    );
+    write_commit(
+        &store,
+        2,
+        None,
+        json!([{"name": "other"}, {"name": "MemberHasmoved"}]),
+    );
+    let outcome = run_on("stats", &store, &["--json"]);
+    outcome.expect_code(0);
+    let report = &outcome.json_lines()[0];
+    assert_eq!(
+        report["events_by_name"],
+        json!({"memberHasMoved": 3, "MemberHasmoved": 1, "other": 1})
+    );
+    assert_eq!(
+        report["name_spellings"],
+        json!({"memberHasMoved": {"MemberHasMoved": 1, "memberHasMoved": 2}})
+    );
+    let text = run_on("stats", &store, &[]);
+    text.expect_code(0).expect_stdout_contains(&[
+        "  3  memberHasMoved  (written MemberHasMoved 1, memberHasMoved 2)\n",
+        "  1  other\n",
+    ]);
+
+    let exact = run_on("stats", &store, &["--json", "--exact-names"]);
+    exact.expect_code(0);
+    let report = &exact.json_lines()[0];
+    assert_eq!(
+        report["events_by_name"],
+        json!({"memberHasMoved": 2, "MemberHasMoved": 1, "MemberHasmoved": 1, "other": 1})
+    );
+    assert_eq!(report["name_spellings"], json!({}));
+}
+
+#[test]
+fn stats_by_hour_and_day_counts_commits_by_their_time() {
+    let dir = TestDir::new();
+    let store = dir.join("timed");
+    let commits: [(Option<&str>, usize); 5] = [
+        (Some("2026-11-26T23:59:59.999Z"), 1),
+        (Some("2026-11-27T00:00:00.000Z"), 2),
+        (Some("2026-11-27T00:59:00.000Z"), 3),
+        (None, 1),
+        (Some("2026-11-27T15:03:30.380Z"), 0),
+    ];
+    for (index, (time, events)) in commits.into_iter().enumerate() {
+        let events: Vec<serde_json::Value> = (0..events)
+            .map(|_| serde_json::json!({"name": "e"}))
+            .collect();
+        util::write_commit(
+            &store,
+            index as u64 + 1,
+            time,
+            serde_json::Value::Array(events),
+        );
+    }
+    let by_day = util::run_on("stats", &store, &["--by", "day"]);
+    by_day.expect_code(0);
+    assert_eq!(
+        by_day.stdout,
+        "DAY (UTC)   COMMITS     EVENTS\n\
+         2026-11-26        1          1\n\
+         2026-11-27        3          5\n\
+         1 commit without a readable time\n"
+    );
+    let by_hour = util::run_on("stats", &store, &["--by", "hour"]);
+    by_hour.expect_code(0);
+    assert_eq!(
+        by_hour.stdout,
+        "HOUR (UTC)         COMMITS     EVENTS\n\
+         2026-11-26T23:00Z        1          1\n\
+         2026-11-27T00:00Z        2          5\n\
+         2026-11-27T15:00Z        1          0\n\
+         1 commit without a readable time\n"
+    );
+    let json = util::run_on("stats", &store, &["--by", "hour", "--json"]);
+    json.expect_code(0);
+    assert_eq!(
+        json.json_lines(),
+        [serde_json::json!({
+            "by": "hour",
+            "buckets": [
+                {"start": "2026-11-26T23:00:00Z", "commits": 1, "events": 1},
+                {"start": "2026-11-27T00:00:00Z", "commits": 2, "events": 5},
+                {"start": "2026-11-27T15:00:00Z", "commits": 1, "events": 0},
+            ],
+            "untimed_commits": 1,
+            "problems": [],
+        })]
+    );
+    util::run_on("stats", &store, &["--by", "week"]).expect_code(2);
+    // Damage is still reported, with status 1.
+    std::fs::write(store.join("6.log"), "{").expect("write");
+    util::run_on("stats", &store, &["--by", "day"])
+        .expect_code(1)
+        .expect_stdout_contains(&["1 problem found", "6.log"]);
 }

@@ -6,7 +6,8 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context};
-use foldstore::{AppendCondition, Commit, ConditionFailed, Error, Event, Query, Store};
+use foldstore::{AppendCondition, Commit, ConditionFailed, Error, Event, Headers, Query, Store};
+use serde_json::Value;
 
 use crate::cli::{BoundaryArgs, LayoutArg};
 use crate::filter::{describe, query};
@@ -16,7 +17,8 @@ use crate::output::{event_problem, printable, styled, Palette};
 const CONDITION_FAILED: u8 = 3;
 
 /// Appends one event (`name` and optional JSON `data`), or the events on standard input, as
-/// one commit, tagged and written as `boundary` says, and prints its number.
+/// one commit with `headers` added to its `time`, tagged and written as `boundary` says, and
+/// prints its number.
 ///
 /// Data and events may be nested as deeply as a commit can hold them (see
 /// [`foldstore::Commit::MAX_NESTING`]); deeper input is refused before the store is touched.
@@ -30,6 +32,7 @@ pub fn run(
     data: Option<&str>,
     stdin: bool,
     layout: Option<LayoutArg>,
+    headers: Vec<(String, String)>,
     boundary: &BoundaryArgs,
 ) -> anyhow::Result<ExitCode> {
     let mut events = read_input(name, data, stdin)?;
@@ -46,6 +49,13 @@ pub fn run(
     let mut builder = Store::builder(path);
     if let Some(layout) = layout {
         builder = builder.layout(layout.into());
+    }
+    if !headers.is_empty() {
+        let headers: Headers = headers
+            .into_iter()
+            .map(|(key, value)| (key, Value::String(value)))
+            .collect();
+        builder = builder.headers(move || headers.clone());
     }
     let store = builder.open()?;
     store.ensure_folder()?;

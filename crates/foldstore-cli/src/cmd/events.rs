@@ -10,15 +10,16 @@ use serde_json::{Map, Value};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use crate::access::resolve_range;
+use crate::access::{resolve_range, Backwards};
 use crate::cli::RangeArgs;
 use crate::cmd::tail::{follow_log, stop_on_ctrl_c, POLL_INTERVAL};
 use crate::filter::Selection;
-use crate::output::{stdout_is_a_file, write_pretty_json, Palette};
+use crate::output::{header_text, printable, stdout_is_a_file, write_pretty_json, Palette};
 use crate::progress::Progress;
 
 /// Prints the events of the commits in `range` that `selection` selects, one JSON line each
-/// (or indented JSON when `pretty`). With a `query` (names or tags given), only the events it
+/// (or indented JSON, or tab-separated values, as `style` says), oldest first (with `reverse`: newest first, the last
+/// event of the last commit first). With a `query` (names or tags given), only the events it
 /// matches, read through [`Store::events_matching`]; without one, every event of the range.
 ///
 /// # Errors
@@ -29,11 +30,12 @@ pub fn run(
     range: RangeArgs,
     selection: &Selection,
     query: Option<&Query>,
-    pretty: bool,
+    style: Style,
     follow: bool,
+    reverse: bool,
 ) -> anyhow::Result<ExitCode> {
     let (from, to) = resolve_range(store, range)?;
-    let mut lines = Lines::new(pretty);
+    let mut lines = Lines::new(style)?;
     if to.is_some_and(|to| to < from) {
         // `--from` one past the end, and `--to` cut there: nothing to print.
         return Ok(ExitCode::SUCCESS);
@@ -43,6 +45,26 @@ pub fn run(
         return Ok(ExitCode::SUCCESS);
     }
     match query {
+        Some(query) if reverse => {
+            // The index answers oldest first: every match is gathered, then turned round.
+            let mut matches = Vec::new();
+            for matched in store.events_matching(query, from - 1)? {
+                if to.is_some_and(|to| matched.commit > to) {
+                    break;
+                }
+                if selection.headers_match(&matched.headers)
+                    && selection.name_matches(&matched.event)
+                {
+                    matches.push(matched);
+                }
+            }
+            for matched in matches.iter().rev() {
+                if selection.limit_reached(lines.printed) {
+                    break;
+                }
+                lines.write(matched.commit, &matched.headers, &matched.event)?;
+            }
+        }
         Some(query) => {
             // Commit `from - 1` is the position read: the events after it.
             for matched in store.events_matching(query, from - 1)? {
@@ -51,8 +73,28 @@ pub fn run(
                 {
                     break;
                 }
-                if selection.headers_time_matches(&matched.headers) {
+                // The index matches names by the original's rule; --exact-names narrows it.
+                if selection.headers_match(&matched.headers)
+                    && selection.name_matches(&matched.event)
+                {
                     lines.write(matched.commit, &matched.headers, &matched.event)?;
+                }
+            }
+        }
+        None if reverse => {
+            let last = to.unwrap_or(store.tip()?);
+            'newest: for found in Backwards::new(store, from, last) {
+                let (commit, _) = found?;
+                if !selection.commit_headers_match(&commit) {
+                    continue;
+                }
+                for event in commit.events().iter().rev() {
+                    if selection.limit_reached(lines.printed) {
+                        break 'newest;
+                    }
+                    if selection.name_matches(event) {
+                        lines.write(commit.number(), commit.headers(), event)?;
+                    }
                 }
             }
         }
@@ -70,7 +112,7 @@ pub fn run(
             'commits: for commit in replay.commits() {
                 let commit = commit?;
                 progress.inc();
-                if !selection.time_matches(&commit) {
+                if !selection.commit_headers_match(&commit) {
                     continue;
                 }
                 for event in commit.events() {
@@ -105,7 +147,7 @@ fn follow_events(
     let stop = stop_on_ctrl_c()?;
     let done = Arc::clone(&stop);
     follow_log(store, from, POLL_INTERVAL, &stop, |commit| {
-        if selection.time_matches(commit) {
+        if selection.commit_headers_match(commit) {
             for event in commit.events() {
                 if selection.limit_reached(lines.printed) {
                     break;
@@ -125,37 +167,66 @@ fn follow_events(
     Ok(())
 }
 
+/// How `foldstore events` writes its lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Style {
+    /// One JSON object a line.
+    Json,
+    /// Indented JSON, colored on a terminal.
+    Pretty,
+    /// Tab-separated values: `commit`, `time`, `name`, `data` (compact JSON, empty when the
+    /// event has none), a heading line first.
+    Tsv,
+}
+
 /// Where the lines go, and how they are written.
 struct Lines {
     out: BufWriter<StdoutLock<'static>>,
-    pretty: bool,
+    style: Style,
     palette: Palette,
     /// How many lines were written.
     printed: u64,
 }
 
 impl Lines {
-    fn new(pretty: bool) -> Self {
-        let palette = if pretty {
+    fn new(style: Style) -> anyhow::Result<Self> {
+        let palette = if style == Style::Pretty {
             Palette::stdout()
         } else {
             Palette::default()
         };
-        Lines {
-            out: BufWriter::new(io::stdout().lock()),
-            pretty,
+        let mut out = BufWriter::new(io::stdout().lock());
+        if style == Style::Tsv {
+            writeln!(out, "commit\ttime\tname\tdata")?;
+        }
+        Ok(Lines {
+            out,
+            style,
             palette,
             printed: 0,
-        }
+        })
     }
 
     /// Writes the line of `event`, of commit `commit` with `headers`.
     fn write(&mut self, commit: u64, headers: &Headers, event: &Event) -> anyhow::Result<()> {
-        let line = event_line(commit, headers, event);
-        if self.pretty {
-            write_pretty_json(&mut self.out, &line, &self.palette, 0)?;
-        } else {
-            serde_json::to_writer(&mut self.out, &line)?;
+        match self.style {
+            Style::Tsv => {
+                // Compact JSON escapes every control character, tabs and newlines too.
+                let data = event.data().map(Value::to_string).unwrap_or_default();
+                write!(
+                    self.out,
+                    "{commit}\t{}\t{}\t{data}",
+                    headers.get("time").map(header_text).unwrap_or_default(),
+                    printable(event.name())
+                )?;
+            }
+            Style::Pretty => {
+                let line = event_line(commit, headers, event);
+                write_pretty_json(&mut self.out, &line, &self.palette, 0)?;
+            }
+            Style::Json => {
+                serde_json::to_writer(&mut self.out, &event_line(commit, headers, event))?;
+            }
         }
         self.out.write_all(b"\n")?;
         self.printed += 1;

@@ -6,13 +6,14 @@ use std::process::ExitCode;
 use foldstore::{Commit, Store};
 use serde_json::{json, Value};
 
-use crate::access::{read_once, resolve_range};
+use crate::access::{read_once, resolve_range, Backwards};
 use crate::cli::RangeArgs;
 use crate::filter::Selection;
 use crate::output::{header_text, human_size, printable, stdout_is_a_file, styled, Palette};
 use crate::progress::Progress;
 
-/// Lists the commits in `range` that `selection` selects: a table, or JSON lines.
+/// Lists the commits in `range` that `selection` selects, oldest first (newest first with
+/// `reverse`): a table, JSON lines, or tab-separated values.
 ///
 /// # Errors
 /// A range beyond the log; a damaged or missing commit (after listing what precedes it).
@@ -21,10 +22,15 @@ pub fn run(
     range: RangeArgs,
     selection: &Selection,
     json: bool,
+    tsv: bool,
+    reverse: bool,
 ) -> anyhow::Result<ExitCode> {
     let (from, to) = resolve_range(store, range)?;
     let last = to.unwrap_or(store.tip()?);
-    let table = Table::new(Palette::stdout(), last, json);
+    let mut table = Table::new(Palette::stdout(), last, json);
+    if tsv {
+        table = table.tsv();
+    }
     let mut progress = Progress::when(
         stdout_is_a_file(),
         "reading",
@@ -34,13 +40,20 @@ pub fn run(
     table.write_heading(&mut out)?;
     // Each commit is read once, for its events and its size.
     let mut printed = 0;
-    for scanned in store.raw_commits(from..=last)? {
+    let commits: Box<dyn Iterator<Item = anyhow::Result<(Commit, u64)>>> = if reverse {
+        Box::new(Backwards::new(store, from, last))
+    } else {
+        Box::new(
+            store
+                .raw_commits(from..=last)?
+                .map_while(move |scanned| read_once(store, scanned, to).transpose()),
+        )
+    };
+    for found in commits {
         if selection.limit_reached(printed) {
             break;
         }
-        let Some((commit, bytes)) = read_once(store, scanned, to)? else {
-            break;
-        };
+        let (commit, bytes) = found?;
         progress.inc();
         if selection.commit_matches(&commit) {
             table.write_row(&mut out, &Row::new(&commit, bytes))?;
@@ -109,13 +122,15 @@ pub fn summarize_names(names: &[String]) -> String {
     parts.join(", ")
 }
 
-/// How commits are printed: a table with a heading, or one JSON object a line.
+/// How commits are printed: a table with a heading, one JSON object a line, or
+/// tab-separated values with a heading line.
 #[derive(Clone, Copy, Debug)]
 pub struct Table {
     palette: Palette,
     /// The width of the commit column.
     width: usize,
     json: bool,
+    tsv: bool,
 }
 
 const TIME_WIDTH: usize = "2026-11-27T15:03:30.380Z".len();
@@ -128,6 +143,18 @@ impl Table {
             palette,
             width: last.to_string().len().max("COMMIT".len()),
             json,
+            tsv: false,
+        }
+    }
+
+    /// The table as tab-separated values: `commit`, `time`, `bytes`, `events` (the names,
+    /// separated by commas), a heading line first; tabs, newlines and other control
+    /// characters in a value are escaped (`\t`, `\n`), so that each commit is one line.
+    pub fn tsv(self) -> Table {
+        Table {
+            tsv: true,
+            json: false,
+            ..self
         }
     }
 
@@ -138,6 +165,9 @@ impl Table {
     pub fn write_heading(&self, out: &mut dyn Write) -> io::Result<()> {
         if self.json {
             return Ok(());
+        }
+        if self.tsv {
+            return writeln!(out, "commit\ttime\tbytes\tevents");
         }
         let label = self.palette.label;
         writeln!(
@@ -158,6 +188,21 @@ impl Table {
         if self.json {
             serde_json::to_writer(&mut *out, &row.to_json())?;
             return out.write_all(b"\n");
+        }
+        if self.tsv {
+            let names: Vec<String> = row
+                .names
+                .iter()
+                .map(|name| printable(name).into_owned())
+                .collect();
+            return writeln!(
+                out,
+                "{}\t{}\t{}\t{}",
+                row.commit,
+                row.time.as_ref().map(header_text).unwrap_or_default(),
+                row.bytes,
+                names.join(",")
+            );
         }
         let p = &self.palette;
         let time = row

@@ -2,8 +2,13 @@
 
 pub mod append;
 pub mod bench;
+pub mod buckets;
 pub mod copy;
 pub mod events;
+pub mod export;
+pub mod gc;
+pub mod import;
+pub mod init;
 pub mod log;
 pub mod repair;
 pub mod show;

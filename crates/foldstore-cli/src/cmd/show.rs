@@ -1,6 +1,6 @@
 //! `foldstore show`: one commit, for people (or as its JSON document).
 
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
 
 use anstyle::Style;
@@ -15,12 +15,13 @@ use crate::output::{
 };
 
 /// Prints the commit `commit` names: its file, size, headers and events with their data
-/// pretty-printed, or with `json` the commit document on one line.
+/// pretty-printed, or with `json` the commit document on one line, or with `raw` the bytes
+/// stored.
 ///
 /// # Errors
 /// A commit beyond the log (or before its start, counting from the end), missing (a gap) or
 /// damaged.
-pub fn run(store: &Store, commit: CommitArg, json: bool) -> anyhow::Result<ExitCode> {
+pub fn run(store: &Store, commit: CommitArg, json: bool, raw: bool) -> anyhow::Result<ExitCode> {
     let number = match commit {
         CommitArg::Number(number) => number,
         CommitArg::FromEnd(back) => {
@@ -34,6 +35,9 @@ pub fn run(store: &Store, commit: CommitArg, json: bool) -> anyhow::Result<ExitC
             tip - back + 1
         }
     };
+    if raw {
+        return write_raw(store, number);
+    }
     let found = match store.raw_commits(number..=number)?.next() {
         Some(scanned) => read_once(store, scanned, Some(number))?,
         None => None,
@@ -56,6 +60,38 @@ pub fn run(store: &Store, commit: CommitArg, json: bool) -> anyhow::Result<ExitC
         out.write_all(b"\n")?;
     } else {
         write_commit(&mut out, store, &commit, bytes, &Palette::stdout())?;
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the bytes stored for commit `number`, whatever they hold (a damaged commit too):
+/// exactly, or on a terminal as text with control characters escaped and a final newline.
+///
+/// # Errors
+/// A commit that does not exist (beyond the log, or a gap); errors of reading.
+fn write_raw(store: &Store, number: u64) -> anyhow::Result<ExitCode> {
+    let Some(bytes) = store.storage().read_commit(number)? else {
+        let tip = store.tip()?;
+        if number < tip {
+            return Err(Error::MissingCommit {
+                commit: number,
+                location: store.storage().commit_location(number),
+                next: tip,
+            }
+            .into());
+        }
+        return Err(Error::OutOfRange {
+            requested: number,
+            tip,
+        }
+        .into());
+    };
+    let mut out = io::stdout().lock();
+    if out.is_terminal() {
+        writeln!(out, "{}", printable(&String::from_utf8_lossy(&bytes)))?;
+    } else {
+        out.write_all(&bytes)?;
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)

@@ -1,13 +1,14 @@
 //! `foldstore stats`: what a store holds, counted.
 
 use std::collections::BTreeMap;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
 
 use anstyle::Style;
-use foldstore::{Finding, RawCommit, Scanned, Store};
+use foldstore::{same_name, Finding, RawCommit, Scanned, Store};
 use serde_json::{json, Map, Value};
 
+use crate::cmd::buckets::{Bucket, Buckets};
 use crate::output::{
     error_text, finding_text, findings_json, header_text, human_size, plural, printable, styled,
     Palette,
@@ -36,20 +37,52 @@ struct Stats {
     snapshot_bytes: u64,
     by_model: BTreeMap<String, u64>,
     problems: Vec<Finding>,
+    /// Commits per hour or day, with `--by`.
+    buckets: Option<Buckets>,
 }
 
-/// Reads every commit and snapshot of `store` and prints what it holds.
+/// The events of one name, counted: by the original package's rule (`memberHasMoved` and
+/// `MemberHasMoved` are one event), or one exact spelling.
+#[derive(Debug)]
+struct NameCount {
+    /// The name shown: the most frequent spelling (the first in sorted order on a tie).
+    name: String,
+    /// The events of every spelling.
+    total: u64,
+    /// Each spelling seen and its events, in sorted order.
+    spellings: Vec<(String, u64)>,
+}
+
+/// Reads every commit and snapshot of `store` and prints what it holds; event names are
+/// counted by the original's first-letter rule unless `exact_names`. With `by`, prints
+/// instead the commits and events of each hour or day.
 ///
 /// # Errors
 /// When the store cannot be listed, or the output written. Damage is reported, with status 1.
-pub fn run(store: &Store, json: bool) -> anyhow::Result<ExitCode> {
-    let stats = count(store)?;
+pub fn run(
+    store: &Store,
+    json: bool,
+    exact_names: bool,
+    by: Option<Bucket>,
+) -> anyhow::Result<ExitCode> {
+    let stats = count(store, by)?;
+    let names = names_by_count(&stats, exact_names);
     let mut out = BufWriter::new(io::stdout().lock());
-    if json {
-        serde_json::to_writer(&mut out, &to_json(store, &stats))?;
+    if let Some(buckets) = &stats.buckets {
+        if json {
+            let mut report = buckets.to_json();
+            report["problems"] = Value::from(findings_json(&stats.problems));
+            serde_json::to_writer(&mut out, &report)?;
+            out.write_all(b"\n")?;
+        } else {
+            buckets.write_text(&mut out, &Palette::stdout(), io::stdout().is_terminal())?;
+            write_problems(&mut out, &stats, &Palette::stdout())?;
+        }
+    } else if json {
+        serde_json::to_writer(&mut out, &to_json(store, &stats, &names))?;
         out.write_all(b"\n")?;
     } else {
-        write_text(&mut out, store, &stats, &Palette::stdout())?;
+        write_text(&mut out, store, &stats, &names, &Palette::stdout())?;
     }
     out.flush()?;
     Ok(if stats.problems.is_empty() {
@@ -59,11 +92,12 @@ pub fn run(store: &Store, json: bool) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn count(store: &Store) -> anyhow::Result<Stats> {
+fn count(store: &Store, by: Option<Bucket>) -> anyhow::Result<Stats> {
     let storage = store.storage();
     let listing = storage.list()?;
     let mut stats = Stats {
         tip: listing.commits.last().copied().unwrap_or(0),
+        buckets: by.map(Buckets::new),
         ..Stats::default()
     };
     let mut progress = Progress::new(
@@ -119,6 +153,9 @@ fn count(store: &Store) -> anyhow::Result<Stats> {
         };
         stats.commits += 1;
         stats.events += commit.events().len() as u64;
+        if let Some(buckets) = &mut stats.buckets {
+            buckets.count(commit.time(), commit.events().len() as u64);
+        }
         for event in commit.events() {
             *stats.by_name.entry(event.name().to_owned()).or_default() += 1;
         }
@@ -152,25 +189,59 @@ fn count(store: &Store) -> anyhow::Result<Stats> {
     Ok(stats)
 }
 
-/// Event names with their counts, the most frequent first (then by name).
-fn names_by_count(stats: &Stats) -> Vec<(&str, u64)> {
-    let mut names: Vec<(&str, u64)> = stats
-        .by_name
-        .iter()
-        .map(|(name, n)| (name.as_str(), *n))
-        .collect();
-    names.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+/// Event names with their counts, the most frequent first (then by name): spellings that
+/// differ only in the case of their first letter counted as one name, unless `exact`.
+fn names_by_count(stats: &Stats, exact: bool) -> Vec<NameCount> {
+    let mut names: Vec<NameCount> = Vec::new();
+    for (spelling, &n) in &stats.by_name {
+        let group = if exact {
+            None
+        } else {
+            names
+                .iter_mut()
+                .find(|group| same_name(&group.name, spelling))
+        };
+        match group {
+            Some(group) => {
+                group.total += n;
+                group.spellings.push((spelling.clone(), n));
+                let most = group.spellings.iter().map(|(_, n)| *n).max().unwrap_or(0);
+                if let Some((name, _)) = group.spellings.iter().find(|(_, n)| *n == most) {
+                    group.name.clone_from(name);
+                }
+            }
+            None => names.push(NameCount {
+                name: spelling.clone(),
+                total: n,
+                spellings: vec![(spelling.clone(), n)],
+            }),
+        }
+    }
+    names.sort_by(|a, b| b.total.cmp(&a.total).then(a.name.cmp(&b.name)));
     names
 }
 
-fn to_json(store: &Store, stats: &Stats) -> Value {
+fn to_json(store: &Store, stats: &Stats, names: &[NameCount]) -> Value {
     let timed = |t: &Option<Timed>| {
         t.as_ref()
             .map_or(Value::Null, |t| json!({"commit": t.commit, "time": t.time}))
     };
-    let by_name: Map<String, Value> = names_by_count(stats)
-        .into_iter()
-        .map(|(name, n)| (name.to_owned(), n.into()))
+    let by_name: Map<String, Value> = names
+        .iter()
+        .map(|group| (group.name.clone(), group.total.into()))
+        .collect();
+    // Only the names written in more than one way.
+    let spellings: Map<String, Value> = names
+        .iter()
+        .filter(|group| group.spellings.len() > 1)
+        .map(|group| {
+            let counts: Map<String, Value> = group
+                .spellings
+                .iter()
+                .map(|(spelling, n)| (spelling.clone(), (*n).into()))
+                .collect();
+            (group.name.clone(), Value::Object(counts))
+        })
         .collect();
     json!({
         "store": store.path().map(|p| p.display().to_string()),
@@ -178,6 +249,7 @@ fn to_json(store: &Store, stats: &Stats) -> Value {
         "commits": stats.commits,
         "events": stats.events,
         "events_by_name": by_name,
+        "name_spellings": spellings,
         "bytes": stats.commit_bytes,
         "first": timed(&stats.first),
         "last": timed(&stats.last),
@@ -191,7 +263,13 @@ fn to_json(store: &Store, stats: &Stats) -> Value {
     })
 }
 
-fn write_text(out: &mut dyn Write, store: &Store, stats: &Stats, p: &Palette) -> io::Result<()> {
+fn write_text(
+    out: &mut dyn Write,
+    store: &Store,
+    stats: &Stats,
+    names: &[NameCount],
+    p: &Palette,
+) -> io::Result<()> {
     let label = |text: &str| styled(p.label, format!("{text:<10}"));
     if let Some(path) = store.path() {
         writeln!(
@@ -243,14 +321,38 @@ fn write_text(out: &mut dyn Write, store: &Store, stats: &Stats, p: &Palette) ->
         )?;
     }
     writeln!(out)?;
-    let names = names_by_count(stats);
     if !names.is_empty() {
         writeln!(out, "{}", styled(p.label, "events by name"))?;
-        let width = names.first().map_or(1, |(_, n)| n.to_string().len());
-        for (name, n) in names {
-            writeln!(out, "  {n:>width$}  {}", styled(p.name, printable(name)))?;
+        let width = names
+            .first()
+            .map_or(1, |group| group.total.to_string().len());
+        for group in names {
+            write!(
+                out,
+                "  {:>width$}  {}",
+                group.total,
+                styled(p.name, printable(&group.name))
+            )?;
+            if group.spellings.len() > 1 {
+                let spellings: Vec<String> = group
+                    .spellings
+                    .iter()
+                    .map(|(spelling, n)| format!("{} {n}", printable(spelling)))
+                    .collect();
+                write!(
+                    out,
+                    "  {}",
+                    styled(p.dim, format!("(written {})", spellings.join(", ")))
+                )?;
+            }
+            writeln!(out)?;
         }
     }
+    write_problems(out, stats, p)
+}
+
+/// The problems found, when there are any.
+fn write_problems(out: &mut dyn Write, stats: &Stats, p: &Palette) -> io::Result<()> {
     if !stats.problems.is_empty() {
         writeln!(
             out,

@@ -13,8 +13,9 @@ fn demo_leaves_a_store_that_passes_verify() {
         "commit 1: registered arjan einbu, marit winge, peter pan",
         "is already a member; nothing was written",
         "commit 2: marit winge has moved",
-        "never called ready_to_commit wrote nothing",
+        "an instance that ended arjan einbu's membership but never called ready_to_commit wrote nothing",
         "snapshot saved at commit 2",
+        "At commit 1 the list had 3 members; now 3 members after 2 commits.",
         "foldstore events",
     ]);
     assert_eq!(outcome.stderr, "");
@@ -37,10 +38,40 @@ fn demo_leaves_a_store_that_passes_verify() {
 
     // A second run goes on from the store's state: the model refuses duplicates, so it
     // registers nobody again and writes nothing new.
-    run(["demo".as_ref(), store.as_os_str()])
-        .expect_code(0)
-        .expect_stdout_contains(&["everyone is registered already"]);
+    let again = run(["demo".as_ref(), store.as_os_str()]);
+    again.expect_code(0).expect_stdout_contains(&[
+        "everyone is registered already",
+        "the snapshot at commit 2 (2.memberlist-snapshot) is there already",
+    ]);
+    assert!(!again.stdout.contains("saved"), "{}", again.stdout);
     assert_eq!(file_names(&store), expected);
+}
+
+#[test]
+fn demo_refuses_a_store_it_did_not_write() {
+    let dir = TestDir::new();
+    // A store the original package wrote, a demo store with a commit more, a folder of files.
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../foldstore/tests/fixtures/handwritten/store");
+    let copied = dir.join("copied");
+    run(["copy".as_ref(), fixture.as_os_str(), copied.as_os_str()]).expect_code(0);
+    let grown = dir.join("grown");
+    run(["demo".as_ref(), grown.as_os_str()]).expect_code(0);
+    crate::util::append(&grown, &["heartbeat"]);
+    let files = dir.join("files");
+    std::fs::create_dir(&files).expect("create a folder");
+    std::fs::write(files.join("notes.txt"), "text").expect("write a file");
+    for (store, problem) in [
+        (&copied, "holds commits the demo did not write"),
+        (&grown, "holds commits the demo did not write"),
+        (&files, "is not empty (it holds files, but no commits)"),
+    ] {
+        let before = crate::util::folder_bytes(store);
+        run(["demo".as_ref(), store.as_os_str()])
+            .expect_code(1)
+            .expect_stderr_contains(&[problem, "nothing was written"]);
+        assert_eq!(crate::util::folder_bytes(store), before);
+    }
 }
 
 #[test]

@@ -16,8 +16,10 @@ use crate::util::TestDir;
 
 /// The verbs, as arguments after the store (`{n}` is the case's commit number), and whether
 /// they may change the store.
-pub(crate) const VERBS: [(&str, &[&str]); 10] = [
+pub(crate) const VERBS: [(&str, &[&str]); 12] = [
     ("events", &[]),
+    ("export", &[]),
+    ("gc", &[]),
     ("verify", &[]),
     ("log", &[]),
     ("stats", &[]),

@@ -9,8 +9,9 @@ use serde_json::json;
 
 use super::model::{MemberList, Membership};
 
-/// Registers, moves and removes members of the store at `path` through read-write instances,
-/// shows what a refused event does, takes a snapshot, and prints the state.
+/// Registers and moves members of the store at `path` through read-write instances, shows
+/// that a refused event and an instance never marked ready write nothing, takes a snapshot
+/// (unless the one at the end of the log exists), and prints the state.
 ///
 /// Running it again on the same store goes on from where the store is: members that exist are
 /// not registered twice, because the model refuses it.
@@ -104,18 +105,25 @@ pub fn run(path: &Path, out: &mut dyn Write) -> Result<(), Box<dyn std::error::E
     )?;
     writeln!(
         out,
-        "  an instance that never called ready_to_commit wrote {}",
+        "  an instance that ended arjan einbu's membership but never called ready_to_commit \
+         wrote {}",
         unmarked
             .commit
             .map_or("nothing".to_owned(), |c| format!("commit {c}"))
     )?;
 
+    let tip = store.tip()?;
+    let saved_before = tip > 0 && store.storage().read_snapshot("memberlist", tip)?.is_some();
     if let Some(label) = members.snapshot()? {
-        writeln!(
-            out,
-            "  snapshot saved at commit {label} ({}.memberlist-snapshot)",
-            label
-        )?;
+        let file = format!("{label}.memberlist-snapshot");
+        if saved_before && label == tip {
+            writeln!(
+                out,
+                "  the snapshot at commit {label} ({file}) is there already"
+            )?;
+        } else {
+            writeln!(out, "  snapshot saved at commit {label} ({file})")?;
+        }
     }
 
     let list: MemberList = (*members.aggregator_data()?).clone();
@@ -125,12 +133,19 @@ pub fn run(path: &Path, out: &mut dyn Write) -> Result<(), Box<dyn std::error::E
         writeln!(out, "  {name:<14} {level:<8} {}", member.address)?;
     }
     let first = members.at_commit(1)?;
+    let count = |n: usize, thing: &str| match n {
+        1 => format!("1 {thing}"),
+        n => format!("{n} {thing}s"),
+    };
     writeln!(
         out,
-        "At commit 1 the list had {} member(s); now {} after {} commit(s).",
-        first.data().members.len(),
-        list.members.len(),
-        store.tip()?
+        "At commit 1 the list had {}; now {} after {}.",
+        count(first.data().members.len(), "member"),
+        count(list.members.len(), "member"),
+        count(
+            usize::try_from(store.tip()?).unwrap_or(usize::MAX),
+            "commit"
+        )
     )?;
     writeln!(
         out,

@@ -2,10 +2,16 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::filter::{parse_time, TimeArg};
-use crate::output::event_problem;
+use crate::cmd::buckets::Bucket;
+
+mod args;
+mod bench;
+
+use args::{parse_commit, parse_event_name, parse_header_to_write};
+pub use args::{BadCommandLine, BoundaryArgs, CommitArg, LayoutArg, RangeArgs, ScanArgs, TimeArgs};
+pub use bench::{BenchDurability, BenchWorkload};
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -35,15 +41,22 @@ Exit status:
   3  append --if-none-after: the condition failed (nothing was written)
 
 Environment:
+  FOLDSTORE_STORE the store of the verbs whose one argument is STORE, when it is left out
+                 (init, log, events, tail, stats, snapshots, verify, repair, export, gc, demo);
+                 an argument given wins
   FOLDSTORE_LOG  what to log on standard error, e.g. debug or foldstore=trace (default: warn)
   NO_COLOR       when set, no colors (unless --color always)
   CLICOLOR_FORCE when set, colors even when the output is not a terminal
 
-Times (--since, --until) are UTC, written as RFC 3339 (2026-11-27T15:03:30Z,
-2026-11-27T15:03:30.380Z) or as a date (2026-11-27). They select commits by their `time`
-header; with either option, commits without a readable time are left out. --until includes the
-whole of the last unit written: all of that day for a date, all of that second for a time
-without fractions.";
+Times (--since, --until) are written as RFC 3339 (2026-11-27T15:03:30Z,
+2026-11-27T15:03:30.380Z, 2026-11-27T16:03:30+01:00; UTC without an offset), as a date
+(2026-11-27, a UTC day), or as a time ago (90s, 15m, 1h, 2d, 1w, '1h 30m'). They select commits
+by their `time` header; with either option, commits without a readable time are left out.
+--until includes the whole of the last unit written: all of that day for a date, all of that
+second for a time without fractions.";
+
+/// The environment variable naming the store when a verb's STORE argument is left out.
+pub const STORE_ENV: &str = "FOLDSTORE_STORE";
 
 /// Inspect, follow, copy, append to and verify foldstore event stores.
 ///
@@ -78,134 +91,6 @@ pub enum ColorWhen {
     Never,
 }
 
-/// A range of commit numbers.
-#[derive(Clone, Copy, Debug, Args)]
-pub struct RangeArgs {
-    /// The first commit (default 1).
-    #[arg(long, value_name = "N")]
-    pub from: Option<u64>,
-    /// The last commit (default, and beyond it: the last commit of the store).
-    #[arg(long, value_name = "N")]
-    pub to: Option<u64>,
-}
-
-impl RangeArgs {
-    /// Checks the range is not backwards (`--from 5 --to 3`); `from_flag` is how the command
-    /// line wrote the start (`--from 5`, or `--after 4`).
-    ///
-    /// # Errors
-    /// [`BadCommandLine`] saying so.
-    pub fn check(&self, from_flag: &str) -> Result<(), BadCommandLine> {
-        match self.to {
-            Some(to) if to < self.from.unwrap_or(1) => Err(BadCommandLine(format!(
-                "--to {to} is before {from_flag}: the range holds no commit"
-            ))),
-            _ => Ok(()),
-        }
-    }
-}
-
-/// A mistake on the command line that clap cannot see (it involves two arguments' values):
-/// reported like clap's own, with exit status 2.
-#[derive(Debug)]
-pub struct BadCommandLine(pub String);
-
-impl std::fmt::Display for BadCommandLine {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} (see --help)", self.0)
-    }
-}
-
-impl std::error::Error for BadCommandLine {}
-
-/// Selecting commits by their `time` header.
-#[derive(Clone, Debug, Args)]
-pub struct TimeArgs {
-    /// Only commits whose time is at or after TIME (UTC; e.g. 2026-11-27T15:03:30Z or 2026-11-27).
-    #[arg(long, value_name = "TIME", value_parser = parse_time)]
-    pub since: Option<TimeArg>,
-    /// Only commits whose time is at or before TIME (a date includes that whole day).
-    #[arg(long, value_name = "TIME", value_parser = parse_time)]
-    pub until: Option<TimeArg>,
-}
-
-/// The commits a verb that reads a range of them covers: the store, the range, the time window.
-#[derive(Clone, Debug, Args)]
-pub struct ScanArgs {
-    /// The store: a folder, or a postgres:// or s3:// address.
-    pub store: PathBuf,
-    #[command(flatten)]
-    pub range: RangeArgs,
-    #[command(flatten)]
-    pub time: TimeArgs,
-    /// Print at most N (the first N selected: lines of events, commits of log).
-    #[arg(short = 'n', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-    pub limit: Option<u64>,
-}
-
-/// A commit named on the command line: by its number, or by its place from the end of the log.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CommitArg {
-    /// Commit N (from 1).
-    Number(u64),
-    /// The N-th commit from the end (1: the last).
-    FromEnd(u64),
-}
-
-/// Parses a commit: its number (from 1), `last`, or `-N` (the N-th from the end; `-1` is the
-/// last).
-fn parse_commit(text: &str) -> Result<CommitArg, String> {
-    let hint =
-        "use a commit number (from 1), last, or -N for the N-th from the end (-1 is the last)";
-    if text == "last" {
-        return Ok(CommitArg::FromEnd(1));
-    }
-    let (from_end, digits) = match text.strip_prefix('-') {
-        Some(digits) => (true, digits),
-        None => (false, text),
-    };
-    match digits.parse::<u64>() {
-        Ok(0) => Err(format!(
-            "{text:?} is not a commit: commit numbers start at 1; {hint}"
-        )),
-        Ok(n) if from_end => Ok(CommitArg::FromEnd(n)),
-        Ok(n) => Ok(CommitArg::Number(n)),
-        Err(e) => Err(format!("{text:?} is not a commit ({e}); {hint}")),
-    }
-}
-
-/// Parses an event name to write: one the original package can dispatch (not empty, not
-/// beginning with whitespace or a control character).
-fn parse_event_name(text: &str) -> Result<String, String> {
-    foldstore::Commit::check_event_name(text)
-        .map(|()| text.to_owned())
-        .map_err(|e| event_problem(&e))
-}
-
-/// How `foldstore append` tags its events and when it writes them.
-#[derive(Clone, Debug, Default, Args)]
-pub struct BoundaryArgs {
-    /// Tag the event (with --stdin: every event) with TAG, e.g. account:7 (may be given more
-    /// than once).
-    #[arg(long, value_name = "TAG")]
-    pub tag: Vec<String>,
-    /// Write only if no event matching the condition's query was committed after commit N (0:
-    /// none at all); else write nothing and exit with status 3. See "Conditional appends".
-    #[arg(long, value_name = "N")]
-    pub if_none_after: Option<u64>,
-    /// The condition's query: events carrying TAG (may be given more than once: all of them).
-    #[arg(long, value_name = "TAG", requires = "if_none_after")]
-    pub query_tag: Vec<String>,
-    /// The condition's query: events named NAME (may be given more than once: any of them).
-    #[arg(long, value_name = "NAME", requires = "if_none_after")]
-    pub query_name: Vec<String>,
-    /// Write only if no commit with this key is in the store yet; else write nothing and
-    /// print the number of the commit that holds it (status 0). The key is kept as the tag
-    /// idempotency:KEY of the first event.
-    #[arg(long, value_name = "KEY", conflicts_with = "if_none_after")]
-    pub idempotency_key: Option<String>,
-}
-
 /// The verbs.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -215,6 +100,7 @@ pub enum Command {
     #[command(after_help = "Examples:
   foldstore append ./members newMemberRegistered '{\"member\": {\"name\": \"peter pan\"}}'
   foldstore append ./members heartbeat
+  foldstore append ./members heartbeat --header user=arjan --header host=web-2
   printf '%s\\n' '{\"name\": \"a\", \"data\": 1}' '{\"name\": \"b\"}' | foldstore append ./members --stdin
   foldstore append --layout journal ./fast-store heartbeat
   foldstore append ./bank deposited '{\"amount\": 5}' --tag account:7
@@ -230,7 +116,8 @@ Conditional appends:
   atomic, also against other processes. When the condition fails, nothing is written, the
   conflicting commits are named on standard error, and the exit status is 3.")]
     Append {
-        /// The store: a folder, or a postgres:// or s3:// address.
+        /// The store: a folder, or a postgres:// or s3:// address (FOLDSTORE_STORE is not
+        /// taken here: the arguments after STORE could be mistaken for it).
         store: PathBuf,
         /// The event's name: not empty, and not beginning with whitespace or a control
         /// character (the original package could not dispatch it).
@@ -247,6 +134,10 @@ Conditional appends:
         /// asking for the other one is an error.
         #[arg(long, value_name = "LAYOUT")]
         layout: Option<LayoutArg>,
+        /// Add the header KEY with the string VALUE to the commit, e.g. --header user=arjan
+        /// (may be given more than once). The commit's `time` header is there unless given.
+        #[arg(long = "header", value_name = "KEY=VALUE", value_parser = parse_header_to_write)]
+        headers: Vec<(String, String)>,
         #[command(flatten)]
         boundary: BoundaryArgs,
     },
@@ -265,7 +156,11 @@ Conditional appends:
   foldstore events ./bank --tag account:7 --name deposited --name withdrawn
   foldstore events ./bank --tag account:7 --after 120
   foldstore events ./members --since 2026-11-27T15:00:00Z --until 2026-11-27
+  foldstore events ./members --since 2026-11-27T16:00:00+01:00
+  foldstore events ./members --since 2h --header user=arjan
   foldstore events ./members --pretty | less -R
+  foldstore events ./members --reverse -n 3 --name memberHasMoved
+  foldstore events ./members --tsv --name memberHasMoved | column -t -s $'\\t'
   foldstore events -f ./members --from 100 --name memberHasMoved")]
     Events {
         #[command(flatten)]
@@ -274,6 +169,10 @@ Conditional appends:
         /// letter's case does not count (memberHasMoved is MemberHasMoved), as in the original.
         #[arg(long, value_name = "NAME")]
         name: Vec<String>,
+        /// --name matches only names spelled exactly so (memberHasMoved is not
+        /// MemberHasMoved).
+        #[arg(long, requires = "name")]
+        exact_names: bool,
         /// Only events carrying this tag (may be given more than once: all of them).
         #[arg(long, value_name = "TAG")]
         tag: Vec<String>,
@@ -281,12 +180,19 @@ Conditional appends:
         #[arg(long, value_name = "N", conflicts_with = "from")]
         after: Option<u64>,
         /// Print each line as indented JSON, colored on a terminal (for people; still JSON).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "tsv")]
         pretty: bool,
+        /// Print tab-separated values instead of JSON: commit, time, name, data (compact JSON,
+        /// empty for none), a heading line first; control characters escaped (\t, \n).
+        #[arg(long)]
+        tsv: bool,
         /// Keep running and print the events of new commits as they land (from any process),
         /// until interrupted (or --limit lines are printed).
         #[arg(short, long, conflicts_with = "to")]
         follow: bool,
+        /// Newest first: the lines in reverse order (with -n: the last N selected).
+        #[arg(short, long, conflicts_with = "follow")]
+        reverse: bool,
     },
 
     /// List the commits, oldest first: number, time, size and event names.
@@ -298,19 +204,35 @@ Conditional appends:
   foldstore log ./members
   foldstore log ./members --from 100 --to 120
   foldstore log ./members --from 100 -n 20
+  foldstore log ./members -r -n 5                   the last 5 commits, newest first
   foldstore log ./members --since 2026-11-27 --name memberHasMoved
+  foldstore log ./members --since 1d --header user=arjan
   foldstore log ./members --json | jq -r 'select(.bytes > 4096) | .commit'
+  foldstore log ./members --tsv | cut -f1,4
   foldstore ls ./members | less"
     )]
     Log {
         #[command(flatten)]
         scan: ScanArgs,
-        /// Only commits with at least one event of this name (may be given more than once).
+        /// Only commits with at least one event of this name (may be given more than once). The
+        /// first letter's case does not count (memberHasMoved is MemberHasMoved), as in the
+        /// original.
         #[arg(long, value_name = "NAME")]
         name: Vec<String>,
+        /// --name matches only names spelled exactly so (memberHasMoved is not
+        /// MemberHasMoved).
+        #[arg(long, requires = "name")]
+        exact_names: bool,
         /// One JSON object a line: `{"commit", "time", "bytes", "events": [names]}`.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "tsv")]
         json: bool,
+        /// Tab-separated values: commit, time, bytes, events (names separated by commas), a
+        /// heading line first; control characters escaped (\t, \n).
+        #[arg(long)]
+        tsv: bool,
+        /// Newest first (with -n: the last N commits selected).
+        #[arg(short, long)]
+        reverse: bool,
     },
 
     /// Show one commit: its file, headers and events, with their data pretty-printed.
@@ -318,17 +240,23 @@ Conditional appends:
   foldstore show ./members 3
   foldstore show ./members last
   foldstore show ./members -2                  the commit before the last
-  foldstore show ./members 3 --json | jq '.events[0].data'")]
+  foldstore show ./members 3 --json | jq '.events[0].data'
+  foldstore show ./members 7 --raw | xxd | head      the bytes of a damaged commit")]
     Show {
-        /// The store: a folder, or a postgres:// or s3:// address.
+        /// The store: a folder, or a postgres:// or s3:// address (FOLDSTORE_STORE is not
+        /// taken here: the arguments after STORE could be mistaken for it).
         store: PathBuf,
         /// The commit: its number (from 1), last, or -N for the N-th from the end (-1 is the
         /// last).
         #[arg(value_name = "N", value_parser = parse_commit, allow_negative_numbers = true)]
         commit: CommitArg,
         /// Print the commit document, {"headers": ..., "events": [...]}, as one line of JSON.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "raw")]
         json: bool,
+        /// Print the bytes stored for the commit, as they are, even when they are damaged (on
+        /// a terminal: as text, control characters escaped).
+        #[arg(long)]
+        raw: bool,
     },
 
     /// Show the last commits, and with -f follow new ones as they land (from any process).
@@ -342,7 +270,8 @@ Conditional appends:
   foldstore tail -n 3 -f ./members
   foldstore tail -f --json ./members | jq -r '.events[]'")]
     Tail {
-        /// The store: a folder, or a postgres:// or s3:// address.
+        /// The store: a folder, or a postgres:// or s3:// address (default: FOLDSTORE_STORE).
+        #[arg(env = STORE_ENV)]
         store: PathBuf,
         /// How many of the last commits to show first.
         #[arg(short = 'n', long, value_name = "N", default_value_t = 10)]
@@ -358,16 +287,32 @@ Conditional appends:
     /// Count what a store holds: commits, events (by name), bytes, first and last time,
     /// snapshots.
     ///
+    /// Event names are counted by the original package's rule: memberHasMoved and
+    /// MemberHasMoved are one event (the spellings seen are listed; see --exact-names).
     /// Reads every commit. Damaged commits are listed, and make the status 1.
     #[command(after_help = "Examples:
   foldstore stats ./members
-  foldstore stats ./members --json | jq .events_by_name")]
+  foldstore stats ./members --json | jq .events_by_name
+  foldstore stats ./members --exact-names
+  foldstore stats ./members --by day
+  foldstore stats ./members --by hour --json | jq '.buckets[] | [.start, .commits]'")]
     Stats {
-        /// The store: a folder, or a postgres:// or s3:// address.
+        /// The store: a folder, or a postgres:// or s3:// address (default: FOLDSTORE_STORE).
+        #[arg(env = STORE_ENV)]
         store: PathBuf,
         /// Print the report as one JSON object.
         #[arg(long)]
         json: bool,
+        /// Count each spelling of an event name apart. By default names that differ only in
+        /// the case of their first letter are one event, as in the original package
+        /// (memberHasMoved is MemberHasMoved), and the spellings seen are shown beside it.
+        #[arg(long)]
+        exact_names: bool,
+        /// Instead, count the commits and events of each hour or day (UTC) of their time
+        /// header: a table, with a bar chart on a terminal (hours and days without commits
+        /// are left out).
+        #[arg(long, value_name = "hour|day", conflicts_with = "exact_names")]
+        by: Option<Bucket>,
     },
 
     /// List each model's snapshots: the commit they hold the fold of, their time and size.
@@ -377,7 +322,8 @@ Conditional appends:
   foldstore snapshots ./members
   foldstore snapshots ./members --json")]
     Snapshots {
-        /// The store: a folder, or a postgres:// or s3:// address.
+        /// The store: a folder, or a postgres:// or s3:// address (default: FOLDSTORE_STORE).
+        #[arg(env = STORE_ENV)]
         store: PathBuf,
         /// Print the report as one JSON object.
         #[arg(long)]
@@ -393,7 +339,8 @@ Conditional appends:
   foldstore verify ./members
   foldstore verify ./members --json | jq .problems")]
     Verify {
-        /// The store: a folder, or a postgres:// or s3:// address.
+        /// The store: a folder, or a postgres:// or s3:// address (default: FOLDSTORE_STORE).
+        #[arg(env = STORE_ENV)]
         store: PathBuf,
         /// Print the report as one JSON object.
         #[arg(long)]
@@ -412,7 +359,8 @@ Conditional appends:
   foldstore repair ./members --dry-run
   foldstore repair ./members")]
     Repair {
-        /// The store: a folder, or a postgres:// or s3:// address.
+        /// The store: a folder, or a postgres:// or s3:// address (default: FOLDSTORE_STORE).
+        #[arg(env = STORE_ENV)]
         store: PathBuf,
         /// Only say what repair would do.
         #[arg(long)]
@@ -420,6 +368,30 @@ Conditional appends:
         /// Print the plan and its outcome as one JSON object.
         #[arg(long)]
         json: bool,
+    },
+
+    /// Remove what a folder store no longer needs; never a commit. A dry run unless --apply.
+    ///
+    /// Removes each model's snapshots older than its newest sound one (a newer damaged one is
+    /// kept, and every snapshot of a model without a sound one), temporary files left by a
+    /// write that stopped (a killed copy, a crash) once they are an hour old (a younger one may
+    /// belong to a write at work), and files repair moved into foldstore-quarantine longer ago
+    /// than --quarantine-older-than. Without --apply it only lists them.
+    #[command(after_help = "Examples:
+  foldstore gc ./members                      list what would be removed
+  foldstore gc ./members --apply              remove it
+  foldstore gc ./members --apply --quarantine-older-than 90d")]
+    Gc {
+        /// The store's folder (default: FOLDSTORE_STORE).
+        #[arg(env = STORE_ENV)]
+        store: PathBuf,
+        /// Remove the files listed (without it: a dry run, nothing is removed).
+        #[arg(long)]
+        apply: bool,
+        /// How long ago repair must have moved a file into the quarantine for gc to remove it,
+        /// e.g. 30d, 12h, 0s (all of them).
+        #[arg(long, value_name = "AGE", default_value = "30d", value_parser = humantime::parse_duration)]
+        quarantine_older_than: std::time::Duration,
     },
 
     /// Copy a whole store, every byte of every commit and snapshot, into another folder or
@@ -453,12 +425,82 @@ Conditional appends:
         json: bool,
     },
 
-    /// Run the tutorial's membership database on a store: register, move and remove members
-    /// through read-write instances, take a snapshot, and show the state.
+    /// Make an empty store: a folder (created with its parents) in the layout asked for.
+    ///
+    /// Other verbs that write (append, import, copy) make a store too; init makes one
+    /// explicitly, in the journal layout if asked. A store that exists already is left as it
+    /// is (status 0), unless it has the other layout (status 1); a folder holding other files
+    /// but no store is refused.
+    #[command(after_help = "Examples:
+  foldstore init ./members
+  foldstore init --layout journal ./fast-store
+  FOLDSTORE_STORE=./members foldstore init")]
+    Init {
+        /// The store's folder, or a postgres:// or s3:// address (default: FOLDSTORE_STORE).
+        #[arg(env = STORE_ENV)]
+        store: PathBuf,
+        /// The layout: loose (the original package's, the default) or journal (foldstore's
+        /// own, much faster; the original package cannot read it).
+        #[arg(long, value_name = "LAYOUT")]
+        layout: Option<LayoutArg>,
+    },
+
+    /// Print commits as JSON lines, one commit a line, for `foldstore import`.
+    ///
+    /// Each line is {"commit": N, "headers": {...}, "events": [...]}: the commit's number and
+    /// its document, with its JSON text as stored (numbers, member order and escapes kept),
+    /// without whitespace between tokens. Commit boundaries and headers are kept, so that
+    /// export, import and export again prints the same lines.
+    #[command(after_help = "Examples:
+  foldstore export ./members > members.jsonl
+  foldstore export ./members --from 100 --to 200
+  foldstore export ./members | foldstore import ./members-copy
+  foldstore export ./members | jq -c '.events[].name'")]
+    Export {
+        /// The store: a folder, or a postgres:// or s3:// address (default: FOLDSTORE_STORE).
+        #[arg(env = STORE_ENV)]
+        store: PathBuf,
+        #[command(flatten)]
+        range: RangeArgs,
+    },
+
+    /// Write the commits of `foldstore export` lines into a store, each at its own number with
+    /// its own headers.
+    ///
+    /// The lines must be numbered one after another. The store may be empty, or hold some of
+    /// the commits already: those must be the same (headers and events), and are skipped, so
+    /// importing an export twice writes nothing the second time. A store holding other
+    /// commits, lines that would leave a gap, or any line that is not a commit are refused
+    /// before anything is written. Pretty-printed JSON is refused (one commit a line; `jq -c .`
+    /// makes it so). Each commit is written compact, as the original package writes it.
+    /// Creates the store's folder if it does not exist.
+    #[command(after_help = "Examples:
+  foldstore import ./members-copy members.jsonl
+  foldstore export ./members | foldstore import ./members-copy
+  foldstore import --layout journal ./members-journal members.jsonl
+  foldstore export ./members --from 101 | foldstore import ./members-copy -")]
+    Import {
+        /// The store: a folder, or a postgres:// or s3:// address (FOLDSTORE_STORE is not
+        /// taken here: the arguments after STORE could be mistaken for it).
+        store: PathBuf,
+        /// The file of exported lines (default, or -: standard input).
+        file: Option<PathBuf>,
+        /// The layout of the store when it is a new folder store (default: loose).
+        #[arg(long, value_name = "LAYOUT")]
+        layout: Option<LayoutArg>,
+    },
+
+    /// Run the tutorial's membership database on a new store: register and move members
+    /// through read-write instances, show that a refused event and an instance never marked
+    /// ready write nothing, take a snapshot, and show the state.
+    ///
+    /// It writes only into an empty (or new) folder, or a store it wrote before (where it goes
+    /// on from the store's state, and writes nothing new).
     #[command(after_help = "Example:
   foldstore demo ./demo-store")]
     Demo {
-        /// The store's folder (created if it does not exist).
+        /// The store's folder (created if it does not exist; default: FOLDSTORE_STORE).
+        #[arg(env = STORE_ENV)]
         store: PathBuf,
     },
 
@@ -492,81 +534,4 @@ Conditional appends:
         /// The shell.
         shell: clap_complete::Shell,
     },
-}
-
-/// What `foldstore bench` measures.
-#[derive(Debug, Subcommand)]
-pub enum BenchWorkload {
-    /// Append N commits to a new store (in a temporary folder, removed afterwards, or --dir,
-    /// kept), from W threads sharing one store.
-    Append {
-        /// How many commits to append.
-        #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
-        commits: u64,
-        /// How many events each commit holds.
-        #[arg(long, value_name = "E", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
-        events_per_commit: u64,
-        /// How many threads append at once, to one store (they share the commits out).
-        #[arg(long, value_name = "W", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1024))]
-        writers: u64,
-        /// immediate: each commit is synced before the call returns (the library's default);
-        /// none: no syncs.
-        #[arg(long, value_name = "D", default_value = "immediate")]
-        durability: BenchDurability,
-        /// Make the store in this folder (which must not exist, or be empty) and keep it.
-        #[arg(long, value_name = "DIR")]
-        dir: Option<PathBuf>,
-        /// The layout of the store made.
-        #[arg(long, value_name = "LAYOUT", default_value = "loose")]
-        layout: LayoutArg,
-    },
-
-    /// Replay every event of a store: one it makes first (N commits, in a temporary folder,
-    /// not timed), or an existing STORE.
-    ///
-    /// The replay is timed from opening the store to its last event. A store just made is read
-    /// back from the operating system's cache; an existing one may be read from the disk.
-    Replay {
-        /// An existing store to replay (default: make one of --commits commits).
-        #[arg(conflicts_with_all = ["commits", "events_per_commit"])]
-        store: Option<PathBuf>,
-        /// How many commits the store made for the replay holds (default 10000).
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-        commits: Option<u64>,
-        /// How many events each commit of the store made for the replay holds (default 1).
-        #[arg(long, value_name = "E", value_parser = clap::value_parser!(u64).range(1..))]
-        events_per_commit: Option<u64>,
-        /// The layout of the store made for the replay (default: loose).
-        #[arg(long, value_name = "LAYOUT", conflicts_with = "store")]
-        layout: Option<LayoutArg>,
-    },
-}
-
-/// The layout of a new folder store.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum LayoutArg {
-    /// The original package's layout, one file per commit (`k.log`); the original package can
-    /// share it.
-    Loose,
-    /// foldstore's journal: commits as records of append-only segment files; much faster,
-    /// and foldstore only.
-    Journal,
-}
-
-impl From<LayoutArg> for foldstore::Layout {
-    fn from(layout: LayoutArg) -> Self {
-        match layout {
-            LayoutArg::Loose => foldstore::Layout::Loose,
-            LayoutArg::Journal => foldstore::Layout::Journal,
-        }
-    }
-}
-
-/// The durability of the commits `foldstore bench append` writes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum BenchDurability {
-    /// Sync each commit file and the folder before the write returns.
-    Immediate,
-    /// No syncs.
-    None,
 }
