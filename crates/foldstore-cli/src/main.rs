@@ -12,6 +12,7 @@ mod demo;
 mod filter;
 mod output;
 mod progress;
+mod serve;
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -176,6 +177,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             file,
             layout,
         } => cmd::import::run(&store, file.as_deref(), layout),
+        Command::Serve(args) => serve::run(args),
         Command::Bench { workload } => cmd::bench::run(workload),
         Command::Demo { store } => demo(&store),
         Command::Completions { shell } => {

@@ -142,6 +142,21 @@ Conditional appends:
         boundary: BoundaryArgs,
     },
 
+    /// Serve the store over HTTP: a JSON API to read, query, follow and (with --allow-writes)
+    /// append to it. See docs/api.md.
+    #[command(after_help = "Examples:
+  foldstore serve ./members                              read-only, on http://127.0.0.1:8080
+  FOLDSTORE_TOKEN=s3cret foldstore serve ./members --allow-writes
+  foldstore serve ./members --listen 0.0.0.0:8080 --token-file /etc/foldstore/token
+
+Access:
+  The server listens on loopback unless --listen says otherwise, and is read-only unless
+  --allow-writes. Writes, and every request when it listens beyond loopback, need the header
+  'Authorization: Bearer TOKEN', the token read from --token-file or FOLDSTORE_TOKEN (never
+  the command line, where other users could see it). Without a token the server refuses to
+  start in those cases.")]
+    Serve(crate::serve::ServeArgs),
+
     /// Print every event as one JSON line: {"commit", "headers", "name", "data"}.
     ///
     /// `data` is absent when the event has none; `tags` is there when it has tags. Filters

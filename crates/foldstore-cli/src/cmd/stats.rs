@@ -92,6 +92,16 @@ pub fn run(
     })
 }
 
+/// What `stats --json` prints (without `--by`): the store's counts, names by the original's
+/// first-letter rule unless `exact_names`, and the problems found.
+///
+/// # Errors
+/// When the store cannot be listed.
+pub fn report(store: &Store, exact_names: bool) -> anyhow::Result<Value> {
+    let stats = count(store, None)?;
+    Ok(to_json(store, &stats, &names_by_count(&stats, exact_names)))
+}
+
 fn count(store: &Store, by: Option<Bucket>) -> anyhow::Result<Stats> {
     let storage = store.storage();
     let listing = storage.list()?;

@@ -35,6 +35,18 @@ pub fn run(store: &Store, json: bool) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// What `verify --json` prints, found without showing progress.
+///
+/// # Errors
+/// When the store cannot be listed.
+pub fn report(store: &Store) -> anyhow::Result<Value> {
+    let mut report = store.verify(|_, _| {})?;
+    if let Some(finding) = not_a_store(store, &report) {
+        report.problems.push(finding);
+    }
+    Ok(to_json(&report))
+}
+
 /// How many of a folder's other entries a finding names.
 const NAMED_ENTRIES: usize = 3;
 

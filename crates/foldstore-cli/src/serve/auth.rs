@@ -1,0 +1,116 @@
+//! The token and who may do what: writes need it, and every request does when the server
+//! listens beyond loopback. The token is compared in constant time and never logged.
+
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use axum::extract::{Request, State};
+use axum::http::{header, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use subtle::ConstantTimeEq;
+
+use super::error::ApiError;
+use super::Shared;
+
+/// The environment variable that holds the token when no --token-file is given.
+pub const TOKEN_ENV: &str = "FOLDSTORE_TOKEN";
+
+/// A secret token. Its `Debug` does not show it.
+pub struct Token(Vec<u8>);
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(<hidden>)")
+    }
+}
+
+impl Token {
+    /// The token of `file` (its first line, surrounding whitespace removed), or else of
+    /// FOLDSTORE_TOKEN; `None` when neither is given.
+    ///
+    /// # Errors
+    /// A file that cannot be read, or an empty token.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Option<Token>> {
+        let (text, source) = match file {
+            Some(file) => (
+                std::fs::read_to_string(file).with_context(|| {
+                    format!("cannot read the token file {}", file.display())
+                })?,
+                format!("the token file {}", file.display()),
+            ),
+            None => match std::env::var(TOKEN_ENV) {
+                Ok(text) => (text, TOKEN_ENV.to_owned()),
+                Err(std::env::VarError::NotPresent) => return Ok(None),
+                Err(std::env::VarError::NotUnicode(_)) => {
+                    bail!("{TOKEN_ENV} is not valid UTF-8: write the token in plain text")
+                }
+            },
+        };
+        let token = text.lines().next().unwrap_or("").trim();
+        if token.is_empty() {
+            bail!("{source} holds no token: write the token on its first line");
+        }
+        Ok(Some(Token(token.as_bytes().to_vec())))
+    }
+
+    /// Whether `given` is the token, in time independent of where they differ.
+    fn matches(&self, given: &[u8]) -> bool {
+        self.0.ct_eq(given).into()
+    }
+}
+
+/// What the server allows.
+#[derive(Debug)]
+pub struct Access {
+    /// The token, when one was given.
+    pub token: Option<Token>,
+    /// Whether appends are accepted.
+    pub writes: bool,
+    /// Whether reads need the token too (listening beyond loopback).
+    pub reads_need_token: bool,
+}
+
+/// Lets a request through, or answers 401 (no token sent), 403 (a wrong token, or a write to a
+/// read-only server).
+pub async fn check(State(shared): State<Shared>, request: Request, next: Next) -> Response {
+    let access = &shared.access;
+    let write = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if write && !access.writes {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "the server is read-only: start it with --allow-writes (and a token) to append",
+        )
+        .into_response();
+    }
+    if write || access.reads_need_token {
+        // Checked at start: writes and reads beyond loopback are only served with a token.
+        let Some(token) = &access.token else {
+            return ApiError::new(StatusCode::FORBIDDEN, "the server has no token").into_response();
+        };
+        let sent = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .map(|value| value.as_bytes());
+        let Some(sent) = sent else {
+            let mut response = ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "this request needs the header 'Authorization: Bearer TOKEN'",
+            )
+            .into_response();
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
+            return response;
+        };
+        let given = sent.strip_prefix(b"Bearer ").unwrap_or(b"");
+        if !token.matches(given) {
+            return ApiError::new(
+                StatusCode::FORBIDDEN,
+                "the token is wrong (send 'Authorization: Bearer TOKEN' with the server's token)",
+            )
+            .into_response();
+        }
+    }
+    next.run(request).await
+}

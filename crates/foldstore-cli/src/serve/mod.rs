@@ -1,0 +1,157 @@
+//! `foldstore serve`: the store over HTTP, as a JSON API (see docs/api.md).
+//!
+//! The rooms: `auth` (the token and who may do what), `error` (errors as JSON with a fitting
+//! status), `read` (commits, events, stats, verify), `write` (appends), `stream` (new commits
+//! as Server-Sent Events). The library does the work through its async API
+//! (`foldstore::asynchronous`), whose blocking reads run on tokio's blocking threads.
+
+mod auth;
+mod error;
+mod read;
+mod stream;
+mod write;
+
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use axum::Router;
+use clap::Args;
+use foldstore::asynchronous::AsyncStore;
+
+use crate::access::open_existing;
+use auth::{Access, Token};
+
+/// The largest request body taken (an append's JSON): larger ones get 413.
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// How long a request (other than a stream) may take, reading its body included.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The stack of the server's threads: commits may hold JSON nested up to
+/// `Commit::MAX_NESTING` levels, which serde_json writes and drops recursively.
+const THREAD_STACK: usize = 64 * 1024 * 1024;
+
+/// The arguments of `foldstore serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The store: a folder, or a postgres:// or s3:// address (default: FOLDSTORE_STORE).
+    #[arg(env = crate::cli::STORE_ENV)]
+    pub store: PathBuf,
+    /// The address and port to listen on (port 0: any free port, printed at start).
+    #[arg(long, value_name = "ADDRESS:PORT", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Accept appends (POST /api/commits), from clients that send the token.
+    #[arg(long)]
+    pub allow_writes: bool,
+    /// The file holding the token clients must send (`Authorization: Bearer TOKEN`); default:
+    /// the environment variable FOLDSTORE_TOKEN.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct Shared {
+    /// The store.
+    pub store: AsyncStore,
+    /// Who may do what.
+    pub access: Arc<Access>,
+    /// The last commit of the log, as it grows (see [`stream::watch_tip`]).
+    pub tips: tokio::sync::watch::Receiver<u64>,
+}
+
+/// Serves the store until interrupted.
+///
+/// # Errors
+/// No store there, a token missing where one is needed or unreadable, an address that cannot
+/// be bound.
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let token = Token::load(args.token_file.as_deref())?;
+    let beyond_loopback = !args.listen.ip().is_loopback();
+    if token.is_none() && (args.allow_writes || beyond_loopback) {
+        let why = if beyond_loopback {
+            format!("listening on {} (beyond loopback)", args.listen)
+        } else {
+            "--allow-writes".to_owned()
+        };
+        bail!(
+            "{why} needs a token: put one in a file and give --token-file FILE, or set \
+             FOLDSTORE_TOKEN (never on the command line)"
+        );
+    }
+    let access = Arc::new(Access {
+        token,
+        writes: args.allow_writes,
+        reads_need_token: beyond_loopback,
+    });
+    let store = write::open_for_serving(&args.store)?;
+    // A folder that does not exist is refused, as by the other verbs that read.
+    drop(open_existing(&args.store)?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(THREAD_STACK)
+        .thread_name("foldstore-serve")
+        .build()
+        .context("cannot start the server's threads")?;
+    let tips = stream::watch_tip(store.store())?;
+    runtime.block_on(serve(
+        args.listen,
+        Shared {
+            store,
+            access,
+            tips,
+        },
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The routes, with their limits.
+pub fn router(shared: Shared) -> Router {
+    let limited = Router::new()
+        .route("/api/commits", get(read::commits).post(write::append))
+        .route("/api/commits/{number}", get(read::commit))
+        .route("/api/events", get(read::events))
+        .route("/api/stats", get(read::stats))
+        .route("/api/verify", get(read::verify))
+        .layer(axum::middleware::from_fn(error::time_limit));
+    Router::new()
+        .route("/api/stream", get(stream::follow))
+        .merge(limited)
+        .fallback(error::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            auth::check,
+        ))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(shared)
+}
+
+async fn serve(listen: SocketAddr, shared: Shared) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let bound = listener.local_addr()?;
+    let mode = if shared.access.writes {
+        "reads and writes"
+    } else {
+        "read-only"
+    };
+    {
+        let mut out = io::stdout().lock();
+        writeln!(out, "listening on http://{bound} ({mode}); Ctrl-C stops")?;
+        out.flush()?;
+    }
+    // Open streams would hold a graceful shutdown forever: Ctrl-C ends the process.
+    tokio::select! {
+        served = axum::serve(listener, router(shared)) => served.context("the server stopped")?,
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    Ok(())
+}

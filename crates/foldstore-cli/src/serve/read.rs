@@ -1,0 +1,248 @@
+//! Reading: a range of commits (seeking by number, oldest or newest first), one commit, the
+//! events matching a query, the stats and the verify report.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query as QueryParams, State};
+use axum::Json;
+use foldstore::{Commit, Error, Query, Store};
+use serde_json::{json, Value};
+
+use super::error::ApiError;
+use super::Shared;
+use crate::access::{read_once, Backwards};
+use crate::filter::query;
+
+/// The commits or events a page holds when `limit` is not given.
+pub const DEFAULT_LIMIT: u64 = 100;
+
+/// The most commits or events one page holds.
+pub const MAX_LIMIT: u64 = 1000;
+
+/// A query string's parameters, in order (a name may come more than once).
+pub struct Params(Vec<(String, String)>);
+
+impl Params {
+    /// The parameters, or 400 for a query string that cannot be read.
+    pub fn take(
+        params: Result<QueryParams<Vec<(String, String)>>, QueryRejection>,
+    ) -> Result<Params, ApiError> {
+        match params {
+            Ok(QueryParams(params)) => Ok(Params(params)),
+            Err(e) => Err(ApiError::bad_request(format!(
+                "the query string cannot be read: {}",
+                e.body_text()
+            ))),
+        }
+    }
+
+    /// Refuses parameters not in `known` (a misspelt one would silently do nothing).
+    pub fn only(&self, known: &[&str]) -> Result<(), ApiError> {
+        match self.0.iter().find(|(key, _)| !known.contains(&key.as_str())) {
+            Some((key, _)) => Err(ApiError::bad_request(format!(
+                "unknown parameter {key:?}: this path takes {}",
+                known.join(", ")
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Every value of `key`.
+    pub fn all(&self, key: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    /// The value of `key` as a number.
+    pub fn number(&self, key: &str) -> Result<Option<u64>, ApiError> {
+        match self.0.iter().rev().find(|(k, _)| k == key) {
+            None => Ok(None),
+            Some((_, text)) => text.parse().map(Some).map_err(|_| {
+                ApiError::bad_request(format!(
+                    "{key}={text:?} is not a number: write a whole number from 0 to {}",
+                    u64::MAX
+                ))
+            }),
+        }
+    }
+
+    /// `limit`, from 1 to [`MAX_LIMIT`] (default [`DEFAULT_LIMIT`]).
+    pub fn limit(&self) -> Result<u64, ApiError> {
+        match self.number("limit")? {
+            None => Ok(DEFAULT_LIMIT),
+            Some(limit @ 1..=MAX_LIMIT) => Ok(limit),
+            Some(limit) => Err(ApiError::bad_request(format!(
+                "limit={limit} is out of range: ask for 1 to {MAX_LIMIT}, and page with next"
+            ))),
+        }
+    }
+}
+
+/// A commit as JSON: its number, size in bytes, headers and events.
+pub fn commit_json(commit: &Commit, size: Option<u64>) -> Value {
+    let events: Vec<Value> = commit.events().iter().map(|e| e.to_value()).collect();
+    let mut value = json!({
+        "number": commit.number(),
+        "headers": commit.headers(),
+        "events": events,
+    });
+    if let Some(size) = size {
+        value["size"] = size.into();
+    }
+    value
+}
+
+/// Runs `work` on the store on a blocking thread.
+async fn on_store<T: Send + 'static>(
+    shared: &Shared,
+    work: impl FnOnce(&Store) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let store = shared.store.store().clone();
+    match tokio::task::spawn_blocking(move || work(&store)).await {
+        Ok(result) => result,
+        Err(e) => Err(ApiError::new(
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the request's work failed: {e}"),
+        )),
+    }
+}
+
+/// `GET /api/commits?from=&to=&limit=&order=`: a page of commits of the range `from..=to`,
+/// oldest first, or with `order=newest` newest first; `next` is the `from` (or `to`) of the
+/// next page, `null` when there is none.
+pub async fn commits(
+    State(shared): State<Shared>,
+    params: Result<QueryParams<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let params = Params::take(params)?;
+    params.only(&["from", "to", "limit", "order"])?;
+    let (from, to, limit) = (params.number("from")?, params.number("to")?, params.limit()?);
+    let newest = match params.all("order").last().map(String::as_str) {
+        None | Some("oldest") => false,
+        Some("newest") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "order={other:?} is not an order: write oldest (the default) or newest"
+            )))
+        }
+    };
+    let from = from.unwrap_or(1).max(1);
+    if let Some(to) = to.filter(|&to| to < from) {
+        return Err(ApiError::bad_request(format!(
+            "to={to} is before from={from}: the range holds no commit"
+        )));
+    }
+    on_store(&shared, move |store| {
+        let tip = store.tip()?;
+        let last = to.unwrap_or(tip).min(tip);
+        let mut page = Vec::new();
+        let next;
+        if newest {
+            let bottom = last.saturating_sub(limit - 1).max(from);
+            for found in Backwards::new(store, bottom, last) {
+                let (commit, size) = found?;
+                page.push(commit_json(&commit, Some(size)));
+            }
+            next = (bottom > from).then(|| bottom - 1);
+        } else {
+            let end = from.saturating_add(limit - 1).min(last);
+            if from <= end {
+                for scanned in store.raw_commits(from..=end)? {
+                    match read_once(store, scanned, Some(end))? {
+                        Some((commit, size)) => page.push(commit_json(&commit, Some(size))),
+                        None => break,
+                    }
+                }
+            }
+            next = (end < last).then(|| end + 1);
+        }
+        Ok(Json(json!({"tip": tip, "commits": page, "next": next})))
+    })
+    .await
+}
+
+/// `GET /api/commits/{n}`: one commit.
+pub async fn commit(
+    State(shared): State<Shared>,
+    Path(number): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let number: u64 = match number.parse() {
+        Ok(number @ 1..) => number,
+        _ => {
+            return Err(ApiError::bad_request(format!(
+                "{number:?} is not a commit number: commit numbers start at 1"
+            )))
+        }
+    };
+    on_store(&shared, move |store| {
+        let found = match store.raw_commits(number..=number)?.next() {
+            Some(scanned) => read_once(store, scanned, Some(number))?,
+            None => None,
+        };
+        match found {
+            Some((commit, size)) => Ok(Json(commit_json(&commit, Some(size)))),
+            None => Err(Error::OutOfRange {
+                requested: number,
+                tip: store.tip()?,
+            }
+            .into()),
+        }
+    })
+    .await
+}
+
+/// `GET /api/events?name=&tag=&after=&limit=`: the events with one of the names and all of
+/// the tags, committed after commit `after`, found through the store's index. A page ends
+/// with a whole commit; `next` is the `after` of the next page.
+pub async fn events(
+    State(shared): State<Shared>,
+    params: Result<QueryParams<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let params = Params::take(params)?;
+    params.only(&["name", "tag", "after", "limit"])?;
+    let (names, tags) = (params.all("name"), params.all("tag"));
+    if names.is_empty() && tags.is_empty() {
+        return Err(ApiError::bad_request(
+            "give name= or tag= (or both): to read every event, page through /api/commits",
+        ));
+    }
+    let (after, limit) = (params.number("after")?.unwrap_or(0), params.limit()?);
+    let query: Query = query(&names, &tags);
+    let matched = shared.store.events_matching(&query, after).await?;
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    // Whole commits only, so that `next` skips nothing; the first commit is whole however
+    // many events it holds.
+    let mut end = matched.len();
+    if matched.len() > limit {
+        let cut_commit = matched[limit].commit;
+        end = matched.iter().position(|m| m.commit == cut_commit).unwrap_or(limit);
+        if end == 0 {
+            end = matched.iter().take_while(|m| m.commit == cut_commit).count();
+        }
+    }
+    let page: Vec<Value> = matched[..end]
+        .iter()
+        .map(|m| {
+            json!({
+                "commit": m.commit,
+                "index": m.index,
+                "headers": m.headers,
+                "event": m.event.to_value(),
+            })
+        })
+        .collect();
+    let next = (end < matched.len()).then(|| matched[end - 1].commit);
+    Ok(Json(json!({"events": page, "next": next})))
+}
+
+/// `GET /api/stats`: what `foldstore stats --json` prints.
+pub async fn stats(State(shared): State<Shared>) -> Result<Json<Value>, ApiError> {
+    on_store(&shared, |store| Ok(Json(crate::cmd::stats::report(store, false)?))).await
+}
+
+/// `GET /api/verify`: what `foldstore verify --json` prints.
+pub async fn verify(State(shared): State<Shared>) -> Result<Json<Value>, ApiError> {
+    on_store(&shared, |store| Ok(Json(crate::cmd::verify::report(store)?))).await
+}

@@ -1,0 +1,248 @@
+//! Appending: `POST /api/commits`, plainly, at an expected position, on a query condition, or
+//! once per idempotency key.
+
+use std::cell::RefCell;
+use std::path::Path;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use foldstore::asynchronous::AsyncStore;
+use foldstore::{AppendCondition, Commit, Event, Headers, Query, QueryItem, Store};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::error::{numbers, ApiError};
+use super::Shared;
+use crate::output::event_problem;
+
+thread_local! {
+    /// The headers the request being written asked for; set on the blocking thread that
+    /// writes, around the write, and read there by the store's header factory.
+    static REQUEST_HEADERS: RefCell<Headers> = RefCell::new(Headers::new());
+}
+
+/// Opens the store to serve, with a header factory that adds the headers of the request being
+/// written (see [`REQUEST_HEADERS`]).
+///
+/// # Errors
+/// As [`Store::builder`]'s `open`.
+pub fn open_for_serving(path: &Path) -> anyhow::Result<AsyncStore> {
+    let store = Store::builder(path)
+        .headers(|| REQUEST_HEADERS.with(|headers| headers.borrow().clone()))
+        .open()?;
+    Ok(AsyncStore::new(store))
+}
+
+/// The body of an append.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AppendRequest {
+    /// The events, as `{"name", "data", "tags", ...}` objects.
+    events: Vec<Value>,
+    /// Headers added to the commit's `time` (which they may replace).
+    #[serde(default)]
+    headers: Headers,
+    /// Write only if the log ends at this commit (0: it is empty).
+    expected_position: Option<u64>,
+    /// Write only if no event matching the query was committed after `after`.
+    condition: Option<ConditionRequest>,
+    /// Write only if no commit holds this key yet.
+    idempotency_key: Option<String>,
+}
+
+/// A query condition.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConditionRequest {
+    /// Items, any of which may match: each with names (any of them) and tags (all of them).
+    query: Vec<ItemRequest>,
+    /// The last commit the decision read (absent or null: no matching event may exist).
+    after: Option<u64>,
+}
+
+/// One item of a query.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ItemRequest {
+    #[serde(default)]
+    names: Vec<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+}
+
+/// What an append writes, read and checked.
+struct Append {
+    events: Vec<Event>,
+    headers: Headers,
+    condition: Option<AppendCondition>,
+    key: Option<String>,
+}
+
+/// Reads and checks an append's body; 400 with the reason.
+fn parse(body: &[u8]) -> Result<Append, ApiError> {
+    let request: AppendRequest = serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "the body is not an append {{\"events\": [...], \"headers\"?, \"expected_position\"?, \
+             \"condition\"?, \"idempotency_key\"?}}: {e}; nothing was written"
+        ))
+    })?;
+    if request.events.is_empty() {
+        return Err(ApiError::bad_request(
+            "events is empty: a commit holds at least one event; nothing was written",
+        ));
+    }
+    let mut events = Vec::with_capacity(request.events.len());
+    for (index, value) in request.events.into_iter().enumerate() {
+        let event: Event = serde_json::from_value(value).map_err(|e| {
+            ApiError::bad_request(format!(
+                "events[{index}] is not an event {{\"name\": ..., \"data\": ...}}: {e}; nothing was written"
+            ))
+        })?;
+        Commit::check_event_name(event.name()).map_err(|e| {
+            ApiError::bad_request(format!(
+                "events[{index}]: {}; nothing was written",
+                event_problem(&e)
+            ))
+        })?;
+        events.push(event);
+    }
+    if request.headers.contains_key(foldstore::COMMIT_ID_HEADER) {
+        return Err(ApiError::bad_request(format!(
+            "the header {:?} is foldstore's own (a unique id by which a writer recognizes its \
+             commit): choose another name; nothing was written",
+            foldstore::COMMIT_ID_HEADER
+        )));
+    }
+    let ways = [
+        request.expected_position.is_some(),
+        request.condition.is_some(),
+        request.idempotency_key.is_some(),
+    ];
+    if ways.iter().filter(|&&given| given).count() > 1 {
+        return Err(ApiError::bad_request(
+            "give at most one of expected_position, condition and idempotency_key; nothing was written",
+        ));
+    }
+    let condition = match (request.expected_position, request.condition) {
+        (Some(position), _) => Some(AppendCondition::none_matching_after(
+            Query::all(),
+            position,
+        )),
+        (None, Some(condition)) => {
+            if condition.query.is_empty() {
+                return Err(ApiError::bad_request(
+                    "condition.query is empty: give at least one item {\"names\": [...], \"tags\": [...]}; nothing was written",
+                ));
+            }
+            let query = condition.query.into_iter().fold(Query::new(), |query, item| {
+                query.item(QueryItem::new().names(item.names).tags(item.tags))
+            });
+            Some(AppendCondition {
+                query,
+                after: condition.after,
+            })
+        }
+        (None, None) => None,
+    };
+    Ok(Append {
+        events,
+        headers: request.headers,
+        condition,
+        key: request.idempotency_key,
+    })
+}
+
+/// What the store answered.
+enum Written {
+    New(u64),
+    Before(u64),
+    Conflicts(Vec<u64>),
+    Beyond { after: u64, tip: u64 },
+}
+
+/// `POST /api/commits`: 201 with the new commit's number; 200 when the idempotency key was in
+/// the store already (nothing written); 409 with the conflicting commits when the condition
+/// failed; 400 with the reason for bad input; 413 for a body over the limit.
+pub async fn append(
+    State(shared): State<Shared>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let body = body.map_err(|e| {
+        ApiError::new(
+            e.status(),
+            format!("{}; nothing was written", e.body_text()),
+        )
+        .with("limit_bytes", super::MAX_BODY_BYTES.into())
+    })?;
+    let append = parse(&body)?;
+    let store = shared.store.store().clone();
+    let written = tokio::task::spawn_blocking(move || {
+        REQUEST_HEADERS.with(|headers| *headers.borrow_mut() = append.headers.clone());
+        let result = write(&store, &append);
+        REQUEST_HEADERS.with(|headers| headers.borrow_mut().clear());
+        result
+    })
+    .await
+    .map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the append failed: {e}"),
+        )
+    })??;
+    match written {
+        Written::New(commit) => Ok((
+            StatusCode::CREATED,
+            Json(json!({"commit": commit, "written": true})),
+        )),
+        Written::Before(commit) => Ok((
+            StatusCode::OK,
+            Json(json!({"commit": commit, "written": false})),
+        )),
+        Written::Conflicts(conflicts) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "the condition failed: the commits in conflicts hold events that match its query; nothing was written",
+        )
+        .with("conflicts", numbers(&conflicts))),
+        Written::Beyond { after, tip } => Err(ApiError::bad_request(format!(
+            "the position {after} is beyond the end of the log (commit {tip}): no decision can \
+             have read it; nothing was written"
+        ))
+        .with("tip", tip.into())),
+    }
+}
+
+/// Writes on the thread that called it.
+fn write(store: &Store, append: &Append) -> Result<Written, ApiError> {
+    if let Some(key) = &append.key {
+        let appended = store.append_once(key, &append.events)?;
+        return Ok(if appended.written {
+            Written::New(appended.commit)
+        } else {
+            Written::Before(appended.commit)
+        });
+    }
+    let Some(condition) = &append.condition else {
+        let commit = store.log_block(|block| {
+            for event in &append.events {
+                block.log(event)?;
+            }
+            block.mark_as_complete();
+            Ok::<_, foldstore::Error>(())
+        })?;
+        // `parse` refused an empty list, so a commit was written.
+        return commit.map(Written::New).ok_or_else(|| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "nothing was written")
+        });
+    };
+    let tip = store.tip()?;
+    if let Some(after) = condition.after.filter(|&after| after > tip) {
+        return Ok(Written::Beyond { after, tip });
+    }
+    Ok(match store.append_if(&append.events, condition)? {
+        Ok(commit) => Written::New(commit),
+        Err(failed) => Written::Conflicts(failed.conflicts),
+    })
+}
