@@ -41,7 +41,9 @@ impl Server {
         BufReader::new(child.stdout.take().expect("its output"))
             .read_line(&mut line)
             .expect("read the address");
-        let start = line.find("http://").unwrap_or_else(|| panic!("no address in {line:?}"));
+        let start = line
+            .find("http://")
+            .unwrap_or_else(|| panic!("no address in {line:?}"));
         let address = line[start..].split_whitespace().next().unwrap();
         let port = address.rsplit(':').next().unwrap();
         Server {
@@ -74,7 +76,10 @@ fn agent() -> ureq::Agent {
 fn get(server: &Server, path: &str) -> (u16, Value) {
     let mut response = agent().get(&server.url(path)).call().expect("GET");
     let status = response.status().as_u16();
-    (status, response.body_mut().read_json().expect("a JSON body"))
+    (
+        status,
+        response.body_mut().read_json().expect("a JSON body"),
+    )
 }
 
 /// POST with the token (when given): the status and the JSON body.
@@ -87,7 +92,10 @@ fn post(server: &Server, token: Option<&str>, body: &str) -> (u16, Value) {
     }
     let mut response = request.send(body).expect("POST");
     let status = response.status().as_u16();
-    (status, response.body_mut().read_json().expect("a JSON body"))
+    (
+        status,
+        response.body_mut().read_json().expect("a JSON body"),
+    )
 }
 
 fn numbers(page: &Value, list: &str, key: &str) -> Vec<u64> {
@@ -106,7 +114,10 @@ fn store_of(dir: &TestDir, n: u64) -> std::path::PathBuf {
     store.ensure_folder().unwrap();
     for k in 1..=n {
         store
-            .log(&Event::with_data(format!("e{k}"), json!({"k": k})).tagged([format!("n:{}", k % 3)]))
+            .log(
+                &Event::with_data(format!("e{k}"), json!({"k": k}))
+                    .tagged([format!("n:{}", k % 3)]),
+            )
             .unwrap();
     }
     path
@@ -118,14 +129,26 @@ fn ranges_are_pages_by_number_both_ways() {
     let server = Server::start(&store_of(&dir, 25), &[]);
     let (status, page) = get(&server, "/api/commits?from=1&limit=10");
     assert_eq!(status, 200);
-    assert_eq!(numbers(&page, "commits", "number"), (1..=10).collect::<Vec<_>>());
-    assert_eq!((page["next"].clone(), page["tip"].clone()), (json!(11), json!(25)));
-    assert_eq!(page["commits"][2]["events"][0], json!({"name": "e3", "data": {"k": 3}, "tags": ["n:0"]}));
+    assert_eq!(
+        numbers(&page, "commits", "number"),
+        (1..=10).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        (page["next"].clone(), page["tip"].clone()),
+        (json!(11), json!(25))
+    );
+    assert_eq!(
+        page["commits"][2]["events"][0],
+        json!({"name": "e3", "data": {"k": 3}, "tags": ["n:0"]})
+    );
     let (_, page) = get(&server, "/api/commits?from=21&limit=10");
     assert_eq!(numbers(&page, "commits", "number"), [21, 22, 23, 24, 25]);
     assert_eq!(page["next"], Value::Null);
     let (_, page) = get(&server, "/api/commits?order=newest&limit=10");
-    assert_eq!(numbers(&page, "commits", "number"), (16..=25).rev().collect::<Vec<_>>());
+    assert_eq!(
+        numbers(&page, "commits", "number"),
+        (16..=25).rev().collect::<Vec<_>>()
+    );
     assert_eq!(page["next"], json!(15));
     let (_, page) = get(&server, "/api/commits?order=newest&to=15&from=12");
     assert_eq!(numbers(&page, "commits", "number"), [15, 14, 13, 12]);
@@ -135,7 +158,14 @@ fn ranges_are_pages_by_number_both_ways() {
     let (_, page) = get(&server, "/api/commits?to=18446744073709551615&from=25");
     assert_eq!(numbers(&page, "commits", "number"), [25]);
     let (status, one) = get(&server, "/api/commits/7");
-    assert_eq!((status, one["number"].clone(), one["events"][0]["name"].clone()), (200, json!(7), json!("e7")));
+    assert_eq!(
+        (
+            status,
+            one["number"].clone(),
+            one["events"][0]["name"].clone()
+        ),
+        (200, json!(7), json!("e7"))
+    );
     for (path, status) in [
         ("/api/commits/26", 404),
         ("/api/commits/0", 400),
@@ -151,7 +181,10 @@ fn ranges_are_pages_by_number_both_ways() {
     ] {
         let (got, body) = get(&server, path);
         assert_eq!(got, status, "{path}: {body}");
-        assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()), "{path}: {body}");
+        assert!(
+            body["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{path}: {body}"
+        );
     }
 }
 
@@ -194,9 +227,15 @@ fn events_are_found_by_name_and_tag_and_paged_by_commit() {
     assert_eq!(get(&server, "/api/events").0, 400);
     assert_eq!(get(&server, "/api/events?tag=x&after=-3").0, 400);
     let (status, stats) = get(&server, "/api/stats");
-    assert_eq!((status, stats["commits"].clone(), stats["events"].clone()), (200, json!(30), json!(30)));
+    assert_eq!(
+        (status, stats["commits"].clone(), stats["events"].clone()),
+        (200, json!(30), json!(30))
+    );
     let (status, report) = get(&server, "/api/verify");
-    assert_eq!((status, report["sound"].clone(), report["tip"].clone()), (200, json!(true), json!(30)));
+    assert_eq!(
+        (status, report["sound"].clone(), report["tip"].clone()),
+        (200, json!(true), json!(30))
+    );
 }
 
 #[test]
@@ -204,31 +243,64 @@ fn appends_with_and_without_conditions() {
     let dir = TestDir::new();
     let server = Server::start(&store_of(&dir, 2), &["--allow-writes"]);
     let t = Some(TOKEN);
-    let (status, body) = post(&server, t, r#"{"events":[{"name":"a","data":{"x":1},"tags":["acct:1"]}],"headers":{"user":"ann"}}"#);
+    let (status, body) = post(
+        &server,
+        t,
+        r#"{"events":[{"name":"a","data":{"x":1},"tags":["acct:1"]}],"headers":{"user":"ann"}}"#,
+    );
     assert_eq!((status, body), (201, json!({"commit": 3, "written": true})));
     let (_, commit) = get(&server, "/api/commits/3");
     assert_eq!(commit["headers"]["user"], "ann");
     assert!(commit["headers"]["time"].is_string());
-    assert_eq!(commit["events"], json!([{"name":"a","data":{"x":1},"tags":["acct:1"]}]));
+    assert_eq!(
+        commit["events"],
+        json!([{"name":"a","data":{"x":1},"tags":["acct:1"]}])
+    );
     // Expected position: the log must end there.
-    let (status, body) = post(&server, t, r#"{"events":[{"name":"b"}],"expected_position":2}"#);
+    let (status, body) = post(
+        &server,
+        t,
+        r#"{"events":[{"name":"b"}],"expected_position":2}"#,
+    );
     assert_eq!((status, body["conflicts"].clone()), (409, json!([3])));
-    let (status, body) = post(&server, t, r#"{"events":[{"name":"b"}],"expected_position":3}"#);
+    let (status, body) = post(
+        &server,
+        t,
+        r#"{"events":[{"name":"b"}],"expected_position":3}"#,
+    );
     assert_eq!((status, body["commit"].clone()), (201, json!(4)));
     // A query condition: another stream's commits do not conflict.
-    let cond = |after: u64| format!(r#"{{"events":[{{"name":"a","tags":["acct:1"]}}],"condition":{{"query":[{{"tags":["acct:1"]}}],"after":{after}}}}}"#);
+    let cond = |after: u64| {
+        format!(
+            r#"{{"events":[{{"name":"a","tags":["acct:1"]}}],"condition":{{"query":[{{"tags":["acct:1"]}}],"after":{after}}}}}"#
+        )
+    };
     let (status, body) = post(&server, t, &cond(2));
     assert_eq!((status, body["conflicts"].clone()), (409, json!([3])));
     let (status, body) = post(&server, t, &cond(3));
     assert_eq!((status, body["commit"].clone()), (201, json!(5)));
-    let (status, _) = post(&server, t, r#"{"events":[{"name":"o"}],"condition":{"query":[{"names":["nobody"]}]}}"#);
+    let (status, _) = post(
+        &server,
+        t,
+        r#"{"events":[{"name":"o"}],"condition":{"query":[{"names":["nobody"]}]}}"#,
+    );
     assert_eq!(status, 201);
-    let (status, body) = post(&server, t, r#"{"events":[{"name":"o"}],"condition":{"query":[{"names":["o"]}],"after":null}}"#);
+    let (status, body) = post(
+        &server,
+        t,
+        r#"{"events":[{"name":"o"}],"condition":{"query":[{"names":["o"]}],"after":null}}"#,
+    );
     assert_eq!((status, body["conflicts"].clone()), (409, json!([6])));
     // Once per key.
     let once = r#"{"events":[{"name":"paid"}],"idempotency_key":"req-1"}"#;
-    assert_eq!(post(&server, t, once), (201, json!({"commit": 7, "written": true})));
-    assert_eq!(post(&server, t, once), (200, json!({"commit": 7, "written": false})));
+    assert_eq!(
+        post(&server, t, once),
+        (201, json!({"commit": 7, "written": true}))
+    );
+    assert_eq!(
+        post(&server, t, once),
+        (200, json!({"commit": 7, "written": false}))
+    );
     // Bad input: 400 with the reason, nothing written.
     for (body, says) in [
         ("{", "not an append"),
@@ -237,24 +309,52 @@ fn appends_with_and_without_conditions() {
         (r#"{"events":[{"data":1}]}"#, "events[0]"),
         (r#"{"events":[{"name":""}]}"#, "events[0]"),
         (r#"{"events":[{"name":" x"}]}"#, "events[0]"),
-        (r#"{"events":[{"name":"x"}],"headers":{"commitId":"x"}}"#, "commitId"),
-        (r#"{"events":[{"name":"x"}],"expected_position":18446744073709551615}"#, "beyond the end"),
-        (r#"{"events":[{"name":"x"}],"expected_position":18446744073709551616}"#, "not an append"),
-        (r#"{"events":[{"name":"x"}],"expected_position":1,"idempotency_key":"k"}"#, "at most one"),
-        (r#"{"events":[{"name":"x"}],"condition":{"query":[]}}"#, "condition.query is empty"),
+        (
+            r#"{"events":[{"name":"x"}],"headers":{"commitId":"x"}}"#,
+            "commitId",
+        ),
+        (
+            r#"{"events":[{"name":"x"}],"expected_position":18446744073709551615}"#,
+            "beyond the end",
+        ),
+        (
+            r#"{"events":[{"name":"x"}],"expected_position":18446744073709551616}"#,
+            "not an append",
+        ),
+        (
+            r#"{"events":[{"name":"x"}],"expected_position":1,"idempotency_key":"k"}"#,
+            "at most one",
+        ),
+        (
+            r#"{"events":[{"name":"x"}],"condition":{"query":[]}}"#,
+            "condition.query is empty",
+        ),
         (r#"{"events":[{"name":"x"}],"extra":1}"#, "unknown field"),
     ] {
         let (status, answer) = post(&server, t, body);
         assert_eq!(status, 400, "{body}: {answer}");
         let error = answer["error"].as_str().unwrap();
-        assert!(error.contains(says) && error.contains("nothing was written"), "{body}: {error}");
+        assert!(
+            error.contains(says) && error.contains("nothing was written"),
+            "{body}: {error}"
+        );
     }
-    let deep = format!(r#"{{"events":[{{"name":"x","data":{}{}}}]}}"#, "[".repeat(100_000), "]".repeat(100_000));
+    let deep = format!(
+        r#"{{"events":[{{"name":"x","data":{}{}}}]}}"#,
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
     assert_eq!(post(&server, t, &deep).0, 400);
-    let big = format!(r#"{{"events":[{{"name":"x","data":"{}"}}]}}"#, "a".repeat(17 * 1024 * 1024));
+    let big = format!(
+        r#"{{"events":[{{"name":"x","data":"{}"}}]}}"#,
+        "a".repeat(17 * 1024 * 1024)
+    );
     let (status, answer) = post(&server, t, &big);
     assert_eq!(status, 413, "{answer}");
-    assert_eq!(get(&server, "/api/commits?order=newest&limit=1").1["tip"], json!(7));
+    assert_eq!(
+        get(&server, "/api/commits?order=newest&limit=1").1["tip"],
+        json!(7)
+    );
 }
 
 #[test]
@@ -267,20 +367,39 @@ fn writes_and_reads_beyond_loopback_need_the_token() {
     assert!(body["error"].as_str().unwrap().contains("--allow-writes"));
     drop(read_only);
     let writes = Server::start(&path, &["--allow-writes"]);
-    let response = agent().post(&writes.url("/api/commits")).send(r#"{"events":[{"name":"x"}]}"#).unwrap();
+    let response = agent()
+        .post(&writes.url("/api/commits"))
+        .send(r#"{"events":[{"name":"x"}]}"#)
+        .unwrap();
     assert_eq!(response.status().as_u16(), 401);
     assert_eq!(response.headers()["www-authenticate"], "Bearer");
-    assert_eq!(post(&writes, Some("tok-7f3a9d"), r#"{"events":[{"name":"x"}]}"#).0, 403);
-    assert_eq!(post(&writes, Some(""), r#"{"events":[{"name":"x"}]}"#).0, 403);
-    assert_eq!(post(&writes, Some(&TOKEN[..5]), r#"{"events":[{"name":"x"}]}"#).0, 403);
-    assert_eq!(post(&writes, Some(TOKEN), r#"{"events":[{"name":"x"}]}"#).0, 201);
+    assert_eq!(
+        post(&writes, Some("tok-7f3a9d"), r#"{"events":[{"name":"x"}]}"#).0,
+        403
+    );
+    assert_eq!(
+        post(&writes, Some(""), r#"{"events":[{"name":"x"}]}"#).0,
+        403
+    );
+    assert_eq!(
+        post(&writes, Some(&TOKEN[..5]), r#"{"events":[{"name":"x"}]}"#).0,
+        403
+    );
+    assert_eq!(
+        post(&writes, Some(TOKEN), r#"{"events":[{"name":"x"}]}"#).0,
+        201
+    );
     // Reads on loopback need no token.
     assert_eq!(get(&writes, "/api/commits/2").0, 200);
     drop(writes);
     // Beyond loopback, reads need it too (the test reaches the server through loopback).
     let file = dir.join("token");
     std::fs::write(&file, "from-the-file\n").unwrap();
-    let open = Server::start_on(&path, "0.0.0.0:0", &["--token-file", file.to_str().unwrap()]);
+    let open = Server::start_on(
+        &path,
+        "0.0.0.0:0",
+        &["--token-file", file.to_str().unwrap()],
+    );
     assert_eq!(get(&open, "/api/commits/1").0, 401);
     let mut response = agent()
         .get(&open.url("/api/commits/1"))
@@ -288,7 +407,10 @@ fn writes_and_reads_beyond_loopback_need_the_token() {
         .call()
         .unwrap();
     assert_eq!(response.status().as_u16(), 200);
-    assert_eq!(response.body_mut().read_json::<Value>().unwrap()["number"], 1);
+    assert_eq!(
+        response.body_mut().read_json::<Value>().unwrap()["number"],
+        1
+    );
     drop(open);
     // No token: refused at start, where it would be needed.
     for args in [&["--allow-writes"][..], &["--listen", "0.0.0.0:0"][..]] {
@@ -301,7 +423,10 @@ fn writes_and_reads_beyond_loopback_need_the_token() {
             .unwrap();
         assert_eq!(output.status.code(), Some(1));
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(stderr.contains("needs a token") && stderr.contains("--token-file"), "{stderr}");
+        assert!(
+            stderr.contains("needs a token") && stderr.contains("--token-file"),
+            "{stderr}"
+        );
     }
 }
 
@@ -382,7 +507,10 @@ fn the_stream_resumes_with_last_event_id_skipping_and_repeating_nothing() {
     assert_eq!(seen, (1..=total as u64).collect::<Vec<_>>());
     let names: Vec<Value> = (6..=10).map(|k| json!(format!("w{}", k - 6))).collect();
     let mut stream = follow(&server, "/api/stream?from=6", None);
-    let got: Vec<Value> = read_events(&mut stream, 5).into_iter().map(|(_, d)| d["events"][0]["name"].clone()).collect();
+    let got: Vec<Value> = read_events(&mut stream, 5)
+        .into_iter()
+        .map(|(_, d)| d["events"][0]["name"].clone())
+        .collect();
     assert_eq!(got, names);
     assert_eq!(get(&server, "/api/stream?from=67").0, 404);
 }
@@ -393,7 +521,11 @@ fn a_hundred_followers_receive_every_commit() {
     let path = dir.join("store");
     let followers = 100;
     let commits: u64 = 1_200;
-    let store = Store::builder(&path).layout(Layout::Journal).durability(Durability::None).open().unwrap();
+    let store = Store::builder(&path)
+        .layout(Layout::Journal)
+        .durability(Durability::None)
+        .open()
+        .unwrap();
     store.ensure_folder().unwrap();
     store.log(&Event::new("first")).unwrap();
     let server = Server::start(&path, &[]);
@@ -407,7 +539,10 @@ fn a_hundred_followers_receive_every_commit() {
                 let response = agent().get(&url).call().unwrap();
                 let mut stream = BufReader::new(response.into_body().into_reader());
                 ready.wait();
-                read_events(&mut stream, commits as usize).into_iter().map(|(id, _)| id).collect::<Vec<u64>>()
+                read_events(&mut stream, commits as usize)
+                    .into_iter()
+                    .map(|(id, _)| id)
+                    .collect::<Vec<u64>>()
             })
         })
         .collect();
@@ -417,7 +552,13 @@ fn a_hundred_followers_receive_every_commit() {
         store.log(&Event::with_data("tick", json!(k))).unwrap();
     }
     for thread in threads {
-        assert_eq!(thread.join().unwrap(), (2..=commits + 1).collect::<Vec<_>>());
+        assert_eq!(
+            thread.join().unwrap(),
+            (2..=commits + 1).collect::<Vec<_>>()
+        );
     }
-    eprintln!("{followers} followers received {commits} commits each in {:?}", started.elapsed());
+    eprintln!(
+        "{followers} followers received {commits} commits each in {:?}",
+        started.elapsed()
+    );
 }

@@ -42,8 +42,10 @@ Exit status:
 
 Environment:
   FOLDSTORE_STORE the store of the verbs whose one argument is STORE, when it is left out
-                 (init, log, events, tail, stats, snapshots, verify, repair, export, gc, demo);
+                 (init, log, events, tail, stats, snapshots, verify, repair, export, gc, demo,
+                 serve);
                  an argument given wins
+  FOLDSTORE_TOKEN the token 'foldstore serve' asks clients for, without --token-file
   FOLDSTORE_LOG  what to log on standard error, e.g. debug or foldstore=trace (default: warn)
   NO_COLOR       when set, no colors (unless --color always)
   CLICOLOR_FORCE when set, colors even when the output is not a terminal

@@ -34,9 +34,8 @@ impl Token {
     pub fn load(file: Option<&Path>) -> anyhow::Result<Option<Token>> {
         let (text, source) = match file {
             Some(file) => (
-                std::fs::read_to_string(file).with_context(|| {
-                    format!("cannot read the token file {}", file.display())
-                })?,
+                std::fs::read_to_string(file)
+                    .with_context(|| format!("cannot read the token file {}", file.display()))?,
                 format!("the token file {}", file.display()),
             ),
             None => match std::env::var(TOKEN_ENV) {
@@ -75,7 +74,10 @@ pub struct Access {
 /// read-only server).
 pub async fn check(State(shared): State<Shared>, request: Request, next: Next) -> Response {
     let access = &shared.access;
-    let write = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let write = !matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
     if write && !access.writes {
         return ApiError::new(
             StatusCode::FORBIDDEN,
@@ -98,9 +100,10 @@ pub async fn check(State(shared): State<Shared>, request: Request, next: Next) -
                 "this request needs the header 'Authorization: Bearer TOKEN'",
             )
             .into_response();
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
             return response;
         };
         let given = sent.strip_prefix(b"Bearer ").unwrap_or(b"");

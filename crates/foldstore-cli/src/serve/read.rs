@@ -37,7 +37,11 @@ impl Params {
 
     /// Refuses parameters not in `known` (a misspelt one would silently do nothing).
     pub fn only(&self, known: &[&str]) -> Result<(), ApiError> {
-        match self.0.iter().find(|(key, _)| !known.contains(&key.as_str())) {
+        match self
+            .0
+            .iter()
+            .find(|(key, _)| !known.contains(&key.as_str()))
+        {
             Some((key, _)) => Err(ApiError::bad_request(format!(
                 "unknown parameter {key:?}: this path takes {}",
                 known.join(", ")
@@ -118,7 +122,11 @@ pub async fn commits(
 ) -> Result<Json<Value>, ApiError> {
     let params = Params::take(params)?;
     params.only(&["from", "to", "limit", "order"])?;
-    let (from, to, limit) = (params.number("from")?, params.number("to")?, params.limit()?);
+    let (from, to, limit) = (
+        params.number("from")?,
+        params.number("to")?,
+        params.limit()?,
+    );
     let newest = match params.all("order").last().map(String::as_str) {
         None | Some("oldest") => false,
         Some("newest") => true,
@@ -138,14 +146,13 @@ pub async fn commits(
         let tip = store.tip()?;
         let last = to.unwrap_or(tip).min(tip);
         let mut page = Vec::new();
-        let next;
-        if newest {
+        let next = if newest {
             let bottom = last.saturating_sub(limit - 1).max(from);
             for found in Backwards::new(store, bottom, last) {
                 let (commit, size) = found?;
                 page.push(commit_json(&commit, Some(size)));
             }
-            next = (bottom > from).then(|| bottom - 1);
+            (bottom > from).then(|| bottom - 1)
         } else {
             let end = from.saturating_add(limit - 1).min(last);
             if from <= end {
@@ -156,8 +163,8 @@ pub async fn commits(
                     }
                 }
             }
-            next = (end < last).then(|| end + 1);
-        }
+            (end < last).then(|| end + 1)
+        };
         Ok(Json(json!({"tip": tip, "commits": page, "next": next})))
     })
     .await
@@ -217,9 +224,15 @@ pub async fn events(
     let mut end = matched.len();
     if matched.len() > limit {
         let cut_commit = matched[limit].commit;
-        end = matched.iter().position(|m| m.commit == cut_commit).unwrap_or(limit);
+        end = matched
+            .iter()
+            .position(|m| m.commit == cut_commit)
+            .unwrap_or(limit);
         if end == 0 {
-            end = matched.iter().take_while(|m| m.commit == cut_commit).count();
+            end = matched
+                .iter()
+                .take_while(|m| m.commit == cut_commit)
+                .count();
         }
     }
     let page: Vec<Value> = matched[..end]
@@ -239,10 +252,16 @@ pub async fn events(
 
 /// `GET /api/stats`: what `foldstore stats --json` prints.
 pub async fn stats(State(shared): State<Shared>) -> Result<Json<Value>, ApiError> {
-    on_store(&shared, |store| Ok(Json(crate::cmd::stats::report(store, false)?))).await
+    on_store(&shared, |store| {
+        Ok(Json(crate::cmd::stats::report(store, false)?))
+    })
+    .await
 }
 
 /// `GET /api/verify`: what `foldstore verify --json` prints.
 pub async fn verify(State(shared): State<Shared>) -> Result<Json<Value>, ApiError> {
-    on_store(&shared, |store| Ok(Json(crate::cmd::verify::report(store)?))).await
+    on_store(&shared, |store| {
+        Ok(Json(crate::cmd::verify::report(store)?))
+    })
+    .await
 }

@@ -111,9 +111,7 @@ pub async fn follow(
     if after > tip {
         return Err(ApiError::new(
             axum::http::StatusCode::NOT_FOUND,
-            format!(
-                "the stream cannot start after commit {after}: the log ends at commit {tip}"
-            ),
+            format!("the stream cannot start after commit {after}: the log ends at commit {tip}"),
         )
         .with("tip", tip.into()));
     }
@@ -146,7 +144,9 @@ async fn feed(
             Ok(Ok(events)) => events,
             Ok(Err(error)) => {
                 let data = json!({"error": error}).to_string();
-                let _ = send.send(Ok(SseEvent::default().event("error").data(data))).await;
+                let _ = send
+                    .send(Ok(SseEvent::default().event("error").data(data)))
+                    .await;
                 return;
             }
             Err(_) => return,
@@ -164,7 +164,10 @@ async fn feed(
 fn stretch(store: &Store, first: u64, last: u64) -> Result<Vec<(u64, SseEvent)>, String> {
     let text = |e: anyhow::Error| crate::output::error_text(&e);
     let mut events = Vec::new();
-    for scanned in store.raw_commits(first..=last).map_err(|e| text(e.into()))? {
+    for scanned in store
+        .raw_commits(first..=last)
+        .map_err(|e| text(e.into()))?
+    {
         let Some((commit, size)) = read_once(store, scanned, Some(last)).map_err(text)? else {
             break;
         };

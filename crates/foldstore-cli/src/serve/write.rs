@@ -127,19 +127,19 @@ fn parse(body: &[u8]) -> Result<Append, ApiError> {
         ));
     }
     let condition = match (request.expected_position, request.condition) {
-        (Some(position), _) => Some(AppendCondition::none_matching_after(
-            Query::all(),
-            position,
-        )),
+        (Some(position), _) => Some(AppendCondition::none_matching_after(Query::all(), position)),
         (None, Some(condition)) => {
             if condition.query.is_empty() {
                 return Err(ApiError::bad_request(
                     "condition.query is empty: give at least one item {\"names\": [...], \"tags\": [...]}; nothing was written",
                 ));
             }
-            let query = condition.query.into_iter().fold(Query::new(), |query, item| {
-                query.item(QueryItem::new().names(item.names).tags(item.tags))
-            });
+            let query = condition
+                .query
+                .into_iter()
+                .fold(Query::new(), |query, item| {
+                    query.item(QueryItem::new().names(item.names).tags(item.tags))
+                });
             Some(AppendCondition {
                 query,
                 after: condition.after,
