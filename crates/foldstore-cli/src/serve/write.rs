@@ -4,10 +4,8 @@
 use std::cell::RefCell;
 use std::path::Path;
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
 use axum::Json;
 use foldstore::asynchronous::AsyncStore;
 use foldstore::{AppendCondition, Commit, Event, Headers, Query, QueryItem, Store};
@@ -15,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::error::{numbers, ApiError};
-use super::Shared;
+use super::{Shared, MAX_BODY_BYTES};
 use crate::output::event_problem;
 
 thread_local! {
@@ -168,15 +166,38 @@ enum Written {
 /// failed; 400 with the reason for bad input; 413 for a body over the limit.
 pub async fn append(
     State(shared): State<Shared>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let body = body.map_err(|e| {
+    let too_large = || {
         ApiError::new(
-            e.status(),
-            format!("{}; nothing was written", e.body_text()),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the body is larger than {} bytes: write fewer or smaller events a commit; nothing was written",
+                MAX_BODY_BYTES
+            ),
         )
-        .with("limit_bytes", super::MAX_BODY_BYTES.into())
-    })?;
+        .with("limit_bytes", MAX_BODY_BYTES.into())
+    };
+    // Refused from the announced length at once, before a byte of the body is read.
+    let announced = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|text| text.parse::<u64>().ok());
+    if announced.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+        return Err(too_large());
+    }
+    let body = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES)
+        .await
+        .map_err(|e| {
+            if std::error::Error::source(&e)
+                .is_some_and(|source| source.is::<http_body_util::LengthLimitError>())
+            {
+                too_large()
+            } else {
+                ApiError::bad_request(format!("the body cannot be read: {e}; nothing was written"))
+            }
+        })?;
     let append = parse(&body)?;
     let store = shared.store.store().clone();
     let written = tokio::task::spawn_blocking(move || {
