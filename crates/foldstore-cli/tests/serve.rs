@@ -568,3 +568,95 @@ fn a_hundred_followers_receive_every_commit() {
         started.elapsed()
     );
 }
+
+/// Sends `request` on a new connection and reads until the server closes it: the text, and
+/// how long it took.
+fn raw_exchange(server: &Server, request: &[u8]) -> (String, Duration) {
+    let mut raw = std::net::TcpStream::connect(server.base.trim_start_matches("http://")).unwrap();
+    raw.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let started = Instant::now();
+    raw.write_all(request).unwrap();
+    let mut answer = Vec::new();
+    // Reset by the server instead of closed: what was read is the answer.
+    let _ = std::io::Read::read_to_end(&mut raw, &mut answer);
+    (
+        String::from_utf8_lossy(&answer).into_owned(),
+        started.elapsed(),
+    )
+}
+
+#[test]
+fn slow_clients_big_bodies_deep_and_damaged_commits() {
+    let dir = TestDir::new();
+    let path = dir.join("store");
+    let store = Store::open(&path).unwrap();
+    store.ensure_folder().unwrap();
+    let depth = 4_000;
+    let deep = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    store
+        .log(&Event::with_data(
+            "deep",
+            Event::data_from_json(&deep).unwrap(),
+        ))
+        .unwrap();
+    store.log(&Event::new("fine")).unwrap();
+    std::fs::write(path.join("3.log"), b"{\"events\": [{\"name\": 7}]}").unwrap();
+    store.log(&Event::new("after")).unwrap();
+    let server = Server::start(&path, &["--allow-writes"]);
+    // A header never finished: the connection is closed after the header timeout (10 s).
+    let (answer, took) = raw_exchange(&server, b"GET /api/commits HTTP/1.1\r\nHost: te");
+    assert!(
+        took >= Duration::from_secs(9) && took < Duration::from_secs(30),
+        "{took:?}: {answer}"
+    );
+    // A chunked body that grows past the limit: 413.
+    let chunk = "a".repeat(1024 * 1024);
+    let mut request = format!(
+        "POST /api/commits HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {TOKEN}\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    for _ in 0..17 {
+        request.push_str(&format!("{:x}\r\n{chunk}\r\n", chunk.len()));
+    }
+    request.push_str("0\r\n\r\n");
+    let (answer, _) = raw_exchange(&server, request.as_bytes());
+    assert!(
+        answer.starts_with("HTTP/1.1 413"),
+        "{}",
+        &answer[..answer.len().min(300)]
+    );
+    // Data nested 4,000 levels comes back whole.
+    let mut response = agent().get(&server.url("/api/commits/1")).call().unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let text = response.body_mut().read_to_string().unwrap();
+    assert!(
+        text.contains(&format!(r#""data":{deep}"#)),
+        "{}",
+        &text[..200]
+    );
+    // A damaged commit: 500 naming its file, in a range and alone; a stream stops there.
+    for path in ["/api/commits/3", "/api/commits?from=2"] {
+        let (status, body) = get(&server, path);
+        assert_eq!(status, 500, "{path}: {body}");
+        assert!(
+            body["error"].as_str().unwrap().contains("3.log"),
+            "{path}: {body}"
+        );
+    }
+    let response = agent()
+        .get(&server.url("/api/stream?from=2"))
+        .call()
+        .unwrap();
+    let mut stream = BufReader::new(response.into_body().into_reader());
+    assert_eq!(read_events(&mut stream, 1)[0].0, 2);
+    let mut rest = String::new();
+    while !rest.contains("\n\n") {
+        assert!(stream.read_line(&mut rest).unwrap() > 0, "{rest}");
+    }
+    assert!(
+        rest.starts_with("event: error\ndata: {\"error\":") && rest.contains("3.log"),
+        "{rest}"
+    );
+    let (status, report) = get(&server, "/api/verify");
+    assert_eq!((status, report["sound"].clone()), (200, json!(false)));
+}

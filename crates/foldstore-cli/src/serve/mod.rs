@@ -34,6 +34,9 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 /// How long a request (other than a stream) may take, reading its body included.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How long a client may take to send a request's header.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The stack of the server's threads: commits may hold JSON nested up to
 /// `Commit::MAX_NESTING` levels, which serde_json writes and drops recursively.
 const THREAD_STACK: usize = 64 * 1024 * 1024;
@@ -150,8 +153,33 @@ async fn serve(listen: SocketAddr, shared: Shared) -> anyhow::Result<()> {
     }
     // Open streams would hold a graceful shutdown forever: Ctrl-C ends the process.
     tokio::select! {
-        served = axum::serve(listener, router(shared)) => served.context("the server stopped")?,
+        () = accept(listener, router(shared)) => {}
         _ = tokio::signal::ctrl_c() => {}
     }
     Ok(())
+}
+
+/// Serves each connection: HTTP/1.1, whose header must arrive within [`HEADER_TIMEOUT`] (a
+/// client that sends it a byte at a time holds no connection for long).
+async fn accept(listener: tokio::net::TcpListener, app: Router) {
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of file descriptors, say: wait for connections to end.
+                tracing::warn!(error = %e, "cannot accept a connection");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        tokio::spawn(async move {
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            // A connection's end (a client gone, a timeout) is no news.
+            let _ = connection.await;
+        });
+    }
 }

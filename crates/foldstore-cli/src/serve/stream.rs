@@ -140,36 +140,37 @@ async fn feed(
         let last = after.saturating_add(STRETCH).min(tip);
         let reader = store.clone();
         let read = tokio::task::spawn_blocking(move || stretch(&reader, after + 1, last)).await;
-        let events = match read {
-            Ok(Ok(events)) => events,
-            Ok(Err(error)) => {
-                let data = json!({"error": error}).to_string();
-                let _ = send
-                    .send(Ok(SseEvent::default().event("error").data(data)))
-                    .await;
-                return;
-            }
-            Err(_) => return,
-        };
+        let Ok((events, failed)) = read else { return };
         for (number, event) in events {
             if send.send(Ok(event)).await.is_err() {
                 return;
             }
             after = number;
         }
+        if let Some(error) = failed {
+            let data = json!({"error": error}).to_string();
+            let _ = send
+                .send(Ok(SseEvent::default().event("error").data(data)))
+                .await;
+            return;
+        }
     }
 }
 
-/// The commits `first..=last` as events; the error's text when one cannot be read.
-fn stretch(store: &Store, first: u64, last: u64) -> Result<Vec<(u64, SseEvent)>, String> {
+/// The commits `first..=last` as events, up to the first that cannot be read, and then the
+/// error's text.
+fn stretch(store: &Store, first: u64, last: u64) -> (Vec<(u64, SseEvent)>, Option<String>) {
     let text = |e: anyhow::Error| crate::output::error_text(&e);
     let mut events = Vec::new();
-    for scanned in store
-        .raw_commits(first..=last)
-        .map_err(|e| text(e.into()))?
-    {
-        let Some((commit, size)) = read_once(store, scanned, Some(last)).map_err(text)? else {
-            break;
+    let scanned = match store.raw_commits(first..=last) {
+        Ok(scanned) => scanned,
+        Err(e) => return (events, Some(text(e.into()))),
+    };
+    for scanned in scanned {
+        let (commit, size) = match read_once(store, scanned, Some(last)) {
+            Ok(Some(found)) => found,
+            Ok(None) => break,
+            Err(e) => return (events, Some(text(e))),
         };
         let data = commit_json(&commit, Some(size)).to_string();
         let number = commit.number();
@@ -181,5 +182,5 @@ fn stretch(store: &Store, first: u64, last: u64) -> Result<Vec<(u64, SseEvent)>,
                 .data(data),
         ));
     }
-    Ok(events)
+    (events, None)
 }
