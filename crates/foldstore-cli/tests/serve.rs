@@ -574,11 +574,19 @@ fn a_hundred_followers_receive_every_commit() {
 fn raw_exchange(server: &Server, request: &[u8]) -> (String, Duration) {
     let mut raw = std::net::TcpStream::connect(server.base.trim_start_matches("http://")).unwrap();
     raw.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    raw.set_write_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
     let started = Instant::now();
-    raw.write_all(request).unwrap();
+    // Written beside the reading: the server may answer (and close) before it has all.
+    let mut writer = raw.try_clone().unwrap();
+    let request = request.to_vec();
+    let writing = std::thread::spawn(move || {
+        let _ = writer.write_all(&request);
+    });
     let mut answer = Vec::new();
     // Reset by the server instead of closed: what was read is the answer.
     let _ = std::io::Read::read_to_end(&mut raw, &mut answer);
+    writing.join().unwrap();
     (
         String::from_utf8_lossy(&answer).into_owned(),
         started.elapsed(),
