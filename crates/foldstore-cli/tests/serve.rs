@@ -395,8 +395,19 @@ fn writes_and_reads_beyond_loopback_need_the_token() {
         post(&writes, Some(TOKEN), r#"{"events":[{"name":"x"}]}"#).0,
         201
     );
+    // The scheme's name in any case.
+    let mut response = agent()
+        .post(&writes.url("/api/commits"))
+        .header("Authorization", &format!("bearer {TOKEN}"))
+        .send(r#"{"events":[{"name":"y"}]}"#)
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+    assert_eq!(
+        response.body_mut().read_json::<Value>().unwrap()["commit"],
+        3
+    );
     // Reads on loopback need no token.
-    assert_eq!(get(&writes, "/api/commits/2").0, 200);
+    assert_eq!(get(&writes, "/api/commits/3").0, 200);
     drop(writes);
     // Beyond loopback, reads need it too (the test reaches the server through loopback).
     let file = dir.join("token");

@@ -106,7 +106,11 @@ pub async fn check(State(shared): State<Shared>, request: Request, next: Next) -
             );
             return response;
         };
-        let given = sent.strip_prefix(b"Bearer ").unwrap_or(b"");
+        // The scheme's name is case-insensitive (RFC 9110).
+        let given = match sent.split_at_checked(7) {
+            Some((scheme, given)) if scheme.eq_ignore_ascii_case(b"bearer ") => given,
+            _ => b"",
+        };
         if !token.matches(given) {
             return ApiError::new(
                 StatusCode::FORBIDDEN,

@@ -82,7 +82,6 @@ pub async fn follow(
     let params = Params::take(params)?;
     params.only(&["from"])?;
     let tips = shared.tips.clone();
-    let known = *tips.borrow();
     let last_id = match headers.get("last-event-id") {
         Some(value) => Some(
             value
@@ -95,18 +94,14 @@ pub async fn follow(
         ),
         None => None,
     };
+    let from = params.number("from")?;
+    let store = shared.store.store().clone();
+    let tip = shared.store.tip().await?;
     // The last commit not to send.
-    let after = match (last_id, params.number("from")?) {
+    let after = match (last_id, from) {
         (Some(id), _) => id,
         (None, Some(from)) => from.saturating_sub(1),
-        (None, None) => known,
-    };
-    let store = shared.store.store().clone();
-    let tip = {
-        let store = store.clone();
-        tokio::task::spawn_blocking(move || store.tip())
-            .await
-            .map_err(|e| ApiError::bad_request(e.to_string()))??
+        (None, None) => tip,
     };
     if after > tip {
         return Err(ApiError::new(
