@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use crate::error::{Error, Result};
 use crate::json::{
     clone_deep, clone_map, from_slice_deep, from_value_deep, hollow, hollow_map, nesting_depth,
-    slow_path_stack, to_value_deep, MAX_NESTING,
+    slow_path_stack, to_value_deep, Deep, MAX_NESTING,
 };
 
 /// The member of an event object that holds its tags (see [`Event::tags`]).
@@ -329,10 +329,10 @@ impl Serialize for Event {
         let mut map = serializer.serialize_map(Some(len))?;
         map.serialize_entry("name", &self.name)?;
         if let Some(data) = &self.data {
-            map.serialize_entry("data", data)?;
+            map.serialize_entry("data", &Deep(data))?;
         }
         for (key, value) in &self.extra {
-            map.serialize_entry(key, value)?;
+            map.serialize_entry(key, &Deep(value))?;
         }
         map.end()
     }

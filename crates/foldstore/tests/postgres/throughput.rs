@@ -8,16 +8,22 @@ use crate::setup::{client, created};
 use foldstore::{Event, Store};
 use serde_json::json;
 
-/// Commits per second of `work(thread, k)` run `per_run / threads` times in each of `threads`
-/// threads.
-fn rate(threads: u64, per_run: u64, work: impl Fn(u64, u64) + Sync) -> f64 {
+/// Commits per second of `work(state, k)` run `per_run / threads` times in each of `threads`
+/// threads, each with the state `make` gives it before the clock starts.
+fn rate<S: Send>(
+    threads: u64,
+    per_run: u64,
+    make: impl Fn(u64) -> S + Sync,
+    work: impl Fn(&mut S, u64) + Sync,
+) -> f64 {
+    let states: Vec<S> = (0..threads).map(&make).collect();
     let started = Instant::now();
     thread::scope(|scope| {
-        for thread in 0..threads {
+        for mut state in states {
             let work = &work;
             scope.spawn(move || {
                 for k in 0..per_run / threads {
-                    work(thread, k);
+                    work(&mut state, k);
                 }
             });
         }
@@ -48,6 +54,15 @@ fn throughput() {
             "CREATE TABLE \"{bare_table}\" (number bigint PRIMARY KEY, document bytea NOT NULL)"
         ))
         .unwrap();
+    // Measured with every commit flushed to disk, as a deployment runs (the test server runs
+    // without fsync); set back afterwards.
+    let fsync_on = client(&url)
+        .batch_execute("ALTER SYSTEM SET fsync = on; SELECT pg_reload_conf()")
+        .map_err(|e| {
+            println!("postgres throughput: cannot turn fsync on ({e}); measured as the server runs")
+        })
+        .is_ok();
+    std::thread::sleep(std::time::Duration::from_millis(200));
     let settings: Vec<String> = [
         "fsync",
         "synchronous_commit",
@@ -68,29 +83,31 @@ fn throughput() {
     );
     let mut rates = Vec::new();
     for threads in [1_u64, 8] {
-        let bare = rate(threads, per_run, |thread, k| {
-            thread_local! {
-                static CLIENT: std::cell::RefCell<Option<postgres::Client>> = const { std::cell::RefCell::new(None) };
-            }
-            CLIENT.with(|c| {
-                let mut c = c.borrow_mut();
-                let c = c.get_or_insert_with(|| client(&url));
+        let insert = format!("INSERT INTO \"{bare_table}\" (number, document) VALUES ($1, $2)");
+        let bare = rate(
+            threads,
+            per_run,
+            |thread| (client(&url), thread),
+            |(connection, thread), k| {
                 let number =
-                    i64::try_from(thread * 1_000_000_000 + k + threads * 10_000_000_000).unwrap();
+                    i64::try_from(threads * 10_000_000_000 + *thread * 1_000_000_000 + k).unwrap();
                 let document =
                     format!(r#"{{"events":[{{"name":"measured","data":{{"index":{k}}}}}]}}"#);
-                c.execute(
-                    &format!("INSERT INTO \"{bare_table}\" (number, document) VALUES ($1, $2)"),
-                    &[&number, &document.as_bytes()],
-                )
-                .unwrap();
-            });
-        });
-        let ours = rate(threads, per_run, |_, k| {
-            store
-                .log(&Event::with_data("measured", json!({ "index": k })))
-                .unwrap();
-        });
+                connection
+                    .execute(&insert, &[&number, &document.as_bytes()])
+                    .unwrap();
+            },
+        );
+        let ours = rate(
+            threads,
+            per_run,
+            |_| (),
+            |(), k| {
+                store
+                    .log(&Event::with_data("measured", json!({ "index": k })))
+                    .unwrap();
+            },
+        );
         println!(
             "postgres throughput, {threads} thread(s): Store::log {ours:.0} commits/s, bare INSERT transactions {bare:.0}/s: {:.2}x",
             ours / bare
@@ -102,6 +119,11 @@ fn throughput() {
         rates[1].0 / rates[0].0,
         rates[1].1 / rates[0].1
     );
+    if fsync_on {
+        client(&url)
+            .batch_execute("ALTER SYSTEM RESET fsync; SELECT pg_reload_conf()")
+            .unwrap();
+    }
     let tip = store.tip().unwrap();
     assert_eq!(store.commits(..).count() as u64, tip);
 }
