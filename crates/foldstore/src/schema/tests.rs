@@ -56,13 +56,28 @@ fn seen(commit: u64, time: &str) -> Seen {
 fn shapes_are_compared_by_structure_not_member_order_and_counted_with_first_and_last() {
     let store = timed_store();
     log(&store, "moved", json!({"name": "a", "address": "x"}));
-    log(&store, "moved", json!({"address": {"street": "s", "city": "c"}, "name": "b"}));
+    log(
+        &store,
+        "moved",
+        json!({"address": {"street": "s", "city": "c"}, "name": "b"}),
+    );
     log(&store, "moved", json!({"address": "y", "name": "c"}));
-    log(&store, "moved", json!({"name": "d", "address": {"city": "c", "street": "s"}}));
-    log(&store, "moved", json!({"name": "e", "address": {"city": "c", "street": "s", "n": 1}}));
+    log(
+        &store,
+        "moved",
+        json!({"name": "d", "address": {"city": "c", "street": "s"}}),
+    );
+    log(
+        &store,
+        "moved",
+        json!({"name": "e", "address": {"city": "c", "street": "s", "n": 1}}),
+    );
 
     let report = schema(&store);
-    assert_eq!((report.commits, report.events, report.other_names), (5, 5, 0));
+    assert_eq!(
+        (report.commits, report.events, report.other_names),
+        (5, 5, 0)
+    );
     let moved = &report.names[0];
     assert_eq!((moved.events, moved.other_shapes), (5, 0));
     assert_eq!(
@@ -81,8 +96,7 @@ fn shapes_are_compared_by_structure_not_member_order_and_counted_with_first_and_
                 last: seen(4, "t4"),
             },
             ShapeSeen {
-                shape: "{address: {city: string, n: number, street: string}, name: string}"
-                    .into(),
+                shape: "{address: {city: string, n: number, street: string}, name: string}".into(),
                 count: 1,
                 first: seen(5, "t5"),
                 last: seen(5, "t5"),
@@ -94,7 +108,13 @@ fn shapes_are_compared_by_structure_not_member_order_and_counted_with_first_and_
 #[test]
 fn numbers_are_one_type_and_null_absent_and_empty_values_are_their_own_shapes() {
     let store = Store::memory();
-    for data in [json!(1), json!(-2.5), json!(u64::MAX), json!(i64::MIN), json!(1e300)] {
+    for data in [
+        json!(1),
+        json!(-2.5),
+        json!(u64::MAX),
+        json!(i64::MIN),
+        json!(1e300),
+    ] {
         log(&store, "n", data);
     }
     store.log(&Event::new("n")).unwrap();
@@ -121,8 +141,16 @@ fn numbers_are_one_type_and_null_absent_and_empty_values_are_their_own_shapes() 
 fn arrays_are_the_union_of_their_elements_shapes_mixed_types_included() {
     let store = Store::memory();
     log(&store, "a", json!([1, 2.5, 3]));
-    log(&store, "a", json!([{"b": 1}, "x", [true], null, 7, {"c": "d"}, {"b": 2}, "y"]));
-    log(&store, "a", json!([null, "z", [false], {"c": "e"}, 8, {"b": 3}]));
+    log(
+        &store,
+        "a",
+        json!([{"b": 1}, "x", [true], null, 7, {"c": "d"}, {"b": 2}, "y"]),
+    );
+    log(
+        &store,
+        "a",
+        json!([null, "z", [false], {"c": "e"}, 8, {"b": 3}]),
+    );
     log(&store, "a", json!([[], [[1]], [1, "x"]]));
     log(&store, "a", json!({"tags": [], "ids": [1, "two"]}));
     assert_eq!(
@@ -144,7 +172,11 @@ fn arrays_are_the_union_of_their_elements_shapes_mixed_types_included() {
 #[test]
 fn member_names_that_are_not_plain_words_are_quoted_so_none_passes_for_punctuation() {
     let store = Store::memory();
-    log(&store, "q", json!({"a: number, b": 1, "": null, "$ok_1": true, "ø": "x"}));
+    log(
+        &store,
+        "q",
+        json!({"a: number, b": 1, "": null, "$ok_1": true, "ø": "x"}),
+    );
     log(&store, "q", json!({"line\nbreak \"quoted\"": [1]}));
     assert_eq!(
         shapes_of(&schema(&store), "q"),
@@ -189,7 +221,10 @@ fn names_are_grouped_by_the_original_rule_with_their_spellings_and_ordered() {
     );
     assert_eq!(
         shapes_of(&report, "memberHasMoved"),
-        [("{a: number}".into(), 2, 1, 3), ("{a: string}".into(), 1, 5, 5)]
+        [
+            ("{a: number}".into(), 2, 1, 3),
+            ("{a: string}".into(), 1, 5, 5)
+        ]
     );
 
     let only = store
@@ -224,7 +259,13 @@ fn times_are_those_of_the_commits_and_long_or_odd_ones_are_cut_or_left_out() {
         log(&store, "e", json!(1));
     }
     let shape = &schema(&store).names[0].shapes[0];
-    assert_eq!(shape.first, Seen { commit: 1, time: None });
+    assert_eq!(
+        shape.first,
+        Seen {
+            commit: 1,
+            time: None
+        }
+    );
     assert_eq!(shape.last, seen(3, "2026-11-27T15:03:30.380Z"));
 
     let store = timed_store();
@@ -234,7 +275,10 @@ fn times_are_those_of_the_commits_and_long_or_odd_ones_are_cut_or_left_out() {
     assert_eq!(report.names[0].shapes[0].last, seen(2, "t2"));
 
     // The cut keeps whole characters: the 2-byte `é` would end at byte 65.
-    let mut long = Seen { commit: 0, time: None };
+    let mut long = Seen {
+        commit: 0,
+        time: None,
+    };
     let mut h = Headers::new();
     h.insert("time".into(), json!(format!("{}é", "x".repeat(63))));
     long.move_to(2, &h);
@@ -302,7 +346,10 @@ fn nested(levels: usize) -> (String, String) {
             close.insert(0, ']');
         }
     }
-    (format!("{open}1{close}"), format!("{shape_open}number{close}"))
+    (
+        format!("{open}1{close}"),
+        format!("{shape_open}number{close}"),
+    )
 }
 
 #[test]
@@ -318,7 +365,10 @@ fn data_nested_as_deep_as_a_commit_may_be_has_its_shape_without_recursion() {
     let found: Vec<(&str, u64)> = shapes.iter().map(|s| (s.shape.as_str(), s.count)).collect();
     assert_eq!(
         found,
-        [(nested(levels).1.as_str(), 2), (nested(levels - 1).1.as_str(), 1)]
+        [
+            (nested(levels).1.as_str(), 2),
+            (nested(levels - 1).1.as_str(), 1)
+        ]
     );
 }
 
