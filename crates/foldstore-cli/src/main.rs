@@ -113,6 +113,9 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             json,
         } => cmd::tail::run(&open_existing(&store)?, lines, follow, json),
         Command::Stats { store, json } => cmd::stats::run(&open_existing(&store)?, json),
+        Command::Schema { store, name, json } => {
+            cmd::schema::run(&open_existing(&store)?, name, json)
+        }
         Command::Snapshots { store, json } => cmd::snapshots::run(&open_existing(&store)?, json),
         Command::Verify { store, json } => cmd::verify::run(&open_existing(&store)?, json),
         Command::Repair {

@@ -6,6 +6,7 @@ pub mod copy;
 pub mod events;
 pub mod log;
 pub mod repair;
+pub mod schema;
 pub mod show;
 pub mod snapshots;
 pub mod stats;
