@@ -131,21 +131,29 @@ fn schema_lists_the_generations_of_both_layouts_as_text_and_json() {
 fn schema_name_keeps_one_name_in_either_spelling() {
     let dir = TestDir::new();
     let store = generations(&dir);
-    let outcome = run_on("schema", &store, &["--name", "MemberMoved"]);
+    // The guide's example (docs/guide.md, "Seeing the shapes a log holds").
+    let outcome = run_on("schema", &store, &["--name", "NewMemberRegistered"]);
     outcome.expect_code(0);
     assert_eq!(
         outcome.stdout,
         "\
-memberMoved  2 events, 1 shape
-  2  {address: string, name: string}
-     first commit 3 (2026-11-27T15:03:00.000Z), last commit 4 (2026-11-27T15:04:00.000Z)
+newMemberRegistered  5 events, 3 shapes
+  3  {address: string, name: string}
+     first commit 1 (2026-11-27T15:01:00.000Z), last commit 4 (2026-11-27T15:04:00.000Z)
+  1  {address: {city: string, street: string}, name: string}
+     commit 5 (2026-11-27T15:05:00.000Z)
+  1  {address: {city: string, country: string, street: string}, name: string}
+     commit 8 (2026-11-27T15:08:00.000Z)
 10 commits (11 events) read; 1 name shown
 "
     );
     let outcome = run_on("schema", &store, &["--name", "nothing", "--json"]);
     outcome.expect_code(0);
     let report = &outcome.json_lines()[0];
-    assert_eq!((&report["events"], &report["names"]), (&json!(11), &json!([])));
+    assert_eq!(
+        (&report["events"], &report["names"]),
+        (&json!(11), &json!([]))
+    );
 }
 
 #[test]

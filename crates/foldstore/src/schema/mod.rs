@@ -11,8 +11,9 @@
 //! of its members' shapes, so working out an event's shape is one walk over its data (without
 //! recursion: data may be nested [`Commit::MAX_NESTING`](crate::Commit::MAX_NESTING) levels
 //! deep) and comparing two shapes is comparing two numbers. What is kept is bounded, however
-//! hostile the log: [`MAX_SHAPES_PER_NAME`] shapes per name, [`MAX_NAMES`] names, and a budget
-//! of memory for the shapes' structure; what does not fit is counted, not kept.
+//! hostile the log: [`MAX_SHAPES_PER_NAME`] shapes per name, [`MAX_NAMES`] names, a budget of
+//! memory for the shapes, names and counts, a shape's text (and all of them together) and the
+//! times kept; what does not fit is counted, not kept (see docs/design.md, "Event shapes").
 
 mod shapes;
 
