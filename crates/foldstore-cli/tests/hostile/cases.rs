@@ -16,8 +16,9 @@ use crate::util::TestDir;
 
 /// The verbs, as arguments after the store (`{n}` is the case's commit number), and whether
 /// they may change the store.
-pub(crate) const VERBS: [(&str, &[&str]); 10] = [
+pub(crate) const VERBS: [(&str, &[&str]); 11] = [
     ("events", &[]),
+    ("schema", &[]),
     ("verify", &[]),
     ("log", &[]),
     ("stats", &[]),

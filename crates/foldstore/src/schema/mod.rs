@@ -17,7 +17,7 @@
 
 mod shapes;
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -265,8 +265,8 @@ impl Tally {
         Tally {
             only,
             shapes: Shapes::new(BUDGET),
-            spellings: HashMap::new(),
-            keys: HashMap::new(),
+            spellings: HashMap::default(),
+            keys: HashMap::default(),
             names: Vec::new(),
             commits: 0,
             events: 0,
@@ -346,7 +346,7 @@ impl Tally {
             spellings: vec![spelling.to_owned()],
             events: 0,
             shapes: Vec::new(),
-            index: HashMap::new(),
+            index: HashMap::default(),
             other_shapes: 0,
         });
         Some(index)

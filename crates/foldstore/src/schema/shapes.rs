@@ -2,7 +2,7 @@
 //! its members' shapes, so that working out a value's shape is one walk over it (without
 //! recursion) and comparing two shapes is comparing two numbers; and their text.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::rc::Rc;
 
 use serde_json::Value;
@@ -16,6 +16,9 @@ const STRING: u32 = 3;
 const FIRST_NODE: u32 = 4;
 /// The shape of an event without data (never a member's).
 pub(super) const ABSENT: u32 = u32::MAX;
+
+/// The largest buffer of a walked object or array kept for the next ones.
+const MAX_SPARE: usize = 1024;
 
 /// An object's or an array's shape, by the numbers of its parts: an object's (member name,
 /// shape) pairs ordered by name number, an array's element shapes ordered and each once.
@@ -36,6 +39,10 @@ pub(super) struct Shapes {
     nodes: Vec<Node>,
     /// The memory that may still be taken, estimated, in bytes.
     left: usize,
+    /// Emptied buffers of walked objects and arrays, for the next ones (an event's walk then
+    /// allocates nothing for them).
+    spare_members: Vec<Vec<(u32, u32)>>,
+    spare_items: Vec<Vec<u32>>,
 }
 
 /// An object or array of the data whose members are being walked.
@@ -60,42 +67,44 @@ impl Frame<'_> {
     }
 }
 
-/// A value's shape when it is a scalar, else the frame to walk its members.
-fn enter(value: &Value) -> Result<u32, Frame<'_>> {
-    match value {
-        Value::Null => Ok(NULL),
-        Value::Bool(_) => Ok(BOOLEAN),
-        Value::Number(_) => Ok(NUMBER),
-        Value::String(_) => Ok(STRING),
-        Value::Object(members) => Err(Frame::Object {
-            members: members.iter(),
-            shapes: Vec::with_capacity(members.len()),
-            key: 0,
-        }),
-        Value::Array(items) => Err(Frame::Array {
-            items: items.iter(),
-            shapes: Vec::new(),
-        }),
-    }
-}
-
 impl Shapes {
+    /// A value's shape when it is a scalar, else the frame to walk its members.
+    fn enter<'v>(&mut self, value: &'v Value) -> Result<u32, Frame<'v>> {
+        match value {
+            Value::Null => Ok(NULL),
+            Value::Bool(_) => Ok(BOOLEAN),
+            Value::Number(_) => Ok(NUMBER),
+            Value::String(_) => Ok(STRING),
+            Value::Object(members) => Err(Frame::Object {
+                members: members.iter(),
+                shapes: self.spare_members.pop().unwrap_or_default(),
+                key: 0,
+            }),
+            Value::Array(items) => Err(Frame::Array {
+                items: items.iter(),
+                shapes: self.spare_items.pop().unwrap_or_default(),
+            }),
+        }
+    }
+
     /// No shapes yet, with `budget` bytes of memory to take.
     pub(super) fn new(budget: usize) -> Shapes {
         Shapes {
-            keys: HashMap::new(),
+            keys: HashMap::default(),
             key_names: Vec::new(),
-            objects: HashMap::new(),
-            arrays: HashMap::new(),
+            objects: HashMap::default(),
+            arrays: HashMap::default(),
             nodes: Vec::new(),
             left: budget,
+            spare_members: Vec::new(),
+            spare_items: Vec::new(),
         }
     }
 
     /// The number of `value`'s shape. With `learn`, shapes (and member names) not seen before
     /// are stored; without, or once the memory budget is used up, `None` is returned for them.
     pub(super) fn of(&mut self, value: &Value, learn: bool) -> Option<u32> {
-        let mut stack = match enter(value) {
+        let mut stack = match self.enter(value) {
             Ok(scalar) => return Some(scalar),
             Err(frame) => vec![frame],
         };
@@ -111,7 +120,7 @@ impl Shapes {
                 },
                 Frame::Array { items, .. } => items.next(),
             };
-            match child.map(enter) {
+            match child.map(|child| self.enter(child)) {
                 Some(Ok(scalar)) => top.add(scalar),
                 Some(Err(frame)) => stack.push(frame),
                 None => {
@@ -143,37 +152,64 @@ impl Shapes {
 
     /// The number of a walked object's or array's shape.
     fn node(&mut self, frame: Frame<'_>, learn: bool) -> Option<u32> {
-        let next = u32::try_from(self.nodes.len())
-            .ok()?
-            .checked_add(FIRST_NODE)
-            .filter(|&n| n != ABSENT)?;
         match frame {
             Frame::Object { mut shapes, .. } => {
                 shapes.sort_unstable();
-                if let Some(&number) = self.objects.get(&shapes[..]) {
-                    return Some(number);
+                let number = self.object(&shapes, learn);
+                if shapes.capacity() <= MAX_SPARE {
+                    shapes.clear();
+                    self.spare_members.push(shapes);
                 }
-                if !learn || !self.spend(shapes.len() * 16 + 96) {
-                    return None;
-                }
-                let shapes: Rc<[(u32, u32)]> = shapes.into();
-                self.objects.insert(Rc::clone(&shapes), next);
-                self.nodes.push(Node::Object(shapes));
+                number
             }
             Frame::Array { mut shapes, .. } => {
                 shapes.sort_unstable();
                 shapes.dedup();
-                if let Some(&number) = self.arrays.get(&shapes[..]) {
-                    return Some(number);
+                let number = self.array(&shapes, learn);
+                if shapes.capacity() <= MAX_SPARE {
+                    shapes.clear();
+                    self.spare_items.push(shapes);
                 }
-                if !learn || !self.spend(shapes.len() * 8 + 96) {
-                    return None;
-                }
-                let shapes: Rc<[u32]> = shapes.into();
-                self.arrays.insert(Rc::clone(&shapes), next);
-                self.nodes.push(Node::Array(shapes));
+                number
             }
         }
+    }
+
+    /// The number the next new object or array shape gets.
+    fn next(&self) -> Option<u32> {
+        u32::try_from(self.nodes.len())
+            .ok()?
+            .checked_add(FIRST_NODE)
+            .filter(|&n| n != ABSENT)
+    }
+
+    /// The number of the object shape of `members` (ordered).
+    fn object(&mut self, members: &[(u32, u32)], learn: bool) -> Option<u32> {
+        if let Some(&number) = self.objects.get(members) {
+            return Some(number);
+        }
+        let next = self.next()?;
+        if !learn || !self.spend(members.len() * 16 + 96) {
+            return None;
+        }
+        let members: Rc<[(u32, u32)]> = members.into();
+        self.objects.insert(Rc::clone(&members), next);
+        self.nodes.push(Node::Object(members));
+        Some(next)
+    }
+
+    /// The number of the array shape of `items` (ordered, each once).
+    fn array(&mut self, items: &[u32], learn: bool) -> Option<u32> {
+        if let Some(&number) = self.arrays.get(items) {
+            return Some(number);
+        }
+        let next = self.next()?;
+        if !learn || !self.spend(items.len() * 8 + 96) {
+            return None;
+        }
+        let items: Rc<[u32]> = items.into();
+        self.arrays.insert(Rc::clone(&items), next);
+        self.nodes.push(Node::Array(items));
         Some(next)
     }
 
