@@ -140,6 +140,20 @@ pub struct Seen {
     pub time: Option<String>,
 }
 
+/// The `time` header of `headers` when it is a string. Headers are few: looked for in order
+/// (cheaper than hashing the name), unless they are many.
+fn time_of(headers: &Headers) -> Option<&str> {
+    let time = if headers.len() <= 8 {
+        headers
+            .iter()
+            .find(|(name, _)| *name == "time")
+            .map(|(_, time)| time)
+    } else {
+        headers.get("time")
+    };
+    time.and_then(Value::as_str)
+}
+
 impl Seen {
     fn at(commit: u64, headers: &Headers) -> Seen {
         let mut seen = Seen { commit, time: None };
@@ -154,7 +168,7 @@ impl Seen {
     }
 
     fn set_time(&mut self, headers: &Headers) {
-        match headers.get("time").and_then(Value::as_str) {
+        match time_of(headers) {
             Some(time) if time.len() <= MAX_TIME => {
                 let kept = self.time.get_or_insert_with(String::new);
                 kept.clear();
