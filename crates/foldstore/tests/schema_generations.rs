@@ -76,6 +76,9 @@ fn at(store: &Store, number: u64) -> (u64, Option<String>) {
     (number, Some(time))
 }
 
+/// A shape found: its text, count, and first and last places.
+type Found<'r> = (&'r str, u64, (u64, Option<String>), (u64, Option<String>));
+
 fn place(seen: &Seen) -> (u64, Option<String>) {
     (seen.commit, seen.time.clone())
 }
@@ -89,12 +92,11 @@ fn assert_generations(store: &Store, what: &str) {
         (10, 11, 0),
         "{what}"
     );
-    type Place = (u64, Option<String>);
-    let found: Vec<(&str, u64, Vec<(&str, u64, Place, Place)>)> = report
+    let found: Vec<(&str, u64, Vec<Found>)> = report
         .names
         .iter()
         .map(|name| {
-            assert_eq!(name.spellings, [name.name.clone()], "{what}");
+            assert_eq!(name.spellings, std::slice::from_ref(&name.name), "{what}");
             assert_eq!(name.other_shapes, 0, "{what}");
             let shapes = name
                 .shapes
