@@ -147,6 +147,9 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             exact_names,
             by,
         } => cmd::stats::run(&open_existing(&store)?, json, exact_names, by),
+        Command::Schema { store, name, json } => {
+            cmd::schema::run(&open_existing(&store)?, name, json)
+        }
         Command::Snapshots { store, json } => cmd::snapshots::run(&open_existing(&store)?, json),
         Command::Verify { store, json } => cmd::verify::run(&open_existing(&store)?, json),
         Command::Repair {

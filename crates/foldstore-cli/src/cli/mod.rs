@@ -22,6 +22,7 @@ Examples:
   foldstore events ./members --name heartbeat  every event, as JSON lines
   foldstore events ./bank --tag account:7      one account's events, through the index
   foldstore verify ./members                   check every file
+  foldstore schema ./members                   the shapes of each event's data
   foldstore copy ./members /backup/members     copy (or resume copying) a store
   foldstore log postgres://app@db:5432/shop?table=orders    a store in PostgreSQL
   foldstore copy ./members s3://bucket/members               a folder store into S3
@@ -313,6 +314,37 @@ Conditional appends:
         /// are left out).
         #[arg(long, value_name = "hour|day", conflicts_with = "exact_names")]
         by: Option<Bucket>,
+    },
+
+    /// List the shapes of each event name's data, with how many events had each, and the
+    /// first and last commit (and time) that held one.
+    ///
+    /// A shape is the data's JSON types: an object's members with their shapes (member order
+    /// does not count), an array as the shapes of its elements (`[number | string]`), null,
+    /// boolean, number (integers and fractions alike), string, or absent (no data). Names are
+    /// grouped as the original package dispatches them (memberHasMoved is MemberHasMoved), and
+    /// listed alphabetically. Reads every commit; a damaged commit or a gap stops it with an
+    /// error (status 1: see 'foldstore verify'). At most 1,000 shapes a name and 10,000 names are
+    /// kept, and a shape's text is cut at 64 KiB; events beyond are counted and said so.
+    ///
+    /// --json prints one object: {"store", "commits", "events", "names": [{"name",
+    /// "spellings", "events", "shapes": [{"shape", "count", "first": {"commit", "time"},
+    /// "last": {"commit", "time"}}], "other_shapes"}], "other_names"}, `time` null when the
+    /// commit has no time header.
+    #[command(after_help = "Examples:
+  foldstore schema ./members
+  foldstore schema ./members --name memberHasMoved
+  foldstore schema ./members --json | jq -r '.names[] | [.name, (.shapes | length)] | @tsv'")]
+    Schema {
+        /// The store: a folder, or a postgres:// or s3:// address (default: FOLDSTORE_STORE).
+        #[arg(env = STORE_ENV)]
+        store: PathBuf,
+        /// Only events of this name (the first letter's case does not count).
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+        /// Print the report as one JSON object.
+        #[arg(long)]
+        json: bool,
     },
 
     /// List each model's snapshots: the commit they hold the fold of, their time and size.
