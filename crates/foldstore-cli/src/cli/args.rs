@@ -110,6 +110,47 @@ pub(super) fn parse_commit(text: &str) -> Result<CommitArg, String> {
     }
 }
 
+/// What `show` shows: one commit, or a range of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Commits {
+    /// One commit.
+    One(CommitArg),
+    /// The commits from the first (default: 1) to the last (default: the end of the log),
+    /// both included.
+    Range(Option<CommitArg>, Option<CommitArg>),
+}
+
+/// Parses a commit (see [`parse_commit`]) or a range of them, `A..B`, `A..` or `..B`, whose
+/// ends are commits as [`parse_commit`] reads them (`5..9`, `-3..`, `5..last`).
+pub(super) fn parse_commits(text: &str) -> Result<Commits, String> {
+    if text.starts_with("--") {
+        return Err(format!(
+            "{text:?} is neither an option of show (see --help) nor a commit"
+        ));
+    }
+    let Some((first, last)) = text.split_once("..") else {
+        return parse_commit(text).map(Commits::One);
+    };
+    let end = |part: &str| -> Result<Option<CommitArg>, String> {
+        if part.is_empty() {
+            Ok(None)
+        } else {
+            parse_commit(part)
+                .map(Some)
+                .map_err(|e| format!("in the range {text:?}: {e}"))
+        }
+    };
+    let range = (end(first)?, end(last)?);
+    if let (Some(CommitArg::Number(a)), Some(CommitArg::Number(b))) = range {
+        if b < a {
+            return Err(format!(
+                "the range {text:?} is backwards: it ends before it starts (write the first commit first)"
+            ));
+        }
+    }
+    Ok(Commits::Range(range.0, range.1))
+}
+
 /// Parses an event name to write: one the original package can dispatch (not empty, not
 /// beginning with whitespace or a control character).
 pub(super) fn parse_event_name(text: &str) -> Result<String, String> {

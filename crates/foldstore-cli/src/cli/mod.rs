@@ -9,8 +9,10 @@ use crate::cmd::buckets::Bucket;
 mod args;
 mod bench;
 
-use args::{parse_commit, parse_event_name, parse_header_to_write};
-pub use args::{BadCommandLine, BoundaryArgs, CommitArg, LayoutArg, RangeArgs, ScanArgs, TimeArgs};
+use args::{parse_commits, parse_event_name, parse_header_to_write};
+pub use args::{
+    BadCommandLine, BoundaryArgs, CommitArg, Commits, LayoutArg, RangeArgs, ScanArgs, TimeArgs,
+};
 pub use bench::{BenchDurability, BenchWorkload};
 
 const AFTER_HELP: &str = "\
@@ -235,11 +237,19 @@ Conditional appends:
         reverse: bool,
     },
 
-    /// Show one commit: its file, headers and events, with their data pretty-printed.
+    /// Show one commit, or a range of them: file, headers and events, with their data
+    /// pretty-printed.
+    ///
+    /// A range A..B holds the commits A to B, both included, as log --from A --to B: an end
+    /// beyond the log is cut at the end, and a start before the log's (-20.. of 5 commits) at
+    /// commit 1. A.. runs to the end of the log, ..B from its start.
     #[command(after_help = "Examples:
   foldstore show ./members 3
   foldstore show ./members last
   foldstore show ./members -2                  the commit before the last
+  foldstore show ./members 5..9                commits 5 to 9
+  foldstore show ./members 5..                 commit 5 and every one after it
+  foldstore show ./members -3..last            the last three commits
   foldstore show ./members 3 --json | jq '.events[0].data'
   foldstore show ./members 7 --raw | xxd | head      the bytes of a damaged commit")]
     Show {
@@ -247,14 +257,15 @@ Conditional appends:
         /// taken here: the arguments after STORE could be mistaken for it).
         store: PathBuf,
         /// The commit: its number (from 1), last, or -N for the N-th from the end (-1 is the
-        /// last).
-        #[arg(value_name = "N", value_parser = parse_commit, allow_negative_numbers = true)]
-        commit: CommitArg,
-        /// Print the commit document, {"headers": ..., "events": [...]}, as one line of JSON.
+        /// last); or a range of them: A..B, A.., ..B (e.g. 5..9, -3..).
+        #[arg(value_name = "N", value_parser = parse_commits, allow_hyphen_values = true)]
+        commit: Commits,
+        /// Print the commit document, {"headers": ..., "events": [...]}, as one line of JSON
+        /// (for a range: one line per commit, in order).
         #[arg(long, conflicts_with = "raw")]
         json: bool,
         /// Print the bytes stored for the commit, as they are, even when they are damaged (on
-        /// a terminal: as text, control characters escaped).
+        /// a terminal: as text, control characters escaped). One commit only.
         #[arg(long)]
         raw: bool,
     },
