@@ -8,6 +8,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod access;
 mod cli;
 mod cmd;
+mod condition;
 mod demo;
 mod filter;
 mod output;
@@ -22,6 +23,7 @@ use clap::{CommandFactory, Parser};
 use crate::access::open_existing;
 use crate::cli::{BadCommandLine, Cli, ColorWhen, Command, TimeArgs};
 use crate::cmd::events::Style as EventStyle;
+use crate::condition::Condition;
 use crate::filter::{query, Selection};
 use crate::output::{error_text, is_broken_pipe, printable, styled, Diagnostics, Palette};
 
@@ -97,7 +99,14 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             cmd::events::run(
                 &open_existing(&scan.store)?,
                 scan.range,
-                &selection(scan.time, scan.limit, scan.headers, name, exact_names),
+                &selection(
+                    scan.time,
+                    scan.limit,
+                    scan.headers,
+                    scan.conditions,
+                    name,
+                    exact_names,
+                ),
                 query.as_ref(),
                 if tsv {
                     EventStyle::Tsv
@@ -123,7 +132,14 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             cmd::log::run(
                 &open_existing(&scan.store)?,
                 scan.range,
-                &selection(scan.time, scan.limit, scan.headers, name, exact_names),
+                &selection(
+                    scan.time,
+                    scan.limit,
+                    scan.headers,
+                    scan.conditions,
+                    name,
+                    exact_names,
+                ),
                 json,
                 tsv,
                 reverse,
@@ -194,11 +210,13 @@ fn selection(
     time: TimeArgs,
     limit: Option<u64>,
     headers: Vec<(String, String)>,
+    conditions: Vec<Condition>,
     names: Vec<String>,
     exact_names: bool,
 ) -> Selection {
     Selection {
         headers,
+        conditions,
         since: time.since,
         until: time.until,
         names,

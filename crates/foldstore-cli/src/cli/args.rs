@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
+use crate::condition::{parse_condition, Condition};
 use crate::filter::{parse_time, TimeArg};
 use crate::output::event_problem;
 
@@ -74,6 +75,13 @@ pub struct ScanArgs {
     /// (--header n=5 matches the number 5).
     #[arg(long = "header", value_name = "KEY=VALUE", value_parser = parse_header)]
     pub headers: Vec<(String, String)>,
+    /// Only events meeting the condition PATH OP VALUE on their members, e.g. --where
+    /// 'data.amount>10', --where data.address.city=Oslo (may be given more than once: all of
+    /// them, by one event; log shows the commits holding such an event). OP is one of = != <
+    /// > <= >= ~ (contains); VALUE is read as JSON when it is JSON, else as a string. See
+    /// "Filters" in the README.
+    #[arg(long = "where", value_name = "EXPR", value_parser = parse_condition)]
+    pub conditions: Vec<Condition>,
     /// Print at most N (the first N selected: lines of events, commits of log).
     #[arg(short = 'n', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub limit: Option<u64>,

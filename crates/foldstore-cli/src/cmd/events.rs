@@ -53,7 +53,7 @@ pub fn run(
                     break;
                 }
                 if selection.headers_match(&matched.headers)
-                    && selection.name_matches(&matched.event)
+                    && selection.event_matches(matched.commit, &matched.headers, &matched.event)
                 {
                     matches.push(matched);
                 }
@@ -75,7 +75,7 @@ pub fn run(
                 }
                 // The index matches names by the original's rule; --exact-names narrows it.
                 if selection.headers_match(&matched.headers)
-                    && selection.name_matches(&matched.event)
+                    && selection.event_matches(matched.commit, &matched.headers, &matched.event)
                 {
                     lines.write(matched.commit, &matched.headers, &matched.event)?;
                 }
@@ -92,7 +92,7 @@ pub fn run(
                     if selection.limit_reached(lines.printed) {
                         break 'newest;
                     }
-                    if selection.name_matches(event) {
+                    if selection.event_matches(commit.number(), commit.headers(), event) {
                         lines.write(commit.number(), commit.headers(), event)?;
                     }
                 }
@@ -119,7 +119,7 @@ pub fn run(
                     if selection.limit_reached(lines.printed) {
                         break 'commits;
                     }
-                    if selection.name_matches(event) {
+                    if selection.event_matches(commit.number(), commit.headers(), event) {
                         lines.write(commit.number(), commit.headers(), event)?;
                     }
                 }
@@ -152,7 +152,9 @@ fn follow_events(
                 if selection.limit_reached(lines.printed) {
                     break;
                 }
-                if selection.name_matches(event) && query.is_none_or(|q| q.matches(event)) {
+                if selection.event_matches(commit.number(), commit.headers(), event)
+                    && query.is_none_or(|q| q.matches(event))
+                {
                     lines.write(commit.number(), commit.headers(), event)?;
                 }
             }
