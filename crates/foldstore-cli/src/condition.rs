@@ -3,9 +3,9 @@
 //!
 //! The grammar, in full: `PATH OP VALUE`.
 //! - PATH names a member of the event as `foldstore events` prints it: `commit`, `name`,
-//!   `headers.KEY`, `data`, `data.KEY.KEY...`, or another member of the event (`tags`), its
-//!   parts joined by `.`; a part of digits indexes an array (`data.items.0.price`). A part
-//!   cannot hold `.` or an operator's characters.
+//!   `headers.KEY`, `time` (the same as `headers.time`), `data`, `data.KEY.KEY...`, or another
+//!   member of the event (`tags`), its parts joined by `.`; a part of digits indexes an array
+//!   (`data.items.0.price`). A part cannot hold `.` or an operator's characters.
 //! - OP is the first of `=`, `!=`, `<`, `>`, `<=`, `>=`, `~` in the expression.
 //! - VALUE is the rest: read as JSON when it is JSON (`10`, `true`, `null`, `"10"`,
 //!   `[1,2]`), else taken as a string (`Oslo`). Spaces around PATH and VALUE are dropped.
@@ -157,8 +157,8 @@ fn compare_numbers(a: &Number, b: &Number) -> Option<Ordering> {
 }
 
 /// The value at `path` in the event's line (`commit`, `headers`, `name`, `data` and the
-/// event's other members); `None` when it has none there.
-fn lookup<'a>(
+/// event's other members; `time` is `headers.time`); `None` when it has none there.
+pub fn lookup<'a>(
     path: &[String],
     commit: u64,
     headers: &'a Headers,
@@ -168,6 +168,7 @@ fn lookup<'a>(
     let root: Cow<'a, Value> = match first.as_str() {
         "commit" => Cow::Owned(Value::from(commit)),
         "name" => Cow::Owned(Value::from(event.name())),
+        "time" => Cow::Borrowed(headers.get("time")?),
         "headers" => {
             // Only the members of the headers are looked up, not a copy of all of them.
             let (key, rest) = rest.split_first()?;
@@ -184,7 +185,7 @@ fn lookup<'a>(
 }
 
 /// The value at `path` inside `value`: members of objects, indexes (digits) of arrays.
-fn descend<'a>(mut value: &'a Value, path: &[String]) -> Option<&'a Value> {
+pub fn descend<'a>(mut value: &'a Value, path: &[String]) -> Option<&'a Value> {
     for part in path {
         value = match value {
             Value::Object(members) => members.get(part)?,
@@ -243,6 +244,7 @@ mod tests {
             ("headers.user=arjan", true),
             ("headers.n>4", true),
             ("commit=7", true),
+            ("time=2026-11-27T15:03:30.380Z", true),
             ("name=paid", true),
             ("name~ai", true),
         ] {

@@ -13,6 +13,7 @@ mod demo;
 mod filter;
 mod output;
 mod progress;
+mod template;
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -23,6 +24,7 @@ use clap::{CommandFactory, Parser};
 use crate::access::open_existing;
 use crate::cli::{BadCommandLine, Cli, ColorWhen, Command, TimeArgs};
 use crate::cmd::events::Style as EventStyle;
+use crate::cmd::log::Style as LogStyle;
 use crate::condition::Condition;
 use crate::filter::{query, Selection};
 use crate::output::{error_text, is_broken_pipe, printable, styled, Diagnostics, Palette};
@@ -84,6 +86,8 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             after,
             pretty,
             tsv,
+            csv,
+            format,
             follow,
             reverse,
         } => {
@@ -108,7 +112,11 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                     exact_names,
                 ),
                 query.as_ref(),
-                if tsv {
+                if let Some(template) = format {
+                    EventStyle::Template(template)
+                } else if csv {
+                    EventStyle::Csv
+                } else if tsv {
                     EventStyle::Tsv
                 } else if pretty {
                     EventStyle::Pretty
@@ -125,10 +133,23 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             exact_names,
             json,
             tsv,
+            csv,
+            format,
             reverse,
         } => {
             scan.range
                 .check(&format!("--from {}", scan.range.from.unwrap_or(1)))?;
+            let style = if let Some(template) = format {
+                LogStyle::Template(template)
+            } else if csv {
+                LogStyle::Csv
+            } else if tsv {
+                LogStyle::Tsv
+            } else if json {
+                LogStyle::Json
+            } else {
+                LogStyle::Table
+            };
             cmd::log::run(
                 &open_existing(&scan.store)?,
                 scan.range,
@@ -140,8 +161,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                     name,
                     exact_names,
                 ),
-                json,
-                tsv,
+                &style,
                 reverse,
             )
         }

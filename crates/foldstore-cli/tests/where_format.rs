@@ -1,4 +1,5 @@
-//! `--where` conditions on `foldstore events` and `foldstore log`, run as the real binary.
+//! `--where` conditions, `--format` templates and `--csv` on `foldstore events` and `foldstore
+//! log`, run as the real binary.
 
 mod util;
 
@@ -170,4 +171,149 @@ fn a_bad_condition_is_a_command_line_mistake() {
         events(&store, &["--where", &format!("data.amount<{huge}")]),
         paid(&[1, 2, 5])
     );
+}
+
+/// A store whose names, headers and data hold what CSV must quote and control characters
+/// people must not see raw.
+fn awkward_store(dir: &TestDir) -> PathBuf {
+    let store = dir.join("awkward");
+    write_commit(
+        &store,
+        1,
+        Some("2026-11-27T15:00:00.000Z"),
+        json!([{"name": "paid", "data": {"amount": 5, "note": "a \"quoted\", text"}},
+               {"name": "tab\there\u{1b}[2J", "data": "line\nbreak"}]),
+    );
+    write_commit(&store, 2, None, json!([{"name": "moved"}]));
+    store
+}
+
+#[test]
+fn format_fills_templates_and_leaves_missing_fields_empty() {
+    let dir = TestDir::new();
+    let store = awkward_store(&dir);
+    let outcome = run_on(
+        "events",
+        &store,
+        &[
+            "--format",
+            r"{commit}\t{time}\t{name}\t{data.amount}|{data}|{{x}}",
+        ],
+    );
+    outcome.expect_code(0);
+    assert_eq!(
+        outcome.stdout,
+        "1\t2026-11-27T15:00:00.000Z\tpaid\t5|{\"amount\":5,\"note\":\"a \\\"quoted\\\", text\"}|{x}\n\
+         1\t2026-11-27T15:00:00.000Z\ttab\\there\\u{1b}[2J\t|line\\nbreak|{x}\n\
+         2\t\tmoved\t||{x}\n"
+    );
+    // With --where and the other filters.
+    let outcome = run_on(
+        "events",
+        &store,
+        &["--format", "{name}", "--where", "data.amount=5"],
+    );
+    assert_eq!(outcome.stdout, "paid\n");
+    let log = run_on(
+        "log",
+        &store,
+        &[
+            "--format",
+            r"{commit} {bytes} {events} [{time}] {headers.time}{nothing}",
+        ],
+    );
+    log.expect_code(0);
+    let bytes = |n: u64| {
+        std::fs::metadata(store.join(format!("{n}.log")))
+            .expect("a commit")
+            .len()
+    };
+    assert_eq!(
+        log.stdout,
+        format!(
+            "1 {} paid,tab\\there\\u{{1b}}[2J [2026-11-27T15:00:00.000Z] 2026-11-27T15:00:00.000Z\n\
+             2 {} moved [] \n",
+            bytes(1),
+            bytes(2)
+        )
+    );
+    for (verb, bad, words) in [
+        ("events", "{commit", "not closed"),
+        ("log", "commit}", "no '{' opened"),
+        ("events", "{}", "empty field"),
+        ("log", "{headers..x}", "empty part"),
+    ] {
+        let outcome = run_on(verb, &store, &["--format", bad]);
+        outcome.expect_code(2).expect_stderr_contains(&[words]);
+        assert_eq!(outcome.stdout, "");
+    }
+    run_on("events", &store, &["--format", "{name}", "--tsv"]).expect_code(2);
+    run_on("log", &store, &["--format", "{commit}", "--json"]).expect_code(2);
+}
+
+/// Reads CSV as RFC 4180 says: fields in quotes may hold commas, doubled quotes and line
+/// breaks; records end in CRLF.
+fn read_csv(text: &str) -> Vec<Vec<String>> {
+    assert!(text.ends_with("\r\n"), "{text:?}");
+    let mut records = vec![vec![String::new()]];
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        let record = records.last_mut().expect("a record");
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                chars.next();
+                record.last_mut().expect("a field").push('"');
+            }
+            '"' => quoted = !quoted,
+            ',' if !quoted => record.push(String::new()),
+            '\r' if !quoted => {
+                assert_eq!(chars.next(), Some('\n'), "CR without LF in {text:?}");
+                records.push(vec![String::new()]);
+            }
+            c => record.last_mut().expect("a field").push(c),
+        }
+    }
+    records.pop();
+    records
+}
+
+#[test]
+fn csv_quotes_by_rfc_4180_and_escapes_control_characters() {
+    let dir = TestDir::new();
+    let store = awkward_store(&dir);
+    let events = run_on("events", &store, &["--csv"]);
+    events.expect_code(0);
+    assert_eq!(
+        read_csv(&events.stdout),
+        [
+            vec!["commit", "time", "name", "data"],
+            vec![
+                "1",
+                "2026-11-27T15:00:00.000Z",
+                "paid",
+                r#"{"amount":5,"note":"a \"quoted\", text"}"#
+            ],
+            vec![
+                "1",
+                "2026-11-27T15:00:00.000Z",
+                r"tab\there\u{1b}[2J",
+                r#""line\nbreak""#
+            ],
+            vec!["2", "", "moved", ""],
+        ]
+    );
+    // Each data field is the event's data as JSON.
+    let data: Value = serde_json::from_str(&read_csv(&events.stdout)[1][3]).expect("JSON");
+    assert_eq!(data["note"], "a \"quoted\", text");
+    assert!(!events.stdout.contains('\u{1b}'));
+    let log = run_on("log", &store, &["--csv", "--where", "data.amount>1"]);
+    log.expect_code(0);
+    let records = read_csv(&log.stdout);
+    assert_eq!(records.len(), 2, "{}", log.stdout);
+    assert_eq!(records[0], ["commit", "time", "bytes", "events"]);
+    assert_eq!(records[1][3], r"paid,tab\there\u{1b}[2J");
+    assert_eq!(records[1][0], "1");
+    run_on("log", &store, &["--csv", "--tsv"]).expect_code(2);
+    run_on("events", &store, &["--csv", "--pretty"]).expect_code(2);
 }

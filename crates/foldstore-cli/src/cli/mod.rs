@@ -9,6 +9,7 @@ use crate::cmd::buckets::Bucket;
 mod args;
 mod bench;
 
+use crate::template::{parse_template, Template};
 use args::{parse_commits, parse_event_name, parse_header_to_write};
 pub use args::{
     BadCommandLine, BoundaryArgs, CommitArg, Commits, LayoutArg, RangeArgs, ScanArgs, TimeArgs,
@@ -182,12 +183,21 @@ Conditional appends:
         #[arg(long, value_name = "N", conflicts_with = "from")]
         after: Option<u64>,
         /// Print each line as indented JSON, colored on a terminal (for people; still JSON).
-        #[arg(long, conflicts_with = "tsv")]
+        #[arg(long, conflicts_with_all = ["tsv", "csv", "format"])]
         pretty: bool,
         /// Print tab-separated values instead of JSON: commit, time, name, data (compact JSON,
         /// empty for none), a heading line first; control characters escaped (\t, \n).
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["csv", "format"])]
         tsv: bool,
+        /// Print comma-separated values (RFC 4180: quoted where needed, lines ending in CRLF):
+        /// the columns of --tsv, a heading line first.
+        #[arg(long, conflicts_with = "format")]
+        csv: bool,
+        /// Print each event as TEMPLATE says: fields in braces, by the paths --where takes,
+        /// e.g. '{commit}\t{time}\t{name}\t{data.amount}' (a field an event lacks is empty;
+        /// \t and \n are a tab and a newline, {{ and }} braces).
+        #[arg(long, value_name = "TEMPLATE", value_parser = parse_template)]
+        format: Option<Template>,
         /// Keep running and print the events of new commits as they land (from any process),
         /// until interrupted (or --limit lines are printed).
         #[arg(short, long, conflicts_with = "to")]
@@ -226,12 +236,22 @@ Conditional appends:
         #[arg(long, requires = "name")]
         exact_names: bool,
         /// One JSON object a line: `{"commit", "time", "bytes", "events": [names]}`.
-        #[arg(long, conflicts_with = "tsv")]
+        #[arg(long, conflicts_with_all = ["tsv", "csv", "format"])]
         json: bool,
         /// Tab-separated values: commit, time, bytes, events (names separated by commas), a
         /// heading line first; control characters escaped (\t, \n).
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["csv", "format"])]
         tsv: bool,
+        /// Comma-separated values (RFC 4180: quoted where needed, lines ending in CRLF): the
+        /// columns of --tsv, a heading line first.
+        #[arg(long, conflicts_with = "format")]
+        csv: bool,
+        /// Print each commit as TEMPLATE says: fields in braces, {commit}, {time}, {bytes},
+        /// {events} (the names, separated by commas), {headers.KEY}, e.g.
+        /// '{commit}\t{headers.user}' (a field a commit lacks is empty; \t and \n are a tab
+        /// and a newline, {{ and }} braces).
+        #[arg(long, value_name = "TEMPLATE", value_parser = parse_template)]
+        format: Option<Template>,
         /// Newest first (with -n: the last N commits selected).
         #[arg(short, long)]
         reverse: bool,
