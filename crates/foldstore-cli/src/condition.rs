@@ -206,7 +206,7 @@ mod tests {
     }
 
     fn holds(expression: &str, data: Value) -> bool {
-        let headers: Headers = json!({"user": "arjan", "n": 5})
+        let headers: Headers = json!({"user": "arjan", "n": 5, "time": "2026-11-27T15:03:30.380Z"})
             .as_object()
             .unwrap()
             .clone();
