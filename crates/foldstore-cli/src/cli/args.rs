@@ -77,9 +77,9 @@ pub struct ScanArgs {
     pub headers: Vec<(String, String)>,
     /// Only events meeting the condition PATH OP VALUE on their members, e.g. --where
     /// 'data.amount>10', --where data.address.city=Oslo (may be given more than once: all of
-    /// them, by one event; log shows the commits holding such an event). OP is one of = != <
-    /// > <= >= ~ (contains); VALUE is read as JSON when it is JSON, else as a string. See
-    /// "Filters" in the README.
+    /// them, by one event; log shows the commits holding such an event). PATH: data.KEY...,
+    /// name, commit, time, headers.KEY; OP: =, !=, <, >, <=, >=, ~ (contains); VALUE is read
+    /// as JSON when it is JSON, else as a string. See "Selecting" in the README.
     #[arg(long = "where", value_name = "EXPR", value_parser = parse_condition)]
     pub conditions: Vec<Condition>,
     /// Print at most N (the first N selected: lines of events, commits of log).
