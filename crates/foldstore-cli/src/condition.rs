@@ -170,8 +170,10 @@ pub fn lookup<'a>(
         "name" => Cow::Owned(Value::from(event.name())),
         "time" => Cow::Borrowed(headers.get("time")?),
         "headers" => {
-            // Only the members of the headers are looked up, not a copy of all of them.
-            let (key, rest) = rest.split_first()?;
+            // A member of the headers is looked up without copying them all.
+            let Some((key, rest)) = rest.split_first() else {
+                return Some(Cow::Owned(Value::Object(headers.clone())));
+            };
             return descend(headers.get(key)?, rest).map(Cow::Borrowed);
         }
         "data" => Cow::Borrowed(event.data()?),
@@ -242,6 +244,8 @@ mod tests {
             ("data.missing!=1", false),
             ("data.amount.deeper=1", false),
             ("headers.user=arjan", true),
+            (r#"headers~{"n":5}"#, false),
+            ("headers!=1", true),
             ("headers.n>4", true),
             ("commit=7", true),
             ("time=2026-11-27T15:03:30.380Z", true),

@@ -237,6 +237,14 @@ fn format_fills_templates_and_leaves_missing_fields_empty() {
             bytes(2)
         )
     );
+    // The headers whole, as JSON; none for a commit without any.
+    for verb in ["events", "log"] {
+        let outcome = run_on(verb, &store, &["--format", "{headers}", "--from", "2"]);
+        outcome.expect_code(0);
+        assert_eq!(outcome.stdout, "{}\n", "{verb}");
+    }
+    let outcome = run_on("log", &store, &["--format", "{headers}", "--to", "1"]);
+    assert_eq!(outcome.stdout, "{\"time\":\"2026-11-27T15:00:00.000Z\"}\n");
     for (verb, bad, words) in [
         ("events", "{commit", "not closed"),
         ("log", "commit}", "no '{' opened"),

@@ -96,7 +96,7 @@ pub fn run(
 }
 
 /// The value of a `--format` field of `commit` (`bytes` long): `commit`, `time`, `bytes`,
-/// `events` (the names, separated by commas), `headers` and what is inside them.
+/// `events` (the names, separated by commas), `headers` (as JSON) and what is inside them.
 fn field<'a>(commit: &'a Commit, bytes: u64, path: &[String]) -> Option<Cow<'a, Value>> {
     let (first, rest) = path.split_first()?;
     let value = match first.as_str() {
@@ -108,7 +108,9 @@ fn field<'a>(commit: &'a Commit, bytes: u64, path: &[String]) -> Option<Cow<'a, 
         }
         "time" => return descend(commit.headers().get("time")?, rest).map(Cow::Borrowed),
         "headers" => {
-            let (key, rest) = rest.split_first()?;
+            let Some((key, rest)) = rest.split_first() else {
+                return Some(Cow::Owned(Value::Object(commit.headers().clone())));
+            };
             return descend(commit.headers().get(key)?, rest).map(Cow::Borrowed);
         }
         _ => return None,

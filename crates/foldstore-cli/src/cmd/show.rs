@@ -112,7 +112,7 @@ fn range(
     // Counted from the end: -1 is the tip, and -N beyond the start is before commit 1 (0).
     let resolve = |commit: CommitArg| match commit {
         CommitArg::Number(number) => number,
-        CommitArg::FromEnd(back) => (tip + 1).saturating_sub(back),
+        CommitArg::FromEnd(back) => tip.saturating_add(1).saturating_sub(back),
     };
     let first = from.map_or(1, resolve);
     let last = to.map_or(tip, resolve);
@@ -123,7 +123,7 @@ fn range(
         .into());
     }
     let first = first.max(1);
-    if first > tip + 1 {
+    if first > tip.saturating_add(1) {
         return Err(Error::OutOfRange {
             requested: first,
             tip,
