@@ -20,7 +20,8 @@ const AFTER_HELP: &str = "\
 Examples:
   foldstore append ./members heartbeat        write a commit
   foldstore log ./members                      list the commits
-  foldstore show ./members 3                   look at one commit
+  foldstore show ./members 3                   look at one commit (or 3..5, -3..)
+  foldstore events ./bank --where 'data.amount>100'   events by their data
   foldstore tail -f ./members                  watch new commits land
   foldstore events ./members --name heartbeat  every event, as JSON lines
   foldstore events ./bank --tag account:7      one account's events, through the index
@@ -164,6 +165,9 @@ Conditional appends:
   foldstore events ./members --pretty | less -R
   foldstore events ./members --reverse -n 3 --name memberHasMoved
   foldstore events ./members --tsv --name memberHasMoved | column -t -s $'\\t'
+  foldstore events ./bank --where 'data.amount>=100' --where data.currency=NOK
+  foldstore events ./members --where data.address.city~Oslo --format '{commit}\\t{data.name}'
+  foldstore events ./bank --csv --name deposited > deposits.csv
   foldstore events -f ./members --from 100 --name memberHasMoved")]
     Events {
         #[command(flatten)]
@@ -221,6 +225,9 @@ Conditional appends:
   foldstore log ./members --since 1d --header user=arjan
   foldstore log ./members --json | jq -r 'select(.bytes > 4096) | .commit'
   foldstore log ./members --tsv | cut -f1,4
+  foldstore log ./members --where 'data.name=peter pan'
+  foldstore log ./members --format '{commit} {headers.user} {events}'
+  foldstore log ./members --csv > commits.csv
   foldstore ls ./members | less"
     )]
     Log {
