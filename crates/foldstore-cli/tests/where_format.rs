@@ -188,6 +188,38 @@ fn awkward_store(dir: &TestDir) -> PathBuf {
     store
 }
 
+/// Text that reorders what follows it on a terminal (U+202E) is escaped in data, in every
+/// format for people, as control characters are.
+#[test]
+fn characters_that_reorder_text_are_escaped_in_tsv_csv_and_templates() {
+    let dir = TestDir::new();
+    let store = dir.join("bidi");
+    write_commit(
+        &store,
+        1,
+        Some("2026-11-27T15:00:00.000Z"),
+        json!([{"name": "paid", "data": {"note": "abc\u{202e}fed"}}]),
+    );
+    for format in [
+        &["--tsv"][..],
+        &["--csv"],
+        &["--format", "{data}|{data.note}"],
+    ] {
+        let outcome = run_on("events", &store, format);
+        outcome.expect_code(0);
+        assert!(
+            !outcome.stdout.contains('\u{202e}'),
+            "{format:?}: {}",
+            outcome.stdout
+        );
+        assert!(
+            outcome.stdout.contains("\\u202e") || outcome.stdout.contains("\\u{202e}"),
+            "{format:?}: {}",
+            outcome.stdout
+        );
+    }
+}
+
 #[test]
 fn format_fills_templates_and_leaves_missing_fields_empty() {
     let dir = TestDir::new();

@@ -242,8 +242,12 @@ impl Lines {
                 return Ok(());
             }
             Style::Tsv => {
-                // Compact JSON escapes every control character, tabs and newlines too.
-                let data = event.data().map(Value::to_string).unwrap_or_default();
+                // Compact JSON escapes every control character, tabs and newlines too; the
+                // characters that reorder text are escaped as well.
+                let data = event
+                    .data()
+                    .map(|data| escape_json(data.to_string()))
+                    .unwrap_or_default();
                 write!(
                     self.out,
                     "{commit}\t{}\t{}\t{data}",
