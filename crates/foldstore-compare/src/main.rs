@@ -73,7 +73,7 @@ use crate::ours::{JOURNAL, LOOSE};
 use crate::report::{thousands, Bound, Target};
 use crate::tables::{
     Bench, Writers, BARE_IN_PLACE, BUILD_THREADS, JOURNAL_THREADS, LONG, MODEL_ROUNDS, SMALL_MODEL,
-    SMALL_REPLAY, WRITER_THREADS,
+    SMALL_REPLAY, TYPED_FOLD, WRITER_THREADS,
 };
 use crate::workload::Events;
 
@@ -369,6 +369,16 @@ fn targets(commits: u64, replay_commits: u64) -> Vec<Target> {
             row: JOURNAL.id,
             against: None,
             bound: Bound::AtLeast(1.5),
+        },
+        Target {
+            what: format!(
+                "typed model fold of {} commits: / foldstore's own replay of them",
+                thousands(replay_commits as f64)
+            ),
+            table: "journal_replay_long".to_owned(),
+            row: TYPED_FOLD,
+            against: Some(JOURNAL.id),
+            bound: Bound::AtLeast(0.8),
         },
         Target {
             what: format!(
