@@ -605,7 +605,10 @@ impl Bench<'_> {
             program(
                 Row::new(
                     TYPED_FOLD,
-                    format!("{}: typed model fold (the guide's serde enum)", JOURNAL.label),
+                    format!(
+                        "{}: typed model fold (the guide's serde enum)",
+                        JOURNAL.label
+                    ),
                 ),
                 move |_| ours::fold_typed(&JOURNAL, journal),
             ),
