@@ -27,7 +27,8 @@
 //! - (e) synced appends, 8 writer threads sharing one `Store` (group commit), against the same
 //!   single-connection SQLite (baseline); SQLite with 8 connections for information.
 //! - (f) replay of a journal of `--replay-commits` commits (1,000,000; 100,000 with `--quick`)
-//!   against a SQLite scan of the same documents (baseline).
+//!   against a SQLite scan of the same documents (baseline), and a new model with the guide's
+//!   typed events folding the same journal (target: at least 80% of the replay's rate).
 //! - (g) the peak memory of replaying that journal and one of 10,000 commits (baseline), each
 //!   in a new process (this program, with a hidden `--replay-peak STORE`).
 //! - (h) opening a new store and a model restored from a snapshot at the tip, on that journal
