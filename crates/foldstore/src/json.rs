@@ -139,6 +139,19 @@ pub(crate) fn to_value_deep<T: Serialize + ?Sized>(value: &T) -> serde_json::Res
     value.serialize(stacked)
 }
 
+/// Deserializes `T` from `deserializer` on a stack grown as needed, as [`from_value_deep`]
+/// does from a value.
+pub(crate) fn deserialize_deep<'de, T, D>(deserializer: D) -> serde_json::Result<T>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de, Error = serde_json::Error>,
+{
+    let mut stacked = serde_stacker::Deserializer::new(deserializer);
+    stacked.red_zone = RED_ZONE;
+    stacked.stack_size = STACK_SEGMENT;
+    T::deserialize(stacked)
+}
+
 /// Reads a `serde_json::Value` into `T`, growing the stack as needed.
 pub(crate) fn from_value_deep<T: DeserializeOwned>(value: Value) -> serde_json::Result<T> {
     let mut stacked = serde_stacker::Deserializer::new(value);
