@@ -56,8 +56,10 @@ fn throughput() {
         .unwrap();
     // Measured with every commit flushed to disk, as a deployment runs (the test server runs
     // without fsync); set back afterwards.
-    let fsync_on = client(&url)
-        .batch_execute("ALTER SYSTEM SET fsync = on; SELECT pg_reload_conf()")
+    let mut admin = client(&url);
+    let fsync_on = admin
+        .batch_execute("ALTER SYSTEM SET fsync = on")
+        .and_then(|()| admin.batch_execute("SELECT pg_reload_conf()"))
         .map_err(|e| {
             println!("postgres throughput: cannot turn fsync on ({e}); measured as the server runs")
         })
@@ -120,9 +122,8 @@ fn throughput() {
         rates[1].1 / rates[0].1
     );
     if fsync_on {
-        client(&url)
-            .batch_execute("ALTER SYSTEM RESET fsync; SELECT pg_reload_conf()")
-            .unwrap();
+        admin.batch_execute("ALTER SYSTEM RESET fsync").unwrap();
+        admin.batch_execute("SELECT pg_reload_conf()").unwrap();
     }
     let tip = store.tip().unwrap();
     assert_eq!(store.commits(..).count() as u64, tip);
