@@ -7,6 +7,8 @@ use serde_json::Value;
 
 use foldstore::{same_name, Commit, Event, Headers, Query, QueryItem};
 
+use crate::condition::Condition;
+
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// A time given on the command line, with the precision it was written with.
@@ -123,6 +125,8 @@ pub struct Selection {
     pub limit: Option<u64>,
     /// Headers (key, value) every selected commit holds.
     pub headers: Vec<(String, String)>,
+    /// Conditions (`--where`) every selected event meets.
+    pub conditions: Vec<Condition>,
 }
 
 impl Selection {
@@ -190,16 +194,31 @@ impl Selection {
             })
     }
 
+    /// Whether the event, of commit `commit` with `headers`, has one of the names (see
+    /// [`Self::name_matches`]) and meets every `--where` condition.
+    pub fn event_matches(&self, commit: u64, headers: &Headers, event: &Event) -> bool {
+        self.name_matches(event)
+            && self
+                .conditions
+                .iter()
+                .all(|condition| condition.matches(commit, headers, event))
+    }
+
     /// Whether `printed` (events or commits) is as many as may be printed.
     pub fn limit_reached(&self, printed: u64) -> bool {
         self.limit.is_some_and(|limit| printed >= limit)
     }
 
-    /// Whether the commit is in the window and, when names are selected, has at least one event
-    /// with one of them (with no names, a commit without events is selected too).
+    /// Whether the commit is in the window and, when names or conditions are selected, has at
+    /// least one event that matches them (with neither, a commit without events is selected
+    /// too).
     pub fn commit_matches(&self, commit: &Commit) -> bool {
         self.commit_headers_match(commit)
-            && (self.names.is_empty() || commit.events().iter().any(|e| self.name_matches(e)))
+            && ((self.names.is_empty() && self.conditions.is_empty())
+                || commit
+                    .events()
+                    .iter()
+                    .any(|e| self.event_matches(commit.number(), commit.headers(), e)))
     }
 }
 

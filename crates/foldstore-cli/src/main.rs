@@ -8,11 +8,13 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod access;
 mod cli;
 mod cmd;
+mod condition;
 mod demo;
 mod filter;
 mod output;
 mod progress;
 mod serve;
+mod template;
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -23,6 +25,8 @@ use clap::{CommandFactory, Parser};
 use crate::access::open_existing;
 use crate::cli::{BadCommandLine, Cli, ColorWhen, Command, TimeArgs};
 use crate::cmd::events::Style as EventStyle;
+use crate::cmd::log::Style as LogStyle;
+use crate::condition::Condition;
 use crate::filter::{query, Selection};
 use crate::output::{error_text, is_broken_pipe, printable, styled, Diagnostics, Palette};
 
@@ -83,6 +87,8 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             after,
             pretty,
             tsv,
+            csv,
+            format,
             follow,
             reverse,
         } => {
@@ -98,9 +104,20 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             cmd::events::run(
                 &open_existing(&scan.store)?,
                 scan.range,
-                &selection(scan.time, scan.limit, scan.headers, name, exact_names),
+                &selection(
+                    scan.time,
+                    scan.limit,
+                    scan.headers,
+                    scan.conditions,
+                    name,
+                    exact_names,
+                ),
                 query.as_ref(),
-                if tsv {
+                if let Some(template) = format {
+                    EventStyle::Template(template)
+                } else if csv {
+                    EventStyle::Csv
+                } else if tsv {
                     EventStyle::Tsv
                 } else if pretty {
                     EventStyle::Pretty
@@ -117,16 +134,35 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             exact_names,
             json,
             tsv,
+            csv,
+            format,
             reverse,
         } => {
             scan.range
                 .check(&format!("--from {}", scan.range.from.unwrap_or(1)))?;
+            let style = if let Some(template) = format {
+                LogStyle::Template(template)
+            } else if csv {
+                LogStyle::Csv
+            } else if tsv {
+                LogStyle::Tsv
+            } else if json {
+                LogStyle::Json
+            } else {
+                LogStyle::Table
+            };
             cmd::log::run(
                 &open_existing(&scan.store)?,
                 scan.range,
-                &selection(scan.time, scan.limit, scan.headers, name, exact_names),
-                json,
-                tsv,
+                &selection(
+                    scan.time,
+                    scan.limit,
+                    scan.headers,
+                    scan.conditions,
+                    name,
+                    exact_names,
+                ),
+                &style,
                 reverse,
             )
         }
@@ -148,6 +184,9 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             exact_names,
             by,
         } => cmd::stats::run(&open_existing(&store)?, json, exact_names, by),
+        Command::Schema { store, name, json } => {
+            cmd::schema::run(&open_existing(&store)?, name, json)
+        }
         Command::Snapshots { store, json } => cmd::snapshots::run(&open_existing(&store)?, json),
         Command::Verify { store, json } => cmd::verify::run(&open_existing(&store)?, json),
         Command::Repair {
@@ -196,11 +235,13 @@ fn selection(
     time: TimeArgs,
     limit: Option<u64>,
     headers: Vec<(String, String)>,
+    conditions: Vec<Condition>,
     names: Vec<String>,
     exact_names: bool,
 ) -> Selection {
     Selection {
         headers,
+        conditions,
         since: time.since,
         until: time.until,
         names,

@@ -147,7 +147,7 @@ pub fn json_string(text: &str) -> String {
 /// JSON text with the characters [`printable`] escapes written as `\uXXXX`, besides those JSON
 /// itself must escape (below U+0020): the same value to a JSON reader, harmless on a terminal.
 /// They can only be inside strings: JSON's own syntax is ASCII without control characters.
-fn escape_json(json: String) -> String {
+pub fn escape_json(json: String) -> String {
     if !json.chars().any(needs_escape) {
         return json;
     }

@@ -15,7 +15,7 @@ use util::{
 };
 
 /// Every verb that reads a store, with the arguments after STORE.
-const READ_VERBS: [(&str, &[&str]); 14] = [
+const READ_VERBS: [(&str, &[&str]); 16] = [
     ("events", &[]),
     ("events", &["--pretty"]),
     ("log", &[]),
@@ -28,6 +28,8 @@ const READ_VERBS: [(&str, &[&str]); 14] = [
     ("stats", &["--json"]),
     ("snapshots", &[]),
     ("snapshots", &["--json"]),
+    ("schema", &[]),
+    ("schema", &["--json"]),
     ("verify", &[]),
     ("verify", &["--json"]),
 ];
@@ -89,13 +91,14 @@ fn colors_only_on_a_terminal_or_when_asked() {
         r#"{"headers":{"time":"2026-11-27T15:03:31.000Z"},"snapshot":1}"#,
     )
     .expect("write a snapshot");
-    let colored_verbs: [(&str, &[&str]); 7] = [
+    let colored_verbs: [(&str, &[&str]); 8] = [
         ("events", &["--pretty"]),
         ("log", &[]),
         ("show", &["2"]),
         ("tail", &[]),
         ("stats", &[]),
         ("snapshots", &[]),
+        ("schema", &[]),
         ("verify", &[]),
     ];
     for (verb, rest) in colored_verbs {
@@ -150,8 +153,9 @@ fn no_progress_bar_when_standard_error_is_not_a_terminal() {
     let dir = TestDir::new();
     let store = many_commit_store(&dir, "many", 2000);
     let to = dir.join("copy");
-    let cases: [Vec<OsString>; 4] = [
+    let cases: [Vec<OsString>; 5] = [
         args("verify", &store, &[]),
+        args("schema", &store, &[]),
         args("stats", &store, &[]),
         args("events", &store, &[]),
         vec!["copy".into(), store.clone().into(), to.into()],
@@ -237,8 +241,9 @@ fn control_characters_are_escaped_in_everything_people_read() {
         ],
     });
     fs::write(store.join("1.log"), document.to_string()).expect("write 1.log");
-    let verbs: [(&str, &[&str]); 6] = [
+    let verbs: [(&str, &[&str]); 7] = [
         ("log", &[]),
+        ("schema", &[]),
         ("tail", &[]),
         ("show", &["1"]),
         ("stats", &[]),

@@ -98,3 +98,90 @@ fn a_store_that_does_not_exist_is_an_error() {
         .expect_code(1)
         .expect_stderr_contains(&["no store at"]);
 }
+
+/// Runs `foldstore VERB STORE` as a user whom permissions stop: this one, or, for root (whom
+/// they do not stop), user `nobody` by `setpriv`; `None` when neither is possible.
+fn run_as_a_user_permissions_stop(
+    dir: &TestDir,
+    verb: &str,
+    store: &Path,
+) -> Option<util::Outcome> {
+    use std::os::unix::fs::PermissionsExt;
+    let probe = dir.join("permission-probe");
+    fs::write(&probe, "x").expect("write the probe");
+    fs::set_permissions(&probe, fs::Permissions::from_mode(0o000)).expect("chmod the probe");
+    let root = File::open(&probe).is_ok();
+    fs::remove_file(&probe).expect("remove the probe");
+    if !root {
+        return Some(run_on(verb, store, &[]));
+    }
+    let setpriv = Path::new("/usr/bin/setpriv");
+    if !setpriv.exists() {
+        return None;
+    }
+    // `nobody` must reach the store: its folders open to all.
+    for folder in [dir.join(""), store.to_path_buf()] {
+        fs::set_permissions(&folder, fs::Permissions::from_mode(0o755)).expect("chmod a folder");
+    }
+    let output = std::process::Command::new(setpriv)
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(util::FOLDSTORE)
+        .arg(verb)
+        .arg(store)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run foldstore by setpriv");
+    Some(util::Outcome {
+        code: output.status.code(),
+        stdout: String::from_utf8(output.stdout).expect("UTF-8"),
+        stderr: String::from_utf8(output.stderr).expect("UTF-8"),
+    })
+}
+
+/// A commit that cannot be read for lack of permission is not damage: verify and repair say
+/// to fix the permission (not to restore a backup), wherever it is, and nothing is moved.
+#[test]
+fn an_unreadable_commit_is_refused_with_the_advice_to_fix_its_permissions() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TestDir::new();
+    let store = five_commit_store(&dir);
+    let before = folder_bytes(&store);
+    for name in ["3.log", "5.log"] {
+        let path = store.join(name);
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o000)).expect("chmod 000");
+    }
+    let Some(verify) = run_as_a_user_permissions_stop(&dir, "verify", &store) else {
+        eprintln!("running as root without setpriv: the unreadable-commit case is skipped");
+        return;
+    };
+    verify.expect_code(1);
+    let Some(repair) = run_as_a_user_permissions_stop(&dir, "repair", &store) else {
+        unreachable!("verify ran");
+    };
+    repair.expect_code(1);
+    for outcome in [&verify, &repair] {
+        for name in ["3.log", "5.log"] {
+            let line = outcome
+                .stdout
+                .lines()
+                .find(|line| line.contains(name))
+                .unwrap_or_else(|| panic!("{name} not named:\n{}", outcome.stdout));
+            assert!(line.contains("Permission denied"), "{line}");
+            assert!(line.contains("fix its permissions"), "{line}");
+            assert!(!line.contains("backup"), "{line}");
+        }
+    }
+    // The last commit (5) is refused too, not moved aside: it may be sound.
+    assert!(
+        repair.stdout.ends_with("nothing was changed\n"),
+        "{}",
+        repair.stdout
+    );
+    assert!(!store.join("foldstore-quarantine").exists());
+    for name in ["3.log", "5.log"] {
+        let path = store.join(name);
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod 644");
+    }
+    assert_eq!(folder_bytes(&store), before);
+    run_on("verify", &store, &[]).expect_code(0);
+}

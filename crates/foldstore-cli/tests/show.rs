@@ -177,3 +177,76 @@ fn show_last_and_counts_from_the_end() {
         assert_eq!(outcome.stdout, "");
     }
 }
+
+/// `show A..B`, `A..`, `..B`, with ends counted from the end: the commits `log --from A
+/// --to B` lists, each shown whole, in order.
+#[test]
+fn show_ranges_cover_what_log_from_to_covers() {
+    let dir = TestDir::new();
+    let store = five_commit_store(&dir);
+    let shown = |range: &str| {
+        let outcome = run_on("show", &store, &[range, "--json"]);
+        outcome.expect_code(0);
+        outcome.json_lines()
+    };
+    let commits = |numbers: std::ops::RangeInclusive<u64>| -> Vec<Value> {
+        numbers.map(|n| commit_json(&store, n)).collect()
+    };
+    let logged = |args: &[&str]| -> Vec<u64> {
+        let outcome = run_on("log", &store, &[args, &["--json"]].concat());
+        outcome.expect_code(0);
+        outcome
+            .json_lines()
+            .iter()
+            .map(|line| line["commit"].as_u64().expect("a number"))
+            .collect()
+    };
+    assert_eq!(shown("2..4"), commits(2..=4));
+    assert_eq!(logged(&["--from", "2", "--to", "4"]), [2, 3, 4]);
+    assert_eq!(shown("3.."), commits(3..=5));
+    assert_eq!(shown("..2"), commits(1..=2));
+    assert_eq!(shown(".."), commits(1..=5));
+    assert_eq!(shown("4..4"), commits(4..=4));
+    assert_eq!(shown("-2..last"), commits(4..=5));
+    assert_eq!(shown("2..-2"), commits(2..=4));
+    // Cut at the ends, as log cuts --to: beyond the end, and counted back beyond the start.
+    assert_eq!(shown("4..99"), commits(4..=5));
+    assert_eq!(logged(&["--from", "4", "--to", "99"]), [4, 5]);
+    assert_eq!(shown("-20..2"), commits(1..=2));
+    // The commit after the end starts an empty range, as --from does; beyond it, an error.
+    assert_eq!(shown("6.."), Vec::<Value>::new());
+    assert_eq!(logged(&["--from", "6"]), Vec::<u64>::new());
+    for (range, args) in [("7..", ["--from", "7"]), ("9..12", ["--from", "9"])] {
+        let show = run_on("show", &store, &[range]);
+        show.expect_code(1)
+            .expect_stderr_contains(&["the log ends at commit 5"]);
+        run_on("log", &store, &args).expect_code(1);
+    }
+    // People read each commit whole, a blank line between two.
+    let text = run_on("show", &store, &["2..3"]);
+    text.expect_code(0);
+    let two = run_on("show", &store, &["2"]).stdout;
+    let three = run_on("show", &store, &["3"]).stdout;
+    assert_eq!(text.stdout, format!("{two}\n{three}"));
+}
+
+/// Backwards ranges, a bad end and `--raw` with a range are mistakes on the command line
+/// (status 2), as `log --from 5 --to 3` is.
+#[test]
+fn show_refuses_bad_ranges_with_status_2() {
+    let dir = TestDir::new();
+    let store = five_commit_store(&dir);
+    run_on("log", &store, &["--from", "4", "--to", "2"]).expect_code(2);
+    for (args, words) in [
+        (&["4..2"][..], "is backwards"),
+        (&["-1..-3"], "before its start"),
+        (&["x..3"], "\"x\" is not a commit"),
+        (&["0..3"], "commit numbers start at 1"),
+        (&["1..3", "--raw"], "--raw shows one commit"),
+        (&["--bogus"], "neither an option of show"),
+    ] {
+        let outcome = run_on("show", &store, args);
+        outcome.expect_code(2).expect_stderr_contains(&[words]);
+        assert_eq!(outcome.stdout, "", "{args:?}");
+    }
+}

@@ -48,7 +48,12 @@ fn stats_json_counts_everything() {
             "first": {"commit": 1, "time": commit_time(&store, 1)},
             "last": {"commit": 5, "time": commit_time(&store, 5)},
             "untimed_commits": 0,
-            "snapshots": {"count": 2, "bytes": snapshot_bytes, "by_model": {"members": 1, "other": 1}},
+            "snapshots": {
+                "count": 2,
+                "bytes": snapshot_bytes,
+                "by_model": {"members": 1, "other": 1},
+                "damaged": 0,
+            },
             "problems": [],
         })
     );
@@ -285,4 +290,56 @@ fn stats_by_hour_and_day_counts_commits_by_their_time() {
     util::run_on("stats", &store, &["--by", "day"])
         .expect_code(1)
         .expect_stdout_contains(&["1 problem found", "6.log"]);
+}
+
+/// A damaged snapshot is counted apart, as `verify` and `snapshots` judge it, and makes
+/// `stats` exit with `verify`'s status for the same store.
+#[test]
+fn stats_counts_damaged_snapshots_apart_and_fails_like_verify() {
+    let dir = TestDir::new();
+    let store = five_commit_store(&dir);
+    fs::write(store.join("2.members-snapshot"), SNAPSHOT).expect("write a snapshot");
+    fs::write(store.join("3.members-snapshot"), "{bad").expect("write a damaged snapshot");
+    // Labelled beyond the log's last commit (5).
+    fs::write(store.join("9.other-snapshot"), SNAPSHOT).expect("write a snapshot");
+    let verify = run_on("verify", &store, &[]);
+    verify.expect_code(1);
+    let outcome = run_on("stats", &store, &["--json"]);
+    outcome.expect_code(1);
+    let report = &outcome.json_lines()[0];
+    assert_eq!(
+        report["snapshots"],
+        json!({
+            "count": 1,
+            "bytes": SNAPSHOT.len(),
+            "by_model": {"members": 1},
+            "damaged": 2,
+        })
+    );
+    let problems: Vec<&str> = report["problems"]
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|p| p["location"].as_str().expect("a location"))
+        .collect();
+    let three = store.join("3.members-snapshot").display().to_string();
+    let nine = store.join("9.other-snapshot").display().to_string();
+    assert_eq!(problems, [three.as_str(), nine.as_str()]);
+    assert!(report["problems"][1]["problem"]
+        .as_str()
+        .expect("a problem")
+        .contains("the log ends at commit 5"));
+    run_on("stats", &store, &[])
+        .expect_code(1)
+        .expect_stdout_contains(&[
+            "snapshots  1 ",
+            "(and 2 damaged, listed below)",
+            "2 problems found",
+            "3.members-snapshot: is not valid JSON",
+        ]);
+    // The same store with the damaged snapshots gone: sound for both.
+    fs::remove_file(store.join("3.members-snapshot")).expect("remove");
+    fs::remove_file(store.join("9.other-snapshot")).expect("remove");
+    run_on("verify", &store, &[]).expect_code(0);
+    run_on("stats", &store, &[]).expect_code(0);
 }

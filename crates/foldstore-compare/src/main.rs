@@ -27,7 +27,8 @@
 //! - (e) synced appends, 8 writer threads sharing one `Store` (group commit), against the same
 //!   single-connection SQLite (baseline); SQLite with 8 connections for information.
 //! - (f) replay of a journal of `--replay-commits` commits (1,000,000; 100,000 with `--quick`)
-//!   against a SQLite scan of the same documents (baseline).
+//!   against a SQLite scan of the same documents (baseline), and a new model with the guide's
+//!   typed events folding the same journal (target: at least 80% of the replay's rate).
 //! - (g) the peak memory of replaying that journal and one of 10,000 commits (baseline), each
 //!   in a new process (this program, with a hidden `--replay-peak STORE`).
 //! - (h) opening a new store and a model restored from a snapshot at the tip, on that journal
@@ -73,7 +74,7 @@ use crate::ours::{JOURNAL, LOOSE};
 use crate::report::{thousands, Bound, Target};
 use crate::tables::{
     Bench, Writers, BARE_IN_PLACE, BUILD_THREADS, JOURNAL_THREADS, LONG, MODEL_ROUNDS, SMALL_MODEL,
-    SMALL_REPLAY, WRITER_THREADS,
+    SMALL_REPLAY, TYPED_FOLD, WRITER_THREADS,
 };
 use crate::workload::Events;
 
@@ -369,6 +370,16 @@ fn targets(commits: u64, replay_commits: u64) -> Vec<Target> {
             row: JOURNAL.id,
             against: None,
             bound: Bound::AtLeast(1.5),
+        },
+        Target {
+            what: format!(
+                "typed model fold of {} commits: / foldstore's own replay of them",
+                thousands(replay_commits as f64)
+            ),
+            table: "journal_replay_long".to_owned(),
+            row: TYPED_FOLD,
+            against: Some(JOURNAL.id),
+            bound: Bound::AtLeast(0.8),
         },
         Target {
             what: format!(

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use foldstore::{Durability, Event, EventContext, ModelDefinition, Store, View};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::workload::{document, in_threads, member_has_moved, Measured};
@@ -175,6 +176,100 @@ pub fn replay(layout: &Layout, folder: &Path) -> anyhow::Result<Measured> {
     let seconds = started.elapsed().as_secs_f64();
     std::hint::black_box(name_bytes);
     Ok(Measured::new(summary.commits, summary.events, seconds))
+}
+
+/// The guide's typed events (`docs/guide.md`, section 1): a serde enum tagged `name` with
+/// content `data`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "name", content = "data", rename_all = "camelCase")]
+pub enum MemberEvent {
+    /// A member joined.
+    NewMemberRegistered {
+        /// Who.
+        name: String,
+        /// Where they live.
+        address: Value,
+    },
+    /// A member moved (every event of the workloads).
+    MemberHasMoved {
+        /// Who.
+        name: String,
+        /// Where to.
+        address: Value,
+    },
+    /// A member left.
+    MembershipEnded {
+        /// Who.
+        name: String,
+    },
+}
+
+/// The [`Members`] model with the guide's typed events: the address of each of the members
+/// `member 0` to `member 999`, the fold of every event decoded into [`MemberEvent`]. It takes
+/// no snapshots, so that a new model folds the whole log.
+#[derive(Debug)]
+pub struct TypedMembers;
+
+impl ModelDefinition for TypedMembers {
+    type Data = BTreeMap<String, Value>;
+    type Event = MemberEvent;
+    type Error = String;
+    type Domain<V: View<Self>> = V;
+
+    fn initial_data(&self) -> Self::Data {
+        BTreeMap::new()
+    }
+
+    fn apply(
+        &self,
+        data: &mut Self::Data,
+        event: MemberEvent,
+        _: &EventContext<'_>,
+    ) -> Result<(), String> {
+        match event {
+            MemberEvent::NewMemberRegistered { name, address }
+            | MemberEvent::MemberHasMoved { name, address } => {
+                let index: u64 = name
+                    .strip_prefix("member ")
+                    .and_then(|index| index.parse().ok())
+                    .ok_or_else(|| format!("{name:?} is not `member <number>`"))?;
+                if index < MODEL_MEMBERS {
+                    data.insert(name, address);
+                }
+            }
+            MemberEvent::MembershipEnded { name } => {
+                data.remove(&name);
+            }
+        }
+        Ok(())
+    }
+
+    fn domain<V: View<Self>>(&self, view: V) -> V {
+        view
+    }
+}
+
+/// Opens the store at `folder` and folds every commit into a new [`TypedMembers`] model
+/// (`Model::aggregator_data`), timed; checks that the fold reached the tip with every member.
+///
+/// # Errors
+/// The store's errors; a fold that stopped early or lacks members.
+pub fn fold_typed(layout: &Layout, folder: &Path) -> anyhow::Result<Measured> {
+    let started = Instant::now();
+    let store = (layout.open)(folder, Durability::default())?;
+    let model = store.define_model(TypedMembers)?;
+    let data = model.aggregator_data()?;
+    let (position, members) = (data.position(), data.len());
+    let seconds = started.elapsed().as_secs_f64();
+    let tip = store.tip()?;
+    if position != tip || members as u64 != MODEL_MEMBERS.min(tip) {
+        bail!(
+            "the typed model of {} folded to commit {position} with {members} members, not to the tip {tip}",
+            folder.display()
+        );
+    }
+    // One event a commit in every workload.
+    Ok(Measured::new(position, position, seconds))
 }
 
 /// The members the [`Members`] model keeps: `member 0` to `member 999`.

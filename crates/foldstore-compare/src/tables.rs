@@ -38,6 +38,9 @@ pub const MODEL_ROUNDS: u64 = 7;
 /// The row of the journal written by many threads.
 pub const JOURNAL_THREADS: &str = "foldstore-journal-threads";
 
+/// The row of the typed model fold in the long journal replay's table.
+pub const TYPED_FOLD: &str = "foldstore-journal-typed-fold";
+
 /// The rows of the long and the short journal, in the tables that compare them.
 pub const LONG: &str = "journal-long";
 pub const SHORT: &str = "journal-short";
@@ -598,6 +601,16 @@ impl Bench<'_> {
                     format!("{}: replay_event_stream", JOURNAL.label),
                 ),
                 move |_| ours::replay(&JOURNAL, journal),
+            ),
+            program(
+                Row::new(
+                    TYPED_FOLD,
+                    format!(
+                        "{}: typed model fold (the guide's serde enum)",
+                        JOURNAL.label
+                    ),
+                ),
+                move |_| ours::fold_typed(&JOURNAL, journal),
             ),
         ];
         let title = format!(

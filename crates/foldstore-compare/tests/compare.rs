@@ -114,3 +114,24 @@ fn decisions_from_threads_and_processes_are_measured_and_checked() {
     let targets = report["targets"].as_array().unwrap();
     assert_eq!(targets.len(), 2, "{targets:?}");
 }
+
+#[test]
+fn the_typed_model_fold_is_measured_against_the_replay() {
+    let report = compare(&["--only", "journal_replay_long", "--replay-commits", "20000"]);
+    for row in [
+        "sqlite-wal",
+        "foldstore-journal",
+        "foldstore-journal-typed-fold",
+    ] {
+        assert!(rate(&report, "journal_replay_long", row) > 0.0, "{row}");
+    }
+    let targets = report["targets"].as_array().unwrap();
+    assert!(
+        targets
+            .iter()
+            .any(|t| t["row"] == "foldstore-journal-typed-fold"
+                && t["against"] == "foldstore-journal"
+                && t["ratio"].as_f64().unwrap() > 0.0),
+        "{targets:?}"
+    );
+}

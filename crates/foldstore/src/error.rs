@@ -270,6 +270,12 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether the operating system refused access for lack of permission: the file may
+    /// well be sound, and fixing its permissions (not restoring it) is what helps.
+    pub(crate) fn is_permission_denied(&self) -> bool {
+        matches!(self, Error::Io { source, .. } if source.kind() == io::ErrorKind::PermissionDenied)
+    }
+
     pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
         Error::Io {
             action,

@@ -7,9 +7,13 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::json::{
-    clone_deep, clone_map, from_slice_deep, from_value_deep, hollow, hollow_map, nesting_depth,
-    slow_path_stack, to_value_deep, MAX_NESTING,
+    clone_deep, clone_map, from_slice_deep, hollow, hollow_map, nesting_depth, slow_path_stack,
+    to_value_deep, Deep, MAX_NESTING,
 };
+
+mod typed;
+#[cfg(test)]
+mod typed_tests;
 
 /// The member of an event object that holds its tags (see [`Event::tags`]).
 pub const TAGS_MEMBER: &str = "tags";
@@ -259,18 +263,29 @@ impl Event {
     ///
     /// # Errors
     /// The serde error when the name is not one of the type's or the data does not fit it.
+    ///
+    /// The result (or error) is that of deserializing [`to_value`](Self::to_value), the
+    /// event's JSON object, but the data is read in place, not copied into a new object first.
     pub fn to_typed<T: DeserializeOwned>(&self) -> serde_json::Result<T> {
-        from_value_deep(self.to_value())
+        let name = Value::String(self.name.clone());
+        typed::EventObject {
+            name: &name,
+            data: self.data.as_ref(),
+            extra: Some(&self.extra),
+        }
+        .decode()
     }
 
-    /// As [`to_typed`](Self::to_typed), reading the event as if its name were `name`.
+    /// As [`to_typed`](Self::to_typed), reading the event as if it were the object of `name`
+    /// and the event's data alone (its other members left out).
     pub(crate) fn to_typed_as<T: DeserializeOwned>(&self, name: &str) -> serde_json::Result<T> {
-        let mut object = Map::with_capacity(2);
-        object.insert("name".to_owned(), Value::String(name.to_owned()));
-        if let Some(data) = &self.data {
-            object.insert("data".to_owned(), clone_deep(data));
+        let name = Value::String(name.to_owned());
+        typed::EventObject {
+            name: &name,
+            data: self.data.as_ref(),
+            extra: None,
         }
-        from_value_deep(Value::Object(object))
+        .decode()
     }
 
     /// The event as a JSON object: `name`, then `data` when present, then the other members.
@@ -329,10 +344,10 @@ impl Serialize for Event {
         let mut map = serializer.serialize_map(Some(len))?;
         map.serialize_entry("name", &self.name)?;
         if let Some(data) = &self.data {
-            map.serialize_entry("data", data)?;
+            map.serialize_entry("data", &Deep(data))?;
         }
         for (key, value) in &self.extra {
-            map.serialize_entry(key, value)?;
+            map.serialize_entry(key, &Deep(value))?;
         }
         map.end()
     }

@@ -113,12 +113,43 @@ pub(crate) fn to_vec_deep<T: Serialize + ?Sized>(value: &T) -> serde_json::Resul
     Ok(out)
 }
 
+/// A JSON value to serialize at any depth: objects and arrays are handed to the serializer as
+/// collections (`collect_map`, `collect_seq`), for which the stack-growing serializers of
+/// [`to_vec_deep`] and [`to_value_deep`] grow the stack at each level. (They do for arrays
+/// only when given a `Value` as it is: data nested in objects alone overflowed the stack.)
+pub(crate) struct Deep<'a>(pub(crate) &'a Value);
+
+impl Serialize for Deep<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Object(members) => {
+                serializer.collect_map(members.iter().map(|(key, value)| (key, Deep(value))))
+            }
+            Value::Array(items) => serializer.collect_seq(items.iter().map(Deep)),
+            other => other.serialize(serializer),
+        }
+    }
+}
+
 /// Converts a value into a `serde_json::Value`, growing the stack as needed.
 pub(crate) fn to_value_deep<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Value> {
     let mut stacked = serde_stacker::Serializer::new(serde_json::value::Serializer);
     stacked.red_zone = RED_ZONE;
     stacked.stack_size = STACK_SEGMENT;
     value.serialize(stacked)
+}
+
+/// Deserializes `T` from `deserializer` on a stack grown as needed, as [`from_value_deep`]
+/// does from a value.
+pub(crate) fn deserialize_deep<'de, T, D>(deserializer: D) -> serde_json::Result<T>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de, Error = serde_json::Error>,
+{
+    let mut stacked = serde_stacker::Deserializer::new(deserializer);
+    stacked.red_zone = RED_ZONE;
+    stacked.stack_size = STACK_SEGMENT;
+    T::deserialize(stacked)
 }
 
 /// Reads a `serde_json::Value` into `T`, growing the stack as needed.

@@ -82,6 +82,7 @@ mod query;
 mod repair;
 mod replay;
 mod scan;
+mod schema;
 mod snapshot;
 mod storage;
 mod store;
@@ -111,6 +112,9 @@ pub use query::{same_name, Query, QueryItem};
 pub use repair::{Quarantine, RepairPlan};
 pub use replay::{Commits, Replay, ReplaySummary, IN_PROGRESS_GRACE};
 pub use scan::{RawCommit, RawCommits, Scanned};
+pub use schema::{
+    NameShapes, SchemaOptions, SchemaReport, Seen, ShapeSeen, MAX_NAMES, MAX_SHAPES_PER_NAME,
+};
 pub use snapshot::Snapshot;
 #[allow(deprecated)]
 pub use storage::FolderStorage;

@@ -51,7 +51,9 @@ impl RepairPlan {
 
 impl Store {
     /// Reads the whole store and says what [`repair`](Self::repair) would do: move a damaged
-    /// last commit aside, and refuse every other problem.
+    /// last commit aside, and refuse every other problem. A file that cannot be read for lack
+    /// of permission is refused wherever it is, with the advice to fix its permissions: it is
+    /// not damage, and may be sound.
     ///
     /// A last commit modified less than [`IN_PROGRESS_GRACE`] before the plan began, or while
     /// it was made, is refused too: it may be a write in progress by another program (try again
@@ -76,7 +78,18 @@ impl Store {
         let tail = storage.commit_location(report.tip);
         let mut plan = RepairPlan::default();
         for finding in report.problems {
-            if report.tip > 0 && finding.location == tail && plan.quarantine.is_none() {
+            if report.permission_denied.contains(&finding.location) {
+                // Not damage: the file is there, and its permissions are what wants fixing
+                // (its problem says so); moving it aside would hide a commit that may be sound.
+                plan.refused.push(Finding {
+                    problem: format!(
+                        "{}; repair only moves damaged commits aside, and cannot judge this one \
+                         until it can be read: then run 'foldstore verify' again",
+                        finding.problem
+                    ),
+                    ..finding
+                });
+            } else if report.tip > 0 && finding.location == tail && plan.quarantine.is_none() {
                 plan.quarantine = Some(Quarantine {
                     commit: report.tip,
                     through: report.tip,

@@ -30,6 +30,9 @@ pub struct VerifyReport {
     pub problems: Vec<Finding>,
     /// Oddities that do not stop the store from working.
     pub warnings: Vec<Finding>,
+    /// The locations, among those of `problems`, that could not be read for lack of
+    /// permission: they may well be sound, and want their permissions fixed, not a repair.
+    pub permission_denied: Vec<String>,
 }
 
 impl Finding {
@@ -64,6 +67,19 @@ impl VerifyReport {
     /// Whether no problem was found (warnings aside).
     pub fn is_sound(&self) -> bool {
         self.problems.is_empty()
+    }
+
+    /// Reports a file at `location` that could not be read: for lack of permission with the
+    /// fix, and noted in `permission_denied`.
+    fn push_unreadable(&mut self, location: String, error: &Error) {
+        let mut problem = error.to_string();
+        if error.is_permission_denied() {
+            problem.push_str(
+                ": fix its permissions so that this user can read it (the file itself may be sound)",
+            );
+            self.permission_denied.push(location.clone());
+        }
+        self.problems.push(Finding { location, problem });
     }
 }
 
@@ -153,10 +169,7 @@ impl Store {
                     number
                 }
                 Scanned::Unreadable { number, error, .. } => {
-                    report.problems.push(Finding {
-                        location: storage.commit_location(number),
-                        problem: error.to_string(),
-                    });
+                    report.push_unreadable(storage.commit_location(number), &error);
                     number
                 }
             };
@@ -187,7 +200,7 @@ impl Store {
                 Ok(None) => report
                     .problems
                     .push(finding("disappeared while being verified".to_owned())),
-                Err(e) => report.problems.push(finding(e.to_string())),
+                Err(e) => report.push_unreadable(location.clone(), &e),
             }
             done += 1;
             progress(done, total);

@@ -112,6 +112,32 @@ fn commits_nested_at_the_writers_limit_read_back_replay_and_verify_in_both_layou
     }
 }
 
+/// Data nested `levels` levels deep in objects only (0: a number).
+fn nested_objects(levels: usize) -> Value {
+    let mut value = json!(7);
+    for _ in 0..levels {
+        let mut object = Map::new();
+        object.insert("k".to_owned(), value);
+        value = Value::Object(object);
+    }
+    value
+}
+
+#[test]
+fn data_nested_in_objects_only_at_the_limit_is_written_and_read_back() {
+    // Objects alone nest deeper per level in the serializers than arrays do.
+    for layout in [Layout::Loose, Layout::Journal] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = new_store(&dir.path().join("store"), layout);
+        let event = Event::with_data("deep", nested_objects(DATA_LIMIT));
+        assert_eq!(store.log(&event).unwrap(), 1, "{layout:?}");
+        let read = store.read_commit(1).unwrap();
+        assert_eq!(read.events()[0].data().map(depth), Some(DATA_LIMIT));
+        assert_eq!(store.log(&Event::new("after")).unwrap(), 2, "{layout:?}");
+        assert_eq!(replayed_depths(&store), [DATA_LIMIT, 0], "{layout:?}");
+    }
+}
+
 #[test]
 fn data_one_level_deeper_is_refused_with_nothing_written() {
     for layout in [Layout::Loose, Layout::Journal] {

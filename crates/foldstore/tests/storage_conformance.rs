@@ -16,6 +16,7 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
 
 use foldstore::conformance::a_contiguous_log_refuses_commits_beyond_its_end as journal_refuses_commits_beyond_the_end;
+use foldstore::conformance::schema_counts_every_event_by_shape_with_its_commits;
 use foldstore::conformance::{self, THREADS};
 use foldstore::conformance::{
     append_commit_if_checks_the_commits_since_its_position,
@@ -160,7 +161,8 @@ macro_rules! backend_suite {
 
 /// `created` checks run on every backend; `sparse` ones create commits out of order (leaving
 /// numbers free below them), which the journal refuses by design and checks on its own
-/// (`journal_refuses_commits_beyond_the_end`); `boundaries` ones open stores on the backend.
+/// (`journal_refuses_commits_beyond_the_end`); `boundaries` ones open stores on the backend (those
+/// of consistency boundaries, and reading a whole log).
 macro_rules! conformance {
     (
         created: [$($check:ident),* $(,)?],
@@ -212,6 +214,7 @@ conformance! {
         append_once_writes_once_across_stores,
         racing_conditional_appends_on_own_tags_all_succeed,
         racing_conditional_appends_on_one_tag_have_one_winner,
+        schema_counts_every_event_by_shape_with_its_commits,
     ],
     uncreated: [
         a_backend_not_created_is_empty_and_reading_creates_nothing,

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
+use crate::condition::{parse_condition, Condition};
 use crate::filter::{parse_time, TimeArg};
 use crate::output::event_problem;
 
@@ -74,6 +75,13 @@ pub struct ScanArgs {
     /// (--header n=5 matches the number 5).
     #[arg(long = "header", value_name = "KEY=VALUE", value_parser = parse_header)]
     pub headers: Vec<(String, String)>,
+    /// Only events meeting the condition PATH OP VALUE on their members, e.g. --where
+    /// 'data.amount>10', --where data.address.city=Oslo (may be given more than once: all of
+    /// them, by one event; log shows the commits holding such an event). PATH: data.KEY...,
+    /// name, commit, time, headers.KEY; OP: =, !=, <, >, <=, >=, ~ (contains); VALUE is read
+    /// as JSON when it is JSON, else as a string. See "Selecting" in the README.
+    #[arg(long = "where", value_name = "EXPR", value_parser = parse_condition)]
+    pub conditions: Vec<Condition>,
     /// Print at most N (the first N selected: lines of events, commits of log).
     #[arg(short = 'n', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub limit: Option<u64>,
@@ -108,6 +116,47 @@ pub(super) fn parse_commit(text: &str) -> Result<CommitArg, String> {
         Ok(n) => Ok(CommitArg::Number(n)),
         Err(e) => Err(format!("{text:?} is not a commit ({e}); {hint}")),
     }
+}
+
+/// What `show` shows: one commit, or a range of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Commits {
+    /// One commit.
+    One(CommitArg),
+    /// The commits from the first (default: 1) to the last (default: the end of the log),
+    /// both included.
+    Range(Option<CommitArg>, Option<CommitArg>),
+}
+
+/// Parses a commit (see [`parse_commit`]) or a range of them, `A..B`, `A..` or `..B`, whose
+/// ends are commits as [`parse_commit`] reads them (`5..9`, `-3..`, `5..last`).
+pub(super) fn parse_commits(text: &str) -> Result<Commits, String> {
+    if text.starts_with("--") {
+        return Err(format!(
+            "{text:?} is neither an option of show (see --help) nor a commit"
+        ));
+    }
+    let Some((first, last)) = text.split_once("..") else {
+        return parse_commit(text).map(Commits::One);
+    };
+    let end = |part: &str| -> Result<Option<CommitArg>, String> {
+        if part.is_empty() {
+            Ok(None)
+        } else {
+            parse_commit(part)
+                .map(Some)
+                .map_err(|e| format!("in the range {text:?}: {e}"))
+        }
+    };
+    let range = (end(first)?, end(last)?);
+    if let (Some(CommitArg::Number(a)), Some(CommitArg::Number(b))) = range {
+        if b < a {
+            return Err(format!(
+                "the range {text:?} is backwards: it ends before it starts (write the first commit first)"
+            ));
+        }
+    }
+    Ok(Commits::Range(range.0, range.1))
 }
 
 /// Parses an event name to write: one the original package can dispatch (not empty, not

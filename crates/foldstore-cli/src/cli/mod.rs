@@ -9,19 +9,24 @@ use crate::cmd::buckets::Bucket;
 mod args;
 mod bench;
 
-use args::{parse_commit, parse_event_name, parse_header_to_write};
-pub use args::{BadCommandLine, BoundaryArgs, CommitArg, LayoutArg, RangeArgs, ScanArgs, TimeArgs};
+use crate::template::{parse_template, Template};
+use args::{parse_commits, parse_event_name, parse_header_to_write};
+pub use args::{
+    BadCommandLine, BoundaryArgs, CommitArg, Commits, LayoutArg, RangeArgs, ScanArgs, TimeArgs,
+};
 pub use bench::{BenchDurability, BenchWorkload};
 
 const AFTER_HELP: &str = "\
 Examples:
   foldstore append ./members heartbeat        write a commit
   foldstore log ./members                      list the commits
-  foldstore show ./members 3                   look at one commit
+  foldstore show ./members 3                   look at one commit (or 3..5, -3..)
+  foldstore events ./bank --where 'data.amount>100'   events by their data
   foldstore tail -f ./members                  watch new commits land
   foldstore events ./members --name heartbeat  every event, as JSON lines
   foldstore events ./bank --tag account:7      one account's events, through the index
   foldstore verify ./members                   check every file
+  foldstore schema ./members                   the shapes of each event's data
   foldstore copy ./members /backup/members     copy (or resume copying) a store
   foldstore log postgres://app@db:5432/shop?table=orders    a store in PostgreSQL
   foldstore copy ./members s3://bucket/members               a folder store into S3
@@ -178,6 +183,9 @@ Access:
   foldstore events ./members --pretty | less -R
   foldstore events ./members --reverse -n 3 --name memberHasMoved
   foldstore events ./members --tsv --name memberHasMoved | column -t -s $'\\t'
+  foldstore events ./bank --where 'data.amount>=100' --where data.currency=NOK
+  foldstore events ./members --where data.address.city~Oslo --format '{commit}\\t{data.name}'
+  foldstore events ./bank --csv --name deposited > deposits.csv
   foldstore events -f ./members --from 100 --name memberHasMoved")]
     Events {
         #[command(flatten)]
@@ -197,12 +205,21 @@ Access:
         #[arg(long, value_name = "N", conflicts_with = "from")]
         after: Option<u64>,
         /// Print each line as indented JSON, colored on a terminal (for people; still JSON).
-        #[arg(long, conflicts_with = "tsv")]
+        #[arg(long, conflicts_with_all = ["tsv", "csv", "format"])]
         pretty: bool,
         /// Print tab-separated values instead of JSON: commit, time, name, data (compact JSON,
         /// empty for none), a heading line first; control characters escaped (\t, \n).
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["csv", "format"])]
         tsv: bool,
+        /// Print comma-separated values (RFC 4180: quoted where needed, lines ending in CRLF):
+        /// the columns of --tsv, a heading line first.
+        #[arg(long, conflicts_with = "format")]
+        csv: bool,
+        /// Print each event as TEMPLATE says: fields in braces, by the paths --where takes,
+        /// e.g. '{commit}\t{time}\t{name}\t{data.amount}' (a field an event lacks is empty;
+        /// \t and \n are a tab and a newline, {{ and }} braces).
+        #[arg(long, value_name = "TEMPLATE", value_parser = parse_template)]
+        format: Option<Template>,
         /// Keep running and print the events of new commits as they land (from any process),
         /// until interrupted (or --limit lines are printed).
         #[arg(short, long, conflicts_with = "to")]
@@ -226,6 +243,9 @@ Access:
   foldstore log ./members --since 1d --header user=arjan
   foldstore log ./members --json | jq -r 'select(.bytes > 4096) | .commit'
   foldstore log ./members --tsv | cut -f1,4
+  foldstore log ./members --where 'data.name=peter pan'
+  foldstore log ./members --format '{commit} {headers.user} {events}'
+  foldstore log ./members --csv > commits.csv
   foldstore ls ./members | less"
     )]
     Log {
@@ -241,22 +261,40 @@ Access:
         #[arg(long, requires = "name")]
         exact_names: bool,
         /// One JSON object a line: `{"commit", "time", "bytes", "events": [names]}`.
-        #[arg(long, conflicts_with = "tsv")]
+        #[arg(long, conflicts_with_all = ["tsv", "csv", "format"])]
         json: bool,
         /// Tab-separated values: commit, time, bytes, events (names separated by commas), a
         /// heading line first; control characters escaped (\t, \n).
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["csv", "format"])]
         tsv: bool,
+        /// Comma-separated values (RFC 4180: quoted where needed, lines ending in CRLF): the
+        /// columns of --tsv, a heading line first.
+        #[arg(long, conflicts_with = "format")]
+        csv: bool,
+        /// Print each commit as TEMPLATE says: fields in braces, {commit}, {time}, {bytes},
+        /// {events} (the names, separated by commas), {headers.KEY}, e.g.
+        /// '{commit}\t{headers.user}' (a field a commit lacks is empty; \t and \n are a tab
+        /// and a newline, {{ and }} braces).
+        #[arg(long, value_name = "TEMPLATE", value_parser = parse_template)]
+        format: Option<Template>,
         /// Newest first (with -n: the last N commits selected).
         #[arg(short, long)]
         reverse: bool,
     },
 
-    /// Show one commit: its file, headers and events, with their data pretty-printed.
+    /// Show one commit, or a range of them: file, headers and events, with their data
+    /// pretty-printed.
+    ///
+    /// A range A..B holds the commits A to B, both included, as log --from A --to B: an end
+    /// beyond the log is cut at the end, and a start before the log's (-20.. of 5 commits) at
+    /// commit 1. A.. runs to the end of the log, ..B from its start.
     #[command(after_help = "Examples:
   foldstore show ./members 3
   foldstore show ./members last
   foldstore show ./members -2                  the commit before the last
+  foldstore show ./members 5..9                commits 5 to 9
+  foldstore show ./members 5..                 commit 5 and every one after it
+  foldstore show ./members -3..last            the last three commits
   foldstore show ./members 3 --json | jq '.events[0].data'
   foldstore show ./members 7 --raw | xxd | head      the bytes of a damaged commit")]
     Show {
@@ -264,14 +302,15 @@ Access:
         /// taken here: the arguments after STORE could be mistaken for it).
         store: PathBuf,
         /// The commit: its number (from 1), last, or -N for the N-th from the end (-1 is the
-        /// last).
-        #[arg(value_name = "N", value_parser = parse_commit, allow_negative_numbers = true)]
-        commit: CommitArg,
-        /// Print the commit document, {"headers": ..., "events": [...]}, as one line of JSON.
+        /// last); or a range of them: A..B, A.., ..B (e.g. 5..9, -3..).
+        #[arg(value_name = "N", value_parser = parse_commits, allow_hyphen_values = true)]
+        commit: Commits,
+        /// Print the commit document, {"headers": ..., "events": [...]}, as one line of JSON
+        /// (for a range: one line per commit, in order).
         #[arg(long, conflicts_with = "raw")]
         json: bool,
         /// Print the bytes stored for the commit, as they are, even when they are damaged (on
-        /// a terminal: as text, control characters escaped).
+        /// a terminal: as text, control characters escaped). One commit only.
         #[arg(long)]
         raw: bool,
     },
@@ -330,6 +369,37 @@ Access:
         /// are left out).
         #[arg(long, value_name = "hour|day", conflicts_with = "exact_names")]
         by: Option<Bucket>,
+    },
+
+    /// List the shapes of each event name's data, with how many events had each, and the
+    /// first and last commit (and time) that held one.
+    ///
+    /// A shape is the data's JSON types: an object's members with their shapes (member order
+    /// does not count), an array as the shapes of its elements (`[number | string]`), null,
+    /// boolean, number (integers and fractions alike), string, or absent (no data). Names are
+    /// grouped as the original package dispatches them (memberHasMoved is MemberHasMoved), and
+    /// listed alphabetically. Reads every commit; a damaged commit or a gap stops it with an
+    /// error (status 1: see 'foldstore verify'). At most 1,000 shapes a name and 10,000 names are
+    /// kept, and a shape's text is cut at 64 KiB; events beyond are counted and said so.
+    ///
+    /// --json prints one object: {"store", "commits", "events", "names": [{"name",
+    /// "spellings", "events", "shapes": [{"shape", "count", "first": {"commit", "time"},
+    /// "last": {"commit", "time"}}], "other_shapes"}], "other_names"}, `time` null when the
+    /// commit has no time header.
+    #[command(after_help = "Examples:
+  foldstore schema ./members
+  foldstore schema ./members --name memberHasMoved
+  foldstore schema ./members --json | jq -r '.names[] | [.name, (.shapes | length)] | @tsv'")]
+    Schema {
+        /// The store: a folder, or a postgres:// or s3:// address (default: FOLDSTORE_STORE).
+        #[arg(env = STORE_ENV)]
+        store: PathBuf,
+        /// Only events of this name (the first letter's case does not count).
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+        /// Print the report as one JSON object.
+        #[arg(long)]
+        json: bool,
     },
 
     /// List each model's snapshots: the commit they hold the fold of, their time and size.

@@ -13,13 +13,18 @@ use std::sync::Arc;
 use crate::access::{resolve_range, Backwards};
 use crate::cli::RangeArgs;
 use crate::cmd::tail::{follow_log, stop_on_ctrl_c, POLL_INTERVAL};
+use crate::condition::lookup;
 use crate::filter::Selection;
-use crate::output::{header_text, printable, stdout_is_a_file, write_pretty_json, Palette};
+use crate::output::{
+    escape_json, header_text, printable, stdout_is_a_file, write_pretty_json, Palette,
+};
 use crate::progress::Progress;
+use crate::template::{write_csv_record, Template};
 
 /// Prints the events of the commits in `range` that `selection` selects, one JSON line each
-/// (or indented JSON, or tab-separated values, as `style` says), oldest first (with `reverse`: newest first, the last
-/// event of the last commit first). With a `query` (names or tags given), only the events it
+/// (or indented JSON, tab- or comma-separated values, or lines of a template, as `style`
+/// says), oldest first (with `reverse`: newest first, the last event of the last commit
+/// first). With a `query` (names or tags given), only the events it
 /// matches, read through [`Store::events_matching`]; without one, every event of the range.
 ///
 /// # Errors
@@ -53,7 +58,7 @@ pub fn run(
                     break;
                 }
                 if selection.headers_match(&matched.headers)
-                    && selection.name_matches(&matched.event)
+                    && selection.event_matches(matched.commit, &matched.headers, &matched.event)
                 {
                     matches.push(matched);
                 }
@@ -75,7 +80,7 @@ pub fn run(
                 }
                 // The index matches names by the original's rule; --exact-names narrows it.
                 if selection.headers_match(&matched.headers)
-                    && selection.name_matches(&matched.event)
+                    && selection.event_matches(matched.commit, &matched.headers, &matched.event)
                 {
                     lines.write(matched.commit, &matched.headers, &matched.event)?;
                 }
@@ -92,7 +97,7 @@ pub fn run(
                     if selection.limit_reached(lines.printed) {
                         break 'newest;
                     }
-                    if selection.name_matches(event) {
+                    if selection.event_matches(commit.number(), commit.headers(), event) {
                         lines.write(commit.number(), commit.headers(), event)?;
                     }
                 }
@@ -119,7 +124,7 @@ pub fn run(
                     if selection.limit_reached(lines.printed) {
                         break 'commits;
                     }
-                    if selection.name_matches(event) {
+                    if selection.event_matches(commit.number(), commit.headers(), event) {
                         lines.write(commit.number(), commit.headers(), event)?;
                     }
                 }
@@ -152,7 +157,9 @@ fn follow_events(
                 if selection.limit_reached(lines.printed) {
                     break;
                 }
-                if selection.name_matches(event) && query.is_none_or(|q| q.matches(event)) {
+                if selection.event_matches(commit.number(), commit.headers(), event)
+                    && query.is_none_or(|q| q.matches(event))
+                {
                     lines.write(commit.number(), commit.headers(), event)?;
                 }
             }
@@ -168,7 +175,7 @@ fn follow_events(
 }
 
 /// How `foldstore events` writes its lines.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Style {
     /// One JSON object a line.
     Json,
@@ -177,6 +184,10 @@ pub enum Style {
     /// Tab-separated values: `commit`, `time`, `name`, `data` (compact JSON, empty when the
     /// event has none), a heading line first.
     Tsv,
+    /// The columns of `Tsv` as comma-separated values (RFC 4180), a heading line first.
+    Csv,
+    /// A `--format` template, filled from the event's line.
+    Template(Template),
 }
 
 /// Where the lines go, and how they are written.
@@ -196,8 +207,10 @@ impl Lines {
             Palette::default()
         };
         let mut out = BufWriter::new(io::stdout().lock());
-        if style == Style::Tsv {
-            writeln!(out, "commit\ttime\tname\tdata")?;
+        match &style {
+            Style::Tsv => writeln!(out, "commit\ttime\tname\tdata")?,
+            Style::Csv => write_csv_record(&mut out, &["commit", "time", "name", "data"])?,
+            _ => {}
         }
         Ok(Lines {
             out,
@@ -209,10 +222,32 @@ impl Lines {
 
     /// Writes the line of `event`, of commit `commit` with `headers`.
     fn write(&mut self, commit: u64, headers: &Headers, event: &Event) -> anyhow::Result<()> {
-        match self.style {
+        match &self.style {
+            Style::Csv => {
+                let data = event
+                    .data()
+                    .map(|data| escape_json(data.to_string()))
+                    .unwrap_or_default();
+                let time = headers.get("time").map(header_text).unwrap_or_default();
+                write_csv_record(
+                    &mut self.out,
+                    &[&commit.to_string(), &time, &printable(event.name()), &data],
+                )?;
+                self.printed += 1;
+                return Ok(());
+            }
+            Style::Template(template) => {
+                template.write_line(&mut self.out, |path| lookup(path, commit, headers, event))?;
+                self.printed += 1;
+                return Ok(());
+            }
             Style::Tsv => {
-                // Compact JSON escapes every control character, tabs and newlines too.
-                let data = event.data().map(Value::to_string).unwrap_or_default();
+                // Compact JSON escapes every control character, tabs and newlines too; the
+                // characters that reorder text are escaped as well.
+                let data = event
+                    .data()
+                    .map(|data| escape_json(data.to_string()))
+                    .unwrap_or_default();
                 write!(
                     self.out,
                     "{commit}\t{}\t{}\t{data}",

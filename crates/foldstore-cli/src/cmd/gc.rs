@@ -56,7 +56,7 @@ pub fn run(store: &Store, apply: bool, quarantine_age: Duration) -> anyhow::Resu
     };
     let now = SystemTime::now();
     let (mut garbage, mut kept) = snapshots(store, folder)?;
-    temporaries(folder, now, &mut garbage, &mut kept)?;
+    temporaries(folder, &mut garbage, &mut kept)?;
     quarantined(folder, now, quarantine_age, &mut garbage, &mut kept)?;
     let mut out = io::stdout().lock();
     let p = Palette::stdout();
@@ -232,37 +232,81 @@ fn rough(age: Duration) -> String {
     }
 }
 
+/// A temporary file foldstore wrote into a store's folders.
+pub struct Temporary {
+    /// Where it is.
+    pub path: PathBuf,
+    /// Its size.
+    pub bytes: u64,
+    /// How long ago it was last written.
+    pub age: Duration,
+}
+
+impl Temporary {
+    /// Whether it is old enough to be a leftover of a write that stopped (gc removes it).
+    pub fn is_stale(&self) -> bool {
+        self.age >= STALE_TEMPORARY
+    }
+
+    /// Why it is there, roughly, and its age: for gc and verify.
+    pub fn why(&self) -> String {
+        if self.is_stale() {
+            format!(
+                "temporary file of a write that stopped, {} old",
+                rough(self.age)
+            )
+        } else {
+            "temporary file less than an hour old: a write may be at work".to_owned()
+        }
+    }
+}
+
+/// The temporary files in the folders of the store at `folder` where foldstore writes them
+/// (regular files only; a subfolder that is a symbolic link is not the store's).
+///
+/// # Errors
+/// A folder that exists but cannot be listed.
+pub fn temporary_files(folder: &Path) -> anyhow::Result<Vec<Temporary>> {
+    let now = SystemTime::now();
+    let mut found = Vec::new();
+    for sub in FOLDERS_WITH_TEMPORARIES {
+        let place = folder.join(sub);
+        if !sub.is_empty() && fs::symlink_metadata(&place).map_or(true, |m| !m.is_dir()) {
+            continue;
+        }
+        for (name, path, metadata) in files(&place)? {
+            if name.starts_with(TEMP_PREFIX) {
+                found.push(Temporary {
+                    path,
+                    bytes: metadata.len(),
+                    age: metadata.modified().map_or(Duration::ZERO, |m| age(now, m)),
+                });
+            }
+        }
+    }
+    Ok(found)
+}
+
 /// Temporary files of writes that stopped (a killed `copy`, a crash), older than an hour;
 /// younger ones are kept, as a write may still be at work.
 fn temporaries(
     folder: &Path,
-    now: SystemTime,
     garbage: &mut Vec<Garbage>,
     kept: &mut Vec<Kept>,
 ) -> anyhow::Result<()> {
-    // A subfolder that is a symbolic link is not the store's: not looked into.
-    for sub in FOLDERS_WITH_TEMPORARIES {
-        let place = folder.join(sub);
-        if !sub.is_empty() && fs::symlink_metadata(&place).is_ok_and(|m| !m.is_dir()) {
-            continue;
-        }
-        for (name, path, metadata) in files(&place)? {
-            if !name.starts_with(TEMP_PREFIX) {
-                continue;
-            }
-            let old = metadata.modified().map_or(Duration::ZERO, |m| age(now, m));
-            if old >= STALE_TEMPORARY {
-                garbage.push(Garbage {
-                    path,
-                    bytes: metadata.len(),
-                    why: format!("temporary file of a write that stopped, {} old", rough(old)),
-                });
-            } else {
-                kept.push(Kept {
-                    path,
-                    why: "temporary file less than an hour old: a write may be at work".to_owned(),
-                });
-            }
+    for temporary in temporary_files(folder)? {
+        let why = temporary.why();
+        if temporary.is_stale() {
+            garbage.push(Garbage {
+                path: temporary.path,
+                bytes: temporary.bytes,
+                why,
+            });
+        } else {
+            kept.push(Kept {
+                path: temporary.path,
+                why,
+            });
         }
     }
     Ok(())

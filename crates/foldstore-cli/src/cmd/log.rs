@@ -1,5 +1,6 @@
 //! `foldstore log` (`ls`): a table of commits, oldest first; also the rows of `foldstore tail`.
 
+use std::borrow::Cow;
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
@@ -8,12 +9,30 @@ use serde_json::{json, Value};
 
 use crate::access::{read_once, resolve_range, Backwards};
 use crate::cli::RangeArgs;
+use crate::condition::descend;
 use crate::filter::Selection;
 use crate::output::{header_text, human_size, printable, stdout_is_a_file, styled, Palette};
 use crate::progress::Progress;
+use crate::template::{write_csv_record, Template};
+
+/// How `foldstore log` writes its commits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Style {
+    /// A table for people.
+    Table,
+    /// One JSON object a line.
+    Json,
+    /// Tab-separated values, a heading line first.
+    Tsv,
+    /// Comma-separated values (RFC 4180), a heading line first.
+    Csv,
+    /// A `--format` template: `{commit}`, `{time}`, `{bytes}`, `{events}` (the names,
+    /// separated by commas), `{headers.KEY}`.
+    Template(Template),
+}
 
 /// Lists the commits in `range` that `selection` selects, oldest first (newest first with
-/// `reverse`): a table, JSON lines, or tab-separated values.
+/// `reverse`): a table, JSON lines, tab- or comma-separated values, or lines of a template.
 ///
 /// # Errors
 /// A range beyond the log; a damaged or missing commit (after listing what precedes it).
@@ -21,23 +40,30 @@ pub fn run(
     store: &Store,
     range: RangeArgs,
     selection: &Selection,
-    json: bool,
-    tsv: bool,
+    style: &Style,
     reverse: bool,
 ) -> anyhow::Result<ExitCode> {
     let (from, to) = resolve_range(store, range)?;
     let last = to.unwrap_or(store.tip()?);
-    let mut table = Table::new(Palette::stdout(), last, json);
-    if tsv {
-        table = table.tsv();
+    let mut table = Table::new(Palette::stdout(), last, *style == Style::Json);
+    match style {
+        Style::Tsv => table = table.tsv(),
+        Style::Csv => table = table.csv(),
+        _ => {}
     }
+    let template = match style {
+        Style::Template(template) => Some(template),
+        _ => None,
+    };
     let mut progress = Progress::when(
         stdout_is_a_file(),
         "reading",
         (last + 1).saturating_sub(from),
     );
     let mut out = BufWriter::new(io::stdout().lock());
-    table.write_heading(&mut out)?;
+    if template.is_none() {
+        table.write_heading(&mut out)?;
+    }
     // Each commit is read once, for its events and its size.
     let mut printed = 0;
     let commits: Box<dyn Iterator<Item = anyhow::Result<(Commit, u64)>>> = if reverse {
@@ -56,12 +82,40 @@ pub fn run(
         let (commit, bytes) = found?;
         progress.inc();
         if selection.commit_matches(&commit) {
-            table.write_row(&mut out, &Row::new(&commit, bytes))?;
+            match template {
+                Some(template) => {
+                    template.write_line(&mut out, |path| field(&commit, bytes, path))?;
+                }
+                None => table.write_row(&mut out, &Row::new(&commit, bytes))?,
+            }
             printed += 1;
         }
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The value of a `--format` field of `commit` (`bytes` long): `commit`, `time`, `bytes`,
+/// `events` (the names, separated by commas), `headers` (as JSON) and what is inside them.
+fn field<'a>(commit: &'a Commit, bytes: u64, path: &[String]) -> Option<Cow<'a, Value>> {
+    let (first, rest) = path.split_first()?;
+    let value = match first.as_str() {
+        "commit" => Value::from(commit.number()),
+        "bytes" => Value::from(bytes),
+        "events" => {
+            let names: Vec<&str> = commit.events().iter().map(|e| e.name()).collect();
+            Value::from(names.join(","))
+        }
+        "time" => return descend(commit.headers().get("time")?, rest).map(Cow::Borrowed),
+        "headers" => {
+            let Some((key, rest)) = rest.split_first() else {
+                return Some(Cow::Owned(Value::Object(commit.headers().clone())));
+            };
+            return descend(commit.headers().get(key)?, rest).map(Cow::Borrowed);
+        }
+        _ => return None,
+    };
+    rest.is_empty().then_some(Cow::Owned(value))
 }
 
 /// What the table shows of one commit.
@@ -131,6 +185,7 @@ pub struct Table {
     width: usize,
     json: bool,
     tsv: bool,
+    csv: bool,
 }
 
 const TIME_WIDTH: usize = "2026-11-27T15:03:30.380Z".len();
@@ -144,6 +199,7 @@ impl Table {
             width: last.to_string().len().max("COMMIT".len()),
             json,
             tsv: false,
+            csv: false,
         }
     }
 
@@ -153,6 +209,16 @@ impl Table {
     pub fn tsv(self) -> Table {
         Table {
             tsv: true,
+            json: false,
+            ..self
+        }
+    }
+
+    /// The table as comma-separated values (RFC 4180): the columns of [`Self::tsv`], quoted
+    /// where needed, each line ending in CRLF.
+    pub fn csv(self) -> Table {
+        Table {
+            csv: true,
             json: false,
             ..self
         }
@@ -168,6 +234,9 @@ impl Table {
         }
         if self.tsv {
             return writeln!(out, "commit\ttime\tbytes\tevents");
+        }
+        if self.csv {
+            return write_csv_record(out, &["commit", "time", "bytes", "events"]);
         }
         let label = self.palette.label;
         writeln!(
@@ -189,17 +258,29 @@ impl Table {
             serde_json::to_writer(&mut *out, &row.to_json())?;
             return out.write_all(b"\n");
         }
-        if self.tsv {
+        if self.tsv || self.csv {
             let names: Vec<String> = row
                 .names
                 .iter()
                 .map(|name| printable(name).into_owned())
                 .collect();
+            let time = row.time.as_ref().map(header_text).unwrap_or_default();
+            if self.csv {
+                return write_csv_record(
+                    out,
+                    &[
+                        &row.commit.to_string(),
+                        &time,
+                        &row.bytes.to_string(),
+                        &names.join(","),
+                    ],
+                );
+            }
             return writeln!(
                 out,
                 "{}\t{}\t{}\t{}",
                 row.commit,
-                row.time.as_ref().map(header_text).unwrap_or_default(),
+                time,
                 row.bytes,
                 names.join(",")
             );

@@ -11,6 +11,7 @@ pub mod import;
 pub mod init;
 pub mod log;
 pub mod repair;
+pub mod schema;
 pub mod show;
 pub mod snapshots;
 pub mod stats;

@@ -5,7 +5,7 @@ use std::io::{self, BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
 
 use anstyle::Style;
-use foldstore::{same_name, Finding, RawCommit, Scanned, Store};
+use foldstore::{same_name, Finding, RawCommit, Scanned, Snapshot, Store};
 use serde_json::{json, Map, Value};
 
 use crate::cmd::buckets::{Bucket, Buckets};
@@ -33,8 +33,11 @@ struct Stats {
     first: Option<Timed>,
     last: Option<Timed>,
     untimed: u64,
+    /// Sound snapshots, their bytes and their models.
     snapshots: u64,
     snapshot_bytes: u64,
+    /// Snapshots that cannot be used (not counted in `snapshots`; each is in `problems`).
+    damaged_snapshots: u64,
     by_model: BTreeMap<String, u64>,
     problems: Vec<Finding>,
     /// Commits per hour or day, with `--by`.
@@ -183,17 +186,32 @@ fn count(store: &Store, by: Option<Bucket>) -> anyhow::Result<Stats> {
     }
     for (name, commit) in &listing.snapshots {
         progress.inc();
-        match storage.read_snapshot(name, *commit) {
-            Ok(Some(bytes)) => {
-                stats.snapshots += 1;
-                stats.snapshot_bytes += bytes.len() as u64;
-                *stats.by_model.entry(name.clone()).or_default() += 1;
-            }
-            Ok(None) => {}
-            Err(e) => stats.problems.push(Finding {
+        // Judged as `verify` judges them: a snapshot that does not decode, or that is
+        // labelled beyond the log, is damaged.
+        let problem = match storage.read_snapshot(name, *commit) {
+            Ok(Some(bytes)) => match Snapshot::decode(name, *commit, &bytes) {
+                Ok(_) if *commit > stats.tip => Some(format!(
+                    "is labelled with commit {commit}, but the log ends at commit {}",
+                    stats.tip
+                )),
+                Ok(_) => {
+                    stats.snapshots += 1;
+                    stats.snapshot_bytes += bytes.len() as u64;
+                    *stats.by_model.entry(name.clone()).or_default() += 1;
+                    None
+                }
+                Err(e) => Some(e.problem().to_owned()),
+            },
+            // Removed since the listing: not there any more.
+            Ok(None) => None,
+            Err(e) => Some(error_text(&anyhow::Error::from(e))),
+        };
+        if let Some(problem) = problem {
+            stats.damaged_snapshots += 1;
+            stats.problems.push(Finding {
                 location: storage.snapshot_location(name, *commit),
-                problem: e.to_string(),
-            }),
+                problem,
+            });
         }
     }
     Ok(stats)
@@ -268,6 +286,7 @@ fn to_json(store: &Store, stats: &Stats, names: &[NameCount]) -> Value {
             "count": stats.snapshots,
             "bytes": stats.snapshot_bytes,
             "by_model": stats.by_model,
+            "damaged": stats.damaged_snapshots,
         },
         "problems": findings_json(&stats.problems),
     })
@@ -328,6 +347,16 @@ fn write_text(
             "  {}  ({})",
             styled(p.dim, human_size(stats.snapshot_bytes)),
             models.join(", ")
+        )?;
+    }
+    if stats.damaged_snapshots > 0 {
+        write!(
+            out,
+            "  {}",
+            styled(
+                p.bad,
+                format!("(and {} damaged, listed below)", stats.damaged_snapshots)
+            )
         )?;
     }
     writeln!(out)?;

@@ -6,7 +6,10 @@ use std::process::ExitCode;
 use foldstore::{Finding, Store, VerifyReport};
 use serde_json::{json, Value};
 
-use crate::output::{finding_text, findings_json, plural, styled, write_finding, Palette};
+use crate::cmd::gc::temporary_files;
+use crate::output::{
+    error_text, finding_text, findings_json, plural, styled, write_finding, Palette,
+};
 use crate::progress::Progress;
 
 /// Verifies `store` and prints what was found; status 1 when it has problems.
@@ -20,6 +23,7 @@ pub fn run(store: &Store, json: bool) -> anyhow::Result<ExitCode> {
     if let Some(finding) = not_a_store(store, &report) {
         report.problems.push(finding);
     }
+    report.warnings.extend(temporaries(store));
     let mut out = BufWriter::new(io::stdout().lock());
     if json {
         serde_json::to_writer(&mut out, &to_json(&report))?;
@@ -83,6 +87,43 @@ fn not_a_store(store: &Store, report: &VerifyReport) -> Option<Finding> {
             if others.len() == 1 { "entry" } else { "entries" }
         ),
     })
+}
+
+/// A warning for each temporary file in a folder store: a write at work, or a leftover of one
+/// that stopped (a killed `copy`, a crash), which `foldstore gc` removes.
+fn temporaries(store: &Store) -> Vec<Finding> {
+    let Some(path) = store.path() else {
+        return Vec::new();
+    };
+    let found = match temporary_files(path) {
+        Ok(found) => found,
+        Err(e) => {
+            return vec![Finding {
+                location: path.display().to_string(),
+                problem: format!("cannot be searched for temporary files: {}", error_text(&e)),
+            }]
+        }
+    };
+    found
+        .into_iter()
+        .map(|temporary| {
+            let problem = if temporary.is_stale() {
+                format!(
+                    "is a {}; 'foldstore gc --apply' removes it",
+                    temporary.why()
+                )
+            } else {
+                "is a temporary file less than an hour old: a write at work, or one that \
+                 stopped (a killed 'copy' leaves such files); 'foldstore gc --apply' removes \
+                 it once it is an hour old"
+                    .to_owned()
+            };
+            Finding {
+                location: temporary.path.display().to_string(),
+                problem,
+            }
+        })
+        .collect()
 }
 
 fn to_json(report: &VerifyReport) -> Value {

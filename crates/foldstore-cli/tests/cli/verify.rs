@@ -302,3 +302,60 @@ fn verify_warns_of_a_torn_journal_tail_and_the_next_append_moves_it_aside() {
         "ok: 3 commits (3 events) and 0 snapshots read; the store is sound\n"
     );
 }
+
+/// Temporary files (a write at work, or one a `kill -9` stopped) are warnings naming
+/// `foldstore gc`, in text and JSON; the store stays sound.
+#[test]
+fn verify_warns_of_leftover_temporary_files_and_points_to_gc() {
+    let dir = TestDir::new();
+    let store = five_commit_store(&dir);
+    let stale = store.join(".foldstore-tmp-copy-3");
+    fs::write(&stale, "{\"headers\":").expect("write a temporary file");
+    let hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3 * 3600);
+    fs::File::options()
+        .write(true)
+        .open(&stale)
+        .and_then(|file| file.set_modified(hours_ago))
+        .expect("date the file back");
+    let young = store.join(".foldstore-tmp-copy-4");
+    fs::write(&young, "{").expect("write a temporary file");
+
+    let outcome = run(["verify".as_ref(), store.as_os_str()]);
+    outcome.expect_code(0);
+    let lines: Vec<&str> = outcome.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", outcome.stdout);
+    assert_eq!(
+        lines[0],
+        format!(
+            "warning: {}: is a temporary file of a write that stopped, 3 hours old; \
+             'foldstore gc --apply' removes it",
+            stale.display()
+        )
+    );
+    assert!(
+        lines[1].starts_with(&format!("warning: {}: ", young.display())),
+        "{}",
+        lines[1]
+    );
+    assert!(lines[1].contains("a write at work, or one that stopped"));
+    assert!(lines[1].contains("'foldstore gc --apply' removes it once it is an hour old"));
+    assert!(lines[2].starts_with("ok: 5 commits"), "{}", lines[2]);
+
+    let json = run(["verify".as_ref(), store.as_os_str(), "--json".as_ref()]);
+    json.expect_code(0);
+    let report = &json.json_lines()[0];
+    assert_eq!(report["sound"], true);
+    let warnings = report["warnings"].as_array().expect("an array");
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert_eq!(warnings[0]["location"], stale.display().to_string());
+    assert!(warnings[0]["problem"]
+        .as_str()
+        .expect("a problem")
+        .contains("foldstore gc"));
+
+    // Once gc has removed the stale one, verify no longer mentions it.
+    run(["gc".as_ref(), store.as_os_str(), "--apply".as_ref()]).expect_code(0);
+    let outcome = run(["verify".as_ref(), store.as_os_str()]);
+    assert!(!outcome.stdout.contains(".foldstore-tmp-copy-3"));
+    assert!(outcome.stdout.contains(".foldstore-tmp-copy-4"));
+}

@@ -16,10 +16,11 @@ use crate::util::TestDir;
 
 /// The verbs, as arguments after the store (`{n}` is the case's commit number), and whether
 /// they may change the store.
-pub(crate) const VERBS: [(&str, &[&str]); 12] = [
+pub(crate) const VERBS: [(&str, &[&str]); 13] = [
     ("events", &[]),
     ("export", &[]),
     ("gc", &[]),
+    ("schema", &[]),
     ("verify", &[]),
     ("log", &[]),
     ("stats", &[]),

@@ -450,7 +450,7 @@ pub fn write_old(path: &std::path::Path, bytes: impl AsRef<[u8]>) {
 }
 
 /// The verbs whose `--help` shows examples.
-pub const VERBS_WITH_EXAMPLES: [&str; 10] = [
+pub const VERBS_WITH_EXAMPLES: [&str; 11] = [
     "append",
     "events",
     "log",
@@ -458,6 +458,7 @@ pub const VERBS_WITH_EXAMPLES: [&str; 10] = [
     "tail",
     "stats",
     "snapshots",
+    "schema",
     "verify",
     "copy",
     "demo",

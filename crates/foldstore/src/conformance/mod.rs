@@ -30,8 +30,8 @@
 //! instead: it leaves out the checks that create commits out of order.
 //!
 //! The checks of consistency boundaries (tags, [`Store::events_matching`],
-//! [`Store::append_if`], [`Store::append_once`] and their races) run through [`Store`]s on the
-//! backend, so they take it shared, as an `Arc` (a created one, like the others):
+//! [`Store::append_if`], [`Store::append_once`] and their races), and those of reading a whole
+//! log ([`Store::schema`]), run through [`Store`]s on the backend, so they take it shared, as an `Arc` (a created one, like the others):
 //!
 //! ```
 //! use std::sync::Arc;
@@ -51,6 +51,7 @@ mod commits;
 mod conditional;
 mod creation;
 mod races;
+mod schema;
 mod snapshots;
 
 use std::sync::Arc;
@@ -85,6 +86,7 @@ pub use self::races::{
     racing_appends_place_every_document_once_contiguously,
     racing_creates_have_one_winner_per_number, racing_snapshot_creates_have_one_winner, THREADS,
 };
+pub use self::schema::schema_counts_every_event_by_shape_with_its_commits;
 pub use self::snapshots::{
     invalid_snapshot_names_are_refused, snapshot_bytes_are_exact,
     snapshots_are_exclusive_and_keyed_by_name_and_commit,
@@ -214,6 +216,13 @@ const BOUNDARIES: &[SharedCheck] = &[
     ),
 ];
 
+/// The checks of what reads a whole log through stores on a created backend: for every
+/// backend.
+const READS: &[SharedCheck] = &[(
+    "schema_counts_every_event_by_shape_with_its_commits",
+    schema_counts_every_event_by_shape_with_its_commits,
+)];
+
 /// The checks of a backend not created yet.
 const UNCREATED: &[Check] = &[
     (
@@ -230,7 +239,7 @@ const UNCREATED: &[Check] = &[
 
 /// Runs every check, each on a fresh backend from `make`: those of a created backend (on
 /// which it calls [`ensure_created`](Storage::ensure_created) first), including those of
-/// consistency boundaries, then those of a backend not created yet.
+/// consistency boundaries and of reading a whole log, then those of a backend not created yet.
 ///
 /// # Panics
 /// When the backend breaks a rule (or fails where it should not); the check's name is
@@ -248,13 +257,13 @@ pub fn run_all_contiguous(make: &dyn Fn() -> Arc<dyn Storage>) {
     run(make, CONTIGUOUS);
 }
 
-/// Runs [`CREATED`], `numbering`'s checks and [`BOUNDARIES`] on created backends, then
+/// Runs [`CREATED`], `numbering`'s checks, [`BOUNDARIES`] and [`READS`] on created backends, then
 /// [`UNCREATED`].
 fn run(make: &dyn Fn() -> Arc<dyn Storage>, numbering: &[Check]) {
     for (name, check) in CREATED.iter().chain(numbering) {
         on_created(make, name, |storage| check(&**storage));
     }
-    for (name, check) in BOUNDARIES {
+    for (name, check) in BOUNDARIES.iter().chain(READS) {
         on_created(make, name, check);
     }
     for (name, check) in UNCREATED {

@@ -1,19 +1,46 @@
-//! Throughput of `Store::log` on the test server (an ignored test).
+//! Throughput of `Store::log` on the test server (an ignored test), against bare loops of
+//! single-row INSERT transactions measured in the same run.
 
 use std::thread;
 use std::time::Instant;
 
-use crate::setup::created;
+use crate::setup::{client, created};
 use foldstore::{Event, Store};
 use serde_json::json;
 
-/// Throughput of `Store::log` on the test server, with 1 and 8 writer threads. Ignored by
-/// default; run it with
-/// `cargo test --release -p foldstore --features postgres --test postgres throughput -- --ignored --nocapture`.
+/// Commits per second of `work(state, k)` run `per_run / threads` times in each of `threads`
+/// threads, each with the state `make` gives it before the clock starts.
+fn rate<S: Send>(
+    threads: u64,
+    per_run: u64,
+    make: impl Fn(u64) -> S + Sync,
+    work: impl Fn(&mut S, u64) + Sync,
+) -> f64 {
+    let states: Vec<S> = (0..threads).map(&make).collect();
+    let started = Instant::now();
+    thread::scope(|scope| {
+        for mut state in states {
+            let work = &work;
+            scope.spawn(move || {
+                for k in 0..per_run / threads {
+                    work(&mut state, k);
+                }
+            });
+        }
+    });
+    (per_run / threads * threads) as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Throughput of `Store::log` on the test server with 1 and 8 writer threads (one process:
+/// its concurrent appends share transactions), and of bare loops of one-row INSERT
+/// transactions (autocommit) from 1 and 8 connections of their own, into a table of the same
+/// shape. Ignored by default; run it with
+/// `bash .ci/test --release -p foldstore --test postgres throughput -- --ignored --nocapture`
+/// (`FOLDSTORE_PG_THROUGHPUT_COMMITS` commits a run, 4,000 by default).
 #[test]
 #[ignore = "a measurement, not a check"]
 fn throughput() {
-    let Some((storage, _, _)) = created() else {
+    let Some((storage, table, url)) = created() else {
         return;
     };
     let store = Store::with_storage(storage);
@@ -21,27 +48,82 @@ fn throughput() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(4000);
+    let bare_table = format!("{table}_bare");
+    client(&url)
+        .batch_execute(&format!(
+            "CREATE TABLE \"{bare_table}\" (number bigint PRIMARY KEY, document bytea NOT NULL)"
+        ))
+        .unwrap();
+    // Measured with every commit flushed to disk, as a deployment runs (the test server runs
+    // without fsync); set back afterwards.
+    let mut admin = client(&url);
+    let fsync_on = admin
+        .batch_execute("ALTER SYSTEM SET fsync = on")
+        .and_then(|()| admin.batch_execute("SELECT pg_reload_conf()"))
+        .map_err(|e| {
+            println!("postgres throughput: cannot turn fsync on ({e}); measured as the server runs")
+        })
+        .is_ok();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let settings: Vec<String> = [
+        "fsync",
+        "synchronous_commit",
+        "wal_sync_method",
+        "commit_delay",
+    ]
+    .iter()
+    .map(|name| {
+        let row = client(&url)
+            .query_one(&format!("SHOW {name}"), &[])
+            .unwrap();
+        format!("{name}={}", row.get::<_, String>(0))
+    })
+    .collect();
+    println!(
+        "postgres throughput, server settings: {}",
+        settings.join(" ")
+    );
+    let mut rates = Vec::new();
     for threads in [1_u64, 8] {
-        let started = Instant::now();
-        thread::scope(|scope| {
-            for _ in 0..threads {
-                let store = &store;
-                scope.spawn(move || {
-                    for index in 0..per_run / threads {
-                        store
-                            .log(&Event::with_data("measured", json!({ "index": index })))
-                            .unwrap();
-                    }
-                });
-            }
-        });
-        let elapsed = started.elapsed();
-        let commits = per_run / threads * threads;
-        println!(
-            "postgres throughput: {threads} writer thread(s): {commits} commits in {:.2} s = {:.0} commits/s",
-            elapsed.as_secs_f64(),
-            commits as f64 / elapsed.as_secs_f64()
+        let insert = format!("INSERT INTO \"{bare_table}\" (number, document) VALUES ($1, $2)");
+        let bare = rate(
+            threads,
+            per_run,
+            |thread| (client(&url), thread),
+            |(connection, thread), k| {
+                let number =
+                    i64::try_from(threads * 10_000_000_000 + *thread * 1_000_000_000 + k).unwrap();
+                let document =
+                    format!(r#"{{"events":[{{"name":"measured","data":{{"index":{k}}}}}]}}"#);
+                connection
+                    .execute(&insert, &[&number, &document.as_bytes()])
+                    .unwrap();
+            },
         );
+        let ours = rate(
+            threads,
+            per_run,
+            |_| (),
+            |(), k| {
+                store
+                    .log(&Event::with_data("measured", json!({ "index": k })))
+                    .unwrap();
+            },
+        );
+        println!(
+            "postgres throughput, {threads} thread(s): Store::log {ours:.0} commits/s, bare INSERT transactions {bare:.0}/s: {:.2}x",
+            ours / bare
+        );
+        rates.push((ours, bare));
+    }
+    println!(
+        "postgres throughput, 8 threads / 1 thread: Store::log {:.2}x, bare INSERT transactions {:.2}x",
+        rates[1].0 / rates[0].0,
+        rates[1].1 / rates[0].1
+    );
+    if fsync_on {
+        admin.batch_execute("ALTER SYSTEM RESET fsync").unwrap();
+        admin.batch_execute("SELECT pg_reload_conf()").unwrap();
     }
     let tip = store.tip().unwrap();
     assert_eq!(store.commits(..).count() as u64, tip);

@@ -28,6 +28,9 @@ enum Cut {
     Always { marker: Vec<u8> },
     /// Never: counts the messages holding `marker` that the client sends.
     Count { marker: Vec<u8> },
+    /// After the client sends `COMMIT`, when the server's acknowledgement of it comes back,
+    /// before the client sees it: the transaction has landed.
+    CommitAcknowledgement,
 }
 
 /// A TCP proxy to the test server that can cut connections.
@@ -118,6 +121,9 @@ impl Proxy {
                     Some(Cut::Count { marker }) if contains(chunk, marker) => {
                         counted_up.fetch_add(1, Ordering::SeqCst);
                     }
+                    Some(Cut::CommitAcknowledgement) if contains(chunk, b"COMMIT") => {
+                        marker_up.store(true, Ordering::SeqCst);
+                    }
                     _ => {}
                 }
                 drop(plan);
@@ -139,9 +145,14 @@ impl Proxy {
                     return;
                 }
                 let chunk = &buffer[..read];
-                if sent_marker.load(Ordering::SeqCst) && contains(chunk, b"INSERT 0 1") {
+                if sent_marker.load(Ordering::SeqCst) {
                     let mut plan = plan_down.lock().unwrap();
-                    if matches!(plan.as_ref(), Some(Cut::BeforeAcknowledgement { .. })) {
+                    let acknowledged = match plan.as_ref() {
+                        Some(Cut::BeforeAcknowledgement { .. }) => contains(chunk, b"INSERT 0 1"),
+                        Some(Cut::CommitAcknowledgement) => contains(chunk, b"COMMIT\0"),
+                        _ => false,
+                    };
+                    if acknowledged {
                         plan.take();
                         drop(plan);
                         cut(&cuts_down);
@@ -480,6 +491,110 @@ fn conditional_appends_check_and_insert_in_one_transaction_and_land_once() {
     for (number, id) in [(6, "cond-once"), (7, "cond-lost-ack"), (9, "cond-raced")] {
         assert_eq!(direct.read_commit(number).unwrap(), Some(identified(id)));
     }
+}
+
+/// `threads` threads appending `each` identified documents concurrently through `storage`,
+/// named `{prefix}-{thread}-{k}`: the number each landed at, by document.
+fn append_concurrently(
+    storage: &PostgresStorage,
+    prefix: &str,
+    threads: usize,
+    each: usize,
+) -> Vec<(Vec<u8>, u64)> {
+    thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                scope.spawn(move || {
+                    (0..each)
+                        .map(|k| {
+                            let document = identified(&format!("{prefix}-{t}-{k}"));
+                            let number = storage
+                                .append_identified_commit(1, &document)
+                                .unwrap_or_else(|e| panic!("{prefix}-{t}-{k}: {e}"));
+                            (document, number)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    })
+}
+
+/// Every document at the number its append returned, each once, the numbers without a gap.
+fn assert_landed_once(direct: &PostgresStorage, appended: &[(Vec<u8>, u64)], before: u64) {
+    let numbers: std::collections::BTreeSet<u64> = appended.iter().map(|(_, n)| *n).collect();
+    assert_eq!(
+        numbers.len(),
+        appended.len(),
+        "two appends were given one number"
+    );
+    let listed = direct.list().unwrap().commits;
+    assert_eq!(
+        listed,
+        (1..=before + appended.len() as u64).collect::<Vec<_>>(),
+        "each document landed once"
+    );
+    for (document, number) in appended {
+        assert_eq!(
+            direct.read_commit(*number).unwrap().as_ref(),
+            Some(document)
+        );
+    }
+}
+
+#[test]
+fn concurrent_appends_of_one_process_share_transactions() {
+    let Some((direct, table, url)) = created() else {
+        return;
+    };
+    let proxy = Proxy::start(upstream(&url));
+    let storage = through_proxy(&url, &table, &proxy);
+    proxy.arm(Cut::Count {
+        marker: b"START TRANSACTION".to_vec(),
+    });
+    let appended = append_concurrently(&storage, "shared", 8, 40);
+    proxy.disarm();
+    assert_landed_once(&direct, &appended, 0);
+    // A transaction is begun only for two appends or more (one alone is one statement).
+    let transactions = proxy.counted();
+    assert!(
+        (1..=160).contains(&transactions),
+        "320 appends from 8 threads in {transactions} transactions"
+    );
+}
+
+#[test]
+fn a_batch_whose_commit_acknowledgement_is_lost_is_found_whole() {
+    let Some((direct, table, url)) = created() else {
+        return;
+    };
+    let proxy = Proxy::start(upstream(&url));
+    let storage = through_proxy(&url, &table, &proxy);
+    let mut appended = Vec::new();
+    // The cut comes with the first batch of two or more: rounds until one formed.
+    for round in 0..20 {
+        proxy.arm(Cut::CommitAcknowledgement);
+        appended.extend(append_concurrently(
+            &storage,
+            &format!("lost-{round}"),
+            8,
+            10,
+        ));
+        if proxy.cuts() > 0 {
+            break;
+        }
+    }
+    proxy.disarm();
+    assert_eq!(
+        proxy.cuts(),
+        1,
+        "no batch of two appends formed in 20 rounds"
+    );
+    assert_landed_once(&direct, &appended, 0);
 }
 
 #[test]

@@ -143,6 +143,7 @@ impl PostgresStorage {
             idle: Mutex::new(Vec::new()),
             schema_checked: AtomicBool::new(false),
             connect_limit,
+            batches: super::batch::Batches::default(),
         }
     }
 

@@ -8,8 +8,11 @@
 //! - `connection`: connecting within a time limit, the pool, and what a failure means;
 //! - `schema`: creating the tables and checking those that exist;
 //! - `writes`: inserts, and learning the outcome of those cut off by a lost connection;
+//! - `batch`: appends of one process written together, one transaction a batch (group commit);
+//! - `conditional`: conditional appends, checked and inserted in one transaction;
 //! - `watch`: listening for new commits.
 
+mod batch;
 mod conditional;
 mod config;
 mod connection;
@@ -158,6 +161,8 @@ pub struct PostgresStorage {
     schema_checked: AtomicBool,
     /// The time limit on making a connection, startup included (`None`: no limit).
     connect_limit: Option<Duration>,
+    /// This process's appends waiting to be written together (group commit).
+    batches: batch::Batches,
 }
 
 impl fmt::Debug for PostgresStorage {
@@ -384,6 +389,13 @@ impl Storage for PostgresStorage {
     /// One `INSERT ... SELECT` at the lowest free number (see `writes`).
     fn append_commit(&self, first: u64, document: &[u8]) -> Result<u64> {
         self.append_row(first, document)
+    }
+
+    /// Appended together with this process's other appends that wait meanwhile, in one
+    /// transaction (group commit): the commit id tells each one's outcome when the
+    /// connection is lost.
+    fn append_identified_commit(&self, first: u64, document: &[u8]) -> Result<u64> {
+        self.append_batched(first, document)
     }
 
     /// In one transaction per try: the commits from `first` on read and checked, the commit

@@ -191,17 +191,7 @@ impl PostgresStorage {
         failure: Failure,
     ) -> Result<Option<u64>> {
         tracing::warn!(first = key, table = %self.table, error = %failure.describe(), "the connection failed during an append: looking for the document to learn its outcome");
-        let found = self.read(
-            || format!("look for an appended document from commit {key} on"),
-            || None,
-            |connection, sql| {
-                let statement = connection.statement(Query::Find, sql)?;
-                Ok(connection
-                    .client
-                    .query_opt(&statement, &[&key, &document])?
-                    .map(|row| row.get::<_, i64>(0)))
-            },
-        );
+        let found = self.find_document(key, document);
         match found {
             Ok(Some(number)) => {
                 tracing::debug!(

@@ -1,0 +1,168 @@
+//! Typed events read straight from an untyped event's parts.
+//!
+//! A typed event is deserialized from a view of the event as the JSON object
+//! [`Event::to_value`](super::Event::to_value) builds (`name`, then `data` when present, then
+//! the other members), without building it: the data and the other members are read in place
+//! instead of being copied into a new object first. The view behaves as that object would
+//! wherever a typed event's `Deserialize` looks at it (as a map or a struct, the way serde's
+//! derived types do); any other request (an enum, an option, a newtype, ...) is answered by
+//! the object itself, built for that rare case, so the results and errors are the same as
+//! deserializing the built object in every case.
+
+use serde::de::value::BorrowedStrDeserializer;
+use serde::de::{self, DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, Visitor};
+use serde_json::{map, Map, Value};
+
+use crate::json::{clone_deep, deserialize_deep};
+
+/// An event seen as its JSON object: `name` (a string), `data` when present, and `extra`'s
+/// members (when given) in order.
+#[derive(Clone, Copy)]
+pub(super) struct EventObject<'a> {
+    pub(super) name: &'a Value,
+    pub(super) data: Option<&'a Value>,
+    pub(super) extra: Option<&'a Map<String, Value>>,
+}
+
+impl<'a> EventObject<'a> {
+    /// Deserializes `T` from the event's object, without a copy of its data.
+    pub(super) fn decode<T: DeserializeOwned>(self) -> serde_json::Result<T> {
+        deserialize_deep(self)
+    }
+
+    /// The object itself, built (for the requests the view leaves to it).
+    fn build(self) -> Value {
+        let extra = self.extra.map_or(0, Map::len);
+        let mut object = Map::with_capacity(1 + usize::from(self.data.is_some()) + extra);
+        object.insert("name".to_owned(), self.name.clone());
+        if let Some(data) = self.data {
+            object.insert("data".to_owned(), clone_deep(data));
+        }
+        for (key, value) in self.extra.into_iter().flatten() {
+            object.insert(key.clone(), clone_deep(value));
+        }
+        Value::Object(object)
+    }
+
+    /// Visits the object as a map, as `serde_json` visits a `Map` it owns: the visitor must
+    /// take every member.
+    fn visit<V: Visitor<'a>>(self, visitor: V) -> serde_json::Result<V::Value> {
+        let mut members = Members {
+            name: Some(self.name),
+            data: self.data,
+            extra: self.extra.map(|extra| extra.iter()),
+            value: None,
+        };
+        let len = members.remaining();
+        let map = visitor.visit_map(&mut members)?;
+        if members.remaining() == 0 {
+            Ok(map)
+        } else {
+            Err(de::Error::invalid_length(len, &"fewer elements in map"))
+        }
+    }
+}
+
+/// Answers a deserializer request with the built object.
+macro_rules! built {
+    ($($method:ident($($arg:ident: $ty:ty),*))*) => {
+        $(
+            fn $method<V: Visitor<'de>>(self, $($arg: $ty,)* visitor: V) -> serde_json::Result<V::Value> {
+                self.build().$method($($arg,)* visitor)
+            }
+        )*
+    };
+}
+
+impl<'de> Deserializer<'de> for EventObject<'de> {
+    type Error = serde_json::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> serde_json::Result<V::Value> {
+        self.visit(visitor)
+    }
+
+    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> serde_json::Result<V::Value> {
+        self.visit(visitor)
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> serde_json::Result<V::Value> {
+        self.visit(visitor)
+    }
+
+    built! {
+        deserialize_bool() deserialize_i8() deserialize_i16() deserialize_i32()
+        deserialize_i64() deserialize_i128() deserialize_u8() deserialize_u16()
+        deserialize_u32() deserialize_u64() deserialize_u128() deserialize_f32()
+        deserialize_f64() deserialize_char() deserialize_str() deserialize_string()
+        deserialize_bytes() deserialize_byte_buf() deserialize_option() deserialize_unit()
+        deserialize_unit_struct(name: &'static str)
+        deserialize_newtype_struct(name: &'static str)
+        deserialize_seq() deserialize_tuple(len: usize)
+        deserialize_tuple_struct(name: &'static str, len: usize)
+        deserialize_enum(name: &'static str, variants: &'static [&'static str])
+        deserialize_identifier() deserialize_ignored_any()
+    }
+}
+
+/// The members of an [`EventObject`], handed out in order.
+struct Members<'a> {
+    name: Option<&'a Value>,
+    data: Option<&'a Value>,
+    extra: Option<map::Iter<'a>>,
+    /// The value of the member whose name was handed out last.
+    value: Option<&'a Value>,
+}
+
+impl<'a> Members<'a> {
+    fn remaining(&self) -> usize {
+        usize::from(self.name.is_some())
+            + usize::from(self.data.is_some())
+            + self.extra.as_ref().map_or(0, ExactSizeIterator::len)
+    }
+
+    fn next_member(&mut self) -> Option<(&'a str, &'a Value)> {
+        if let Some(name) = self.name.take() {
+            return Some(("name", name));
+        }
+        if let Some(data) = self.data.take() {
+            return Some(("data", data));
+        }
+        let (key, value) = self.extra.as_mut()?.next()?;
+        Some((key.as_str(), value))
+    }
+}
+
+impl<'de> MapAccess<'de> for Members<'de> {
+    type Error = serde_json::Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> serde_json::Result<Option<K::Value>> {
+        let Some((key, value)) = self.next_member() else {
+            return Ok(None);
+        };
+        self.value = Some(value);
+        seed.deserialize(BorrowedStrDeserializer::new(key))
+            .map(Some)
+    }
+
+    fn next_value_seed<S: DeserializeSeed<'de>>(
+        &mut self,
+        seed: S,
+    ) -> serde_json::Result<S::Value> {
+        match self.value.take() {
+            Some(value) => seed.deserialize(value),
+            None => Err(de::Error::custom("value is missing")),
+        }
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.remaining())
+    }
+}

@@ -1,0 +1,249 @@
+//! Group commit for appends: the appends of one process's writers that arrive while another is
+//! being written go to the server together, as one transaction (one round trip per statement
+//! but one WAL flush at its commit), instead of a transaction each.
+//!
+//! One writer at a time leads: it takes the appends waiting (at most [`MAX_BATCH`]), inserts
+//! each at the lowest free number from its own position on (later ones of the batch see the
+//! earlier ones, so they follow each other), and commits. When another process takes a number
+//! first, the transaction fails as a whole and is tried again. When the connection is lost
+//! before the server's answer to the commit, the first document of the batch is looked for:
+//! a transaction lands whole or not at all, so it says whether every other one landed too.
+//! Only documents carrying a commit id are batched: the id makes each one findable.
+
+use std::collections::HashMap;
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+use postgres::error::SqlState;
+
+use super::sql::Query;
+use super::{PostgresStorage, BACKEND, CREATE_ATTEMPTS};
+use crate::error::{Error, Result};
+use crate::storage::Storage;
+
+/// The most appends one transaction takes.
+pub(super) const MAX_BATCH: usize = 256;
+
+/// The appends waiting to be written, and the outcomes of those written.
+#[derive(Debug, Default)]
+pub(super) struct Batches {
+    queue: Mutex<Queue>,
+    turn: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    /// Whether a writer is writing a batch.
+    leading: bool,
+    next_ticket: u64,
+    pending: Vec<Waiting>,
+    done: HashMap<u64, Result<u64>>,
+}
+
+/// An append waiting for its batch.
+#[derive(Debug)]
+struct Waiting {
+    ticket: u64,
+    first: i64,
+    document: Vec<u8>,
+}
+
+impl Batches {
+    fn queue(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The leader's turn: if the leader stops without finishing (a panic), its batch is told the
+/// outcome is unknown and another writer may lead.
+struct Leading<'b> {
+    batches: &'b Batches,
+    tickets: Vec<u64>,
+    finished: bool,
+}
+
+impl Drop for Leading<'_> {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let mut queue = self.batches.queue();
+        for ticket in &self.tickets {
+            queue.done.entry(*ticket).or_insert_with(|| {
+                Err(Error::Backend {
+                    backend: BACKEND,
+                    message: "outcome unknown: the writer of this commit's batch stopped while writing it; read the log's end before writing it again".to_owned(),
+                    source: None,
+                })
+            });
+        }
+        queue.leading = false;
+        self.batches.turn.notify_all();
+    }
+}
+
+impl PostgresStorage {
+    /// Appends a document that carries a commit id at the lowest free number from `first` on,
+    /// in one transaction with the appends of this process's other writers that wait meanwhile.
+    pub(super) fn append_batched(&self, first: u64, document: &[u8]) -> Result<u64> {
+        let first = self.key_for_write(first.max(1))?;
+        self.check_schema()?;
+        let batches = &self.batches;
+        let mut queue = batches.queue();
+        let ticket = queue.next_ticket;
+        queue.next_ticket += 1;
+        queue.pending.push(Waiting {
+            ticket,
+            first,
+            document: document.to_vec(),
+        });
+        loop {
+            if let Some(outcome) = queue.done.remove(&ticket) {
+                return outcome;
+            }
+            if !queue.leading && !queue.pending.is_empty() {
+                queue.leading = true;
+                let take = queue.pending.len().min(MAX_BATCH);
+                let batch: Vec<Waiting> = queue.pending.drain(..take).collect();
+                drop(queue);
+                let mut leading = Leading {
+                    batches,
+                    tickets: batch.iter().map(|w| w.ticket).collect(),
+                    finished: false,
+                };
+                let outcomes = if let [alone] = batch.as_slice() {
+                    // Nobody to share with: one statement, no transaction around it.
+                    vec![self.append_row(u64::try_from(alone.first).unwrap_or(1), &alone.document)]
+                } else {
+                    self.append_rows(&batch)
+                };
+                leading.finished = true;
+                queue = batches.queue();
+                for (waiting, outcome) in batch.iter().zip(outcomes) {
+                    queue.done.insert(waiting.ticket, outcome);
+                }
+                queue.leading = false;
+                batches.turn.notify_all();
+                continue;
+            }
+            queue = batches.turn.wait(queue).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Appends `batch` in one transaction, trying again as a whole when another writer takes
+    /// a number first; each append's outcome.
+    fn append_rows(&self, batch: &[Waiting]) -> Vec<Result<u64>> {
+        let what = format!("append {} commits in one transaction", batch.len());
+        let mut created_tables = false;
+        let mut unknown_outcomes = 0;
+        loop {
+            let tried = self.attempt(|connection, sql| {
+                let append = connection.statement(Query::Append, sql)?;
+                let mut transaction = connection.client.transaction()?;
+                let mut numbers = Vec::with_capacity(batch.len());
+                for waiting in batch {
+                    let row =
+                        transaction.query_one(&append, &[&waiting.first, &waiting.document])?;
+                    numbers.push(row.get::<_, i64>(0));
+                }
+                transaction.commit()?;
+                Ok(numbers)
+            });
+            let failure = match tried {
+                Ok(numbers) => {
+                    return numbers
+                        .into_iter()
+                        .map(|n| self.number_from_row(n))
+                        .collect()
+                }
+                Err(failure) => failure,
+            };
+            if failure.code() == Some(&SqlState::UNIQUE_VIOLATION) {
+                tracing::trace!(
+                    appends = batch.len(),
+                    "a batch of appends lost a race; trying again"
+                );
+                continue;
+            }
+            if failure.code() == Some(&SqlState::UNDEFINED_TABLE) && !created_tables {
+                created_tables = true;
+                if let Err(e) = self.ensure_created() {
+                    return each(batch, e);
+                }
+                continue;
+            }
+            if !failure.outcome_unknown() {
+                return each(batch, self.error(&what, failure));
+            }
+            // Whether the transaction landed: its first document says for all of them.
+            unknown_outcomes += 1;
+            tracing::warn!(appends = batch.len(), table = %self.table, error = %failure.describe(), "the connection failed during a batch of appends: looking for its documents to learn its outcome");
+            let unknown = |e: &dyn std::fmt::Display| Error::Backend {
+                backend: BACKEND,
+                message: format!(
+                    "cannot {what} in table {} at {}: the connection failed before the server \
+                     answered ({}), and looking for the documents to learn whether they were \
+                     written failed too ({e}); they may or may not exist",
+                    self.table,
+                    self.address,
+                    failure.describe()
+                ),
+                source: None,
+            };
+            match self.find_document(batch[0].first, &batch[0].document) {
+                Ok(Some(_)) => {
+                    return batch
+                        .iter()
+                        .map(
+                            |waiting| match self.find_document(waiting.first, &waiting.document) {
+                                Ok(Some(number)) => self.number_from_row(number),
+                                Ok(None) => Err(unknown(
+                                    &"a document of the batch was not found although the first was",
+                                )),
+                                Err(e) => Err(unknown(&e)),
+                            },
+                        )
+                        .collect()
+                }
+                Ok(None) if unknown_outcomes < CREATE_ATTEMPTS => {
+                    std::thread::sleep(Duration::from_millis(10 << unknown_outcomes));
+                }
+                Ok(None) => {
+                    return each(batch, self.never_happened(&what, unknown_outcomes, failure))
+                }
+                Err(e) => return each(batch, unknown(&e)),
+            }
+        }
+    }
+
+    /// The number of the commit from `first` on that holds `document`, if any.
+    pub(super) fn find_document(&self, first: i64, document: &[u8]) -> Result<Option<i64>> {
+        self.read(
+            || format!("look for an appended document from commit {first} on"),
+            || None,
+            |connection, sql| {
+                let statement = connection.statement(Query::Find, sql)?;
+                Ok(connection
+                    .client
+                    .query_opt(&statement, &[&first, &document])?
+                    .map(|row| row.get::<_, i64>(0)))
+            },
+        )
+    }
+}
+
+/// `error` for the first append of `batch`, and the same message for the others.
+fn each(batch: &[Waiting], error: Error) -> Vec<Result<u64>> {
+    let message = error.to_string();
+    let mut first = Some(error);
+    batch
+        .iter()
+        .map(|_| {
+            Err(first.take().unwrap_or_else(|| Error::Backend {
+                backend: BACKEND,
+                message: message.clone(),
+                source: None,
+            }))
+        })
+        .collect()
+}
