@@ -12,12 +12,11 @@
 
 use std::collections::HashMap;
 use std::sync::{Condvar, Mutex, MutexGuard};
-use std::time::Duration;
 
 use postgres::error::SqlState;
 
 use super::sql::Query;
-use super::{PostgresStorage, BACKEND, CREATE_ATTEMPTS};
+use super::{PostgresStorage, BACKEND};
 use crate::error::{Error, Result};
 use crate::storage::Storage;
 
@@ -177,58 +176,40 @@ impl PostgresStorage {
             }
             // Whether the transaction landed: its first document says for all of them.
             unknown_outcomes += 1;
-            tracing::warn!(appends = batch.len(), table = %self.table, error = %failure.describe(), "the connection failed during a batch of appends: looking for its documents to learn its outcome");
-            let unknown = |e: &dyn std::fmt::Display| Error::Backend {
-                backend: BACKEND,
-                message: format!(
-                    "cannot {what} in table {} at {}: the connection failed before the server \
-                     answered ({}), and looking for the documents to learn whether they were \
-                     written failed too ({e}); they may or may not exist",
-                    self.table,
-                    self.address,
-                    failure.describe()
-                ),
-                source: None,
-            };
-            match self.find_document(batch[0].first, &batch[0].document) {
-                Ok(Some(_)) => {
-                    return batch
-                        .iter()
-                        .map(
-                            |waiting| match self.find_document(waiting.first, &waiting.document) {
-                                Ok(Some(number)) => self.number_from_row(number),
-                                Ok(None) => Err(unknown(
-                                    &"a document of the batch was not found although the first was",
-                                )),
-                                Err(e) => Err(unknown(&e)),
-                            },
-                        )
-                        .collect()
+            let (first, rest) = batch
+                .split_first()
+                .expect("a batch holds two appends or more");
+            match self.look_for_appended(
+                &what,
+                first.first,
+                &first.document,
+                unknown_outcomes,
+                failure,
+            ) {
+                Ok(Some(landed)) => {
+                    let others = rest.iter().map(|waiting| {
+                        match self.find_document(waiting.first, &waiting.document)? {
+                            Some(number) => self.number_from_row(number),
+                            None => Err(Error::Backend {
+                                backend: BACKEND,
+                                message: format!(
+                                    "cannot {what} in table {} at {}: the batch's transaction \
+                                     landed (its first document is commit {landed}), but \
+                                     another of its documents is not found from commit {} on; \
+                                     read the log's end before writing it again",
+                                    self.table, self.address, waiting.first
+                                ),
+                                source: None,
+                            }),
+                        }
+                    });
+                    return std::iter::once(Ok(landed)).chain(others).collect();
                 }
-                Ok(None) if unknown_outcomes < CREATE_ATTEMPTS => {
-                    std::thread::sleep(Duration::from_millis(10 << unknown_outcomes));
-                }
-                Ok(None) => {
-                    return each(batch, self.never_happened(&what, unknown_outcomes, failure))
-                }
-                Err(e) => return each(batch, unknown(&e)),
+                // Not written: `look_for_appended` paused; the batch is tried again.
+                Ok(None) => {}
+                Err(e) => return each(batch, e),
             }
         }
-    }
-
-    /// The number of the commit from `first` on that holds `document`, if any.
-    pub(super) fn find_document(&self, first: i64, document: &[u8]) -> Result<Option<i64>> {
-        self.read(
-            || format!("look for an appended document from commit {first} on"),
-            || None,
-            |connection, sql| {
-                let statement = connection.statement(Query::Find, sql)?;
-                Ok(connection
-                    .client
-                    .query_opt(&statement, &[&first, &document])?
-                    .map(|row| row.get::<_, i64>(0)))
-            },
-        )
     }
 }
 

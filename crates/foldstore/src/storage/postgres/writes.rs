@@ -219,4 +219,19 @@ impl PostgresStorage {
             }),
         }
     }
+
+    /// The number of the commit from `first` on that holds `document`, if any.
+    pub(super) fn find_document(&self, first: i64, document: &[u8]) -> Result<Option<i64>> {
+        self.read(
+            || format!("look for an appended document from commit {first} on"),
+            || None,
+            |connection, sql| {
+                let statement = connection.statement(Query::Find, sql)?;
+                Ok(connection
+                    .client
+                    .query_opt(&statement, &[&first, &document])?
+                    .map(|row| row.get::<_, i64>(0)))
+            },
+        )
+    }
 }
