@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use serde_json::{json, Value};
 
 use util::{
-    append, commit_json, expected_lines, five_commit_store, logged, run_on, write_commit, TestDir,
+    append, commit_json, events, expected_lines, five_commit_store, logged, run_on, write_commit,
+    TestDir,
 };
 
 /// A store whose commits have chosen times, out of order at the end, with one commit without a
@@ -36,22 +37,6 @@ fn timed_store(dir: &TestDir) -> PathBuf {
         );
     }
     store
-}
-
-/// The (commit, name) pairs `events ARGS` prints.
-fn events(store: &std::path::Path, args: &[&str]) -> Vec<(u64, String)> {
-    let outcome = run_on("events", store, args);
-    outcome.expect_code(0);
-    outcome
-        .json_lines()
-        .iter()
-        .map(|l| {
-            (
-                l["commit"].as_u64().expect("a number"),
-                l["name"].as_str().expect("a name").to_owned(),
-            )
-        })
-        .collect()
 }
 
 #[test]

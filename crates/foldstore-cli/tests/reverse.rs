@@ -8,25 +8,9 @@ use std::fs;
 use serde_json::json;
 
 use util::{
-    append, commit_text, five_commit_store, logged, many_commit_store, run_on, write_commit,
-    TestDir,
+    append, commit_text, events, five_commit_store, logged, many_commit_store, run_on,
+    write_commit, TestDir,
 };
-
-/// The (commit, name) pairs of the lines `events ARGS` prints.
-fn events(store: &std::path::Path, args: &[&str]) -> Vec<(u64, String)> {
-    let outcome = run_on("events", store, args);
-    outcome.expect_code(0);
-    outcome
-        .json_lines()
-        .iter()
-        .map(|l| {
-            (
-                l["commit"].as_u64().expect("a number"),
-                l["name"].as_str().expect("a name").to_owned(),
-            )
-        })
-        .collect()
-}
 
 #[test]
 fn log_reverse_lists_newest_first_across_stretches() {

@@ -136,14 +136,20 @@ mod tests {
     use super::*;
     use crate::workload::{check_folder, member_has_moved};
 
-    #[test]
-    fn the_loops_write_a_store_foldstore_reads() {
-        let dir = tempfile::tempdir().unwrap();
+    /// Twenty events, as values and as the bytes the loops write.
+    fn twenty_events() -> (Vec<Value>, Vec<Vec<u8>>) {
         let values: Vec<Value> = (0..20).map(member_has_moved).collect();
-        let bytes: Vec<Vec<u8>> = values
+        let bytes = values
             .iter()
             .map(|v| serde_json::to_vec(v).unwrap())
             .collect();
+        (values, bytes)
+    }
+
+    #[test]
+    fn the_loops_write_a_store_foldstore_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let (values, bytes) = twenty_events();
         for synced in [false, true] {
             let folder = dir.path().join(format!("bare-{synced}"));
             let measured = append(&folder, &bytes, synced).unwrap();
@@ -165,11 +171,7 @@ mod tests {
     #[test]
     fn the_journal_loop_writes_every_record_in_place() {
         let dir = tempfile::tempdir().unwrap();
-        let values: Vec<Value> = (0..20).map(member_has_moved).collect();
-        let bytes: Vec<Vec<u8>> = values
-            .iter()
-            .map(|v| serde_json::to_vec(v).unwrap())
-            .collect();
+        let (values, bytes) = twenty_events();
         let folder = dir.path().join("in-place");
         let measured = append_in_place(&folder, &bytes).unwrap();
         assert_eq!((measured.commits, measured.events), (20, 20));

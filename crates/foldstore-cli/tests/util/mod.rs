@@ -147,6 +147,22 @@ pub fn run_on(verb: &str, store: &Path, args: &[&str]) -> Outcome {
         .chain(args.iter().map(OsStr::new)))
 }
 
+/// The (commit, name) pairs of the lines `events ARGS` prints, which must succeed.
+pub fn events(store: &Path, args: &[&str]) -> Vec<(u64, String)> {
+    let outcome = run_on("events", store, args);
+    outcome.expect_code(0);
+    outcome
+        .json_lines()
+        .iter()
+        .map(|l| {
+            (
+                l["commit"].as_u64().expect("a number"),
+                l["name"].as_str().expect("a name").to_owned(),
+            )
+        })
+        .collect()
+}
+
 /// Runs `foldstore` with `args` and the environment variables `env` set (and `NO_COLOR`,
 /// `CLICOLOR_FORCE` and `CLICOLOR` removed unless given).
 pub fn run_with_env<I, S>(args: I, env: &[(&str, &str)]) -> Outcome
