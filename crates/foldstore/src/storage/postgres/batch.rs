@@ -1,21 +1,25 @@
 //! Group commit for appends: the appends of one process's writers that arrive while another is
-//! being written go to the server together, as one transaction (one round trip per statement
-//! but one WAL flush at its commit), instead of a transaction each.
+//! being written go to the server together, as one statement (one round trip, one WAL flush),
+//! instead of a transaction each.
 //!
-//! One writer at a time leads: it takes the appends waiting (at most [`MAX_BATCH`]), inserts
+//! One writer at a time leads: it takes the appends waiting (at most [`MAX_BATCH`]) and inserts
+//! them, in one `INSERT ... SELECT ... FROM unnest(...)`, at consecutive numbers from the lowest
+//! free one. When those numbers are not all free (another process took one first, or a commit
+//! lies beyond a gap), the batch is tried again as one transaction with a statement per append,
 //! each at the lowest free number from its own position on (later ones of the batch see the
-//! earlier ones, so they follow each other), and commits. When another process takes a number
-//! first, the transaction fails as a whole and is tried again. When the connection is lost
-//! before the server's answer to the commit, the first document of the batch is looked for:
-//! a transaction lands whole or not at all, so it says whether every other one landed too.
-//! Only documents carrying a commit id are batched: the id makes each one findable.
+//! earlier ones, so they follow each other); a lost race there tries the transaction again.
+//! When the connection is lost before the server's answer, the first document of the batch is
+//! looked for: a statement or transaction lands whole or not at all, so it says whether every
+//! other one landed too. Only documents carrying a commit id are batched: the id makes each one
+//! findable.
 
 use std::collections::HashMap;
 use std::sync::{Condvar, Mutex, MutexGuard};
 
 use postgres::error::SqlState;
 
-use super::sql::Query;
+use super::connection::Connection;
+use super::sql::{Query, Sql};
 use super::{PostgresStorage, BACKEND};
 use crate::error::{Error, Result};
 use crate::storage::Storage;
@@ -135,8 +139,15 @@ impl PostgresStorage {
         let what = format!("append {} commits in one transaction", batch.len());
         let mut created_tables = false;
         let mut unknown_outcomes = 0;
+        // One statement for the whole batch while the numbers after the lowest free one are
+        // free too (the usual case); a statement per append when they are not.
+        let mut one_statement = true;
         loop {
+            let whole = one_statement;
             let tried = self.attempt(|connection, sql| {
+                if whole {
+                    return append_in_one_statement(connection, sql, batch);
+                }
                 let append = connection.statement(Query::Append, sql)?;
                 let mut transaction = connection.client.transaction()?;
                 let mut numbers = Vec::with_capacity(batch.len());
@@ -149,6 +160,11 @@ impl PostgresStorage {
                 Ok(numbers)
             });
             let failure = match tried {
+                Ok(numbers) if numbers.is_empty() => {
+                    // The lowest free number lies below where one of the batch may go.
+                    one_statement = false;
+                    continue;
+                }
                 Ok(numbers) => {
                     return numbers
                         .into_iter()
@@ -158,6 +174,9 @@ impl PostgresStorage {
                 Err(failure) => failure,
             };
             if failure.code() == Some(&SqlState::UNIQUE_VIOLATION) {
+                // Another writer took a number first, or a commit lies beyond a gap: each
+                // append finds its own lowest free number when tried again.
+                one_statement = false;
                 tracing::trace!(
                     appends = batch.len(),
                     "a batch of appends lost a race; trying again"
@@ -211,6 +230,27 @@ impl PostgresStorage {
             }
         }
     }
+}
+
+/// Inserts `batch`'s documents at consecutive numbers from the lowest free one, in one
+/// statement (so one transaction); the numbers in the batch's order, or none when the lowest
+/// free number lies below the position one of them must follow.
+fn append_in_one_statement(
+    connection: &mut Connection,
+    sql: &Sql,
+    batch: &[Waiting],
+) -> std::result::Result<Vec<i64>, postgres::Error> {
+    let lowest = batch.iter().map(|w| w.first).min().unwrap_or(1);
+    let highest = batch.iter().map(|w| w.first).max().unwrap_or(1);
+    let documents: Vec<&[u8]> = batch.iter().map(|w| w.document.as_slice()).collect();
+    let statement = connection.statement(Query::AppendMany, sql)?;
+    let rows = connection
+        .client
+        .query(&statement, &[&lowest, &documents, &highest])?;
+    // Each document's number is the first one plus its position in the batch.
+    let mut numbers: Vec<i64> = rows.iter().map(|row| row.get::<_, i64>(0)).collect();
+    numbers.sort_unstable();
+    Ok(numbers)
 }
 
 /// `error` for the first append of `batch`, and the same message for the others.

@@ -8,7 +8,7 @@
 //! - `connection`: connecting within a time limit, the pool, and what a failure means;
 //! - `schema`: creating the tables and checking those that exist;
 //! - `writes`: inserts, and learning the outcome of those cut off by a lost connection;
-//! - `batch`: appends of one process written together, one transaction a batch (group commit);
+//! - `batch`: appends of one process written together, one statement a batch (group commit);
 //! - `conditional`: conditional appends, checked and inserted in one transaction;
 //! - `watch`: listening for new commits.
 

@@ -12,6 +12,9 @@ pub(super) struct Sql {
     range: String,
     pub(super) last: String,
     pub(super) append: String,
+    /// A batch's documents (`$2`, an array) at consecutive numbers from the lowest free one
+    /// from `$1` on, provided that number is `$3` or more (else nothing is inserted).
+    append_many: String,
     pub(super) find: String,
     modified: String,
     pub(super) commits: String,
@@ -60,6 +63,14 @@ impl Sql {
             last: format!("SELECT max(number) FROM {commits}"),
             append: format!(
                 "INSERT INTO {commits} (number, document) SELECT ({next_free}), $2 RETURNING number"
+            ),
+            append_many: format!(
+                "WITH start AS (SELECT ({next_free}) AS number) \
+                 INSERT INTO {commits} (number, document) \
+                 SELECT start.number + batch.position - 1, batch.document \
+                 FROM start, unnest($2::bytea[]) WITH ORDINALITY AS batch(document, position) \
+                 WHERE start.number >= $3::bigint \
+                 RETURNING number"
             ),
             find: format!(
                 "SELECT number FROM {commits} WHERE number >= $1 AND document = $2 \
@@ -169,6 +180,7 @@ pub(super) enum Query {
     Range,
     Last,
     Append,
+    AppendMany,
     Find,
     Modified,
     Commits,
@@ -191,6 +203,7 @@ impl Query {
             Query::Range => &sql.range,
             Query::Last => &sql.last,
             Query::Append => &sql.append,
+            Query::AppendMany => &sql.append_many,
             Query::Find => &sql.find,
             Query::Modified => &sql.modified,
             Query::Commits => &sql.commits,
