@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::format::Commit;
 use crate::scan::{RawCommit, Scanned};
 use crate::snapshot::Snapshot;
-use crate::storage::{Conflict, COMMIT_ID_HEADER};
+use crate::storage::{Conflict, NewCommit, COMMIT_ID_HEADER};
 use crate::store::Store;
 
 /// How [`Store::copy_to`] copies.
@@ -185,6 +185,28 @@ impl Store {
 /// What a changing copy makes of a commit: other bytes, or `None` to copy it as it is.
 pub(crate) type Change<'a> = Box<dyn FnMut(&Commit) -> Result<Option<Vec<u8>>, CopyError> + 'a>;
 
+/// The most commits, and about the most bytes, read before they are written together.
+const BATCH_COMMITS: usize = 1024;
+const BATCH_BYTES: usize = 8 << 20;
+
+/// Commits read and not yet written.
+#[derive(Default)]
+struct Batch {
+    commits: Vec<Pending>,
+    bytes: usize,
+}
+
+/// A commit read, to be written.
+struct Pending {
+    number: u64,
+    bytes: Vec<u8>,
+    /// It carries a commit id, which the destination is told (guarantee 7).
+    identified: bool,
+    /// The destination listed it before the copy began.
+    there: bool,
+    location: String,
+}
+
 /// One copy under way.
 struct Copying<'a> {
     source: &'a Store,
@@ -225,7 +247,77 @@ impl<'a> Copying<'a> {
         };
         let total = tip + snapshots;
         let already: BTreeSet<u64> = there.commits.iter().copied().collect();
-        for scanned in self.source.raw_commits_at(listing.commits.iter().copied()) {
+        let mut batch = Batch::default();
+        // The commits read before a failure are written before it is returned.
+        let read = self.copy_commits(&listing.commits, &already, tip, total, &mut batch);
+        let written = self.flush(&mut batch, total);
+        read?;
+        written?;
+        if self.change.is_some() {
+            return Ok(self.report);
+        }
+        let snapshots_there: BTreeSet<&(String, u64)> = there.snapshots.iter().collect();
+        for (done, key) in (tip + 1..).zip(&listing.snapshots) {
+            let (name, commit) = (key.0.as_str(), key.1);
+            let location = from.snapshot_location(name, commit);
+            let Some(bytes) = from.read_snapshot(name, commit)? else {
+                return Err(refused(format!(
+                    "{location} disappeared while being copied"
+                )));
+            };
+            let decoded = Snapshot::decode(name, commit, &bytes);
+            let identified = decoded
+                .as_ref()
+                .is_ok_and(|snapshot| snapshot.headers.contains_key(COMMIT_ID_HEADER));
+            let problem = match decoded {
+                Err(e) => Some(format!("snapshot {location} {}", e.problem())),
+                Ok(_) if commit > tip => Some(format!(
+                    "snapshot {location} is labelled with commit {commit}, but the log ends at commit {tip}"
+                )),
+                Ok(_) => None,
+            };
+            if let Some(problem) = problem {
+                if !self.options.force {
+                    return Err(refused(format!("{problem}; every commit is in the destination, and the snapshots listed before this one (use --force to copy damaged files as they are)")));
+                }
+                self.report.damaged.push(location.clone());
+            }
+            let copied = self.put(
+                &bytes,
+                snapshots_there.contains(key),
+                || {
+                    if identified {
+                        to.create_identified_snapshot(name, commit, &bytes)
+                    } else {
+                        to.create_snapshot(name, commit, &bytes)
+                    }
+                },
+                || to.read_snapshot(name, commit),
+                &location,
+                &to.snapshot_location(name, commit),
+            )?;
+            if copied {
+                self.report.snapshots_copied += 1;
+            } else {
+                self.report.snapshots_present += 1;
+            }
+            self.progress(done, total);
+        }
+        Ok(self.report)
+    }
+
+    /// Reads the commits `numbers` of the source and hands them to [`flush`](Self::flush) in
+    /// batches; stops at the first one it may not copy.
+    fn copy_commits(
+        &mut self,
+        numbers: &[u64],
+        already: &BTreeSet<u64>,
+        tip: u64,
+        total: u64,
+        batch: &mut Batch,
+    ) -> Result<(), CopyError> {
+        let from = self.source.storage();
+        for scanned in self.source.raw_commits_at(numbers.iter().copied()) {
             // `identified`: the commit carries a commit id, which the destination is told (guarantee 7).
             let (number, bytes, damage, identified) = match scanned {
                 Scanned::Commit(RawCommit {
@@ -281,78 +373,88 @@ impl<'a> Copying<'a> {
                 }
                 self.report.damaged.push(location.clone());
             }
-            let copied = self.put(
-                &bytes,
-                already.contains(&number),
-                || {
-                    if identified {
-                        to.create_identified_commit(number, &bytes)
-                    } else {
-                        to.create_commit(number, &bytes)
-                    }
-                },
-                || to.read_commit(number),
-                &location,
-                &to.commit_location(number),
-            )?;
-            if copied {
-                self.report.commits_copied += 1;
-            } else {
-                self.report.commits_present += 1;
+            batch.bytes += bytes.len();
+            batch.commits.push(Pending {
+                number,
+                bytes,
+                identified,
+                there: already.contains(&number),
+                location,
+            });
+            if batch.commits.len() >= BATCH_COMMITS || batch.bytes >= BATCH_BYTES {
+                self.flush(batch, total)?;
             }
-            self.progress(number, total);
         }
-        if self.change.is_some() {
-            return Ok(self.report);
+        Ok(())
+    }
+
+    /// Writes the commits of `batch` that the destination lacks, together (see
+    /// [`Storage::create_commits`]), after checking that those it listed hold the same bytes:
+    /// when one does not, only the commits before it are written.
+    fn flush(&mut self, batch: &mut Batch, total: u64) -> Result<(), CopyError> {
+        let to = self.destination.storage();
+        let commits = std::mem::take(&mut batch.commits);
+        batch.bytes = 0;
+        let mut refusal = None;
+        let mut end = commits.len();
+        for (at, pending) in commits.iter().enumerate().filter(|(_, p)| p.there) {
+            let taken = Err(Conflict {
+                commit: pending.number,
+            });
+            if let Err(error) = self.put_commit(pending, taken) {
+                (refusal, end) = (Some(error), at);
+                break;
+            }
+            self.progress(pending.number, total);
         }
-        let snapshots_there: BTreeSet<&(String, u64)> = there.snapshots.iter().collect();
-        for (done, key) in (tip + 1..).zip(&listing.snapshots) {
-            let (name, commit) = (key.0.as_str(), key.1);
-            let location = from.snapshot_location(name, commit);
-            let Some(bytes) = from.read_snapshot(name, commit)? else {
+        let fresh: Vec<&Pending> = commits[..end].iter().filter(|p| !p.there).collect();
+        if !fresh.is_empty() {
+            let new: Vec<NewCommit<'_>> = fresh
+                .iter()
+                .map(|pending| NewCommit {
+                    number: pending.number,
+                    document: &pending.bytes,
+                    identified: pending.identified,
+                })
+                .collect();
+            let outcomes = to.create_commits(&new)?;
+            if outcomes.len() != fresh.len() {
                 return Err(refused(format!(
-                    "{location} disappeared while being copied"
+                    "the destination gave {} outcomes for {} commits created together; copy again",
+                    outcomes.len(),
+                    fresh.len()
                 )));
-            };
-            let decoded = Snapshot::decode(name, commit, &bytes);
-            let identified = decoded
-                .as_ref()
-                .is_ok_and(|snapshot| snapshot.headers.contains_key(COMMIT_ID_HEADER));
-            let problem = match decoded {
-                Err(e) => Some(format!("snapshot {location} {}", e.problem())),
-                Ok(_) if commit > tip => Some(format!(
-                    "snapshot {location} is labelled with commit {commit}, but the log ends at commit {tip}"
-                )),
-                Ok(_) => None,
-            };
-            if let Some(problem) = problem {
-                if !self.options.force {
-                    return Err(refused(format!("{problem}; every commit is in the destination, and the snapshots listed before this one (use --force to copy damaged files as they are)")));
-                }
-                self.report.damaged.push(location.clone());
             }
-            let copied = self.put(
-                &bytes,
-                snapshots_there.contains(key),
-                || {
-                    if identified {
-                        to.create_identified_snapshot(name, commit, &bytes)
-                    } else {
-                        to.create_snapshot(name, commit, &bytes)
-                    }
-                },
-                || to.read_snapshot(name, commit),
-                &location,
-                &to.snapshot_location(name, commit),
-            )?;
-            if copied {
-                self.report.snapshots_copied += 1;
-            } else {
-                self.report.snapshots_present += 1;
+            for (pending, outcome) in fresh.into_iter().zip(outcomes) {
+                self.put_commit(pending, outcome)?;
+                self.progress(pending.number, total);
             }
-            self.progress(done, total);
         }
-        Ok(self.report)
+        refusal.map_or(Ok(()), Err)
+    }
+
+    /// Counts a commit created (`outcome` is `Ok`), or checks that the one there holds the
+    /// same bytes.
+    fn put_commit(
+        &mut self,
+        pending: &Pending,
+        outcome: std::result::Result<(), Conflict>,
+    ) -> Result<(), CopyError> {
+        let to = self.destination.storage();
+        let copied = self.put(
+            &pending.bytes,
+            false,
+            || Ok(outcome),
+            || to.read_commit(pending.number),
+            &pending.location,
+            &to.commit_location(pending.number),
+        )?;
+        if copied {
+            self.report.commits_copied += 1;
+        } else {
+            self.report.commits_present += 1;
+        }
+        Ok(())
     }
 
     /// Writes a document (`bytes`, from `source`) at `destination` with `create`, unless it is

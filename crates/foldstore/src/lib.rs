@@ -124,8 +124,8 @@ pub use storage::ObjectStorage;
 pub use storage::PostgresStorage;
 pub use storage::{
     validate_snapshot_name, CommitCheck, Conflict, Created, Durability, JournalStorage, Leftover,
-    Listing, LooseStorage, MemoryStorage, SnapshotsFound, Storage, Watch, COMMIT_ID_HEADER,
-    MAX_DOCUMENT_BYTES,
+    Listing, LooseStorage, MemoryStorage, NewCommit, SnapshotsFound, Storage, Watch,
+    COMMIT_ID_HEADER, MAX_DOCUMENT_BYTES,
 };
 pub use store::{Block, HeaderFactory, Layout, Store, StoreBuilder};
 pub use subscribe::{Start, Subscription, DEFAULT_POLL_INTERVAL};

@@ -47,6 +47,18 @@ pub struct Conflict {
     pub commit: u64,
 }
 
+/// A commit to create together with others (see [`Storage::create_commits`]).
+#[derive(Clone, Copy, Debug)]
+pub struct NewCommit<'a> {
+    /// Its number.
+    pub number: u64,
+    /// Its document.
+    pub document: &'a [u8],
+    /// Whether the document carries a unique id in its [`COMMIT_ID_HEADER`] header (as the
+    /// `*_identified_*` methods).
+    pub identified: bool,
+}
+
 impl fmt::Display for Conflict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -339,6 +351,34 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// As [`create_commit`](Storage::create_commit).
     fn create_identified_commit(&self, number: u64, document: &[u8]) -> Created {
         self.create_commit(number, document)
+    }
+
+    /// Creates each of `commits` unless its number is taken, as
+    /// [`create_commit`](Storage::create_commit) (or
+    /// [`create_identified_commit`](Storage::create_identified_commit)) one after another
+    /// would; the outcome of each, in order. What a copy into an empty store does.
+    ///
+    /// The default creates them one by one. PostgreSQL creates them in one transaction (a
+    /// `COPY` into a temporary table, then one `INSERT`), one round trip and one flush instead
+    /// of one each.
+    ///
+    /// # Errors
+    /// As [`create_commit`](Storage::create_commit). The commits before the one that failed
+    /// may have been created (by the default, one by one); creating them again finds them.
+    fn create_commits(
+        &self,
+        commits: &[NewCommit<'_>],
+    ) -> Result<Vec<std::result::Result<(), Conflict>>> {
+        commits
+            .iter()
+            .map(|commit| {
+                if commit.identified {
+                    self.create_identified_commit(commit.number, commit.document)
+                } else {
+                    self.create_commit(commit.number, commit.document)
+                }
+            })
+            .collect()
     }
 
     /// [`append_commit`](Storage::append_commit) for a document that carries a unique id in its

@@ -8,11 +8,13 @@
 
 #![cfg(feature = "postgres")]
 mod basics;
+mod batches;
 #[path = "../common/mod.rs"]
 mod common;
 #[path = "../common/postgres.rs"]
 mod pg_server;
 mod processes;
+mod proxy;
 mod setup;
 mod tables;
 mod throughput;

@@ -8,11 +8,13 @@
 //! - `connection`: connecting within a time limit, the pool, and what a failure means;
 //! - `schema`: creating the tables and checking those that exist;
 //! - `writes`: inserts, and learning the outcome of those cut off by a lost connection;
+//! - `bulk`: many commits created in one transaction (what a copy into PostgreSQL does);
 //! - `batch`: appends of one process written together, one statement a batch (group commit);
 //! - `conditional`: conditional appends, checked and inserted in one transaction;
 //! - `watch`: listening for new commits.
 
 mod batch;
+mod bulk;
 mod conditional;
 mod config;
 mod connection;
@@ -34,7 +36,7 @@ use self::schema::SchemaOutcome;
 use self::sql::{quote, Query, Sql};
 use super::{
     check_commit_number, validate_snapshot_name, CommitCheck, Conflict, Created, Listing,
-    SnapshotsFound, Storage, Watch,
+    NewCommit, SnapshotsFound, Storage, Watch,
 };
 use crate::error::{Error, Result};
 
@@ -396,6 +398,14 @@ impl Storage for PostgresStorage {
     /// connection is lost.
     fn append_identified_commit(&self, first: u64, document: &[u8]) -> Result<u64> {
         self.append_batched(first, document)
+    }
+
+    /// In one transaction: a `COPY` into a temporary table, then one `INSERT`.
+    fn create_commits(
+        &self,
+        commits: &[NewCommit<'_>],
+    ) -> Result<Vec<std::result::Result<(), Conflict>>> {
+        self.create_rows(commits)
     }
 
     /// In one transaction per try: the commits from `first` on read and checked, the commit

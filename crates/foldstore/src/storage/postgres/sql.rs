@@ -15,6 +15,12 @@ pub(super) struct Sql {
     /// A batch's documents (`$2`, an array) at consecutive numbers from the lowest free one
     /// from `$1` on, provided that number is `$3` or more (else nothing is inserted).
     append_many: String,
+    /// The connection's temporary table for [`bulk`](super::bulk) creates, made if missing.
+    pub(super) bulk_table: String,
+    /// A binary `COPY` into that table.
+    pub(super) bulk_copy: String,
+    /// Its rows into the commits table where their numbers are free; those created.
+    pub(super) bulk_insert: String,
     pub(super) find: String,
     modified: String,
     pub(super) commits: String,
@@ -71,6 +77,16 @@ impl Sql {
                  FROM start, unnest($2::bytea[]) WITH ORDINALITY AS batch(document, position) \
                  WHERE start.number >= $3::bigint \
                  RETURNING number"
+            ),
+            bulk_table: "CREATE TEMPORARY TABLE IF NOT EXISTS foldstore_bulk \
+                 (number bigint, document bytea) ON COMMIT DELETE ROWS"
+                .to_owned(),
+            bulk_copy: "COPY pg_temp.foldstore_bulk (number, document) FROM STDIN BINARY"
+                .to_owned(),
+            bulk_insert: format!(
+                "INSERT INTO {commits} (number, document) \
+                 SELECT number, document FROM pg_temp.foldstore_bulk \
+                 ON CONFLICT (number) DO NOTHING RETURNING number"
             ),
             find: format!(
                 "SELECT number FROM {commits} WHERE number >= $1 AND document = $2 \
