@@ -93,8 +93,8 @@ struct Args {
     /// Commits of the synced append runs (default 2000; 500 with --quick).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(100..))]
     synced_commits: Option<u64>,
-    /// Commits of the journal of the long replay, its peak memory and the model opening
-    /// (default 1000000; 100000 with --quick).
+    /// Commits of the journal of the long replay, its peak memory, the model opening and the
+    /// tail read (default 1000000; 100000 with --quick).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(20_000..))]
     replay_commits: Option<u64>,
     /// Decisions of the decisions table (default 2000; 500 with --quick).
@@ -113,7 +113,7 @@ struct Args {
     /// Run only these tables (comma-separated ids, as the JSON report names them:
     /// append_no_sync, append_synced, replay, journal_synced_single, journal_synced_threads,
     /// journal_synced_processes, journal_replay_long, journal_replay_memory,
-    /// journal_model_open, journal_decisions); default: all.
+    /// journal_model_open, journal_tail_read, journal_decisions); default: all.
     #[arg(long, value_name = "IDS", value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(TABLE_IDS))]
     only: Vec<String>,
     /// Work in a new folder inside DIR, removed afterwards (default: the system's temporary
@@ -244,6 +244,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
         "journal_replay_long",
         "journal_replay_memory",
         "journal_model_open",
+        "journal_tail_read",
     ];
     if long_tables.iter().any(|id| wanted(id)) {
         let long = bench.work.join("long-journal");
@@ -260,6 +261,9 @@ fn run(args: &Args) -> anyhow::Result<()> {
         }
         if wanted("journal_model_open") {
             tables.push(bench.measure(bench.journal_model_open(&long, replay_commits)?)?);
+        }
+        if wanted("journal_tail_read") {
+            tables.push(bench.measure(bench.journal_tail_read(&long, replay_commits)?)?);
         }
     }
 
@@ -404,6 +408,18 @@ fn targets(commits: u64, replay_commits: u64) -> Vec<Target> {
             bound: Bound::AtMost(2.0),
         },
         Target {
+            what: format!(
+                "journal tail read, a new store and its last {} commits: time at {} commits / at {} commits",
+                ours::TAIL,
+                thousands(replay_commits as f64),
+                thousands(SMALL_MODEL as f64)
+            ),
+            table: "journal_tail_read".to_owned(),
+            row: LONG,
+            against: None,
+            bound: Bound::AtMost(2.0),
+        },
+        Target {
             what: "journal decisions, 8 threads, each its own accounts: / one thread".to_owned(),
             table: "journal_decisions".to_owned(),
             row: "threads-8",
@@ -422,7 +438,7 @@ fn targets(commits: u64, replay_commits: u64) -> Vec<Target> {
 }
 
 /// The tables `--only` can name (the appends without syncs are one name for both sizes).
-const TABLE_IDS: [&str; 10] = [
+const TABLE_IDS: [&str; 11] = [
     "append_no_sync",
     "append_synced",
     "replay",
@@ -432,6 +448,7 @@ const TABLE_IDS: [&str; 10] = [
     "journal_replay_long",
     "journal_replay_memory",
     "journal_model_open",
+    "journal_tail_read",
     "journal_decisions",
 ];
 

@@ -365,6 +365,35 @@ pub fn open_members(folder: &Path) -> anyhow::Result<Measured> {
     Ok(Measured::new(position, 0, seconds))
 }
 
+/// The commits `foldstore log --from TIP-9` shows: the last ten.
+pub const TAIL: u64 = 10;
+
+/// A new store on the journal at `folder` reads its last [`TAIL`] commits, decoded (what
+/// `foldstore log --from N` does before printing).
+///
+/// # Errors
+/// When the journal cannot be opened or read, or holds fewer commits.
+pub fn read_tail(folder: &Path) -> anyhow::Result<Measured> {
+    let started = Instant::now();
+    let store = (JOURNAL.open)(folder, Durability::default())?;
+    let tip = store.tip()?;
+    let first = tip.saturating_sub(TAIL - 1).max(1);
+    let mut events = 0;
+    let mut read = 0;
+    for commit in store.commits(first..=tip) {
+        events += commit?.events().len() as u64;
+        read += 1;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    if read != TAIL.min(tip) {
+        bail!(
+            "read {read} commits from {first} to {tip} of {}",
+            folder.display()
+        );
+    }
+    Ok(Measured::new(read, events, seconds))
+}
+
 /// The peak resident memory of this process so far (`VmHWM` of `/proc/self/status`).
 ///
 /// # Errors

@@ -674,4 +674,30 @@ impl Bench<'_> {
         spec.rounds = Some(self.rounds.max(MODEL_ROUNDS));
         Ok(spec)
     }
+
+    /// (i): a new store reads the last ten commits of the long journal and of a short one.
+    pub fn journal_tail_read<'a>(
+        &'a self,
+        journal: &'a Path,
+        commits: u64,
+    ) -> anyhow::Result<Spec<'a>> {
+        let small = self.work.join("tail-journal");
+        if !small.exists() {
+            ours::build_journal(&small, SMALL_MODEL, 1)?;
+        }
+        let what = format!("new Store, its last {} commits read", ours::TAIL);
+        let programs = short_and_long((small, SMALL_MODEL), (journal, commits), &what, |path| {
+            ours::read_tail(path)
+        });
+        let title = format!(
+            "(i) journal, the newest commits (what `foldstore log --from TIP-9` reads): a new store reads the last {} commits of a journal of {} commits and of one of {}",
+            ours::TAIL,
+            thousands(commits as f64),
+            thousands(SMALL_MODEL as f64)
+        );
+        let reading = Reading::against_short(Quantity::Seconds);
+        let mut spec = Spec::new("journal_tail_read", title, commits, reading, programs);
+        spec.rounds = Some(self.rounds.max(MODEL_ROUNDS));
+        Ok(spec)
+    }
 }
