@@ -1,12 +1,17 @@
 //! `foldstore serve`: the store over HTTP, as a JSON API (see docs/api.md).
 //!
 //! The rooms: `auth` (the token and who may do what), `error` (errors as JSON with a fitting
-//! status), `read` (commits, events, stats, verify), `write` (appends), `stream` (new commits
-//! as Server-Sent Events). The library does the work through its async API
+//! status), `read` (commits, events, stats, verify), `browse` (the filtered log, raw bytes),
+//! `insight` (chart, schema, health, and the cache of whole-store reports), `write`
+//! (appends), `stream` (new commits as Server-Sent Events), `page` (the web page and the
+//! security headers). The library does the work through its async API
 //! (`foldstore::asynchronous`), whose blocking reads run on tokio's blocking threads.
 
 mod auth;
+mod browse;
 mod error;
+mod insight;
+mod page;
 mod read;
 mod stream;
 mod write;
@@ -68,6 +73,8 @@ pub struct Shared {
     pub access: Arc<Access>,
     /// The last commit of the log, as it grows (see [`stream::watch_tip`]).
     pub tips: tokio::sync::watch::Receiver<u64>,
+    /// Whole-store reports, kept until the log grows.
+    pub cache: Arc<insight::Cache>,
 }
 
 /// Serves the store until interrupted.
@@ -110,6 +117,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             store,
             access,
             tips,
+            cache: Arc::default(),
         },
     ))?;
     Ok(ExitCode::SUCCESS)
@@ -120,9 +128,15 @@ pub fn router(shared: Shared) -> Router {
     let limited = Router::new()
         .route("/api/commits", get(read::commits).post(write::append))
         .route("/api/commits/{number}", get(read::commit))
+        .route("/api/commits/{number}/raw", get(browse::raw))
         .route("/api/events", get(read::events))
         .route("/api/stats", get(read::stats))
         .route("/api/verify", get(read::verify))
+        .route("/api/chart", get(insight::chart))
+        .route("/api/schema", get(insight::schema))
+        .route("/api/health", get(insight::health))
+        .route("/", get(page::index))
+        .route("/page/{file}", get(page::file))
         .layer(axum::middleware::from_fn(error::time_limit));
     Router::new()
         .route("/api/stream", get(stream::follow))
@@ -133,6 +147,7 @@ pub fn router(shared: Shared) -> Router {
             auth::check,
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(page::secure))
         .with_state(shared)
 }
 
