@@ -4,7 +4,7 @@
 
 import { el, api, hashFor, commitLink, timeOf, names, table, row, count } from "./dom.js";
 
-const LIMIT = 50;
+const DEFAULT_LIMIT = 50;
 const FILTERS = ["name", "tag", "header", "since", "until", "text"];
 
 function filtersOf(params) {
@@ -52,6 +52,8 @@ function filterForm(filters) {
 
 export async function logView(target, params) {
   const filters = filtersOf(params);
+  const asked = Number(params.get("limit"));
+  const LIMIT = Number.isInteger(asked) && asked >= 1 && asked <= 1000 ? asked : DEFAULT_LIMIT;
   const filtered = Object.keys(filters).length > 0;
   const to = params.get("to");
   const extra = { order: "newest", limit: String(LIMIT) };
@@ -59,7 +61,7 @@ export async function logView(target, params) {
   const page = await api(`/api/commits?${query(filters, extra)}`);
   const commits = page.commits;
   const top = commits.length ? commits[0].number : page.scanned ? page.scanned.to : page.tip;
-  const here = (more) => hashFor("log", { ...filters, ...more });
+  const here = (more) => hashFor("log", { ...filters, limit: LIMIT === DEFAULT_LIMIT ? "" : LIMIT, ...more });
 
   const newer = async () => {
     if (!filtered) {
