@@ -14,7 +14,7 @@ use args::{parse_commits, parse_event_name, parse_header_to_write};
 pub use args::{
     BadCommandLine, BoundaryArgs, CommitArg, Commits, LayoutArg, RangeArgs, ScanArgs, TimeArgs,
 };
-pub use bench::{BenchDurability, BenchWorkload};
+pub use bench::{BenchDurability, BenchServe, BenchWorkload};
 
 const AFTER_HELP: &str = "\
 Examples:

@@ -8,6 +8,7 @@
 //! (`foldstore::asynchronous`), whose blocking reads run on tokio's blocking threads.
 
 mod auth;
+pub mod bench;
 mod browse;
 mod error;
 mod insight;
@@ -104,12 +105,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let store = write::open_for_serving(&args.store)?;
     // A folder that does not exist is refused, as by the other verbs that read.
     drop(open_existing(&args.store)?);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_stack_size(THREAD_STACK)
-        .thread_name("foldstore-serve")
-        .build()
-        .context("cannot start the server's threads")?;
+    let runtime = runtime()?;
     let tips = stream::watch_tip(store.store())?;
     runtime.block_on(serve(
         args.listen,
@@ -121,6 +117,16 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         },
     ))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The server's threads: tokio's, with room for deep JSON.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(THREAD_STACK)
+        .thread_name("foldstore-serve")
+        .build()
+        .context("cannot start the server's threads")
 }
 
 /// The routes, with their limits.
