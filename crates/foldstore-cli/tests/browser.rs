@@ -8,57 +8,19 @@
 
 mod util;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use foldstore::{Event, Store};
 use serde_json::{json, Value};
+use util::server::Server;
 use util::{TestDir, FOLDSTORE};
 
 /// How long the page may take to show what a test waits for.
 const PATIENCE: Duration = Duration::from_secs(15);
-
-/// A running `foldstore serve`, killed when dropped.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    fn start(store: &Path) -> Server {
-        let mut child = Command::new(FOLDSTORE)
-            .arg("serve")
-            .arg(store)
-            .args(["--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start foldstore serve");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("its output"))
-            .read_line(&mut line)
-            .expect("read the address");
-        let start = line
-            .find("http://")
-            .unwrap_or_else(|| panic!("no address in {line:?}"));
-        let base = line[start..].split_whitespace().next().unwrap().to_owned();
-        Server { child, base }
-    }
-
-    fn url(&self, hash: &str) -> String {
-        format!("{}/{hash}", self.base)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A headless Chromium session, with the chromedriver started for it (if any), stopped when
 /// dropped.
@@ -206,10 +168,12 @@ fn fixture(dir: &TestDir) -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lists_the_log_and_pages_back_and_forth() {
-    let Some(client) = browser().await else { return };
+    let Some(client) = browser().await else {
+        return;
+    };
     let dir = TestDir::new();
-    let server = Server::start(&fixture(&dir));
-    client.goto(&server.url("#/log?limit=10")).await.unwrap();
+    let server = Server::start(&fixture(&dir), &[], None);
+    client.goto(&server.url("/#/log?limit=10")).await.unwrap();
     until(&client, &ready("log"), &"ready".into()).await;
     until(&client, LOG_ROWS, &range(18, 27)).await;
     click(&client, "#older").await;
@@ -235,12 +199,17 @@ async fn lists_the_log_and_pages_back_and_forth() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn filters_by_event_name_and_text() {
-    let Some(client) = browser().await else { return };
+    let Some(client) = browser().await else {
+        return;
+    };
     let dir = TestDir::new();
-    let server = Server::start(&fixture(&dir));
-    client.goto(&server.url("#/log")).await.unwrap();
+    let server = Server::start(&fixture(&dir), &[], None);
+    client.goto(&server.url("/#/log")).await.unwrap();
     until(&client, &ready("log"), &"ready".into()).await;
-    let name = client.find(Locator::Css("#filters input[name=name]")).await.unwrap();
+    let name = client
+        .find(Locator::Css("#filters input[name=name]"))
+        .await
+        .unwrap();
     // The original's rule: MemberHasMoved is memberHasMoved.
     name.send_keys("MemberHasMoved").await.unwrap();
     click(&client, "#apply-filters").await;
@@ -248,25 +217,34 @@ async fn filters_by_event_name_and_text() {
     let status = "return document.querySelector('#log-status').textContent;";
     let shown = client.execute(status, vec![]).await.unwrap();
     assert!(
-        shown.as_str().unwrap().contains("2 matching in commits 27–1"),
+        shown
+            .as_str()
+            .unwrap()
+            .contains("2 matching in commits 27–1"),
         "{shown}"
     );
     // Text in data, at the server; with the name filter gone.
-    client.goto(&server.url("#/log?text=second%20STAR")).await.unwrap();
+    client
+        .goto(&server.url("/#/log?text=second%20STAR"))
+        .await
+        .unwrap();
     until(&client, LOG_ROWS, &json!([3])).await;
     client.client.clone().close().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn opens_a_commit_with_its_headers_events_and_bytes() {
-    let Some(client) = browser().await else { return };
+    let Some(client) = browser().await else {
+        return;
+    };
     let dir = TestDir::new();
-    let server = Server::start(&fixture(&dir));
-    client.goto(&server.url("#/log")).await.unwrap();
+    let server = Server::start(&fixture(&dir), &[], None);
+    client.goto(&server.url("/#/log")).await.unwrap();
     until(&client, LOG_ROWS, &range(1, 27)).await;
     click(&client, "#log-table tr[data-commit='3'] a.commit-link").await;
     until(&client, &ready("commit"), &"ready".into()).await;
-    let event = "return [...document.querySelectorAll('#events .event-name')].map((n) => n.textContent);";
+    let event =
+        "return [...document.querySelectorAll('#events .event-name')].map((n) => n.textContent);";
     until(&client, event, &json!(["memberHasMoved"])).await;
     let data = "return JSON.parse(document.querySelector('#events pre.data').textContent);";
     until(
@@ -285,11 +263,13 @@ async fn opens_a_commit_with_its_headers_events_and_bytes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_mode_shows_a_commit_of_another_process_within_a_second() {
-    let Some(client) = browser().await else { return };
+    let Some(client) = browser().await else {
+        return;
+    };
     let dir = TestDir::new();
     let store = fixture(&dir);
-    let server = Server::start(&store);
-    client.goto(&server.url("#/live")).await.unwrap();
+    let server = Server::start(&store, &[], None);
+    client.goto(&server.url("/#/live")).await.unwrap();
     until(&client, &ready("live"), &"ready".into()).await;
     let open = "return document.querySelector('#main .view').dataset.live || null;";
     until(&client, open, &"open".into()).await;
@@ -315,7 +295,9 @@ const HOSTILE_NAME: &str = "<img src=x onerror=\"window.pwned=1\">";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_names_headers_and_data_show_as_text() {
-    let Some(client) = browser().await else { return };
+    let Some(client) = browser().await else {
+        return;
+    };
     let dir = TestDir::new();
     let path = dir.join("store");
     let store = Store::open(&path).unwrap();
@@ -327,16 +309,18 @@ async fn hostile_names_headers_and_data_show_as_text() {
         ))
         .unwrap();
     store.log(&Event::new("red\u{1b}[31malert")).unwrap();
-    let server = Server::start(&path);
+    let server = Server::start(&path, &[], None);
     for view in ["#/log", "#/commit/1", "#/chart", "#/shapes"] {
-        client.goto(&server.url(view)).await.unwrap();
+        client.goto(&server.url(&format!("/{view}"))).await.unwrap();
         let name = view.split('/').nth(1).unwrap();
         let name = if name == "shapes" { "shapes" } else { name };
         until(&client, &ready(name), &"ready".into()).await;
-        let injected = "return [document.querySelectorAll('#main img, #main script, #main b').length, \
+        let injected =
+            "return [document.querySelectorAll('#main img, #main script, #main b').length, \
             window.pwned === undefined];";
         until(&client, injected, &json!([0, true])).await;
-        let names = "return [...document.querySelectorAll('#main .name')].map((n) => n.textContent)\
+        let names =
+            "return [...document.querySelectorAll('#main .name')].map((n) => n.textContent)\
             .filter((t) => t.includes('img') || t.includes('alert'));";
         let shown = client.execute(names, vec![]).await.unwrap();
         let shown: Vec<&str> = shown
@@ -359,7 +343,7 @@ async fn hostile_names_headers_and_data_show_as_text() {
             .unwrap();
         assert!(visible.is_displayed().await.unwrap(), "{view}");
     }
-    client.goto(&server.url("#/commit/1")).await.unwrap();
+    client.goto(&server.url("/#/commit/1")).await.unwrap();
     let data = "return document.querySelector('#events pre.data').textContent;";
     until(
         &client,
@@ -367,5 +351,104 @@ async fn hostile_names_headers_and_data_show_as_text() {
         &"{\n  \"<script>window.pwned=2</script>\": \"<b>bold</b>\"\n}".into(),
     )
     .await;
+    client.client.clone().close().await.unwrap();
+}
+
+/// A store for the pictures of the docs: 600 commits over three hours, busier in the middle,
+/// of the membership events, with a snapshot-free health.
+fn picture_store(dir: &TestDir) -> PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let path = dir.join("members");
+    let next = Arc::new(AtomicU64::new(0));
+    let clock = next.clone();
+    let start = humantime::parse_rfc3339("2026-12-05T09:00:00Z").unwrap();
+    let store = Store::builder(&path)
+        .headers(move || {
+            let k = clock.load(Ordering::SeqCst) as f64;
+            // Denser in the middle: the k-th commit's minute grows slowly there.
+            let minute = 90.0 + 90.0 * ((k / 600.0) * 2.0 - 1.0).powi(3);
+            let at = start + Duration::from_secs_f64(minute * 60.0);
+            let mut headers = serde_json::Map::new();
+            headers.insert(
+                "time".to_owned(),
+                humantime::format_rfc3339_millis(at).to_string().into(),
+            );
+            headers.insert(
+                "user".to_owned(),
+                ["ada", "grace", "linus"][k as usize % 3].into(),
+            );
+            headers
+        })
+        .open()
+        .unwrap();
+    store.ensure_folder().unwrap();
+    let cities = ["Oslo", "Bergen", "Rykkinn", "Tromsø", "Trondheim"];
+    for k in 0..600u64 {
+        next.store(k, std::sync::atomic::Ordering::SeqCst);
+        let member = format!("member {}", k % 97);
+        let city = cities[(k % 5) as usize];
+        let event = match k % 7 {
+            0 | 3 | 5 => Event::with_data(
+                "newMemberRegistered",
+                json!({"member": {"name": member, "address": {"street": format!("{k} Storgata"), "city": city}, "membershipLevel": "gold"}}),
+            ),
+            1 | 4 => Event::with_data(
+                "memberHasMoved",
+                json!({"name": member, "address": {"street": format!("{k} Kirkeveien"), "city": city}}),
+            ),
+            2 => Event::with_data(
+                "addressCorrected",
+                json!({"name": member, "address": format!("{k} Fjordvegen, {city}")}),
+            ),
+            _ => Event::with_data("membershipEnded", json!({"name": member})),
+        };
+        store
+            .log(&event.tagged([format!("member:{}", k % 97)]))
+            .unwrap();
+    }
+    path
+}
+
+/// Takes the pictures of docs/images/ (run by hand: `cargo test -p foldstore-cli --test
+/// browser -- --ignored pictures`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "writes docs/images/; run by hand when the page changes"]
+async fn pictures() {
+    let Some(client) = browser().await else {
+        return;
+    };
+    let dir = TestDir::new();
+    let server = Server::start(&picture_store(&dir), &[], None);
+    let images = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/images");
+    std::fs::create_dir_all(&images).unwrap();
+    // Health with snapshots: the original package's store.
+    let original = Server::start(&fixture(&dir), &[], None);
+    for (server, hash, view, file) in [
+        (&server, "#/log?limit=25", "log", "web-log.png"),
+        (
+            &server,
+            "#/log?name=memberHasMoved&text=oslo",
+            "log",
+            "web-log-filtered.png",
+        ),
+        (&server, "#/commit/598", "commit", "web-commit.png"),
+        (&server, "#/chart?from=1", "chart", "web-chart.png"),
+        (&original, "#/health", "health", "web-health.png"),
+        (&server, "#/shapes", "shapes", "web-shapes.png"),
+    ] {
+        client.goto(&server.url(&format!("/{hash}"))).await.unwrap();
+        until(&client, &ready(view), &"ready".into()).await;
+        if view == "commit" {
+            click(&client, "#show-raw").await;
+            until(
+                &client,
+                "return document.querySelector('#raw') !== null;",
+                &true.into(),
+            )
+            .await;
+        }
+        let png = client.screenshot().await.unwrap();
+        std::fs::write(images.join(file), png).unwrap();
+    }
     client.client.clone().close().await.unwrap();
 }

@@ -204,7 +204,12 @@ impl Connection {
     }
 
     /// A request's status and its body (read by its `Content-Length`).
-    fn call(&mut self, method: &str, path: &str, body: Option<&str>) -> anyhow::Result<(u16, Value)> {
+    fn call(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> anyhow::Result<(u16, Value)> {
         let status = self.send(method, path, body)?;
         let mut length = 0usize;
         loop {
@@ -245,20 +250,30 @@ fn paging(
     let mut connection = Connection::open(address)?;
     // One request first, so that the first timed one does not open the journal's files.
     connection.call("GET", "/api/commits?limit=1", None)?;
-    timings.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+    timings
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clear();
     let mut client = Vec::new();
     for i in 0..options.requests {
         let to = options.page_at.saturating_sub(i * PAGE).max(1);
         let started = Instant::now();
-        let (status, page) =
-            connection.call("GET", &format!("/api/commits?order=newest&limit={PAGE}&to={to}"), None)?;
+        let (status, page) = connection.call(
+            "GET",
+            &format!("/api/commits?order=newest&limit={PAGE}&to={to}"),
+            None,
+        )?;
         client.push(started.elapsed());
         let first = page["commits"][0]["number"].as_u64();
         if status != 200 || first != Some(to) {
             bail!("the page up to commit {to} came back as {status} starting at {first:?}");
         }
     }
-    let server = std::mem::take(&mut *timings.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+    let server = std::mem::take(
+        &mut *timings
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
     Ok(json!({
         "journal": journal.display().to_string(),
         "commits": options.commits,
@@ -327,7 +342,11 @@ fn followers(runtime: &tokio::runtime::Runtime, options: &BenchServe) -> anyhow:
     }
     let all = started.elapsed();
     if let Some(first) = failures.first() {
-        bail!("{} of {} followers failed; the first: {first}", failures.len(), options.followers);
+        bail!(
+            "{} of {} followers failed; the first: {first}",
+            failures.len(),
+            options.followers
+        );
     }
     Ok(json!({
         "followers": options.followers,
@@ -369,7 +388,9 @@ fn appends(runtime: &tokio::runtime::Runtime, options: &BenchServe) -> anyhow::R
         })
         .collect();
     for handle in handles {
-        handle.join().map_err(|_| anyhow!("a client's thread panicked"))??;
+        handle
+            .join()
+            .map_err(|_| anyhow!("a client's thread panicked"))??;
     }
     let elapsed = started.elapsed();
     let tip = Store::open(&folder.path)?.tip()?;
@@ -377,7 +398,14 @@ fn appends(runtime: &tokio::runtime::Runtime, options: &BenchServe) -> anyhow::R
         bail!("the store holds {tip} commits after {total} appends through the API");
     }
     let api_rate = total as f64 / elapsed.as_secs_f64();
-    let library = append(total, 1, clients, BenchDurability::Immediate, None, LayoutArg::Journal)?;
+    let library = append(
+        total,
+        1,
+        clients,
+        BenchDurability::Immediate,
+        None,
+        LayoutArg::Journal,
+    )?;
     let library_rate = library.json["commits_per_second"]
         .as_f64()
         .ok_or_else(|| anyhow!("bench append gave no rate"))?;

@@ -14,12 +14,36 @@ use super::error::ApiError;
 
 /// The page's files: name, content type, content.
 const FILES: [(&str, &str, &str); 6] = [
-    ("style.css", "text/css; charset=utf-8", include_str!("page/style.css")),
-    ("app.js", "text/javascript; charset=utf-8", include_str!("page/app.js")),
-    ("dom.js", "text/javascript; charset=utf-8", include_str!("page/dom.js")),
-    ("log.js", "text/javascript; charset=utf-8", include_str!("page/log.js")),
-    ("views.js", "text/javascript; charset=utf-8", include_str!("page/views.js")),
-    ("chart.js", "text/javascript; charset=utf-8", include_str!("page/chart.js")),
+    (
+        "style.css",
+        "text/css; charset=utf-8",
+        include_str!("page/style.css"),
+    ),
+    (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_str!("page/app.js"),
+    ),
+    (
+        "dom.js",
+        "text/javascript; charset=utf-8",
+        include_str!("page/dom.js"),
+    ),
+    (
+        "log.js",
+        "text/javascript; charset=utf-8",
+        include_str!("page/log.js"),
+    ),
+    (
+        "views.js",
+        "text/javascript; charset=utf-8",
+        include_str!("page/views.js"),
+    ),
+    (
+        "chart.js",
+        "text/javascript; charset=utf-8",
+        include_str!("page/chart.js"),
+    ),
 ];
 
 /// The policy: everything from this server only, nothing inline, no frames, no plugins.
@@ -70,7 +94,10 @@ pub async fn secure(request: Request, next: Next) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     response
 }

@@ -264,7 +264,10 @@ pub async fn events(
 
 /// `GET /api/stats`: what `foldstore stats --json` prints (kept until the log grows).
 pub async fn stats(State(shared): State<Shared>) -> Result<Json<Value>, ApiError> {
-    cached(&shared, "stats", |store| crate::cmd::stats::report(store, false)).await
+    cached(&shared, "stats", |store| {
+        crate::cmd::stats::report(store, false)
+    })
+    .await
 }
 
 /// `GET /api/verify`: what `foldstore verify --json` prints (kept until the log grows).
