@@ -256,3 +256,43 @@ fn the_page_is_served_with_a_strict_policy() {
         }
     }
 }
+
+#[test]
+fn connections_beyond_the_limit_get_503_until_one_ends() {
+    use std::io::{Read, Write};
+    let dir = TestDir::new();
+    let server = Server::start(&small_store(&dir), &["--max-connections", "2"], None);
+    let address = server.base.trim_start_matches("http://").to_owned();
+    // Two connections that send nothing yet hold both places.
+    let first = std::net::TcpStream::connect(&address).unwrap();
+    let _second = std::net::TcpStream::connect(&address).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let ask = || {
+        let mut stream = std::net::TcpStream::connect(&address).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        stream
+            .write_all(b"GET /api/commits?limit=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        answer
+    };
+    let refused = ask();
+    assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
+    assert!(refused.contains("too many connections"), "{refused}");
+    drop(first);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let answer = ask();
+        if answer.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still refused: {answer}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

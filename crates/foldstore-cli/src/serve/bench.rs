@@ -145,7 +145,7 @@ fn start(
     ));
     let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
     let address = listener.local_addr()?;
-    runtime.spawn(accept(listener, app));
+    runtime.spawn(accept(listener, app, usize::MAX >> 4));
     Ok((address, timings))
 }
 
