@@ -112,10 +112,11 @@ async fn browser() -> Option<Browser> {
 async fn until(client: &Client, script: &str, expected: &Value) -> Duration {
     let start = Instant::now();
     loop {
-        let value = client
-            .execute(script, vec![])
-            .await
-            .unwrap_or_else(|e| panic!("{script}: {e}"));
+        // An error (an element not there yet) is a value not yet right.
+        let value = match client.execute(script, vec![]).await {
+            Ok(value) => value,
+            Err(e) => Value::String(format!("error: {e}")),
+        };
         if &value == expected {
             return start.elapsed();
         }
@@ -253,7 +254,7 @@ async fn opens_a_commit_with_its_headers_events_and_bytes() {
         &json!({"name": "peter pan", "address": {"street": "Second star to the right"}}),
     )
     .await;
-    let headers = "return document.querySelector('table td.name').textContent;";
+    let headers = "return document.querySelector('table td .name').textContent;";
     until(&client, headers, &"time".into()).await;
     click(&client, "#show-raw").await;
     let raw = "const r = document.querySelector('#raw'); return r && JSON.parse(r.textContent).events[0].name;";

@@ -96,7 +96,7 @@ export async function logView(target, params) {
 
   const nav = el("div", { class: "bar" },
     el("button", { id: "newest", disabled: !to, onclick: () => { location.hash = here({}); } }, "Newest"),
-    el("button", { id: "newer", disabled: top >= page.tip, onclick: () => newer().catch((e) => alert(e.message)) }, "← Newer"),
+    el("button", { id: "newer", disabled: !to || top >= page.tip, onclick: () => newer().catch((e) => alert(e.message)) }, "← Newer"),
     el("button", { id: "older", disabled: page.next === null, onclick: () => { location.hash = here({ to: page.next }); } },
       filtered && page.next !== null ? "Older / search on →" : "Older →"),
     goTo,

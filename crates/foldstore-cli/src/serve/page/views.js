@@ -7,7 +7,7 @@ export async function commitView(target, _params, argument) {
   if (!Number.isSafeInteger(number) || number < 1) throw new Error(`${argument} is not a commit number`);
   const commit = await api(`/api/commits/${number}`);
   const headers = Object.entries(commit.headers || {}).map(([key, value]) =>
-    row([el("td", { class: "name" }, key), typeof value === "string" ? value : JSON.stringify(value)]));
+    row([el("td", {}, el("span", { class: "name" }, key)), typeof value === "string" ? value : JSON.stringify(value)]));
   const events = (commit.events || []).map((event, index) => {
     const { name, data, ...rest } = event;
     const tags = Array.isArray(rest.tags) ? rest.tags : [];
@@ -90,7 +90,7 @@ function snapshotTable(report) {
   const rows = [];
   for (const model of models) {
     for (const s of model.snapshots || []) {
-      rows.push(row([el("td", { class: "name" }, String(model.model ?? model.name)), commitLink(s.commit),
+      rows.push(row([el("td", {}, el("span", { class: "name" }, String(model.model ?? model.name))), commitLink(s.commit),
         typeof s.time === "string" ? s.time : "", el("td", { class: "number" }, count(s.bytes)),
         s.problem ? el("td", { class: "error" }, s.problem) : "ok"]));
     }
