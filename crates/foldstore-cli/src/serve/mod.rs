@@ -85,6 +85,8 @@ pub struct Shared {
     pub tips: tokio::sync::watch::Receiver<u64>,
     /// Whole-store reports, kept until the log grows.
     pub cache: Arc<insight::Cache>,
+    /// The newest commits followers read, shared among them.
+    pub recent: Arc<stream::Recent>,
 }
 
 /// Serves the store until interrupted.
@@ -124,6 +126,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             access,
             tips,
             cache: Arc::default(),
+            recent: Arc::default(),
         },
     ))?;
     Ok(ExitCode::SUCCESS)
