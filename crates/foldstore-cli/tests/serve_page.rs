@@ -296,3 +296,31 @@ fn connections_beyond_the_limit_get_503_until_one_ends() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn hostile_parameters_get_answers_not_panics() {
+    let dir = TestDir::new();
+    let server = Server::start(&small_store(&dir), &[], None);
+    let max = u64::MAX;
+    let long = "x".repeat(20_000);
+    for path in [
+        format!("/api/commits?order=newest&name=e1&to={max}"),
+        format!("/api/commits?name=e1&from={max}"),
+        format!("/api/commits?name=e1&from={max}&to={max}"),
+        format!("/api/commits?text={long}"),
+        "/api/commits?since=9999-12-31T23:59:59Z&until=0001-01-01".to_owned(),
+        "/api/commits?header=%00=%1b%5B31m&name=%3Cimg%3E".to_owned(),
+        format!("/api/chart?from={max}&to={max}"),
+        format!("/api/chart?from=0&to={max}"),
+        "/api/chart?from=5&to=2".to_owned(),
+        format!("/api/commits/{max}/raw"),
+        "/api/commits/0/raw".to_owned(),
+        "/api/commits/-1/raw".to_owned(),
+    ] {
+        let (status, body) = get(&server, &path);
+        assert!([200, 400, 404].contains(&status), "{path}: {status} {body}");
+        assert!(status == 200 || body["error"].is_string(), "{path}: {body}");
+    }
+    let (status, _) = get(&server, "/api/stats");
+    assert_eq!(status, 200, "the server still answers");
+}
