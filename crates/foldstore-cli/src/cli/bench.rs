@@ -52,6 +52,44 @@ pub enum BenchWorkload {
         #[arg(long, value_name = "LAYOUT", conflicts_with = "store")]
         layout: Option<LayoutArg>,
     },
+
+    /// Measure `foldstore serve` in this process, over real HTTP on loopback: paging deep
+    /// into a large journal, many Server-Sent Events followers, and appends from concurrent
+    /// clients against `bench append` of the same commits.
+    ///
+    /// The large journal is made once (without syncs) and kept in --cache, so that a second
+    /// run starts at once. The other stores are made in temporary folders and removed.
+    Serve(BenchServe),
+}
+
+/// The parameters of `foldstore bench serve`.
+#[derive(Debug, clap::Args)]
+pub struct BenchServe {
+    /// How many commits the journal paged through holds.
+    #[arg(long, value_name = "N", default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub commits: u64,
+    /// The commit the paging requests reach: each asks for the 100 commits up to it, newest
+    /// first, a page further back each time.
+    #[arg(long, value_name = "K", default_value_t = 900_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub page_at: u64,
+    /// How many paging requests are timed.
+    #[arg(long, value_name = "R", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub requests: u64,
+    /// How many clients follow /api/stream at once.
+    #[arg(long, value_name = "F", default_value_t = 100, value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    pub followers: u64,
+    /// How many commits are appended (by the library, in this process) while they follow.
+    #[arg(long, value_name = "C", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub follow_commits: u64,
+    /// How many clients append through the API at once (durable, journal layout).
+    #[arg(long, value_name = "W", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub clients: u64,
+    /// How many commits they append in all (and `bench append` appends, with as many writers).
+    #[arg(long, value_name = "A", default_value_t = 4_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub appends: u64,
+    /// Where the large journal is kept between runs.
+    #[arg(long, value_name = "DIR", default_value = "target/foldstore-bench")]
+    pub cache: PathBuf,
 }
 
 /// The durability of the commits `foldstore bench append` writes.

@@ -14,7 +14,7 @@ use args::{parse_commits, parse_event_name, parse_header_to_write};
 pub use args::{
     BadCommandLine, BoundaryArgs, CommitArg, Commits, LayoutArg, RangeArgs, ScanArgs, TimeArgs,
 };
-pub use bench::{BenchDurability, BenchWorkload};
+pub use bench::{BenchDurability, BenchServe, BenchWorkload};
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -149,8 +149,10 @@ Conditional appends:
         boundary: BoundaryArgs,
     },
 
-    /// Serve the store over HTTP: a JSON API to read, query, follow and (with --allow-writes)
-    /// append to it. See docs/api.md.
+    /// Serve the store over HTTP: a web page to look into it (open the address in a browser:
+    /// the log, filters, commits, live mode, a chart, health, event shapes) and a JSON API to
+    /// read, query, follow and (with --allow-writes) append to it. See docs/web.md and
+    /// docs/api.md.
     #[command(after_help = "Examples:
   foldstore serve ./members                              read-only, on http://127.0.0.1:8080
   FOLDSTORE_TOKEN=s3cret foldstore serve ./members --allow-writes

@@ -44,6 +44,7 @@ pub fn run(workload: BenchWorkload) -> anyhow::Result<ExitCode> {
             events_per_commit,
             layout,
         } => replay(store, commits, events_per_commit, layout)?,
+        BenchWorkload::Serve(options) => crate::serve::bench::run(&options)?,
     };
     let mut out = io::stdout().lock();
     serde_json::to_writer(&mut out, &report.json)?;
@@ -67,14 +68,16 @@ pub fn run(workload: BenchWorkload) -> anyhow::Result<ExitCode> {
 
 /// A workload's figures: the JSON object to print and a line for people.
 #[derive(Debug)]
-struct Report {
-    json: Value,
-    summary: String,
+pub(crate) struct Report {
+    /// The figures.
+    pub json: Value,
+    /// A line for people.
+    pub summary: String,
 }
 
 /// Event number `index` (from 0) of every benchmark: a `memberHasMoved` event with about 100
 /// bytes of data, the shape the comparison program writes too.
-fn member_has_moved(index: u64) -> Event {
+pub(crate) fn member_has_moved(index: u64) -> Event {
     Event::with_data(
         "memberHasMoved",
         json!({
@@ -86,7 +89,7 @@ fn member_has_moved(index: u64) -> Event {
 
 /// Appends `count` commits of `events_per_commit` events each: the commits numbered (in
 /// workload order, not necessarily in the log's) `first`, `first + step`, ...
-fn write_commits(
+pub(crate) fn write_commits(
     store: &Store,
     first: u64,
     step: u64,
@@ -111,7 +114,8 @@ fn write_commits(
     Ok(())
 }
 
-fn append(
+/// `bench append`: the figures of appending `commits` commits from `writers` threads.
+pub(crate) fn append(
     commits: u64,
     events_per_commit: u64,
     writers: u64,
@@ -295,14 +299,15 @@ impl Rates {
 /// The folder of the store a workload uses: one the user gave (kept), or a temporary one
 /// (removed when the workload is done, also when it fails).
 #[derive(Debug)]
-struct BenchFolder {
-    path: PathBuf,
+pub(crate) struct BenchFolder {
+    /// The folder.
+    pub path: PathBuf,
     keep: bool,
 }
 
 impl BenchFolder {
     /// A new folder in the system's temporary folder.
-    fn temporary() -> anyhow::Result<BenchFolder> {
+    pub(crate) fn temporary() -> anyhow::Result<BenchFolder> {
         let base = std::env::temp_dir();
         let nanos = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)

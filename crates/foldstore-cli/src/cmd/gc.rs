@@ -18,7 +18,7 @@ use crate::output::{human_size, plural, printable, styled, Palette};
 const TEMP_PREFIX: &str = ".foldstore-tmp-";
 
 /// The store's subfolder holding what repair moved aside.
-const QUARANTINE_FOLDER: &str = "foldstore-quarantine";
+pub const QUARANTINE_FOLDER: &str = "foldstore-quarantine";
 
 /// The store's subfolders (besides the quarantine) where foldstore writes temporary files.
 const FOLDERS_WITH_TEMPORARIES: [&str; 3] = ["", "foldstore-index", "journal"];

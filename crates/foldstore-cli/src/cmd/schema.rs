@@ -33,6 +33,15 @@ pub fn run(store: &Store, name: Option<String>, json: bool) -> anyhow::Result<Ex
     Ok(ExitCode::SUCCESS)
 }
 
+/// What `foldstore schema --json` prints, for every name.
+///
+/// # Errors
+/// As [`run`].
+pub fn report(store: &Store) -> anyhow::Result<Value> {
+    let report = store.schema(&SchemaOptions::new(), |_, _| {})?;
+    Ok(to_json(store, &report))
+}
+
 fn seen_json(seen: &Seen) -> Value {
     json!({"commit": seen.commit, "time": seen.time})
 }

@@ -28,6 +28,32 @@ struct Entry {
 /// When the store cannot be listed, or the output written. Damaged snapshots are listed, with
 /// status 1.
 pub fn run(store: &Store, json: bool) -> anyhow::Result<ExitCode> {
+    let (entries, tip) = entries(store)?;
+    let mut out = BufWriter::new(io::stdout().lock());
+    if json {
+        serde_json::to_writer(&mut out, &to_json(&entries))?;
+        out.write_all(b"\n")?;
+    } else {
+        write_text(&mut out, &entries, tip, &Palette::stdout())?;
+    }
+    out.flush()?;
+    Ok(if entries.iter().any(|e| e.problem.is_some()) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// What `foldstore snapshots --json` prints.
+///
+/// # Errors
+/// When the store cannot be listed.
+pub fn report(store: &Store) -> anyhow::Result<Value> {
+    Ok(to_json(&entries(store)?.0))
+}
+
+/// Every snapshot of the store, read and checked, and the log's last commit.
+fn entries(store: &Store) -> anyhow::Result<(Vec<Entry>, u64)> {
     let storage = store.storage();
     let listing = storage.list()?;
     let tip = listing.commits.last().copied().unwrap_or(0);
@@ -65,19 +91,7 @@ pub fn run(store: &Store, json: bool) -> anyhow::Result<ExitCode> {
         }
         entries.push(entry);
     }
-    let mut out = BufWriter::new(io::stdout().lock());
-    if json {
-        serde_json::to_writer(&mut out, &to_json(&entries))?;
-        out.write_all(b"\n")?;
-    } else {
-        write_text(&mut out, &entries, tip, &Palette::stdout())?;
-    }
-    out.flush()?;
-    Ok(if entries.iter().any(|e| e.problem.is_some()) {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok((entries, tip))
 }
 
 /// The entries grouped by model, in the listing's order (by name, then commit).

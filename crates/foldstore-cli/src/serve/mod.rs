@@ -1,12 +1,18 @@
 //! `foldstore serve`: the store over HTTP, as a JSON API (see docs/api.md).
 //!
 //! The rooms: `auth` (the token and who may do what), `error` (errors as JSON with a fitting
-//! status), `read` (commits, events, stats, verify), `write` (appends), `stream` (new commits
-//! as Server-Sent Events). The library does the work through its async API
+//! status), `read` (commits, events, stats, verify), `browse` (the filtered log, raw bytes),
+//! `insight` (chart, schema, health, and the cache of whole-store reports), `write`
+//! (appends), `stream` (new commits as Server-Sent Events), `page` (the web page and the
+//! security headers). The library does the work through its async API
 //! (`foldstore::asynchronous`), whose blocking reads run on tokio's blocking threads.
 
 mod auth;
+pub mod bench;
+mod browse;
 mod error;
+mod insight;
+mod page;
 mod read;
 mod stream;
 mod write;
@@ -37,6 +43,12 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a client may take to send a request's header.
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The most connections served at once unless `--max-connections` says otherwise.
+pub const DEFAULT_MAX_CONNECTIONS: u64 = 1024;
+
+/// The answer to a connection beyond the limit, written before it is closed.
+const TOO_MANY: &str = "{\"error\":\"too many connections: the server serves at most --max-connections at once; try again later\"}";
+
 /// The stack of the server's threads: commits may hold JSON nested up to
 /// `Commit::MAX_NESTING` levels, which serde_json writes and drops recursively.
 const THREAD_STACK: usize = 64 * 1024 * 1024;
@@ -57,6 +69,9 @@ pub struct ServeArgs {
     /// the environment variable FOLDSTORE_TOKEN.
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
+    /// The most connections served at once (open streams included); more get 503 at once.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
 }
 
 /// What every handler shares.
@@ -68,6 +83,10 @@ pub struct Shared {
     pub access: Arc<Access>,
     /// The last commit of the log, as it grows (see [`stream::watch_tip`]).
     pub tips: tokio::sync::watch::Receiver<u64>,
+    /// Whole-store reports, kept until the log grows.
+    pub cache: Arc<insight::Cache>,
+    /// The newest commits followers read, shared among them.
+    pub recent: Arc<stream::Recent>,
 }
 
 /// Serves the store until interrupted.
@@ -97,22 +116,30 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let store = write::open_for_serving(&args.store)?;
     // A folder that does not exist is refused, as by the other verbs that read.
     drop(open_existing(&args.store)?);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_stack_size(THREAD_STACK)
-        .thread_name("foldstore-serve")
-        .build()
-        .context("cannot start the server's threads")?;
+    let runtime = runtime()?;
     let tips = stream::watch_tip(store.store())?;
     runtime.block_on(serve(
         args.listen,
+        usize::try_from(args.max_connections).unwrap_or(usize::MAX),
         Shared {
             store,
             access,
             tips,
+            cache: Arc::default(),
+            recent: Arc::default(),
         },
     ))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The server's threads: tokio's, with room for deep JSON.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(THREAD_STACK)
+        .thread_name("foldstore-serve")
+        .build()
+        .context("cannot start the server's threads")
 }
 
 /// The routes, with their limits.
@@ -120,9 +147,15 @@ pub fn router(shared: Shared) -> Router {
     let limited = Router::new()
         .route("/api/commits", get(read::commits).post(write::append))
         .route("/api/commits/{number}", get(read::commit))
+        .route("/api/commits/{number}/raw", get(browse::raw))
         .route("/api/events", get(read::events))
         .route("/api/stats", get(read::stats))
         .route("/api/verify", get(read::verify))
+        .route("/api/chart", get(insight::chart))
+        .route("/api/schema", get(insight::schema))
+        .route("/api/health", get(insight::health))
+        .route("/", get(page::index))
+        .route("/page/{file}", get(page::file))
         .layer(axum::middleware::from_fn(error::time_limit));
     Router::new()
         .route("/api/stream", get(stream::follow))
@@ -133,10 +166,11 @@ pub fn router(shared: Shared) -> Router {
             auth::check,
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(page::secure))
         .with_state(shared)
 }
 
-async fn serve(listen: SocketAddr, shared: Shared) -> anyhow::Result<()> {
+async fn serve(listen: SocketAddr, limit: usize, shared: Shared) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -153,17 +187,19 @@ async fn serve(listen: SocketAddr, shared: Shared) -> anyhow::Result<()> {
     }
     // Open streams would hold a graceful shutdown forever: Ctrl-C ends the process.
     tokio::select! {
-        () = accept(listener, router(shared)) => {}
+        () = accept(listener, router(shared), limit) => {}
         _ = tokio::signal::ctrl_c() => {}
     }
     Ok(())
 }
 
 /// Serves each connection: HTTP/1.1, whose header must arrive within [`HEADER_TIMEOUT`] (a
-/// client that sends it a byte at a time holds no connection for long).
-async fn accept(listener: tokio::net::TcpListener, app: Router) {
+/// client that sends it a byte at a time holds no connection for long). At most `limit`
+/// connections are served at once; one more is answered 503 and closed.
+async fn accept(listener: tokio::net::TcpListener, app: Router, limit: usize) {
+    let permits = Arc::new(tokio::sync::Semaphore::new(limit));
     loop {
-        let stream = match listener.accept().await {
+        let mut stream = match listener.accept().await {
             Ok((stream, _)) => stream,
             Err(e) => {
                 // Out of file descriptors, say: wait for connections to end.
@@ -171,6 +207,20 @@ async fn accept(listener: tokio::net::TcpListener, app: Router) {
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            tokio::spawn(async move {
+                use tokio::io::AsyncWriteExt;
+                let answer = format!(
+                    "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
+                     content-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n{TOO_MANY}",
+                    TOO_MANY.len()
+                );
+                let _ =
+                    tokio::time::timeout(HEADER_TIMEOUT, stream.write_all(answer.as_bytes())).await;
+                let _ = stream.shutdown().await;
+            });
+            continue;
         };
         let service = hyper_util::service::TowerToHyperService::new(app.clone());
         tokio::spawn(async move {
@@ -180,6 +230,7 @@ async fn accept(listener: tokio::net::TcpListener, app: Router) {
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
             // A connection's end (a client gone, a timeout) is no news.
             let _ = connection.await;
+            drop(permit);
         });
     }
 }

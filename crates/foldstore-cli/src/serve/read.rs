@@ -7,7 +7,9 @@ use axum::Json;
 use foldstore::{Commit, Error, Query, Store};
 use serde_json::{json, Value};
 
+use super::browse::{filtered_page, Filters, FILTER_PARAMS};
 use super::error::ApiError;
+use super::insight::cached;
 use super::Shared;
 use crate::access::{read_once, Backwards};
 use crate::filter::query;
@@ -99,7 +101,7 @@ pub fn commit_json(commit: &Commit, size: Option<u64>) -> Value {
 }
 
 /// Runs `work` on the store on a blocking thread.
-async fn on_store<T: Send + 'static>(
+pub(super) async fn on_store<T: Send + 'static>(
     shared: &Shared,
     work: impl FnOnce(&Store) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
@@ -115,13 +117,18 @@ async fn on_store<T: Send + 'static>(
 
 /// `GET /api/commits?from=&to=&limit=&order=`: a page of commits of the range `from..=to`,
 /// oldest first, or with `order=newest` newest first; `next` is the `from` (or `to`) of the
-/// next page, `null` when there is none.
+/// next page, `null` when there is none. With filters (`name`, `tag`, `header`, `since`,
+/// `until`, `text`: see [`Filters`]) only the commits that match, looking at a bounded
+/// stretch (see [`filtered_page`]).
 pub async fn commits(
     State(shared): State<Shared>,
     params: Result<QueryParams<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let params = Params::take(params)?;
-    params.only(&["from", "to", "limit", "order"])?;
+    let mut known = vec!["from", "to", "limit", "order"];
+    known.extend(FILTER_PARAMS);
+    params.only(&known)?;
+    let filters = Filters::from_params(&params)?;
     let (from, to, limit) = (
         params.number("from")?,
         params.number("to")?,
@@ -145,6 +152,11 @@ pub async fn commits(
     on_store(&shared, move |store| {
         let tip = store.tip()?;
         let last = to.unwrap_or(tip).min(tip);
+        if let Some(filters) = &filters {
+            let mut page = filtered_page(store, filters, (from, last), limit, newest)?;
+            page["tip"] = tip.into();
+            return Ok(Json(page));
+        }
         let mut page = Vec::new();
         let next = if newest {
             let bottom = last.saturating_sub(limit - 1).max(from);
@@ -250,18 +262,15 @@ pub async fn events(
     Ok(Json(json!({"events": page, "next": next})))
 }
 
-/// `GET /api/stats`: what `foldstore stats --json` prints.
+/// `GET /api/stats`: what `foldstore stats --json` prints (kept until the log grows).
 pub async fn stats(State(shared): State<Shared>) -> Result<Json<Value>, ApiError> {
-    on_store(&shared, |store| {
-        Ok(Json(crate::cmd::stats::report(store, false)?))
+    cached(&shared, "stats", |store| {
+        crate::cmd::stats::report(store, false)
     })
     .await
 }
 
-/// `GET /api/verify`: what `foldstore verify --json` prints.
+/// `GET /api/verify`: what `foldstore verify --json` prints (kept until the log grows).
 pub async fn verify(State(shared): State<Shared>) -> Result<Json<Value>, ApiError> {
-    on_store(&shared, |store| {
-        Ok(Json(crate::cmd::verify::report(store)?))
-    })
-    .await
+    cached(&shared, "verify", crate::cmd::verify::report).await
 }

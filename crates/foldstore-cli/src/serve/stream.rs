@@ -3,10 +3,14 @@
 //!
 //! One subscription per server (a thread, see [`watch_tip`]) learns where the log ends and
 //! tells every follower; each follower reads the commits it has not sent yet itself, a stretch
-//! at a time, on a blocking thread. So a follower costs no thread and no watch of its own
-//! while it waits, and each sends every commit after its start once, in order.
+//! at a time, on a blocking thread, unless another follower has just read them: the newest
+//! commits read are kept, as sent, in [`Recent`], so that many followers of a growing log read
+//! and encode each new commit once, not once each. So a follower costs no thread and no watch
+//! of its own while it waits, and each sends every commit after its start once, in order.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::extract::rejection::QueryRejection;
@@ -28,6 +32,71 @@ const STRETCH: u64 = 256;
 
 /// How many events wait to be sent to a slow follower before its reading pauses.
 const QUEUE: usize = 512;
+
+/// How many of the newest commits read [`Recent`] keeps.
+const RECENT: usize = 4096;
+
+/// A commit as a stream sends it: its number and the JSON of its `data:`.
+type Sent = (u64, Arc<str>);
+
+/// The newest commits followers read, numbered without a gap, as sent: shared by every
+/// follower of a server. A commit never changes once written, so one read serves all.
+#[derive(Default)]
+pub struct Recent {
+    kept: Mutex<VecDeque<Sent>>,
+    /// Held while the commits after the kept ones are read, so that followers woken together
+    /// by a new commit read it once: the others then find it kept.
+    reading: tokio::sync::Mutex<()>,
+}
+
+impl Recent {
+    /// Whether the commits after `after` go on from the kept ones (or none are kept): those
+    /// every follower that keeps up wants next.
+    fn at_the_end(&self, after: u64) -> bool {
+        let kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
+        kept.back().is_none_or(|&(back, _)| after >= back)
+    }
+
+    /// The kept commits from `after + 1` on, up to `last`; empty when `after + 1` is not kept.
+    fn take(&self, after: u64, last: u64) -> Vec<Sent> {
+        let kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(&(front, _)) = kept.front() else {
+            return Vec::new();
+        };
+        let Some(skip) = after
+            .checked_add(1)
+            .and_then(|first| first.checked_sub(front))
+            .and_then(|skip| usize::try_from(skip).ok())
+        else {
+            return Vec::new();
+        };
+        kept.iter()
+            .skip(skip)
+            .take_while(|(number, _)| *number <= last)
+            .cloned()
+            .collect()
+    }
+
+    /// Keeps `read` (commits numbered without a gap), after the kept ones when it goes on from
+    /// them, or instead of them when it is newer and does not; the oldest go past [`RECENT`].
+    fn keep(&self, read: &[Sent]) {
+        let (Some(&(first, _)), Some(&(last, _))) = (read.first(), read.last()) else {
+            return;
+        };
+        let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
+        let back = kept.back().map(|&(number, _)| number);
+        match back {
+            Some(back) if last <= back => return,
+            Some(back) if first <= back.saturating_add(1) => {}
+            _ => kept.clear(),
+        }
+        let back = kept.back().map_or(0, |&(number, _)| number);
+        kept.extend(read.iter().filter(|(number, _)| *number > back).cloned());
+        while kept.len() > RECENT {
+            kept.pop_front();
+        }
+    }
+}
 
 /// Starts the thread that follows the log's end: the receiver holds the last commit number
 /// known, updated as commits land (from any process).
@@ -111,7 +180,7 @@ pub async fn follow(
         .with("tip", tip.into()));
     }
     let (send, receive) = mpsc::channel(QUEUE);
-    tokio::spawn(feed(store, tips, after, send));
+    tokio::spawn(feed(store, tips, shared.recent.clone(), after, send));
     Ok(Sse::new(ReceiverStream::new(receive)).keep_alive(KeepAlive::default()))
 }
 
@@ -120,6 +189,7 @@ pub async fn follow(
 async fn feed(
     store: Store,
     mut tips: watch::Receiver<u64>,
+    recent: Arc<Recent>,
     mut after: u64,
     send: mpsc::Sender<Result<SseEvent, Infallible>>,
 ) {
@@ -133,10 +203,30 @@ async fn feed(
             continue;
         }
         let last = after.saturating_add(STRETCH).min(tip);
-        let reader = store.clone();
-        let read = tokio::task::spawn_blocking(move || stretch(&reader, after + 1, last)).await;
-        let Ok((events, failed)) = read else { return };
-        for (number, event) in events {
+        let mut commits = recent.take(after, last);
+        let mut failed = None;
+        if commits.is_empty() {
+            // Followers catching up from older commits read without waiting for each other.
+            let _reading = if recent.at_the_end(after) {
+                Some(recent.reading.lock().await)
+            } else {
+                None
+            };
+            commits = recent.take(after, last);
+            if commits.is_empty() {
+                let reader = store.clone();
+                let read =
+                    tokio::task::spawn_blocking(move || stretch(&reader, after + 1, last)).await;
+                let Ok((read, error)) = read else { return };
+                recent.keep(&read);
+                (commits, failed) = (read, error);
+            }
+        }
+        for (number, data) in commits {
+            let event = SseEvent::default()
+                .id(number.to_string())
+                .event("commit")
+                .data(&*data);
             if send.send(Ok(event)).await.is_err() {
                 return;
             }
@@ -152,30 +242,64 @@ async fn feed(
     }
 }
 
-/// The commits `first..=last` as events, up to the first that cannot be read, and then the
+/// The commits `first..=last` as sent, up to the first that cannot be read, and then the
 /// error's text.
-fn stretch(store: &Store, first: u64, last: u64) -> (Vec<(u64, SseEvent)>, Option<String>) {
+fn stretch(store: &Store, first: u64, last: u64) -> (Vec<Sent>, Option<String>) {
     let text = |e: anyhow::Error| crate::output::error_text(&e);
-    let mut events = Vec::new();
+    let mut commits = Vec::new();
     let scanned = match store.raw_commits(first..=last) {
         Ok(scanned) => scanned,
-        Err(e) => return (events, Some(text(e.into()))),
+        Err(e) => return (commits, Some(text(e.into()))),
     };
     for scanned in scanned {
         let (commit, size) = match read_once(store, scanned, Some(last)) {
             Ok(Some(found)) => found,
             Ok(None) => break,
-            Err(e) => return (events, Some(text(e))),
+            Err(e) => return (commits, Some(text(e))),
         };
-        let data = commit_json(&commit, Some(size)).to_string();
-        let number = commit.number();
-        events.push((
-            number,
-            SseEvent::default()
-                .id(number.to_string())
-                .event("commit")
-                .data(data),
-        ));
+        let data: Arc<str> = commit_json(&commit, Some(size)).to_string().into();
+        commits.push((commit.number(), data));
     }
-    (events, None)
+    (commits, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sent(numbers: std::ops::RangeInclusive<u64>) -> Vec<Sent> {
+        numbers.map(|n| (n, Arc::from(n.to_string()))).collect()
+    }
+
+    fn numbers(commits: &[Sent]) -> Vec<u64> {
+        commits.iter().map(|(n, _)| *n).collect()
+    }
+
+    #[test]
+    fn recent_commits_are_handed_out_only_without_a_gap() {
+        let recent = Recent::default();
+        assert!(recent.take(0, 10).is_empty());
+        recent.keep(&sent(5..=8));
+        assert_eq!(numbers(&recent.take(4, 100)), [5, 6, 7, 8]);
+        assert_eq!(numbers(&recent.take(6, 7)), [7]);
+        // Before the first kept, or after the last: nothing (the follower reads itself).
+        assert!(recent.take(3, 100).is_empty());
+        assert!(recent.take(8, 100).is_empty());
+        assert!(recent.take(u64::MAX, u64::MAX).is_empty());
+        // Going on, overlapping: kept once each.
+        recent.keep(&sent(7..=10));
+        assert_eq!(numbers(&recent.take(4, 100)), [5, 6, 7, 8, 9, 10]);
+        // Older: ignored; newer after a gap: replaces.
+        recent.keep(&sent(1..=3));
+        assert_eq!(numbers(&recent.take(4, 100)), [5, 6, 7, 8, 9, 10]);
+        recent.keep(&sent(20..=21));
+        assert!(recent.take(4, 100).is_empty());
+        assert_eq!(numbers(&recent.take(19, 100)), [20, 21]);
+        // At most RECENT kept, the newest.
+        recent.keep(&sent(22..=(21 + RECENT as u64)));
+        assert!(recent.take(19, u64::MAX).is_empty());
+        let all = recent.take(21, u64::MAX);
+        assert_eq!(all.len(), RECENT);
+        assert_eq!(all[0].1.as_ref(), "22");
+    }
 }

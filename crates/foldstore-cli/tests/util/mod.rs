@@ -4,6 +4,8 @@
 // Each test file uses its own share of these helpers.
 #![allow(dead_code)]
 
+pub mod server;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::fs;
