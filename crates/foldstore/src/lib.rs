@@ -73,6 +73,7 @@ pub mod conformance;
 mod copy;
 mod error;
 mod event;
+mod forget;
 mod format;
 mod json;
 mod migrate;
@@ -97,6 +98,12 @@ pub use copy::{CopyError, CopyOptions, CopyReport};
 pub use error::{Error, Result};
 pub use event::VERSION_MEMBER;
 pub use event::{Event, Headers, TAGS_MEMBER};
+#[cfg(feature = "postgres")]
+pub use forget::PostgresKeyStore;
+pub use forget::{
+    FolderKeyStore, Forgettable, Forgotten, KeyId, KeyStore, MasterKey, SubjectKey,
+    FORGOTTEN_MEMBER, MASTER_KEY_VARIABLE, MAX_SUBJECT_BYTES, SEALED_MEMBER, SUBJECT_TAG_PREFIX,
+};
 pub use format::{Commit, DecodeError};
 pub use migrate::{Migration, MigrationReport};
 pub use model::{
