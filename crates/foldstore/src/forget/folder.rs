@@ -9,8 +9,8 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 use super::keys::{
-    check_subject, decrypt, encrypt, random_bytes, KeyId, KeyStore, MasterKey, SubjectKey,
-    KEY_BYTES,
+    check_subject, decrypt, encrypt, key_bound, random_bytes, KeyId, KeyStore, MasterKey,
+    SubjectKey, KEY_BYTES,
 };
 use crate::error::{Error, Result};
 
@@ -134,15 +134,6 @@ impl FolderKeyStore {
         self.folder.join(name)
     }
 
-    /// What binds a key file to its subject and key id.
-    fn bound(subject: &str, id: KeyId) -> Vec<u8> {
-        let mut bound = b"foldstore subject key\0".to_vec();
-        bound.extend_from_slice(id.to_hex().as_bytes());
-        bound.push(0);
-        bound.extend_from_slice(subject.as_bytes());
-        bound
-    }
-
     fn read_key(&self, subject: &str, path: &Path) -> Result<Option<SubjectKey>> {
         let Some(bytes) = read_regular(path)? else {
             return Ok(None);
@@ -159,7 +150,7 @@ impl FolderKeyStore {
         }
         let nonce = BASE64.decode(file.nonce).map_err(|_| damaged("has no nonce"))?;
         let sealed = BASE64.decode(file.sealed).map_err(|_| damaged("has no key"))?;
-        let plain = decrypt(self.master.bytes(), &Self::bound(subject, id), &nonce, &sealed)
+        let plain = decrypt(self.master.bytes(), &key_bound(subject, id), &nonce, &sealed)
             .ok_or_else(|| damaged("does not open with the master key"))?;
         let bytes: [u8; KEY_BYTES] = plain
             .as_slice()
@@ -250,7 +241,7 @@ impl KeyStore for FolderKeyStore {
         let key = SubjectKey::generate()?;
         let (nonce, sealed) = encrypt(
             self.master.bytes(),
-            &Self::bound(subject, key.id()),
+            &key_bound(subject, key.id()),
             key.bytes(),
         )?;
         let file = KeyFile {

@@ -314,3 +314,12 @@ pub(crate) fn check_subject(subject: &str, location: &dyn Fn() -> String) -> Res
     }
     Ok(())
 }
+
+/// What binds a subject's key, encrypted at rest, to its subject and key id.
+pub(crate) fn key_bound(subject: &str, id: KeyId) -> Vec<u8> {
+    let mut bound = b"foldstore subject key\0".to_vec();
+    bound.extend_from_slice(id.to_hex().as_bytes());
+    bound.push(0);
+    bound.extend_from_slice(subject.as_bytes());
+    bound
+}

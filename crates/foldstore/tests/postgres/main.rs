@@ -10,6 +10,7 @@
 mod basics;
 #[path = "../common/mod.rs"]
 mod common;
+mod keys;
 #[path = "../common/postgres.rs"]
 mod pg_server;
 mod processes;
