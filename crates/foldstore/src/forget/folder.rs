@@ -31,7 +31,7 @@ const TEMP_PREFIX: &str = ".foldstore-tmp-";
 /// everything that was not forgotten).
 ///
 /// Each subject's key is the file `<subject in hex>.key`, holding the key encrypted with the
-/// [`MasterKey`] (XChaCha20-Poly1305, the subject and the key's id bound to it), written to a
+/// [`MasterKey`] (AES-256-GCM, the subject and the key's id bound to it), written to a
 /// temporary file, synced, and linked to its name only if no other writer made it first; the
 /// folder is synced after. The file `keys.check` tells a wrong master key at once. Forgetting a
 /// subject removes its file and syncs the folder.

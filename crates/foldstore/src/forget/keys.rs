@@ -1,11 +1,11 @@
 //! Keys: the subjects' keys, the master key that guards them at rest, the [`KeyStore`] trait,
-//! and the one AEAD both use (XChaCha20-Poly1305: 256-bit keys, random 192-bit nonces).
+//! and the one AEAD both use (AES-256-GCM: 256-bit keys, random 96-bit nonces).
 
 use std::fmt;
 use std::path::Path;
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use aes_gcm::aead::{Aead, AeadInPlace, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{Error, Result};
@@ -13,8 +13,10 @@ use crate::error::{Error, Result};
 /// Bytes of a key (subject or master).
 pub(crate) const KEY_BYTES: usize = 32;
 
-/// Bytes of a nonce.
-pub(crate) const NONCE_BYTES: usize = 24;
+/// Bytes of a nonce. Random 96-bit nonces keep the chance that two messages under one key
+/// share a nonce below 2^-32 for the first 2^32 messages of that key (NIST SP 800-38D): one
+/// subject's key seals far fewer events.
+pub(crate) const NONCE_BYTES: usize = 12;
 
 /// The longest subject name a key store holds, in bytes. A longer subject tag on an event is
 /// refused when it is written; reading one finds no key (its data reads as forgotten).
@@ -41,10 +43,10 @@ pub(crate) fn encrypt(
     plain: &[u8],
 ) -> Result<([u8; NONCE_BYTES], Vec<u8>)> {
     let nonce = random_bytes::<NONCE_BYTES>()?;
-    let cipher = XChaCha20Poly1305::new(key.into());
+    let cipher = Aes256Gcm::new(key.into());
     let sealed = cipher
         .encrypt(
-            XNonce::from_slice(&nonce),
+            Nonce::from_slice(&nonce),
             Payload {
                 msg: plain,
                 aad: bound,
@@ -68,10 +70,10 @@ pub(crate) fn decrypt(
     if nonce.len() != NONCE_BYTES {
         return None;
     }
-    let cipher = XChaCha20Poly1305::new(key.into());
+    let cipher = Aes256Gcm::new(key.into());
     cipher
         .decrypt(
-            XNonce::from_slice(nonce),
+            Nonce::from_slice(nonce),
             Payload {
                 msg: sealed,
                 aad: bound,
@@ -79,6 +81,20 @@ pub(crate) fn decrypt(
         )
         .ok()
         .map(Zeroizing::new)
+}
+
+/// Decrypts `buffer` (ciphertext and tag) in place into the plaintext, as [`decrypt`] does;
+/// `false` (and `buffer` unspecified) when it does not open.
+pub(crate) fn decrypt_in_place(
+    key: &[u8; KEY_BYTES],
+    bound: &[u8],
+    nonce: &[u8; NONCE_BYTES],
+    buffer: &mut Vec<u8>,
+) -> bool {
+    let cipher = Aes256Gcm::new(key.into());
+    cipher
+        .decrypt_in_place(Nonce::from_slice(nonce), bound, buffer)
+        .is_ok()
 }
 
 /// The identity of one key of a subject: a random number drawn when the key is made. A
@@ -95,7 +111,17 @@ impl KeyId {
 
     /// The id as 16 lower-case hex digits, as the stored form writes it.
     pub fn to_hex(self) -> String {
-        format!("{:016x}", self.0)
+        String::from_utf8_lossy(&self.hex_digits()).into_owned()
+    }
+
+    /// The 16 hex digits, without allocating.
+    pub(crate) fn hex_digits(self) -> [u8; 16] {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut digits = [0u8; 16];
+        for (i, digit) in digits.iter_mut().enumerate() {
+            *digit = DIGITS[((self.0 >> (60 - 4 * i)) & 0xf) as usize];
+        }
+        digits
     }
 
     /// Reads 16 hex digits; `None` for anything else.
@@ -323,3 +349,4 @@ pub(crate) fn key_bound(subject: &str, id: KeyId) -> Vec<u8> {
     bound.extend_from_slice(subject.as_bytes());
     bound
 }
+

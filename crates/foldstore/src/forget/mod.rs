@@ -15,7 +15,7 @@ mod seal;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use serde::de::{Deserialize, Deserializer};
 use serde::ser::{Serialize, Serializer};
@@ -79,7 +79,11 @@ impl Forgotten {
     /// The placeholder in `data`, if `data` is one.
     pub fn in_data(data: &Value) -> Option<Forgotten> {
         let members = data.as_object().filter(|m| m.len() == 1)?;
-        let subject = members.get(FORGOTTEN_MEMBER)?.get("subject")?.as_str()?;
+        let (name, inner) = members.iter().next()?;
+        if name != FORGOTTEN_MEMBER {
+            return None;
+        }
+        let subject = inner.get("subject")?.as_str()?;
         Some(Forgotten::new(subject))
     }
 
@@ -169,8 +173,8 @@ impl<T: Serialize> Serialize for Forgettable<T> {
 pub(crate) struct Keyring {
     keys: Arc<dyn KeyStore>,
     prefixes: Vec<String>,
-    found: Mutex<HashMap<String, SubjectKey>>,
-    missing: Mutex<HashSet<(String, KeyId)>>,
+    found: RwLock<HashMap<String, SubjectKey, foldhash::fast::RandomState>>,
+    missing: Mutex<HashSet<(String, KeyId), foldhash::fast::RandomState>>,
 }
 
 impl fmt::Debug for Keyring {
@@ -194,7 +198,7 @@ impl Keyring {
         Keyring {
             keys,
             prefixes,
-            found: Mutex::default(),
+            found: RwLock::default(),
             missing: Mutex::default(),
         }
     }
@@ -211,25 +215,34 @@ impl Keyring {
             .any(|prefix| tag.len() > prefix.len() && tag.starts_with(prefix.as_str()))
     }
 
+    fn found_mut(
+        &self,
+    ) -> std::sync::RwLockWriteGuard<'_, HashMap<String, SubjectKey, foldhash::fast::RandomState>>
+    {
+        self.found.write().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// The key to seal a new event of `subject` with.
     pub(crate) fn key_for(&self, subject: &str) -> Result<SubjectKey> {
         let key = self.keys.key_for(subject)?;
-        lock(&self.found).insert(subject.to_owned(), key.clone());
+        self.found_mut().insert(subject.to_owned(), key.clone());
         Ok(key)
     }
 
     /// The key `id` of `subject`, or `None` when it is gone.
     pub(crate) fn get(&self, subject: &str, id: KeyId) -> Result<Option<SubjectKey>> {
-        if let Some(key) = lock(&self.found).get(subject).filter(|key| key.id() == id) {
+        let found = self.found.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(key) = found.get(subject).filter(|key| key.id() == id) {
             return Ok(Some(key.clone()));
         }
+        drop(found);
         let asked = (subject.to_owned(), id);
         if lock(&self.missing).contains(&asked) {
             return Ok(None);
         }
         match self.keys.get(subject)? {
             Some(key) if key.id() == id => {
-                lock(&self.found).insert(subject.to_owned(), key.clone());
+                self.found_mut().insert(subject.to_owned(), key.clone());
                 Ok(Some(key))
             }
             _ => {
@@ -241,7 +254,7 @@ impl Keyring {
 
     /// Destroys `subject`'s key, here and in the key store; `false` when it had none.
     pub(crate) fn forget(&self, subject: &str) -> Result<bool> {
-        if let Some(key) = lock(&self.found).remove(subject) {
+        if let Some(key) = self.found_mut().remove(subject) {
             lock(&self.missing).insert((subject.to_owned(), key.id()));
         }
         self.keys.forget(subject)

@@ -21,7 +21,7 @@ const CHECK_TEXT: &[u8] = b"foldstore key store";
 /// everything not forgotten.
 ///
 /// The table (default `foldstore_keys`, made when missing) has one row per subject: its key
-/// id and its key encrypted with the [`MasterKey`] (XChaCha20-Poly1305, the subject and key id
+/// id and its key encrypted with the [`MasterKey`] (AES-256-GCM, the subject and key id
 /// bound to it), inserted only if no other writer made it first; a row with an empty subject
 /// tells a wrong master key at once. Forgetting deletes the row.
 ///

@@ -4,7 +4,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use serde_json::{Map, Value};
 
-use super::keys::{decrypt, encrypt, random_bytes, KeyId, SubjectKey};
+use super::keys::{decrypt_in_place, encrypt, random_bytes, KeyId, SubjectKey, NONCE_BYTES};
 use super::{Forgotten, Keyring, SEALED_MEMBER};
 use crate::error::{Error, Result};
 use crate::event::{Event, Headers};
@@ -25,31 +25,43 @@ const LEVELS_ABOVE_DATA: usize = 3;
 struct Sealed<'a> {
     subject: &'a str,
     key: KeyId,
-    nonce: Vec<u8>,
-    ciphertext: Vec<u8>,
+    nonce: [u8; NONCE_BYTES],
+    ciphertext: &'a str,
 }
 
-/// The sealed form in `data`, if it is one: `Ok(None)` for ordinary data, `Err` (why) for a
+/// The sealed form in `data`, if it is one: `None` for ordinary data, `Some(Err(why))` for a
 /// sealed form with missing or malformed members.
 fn sealed_form(data: Option<&Value>) -> Option<Result<Sealed<'_>, &'static str>> {
     let members = data?.as_object()?;
     if members.len() != 1 {
         return None;
     }
-    let sealed = members.get(SEALED_MEMBER)?;
+    // Looked up by walking the few members: hashing each name costs more.
+    let (name, sealed) = members.iter().next()?;
+    if name != SEALED_MEMBER {
+        return None;
+    }
     Some((|| {
         let sealed = sealed.as_object().ok_or("its sealed form is not an object")?;
-        let text = |name| sealed.get(name).and_then(Value::as_str);
+        let text = |name: &str| {
+            sealed
+                .iter()
+                .find(|(member, _)| *member == name)
+                .and_then(|(_, value)| value.as_str())
+        };
         let subject = text("subject").ok_or("its sealed form names no subject")?;
         let key = text("key")
             .and_then(KeyId::from_hex)
             .ok_or("its sealed form has no key id of 16 hex digits")?;
-        let nonce = text("nonce")
-            .and_then(|t| BASE64.decode(t).ok())
-            .ok_or("its sealed form has no base64 nonce")?;
-        let ciphertext = text("ciphertext")
-            .and_then(|t| BASE64.decode(t).ok())
-            .ok_or("its sealed form has no base64 ciphertext")?;
+        let mut nonce = [0u8; NONCE_BYTES];
+        let nonce_text = text("nonce")
+            .filter(|t| t.len() == NONCE_BYTES / 3 * 4)
+            .ok_or("its sealed form has no base64 nonce of 12 bytes")?;
+        match BASE64.decode_slice(nonce_text, &mut nonce) {
+            Ok(NONCE_BYTES) => {}
+            _ => return Err("its sealed form has no base64 nonce of 12 bytes"),
+        }
+        let ciphertext = text("ciphertext").ok_or("its sealed form has no ciphertext")?;
         Ok(Sealed {
             subject,
             key,
@@ -64,9 +76,10 @@ fn sealed_form(data: Option<&Value>) -> Option<Result<Sealed<'_>, &'static str>>
 fn bound(key: KeyId, commit_id: &str, name: &str, subject: &str) -> Vec<u8> {
     let mut bound = Vec::with_capacity(64 + commit_id.len() + name.len() + subject.len());
     bound.extend_from_slice(b"foldstore:sealed 1");
-    for part in [key.to_hex().as_str(), commit_id, name, subject] {
+    let key = key.hex_digits();
+    for part in [&key[..], commit_id.as_bytes(), name.as_bytes(), subject.as_bytes()] {
         bound.extend_from_slice(&(part.len() as u64).to_le_bytes());
-        bound.extend_from_slice(part.as_bytes());
+        bound.extend_from_slice(part);
     }
     bound
 }
@@ -202,23 +215,19 @@ pub(crate) fn open_commit(
         let data = match key {
             None => Forgotten::new(form.subject).to_data(),
             Some(key) => {
-                let plain = decrypt(
-                    key.bytes(),
-                    &bound(form.key, id, event.name(), form.subject),
-                    &form.nonce,
-                    &form.ciphertext,
-                )
-                .ok_or_else(|| {
-                    damaged(format!(
+                let mut plain = zeroize::Zeroizing::new(
+                    BASE64
+                        .decode(form.ciphertext)
+                        .map_err(|_| damaged("its sealed form has no base64 ciphertext".to_owned()))?,
+                );
+                let bound = bound(form.key, id, event.name(), form.subject);
+                if !decrypt_in_place(key.bytes(), &bound, &form.nonce, &mut plain) {
+                    return Err(damaged(format!(
                         "its sealed data does not open with the key of subject {:?}: its ciphertext, nonce, name or the commit's id was changed",
                         form.subject
-                    ))
-                })?;
-                if let Err(depth) = check_nesting(&plain) {
-                    return Err(damaged(format!("its sealed data {}", too_deep_to_read(depth))));
+                    )));
                 }
-                from_slice_deep::<Value>(&plain)
-                    .map_err(|e| damaged(format!("its sealed data is not JSON: {e}")))?
+                parse_plain(&plain).map_err(damaged)?
             }
         };
         if let Some(slot) = commit.events_mut()[index].data_mut() {
@@ -227,4 +236,16 @@ pub(crate) fn open_commit(
         }
     }
     Ok(())
+}
+
+/// Reads opened data: directly when it is nested less than serde_json's own limit, else on a
+/// stack grown as needed (and no deeper than [`MAX_NESTING`]).
+fn parse_plain(plain: &[u8]) -> Result<Value, String> {
+    let depth = check_nesting(plain).map_err(|depth| format!("its sealed data {}", too_deep_to_read(depth)))?;
+    let parsed = if depth < 100 {
+        serde_json::from_slice(plain)
+    } else {
+        from_slice_deep::<Value>(plain)
+    };
+    parsed.map_err(|e| format!("its sealed data is not JSON: {e}"))
 }
