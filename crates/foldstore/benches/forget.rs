@@ -104,7 +104,9 @@ fn replay(c: &mut Criterion) {
                 let mut streets = 0usize;
                 let summary = store
                     .replay_event_stream(|event, _| {
-                        streets += event.data().map_or(0, |d| d["address"]["street"].as_str().map_or(0, str::len));
+                        streets += event
+                            .data()
+                            .map_or(0, |d| d["address"]["street"].as_str().map_or(0, str::len));
                     })
                     .expect("replay");
                 assert_eq!(summary.events, REPLAY_COMMITS);

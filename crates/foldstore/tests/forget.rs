@@ -55,8 +55,11 @@ fn log_members(store: &Store) {
         .unwrap();
     store
         .log(
-            &Event::with_data("memberHasMoved", json!({"name": "peter pan", "address": PETERS_SECRET, "big": u64::MAX}))
-                .tagged(["member:peter pan"]),
+            &Event::with_data(
+                "memberHasMoved",
+                json!({"name": "peter pan", "address": PETERS_SECRET, "big": u64::MAX}),
+            )
+            .tagged(["member:peter pan"]),
         )
         .unwrap();
 }
@@ -96,7 +99,10 @@ fn a_forgotten_subject_is_nowhere_in_the_store_or_its_copies_and_the_others_stay
         log_members(&store);
 
         // The same events written without a key store: the grep finds them in the clear.
-        let plain = Store::builder(dir.path().join("plain")).layout(layout).open().unwrap();
+        let plain = Store::builder(dir.path().join("plain"))
+            .layout(layout)
+            .open()
+            .unwrap();
         plain.ensure_folder().unwrap();
         log_members(&plain);
         assert!(bytes_hold(&dir.path().join("plain"), PETERS_SECRET));
@@ -107,7 +113,10 @@ fn a_forgotten_subject_is_nowhere_in_the_store_or_its_copies_and_the_others_stay
         assert_eq!(before[3]["big"], u64::MAX);
         assert!(!bytes_hold(&dir.path().join("members"), PETERS_SECRET));
 
-        let copy = Store::builder(dir.path().join("copy")).layout(layout).open().unwrap();
+        let copy = Store::builder(dir.path().join("copy"))
+            .layout(layout)
+            .open()
+            .unwrap();
         store.copy_to(&copy, CopyOptions::default()).unwrap();
 
         assert!(store.forget("member:peter pan").unwrap());
@@ -118,14 +127,23 @@ fn a_forgotten_subject_is_nowhere_in_the_store_or_its_copies_and_the_others_stay
         );
 
         let after = replayed(&store);
-        assert_eq!(forgotten_subject(&after[0]).as_deref(), Some("member:peter pan"));
-        assert_eq!(forgotten_subject(&after[3]).as_deref(), Some("member:peter pan"));
+        assert_eq!(
+            forgotten_subject(&after[0]).as_deref(),
+            Some("member:peter pan")
+        );
+        assert_eq!(
+            forgotten_subject(&after[3]).as_deref(),
+            Some("member:peter pan")
+        );
         assert_eq!(after[1]["member"]["address"], WENDYS_SECRET, "{layout:?}");
         assert_eq!(after[2], json!({"year": 1904}));
 
         // The copy opened with the same keys: Peter is gone there too; Wendy is not.
         let keys = FolderKeyStore::open(dir.path().join("keys"), master.clone()).unwrap();
-        let copy = Store::builder(dir.path().join("copy")).key_store(keys).open().unwrap();
+        let copy = Store::builder(dir.path().join("copy"))
+            .key_store(keys)
+            .open()
+            .unwrap();
         let copied = replayed(&copy);
         assert!(forgotten_subject(&copied[0]).is_some());
         assert_eq!(copied[1]["member"]["address"], WENDYS_SECRET);
@@ -159,11 +177,14 @@ fn another_master_key_is_refused_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let store = store(dir.path(), Layout::Loose, &MasterKey::generate().unwrap());
     log_members(&store);
-    let error = FolderKeyStore::open(dir.path().join("keys"), MasterKey::generate().unwrap())
-        .unwrap_err();
+    let error =
+        FolderKeyStore::open(dir.path().join("keys"), MasterKey::generate().unwrap()).unwrap_err();
     assert!(matches!(error, Error::Keys { .. }), "{error:?}");
     let text = error.to_string();
-    assert!(text.contains(&dir.path().join("keys/keys.check").display().to_string()), "{text}");
+    assert!(
+        text.contains(&dir.path().join("keys/keys.check").display().to_string()),
+        "{text}"
+    );
 }
 
 /// Replaces the first occurrence of `from` in commit file `number` of the loose store.
@@ -181,9 +202,12 @@ fn flip_base64(text: &Value) -> Value {
     Value::String(text)
 }
 
+/// A change made to a commit document.
+type Edit = fn(&mut Value);
+
 #[test]
 fn changed_sealed_data_is_damage_not_forgetting() {
-    let edits: [(&str, fn(&mut Value)); 4] = [
+    let edits: [(&str, Edit); 4] = [
         ("ciphertext", |doc| {
             let sealed = &mut doc["events"][0]["data"]["foldstore:sealed"];
             sealed["ciphertext"] = flip_base64(&sealed["ciphertext"]);
@@ -192,8 +216,12 @@ fn changed_sealed_data_is_damage_not_forgetting() {
             let sealed = &mut doc["events"][0]["data"]["foldstore:sealed"];
             sealed["nonce"] = flip_base64(&sealed["nonce"]);
         }),
-        ("commit id", |doc| doc["headers"]["commitId"] = json!("someone else's")),
-        ("name", |doc| doc["events"][0]["name"] = json!("memberHasLeft")),
+        ("commit id", |doc| {
+            doc["headers"]["commitId"] = json!("someone else's")
+        }),
+        ("name", |doc| {
+            doc["events"][0]["name"] = json!("memberHasLeft")
+        }),
     ];
     for (what, edit) in edits {
         let dir = tempfile::tempdir().unwrap();
@@ -201,7 +229,9 @@ fn changed_sealed_data_is_damage_not_forgetting() {
         log_members(&store);
         edit_commit(&dir.path().join("members"), 1, edit);
         match store.read_commit(1) {
-            Err(Error::CorruptCommit { commit: 1, problem, .. }) => {
+            Err(Error::CorruptCommit {
+                commit: 1, problem, ..
+            }) => {
                 assert!(problem.contains("does not open"), "{what}: {problem}")
             }
             other => panic!("{what}: {other:?}"),
@@ -221,8 +251,13 @@ fn sealed_data_moved_to_another_commit_does_not_open() {
     log_members(&store);
     let folder = dir.path().join("members");
     let first: Value = serde_json::from_slice(&fs::read(folder.join("1.log")).unwrap()).unwrap();
-    edit_commit(&folder, 4, |doc| doc["events"][0]["data"] = first["events"][0]["data"].clone());
-    assert!(matches!(store.read_commit(4), Err(Error::CorruptCommit { commit: 4, .. })));
+    edit_commit(&folder, 4, |doc| {
+        doc["events"][0]["data"] = first["events"][0]["data"].clone()
+    });
+    assert!(matches!(
+        store.read_commit(4),
+        Err(Error::CorruptCommit { commit: 4, .. })
+    ));
 }
 
 #[test]
@@ -330,7 +365,10 @@ fn models_subscriptions_and_queries_see_the_data_or_the_placeholder() {
     let matched = store
         .events_matching(&Query::tag("member:wendy darling"), 0)
         .unwrap();
-    assert_eq!(matched[0].event.data().unwrap()["member"]["address"], WENDYS_SECRET);
+    assert_eq!(
+        matched[0].event.data().unwrap()["member"]["address"],
+        WENDYS_SECRET
+    );
 
     store.forget("member:peter pan").unwrap();
     // The model, built again, holds the placeholder where Peter's data was; the event whose
@@ -344,8 +382,13 @@ fn models_subscriptions_and_queries_see_the_data_or_the_placeholder() {
     let first = subscription.try_next().unwrap().unwrap();
     assert!(Forgotten::in_data(first.events()[0].data().unwrap()).is_some());
     let second = subscription.try_next().unwrap().unwrap();
-    assert_eq!(second.events()[0].data().unwrap()["member"]["name"], "wendy darling");
-    let matched = store.events_matching(&Query::tag("member:peter pan"), 0).unwrap();
+    assert_eq!(
+        second.events()[0].data().unwrap()["member"]["name"],
+        "wendy darling"
+    );
+    let matched = store
+        .events_matching(&Query::tag("member:peter pan"), 0)
+        .unwrap();
     assert_eq!(matched.len(), 2);
     assert!(matched
         .iter()
@@ -383,13 +426,17 @@ fn a_long_replay_opens_sealed_data_read_ahead_and_reports_damage_there() {
     });
     let mut count = 0;
     let error = store.replay_event_stream(|_, _| count += 1).unwrap_err();
-    assert!(matches!(error, Error::CorruptCommit { commit: 1_500, .. }), "{error:?}");
+    assert!(
+        matches!(error, Error::CorruptCommit { commit: 1_500, .. }),
+        "{error:?}"
+    );
     assert_eq!(count, 1_499);
 }
 
 #[test]
 fn the_original_package_reads_sealed_commits_as_ordinary_json() {
-    let Some(modules) = common::node::original_package("forget.rs (the original reads sealed data)")
+    let Some(modules) =
+        common::node::original_package("forget.rs (the original reads sealed data)")
     else {
         return;
     };
@@ -401,7 +448,10 @@ fn the_original_package_reads_sealed_commits_as_ordinary_json() {
             .arg(common::node::node_scripts().join("replay.js"))
             .arg(dir.path().join("members")),
     );
-    let lines: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 4);
     let sealed = &lines[0]["event"]["data"]["foldstore:sealed"];
     assert_eq!(sealed["subject"], "member:peter pan");

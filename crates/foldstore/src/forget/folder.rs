@@ -92,9 +92,11 @@ impl FolderKeyStore {
         let check = store.folder.join(CHECK_FILE);
         match read_regular(&check)? {
             Some(bytes) => {
-                let wrong = || Error::Keys {
+                let wrong = || {
+                    Error::Keys {
                     location: check.display().to_string(),
                     problem: "does not open with this master key: it is not the master key this key store was made with (or the file was changed)".to_owned(),
+                }
                 };
                 let file: CheckFile = serde_json::from_slice(&bytes).map_err(|_| wrong())?;
                 let nonce = BASE64.decode(file.nonce).map_err(|_| wrong())?;
@@ -138,9 +140,11 @@ impl FolderKeyStore {
         let Some(bytes) = read_regular(path)? else {
             return Ok(None);
         };
-        let damaged = |why: &str| Error::Keys {
+        let damaged = |why: &str| {
+            Error::Keys {
             location: path.display().to_string(),
             problem: format!("{why}: a wrong master key, or the file was changed; restore it from a backup, or forget the subject"),
+        }
         };
         let file: KeyFile =
             serde_json::from_slice(&bytes).map_err(|_| damaged("is not a key file"))?;
@@ -148,10 +152,19 @@ impl FolderKeyStore {
         if file.subject != subject {
             return Err(damaged("names another subject"));
         }
-        let nonce = BASE64.decode(file.nonce).map_err(|_| damaged("has no nonce"))?;
-        let sealed = BASE64.decode(file.sealed).map_err(|_| damaged("has no key"))?;
-        let plain = decrypt(self.master.bytes(), &key_bound(subject, id), &nonce, &sealed)
-            .ok_or_else(|| damaged("does not open with the master key"))?;
+        let nonce = BASE64
+            .decode(file.nonce)
+            .map_err(|_| damaged("has no nonce"))?;
+        let sealed = BASE64
+            .decode(file.sealed)
+            .map_err(|_| damaged("has no key"))?;
+        let plain = decrypt(
+            self.master.bytes(),
+            &key_bound(subject, id),
+            &nonce,
+            &sealed,
+        )
+        .ok_or_else(|| damaged("does not open with the master key"))?;
         let bytes: [u8; KEY_BYTES] = plain
             .as_slice()
             .try_into()
@@ -163,12 +176,14 @@ impl FolderKeyStore {
     /// `true` when this call made it.
     fn write_new(&self, path: &Path, bytes: &[u8]) -> Result<bool> {
         let suffix: [u8; 8] = random_bytes()?;
-        let temp = self.folder.join(format!(
-            "{TEMP_PREFIX}{}",
-            u64::from_le_bytes(suffix)
-        ));
+        let temp = self
+            .folder
+            .join(format!("{TEMP_PREFIX}{}", u64::from_le_bytes(suffix)));
         let written = (|| {
-            let mut file = OpenOptions::new().write(true).create_new(true).open(&temp)?;
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&temp)?;
             file.write_all(bytes)?;
             file.sync_all()
         })();
@@ -205,7 +220,9 @@ fn read_regular(path: &Path) -> Result<Option<Vec<u8>>> {
         Ok(_) => {
             return Err(Error::Keys {
                 location: path.display().to_string(),
-                problem: "is not a regular file (a key store follows no symbolic link): move it away".to_owned(),
+                problem:
+                    "is not a regular file (a key store follows no symbolic link): move it away"
+                        .to_owned(),
             })
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -282,8 +299,7 @@ impl KeyStore for FolderKeyStore {
     }
 
     fn subjects(&self) -> Result<Vec<String>> {
-        let entries =
-            fs::read_dir(&self.folder).map_err(|e| Error::io("list", &self.folder, e))?;
+        let entries = fs::read_dir(&self.folder).map_err(|e| Error::io("list", &self.folder, e))?;
         let mut subjects = Vec::new();
         for entry in entries {
             let entry = entry.map_err(|e| Error::io("list", &self.folder, e))?;
@@ -310,7 +326,10 @@ mod tests {
         FolderKeyStore::open(dir.path(), MasterKey::generate().unwrap()).unwrap();
         let error = FolderKeyStore::open(dir.path(), MasterKey::generate().unwrap()).unwrap_err();
         let text = error.to_string();
-        assert!(text.contains("keys.check") && text.contains("master key"), "{text}");
+        assert!(
+            text.contains("keys.check") && text.contains("master key"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -322,7 +341,10 @@ mod tests {
         fs::remove_file(dir.path().join(CHECK_FILE)).unwrap();
         let other = FolderKeyStore::open(dir.path(), MasterKey::generate().unwrap()).unwrap();
         let text = other.get("member:wendy").unwrap_err().to_string();
-        assert!(text.contains(".key") && text.contains("master key"), "{text}");
+        assert!(
+            text.contains(".key") && text.contains("master key"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -356,8 +378,10 @@ mod tests {
         listed.sort();
         assert_eq!(listed.len(), 4);
         // Nothing was written outside the folder.
-        assert!(fs::read_dir(dir.path())
+        assert!(fs::read_dir(dir.path()).unwrap().all(|e| e
             .unwrap()
-            .all(|e| e.unwrap().file_type().unwrap().is_file()));
+            .file_type()
+            .unwrap()
+            .is_file()));
     }
 }

@@ -223,8 +223,9 @@ impl MasterKey {
         let text = text.trim();
         let bad = || Error::Keys {
             location: source.to_owned(),
-            problem: "a master key is 64 hex digits (make one with 'foldstore keys --new-master-key')"
-                .to_owned(),
+            problem:
+                "a master key is 64 hex digits (make one with 'foldstore keys --new-master-key')"
+                    .to_owned(),
         };
         if text.len() != KEY_BYTES * 2 || !text.is_ascii() {
             return Err(bad());
@@ -243,8 +244,9 @@ impl MasterKey {
     /// does not hold a key.
     pub fn from_file(path: impl AsRef<Path>) -> Result<MasterKey> {
         let path = path.as_ref();
-        let text =
-            Zeroizing::new(std::fs::read(path).map_err(|e| Error::io("read the master key", path, e))?);
+        let text = Zeroizing::new(
+            std::fs::read(path).map_err(|e| Error::io("read the master key", path, e))?,
+        );
         let text = std::str::from_utf8(&text).map_err(|_| Error::Keys {
             location: path.display().to_string(),
             problem: "a master key file holds 64 hex digits, and this one is not text".to_owned(),
@@ -260,8 +262,8 @@ impl MasterKey {
     pub fn from_env(name: &str) -> Result<MasterKey> {
         let text = Zeroizing::new(std::env::var(name).map_err(|_| Error::Keys {
             location: format!("the environment variable {name}"),
-            problem: "it is not set (or not text): set it to a master key of 64 hex digits"
-                .to_owned(),
+            problem:
+                "it is not set (or not text): set it to a master key of 64 hex digits".to_owned(),
         })?);
         MasterKey::from_hex(&text, &format!("the environment variable {name}"))
     }
@@ -349,4 +351,3 @@ pub(crate) fn key_bound(subject: &str, id: KeyId) -> Vec<u8> {
     bound.extend_from_slice(subject.as_bytes());
     bound
 }
-

@@ -24,9 +24,7 @@ use serde_json::{Map, Value};
 use crate::error::Result;
 
 pub use folder::FolderKeyStore;
-pub use keys::{
-    KeyId, KeyStore, MasterKey, SubjectKey, MASTER_KEY_VARIABLE, MAX_SUBJECT_BYTES,
-};
+pub use keys::{KeyId, KeyStore, MasterKey, SubjectKey, MASTER_KEY_VARIABLE, MAX_SUBJECT_BYTES};
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresKeyStore;
 pub(crate) use seal::{open_commit, seal_commit};

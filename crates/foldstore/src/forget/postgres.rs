@@ -5,10 +5,12 @@ use std::sync::Mutex;
 use postgres::{Client, Config, NoTls};
 
 use super::keys::{
-    check_subject, decrypt, encrypt, key_bound, KeyId, KeyStore, MasterKey, SubjectKey,
-    KEY_BYTES,
+    check_subject, decrypt, encrypt, key_bound, KeyId, KeyStore, MasterKey, SubjectKey, KEY_BYTES,
 };
 use crate::error::{Error, Result};
+
+/// A row's key id, nonce and sealed key.
+type Row = (String, Vec<u8>, Vec<u8>);
 
 /// The row whose sealed text only the right master key opens (no subject is empty).
 const CHECK_ROW: &str = "";
@@ -65,7 +67,9 @@ impl PostgresKeyStore {
         let valid = !table.is_empty()
             && table.len() <= 63
             && !table.starts_with(|c: char| c.is_ascii_digit())
-            && table.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            && table
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_');
         let hosts: Vec<String> = config
             .get_hosts()
             .iter()
@@ -98,14 +102,16 @@ impl PostgresKeyStore {
                 "CREATE TABLE IF NOT EXISTS {table} (subject text PRIMARY KEY, key_id text NOT NULL, nonce bytea NOT NULL, sealed bytea NOT NULL)"
             ))
         })?;
-        let wrong = || Error::Keys {
+        let wrong = || {
+            Error::Keys {
             location: store.location(),
             problem: "does not open with this master key: it is not the master key this key store was made with (or its check row was changed)".to_owned(),
+        }
         };
         match store.row(CHECK_ROW)? {
             Some((_, nonce, sealed)) => {
-                let plain = decrypt(store.master.bytes(), b"check", &nonce, &sealed)
-                    .ok_or_else(wrong)?;
+                let plain =
+                    decrypt(store.master.bytes(), b"check", &nonce, &sealed).ok_or_else(wrong)?;
                 if plain.as_slice() != CHECK_TEXT {
                     return Err(wrong());
                 }
@@ -141,7 +147,7 @@ impl PostgresKeyStore {
         outcome.map_err(failed)
     }
 
-    fn row(&self, subject: &str) -> Result<Option<(String, Vec<u8>, Vec<u8>)>> {
+    fn row(&self, subject: &str) -> Result<Option<Row>> {
         self.run(|client, table| {
             let row = client.query_opt(
                 &format!("SELECT key_id, nonce, sealed FROM {table} WHERE subject = $1"),
@@ -164,13 +170,20 @@ impl PostgresKeyStore {
         let Some((id, nonce, sealed)) = self.row(subject)? else {
             return Ok(None);
         };
-        let damaged = || Error::Keys {
+        let damaged = || {
+            Error::Keys {
             location: format!("{}, the row of subject {subject:?}", self.location()),
             problem: "does not open with the master key: a wrong master key, or the row was changed; restore it from a backup, or forget the subject".to_owned(),
+        }
         };
         let id = KeyId::from_hex(&id).ok_or_else(damaged)?;
-        let plain = decrypt(self.master.bytes(), &key_bound(subject, id), &nonce, &sealed)
-            .ok_or_else(damaged)?;
+        let plain = decrypt(
+            self.master.bytes(),
+            &key_bound(subject, id),
+            &nonce,
+            &sealed,
+        )
+        .ok_or_else(damaged)?;
         let bytes: [u8; KEY_BYTES] = plain.as_slice().try_into().map_err(|_| damaged())?;
         Ok(Some(SubjectKey::from_parts(id, bytes)))
     }
@@ -208,7 +221,10 @@ impl KeyStore for PostgresKeyStore {
     fn forget(&self, subject: &str) -> Result<bool> {
         check_subject(subject, &|| self.location())?;
         let deleted = self.run(|client, table| {
-            client.execute(&format!("DELETE FROM {table} WHERE subject = $1"), &[&subject])
+            client.execute(
+                &format!("DELETE FROM {table} WHERE subject = $1"),
+                &[&subject],
+            )
         })?;
         Ok(deleted > 0)
     }

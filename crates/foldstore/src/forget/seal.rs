@@ -42,7 +42,9 @@ fn sealed_form(data: Option<&Value>) -> Option<Result<Sealed<'_>, &'static str>>
         return None;
     }
     Some((|| {
-        let sealed = sealed.as_object().ok_or("its sealed form is not an object")?;
+        let sealed = sealed
+            .as_object()
+            .ok_or("its sealed form is not an object")?;
         let text = |name: &str| {
             sealed
                 .iter()
@@ -77,7 +79,12 @@ fn bound(key: KeyId, commit_id: &str, name: &str, subject: &str) -> Vec<u8> {
     let mut bound = Vec::with_capacity(64 + commit_id.len() + name.len() + subject.len());
     bound.extend_from_slice(b"foldstore:sealed 1");
     let key = key.hex_digits();
-    for part in [&key[..], commit_id.as_bytes(), name.as_bytes(), subject.as_bytes()] {
+    for part in [
+        &key[..],
+        commit_id.as_bytes(),
+        name.as_bytes(),
+        subject.as_bytes(),
+    ] {
         bound.extend_from_slice(&(part.len() as u64).to_le_bytes());
         bound.extend_from_slice(part);
     }
@@ -144,11 +151,13 @@ pub(crate) fn seal_commit(
             continue;
         };
         let key = keyring.key_for(subject)?;
-        let plain = zeroize::Zeroizing::new(to_vec_deep(&Deep(data)).map_err(|e| {
-            Error::InvalidEvent {
-                problem: format!("the data of event {:?} cannot be written: {e}", event.name()),
-            }
-        })?);
+        let plain =
+            zeroize::Zeroizing::new(to_vec_deep(&Deep(data)).map_err(|e| Error::InvalidEvent {
+                problem: format!(
+                    "the data of event {:?} cannot be written: {e}",
+                    event.name()
+                ),
+            })?);
         // Readers open data nested as deep as it could be written in the clear, no deeper.
         let depth = nesting_depth(&plain) + LEVELS_ABOVE_DATA;
         if depth > MAX_NESTING {
@@ -177,7 +186,10 @@ fn stored_form(subject: &str, key: &SubjectKey, nonce: &[u8], ciphertext: &[u8])
     form.insert("subject".to_owned(), Value::String(subject.to_owned()));
     form.insert("key".to_owned(), Value::String(key.id().to_hex()));
     form.insert("nonce".to_owned(), Value::String(BASE64.encode(nonce)));
-    form.insert("ciphertext".to_owned(), Value::String(BASE64.encode(ciphertext)));
+    form.insert(
+        "ciphertext".to_owned(),
+        Value::String(BASE64.encode(ciphertext)),
+    );
     let mut data = Map::new();
     data.insert(SEALED_MEMBER.to_owned(), Value::Object(form));
     Value::Object(data)
@@ -207,7 +219,8 @@ pub(crate) fn open_commit(
             problem: format!("event #{index} ({:?}): {problem}", event.name()),
         };
         let form = form.map_err(|why| damaged(why.to_owned()))?;
-        let id = id.get_or_insert_with(|| commit_id(commit.headers()).unwrap_or_default().to_owned());
+        let id =
+            id.get_or_insert_with(|| commit_id(commit.headers()).unwrap_or_default().to_owned());
         let key = match keyring {
             Some(keyring) => keyring.get(form.subject, form.key)?,
             None => None,
@@ -215,11 +228,10 @@ pub(crate) fn open_commit(
         let data = match key {
             None => Forgotten::new(form.subject).to_data(),
             Some(key) => {
-                let mut plain = zeroize::Zeroizing::new(
-                    BASE64
-                        .decode(form.ciphertext)
-                        .map_err(|_| damaged("its sealed form has no base64 ciphertext".to_owned()))?,
-                );
+                let mut plain =
+                    zeroize::Zeroizing::new(BASE64.decode(form.ciphertext).map_err(|_| {
+                        damaged("its sealed form has no base64 ciphertext".to_owned())
+                    })?);
                 let bound = bound(form.key, id, event.name(), form.subject);
                 if !decrypt_in_place(key.bytes(), &bound, &form.nonce, &mut plain) {
                     return Err(damaged(format!(
@@ -241,7 +253,8 @@ pub(crate) fn open_commit(
 /// Reads opened data: directly when it is nested less than serde_json's own limit, else on a
 /// stack grown as needed (and no deeper than [`MAX_NESTING`]).
 fn parse_plain(plain: &[u8]) -> Result<Value, String> {
-    let depth = check_nesting(plain).map_err(|depth| format!("its sealed data {}", too_deep_to_read(depth)))?;
+    let depth = check_nesting(plain)
+        .map_err(|depth| format!("its sealed data {}", too_deep_to_read(depth)))?;
     let parsed = if depth < 100 {
         serde_json::from_slice(plain)
     } else {

@@ -8,8 +8,8 @@ use super::commit::HeaderFactory;
 use super::Store;
 use crate::error::{Error, Result};
 use crate::event::Headers;
-use crate::storage::{Durability, JournalStorage, LooseStorage, Storage};
 use crate::forget::{KeyStore, Keyring};
+use crate::storage::{Durability, JournalStorage, LooseStorage, Storage};
 use crate::upcast::Upcasters;
 
 /// Options for opening a [`Store`]; made by [`Store::builder`].
@@ -121,6 +121,7 @@ impl StoreBuilder {
     ///     .key_store(keys)
     ///     .subject_tags("member:")
     ///     .open()?;
+    /// store.ensure_folder()?;
     /// store.log(&Event::with_data("newMemberRegistered", json!({"name": "peter pan"}))
     ///     .tagged(["member:peter pan"]))?;
     /// assert_eq!(store.read_commit(1)?.events()[0].data(), Some(&json!({"name": "peter pan"})));
@@ -214,9 +215,7 @@ impl StoreBuilder {
         };
         storage.exists()?;
         let store = Store::from_parts(storage, path, self.headers);
-        let keyring = self
-            .keys
-            .map(|keys| Keyring::new(keys, self.subject_tags));
+        let keyring = self.keys.map(|keys| Keyring::new(keys, self.subject_tags));
         Ok(store.upcast_with(self.upcasters).seal_with(keyring))
     }
 }

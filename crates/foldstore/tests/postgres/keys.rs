@@ -35,8 +35,11 @@ fn a_subject_forgotten_in_a_key_table_is_gone_from_a_postgres_store() {
         let subject = format!("member:{name}");
         store
             .log(
-                &Event::with_data("newMemberRegistered", json!({"name": name, "address": address}))
-                    .tagged([subject.as_str()]),
+                &Event::with_data(
+                    "newMemberRegistered",
+                    json!({"name": name, "address": address}),
+                )
+                .tagged([subject.as_str()]),
             )
             .unwrap();
     }
@@ -58,7 +61,9 @@ fn a_subject_forgotten_in_a_key_table_is_gone_from_a_postgres_store() {
     assert!(!store.forget("member:peter pan").unwrap());
     let data = data_of(&store);
     assert_eq!(
-        Forgotten::in_data(&data[0]).map(|f| f.subject().to_owned()).as_deref(),
+        Forgotten::in_data(&data[0])
+            .map(|f| f.subject().to_owned())
+            .as_deref(),
         Some("member:peter pan")
     );
     assert_eq!(data[1]["address"], "bloomsbury");
@@ -67,8 +72,8 @@ fn a_subject_forgotten_in_a_key_table_is_gone_from_a_postgres_store() {
     // Another process opening the keys sees the same; another master key is refused.
     let again = PostgresKeyStore::connect(&url, &keys_table, master).unwrap();
     assert_eq!(again.subjects().unwrap(), ["member:wendy darling"]);
-    let error = PostgresKeyStore::connect(&url, &keys_table, MasterKey::generate().unwrap())
-        .unwrap_err();
+    let error =
+        PostgresKeyStore::connect(&url, &keys_table, MasterKey::generate().unwrap()).unwrap_err();
     assert!(matches!(error, Error::Keys { .. }), "{error:?}");
     assert!(error.to_string().contains(&keys_table), "{error}");
 }
