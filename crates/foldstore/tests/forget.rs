@@ -202,32 +202,39 @@ fn flip_base64(text: &Value) -> Value {
     Value::String(text)
 }
 
-/// A change made to a commit document.
-type Edit = fn(&mut Value);
+/// A change made to commit 1's document, given commit 2's (Wendy's registration).
+type Edit = fn(&mut Value, &Value);
 
 #[test]
 fn changed_sealed_data_is_damage_not_forgetting() {
     let edits: [(&str, Edit); 4] = [
-        ("ciphertext", |doc| {
+        ("ciphertext", |doc, _| {
             let sealed = &mut doc["events"][0]["data"]["foldstore:sealed"];
             sealed["ciphertext"] = flip_base64(&sealed["ciphertext"]);
         }),
-        ("nonce", |doc| {
+        ("nonce", |doc, _| {
             let sealed = &mut doc["events"][0]["data"]["foldstore:sealed"];
             sealed["nonce"] = flip_base64(&sealed["nonce"]);
         }),
-        ("commit id", |doc| {
+        ("commit id", |doc, _| {
             doc["headers"]["commitId"] = json!("someone else's")
         }),
-        ("name", |doc| {
-            doc["events"][0]["name"] = json!("memberHasLeft")
+        // Wendy's subject and key id, so that her key is tried: it does not open Peter's data.
+        ("another subject's key", |doc, wendys| {
+            let theirs = &wendys["events"][0]["data"]["foldstore:sealed"];
+            let sealed = &mut doc["events"][0]["data"]["foldstore:sealed"];
+            sealed["subject"] = theirs["subject"].clone();
+            sealed["key"] = theirs["key"].clone();
         }),
     ];
     for (what, edit) in edits {
         let dir = tempfile::tempdir().unwrap();
         let store = store(dir.path(), Layout::Loose, &MasterKey::generate().unwrap());
         log_members(&store);
-        edit_commit(&dir.path().join("members"), 1, edit);
+        let folder = dir.path().join("members");
+        let wendys: Value =
+            serde_json::from_slice(&fs::read(folder.join("2.log")).unwrap()).unwrap();
+        edit_commit(&folder, 1, |doc| edit(doc, &wendys));
         match store.read_commit(1) {
             Err(Error::CorruptCommit {
                 commit: 1, problem, ..
@@ -459,4 +466,20 @@ fn the_original_package_reads_sealed_commits_as_ordinary_json() {
     assert_eq!(lines[0]["event"]["tags"], json!(["member:peter pan"]));
     assert_eq!(lines[2]["event"]["data"], json!({"year": 1904}));
     assert!(!out.contains(PETERS_SECRET));
+}
+
+#[test]
+fn a_renamed_event_keeps_its_sealed_data_as_a_migration_may_rename() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path(), Layout::Loose, &MasterKey::generate().unwrap());
+    log_members(&store);
+    edit_commit(&dir.path().join("members"), 1, |doc| {
+        doc["events"][0]["name"] = json!("memberRegistered");
+    });
+    let commit = store.read_commit(1).unwrap();
+    assert_eq!(commit.events()[0].name(), "memberRegistered");
+    assert_eq!(
+        commit.events()[0].data().unwrap()["member"]["address"],
+        PETERS_SECRET
+    );
 }

@@ -73,18 +73,14 @@ fn sealed_form(data: Option<&Value>) -> Option<Result<Sealed<'_>, &'static str>>
     })())
 }
 
-/// What a sealed datum is bound to: the version of the form, the key's id, the commit's id,
-/// the event's name and the subject, each preceded by its length.
-fn bound(key: KeyId, commit_id: &str, name: &str, subject: &str) -> Vec<u8> {
-    let mut bound = Vec::with_capacity(64 + commit_id.len() + name.len() + subject.len());
+/// What a sealed datum is bound to: the version of the form, the key's id, the commit's id and
+/// the subject, each preceded by its length. (Not the event's name or position: a migration
+/// may rename, split or drop events, and keeps the sealed data it carries.)
+fn bound(key: KeyId, commit_id: &str, subject: &str) -> Vec<u8> {
+    let mut bound = Vec::with_capacity(64 + commit_id.len() + subject.len());
     bound.extend_from_slice(b"foldstore:sealed 1");
     let key = key.hex_digits();
-    for part in [
-        &key[..],
-        commit_id.as_bytes(),
-        name.as_bytes(),
-        subject.as_bytes(),
-    ] {
+    for part in [&key[..], commit_id.as_bytes(), subject.as_bytes()] {
         bound.extend_from_slice(&(part.len() as u64).to_le_bytes());
         bound.extend_from_slice(part);
     }
@@ -165,11 +161,7 @@ pub(crate) fn seal_commit(
                 problem: too_deep_to_write("the event's data", depth),
             });
         }
-        let (nonce, ciphertext) = encrypt(
-            key.bytes(),
-            &bound(key.id(), &id, event.name(), subject),
-            &plain,
-        )?;
+        let (nonce, ciphertext) = encrypt(key.bytes(), &bound(key.id(), &id, subject), &plain)?;
         sealed.push(event.clone().with_new_data(Some(stored_form(
             subject,
             &key,
@@ -232,10 +224,10 @@ pub(crate) fn open_commit(
                     zeroize::Zeroizing::new(BASE64.decode(form.ciphertext).map_err(|_| {
                         damaged("its sealed form has no base64 ciphertext".to_owned())
                     })?);
-                let bound = bound(form.key, id, event.name(), form.subject);
+                let bound = bound(form.key, id, form.subject);
                 if !decrypt_in_place(key.bytes(), &bound, &form.nonce, &mut plain) {
                     return Err(damaged(format!(
-                        "its sealed data does not open with the key of subject {:?}: its ciphertext, nonce, name or the commit's id was changed",
+                        "its sealed data does not open with the key of subject {:?}: its ciphertext, nonce or subject, or the commit's id, was changed",
                         form.subject
                     )));
                 }

@@ -137,6 +137,10 @@ impl Store {
     /// and readers meet the [`Forgotten`](crate::Forgotten) placeholder instead. Returns
     /// `false` when the subject had no key. A later event of the subject gets a new key.
     ///
+    /// Model snapshots are not sealed: a snapshot saved before holds the subject's data as the
+    /// model folded it. Remove the snapshots of models that hold such data after forgetting
+    /// (models rebuild from the log, where the data now reads as forgotten).
+    ///
     /// # Errors
     /// [`Error::Keys`] when the store has no key store; the key store's errors.
     pub fn forget(&self, subject: &str) -> Result<bool> {
