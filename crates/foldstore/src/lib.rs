@@ -22,6 +22,9 @@
 //!   how far it got; [`Model::follow`] keeps a model current in the background. With the
 //!   `watch` feature, folder stores learn of new commits from file-system notifications
 //!   instead of polling.
+//! - Forgettable data: given a [`KeyStore`] ([`StoreBuilder::key_store`]), a store writes the
+//!   data of events tagged with a subject encrypted with the subject's key, and
+//!   [`Store::forget`] destroys the key; readers then meet the [`Forgotten`] placeholder.
 //! - Async: with the `tokio` feature, [`asynchronous::AsyncStore`] and
 //!   [`asynchronous::AsyncModel`] run every operation off the runtime's threads, and
 //!   subscriptions are `Stream`s.
