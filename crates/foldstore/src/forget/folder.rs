@@ -23,6 +23,9 @@ const CHECK_TEXT: &[u8] = b"foldstore key store";
 /// What a key file's name ends with.
 const KEY_SUFFIX: &str = ".key";
 
+/// The largest file the key store reads: its own are a few hundred bytes.
+const MAX_FILE_BYTES: u64 = 64 * 1024;
+
 /// The prefix of a temporary file being written.
 const TEMP_PREFIX: &str = ".foldstore-tmp-";
 
@@ -216,6 +219,15 @@ impl FolderKeyStore {
 /// else than a file.
 fn read_regular(path: &Path) -> Result<Option<Vec<u8>>> {
     match fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_file() && meta.len() > MAX_FILE_BYTES => {
+            return Err(Error::Keys {
+                location: path.display().to_string(),
+                problem: format!(
+                    "holds {} bytes, and a key store's files hold less than {MAX_FILE_BYTES}: it is not a key file; move it away",
+                    meta.len()
+                ),
+            })
+        }
         Ok(meta) if meta.is_file() => {}
         Ok(_) => {
             return Err(Error::Keys {
@@ -377,6 +389,15 @@ mod tests {
         let mut listed = keys.subjects().unwrap();
         listed.sort();
         assert_eq!(listed.len(), 4);
+        // A file that is not a key store's is refused unread, naming it.
+        let big = keys.path_of("member:big");
+        fs::File::create(&big)
+            .unwrap()
+            .set_len(MAX_FILE_BYTES + 1)
+            .unwrap();
+        let text = keys.get("member:big").unwrap_err().to_string();
+        assert!(text.contains(&big.display().to_string()), "{text}");
+        fs::remove_file(&big).unwrap();
         // Nothing was written outside the folder.
         assert!(fs::read_dir(dir.path()).unwrap().all(|e| e
             .unwrap()
