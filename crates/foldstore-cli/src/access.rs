@@ -61,7 +61,8 @@ pub fn commit_size(store: &Store, number: u64) -> anyhow::Result<u64> {
     Ok(bytes.map_or(0, |bytes| bytes.len() as u64))
 }
 
-/// A commit of a range read once by [`Store::raw_commits`]: the commit and its size in bytes,
+/// A commit of a range read once by [`Store::raw_commits`]: the commit (sealed data shown as
+/// forgotten, see [`Store::open_sealed`]) and its size in bytes,
 /// or `None` at the end of the log when the range has no end (`to` is `None`).
 ///
 /// # Errors
@@ -74,7 +75,10 @@ pub fn read_once(
 ) -> anyhow::Result<Option<(Commit, u64)>> {
     let number = match scanned {
         Scanned::Commit(RawCommit { bytes, commit, .. }) => {
-            return Ok(Some((commit?, bytes.len() as u64)))
+            // Sealed data shows as forgotten: the verbs that read have no key store.
+            let mut commit = commit?;
+            store.open_sealed(&mut commit)?;
+            return Ok(Some((commit, bytes.len() as u64)));
         }
         Scanned::Unreadable { error, .. } => return Err(error.into()),
         Scanned::Absent { number } | Scanned::Gap { first: number, .. } => number,

@@ -207,6 +207,19 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             quarantine_older_than,
         } => cmd::gc::run(&open_existing(&store)?, apply, quarantine_older_than),
         Command::Init { store, layout } => cmd::init::run(&store, layout),
+        Command::Forget {
+            subject,
+            keys,
+            json,
+        } => cmd::keys::forget(&subject, &keys, json),
+        Command::Keys {
+            keys,
+            new_master_key,
+            json,
+        } => match new_master_key {
+            Some(file) => cmd::keys::new_master_key(&file),
+            None => cmd::keys::list(&keys, json),
+        },
         Command::Export { store, range } => {
             range.check(&format!("--from {}", range.from.unwrap_or(1)))?;
             cmd::export::run(&open_existing(&store)?, range)

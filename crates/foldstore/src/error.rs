@@ -256,6 +256,16 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// A key store (see [`KeyStore`](crate::KeyStore)) cannot give or keep a subject's key:
+    /// a wrong master key, a damaged key file, a subject name it cannot hold.
+    #[error("key store {location}: {problem}")]
+    Keys {
+        /// The key store, or its file concerned.
+        location: String,
+        /// What is wrong, and what to do.
+        problem: String,
+    },
+
     /// A failure inside a storage backend that is not a file-system operation.
     #[error("{backend}: {message}")]
     Backend {

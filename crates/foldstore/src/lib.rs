@@ -22,6 +22,9 @@
 //!   how far it got; [`Model::follow`] keeps a model current in the background. With the
 //!   `watch` feature, folder stores learn of new commits from file-system notifications
 //!   instead of polling.
+//! - Forgettable data: given a [`KeyStore`] ([`StoreBuilder::key_store`]), a store writes the
+//!   data of events tagged with a subject encrypted with the subject's key, and
+//!   [`Store::forget`] destroys the key; readers then meet the [`Forgotten`] placeholder.
 //! - Async: with the `tokio` feature, [`asynchronous::AsyncStore`] and
 //!   [`asynchronous::AsyncModel`] run every operation off the runtime's threads, and
 //!   subscriptions are `Stream`s.
@@ -73,6 +76,7 @@ pub mod conformance;
 mod copy;
 mod error;
 mod event;
+mod forget;
 mod format;
 mod json;
 mod migrate;
@@ -97,6 +101,12 @@ pub use copy::{CopyError, CopyOptions, CopyReport};
 pub use error::{Error, Result};
 pub use event::VERSION_MEMBER;
 pub use event::{Event, Headers, TAGS_MEMBER};
+#[cfg(feature = "postgres")]
+pub use forget::PostgresKeyStore;
+pub use forget::{
+    FolderKeyStore, Forgettable, Forgotten, KeyId, KeyStore, MasterKey, SubjectKey,
+    FORGOTTEN_MEMBER, MASTER_KEY_VARIABLE, MAX_SUBJECT_BYTES, SEALED_MEMBER, SUBJECT_TAG_PREFIX,
+};
 pub use format::{Commit, DecodeError};
 pub use migrate::{Migration, MigrationReport};
 pub use model::{

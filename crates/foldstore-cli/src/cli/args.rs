@@ -233,3 +233,15 @@ pub(super) fn parse_header_to_write(text: &str) -> Result<(String, String), Stri
     }
     Ok((key, value))
 }
+
+/// Where the subjects' keys are, and the master key that opens them.
+#[derive(Clone, Debug, Args)]
+pub struct KeysArgs {
+    /// The key store: a folder (kept apart from the store).
+    #[arg(long, value_name = "DIR", env = "FOLDSTORE_KEYS")]
+    pub keys: Option<PathBuf>,
+    /// A file holding the master key (64 hex digits); default: the environment variable
+    /// FOLDSTORE_MASTER_KEY.
+    #[arg(long, value_name = "FILE")]
+    pub master_key_file: Option<PathBuf>,
+}

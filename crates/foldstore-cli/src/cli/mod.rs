@@ -12,7 +12,8 @@ mod bench;
 use crate::template::{parse_template, Template};
 use args::{parse_commits, parse_event_name, parse_header_to_write};
 pub use args::{
-    BadCommandLine, BoundaryArgs, CommitArg, Commits, LayoutArg, RangeArgs, ScanArgs, TimeArgs,
+    BadCommandLine, BoundaryArgs, CommitArg, Commits, KeysArgs, LayoutArg, RangeArgs, ScanArgs,
+    TimeArgs,
 };
 pub use bench::{BenchDurability, BenchServe, BenchWorkload};
 
@@ -510,6 +511,43 @@ Access:
         #[arg(long, value_name = "LAYOUT")]
         layout: Option<LayoutArg>,
         /// Print the report as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Forget a subject: destroy its key in the key store, so that its data, sealed in the
+    /// store, its copies and its exports, can no longer be read by anyone.
+    ///
+    /// Readers then meet the placeholder {"foldstore:forgotten": {"subject": ...}} where the
+    /// subject's data was. The store itself is not touched (nor needed). The master key comes
+    /// from --master-key-file or FOLDSTORE_MASTER_KEY, never from the command line.
+    /// Exit status 0 when the key was destroyed, 1 when the subject had none.
+    #[command(after_help = "Examples:
+  foldstore forget 'member:peter pan' --keys ./member-keys --master-key-file ~/.foldstore-master
+  FOLDSTORE_MASTER_KEY=$(cat master.key) foldstore forget 'member:peter pan' --keys ./member-keys")]
+    Forget {
+        /// The subject (the whole tag, e.g. 'member:peter pan').
+        subject: String,
+        #[command(flatten)]
+        keys: KeysArgs,
+        /// Print the outcome as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// List the subjects a key store holds keys for (never a key), or make a master key.
+    #[command(after_help = "Examples:
+  foldstore keys --new-master-key ~/.foldstore-master
+  foldstore keys --keys ./member-keys --master-key-file ~/.foldstore-master
+  foldstore keys --keys ./member-keys --json")]
+    Keys {
+        #[command(flatten)]
+        keys: KeysArgs,
+        /// Write a new random master key to this file (which must not exist; readable by its
+        /// owner only) instead, and print nothing of it.
+        #[arg(long, value_name = "FILE", conflicts_with = "json")]
+        new_master_key: Option<PathBuf>,
+        /// Print the subjects as one JSON array.
         #[arg(long)]
         json: bool,
     },

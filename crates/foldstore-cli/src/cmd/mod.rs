@@ -9,6 +9,7 @@ pub mod export;
 pub mod gc;
 pub mod import;
 pub mod init;
+pub mod keys;
 pub mod log;
 pub mod repair;
 pub mod schema;

@@ -10,6 +10,7 @@ use super::state::{lock, Shared, State};
 use super::{EventContext, ModelDefinition};
 use crate::error::{Error, Result};
 use crate::event::{Event, Headers};
+use crate::forget::Forgotten;
 use crate::format::Commit;
 use crate::upcast::{upcast_error, UpcastError, Upcasters};
 
@@ -63,16 +64,23 @@ pub(super) fn fold_one<D: ModelDefinition>(
 ) -> Result<(), FoldFailure> {
     let newest = upcasters.run(event, applied).map_err(FoldFailure::Upcast)?;
     let event = newest.as_ref().unwrap_or(event);
+    let fallback = |data: &mut D::Data| {
+        definition
+            .fallback(data, event, context)
+            .map_err(|e| FoldFailure::Refused(e.to_string()))
+    };
     let typed = match names.find(event.name()) {
-        Matched::Unknown => {
-            return definition
-                .fallback(data, event, context)
-                .map_err(|e| FoldFailure::Refused(e.to_string()))
-        }
+        Matched::Unknown => return fallback(data),
         Matched::Exact => event.to_typed::<D::Event>(),
         Matched::Respelled(name) => event.to_typed_as::<D::Event>(name),
-    }
-    .map_err(|e| FoldFailure::BadData(e.to_string()))?;
+    };
+    let typed = match typed {
+        Ok(typed) => typed,
+        // Forgotten data that the event type cannot hold (it has no `Forgettable`) is the
+        // fallback's, never an error.
+        Err(_) if event.data().and_then(Forgotten::in_data).is_some() => return fallback(data),
+        Err(e) => return Err(FoldFailure::BadData(e.to_string())),
+    };
     definition
         .apply(data, typed, context)
         .map_err(|e| FoldFailure::Refused(e.to_string()))

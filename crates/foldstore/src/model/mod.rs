@@ -166,8 +166,10 @@ pub trait ModelDefinition: Send + Sync + 'static {
         context: &EventContext<'_>,
     ) -> Result<(), Self::Error>;
 
-    /// Folds an event whose name the event type does not know. By default such events are
-    /// ignored, as in the original package when there is no fallback handler.
+    /// Folds an event whose name the event type does not know, or whose data was forgotten
+    /// (the [`Forgotten`](crate::Forgotten) placeholder) where the event type has no room for
+    /// it (see [`Forgettable`](crate::Forgettable)). By default such events are ignored, as in
+    /// the original package when there is no fallback handler.
     ///
     /// # Errors
     /// The handler's refusal.

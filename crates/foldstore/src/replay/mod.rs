@@ -315,13 +315,15 @@ impl Commits<'_> {
                 None => return Ok(None),
             },
         };
-        let Some(commit) =
+        let Some(mut commit) =
             self.store
                 .decode_commit_with(number, bytes, &mut self.grace, self.patient)?
         else {
             self.ended_pending = true;
             return Ok(None);
         };
+        // Sealed data opened (read ahead: by the reading threads).
+        self.store.open_sealed(&mut commit)?;
         self.store.tip_cache().note(number);
         Ok(Some(commit))
     }
@@ -483,7 +485,11 @@ impl Store {
             });
         }
         match storage.read_commit(number)? {
-            Some(bytes) => self.decode_commit_at(number, bytes),
+            Some(bytes) => {
+                let mut commit = self.decode_commit_at(number, bytes)?;
+                self.open_sealed(&mut commit)?;
+                Ok(commit)
+            }
             None => Err(Error::OutOfRange {
                 requested: number,
                 tip: self.tip()?,

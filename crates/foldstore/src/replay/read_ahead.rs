@@ -221,9 +221,12 @@ fn read_ahead(store: &Store, shared: &AheadShared, index: usize) {
         let mut whole = read.len() as u64 == want;
         let mut commits = Vec::with_capacity(read.len());
         for (number, bytes) in (first..).zip(read) {
-            match decode_commit(number, &bytes) {
-                Ok(commit) => commits.push(commit),
-                Err(_) => {
+            let decoded = decode_commit(number, &bytes)
+                .ok()
+                .and_then(|mut commit| store.open_sealed(&mut commit).is_ok().then_some(commit));
+            match decoded {
+                Some(commit) => commits.push(commit),
+                None => {
                     // Read again, one by one, by the replay, which reports it properly.
                     whole = false;
                     break;

@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::Store;
 use crate::error::{Error, Result};
 use crate::event::{Event, Headers};
+use crate::forget::seal_commit;
 use crate::format::encode_commit;
 use crate::storage::{CommitCheck, Conflict, COMMIT_ID_HEADER};
 
@@ -125,6 +126,12 @@ impl Store {
         headers: &Headers,
         events: &[Event],
     ) -> Result<Result<u64, Conflict>> {
+        // Events that name a subject are written sealed (and the commit then has an id).
+        let sealed = match self.keyring() {
+            Some(keyring) => seal_commit(keyring, headers, events)?,
+            None => None,
+        };
+        let (headers, events) = sealed.as_ref().map_or((headers, events), |(h, e)| (h, e));
         // Refused, nothing written, when no reader could read it back.
         let document = encode_commit(headers, events)?;
         let storage = self.storage();

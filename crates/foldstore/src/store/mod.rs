@@ -12,7 +12,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::forget::{open_commit, KeyStore, Keyring};
+use crate::format::Commit;
 use crate::storage::{MemoryStorage, Storage};
 use crate::upcast::Upcasters;
 
@@ -60,6 +62,8 @@ struct Inner {
     index: EventIndex,
     /// Applied to the events handed to callers (see [`StoreBuilder::upcasters`]).
     upcasters: Upcasters,
+    /// The subjects' keys (see [`StoreBuilder::key_store`]).
+    keyring: Option<Arc<Keyring>>,
 }
 
 impl fmt::Debug for Store {
@@ -101,6 +105,7 @@ impl Store {
                 path,
                 headers,
                 upcasters: Upcasters::new(),
+                keyring: None,
             }),
         }
     }
@@ -111,6 +116,63 @@ impl Store {
             inner.upcasters = upcasters;
         }
         self
+    }
+
+    /// This new store with `keyring` (before any clone is made).
+    pub(super) fn seal_with(mut self, keyring: Option<Keyring>) -> Store {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.keyring = keyring.map(Arc::new);
+        }
+        self
+    }
+
+    /// The key store the store seals and opens subjects' data with (see
+    /// [`StoreBuilder::key_store`]), if it was given one.
+    pub fn key_store(&self) -> Option<&dyn KeyStore> {
+        self.inner.keyring.as_deref().map(Keyring::key_store)
+    }
+
+    /// Forgets `subject`: destroys its key in the store's key store, durably. From then on its
+    /// sealed data, in this store, its copies and its exports, is ciphertext no one can open,
+    /// and readers meet the [`Forgotten`](crate::Forgotten) placeholder instead. Returns
+    /// `false` when the subject had no key. A later event of the subject gets a new key.
+    ///
+    /// Model snapshots are not sealed: a snapshot saved before holds the subject's data as the
+    /// model folded it. Remove the snapshots of models that hold such data after forgetting
+    /// (models rebuild from the log, where the data now reads as forgotten).
+    ///
+    /// # Errors
+    /// [`Error::Keys`] when the store has no key store; the key store's errors.
+    pub fn forget(&self, subject: &str) -> Result<bool> {
+        let keyring = self.inner.keyring.as_deref().ok_or_else(|| Error::Keys {
+            location: self
+                .path()
+                .map_or_else(|| "the store".to_owned(), |p| p.display().to_string()),
+            problem: "the store was opened without a key store: give it one (StoreBuilder::key_store, or --keys) to forget a subject".to_owned(),
+        })?;
+        let forgotten = keyring.forget(subject)?;
+        tracing::info!(subject, forgotten, "subject forgotten");
+        Ok(forgotten)
+    }
+
+    /// Opens the sealed data of a commit read as stored (by [`Store::raw_commits`], or decoded
+    /// from its bytes): with the store's key store, the data it was sealed with; without, or
+    /// for a forgotten subject, the [`Forgotten`](crate::Forgotten) placeholder. Replays,
+    /// subscriptions, models and [`Store::events_matching`] do this themselves.
+    ///
+    /// # Errors
+    /// [`Error::CorruptCommit`] when sealed data was changed (it does not open with its key);
+    /// the key store's errors.
+    pub fn open_sealed(&self, commit: &mut Commit) -> Result<()> {
+        let number = commit.number();
+        open_commit(self.inner.keyring.as_deref(), commit, &|| {
+            self.storage().commit_location(number)
+        })
+    }
+
+    /// The store's keyring, for the one write path.
+    pub(crate) fn keyring(&self) -> Option<&Keyring> {
+        self.inner.keyring.as_deref()
     }
 
     /// The upcasters applied to the events the store hands to its callers (see

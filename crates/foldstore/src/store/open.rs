@@ -8,6 +8,7 @@ use super::commit::HeaderFactory;
 use super::Store;
 use crate::error::{Error, Result};
 use crate::event::Headers;
+use crate::forget::{KeyStore, Keyring};
 use crate::storage::{Durability, JournalStorage, LooseStorage, Storage};
 use crate::upcast::Upcasters;
 
@@ -20,6 +21,8 @@ pub struct StoreBuilder {
     layout: Option<Layout>,
     headers: Option<Arc<HeaderFactory>>,
     upcasters: Upcasters,
+    keys: Option<Arc<dyn KeyStore>>,
+    subject_tags: Vec<String>,
 }
 
 /// How a folder store lays out its commits.
@@ -70,6 +73,8 @@ impl fmt::Debug for StoreBuilder {
             .field("layout", &self.layout)
             .field("headers", &self.headers.as_ref().map(|_| "<factory>"))
             .field("upcasters", &self.upcasters)
+            .field("keys", &self.keys)
+            .field("subject_tags", &self.subject_tags)
             .finish()
     }
 }
@@ -96,6 +101,48 @@ impl StoreBuilder {
     /// copies, `verify` and raw reads ([`Store::raw_commits`]) see the stored bytes.
     pub fn upcasters(mut self, upcasters: Upcasters) -> Self {
         self.upcasters = upcasters;
+        self
+    }
+
+    /// The key store of the subjects' keys: the data of every event written with a tag that
+    /// marks a subject (see [`subject_tags`](Self::subject_tags)) is sealed with the subject's
+    /// key, and readers open it, or meet the [`Forgotten`](crate::Forgotten) placeholder once
+    /// [`Store::forget`] destroyed the key. Default: none (nothing is sealed, and sealed data
+    /// reads as forgotten). See "Forgettable data" in docs/design.md.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), foldstore::Error> {
+    /// # let folder = tempfile::tempdir().unwrap();
+    /// use foldstore::{Event, FolderKeyStore, Forgotten, MasterKey, Store};
+    /// use serde_json::json;
+    ///
+    /// let keys = FolderKeyStore::open(folder.path().join("keys"), MasterKey::generate()?)?;
+    /// let store = Store::builder(folder.path().join("members"))
+    ///     .key_store(keys)
+    ///     .subject_tags("member:")
+    ///     .open()?;
+    /// store.ensure_folder()?;
+    /// store.log(&Event::with_data("newMemberRegistered", json!({"name": "peter pan"}))
+    ///     .tagged(["member:peter pan"]))?;
+    /// assert_eq!(store.read_commit(1)?.events()[0].data(), Some(&json!({"name": "peter pan"})));
+    ///
+    /// store.forget("member:peter pan")?;
+    /// let data = store.read_commit(1)?.events()[0].data().cloned().unwrap();
+    /// assert_eq!(Forgotten::in_data(&data).unwrap().subject(), "member:peter pan");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn key_store(mut self, keys: impl KeyStore + 'static) -> Self {
+        self.keys = Some(Arc::new(keys));
+        self
+    }
+
+    /// A tag prefix that marks subjects (may be given several times): an event tagged
+    /// `member:peter pan` with the prefix `member:` belongs to the subject `member:peter pan`
+    /// (the whole tag). Tags starting with `subject:` always mark subjects. An event may name
+    /// one subject. Only used with a [`key_store`](Self::key_store).
+    pub fn subject_tags(mut self, prefix: impl Into<String>) -> Self {
+        self.subject_tags.push(prefix.into());
         self
     }
 
@@ -168,7 +215,8 @@ impl StoreBuilder {
         };
         storage.exists()?;
         let store = Store::from_parts(storage, path, self.headers);
-        Ok(store.upcast_with(self.upcasters))
+        let keyring = self.keys.map(|keys| Keyring::new(keys, self.subject_tags));
+        Ok(store.upcast_with(self.upcasters).seal_with(keyring))
     }
 }
 
@@ -196,6 +244,8 @@ impl Store {
             layout: None,
             headers: None,
             upcasters: Upcasters::new(),
+            keys: None,
+            subject_tags: Vec::new(),
         }
     }
 }

@@ -11,6 +11,7 @@ mod basics;
 mod batches;
 #[path = "../common/mod.rs"]
 mod common;
+mod keys;
 #[path = "../common/postgres.rs"]
 mod pg_server;
 mod processes;

@@ -1,0 +1,408 @@
+//! The folder key store: one file per subject, each key encrypted with the master key.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+use super::keys::{
+    check_subject, decrypt, encrypt, key_bound, random_bytes, KeyId, KeyStore, MasterKey,
+    SubjectKey, KEY_BYTES,
+};
+use crate::error::{Error, Result};
+
+/// The file whose contents only the right master key opens.
+const CHECK_FILE: &str = "keys.check";
+
+/// What the check file holds, encrypted.
+const CHECK_TEXT: &[u8] = b"foldstore key store";
+
+/// What a key file's name ends with.
+const KEY_SUFFIX: &str = ".key";
+
+/// The largest file the key store reads: its own are a few hundred bytes.
+const MAX_FILE_BYTES: u64 = 64 * 1024;
+
+/// The prefix of a temporary file being written.
+const TEMP_PREFIX: &str = ".foldstore-tmp-";
+
+/// A key store in a folder of its own, kept apart from the store (another disk, another
+/// machine's mount, another backup policy: whoever holds both the log and the keys can read
+/// everything that was not forgotten).
+///
+/// Each subject's key is the file `<subject in hex>.key`, holding the key encrypted with the
+/// [`MasterKey`] (AES-256-GCM, the subject and the key's id bound to it), written to a
+/// temporary file, synced, and linked to its name only if no other writer made it first; the
+/// folder is synced after. The file `keys.check` tells a wrong master key at once. Forgetting a
+/// subject removes its file and syncs the folder.
+///
+/// **What remains on disk after forgetting:** the name is gone from the folder, but the file
+/// system (and an SSD's wear levelling) may keep the removed bytes in free blocks until they
+/// are reused, and backups or snapshots of the key folder keep the file. Those bytes are the
+/// key encrypted with the master key: recovering a forgotten subject's data takes the log, the
+/// old key file *and* the master key. Keep backups of the key folder short-lived, or rotate the
+/// master key, when that matters.
+///
+/// ```
+/// # fn main() -> Result<(), foldstore::Error> {
+/// # let folder = tempfile::tempdir().unwrap();
+/// use foldstore::{FolderKeyStore, KeyStore, MasterKey};
+///
+/// let keys = FolderKeyStore::open(folder.path().join("keys"), MasterKey::generate()?)?;
+/// let key = keys.key_for("member:peter pan")?;
+/// assert_eq!(keys.get("member:peter pan")?.map(|k| k.id()), Some(key.id()));
+/// assert_eq!(keys.subjects()?, ["member:peter pan"]);
+/// assert!(keys.forget("member:peter pan")?);
+/// assert!(keys.get("member:peter pan")?.is_none());
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct FolderKeyStore {
+    folder: PathBuf,
+    master: MasterKey,
+}
+
+/// A key file's contents.
+#[derive(Serialize, Deserialize)]
+struct KeyFile {
+    subject: String,
+    key: String,
+    nonce: String,
+    sealed: String,
+}
+
+/// The check file's contents.
+#[derive(Serialize, Deserialize)]
+struct CheckFile {
+    nonce: String,
+    check: String,
+}
+
+impl FolderKeyStore {
+    /// Opens the key store in `folder` (made, with its check file, when it does not exist).
+    ///
+    /// # Errors
+    /// [`Error::Keys`] naming `keys.check` when `master` is not the key the folder was made
+    /// with, or the file is damaged; I/O errors.
+    pub fn open(folder: impl AsRef<Path>, master: MasterKey) -> Result<FolderKeyStore> {
+        let folder = folder.as_ref().to_path_buf();
+        fs::create_dir_all(&folder).map_err(|e| Error::io("create the key folder", &folder, e))?;
+        let store = FolderKeyStore { folder, master };
+        let check = store.folder.join(CHECK_FILE);
+        match read_regular(&check)? {
+            Some(bytes) => {
+                let wrong = || {
+                    Error::Keys {
+                    location: check.display().to_string(),
+                    problem: "does not open with this master key: it is not the master key this key store was made with (or the file was changed)".to_owned(),
+                }
+                };
+                let file: CheckFile = serde_json::from_slice(&bytes).map_err(|_| wrong())?;
+                let nonce = BASE64.decode(file.nonce).map_err(|_| wrong())?;
+                let sealed = BASE64.decode(file.check).map_err(|_| wrong())?;
+                let plain = decrypt(store.master.bytes(), CHECK_FILE.as_bytes(), &nonce, &sealed)
+                    .ok_or_else(wrong)?;
+                if plain.as_slice() != CHECK_TEXT {
+                    return Err(wrong());
+                }
+            }
+            None => {
+                let (nonce, sealed) =
+                    encrypt(store.master.bytes(), CHECK_FILE.as_bytes(), CHECK_TEXT)?;
+                let file = CheckFile {
+                    nonce: BASE64.encode(nonce),
+                    check: BASE64.encode(sealed),
+                };
+                // Another process making it at the same moment made the same kind of file: if
+                // with another master key, the next open tells.
+                store.write_new(&check, &serde_json::to_vec(&file).unwrap_or_default())?;
+            }
+        }
+        Ok(store)
+    }
+
+    /// The folder.
+    pub fn folder(&self) -> &Path {
+        &self.folder
+    }
+
+    fn path_of(&self, subject: &str) -> PathBuf {
+        let mut name = String::with_capacity(subject.len() * 2 + KEY_SUFFIX.len());
+        for byte in subject.bytes() {
+            name.push_str(&format!("{byte:02x}"));
+        }
+        name.push_str(KEY_SUFFIX);
+        self.folder.join(name)
+    }
+
+    fn read_key(&self, subject: &str, path: &Path) -> Result<Option<SubjectKey>> {
+        let Some(bytes) = read_regular(path)? else {
+            return Ok(None);
+        };
+        let damaged = |why: &str| {
+            Error::Keys {
+            location: path.display().to_string(),
+            problem: format!("{why}: a wrong master key, or the file was changed; restore it from a backup, or forget the subject"),
+        }
+        };
+        let file: KeyFile =
+            serde_json::from_slice(&bytes).map_err(|_| damaged("is not a key file"))?;
+        let id = KeyId::from_hex(&file.key).ok_or_else(|| damaged("has no key id"))?;
+        if file.subject != subject {
+            return Err(damaged("names another subject"));
+        }
+        let nonce = BASE64
+            .decode(file.nonce)
+            .map_err(|_| damaged("has no nonce"))?;
+        let sealed = BASE64
+            .decode(file.sealed)
+            .map_err(|_| damaged("has no key"))?;
+        let plain = decrypt(
+            self.master.bytes(),
+            &key_bound(subject, id),
+            &nonce,
+            &sealed,
+        )
+        .ok_or_else(|| damaged("does not open with the master key"))?;
+        let bytes: [u8; KEY_BYTES] = plain
+            .as_slice()
+            .try_into()
+            .map_err(|_| damaged("holds a key of the wrong length"))?;
+        Ok(Some(SubjectKey::from_parts(id, bytes)))
+    }
+
+    /// Writes `bytes` to `path` whole and durably, unless `path` exists (then nothing):
+    /// `true` when this call made it.
+    fn write_new(&self, path: &Path, bytes: &[u8]) -> Result<bool> {
+        let suffix: [u8; 8] = random_bytes()?;
+        let temp = self
+            .folder
+            .join(format!("{TEMP_PREFIX}{}", u64::from_le_bytes(suffix)));
+        let written = (|| {
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&temp)?;
+            file.write_all(bytes)?;
+            file.sync_all()
+        })();
+        if let Err(e) = written {
+            let _ = fs::remove_file(&temp);
+            return Err(Error::io("write the key file", &temp, e));
+        }
+        let linked = fs::hard_link(&temp, path);
+        let _ = fs::remove_file(&temp);
+        match linked {
+            Ok(()) => {
+                self.sync_folder()?;
+                Ok(true)
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(Error::io("create the key file", path, e)),
+        }
+    }
+
+    fn sync_folder(&self) -> Result<()> {
+        #[cfg(unix)]
+        File::open(&self.folder)
+            .and_then(|folder| folder.sync_all())
+            .map_err(|e| Error::io("sync the key folder", &self.folder, e))?;
+        Ok(())
+    }
+}
+
+/// Reads a regular file: `None` when there is none; an error for a symbolic link or anything
+/// else than a file.
+fn read_regular(path: &Path) -> Result<Option<Vec<u8>>> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_file() && meta.len() > MAX_FILE_BYTES => {
+            return Err(Error::Keys {
+                location: path.display().to_string(),
+                problem: format!(
+                    "holds {} bytes, and a key store's files hold less than {MAX_FILE_BYTES}: it is not a key file; move it away",
+                    meta.len()
+                ),
+            })
+        }
+        Ok(meta) if meta.is_file() => {}
+        Ok(_) => {
+            return Err(Error::Keys {
+                location: path.display().to_string(),
+                problem:
+                    "is not a regular file (a key store follows no symbolic link): move it away"
+                        .to_owned(),
+            })
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("look at", path, e)),
+    }
+    match fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io("read", path, e)),
+    }
+}
+
+/// The subject a key file's name stands for.
+fn subject_of(name: &str) -> Option<String> {
+    let hex = name.strip_suffix(KEY_SUFFIX)?;
+    if hex.is_empty() || hex.len() % 2 != 0 || !hex.is_ascii() {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok())
+        .collect();
+    String::from_utf8(bytes?).ok()
+}
+
+impl KeyStore for FolderKeyStore {
+    fn key_for(&self, subject: &str) -> Result<SubjectKey> {
+        check_subject(subject, &|| self.location())?;
+        let path = self.path_of(subject);
+        if let Some(key) = self.read_key(subject, &path)? {
+            return Ok(key);
+        }
+        let key = SubjectKey::generate()?;
+        let (nonce, sealed) = encrypt(
+            self.master.bytes(),
+            &key_bound(subject, key.id()),
+            key.bytes(),
+        )?;
+        let file = KeyFile {
+            subject: subject.to_owned(),
+            key: key.id().to_hex(),
+            nonce: BASE64.encode(nonce),
+            sealed: BASE64.encode(sealed),
+        };
+        let bytes = serde_json::to_vec(&file).unwrap_or_default();
+        if self.write_new(&path, &bytes)? {
+            return Ok(key);
+        }
+        // Another writer made it first: theirs is the key.
+        self.read_key(subject, &path)?.ok_or_else(|| Error::Keys {
+            location: path.display().to_string(),
+            problem: "was made by another writer and removed at once: write again".to_owned(),
+        })
+    }
+
+    fn get(&self, subject: &str) -> Result<Option<SubjectKey>> {
+        if check_subject(subject, &|| self.location()).is_err() {
+            return Ok(None);
+        }
+        self.read_key(subject, &self.path_of(subject))
+    }
+
+    fn forget(&self, subject: &str) -> Result<bool> {
+        check_subject(subject, &|| self.location())?;
+        let path = self.path_of(subject);
+        match fs::remove_file(&path) {
+            Ok(()) => {
+                self.sync_folder()?;
+                Ok(true)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(Error::io("remove the key file", &path, e)),
+        }
+    }
+
+    fn subjects(&self) -> Result<Vec<String>> {
+        let entries = fs::read_dir(&self.folder).map_err(|e| Error::io("list", &self.folder, e))?;
+        let mut subjects = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io("list", &self.folder, e))?;
+            if let Some(subject) = entry.file_name().to_str().and_then(subject_of) {
+                subjects.push(subject);
+            }
+        }
+        subjects.sort();
+        Ok(subjects)
+    }
+
+    fn location(&self) -> String {
+        self.folder.display().to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wrong_master_key_is_told_naming_the_check_file() {
+        let dir = tempfile::tempdir().unwrap();
+        FolderKeyStore::open(dir.path(), MasterKey::generate().unwrap()).unwrap();
+        let error = FolderKeyStore::open(dir.path(), MasterKey::generate().unwrap()).unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.contains("keys.check") && text.contains("master key"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_key_file_under_a_wrong_master_key_is_told_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = FolderKeyStore::open(dir.path(), MasterKey::generate().unwrap()).unwrap();
+        keys.key_for("member:wendy").unwrap();
+        // Another master key, and a check file made with it.
+        fs::remove_file(dir.path().join(CHECK_FILE)).unwrap();
+        let other = FolderKeyStore::open(dir.path(), MasterKey::generate().unwrap()).unwrap();
+        let text = other.get("member:wendy").unwrap_err().to_string();
+        assert!(
+            text.contains(".key") && text.contains("master key"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn two_writers_of_a_new_subject_get_one_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let master = MasterKey::generate().unwrap();
+        let a = FolderKeyStore::open(dir.path(), master.clone()).unwrap();
+        let b = FolderKeyStore::open(dir.path(), master).unwrap();
+        let ids: Vec<KeyId> = std::thread::scope(|s| {
+            let one = s.spawn(|| a.key_for("member:tinker bell").unwrap().id());
+            let two = s.spawn(|| b.key_for("member:tinker bell").unwrap().id());
+            vec![one.join().unwrap(), two.join().unwrap()]
+        });
+        assert_eq!(ids[0], ids[1]);
+        assert_eq!(a.subjects().unwrap(), ["member:tinker bell"]);
+    }
+
+    #[test]
+    fn hostile_subjects_are_refused_or_not_found_without_panicking() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = FolderKeyStore::open(dir.path(), MasterKey::generate().unwrap()).unwrap();
+        let huge = "x".repeat(1 << 20);
+        assert!(keys.key_for(&huge).is_err());
+        assert!(keys.get(&huge).unwrap().is_none());
+        assert!(keys.key_for("").is_err());
+        for odd in ["../../etc/passwd", "a/b", "\u{0}\u{7}", "member:\u{202e}"] {
+            let key = keys.key_for(odd).unwrap();
+            assert_eq!(keys.get(odd).unwrap().unwrap().id(), key.id());
+        }
+        let mut listed = keys.subjects().unwrap();
+        listed.sort();
+        assert_eq!(listed.len(), 4);
+        // A file that is not a key store's is refused unread, naming it.
+        let big = keys.path_of("member:big");
+        fs::File::create(&big)
+            .unwrap()
+            .set_len(MAX_FILE_BYTES + 1)
+            .unwrap();
+        let text = keys.get("member:big").unwrap_err().to_string();
+        assert!(text.contains(&big.display().to_string()), "{text}");
+        fs::remove_file(&big).unwrap();
+        // Nothing was written outside the folder.
+        assert!(fs::read_dir(dir.path()).unwrap().all(|e| e
+            .unwrap()
+            .file_type()
+            .unwrap()
+            .is_file()));
+    }
+}

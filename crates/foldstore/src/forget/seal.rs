@@ -1,0 +1,256 @@
+//! The stored form of sealed data, and sealing and opening events' data.
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use serde_json::{Map, Value};
+
+use super::keys::{decrypt_in_place, encrypt, random_bytes, KeyId, SubjectKey, NONCE_BYTES};
+use super::{Forgotten, Keyring, SEALED_MEMBER};
+use crate::error::{Error, Result};
+use crate::event::{Event, Headers};
+use crate::format::Commit;
+use crate::json::{
+    check_nesting, from_slice_deep, hollow, nesting_depth, to_vec_deep, too_deep_to_read,
+    too_deep_to_write, Deep, MAX_NESTING,
+};
+
+/// The commit header that identifies a commit before its number is known, and that sealed
+/// data is bound to (the same header the backends use to resolve lost acknowledgements).
+pub(crate) const COMMIT_ID: &str = "commitId";
+
+/// Levels a commit adds above an event's data (`{"events":[{"data": ...}]}`).
+const LEVELS_ABOVE_DATA: usize = 3;
+
+/// The sealed form's parts, as read from an event's data.
+struct Sealed<'a> {
+    subject: &'a str,
+    key: KeyId,
+    nonce: [u8; NONCE_BYTES],
+    ciphertext: &'a str,
+}
+
+/// The sealed form in `data`, if it is one: `None` for ordinary data, `Some(Err(why))` for a
+/// sealed form with missing or malformed members.
+fn sealed_form(data: Option<&Value>) -> Option<Result<Sealed<'_>, &'static str>> {
+    let members = data?.as_object()?;
+    if members.len() != 1 {
+        return None;
+    }
+    // Looked up by walking the few members: hashing each name costs more.
+    let (name, sealed) = members.iter().next()?;
+    if name != SEALED_MEMBER {
+        return None;
+    }
+    Some((|| {
+        let sealed = sealed
+            .as_object()
+            .ok_or("its sealed form is not an object")?;
+        let text = |name: &str| {
+            sealed
+                .iter()
+                .find(|(member, _)| *member == name)
+                .and_then(|(_, value)| value.as_str())
+        };
+        let subject = text("subject").ok_or("its sealed form names no subject")?;
+        let key = text("key")
+            .and_then(KeyId::from_hex)
+            .ok_or("its sealed form has no key id of 16 hex digits")?;
+        let mut nonce = [0u8; NONCE_BYTES];
+        let nonce_text = text("nonce")
+            .filter(|t| t.len() == NONCE_BYTES / 3 * 4)
+            .ok_or("its sealed form has no base64 nonce of 12 bytes")?;
+        match BASE64.decode_slice(nonce_text, &mut nonce) {
+            Ok(NONCE_BYTES) => {}
+            _ => return Err("its sealed form has no base64 nonce of 12 bytes"),
+        }
+        let ciphertext = text("ciphertext").ok_or("its sealed form has no ciphertext")?;
+        Ok(Sealed {
+            subject,
+            key,
+            nonce,
+            ciphertext,
+        })
+    })())
+}
+
+/// What a sealed datum is bound to: the version of the form, the key's id, the commit's id and
+/// the subject, each preceded by its length. (Not the event's name or position: a migration
+/// may rename, split or drop events, and keeps the sealed data it carries.)
+fn bound(key: KeyId, commit_id: &str, subject: &str) -> Vec<u8> {
+    let mut bound = Vec::with_capacity(64 + commit_id.len() + subject.len());
+    bound.extend_from_slice(b"foldstore:sealed 1");
+    let key = key.hex_digits();
+    for part in [&key[..], commit_id.as_bytes(), subject.as_bytes()] {
+        bound.extend_from_slice(&(part.len() as u64).to_le_bytes());
+        bound.extend_from_slice(part);
+    }
+    bound
+}
+
+/// The commit id of `headers`, when it has one as a string.
+fn commit_id(headers: &Headers) -> Option<&str> {
+    headers.get(COMMIT_ID).and_then(Value::as_str)
+}
+
+/// A new commit id: 128 random bits in hex.
+fn new_commit_id() -> Result<String> {
+    let bytes: [u8; 16] = random_bytes()?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The subject of `event` by `keyring`'s rules: `Ok(None)` when it has none or no data.
+fn subject_of<'e>(keyring: &Keyring, event: &'e Event) -> Result<Option<&'e str>> {
+    if event.data().is_none() {
+        return Ok(None);
+    }
+    let mut found: Option<&str> = None;
+    for tag in event.tags().filter(|tag| keyring.marks_subject(tag)) {
+        match found {
+            Some(first) if first != tag => {
+                return Err(Error::InvalidEvent {
+                    problem: format!(
+                        "event {:?} names two subjects ({first:?} and {tag:?}); its data can belong to one: log one event per subject",
+                        event.name()
+                    ),
+                })
+            }
+            _ => found = Some(tag),
+        }
+    }
+    Ok(found)
+}
+
+/// Seals the data of the events of a new commit that name a subject: `None` when none does
+/// (the commit is written as it is), or the headers (with a commit id added when they had
+/// none) and the events to write instead.
+pub(crate) fn seal_commit(
+    keyring: &Keyring,
+    headers: &Headers,
+    events: &[Event],
+) -> Result<Option<(Headers, Vec<Event>)>> {
+    let mut subjects = Vec::with_capacity(events.len());
+    for event in events {
+        subjects.push(subject_of(keyring, event)?);
+    }
+    if subjects.iter().all(Option::is_none) {
+        return Ok(None);
+    }
+    let mut headers = headers.clone();
+    if commit_id(&headers).is_none() {
+        headers.insert(COMMIT_ID.to_owned(), Value::String(new_commit_id()?));
+    }
+    let id = commit_id(&headers).unwrap_or_default().to_owned();
+    let mut sealed = Vec::with_capacity(events.len());
+    for (event, subject) in events.iter().zip(subjects) {
+        let (Some(subject), Some(data)) = (subject, event.data()) else {
+            sealed.push(event.clone());
+            continue;
+        };
+        let key = keyring.key_for(subject)?;
+        let plain =
+            zeroize::Zeroizing::new(to_vec_deep(&Deep(data)).map_err(|e| Error::InvalidEvent {
+                problem: format!(
+                    "the data of event {:?} cannot be written: {e}",
+                    event.name()
+                ),
+            })?);
+        // Readers open data nested as deep as it could be written in the clear, no deeper.
+        let depth = nesting_depth(&plain) + LEVELS_ABOVE_DATA;
+        if depth > MAX_NESTING {
+            return Err(Error::InvalidEvent {
+                problem: too_deep_to_write("the event's data", depth),
+            });
+        }
+        let (nonce, ciphertext) = encrypt(key.bytes(), &bound(key.id(), &id, subject), &plain)?;
+        sealed.push(event.clone().with_new_data(Some(stored_form(
+            subject,
+            &key,
+            &nonce,
+            &ciphertext,
+        ))));
+    }
+    Ok(Some((headers, sealed)))
+}
+
+/// `{"foldstore:sealed": {"subject": .., "key": .., "nonce": .., "ciphertext": ..}}`.
+fn stored_form(subject: &str, key: &SubjectKey, nonce: &[u8], ciphertext: &[u8]) -> Value {
+    let mut form = Map::new();
+    form.insert("subject".to_owned(), Value::String(subject.to_owned()));
+    form.insert("key".to_owned(), Value::String(key.id().to_hex()));
+    form.insert("nonce".to_owned(), Value::String(BASE64.encode(nonce)));
+    form.insert(
+        "ciphertext".to_owned(),
+        Value::String(BASE64.encode(ciphertext)),
+    );
+    let mut data = Map::new();
+    data.insert(SEALED_MEMBER.to_owned(), Value::Object(form));
+    Value::Object(data)
+}
+
+/// Opens the sealed data of `commit`'s events in place: the data when `keyring` holds the
+/// key it was sealed with, or else the [`Forgotten`] placeholder.
+///
+/// # Errors
+/// [`Error::CorruptCommit`] when a sealed form is malformed or does not open with its key
+/// (changed bytes: damage, not forgetting); the key store's errors.
+pub(crate) fn open_commit(
+    keyring: Option<&Keyring>,
+    commit: &mut Commit,
+    location: &dyn Fn() -> String,
+) -> Result<()> {
+    let number = commit.number();
+    let mut id: Option<String> = None;
+    for index in 0..commit.events().len() {
+        let event = &commit.events()[index];
+        let Some(form) = sealed_form(event.data()) else {
+            continue;
+        };
+        let damaged = |problem: String| Error::CorruptCommit {
+            commit: number,
+            location: location(),
+            problem: format!("event #{index} ({:?}): {problem}", event.name()),
+        };
+        let form = form.map_err(|why| damaged(why.to_owned()))?;
+        let id =
+            id.get_or_insert_with(|| commit_id(commit.headers()).unwrap_or_default().to_owned());
+        let key = match keyring {
+            Some(keyring) => keyring.get(form.subject, form.key)?,
+            None => None,
+        };
+        let data = match key {
+            None => Forgotten::new(form.subject).to_data(),
+            Some(key) => {
+                let mut plain =
+                    zeroize::Zeroizing::new(BASE64.decode(form.ciphertext).map_err(|_| {
+                        damaged("its sealed form has no base64 ciphertext".to_owned())
+                    })?);
+                let bound = bound(form.key, id, form.subject);
+                if !decrypt_in_place(key.bytes(), &bound, &form.nonce, &mut plain) {
+                    return Err(damaged(format!(
+                        "its sealed data does not open with the key of subject {:?}: its ciphertext, nonce or subject, or the commit's id, was changed",
+                        form.subject
+                    )));
+                }
+                parse_plain(&plain).map_err(damaged)?
+            }
+        };
+        if let Some(slot) = commit.events_mut()[index].data_mut() {
+            let mut old = std::mem::replace(slot, data);
+            hollow(&mut old);
+        }
+    }
+    Ok(())
+}
+
+/// Reads opened data: directly when it is nested less than serde_json's own limit, else on a
+/// stack grown as needed (and no deeper than [`MAX_NESTING`]).
+fn parse_plain(plain: &[u8]) -> Result<Value, String> {
+    let depth = check_nesting(plain)
+        .map_err(|depth| format!("its sealed data {}", too_deep_to_read(depth)))?;
+    let parsed = if depth < 100 {
+        serde_json::from_slice(plain)
+    } else {
+        from_slice_deep::<Value>(plain)
+    };
+    parsed.map_err(|e| format!("its sealed data is not JSON: {e}"))
+}

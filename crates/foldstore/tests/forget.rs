@@ -1,0 +1,485 @@
+//! Forgettable data: events of a subject written sealed with the subject's key, read back
+//! through the key store, and unreadable everywhere (store folder, copies) once forgotten;
+//! damage to sealed data reported as damage; hostile input refused without panicking.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use foldstore::{
+    CopyOptions, Error, Event, EventContext, FolderKeyStore, Forgettable, Forgotten, Layout,
+    MasterKey, ModelDefinition, Query, Start, Store, View,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// What only Peter Pan's events hold: found in the bytes means not forgotten.
+const PETERS_SECRET: &str = "second star to the right";
+/// What only Wendy's events hold.
+const WENDYS_SECRET: &str = "14 kensington gardens";
+
+/// A store at `folder/members` with the keys in `folder/keys` under `master`.
+fn store(folder: &Path, layout: Layout, master: &MasterKey) -> Store {
+    let keys = FolderKeyStore::open(folder.join("keys"), master.clone()).unwrap();
+    let store = Store::builder(folder.join("members"))
+        .layout(layout)
+        .key_store(keys)
+        .subject_tags("member:")
+        .open()
+        .unwrap();
+    store.ensure_folder().unwrap();
+    store
+}
+
+/// The tutorial's members, each a subject, and one event of no subject.
+fn log_members(store: &Store) {
+    let members = [
+        ("peter pan", PETERS_SECRET),
+        ("wendy darling", WENDYS_SECRET),
+    ];
+    for (name, address) in members {
+        let subject = format!("member:{name}");
+        store
+            .log(
+                &Event::with_data(
+                    "newMemberRegistered",
+                    json!({"member": {"name": name, "address": address}}),
+                )
+                .tagged([subject.as_str()]),
+            )
+            .unwrap();
+    }
+    store
+        .log(&Event::with_data("clubFounded", json!({"year": 1904})))
+        .unwrap();
+    store
+        .log(
+            &Event::with_data(
+                "memberHasMoved",
+                json!({"name": "peter pan", "address": PETERS_SECRET, "big": u64::MAX}),
+            )
+            .tagged(["member:peter pan"]),
+        )
+        .unwrap();
+}
+
+/// Whether any file under `folder` holds `needle`.
+fn bytes_hold(folder: &Path, needle: &str) -> bool {
+    fs::read_dir(folder).unwrap().any(|entry| {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            bytes_hold(&path, needle)
+        } else {
+            let bytes = fs::read(&path).unwrap();
+            bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+        }
+    })
+}
+
+/// Every event's data as replayed.
+fn replayed(store: &Store) -> Vec<Value> {
+    let mut data = Vec::new();
+    store
+        .replay_event_stream(|event, _| data.push(event.data().cloned().unwrap_or(Value::Null)))
+        .unwrap();
+    data
+}
+
+fn forgotten_subject(data: &Value) -> Option<String> {
+    Forgotten::in_data(data).map(|f| f.subject().to_owned())
+}
+
+#[test]
+fn a_forgotten_subject_is_nowhere_in_the_store_or_its_copies_and_the_others_stay() {
+    for layout in [Layout::Loose, Layout::Journal] {
+        let dir = tempfile::tempdir().unwrap();
+        let master = MasterKey::generate().unwrap();
+        let store = store(dir.path(), layout, &master);
+        log_members(&store);
+
+        // The same events written without a key store: the grep finds them in the clear.
+        let plain = Store::builder(dir.path().join("plain"))
+            .layout(layout)
+            .open()
+            .unwrap();
+        plain.ensure_folder().unwrap();
+        log_members(&plain);
+        assert!(bytes_hold(&dir.path().join("plain"), PETERS_SECRET));
+
+        // Sealed: readable through the keys, absent from the bytes.
+        let before = replayed(&store);
+        assert_eq!(before[0]["member"]["address"], PETERS_SECRET);
+        assert_eq!(before[3]["big"], u64::MAX);
+        assert!(!bytes_hold(&dir.path().join("members"), PETERS_SECRET));
+
+        let copy = Store::builder(dir.path().join("copy"))
+            .layout(layout)
+            .open()
+            .unwrap();
+        store.copy_to(&copy, CopyOptions::default()).unwrap();
+
+        assert!(store.forget("member:peter pan").unwrap());
+        assert!(!store.forget("member:peter pan").unwrap());
+        assert_eq!(
+            store.key_store().unwrap().subjects().unwrap(),
+            ["member:wendy darling"]
+        );
+
+        let after = replayed(&store);
+        assert_eq!(
+            forgotten_subject(&after[0]).as_deref(),
+            Some("member:peter pan")
+        );
+        assert_eq!(
+            forgotten_subject(&after[3]).as_deref(),
+            Some("member:peter pan")
+        );
+        assert_eq!(after[1]["member"]["address"], WENDYS_SECRET, "{layout:?}");
+        assert_eq!(after[2], json!({"year": 1904}));
+
+        // The copy opened with the same keys: Peter is gone there too; Wendy is not.
+        let keys = FolderKeyStore::open(dir.path().join("keys"), master.clone()).unwrap();
+        let copy = Store::builder(dir.path().join("copy"))
+            .key_store(keys)
+            .open()
+            .unwrap();
+        let copied = replayed(&copy);
+        assert!(forgotten_subject(&copied[0]).is_some());
+        assert_eq!(copied[1]["member"]["address"], WENDYS_SECRET);
+
+        for folder in ["members", "copy", "keys"] {
+            assert!(
+                !bytes_hold(&dir.path().join(folder), PETERS_SECRET),
+                "{folder} ({layout:?})"
+            );
+        }
+        // And the key folder never held any of it.
+        assert!(!bytes_hold(&dir.path().join("keys"), WENDYS_SECRET));
+    }
+}
+
+#[test]
+fn without_the_key_store_sealed_data_reads_as_forgotten() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path(), Layout::Loose, &MasterKey::generate().unwrap());
+    log_members(&store);
+    let bare = Store::open(dir.path().join("members")).unwrap();
+    let data = replayed(&bare);
+    assert!(forgotten_subject(&data[0]).is_some());
+    assert!(forgotten_subject(&data[1]).is_some());
+    assert_eq!(data[2], json!({"year": 1904}));
+    assert!(bare.forget("member:wendy darling").is_err());
+}
+
+#[test]
+fn another_master_key_is_refused_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path(), Layout::Loose, &MasterKey::generate().unwrap());
+    log_members(&store);
+    let error =
+        FolderKeyStore::open(dir.path().join("keys"), MasterKey::generate().unwrap()).unwrap_err();
+    assert!(matches!(error, Error::Keys { .. }), "{error:?}");
+    let text = error.to_string();
+    assert!(
+        text.contains(&dir.path().join("keys/keys.check").display().to_string()),
+        "{text}"
+    );
+}
+
+/// Replaces the first occurrence of `from` in commit file `number` of the loose store.
+fn edit_commit(folder: &Path, number: u64, edit: impl FnOnce(&mut Value)) {
+    let path = folder.join(format!("{number}.log"));
+    let mut document: Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    edit(&mut document);
+    fs::write(&path, serde_json::to_vec(&document).unwrap()).unwrap();
+}
+
+fn flip_base64(text: &Value) -> Value {
+    let mut text = text.as_str().unwrap().to_owned();
+    let first = if text.starts_with('A') { "B" } else { "A" };
+    text.replace_range(0..1, first);
+    Value::String(text)
+}
+
+/// A change made to commit 1's document, given commit 2's (Wendy's registration).
+type Edit = fn(&mut Value, &Value);
+
+#[test]
+fn changed_sealed_data_is_damage_not_forgetting() {
+    let edits: [(&str, Edit); 4] = [
+        ("ciphertext", |doc, _| {
+            let sealed = &mut doc["events"][0]["data"]["foldstore:sealed"];
+            sealed["ciphertext"] = flip_base64(&sealed["ciphertext"]);
+        }),
+        ("nonce", |doc, _| {
+            let sealed = &mut doc["events"][0]["data"]["foldstore:sealed"];
+            sealed["nonce"] = flip_base64(&sealed["nonce"]);
+        }),
+        ("commit id", |doc, _| {
+            doc["headers"]["commitId"] = json!("someone else's")
+        }),
+        // Wendy's subject and key id, so that her key is tried: it does not open Peter's data.
+        ("another subject's key", |doc, wendys| {
+            let theirs = &wendys["events"][0]["data"]["foldstore:sealed"];
+            let sealed = &mut doc["events"][0]["data"]["foldstore:sealed"];
+            sealed["subject"] = theirs["subject"].clone();
+            sealed["key"] = theirs["key"].clone();
+        }),
+    ];
+    for (what, edit) in edits {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path(), Layout::Loose, &MasterKey::generate().unwrap());
+        log_members(&store);
+        let folder = dir.path().join("members");
+        let wendys: Value =
+            serde_json::from_slice(&fs::read(folder.join("2.log")).unwrap()).unwrap();
+        edit_commit(&folder, 1, |doc| edit(doc, &wendys));
+        match store.read_commit(1) {
+            Err(Error::CorruptCommit {
+                commit: 1, problem, ..
+            }) => {
+                assert!(problem.contains("does not open"), "{what}: {problem}")
+            }
+            other => panic!("{what}: {other:?}"),
+        }
+        // A replay stops there, reporting it; the commits before it are not in question.
+        assert!(matches!(
+            store.replay().run(|_, _| {}),
+            Err(Error::CorruptCommit { commit: 1, .. })
+        ));
+    }
+}
+
+#[test]
+fn sealed_data_moved_to_another_commit_does_not_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path(), Layout::Loose, &MasterKey::generate().unwrap());
+    log_members(&store);
+    let folder = dir.path().join("members");
+    let first: Value = serde_json::from_slice(&fs::read(folder.join("1.log")).unwrap()).unwrap();
+    edit_commit(&folder, 4, |doc| {
+        doc["events"][0]["data"] = first["events"][0]["data"].clone()
+    });
+    assert!(matches!(
+        store.read_commit(4),
+        Err(Error::CorruptCommit { commit: 4, .. })
+    ));
+}
+
+#[test]
+fn hostile_sealed_forms_and_subjects_never_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path(), Layout::Loose, &MasterKey::generate().unwrap());
+    // A subject name no key store holds is refused, nothing written.
+    let huge = format!("member:{}", "x".repeat(1 << 20));
+    let error = store
+        .log(&Event::with_data("e", json!(1)).tagged([huge.as_str()]))
+        .unwrap_err();
+    assert!(matches!(error, Error::Keys { .. }), "{error:?}");
+    // Two subjects for one datum are refused.
+    assert!(store
+        .log(&Event::with_data("e", json!(1)).tagged(["member:a", "member:b"]))
+        .is_err());
+    assert_eq!(store.tip().unwrap(), 0);
+
+    let forms = [
+        json!({"subject": huge, "key": "00000000000000ff", "nonce": "AAAA", "ciphertext": "AAAA"}),
+        json!({"subject": "member:a", "key": "ffffffffffffffff", "nonce": "", "ciphertext": ""}),
+        json!({"subject": "member:a", "key": u64::MAX, "nonce": "AAAA", "ciphertext": "AAAA"}),
+        json!({"subject": 7, "key": "0", "nonce": "!!", "ciphertext": "%%"}),
+        json!("a string"),
+        json!({}),
+    ];
+    for (i, form) in forms.iter().enumerate() {
+        let event = Event::with_data("hostile", json!({"foldstore:sealed": form}));
+        let raw = Store::open(dir.path().join("members")).unwrap();
+        let number = raw.log(&event).unwrap();
+        match store.read_commit(number) {
+            // Unknown key ids read as forgotten; malformed forms as damage.
+            Ok(commit) => assert!(
+                Forgotten::in_data(commit.events()[0].data().unwrap()).is_some(),
+                "form {i}"
+            ),
+            Err(Error::CorruptCommit { .. }) => {}
+            Err(other) => panic!("form {i}: {other:?}"),
+        }
+    }
+}
+
+/// A model of the members' names, whose registrations may be forgotten.
+struct Names;
+
+#[derive(Serialize, Deserialize)]
+struct Member {
+    name: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Registered {
+    member: Member,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "name", content = "data", rename_all = "camelCase")]
+enum NamesEvent {
+    // The whole data of an event is sealed, so the whole data may be forgotten.
+    NewMemberRegistered(Forgettable<Registered>),
+    MemberHasMoved { name: String },
+}
+
+impl ModelDefinition for Names {
+    type Data = Vec<String>;
+    type Event = NamesEvent;
+    type Error = String;
+    type Domain<V: View<Self>> = V;
+
+    fn initial_data(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn apply(
+        &self,
+        data: &mut Vec<String>,
+        event: NamesEvent,
+        _: &EventContext<'_>,
+    ) -> Result<(), String> {
+        match event {
+            NamesEvent::NewMemberRegistered(registered) => data.push(match registered {
+                Forgettable::Known(registered) => registered.member.name,
+                Forgettable::Forgotten(who) => format!("(forgotten: {})", who.subject()),
+            }),
+            NamesEvent::MemberHasMoved { name } => data.push(format!("{name} moved")),
+        }
+        Ok(())
+    }
+
+    fn domain<V: View<Self>>(&self, view: V) -> V {
+        view
+    }
+}
+
+#[test]
+fn models_subscriptions_and_queries_see_the_data_or_the_placeholder() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path(), Layout::Journal, &MasterKey::generate().unwrap());
+    log_members(&store);
+    let model = store.define_model(Names).unwrap();
+    assert_eq!(
+        *model.aggregator_data().unwrap(),
+        ["peter pan", "wendy darling", "peter pan moved"]
+    );
+    let matched = store
+        .events_matching(&Query::tag("member:wendy darling"), 0)
+        .unwrap();
+    assert_eq!(
+        matched[0].event.data().unwrap()["member"]["address"],
+        WENDYS_SECRET
+    );
+
+    store.forget("member:peter pan").unwrap();
+    // The model, built again, holds the placeholder where Peter's data was; the event whose
+    // type cannot hold it (memberHasMoved) goes to the fallback, which ignores it.
+    let model = store.define_model(Names).unwrap();
+    assert_eq!(
+        *model.aggregator_data().unwrap(),
+        ["(forgotten: member:peter pan)", "wendy darling"]
+    );
+    let mut subscription = store.subscribe(Start::Beginning).unwrap();
+    let first = subscription.try_next().unwrap().unwrap();
+    assert!(Forgotten::in_data(first.events()[0].data().unwrap()).is_some());
+    let second = subscription.try_next().unwrap().unwrap();
+    assert_eq!(
+        second.events()[0].data().unwrap()["member"]["name"],
+        "wendy darling"
+    );
+    let matched = store
+        .events_matching(&Query::tag("member:peter pan"), 0)
+        .unwrap();
+    assert_eq!(matched.len(), 2);
+    assert!(matched
+        .iter()
+        .all(|m| Forgotten::in_data(m.event.data().unwrap()).is_some()));
+}
+
+#[test]
+fn a_long_replay_opens_sealed_data_read_ahead_and_reports_damage_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path(), Layout::Loose, &MasterKey::generate().unwrap());
+    for i in 0..2_000u64 {
+        let subject = format!("member:{}", i % 7);
+        store
+            .log(&Event::with_data("paid", json!({"i": i})).tagged([subject.as_str()]))
+            .unwrap();
+    }
+    let mut seen = Vec::new();
+    store
+        .replay_event_stream(|event, _| seen.push(event.data().unwrap()["i"].as_u64().unwrap()))
+        .unwrap();
+    assert_eq!(seen, (0..2_000).collect::<Vec<_>>());
+
+    store.forget("member:3").unwrap();
+    let mut forgotten = 0;
+    store
+        .replay_event_stream(|event, _| {
+            forgotten += usize::from(Forgotten::in_data(event.data().unwrap()).is_some());
+        })
+        .unwrap();
+    assert_eq!(forgotten, (0..2_000).filter(|i| i % 7 == 3).count());
+
+    edit_commit(&dir.path().join("members"), 1_500, |doc| {
+        let sealed = &mut doc["events"][0]["data"]["foldstore:sealed"];
+        sealed["ciphertext"] = flip_base64(&sealed["ciphertext"]);
+    });
+    let mut count = 0;
+    let error = store.replay_event_stream(|_, _| count += 1).unwrap_err();
+    assert!(
+        matches!(error, Error::CorruptCommit { commit: 1_500, .. }),
+        "{error:?}"
+    );
+    assert_eq!(count, 1_499);
+}
+
+#[test]
+fn the_original_package_reads_sealed_commits_as_ordinary_json() {
+    let Some(modules) =
+        common::node::original_package("forget.rs (the original reads sealed data)")
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path(), Layout::Loose, &MasterKey::generate().unwrap());
+    log_members(&store);
+    let out = common::node::node_output(
+        common::node::node(modules)
+            .arg(common::node::node_scripts().join("replay.js"))
+            .arg(dir.path().join("members")),
+    );
+    let lines: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4);
+    let sealed = &lines[0]["event"]["data"]["foldstore:sealed"];
+    assert_eq!(sealed["subject"], "member:peter pan");
+    assert!(sealed["ciphertext"].is_string());
+    assert_eq!(lines[0]["event"]["tags"], json!(["member:peter pan"]));
+    assert_eq!(lines[2]["event"]["data"], json!({"year": 1904}));
+    assert!(!out.contains(PETERS_SECRET));
+}
+
+#[test]
+fn a_renamed_event_keeps_its_sealed_data_as_a_migration_may_rename() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path(), Layout::Loose, &MasterKey::generate().unwrap());
+    log_members(&store);
+    edit_commit(&dir.path().join("members"), 1, |doc| {
+        doc["events"][0]["name"] = json!("memberRegistered");
+    });
+    let commit = store.read_commit(1).unwrap();
+    assert_eq!(commit.events()[0].name(), "memberRegistered");
+    assert_eq!(
+        commit.events()[0].data().unwrap()["member"]["address"],
+        PETERS_SECRET
+    );
+}
