@@ -3,6 +3,7 @@
 //! The store's room: [`open`] (the builder and the folder layouts), [`commit`] (the one path
 //! of every write, and commit headers) and [`tip`] (the cache of where the log ends).
 
+mod chained;
 mod commit;
 mod index;
 mod open;
@@ -12,6 +13,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::chain::ChainWriter;
 use crate::error::Result;
 use crate::storage::{MemoryStorage, Storage};
 use crate::upcast::Upcasters;
@@ -60,6 +62,8 @@ struct Inner {
     index: EventIndex,
     /// Applied to the events handed to callers (see [`StoreBuilder::upcasters`]).
     upcasters: Upcasters,
+    /// Whether commits are chained, and the last one this store wrote (see [`StoreBuilder::chain`]).
+    chain: ChainWriter,
 }
 
 impl fmt::Debug for Store {
@@ -101,6 +105,7 @@ impl Store {
                 path,
                 headers,
                 upcasters: Upcasters::new(),
+                chain: ChainWriter::new(false),
             }),
         }
     }
@@ -111,6 +116,21 @@ impl Store {
             inner.upcasters = upcasters;
         }
         self
+    }
+
+    /// This new store with the chain on (before any clone is made).
+    pub(super) fn chain_with(mut self, wanted: bool) -> Store {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.chain = ChainWriter::new(wanted);
+        }
+        self
+    }
+
+    /// Whether this store writes chained commits: it was opened with
+    /// [`StoreBuilder::chain`], or it has met a chained commit at the log's end (every writer
+    /// continues a chain that has started).
+    pub fn is_chained(&self) -> bool {
+        self.inner.chain.is_on()
     }
 
     /// The upcasters applied to the events the store hands to its callers (see

@@ -20,6 +20,7 @@ pub struct StoreBuilder {
     layout: Option<Layout>,
     headers: Option<Arc<HeaderFactory>>,
     upcasters: Upcasters,
+    chain: bool,
 }
 
 /// How a folder store lays out its commits.
@@ -70,6 +71,7 @@ impl fmt::Debug for StoreBuilder {
             .field("layout", &self.layout)
             .field("headers", &self.headers.as_ref().map(|_| "<factory>"))
             .field("upcasters", &self.upcasters)
+            .field("chain", &self.chain)
             .finish()
     }
 }
@@ -96,6 +98,36 @@ impl StoreBuilder {
     /// copies, `verify` and raw reads ([`Store::raw_commits`]) see the stored bytes.
     pub fn upcasters(mut self, upcasters: Upcasters) -> Self {
         self.upcasters = upcasters;
+        self
+    }
+
+    /// Chains the store's commits: each commit's `chain` header holds the BLAKE3 hash of the
+    /// previous commit's stored bytes, so that [`Store::verify_chain`] finds any commit edited,
+    /// removed, swapped or inserted since. Default: off.
+    ///
+    /// Turning it on for a store whose log has no chain starts one at the store's next commit.
+    /// Once the chain has started, every foldstore writer continues it, with this option or
+    /// without (a writer reads the header of the commit before the one it writes). A chained
+    /// commit is written at exactly the number its link was made for, so chained writers of
+    /// one store take turns, and one that loses a number to another writer reads the commit
+    /// that won before trying the next. The original package reads chained commits (the link
+    /// is an ordinary header) but does not write one; docs/design.md has the format.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), foldstore::Error> {
+    /// use foldstore::{Event, MemoryStorage, Store};
+    ///
+    /// let store = Store::builder("members").storage(MemoryStorage::new()).chain(true).open()?;
+    /// store.log(&Event::new("first"))?;
+    /// store.log(&Event::new("second"))?;
+    /// let report = store.verify_chain(None, |_, _| {})?;
+    /// assert_eq!(report.chain.as_ref().map(|chain| chain.linked), Some(2));
+    /// assert!(report.is_sound());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn chain(mut self, on: bool) -> Self {
+        self.chain = on;
         self
     }
 
@@ -168,7 +200,7 @@ impl StoreBuilder {
         };
         storage.exists()?;
         let store = Store::from_parts(storage, path, self.headers);
-        Ok(store.upcast_with(self.upcasters))
+        Ok(store.upcast_with(self.upcasters).chain_with(self.chain))
     }
 }
 
@@ -196,6 +228,7 @@ impl Store {
             layout: None,
             headers: None,
             upcasters: Upcasters::new(),
+            chain: false,
         }
     }
 }
