@@ -17,8 +17,8 @@ use crate::output::{event_problem, printable, styled, Palette};
 const CONDITION_FAILED: u8 = 3;
 
 /// Appends one event (`name` and optional JSON `data`), or the events on standard input, as
-/// one commit with `headers` added to its `time`, tagged and written as `boundary` says, and
-/// prints its number.
+/// one commit with `headers` added to its `time`, tagged and written as `boundary` says
+/// (chained when `chain`, starting the store's chain if it has none), and prints its number.
 ///
 /// Data and events may be nested as deeply as a commit can hold them (see
 /// [`foldstore::Commit::MAX_NESTING`]); deeper input is refused before the store is touched.
@@ -33,6 +33,7 @@ pub fn run(
     stdin: bool,
     layout: Option<LayoutArg>,
     headers: Vec<(String, String)>,
+    chain: bool,
     boundary: &BoundaryArgs,
 ) -> anyhow::Result<ExitCode> {
     let mut events = read_input(name, data, stdin)?;
@@ -46,7 +47,7 @@ pub fn run(
         .if_none_after
         .map(|after| condition(boundary, after))
         .transpose()?;
-    let mut builder = Store::builder(path);
+    let mut builder = Store::builder(path).chain(chain);
     if let Some(layout) = layout {
         builder = builder.layout(layout.into());
     }
