@@ -154,6 +154,13 @@ impl StoreBuilder {
         self
     }
 
+    /// Another storage backend, given shared (as [`Store::with_shared_storage`] takes it), so
+    /// that several stores with the builder's options can use one backend.
+    pub fn shared_storage(mut self, storage: Arc<dyn Storage>) -> Self {
+        self.storage = Some(storage);
+        self
+    }
+
     /// Opens the store. Nothing is created: a folder that does not exist is an empty store
     /// until [`Store::ensure_folder`] or a write makes it.
     ///
