@@ -6,6 +6,34 @@ use std::fmt;
 use super::link::{ChainHash, ChainLink};
 use crate::event::Headers;
 
+/// What a verification read, in the order of the commit numbers, for a [`ChainFollower`]
+/// (which may run on a thread of its own: it owns what it is given).
+#[derive(Debug)]
+pub(crate) enum Seen {
+    /// A commit: its stored bytes, and its `chain` header as [`ChainLink::read`] found it
+    /// (`None`: the commit does not decode).
+    Commit {
+        number: u64,
+        bytes: Vec<u8>,
+        link: Option<Result<Option<ChainLink>, String>>,
+    },
+    /// Commits `first` to `next - 1` are absent.
+    Missing { first: u64, next: u64 },
+    /// Commit `number` cannot be read.
+    Unreadable { number: u64 },
+}
+
+impl Seen {
+    /// A commit read, with its headers when it decodes.
+    pub(crate) fn commit(number: u64, bytes: Vec<u8>, headers: Option<&Headers>) -> Seen {
+        Seen::Commit {
+            number,
+            bytes,
+            link: headers.map(ChainLink::read),
+        }
+    }
+}
+
 /// What [`Store::verify_chain`](crate::Store::verify_chain) found of the chain.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -116,22 +144,35 @@ impl<'l> ChainFollower<'l> {
         }
     }
 
-    /// The next commit: its number, stored bytes, and headers (`None`: it does not decode).
-    pub(crate) fn commit(&mut self, number: u64, bytes: &[u8], headers: Option<&Headers>) {
+    /// The next thing the verification read.
+    pub(crate) fn see(&mut self, seen: Seen) {
+        match seen {
+            Seen::Commit {
+                number,
+                bytes,
+                link,
+            } => self.commit(number, &bytes, link),
+            Seen::Missing { first, next } => self.missing(first, next),
+            Seen::Unreadable { number } => self.unreadable(number),
+        }
+    }
+
+    /// The next commit: its number, stored bytes, and link (`None`: it does not decode).
+    fn commit(&mut self, number: u64, bytes: &[u8], link: Option<Result<Option<ChainLink>, String>>) {
         let hash = ChainHash::of(bytes);
         if self.watch == Some(number) {
             self.watched = Some(hash);
         }
         self.report.last = Some((number, hash));
         if self.report.broken.is_none() {
-            self.check(number, hash, headers);
+            self.check(number, hash, link);
         }
         self.before = self.prev.map(|(_, hash)| hash);
         self.prev = Some((number, hash));
     }
 
     /// Commits `first` to `next - 1` are absent.
-    pub(crate) fn missing(&mut self, first: u64, next: u64) {
+    fn missing(&mut self, first: u64, next: u64) {
         if self.report.started.is_some() {
             let problem = if next - first == 1 {
                 format!("commit {first} is missing: it was removed from the chain")
@@ -148,7 +189,7 @@ impl<'l> ChainFollower<'l> {
     }
 
     /// Commit `number` cannot be read.
-    pub(crate) fn unreadable(&mut self, number: u64) {
+    fn unreadable(&mut self, number: u64) {
         if self.report.started.is_some() {
             self.brk(
                 number,
@@ -161,7 +202,6 @@ impl<'l> ChainFollower<'l> {
     }
 
     /// The hash of the watched commit, if it was read.
-    #[cfg(feature = "checkpoint")]
     pub(crate) fn watched(&self) -> Option<ChainHash> {
         self.watched
     }
@@ -174,12 +214,17 @@ impl<'l> ChainFollower<'l> {
         self.report
     }
 
-    fn check(&mut self, number: u64, hash: ChainHash, headers: Option<&Headers>) {
+    fn check(
+        &mut self,
+        number: u64,
+        hash: ChainHash,
+        link: Option<Result<Option<ChainLink>, String>>,
+    ) {
         if let Some(ahead) = self.ahead.take() {
-            return self.resolve(ahead, number, hash, headers);
+            return self.resolve(ahead, number, hash, link);
         }
         let started = self.report.started;
-        let Some(headers) = headers else {
+        let Some(link) = link else {
             if started.is_some() {
                 self.brk(
                     number,
@@ -191,7 +236,7 @@ impl<'l> ChainFollower<'l> {
             }
             return;
         };
-        let link = match ChainLink::read(headers) {
+        let link = match link {
             Ok(link) => link,
             // Before the chain starts, a `chain` header is the writer's own business.
             Err(_) if started.is_none() => return,
@@ -285,8 +330,14 @@ impl<'l> ChainFollower<'l> {
 
     /// The commit after one written as the commit after it: swapped with it, or else commits
     /// were removed before the first.
-    fn resolve(&mut self, ahead: Ahead, number: u64, hash: ChainHash, headers: Option<&Headers>) {
-        let link = headers.and_then(|headers| ChainLink::read(headers).ok().flatten());
+    fn resolve(
+        &mut self,
+        ahead: Ahead,
+        number: u64,
+        hash: ChainHash,
+        link: Option<Result<Option<ChainLink>, String>>,
+    ) {
+        let link = link.and_then(Result::ok).flatten();
         let swapped = matches!(
             link,
             Some(ChainLink::Follows { commit, prev })

@@ -81,7 +81,7 @@ impl ChainWriter {
     /// When commit `number - 1` cannot be read, or (for a chained commit) is missing or
     /// damaged: no link can be made to it.
     pub(crate) fn link_for(&self, storage: &dyn Storage, number: u64) -> Result<Option<ChainLink>> {
-        let previous = number - 1;
+        let previous = number.saturating_sub(1);
         if previous == 0 {
             return Ok(self.wanted.then_some(ChainLink::Start { commit: number }));
         }

@@ -1,7 +1,8 @@
 //! The store: one totally ordered log of commits, and its write-only operations.
 //!
 //! The store's room: [`open`] (the builder and the folder layouts), [`commit`] (the one path
-//! of every write, and commit headers) and [`tip`] (the cache of where the log ends).
+//! of every write, and commit headers), [`chained`] (chained commits, written at one number)
+//! and [`tip`] (the cache of where the log ends).
 
 mod chained;
 mod commit;

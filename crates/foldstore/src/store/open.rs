@@ -120,7 +120,7 @@ impl StoreBuilder {
     /// let store = Store::builder("members").storage(MemoryStorage::new()).chain(true).open()?;
     /// store.log(&Event::new("first"))?;
     /// store.log(&Event::new("second"))?;
-    /// let report = store.verify_chain(None, |_, _| {})?;
+    /// let report = store.verify_chain(|_, _| {})?;
     /// assert_eq!(report.chain.as_ref().map(|chain| chain.linked), Some(2));
     /// assert!(report.is_sound());
     /// # Ok(())

@@ -1,13 +1,15 @@
 //! `Store::verify_chain`: following the tamper-evident chain while verifying, and checkpoints
 //! of the chain (`Store::checkpoint`, `Store::verify_chain_from`).
 
+use std::sync::mpsc;
+
 use super::{Finding, VerifyReport};
-use crate::chain::{ChainFollower, ChainReport};
+use crate::chain::{ChainFollower, ChainHash, ChainReport, Seen};
 use crate::error::Result;
 use crate::store::Store;
 #[cfg(feature = "checkpoint")]
 use crate::{
-    chain::{BreakKind, ChainBreak, ChainHash},
+    chain::{BreakKind, ChainBreak},
     chain::{ChainCheckpoint, ChainLink, CheckpointPublicKey, CheckpointSigningKey},
     error::Error,
     format::decode_commit,
@@ -50,10 +52,7 @@ impl Store {
     /// # Errors
     /// As [`verify`](Self::verify).
     pub fn verify_chain(&self, progress: impl FnMut(u64, u64)) -> Result<VerifyReport> {
-        let location = |commit| self.storage().commit_location(commit);
-        let mut follower = ChainFollower::new(&location, None);
-        let mut report = self.verify_following(progress, Some(&mut follower))?;
-        let chain = follower.finish();
+        let (mut report, chain, _) = self.verify_and_follow(progress, None)?;
         add_chain(&mut report, chain);
         Ok(report)
     }
@@ -81,10 +80,8 @@ impl Store {
             problem,
         })?;
         let location = |commit| self.storage().commit_location(commit);
-        let mut follower = ChainFollower::new(&location, Some(checkpoint.commit));
-        let mut report = self.verify_following(progress, Some(&mut follower))?;
-        let found = follower.watched();
-        let mut chain = follower.finish();
+        let (mut report, mut chain, found) =
+            self.verify_and_follow(progress, Some(checkpoint.commit))?;
         let commit = checkpoint.commit;
         let signed = || format!("the checkpoint taken at {}", checkpoint.time);
         let brk = match found {
@@ -175,6 +172,57 @@ impl Store {
             &time,
             key,
         ))
+    }
+}
+
+/// How many things read a message to the chain's thread carries.
+const BATCH: usize = 1024;
+
+impl Store {
+    /// [`verify`](Self::verify), following the chain on a thread of its own (hashing every
+    /// commit's bytes while the next ones are read and decoded; on this thread when no thread
+    /// can be started): the report, the chain's, and the hash of commit `watch`.
+    fn verify_and_follow(
+        &self,
+        progress: impl FnMut(u64, u64),
+        watch: Option<u64>,
+    ) -> Result<(VerifyReport, ChainReport, Option<ChainHash>)> {
+        let location = |commit| self.storage().commit_location(commit);
+        let location: &(dyn Fn(u64) -> String + Sync) = &location;
+        std::thread::scope(|scope| {
+            let (sender, batches) = mpsc::sync_channel::<Vec<Seen>>(4);
+            let follower = std::thread::Builder::new()
+                .name("foldstore-chain".to_owned())
+                .spawn_scoped(scope, move || {
+                    let mut follower = ChainFollower::new(location, watch);
+                    for batch in batches {
+                        batch.into_iter().for_each(|seen| follower.see(seen));
+                    }
+                    let watched = follower.watched();
+                    (follower.finish(), watched)
+                });
+            let Ok(follower) = follower else {
+                let mut follower = ChainFollower::new(location, watch);
+                let report = self.verify_following(progress, Some(&mut |seen| follower.see(seen)))?;
+                let watched = follower.watched();
+                return Ok((report, follower.finish(), watched));
+            };
+            let mut batch = Vec::with_capacity(BATCH);
+            let mut send = |seen| {
+                batch.push(seen);
+                if batch.len() == BATCH {
+                    // A follower that stopped has panicked: `join` says so below.
+                    let _ = sender.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
+                }
+            };
+            let report = self.verify_following(progress, Some(&mut send));
+            let _ = sender.send(batch);
+            drop(sender);
+            let (chain, watched) = follower
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            Ok((report?, chain, watched))
+        })
     }
 }
 

@@ -3,7 +3,7 @@
 
 mod chain;
 
-use crate::chain::{ChainFollower, ChainReport};
+use crate::chain::{ChainReport, Seen};
 use crate::error::{Error, Result};
 use crate::format::decode_snapshot;
 use crate::scan::{RawCommit, Scanned};
@@ -106,11 +106,11 @@ impl Store {
         self.verify_following(progress, None)
     }
 
-    /// [`verify`](Self::verify), handing every commit read to `chain` too.
+    /// [`verify`](Self::verify), handing everything read to `chain` too, in order.
     pub(crate) fn verify_following(
         &self,
         mut progress: impl FnMut(u64, u64),
-        mut chain: Option<&mut ChainFollower<'_>>,
+        mut chain: Option<&mut dyn FnMut(Seen)>,
     ) -> Result<VerifyReport> {
         let storage = self.storage();
         let mut damage = None;
@@ -151,12 +151,12 @@ impl Store {
             if let (Some(chain), Scanned::Absent { number } | Scanned::Unreadable { number, .. }) =
                 (chain.as_deref_mut(), &scanned)
             {
-                chain.unreadable(*number);
+                chain(Seen::Unreadable { number: *number });
             }
             let number = match scanned {
                 Scanned::Gap { first, next } => {
                     if let Some(chain) = chain.as_deref_mut() {
-                        chain.missing(first, next);
+                        chain(Seen::Missing { first, next });
                     }
                     // Every number from `first` to `next - 1` is absent: one finding.
                     report
@@ -170,7 +170,8 @@ impl Store {
                     bytes,
                 }) => {
                     if let Some(chain) = chain.as_deref_mut() {
-                        chain.commit(number, &bytes, commit.as_ref().ok().map(|c| c.headers()));
+                        let headers = commit.as_ref().ok().map(|c| c.headers());
+                        chain(Seen::commit(number, bytes, headers));
                     }
                     match commit {
                         Ok(commit) => {
