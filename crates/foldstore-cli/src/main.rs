@@ -76,9 +76,11 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             name,
             data.as_deref(),
             stdin,
-            layout,
-            headers,
-            chain,
+            cmd::append::StoreOptions {
+                layout,
+                headers,
+                chain,
+            },
             &boundary,
         ),
         Command::Events {

@@ -152,7 +152,10 @@ fn chained_appends_from_several_writers_make_one_chain() {
     let outcome = run_on("verify", &store, &["--chain", "--json"]);
     outcome.expect_code(0);
     let chain = &outcome.json_lines()[0]["chain"];
-    assert_eq!((chain["started"].clone(), chain["chained"].clone()), (json!(1), json!(120)));
+    assert_eq!(
+        (chain["started"].clone(), chain["chained"].clone()),
+        (json!(1), json!(120))
+    );
 }
 
 #[test]

@@ -84,7 +84,10 @@ fn verify(c: &mut Criterion) {
         b.iter(|| {
             let report = store.verify_chain(|_, _| {}).expect("verify_chain");
             assert!(report.is_sound());
-            assert_eq!(report.chain.map(|chain| chain.chained), Some(VERIFY_COMMITS));
+            assert_eq!(
+                report.chain.map(|chain| chain.chained),
+                Some(VERIFY_COMMITS)
+            );
         });
     });
     group.finish();

@@ -158,7 +158,12 @@ impl<'l> ChainFollower<'l> {
     }
 
     /// The next commit: its number, stored bytes, and link (`None`: it does not decode).
-    fn commit(&mut self, number: u64, bytes: &[u8], link: Option<Result<Option<ChainLink>, String>>) {
+    fn commit(
+        &mut self,
+        number: u64,
+        bytes: &[u8],
+        link: Option<Result<Option<ChainLink>, String>>,
+    ) {
         let hash = ChainHash::of(bytes);
         if self.watch == Some(number) {
             self.watched = Some(hash);

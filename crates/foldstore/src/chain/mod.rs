@@ -15,7 +15,7 @@ mod writer;
 
 #[cfg(feature = "checkpoint")]
 pub use checkpoint::{ChainCheckpoint, CheckpointPublicKey, CheckpointSigningKey};
-pub(crate) use follow::{ChainFollower, Seen};
 pub use follow::{BreakKind, ChainBreak, ChainReport};
+pub(crate) use follow::{ChainFollower, Seen};
 pub use link::{ChainHash, ChainLink, CHAIN_HEADER};
 pub(crate) use writer::ChainWriter;

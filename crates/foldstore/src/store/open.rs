@@ -121,7 +121,7 @@ impl StoreBuilder {
     /// store.log(&Event::new("first"))?;
     /// store.log(&Event::new("second"))?;
     /// let report = store.verify_chain(|_, _| {})?;
-    /// assert_eq!(report.chain.as_ref().map(|chain| chain.linked), Some(2));
+    /// assert_eq!(report.chain.as_ref().map(|chain| chain.chained), Some(2));
     /// assert!(report.is_sound());
     /// # Ok(())
     /// # }

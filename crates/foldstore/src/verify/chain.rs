@@ -28,7 +28,7 @@ impl Store {
     /// ([`verify_chain_from`](Self::verify_chain_from), feature `checkpoint`).
     ///
     /// ```
-    /// # fn main() -> Result<(), foldstore::Error> {
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let folder = tempfile::tempdir()?;
     /// use foldstore::{BreakKind, Event, Store};
     ///
@@ -203,7 +203,8 @@ impl Store {
                 });
             let Ok(follower) = follower else {
                 let mut follower = ChainFollower::new(location, watch);
-                let report = self.verify_following(progress, Some(&mut |seen| follower.see(seen)))?;
+                let report =
+                    self.verify_following(progress, Some(&mut |seen| follower.see(seen)))?;
                 let watched = follower.watched();
                 return Ok((report, follower.finish(), watched));
             };
