@@ -6,8 +6,7 @@ use std::fmt;
 use super::link::{ChainHash, ChainLink};
 use crate::event::Headers;
 
-/// What a verification read, in the order of the commit numbers, for a [`ChainFollower`]
-/// (which may run on a thread of its own: it owns what it is given).
+/// What a verification read, in the order of the commit numbers, for a [`ChainFollower`].
 #[derive(Debug)]
 pub(crate) enum Seen {
     /// A commit: its stored bytes, and its `chain` header as [`ChainLink::read`] found it
