@@ -69,14 +69,18 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             stdin,
             layout,
             headers,
+            chain,
             boundary,
         } => cmd::append::run(
             &store,
             name,
             data.as_deref(),
             stdin,
-            layout,
-            headers,
+            cmd::append::StoreOptions {
+                layout,
+                headers,
+                chain,
+            },
             &boundary,
         ),
         Command::Events {
@@ -188,7 +192,33 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             cmd::schema::run(&open_existing(&store)?, name, json)
         }
         Command::Snapshots { store, json } => cmd::snapshots::run(&open_existing(&store)?, json),
-        Command::Verify { store, json } => cmd::verify::run(&open_existing(&store)?, json),
+        Command::Verify {
+            store,
+            json,
+            chain,
+            checkpoint,
+            public_key,
+        } => {
+            let chain = chain.then(|| cmd::verify::ChainArgs {
+                checkpoint: checkpoint.zip(public_key),
+            });
+            cmd::verify::run(&open_existing(&store)?, json, chain)
+        }
+        Command::Checkpoint {
+            store,
+            signing_key,
+            out,
+            generate_key,
+        } => match (generate_key, store, signing_key, out) {
+            (Some(key), ..) => cmd::checkpoint::generate(&key),
+            (None, Some(store), Some(key), Some(out)) => {
+                cmd::checkpoint::run(&open_existing(&store)?, &key, &out)
+            }
+            _ => Err(BadCommandLine(
+                "checkpoint needs STORE, --signing-key and --out, or --generate-key".to_owned(),
+            )
+            .into()),
+        },
         Command::Repair {
             store,
             dry_run,

@@ -97,6 +97,7 @@ fn append_from_several_writers_into_a_folder_makes_a_sound_store() {
             "events": 600,
             "writers": 3,
             "durability": "none",
+            "chain": false,
         })
     );
     let report = verified(&store);
@@ -130,6 +131,34 @@ fn append_from_several_writers_into_a_folder_makes_a_sound_store() {
 }
 
 #[test]
+fn chained_appends_from_several_writers_make_one_chain() {
+    let dir = TestDir::new();
+    let store = dir.join("chained");
+    let report = bench(&[
+        "append",
+        "--commits",
+        "120",
+        "--writers",
+        "3",
+        "--durability",
+        "none",
+        "--layout",
+        "journal",
+        "--chain",
+        "--dir",
+        store.to_str().expect("a UTF-8 path"),
+    ]);
+    assert_eq!(report["chain"], true);
+    let outcome = run_on("verify", &store, &["--chain", "--json"]);
+    outcome.expect_code(0);
+    let chain = &outcome.json_lines()[0]["chain"];
+    assert_eq!(
+        (chain["started"].clone(), chain["chained"].clone()),
+        (json!(1), json!(120))
+    );
+}
+
+#[test]
 fn append_with_syncs_into_a_temporary_folder_removes_it() {
     let report = bench(&["append", "--commits", "200"]);
     let store = report["store"].as_str().expect("store").to_owned();
@@ -145,6 +174,7 @@ fn append_with_syncs_into_a_temporary_folder_removes_it() {
             "events": 200,
             "writers": 1,
             "durability": "immediate",
+            "chain": false,
         })
     );
     assert!(!Path::new(&store).exists(), "{store} was not removed");

@@ -236,6 +236,16 @@ pub enum Error {
         problem: String,
     },
 
+    /// A chain's checkpoint, or a key for one, cannot be made, read or trusted; or a store
+    /// cannot be checkpointed.
+    #[error("{location} {problem}")]
+    Chain {
+        /// The file, or the commit, concerned.
+        location: String,
+        /// What is wrong, and what to do.
+        problem: String,
+    },
+
     /// A projection's checkpoint file does not hold a position.
     #[error("the checkpoint {} {problem}: fix it, or remove it to run the projection from the first commit", path.display())]
     Checkpoint {

@@ -71,6 +71,7 @@ pub mod guide {}
 #[cfg(feature = "tokio")]
 pub mod asynchronous;
 mod boundary;
+mod chain;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod copy;
@@ -97,6 +98,9 @@ mod verify;
 pub use boundary::{
     AppendCondition, Appended, ConditionFailed, MatchedEvent, IDEMPOTENCY_TAG_PREFIX,
 };
+pub use chain::{BreakKind, ChainBreak, ChainHash, ChainLink, ChainReport, CHAIN_HEADER};
+#[cfg(feature = "checkpoint")]
+pub use chain::{ChainCheckpoint, CheckpointPublicKey, CheckpointSigningKey};
 pub use copy::{CopyError, CopyOptions, CopyReport};
 pub use error::{Error, Result};
 pub use event::VERSION_MEMBER;

@@ -483,3 +483,48 @@ fn a_renamed_event_keeps_its_sealed_data_as_a_migration_may_rename() {
         PETERS_SECRET
     );
 }
+
+#[test]
+fn forgetting_a_subject_of_a_chained_store_leaves_the_chain_intact() {
+    for layout in [Layout::Loose, Layout::Journal] {
+        let folder = tempfile::tempdir().unwrap();
+        let master = MasterKey::generate().unwrap();
+        let keys = FolderKeyStore::open(folder.path().join("keys"), master.clone()).unwrap();
+        let store = Store::builder(folder.path().join("members"))
+            .layout(layout)
+            .key_store(keys)
+            .subject_tags("member:")
+            .chain(true)
+            .open()
+            .unwrap();
+        store.ensure_folder().unwrap();
+        log_members(&store);
+        let members = folder.path().join("members");
+        let before = store.verify_chain(|_, _| {}).unwrap();
+        assert!(before.is_sound(), "{layout:?}: {before:?}");
+        assert_eq!(before.chain.as_ref().map(|chain| chain.chained), Some(4));
+
+        assert!(store.forget("member:peter pan").unwrap());
+        // Erased: nothing of Peter's can be read anywhere in the store...
+        assert!(!bytes_hold(&members, PETERS_SECRET), "{layout:?}");
+        assert!(
+            bytes_hold(&members, "member:peter pan"),
+            "{layout:?}: the tag stays"
+        );
+        // ...and verifiable: not a byte of the log changed, so the chain holds.
+        let after = store.verify_chain(|_, _| {}).unwrap();
+        assert!(after.is_sound(), "{layout:?}: {after:?}");
+        assert_eq!(after.chain.as_ref().map(|chain| chain.chained), Some(4));
+        // Wendy's data still opens; Peter's reads as forgotten.
+        let commits: Vec<_> = store.commits(..).map(Result::unwrap).collect();
+        assert_eq!(
+            commits[1].events()[0].data(),
+            Some(&json!({"member": {"name": "wendy darling", "address": WENDYS_SECRET}}))
+        );
+        let peter = commits[0].events()[0].data().cloned().unwrap();
+        assert_eq!(
+            Forgotten::in_data(&peter).unwrap().subject(),
+            "member:peter pan"
+        );
+    }
+}

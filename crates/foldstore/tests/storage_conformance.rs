@@ -26,7 +26,7 @@ use foldstore::conformance::{
 use foldstore::conformance::{
     append_if_fails_only_on_a_matching_commit, append_once_writes_once_across_stores,
     events_matching_by_tag_name_items_and_position, none_matching_guards_uniqueness,
-    racing_conditional_appends_on_one_tag_have_one_winner,
+    racing_chained_appends_keep_one_chain, racing_conditional_appends_on_one_tag_have_one_winner,
     racing_conditional_appends_on_own_tags_all_succeed, tags_round_trip_exactly,
 };
 use foldstore::conformance::{
@@ -214,6 +214,7 @@ conformance! {
         append_once_writes_once_across_stores,
         racing_conditional_appends_on_own_tags_all_succeed,
         racing_conditional_appends_on_one_tag_have_one_winner,
+        racing_chained_appends_keep_one_chain,
         schema_counts_every_event_by_shape_with_its_commits,
     ],
     uncreated: [

@@ -31,6 +31,9 @@ pub enum BenchWorkload {
         /// The layout of the store made.
         #[arg(long, value_name = "LAYOUT", default_value = "loose")]
         layout: LayoutArg,
+        /// Chain the commits (see 'foldstore verify --chain').
+        #[arg(long)]
+        chain: bool,
     },
 
     /// Replay every event of a store: one it makes first (N commits, in a temporary folder,

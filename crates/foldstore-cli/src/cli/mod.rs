@@ -115,6 +115,7 @@ pub enum Command {
   foldstore append ./bank withdrawn '{\"amount\": 5}' --tag account:7 --if-none-after 12
   foldstore append ./bank opened --tag account:9 --if-none-after 0
   foldstore append ./bank deposited '{\"amount\": 5}' --tag account:7 --idempotency-key req-8f2c
+  foldstore append ./ledger opened --chain
 
 Conditional appends:
   --if-none-after N writes only if no event matching the condition's query was committed
@@ -146,6 +147,10 @@ Conditional appends:
         /// (may be given more than once). The commit's `time` header is there unless given.
         #[arg(long = "header", value_name = "KEY=VALUE", value_parser = parse_header_to_write)]
         headers: Vec<(String, String)>,
+        /// Chain the commit: start the store's tamper-evident chain with it when the log has
+        /// none (once it has started, every writer continues it; see 'verify --chain').
+        #[arg(long)]
+        chain: bool,
         #[command(flatten)]
         boundary: BoundaryArgs,
     },
@@ -424,10 +429,15 @@ Access:
     ///
     /// Exits with status 0 when the store is sound (an empty folder is an empty store), 1 when
     /// it has problems, or when the folder is most likely not a store: it holds other files,
-    /// but no commits and no snapshots.
+    /// but no commits and no snapshots. With --chain, also follows the store's tamper-evident
+    /// chain in the same read and names the first commit where it breaks, and why (edited,
+    /// removed, swapped, inserted, written without the chain); with --checkpoint, checks that
+    /// the log still extends a signed checkpoint taken earlier ('foldstore checkpoint').
     #[command(after_help = "Examples:
   foldstore verify ./members
-  foldstore verify ./members --json | jq .problems")]
+  foldstore verify ./members --json | jq .problems
+  foldstore verify ./members --chain
+  foldstore verify ./members --chain --checkpoint monday.json --public-key auditor.key.pub")]
     Verify {
         /// The store: a folder, or a postgres:// or s3:// address (default: FOLDSTORE_STORE).
         #[arg(env = STORE_ENV)]
@@ -435,6 +445,48 @@ Access:
         /// Print the report as one JSON object.
         #[arg(long)]
         json: bool,
+        /// Follow the chain: every commit from the one that starts it must link to the one
+        /// before it (a store without a chain is a problem).
+        #[arg(long)]
+        chain: bool,
+        /// Check that the log still extends this checkpoint file (needs --chain and
+        /// --public-key).
+        #[arg(long, value_name = "FILE", requires_all = ["chain", "public_key"])]
+        checkpoint: Option<PathBuf>,
+        /// The public key of the checkpoint's signer, the one you trust (a file written by
+        /// 'foldstore checkpoint --generate-key').
+        #[arg(long, value_name = "FILE", requires = "checkpoint")]
+        public_key: Option<PathBuf>,
+    },
+
+    /// Sign the end of a store's chain: write a checkpoint file (the last commit's number and
+    /// hash, the time, an ed25519 signature) that 'verify --chain --checkpoint' later checks
+    /// the log against.
+    ///
+    /// Verifies the chain first, and writes nothing when it is broken. Keep the signing key
+    /// away from the store (whoever could rewrite the log must not hold it); give the public
+    /// key to whoever checks. --generate-key FILE writes a new signing key to FILE (readable by
+    /// its owner only, never replacing a file) and its public key to FILE.pub.
+    #[command(after_help = "Examples:
+  foldstore checkpoint --generate-key ~/keys/members-audit.key
+  foldstore checkpoint ./members --signing-key ~/keys/members-audit.key --out monday.json
+  foldstore verify ./members --chain --checkpoint monday.json --public-key ~/keys/members-audit.key.pub")]
+    Checkpoint {
+        /// The store: a folder, or a postgres:// or s3:// address.
+        #[arg(
+            required_unless_present = "generate_key",
+            conflicts_with = "generate_key"
+        )]
+        store: Option<PathBuf>,
+        /// The signing key file.
+        #[arg(long, value_name = "FILE", required_unless_present = "generate_key")]
+        signing_key: Option<PathBuf>,
+        /// Where to write the checkpoint (replaced if it exists).
+        #[arg(long, value_name = "FILE", required_unless_present = "generate_key")]
+        out: Option<PathBuf>,
+        /// Write a new signing key to FILE and its public key to FILE.pub, and do nothing else.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["signing_key", "out"])]
+        generate_key: Option<PathBuf>,
     },
 
     /// Move a damaged last commit aside, into the store's foldstore-quarantine folder.

@@ -16,9 +16,21 @@ use crate::output::{event_problem, printable, styled, Palette};
 /// The exit status when the condition of `--if-none-after` failed.
 const CONDITION_FAILED: u8 = 3;
 
+/// How `append` opens the store: the layout of a new one, the headers added to the commit's
+/// `time`, and whether the commit is chained.
+#[derive(Debug)]
+pub struct StoreOptions {
+    /// The layout of a new store.
+    pub layout: Option<LayoutArg>,
+    /// Headers added to the commit.
+    pub headers: Vec<(String, String)>,
+    /// Chain the commit (starting the store's chain if it has none).
+    pub chain: bool,
+}
+
 /// Appends one event (`name` and optional JSON `data`), or the events on standard input, as
-/// one commit with `headers` added to its `time`, tagged and written as `boundary` says, and
-/// prints its number.
+/// one commit with `headers` added to its `time`, tagged and written as `boundary` says
+/// (chained when `chain`, starting the store's chain if it has none), and prints its number.
 ///
 /// Data and events may be nested as deeply as a commit can hold them (see
 /// [`foldstore::Commit::MAX_NESTING`]); deeper input is refused before the store is touched.
@@ -31,10 +43,14 @@ pub fn run(
     name: Option<String>,
     data: Option<&str>,
     stdin: bool,
-    layout: Option<LayoutArg>,
-    headers: Vec<(String, String)>,
+    options: StoreOptions,
     boundary: &BoundaryArgs,
 ) -> anyhow::Result<ExitCode> {
+    let StoreOptions {
+        layout,
+        headers,
+        chain,
+    } = options;
     let mut events = read_input(name, data, stdin)?;
     if !boundary.tag.is_empty() {
         events = events
@@ -46,7 +62,7 @@ pub fn run(
         .if_none_after
         .map(|after| condition(boundary, after))
         .transpose()?;
-    let mut builder = Store::builder(path);
+    let mut builder = Store::builder(path).chain(chain);
     if let Some(layout) = layout {
         builder = builder.layout(layout.into());
     }

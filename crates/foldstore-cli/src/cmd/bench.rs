@@ -37,7 +37,16 @@ pub fn run(workload: BenchWorkload) -> anyhow::Result<ExitCode> {
             durability,
             dir,
             layout,
-        } => append(commits, events_per_commit, writers, durability, dir, layout)?,
+            chain,
+        } => append(
+            commits,
+            events_per_commit,
+            writers,
+            durability,
+            dir,
+            layout,
+            chain,
+        )?,
         BenchWorkload::Replay {
             store,
             commits,
@@ -122,6 +131,7 @@ pub(crate) fn append(
     durability: BenchDurability,
     dir: Option<PathBuf>,
     layout: LayoutArg,
+    chain: bool,
 ) -> anyhow::Result<Report> {
     if writers > commits {
         bail!("--writers {writers} is more than --commits {commits}: each writer needs at least one commit to write");
@@ -136,6 +146,7 @@ pub(crate) fn append(
             BenchDurability::None => Durability::None,
         })
         .layout(layout.into())
+        .chain(chain)
         .open()?;
     store.ensure_folder()?;
 
@@ -182,13 +193,15 @@ pub(crate) fn append(
         "events": events,
         "writers": writers,
         "durability": durability,
+        "chain": chain,
     });
     rates.add_to(&mut json);
     let summary = format!(
-        "{} of {}, {}, durability {durability}: {} ({} layout, {})",
+        "{} of {}, {}, durability {durability}{}: {} ({} layout, {})",
         plural(commits, "commit"),
         plural(events_per_commit, "event"),
         plural(writers, "writer"),
+        if chain { ", chained" } else { "" },
         rates.text(),
         layout,
         folder.describe(),

@@ -3,6 +3,7 @@
 pub mod append;
 pub mod bench;
 pub mod buckets;
+pub mod checkpoint;
 pub mod copy;
 pub mod events;
 pub mod export;

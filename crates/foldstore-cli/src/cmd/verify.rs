@@ -1,24 +1,46 @@
 //! `foldstore verify`: read every commit and snapshot, and list every problem found.
 
 use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use foldstore::{Finding, Store, VerifyReport};
+use foldstore::{ChainCheckpoint, ChainReport, CheckpointPublicKey, Finding, Store, VerifyReport};
 use serde_json::{json, Value};
 
 use crate::cmd::gc::temporary_files;
 use crate::output::{
-    error_text, finding_text, findings_json, plural, styled, write_finding, Palette,
+    error_text, finding_text, findings_json, plural, printable, styled, write_finding, Palette,
 };
 use crate::progress::Progress;
 
-/// Verifies `store` and prints what was found; status 1 when it has problems.
+/// What `verify --chain` checks beyond the plain verification.
+#[derive(Debug)]
+pub struct ChainArgs {
+    /// A checkpoint file and the public key file of its signer.
+    pub checkpoint: Option<(PathBuf, PathBuf)>,
+}
+
+/// Verifies `store` (and its chain, with `chain`) and prints what was found; status 1 when
+/// it has problems.
 ///
 /// # Errors
-/// When the store cannot be listed, or the output written.
-pub fn run(store: &Store, json: bool) -> anyhow::Result<ExitCode> {
+/// When the store cannot be listed, the output written, or (with a checkpoint) the
+/// checkpoint or key cannot be read or the key did not sign the checkpoint.
+pub fn run(store: &Store, json: bool, chain: Option<ChainArgs>) -> anyhow::Result<ExitCode> {
+    let checkpoint = match chain.as_ref().and_then(|chain| chain.checkpoint.as_ref()) {
+        Some((checkpoint, key)) => Some((
+            ChainCheckpoint::read(checkpoint)?,
+            CheckpointPublicKey::read(key)?,
+        )),
+        None => None,
+    };
     let mut progress = Progress::new("verifying", 0);
-    let mut report = store.verify(|done, total| progress.update(done, total))?;
+    let update = |done, total| progress.update(done, total);
+    let mut report = match (&chain, &checkpoint) {
+        (_, Some((checkpoint, key))) => store.verify_chain_from(checkpoint, key, update)?,
+        (Some(_), None) => store.verify_chain(update)?,
+        (None, None) => store.verify(update)?,
+    };
     drop(progress);
     if let Some(finding) = not_a_store(store, &report) {
         report.problems.push(finding);
@@ -30,6 +52,9 @@ pub fn run(store: &Store, json: bool) -> anyhow::Result<ExitCode> {
         out.write_all(b"\n")?;
     } else {
         write_text(&mut out, &report, &Palette::stdout())?;
+        if let Some(chain) = &report.chain {
+            write_chain(&mut out, chain, checkpoint.as_ref().map(|(c, _)| c))?;
+        }
     }
     out.flush()?;
     Ok(if report.is_sound() {
@@ -126,7 +151,59 @@ fn temporaries(store: &Store) -> Vec<Finding> {
         .collect()
 }
 
+/// The chain's summary line of `verify --chain`.
+fn write_chain(
+    out: &mut dyn Write,
+    chain: &ChainReport,
+    checkpoint: Option<&ChainCheckpoint>,
+) -> io::Result<()> {
+    let Some(start) = chain.started else {
+        return Ok(());
+    };
+    write!(
+        out,
+        "chain: {} from commit {start}",
+        plural(chain.chained, "commit")
+    )?;
+    match (&chain.broken, &chain.last) {
+        (Some(broken), _) => write!(out, ", broken at commit {}", broken.commit)?,
+        (None, Some((last, hash))) => write!(out, " linked; commit {last} hashes to {hash}")?,
+        (None, None) => {}
+    }
+    if let (Some(checkpoint), None) = (checkpoint, &chain.broken) {
+        write!(
+            out,
+            "; extends the checkpoint of commit {} taken at {}",
+            checkpoint.commit,
+            printable(&checkpoint.time)
+        )?;
+    }
+    writeln!(out)
+}
+
+fn chain_json(chain: &ChainReport) -> Value {
+    json!({
+        "started": chain.started,
+        "chained": chain.chained,
+        "last": chain.last.map(|(commit, hash)| json!({"commit": commit, "hash": hash.to_string()})),
+        "broken": chain.broken.as_ref().map(|broken| json!({
+            "commit": broken.commit,
+            "location": broken.location,
+            "kind": broken.kind.name(),
+            "problem": broken.problem,
+        })),
+    })
+}
+
 fn to_json(report: &VerifyReport) -> Value {
+    let mut value = to_json_plain(report);
+    if let (Some(chain), Some(object)) = (&report.chain, value.as_object_mut()) {
+        object.insert("chain".to_owned(), chain_json(chain));
+    }
+    value
+}
+
+fn to_json_plain(report: &VerifyReport) -> Value {
     json!({
         "sound": report.is_sound(),
         "tip": report.tip,

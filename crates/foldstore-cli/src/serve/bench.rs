@@ -406,6 +406,7 @@ fn appends(runtime: &tokio::runtime::Runtime, options: &BenchServe) -> anyhow::R
         BenchDurability::Immediate,
         None,
         LayoutArg::Journal,
+        false,
     )?;
     let library_rate = library.json["commits_per_second"]
         .as_f64()

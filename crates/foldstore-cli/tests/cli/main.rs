@@ -2,6 +2,7 @@
 
 mod append;
 mod boundaries;
+mod chain;
 mod demo_help;
 mod events;
 mod processes;

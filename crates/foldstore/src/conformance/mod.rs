@@ -47,6 +47,7 @@
 //! take seconds, not milliseconds.
 
 mod boundaries;
+mod chain;
 mod commits;
 mod conditional;
 mod creation;
@@ -62,6 +63,7 @@ pub use self::boundaries::{
     racing_conditional_appends_on_one_tag_have_one_winner,
     racing_conditional_appends_on_own_tags_all_succeed, tags_round_trip_exactly,
 };
+pub use self::chain::racing_chained_appends_keep_one_chain;
 pub use self::commits::{
     a_contiguous_log_refuses_commits_beyond_its_end,
     append_takes_the_lowest_free_number_and_never_overwrites, appends_and_batch_reads_agree,
@@ -213,6 +215,10 @@ const BOUNDARIES: &[SharedCheck] = &[
     (
         "racing_conditional_appends_on_one_tag_have_one_winner",
         racing_conditional_appends_on_one_tag_have_one_winner,
+    ),
+    (
+        "racing_chained_appends_keep_one_chain",
+        racing_chained_appends_keep_one_chain,
     ),
 ];
 

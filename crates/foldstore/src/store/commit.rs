@@ -119,7 +119,7 @@ impl Store {
     }
 
     /// The one way a commit is written: encoded, handed to the backend at `slot`, and noted
-    /// as the log's known end.
+    /// as the log's known end. A chained commit takes [`write_chained`](Self::write_chained).
     fn write_commit(
         &self,
         slot: Slot,
@@ -132,6 +132,15 @@ impl Store {
             None => None,
         };
         let (headers, events) = sealed.as_ref().map_or((headers, events), |(h, e)| (h, e));
+        let chain = &self.inner.chain;
+        // This store's chained writes take turns (they would only race for one number).
+        let turn = chain.is_on().then(|| chain.turn());
+        let (target, link) = self.chain_link(&slot)?;
+        if let Some(link) = link {
+            let _turn = turn.unwrap_or_else(|| chain.turn());
+            return self.write_chained(slot, target, link, headers, events);
+        }
+        drop(turn);
         // Refused, nothing written, when no reader could read it back.
         let document = encode_commit(headers, events)?;
         let storage = self.storage();
@@ -140,11 +149,10 @@ impl Store {
         let identified = headers.contains_key(COMMIT_ID_HEADER);
         let number = match slot {
             Slot::Next => {
-                let first = self.append_position()?;
                 if identified {
-                    storage.append_identified_commit(first, &document)?
+                    storage.append_identified_commit(target, &document)?
                 } else {
-                    storage.append_commit(first, &document)?
+                    storage.append_commit(target, &document)?
                 }
             }
             Slot::Exactly(number) => match if identified {
@@ -163,6 +171,11 @@ impl Store {
             }
         };
         self.inner.tip.note(number);
+        chain.note_written(number, None);
+        if number > target {
+            // Other writers came first: one of them may have just started the chain.
+            super::chained::after_plain_write(chain, storage, number);
+        }
         tracing::debug!(commit = number, events = events.len(), "committed");
         Ok(Ok(number))
     }
@@ -224,7 +237,7 @@ fn now_iso8601() -> String {
 }
 
 /// Where [`Store::write_commit`] puts a commit.
-enum Slot {
+pub(super) enum Slot {
     /// The lowest free number after the log's known end (which an append cannot lose).
     Next,
     /// This number, unless another writer has taken it.

@@ -1,8 +1,10 @@
 //! The store: one totally ordered log of commits, and its write-only operations.
 //!
 //! The store's room: [`open`] (the builder and the folder layouts), [`commit`] (the one path
-//! of every write, and commit headers) and [`tip`] (the cache of where the log ends).
+//! of every write, and commit headers), [`chained`] (chained commits, written at one number)
+//! and [`tip`] (the cache of where the log ends).
 
+mod chained;
 mod commit;
 mod index;
 mod open;
@@ -12,6 +14,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::chain::ChainWriter;
 use crate::error::{Error, Result};
 use crate::forget::{open_commit, KeyStore, Keyring};
 use crate::format::Commit;
@@ -64,6 +67,8 @@ struct Inner {
     upcasters: Upcasters,
     /// The subjects' keys (see [`StoreBuilder::key_store`]).
     keyring: Option<Arc<Keyring>>,
+    /// Whether commits are chained, and the last one this store wrote (see [`StoreBuilder::chain`]).
+    chain: ChainWriter,
 }
 
 impl fmt::Debug for Store {
@@ -106,6 +111,7 @@ impl Store {
                 headers,
                 upcasters: Upcasters::new(),
                 keyring: None,
+                chain: ChainWriter::new(false),
             }),
         }
     }
@@ -122,6 +128,14 @@ impl Store {
     pub(super) fn seal_with(mut self, keyring: Option<Keyring>) -> Store {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.keyring = keyring.map(Arc::new);
+        }
+        self
+    }
+
+    /// This new store with the chain on (before any clone is made).
+    pub(super) fn chain_with(mut self, wanted: bool) -> Store {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.chain = ChainWriter::new(wanted);
         }
         self
     }
@@ -173,6 +187,13 @@ impl Store {
     /// The store's keyring, for the one write path.
     pub(crate) fn keyring(&self) -> Option<&Keyring> {
         self.inner.keyring.as_deref()
+    }
+
+    /// Whether this store writes chained commits: it was opened with
+    /// [`StoreBuilder::chain`], or it has met a chained commit at the log's end (every writer
+    /// continues a chain that has started).
+    pub fn is_chained(&self) -> bool {
+        self.inner.chain.is_on()
     }
 
     /// The upcasters applied to the events the store hands to its callers (see

@@ -23,6 +23,7 @@ pub struct StoreBuilder {
     upcasters: Upcasters,
     keys: Option<Arc<dyn KeyStore>>,
     subject_tags: Vec<String>,
+    chain: bool,
 }
 
 /// How a folder store lays out its commits.
@@ -75,6 +76,7 @@ impl fmt::Debug for StoreBuilder {
             .field("upcasters", &self.upcasters)
             .field("keys", &self.keys)
             .field("subject_tags", &self.subject_tags)
+            .field("chain", &self.chain)
             .finish()
     }
 }
@@ -146,6 +148,36 @@ impl StoreBuilder {
         self
     }
 
+    /// Chains the store's commits: each commit's `chain` header holds the BLAKE3 hash of the
+    /// previous commit's stored bytes, so that [`Store::verify_chain`] finds any commit edited,
+    /// removed, swapped or inserted since. Default: off.
+    ///
+    /// Turning it on for a store whose log has no chain starts one at the store's next commit.
+    /// Once the chain has started, every foldstore writer continues it, with this option or
+    /// without (a writer reads the header of the commit before the one it writes). A chained
+    /// commit is written at exactly the number its link was made for, so chained writers of
+    /// one store take turns, and one that loses a number to another writer reads the commit
+    /// that won before trying the next. The original package reads chained commits (the link
+    /// is an ordinary header) but does not write one; docs/design.md has the format.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), foldstore::Error> {
+    /// use foldstore::{Event, MemoryStorage, Store};
+    ///
+    /// let store = Store::builder("members").storage(MemoryStorage::new()).chain(true).open()?;
+    /// store.log(&Event::new("first"))?;
+    /// store.log(&Event::new("second"))?;
+    /// let report = store.verify_chain(|_, _| {})?;
+    /// assert_eq!(report.chain.as_ref().map(|chain| chain.chained), Some(2));
+    /// assert!(report.is_sound());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn chain(mut self, on: bool) -> Self {
+        self.chain = on;
+        self
+    }
+
     /// The durability of the folder backend. Default: [`Durability::Immediate`], every commit
     /// survives power loss once the write call returns. Ignored when
     /// [`storage`](Self::storage) gives another backend (which has its own setting).
@@ -166,6 +198,13 @@ impl StoreBuilder {
     /// used in messages). Default: a [`LooseStorage`] at that path.
     pub fn storage(mut self, storage: impl Storage + 'static) -> Self {
         self.storage = Some(Arc::new(storage));
+        self
+    }
+
+    /// Another storage backend, given shared (as [`Store::with_shared_storage`] takes it), so
+    /// that several stores with the builder's options can use one backend.
+    pub fn shared_storage(mut self, storage: Arc<dyn Storage>) -> Self {
+        self.storage = Some(storage);
         self
     }
 
@@ -216,7 +255,10 @@ impl StoreBuilder {
         storage.exists()?;
         let store = Store::from_parts(storage, path, self.headers);
         let keyring = self.keys.map(|keys| Keyring::new(keys, self.subject_tags));
-        Ok(store.upcast_with(self.upcasters).seal_with(keyring))
+        Ok(store
+            .upcast_with(self.upcasters)
+            .seal_with(keyring)
+            .chain_with(self.chain))
     }
 }
 
@@ -246,6 +288,7 @@ impl Store {
             upcasters: Upcasters::new(),
             keys: None,
             subject_tags: Vec::new(),
+            chain: false,
         }
     }
 }

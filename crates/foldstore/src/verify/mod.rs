@@ -1,5 +1,9 @@
-//! Verification: reading every commit and snapshot of a store and reporting what is wrong.
+//! Verification: reading every commit and snapshot of a store and reporting what is wrong;
+//! `chain`: following the tamper-evident chain in the same read, and checkpoints of it.
 
+mod chain;
+
+use crate::chain::{ChainReport, Seen};
 use crate::error::{Error, Result};
 use crate::format::decode_snapshot;
 use crate::scan::{RawCommit, Scanned};
@@ -33,6 +37,9 @@ pub struct VerifyReport {
     /// The locations, among those of `problems`, that could not be read for lack of
     /// permission: they may well be sound, and want their permissions fixed, not a repair.
     pub permission_denied: Vec<String>,
+    /// What [`Store::verify_chain`] found of the chain (`None` from [`Store::verify`]); a
+    /// break is also among `problems`.
+    pub chain: Option<ChainReport>,
 }
 
 impl Finding {
@@ -95,7 +102,16 @@ impl Store {
     /// Only when the backend cannot be listed; damage is reported in the [`VerifyReport`].
     /// (A journal damaged inside cannot list the commits after the damage: the damage is
     /// reported, and the commits before it are verified.)
-    pub fn verify(&self, mut progress: impl FnMut(u64, u64)) -> Result<VerifyReport> {
+    pub fn verify(&self, progress: impl FnMut(u64, u64)) -> Result<VerifyReport> {
+        self.verify_following(progress, None)
+    }
+
+    /// [`verify`](Self::verify), handing everything read to `chain` too, in order.
+    pub(crate) fn verify_following(
+        &self,
+        mut progress: impl FnMut(u64, u64),
+        mut chain: Option<&mut dyn FnMut(Seen)>,
+    ) -> Result<VerifyReport> {
         let storage = self.storage();
         let mut damage = None;
         // The commits to read: those the listing found, or, when a journal's listing stopped
@@ -132,15 +148,31 @@ impl Store {
         };
         // One scan, with one grace period for the whole verification (see `IN_PROGRESS_GRACE`).
         for scanned in self.raw_commits_at(numbers) {
+            if let (Some(chain), Scanned::Absent { number } | Scanned::Unreadable { number, .. }) =
+                (chain.as_deref_mut(), &scanned)
+            {
+                chain(Seen::Unreadable { number: *number });
+            }
             let number = match scanned {
                 Scanned::Gap { first, next } => {
+                    if let Some(chain) = chain.as_deref_mut() {
+                        chain(Seen::Missing { first, next });
+                    }
                     // Every number from `first` to `next - 1` is absent: one finding.
                     report
                         .problems
                         .push(Finding::gap(storage.commit_location(first), first, next));
                     continue;
                 }
-                Scanned::Commit(RawCommit { number, commit, .. }) => {
+                Scanned::Commit(RawCommit {
+                    number,
+                    commit,
+                    bytes,
+                }) => {
+                    if let Some(chain) = chain.as_deref_mut() {
+                        let headers = commit.as_ref().ok().map(|c| c.headers());
+                        chain(Seen::commit(number, bytes, headers));
+                    }
                     match commit {
                         Ok(commit) => {
                             report.sound_commits += 1;
