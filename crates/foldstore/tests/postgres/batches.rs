@@ -40,6 +40,33 @@ fn append_concurrently(
     })
 }
 
+/// Rounds of [`append_concurrently`] (8 threads, 10 appends each, named `{prefix}-{round}-...`)
+/// with the proxy armed with what `prepare(round)` returns, until the proxy has cut once (at
+/// most 20 rounds); what every round appended.
+fn rounds_until_cut(
+    proxy: &Proxy,
+    storage: &PostgresStorage,
+    prefix: &str,
+    mut prepare: impl FnMut(u64) -> Cut,
+) -> Vec<(Vec<u8>, u64)> {
+    let mut appended = Vec::new();
+    for round in 0..20 {
+        proxy.arm(prepare(round));
+        appended.extend(append_concurrently(
+            storage,
+            &format!("{prefix}-{round}"),
+            8,
+            10,
+        ));
+        if proxy.cuts() > 0 {
+            break;
+        }
+    }
+    proxy.disarm();
+    assert_eq!(proxy.cuts(), 1, "no round of {prefix} was cut in 20 rounds");
+    appended
+}
+
 /// Every document at the number its append returned, each once, the numbers without a gap.
 fn assert_landed_once(direct: &PostgresStorage, appended: &[(Vec<u8>, u64)], before: u64) {
     let numbers: std::collections::BTreeSet<u64> = appended.iter().map(|(_, n)| *n).collect();
@@ -90,28 +117,10 @@ fn a_batch_whose_acknowledgement_is_lost_is_found_whole() {
     };
     let proxy = Proxy::start(upstream(&url));
     let storage = through_proxy(&url, &table, &proxy);
-    let mut appended = Vec::new();
     // The cut comes with the first batch of two or more: rounds until one formed.
-    for round in 0..20 {
-        proxy.arm(Cut::BatchAcknowledgement {
-            marker: b"lost-".to_vec(),
-        });
-        appended.extend(append_concurrently(
-            &storage,
-            &format!("lost-{round}"),
-            8,
-            10,
-        ));
-        if proxy.cuts() > 0 {
-            break;
-        }
-    }
-    proxy.disarm();
-    assert_eq!(
-        proxy.cuts(),
-        1,
-        "no batch of two appends formed in 20 rounds"
-    );
+    let appended = rounds_until_cut(&proxy, &storage, "lost", |_| Cut::BatchAcknowledgement {
+        marker: b"lost-".to_vec(),
+    });
     assert_landed_once(&direct, &appended, 0);
 }
 
@@ -122,33 +131,17 @@ fn a_batch_meeting_a_commit_beyond_a_gap_fills_the_lowest_free_numbers_in_a_tran
     };
     let proxy = Proxy::start(upstream(&url));
     let storage = through_proxy(&url, &table, &proxy);
-    let mut appended = Vec::new();
     let mut beyond = Vec::new();
     // Before each round another program writes a commit 9 numbers beyond the end: a batch
     // whose numbers reach it falls back to a transaction of one statement per append. The
     // acknowledgement of the first such transaction's COMMIT is lost: rounds until it was.
-    for round in 0..20 {
+    let appended = rounds_until_cut(&proxy, &storage, "gap", |round| {
         let number = direct.last_commit().unwrap() + 9;
         let document = identified(&format!("beyond-{round}"));
         direct.create_commit(number, &document).unwrap().unwrap();
         beyond.push((document, number));
-        proxy.arm(Cut::CommitAcknowledgement);
-        appended.extend(append_concurrently(
-            &storage,
-            &format!("gap-{round}"),
-            8,
-            10,
-        ));
-        if proxy.cuts() > 0 {
-            break;
-        }
-    }
-    proxy.disarm();
-    assert_eq!(
-        proxy.cuts(),
-        1,
-        "no batch met the commit beyond the gap in 20 rounds"
-    );
+        Cut::CommitAcknowledgement
+    });
     // Every append filled the lowest free number: the gaps are gone, nothing landed twice.
     let mut all = appended.clone();
     all.extend(beyond);
