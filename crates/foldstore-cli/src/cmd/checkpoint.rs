@@ -30,7 +30,8 @@ pub fn run(store: &Store, key: &Path, out: &Path) -> anyhow::Result<ExitCode> {
             printable(&problem.problem)
         );
     }
-    let checkpoint = store.checkpoint(&key)?;
+    // The commit verified above, never one written since.
+    let checkpoint = store.checkpoint_verified(&report, &key)?;
     checkpoint.write(out)?;
     let chained = report.chain.map_or(0, |chain| chain.chained);
     println!(

@@ -8,9 +8,8 @@ use crate::store::Store;
 #[cfg(feature = "checkpoint")]
 use crate::{
     chain::{BreakKind, ChainBreak},
-    chain::{ChainCheckpoint, ChainLink, CheckpointPublicKey, CheckpointSigningKey},
+    chain::{ChainCheckpoint, CheckpointPublicKey, CheckpointSigningKey},
     error::Error,
-    format::decode_commit,
 };
 
 impl Store {
@@ -118,10 +117,10 @@ impl Store {
         Ok(report)
     }
 
-    /// Signs the log's last commit with `key`: a checkpoint that
-    /// [`verify_chain_from`](Self::verify_chain_from) later checks the log against. Take it
-    /// from a log [`verify_chain`](Self::verify_chain) found sound (`foldstore checkpoint`
-    /// does): a checkpoint vouches for what the log holds when it is taken.
+    /// Verifies the chain ([`verify_chain`](Self::verify_chain)) and signs the last commit it
+    /// verified with `key`: a checkpoint that [`verify_chain_from`](Self::verify_chain_from)
+    /// later checks the log against. A checkpoint vouches for what the log holds when it is
+    /// taken, so a log with any problem gets none.
     ///
     /// ```
     /// # fn main() -> Result<(), foldstore::Error> {
@@ -140,36 +139,53 @@ impl Store {
     /// ```
     ///
     /// # Errors
-    /// [`Error::Chain`] when the store holds no commit, or its last commit is not chained; as
-    /// reading otherwise.
+    /// [`Error::Chain`] when the log has a problem (a broken chain included), holds no commit,
+    /// or its last commit is not chained; as reading otherwise.
     #[cfg(feature = "checkpoint")]
     pub fn checkpoint(&self, key: &CheckpointSigningKey) -> Result<ChainCheckpoint> {
+        let report = self.verify_chain(|_, _| {})?;
+        self.checkpoint_verified(&report, key)
+    }
+
+    /// Signs the last commit that `report` (of [`verify_chain`](Self::verify_chain) on this
+    /// store) verified, with the hash it found: never a commit written after the verification.
+    ///
+    /// # Errors
+    /// [`Error::Chain`] when `report` holds a problem, or its last commit is not chained.
+    #[cfg(feature = "checkpoint")]
+    pub fn checkpoint_verified(
+        &self,
+        report: &VerifyReport,
+        key: &CheckpointSigningKey,
+    ) -> Result<ChainCheckpoint> {
         let storage = self.storage();
-        let tip = self.tip()?;
-        let not_chained = |problem: &str| {
-            Error::Chain {
-            location: storage.commit_location(tip),
-            problem: format!("{problem}; a checkpoint signs the end of a chain: open the store with the chain on ('foldstore append --chain') and write a commit first"),
+        if let Some(problem) = report.problems.first() {
+            return Err(Error::Chain {
+                location: problem.location.clone(),
+                problem: format!(
+                    "{}; a checkpoint vouches for a sound log: no checkpoint was signed",
+                    problem.problem
+                ),
+            });
         }
+        let tip = report.tip;
+        let last = report.chain.as_ref().and_then(|chain| chain.last);
+        let (commit, hash) = match last {
+            Some((commit, hash)) if commit == tip && tip > 0 => (commit, hash),
+            _ => {
+                let problem = if tip == 0 {
+                    "is not there: the store holds no commit"
+                } else {
+                    "has no chain header"
+                };
+                return Err(Error::Chain {
+                    location: storage.commit_location(tip),
+                    problem: format!("{problem}; a checkpoint signs the end of a chain: open the store with the chain on ('foldstore append --chain') and write a commit first"),
+                });
+            }
         };
-        let bytes = match storage.read_commit(tip)? {
-            Some(bytes) if tip > 0 => bytes,
-            _ => return Err(not_chained("is not there: the store holds no commit")),
-        };
-        let chained = decode_commit(tip, &bytes)
-            .ok()
-            .and_then(|commit| ChainLink::read(commit.headers()).ok().flatten())
-            .is_some();
-        if !chained {
-            return Err(not_chained("has no chain header"));
-        }
         let time = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
-        Ok(ChainCheckpoint::sign(
-            tip,
-            ChainHash::of(&bytes),
-            &time,
-            key,
-        ))
+        Ok(ChainCheckpoint::sign(commit, hash, &time, key))
     }
 }
 

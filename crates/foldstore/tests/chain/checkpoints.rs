@@ -112,7 +112,7 @@ fn a_store_without_a_chain_has_no_checkpoint() {
     assert!(store.checkpoint(&key).is_err(), "an empty store");
     store.log(&member_event(1)).unwrap();
     let error = store.checkpoint(&key).unwrap_err().to_string();
-    assert!(error.contains("has no chain header"), "{error}");
+    assert!(error.contains("the chain has not started"), "{error}");
 }
 
 #[test]
@@ -146,4 +146,30 @@ fn key_files_are_for_their_owner_and_round_trip() {
         CheckpointPublicKey::read(folder.path()).is_err(),
         "a folder"
     );
+}
+
+#[test]
+fn a_checkpoint_signs_only_a_verified_commit() {
+    let folder = tempfile::tempdir().unwrap();
+    let store = chained_store(folder.path(), Layout::Journal);
+    for i in 0..3 {
+        store.log(&member_event(i)).unwrap();
+    }
+    let key = CheckpointSigningKey::generate().unwrap();
+    let report = store.verify_chain(|_, _| {}).unwrap();
+    // A commit with a forged link lands after the verification: the checkpoint signs the
+    // commit verified, and one taken now refuses the broken chain.
+    let forged = format!(
+        r#"{{"headers":{{"chain":{{"commit":4,"prev":"blake3:{}"}}}},"events":[]}}"#,
+        "0".repeat(64)
+    );
+    store
+        .storage()
+        .create_commit(4, forged.as_bytes())
+        .unwrap()
+        .unwrap();
+    let checkpoint = store.checkpoint_verified(&report, &key).unwrap();
+    assert_eq!(checkpoint.commit, 3);
+    let refused = store.checkpoint(&key).unwrap_err().to_string();
+    assert!(refused.contains("no checkpoint was signed"), "{refused}");
 }
