@@ -15,6 +15,12 @@ use util::{run, run_on, run_with_env, TestDir};
 const PETERS_SECRET: &str = "second star to the right";
 const WENDYS_SECRET: &str = "14 kensington gardens";
 
+/// Makes `file` readable by its owner only, as a master key file must be.
+fn owners_only(file: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(file, fs::Permissions::from_mode(0o600)).unwrap();
+}
+
 /// The members, logged into `store` with the keys in `keys` under the master key in `master`
 /// (or in the clear, without `keys`).
 fn log_members(store: &Path, keys: Option<(&Path, &Path)>) {
@@ -160,12 +166,14 @@ fn a_wrong_or_missing_master_key_is_told_naming_where_it_came_from() {
         format!("{}\n", MasterKey::generate().unwrap().to_hex()),
     )
     .unwrap();
+    owners_only(&master);
     let store = dir.join("members");
     let keys = dir.join("keys");
     log_members(&store, Some((&keys, &master)));
 
     let other = dir.join("other.key");
     fs::write(&other, MasterKey::generate().unwrap().to_hex()).unwrap();
+    owners_only(&other);
     let keys_arg = keys.to_str().unwrap();
     run([
         "keys",
@@ -177,6 +185,7 @@ fn a_wrong_or_missing_master_key_is_told_naming_where_it_came_from() {
     .expect_code(1)
     .expect_stderr_contains(&["keys.check", "master key"]);
     fs::write(&other, "not a key").unwrap();
+    owners_only(&other);
     run([
         "keys",
         "--keys",

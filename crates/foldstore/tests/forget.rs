@@ -528,3 +528,46 @@ fn forgetting_a_subject_of_a_chained_store_leaves_the_chain_intact() {
         );
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn keys_are_their_owners_only_and_a_hostile_master_key_file_is_refused_at_once() {
+    use std::os::unix::fs::PermissionsExt;
+    let folder = tempfile::tempdir().unwrap();
+    let master = MasterKey::generate().unwrap();
+    let store = store(folder.path(), Layout::Loose, &master);
+    log_members(&store);
+    let keys = folder.path().join("keys");
+    let mode = |path: &Path| fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&keys), 0o700);
+    for entry in fs::read_dir(&keys).unwrap() {
+        let path = entry.unwrap().path();
+        assert_eq!(mode(&path), 0o600, "{}", path.display());
+    }
+
+    // A master key file others may read is refused, naming the fix; its owner's only, read.
+    let file = folder.path().join("master.key");
+    fs::write(&file, master.to_hex()).unwrap();
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
+    let refused = MasterKey::from_file(&file).unwrap_err().to_string();
+    assert!(refused.contains("chmod 600"), "{refused}");
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).unwrap();
+    assert_eq!(
+        MasterKey::from_file(&file).unwrap().to_hex(),
+        master.to_hex()
+    );
+
+    // A FIFO (nobody writing) and a link to one are refused without waiting.
+    let fifo = folder.path().join("fifo");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let link = folder.path().join("link.key");
+    std::os::unix::fs::symlink(&file, &link).unwrap();
+    for hostile in [&fifo, &link] {
+        let refused = MasterKey::from_file(hostile).unwrap_err().to_string();
+        assert!(refused.contains("not a regular file"), "{refused}");
+    }
+}

@@ -1,7 +1,7 @@
 //! The folder key store: one file per subject, each key encrypted with the master key.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -13,6 +13,7 @@ use super::keys::{
     SubjectKey, KEY_BYTES,
 };
 use crate::error::{Error, Result};
+use crate::storage::local::fs::open_regular;
 
 /// The file whose contents only the right master key opens.
 const CHECK_FILE: &str = "keys.check";
@@ -90,7 +91,14 @@ impl FolderKeyStore {
     /// with, or the file is damaged; I/O errors.
     pub fn open(folder: impl AsRef<Path>, master: MasterKey) -> Result<FolderKeyStore> {
         let folder = folder.as_ref().to_path_buf();
-        fs::create_dir_all(&folder).map_err(|e| Error::io("create the key folder", &folder, e))?;
+        let mut builder = fs::DirBuilder::new();
+        builder.recursive(true);
+        // The folder of the keys is its owner's only.
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder
+            .create(&folder)
+            .map_err(|e| Error::io("create the key folder", &folder, e))?;
         let store = FolderKeyStore { folder, master };
         let check = store.folder.join(CHECK_FILE);
         match read_regular(&check)? {
@@ -183,10 +191,12 @@ impl FolderKeyStore {
             .folder
             .join(format!("{TEMP_PREFIX}{}", u64::from_le_bytes(suffix)));
         let written = (|| {
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&temp)?;
+            let mut options = OpenOptions::new();
+            options.write(true).create_new(true);
+            // Wrapped keys are for the owner's eyes only.
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut file = options.open(&temp)?;
             file.write_all(bytes)?;
             file.sync_all()
         })();
@@ -215,36 +225,42 @@ impl FolderKeyStore {
     }
 }
 
-/// Reads a regular file: `None` when there is none; an error for a symbolic link or anything
-/// else than a file.
-fn read_regular(path: &Path) -> Result<Option<Vec<u8>>> {
-    match fs::symlink_metadata(path) {
-        Ok(meta) if meta.is_file() && meta.len() > MAX_FILE_BYTES => {
-            return Err(Error::Keys {
-                location: path.display().to_string(),
-                problem: format!(
-                    "holds {} bytes, and a key store's files hold less than {MAX_FILE_BYTES}: it is not a key file; move it away",
-                    meta.len()
-                ),
-            })
-        }
-        Ok(meta) if meta.is_file() => {}
-        Ok(_) => {
-            return Err(Error::Keys {
-                location: path.display().to_string(),
-                problem:
-                    "is not a regular file (a key store follows no symbolic link): move it away"
-                        .to_owned(),
-            })
-        }
+/// Reads a regular file of at most [`MAX_FILE_BYTES`]: `None` when there is none; an error for
+/// a symbolic link, a FIFO or anything else than a file (opened without following a link and
+/// without waiting, so nothing swapped in after a look is followed either), and for a larger
+/// file (read no further than the limit, even while it grows).
+pub(super) fn read_regular(path: &Path) -> Result<Option<Vec<u8>>> {
+    let not_key = |problem: String| Error::Keys {
+        location: path.display().to_string(),
+        problem,
+    };
+    let (file, meta) = match open_regular(path, OpenOptions::new().read(true)) {
+        Ok(opened) => opened,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io("look at", path, e)),
+        // A link, a FIFO, a folder (`open_regular` says which).
+        Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+            return Err(not_key(format!(
+                "is not a regular file (a key store follows no symbolic link): move it away ({e})"
+            )))
+        }
+        Err(e) => return Err(Error::io("read", path, e)),
+    };
+    let too_large = |size: u64| {
+        not_key(format!(
+            "holds {size} bytes, and a key store's files hold less than {MAX_FILE_BYTES}: it is not a key file; move it away"
+        ))
+    };
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(too_large(meta.len()));
     }
-    match fs::read(path) {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io("read", path, e)),
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io("read", path, e))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_large(bytes.len() as u64));
     }
+    Ok(Some(bytes))
 }
 
 /// The subject a key file's name stands for.

@@ -237,16 +237,38 @@ impl MasterKey {
         Ok(MasterKey(bytes))
     }
 
-    /// Reads the master key from a file holding its 64 hex digits.
+    /// Reads the master key from a file holding its 64 hex digits. The file must be a regular
+    /// file (no symbolic link is followed, and a FIFO is not waited on) that only its owner
+    /// may read.
     ///
     /// # Errors
-    /// [`Error::Io`] when the file cannot be read; [`Error::Keys`] naming the file when it
-    /// does not hold a key.
+    /// [`Error::Io`] when the file cannot be read; [`Error::Keys`] naming the file when it does
+    /// not exist, is not a regular file, may be read by other users (run `chmod 600` on it),
+    /// or does not hold a key.
     pub fn from_file(path: impl AsRef<Path>) -> Result<MasterKey> {
         let path = path.as_ref();
-        let text = Zeroizing::new(
-            std::fs::read(path).map_err(|e| Error::io("read the master key", path, e))?,
-        );
+        let bytes = super::folder::read_regular(path)?.ok_or_else(|| Error::Keys {
+            location: path.display().to_string(),
+            problem: "does not exist: give the file that holds the master key (foldstore keys --new-master-key FILE makes one)".to_owned(),
+        })?;
+        let text = Zeroizing::new(bytes);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::symlink_metadata(path)
+                .map_err(|e| Error::io("look at the master key", path, e))?
+                .permissions()
+                .mode();
+            if mode & 0o077 != 0 {
+                return Err(Error::Keys {
+                    location: path.display().to_string(),
+                    problem: format!(
+                        "may be read by other users (mode {:o}): a master key file must be its owner's only; run chmod 600 on it",
+                        mode & 0o777
+                    ),
+                });
+            }
+        }
         let text = std::str::from_utf8(&text).map_err(|_| Error::Keys {
             location: path.display().to_string(),
             problem: "a master key file holds 64 hex digits, and this one is not text".to_owned(),

@@ -170,7 +170,10 @@ fn describe(file_type: fs::FileType) -> &'static str {
 
 /// Opens `path` without following a last symbolic link and without waiting (a FIFO would),
 /// and refuses it unless it is a regular file; returns it with its metadata.
-fn open_regular(path: &Path, options: &mut OpenOptions) -> io::Result<(File, fs::Metadata)> {
+pub(crate) fn open_regular(
+    path: &Path,
+    options: &mut OpenOptions,
+) -> io::Result<(File, fs::Metadata)> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
