@@ -13,7 +13,7 @@ use std::io::Write;
 use std::path::Path;
 use std::str::FromStr;
 
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde_json::{json, Value};
 
 use super::link::{parse_hex, ChainHash};
@@ -76,7 +76,7 @@ impl ChainCheckpoint {
     pub fn verify(&self, key: &CheckpointPublicKey) -> std::result::Result<(), String> {
         let signature = Signature::from_bytes(&self.signature);
         key.0
-            .verify(&message(self.commit, &self.hash, &self.time), &signature)
+            .verify_strict(&message(self.commit, &self.hash, &self.time), &signature)
             .map_err(|_| {
                 format!(
                     "is not signed by the key {key}: it was signed by another key, or changed since it was signed"
@@ -294,6 +294,8 @@ impl FromStr for CheckpointPublicKey {
         text.strip_prefix(PUBLIC_PREFIX)
             .and_then(parse_hex)
             .and_then(|bytes| VerifyingKey::from_bytes(&bytes).ok())
+            // A weak (small-order) key verifies forged signatures: never one of ours.
+            .filter(|key| !key.is_weak())
             .map(CheckpointPublicKey)
             .ok_or_else(|| {
                 format!("is not a public key (`{PUBLIC_PREFIX}` and 64 hexadecimal digits of an ed25519 key)")

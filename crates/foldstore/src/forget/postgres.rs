@@ -153,7 +153,9 @@ impl PostgresKeyStore {
                 &format!("SELECT key_id, nonce, sealed FROM {table} WHERE subject = $1"),
                 &[&subject],
             )?;
-            Ok(row.map(|row| (row.get(0), row.get(1), row.get(2))))
+            // `try_get`: a table of the same name with other columns is an error, not a panic.
+            row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
+                .transpose()
         })
     }
 
@@ -235,7 +237,7 @@ impl KeyStore for PostgresKeyStore {
                 &format!("SELECT subject FROM {table} WHERE subject <> '' ORDER BY subject COLLATE \"C\""),
                 &[],
             )?;
-            Ok(rows.iter().map(|row| row.get(0)).collect())
+            rows.iter().map(|row| row.try_get(0)).collect()
         })
     }
 

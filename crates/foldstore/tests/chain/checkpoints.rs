@@ -173,3 +173,13 @@ fn a_checkpoint_signs_only_a_verified_commit() {
     let refused = store.checkpoint(&key).unwrap_err().to_string();
     assert!(refused.contains("no checkpoint was signed"), "{refused}");
 }
+
+#[test]
+fn a_weak_public_key_is_refused() {
+    // The identity point: with it as the trusted key, a forged signature would verify.
+    let identity = format!("ed25519:01{}", "0".repeat(62));
+    assert!(identity.parse::<CheckpointPublicKey>().is_err());
+    let key = CheckpointSigningKey::generate().unwrap();
+    let sound = key.public_key().to_string();
+    assert!(sound.parse::<CheckpointPublicKey>().is_ok());
+}

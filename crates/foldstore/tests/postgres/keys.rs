@@ -77,3 +77,27 @@ fn a_subject_forgotten_in_a_key_table_is_gone_from_a_postgres_store() {
     assert!(matches!(error, Error::Keys { .. }), "{error:?}");
     assert!(error.to_string().contains(&keys_table), "{error}");
 }
+
+#[test]
+fn a_foreign_table_of_the_key_table_s_name_is_an_error_not_a_panic() {
+    let Some(url) = server_url() else {
+        return;
+    };
+    let keys_table = format!("{}_keys", unique_table());
+    let mut client = crate::setup::client(&url);
+    client
+        .batch_execute(&format!(
+            "CREATE TABLE \"{keys_table}\" (subject text PRIMARY KEY, key_id integer, nonce text, sealed text); \
+             INSERT INTO \"{keys_table}\" VALUES ('', 1, 'x', 'y'), ('member:peter pan', 2, 'x', 'y')"
+        ))
+        .unwrap();
+    let opened = PostgresKeyStore::connect(&url, &keys_table, MasterKey::generate().unwrap());
+    let error = match opened {
+        Err(error) => error,
+        Ok(keys) => keys
+            .subjects()
+            .and_then(|_| keys.key_for("member:peter pan").map(|_| ()))
+            .unwrap_err(),
+    };
+    assert!(error.to_string().contains(&keys_table), "{error}");
+}
