@@ -163,14 +163,60 @@ impl ChainCheckpoint {
         ChainCheckpoint::from_json(&text).map_err(|problem| file_error(path, problem))
     }
 
-    /// Writes the checkpoint to the file at `path`, replacing it.
+    /// Writes the checkpoint to the file at `path`, replacing it whole (a new file, synced,
+    /// renamed over it: a crash leaves the old checkpoint or the new one). Never through a
+    /// symbolic link, and never over a signing key file.
     ///
     /// # Errors
-    /// When the file cannot be written.
+    /// When `path` is a symbolic link or not a file, holds a signing key, or cannot be
+    /// written.
     pub fn write(&self, path: &Path) -> Result<()> {
+        use std::io::Write;
+        match std::fs::symlink_metadata(path) {
+            Ok(meta) if !meta.is_file() => {
+                return Err(file_error(
+                    path,
+                    "is not a regular file (a checkpoint is written through no symbolic link): choose another file".to_owned(),
+                ))
+            }
+            Ok(_) if read_small(path).is_ok_and(|text| text.trim_start().starts_with(SECRET_PREFIX)) => {
+                return Err(file_error(
+                    path,
+                    "holds a signing key, which a checkpoint never replaces: choose another file".to_owned(),
+                ))
+            }
+            _ => {}
+        }
+        let name = path
+            .file_name()
+            .ok_or_else(|| file_error(path, "names no file".to_owned()))?;
+        let folder = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        let temp = folder.join(format!(
+            ".{}.foldstore-tmp-{}",
+            name.to_string_lossy(),
+            std::process::id()
+        ));
         let mut text = self.to_json();
         text.push('\n');
-        std::fs::write(path, text).map_err(|e| file_error(path, format!("cannot be written: {e}")))
+        let written = (|| {
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&temp)?;
+            file.write_all(text.as_bytes())?;
+            file.sync_all()?;
+            std::fs::rename(&temp, path)?;
+            #[cfg(unix)]
+            std::fs::File::open(folder)?.sync_all()?;
+            Ok::<(), std::io::Error>(())
+        })();
+        written.map_err(|e| {
+            let _ = std::fs::remove_file(&temp);
+            file_error(path, format!("cannot be written: {e}"))
+        })
     }
 }
 

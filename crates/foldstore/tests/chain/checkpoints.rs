@@ -183,3 +183,31 @@ fn a_weak_public_key_is_refused() {
     let sound = key.public_key().to_string();
     assert!(sound.parse::<CheckpointPublicKey>().is_ok());
 }
+
+#[test]
+fn a_checkpoint_never_replaces_a_signing_key_nor_writes_through_a_link() {
+    let folder = tempfile::tempdir().unwrap();
+    let store = chained_store(folder.path(), Layout::Loose);
+    store.log(&member_event(1)).unwrap();
+    let key_path = folder.path().join("signing.key");
+    let key = CheckpointSigningKey::write_new(&key_path).unwrap();
+    let secret = std::fs::read(&key_path).unwrap();
+    let checkpoint = store.checkpoint(&key).unwrap();
+    let refused = checkpoint.write(&key_path).unwrap_err().to_string();
+    assert!(refused.contains("holds a signing key"), "{refused}");
+    assert_eq!(std::fs::read(&key_path).unwrap(), secret);
+    #[cfg(unix)]
+    {
+        let elsewhere = folder.path().join("elsewhere.json");
+        std::fs::write(&elsewhere, "kept").unwrap();
+        let link = folder.path().join("link.json");
+        std::os::unix::fs::symlink(&elsewhere, &link).unwrap();
+        assert!(checkpoint.write(&link).is_err());
+        assert_eq!(std::fs::read_to_string(&elsewhere).unwrap(), "kept");
+    }
+    // A plain file is replaced whole, and reads back.
+    let out = folder.path().join("checkpoint.json");
+    std::fs::write(&out, "an older checkpoint").unwrap();
+    checkpoint.write(&out).unwrap();
+    assert_eq!(ChainCheckpoint::read(&out).unwrap().commit, 1);
+}
