@@ -216,6 +216,27 @@ impl FolderKeyStore {
         }
     }
 
+    /// The temporary files of the folder that hold a key of `subject`.
+    fn leftovers_of(&self, subject: &str) -> Result<Vec<PathBuf>> {
+        let entries = fs::read_dir(&self.folder).map_err(|e| Error::io("list", &self.folder, e))?;
+        let mut found = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io("list", &self.folder, e))?;
+            if !entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+                continue;
+            }
+            let path = entry.path();
+            // Unreadable or foreign: not a key of this subject's that foldstore wrote.
+            let Ok(Some(bytes)) = read_regular(&path) else {
+                continue;
+            };
+            if serde_json::from_slice::<KeyFile>(&bytes).is_ok_and(|file| file.subject == subject) {
+                found.push(path);
+            }
+        }
+        Ok(found)
+    }
+
     fn sync_folder(&self) -> Result<()> {
         #[cfg(unix)]
         File::open(&self.folder)
@@ -316,14 +337,21 @@ impl KeyStore for FolderKeyStore {
     fn forget(&self, subject: &str) -> Result<bool> {
         check_subject(subject, &|| self.location())?;
         let path = self.path_of(subject);
-        match fs::remove_file(&path) {
-            Ok(()) => {
-                self.sync_folder()?;
-                Ok(true)
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(Error::io("remove the key file", &path, e)),
+        let removed = match fs::remove_file(&path) {
+            Ok(()) => true,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+            Err(e) => return Err(Error::io("remove the key file", &path, e)),
+        };
+        // A crash between writing a new key's temporary file and removing it (once linked)
+        // leaves a copy of the key: gone with the subject too.
+        let leftovers = self.leftovers_of(subject)?;
+        for leftover in &leftovers {
+            fs::remove_file(leftover).map_err(|e| Error::io("remove the key file", leftover, e))?;
         }
+        if removed || !leftovers.is_empty() {
+            self.sync_folder()?;
+        }
+        Ok(removed)
     }
 
     fn subjects(&self) -> Result<Vec<String>> {
@@ -347,6 +375,24 @@ impl KeyStore for FolderKeyStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn forgetting_removes_a_copy_of_the_key_a_crash_left_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = FolderKeyStore::open(dir.path(), MasterKey::generate().unwrap()).unwrap();
+        keys.key_for("member:peter pan").unwrap();
+        keys.key_for("member:wendy").unwrap();
+        // What a crash between linking a new key file and removing its temporary name leaves.
+        let peter = keys.path_of("member:peter pan");
+        let leftover = dir.path().join(format!("{TEMP_PREFIX}12345"));
+        fs::copy(&peter, &leftover).unwrap();
+        let wendys = dir.path().join(format!("{TEMP_PREFIX}67890"));
+        fs::copy(keys.path_of("member:wendy"), &wendys).unwrap();
+        assert!(keys.forget("member:peter pan").unwrap());
+        assert!(!peter.exists());
+        assert!(!leftover.exists(), "the copy of the forgotten key is gone");
+        assert!(wendys.exists(), "another subject's is not touched");
+    }
 
     #[test]
     fn a_wrong_master_key_is_told_naming_the_check_file() {
