@@ -571,3 +571,58 @@ fn keys_are_their_owners_only_and_a_hostile_master_key_file_is_refused_at_once()
         assert!(refused.contains("not a regular file"), "{refused}");
     }
 }
+
+/// A folder key store whose reads of a key take a while: a forget can come in between.
+#[derive(Debug)]
+struct SlowReads(foldstore::FolderKeyStore);
+
+impl foldstore::KeyStore for SlowReads {
+    fn key_for(&self, subject: &str) -> foldstore::Result<foldstore::SubjectKey> {
+        self.0.key_for(subject)
+    }
+    fn get(&self, subject: &str) -> foldstore::Result<Option<foldstore::SubjectKey>> {
+        let key = self.0.get(subject);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        key
+    }
+    fn forget(&self, subject: &str) -> foldstore::Result<bool> {
+        self.0.forget(subject)
+    }
+    fn subjects(&self) -> foldstore::Result<Vec<String>> {
+        self.0.subjects()
+    }
+    fn location(&self) -> String {
+        self.0.location()
+    }
+}
+
+#[test]
+fn a_key_read_while_its_subject_is_forgotten_is_not_kept() {
+    let folder = tempfile::tempdir().unwrap();
+    let master = MasterKey::generate().unwrap();
+    let writer = store(folder.path(), Layout::Loose, &master);
+    log_members(&writer);
+    drop(writer);
+    // A new store (nothing cached) reads Peter's key slowly; the forget comes meanwhile.
+    let keys = FolderKeyStore::open(folder.path().join("keys"), master).unwrap();
+    let store = Store::builder(folder.path().join("members"))
+        .key_store(SlowReads(keys))
+        .subject_tags("member:")
+        .open()
+        .unwrap();
+    std::thread::scope(|scope| {
+        let reading = scope.spawn(|| store.read_commit(1).unwrap());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert!(store.forget("member:peter pan").unwrap());
+        reading.join().unwrap();
+    });
+    // Whatever the read saw, the key is not kept: Peter's data reads as forgotten from now on.
+    let data = store.read_commit(1).unwrap().events()[0]
+        .data()
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        Forgotten::in_data(&data).map(|f| f.subject().to_owned()),
+        Some("member:peter pan".to_owned())
+    );
+}

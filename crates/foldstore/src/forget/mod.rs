@@ -221,9 +221,14 @@ impl Keyring {
     }
 
     /// The key to seal a new event of `subject` with.
+    ///
+    /// The keys found are locked while the key store is asked, here, in [`get`](Self::get)
+    /// and in [`forget`](Self::forget): a key read just before it was forgotten is never
+    /// kept after.
     pub(crate) fn key_for(&self, subject: &str) -> Result<SubjectKey> {
+        let mut found = self.found_mut();
         let key = self.keys.key_for(subject)?;
-        self.found_mut().insert(subject.to_owned(), key.clone());
+        found.insert(subject.to_owned(), key.clone());
         Ok(key)
     }
 
@@ -235,12 +240,16 @@ impl Keyring {
         }
         drop(found);
         let asked = (subject.to_owned(), id);
+        let mut found = self.found_mut();
+        if let Some(key) = found.get(subject).filter(|key| key.id() == id) {
+            return Ok(Some(key.clone()));
+        }
         if lock(&self.missing).contains(&asked) {
             return Ok(None);
         }
         match self.keys.get(subject)? {
             Some(key) if key.id() == id => {
-                self.found_mut().insert(subject.to_owned(), key.clone());
+                found.insert(subject.to_owned(), key.clone());
                 Ok(Some(key))
             }
             _ => {
@@ -252,7 +261,8 @@ impl Keyring {
 
     /// Destroys `subject`'s key, here and in the key store; `false` when it had none.
     pub(crate) fn forget(&self, subject: &str) -> Result<bool> {
-        if let Some(key) = self.found_mut().remove(subject) {
+        let mut found = self.found_mut();
+        if let Some(key) = found.remove(subject) {
             lock(&self.missing).insert((subject.to_owned(), key.id()));
         }
         self.keys.forget(subject)
