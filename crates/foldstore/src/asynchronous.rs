@@ -137,6 +137,20 @@ impl AsyncStore {
         blocking(move || store.events_matching(&query, after)).await
     }
 
+    /// As [`Store::events_matching_limited`].
+    ///
+    /// # Errors
+    /// As [`Store::events_matching`].
+    pub async fn events_matching_limited(
+        &self,
+        query: &Query,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<MatchedEvent>> {
+        let (store, query) = (self.store.clone(), query.clone());
+        blocking(move || store.events_matching_limited(&query, after, limit)).await
+    }
+
     /// As [`Store::append_if`]: the new commit's number, or the commits that broke the
     /// condition (nothing written).
     ///

@@ -131,7 +131,52 @@ impl Store {
     /// When a commit that may match cannot be read (damage is reported, never skipped: whether
     /// it matched cannot be known).
     pub fn events_matching(&self, query: &Query, after: u64) -> Result<Vec<MatchedEvent>> {
-        let mut found = self.events_matching_stored(query, after)?;
+        self.events_matching_upcast(query, after, None)
+    }
+
+    /// As [`events_matching`](Self::events_matching), reading no further than the commit in
+    /// which the events found reach `limit`: whole commits, so that the next call can start
+    /// after the last commit returned and skip nothing. What a page of results reads.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), foldstore::Error> {
+    /// use foldstore::{Event, Query, Store};
+    ///
+    /// let store = Store::memory();
+    /// for _ in 0..5 {
+    ///     let opened = Event::new("opened").tagged(["account:7"]);
+    ///     store.log_block(|block| {
+    ///         block.log(&opened)?;
+    ///         block.log(&opened)?;
+    ///         block.mark_as_complete();
+    ///         Ok::<_, foldstore::Error>(())
+    ///     })?;
+    /// }
+    /// let page = store.events_matching_limited(&Query::tag("account:7"), 0, 3)?;
+    /// let commits: Vec<u64> = page.iter().map(|e| e.commit).collect();
+    /// assert_eq!(commits, [1, 1, 2, 2]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`events_matching`](Self::events_matching).
+    pub fn events_matching_limited(
+        &self,
+        query: &Query,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<MatchedEvent>> {
+        self.events_matching_upcast(query, after, Some(limit))
+    }
+
+    fn events_matching_upcast(
+        &self,
+        query: &Query,
+        after: u64,
+        limit: Option<usize>,
+    ) -> Result<Vec<MatchedEvent>> {
+        let mut found = self.events_matching_within(query, after, limit)?;
         let upcasters = self.upcasters();
         if !upcasters.is_empty() {
             for matched in &mut found {
@@ -161,6 +206,17 @@ impl Store {
         query: &Query,
         after: u64,
     ) -> Result<Vec<MatchedEvent>> {
+        self.events_matching_within(query, after, None)
+    }
+
+    /// The events matching `query` after commit `after`, without the store's upcasters,
+    /// stopping after the commit in which they reach `limit`.
+    fn events_matching_within(
+        &self,
+        query: &Query,
+        after: u64,
+        limit: Option<usize>,
+    ) -> Result<Vec<MatchedEvent>> {
         let through = self.tip()?;
         let mut found = Vec::new();
         self.scan_matching(query, after, through, |commit| {
@@ -174,6 +230,7 @@ impl Store {
                     });
                 }
             }
+            limit.is_none_or(|limit| found.len() < limit)
         })?;
         Ok(found)
     }
@@ -322,19 +379,20 @@ impl Store {
     fn matching_commits(&self, query: &Query, after: u64, through: u64) -> Result<Vec<u64>> {
         let mut matching = Vec::new();
         self.scan_matching(query, after, through, |commit| {
-            matching.push(commit.number())
+            matching.push(commit.number());
+            true
         })?;
         Ok(matching)
     }
 
     /// Calls `found` with each commit in `after + 1..=through` that holds an event matching
-    /// `query`, in order, reading each candidate once.
+    /// `query`, in order, reading each candidate once, until `found` returns `false`.
     fn scan_matching(
         &self,
         query: &Query,
         after: u64,
         through: u64,
-        mut found: impl FnMut(&Commit),
+        mut found: impl FnMut(&Commit) -> bool,
     ) -> Result<()> {
         if through <= after || query.items().is_empty() {
             return Ok(());
@@ -373,12 +431,16 @@ impl Store {
         drop(postings);
         for number in candidates {
             let commit = self.read_commit_stored(number)?;
-            if commit.events().iter().any(|event| query.matches(event)) {
-                found(&commit);
+            if commit.events().iter().any(|event| query.matches(event)) && !found(&commit) {
+                return Ok(());
             }
         }
         // Every fresh commit follows every candidate: the order is the log's.
-        fresh.iter().for_each(found);
+        for commit in &fresh {
+            if !found(commit) {
+                break;
+            }
+        }
         Ok(())
     }
 
@@ -391,7 +453,10 @@ impl Store {
         through: u64,
     ) -> Result<Vec<Commit>> {
         let mut commits = Vec::new();
-        self.scan_matching(query, after, through, |commit| commits.push(commit.clone()))?;
+        self.scan_matching(query, after, through, |commit| {
+            commits.push(commit.clone());
+            true
+        })?;
         Ok(commits)
     }
 

@@ -229,8 +229,13 @@ pub async fn events(
     }
     let (after, limit) = (params.number("after")?.unwrap_or(0), params.limit()?);
     let query: Query = query(&names, &tags);
-    let matched = shared.store.events_matching(&query, after).await?;
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    // One event more than the page holds says whether another page follows; the scan stops
+    // there instead of reading every match to the end of the log.
+    let matched = shared
+        .store
+        .events_matching_limited(&query, after, limit.saturating_add(1))
+        .await?;
     // Whole commits only, so that `next` skips nothing; the first commit is whole however
     // many events it holds.
     let mut end = matched.len();

@@ -250,3 +250,23 @@ fn damage_in_a_long_run_is_reported() {
     }
     assert!(subscription.next().is_none(), "nothing after the damage");
 }
+
+/// A query with a limit (what a page of the HTTP API's events asks) reads the commits of its
+/// page, not every match to the end of the log.
+#[test]
+fn a_limited_query_reads_no_further_than_its_page() {
+    let counted = Counted::new(MemoryStorage::new());
+    let store = Store::with_storage(counted.clone());
+    for _ in 0..1000 {
+        store.log(&wanted()).unwrap();
+    }
+    let query = Query::tag(WANTED);
+    // The index is filled once (by a first, unlimited query), as a serving process's is.
+    assert_eq!(store.events_matching(&query, 0).unwrap().len(), 1000);
+    let before = counted.reads();
+    let page = store.events_matching_limited(&query, 100, 10).unwrap();
+    let commits: Vec<u64> = page.iter().map(|m| m.commit).collect();
+    assert_eq!(commits, (101..=110).collect::<Vec<_>>());
+    let reads = counted.reads() - before;
+    assert!(reads <= 20, "a page of 10 read {reads} times");
+}
