@@ -3,84 +3,16 @@
 mod util;
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use foldstore::{Durability, Event, Layout, Store};
 use serde_json::{json, Value};
+use util::server::{agent, get, Server};
 use util::{TestDir, FOLDSTORE};
 
 const TOKEN: &str = "tok-7f3a9c";
-
-/// A running `foldstore serve`, killed when dropped.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    /// Starts `foldstore serve store` with `args` on a free port of loopback.
-    fn start(store: &Path, args: &[&str]) -> Server {
-        Server::start_on(store, "127.0.0.1:0", args)
-    }
-
-    fn start_on(store: &Path, listen: &str, args: &[&str]) -> Server {
-        let mut child = Command::new(FOLDSTORE)
-            .arg("serve")
-            .arg(store)
-            .args(["--listen", listen])
-            .args(args)
-            .env("FOLDSTORE_TOKEN", TOKEN)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start foldstore serve");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("its output"))
-            .read_line(&mut line)
-            .expect("read the address");
-        let start = line
-            .find("http://")
-            .unwrap_or_else(|| panic!("no address in {line:?}"));
-        let address = line[start..].split_whitespace().next().unwrap();
-        let port = address.rsplit(':').next().unwrap();
-        Server {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(120)))
-        .build()
-        .into()
-}
-
-/// GET: the status and the JSON body.
-fn get(server: &Server, path: &str) -> (u16, Value) {
-    let mut response = agent().get(&server.url(path)).call().expect("GET");
-    let status = response.status().as_u16();
-    (
-        status,
-        response.body_mut().read_json().expect("a JSON body"),
-    )
-}
 
 /// POST with the token (when given): the status and the JSON body.
 fn post(server: &Server, token: Option<&str>, body: &str) -> (u16, Value) {
@@ -126,7 +58,7 @@ fn store_of(dir: &TestDir, n: u64) -> std::path::PathBuf {
 #[test]
 fn ranges_are_pages_by_number_both_ways() {
     let dir = TestDir::new();
-    let server = Server::start(&store_of(&dir, 25), &[]);
+    let server = Server::start(&store_of(&dir, 25), &[], Some(TOKEN));
     let (status, page) = get(&server, "/api/commits?from=1&limit=10");
     assert_eq!(status, 200);
     assert_eq!(
@@ -196,7 +128,7 @@ fn hostile_names_come_back_as_json_strings() {
     let store = Store::open(&path).unwrap();
     store.ensure_folder().unwrap();
     store.log(&Event::new(hostile).tagged(["t"])).unwrap();
-    let server = Server::start(&path, &[]);
+    let server = Server::start(&path, &[], Some(TOKEN));
     let mut response = agent().get(&server.url("/api/commits/1")).call().unwrap();
     assert_eq!(response.headers()["content-type"], "application/json");
     let text = response.body_mut().read_to_string().unwrap();
@@ -211,7 +143,7 @@ fn hostile_names_come_back_as_json_strings() {
 #[test]
 fn events_are_found_by_name_and_tag_and_paged_by_commit() {
     let dir = TestDir::new();
-    let server = Server::start(&store_of(&dir, 30), &[]);
+    let server = Server::start(&store_of(&dir, 30), &[], Some(TOKEN));
     let (status, page) = get(&server, "/api/events?tag=n:1&limit=4");
     assert_eq!(status, 200);
     assert_eq!(numbers(&page, "events", "commit"), [1, 4, 7, 10]);
@@ -241,7 +173,7 @@ fn events_are_found_by_name_and_tag_and_paged_by_commit() {
 #[test]
 fn appends_with_and_without_conditions() {
     let dir = TestDir::new();
-    let server = Server::start(&store_of(&dir, 2), &["--allow-writes"]);
+    let server = Server::start(&store_of(&dir, 2), &["--allow-writes"], Some(TOKEN));
     let t = Some(TOKEN);
     let (status, body) = post(
         &server,
@@ -367,12 +299,12 @@ fn appends_with_and_without_conditions() {
 fn writes_and_reads_beyond_loopback_need_the_token() {
     let dir = TestDir::new();
     let path = store_of(&dir, 1);
-    let read_only = Server::start(&path, &[]);
+    let read_only = Server::start(&path, &[], Some(TOKEN));
     let (status, body) = post(&read_only, Some(TOKEN), r#"{"events":[{"name":"x"}]}"#);
     assert_eq!(status, 403);
     assert!(body["error"].as_str().unwrap().contains("--allow-writes"));
     drop(read_only);
-    let writes = Server::start(&path, &["--allow-writes"]);
+    let writes = Server::start(&path, &["--allow-writes"], Some(TOKEN));
     let response = agent()
         .post(&writes.url("/api/commits"))
         .send(r#"{"events":[{"name":"x"}]}"#)
@@ -416,6 +348,7 @@ fn writes_and_reads_beyond_loopback_need_the_token() {
         &path,
         "0.0.0.0:0",
         &["--token-file", file.to_str().unwrap()],
+        Some(TOKEN),
     );
     assert_eq!(get(&open, "/api/commits/1").0, 401);
     let mut response = agent()
@@ -486,7 +419,7 @@ fn follow(server: &Server, path: &str, last_id: Option<u64>) -> impl BufRead {
 fn the_stream_resumes_with_last_event_id_skipping_and_repeating_nothing() {
     let dir = TestDir::new();
     let path = store_of(&dir, 5);
-    let server = Server::start(&path, &[]);
+    let server = Server::start(&path, &[], Some(TOKEN));
     // Another process appends while the follower reads, drops and reconnects.
     let writer_path = path.clone();
     let writer = std::thread::spawn(move || {
@@ -545,7 +478,7 @@ fn a_hundred_followers_receive_every_commit() {
         .unwrap();
     store.ensure_folder().unwrap();
     store.log(&Event::new("first")).unwrap();
-    let server = Server::start(&path, &[]);
+    let server = Server::start(&path, &[], Some(TOKEN));
     let ready = Arc::new(Barrier::new(followers + 1));
     let threads: Vec<_> = (0..followers)
         .map(|_| {
@@ -621,7 +554,7 @@ fn slow_clients_big_bodies_deep_and_damaged_commits() {
     store.log(&Event::new("fine")).unwrap();
     std::fs::write(path.join("3.log"), b"{\"events\": [{\"name\": 7}]}").unwrap();
     store.log(&Event::new("after")).unwrap();
-    let server = Server::start(&path, &["--allow-writes"]);
+    let server = Server::start(&path, &["--allow-writes"], Some(TOKEN));
     // A header never finished: the connection is closed after the header timeout (10 s).
     let (answer, took) = raw_exchange(&server, b"GET /api/commits HTTP/1.1\r\nHost: te");
     assert!(

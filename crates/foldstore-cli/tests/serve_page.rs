@@ -10,25 +10,8 @@ use std::time::Duration;
 
 use foldstore::{Durability, Event, Layout, Store};
 use serde_json::{json, Value};
-use util::server::Server;
+use util::server::{agent, get, Server};
 use util::TestDir;
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(120)))
-        .build()
-        .into()
-}
-
-fn get(server: &Server, path: &str) -> (u16, Value) {
-    let mut response = agent().get(&server.url(path)).call().expect("GET");
-    let status = response.status().as_u16();
-    (
-        status,
-        response.body_mut().read_json().expect("a JSON body"),
-    )
-}
 
 fn numbers(page: &Value) -> Vec<u64> {
     page["commits"]

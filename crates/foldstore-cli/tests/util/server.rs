@@ -4,6 +4,9 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
 
 use super::FOLDSTORE;
 
@@ -18,11 +21,17 @@ impl Server {
     /// Starts `foldstore serve store ARGS` on a free port of loopback (with FOLDSTORE_TOKEN
     /// set to `token`, when given).
     pub fn start(store: &Path, args: &[&str], token: Option<&str>) -> Server {
+        Server::start_on(store, "127.0.0.1:0", args, token)
+    }
+
+    /// As [`start`](Self::start), listening on `listen` (port 0: a free one); reached through
+    /// loopback on the port it prints.
+    pub fn start_on(store: &Path, listen: &str, args: &[&str], token: Option<&str>) -> Server {
         let mut command = Command::new(FOLDSTORE);
         command
             .arg("serve")
             .arg(store)
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", listen])
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
@@ -38,8 +47,12 @@ impl Server {
         let start = line
             .find("http://")
             .unwrap_or_else(|| panic!("no address in {line:?}"));
-        let base = line[start..].split_whitespace().next().unwrap().to_owned();
-        Server { child, base }
+        let address = line[start..].split_whitespace().next().unwrap();
+        let port = address.rsplit(':').next().unwrap();
+        Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        }
     }
 
     /// The address of `path` (which starts with `/`).
@@ -53,4 +66,24 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// An HTTP client that hands every status back (none is an error) and gives up after two
+/// minutes.
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(120)))
+        .build()
+        .into()
+}
+
+/// GET: the status and the JSON body.
+pub fn get(server: &Server, path: &str) -> (u16, Value) {
+    let mut response = agent().get(&server.url(path)).call().expect("GET");
+    let status = response.status().as_u16();
+    (
+        status,
+        response.body_mut().read_json().expect("a JSON body"),
+    )
 }
