@@ -1,18 +1,32 @@
 //! Opening stores and reading them for the verbs that inspect them.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use anyhow::bail;
 use foldstore::{Commit, Error, RawCommit, Scanned, Store};
 
 use crate::cli::RangeArgs;
 
-/// Opens a store that must already exist, for the verbs that read.
+/// The archive given with `--archive` (or `FOLDSTORE_ARCHIVE`), for every store opened.
+static ARCHIVE: OnceLock<Option<PathBuf>> = OnceLock::new();
+
+/// Sets the archive stores are opened with (once, from the command line).
+pub fn set_archive(archive: Option<PathBuf>) {
+    let _ = ARCHIVE.set(archive);
+}
+
+/// Opens a store that must already exist, for the verbs that read; with the archive given on
+/// the command line, if any, for the commits before an archived store's log start.
 ///
 /// # Errors
 /// When the folder does not exist, is not a folder, or cannot be looked at.
 pub fn open_existing(path: &Path) -> anyhow::Result<Store> {
-    let store = Store::open(path)?;
+    let mut builder = Store::builder(path);
+    if let Some(archive) = ARCHIVE.get().and_then(Option::as_ref) {
+        builder = builder.archive_at(archive)?;
+    }
+    let store = builder.open()?;
     if !store.exists()? {
         if store.path().is_some() {
             bail!(

@@ -21,6 +21,13 @@ pub struct TimeArg {
     span: Duration,
 }
 
+impl TimeArg {
+    /// The start of the time written (`--before 2026-01-01`: midnight, UTC).
+    pub fn start(&self) -> SystemTime {
+        self.at
+    }
+}
+
 /// The span of a relative time, or of a time with nanoseconds: an instant.
 const INSTANT: Duration = Duration::from_nanos(1);
 

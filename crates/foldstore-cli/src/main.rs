@@ -38,6 +38,7 @@ fn main() -> ExitCode {
         ColorWhen::Never => anstream::ColorChoice::Never.write_global(),
     }
     init_logging();
+    access::set_archive(cli.archive);
     match run(cli.command) {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
@@ -237,6 +238,33 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             quarantine_older_than,
         } => cmd::gc::run(&open_existing(&store)?, apply, quarantine_older_than),
         Command::Init { store, layout } => cmd::init::run(&store, layout),
+        Command::Archive {
+            store,
+            to,
+            up_to,
+            up_to_snapshot,
+            before,
+            apply,
+            unreadable_by_original,
+            json,
+        } => {
+            let up_to = match (up_to, up_to_snapshot, before) {
+                (Some(n), _, _) => foldstore::ArchiveUpTo::Commit(n),
+                (_, Some(model), _) => foldstore::ArchiveUpTo::Snapshot(model),
+                (_, _, Some(time)) => foldstore::ArchiveUpTo::Time(time.start()),
+                _ => unreachable!("clap requires one"),
+            };
+            cmd::archive::run(
+                &open_existing(&store)?,
+                cmd::archive::Request {
+                    to: &to,
+                    up_to,
+                    apply,
+                    unreadable_by_original,
+                    json,
+                },
+            )
+        }
         Command::Forget {
             subject,
             keys,

@@ -219,6 +219,18 @@ pub enum Error {
         source: Option<io::Error>,
     },
 
+    /// A commit before the log's start was read without the store's archive: archiving moved
+    /// it (see `Store::archive`).
+    #[error("commit {commit} is archived: this store's log starts at commit {start}, and commits 1 to {} were moved to the archive at {archive:?}; open the store with that archive (StoreBuilder::archive, or --archive on the command line) to read them", start - 1)]
+    Archived {
+        /// The commit asked for.
+        commit: u64,
+        /// The first commit the live store holds.
+        start: u64,
+        /// Where the archive is, as the store's marker says.
+        archive: String,
+    },
+
     /// A wait was cancelled (see [`Subscription::cancelled_by`](crate::Subscription::cancelled_by)).
     #[error("the subscription was cancelled while it waited for a commit")]
     Cancelled,

@@ -68,6 +68,7 @@
 #[doc = include_str!("../../../docs/guide.md")]
 pub mod guide {}
 
+mod archiving;
 #[cfg(feature = "tokio")]
 pub mod asynchronous;
 mod boundary;
@@ -95,6 +96,7 @@ mod subscribe;
 mod upcast;
 mod verify;
 
+pub use archiving::{ArchiveOptions, ArchiveReport, ArchiveStage, ArchiveUpTo};
 pub use boundary::{
     AppendCondition, Appended, ConditionFailed, MatchedEvent, IDEMPOTENCY_TAG_PREFIX,
 };
@@ -137,9 +139,9 @@ pub use storage::ObjectStorage;
 #[cfg(feature = "postgres")]
 pub use storage::PostgresStorage;
 pub use storage::{
-    validate_snapshot_name, CommitCheck, Conflict, Created, Durability, JournalStorage, Leftover,
-    Listing, LooseStorage, MemoryStorage, NewCommit, SnapshotsFound, Storage, Watch,
-    COMMIT_ID_HEADER, MAX_DOCUMENT_BYTES,
+    validate_meta_name, validate_snapshot_name, CommitCheck, Conflict, Created, Durability,
+    JournalStorage, Leftover, Listing, LooseStorage, MemoryStorage, NewCommit, SnapshotsFound,
+    Storage, Watch, ARCHIVED_MARKER, COMMIT_ID_HEADER, MAX_DOCUMENT_BYTES,
 };
 pub use store::{Block, HeaderFactory, Layout, Store, StoreBuilder};
 pub use subscribe::{Start, Subscription, DEFAULT_POLL_INTERVAL};

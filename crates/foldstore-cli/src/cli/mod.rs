@@ -83,6 +83,16 @@ pub struct Cli {
     )]
     pub color: ColorWhen,
 
+    /// The archive of an archived store (a folder or s3://bucket/prefix), for reading the
+    /// commits before its log's start (see 'foldstore archive').
+    #[arg(
+        long,
+        global = true,
+        env = "FOLDSTORE_ARCHIVE",
+        value_name = "FOLDER|URL"
+    )]
+    pub archive: Option<PathBuf>,
+
     /// The verb.
     #[command(subcommand)]
     pub command: Command,
@@ -534,6 +544,53 @@ Access:
         /// e.g. 30d, 12h, 0s (all of them).
         #[arg(long, value_name = "AGE", default_value = "30d", value_parser = humantime::parse_duration)]
         quarantine_older_than: std::time::Duration,
+    },
+
+    /// Move old commits into an archive, so that the live store keeps only the newer ones.
+    /// A dry run unless --apply.
+    ///
+    /// The commits up to the point given (--up-to-snapshot: those the newest snapshot of a
+    /// model holds; --up-to: a commit; --before: a time) are written to the archive (a folder,
+    /// or s3://bucket/prefix) in checksummed chunks with a manifest, read back and checked;
+    /// then the store's marker (foldstore-archived.json) says where its log starts and where the
+    /// archive is, and the archived commits are removed from the store. Models open from their
+    /// snapshots as before; reading older commits needs --archive (or FOLDSTORE_ARCHIVE). The
+    /// last commit always stays. A crash at any step loses nothing: run it again to finish.
+    /// A loose folder, once archived, cannot be read by the original package any more:
+    /// archiving one needs --unreadable-by-original.
+    #[command(after_help = "Examples:
+  foldstore archive ./members --to ./members-archive --up-to-snapshot members      dry run
+  foldstore archive ./members --to ./members-archive --up-to-snapshot members --apply
+  foldstore archive ./members --to s3://archive/members --before 2026-01-01 --apply
+  foldstore log ./members --from 1 --archive ./members-archive")]
+    #[command(group(clap::ArgGroup::new("point").required(true).args(["up_to", "up_to_snapshot", "before"])))]
+    Archive {
+        /// The store's folder or URL (default: FOLDSTORE_STORE).
+        #[arg(env = STORE_ENV)]
+        store: PathBuf,
+        /// The archive: a folder (created if missing), or s3://bucket/prefix. Archiving again
+        /// must use the same archive.
+        #[arg(long, value_name = "FOLDER|URL")]
+        to: PathBuf,
+        /// Archive commits 1 to N.
+        #[arg(long, value_name = "N")]
+        up_to: Option<u64>,
+        /// Archive the commits the newest snapshot of this model holds.
+        #[arg(long, value_name = "MODEL")]
+        up_to_snapshot: Option<String>,
+        /// Archive the commits written before this time (by their time header), e.g.
+        /// 2026-01-01, 2026-01-01T00:00:00Z, 90d.
+        #[arg(long, value_name = "TIME", value_parser = crate::filter::parse_time)]
+        before: Option<crate::filter::TimeArg>,
+        /// Archive (without it: a dry run, nothing is written anywhere).
+        #[arg(long)]
+        apply: bool,
+        /// Archive a loose folder although the original package cannot read it afterwards.
+        #[arg(long)]
+        unreadable_by_original: bool,
+        /// Print the report as one JSON object.
+        #[arg(long)]
+        json: bool,
     },
 
     /// Copy a whole store, every byte of every commit and snapshot, into another folder or

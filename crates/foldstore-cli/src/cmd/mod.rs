@@ -1,6 +1,7 @@
 //! One module per verb.
 
 pub mod append;
+pub mod archive;
 pub mod bench;
 pub mod buckets;
 pub mod checkpoint;

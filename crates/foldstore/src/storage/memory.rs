@@ -24,6 +24,7 @@ pub struct MemoryStorage {
 struct Contents {
     commits: BTreeMap<u64, Arc<[u8]>>,
     snapshots: BTreeMap<(String, u64), Arc<[u8]>>,
+    meta: BTreeMap<String, Arc<[u8]>>,
 }
 
 impl MemoryStorage {
@@ -96,6 +97,25 @@ impl Storage for MemoryStorage {
         }
         contents.snapshots.insert(key, Arc::from(document));
         Ok(Ok(()))
+    }
+
+    fn read_meta(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        crate::storage::validate_meta_name(name)?;
+        Ok(self.read().meta.get(name).map(|bytes| bytes.to_vec()))
+    }
+
+    fn write_meta(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        crate::storage::validate_meta_name(name)?;
+        self.write().meta.insert(name.to_owned(), Arc::from(bytes));
+        Ok(())
+    }
+
+    fn remove_commits_below(&self, start: u64) -> Result<u64> {
+        let mut contents = self.write();
+        let kept = contents.commits.split_off(&start);
+        let removed = contents.commits.len() as u64;
+        contents.commits = kept;
+        Ok(removed)
     }
 
     fn watch(&self) -> Result<Option<Box<dyn Watch>>> {

@@ -1,6 +1,7 @@
 //! Where the bytes live: the [`Storage`] trait and its backends.
 
 mod address;
+pub(crate) mod archive;
 pub mod journal;
 mod listing;
 pub(crate) mod local;
@@ -26,6 +27,7 @@ pub use object::ObjectStorage;
 pub use postgres::PostgresStorage;
 
 pub(crate) use self::address::address;
+pub(crate) use self::archive::ArchivedStorage;
 
 use std::fmt;
 use std::sync::Arc;
@@ -436,6 +438,60 @@ pub trait Storage: Send + Sync + fmt::Debug {
         Ok(())
     }
 
+    /// Reads the backend's own document `name` (see [`write_meta`](Storage::write_meta)), or
+    /// `None` when there is none. The default keeps none.
+    ///
+    /// # Errors
+    /// When it exists but cannot be read; [`Error::Backend`](crate::error::Error::Backend) for
+    /// a name [`validate_meta_name`] refuses.
+    fn read_meta(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        validate_meta_name(name)?;
+        Ok(None)
+    }
+
+    /// Saves a document of the backend's own as `name`, replacing what was saved before,
+    /// atomically (a reader finds the old bytes or the new ones, whole) and durably (it survives
+    /// power loss once this returns `Ok`), whatever the backend's durability for commits. What
+    /// archiving writes: the marker that says where a live store's log starts
+    /// ([`ARCHIVED_MARKER`]), and an archive's manifest and chunks. Folder stores keep it as the
+    /// file `foldstore-<name>`, object stores as the object of that name under the prefix,
+    /// PostgreSQL as the row `meta:<name>` of the meta table. The default refuses: the backend
+    /// cannot hold an archive or be archived.
+    ///
+    /// # Errors
+    /// When it cannot be saved; nothing is replaced then.
+    fn write_meta(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        let _ = bytes;
+        validate_meta_name(name)?;
+        Err(crate::error::Error::Backend {
+            backend: "storage",
+            message: format!(
+                "this backend cannot keep the document {name:?}: it cannot hold an archive nor be archived"
+            ),
+            source: None,
+        })
+    }
+
+    /// Removes every commit numbered below `start` that the backend holds, once the store's
+    /// marker says the log starts at `start` (archiving, after the archive was written and
+    /// checked). A backend that cannot remove some of them exactly leaves them (a journal keeps
+    /// the segment holding commit `start`, with the commits before it in that segment): they are
+    /// never read again, the store routing reads below `start` to the archive. Returns how many
+    /// it removed. It may be run again after a crash. The default refuses.
+    ///
+    /// # Errors
+    /// When removing fails; what was removed stays removed, which is safe, the marker being
+    /// written first.
+    fn remove_commits_below(&self, start: u64) -> Result<u64> {
+        Err(crate::error::Error::Backend {
+            backend: "storage",
+            message: format!(
+                "this backend cannot remove commits: it cannot be archived (the log would start at {start})"
+            ),
+            source: None,
+        })
+    }
+
     /// Moves commit `number` out of the log into the backend's quarantine, without deleting
     /// anything, and returns where it went. Only repair calls it, for a damaged last commit.
     ///
@@ -555,6 +611,35 @@ pub(crate) fn check_commit_number(number: u64) -> Result<()> {
         Err(crate::error::Error::InvalidCommitNumber { number })
     } else {
         Ok(())
+    }
+}
+
+/// The name of the document ([`Storage::write_meta`]) in which an archived store says where
+/// its log starts and where the commits before lie: `foldstore-archived.json` in a folder.
+pub const ARCHIVED_MARKER: &str = "archived.json";
+
+/// Checks that `name` can name a document of a backend's own ([`Storage::write_meta`]): 1 to
+/// 120 characters among `a-z`, `0-9`, `.` and `-`, starting with a letter or digit, so that it
+/// is never a commit, snapshot or temporary name and never leaves the store's folder.
+///
+/// # Errors
+/// [`Error::Backend`](crate::error::Error::Backend) saying why.
+pub fn validate_meta_name(name: &str) -> Result<()> {
+    let fine = (1..=120).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        && name.as_bytes()[0].is_ascii_alphanumeric();
+    if fine {
+        Ok(())
+    } else {
+        Err(crate::error::Error::Backend {
+            backend: "storage",
+            message: format!(
+                "{name:?} cannot name a document of the store's own: use 1 to 120 of a-z, 0-9, '.' and '-', starting with a letter or digit"
+            ),
+            source: None,
+        })
     }
 }
 

@@ -18,7 +18,7 @@ use crate::chain::ChainWriter;
 use crate::error::{Error, Result};
 use crate::forget::{open_commit, KeyStore, Keyring};
 use crate::format::Commit;
-use crate::storage::{MemoryStorage, Storage};
+use crate::storage::{ArchivedStorage, MemoryStorage, Storage};
 use crate::upcast::Upcasters;
 
 pub use commit::{Block, HeaderFactory};
@@ -56,7 +56,10 @@ pub struct Store {
 }
 
 struct Inner {
+    /// The backend, seen through the layer that routes archived commits (the same object as
+    /// `archived`).
     storage: Arc<dyn Storage>,
+    archived: Arc<ArchivedStorage>,
     path: Option<PathBuf>,
     headers: Option<Arc<HeaderFactory>>,
     /// Where the log ends, as far as this store and its clones know.
@@ -88,25 +91,29 @@ impl Store {
 
     /// A store on any storage backend, with default options.
     pub fn with_storage(storage: impl Storage + 'static) -> Store {
-        Store::from_parts(Arc::new(storage), None, None)
+        Store::from_parts(Arc::new(storage), None, None, None)
     }
 
     /// A store on a backend given as a shared trait object (as the conformance harness and
     /// [`Store::builder`]'s address dispatch make them), with default options.
     pub fn with_shared_storage(storage: Arc<dyn Storage>) -> Store {
-        Store::from_parts(storage, None, None)
+        Store::from_parts(storage, None, None, None)
     }
 
     pub(super) fn from_parts(
         storage: Arc<dyn Storage>,
         path: Option<PathBuf>,
         headers: Option<Arc<HeaderFactory>>,
+        archive: Option<Arc<dyn Storage>>,
     ) -> Store {
+        let archived = Arc::new(ArchivedStorage::new(storage, archive));
+        let storage: Arc<dyn Storage> = archived.clone();
         Store {
             inner: Arc::new(Inner {
                 tip: Tip::new(Arc::clone(&storage)),
                 index: EventIndex::default(),
                 storage,
+                archived,
                 path,
                 headers,
                 upcasters: Upcasters::new(),
@@ -202,9 +209,24 @@ impl Store {
         &self.inner.upcasters
     }
 
-    /// The storage backend.
+    /// The storage backend (seen through the layer that reads archived commits from the
+    /// store's archive, see [`Store::archive`]).
     pub fn storage(&self) -> &dyn Storage {
         &*self.inner.storage
+    }
+
+    /// The archiving layer over the backend.
+    pub(crate) fn archived(&self) -> &ArchivedStorage {
+        &self.inner.archived
+    }
+
+    /// The first commit of the store's log: 1, or, once the store was archived, the first
+    /// commit after those moved to the archive (see [`Store::archive`]).
+    ///
+    /// # Errors
+    /// When the store's archive marker cannot be read or is not one.
+    pub fn log_start(&self) -> Result<u64> {
+        self.inner.archived.start()
     }
 
     /// The store's folder, for a folder store opened by path.

@@ -24,6 +24,7 @@ pub struct StoreBuilder {
     keys: Option<Arc<dyn KeyStore>>,
     subject_tags: Vec<String>,
     chain: bool,
+    archive: Option<Arc<dyn Storage>>,
 }
 
 /// How a folder store lays out its commits.
@@ -194,6 +195,30 @@ impl StoreBuilder {
         self
     }
 
+    /// The archive that holds the commits archiving moved out of this store (see
+    /// [`Store::archive`]): reads of commits before the log's start go there. Without it, such
+    /// reads fail with [`Error::Archived`], naming where the archive is.
+    pub fn archive(mut self, archive: impl Storage + 'static) -> Self {
+        self.archive = Some(Arc::new(archive));
+        self
+    }
+
+    /// [`archive`](Self::archive) at `address`: a folder, or a URL (`s3://bucket/prefix`, with
+    /// the `s3` feature), as given to [`ArchiveOptions::at`](crate::ArchiveOptions::at).
+    ///
+    /// # Errors
+    /// Those of [`open`](Self::open) and of opening the archive's backend.
+    pub fn archive_at(self, address: impl AsRef<Path>) -> Result<Self> {
+        let archive = crate::storage::archive::open_at(address.as_ref())?;
+        Ok(self.shared_archive(archive))
+    }
+
+    /// [`archive`](Self::archive), given shared.
+    pub fn shared_archive(mut self, archive: Arc<dyn Storage>) -> Self {
+        self.archive = Some(archive);
+        self
+    }
+
     /// Another storage backend instead of the folder at the builder's path (which is then only
     /// used in messages). Default: a [`LooseStorage`] at that path.
     pub fn storage(mut self, storage: impl Storage + 'static) -> Self {
@@ -253,7 +278,7 @@ impl StoreBuilder {
             }
         };
         storage.exists()?;
-        let store = Store::from_parts(storage, path, self.headers);
+        let store = Store::from_parts(storage, path, self.headers, self.archive);
         let keyring = self.keys.map(|keys| Keyring::new(keys, self.subject_tags));
         Ok(store
             .upcast_with(self.upcasters)
@@ -289,6 +314,7 @@ impl Store {
             keys: None,
             subject_tags: Vec::new(),
             chain: false,
+            archive: None,
         }
     }
 }

@@ -40,6 +40,10 @@ pub struct VerifyReport {
     /// What [`Store::verify_chain`] found of the chain (`None` from [`Store::verify`]); a
     /// break is also among `problems`.
     pub chain: Option<ChainReport>,
+    /// The first commit the live store holds: 1, or, once the store was archived, the first
+    /// after those moved to the archive, which this verification does not read (the archive
+    /// was checked when written; [`Store::verify_archive`] checks it again).
+    pub log_start: u64,
 }
 
 impl Finding {
@@ -133,7 +137,11 @@ impl Store {
             }
             Err(e) => return Err(e),
         };
-        let mut report = VerifyReport::default();
+        let start = self.log_start()?;
+        let mut report = VerifyReport {
+            log_start: start,
+            ..VerifyReport::default()
+        };
         report.problems.extend(damage);
         // Progress runs over the commit numbers up to the last one (skipping a gap at once)
         // and then the snapshots: the work is per commit present, never per number between.
@@ -143,7 +151,7 @@ impl Store {
         };
         let total = last.saturating_add(listing.snapshots.len() as u64);
         let numbers: Box<dyn Iterator<Item = u64> + '_> = match before_damage {
-            Some(damaged) => Box::new(1..damaged),
+            Some(damaged) => Box::new(start..damaged),
             None => Box::new(listing.commits.iter().copied()),
         };
         // One scan, with one grace period for the whole verification (see `IN_PROGRESS_GRACE`).

@@ -244,6 +244,11 @@ impl JournalStorage {
             None => match view.segments.keys().next() {
                 None => return Ok((1, Tail::Clean)),
                 Some(&1) => 1,
+                // An archived journal: its log starts in the segment holding the marker's
+                // first commit (its records before it are the archive's).
+                Some(_) if self.archived_chain_start(view)?.is_some() => {
+                    self.archived_chain_start(view)?.expect("just found")
+                }
                 Some(&other) => {
                     return Err(Error::CorruptCommit {
                         commit: 1,
@@ -287,6 +292,29 @@ impl JournalStorage {
                 After::End(tail) => return Ok((next, tail)),
             }
         }
+    }
+
+    /// The segment an archived journal's chain starts at: the last one whose first commit is
+    /// at most the marker's start, when the store has an archive marker.
+    fn archived_chain_start(&self, view: &View) -> Result<Option<u64>> {
+        let Some(start) = self
+            .shared
+            .folder
+            .read_meta(crate::storage::ARCHIVED_MARKER)?
+            .map(|bytes| {
+                // (Not `marker_location`: it would ask for the view this process holds.)
+                let path = self
+                    .shared
+                    .folder
+                    .meta_path(crate::storage::ARCHIVED_MARKER)?;
+                crate::storage::archive::Marker::parse(&bytes, &path.display().to_string())
+            })
+            .transpose()?
+            .map(|marker| marker.start)
+        else {
+            return Ok(None);
+        };
+        Ok(view.segments.range(..=start).next_back().map(|(n, _)| *n))
     }
 
     /// Reads up to `max` commits from `number` on, in order, stopping at the end of the log

@@ -67,7 +67,7 @@ mod chain;
 mod marker;
 mod plan;
 mod queue;
-mod record;
+pub(crate) mod record;
 mod recovery;
 mod scan;
 mod segment;
@@ -437,6 +437,48 @@ impl Storage for JournalStorage {
 
     fn write_derived(&self, name: &str, bytes: &[u8]) -> Result<()> {
         self.shared.folder.write_derived(name, bytes)
+    }
+
+    fn read_meta(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        self.shared.folder.read_meta(name)
+    }
+
+    fn write_meta(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        self.shared.folder.write_meta(name, bytes)
+    }
+
+    /// Removes the segments that hold only commits below `start` (each followed by a segment
+    /// starting at most at `start`), then syncs the segment folder. The segment holding
+    /// commit `start` stays whole, with its records before `start`.
+    fn remove_commits_below(&self, start: u64) -> Result<u64> {
+        let mut view = self.view();
+        self.load(&mut view)?;
+        self.list_segments(&mut view)?;
+        let firsts: Vec<u64> = view.segments.keys().copied().collect();
+        let fs = &*self.shared.fs;
+        let mut removed = 0;
+        for pair in firsts.windows(2) {
+            let (first, next) = (pair[0], pair[1]);
+            if next > start {
+                break;
+            }
+            let path = self.shared.segments.join(segment_name(first));
+            match fs.remove(&path) {
+                Ok(()) => removed += next - first,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io("remove the archived segment", &path, e)),
+            }
+            view.segments.remove(&first);
+            if view.chain_end == Some(first) {
+                // Followed again from the archived chain's start.
+                view.chain_end = None;
+            }
+        }
+        if removed > 0 {
+            fs.sync_dir(&self.shared.segments)
+                .map_err(|e| Error::io("sync", &self.shared.segments, e))?;
+        }
+        Ok(removed)
     }
 
     fn read_snapshot(&self, name: &str, commit: u64) -> Result<Option<Vec<u8>>> {

@@ -10,7 +10,7 @@ use crate::storage::MAX_DOCUMENT_BYTES;
 pub(super) const FREE: u8 = b' ';
 
 /// A record parsed from a segment's bytes.
-pub(super) enum Parsed {
+pub(crate) enum Parsed {
     /// A whole record: its number, where its document lies in the buffer, its total length.
     Whole {
         number: u64,
@@ -57,7 +57,7 @@ fn expect(buf: &[u8], at: &mut usize, literal: &[u8]) -> Result<bool, String> {
 }
 
 /// Parses the record at the start of `buf`.
-pub(super) fn parse_record(buf: &[u8]) -> Parsed {
+pub(crate) fn parse_record(buf: &[u8]) -> Parsed {
     let mut at = 0;
     let mut inner = || -> Result<Option<Parsed>, String> {
         if !expect(buf, &mut at, b"{\"n\":")? {
@@ -120,7 +120,7 @@ pub(super) fn parse_record(buf: &[u8]) -> Parsed {
 }
 
 /// Encodes one record.
-pub(super) fn encode_record(out: &mut Vec<u8>, number: u64, document: &[u8]) {
+pub(crate) fn encode_record(out: &mut Vec<u8>, number: u64, document: &[u8]) {
     let crc = crc32fast::hash(document);
     out.extend_from_slice(
         format!(

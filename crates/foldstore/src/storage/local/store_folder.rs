@@ -263,6 +263,60 @@ impl StoreFolder {
         })
     }
 
+    /// The path of the store's own document `name` (see [`Storage::write_meta`]):
+    /// `foldstore-<name>` in the folder.
+    ///
+    /// [`Storage::write_meta`]: crate::storage::Storage::write_meta
+    pub(crate) fn meta_path(&self, name: &str) -> Result<PathBuf> {
+        crate::storage::validate_meta_name(name)?;
+        Ok(self.path.join(format!("foldstore-{name}")))
+    }
+
+    /// The store's own document `name`, or `None`. A symbolic link, a folder or another
+    /// special file there is refused, naming it.
+    pub(crate) fn read_meta(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        let path = self.meta_path(name)?;
+        self.read_file(&path)
+    }
+
+    /// Saves the store's own document `name`, replacing it atomically and durably, whatever
+    /// the folder's durability: a temporary file written and synced, renamed over the name
+    /// (never through a symbolic link: the rename replaces the link itself), and the folder
+    /// synced. On a failure before the rename nothing changed; a failed sync of the folder
+    /// after it is reported, the new document being visible but perhaps not durable.
+    pub(crate) fn write_meta(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        let target = self.meta_path(name)?;
+        check_document_size(bytes)?;
+        if self.fs.kind(&target).ok().flatten() == Some(Kind::Folder) {
+            return Err(Error::io(
+                "replace",
+                &target,
+                io::Error::other("a folder is in the way; move it out of the store"),
+            ));
+        }
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let temporary = self.path.join(format!(
+            "{TEMP_PREFIX}meta-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        if let Err(e) = self.fs.write_new(&temporary, bytes, true) {
+            let _ = self.fs.remove(&temporary);
+            return Err(Error::io("write", &temporary, e));
+        }
+        if let Err(e) = self.fs.rename(&temporary, &target) {
+            let _ = self.fs.remove(&temporary);
+            return Err(Error::io("rename a temporary file to", &target, e));
+        }
+        self.fs.sync_dir(&self.path).map_err(|e| {
+            Error::io(
+                "sync (the new document is in place, but may not survive a power loss) the folder of",
+                &target,
+                e,
+            )
+        })
+    }
+
     /// Removes temporary files older than `age`: writes that a crash interrupted before they
     /// were published. Younger ones may belong to a writer at work, and are left alone.
     /// Returns how many were removed.

@@ -111,10 +111,13 @@ impl LooseStorage {
         let mut attempt = 0;
         loop {
             let listing = self.list()?;
-            let mut expected = 1;
+            // An archived log starts after the archived commits (those a crash left behind
+            // while they were removed do not count).
+            let start = super::archive::start_of(self)?;
+            let mut expected = start;
             let mut gap = None;
             let mut raced = false;
-            for &number in &listing.commits {
+            for &number in listing.commits.iter().filter(|n| **n >= start) {
                 if number > expected {
                     if self.commit_exists(expected)? {
                         raced = true;
@@ -262,6 +265,36 @@ impl Storage for LooseStorage {
 
     fn write_derived(&self, name: &str, bytes: &[u8]) -> Result<()> {
         self.folder.write_derived(name, bytes)
+    }
+
+    fn read_meta(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        self.folder.read_meta(name)
+    }
+
+    fn write_meta(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        self.folder.write_meta(name, bytes)
+    }
+
+    /// Removes the files `k.log` with `k < start`, lowest first, then syncs the folder.
+    fn remove_commits_below(&self, start: u64) -> Result<u64> {
+        let fs = self.folder.fs();
+        let mut removed = 0;
+        for number in self.folder.list()?.commits {
+            if number >= start {
+                break;
+            }
+            let path = self.commit_path(number);
+            match fs.remove(&path) {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io("remove the archived commit", &path, e)),
+            }
+        }
+        if removed > 0 {
+            fs.sync_dir(self.folder.path())
+                .map_err(|e| Error::io("sync", self.folder.path(), e))?;
+        }
+        Ok(removed)
     }
 
     fn read_snapshot(&self, name: &str, commit: u64) -> Result<Option<Vec<u8>>> {

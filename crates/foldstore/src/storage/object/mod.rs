@@ -378,6 +378,33 @@ impl Storage for ObjectStorage {
             .map_err(|e| self.failure("write", &path, e))
     }
 
+    /// The object `foldstore-<name>` under the prefix.
+    fn read_meta(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        crate::storage::validate_meta_name(name)?;
+        self.read_object(
+            &self
+                .prefix
+                .clone()
+                .join(format!("foldstore-{name}").as_str()),
+        )
+    }
+
+    /// One put of the object `foldstore-<name>` under the prefix, replacing it: a put is
+    /// atomic, and durable once acknowledged.
+    fn write_meta(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        crate::storage::validate_meta_name(name)?;
+        crate::storage::check_document_size(bytes)?;
+        let path = self
+            .prefix
+            .clone()
+            .join(format!("foldstore-{name}").as_str());
+        let store = Arc::clone(&self.store);
+        let (target, payload) = (path.clone(), PutPayload::from(bytes.to_vec()));
+        self.run(async move { store.put(&target, payload).await })?
+            .map(|_| ())
+            .map_err(|e| self.failure("write", &path, e))
+    }
+
     fn create_snapshot(&self, name: &str, commit: u64, document: &[u8]) -> Created {
         validate_snapshot_name(name)?;
         self.create_object(&self.snapshot_path(name, commit), commit, document, false)

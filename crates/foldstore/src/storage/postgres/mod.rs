@@ -451,6 +451,50 @@ impl Storage for PostgresStorage {
         )
     }
 
+    /// The row `meta:<name>` of the meta table.
+    fn read_meta(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        crate::storage::validate_meta_name(name)?;
+        let key = format!("meta:{name}");
+        self.read(
+            || format!("read the store's document {name:?}"),
+            || None,
+            |connection, sql| {
+                let statement = connection.statement(Query::ReadDerived, sql)?;
+                Ok(connection
+                    .client
+                    .query_opt(&statement, &[&key])?
+                    .map(|row| row.get::<_, Vec<u8>>(0)))
+            },
+        )
+    }
+
+    /// Replaces the row `meta:<name>` of the meta table, in one statement (a transaction of
+    /// its own: atomic, and durable when the server syncs its commits).
+    fn write_meta(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        crate::storage::validate_meta_name(name)?;
+        crate::storage::check_document_size(bytes)?;
+        self.check_schema()?;
+        let key = format!("meta:{name}");
+        self.attempt_idempotent(|connection, sql| {
+            let statement = connection.statement(Query::WriteDerived, sql)?;
+            connection.client.execute(&statement, &[&key, &bytes])?;
+            Ok(())
+        })
+        .map_err(|failure| self.error(&format!("save the store's document {name:?}"), failure))
+    }
+
+    /// Deletes the rows of the commits below `start`, in one statement.
+    fn remove_commits_below(&self, start: u64) -> Result<u64> {
+        let start =
+            i64::try_from(start.min(crate::storage::MAX_COMMIT_NUMBER + 1)).expect("within i64");
+        self.check_schema()?;
+        self.attempt_idempotent(|connection, sql| {
+            let statement = connection.statement(Query::RemoveBelow, sql)?;
+            connection.client.execute(&statement, &[&start])
+        })
+        .map_err(|failure| self.error("remove the archived commits", failure))
+    }
+
     fn read_snapshot(&self, name: &str, commit: u64) -> Result<Option<Vec<u8>>> {
         validate_snapshot_name(name)?;
         let Some(key) = Self::key(commit) else {

@@ -31,6 +31,7 @@ pub(super) struct Sql {
     pub(super) version: String,
     read_derived: String,
     write_derived: String,
+    remove_below: String,
     pub(super) meta_table: String,
     /// The store's tables' kinds, columns and primary keys (see [`Found`]).
     pub(super) shapes: String,
@@ -115,6 +116,7 @@ impl Sql {
                 "INSERT INTO {meta} (key, value) VALUES ($1, encode($2::bytea, 'hex')) \
                  ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"
             ),
+            remove_below: format!("DELETE FROM {commits} WHERE number < $1"),
             meta_table: format!(
                 "CREATE TABLE IF NOT EXISTS {meta} (key text PRIMARY KEY, value text NOT NULL)"
             ),
@@ -207,6 +209,7 @@ pub(super) enum Query {
     Version,
     ReadDerived,
     WriteDerived,
+    RemoveBelow,
     Shapes,
 }
 
@@ -230,6 +233,7 @@ impl Query {
             Query::Version => &sql.version,
             Query::ReadDerived => &sql.read_derived,
             Query::WriteDerived => &sql.write_derived,
+            Query::RemoveBelow => &sql.remove_below,
             Query::Shapes => &sql.shapes,
         }
     }

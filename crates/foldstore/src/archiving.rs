@@ -1,0 +1,438 @@
+//! Archiving: `Store::archive` moves the commits before a point (a commit, a model's snapshot,
+//! a time) into an archive, in chunks with a manifest, checks what the archive holds, and only
+//! then writes the marker that says where the live log starts, and removes the archived
+//! commits from the live store. A crash at any step leaves the old state (the marker not yet
+//! written: the live store holds everything, the archive perhaps some chunks, which the next
+//! run writes again) or the new one (the marker written: commits before its start are read
+//! from the archive, and any the crash left in the live store are never read and are removed
+//! by the next run).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::error::{Error, Result};
+use crate::format::Commit;
+use crate::storage::archive::chunk::{self, CHUNK_BYTES, CHUNK_COMMITS};
+use crate::storage::archive::{Chunk, Manifest, Marker};
+use crate::storage::{Storage, ARCHIVED_MARKER};
+use crate::store::{Layout, Store};
+
+/// Up to where [`Store::archive`] archives. The last commit of the log always stays in the
+/// live store, whatever is asked: it is what the next commit follows (and chains to).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ArchiveUpTo {
+    /// Commits 1 to this one.
+    Commit(u64),
+    /// The commits the newest snapshot of this model holds (its label and those before):
+    /// the model then opens from that snapshot without them.
+    Snapshot(String),
+    /// The commits written before this time, by their `time` header: the run of commits from
+    /// the log's start whose time is earlier (a commit without a readable time ends it).
+    Time(SystemTime),
+}
+
+/// What [`Store::archive`] is asked to do.
+#[derive(Clone, Debug)]
+pub struct ArchiveOptions {
+    archive: Arc<dyn Storage>,
+    address: String,
+    up_to: ArchiveUpTo,
+    dry_run: bool,
+    unreadable_by_original: bool,
+}
+
+impl ArchiveOptions {
+    /// Archive into `archive` (a folder or object storage: any backend that keeps documents of
+    /// its own, [`Storage::write_meta`]), which the store's marker will name as `address` (the
+    /// path or URL to give [`StoreBuilder::archive`](crate::StoreBuilder::archive) and the
+    /// command line's `--archive` later), up to `up_to`.
+    pub fn new(
+        archive: Arc<dyn Storage>,
+        address: impl Into<String>,
+        up_to: ArchiveUpTo,
+    ) -> ArchiveOptions {
+        ArchiveOptions {
+            archive,
+            address: address.into(),
+            up_to,
+            dry_run: false,
+            unreadable_by_original: false,
+        }
+    }
+
+    /// [`new`](Self::new), into the archive at `address`: a folder (created when archiving
+    /// starts; it holds the archive's files, `foldstore-archive-*`), or a URL
+    /// (`s3://bucket/prefix` with the `s3` feature). The store's marker names it as given.
+    ///
+    /// # Errors
+    /// An address that names a backend this build lacks, or cannot be parsed.
+    pub fn at(address: impl AsRef<Path>, up_to: ArchiveUpTo) -> Result<ArchiveOptions> {
+        let address = address.as_ref();
+        let archive = crate::storage::archive::open_at(address)?;
+        Ok(ArchiveOptions::new(
+            archive,
+            address.to_string_lossy().into_owned(),
+            up_to,
+        ))
+    }
+
+    /// Only work out what would be archived: nothing is written anywhere.
+    pub fn dry_run(mut self, on: bool) -> ArchiveOptions {
+        self.dry_run = on;
+        self
+    }
+
+    /// Accept that a folder of the loose layout, once archived, can no longer be read by the
+    /// original package (which would take the commits after the archived ones for the whole
+    /// log). Without it, archiving a loose folder is refused.
+    pub fn unreadable_by_original(mut self, accepted: bool) -> ArchiveOptions {
+        self.unreadable_by_original = accepted;
+        self
+    }
+}
+
+/// Where [`Store::archive`] is, for its progress callback.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ArchiveStage {
+    /// Finding the last commit to archive (by time): commits looked at so far.
+    Looking,
+    /// Writing chunks: commits written so far, of those to archive.
+    Writing,
+    /// Reading the chunks back and checking them: commits checked.
+    Checking,
+    /// Removing the archived commits from the live store (done when it returns).
+    Removing,
+}
+
+/// What [`Store::archive`] did (or, in a dry run, would do).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ArchiveReport {
+    /// The first commit this run archived (the log's start before it).
+    pub first: u64,
+    /// The last commit archived (0 when there was nothing to archive).
+    pub last: u64,
+    /// The bytes of the commit documents this run archived.
+    pub document_bytes: u64,
+    /// The chunks this run wrote.
+    pub chunks: usize,
+    /// Where the live log starts afterwards.
+    pub start: u64,
+    /// Commits removed from the live store (a journal keeps the segment holding the new start,
+    /// with the archived commits in it).
+    pub removed: u64,
+    /// Whether this was a dry run.
+    pub dry_run: bool,
+}
+
+impl Store {
+    /// Moves the commits up to `options`' point into the archive, and the live log then starts
+    /// after them (docs/design.md, "Archiving"). In order: the commits are written to the
+    /// archive in chunks of at most 8 MiB (journal records with CRC-32s), with a manifest
+    /// listing each chunk's range, size and BLAKE3 hash; every chunk is read back and checked;
+    /// then the live store's marker (`foldstore-archived.json` in a folder) is replaced, durably,
+    /// to say that the log starts after them and where the archive is; and only then are they
+    /// removed from the live store. Run it again to archive more (into the same archive), or
+    /// to finish what a crash interrupted.
+    ///
+    /// Afterwards, models open from their snapshots as before; reading a commit before the
+    /// log's start needs the archive ([`StoreBuilder::archive`](crate::StoreBuilder::archive)),
+    /// and fails with [`Error::Archived`] without it. The last commit of the log is never
+    /// archived.
+    ///
+    /// `progress` is called with the stage and (done, total) commits.
+    ///
+    /// # Errors
+    /// A loose folder without [`ArchiveOptions::unreadable_by_original`]; an archive other than
+    /// the one the store was archived into before; a backend that cannot be archived or hold an
+    /// archive; damage in a commit to archive (repair it first); any failure to write or check
+    /// the archive (the live store is then unchanged).
+    pub fn archive(
+        &self,
+        options: &ArchiveOptions,
+        mut progress: impl FnMut(ArchiveStage, u64, u64),
+    ) -> Result<ArchiveReport> {
+        self.refuse_loose_folder(options)?;
+        let archived = self.archived();
+        let start = archived.reload()?;
+        let previous = archived.marker()?;
+        if let Some(marker) = &previous {
+            if marker.archive != options.address {
+                return Err(self.archive_refused(format!(
+                    "the store was archived into {:?}, and archiving goes on into the same archive; give that one",
+                    marker.archive
+                )));
+            }
+        }
+        let tip = self.storage().last_commit()?;
+        let last = self
+            .archive_end(&options.up_to, start, tip, &mut progress)?
+            .min(tip.saturating_sub(1));
+        let mut report = ArchiveReport {
+            first: start,
+            start,
+            dry_run: options.dry_run,
+            ..ArchiveReport::default()
+        };
+        if last < start {
+            if !options.dry_run && start > 1 {
+                // What a crash left in the live store after the marker was written.
+                report.removed = self.storage().remove_commits_below(start)?;
+            }
+            return Ok(report);
+        }
+        report.last = last;
+        let live = archived.live();
+        if options.dry_run {
+            let mut number = start;
+            while number <= last {
+                let batch = live.read_commits(number, 1024.min((last - number + 1) as usize))?;
+                if batch.is_empty() {
+                    return Err(self.missing(number));
+                }
+                for bytes in &batch {
+                    report.document_bytes += bytes.len() as u64;
+                }
+                number += batch.len() as u64;
+            }
+            report.chunks = 0;
+            report.start = last + 1;
+            return Ok(report);
+        }
+        options.archive.ensure_created()?;
+        let mut chunks = match &previous {
+            Some(marker) => self.archived_manifest(options, marker)?.chunks,
+            None => Vec::new(),
+        };
+        let kept = chunks.len();
+        let mut document_bytes = 0;
+        let mut number = start;
+        let mut buffer = Vec::with_capacity(CHUNK_BYTES + (64 << 10));
+        while number <= last {
+            let first = number;
+            buffer.clear();
+            while number <= last && buffer.len() < CHUNK_BYTES && number - first < CHUNK_COMMITS {
+                let want = (last - number + 1)
+                    .min(CHUNK_COMMITS - (number - first))
+                    .min(256);
+                let batch = live.read_commits(number, want as usize)?;
+                if batch.is_empty() {
+                    return Err(self.missing(number));
+                }
+                for bytes in &batch {
+                    chunk::add(&mut buffer, number, bytes);
+                    document_bytes += bytes.len() as u64;
+                    number += 1;
+                    if buffer.len() >= CHUNK_BYTES {
+                        break;
+                    }
+                }
+            }
+            let name = chunk::chunk_name(first, number - 1);
+            options.archive.write_meta(&name, &buffer)?;
+            chunks.push(Chunk {
+                name,
+                first,
+                last: number - 1,
+                bytes: buffer.len() as u64,
+                blake3: blake3::hash(&buffer).to_hex().to_string(),
+            });
+            progress(ArchiveStage::Writing, number - start, last - start + 1);
+        }
+        report.chunks = chunks.len() - kept;
+        report.document_bytes = document_bytes;
+        let previous_bytes = match &previous {
+            Some(marker) => self.archived_manifest(options, marker)?.document_bytes,
+            None => 0,
+        };
+        let manifest = Manifest::new(last, previous_bytes + document_bytes, chunks);
+        let manifest_bytes = manifest.to_bytes();
+        let manifest_name = Manifest::name(last);
+        options
+            .archive
+            .write_meta(&manifest_name, &manifest_bytes)?;
+        // Everything the marker will point to is read back and checked before it is written.
+        self.check_archive(
+            options,
+            &manifest_name,
+            &manifest_bytes,
+            kept,
+            &mut progress,
+        )?;
+        let marker = Marker::new(
+            last + 1,
+            options.address.clone(),
+            manifest_name,
+            &blake3::hash(&manifest_bytes),
+        );
+        live.write_meta(ARCHIVED_MARKER, &marker.to_bytes())?;
+        report.start = archived.reload()?;
+        progress(ArchiveStage::Removing, 0, last - start + 1);
+        report.removed = live.remove_commits_below(report.start)?;
+        tracing::info!(
+            first = start,
+            last,
+            removed = report.removed,
+            archive = %options.address,
+            "archived commits"
+        );
+        Ok(report)
+    }
+
+    /// Reads the manifest `name` back from the archive, checks that it is `bytes`, and reads
+    /// back every chunk it lists from `from` on, checking its size, hash and records.
+    fn check_archive(
+        &self,
+        options: &ArchiveOptions,
+        name: &str,
+        bytes: &[u8],
+        from: usize,
+        progress: &mut impl FnMut(ArchiveStage, u64, u64),
+    ) -> Result<()> {
+        let read = options.archive.read_meta(name)?;
+        if read.as_deref() != Some(bytes) {
+            return Err(self.archive_refused(format!(
+                "the manifest {name} read back from the archive is not what was written; nothing in the live store was changed"
+            )));
+        }
+        let manifest = Manifest::parse(bytes, name)?;
+        let (Some(first), Some(last)) = (manifest.chunks.get(from), manifest.chunks.last()) else {
+            return Ok(());
+        };
+        let (first, last) = (first.first, last.last);
+        for chunk in &manifest.chunks[from..] {
+            let back = options.archive.read_meta(&chunk.name)?.unwrap_or_default();
+            let fine = back.len() as u64 == chunk.bytes
+                && blake3::hash(&back).to_hex().as_str() == chunk.blake3
+                && chunk::decode(&back, chunk.first, chunk.last).is_ok();
+            if !fine {
+                return Err(self.archive_refused(format!(
+                    "the chunk {} read back from the archive is not what was written (commits {} to {}); nothing in the live store was changed",
+                    chunk.name, chunk.first, chunk.last
+                )));
+            }
+            progress(
+                ArchiveStage::Checking,
+                chunk.last - first + 1,
+                last - first + 1,
+            );
+        }
+        Ok(())
+    }
+
+    /// The manifest the store's marker names, read from the archive and checked.
+    fn archived_manifest(&self, options: &ArchiveOptions, marker: &Marker) -> Result<Manifest> {
+        let bytes = options.archive.read_meta(&marker.manifest)?.ok_or_else(|| {
+            self.archive_refused(format!(
+                "the archive has no manifest {}, which the store's marker names: is {:?} the store's archive?",
+                marker.manifest, options.address
+            ))
+        })?;
+        if blake3::hash(&bytes).to_hex().as_str() != marker.manifest_blake3 {
+            return Err(self.archive_refused(format!(
+                "the archive's manifest {} does not match the store's marker: it is another archive's, or was altered",
+                marker.manifest
+            )));
+        }
+        let manifest = Manifest::parse(&bytes, &marker.manifest)?;
+        if manifest.last + 1 != marker.start {
+            return Err(self.archive_refused(format!(
+                "the archive's manifest {} ends at commit {}, and the store's log starts at {}",
+                marker.manifest, manifest.last, marker.start
+            )));
+        }
+        Ok(manifest)
+    }
+
+    /// The last commit `up_to` asks for (before the cap at the tip).
+    fn archive_end(
+        &self,
+        up_to: &ArchiveUpTo,
+        start: u64,
+        tip: u64,
+        progress: &mut impl FnMut(ArchiveStage, u64, u64),
+    ) -> Result<u64> {
+        match up_to {
+            ArchiveUpTo::Commit(n) => Ok(*n),
+            ArchiveUpTo::Snapshot(name) => {
+                crate::storage::validate_snapshot_name(name)?;
+                self.storage()
+                    .snapshots()?
+                    .0
+                    .iter()
+                    .filter(|(model, commit)| model == name && *commit <= tip)
+                    .map(|(_, commit)| *commit)
+                    .max()
+                    .ok_or_else(|| {
+                        self.archive_refused(format!(
+                            "the store has no snapshot of {name:?} up to its last commit ({tip}): save one first (a model's instance saves it), or archive up to a commit"
+                        ))
+                    })
+            }
+            ArchiveUpTo::Time(time) => {
+                let live = self.archived().live();
+                let mut number = start;
+                while number < tip {
+                    let batch = live.read_commits(number, 1024)?;
+                    if batch.is_empty() {
+                        break;
+                    }
+                    for bytes in &batch {
+                        let before = Commit::decode(number, bytes)
+                            .ok()
+                            .and_then(|commit| commit.time())
+                            .is_some_and(|at| at < *time);
+                        if !before {
+                            return Ok(number - 1);
+                        }
+                        number += 1;
+                    }
+                    progress(ArchiveStage::Looking, number - start, tip - start + 1);
+                }
+                Ok(number - 1)
+            }
+        }
+    }
+
+    fn refuse_loose_folder(&self, options: &ArchiveOptions) -> Result<()> {
+        let Some(path) = self.path() else {
+            return Ok(());
+        };
+        let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => a == b,
+        };
+        if same(path, Path::new(&options.address)) {
+            return Err(self.archive_refused(format!(
+                "the archive cannot be the store's own folder ({}): give another folder, or object storage",
+                path.display()
+            )));
+        }
+        if options.unreadable_by_original || Layout::detect(path)? != Some(Layout::Loose) {
+            return Ok(());
+        }
+        Err(Error::Layout {
+            path: path.to_path_buf(),
+            problem: "is a loose folder, which the original package reads too; once archived, it would take the commits after the archived ones for the whole log. Archive it only if nothing reads it with the original package any more, and say so: ArchiveOptions::unreadable_by_original(true), or 'foldstore archive --unreadable-by-original'; or convert it to the journal layout first ('foldstore copy --layout journal')".to_owned(),
+        })
+    }
+
+    fn archive_refused(&self, problem: String) -> Error {
+        Error::Backend {
+            backend: "archive",
+            message: problem,
+            source: None,
+        }
+    }
+
+    fn missing(&self, number: u64) -> Error {
+        Error::CorruptCommit {
+            commit: number,
+            location: self.storage().commit_location(number),
+            problem: "is missing, so it cannot be archived; run 'foldstore verify'".to_owned(),
+        }
+    }
+}

@@ -1,0 +1,485 @@
+//! Archived logs: the marker that says where a live store's log starts (`marker`), the chunks
+//! an archive keeps commits in (`chunk`), and [`ArchivedStorage`], the layer every store reads
+//! and writes through, which routes the commits before the log's start to the archive (or says
+//! clearly that they are archived, and where), and keeps the numbers below it taken.
+
+pub(crate) mod chunk;
+pub(crate) mod marker;
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+pub(crate) use marker::{Chunk, Manifest, Marker};
+
+use crate::error::{Error, Result};
+use crate::storage::{
+    CommitCheck, Conflict, Created, Leftover, Listing, NewCommit, SnapshotsFound, Storage, Watch,
+    ARCHIVED_MARKER,
+};
+
+/// The archive at `address`: a URL of a backend foldstore was built with (`s3://...`,
+/// `postgres://...`), or a folder, which holds the archive's files beside each other
+/// (`foldstore-archive-*`).
+///
+/// # Errors
+/// An address that names a backend this build lacks, or that cannot be parsed.
+pub(crate) fn open_at(address: &std::path::Path) -> Result<Arc<dyn Storage>> {
+    Ok(match crate::storage::address(address)? {
+        Some(remote) => remote,
+        None => Arc::new(crate::storage::LooseStorage::new(address)),
+    })
+}
+
+/// The first commit of `storage`'s log: 1, or what its archive marker says.
+///
+/// # Errors
+/// When the marker cannot be read, or is not a marker.
+pub(crate) fn start_of(storage: &dyn Storage) -> Result<u64> {
+    Ok(marker_of(storage)?.map_or(1, |marker| marker.start))
+}
+
+/// The archive marker of `storage`, if it has one.
+pub(crate) fn marker_of(storage: &dyn Storage) -> Result<Option<Marker>> {
+    match storage.read_meta(ARCHIVED_MARKER)? {
+        None => Ok(None),
+        Some(bytes) => Marker::parse(&bytes, &marker_location(storage)).map(Some),
+    }
+}
+
+/// Where a store's archive marker is, for messages.
+pub(crate) fn marker_location(storage: &dyn Storage) -> String {
+    format!(
+        "the archive marker foldstore-{ARCHIVED_MARKER} beside {}",
+        storage.commit_location(1)
+    )
+}
+
+/// An archive opened for reading: its storage, the manifest the marker names (read and checked
+/// on first use), and the chunks read last.
+struct Archive {
+    storage: Arc<dyn Storage>,
+    manifest: OnceLock<Manifest>,
+    /// The chunks read last, newest last, as (first commit, documents).
+    chunks: Mutex<Vec<(u64, Documents)>>,
+}
+
+/// A chunk's documents, decoded.
+type Documents = Arc<Vec<Vec<u8>>>;
+
+/// How many decoded chunks an archive keeps (a replay reads one after the other; two let a
+/// read that straddles chunks go on without reading one again).
+const CACHED_CHUNKS: usize = 2;
+
+/// The layer between a store and its backend for archived logs (see the module's docs).
+pub(crate) struct ArchivedStorage {
+    live: Arc<dyn Storage>,
+    archive: Option<Archive>,
+    /// The log's first commit, 0 until the marker was read.
+    start: AtomicU64,
+    marker: Mutex<Option<Marker>>,
+}
+
+impl fmt::Debug for ArchivedStorage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.live.fmt(f)
+    }
+}
+
+impl ArchivedStorage {
+    /// `live`, reading the commits before its log's start from `archive` when given.
+    pub(crate) fn new(live: Arc<dyn Storage>, archive: Option<Arc<dyn Storage>>) -> Self {
+        ArchivedStorage {
+            live,
+            archive: archive.map(|storage| Archive {
+                storage,
+                manifest: OnceLock::new(),
+                chunks: Mutex::new(Vec::new()),
+            }),
+            start: AtomicU64::new(0),
+            marker: Mutex::new(None),
+        }
+    }
+
+    /// The backend underneath.
+    pub(crate) fn live(&self) -> &Arc<dyn Storage> {
+        &self.live
+    }
+
+    /// The first commit of the live log (1 unless archived), read from the marker once.
+    pub(crate) fn start(&self) -> Result<u64> {
+        match self.start.load(Ordering::Acquire) {
+            0 => self.reload(),
+            start => Ok(start),
+        }
+    }
+
+    /// Reads the marker again (after this process archived).
+    pub(crate) fn reload(&self) -> Result<u64> {
+        let marker = marker_of(&*self.live)?;
+        let start = marker.as_ref().map_or(1, |marker| marker.start);
+        *self.marker.lock().unwrap_or_else(|e| e.into_inner()) = marker;
+        self.start.store(start, Ordering::Release);
+        Ok(start)
+    }
+
+    /// The marker, as last read.
+    pub(crate) fn marker(&self) -> Result<Option<Marker>> {
+        self.start()?;
+        Ok(self
+            .marker
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone())
+    }
+
+    /// The error for reading archived commit `number` without the archive.
+    fn archived(&self, number: u64, start: u64) -> Error {
+        let archive = self
+            .marker
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map_or_else(String::new, |marker| marker.archive.clone());
+        Error::Archived {
+            commit: number,
+            start,
+            archive,
+        }
+    }
+
+    /// The archive's manifest, read and checked against the marker on first use.
+    pub(crate) fn manifest(&self) -> Result<Option<&Manifest>> {
+        let start = self.start()?;
+        let Some(archive) = &self.archive else {
+            return Ok(None);
+        };
+        if let Some(manifest) = archive.manifest.get() {
+            return Ok(Some(manifest));
+        }
+        let Some(marker) = self.marker()? else {
+            return Ok(None);
+        };
+        let location = format!(
+            "the manifest foldstore-{} of the archive beside {}",
+            marker.manifest,
+            archive.storage.commit_location(1)
+        );
+        let Some(bytes) = archive.storage.read_meta(&marker.manifest)? else {
+            return Err(Error::Layout {
+                path: location.into(),
+                problem: format!(
+                    "is missing: the store's marker says its commits 1 to {} are in the archive at {}; is this that archive?",
+                    start - 1,
+                    marker.archive
+                ),
+            });
+        };
+        if blake3::hash(&bytes).to_hex().as_str() != marker.manifest_blake3 {
+            return Err(Error::Layout {
+                path: location.into(),
+                problem: format!(
+                    "does not match the store's marker (its BLAKE3 hash differs): it is another archive's, or was altered; the store's archive is at {}",
+                    marker.archive
+                ),
+            });
+        }
+        let manifest = Manifest::parse(&bytes, &location)?;
+        if manifest.last + 1 != start {
+            return Err(Error::Layout {
+                path: location.into(),
+                problem: format!(
+                    "holds commits 1 to {}, and the store's log starts at commit {start}",
+                    manifest.last
+                ),
+            });
+        }
+        Ok(Some(archive.manifest.get_or_init(|| manifest)))
+    }
+
+    /// The archived commits from `number` on, to the end of their chunk (at most `max`).
+    fn read_archived(&self, number: u64, max: usize, start: u64) -> Result<Vec<Vec<u8>>> {
+        let (Some(archive), Some(manifest)) = (&self.archive, self.manifest()?) else {
+            return Err(self.archived(number, start));
+        };
+        let chunk = manifest
+            .chunk_of(number)
+            .expect("the manifest covers 1..start");
+        let documents = self.chunk(archive, chunk)?;
+        let from = usize::try_from(number - chunk.first).expect("within a chunk");
+        Ok(documents[from..].iter().take(max).cloned().collect())
+    }
+
+    /// The documents of `chunk`, from the cache or read and checked.
+    fn chunk(&self, archive: &Archive, chunk: &Chunk) -> Result<Documents> {
+        {
+            let cached = archive.chunks.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((_, documents)) = cached.iter().find(|(first, _)| *first == chunk.first) {
+                return Ok(Arc::clone(documents));
+            }
+        }
+        let location = || {
+            format!(
+                "the archive chunk foldstore-{} beside {}",
+                chunk.name,
+                archive.storage.commit_location(1)
+            )
+        };
+        let damaged = |problem: String| {
+            Error::CorruptCommit {
+            commit: chunk.first,
+            location: location(),
+            problem: format!(
+                "{problem}: the archived commits {} to {} cannot be read; restore the archive from a copy",
+                chunk.first, chunk.last
+            ),
+        }
+        };
+        let bytes = archive
+            .storage
+            .read_meta(&chunk.name)?
+            .ok_or_else(|| damaged("is missing".to_owned()))?;
+        if bytes.len() as u64 != chunk.bytes {
+            return Err(damaged(format!(
+                "holds {} bytes, and the manifest says {}",
+                bytes.len(),
+                chunk.bytes
+            )));
+        }
+        if blake3::hash(&bytes).to_hex().as_str() != chunk.blake3 {
+            return Err(damaged(
+                "does not have the BLAKE3 hash the manifest gives".to_owned(),
+            ));
+        }
+        let documents = Arc::new(chunk::decode(&bytes, chunk.first, chunk.last).map_err(damaged)?);
+        let mut cached = archive.chunks.lock().unwrap_or_else(|e| e.into_inner());
+        if cached.len() >= CACHED_CHUNKS {
+            cached.remove(0);
+        }
+        cached.push((chunk.first, Arc::clone(&documents)));
+        Ok(documents)
+    }
+}
+
+impl Storage for ArchivedStorage {
+    fn ensure_created(&self) -> Result<()> {
+        self.live.ensure_created()
+    }
+
+    fn exists(&self) -> Result<bool> {
+        self.live.exists()
+    }
+
+    /// The live backend's listing, without the commits before the log's start (those a crash
+    /// left while they were removed).
+    fn list(&self) -> Result<Listing> {
+        let mut listing = self.live.list()?;
+        let start = self.start()?;
+        if start > 1 {
+            listing.commits.retain(|n| *n >= start);
+        }
+        Ok(listing)
+    }
+
+    fn snapshots(&self) -> Result<SnapshotsFound> {
+        let (snapshots, last) = self.live.snapshots()?;
+        let start = self.start()?;
+        Ok((snapshots, last.map(|last| last.max(start - 1))))
+    }
+
+    fn read_commit(&self, number: u64) -> Result<Option<Vec<u8>>> {
+        let start = self.start()?;
+        if number >= start || number == 0 {
+            return self.live.read_commit(number);
+        }
+        Ok(self.read_archived(number, 1, start)?.pop())
+    }
+
+    fn read_commit_raw(&self, number: u64) -> Result<Option<Vec<u8>>> {
+        let start = self.start()?;
+        if number >= start || number == 0 {
+            return self.live.read_commit_raw(number);
+        }
+        self.read_commit(number)
+    }
+
+    fn read_commits(&self, first: u64, max: usize) -> Result<Vec<Vec<u8>>> {
+        let start = self.start()?;
+        let first = first.max(1);
+        if first >= start {
+            return self.live.read_commits(first, max);
+        }
+        let mut commits = self.read_archived(first, max, start)?;
+        let next = first + commits.len() as u64;
+        if next == start && commits.len() < max {
+            commits.extend(self.live.read_commits(start, max - commits.len())?);
+        }
+        Ok(commits)
+    }
+
+    fn last_commit(&self) -> Result<u64> {
+        let last = self.live.last_commit()?;
+        Ok(last.max(self.start()? - 1))
+    }
+
+    fn needs_commit_ids(&self) -> bool {
+        self.live.needs_commit_ids()
+    }
+
+    fn sync_all(&self) -> Result<()> {
+        self.live.sync_all()
+    }
+
+    fn commit_exists(&self, number: u64) -> Result<bool> {
+        let start = self.start()?;
+        if number >= start || number == 0 {
+            return self.live.commit_exists(number);
+        }
+        Ok(true)
+    }
+
+    fn commit_modified(&self, number: u64) -> Result<Option<std::time::SystemTime>> {
+        if number >= self.start()? {
+            return self.live.commit_modified(number);
+        }
+        Ok(None)
+    }
+
+    /// Numbers before the log's start are taken (by the archived commits).
+    fn create_commit(&self, number: u64, document: &[u8]) -> Created {
+        if number != 0 && number < self.start()? {
+            return Ok(Err(Conflict { commit: number }));
+        }
+        self.live.create_commit(number, document)
+    }
+
+    fn append_commit(&self, first: u64, document: &[u8]) -> Result<u64> {
+        self.live.append_commit(first.max(self.start()?), document)
+    }
+
+    fn append_commit_if(
+        &self,
+        first: u64,
+        document: &[u8],
+        identified: bool,
+        check: Arc<CommitCheck>,
+    ) -> Result<std::result::Result<u64, Conflict>> {
+        let start = self.start()?;
+        let mut number = first.max(1);
+        while number < start {
+            // The archived commits after the caller's position are checked first.
+            for bytes in self.read_archived(number, usize::MAX, start)? {
+                if crate::storage::check_commit(self, &*check, number, &bytes)? {
+                    return Ok(Err(Conflict { commit: number }));
+                }
+                number += 1;
+            }
+        }
+        self.live
+            .append_commit_if(number, document, identified, check)
+    }
+
+    fn create_identified_commit(&self, number: u64, document: &[u8]) -> Created {
+        if number != 0 && number < self.start()? {
+            return Ok(Err(Conflict { commit: number }));
+        }
+        self.live.create_identified_commit(number, document)
+    }
+
+    fn create_commits(
+        &self,
+        commits: &[NewCommit<'_>],
+    ) -> Result<Vec<std::result::Result<(), Conflict>>> {
+        let start = self.start()?;
+        let below = commits
+            .iter()
+            .take_while(|commit| commit.number != 0 && commit.number < start)
+            .count();
+        if below == 0 {
+            return self.live.create_commits(commits);
+        }
+        let mut outcomes: Vec<_> = commits[..below]
+            .iter()
+            .map(|commit| {
+                Err(Conflict {
+                    commit: commit.number,
+                })
+            })
+            .collect();
+        outcomes.extend(self.create_commits(&commits[below..])?);
+        Ok(outcomes)
+    }
+
+    fn append_identified_commit(&self, first: u64, document: &[u8]) -> Result<u64> {
+        self.live
+            .append_identified_commit(first.max(self.start()?), document)
+    }
+
+    fn read_snapshot(&self, name: &str, commit: u64) -> Result<Option<Vec<u8>>> {
+        self.live.read_snapshot(name, commit)
+    }
+
+    fn create_snapshot(&self, name: &str, commit: u64, document: &[u8]) -> Created {
+        self.live.create_snapshot(name, commit, document)
+    }
+
+    fn create_identified_snapshot(&self, name: &str, commit: u64, document: &[u8]) -> Created {
+        self.live.create_identified_snapshot(name, commit, document)
+    }
+
+    fn read_derived(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        self.live.read_derived(name)
+    }
+
+    fn write_derived(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        self.live.write_derived(name, bytes)
+    }
+
+    fn read_meta(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        self.live.read_meta(name)
+    }
+
+    fn write_meta(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        self.live.write_meta(name, bytes)
+    }
+
+    fn remove_commits_below(&self, start: u64) -> Result<u64> {
+        self.live.remove_commits_below(start)
+    }
+
+    fn quarantine_commit(&self, number: u64) -> Result<String> {
+        if number < self.start()? {
+            return Err(self.archived(number, self.start()?));
+        }
+        self.live.quarantine_commit(number)
+    }
+
+    fn crash_leftover(&self) -> Result<Option<Leftover>> {
+        self.live.crash_leftover()
+    }
+
+    fn watch(&self) -> Result<Option<Box<dyn Watch>>> {
+        self.live.watch()
+    }
+
+    fn commit_location(&self, number: u64) -> String {
+        match (self.start.load(Ordering::Acquire), &self.archive) {
+            (start, Some(archive)) if number < start => {
+                let chunk = archive
+                    .manifest
+                    .get()
+                    .and_then(|manifest| manifest.chunk_of(number))
+                    .map_or_else(String::new, |chunk| format!(" (chunk {})", chunk.name));
+                format!(
+                    "archived commit {number}{chunk} beside {}",
+                    archive.storage.commit_location(1)
+                )
+            }
+            _ => self.live.commit_location(number),
+        }
+    }
+
+    fn snapshot_location(&self, name: &str, commit: u64) -> String {
+        self.live.snapshot_location(name, commit)
+    }
+}

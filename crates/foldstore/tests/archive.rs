@@ -1,0 +1,357 @@
+//! Archiving: commits before a point moved to an archive, read back from it when it is given,
+//! named clearly when it is not; models opening from their snapshots; hostile markers and
+//! archives refused; nothing lost.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use common::counter::{Counter as Unnamed, CounterEvent};
+use common::numbered;
+use foldstore::{
+    ArchiveOptions, ArchiveStage, ArchiveUpTo, Durability, Error, Event, JournalStorage, Layout,
+    MemoryStorage, Model, Store,
+};
+use serde_json::json;
+
+/// The counter, with snapshots (named "sum").
+struct Counter;
+
+impl foldstore::ModelDefinition for Counter {
+    type Data = i64;
+    type Event = CounterEvent;
+    type Error = String;
+    type Domain<V: foldstore::View<Self>> = V;
+
+    fn initial_data(&self) -> i64 {
+        0
+    }
+
+    fn snapshot_name(&self) -> Option<&str> {
+        Some("sum")
+    }
+
+    fn apply(
+        &self,
+        data: &mut i64,
+        event: CounterEvent,
+        context: &foldstore::EventContext<'_>,
+    ) -> Result<(), String> {
+        let mut plain = *data;
+        <Unnamed as foldstore::ModelDefinition>::apply(&Unnamed, &mut plain, event, context)?;
+        *data = plain;
+        Ok(())
+    }
+
+    fn domain<V: foldstore::View<Self>>(&self, view: V) -> V {
+        view
+    }
+}
+
+fn increment(by: i64) -> Event {
+    Event::with_data("incremented", json!({ "by": by }))
+}
+
+/// A journal store at `path` with small segments (many of them), holding `n` increments of
+/// 1..=n.
+fn journal_with(path: &Path, n: u64) -> Store {
+    let storage = JournalStorage::with_segment_bytes(path, Durability::Immediate, 4096);
+    let store = Store::builder(path).storage(storage).open().unwrap();
+    store.ensure_folder().unwrap();
+    for i in 1..=n {
+        store.log(&increment(i as i64)).unwrap();
+    }
+    store
+}
+
+fn reopen(path: &Path, archive: Option<&Path>) -> Store {
+    let storage = JournalStorage::with_segment_bytes(path, Durability::Immediate, 4096);
+    let builder = Store::builder(path).storage(storage);
+    match archive {
+        Some(archive) => builder.archive_at(archive).unwrap().open().unwrap(),
+        None => builder.open().unwrap(),
+    }
+}
+
+fn all_bytes(store: &Store) -> Vec<Vec<u8>> {
+    let tip = store.tip().unwrap();
+    (1..=tip)
+        .map(|n| store.storage().read_commit(n).unwrap().unwrap())
+        .collect()
+}
+
+fn sum(store: &Store) -> i64 {
+    let model: Model<Counter> = store.define_model(Counter).unwrap();
+    *model.aggregator_data().unwrap()
+}
+
+#[test]
+fn a_journal_archived_up_to_a_snapshot_opens_its_model_from_it_and_reads_the_archive_when_given() {
+    let temp = tempfile::tempdir().unwrap();
+    let (live, archive) = (temp.path().join("live"), temp.path().join("archive"));
+    let store = journal_with(&live, 400);
+    let before = all_bytes(&store);
+    let model: Model<Counter> = store.define_model(Counter).unwrap();
+    assert_eq!(model.snapshot().unwrap(), Some(400));
+    let snapshot = store.storage().snapshots().unwrap().0[0].0.clone();
+    for i in 401..=410 {
+        store.log(&increment(i)).unwrap();
+    }
+    let segments_before = fs::read_dir(live.join("journal")).unwrap().count();
+
+    let options = ArchiveOptions::at(&archive, ArchiveUpTo::Snapshot(snapshot)).unwrap();
+    let mut stages = Vec::new();
+    let plan = store
+        .archive(&options.clone().dry_run(true), |_, _, _| {})
+        .unwrap();
+    assert_eq!((plan.first, plan.last, plan.start), (1, 400, 401));
+    assert!(!archive.exists(), "a dry run writes nothing");
+    assert_eq!(store.log_start().unwrap(), 1);
+
+    let report = store
+        .archive(&options, |stage, done, total| {
+            stages.push((stage, done, total))
+        })
+        .unwrap();
+    assert_eq!((report.first, report.last, report.start), (1, 400, 401));
+    assert!(report.removed > 300, "{report:?}");
+    assert!(stages.iter().any(|(s, _, _)| *s == ArchiveStage::Checking));
+    assert!(live.join("foldstore-archived.json").exists());
+    assert!(fs::read_dir(live.join("journal")).unwrap().count() < segments_before);
+
+    // Without the archive: the model opens from its snapshot; old commits are named archived.
+    let alone = reopen(&live, None);
+    assert_eq!(alone.log_start().unwrap(), 401);
+    assert_eq!(alone.tip().unwrap(), 410);
+    assert_eq!(sum(&alone), (1..=410).sum::<i64>());
+    let error = alone.storage().read_commit(7).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::Archived {
+                commit: 7,
+                start: 401,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains(&*archive.to_string_lossy()),
+        "{error}"
+    );
+    assert!(alone.verify(|_, _| {}).unwrap().is_sound());
+    assert_eq!(alone.verify(|_, _| {}).unwrap().log_start, 401);
+    // Appends go on after the tip.
+    assert_eq!(alone.log(&increment(411)).unwrap(), 411);
+
+    // With it: every commit, byte for byte, and a whole replay.
+    let whole = reopen(&live, Some(&archive));
+    let mut after = all_bytes(&whole);
+    after.truncate(410);
+    assert_eq!(&after[..400], &before[..]);
+    let mut count = 0;
+    whole.replay_event_stream(|_, _| count += 1).unwrap();
+    assert_eq!(count, 411);
+    let at: Model<Counter> = whole.define_model(Counter).unwrap();
+    assert_eq!(*at.at_commit(10).unwrap().data(), (1..=10).sum::<i64>());
+}
+
+#[test]
+fn archiving_again_extends_the_archive_and_a_second_run_changes_nothing() {
+    let temp = tempfile::tempdir().unwrap();
+    let (live, archive) = (temp.path().join("live"), temp.path().join("archive"));
+    let store = journal_with(&live, 300);
+    let before = all_bytes(&store);
+    let options = |n| ArchiveOptions::at(&archive, ArchiveUpTo::Commit(n)).unwrap();
+    assert_eq!(
+        store.archive(&options(100), |_, _, _| {}).unwrap().last,
+        100
+    );
+    let second = store.archive(&options(250), |_, _, _| {}).unwrap();
+    assert_eq!((second.first, second.last, second.start), (101, 250, 251));
+    let again = store.archive(&options(250), |_, _, _| {}).unwrap();
+    assert_eq!((again.last, again.chunks, again.start), (0, 0, 251));
+    // The last commit always stays live.
+    let capped = store.archive(&options(u64::MAX), |_, _, _| {}).unwrap();
+    assert_eq!((capped.last, capped.start), (299, 300));
+    assert_eq!(all_bytes(&reopen(&live, Some(&archive))), before);
+    assert_eq!(reopen(&live, None).tip().unwrap(), 300);
+
+    // Another archive is refused: the store's archive is named.
+    let elsewhere =
+        ArchiveOptions::at(temp.path().join("other"), ArchiveUpTo::Commit(300)).unwrap();
+    let error = store.archive(&elsewhere, |_, _, _| {}).unwrap_err();
+    assert!(error.to_string().contains("archived into"), "{error}");
+}
+
+#[test]
+fn archiving_by_time_stops_at_the_first_commit_not_older() {
+    let store = Store::memory();
+    for i in 1..=5 {
+        store.log(&numbered(i)).unwrap();
+    }
+    let archive = std::sync::Arc::new(MemoryStorage::new());
+    let options = |time| ArchiveOptions::new(archive.clone(), "memory", ArchiveUpTo::Time(time));
+    let past = SystemTime::UNIX_EPOCH + Duration::from_secs(1);
+    assert_eq!(store.archive(&options(past), |_, _, _| {}).unwrap().last, 0);
+    let future = SystemTime::now() + Duration::from_secs(3600);
+    let report = store.archive(&options(future), |_, _, _| {}).unwrap();
+    assert_eq!((report.last, report.start), (4, 5));
+    let error = store.storage().read_commit(1).unwrap_err();
+    assert!(matches!(error, Error::Archived { .. }), "{error}");
+}
+
+#[test]
+fn a_loose_folder_is_archived_only_when_told_it_becomes_unreadable_by_the_original() {
+    let temp = tempfile::tempdir().unwrap();
+    let (live, archive) = (temp.path().join("live"), temp.path().join("archive"));
+    let store = Store::open(&live).unwrap();
+    store.ensure_folder().unwrap();
+    for i in 1..=20 {
+        store.log(&increment(i)).unwrap();
+    }
+    let before = all_bytes(&store);
+    let options = ArchiveOptions::at(&archive, ArchiveUpTo::Commit(10)).unwrap();
+    let error = store.archive(&options, |_, _, _| {}).unwrap_err();
+    assert!(
+        error.to_string().contains("unreadable-by-original"),
+        "{error}"
+    );
+    assert!(live.join("1.log").exists() && !archive.exists());
+    let same = ArchiveOptions::at(&live, ArchiveUpTo::Commit(10))
+        .unwrap()
+        .unreadable_by_original(true);
+    assert!(
+        store.archive(&same, |_, _, _| {}).is_err(),
+        "its own folder"
+    );
+
+    let report = store
+        .archive(&options.unreadable_by_original(true), |_, _, _| {})
+        .unwrap();
+    assert_eq!((report.removed, report.start), (10, 11));
+    assert!(!live.join("10.log").exists() && live.join("11.log").exists());
+    let alone = Store::open(&live).unwrap();
+    assert_eq!(alone.log(&increment(21)).unwrap(), 21, "appends go on");
+    let unsnapshotted: Model<Counter> = alone.define_model(Counter).unwrap();
+    let error = unsnapshotted.aggregator_data().unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::Archived {
+                commit: 1,
+                start: 11,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    let whole = Store::builder(&live)
+        .archive_at(&archive)
+        .unwrap()
+        .open()
+        .unwrap();
+    assert_eq!(&all_bytes(&whole)[..20], &before[..]);
+    assert_eq!(sum(&whole), (1..=21).sum::<i64>());
+    assert_eq!(Layout::detect(&live).unwrap(), Some(Layout::Loose));
+}
+
+#[test]
+fn a_damaged_or_foreign_archive_is_named_never_read_as_the_log() {
+    let temp = tempfile::tempdir().unwrap();
+    let (live, archive) = (temp.path().join("live"), temp.path().join("archive"));
+    let store = journal_with(&live, 50);
+    let options = ArchiveOptions::at(&archive, ArchiveUpTo::Commit(40)).unwrap();
+    store.archive(&options, |_, _, _| {}).unwrap();
+    let chunk = fs::read_dir(&archive)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .unwrap();
+    let mut bytes = fs::read(&chunk).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x20;
+    fs::write(&chunk, &bytes).unwrap();
+    let whole = reopen(&live, Some(&archive));
+    let error = whole.storage().read_commit(3).unwrap_err();
+    assert!(matches!(error, Error::CorruptCommit { .. }), "{error}");
+    assert!(error.to_string().contains("BLAKE3"), "{error}");
+    // Another archive's manifest.
+    let other = temp.path().join("other");
+    let another = journal_with(&temp.path().join("another"), 50);
+    another
+        .archive(
+            &ArchiveOptions::at(&other, ArchiveUpTo::Commit(40)).unwrap(),
+            |_, _, _| {},
+        )
+        .unwrap();
+    let error = reopen(&live, Some(&other))
+        .storage()
+        .read_commit(3)
+        .unwrap_err();
+    assert!(error.to_string().contains("does not match"), "{error}");
+}
+
+#[test]
+fn hostile_markers_are_refused_with_the_file_named() {
+    let temp = tempfile::tempdir().unwrap();
+    let live = temp.path().join("live");
+    let store = journal_with(&live, 5);
+    drop(store);
+    let marker = live.join("foldstore-archived.json");
+    for hostile in [
+        b"".to_vec(),
+        b"{".to_vec(),
+        br#"{"format":"foldstore-archived","version":1,"start":18446744073709551615,"archive":"x","manifest":"m","manifest_blake3":"00"}"#.to_vec(),
+    ] {
+        fs::write(&marker, &hostile).unwrap();
+        let error = reopen(&live, None).tip().unwrap_err();
+        assert!(error.to_string().contains("foldstore-archived.json"), "{error}");
+    }
+    fs::remove_file(&marker).unwrap();
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink("/etc/passwd", &marker).unwrap();
+        let error = reopen(&live, None).tip().unwrap_err();
+        assert!(
+            error.to_string().contains("foldstore-archived.json"),
+            "{error}"
+        );
+    }
+}
+
+#[test]
+fn counter_events_survive_archiving_in_order() {
+    // The archived commits replay in order through the archive, then the live ones.
+    let temp = tempfile::tempdir().unwrap();
+    let (live, archive) = (temp.path().join("live"), temp.path().join("archive"));
+    let store = journal_with(&live, 0);
+    for i in 0..200 {
+        let event = if i % 7 == 0 {
+            Event::new("doubled")
+        } else {
+            increment(i)
+        };
+        store.log(&event).unwrap();
+    }
+    let expected = sum(&store);
+    store
+        .archive(
+            &ArchiveOptions::at(&archive, ArchiveUpTo::Commit(150)).unwrap(),
+            |_, _, _| {},
+        )
+        .unwrap();
+    assert_eq!(sum(&reopen(&live, Some(&archive))), expected);
+    let error = reopen(&live, None)
+        .define_model(Counter)
+        .unwrap()
+        .aggregator_data();
+    assert!(
+        matches!(error, Err(Error::Archived { .. })),
+        "no snapshot: the fold needs the archive"
+    );
+    let _ = CounterEvent::Doubled;
+}
