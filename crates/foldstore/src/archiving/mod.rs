@@ -436,3 +436,6 @@ impl Store {
         }
     }
 }
+
+#[cfg(test)]
+mod crash_tests;

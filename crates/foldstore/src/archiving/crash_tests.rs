@@ -1,0 +1,187 @@
+//! Archiving under power loss, on the simulated file system: the power goes off after each
+//! change an archiving run makes, in turn, and every image a restart can find (unsynced folder
+//! entries and file data lost or kept, unsynced writes torn) must hold every commit, byte for
+//! byte, either all in the live store (the old state) or split at the marker's start between
+//! the archive and the live store (the new state); a run acknowledged must have left the new
+//! state; and a second run on any image must finish the archiving.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::json;
+
+use crate::error::Error;
+use crate::event::Event;
+use crate::storage::local::fs::FileSystem;
+use crate::storage::local::sim::{Recovery, SimFs};
+use crate::storage::test_kit::{folder, journal_on};
+use crate::storage::{Durability, LooseStorage, Storage};
+use crate::store::{Layout, Store};
+use crate::{ArchiveOptions, ArchiveUpTo};
+
+/// Commits in the store, and the last one archived.
+const COMMITS: u64 = 24;
+const UP_TO: u64 = 17;
+
+fn archive_folder() -> PathBuf {
+    PathBuf::from("/archive")
+}
+
+fn open(fs: &Arc<SimFs>, layout: Layout, with_archive: bool) -> Store {
+    try_open(fs, layout, with_archive).unwrap()
+}
+
+fn try_open(fs: &Arc<SimFs>, layout: Layout, with_archive: bool) -> crate::error::Result<Store> {
+    let storage: Arc<dyn Storage> = match layout {
+        Layout::Journal => Arc::new(journal_on(fs.clone(), Durability::Immediate)),
+        _ => Arc::new(LooseStorage::with_file_system(
+            folder(),
+            Durability::Immediate,
+            fs.clone(),
+        )),
+    };
+    let builder = Store::builder(folder()).shared_storage(storage);
+    let builder = if with_archive {
+        builder.shared_archive(archive(fs))
+    } else {
+        builder
+    };
+    builder.open()
+}
+
+fn archive(fs: &Arc<SimFs>) -> Arc<dyn Storage> {
+    Arc::new(LooseStorage::with_file_system(
+        archive_folder(),
+        Durability::Immediate,
+        fs.clone(),
+    ))
+}
+
+fn options(fs: &Arc<SimFs>) -> ArchiveOptions {
+    ArchiveOptions::new(archive(fs), "/archive", ArchiveUpTo::Commit(UP_TO))
+}
+
+/// A store of [`COMMITS`] commits on a new file system, and their bytes.
+fn setup(layout: Layout) -> (Arc<SimFs>, Vec<Vec<u8>>) {
+    let fs = Arc::new(SimFs::with_folder(&folder()));
+    let store = open(&fs, layout, false);
+    store.ensure_folder().unwrap();
+    for i in 0..COMMITS {
+        store
+            .log(&Event::with_data(
+                "numbered",
+                json!({ "i": i, "pad": "x".repeat(40) }),
+            ))
+            .unwrap();
+    }
+    let bytes = (1..=COMMITS)
+        .map(|n| store.storage().read_commit(n).unwrap().unwrap())
+        .collect();
+    (fs, bytes)
+}
+
+/// Every image a restart can find after the power loss on `fs`.
+fn images(fs: &SimFs) -> Vec<(SimFs, String)> {
+    let mut images: Vec<(SimFs, String)> = Recovery::ALL
+        .iter()
+        .map(|recovery| (fs.recover(*recovery), format!("{recovery:?}")))
+        .collect();
+    for keep_even in [true, false] {
+        let recovery = Recovery {
+            unsynced_entries_survive: true,
+            unsynced_data_survives: true,
+        };
+        images.push((
+            fs.recover_torn(recovery, keep_even),
+            format!("torn, even blocks kept: {keep_even}"),
+        ));
+    }
+    images
+}
+
+/// Every commit of `store` is `bytes`, read through the archive; the log starts at 1 or after
+/// the archived commits; returns where.
+fn check_whole(store: &Store, bytes: &[Vec<u8>], what: &str) -> u64 {
+    let start = store.log_start().unwrap();
+    assert!(
+        start == 1 || start == UP_TO + 1,
+        "{what}: the log starts at {start}"
+    );
+    assert_eq!(store.tip().unwrap(), COMMITS, "{what}");
+    for (n, expected) in (1..).zip(bytes) {
+        let read = store.storage().read_commit(n);
+        assert_eq!(read.unwrap().as_ref(), Some(expected), "{what}: commit {n}");
+    }
+    let mut replayed = 0;
+    store.replay_event_stream(|_, _| replayed += 1).unwrap();
+    assert_eq!(replayed, COMMITS, "{what}");
+    start
+}
+
+fn power_loss_at_every_step(layout: Layout) {
+    let (fs, _) = setup(layout);
+    let before = fs.changes();
+    open(&fs, layout, false)
+        .archive(&options(&fs), |_, _, _| {})
+        .unwrap();
+    let changes = fs.changes() - before;
+    assert!(changes > 6, "{changes} changes");
+    for step in 0..=changes {
+        let (fs, bytes) = setup(layout);
+        fs.power_off_after(step);
+        let outcome = try_open(&fs, layout, false)
+            .and_then(|store| store.archive(&options(&fs), |_, _, _| {}));
+        for (image, what) in images(&fs) {
+            let what = format!("{layout:?}, power off after {step} of {changes} changes, {what}");
+            let image = Arc::new(image);
+            let start = check_whole(&open(&image, layout, true), &bytes, &what);
+            if outcome.is_ok() {
+                assert_eq!(start, UP_TO + 1, "{what}: acknowledged, then lost");
+            }
+            if start == 1 {
+                // The old state: the live store alone holds every commit.
+                let alone = open(&image, layout, false);
+                assert_eq!(
+                    alone.storage().read_commit(1).unwrap().as_ref(),
+                    Some(&bytes[0]),
+                    "{what}"
+                );
+            }
+            // A second run finishes it.
+            let report = open(&image, layout, false)
+                .archive(&options(&image), |_, _, _| {})
+                .unwrap_or_else(|e| panic!("{what}: archiving again: {e}"));
+            assert_eq!(report.start, UP_TO + 1, "{what}");
+            let start = check_whole(&open(&image, layout, true), &bytes, &what);
+            assert_eq!(start, UP_TO + 1, "{what}");
+            let alone = open(&image, layout, false);
+            assert!(matches!(
+                alone.storage().read_commit(UP_TO),
+                Err(Error::Archived { .. })
+            ));
+            let live = alone.storage().read_commit(UP_TO + 1).unwrap();
+            assert_eq!(live.as_ref(), Some(&bytes[UP_TO as usize]), "{what}");
+        }
+    }
+}
+
+#[test]
+fn a_journal_archive_interrupted_by_power_loss_at_any_step_loses_nothing() {
+    power_loss_at_every_step(Layout::Journal);
+}
+
+#[test]
+fn a_loose_archive_interrupted_by_power_loss_at_any_step_loses_nothing() {
+    power_loss_at_every_step(Layout::Loose);
+}
+
+#[test]
+fn the_archive_folder_must_exist_on_the_file_system_first() {
+    // (The archive's folder is made by `ensure_created`, within the run.)
+    let (fs, _) = setup(Layout::Journal);
+    assert!(fs.kind(&archive_folder()).unwrap().is_none());
+    open(&fs, Layout::Journal, false)
+        .archive(&options(&fs), |_, _, _| {})
+        .unwrap();
+    assert!(fs.kind(&archive_folder()).unwrap().is_some());
+}
