@@ -406,6 +406,14 @@ impl Store {
             // that knows less of the log than the index does is no reason to forget it.)
             postings.clear();
         }
+        let start = self.log_start()?;
+        if postings.through() + 1 < start && !self.archived().has_archive() {
+            // An archived log without its archive: indexed from its start.
+            *postings = Postings::starting_at(start);
+        }
+        if postings.from > after + 1 {
+            return Err(self.archived().archived_error(after + 1));
+        }
         let indexed = postings.through();
         // Commits read to extend the index that match: not read a second time below.
         let mut fresh = Vec::new();
@@ -506,6 +514,9 @@ impl Store {
     fn save_index(&self, postings: &mut Postings) {
         let through = postings.through();
         postings.saved = through;
+        if postings.from > 1 {
+            return;
+        }
         let storage = self.storage();
         let saved = match storage.read_commit(through) {
             Ok(Some(bytes)) => postings.encode(crc32fast::hash(&bytes)),

@@ -209,6 +209,7 @@ impl Store {
         };
         let kept = chunks.len();
         let mut document_bytes = 0;
+        let mut last_bytes = Vec::new();
         let mut number = start;
         let mut buffer = Vec::with_capacity(CHUNK_BYTES + (64 << 10));
         while number <= last {
@@ -225,6 +226,9 @@ impl Store {
                 for bytes in &batch {
                     chunk::add(&mut buffer, number, bytes);
                     document_bytes += bytes.len() as u64;
+                    if number == last {
+                        last_bytes.clone_from(bytes);
+                    }
                     number += 1;
                     if buffer.len() >= CHUNK_BYTES {
                         break;
@@ -262,11 +266,14 @@ impl Store {
             kept,
             &mut progress,
         )?;
+        let last_chained = Commit::decode(last, &last_bytes)
+            .is_ok_and(|commit| commit.headers().contains_key(crate::chain::CHAIN_HEADER));
         let marker = Marker::new(
             last + 1,
             options.address.clone(),
-            manifest_name,
-            &blake3::hash(&manifest_bytes),
+            (manifest_name, &blake3::hash(&manifest_bytes)),
+            &last_bytes,
+            last_chained,
         );
         live.write_meta(ARCHIVED_MARKER, &marker.to_bytes())?;
         report.start = archived.reload()?;

@@ -20,6 +20,14 @@ pub(crate) enum Seen {
     Missing { first: u64, next: u64 },
     /// Commit `number` cannot be read.
     Unreadable { number: u64 },
+    /// The last commit archived, `number`, not read: the hash of its stored bytes and whether
+    /// it carries a chain header, as the store's archive marker keeps them. The chain is
+    /// followed on from it.
+    Archived {
+        number: u64,
+        hash: ChainHash,
+        chained: bool,
+    },
 }
 
 impl Seen {
@@ -153,6 +161,21 @@ impl<'l> ChainFollower<'l> {
             } => self.commit(number, &bytes, link),
             Seen::Missing { first, next } => self.missing(first, next),
             Seen::Unreadable { number } => self.unreadable(number),
+            Seen::Archived {
+                number,
+                hash,
+                chained,
+            } => {
+                if self.watch == Some(number) {
+                    self.watched = Some(hash);
+                }
+                self.report.last = Some((number, hash));
+                if chained && self.report.started.is_none() {
+                    self.report.started = Some(number);
+                }
+                self.prev = Some((number, hash));
+                self.before = None;
+            }
         }
     }
 

@@ -43,6 +43,10 @@ pub(crate) struct Postings {
     pub(crate) restored: bool,
     /// The last commit of the copy saved or restored (0: none).
     pub(crate) saved: u64,
+    /// The first commit indexed, when it is not 1: an archived log's start, indexed without
+    /// its archive. Such an index answers only for commits from there on, and is never saved
+    /// (the saved form covers the log from commit 1).
+    pub(crate) from: u64,
 }
 
 /// The name the index is saved under (the version of its form in it).
@@ -55,6 +59,16 @@ impl Postings {
     /// The last commit indexed (0: none).
     pub(crate) fn through(&self) -> u64 {
         self.through
+    }
+
+    /// An empty index of an archived log whose commits before `start` are not at hand.
+    pub(crate) fn starting_at(start: u64) -> Postings {
+        Postings {
+            through: start - 1,
+            restored: true,
+            from: start,
+            ..Postings::default()
+        }
     }
 
     /// Forgets everything (the log became shorter than the index: a repair moved its end).
@@ -128,6 +142,7 @@ impl Postings {
             by_tag,
             restored: true,
             saved: through,
+            from: 0,
         };
         Some((postings, end_check))
     }

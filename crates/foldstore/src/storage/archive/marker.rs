@@ -26,6 +26,11 @@ pub(crate) struct Marker {
     pub(crate) manifest: String,
     /// The BLAKE3 hash of the manifest's bytes, in lowercase hexadecimal.
     pub(crate) manifest_blake3: String,
+    /// The BLAKE3 hash of the stored bytes of the last archived commit (`start - 1`): what
+    /// the first live commit's chain link holds, in a chained store.
+    pub(crate) last_blake3: String,
+    /// Whether the last archived commit carries a chain header.
+    pub(crate) last_chained: bool,
 }
 
 /// One chunk of an archive: commits `first..=last`, as journal records (framed, with a CRC-32
@@ -54,7 +59,15 @@ pub(crate) struct Manifest {
 }
 
 impl Marker {
-    pub(crate) fn new(start: u64, archive: String, manifest: String, hash: &blake3::Hash) -> Self {
+    /// The marker of a log starting at `start`, whose archive at `archive` has the manifest
+    /// `manifest` (hashing to `hash`); `last` is the last archived commit's stored bytes.
+    pub(crate) fn new(
+        start: u64,
+        archive: String,
+        (manifest, hash): (String, &blake3::Hash),
+        last: &[u8],
+        last_chained: bool,
+    ) -> Self {
         Marker {
             format: MARKER_FORMAT.to_owned(),
             version: 1,
@@ -62,6 +75,8 @@ impl Marker {
             archive,
             manifest,
             manifest_blake3: hash.to_hex().to_string(),
+            last_blake3: blake3::hash(last).to_hex().to_string(),
+            last_chained,
         }
     }
 
@@ -100,6 +115,7 @@ impl Marker {
         }
         validate_meta_name(&marker.manifest).map_err(|e| refused(e.to_string()))?;
         check_hash(&marker.manifest_blake3).map_err(refused)?;
+        check_hash(&marker.last_blake3).map_err(refused)?;
         Ok(marker)
     }
 }
@@ -208,8 +224,9 @@ mod tests {
         let marker = Marker::new(
             11,
             "/tmp/archive".into(),
-            Manifest::name(10),
-            &blake3::hash(b"m"),
+            (Manifest::name(10), &blake3::hash(b"m")),
+            b"{}",
+            false,
         );
         assert_eq!(Marker::parse(&marker.to_bytes(), "m").unwrap(), marker);
         let manifest = Manifest::new(10, 99, vec![chunk(1, 4), chunk(5, 10)]);
@@ -223,27 +240,33 @@ mod tests {
 
     #[test]
     fn hostile_markers_and_manifests_are_refused_with_the_reason() {
-        let good = Marker::new(11, "a".into(), Manifest::name(10), &blake3::hash(b"m"));
+        let good = Marker::new(
+            11,
+            "a".into(),
+            (Manifest::name(10), &blake3::hash(b"m")),
+            b"{}",
+            true,
+        );
         let cases: Vec<(serde_json::Value, &str)> = vec![
             (serde_json::json!({"start": 3}), "not its JSON"),
             (
-                serde_json::json!({"format": "foldstore-archived", "version": 2, "start": 3, "archive": "a", "manifest": "m", "manifest_blake3": good.manifest_blake3}),
+                serde_json::json!({"format": "foldstore-archived", "version": 2, "start": 3, "archive": "a", "manifest": "m", "manifest_blake3": good.manifest_blake3, "last_blake3": good.last_blake3, "last_chained": false}),
                 "newer",
             ),
             (
-                serde_json::json!({"format": "foldstore-archived", "version": 1, "start": u64::MAX, "archive": "a", "manifest": "m", "manifest_blake3": good.manifest_blake3}),
+                serde_json::json!({"format": "foldstore-archived", "version": 1, "start": u64::MAX, "archive": "a", "manifest": "m", "manifest_blake3": good.manifest_blake3, "last_blake3": good.last_blake3, "last_chained": false}),
                 "is not a commit number",
             ),
             (
-                serde_json::json!({"format": "foldstore-archived", "version": 1, "start": 1, "archive": "a", "manifest": "m", "manifest_blake3": good.manifest_blake3}),
+                serde_json::json!({"format": "foldstore-archived", "version": 1, "start": 1, "archive": "a", "manifest": "m", "manifest_blake3": good.manifest_blake3, "last_blake3": good.last_blake3, "last_chained": false}),
                 "is not a commit number",
             ),
             (
-                serde_json::json!({"format": "foldstore-archived", "version": 1, "start": 5, "archive": "a", "manifest": "../../etc/passwd", "manifest_blake3": good.manifest_blake3}),
+                serde_json::json!({"format": "foldstore-archived", "version": 1, "start": 5, "archive": "a", "manifest": "../../etc/passwd", "manifest_blake3": good.manifest_blake3, "last_blake3": good.last_blake3, "last_chained": false}),
                 "cannot name",
             ),
             (
-                serde_json::json!({"format": "foldstore-archived", "version": 1, "start": 5, "archive": "a", "manifest": "m", "manifest_blake3": "zz"}),
+                serde_json::json!({"format": "foldstore-archived", "version": 1, "start": 5, "archive": "a", "manifest": "m", "manifest_blake3": "zz", "last_blake3": good.last_blake3, "last_chained": false}),
                 "BLAKE3",
             ),
         ];

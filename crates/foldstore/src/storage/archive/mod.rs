@@ -133,6 +133,16 @@ impl ArchivedStorage {
             .clone())
     }
 
+    /// Whether the store was given its archive.
+    pub(crate) fn has_archive(&self) -> bool {
+        self.archive.is_some()
+    }
+
+    /// The error for needing archived commit `number` without the archive.
+    pub(crate) fn archived_error(&self, number: u64) -> Error {
+        self.archived(number, self.start.load(Ordering::Acquire).max(1))
+    }
+
     /// The error for reading archived commit `number` without the archive.
     fn archived(&self, number: u64, start: u64) -> Error {
         let archive = self
