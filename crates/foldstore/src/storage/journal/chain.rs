@@ -118,6 +118,8 @@ impl JournalStorage {
                 // Damage was found and recorded: look again.
                 After::Damage => continue,
                 After::Segment(later) if later <= number => continue,
+                // Damage found just now, up to the segment's end, may cover it.
+                After::Segment(_) if view.segments[&first].damage_at(number).is_some() => continue,
                 After::Segment(_) | After::End(_) => return Ok(None),
             }
         }
@@ -230,7 +232,8 @@ impl JournalStorage {
 
     /// Scans the log to its end, following the chain of segments from the last one known on
     /// it (each segment is named by the commit after the last of the one before), past damage
-    /// inside. Returns the number the next commit takes, and the tail the scan found. Segments
+    /// inside. A view that knows no chain yet starts from the last closed segment of the hint
+    /// whose links check out (see `hint`), else from the first segment. Returns the number the next commit takes, and the tail the scan found. Segments
     /// that are not on the chain are not the log's: a writer never appends after them.
     pub(super) fn find_end(&self, view: &mut View) -> Result<(u64, Tail)> {
         self.load(view)?;
@@ -241,15 +244,17 @@ impl JournalStorage {
         let fs = &*self.shared.fs;
         let mut current = match view.chain_end {
             Some(first) => first,
-            None => match view.segments.keys().next() {
+            None => match view.segments.keys().next().copied() {
                 None => return Ok((1, Tail::Clean)),
-                Some(&1) => 1,
+                // The links of the hint that check out, then the walk from the last of them.
+                Some(1) if self.follow_hint(view) => view.chain_end.expect("followed"),
+                Some(1) => 1,
                 // An archived journal: its log starts in the segment holding the marker's
                 // first commit (its records before it are the archive's).
                 Some(_) if self.archived_chain_start(view)?.is_some() => {
                     self.archived_chain_start(view)?.expect("just found")
                 }
-                Some(&other) => {
+                Some(other) => {
                     return Err(Error::CorruptCommit {
                         commit: 1,
                         location: self.shared.segments.join(segment_name(1)).display().to_string(),
@@ -288,7 +293,10 @@ impl JournalStorage {
             segment.note_end(next, end);
             match self.after_scan(view, current, next, tail)? {
                 After::Damage => {}
-                After::Segment(later) => current = later,
+                After::Segment(later) => {
+                    self.add_link(view, current, later);
+                    current = later;
+                }
                 After::End(tail) => return Ok((next, tail)),
             }
         }

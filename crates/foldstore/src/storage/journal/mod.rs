@@ -21,6 +21,8 @@
 //!   would start ends the segment's records. Synced writers extend the last segment with it
 //!   (1 MiB at a time), so that the syncs of later records carry no size change.
 //! - `STORE/journal/journal.lock`: the lock writers take, with `flock`, to append.
+//! - `STORE/journal/closed-segments.json`: a hint kept by writers, where the last record of each
+//!   closed segment on the chain lies; checked against the segments before any of it is used.
 //! - Snapshots: `STORE/k.m-snapshot`, exactly as in the loose layout.
 //!
 //! # Writing
@@ -58,12 +60,14 @@
 //! This file holds the backend and the [`Storage`] impl; each concern has a module of its own:
 //! `record` (a record's encoding and parsing), `segment` (a segment as this process knows it,
 //! and its damage), `scan` (walking records, and the searches after damage and from a
-//! segment's end), `chain` (reading the log: finding commits and its end), `marker` (the
+//! segment's end), `hint` (the hint of the closed segments, which spares a new process the
+//! walk along the chain), `chain` (reading the log: finding commits and its end), `marker` (the
 //! format marker and the layout's checks), `queue` (taking turns to write: group commit and
 //! the lock), `plan` (checking a batch's conditional appends and numbering its commits),
 //! `writer` (writing a batch) and `recovery` (torn tails and what a crash leaves).
 
 mod chain;
+mod hint;
 mod marker;
 mod plan;
 mod queue;
@@ -79,6 +83,8 @@ mod conditional_tests;
 mod crash_tests;
 #[cfg(test)]
 mod fault_tests;
+#[cfg(test)]
+mod hint_tests;
 #[cfg(test)]
 mod probe_tests;
 #[cfg(test)]
@@ -169,6 +175,11 @@ struct View {
     /// The last segment known to be on the chain from commit 1 (each segment named by the
     /// commit after the last of the one before): where the search for the log's end goes on.
     chain_end: Option<u64>,
+    /// The closed segments on the chain from commit 1 whose last records are known, in order:
+    /// what the hint of the closed segments holds (see `hint`).
+    links: Vec<hint::Link>,
+    /// How many of them the hint held when this process last read or wrote it.
+    hinted: usize,
     /// Names in the segment folder that look like segments but are not (`*.jsonl` without a
     /// first commit number from 1 to u64::MAX in 20 digits).
     odd_names: BTreeSet<String>,

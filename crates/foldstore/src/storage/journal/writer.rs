@@ -200,6 +200,8 @@ impl JournalStorage {
                 }
             }
         }
+        // Still holding the lock: the hint has one writer at a time.
+        self.write_hint(&mut view);
         drop(view);
         drop(unlock);
         Ok(WrittenBatch { outcomes, pending })
@@ -256,6 +258,9 @@ impl JournalStorage {
                 return (view, Err(PartError::NotWritten(e)));
             }
             view.chain_end = Some(part.first);
+            if let Some((closed, _)) = part.close {
+                self.add_link(&mut view, closed, part.first);
+            }
         }
         let first = part.first;
         let (file, path, allocated) = match self.writer_for(&mut view, first) {

@@ -1,0 +1,332 @@
+//! The hint of the closed segments: writers keep it, a new reader finds the log's end with it
+//! reading only the last record of each closed segment, and a hint that is missing, malformed,
+//! stale or hostile, or segments changed behind it, give exactly the answers of the walk from
+//! the first segment.
+
+use std::ffi::OsString;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use super::hint::HINT_FILE;
+use super::segment::segment_first;
+use super::SEGMENT_FOLDER;
+use crate::error::Error;
+use crate::event::{Event, Headers};
+use crate::format::encode_commit;
+use crate::storage::local::fs::{FileSystem, Handle, Kind, Open};
+use crate::storage::local::sim::SimFs;
+use crate::storage::test_kit::{folder, forward_fs, forward_handle};
+use crate::storage::{Durability, JournalStorage, Storage};
+
+/// Small segments: a dozen records each.
+const SEGMENT_BYTES: u64 = 2048;
+
+/// Commits of the journals: about 25 segments.
+const COMMITS: u64 = 300;
+
+/// The simulated file system, counting the bytes its handles read.
+#[derive(Debug)]
+struct Counting {
+    sim: Arc<SimFs>,
+    read: Arc<AtomicU64>,
+}
+
+impl FileSystem for Counting {
+    forward_fs!(sim: read, kind, modified, list, create_dir_all, write_new, rename_noreplace,
+        rename, is_link, remove, sync_dir);
+
+    fn open(&self, path: &Path, mode: Open) -> io::Result<Arc<dyn Handle>> {
+        Ok(Arc::new(CountingHandle {
+            inner: self.sim.open(path, mode)?,
+            read: Arc::clone(&self.read),
+        }))
+    }
+}
+
+#[derive(Debug)]
+struct CountingHandle {
+    inner: Arc<dyn Handle>,
+    read: Arc<AtomicU64>,
+}
+
+impl Handle for CountingHandle {
+    forward_handle!(inner: len, set_len, sync_data, modified, lock, unlock);
+
+    fn write_all_at(&self, bytes: &[u8], offset: u64) -> io::Result<()> {
+        self.inner.write_all_at(bytes, offset)
+    }
+
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        let read = self.inner.read_at(buf, offset)?;
+        self.read.fetch_add(read as u64, Ordering::SeqCst);
+        Ok(read)
+    }
+}
+
+fn journal(fs: Arc<dyn FileSystem>) -> JournalStorage {
+    JournalStorage::with_file_system(folder(), Durability::Immediate, SEGMENT_BYTES, fs)
+}
+
+fn document(n: u64) -> Vec<u8> {
+    encode_commit(&Headers::new(), &[Event::new(format!("commit {n}"))]).expect("encodes")
+}
+
+fn segments() -> PathBuf {
+    folder().join(SEGMENT_FOLDER)
+}
+
+fn hint_path() -> PathBuf {
+    segments().join(HINT_FILE)
+}
+
+/// A journal of [`COMMITS`] commits, written by one writer.
+fn written() -> Arc<SimFs> {
+    let sim = Arc::new(SimFs::with_folder(&folder()));
+    let writer = journal(sim.clone());
+    writer.ensure_created().expect("create");
+    for n in 1..=COMMITS {
+        writer.append_commit(n, &document(n)).expect("append");
+    }
+    sim
+}
+
+/// The first commits of the segments, in order.
+fn segment_firsts(sim: &SimFs) -> Vec<u64> {
+    sim.files(&segments())
+        .keys()
+        .filter_map(|name| segment_first(name))
+        .collect()
+}
+
+/// Replaces the hint with `bytes` (or removes it).
+fn set_hint(sim: &SimFs, bytes: Option<&[u8]>) {
+    let _ = sim.remove(&hint_path());
+    if let Some(bytes) = bytes {
+        sim.write_new(&hint_path(), bytes, false).expect("write");
+    }
+}
+
+/// What a new reader makes of the journal: its last commit, what `list` finds suspicious,
+/// and how many commits are read from the first (or the error that stops the reading).
+type Answers = (u64, Vec<(String, String)>, Result<usize, String>);
+
+/// What new readers make of the journal at `sim`.
+fn answers(sim: &Arc<SimFs>) -> Answers {
+    let reader = journal(sim.clone());
+    let last = reader.last_commit().expect("last commit");
+    let suspicious = journal(sim.clone()).list().expect("list").suspicious;
+    let reader = journal(sim.clone());
+    let mut read = 0;
+    let commits = loop {
+        match reader.read_commits(read as u64 + 1, 64) {
+            Ok(batch) if batch.is_empty() => break Ok(read),
+            Ok(batch) => read += batch.len(),
+            Err(e) => break Err(e.to_string()),
+        }
+    };
+    (last, suspicious, commits)
+}
+
+/// What a new reader finds with the hint as it is, and what the walk from the first segment
+/// finds (the hint removed, then put back).
+fn with_and_without_hint(sim: &Arc<SimFs>) -> (Answers, Answers) {
+    let hinted = answers(sim);
+    let kept = sim.files(&segments()).get(HINT_FILE).cloned();
+    set_hint(sim, None);
+    let walked = answers(sim);
+    set_hint(sim, kept.as_deref());
+    (hinted, walked)
+}
+
+fn stored_hint(sim: &SimFs) -> serde_json::Value {
+    let bytes = sim.files(&segments())[HINT_FILE].clone();
+    serde_json::from_slice(&bytes).expect("a hint")
+}
+
+#[test]
+fn writers_keep_the_hint_of_every_closed_segment() {
+    let sim = written();
+    let firsts = segment_firsts(&sim);
+    assert!(firsts.len() > 10, "{} segments", firsts.len());
+    let hint = stored_hint(&sim);
+    assert_eq!(hint["format"], "foldstore-journal-closed-segments");
+    let links = hint["segments"].as_array().expect("segments");
+    assert_eq!(
+        links.len(),
+        firsts.len() - 1,
+        "every closed segment: {hint}"
+    );
+    for (link, pair) in links.iter().zip(firsts.windows(2)) {
+        assert_eq!(link[0], pair[0]);
+        assert_eq!(link[1], pair[1] - 1);
+    }
+}
+
+#[test]
+fn a_new_reader_reads_only_the_last_record_of_each_closed_segment() {
+    let sim = written();
+    let firsts = segment_firsts(&sim);
+    let last_size =
+        sim.files(&segments())[&super::segment::segment_name(*firsts.last().unwrap())].len() as u64;
+    let read = Arc::new(AtomicU64::new(0));
+    let counting = || {
+        journal(Arc::new(Counting {
+            sim: sim.clone(),
+            read: Arc::clone(&read),
+        }))
+    };
+    assert_eq!(counting().last_commit().expect("last"), COMMITS);
+    let hinted = read.swap(0, Ordering::SeqCst);
+    // A record of these commits is well under 200 bytes.
+    let bound = last_size + 200 * (firsts.len() as u64 - 1);
+    assert!(
+        hinted <= bound,
+        "{hinted} bytes read to find the end (at most {bound})"
+    );
+    set_hint(&sim, None);
+    assert_eq!(counting().last_commit().expect("last"), COMMITS);
+    let walked = read.swap(0, Ordering::SeqCst);
+    assert!(walked > 3 * hinted, "the walk read {walked} bytes");
+}
+
+#[test]
+fn wrong_hints_give_the_answers_of_the_walk() {
+    let sim = written();
+    let firsts = segment_firsts(&sim);
+    let good = sim.files(&segments())[HINT_FILE].clone();
+    let hint = stored_hint(&sim);
+    let links = hint["segments"].as_array().unwrap().clone();
+    let format = |segments: serde_json::Value| {
+        serde_json::to_vec(&serde_json::json!({
+            "format": "foldstore-journal-closed-segments",
+            "segments": segments
+        }))
+        .unwrap()
+    };
+    let max = u64::MAX;
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let second = firsts[1];
+    let mut cases: Vec<(&str, Vec<u8>)> = vec![
+        ("garbage", b"\x00\xff{not json".to_vec()),
+        ("empty", Vec::new()),
+        ("nested deeply", deep.into_bytes()),
+        ("another format", String::from_utf8_lossy(&good).replace("foldstore-journal-closed-segments", "something-else").into_bytes()),
+        ("no links", format(serde_json::json!([]))),
+        ("u64::MAX everywhere", format(serde_json::json!([[max, max, max]]))),
+        ("u64::MAX as the last commit", format(serde_json::json!([[1, max, 0]]))),
+        ("beyond u64", br#"{"format":"foldstore-journal-closed-segments","segments":[[1,18446744073709551616,0]]}"#.to_vec()),
+        ("an offset past the end", format(serde_json::json!([[1, second - 1, 1_u64 << 40]]))),
+        ("an offset inside a record", format(serde_json::json!([[1, second - 1, 7]]))),
+        ("the wrong last commit", {
+            let mut wrong = links.clone();
+            wrong[0][1] = serde_json::json!(second);
+            format(serde_json::Value::Array(wrong))
+        }),
+        ("a link not from commit 1", format(serde_json::Value::Array(links[1..].to_vec()))),
+        ("links past the end", {
+            let mut more = links.clone();
+            let last = firsts.last().copied().unwrap();
+            more.push(serde_json::json!([last, last + 5, 0]));
+            more.push(serde_json::json!([last + 6, max, 0]));
+            format(serde_json::Value::Array(more))
+        }),
+        ("a stale hint", format(serde_json::Value::Array(links[..3].to_vec()))),
+    ];
+    cases.push(("the hint as written", good.clone()));
+    let walked = {
+        set_hint(&sim, None);
+        answers(&sim)
+    };
+    assert_eq!(walked.0, COMMITS);
+    assert_eq!(walked.2, Ok(COMMITS as usize));
+    for (case, bytes) in cases {
+        set_hint(&sim, Some(&bytes));
+        assert_eq!(answers(&sim), walked, "{case}");
+    }
+    // A folder where the hint belongs.
+    set_hint(&sim, None);
+    sim.create_dir_all(&hint_path()).expect("folder");
+    assert_eq!(answers(&sim), walked, "a folder");
+}
+
+#[test]
+fn a_stale_hint_is_extended_by_the_next_writer() {
+    let sim = written();
+    let hint = stored_hint(&sim);
+    let links = hint["segments"].as_array().unwrap();
+    let stale = serde_json::json!({"format": hint["format"], "segments": links[..2]});
+    set_hint(&sim, Some(&serde_json::to_vec(&stale).unwrap()));
+    // A new writer's process: its first write walks on from the hint's last link.
+    let writer = journal(sim.clone());
+    writer
+        .append_commit(COMMITS + 1, &document(COMMITS + 1))
+        .expect("append");
+    assert_eq!(stored_hint(&sim)["segments"].as_array().unwrap(), links);
+}
+
+#[test]
+fn a_removed_segment_gives_the_answers_of_the_walk() {
+    for removed in ["in the middle", "the hint's last", "the last"] {
+        let sim = written();
+        let firsts = segment_firsts(&sim);
+        let gone = match removed {
+            "in the middle" => firsts[firsts.len() / 2],
+            "the hint's last" => firsts[firsts.len() - 2],
+            _ => firsts[firsts.len() - 1],
+        };
+        sim.remove(&segments().join(super::segment::segment_name(gone)))
+            .expect("remove");
+        let (hinted, walked) = with_and_without_hint(&sim);
+        assert_eq!(hinted, walked, "{removed}");
+        // The log ends before the removed segment; the later ones are named as off the chain.
+        assert_eq!(hinted.0, gone - 1, "{removed}");
+        let later = firsts.iter().filter(|first| **first > gone).count();
+        let off_chain = hinted
+            .1
+            .iter()
+            .filter(|(_, what)| what.contains("not reachable from commit 1"))
+            .count();
+        assert_eq!(off_chain, later, "{removed}: {:?}", hinted.1);
+    }
+}
+
+#[test]
+fn a_closed_segment_changed_behind_the_hint_gives_the_answers_of_the_walk() {
+    for change in ["last record damaged", "cut short", "grown", "emptied"] {
+        let sim = written();
+        let firsts = segment_firsts(&sim);
+        let path = segments().join(super::segment::segment_name(firsts[4]));
+        let file = sim.open(&path, Open::Write).expect("open");
+        let size = file.len().expect("size");
+        match change {
+            // One byte of the last document, in place: the size is the same.
+            "last record damaged" => file.write_all_at(b"#", size - 5).expect("write"),
+            "cut short" => file.set_len(size - 30).expect("cut"),
+            "grown" => file.write_all_at(b"{\"n\":", size).expect("write"),
+            _ => file.set_len(0).expect("cut"),
+        }
+        let (hinted, walked) = with_and_without_hint(&sim);
+        assert_eq!(hinted, walked, "{change}");
+        if change == "last record damaged" {
+            // Damage costs only the damaged commit: the reading stops there, with its error.
+            let damaged = firsts[5] - 1;
+            // By a reader that found the end first (with the hint, without looking at the
+            // damaged segment), and by one that did not.
+            for found_end in [true, false] {
+                let reader = journal(sim.clone());
+                if found_end {
+                    assert_eq!(reader.last_commit().expect("last"), COMMITS);
+                }
+                let error = reader.read_commit(damaged).expect_err("damaged");
+                assert!(
+                    matches!(error, Error::CorruptCommit { commit, .. } if commit == damaged),
+                    "{error}"
+                );
+            }
+            assert_eq!(hinted.0, COMMITS);
+        }
+    }
+}
