@@ -355,3 +355,93 @@ fn counter_events_survive_archiving_in_order() {
     );
     let _ = CounterEvent::Doubled;
 }
+
+#[test]
+fn a_chained_store_stays_verifiable_after_archiving_with_or_without_its_archive() {
+    let temp = tempfile::tempdir().unwrap();
+    let (live, archive) = (temp.path().join("live"), temp.path().join("archive"));
+    let storage = JournalStorage::with_segment_bytes(&live, Durability::Immediate, 4096);
+    let store = Store::builder(&live)
+        .storage(storage)
+        .chain(true)
+        .open()
+        .unwrap();
+    store.ensure_folder().unwrap();
+    for i in 1..=120 {
+        store.log(&increment(i)).unwrap();
+    }
+    assert!(store.verify_chain(|_, _| {}).unwrap().is_sound());
+    store
+        .archive(
+            &ArchiveOptions::at(&archive, ArchiveUpTo::Commit(100)).unwrap(),
+            |_, _, _| {},
+        )
+        .unwrap();
+
+    let alone = reopen(&live, None);
+    let report = alone.verify_chain(|_, _| {}).unwrap();
+    assert!(report.is_sound(), "{:?}", report.problems);
+    assert_eq!(report.chain.as_ref().unwrap().chained, 20);
+    let whole = reopen(&live, Some(&archive));
+    let report = whole.verify_chain(|_, _| {}).unwrap();
+    assert!(report.is_sound(), "{:?}", report.problems);
+    assert_eq!(report.chain.as_ref().unwrap().started, Some(1));
+    assert_eq!(report.chain.as_ref().unwrap().chained, 120);
+    // Appends go on chaining to the commit before.
+    let chained = Store::builder(&live)
+        .storage(JournalStorage::with_segment_bytes(
+            &live,
+            Durability::Immediate,
+            4096,
+        ))
+        .chain(true)
+        .open()
+        .unwrap();
+    chained.log(&increment(121)).unwrap();
+    assert!(reopen(&live, None)
+        .verify_chain(|_, _| {})
+        .unwrap()
+        .is_sound());
+}
+
+#[test]
+fn queries_after_the_log_start_need_no_archive_and_earlier_ones_name_it() {
+    let live = MemoryStorage::new();
+    let store = Store::with_storage(live.clone());
+    for i in 1..=40u64 {
+        let account = format!("account:{}", i % 3);
+        store.log(&numbered(i).tagged([account.as_str()])).unwrap();
+    }
+    let archive = std::sync::Arc::new(MemoryStorage::new());
+    let options = ArchiveOptions::new(archive.clone(), "memory-archive", ArchiveUpTo::Commit(30));
+    store.archive(&options, |_, _, _| {}).unwrap();
+
+    // A new store on the same backend (the memory backend saves no index: built afresh).
+    let fresh = Store::with_storage(live.clone());
+    let query = foldstore::Query::tag("account:1");
+    let found = fresh.events_matching(&query, 30).unwrap();
+    assert_eq!(found.len(), 4, "commits 31, 34, 37 and 40");
+    let error = fresh.events_matching(&query, 0).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::Archived {
+                commit: 1,
+                start: 31,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    // An idempotent append cannot know whether an archived commit holds its key.
+    let error = fresh.append_once("k", &[numbered(99)]).unwrap_err();
+    assert!(matches!(error, Error::Archived { .. }), "{error}");
+    // With the archive, the index covers everything.
+    let whole = Store::builder("whole")
+        .storage(live)
+        .shared_archive(archive)
+        .open()
+        .unwrap();
+    assert_eq!(whole.events_matching(&query, 0).unwrap().len(), 14);
+    assert!(whole.append_once("k", &[numbered(99)]).is_ok());
+}

@@ -3,8 +3,8 @@
 
 use super::{Finding, VerifyReport};
 use crate::chain::{ChainFollower, ChainHash, ChainReport, Seen};
-use crate::format::Commit;
 use crate::error::Result;
+use crate::format::Commit;
 use crate::store::Store;
 #[cfg(feature = "checkpoint")]
 use crate::{
@@ -222,12 +222,13 @@ impl Store {
         if !self.archived().has_archive() {
             if let Some(marker) = self.archived().marker()? {
                 // The marker was checked when read: 64 lowercase hexadecimal digits.
-                let hash: ChainHash = format!("blake3:{}", marker.last_blake3)
-                    .parse()
-                    .map_err(|problem| crate::error::Error::Chain {
-                        location: crate::storage::archive::marker_location(self.storage()),
-                        problem,
-                    })?;
+                let hash: ChainHash =
+                    format!("blake3:{}", marker.last_blake3)
+                        .parse()
+                        .map_err(|problem| crate::error::Error::Chain {
+                            location: crate::storage::archive::marker_location(self.storage()),
+                            problem,
+                        })?;
                 follower.see(Seen::Archived {
                     number: start - 1,
                     hash,
@@ -248,7 +249,11 @@ impl Store {
             }
             for bytes in batch {
                 let commit = Commit::decode(number, &bytes).ok();
-                follower.see(Seen::commit(number, bytes, commit.as_ref().map(|c| c.headers())));
+                follower.see(Seen::commit(
+                    number,
+                    bytes,
+                    commit.as_ref().map(|c| c.headers()),
+                ));
                 number += 1;
             }
         }

@@ -7,6 +7,7 @@
 //! it they pass with a note on stderr, except under `CI=true`, where they fail.
 
 #![cfg(feature = "postgres")]
+mod archive;
 mod basics;
 mod batches;
 #[path = "../common/mod.rs"]

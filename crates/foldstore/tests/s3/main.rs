@@ -9,6 +9,7 @@
 //! emulator and sets it.
 
 #![cfg(feature = "s3")]
+mod archive;
 mod async_calls;
 #[path = "../common/mod.rs"]
 mod common;

@@ -1,0 +1,113 @@
+//! `foldstore archive`: a dry run first, then the archiving; reading an archived store with and
+//! without `--archive`; a loose folder refused without `--unreadable-by-original`; run as the
+//! real binary.
+
+mod util;
+
+use std::fs;
+
+use util::{events, many_commit_store, run, run_on, run_with_env, TestDir};
+
+#[test]
+fn a_dry_run_changes_nothing_and_apply_archives() {
+    let dir = TestDir::new();
+    let loose = many_commit_store(&dir, "members", 30);
+    let store = dir.join("journal");
+    run([
+        "copy".as_ref(),
+        loose.as_os_str(),
+        store.as_os_str(),
+        "--layout".as_ref(),
+        "journal".as_ref(),
+    ])
+    .expect_code(0);
+    let archive = dir.join("archive");
+    let archive_arg = archive.to_str().unwrap();
+
+    run_on("archive", &store, &["--to", archive_arg, "--up-to", "20"])
+        .expect_code(0)
+        .expect_stdout_contains(&[
+            "would archive commits 1 to 20",
+            "nothing was written: run again with --apply",
+        ]);
+    assert!(!archive.exists());
+    assert!(!store.join("foldstore-archived.json").exists());
+
+    let outcome = run_on(
+        "archive",
+        &store,
+        &["--to", archive_arg, "--up-to", "20", "--apply", "--json"],
+    );
+    outcome.expect_code(0);
+    let report = &outcome.json_lines()[0];
+    assert_eq!(report["first"], 1);
+    assert_eq!(report["last"], 20);
+    assert_eq!(report["logStart"], 21);
+    assert_eq!(report["dryRun"], false);
+    assert!(store.join("foldstore-archived.json").exists());
+
+    // Without the archive: the newer commits read; older ones are named as archived.
+    assert_eq!(events(&store, &["--from", "21"]).len(), 10);
+    run_on("log", &store, &["--from", "1"])
+        .expect_code(1)
+        .expect_stderr_contains(&["commit 1 is archived", archive_arg, "--archive"]);
+    run_on("verify", &store, &[]).expect_code(0);
+    // With it (the flag, or the environment): everything, in order.
+    let all = events(&store, &["--archive", archive_arg]);
+    assert_eq!(all.len(), 30);
+    assert_eq!(all[0], (1, "e1".to_owned()));
+    let outcome = run_with_env(
+        ["events".as_ref(), store.as_os_str()],
+        &[("FOLDSTORE_ARCHIVE", archive_arg)],
+    );
+    outcome.expect_code(0);
+    assert_eq!(outcome.json_lines().len(), 30);
+
+    // Nothing more to do.
+    run_on(
+        "archive",
+        &store,
+        &["--to", archive_arg, "--up-to", "20", "--apply"],
+    )
+    .expect_code(0)
+    .expect_stdout_contains(&["nothing to archive"]);
+}
+
+#[test]
+fn a_loose_folder_needs_the_flag_that_says_the_original_cannot_read_it_afterwards() {
+    let dir = TestDir::new();
+    let store = many_commit_store(&dir, "members", 12);
+    let archive = dir.join("archive");
+    let archive_arg = archive.to_str().unwrap();
+    run_on(
+        "archive",
+        &store,
+        &["--to", archive_arg, "--up-to", "5", "--apply"],
+    )
+    .expect_code(1)
+    .expect_stderr_contains(&["--unreadable-by-original", "journal"]);
+    assert!(store.join("1.log").exists());
+    run_on(
+        "archive",
+        &store,
+        &[
+            "--to",
+            archive_arg,
+            "--up-to",
+            "5",
+            "--apply",
+            "--unreadable-by-original",
+        ],
+    )
+    .expect_code(0)
+    .expect_stdout_contains(&["archived commits 1 to 5", "starts at commit 6"]);
+    assert!(!store.join("5.log").exists());
+    assert!(store.join("6.log").exists());
+    let names: Vec<String> = fs::read_dir(&archive)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().any(|n| n.ends_with(".jsonl")), "{names:?}");
+    // The point to archive up to is required, and one only.
+    run_on("archive", &store, &["--to", archive_arg]).expect_code(2);
+}

@@ -1,0 +1,73 @@
+//! Archiving a PostgreSQL store: its commits before a point go to a folder archive, the rows
+//! are deleted, the marker is a row of the meta table, and the store reads on from the archive.
+
+use foldstore::{ArchiveOptions, ArchiveUpTo, Error, Event, PostgresStorage, Storage, Store};
+use serde_json::json;
+
+#[test]
+fn a_postgres_store_is_archived_into_a_folder_and_read_back() {
+    let Some((storage, table, url)) = crate::pg_server::fresh_postgres() else {
+        return;
+    };
+    let address = crate::pg_server::url_with_table(&url, &table);
+    let store = Store::with_storage(storage);
+    store.ensure_folder().unwrap();
+    for i in 0..300 {
+        store
+            .log(&Event::with_data("numbered", json!({ "i": i })))
+            .unwrap();
+    }
+    let before: Vec<Vec<u8>> = (1..=300)
+        .map(|n| store.storage().read_commit(n).unwrap().unwrap())
+        .collect();
+    let temp = tempfile::tempdir().unwrap();
+    let archive = temp.path().join("archive");
+    let options = ArchiveOptions::at(&archive, ArchiveUpTo::Commit(250)).unwrap();
+    let report = store.archive(&options, |_, _, _| {}).unwrap();
+    assert_eq!(
+        (report.first, report.last, report.start, report.removed),
+        (1, 250, 251, 250)
+    );
+
+    // The rows are gone; the marker is in the meta table.
+    let raw = PostgresStorage::connect(&address).unwrap();
+    assert_eq!(raw.list().unwrap().commits, (251..=300).collect::<Vec<_>>());
+    assert!(raw.read_meta("archived.json").unwrap().is_some());
+
+    let alone = Store::open(&address).unwrap();
+    assert_eq!(
+        (alone.log_start().unwrap(), alone.tip().unwrap()),
+        (251, 300)
+    );
+    let error = alone.storage().read_commit(1).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::Archived {
+                commit: 1,
+                start: 251,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert_eq!(
+        alone.log(&Event::new("after")).unwrap(),
+        301,
+        "appends go on"
+    );
+    assert!(alone.verify(|_, _| {}).unwrap().is_sound());
+
+    let whole = Store::builder(&address)
+        .archive_at(&archive)
+        .unwrap()
+        .open()
+        .unwrap();
+    let read: Vec<Vec<u8>> = (1..=300)
+        .map(|n| whole.storage().read_commit(n).unwrap().unwrap())
+        .collect();
+    assert_eq!(read, before);
+    let mut count = 0;
+    whole.replay_event_stream(|_, _| count += 1).unwrap();
+    assert_eq!(count, 301);
+}
