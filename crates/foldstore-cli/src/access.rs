@@ -48,10 +48,21 @@ pub fn open_existing(path: &Path) -> anyhow::Result<Store> {
 /// `sed -n` does (nothing to print then when `--from` is past the end too: the last commit is
 /// before the first).
 ///
+/// Without `--from`, the range starts at the log's first commit: 1, or, for an archived store
+/// read without its archive, the first commit it holds (said on standard error).
+///
 /// # Errors
 /// [`Error::OutOfRange`] for a start beyond the end of the log and the commit after it.
 pub fn resolve_range(store: &Store, range: RangeArgs) -> anyhow::Result<(u64, Option<u64>)> {
-    let from = range.from.unwrap_or(1).max(1);
+    let archive_given = ARCHIVE.get().is_some_and(Option::is_some);
+    let first = if archive_given { 1 } else { store.log_start()? };
+    if range.from.is_none() && first > 1 {
+        eprintln!(
+            "note: commits 1 to {} are archived; reading from commit {first} (give --archive to read them)",
+            first - 1
+        );
+    }
+    let from = range.from.unwrap_or(first).max(1);
     let tip = store.tip()?;
     if from > tip + 1 {
         return Err(Error::OutOfRange {

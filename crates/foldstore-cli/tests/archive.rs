@@ -51,7 +51,12 @@ fn a_dry_run_changes_nothing_and_apply_archives() {
     run_on("log", &store, &["--from", "1"])
         .expect_code(1)
         .expect_stderr_contains(&["commit 1 is archived", archive_arg, "--archive"]);
-    run_on("verify", &store, &[]).expect_code(0);
+    run_on("verify", &store, &[])
+        .expect_code(0)
+        .expect_stdout_contains(&["starts at commit 21"]);
+    run_on("log", &store, &[])
+        .expect_code(0)
+        .expect_stderr_contains(&["commits 1 to 20 are archived", "--archive"]);
     // With it (the flag, or the environment): everything, in order.
     let all = events(&store, &["--archive", archive_arg]);
     assert_eq!(all.len(), 30);

@@ -107,6 +107,12 @@ fn a_journal_archived_up_to_a_snapshot_opens_its_model_from_it_and_reads_the_arc
         .archive(&options.clone().dry_run(true), |_, _, _| {})
         .unwrap();
     assert_eq!((plan.first, plan.last, plan.start), (1, 400, 401));
+    assert!(plan.older_snapshots.is_empty(), "{plan:?}");
+    let further = ArchiveOptions::at(&archive, ArchiveUpTo::Commit(405))
+        .unwrap()
+        .dry_run(true);
+    let plan = store.archive(&further, |_, _, _| {}).unwrap();
+    assert_eq!(plan.older_snapshots, [("sum".to_owned(), 400)]);
     assert!(!archive.exists(), "a dry run writes nothing");
     assert_eq!(store.log_start().unwrap(), 1);
 

@@ -65,6 +65,7 @@ fn print(report: &ArchiveReport, to: &Path, json: bool) {
             "chunks": report.chunks,
             "logStart": report.start,
             "removed": report.removed,
+            "olderSnapshots": report.older_snapshots.iter().map(|(name, commit)| json!({"model": name, "commit": commit})).collect::<Vec<_>>(),
         });
         println!("{value}");
         return;
@@ -81,6 +82,13 @@ fn print(report: &ArchiveReport, to: &Path, json: bool) {
             }
         );
         return;
+    }
+    for (name, commit) in &report.older_snapshots {
+        eprintln!(
+            "warning: the newest snapshot of model {} is at commit {commit}, before commit {}: it will need the archive to open (save a newer snapshot first)",
+            printable(name),
+            report.last
+        );
     }
     if report.dry_run {
         println!(

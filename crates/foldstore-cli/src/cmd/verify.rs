@@ -210,6 +210,7 @@ fn to_json_plain(report: &VerifyReport) -> Value {
         "sound_commits": report.sound_commits,
         "events": report.events,
         "sound_snapshots": report.sound_snapshots,
+        "log_start": report.log_start,
         "problems": findings_json(&report.problems),
         "warnings": findings_json(&report.warnings),
     })
@@ -222,12 +223,18 @@ fn write_text(out: &mut dyn Write, report: &VerifyReport, p: &Palette) -> io::Re
     for finding in &report.warnings {
         write_finding(out, p.warn, "warning:", finding)?;
     }
-    let summary = format!(
+    let mut summary = format!(
         "{} ({}) and {} read",
         plural(report.sound_commits, "commit"),
         plural(report.events, "event"),
         plural(report.sound_snapshots, "snapshot")
     );
+    if report.log_start > 1 {
+        summary.push_str(&format!(
+            " (the log starts at commit {}: those before are archived, and were checked when archived)",
+            report.log_start
+        ));
+    }
     if report.is_sound() {
         writeln!(
             out,

@@ -71,9 +71,15 @@ impl ArchiveOptions {
     pub fn at(address: impl AsRef<Path>, up_to: ArchiveUpTo) -> Result<ArchiveOptions> {
         let address = address.as_ref();
         let archive = crate::storage::archive::open_at(address)?;
+        // A folder is named by its absolute path, so that the marker names it from anywhere.
+        let named = match crate::storage::address(address)? {
+            Some(_) => address.to_path_buf(),
+            None => std::path::absolute(address)
+                .map_err(|e| Error::io("find the absolute path of", address, e))?,
+        };
         Ok(ArchiveOptions::new(
             archive,
-            address.to_string_lossy().into_owned(),
+            named.to_string_lossy().into_owned(),
             up_to,
         ))
     }
@@ -126,6 +132,10 @@ pub struct ArchiveReport {
     pub removed: u64,
     /// Whether this was a dry run.
     pub dry_run: bool,
+    /// The snapshots (model name, commit) that are each model's newest and lie before the
+    /// last commit archived: those models fold archived commits when they open, so they need
+    /// the archive (or a newer snapshot saved first).
+    pub older_snapshots: Vec<(String, u64)>,
 }
 
 impl Store {
@@ -185,6 +195,7 @@ impl Store {
             return Ok(report);
         }
         report.last = last;
+        report.older_snapshots = self.snapshots_before(last)?;
         let live = archived.live();
         if options.dry_run {
             let mut number = start;
@@ -352,6 +363,19 @@ impl Store {
             )));
         }
         Ok(manifest)
+    }
+
+    /// Each model's newest snapshot, when it lies before `last`.
+    fn snapshots_before(&self, last: u64) -> Result<Vec<(String, u64)>> {
+        let mut newest: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+        for (name, commit) in self.storage().snapshots()?.0 {
+            let entry = newest.entry(name).or_insert(commit);
+            *entry = (*entry).max(commit);
+        }
+        Ok(newest
+            .into_iter()
+            .filter(|(_, commit)| *commit < last)
+            .collect())
     }
 
     /// The last commit `up_to` asks for (before the cap at the tip).
