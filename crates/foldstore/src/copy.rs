@@ -228,6 +228,10 @@ impl<'a> Copying<'a> {
     }
 
     fn run(mut self) -> Result<CopyReport, CopyError> {
+        if self.source.log_start()? > 1 && !self.source.archived().has_archive() {
+            // A copy holds the whole log: the archived commits are read through the archive.
+            return Err(self.source.archived().archived_error(1).into());
+        }
         let (from, to) = (self.source.storage(), self.destination.storage());
         let listing = from.list()?;
         let there = to.list()?;

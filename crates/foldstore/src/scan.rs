@@ -138,14 +138,20 @@ impl Store {
 
     /// Reads the commits numbered `numbers` (increasing: the commits a listing found, say) as
     /// stored, as [`Store::raw_commits`] does. The numbers `numbers` skips, from the log's
-    /// start on (1, or the first commit after those archived), are reported as
+    /// start on (1, or, without the archive, the first commit after those archived), are reported as
     /// [`Scanned::Gap`]s, each before the commit that follows it.
     pub fn raw_commits_at<'s>(
         &'s self,
         numbers: impl IntoIterator<Item = u64> + 's,
     ) -> RawCommits<'s> {
-        // An unreadable marker fails the listing that gives `numbers` first.
-        RawCommits::new(self, self.log_start().unwrap_or(1), numbers)
+        // An unreadable marker fails the listing that gives `numbers` first. With the archive,
+        // the archived commits are read too.
+        let first = if self.archived().has_archive() {
+            1
+        } else {
+            self.log_start().unwrap_or(1)
+        };
+        RawCommits::new(self, first, numbers)
     }
 }
 

@@ -451,3 +451,116 @@ fn queries_after_the_log_start_need_no_archive_and_earlier_ones_name_it() {
     assert_eq!(whole.events_matching(&query, 0).unwrap().len(), 14);
     assert!(whole.append_once("k", &[numbered(99)]).is_ok());
 }
+
+#[test]
+fn a_writer_that_knew_the_log_before_the_archiving_cannot_write_into_its_numbers() {
+    let temp = tempfile::tempdir().unwrap();
+    let (live, archive) = (temp.path().join("live"), temp.path().join("archive"));
+    let stale = Store::open(&live).unwrap();
+    stale.ensure_folder().unwrap();
+    for i in 1..=20 {
+        stale.log(&increment(i)).unwrap();
+    }
+    assert_eq!(stale.log_start().unwrap(), 1, "read before the archiving");
+    let other = Store::open(&live).unwrap();
+    let options = ArchiveOptions::at(&archive, ArchiveUpTo::Commit(15))
+        .unwrap()
+        .unreadable_by_original(true);
+    other.archive(&options, |_, _, _| {}).unwrap();
+    assert!(!live.join("11.log").exists());
+    // A model instance at commit 10 commits at 11: a lost race, and nothing is left there.
+    let created = stale
+        .storage()
+        .create_commit(11, br#"{"events":[]}"#)
+        .unwrap();
+    assert!(
+        created.is_err(),
+        "a number before the log's start was taken"
+    );
+    assert!(!live.join("11.log").exists());
+    // A plain append goes after the tip.
+    assert_eq!(stale.log(&increment(21)).unwrap(), 21);
+    let whole = Store::builder(&live)
+        .archive_at(&archive)
+        .unwrap()
+        .open()
+        .unwrap();
+    assert_eq!(whole.tip().unwrap(), 21);
+    assert_eq!(sum(&whole), (1..=21).sum::<i64>());
+}
+
+#[test]
+fn two_stores_cannot_share_an_archive_and_damage_is_never_archived() {
+    let temp = tempfile::tempdir().unwrap();
+    let archive = temp.path().join("archive");
+    let first = journal_with(&temp.path().join("first"), 30);
+    let second = Store::memory();
+    for i in 1..=30 {
+        second.log(&numbered(i)).unwrap();
+    }
+    let options = ArchiveOptions::at(&archive, ArchiveUpTo::Commit(20)).unwrap();
+    first.archive(&options, |_, _, _| {}).unwrap();
+    let error = second.archive(&options, |_, _, _| {}).unwrap_err();
+    assert!(
+        error.to_string().contains("another store's archive"),
+        "{error}"
+    );
+    assert_eq!(second.log_start().unwrap(), 1);
+    let whole = reopen(&temp.path().join("first"), Some(&archive));
+    assert_eq!(sum(&whole), (1..=30).sum::<i64>());
+
+    // A damaged commit stops the archiving before anything is written.
+    let loose = temp.path().join("loose");
+    let store = Store::open(&loose).unwrap();
+    store.ensure_folder().unwrap();
+    for i in 1..=10 {
+        store.log(&increment(i)).unwrap();
+    }
+    fs::write(loose.join("3.log"), b"{\"events\":[{\"name\"").unwrap();
+    let elsewhere = temp.path().join("elsewhere");
+    let options = ArchiveOptions::at(&elsewhere, ArchiveUpTo::Commit(8))
+        .unwrap()
+        .unreadable_by_original(true);
+    let error = store.archive(&options, |_, _, _| {}).unwrap_err();
+    assert!(
+        matches!(error, Error::CorruptCommit { commit: 3, .. }),
+        "{error}"
+    );
+    assert!(error.to_string().contains("repair"), "{error}");
+    assert!(!loose.join("foldstore-archived.json").exists());
+    assert!(loose.join("1.log").exists());
+}
+
+#[test]
+fn a_store_archived_twice_reads_through_the_new_manifest_and_copies_need_the_archive() {
+    let temp = tempfile::tempdir().unwrap();
+    let (live, archive) = (temp.path().join("live"), temp.path().join("archive"));
+    let before = all_bytes(&journal_with(&live, 60));
+    let store = reopen(&live, Some(&archive));
+    let options = |n| ArchiveOptions::at(&archive, ArchiveUpTo::Commit(n)).unwrap();
+    store.archive(&options(10), |_, _, _| {}).unwrap();
+    assert_eq!(
+        store.storage().read_commit(5).unwrap().as_ref(),
+        Some(&before[4])
+    );
+    store.archive(&options(40), |_, _, _| {}).unwrap();
+    assert_eq!(
+        store.storage().read_commit(35).unwrap().as_ref(),
+        Some(&before[34])
+    );
+    assert_eq!(all_bytes(&store), before);
+
+    // A copy holds the whole log: without the archive it is refused, with it it is whole.
+    let alone = reopen(&live, None);
+    let refused = alone.copy_to(
+        &Store::open(temp.path().join("copy")).unwrap(),
+        foldstore::CopyOptions::new(),
+    );
+    assert!(refused.is_err());
+    let copy = Store::open(temp.path().join("whole-copy")).unwrap();
+    store.copy_to(&copy, foldstore::CopyOptions::new()).unwrap();
+    assert_eq!(all_bytes(&copy), before);
+    // And a verification with the archive reads every commit.
+    assert_eq!(store.verify(|_, _| {}).unwrap().sound_commits, 60);
+    assert_eq!(alone.verify(|_, _| {}).unwrap().sound_commits, 20);
+}

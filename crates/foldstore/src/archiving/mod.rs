@@ -166,6 +166,12 @@ impl Store {
         mut progress: impl FnMut(ArchiveStage, u64, u64),
     ) -> Result<ArchiveReport> {
         self.refuse_loose_folder(options)?;
+        if !self.storage().can_be_archived() {
+            return Err(self.archive_refused(format!(
+                "{} cannot be archived: its backend cannot remove commits (folders of both layouts and PostgreSQL can; object storage can hold an archive, not be archived); nothing was written",
+                self.storage().commit_location(1)
+            )));
+        }
         let archived = self.archived();
         let start = archived.reload()?;
         let previous = archived.marker()?;
@@ -235,6 +241,16 @@ impl Store {
                     return Err(self.missing(number));
                 }
                 for bytes in &batch {
+                    // Damage is never archived: repair reaches only the live store.
+                    if let Err(e) = Commit::decode(number, bytes) {
+                        return Err(Error::CorruptCommit {
+                            commit: number,
+                            location: live.commit_location(number),
+                            problem: format!(
+                                "{e}; it cannot be archived: repair the store first ('foldstore repair'), nothing in it was changed"
+                            ),
+                        });
+                    }
                     chunk::add(&mut buffer, number, bytes);
                     document_bytes += bytes.len() as u64;
                     if number == last {
@@ -247,7 +263,7 @@ impl Store {
                 }
             }
             let name = chunk::chunk_name(first, number - 1);
-            options.archive.write_meta(&name, &buffer)?;
+            self.write_new_document(options, &name, &buffer)?;
             chunks.push(Chunk {
                 name,
                 first,
@@ -266,9 +282,7 @@ impl Store {
         let manifest = Manifest::new(last, previous_bytes + document_bytes, chunks);
         let manifest_bytes = manifest.to_bytes();
         let manifest_name = Manifest::name(last);
-        options
-            .archive
-            .write_meta(&manifest_name, &manifest_bytes)?;
+        self.write_new_document(options, &manifest_name, &manifest_bytes)?;
         // Everything the marker will point to is read back and checked before it is written.
         self.check_archive(
             options,
@@ -286,6 +300,14 @@ impl Store {
             &last_bytes,
             last_chained,
         );
+        // Another run may have archived meanwhile: its marker is never replaced by an older
+        // one (one run at a time is the rule; this catches the runs that break it).
+        if archived.reload()? != start {
+            return Err(self.archive_refused(format!(
+                "another archiving run of this store finished meanwhile (the log now starts at commit {}): run one at a time; nothing was changed in the store",
+                archived.start()?
+            )));
+        }
         live.write_meta(ARCHIVED_MARKER, &marker.to_bytes())?;
         report.start = archived.reload()?;
         progress(ArchiveStage::Removing, 0, last - start + 1);
@@ -298,6 +320,20 @@ impl Store {
             "archived commits"
         );
         Ok(report)
+    }
+
+    /// Writes the archive's document `name`, unless it holds other bytes already: archives
+    /// never change a chunk or a manifest once written (one written again by a run that a
+    /// crash interrupted is the same), so other bytes there are another store's archive.
+    fn write_new_document(&self, options: &ArchiveOptions, name: &str, bytes: &[u8]) -> Result<()> {
+        match options.archive.read_meta(name)? {
+            Some(there) if there == bytes => Ok(()),
+            Some(_) => Err(self.archive_refused(format!(
+                "the archive at {:?} already holds a different foldstore-{name}: it is another store's archive (or this store's, from before it was replaced); give an archive of this store's own; nothing was changed in the store",
+                options.address
+            ))),
+            None => options.archive.write_meta(name, bytes),
+        }
     }
 
     /// Reads the manifest `name` back from the archive, checks that it is `bytes`, and reads

@@ -99,6 +99,10 @@ impl Storage for MemoryStorage {
         Ok(Ok(()))
     }
 
+    fn can_be_archived(&self) -> bool {
+        true
+    }
+
     fn read_meta(&self, name: &str) -> Result<Option<Vec<u8>>> {
         crate::storage::validate_meta_name(name)?;
         Ok(self.read().meta.get(name).map(|bytes| bytes.to_vec()))

@@ -472,6 +472,14 @@ pub trait Storage: Send + Sync + fmt::Debug {
         })
     }
 
+    /// Whether the backend can be archived: it keeps documents of its own
+    /// ([`write_meta`](Storage::write_meta)) and can remove commits
+    /// ([`remove_commits_below`](Storage::remove_commits_below)). Archiving refuses a backend
+    /// that cannot, before it writes anything. The default is `false`.
+    fn can_be_archived(&self) -> bool {
+        false
+    }
+
     /// Removes every commit numbered below `start` that the backend holds, once the store's
     /// marker says the log starts at `start` (archiving, after the archive was written and
     /// checked). A backend that cannot remove some of them exactly leaves them (a journal keeps

@@ -4,7 +4,6 @@
 use super::{Finding, VerifyReport};
 use crate::chain::{ChainFollower, ChainHash, ChainReport, Seen};
 use crate::error::Result;
-use crate::format::Commit;
 use crate::store::Store;
 #[cfg(feature = "checkpoint")]
 use crate::{
@@ -212,50 +211,31 @@ impl Store {
 }
 
 impl Store {
-    /// Hands `follower` what comes before an archived log's start: the archived commits, read
-    /// from the archive when the store has it, else the last one's hash as the marker keeps it.
+    /// Hands `follower` what comes before an archived log's start when the store was opened
+    /// without its archive: the last archived commit's hash, as the marker keeps it. (With the
+    /// archive, the verification reads the archived commits themselves.)
     fn follow_archived(&self, follower: &mut ChainFollower<'_>) -> Result<()> {
         let start = self.log_start()?;
         if start == 1 {
             return Ok(());
         }
-        if !self.archived().has_archive() {
-            if let Some(marker) = self.archived().marker()? {
-                // The marker was checked when read: 64 lowercase hexadecimal digits.
-                let hash: ChainHash =
-                    format!("blake3:{}", marker.last_blake3)
-                        .parse()
-                        .map_err(|problem| crate::error::Error::Chain {
-                            location: crate::storage::archive::marker_location(self.storage()),
-                            problem,
-                        })?;
-                follower.see(Seen::Archived {
-                    number: start - 1,
-                    hash,
-                    chained: marker.last_chained,
-                });
-            }
+        if self.archived().has_archive() {
             return Ok(());
         }
-        let mut number = 1;
-        while number < start {
-            let batch = self
-                .storage()
-                .read_commits(number, (start - number).min(1024) as usize)?;
-            if batch.is_empty() {
-                follower.see(Seen::Unreadable { number });
-                number += 1;
-                continue;
-            }
-            for bytes in batch {
-                let commit = Commit::decode(number, &bytes).ok();
-                follower.see(Seen::commit(
-                    number,
-                    bytes,
-                    commit.as_ref().map(|c| c.headers()),
-                ));
-                number += 1;
-            }
+        if let Some(marker) = self.archived().marker()? {
+            // The marker was checked when read: 64 lowercase hexadecimal digits.
+            let hash: ChainHash =
+                format!("blake3:{}", marker.last_blake3)
+                    .parse()
+                    .map_err(|problem| crate::error::Error::Chain {
+                        location: crate::storage::archive::marker_location(self.storage()),
+                        problem,
+                    })?;
+            follower.see(Seen::Archived {
+                number: start - 1,
+                hash,
+                chained: marker.last_chained,
+            });
         }
         Ok(())
     }

@@ -41,8 +41,9 @@ pub struct VerifyReport {
     /// break is also among `problems`.
     pub chain: Option<ChainReport>,
     /// The first commit the live store holds: 1, or, once the store was archived, the first
-    /// after those moved to the archive, which this verification does not read (the archive
-    /// was checked when written; [`Store::verify_archive`] checks it again).
+    /// after those moved to the archive. A store opened with its archive verifies the archived
+    /// commits too (read through the archive); without it, they are not read (the archive was
+    /// checked when it was written).
     pub log_start: u64,
 }
 

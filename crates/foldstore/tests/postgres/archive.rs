@@ -29,10 +29,17 @@ fn a_postgres_store_is_archived_into_a_folder_and_read_back() {
         (1, 250, 251, 250)
     );
 
-    // The rows are gone; the marker is in the meta table.
+    // The documents are gone (the rows stay, emptied: their numbers stay taken); the marker is
+    // in the meta table.
     let raw = PostgresStorage::connect(&address).unwrap();
-    assert_eq!(raw.list().unwrap().commits, (251..=300).collect::<Vec<_>>());
+    assert_eq!(raw.read_commit(7).unwrap(), Some(Vec::new()));
+    assert_eq!(raw.read_commit(251).unwrap().as_ref(), Some(&before[250]));
     assert!(raw.read_meta("archived.json").unwrap().is_some());
+    // A writer that knew the log before the archiving cannot write into the archived numbers.
+    assert!(matches!(
+        raw.create_commit(7, b"{\"events\":[]}"),
+        Ok(Err(_))
+    ));
 
     let alone = Store::open(&address).unwrap();
     assert_eq!(

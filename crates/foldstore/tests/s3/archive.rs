@@ -87,6 +87,27 @@ fn a_journal_archived_into_object_storage_reads_back_from_it() {
     assert_eq!(replayed, 501);
 }
 
+#[test]
+fn a_store_in_object_storage_cannot_be_archived_and_nothing_is_written() {
+    let Some(url) = crate::s3_server::fresh_url() else {
+        return;
+    };
+    let store = Store::open(&url).unwrap();
+    store.ensure_folder().unwrap();
+    for i in 0..5 {
+        store
+            .log(&Event::with_data("numbered", json!({ "i": i })))
+            .unwrap();
+    }
+    let temp = tempfile::tempdir().unwrap();
+    let archive = temp.path().join("archive");
+    let options = ArchiveOptions::at(&archive, ArchiveUpTo::Commit(3)).unwrap();
+    let error = store.archive(&options, |_, _, _| {}).unwrap_err();
+    assert!(error.to_string().contains("cannot be archived"), "{error}");
+    assert!(!archive.exists());
+    assert_eq!(Store::open(&url).unwrap().log_start().unwrap(), 1);
+}
+
 /// The median of `rounds` timings of `f`.
 fn median(rounds: usize, mut f: impl FnMut()) -> Duration {
     let mut times: Vec<Duration> = (0..rounds)

@@ -8,7 +8,7 @@ pub(crate) mod marker;
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 pub(crate) use marker::{Chunk, Manifest, Marker};
 
@@ -59,7 +59,9 @@ pub(crate) fn marker_location(storage: &dyn Storage) -> String {
 /// on first use), and the chunks read last.
 struct Archive {
     storage: Arc<dyn Storage>,
-    manifest: OnceLock<Manifest>,
+    /// The manifest the marker names, once read and checked (cleared when the marker is read
+    /// again).
+    manifest: Mutex<Option<Arc<Manifest>>>,
     /// The chunks read last, newest last, as (first commit, documents).
     chunks: Mutex<Vec<(u64, Documents)>>,
 }
@@ -93,7 +95,7 @@ impl ArchivedStorage {
             live,
             archive: archive.map(|storage| Archive {
                 storage,
-                manifest: OnceLock::new(),
+                manifest: Mutex::new(None),
                 chunks: Mutex::new(Vec::new()),
             }),
             start: AtomicU64::new(0),
@@ -119,6 +121,15 @@ impl ArchivedStorage {
         let marker = marker_of(&*self.live)?;
         let start = marker.as_ref().map_or(1, |marker| marker.start);
         *self.marker.lock().unwrap_or_else(|e| e.into_inner()) = marker;
+        if let Some(archive) = &self.archive {
+            // Another run may have archived more: its manifest and chunks are read afresh.
+            *archive.manifest.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            archive
+                .chunks
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clear();
+        }
         self.start.store(start, Ordering::Release);
         Ok(start)
     }
@@ -159,13 +170,13 @@ impl ArchivedStorage {
     }
 
     /// The archive's manifest, read and checked against the marker on first use.
-    pub(crate) fn manifest(&self) -> Result<Option<&Manifest>> {
+    pub(crate) fn manifest(&self) -> Result<Option<Arc<Manifest>>> {
         let start = self.start()?;
         let Some(archive) = &self.archive else {
             return Ok(None);
         };
-        if let Some(manifest) = archive.manifest.get() {
-            return Ok(Some(manifest));
+        if let Some(manifest) = &*archive.manifest.lock().unwrap_or_else(|e| e.into_inner()) {
+            return Ok(Some(Arc::clone(manifest)));
         }
         let Some(marker) = self.marker()? else {
             return Ok(None);
@@ -204,20 +215,38 @@ impl ArchivedStorage {
                 ),
             });
         }
-        Ok(Some(archive.manifest.get_or_init(|| manifest)))
+        let manifest = Arc::new(manifest);
+        *archive.manifest.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&manifest));
+        Ok(Some(manifest))
     }
 
-    /// The archived commits from `number` on, to the end of their chunk (at most `max`).
+    /// The archived commits from `number` on (at most `max`, and none from `start` on).
     fn read_archived(&self, number: u64, max: usize, start: u64) -> Result<Vec<Vec<u8>>> {
         let (Some(archive), Some(manifest)) = (&self.archive, self.manifest()?) else {
             return Err(self.archived(number, start));
         };
-        let chunk = manifest
-            .chunk_of(number)
-            .expect("the manifest covers 1..start");
-        let documents = self.chunk(archive, chunk)?;
-        let from = usize::try_from(number - chunk.first).expect("within a chunk");
-        Ok(documents[from..].iter().take(max).cloned().collect())
+        let mut commits = Vec::new();
+        let mut next = number;
+        while commits.len() < max && next < start {
+            // The manifest was checked to cover 1..start.
+            let Some(chunk) = manifest.chunk_of(next) else {
+                return Err(self.archived(next, start));
+            };
+            let documents = self.chunk(archive, chunk)?;
+            let from = usize::try_from(next - chunk.first).unwrap_or(usize::MAX);
+            let taken = documents
+                .get(from..)
+                .unwrap_or_default()
+                .iter()
+                .take(max - commits.len());
+            let before = commits.len();
+            commits.extend(taken.cloned());
+            if commits.len() == before {
+                break;
+            }
+            next += (commits.len() - before) as u64;
+        }
+        Ok(commits)
     }
 
     /// The documents of `chunk`, from the cache or read and checked.
@@ -287,6 +316,12 @@ impl Storage for ArchivedStorage {
         let start = self.start()?;
         if start > 1 {
             listing.commits.retain(|n| *n >= start);
+            if self.archive.is_some() {
+                // Read through the archive: a copy or a verification covers them too.
+                let mut all: Vec<u64> = (1..start).collect();
+                all.append(&mut listing.commits);
+                listing.commits = all;
+            }
         }
         Ok(listing)
     }
@@ -401,23 +436,28 @@ impl Storage for ArchivedStorage {
         commits: &[NewCommit<'_>],
     ) -> Result<Vec<std::result::Result<(), Conflict>>> {
         let start = self.start()?;
-        let below = commits
-            .iter()
-            .take_while(|commit| commit.number != 0 && commit.number < start)
-            .count();
-        if below == 0 {
+        let archived = |commit: &NewCommit<'_>| commit.number != 0 && commit.number < start;
+        if !commits.iter().any(archived) {
             return self.live.create_commits(commits);
         }
-        let mut outcomes: Vec<_> = commits[..below]
+        let live: Vec<NewCommit<'_>> = commits.iter().filter(|c| !archived(c)).copied().collect();
+        let mut created = self.live.create_commits(&live)?.into_iter();
+        commits
             .iter()
             .map(|commit| {
-                Err(Conflict {
-                    commit: commit.number,
-                })
+                if archived(commit) {
+                    Ok(Err(Conflict {
+                        commit: commit.number,
+                    }))
+                } else {
+                    created.next().ok_or_else(|| Error::Backend {
+                        backend: "storage",
+                        message: "the backend answered fewer creates than it was asked".to_owned(),
+                        source: None,
+                    })
+                }
             })
-            .collect();
-        outcomes.extend(self.create_commits(&commits[below..])?);
-        Ok(outcomes)
+            .collect()
     }
 
     fn append_identified_commit(&self, first: u64, document: &[u8]) -> Result<u64> {
@@ -453,6 +493,10 @@ impl Storage for ArchivedStorage {
         self.live.write_meta(name, bytes)
     }
 
+    fn can_be_archived(&self) -> bool {
+        self.live.can_be_archived()
+    }
+
     fn remove_commits_below(&self, start: u64) -> Result<u64> {
         self.live.remove_commits_below(start)
     }
@@ -477,9 +521,11 @@ impl Storage for ArchivedStorage {
             (start, Some(archive)) if number < start => {
                 let chunk = archive
                     .manifest
-                    .get()
-                    .and_then(|manifest| manifest.chunk_of(number))
-                    .map_or_else(String::new, |chunk| format!(" (chunk {})", chunk.name));
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .as_ref()
+                    .and_then(|manifest| manifest.chunk_of(number).map(|c| c.name.clone()))
+                    .map_or_else(String::new, |name| format!(" (chunk {name})"));
                 format!(
                     "archived commit {number}{chunk} beside {}",
                     archive.storage.commit_location(1)

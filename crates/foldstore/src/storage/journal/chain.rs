@@ -302,8 +302,10 @@ impl JournalStorage {
         }
     }
 
-    /// The segment an archived journal's chain starts at: the last one whose first commit is
-    /// at most the marker's start, when the store has an archive marker.
+    /// The segment an archived journal's chain starts at, when the store has an archive marker
+    /// and no first segment: the lowest one, which must hold the marker's start or precede it.
+    /// (Archiving removes the segments before it in order, each removal made durable before
+    /// the next, so the lowest left is on the chain.)
     fn archived_chain_start(&self, view: &View) -> Result<Option<u64>> {
         let Some(start) = self
             .shared
@@ -322,7 +324,12 @@ impl JournalStorage {
         else {
             return Ok(None);
         };
-        Ok(view.segments.range(..=start).next_back().map(|(n, _)| *n))
+        Ok(view
+            .segments
+            .keys()
+            .next()
+            .copied()
+            .filter(|first| *first <= start))
     }
 
     /// Reads up to `max` commits from `number` on, in order, stopping at the end of the log

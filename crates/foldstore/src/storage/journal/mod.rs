@@ -284,7 +284,10 @@ impl Storage for JournalStorage {
         let mut listing = self.shared.folder.list()?;
         let mut view = self.view();
         let (next, tail) = self.find_end(&mut view)?;
-        listing.commits = (1..next).collect();
+        // From the chain's first segment: an archived journal's removed segments are not
+        // listed (nor allocated for).
+        let first = view.segments.keys().next().copied().unwrap_or(1).min(next);
+        listing.commits = (first..next).collect();
         if let (Tail::Unfinished { offset, problem }, Some(first)) = (&tail, view.chain_end) {
             let segment = view.segments.get_mut(&first).expect("on the chain");
             let size = segment
@@ -450,6 +453,10 @@ impl Storage for JournalStorage {
         self.shared.folder.write_derived(name, bytes)
     }
 
+    fn can_be_archived(&self) -> bool {
+        true
+    }
+
     fn read_meta(&self, name: &str) -> Result<Option<Vec<u8>>> {
         self.shared.folder.read_meta(name)
     }
@@ -458,9 +465,12 @@ impl Storage for JournalStorage {
         self.shared.folder.write_meta(name, bytes)
     }
 
-    /// Removes the segments that hold only commits below `start` (each followed by a segment
-    /// starting at most at `start`), then syncs the segment folder. The segment holding
-    /// commit `start` stays whole, with its records before `start`.
+    /// Removes, lowest first, the segments that hold only commits below `start`: each one
+    /// whose last record is followed by the next segment listed, itself starting at most at
+    /// `start` (the first pair that does not check out, a stray file say, ends the removal).
+    /// Each removal is made durable (the folder synced) before the next, so that a power loss
+    /// leaves the lowest segment on the chain. The segment holding commit `start` stays whole,
+    /// with its records before `start`.
     fn remove_commits_below(&self, start: u64) -> Result<u64> {
         let mut view = self.view();
         self.load(&mut view)?;
@@ -473,21 +483,32 @@ impl Storage for JournalStorage {
             if next > start {
                 break;
             }
+            let segment = view.segments.get_mut(&first).expect("listed");
+            // Where its records end: from its last 64 KiB, or read whole when it is short.
+            let (from, offset) = segment::find_last_record(fs, segment)?.unwrap_or((first, 0));
+            let (after, _, _) =
+                segment::scan_segment(fs, segment, from, offset, |_, _, _, _| true)?;
+            if after != next {
+                tracing::warn!(
+                    segment = %segment.path.display(),
+                    next,
+                    "archived segments are removed up to this one: it is not followed by the next segment listed"
+                );
+                break;
+            }
             let path = self.shared.segments.join(segment_name(first));
             match fs.remove(&path) {
                 Ok(()) => removed += next - first,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(Error::io("remove the archived segment", &path, e)),
             }
+            fs.sync_dir(&self.shared.segments)
+                .map_err(|e| Error::io("sync", &self.shared.segments, e))?;
             view.segments.remove(&first);
             if view.chain_end == Some(first) {
                 // Followed again from the archived chain's start.
                 view.chain_end = None;
             }
-        }
-        if removed > 0 {
-            fs.sync_dir(&self.shared.segments)
-                .map_err(|e| Error::io("sync", &self.shared.segments, e))?;
         }
         Ok(removed)
     }

@@ -27,7 +27,7 @@ use super::local::store_folder::StoreFolder;
 use super::local::Durability;
 use super::names::commit_file_name;
 use super::Created;
-use super::{check_commit_number, Listing, Storage};
+use super::{check_commit_number, Conflict, Listing, Storage};
 use crate::error::{Error, Result};
 use crate::storage::MAX_COMMIT_NUMBER;
 
@@ -168,6 +168,30 @@ impl LooseStorage {
         }
     }
 
+    /// Whether commit `number`, just published, took a number that archiving freed (a writer
+    /// that read the log's start before another process archived the store): then it is
+    /// removed again (no reader of the archived store reads it), and the caller takes it for
+    /// a lost race. Only a commit whose predecessor is missing is looked at: a stat, then the
+    /// marker.
+    ///
+    /// The commit is written when this is asked, so nothing here fails the write: a look that
+    /// fails counts as "not archived" (the commit stands), and a commit found before the start
+    /// is not read by anyone even if removing it fails.
+    fn took_an_archived_number(&self, number: u64) -> Result<bool> {
+        if number <= 1 || self.commit_exists(number - 1).unwrap_or(true) {
+            return Ok(false);
+        }
+        if super::archive::start_of(self).map_or(true, |start| number >= start) {
+            return Ok(false);
+        }
+        let path = self.commit_path(number);
+        tracing::info!(commit = number, "a number before the archived log's start was taken: the commit is written again after it");
+        if let Err(e) = self.folder.fs().remove(&path) {
+            tracing::warn!(file = %path.display(), error = %e, "cannot remove a commit written before the archived log's start; readers never read it, and the next archiving run removes it");
+        }
+        Ok(true)
+    }
+
     /// Removes temporary files older than `age`: writes that a crash interrupted before they
     /// were published. Younger ones may belong to a writer at work, and are left alone.
     /// Returns how many were removed.
@@ -223,8 +247,13 @@ impl Storage for LooseStorage {
     fn create_commit(&self, number: u64, document: &[u8]) -> Created {
         check_commit_number(number)?;
         self.check_number_fits(number)?;
-        self.folder
-            .create_exclusive(&self.commit_path(number), number, document)
+        let created = self
+            .folder
+            .create_exclusive(&self.commit_path(number), number, document)?;
+        if created.is_ok() && self.took_an_archived_number(number)? {
+            return Ok(Err(Conflict { commit: number }));
+        }
+        Ok(created)
     }
 
     fn append_commit(&self, first: u64, document: &[u8]) -> Result<u64> {
@@ -243,6 +272,10 @@ impl Storage for LooseStorage {
                 self.folder.discard(&temporary);
                 return Err(e);
             }
+        }
+        if self.took_an_archived_number(number)? {
+            let start = super::archive::start_of(self)?;
+            return self.append_commit(start, document);
         }
         Ok(number)
     }
@@ -265,6 +298,10 @@ impl Storage for LooseStorage {
 
     fn write_derived(&self, name: &str, bytes: &[u8]) -> Result<()> {
         self.folder.write_derived(name, bytes)
+    }
+
+    fn can_be_archived(&self) -> bool {
+        true
     }
 
     fn read_meta(&self, name: &str) -> Result<Option<Vec<u8>>> {

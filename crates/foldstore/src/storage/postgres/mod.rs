@@ -451,6 +451,10 @@ impl Storage for PostgresStorage {
         )
     }
 
+    fn can_be_archived(&self) -> bool {
+        true
+    }
+
     /// The row `meta:<name>` of the meta table.
     fn read_meta(&self, name: &str) -> Result<Option<Vec<u8>>> {
         crate::storage::validate_meta_name(name)?;
@@ -483,7 +487,9 @@ impl Storage for PostgresStorage {
         .map_err(|failure| self.error(&format!("save the store's document {name:?}"), failure))
     }
 
-    /// Deletes the rows of the commits below `start`, in one statement.
+    /// Empties the documents of the commits below `start`, in one statement: the rows stay
+    /// (a few dozen bytes each), so their numbers stay taken (a writer that read the log's start
+    /// before the archiving cannot create a commit there); the store never reads them again.
     fn remove_commits_below(&self, start: u64) -> Result<u64> {
         let start =
             i64::try_from(start.min(crate::storage::MAX_COMMIT_NUMBER + 1)).expect("within i64");

@@ -116,7 +116,11 @@ impl Sql {
                 "INSERT INTO {meta} (key, value) VALUES ($1, encode($2::bytea, 'hex')) \
                  ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"
             ),
-            remove_below: format!("DELETE FROM {commits} WHERE number < $1"),
+            // Emptied, not deleted: the numbers stay taken, so that a writer that read the log's
+            // start before the archiving can never create a commit there.
+            remove_below: format!(
+                "UPDATE {commits} SET document = ''::bytea WHERE number < $1 AND length(document) > 0"
+            ),
             meta_table: format!(
                 "CREATE TABLE IF NOT EXISTS {meta} (key text PRIMARY KEY, value text NOT NULL)"
             ),
