@@ -42,6 +42,19 @@ pub fn open_existing(path: &Path) -> anyhow::Result<Store> {
     Ok(store)
 }
 
+/// The first commit the verbs can read: 1, or, for an archived store read without its
+/// archive, the first commit it holds.
+///
+/// # Errors
+/// When the store's archive marker cannot be read.
+pub fn first_readable(store: &Store) -> anyhow::Result<u64> {
+    if ARCHIVE.get().is_some_and(Option::is_some) {
+        Ok(1)
+    } else {
+        Ok(store.log_start()?)
+    }
+}
+
 /// Checks `--from` and `--to` (already checked against each other, see [`RangeArgs::check`])
 /// against the log: returns the first commit and the last one (`None`: the end of the log).
 /// `--from` may be one past the end, and `--to` beyond the end cuts the range at the end, as
@@ -54,8 +67,7 @@ pub fn open_existing(path: &Path) -> anyhow::Result<Store> {
 /// # Errors
 /// [`Error::OutOfRange`] for a start beyond the end of the log and the commit after it.
 pub fn resolve_range(store: &Store, range: RangeArgs) -> anyhow::Result<(u64, Option<u64>)> {
-    let archive_given = ARCHIVE.get().is_some_and(Option::is_some);
-    let first = if archive_given { 1 } else { store.log_start()? };
+    let first = first_readable(store)?;
     if range.from.is_none() && first > 1 {
         eprintln!(
             "note: commits 1 to {} are archived; reading from commit {first} (give --archive to read them)",

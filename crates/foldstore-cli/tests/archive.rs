@@ -54,6 +54,9 @@ fn a_dry_run_changes_nothing_and_apply_archives() {
     run_on("verify", &store, &[])
         .expect_code(0)
         .expect_stdout_contains(&["starts at commit 21"]);
+    let tail = run_on("tail", &store, &["-n", "15", "--json"]);
+    tail.expect_code(0);
+    assert_eq!(tail.json_lines().len(), 10, "the live commits");
     run_on("log", &store, &[])
         .expect_code(0)
         .expect_stderr_contains(&["commits 1 to 20 are archived", "--archive"]);

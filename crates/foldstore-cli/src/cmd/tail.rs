@@ -28,7 +28,8 @@ pub fn run(store: &Store, lines: u64, follow: bool, json: bool) -> anyhow::Resul
         Arc::new(AtomicBool::new(false))
     };
     let tip = store.tip()?;
-    let first = tip.saturating_sub(lines) + 1;
+    // Not before an archived log's start, unless the archive was given.
+    let first = (tip.saturating_sub(lines) + 1).max(crate::access::first_readable(store)?);
     let table = Table::new(Palette::stdout(), tip, json);
     let mut out = io::stdout().lock();
     table.write_heading(&mut out)?;

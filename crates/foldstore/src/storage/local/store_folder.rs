@@ -308,13 +308,28 @@ impl StoreFolder {
             let _ = self.fs.remove(&temporary);
             return Err(Error::io("rename a temporary file to", &target, e));
         }
-        self.fs.sync_dir(&self.path).map_err(|e| {
-            Error::io(
-                "sync (the new document is in place, but may not survive a power loss) the folder of",
-                &target,
-                e,
-            )
-        })
+        let synced = |folder: &Path| {
+            self.fs.sync_dir(folder).map_err(|e| {
+                Error::io(
+                    "sync (the new document is in place, but may not survive a power loss) the folder of",
+                    &target,
+                    e,
+                )
+            })
+        };
+        synced(&self.path)?;
+        // The folder's own entry too: an archive's folder is made just before its first
+        // document, and must outlive a power loss with it.
+        match self
+            .path
+            .parent()
+            .filter(|parent| !parent.as_os_str().is_empty())
+        {
+            Some(parent) if self.fs.kind(parent).ok().flatten() == Some(Kind::Folder) => {
+                synced(parent)
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Removes temporary files older than `age`: writes that a crash interrupted before they
