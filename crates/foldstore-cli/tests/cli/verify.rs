@@ -101,6 +101,7 @@ fn verify_json_is_one_report_object() {
             "sound_commits": 5,
             "events": 6,
             "sound_snapshots": 0,
+            "log_start": 1,
             "problems": [],
             "warnings": [],
         })]

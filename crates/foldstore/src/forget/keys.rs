@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::path::Path;
+use std::sync::{Arc, OnceLock};
 
 use aes_gcm::aead::{Aead, AeadInPlace, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -86,13 +87,12 @@ pub(crate) fn decrypt(
 /// Decrypts `buffer` (ciphertext and tag) in place into the plaintext, as [`decrypt`] does;
 /// `false` (and `buffer` unspecified) when it does not open.
 pub(crate) fn decrypt_in_place(
-    key: &[u8; KEY_BYTES],
+    key: &SubjectKey,
     bound: &[u8],
     nonce: &[u8; NONCE_BYTES],
     buffer: &mut Vec<u8>,
 ) -> bool {
-    let cipher = Aes256Gcm::new(key.into());
-    cipher
+    key.cipher()
         .decrypt_in_place(Nonce::from_slice(nonce), bound, buffer)
         .is_ok()
 }
@@ -145,6 +145,9 @@ impl fmt::Debug for KeyId {
 pub struct SubjectKey {
     id: KeyId,
     bytes: [u8; KEY_BYTES],
+    /// The cipher with this key, made once (its key schedule costs as much as opening a short
+    /// datum) and shared by the key's clones; wiped when the last one is dropped.
+    cipher: Arc<OnceLock<Aes256Gcm>>,
 }
 
 impl SubjectKey {
@@ -153,15 +156,22 @@ impl SubjectKey {
     /// # Errors
     /// [`Error::Keys`] when the operating system gives no random bytes.
     pub fn generate() -> Result<SubjectKey> {
-        Ok(SubjectKey {
-            id: KeyId::random()?,
-            bytes: random_bytes()?,
-        })
+        Ok(SubjectKey::from_parts(KeyId::random()?, random_bytes()?))
     }
 
     /// A key from its parts (as a [`KeyStore`] reads it back).
     pub fn from_parts(id: KeyId, bytes: [u8; KEY_BYTES]) -> SubjectKey {
-        SubjectKey { id, bytes }
+        SubjectKey {
+            id,
+            bytes,
+            cipher: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// The cipher with this key.
+    fn cipher(&self) -> &Aes256Gcm {
+        self.cipher
+            .get_or_init(|| Aes256Gcm::new((&self.bytes).into()))
     }
 
     /// The key's id.

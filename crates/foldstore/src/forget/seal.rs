@@ -225,7 +225,7 @@ pub(crate) fn open_commit(
                         damaged("its sealed form has no base64 ciphertext".to_owned())
                     })?);
                 let bound = bound(form.key, id, form.subject);
-                if !decrypt_in_place(key.bytes(), &bound, &form.nonce, &mut plain) {
+                if !decrypt_in_place(&key, &bound, &form.nonce, &mut plain) {
                     return Err(damaged(format!(
                         "its sealed data does not open with the key of subject {:?}: its ciphertext, nonce or subject, or the commit's id, was changed",
                         form.subject
