@@ -22,11 +22,7 @@ pub fn set_archive(archive: Option<PathBuf>) {
 /// # Errors
 /// When the folder does not exist, is not a folder, or cannot be looked at.
 pub fn open_existing(path: &Path) -> anyhow::Result<Store> {
-    let mut builder = Store::builder(path);
-    if let Some(archive) = ARCHIVE.get().and_then(Option::as_ref) {
-        builder = builder.archive_at(archive)?;
-    }
-    let store = builder.open()?;
+    let store = with_archive(Store::builder(path))?.open()?;
     if !store.exists()? {
         if store.path().is_some() {
             bail!(
@@ -40,6 +36,17 @@ pub fn open_existing(path: &Path) -> anyhow::Result<Store> {
         );
     }
     Ok(store)
+}
+
+/// `builder` with the archive given on the command line, if any.
+///
+/// # Errors
+/// An archive address that cannot be opened.
+pub fn with_archive(builder: foldstore::StoreBuilder) -> anyhow::Result<foldstore::StoreBuilder> {
+    Ok(match ARCHIVE.get().and_then(Option::as_ref) {
+        Some(archive) => builder.archive_at(archive)?,
+        None => builder,
+    })
 }
 
 /// The first commit the verbs can read: 1, or, for an archived store read without its

@@ -6,6 +6,7 @@ mod util;
 
 use std::fs;
 
+use util::server::{get, Server};
 use util::{events, many_commit_store, run, run_on, run_with_env, TestDir};
 
 #[test]
@@ -118,4 +119,45 @@ fn a_loose_folder_needs_the_flag_that_says_the_original_cannot_read_it_afterward
     assert!(names.iter().any(|n| n.ends_with(".jsonl")), "{names:?}");
     // The point to archive up to is required, and one only.
     run_on("archive", &store, &["--to", archive_arg]).expect_code(2);
+}
+
+#[test]
+fn serve_reads_an_archived_store_from_its_start_or_through_its_archive() {
+    let dir = TestDir::new();
+    let store = many_commit_store(&dir, "members", 12);
+    let archive = dir.join("archive");
+    let archive_arg = archive.to_str().unwrap();
+    run_on(
+        "archive",
+        &store,
+        &[
+            "--to",
+            archive_arg,
+            "--up-to",
+            "8",
+            "--apply",
+            "--unreadable-by-original",
+        ],
+    )
+    .expect_code(0);
+    let numbers = |page: &serde_json::Value| -> Vec<u64> {
+        page["commits"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no commits in {page}"))
+            .iter()
+            .map(|c| c["number"].as_u64().unwrap())
+            .collect()
+    };
+    let server = Server::start(&store, &[], None);
+    let (status, page) = get(&server, "/api/commits");
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(numbers(&page), [9, 10, 11, 12]);
+    let (status, body) = get(&server, "/api/commits?from=1");
+    assert_ne!(status, 200, "{body}");
+    assert!(body.to_string().contains("archived"), "{body}");
+    drop(server);
+    let server = Server::start(&store, &["--archive", archive_arg], None);
+    let (status, page) = get(&server, "/api/commits");
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(numbers(&page), (1..=12).collect::<Vec<_>>());
 }

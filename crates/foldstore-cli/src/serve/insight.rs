@@ -150,10 +150,13 @@ pub async fn chart(
     on_store(&shared, move |store| {
         let tip = store.tip()?;
         let last = to.unwrap_or(tip).min(tip);
-        let first = from
-            .unwrap_or_else(|| last.saturating_sub(CHART_DEFAULT - 1))
-            .max(1)
-            .max(last.saturating_sub(CHART_MAX - 1));
+        let first = match from {
+            Some(from) => from.max(1),
+            None => last
+                .saturating_sub(CHART_DEFAULT - 1)
+                .max(crate::access::first_readable(store)?),
+        }
+        .max(last.saturating_sub(CHART_MAX - 1));
         Ok(Json(count(store, first, last, tip)?))
     })
     .await

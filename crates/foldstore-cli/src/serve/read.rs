@@ -143,13 +143,18 @@ pub async fn commits(
             )))
         }
     };
-    let from = from.unwrap_or(1).max(1);
-    if let Some(to) = to.filter(|&to| to < from) {
+    if let (Some(from), Some(to)) = (from, to.filter(|&to| Some(to) < from)) {
         return Err(ApiError::bad_request(format!(
             "to={to} is before from={from}: the range holds no commit"
         )));
     }
     on_store(&shared, move |store| {
+        // Without `from`: from the first commit the server can read (an archived store's
+        // start, unless it was given its archive).
+        let from = match from {
+            Some(from) => from.max(1),
+            None => crate::access::first_readable(store)?,
+        };
         let tip = store.tip()?;
         let last = to.unwrap_or(tip).min(tip);
         if let Some(filters) = &filters {

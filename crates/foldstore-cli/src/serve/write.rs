@@ -28,9 +28,9 @@ thread_local! {
 /// # Errors
 /// As [`Store::builder`]'s `open`.
 pub fn open_for_serving(path: &Path) -> anyhow::Result<AsyncStore> {
-    let store = Store::builder(path)
-        .headers(|| REQUEST_HEADERS.with(|headers| headers.borrow().clone()))
-        .open()?;
+    let builder =
+        Store::builder(path).headers(|| REQUEST_HEADERS.with(|headers| headers.borrow().clone()));
+    let store = crate::access::with_archive(builder)?.open()?;
     Ok(AsyncStore::new(store))
 }
 
