@@ -6,7 +6,7 @@ mod util;
 
 use std::fs;
 
-use util::server::{get, Server};
+use util::server::{get, numbers, Server};
 use util::{events, many_commit_store, run, run_on, run_with_env, TestDir};
 
 #[test]
@@ -82,6 +82,24 @@ fn a_dry_run_changes_nothing_and_apply_archives() {
     .expect_stdout_contains(&["nothing to archive"]);
 }
 
+/// Archives the loose folder `store` up to commit `up_to` into `archive`, which must succeed.
+fn archive_loose(store: &std::path::Path, archive: &str, up_to: &str) -> util::Outcome {
+    let outcome = run_on(
+        "archive",
+        store,
+        &[
+            "--to",
+            archive,
+            "--up-to",
+            up_to,
+            "--apply",
+            "--unreadable-by-original",
+        ],
+    );
+    outcome.expect_code(0);
+    outcome
+}
+
 #[test]
 fn a_loose_folder_needs_the_flag_that_says_the_original_cannot_read_it_afterwards() {
     let dir = TestDir::new();
@@ -96,20 +114,8 @@ fn a_loose_folder_needs_the_flag_that_says_the_original_cannot_read_it_afterward
     .expect_code(1)
     .expect_stderr_contains(&["--unreadable-by-original", "journal"]);
     assert!(store.join("1.log").exists());
-    run_on(
-        "archive",
-        &store,
-        &[
-            "--to",
-            archive_arg,
-            "--up-to",
-            "5",
-            "--apply",
-            "--unreadable-by-original",
-        ],
-    )
-    .expect_code(0)
-    .expect_stdout_contains(&["archived commits 1 to 5", "starts at commit 6"]);
+    archive_loose(&store, archive_arg, "5")
+        .expect_stdout_contains(&["archived commits 1 to 5", "starts at commit 6"]);
     assert!(!store.join("5.log").exists());
     assert!(store.join("6.log").exists());
     let names: Vec<String> = fs::read_dir(&archive)
@@ -127,27 +133,7 @@ fn serve_reads_an_archived_store_from_its_start_or_through_its_archive() {
     let store = many_commit_store(&dir, "members", 12);
     let archive = dir.join("archive");
     let archive_arg = archive.to_str().unwrap();
-    run_on(
-        "archive",
-        &store,
-        &[
-            "--to",
-            archive_arg,
-            "--up-to",
-            "8",
-            "--apply",
-            "--unreadable-by-original",
-        ],
-    )
-    .expect_code(0);
-    let numbers = |page: &serde_json::Value| -> Vec<u64> {
-        page["commits"]
-            .as_array()
-            .unwrap_or_else(|| panic!("no commits in {page}"))
-            .iter()
-            .map(|c| c["number"].as_u64().unwrap())
-            .collect()
-    };
+    archive_loose(&store, archive_arg, "8");
     let server = Server::start(&store, &[], None);
     let (status, page) = get(&server, "/api/commits");
     assert_eq!(status, 200, "{page}");

@@ -10,17 +10,8 @@ use std::time::Duration;
 
 use foldstore::{Durability, Event, Layout, Store};
 use serde_json::{json, Value};
-use util::server::{agent, get, Server};
+use util::server::{agent, get, numbers, Server};
 use util::TestDir;
-
-fn numbers(page: &Value) -> Vec<u64> {
-    page["commits"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no commits in {page}"))
-        .iter()
-        .map(|c| c["number"].as_u64().unwrap())
-        .collect()
-}
 
 /// A loose store of 12 commits: commit k holds `e{k}` tagged `n:{k % 3}` with data
 /// `{"k": k, "city": ...}`, under the header `user` (`ada` for even k, else `bob`).

@@ -87,3 +87,13 @@ pub fn get(server: &Server, path: &str) -> (u16, Value) {
         response.body_mut().read_json().expect("a JSON body"),
     )
 }
+
+/// The numbers of the commits of a page of `/api/commits`.
+pub fn numbers(page: &Value) -> Vec<u64> {
+    page["commits"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no commits in {page}"))
+        .iter()
+        .map(|c| c["number"].as_u64().unwrap())
+        .collect()
+}

@@ -177,6 +177,22 @@ impl fmt::Debug for PostgresStorage {
 }
 
 impl PostgresStorage {
+    /// The value of the meta table's row `key`, or `None` (also while the store's tables do
+    /// not exist); `what` says what was read, for errors.
+    fn read_meta_row(&self, key: &str, what: impl Fn() -> String) -> Result<Option<Vec<u8>>> {
+        self.read(
+            what,
+            || None,
+            |connection, sql| {
+                let statement = connection.statement(Query::ReadDerived, sql)?;
+                Ok(connection
+                    .client
+                    .query_opt(&statement, &[&key])?
+                    .map(|row| row.get::<_, Vec<u8>>(0)))
+            },
+        )
+    }
+
     /// The table name used when the URL names none: `foldstore`.
     pub const DEFAULT_TABLE: &'static str = DEFAULT_TABLE;
 
@@ -422,18 +438,9 @@ impl Storage for PostgresStorage {
 
     /// The row `derived:<name>` of the meta table.
     fn read_derived(&self, name: &str) -> Result<Option<Vec<u8>>> {
-        let key = format!("derived:{name}");
-        self.read(
-            || format!("read the derived data {name:?}"),
-            || None,
-            |connection, sql| {
-                let statement = connection.statement(Query::ReadDerived, sql)?;
-                Ok(connection
-                    .client
-                    .query_opt(&statement, &[&key])?
-                    .map(|row| row.get::<_, Vec<u8>>(0)))
-            },
-        )
+        self.read_meta_row(&format!("derived:{name}"), || {
+            format!("read the derived data {name:?}")
+        })
     }
 
     /// Replaces the row `derived:<name>` of the meta table (nothing is saved while the store's
@@ -458,18 +465,9 @@ impl Storage for PostgresStorage {
     /// The row `meta:<name>` of the meta table.
     fn read_meta(&self, name: &str) -> Result<Option<Vec<u8>>> {
         crate::storage::validate_meta_name(name)?;
-        let key = format!("meta:{name}");
-        self.read(
-            || format!("read the store's document {name:?}"),
-            || None,
-            |connection, sql| {
-                let statement = connection.statement(Query::ReadDerived, sql)?;
-                Ok(connection
-                    .client
-                    .query_opt(&statement, &[&key])?
-                    .map(|row| row.get::<_, Vec<u8>>(0)))
-            },
-        )
+        self.read_meta_row(&format!("meta:{name}"), || {
+            format!("read the store's document {name:?}")
+        })
     }
 
     /// Replaces the row `meta:<name>` of the meta table, in one statement (a transaction of
