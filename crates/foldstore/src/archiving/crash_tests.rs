@@ -176,8 +176,7 @@ fn a_loose_archive_interrupted_by_power_loss_at_any_step_loses_nothing() {
 }
 
 #[test]
-fn the_archive_folder_must_exist_on_the_file_system_first() {
-    // (The archive's folder is made by `ensure_created`, within the run.)
+fn the_archive_folder_is_made_by_the_run() {
     let (fs, _) = setup(Layout::Journal);
     assert!(fs.kind(&archive_folder()).unwrap().is_none());
     open(&fs, Layout::Journal, false)

@@ -14,7 +14,7 @@ use std::time::SystemTime;
 use crate::error::{Error, Result};
 use crate::format::Commit;
 use crate::storage::archive::chunk::{self, CHUNK_BYTES, CHUNK_COMMITS};
-use crate::storage::archive::{Chunk, Manifest, Marker};
+use crate::storage::archive::{read_chunk, read_manifest, Chunk, Manifest, Marker};
 use crate::storage::{Storage, ARCHIVED_MARKER};
 use crate::store::{Layout, Store};
 
@@ -211,18 +211,23 @@ impl Store {
                     return Err(self.missing(number));
                 }
                 for bytes in &batch {
+                    // What the run would refuse, a dry run says too.
+                    self.check_archivable(live, number, bytes)?;
                     report.document_bytes += bytes.len() as u64;
+                    number += 1;
                 }
-                number += batch.len() as u64;
             }
             report.chunks = 0;
             report.start = last + 1;
             return Ok(report);
         }
         options.archive.ensure_created()?;
-        let mut chunks = match &previous {
-            Some(marker) => self.archived_manifest(options, marker)?.chunks,
-            None => Vec::new(),
+        let (mut chunks, previous_bytes) = match &previous {
+            Some(marker) => {
+                let manifest = read_manifest(&*options.archive, marker)?;
+                (manifest.chunks, manifest.document_bytes)
+            }
+            None => (Vec::new(), 0),
         };
         let kept = chunks.len();
         let mut document_bytes = 0;
@@ -241,16 +246,7 @@ impl Store {
                     return Err(self.missing(number));
                 }
                 for bytes in &batch {
-                    // Damage is never archived: repair reaches only the live store.
-                    if let Err(e) = Commit::decode(number, bytes) {
-                        return Err(Error::CorruptCommit {
-                            commit: number,
-                            location: live.commit_location(number),
-                            problem: format!(
-                                "{e}; it cannot be archived: repair the store first ('foldstore repair'), nothing in it was changed"
-                            ),
-                        });
-                    }
+                    self.check_archivable(live, number, bytes)?;
                     chunk::add(&mut buffer, number, bytes);
                     document_bytes += bytes.len() as u64;
                     if number == last {
@@ -275,10 +271,6 @@ impl Store {
         }
         report.chunks = chunks.len() - kept;
         report.document_bytes = document_bytes;
-        let previous_bytes = match &previous {
-            Some(marker) => self.archived_manifest(options, marker)?.document_bytes,
-            None => 0,
-        };
         let manifest = Manifest::new(last, previous_bytes + document_bytes, chunks);
         let manifest_bytes = manifest.to_bytes();
         let manifest_name = Manifest::name(last);
@@ -322,6 +314,20 @@ impl Store {
         Ok(report)
     }
 
+    /// Refuses to archive commit `number` when its `bytes` do not decode: damage is never
+    /// archived, as repair reaches only the live store.
+    fn check_archivable(&self, live: &Arc<dyn Storage>, number: u64, bytes: &[u8]) -> Result<()> {
+        Commit::decode(number, bytes)
+            .map(|_| ())
+            .map_err(|e| Error::CorruptCommit {
+                commit: number,
+                location: live.commit_location(number),
+                problem: format!(
+                    "{e}; it cannot be archived: repair the store first ('foldstore repair'), nothing in it was changed"
+                ),
+            })
+    }
+
     /// Writes the archive's document `name`, unless it holds other bytes already: archives
     /// never change a chunk or a manifest once written (one written again by a run that a
     /// crash interrupted is the same), so other bytes there are another store's archive.
@@ -358,16 +364,11 @@ impl Store {
         };
         let (first, last) = (first.first, last.last);
         for chunk in &manifest.chunks[from..] {
-            let back = options.archive.read_meta(&chunk.name)?.unwrap_or_default();
-            let fine = back.len() as u64 == chunk.bytes
-                && blake3::hash(&back).to_hex().as_str() == chunk.blake3
-                && chunk::decode(&back, chunk.first, chunk.last).is_ok();
-            if !fine {
-                return Err(self.archive_refused(format!(
-                    "the chunk {} read back from the archive is not what was written (commits {} to {}); nothing in the live store was changed",
-                    chunk.name, chunk.first, chunk.last
-                )));
-            }
+            read_chunk(&*options.archive, chunk).map_err(|e| {
+                self.archive_refused(format!(
+                    "read back just after it was written, {e}; nothing in the live store was changed"
+                ))
+            })?;
             progress(
                 ArchiveStage::Checking,
                 chunk.last - first + 1,
@@ -375,30 +376,6 @@ impl Store {
             );
         }
         Ok(())
-    }
-
-    /// The manifest the store's marker names, read from the archive and checked.
-    fn archived_manifest(&self, options: &ArchiveOptions, marker: &Marker) -> Result<Manifest> {
-        let bytes = options.archive.read_meta(&marker.manifest)?.ok_or_else(|| {
-            self.archive_refused(format!(
-                "the archive has no manifest {}, which the store's marker names: is {:?} the store's archive?",
-                marker.manifest, options.address
-            ))
-        })?;
-        if blake3::hash(&bytes).to_hex().as_str() != marker.manifest_blake3 {
-            return Err(self.archive_refused(format!(
-                "the archive's manifest {} does not match the store's marker: it is another archive's, or was altered",
-                marker.manifest
-            )));
-        }
-        let manifest = Manifest::parse(&bytes, &marker.manifest)?;
-        if manifest.last + 1 != marker.start {
-            return Err(self.archive_refused(format!(
-                "the archive's manifest {} ends at commit {}, and the store's log starts at {}",
-                marker.manifest, manifest.last, marker.start
-            )));
-        }
-        Ok(manifest)
     }
 
     /// Each model's newest snapshot, when it lies before `last`.

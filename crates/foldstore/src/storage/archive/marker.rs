@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::chunk::CHUNK_COMMITS;
 use crate::error::{Error, Result};
 use crate::storage::{validate_meta_name, MAX_COMMIT_NUMBER};
 
@@ -143,7 +144,8 @@ impl Manifest {
     }
 
     /// Reads a manifest, refusing anything else (chunks out of order, overlapping, leaving a
-    /// gap, or not ending at `last`) with what is wrong and `location`.
+    /// gap, holding more commits than a chunk is given, or not ending at `last`) with what is
+    /// wrong and `location`.
     pub(crate) fn parse(bytes: &[u8], location: &str) -> Result<Manifest> {
         let refused = |problem: String| Error::Layout {
             path: location.into(),
@@ -164,7 +166,11 @@ impl Manifest {
         }
         let mut next = 1;
         for chunk in &manifest.chunks {
-            if chunk.first != next || chunk.last < chunk.first || chunk.last > MAX_COMMIT_NUMBER {
+            let commits = chunk.last.checked_sub(chunk.first).map(|n| n + 1);
+            if chunk.first != next
+                || chunk.last > MAX_COMMIT_NUMBER
+                || commits.is_none_or(|n| n > CHUNK_COMMITS)
+            {
                 return Err(refused(format!(
                     "chunk {} holds commits {} to {}, where commit {next} comes next",
                     chunk.name, chunk.first, chunk.last
@@ -174,7 +180,7 @@ impl Manifest {
             check_hash(&chunk.blake3).map_err(refused)?;
             next = chunk.last + 1;
         }
-        if next != manifest.last + 1 {
+        if manifest.last.checked_add(1) != Some(next) {
             return Err(refused(format!(
                 "its chunks end at commit {}, and it says it holds commits 1 to {}",
                 next - 1,
@@ -286,5 +292,9 @@ mod tests {
         assert!(Manifest::parse(&Manifest::new(10, 1, vec![hostile]).to_bytes(), "m").is_err());
         let huge = Manifest::new(u64::MAX, 1, vec![chunk(1, u64::MAX)]);
         assert!(Manifest::parse(&huge.to_bytes(), "m").is_err());
+        let empty = Manifest::new(u64::MAX, 1, Vec::new());
+        assert!(Manifest::parse(&empty.to_bytes(), "m").is_err());
+        let oversized = Manifest::new(CHUNK_COMMITS + 1, 1, vec![chunk(1, CHUNK_COMMITS + 1)]);
+        assert!(Manifest::parse(&oversized.to_bytes(), "m").is_err());
     }
 }

@@ -55,6 +55,82 @@ pub(crate) fn marker_location(storage: &dyn Storage) -> String {
     )
 }
 
+/// The manifest `marker` names, read from `archive` and checked: its bytes hash to what the
+/// marker records, and it holds commits 1 to the one before the marker's start.
+///
+/// # Errors
+/// [`Error::Layout`] naming the manifest and the archive the marker expects.
+pub(crate) fn read_manifest(archive: &dyn Storage, marker: &Marker) -> Result<Manifest> {
+    let location = format!(
+        "the manifest foldstore-{} of the archive beside {}",
+        marker.manifest,
+        archive.commit_location(1)
+    );
+    let refused = |problem: String| Error::Layout {
+        path: location.clone().into(),
+        problem,
+    };
+    let Some(bytes) = archive.read_meta(&marker.manifest)? else {
+        return Err(refused(format!(
+            "is missing: the store's marker says its commits 1 to {} are in the archive at {}; is this that archive?",
+            marker.start - 1,
+            marker.archive
+        )));
+    };
+    if blake3::hash(&bytes).to_hex().as_str() != marker.manifest_blake3 {
+        return Err(refused(format!(
+            "does not match the store's marker (its BLAKE3 hash differs): it is another archive's, or was altered; the store's archive is at {}",
+            marker.archive
+        )));
+    }
+    let manifest = Manifest::parse(&bytes, &location)?;
+    if manifest.last + 1 != marker.start {
+        return Err(refused(format!(
+            "holds commits 1 to {}, and the store's log starts at commit {}",
+            manifest.last, marker.start
+        )));
+    }
+    Ok(manifest)
+}
+
+/// The documents of `chunk`, read from `archive` and checked: its size and BLAKE3 hash are
+/// the manifest's, and its records are whole, in order, with matching CRC-32s.
+///
+/// # Errors
+/// [`Error::CorruptCommit`] naming the chunk and the commits it holds.
+pub(crate) fn read_chunk(archive: &dyn Storage, chunk: &Chunk) -> Result<Vec<Vec<u8>>> {
+    let damaged = |problem: String| {
+        Error::CorruptCommit {
+        commit: chunk.first,
+        location: format!(
+            "the archive chunk foldstore-{} beside {}",
+            chunk.name,
+            archive.commit_location(1)
+        ),
+        problem: format!(
+            "{problem}: the archived commits {} to {} cannot be read; restore the archive from a copy",
+            chunk.first, chunk.last
+        ),
+    }
+    };
+    let bytes = archive
+        .read_meta(&chunk.name)?
+        .ok_or_else(|| damaged("is missing".to_owned()))?;
+    if bytes.len() as u64 != chunk.bytes {
+        return Err(damaged(format!(
+            "holds {} bytes, and the manifest says {}",
+            bytes.len(),
+            chunk.bytes
+        )));
+    }
+    if blake3::hash(&bytes).to_hex().as_str() != chunk.blake3 {
+        return Err(damaged(
+            "does not have the BLAKE3 hash the manifest gives".to_owned(),
+        ));
+    }
+    chunk::decode(&bytes, chunk.first, chunk.last).map_err(damaged)
+}
+
 /// An archive opened for reading: its storage, the manifest the marker names (read and checked
 /// on first use), and the chunks read last.
 struct Archive {
@@ -171,7 +247,6 @@ impl ArchivedStorage {
 
     /// The archive's manifest, read and checked against the marker on first use.
     pub(crate) fn manifest(&self) -> Result<Option<Arc<Manifest>>> {
-        let start = self.start()?;
         let Some(archive) = &self.archive else {
             return Ok(None);
         };
@@ -181,41 +256,7 @@ impl ArchivedStorage {
         let Some(marker) = self.marker()? else {
             return Ok(None);
         };
-        let location = format!(
-            "the manifest foldstore-{} of the archive beside {}",
-            marker.manifest,
-            archive.storage.commit_location(1)
-        );
-        let Some(bytes) = archive.storage.read_meta(&marker.manifest)? else {
-            return Err(Error::Layout {
-                path: location.into(),
-                problem: format!(
-                    "is missing: the store's marker says its commits 1 to {} are in the archive at {}; is this that archive?",
-                    start - 1,
-                    marker.archive
-                ),
-            });
-        };
-        if blake3::hash(&bytes).to_hex().as_str() != marker.manifest_blake3 {
-            return Err(Error::Layout {
-                path: location.into(),
-                problem: format!(
-                    "does not match the store's marker (its BLAKE3 hash differs): it is another archive's, or was altered; the store's archive is at {}",
-                    marker.archive
-                ),
-            });
-        }
-        let manifest = Manifest::parse(&bytes, &location)?;
-        if manifest.last + 1 != start {
-            return Err(Error::Layout {
-                path: location.into(),
-                problem: format!(
-                    "holds commits 1 to {}, and the store's log starts at commit {start}",
-                    manifest.last
-                ),
-            });
-        }
-        let manifest = Arc::new(manifest);
+        let manifest = Arc::new(read_manifest(&*archive.storage, &marker)?);
         *archive.manifest.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&manifest));
         Ok(Some(manifest))
     }
@@ -257,40 +298,7 @@ impl ArchivedStorage {
                 return Ok(Arc::clone(documents));
             }
         }
-        let location = || {
-            format!(
-                "the archive chunk foldstore-{} beside {}",
-                chunk.name,
-                archive.storage.commit_location(1)
-            )
-        };
-        let damaged = |problem: String| {
-            Error::CorruptCommit {
-            commit: chunk.first,
-            location: location(),
-            problem: format!(
-                "{problem}: the archived commits {} to {} cannot be read; restore the archive from a copy",
-                chunk.first, chunk.last
-            ),
-        }
-        };
-        let bytes = archive
-            .storage
-            .read_meta(&chunk.name)?
-            .ok_or_else(|| damaged("is missing".to_owned()))?;
-        if bytes.len() as u64 != chunk.bytes {
-            return Err(damaged(format!(
-                "holds {} bytes, and the manifest says {}",
-                bytes.len(),
-                chunk.bytes
-            )));
-        }
-        if blake3::hash(&bytes).to_hex().as_str() != chunk.blake3 {
-            return Err(damaged(
-                "does not have the BLAKE3 hash the manifest gives".to_owned(),
-            ));
-        }
-        let documents = Arc::new(chunk::decode(&bytes, chunk.first, chunk.last).map_err(damaged)?);
+        let documents = Arc::new(read_chunk(&*archive.storage, chunk)?);
         let mut cached = archive.chunks.lock().unwrap_or_else(|e| e.into_inner());
         if cached.len() >= CACHED_CHUNKS {
             cached.remove(0);
@@ -316,7 +324,8 @@ impl Storage for ArchivedStorage {
         let start = self.start()?;
         if start > 1 {
             listing.commits.retain(|n| *n >= start);
-            if self.archive.is_some() {
+            // (The manifest, checked first, holds every archived commit listed here.)
+            if self.manifest()?.is_some() {
                 // Read through the archive: a copy or a verification covers them too.
                 let mut all: Vec<u64> = (1..start).collect();
                 all.append(&mut listing.commits);

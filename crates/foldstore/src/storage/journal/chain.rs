@@ -251,11 +251,9 @@ impl JournalStorage {
                 Some(1) => 1,
                 // An archived journal: its log starts in the segment holding the marker's
                 // first commit (its records before it are the archive's).
-                Some(_) if self.archived_chain_start(view)?.is_some() => {
-                    self.archived_chain_start(view)?.expect("just found")
-                }
-                Some(other) => {
-                    return Err(Error::CorruptCommit {
+                Some(other) => match self.archived_chain_start(view)? {
+                    Some(first) => first,
+                    None => return Err(Error::CorruptCommit {
                         commit: 1,
                         location: self.shared.segments.join(segment_name(1)).display().to_string(),
                         problem: format!(
@@ -263,8 +261,8 @@ impl JournalStorage {
                             segment_name(other),
                             other - 1
                         ),
-                    })
-                }
+                    }),
+                },
             },
         };
         loop {
