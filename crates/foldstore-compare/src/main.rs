@@ -73,8 +73,8 @@ use crate::original::Original;
 use crate::ours::{JOURNAL, LOOSE};
 use crate::report::{thousands, Bound, Target};
 use crate::tables::{
-    Bench, Writers, BARE_IN_PLACE, BUILD_THREADS, JOURNAL_THREADS, LONG, MODEL_ROUNDS, SMALL_MODEL,
-    SMALL_REPLAY, TYPED_FOLD, WRITER_THREADS,
+    Bench, Writers, BARE_IN_PLACE, BUILD_THREADS, JOURNAL_THREADS, LONG, MODEL_ROUNDS, ON_DEMAND,
+    SMALL_MODEL, SMALL_REPLAY, TYPED_FOLD, WRITER_THREADS,
 };
 use crate::workload::Events;
 
@@ -374,6 +374,16 @@ fn targets(commits: u64, replay_commits: u64) -> Vec<Target> {
             row: JOURNAL.id,
             against: None,
             bound: Bound::AtLeast(1.5),
+        },
+        Target {
+            what: format!(
+                "journal replay of {} commits, data parsed on demand: foldstore / SQLite scan and parse",
+                thousands(replay_commits as f64)
+            ),
+            table: "journal_replay_long".to_owned(),
+            row: ON_DEMAND,
+            against: None,
+            bound: Bound::AtLeast(3.0),
         },
         Target {
             what: format!(

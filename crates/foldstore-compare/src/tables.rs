@@ -38,6 +38,9 @@ pub const MODEL_ROUNDS: u64 = 7;
 /// The row of the journal written by many threads.
 pub const JOURNAL_THREADS: &str = "foldstore-journal-threads";
 
+/// The row of the replay with data parsed on demand in the long journal replay's table.
+pub const ON_DEMAND: &str = "foldstore-journal-on-demand";
+
 /// The row of the typed model fold in the long journal replay's table.
 pub const TYPED_FOLD: &str = "foldstore-journal-typed-fold";
 
@@ -601,6 +604,16 @@ impl Bench<'_> {
                     format!("{}: replay_event_stream", JOURNAL.label),
                 ),
                 move |_| ours::replay(&JOURNAL, journal),
+            ),
+            program(
+                Row::new(
+                    ON_DEMAND,
+                    format!(
+                        "{}: replay, data parsed on demand (names looked at)",
+                        JOURNAL.label
+                    ),
+                ),
+                move |_| ours::replay_on_demand(&JOURNAL, journal),
             ),
             program(
                 Row::new(

@@ -6,11 +6,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
+use data::Data;
+
 use crate::json::{
     clone_deep, clone_map, from_slice_deep, hollow, hollow_map, nesting_depth, slow_path_stack,
     to_value_deep, Deep, MAX_NESTING,
 };
 
+mod data;
 mod typed;
 #[cfg(test)]
 mod typed_tests;
@@ -45,7 +48,7 @@ pub type Headers = Map<String, Value>;
 #[derive(Debug, PartialEq)]
 pub struct Event {
     name: String,
-    data: Option<Value>,
+    data: Option<Data>,
     extra: Map<String, Value>,
 }
 
@@ -53,7 +56,7 @@ impl Clone for Event {
     fn clone(&self) -> Self {
         Event {
             name: self.name.clone(),
-            data: self.data.as_ref().map(clone_deep),
+            data: self.data.clone(),
             extra: clone_map(&self.extra),
         }
     }
@@ -63,7 +66,7 @@ impl Drop for Event {
     fn drop(&mut self) {
         // `serde_json::Value` drops recursively: deep data is taken apart on a grown stack.
         if let Some(data) = &mut self.data {
-            hollow(data);
+            data.hollow();
         }
         hollow_map(&mut self.extra);
     }
@@ -83,7 +86,7 @@ impl Event {
     pub fn with_data(name: impl Into<String>, data: Value) -> Self {
         Event {
             name: name.into(),
-            data: Some(data),
+            data: Some(Data::Value(data)),
             extra: Map::new(),
         }
     }
@@ -94,8 +97,37 @@ impl Event {
     }
 
     /// The event's data: `None` when the event has no `data` member.
+    ///
+    /// The data of an event read from a store is parsed the first time it is asked for (and
+    /// kept): readers that never look at it do not pay for it.
     pub fn data(&self) -> Option<&Value> {
-        self.data.as_ref()
+        self.data.as_ref().map(Data::value)
+    }
+
+    /// The event's data when it may mention `quoted` (a JSON string, quotes included, with no
+    /// character that JSON escapes): data still kept as text that does not hold it is left
+    /// unparsed, and `None` returned. (Text with a `\u` escape is never kept, so the string
+    /// cannot hide behind escapes.)
+    pub(crate) fn data_mentioning(&self, quoted: &str) -> Option<&Value> {
+        let data = self.data.as_ref()?;
+        match data.unparsed_text() {
+            Some(text) if !text.contains(quoted) => None,
+            _ => Some(data.value()),
+        }
+    }
+
+    /// The text of the event's data while it is kept as text, not parsed yet.
+    pub(crate) fn unparsed_data_text(&self) -> Option<&str> {
+        self.data.as_ref().and_then(Data::unparsed_text)
+    }
+
+    /// Replaces the data of an event that has data (opening sealed data), without parsing
+    /// the old data if it is still text.
+    pub(crate) fn replace_data(&mut self, data: Value) {
+        if let Some(old) = &mut self.data {
+            old.hollow();
+            *old = Data::Value(data);
+        }
     }
 
     /// Members of the event other than `name` and `data`, in the order they were written.
@@ -204,16 +236,16 @@ impl Event {
     #[must_use]
     pub fn with_new_data(mut self, data: Option<Value>) -> Self {
         if let Some(old) = &mut self.data {
-            hollow(old);
+            old.hollow();
         }
-        self.data = data;
+        self.data = data.map(Data::Value);
         self
     }
 
     /// The event's data, to change in place (an upcaster reshaping it): `None` when the event
     /// has no `data` member.
     pub fn data_mut(&mut self) -> Option<&mut Value> {
-        self.data.as_mut()
+        self.data.as_mut().map(Data::value_mut)
     }
 
     /// Converts a typed event (any serde type whose JSON form is an object with a string `name`
@@ -272,6 +304,7 @@ impl Event {
             name: &name,
             data: self.data.as_ref(),
             extra: Some(&self.extra),
+            from_text: true,
         }
         .decode()
     }
@@ -284,6 +317,7 @@ impl Event {
             name: &name,
             data: self.data.as_ref(),
             extra: None,
+            from_text: true,
         }
         .decode()
     }
@@ -292,7 +326,7 @@ impl Event {
     pub fn to_value(&self) -> Value {
         let mut object = Map::with_capacity(2 + self.extra.len());
         object.insert("name".to_owned(), Value::String(self.name.clone()));
-        if let Some(data) = &self.data {
+        if let Some(data) = self.data() {
             object.insert("data".to_owned(), clone_deep(data));
         }
         for (key, value) in &self.extra {
@@ -303,7 +337,28 @@ impl Event {
 
     /// An event from its parts, as read from a document.
     pub(crate) fn from_parts(name: String, data: Option<Value>, extra: Map<String, Value>) -> Self {
-        Event { name, data, extra }
+        Event {
+            name,
+            data: data.map(Data::Value),
+            extra,
+        }
+    }
+
+    /// An event read from a document, its data given as the JSON text it was written as (a
+    /// value the parser has checked): kept as text until it is asked for.
+    ///
+    /// # Errors
+    /// The parser's error for data it skips but cannot build a value of (see [`Event::data`]).
+    pub(crate) fn from_text_parts(
+        name: String,
+        data: Option<&str>,
+        extra: Map<String, Value>,
+    ) -> serde_json::Result<Self> {
+        Ok(Event {
+            name,
+            data: data.map(Data::from_checked_text).transpose()?,
+            extra,
+        })
     }
 
     /// Reads an event from a JSON value, saying what is wrong when it is not an event.
@@ -332,7 +387,7 @@ impl Event {
         let data = object.shift_remove("data");
         Ok(Event {
             name,
-            data,
+            data: data.map(Data::Value),
             extra: object,
         })
     }
@@ -343,7 +398,7 @@ impl Serialize for Event {
         let len = 1 + usize::from(self.data.is_some()) + self.extra.len();
         let mut map = serializer.serialize_map(Some(len))?;
         map.serialize_entry("name", &self.name)?;
-        if let Some(data) = &self.data {
+        if let Some(data) = self.data() {
             map.serialize_entry("data", &Deep(data))?;
         }
         for (key, value) in &self.extra {

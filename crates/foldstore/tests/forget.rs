@@ -626,3 +626,80 @@ fn a_key_read_while_its_subject_is_forgotten_is_not_kept() {
         Some("member:peter pan".to_owned())
     );
 }
+
+/// Sealed forms written otherwise than foldstore writes them (pretty-printed, with an escaped
+/// `/`, with another member, with a member written twice) open as they did when read whole:
+/// the reading threads of a long replay read the simple form straight from its text and hand
+/// every other form to the reading of its value.
+#[test]
+fn sealed_forms_written_otherwise_open_as_before_in_long_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("members");
+    let store = store(dir.path(), Layout::Loose, &MasterKey::generate().unwrap());
+    for i in 0..1_000u64 {
+        let subject = format!("member:{}", i % 5);
+        store
+            .log(
+                &Event::with_data("paid", json!({"i": i, "to": subject}))
+                    .tagged([subject.as_str()]),
+            )
+            .unwrap();
+    }
+    let path = |number: u64| folder.join(format!("{number}.log"));
+    let rewrite = |number: u64, edit: &dyn Fn(String) -> String| {
+        let text = fs::read_to_string(path(number)).unwrap();
+        let edited = edit(text.clone());
+        assert_ne!(edited, text, "commit {number} unchanged");
+        fs::write(path(number), edited).unwrap();
+    };
+    rewrite(500, &|text| {
+        serde_json::to_string_pretty(&serde_json::from_str::<Value>(&text).unwrap()).unwrap()
+    });
+    let escaped = (600..700)
+        .find(|&n| {
+            let text = fs::read_to_string(path(n)).unwrap();
+            let document: Value = serde_json::from_str(&text).unwrap();
+            document["events"][0]["data"]["foldstore:sealed"]["ciphertext"]
+                .as_str()
+                .unwrap()
+                .contains('/')
+        })
+        .expect("a ciphertext with a slash");
+    rewrite(escaped, &|text| text.replace('/', "\\/"));
+    rewrite(700, &|text| {
+        text.replace(
+            r#""foldstore:sealed":{"#,
+            r#""foldstore:sealed":{"note":"kept","#,
+        )
+    });
+    rewrite(800, &|text| {
+        text.replace(
+            r#""subject":"member:"#,
+            r#""subject":"member:nobody","subject":"member:"#,
+        )
+    });
+
+    let expected: Vec<Value> = (0..1_000u64)
+        .map(|i| json!({"i": i, "to": format!("member:{}", i % 5)}))
+        .collect();
+    assert_eq!(replayed(&store), expected);
+    let mut on_demand = Vec::new();
+    store
+        .replay()
+        .data_on_demand()
+        .run(|event, _| on_demand.push(event.data().cloned().unwrap()))
+        .unwrap();
+    assert_eq!(on_demand, expected);
+
+    store.forget("member:2").unwrap();
+    let forgotten: Vec<u64> = replayed(&store)
+        .iter()
+        .zip(0..)
+        .filter(|(data, _)| forgotten_subject(data).is_some())
+        .map(|(_, i)| i)
+        .collect();
+    assert_eq!(
+        forgotten,
+        (0..1_000).filter(|i| i % 5 == 2).collect::<Vec<_>>()
+    );
+}

@@ -8,11 +8,18 @@
 //! derived types do); any other request (an enum, an option, a newtype, ...) is answered by
 //! the object itself, built for that rare case, so the results and errors are the same as
 //! deserializing the built object in every case.
+//!
+//! Data not parsed yet (an event read from a store, see [`Data`]) is read straight from its
+//! text, without a `Value` in between. Should that fail, the event is decoded again from the
+//! parsed data, so that the error is the one deserializing the built object gives (the
+//! parser's errors on text name a line and column, and text with a member written twice is
+//! refused by derived types where the built object keeps the last one).
 
 use serde::de::value::BorrowedStrDeserializer;
 use serde::de::{self, DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde_json::{map, Map, Value};
 
+use super::data::Data;
 use crate::json::{clone_deep, deserialize_deep};
 
 /// An event seen as its JSON object: `name` (a string), `data` when present, and `extra`'s
@@ -20,14 +27,23 @@ use crate::json::{clone_deep, deserialize_deep};
 #[derive(Clone, Copy)]
 pub(super) struct EventObject<'a> {
     pub(super) name: &'a Value,
-    pub(super) data: Option<&'a Value>,
+    pub(super) data: Option<&'a Data>,
     pub(super) extra: Option<&'a Map<String, Value>>,
+    /// Whether unparsed data is read from its text (else from its parsed value).
+    pub(super) from_text: bool,
 }
 
 impl<'a> EventObject<'a> {
     /// Deserializes `T` from the event's object, without a copy of its data.
     pub(super) fn decode<T: DeserializeOwned>(self) -> serde_json::Result<T> {
-        deserialize_deep(self)
+        let from_text = self.data.and_then(Data::unparsed_text).is_some();
+        match deserialize_deep(EventObject { from_text, ..self }) {
+            Err(_) if from_text => deserialize_deep(EventObject {
+                from_text: false,
+                ..self
+            }),
+            result => result,
+        }
     }
 
     /// The object itself, built (for the requests the view leaves to it).
@@ -36,7 +52,7 @@ impl<'a> EventObject<'a> {
         let mut object = Map::with_capacity(1 + usize::from(self.data.is_some()) + extra);
         object.insert("name".to_owned(), self.name.clone());
         if let Some(data) = self.data {
-            object.insert("data".to_owned(), clone_deep(data));
+            object.insert("data".to_owned(), clone_deep(data.value()));
         }
         for (key, value) in self.extra.into_iter().flatten() {
             object.insert(key.clone(), clone_deep(value));
@@ -47,9 +63,13 @@ impl<'a> EventObject<'a> {
     /// Visits the object as a map, as `serde_json` visits a `Map` it owns: the visitor must
     /// take every member.
     fn visit<V: Visitor<'a>>(self, visitor: V) -> serde_json::Result<V::Value> {
+        let data = self.data.map(|data| match data.unparsed_text() {
+            Some(text) if self.from_text => Member::Text(text),
+            _ => Member::Value(data.value()),
+        });
         let mut members = Members {
             name: Some(self.name),
-            data: self.data,
+            data,
             extra: self.extra.map(|extra| extra.iter()),
             value: None,
         };
@@ -109,13 +129,20 @@ impl<'de> Deserializer<'de> for EventObject<'de> {
     }
 }
 
+/// A member's value: a `Value`, or data's JSON text not parsed yet.
+#[derive(Clone, Copy)]
+enum Member<'a> {
+    Value(&'a Value),
+    Text(&'a str),
+}
+
 /// The members of an [`EventObject`], handed out in order.
 struct Members<'a> {
     name: Option<&'a Value>,
-    data: Option<&'a Value>,
+    data: Option<Member<'a>>,
     extra: Option<map::Iter<'a>>,
     /// The value of the member whose name was handed out last.
-    value: Option<&'a Value>,
+    value: Option<Member<'a>>,
 }
 
 impl<'a> Members<'a> {
@@ -125,15 +152,15 @@ impl<'a> Members<'a> {
             + self.extra.as_ref().map_or(0, ExactSizeIterator::len)
     }
 
-    fn next_member(&mut self) -> Option<(&'a str, &'a Value)> {
+    fn next_member(&mut self) -> Option<(&'a str, Member<'a>)> {
         if let Some(name) = self.name.take() {
-            return Some(("name", name));
+            return Some(("name", Member::Value(name)));
         }
         if let Some(data) = self.data.take() {
             return Some(("data", data));
         }
         let (key, value) = self.extra.as_mut()?.next()?;
-        Some((key.as_str(), value))
+        Some((key.as_str(), Member::Value(value)))
     }
 }
 
@@ -157,7 +184,14 @@ impl<'de> MapAccess<'de> for Members<'de> {
         seed: S,
     ) -> serde_json::Result<S::Value> {
         match self.value.take() {
-            Some(value) => seed.deserialize(value),
+            Some(Member::Value(value)) => seed.deserialize(value),
+            Some(Member::Text(text)) => {
+                // The text nests no deeper than a commit may: the stack grows as the seed
+                // goes down (serde_stacker wraps the deserializer it is given).
+                let mut deserializer = serde_json::Deserializer::from_str(text);
+                deserializer.disable_recursion_limit();
+                seed.deserialize(&mut deserializer)
+            }
             None => Err(de::Error::custom("value is missing")),
         }
     }

@@ -186,8 +186,80 @@ fn same_for<T: DeserializeOwned + Debug>(
     Ok(())
 }
 
+/// `event` as read from a commit document (compact or pretty-printed) with its data kept as
+/// text, not parsed yet.
+fn read_lazily(event: &Event, pretty: bool) -> Event {
+    let document = json!({"headers": {}, "events": [event]});
+    let text = if pretty {
+        serde_json::to_string_pretty(&document).unwrap()
+    } else {
+        serde_json::to_string(&document).unwrap()
+    };
+    let commit = crate::format::decode_commit_lazy(1, text.as_bytes()).unwrap();
+    commit.into_events().remove(0)
+}
+
+/// Checks that `to_typed` and `to_typed_as` of the event read with its data kept as text give
+/// what the built objects of the event give for `T`, before anything parsed the text.
+fn same_lazily<T: DeserializeOwned + Debug>(
+    event: &Event,
+    other_name: &str,
+    pretty: bool,
+) -> Result<(), TestCaseError> {
+    let expected = outcome(from_value_deep::<T>(event.to_value()));
+    let lazy = read_lazily(event, pretty);
+    prop_assert_eq!(
+        outcome(lazy.to_typed::<T>()),
+        expected,
+        "to_typed, read lazily, {:?}",
+        event
+    );
+    let mut object = Map::new();
+    object.insert("name".to_owned(), Value::String(other_name.to_owned()));
+    if let Some(data) = event.data() {
+        object.insert("data".to_owned(), data.clone());
+    }
+    let expected = outcome(from_value_deep::<T>(Value::Object(object)));
+    let lazy = read_lazily(event, pretty);
+    prop_assert_eq!(
+        outcome(lazy.to_typed_as::<T>(other_name)),
+        expected,
+        "to_typed_as {:?}, read lazily, {:?}",
+        other_name,
+        event
+    );
+    // Once asked for, the data is the event's, and the event is equal to it.
+    prop_assert_eq!(lazy.data(), event.data());
+    prop_assert_eq!(&read_lazily(event, pretty), event);
+    prop_assert_eq!(
+        serde_json::to_string(&read_lazily(event, pretty)).unwrap(),
+        serde_json::to_string(event).unwrap()
+    );
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    #[test]
+    fn typed_events_read_from_their_text_are_those_of_the_built_object(
+        event in any_event(),
+        other_name in prop_oneof![Just("memberHasMoved".to_owned()), Just("counted".to_owned()), Just("b".to_owned()), ".{0,6}"],
+        pretty in any::<bool>(),
+    ) {
+        same_lazily::<MemberEvent>(&event, &other_name, pretty)?;
+        same_lazily::<Shaped>(&event, &other_name, pretty)?;
+        same_lazily::<Strict>(&event, &other_name, pretty)?;
+        same_lazily::<Plain>(&event, &other_name, pretty)?;
+        same_lazily::<Flat>(&event, &other_name, pretty)?;
+        same_lazily::<Either>(&event, &other_name, pretty)?;
+        same_lazily::<Value>(&event, &other_name, pretty)?;
+        same_lazily::<Event>(&event, &other_name, pretty)?;
+        same_lazily::<BTreeMap<String, Value>>(&event, &other_name, pretty)?;
+        same_lazily::<Option<MemberEvent>>(&event, &other_name, pretty)?;
+        same_lazily::<(String, Value)>(&event, &other_name, pretty)?;
+        same_lazily::<String>(&event, &other_name, pretty)?;
+    }
 
     #[test]
     fn typed_events_read_in_place_are_those_of_the_built_object(
@@ -281,6 +353,58 @@ fn the_data_is_read_in_place_not_copied() {
     );
     let Probe::Probe { text } = event.to_typed_as::<Probe>("probe").unwrap();
     assert!(text.0);
+    let lazy = read_lazily(&event, false);
+    let Probe::Probe { text } = lazy.to_typed::<Probe>().unwrap();
+    assert!(text.0, "the data's text was not read in place");
+    assert!(
+        lazy.data
+            .as_ref()
+            .and_then(super::Data::unparsed_text)
+            .is_some(),
+        "reading the typed event parsed the data into a value"
+    );
+}
+
+#[test]
+fn data_read_from_text_as_deep_as_the_fast_path_goes_is_read_on_a_small_stack() {
+    // The fast path reads documents of up to 128 levels: the data 125 of them.
+    let depth = 124;
+    let text = format!(
+        r#"{{"events":[{{"name":"memberHasMoved","data":{{"name":"member 1","address":{}1{}}}}}]}}"#,
+        "[".repeat(depth),
+        "]".repeat(depth)
+    );
+    let read = |text: &str| crate::format::decode_commit_lazy(1, text.as_bytes()).unwrap();
+    let (typed_from, value_from) = (read(&text), read(&text));
+    assert!(typed_from.events()[0]
+        .data
+        .as_ref()
+        .unwrap()
+        .unparsed_text()
+        .is_some());
+    let (typed, value) = std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(move || {
+            let typed = match typed_from.events()[0].to_typed::<MemberEvent>() {
+                Ok(MemberEvent::MemberHasMoved { address, .. }) => address,
+                other => panic!("{other:?}"),
+            };
+            (
+                typed,
+                value_from.events()[0].data().unwrap()["address"].clone(),
+            )
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(typed, value);
+    let mut level = &value;
+    let mut levels = 0;
+    while let Value::Array(items) = level {
+        levels += 1;
+        level = &items[0];
+    }
+    assert_eq!(levels, depth);
 }
 
 #[test]

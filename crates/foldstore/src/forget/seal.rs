@@ -2,6 +2,7 @@
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::keys::{decrypt_in_place, encrypt, random_bytes, KeyId, SubjectKey, NONCE_BYTES};
@@ -10,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::event::{Event, Headers};
 use crate::format::Commit;
 use crate::json::{
-    check_nesting, from_slice_deep, hollow, nesting_depth, to_vec_deep, too_deep_to_read,
+    check_nesting, from_slice_deep, nesting_depth, to_vec_deep, too_deep_to_read,
     too_deep_to_write, Deep, MAX_NESTING,
 };
 
@@ -20,6 +21,9 @@ pub(crate) const COMMIT_ID: &str = "commitId";
 
 /// Levels a commit adds above an event's data (`{"events":[{"data": ...}]}`).
 const LEVELS_ABOVE_DATA: usize = 3;
+
+/// [`SEALED_MEMBER`] as a JSON string, as sealed data's text must hold it.
+const SEALED_QUOTED: &str = "\"foldstore:sealed\"";
 
 /// The sealed form's parts, as read from an event's data.
 struct Sealed<'a> {
@@ -51,26 +55,80 @@ fn sealed_form(data: Option<&Value>) -> Option<Result<Sealed<'_>, &'static str>>
                 .find(|(member, _)| *member == name)
                 .and_then(|(_, value)| value.as_str())
         };
-        let subject = text("subject").ok_or("its sealed form names no subject")?;
-        let key = text("key")
-            .and_then(KeyId::from_hex)
-            .ok_or("its sealed form has no key id of 16 hex digits")?;
-        let mut nonce = [0u8; NONCE_BYTES];
-        let nonce_text = text("nonce")
-            .filter(|t| t.len() == NONCE_BYTES / 3 * 4)
-            .ok_or("its sealed form has no base64 nonce of 12 bytes")?;
-        match BASE64.decode_slice(nonce_text, &mut nonce) {
-            Ok(NONCE_BYTES) => {}
-            _ => return Err("its sealed form has no base64 nonce of 12 bytes"),
-        }
-        let ciphertext = text("ciphertext").ok_or("its sealed form has no ciphertext")?;
-        Ok(Sealed {
-            subject,
-            key,
-            nonce,
-            ciphertext,
-        })
+        sealed_parts(
+            text("subject"),
+            text("key"),
+            text("nonce"),
+            text("ciphertext"),
+        )
     })())
+}
+
+/// The sealed form's parts from its members' strings (`None`: missing or not a string).
+fn sealed_parts<'a>(
+    subject: Option<&'a str>,
+    key: Option<&str>,
+    nonce: Option<&str>,
+    ciphertext: Option<&'a str>,
+) -> Result<Sealed<'a>, &'static str> {
+    let subject = subject.ok_or("its sealed form names no subject")?;
+    let key = key
+        .and_then(KeyId::from_hex)
+        .ok_or("its sealed form has no key id of 16 hex digits")?;
+    let mut nonce_bytes = [0u8; NONCE_BYTES];
+    let nonce_text = nonce
+        .filter(|t| t.len() == NONCE_BYTES / 3 * 4)
+        .ok_or("its sealed form has no base64 nonce of 12 bytes")?;
+    match BASE64.decode_slice(nonce_text, &mut nonce_bytes) {
+        Ok(NONCE_BYTES) => {}
+        _ => return Err("its sealed form has no base64 nonce of 12 bytes"),
+    }
+    let ciphertext = ciphertext.ok_or("its sealed form has no ciphertext")?;
+    Ok(Sealed {
+        subject,
+        key,
+        nonce: nonce_bytes,
+        ciphertext,
+    })
+}
+
+/// The sealed form read straight from its text, without building values: it holds exactly
+/// the sealed member, whose members hold strings without escapes. Any other text (a member
+/// missing or written twice, an escape, ...) fails here and is read through its value, which
+/// decides what it is and gives the error message.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SealedText<'a> {
+    #[serde(rename = "foldstore:sealed", borrow)]
+    sealed: SealedMembers<'a>,
+}
+
+/// The members of [`SealedText`]'s sealed member.
+#[derive(Deserialize)]
+struct SealedMembers<'a> {
+    subject: &'a str,
+    key: &'a str,
+    nonce: &'a str,
+    ciphertext: &'a str,
+}
+
+/// The sealed form of `event`'s data, read from its text when it is kept as text and reads
+/// simply (see [`SealedText`]), else from its value: `None` for ordinary data.
+fn sealed_form_of(event: &Event) -> Option<Result<Sealed<'_>, &'static str>> {
+    let text = event
+        .unparsed_data_text()
+        .filter(|text| text.contains(SEALED_QUOTED))
+        .and_then(|text| serde_json::from_str::<SealedText<'_>>(text).ok());
+    if let Some(SealedText { sealed }) = text {
+        return Some(sealed_parts(
+            Some(sealed.subject),
+            Some(sealed.key),
+            Some(sealed.nonce),
+            Some(sealed.ciphertext),
+        ));
+    }
+    // Data that never mentions the sealed form's member is not parsed to find out.
+    sealed_form(event.data_mentioning(SEALED_QUOTED))
 }
 
 /// What a sealed datum is bound to: the version of the form, the key's id, the commit's id and
@@ -202,7 +260,7 @@ pub(crate) fn open_commit(
     let mut id: Option<String> = None;
     for index in 0..commit.events().len() {
         let event = &commit.events()[index];
-        let Some(form) = sealed_form(event.data()) else {
+        let Some(form) = sealed_form_of(event) else {
             continue;
         };
         let damaged = |problem: String| Error::CorruptCommit {
@@ -234,10 +292,7 @@ pub(crate) fn open_commit(
                 parse_plain(&plain).map_err(damaged)?
             }
         };
-        if let Some(slot) = commit.events_mut()[index].data_mut() {
-            let mut old = std::mem::replace(slot, data);
-            hollow(&mut old);
-        }
+        commit.events_mut()[index].replace_data(data);
     }
     Ok(())
 }
@@ -253,4 +308,15 @@ fn parse_plain(plain: &[u8]) -> Result<Value, String> {
         from_slice_deep::<Value>(plain)
     };
     parsed.map_err(|e| format!("its sealed data is not JSON: {e}"))
+}
+
+#[cfg(test)]
+mod quoted_tests {
+    #[test]
+    fn the_quoted_member_is_the_member_as_json() {
+        assert_eq!(
+            serde_json::to_string(super::SEALED_MEMBER).unwrap(),
+            super::SEALED_QUOTED
+        );
+    }
 }

@@ -6,39 +6,42 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::event::{Event, Headers};
 
 /// A well-formed commit document: any other input is an error, without a useful message.
-pub(super) struct Document {
+/// With `LAZY`, each event's data is kept as its text, to be parsed when asked for (see
+/// `event/data.rs`); else it is parsed into a `Value` now.
+pub(super) struct Document<const LAZY: bool> {
     pub(super) headers: Headers,
     pub(super) events: Vec<Event>,
 }
 
-impl<'de> Deserialize<'de> for Document {
+impl<'de, const LAZY: bool> Deserialize<'de> for Document<LAZY> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(DocumentVisitor)
+        deserializer.deserialize_map(DocumentVisitor::<LAZY>)
     }
 }
 
-struct DocumentVisitor;
+struct DocumentVisitor<const LAZY: bool>;
 
-impl<'de> Visitor<'de> for DocumentVisitor {
-    type Value = Document;
+impl<'de, const LAZY: bool> Visitor<'de> for DocumentVisitor<LAZY> {
+    type Value = Document<LAZY>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a commit document")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Document, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Document<LAZY>, A::Error> {
         let mut headers = None;
         let mut events = None;
         while let Some(key) = map.next_key_seed(Key::seed(&["headers", "events"], false))? {
             // A repeated member counts with its last value, as when parsing into a Value.
             match key {
                 Key::Known(0) => headers = Some(map.next_value::<Headers>()?),
-                Key::Known(_) => events = Some(map.next_value::<Events>()?.0),
+                Key::Known(_) => events = Some(map.next_value::<Events<LAZY>>()?.0),
                 Key::Other(_) => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -95,57 +98,62 @@ impl Visitor<'_> for KeySeed {
     }
 }
 
-struct Events(Vec<Event>);
+struct Events<const LAZY: bool>(Vec<Event>);
 
-impl<'de> Deserialize<'de> for Events {
+impl<'de, const LAZY: bool> Deserialize<'de> for Events<LAZY> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_seq(EventsVisitor)
+        deserializer.deserialize_seq(EventsVisitor::<LAZY>)
     }
 }
 
-struct EventsVisitor;
+struct EventsVisitor<const LAZY: bool>;
 
-impl<'de> Visitor<'de> for EventsVisitor {
-    type Value = Events;
+impl<'de, const LAZY: bool> Visitor<'de> for EventsVisitor<LAZY> {
+    type Value = Events<LAZY>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an array of events")
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Events, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Events<LAZY>, A::Error> {
         let mut events = Vec::with_capacity(seq.size_hint().unwrap_or(1));
-        while let Some(FastEvent(event)) = seq.next_element()? {
+        while let Some(FastEvent::<LAZY>(event)) = seq.next_element()? {
             events.push(event);
         }
         Ok(Events(events))
     }
 }
 
-struct FastEvent(Event);
+struct FastEvent<const LAZY: bool>(Event);
 
-impl<'de> Deserialize<'de> for FastEvent {
+impl<'de, const LAZY: bool> Deserialize<'de> for FastEvent<LAZY> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(EventVisitor)
+        deserializer.deserialize_map(EventVisitor::<LAZY>)
     }
 }
 
-struct EventVisitor;
+struct EventVisitor<const LAZY: bool>;
 
-impl<'de> Visitor<'de> for EventVisitor {
-    type Value = FastEvent;
+impl<'de, const LAZY: bool> Visitor<'de> for EventVisitor<LAZY> {
+    type Value = FastEvent<LAZY>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an event")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FastEvent, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FastEvent<LAZY>, A::Error> {
         let mut name = None;
         let mut data = None;
+        let mut text = None;
         let mut extra = Map::new();
         while let Some(key) = map.next_key_seed(Key::seed(&["name", "data"], true))? {
             match key {
                 Key::Known(0) => name = Some(map.next_value::<String>()?),
-                Key::Known(_) => data = Some(map.next_value::<Value>()?),
+                // The data's text is checked here and parsed when it is asked for.
+                Key::Known(_) if LAZY => {
+                    (data, text) = (None, Some(map.next_value::<&'de RawValue>()?));
+                }
+                Key::Known(_) => (data, text) = (Some(map.next_value::<Value>()?), None),
                 Key::Other(key) => {
                     let value = map.next_value::<Value>()?;
                     extra.insert(key, value);
@@ -153,6 +161,11 @@ impl<'de> Visitor<'de> for EventVisitor {
             }
         }
         let name = name.ok_or_else(|| de::Error::missing_field("name"))?;
-        Ok(FastEvent(Event::from_parts(name, data, extra)))
+        match text {
+            Some(text) => Event::from_text_parts(name, Some(text.get()), extra)
+                .map(FastEvent)
+                .map_err(de::Error::custom),
+            None => Ok(FastEvent(Event::from_parts(name, data, extra))),
+        }
     }
 }

@@ -249,11 +249,23 @@ pub(crate) fn encode_snapshot(headers: &Headers, snapshot: &Value) -> Result<Vec
 
 /// Decodes a commit document; the error says what is wrong, phrased to follow "commit N (path)".
 pub(crate) fn decode_commit(number: u64, bytes: &[u8]) -> Result<Commit, String> {
+    decode_commit_as::<false>(number, bytes)
+}
+
+/// As [`decode_commit`], keeping each event's data as its text, to be parsed when it is first
+/// asked for (see `event/data.rs`): for readers that may never look at most of it, or read it
+/// straight into their own types. The checks are the same: the text is parsed in full here,
+/// and what does not parse is refused here.
+pub(crate) fn decode_commit_lazy(number: u64, bytes: &[u8]) -> Result<Commit, String> {
+    decode_commit_as::<true>(number, bytes)
+}
+
+fn decode_commit_as<const LAZY: bool>(number: u64, bytes: &[u8]) -> Result<Commit, String> {
     // The fast path reads the document straight into headers and events; it accepts exactly
     // the documents the careful path below accepts, which runs only to say what is wrong.
     // Checking the whole document is UTF-8 at once is quicker than checking each string.
     let text = std::str::from_utf8(bytes);
-    if let Ok(fast::Document { headers, events }) = text.map_or_else(
+    if let Ok(fast::Document::<LAZY> { headers, events }) = text.map_or_else(
         |_| Err(()),
         |text| serde_json::from_str(text).map_err(|_| ()),
     ) {
@@ -274,7 +286,8 @@ pub(crate) fn decode_commit(number: u64, bytes: &[u8]) -> Result<Commit, String>
 /// Decodes a commit document the fast path did not read, nested at most [`MAX_NESTING`] levels.
 fn decode_commit_slowly(number: u64, bytes: &[u8], utf8: bool) -> Result<Commit, String> {
     if utf8 {
-        if let Ok(fast::Document { headers, events }) = from_slice_deep(bytes) {
+        // Deep documents keep no text: their data is parsed now.
+        if let Ok(fast::Document::<false> { headers, events }) = from_slice_deep(bytes) {
             return Ok(Commit {
                 number,
                 headers,

@@ -109,6 +109,10 @@ impl<D: ModelDefinition> Shared<D> {
             None => Arc::clone(base),
         };
         let mut replay = self.store.replay().stored().from(base.position + 1);
+        if self.names.is_typed() && self.upcasters.is_empty() {
+            // Typed events are read straight from their data's text.
+            replay = replay.data_on_demand();
+        }
         if let Some(to) = to {
             replay = replay.to(to);
         }

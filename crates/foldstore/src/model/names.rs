@@ -41,7 +41,6 @@ impl EventNames {
     }
 
     /// Whether the event type is an enum whose names foldstore knows.
-    #[cfg(test)]
     pub(crate) fn is_typed(&self) -> bool {
         self.variants.is_some()
     }

@@ -33,6 +33,8 @@ pub struct Replay<'s> {
     stops: Stops<'s>,
     /// Whether the store's upcasters apply (not for the store's own readers).
     upcast: bool,
+    /// Whether events' data is parsed when first asked for (see [`Replay::data_on_demand`]).
+    lazy: bool,
 }
 
 impl fmt::Debug for Replay<'_> {
@@ -42,6 +44,7 @@ impl fmt::Debug for Replay<'_> {
             .field("to", &self.to)
             .field("stop_before", &self.stops.before.is_some())
             .field("stop_after", &self.stops.after.is_some())
+            .field("data_on_demand", &self.lazy)
             .finish_non_exhaustive()
     }
 }
@@ -98,6 +101,7 @@ impl<'s> Replay<'s> {
             to: None,
             stops: Stops::default(),
             upcast: true,
+            lazy: false,
         }
     }
 
@@ -133,6 +137,40 @@ impl<'s> Replay<'s> {
             Bound::Excluded(&n) => Some(n.saturating_sub(1)),
             Bound::Unbounded => None,
         };
+        self
+    }
+
+    /// Has each event's data parsed when it is first asked for ([`Event::data`],
+    /// [`Event::to_typed`]), on the replay's own thread, instead of by the threads that read
+    /// ahead of a long replay. Every document is still read in full and checked (a damaged
+    /// commit is reported as without this), but the data's `serde_json::Value` is only built
+    /// for the events whose data is looked at, and [`Event::to_typed`] reads the data's text
+    /// straight into the typed event.
+    ///
+    /// Quicker for handlers that look at names, tags or headers, or at the data of few events,
+    /// or that read events into their own types; slower for handlers that look at the data of
+    /// every event as a `Value` (the parsing then happens on one thread instead of two).
+    /// Models with typed events fold this way.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), foldstore::Error> {
+    /// use foldstore::{Event, Store};
+    /// use serde_json::json;
+    ///
+    /// let store = Store::memory();
+    /// store.log(&Event::with_data("memberHasMoved", json!({"name": "peter pan"})))?;
+    /// store.log(&Event::new("heartbeat"))?;
+    /// let mut moves = 0;
+    /// store
+    ///     .replay()
+    ///     .data_on_demand()
+    ///     .run(|event, _headers| moves += usize::from(event.name() == "memberHasMoved"))?;
+    /// assert_eq!(moves, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn data_on_demand(mut self) -> Self {
+        self.lazy = true;
         self
     }
 
@@ -210,6 +248,7 @@ impl<'s> Replay<'s> {
             patient: true,
             ended_pending: false,
             upcast: self.upcast && !self.store.upcasters().is_empty(),
+            lazy: self.lazy,
         }
     }
 }
@@ -241,6 +280,8 @@ pub struct Commits<'s> {
     ended_pending: bool,
     /// Whether the store's upcasters apply to what it yields.
     upcast: bool,
+    /// Whether events' data is parsed when first asked for (see [`Replay::data_on_demand`]).
+    lazy: bool,
 }
 
 impl fmt::Debug for Commits<'_> {
@@ -301,7 +342,7 @@ impl Commits<'_> {
         } else if self.read_alone >= READ_AHEAD_AFTER
             && self.to.is_none_or(|to| to - number >= READ_AHEAD_BATCH)
         {
-            self.ahead = ReadAhead::start(self.store, number, self.to);
+            self.ahead = ReadAhead::start(self.store, number, self.to, self.lazy);
             if self.ahead.is_some() {
                 return self.read_next();
             }

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 
-use crate::format::{decode_commit, Commit};
+use crate::format::{decode_commit, decode_commit_lazy, Commit};
 use crate::store::Store;
 
 /// A replay reads this many commits one by one before it starts reading ahead.
@@ -67,6 +67,8 @@ struct AheadShared {
     reading: Mutex<()>,
     changed: Condvar,
     to: Option<u64>,
+    /// Whether events' data is kept as text, to be parsed when asked for.
+    lazy: bool,
 }
 
 impl AheadShared {
@@ -76,7 +78,12 @@ impl AheadShared {
 }
 
 impl ReadAhead {
-    pub(super) fn start(store: &Store, from: u64, to: Option<u64>) -> Option<ReadAhead> {
+    pub(super) fn start(
+        store: &Store,
+        from: u64,
+        to: Option<u64>,
+        lazy: bool,
+    ) -> Option<ReadAhead> {
         let shared = Arc::new(AheadShared {
             state: Mutex::new(AheadState {
                 claim: from,
@@ -87,6 +94,7 @@ impl ReadAhead {
             reading: Mutex::new(()),
             changed: Condvar::new(),
             to,
+            lazy,
         });
         let mut threads = Vec::new();
         for index in 0..READ_AHEAD_THREADS {
@@ -219,11 +227,25 @@ fn read_ahead(store: &Store, shared: &AheadShared, index: usize) {
             .unwrap_or_default();
         drop(reading);
         let mut whole = read.len() as u64 == want;
+        let sealing = store.keyring().is_some();
         let mut commits = Vec::with_capacity(read.len());
         for (number, bytes) in (first..).zip(read) {
-            let decoded = decode_commit(number, &bytes)
-                .ok()
-                .and_then(|mut commit| store.open_sealed(&mut commit).is_ok().then_some(commit));
+            // With a key store, data is kept as text at first: sealed data is opened from its
+            // text, and the rest parsed after (unless the replay wants it on demand).
+            let decoded = if shared.lazy || sealing {
+                decode_commit_lazy(number, &bytes)
+            } else {
+                decode_commit(number, &bytes)
+            };
+            let decoded = decoded.ok().and_then(|mut commit| {
+                store.open_sealed(&mut commit).ok()?;
+                if !shared.lazy {
+                    for event in commit.events() {
+                        let _ = event.data();
+                    }
+                }
+                Some(commit)
+            });
             match decoded {
                 Some(commit) => commits.push(commit),
                 None => {
