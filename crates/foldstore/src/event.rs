@@ -299,12 +299,12 @@ impl Event {
     /// The result (or error) is that of deserializing [`to_value`](Self::to_value), the
     /// event's JSON object, but the data is read in place, not copied into a new object first.
     pub fn to_typed<T: DeserializeOwned>(&self) -> serde_json::Result<T> {
-        let name = Value::String(self.name.clone());
         typed::EventObject {
-            name: &name,
+            name: &self.name,
             data: self.data.as_ref(),
             extra: Some(&self.extra),
             from_text: true,
+            direct: false,
         }
         .decode()
     }
@@ -312,12 +312,12 @@ impl Event {
     /// As [`to_typed`](Self::to_typed), reading the event as if it were the object of `name`
     /// and the event's data alone (its other members left out).
     pub(crate) fn to_typed_as<T: DeserializeOwned>(&self, name: &str) -> serde_json::Result<T> {
-        let name = Value::String(name.to_owned());
         typed::EventObject {
-            name: &name,
+            name,
             data: self.data.as_ref(),
             extra: None,
             from_text: true,
+            direct: false,
         }
         .decode()
     }

@@ -26,20 +26,45 @@ use crate::json::{clone_deep, deserialize_deep};
 /// members (when given) in order.
 #[derive(Clone, Copy)]
 pub(super) struct EventObject<'a> {
-    pub(super) name: &'a Value,
+    pub(super) name: &'a str,
     pub(super) data: Option<&'a Data>,
     pub(super) extra: Option<&'a Map<String, Value>>,
     /// Whether unparsed data is read from its text (else from its parsed value).
     pub(super) from_text: bool,
+    /// Whether the text is read on the thread's own stack, within serde_json's limit of 128
+    /// levels (else on a stack grown as needed, without that limit).
+    pub(super) direct: bool,
 }
+
+/// Stack enough to read text within serde_json's limit of 128 levels into a typed event
+/// without growing the stack. Data kept as text comes from documents of at most 128 levels
+/// (`format::fast`), so its event is read whole within that limit.
+const DIRECT_STACK: usize = 1024 * 1024;
 
 impl<'a> EventObject<'a> {
     /// Deserializes `T` from the event's object, without a copy of its data.
     pub(super) fn decode<T: DeserializeOwned>(self) -> serde_json::Result<T> {
         let from_text = self.data.and_then(Data::unparsed_text).is_some();
-        match deserialize_deep(EventObject { from_text, ..self }) {
+        let read =
+            if from_text && stacker::remaining_stack().is_some_and(|left| left >= DIRECT_STACK) {
+                // Growing the stack costs a check at every level and a wrapper around every
+                // visitor: text nests too little to need it.
+                T::deserialize(EventObject {
+                    from_text,
+                    direct: true,
+                    ..self
+                })
+            } else {
+                deserialize_deep(EventObject {
+                    from_text,
+                    direct: false,
+                    ..self
+                })
+            };
+        match read {
             Err(_) if from_text => deserialize_deep(EventObject {
                 from_text: false,
+                direct: false,
                 ..self
             }),
             result => result,
@@ -50,7 +75,7 @@ impl<'a> EventObject<'a> {
     fn build(self) -> Value {
         let extra = self.extra.map_or(0, Map::len);
         let mut object = Map::with_capacity(1 + usize::from(self.data.is_some()) + extra);
-        object.insert("name".to_owned(), self.name.clone());
+        object.insert("name".to_owned(), Value::String(self.name.to_owned()));
         if let Some(data) = self.data {
             object.insert("data".to_owned(), clone_deep(data.value()));
         }
@@ -64,7 +89,7 @@ impl<'a> EventObject<'a> {
     /// take every member.
     fn visit<V: Visitor<'a>>(self, visitor: V) -> serde_json::Result<V::Value> {
         let data = self.data.map(|data| match data.unparsed_text() {
-            Some(text) if self.from_text => Member::Text(text),
+            Some(text) if self.from_text => Member::Text(text, self.direct),
             _ => Member::Value(data.value()),
         });
         let mut members = Members {
@@ -129,16 +154,19 @@ impl<'de> Deserializer<'de> for EventObject<'de> {
     }
 }
 
-/// A member's value: a `Value`, or data's JSON text not parsed yet.
+/// A member's value: a `Value`, or data's JSON text not parsed yet (and whether it is read
+/// directly: see [`EventObject::direct`]).
 #[derive(Clone, Copy)]
 enum Member<'a> {
+    /// The event's name: a string value, without one built for it (see [`Name`]).
+    Name(&'a str),
     Value(&'a Value),
-    Text(&'a str),
+    Text(&'a str, bool),
 }
 
 /// The members of an [`EventObject`], handed out in order.
 struct Members<'a> {
-    name: Option<&'a Value>,
+    name: Option<&'a str>,
     data: Option<Member<'a>>,
     extra: Option<map::Iter<'a>>,
     /// The value of the member whose name was handed out last.
@@ -154,7 +182,7 @@ impl<'a> Members<'a> {
 
     fn next_member(&mut self) -> Option<(&'a str, Member<'a>)> {
         if let Some(name) = self.name.take() {
-            return Some(("name", Member::Value(name)));
+            return Some(("name", Member::Name(name)));
         }
         if let Some(data) = self.data.take() {
             return Some(("data", data));
@@ -184,12 +212,16 @@ impl<'de> MapAccess<'de> for Members<'de> {
         seed: S,
     ) -> serde_json::Result<S::Value> {
         match self.value.take() {
+            Some(Member::Name(name)) => seed.deserialize(Name(name)),
             Some(Member::Value(value)) => seed.deserialize(value),
-            Some(Member::Text(text)) => {
-                // The text nests no deeper than a commit may: the stack grows as the seed
-                // goes down (serde_stacker wraps the deserializer it is given).
+            Some(Member::Text(text, direct)) => {
+                // The text nests no deeper than a commit may. Read directly, serde_json's own
+                // limit holds; else the stack grows as the seed goes down (serde_stacker wraps
+                // the deserializer it is given).
                 let mut deserializer = serde_json::Deserializer::from_str(text);
-                deserializer.disable_recursion_limit();
+                if !direct {
+                    deserializer.disable_recursion_limit();
+                }
                 seed.deserialize(&mut deserializer)
             }
             None => Err(de::Error::custom("value is missing")),
@@ -198,5 +230,59 @@ impl<'de> MapAccess<'de> for Members<'de> {
 
     fn size_hint(&self) -> Option<usize> {
         Some(self.remaining())
+    }
+}
+
+/// The event's name as the string value `Value::String(name)` deserializes, without building
+/// that value: the requests typed events make of a name (anything, a string, an identifier)
+/// are answered as the value answers them, by lending the string; any other request is
+/// answered by the built value itself.
+#[derive(Clone, Copy)]
+struct Name<'a>(&'a str);
+
+/// Answers a deserializer request with the built string value.
+macro_rules! built_name {
+    ($($method:ident($($arg:ident: $ty:ty),*))*) => {
+        $(
+            fn $method<V: Visitor<'de>>(self, $($arg: $ty,)* visitor: V) -> serde_json::Result<V::Value> {
+                Value::String(self.0.to_owned()).$method($($arg,)* visitor)
+            }
+        )*
+    };
+}
+
+impl<'de> Deserializer<'de> for Name<'de> {
+    type Error = serde_json::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> serde_json::Result<V::Value> {
+        visitor.visit_borrowed_str(self.0)
+    }
+
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> serde_json::Result<V::Value> {
+        visitor.visit_borrowed_str(self.0)
+    }
+
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> serde_json::Result<V::Value> {
+        visitor.visit_borrowed_str(self.0)
+    }
+
+    fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> serde_json::Result<V::Value> {
+        visitor.visit_borrowed_str(self.0)
+    }
+
+    built_name! {
+        deserialize_bool() deserialize_i8() deserialize_i16() deserialize_i32()
+        deserialize_i64() deserialize_i128() deserialize_u8() deserialize_u16()
+        deserialize_u32() deserialize_u64() deserialize_u128() deserialize_f32()
+        deserialize_f64() deserialize_char()
+        deserialize_bytes() deserialize_byte_buf() deserialize_option() deserialize_unit()
+        deserialize_unit_struct(name: &'static str)
+        deserialize_newtype_struct(name: &'static str)
+        deserialize_seq() deserialize_tuple(len: usize)
+        deserialize_tuple_struct(name: &'static str, len: usize)
+        deserialize_map()
+        deserialize_struct(name: &'static str, fields: &'static [&'static str])
+        deserialize_enum(name: &'static str, variants: &'static [&'static str])
+        deserialize_ignored_any()
     }
 }
