@@ -1,7 +1,8 @@
 //! What sealing costs, measured so that a busy machine's noise falls on both sides alike: the
-//! same events (each tagged with one of 100 members) appended durably to two journals in turn,
-//! one append to each, alternately first, and then 100,000-commit journals replayed in turn.
-//! Prints each side's figures and their ratio (sealed throughput / plain throughput).
+//! same events (each tagged with one of 100 members) appended durably to two journals in turn
+//! (a plain one, and one sealed and chained), one append to each, alternately first, and then
+//! 100,000-commit journals (plain, and sealed) replayed in turn. Prints each side's figures and
+//! their ratio (sealed throughput / plain throughput).
 //!
 //! ```sh
 //! cargo run --release -p foldstore --example seal_costs -- [APPENDS] [COMMITS] [REPLAYS]
@@ -24,10 +25,11 @@ fn event(k: u64) -> Event {
     .tagged([format!("member:{}", k % MEMBERS)])
 }
 
-fn open(folder: &Path, master: Option<&MasterKey>, durability: Durability) -> Store {
+fn open(folder: &Path, master: Option<&MasterKey>, durability: Durability, chain: bool) -> Store {
     let mut builder = Store::builder(folder.join("store"))
         .layout(Layout::Journal)
         .durability(durability)
+        .chain(chain)
         .subject_tags("member:");
     if let Some(master) = master {
         builder = builder.key_store(
@@ -75,7 +77,7 @@ fn main() {
 
     // Durable appends, in turn; the members' keys made beforehand.
     let stores: Vec<Store> = (0..2)
-        .map(|i| open(dirs[i].path(), masters[i], Durability::Immediate))
+        .map(|i| open(dirs[i].path(), masters[i], Durability::Immediate, i == 1))
         .collect();
     for k in 0..MEMBERS {
         stores[1].log(&event(k)).expect("log");
@@ -91,7 +93,7 @@ fn main() {
     }
     let per = |d: Duration, n: u64| d / u32::try_from(n).expect("fits");
     println!(
-        "durable journal appends: plain {:?}/append, sealed {:?}/append; sealed throughput is {:.0}% of plain",
+        "durable journal appends: plain {:?}/append, sealed and chained {:?}/append; sealed and chained throughput is {:.0}% of plain",
         per(spent[0], appends),
         per(spent[1], appends),
         100.0 * spent[0].as_secs_f64() / spent[1].as_secs_f64()
@@ -103,7 +105,7 @@ fn main() {
         tempfile::tempdir().expect("a folder"),
     ];
     for side in 0..2 {
-        let store = open(dirs[side].path(), masters[side], Durability::None);
+        let store = open(dirs[side].path(), masters[side], Durability::None, false);
         for k in 0..commits {
             store.log(&event(k)).expect("log");
         }
@@ -114,7 +116,7 @@ fn main() {
     for round in 0..replays * 2 {
         let side = (round % 2) as usize;
         let (wall, cpu_before) = (Instant::now(), cpu());
-        let store = open(dirs[side].path(), masters[side], Durability::None);
+        let store = open(dirs[side].path(), masters[side], Durability::None, false);
         let mut streets = 0usize;
         let summary = store
             .replay_event_stream(|event, _| {

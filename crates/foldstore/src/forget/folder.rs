@@ -1,8 +1,11 @@
 //! The folder key store: one file per subject, each key encrypted with the master key.
 
+use std::collections::HashMap;
+use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
@@ -61,10 +64,56 @@ const TEMP_PREFIX: &str = ".foldstore-tmp-";
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Debug)]
 pub struct FolderKeyStore {
     folder: PathBuf,
     master: MasterKey,
+    /// The keys handed out to seal with, each with the stamp of the file it was read from.
+    /// A key is handed out again only while a look at its file finds that very file (see
+    /// [`Stamp`]): a key file is written once and never changed, so the same file holds the
+    /// same key, and a subject forgotten and given a new key (by any process) has a new file.
+    sealing: Mutex<HashMap<String, (Stamp, SubjectKey), foldhash::fast::RandomState>>,
+}
+
+impl fmt::Debug for FolderKeyStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FolderKeyStore")
+            .field("folder", &self.folder)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What tells one key file from another at the same name: its device and inode, its size, and
+/// the times of its last change and modification, to the nanosecond (an inode number freed
+/// by a forgotten key's file may be given to the next key's file, made later). `None` where
+/// the platform has no inode numbers: keys are then read every time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Stamp(Option<(u64, u64, u64, i64, i64, i64, i64)>);
+
+impl Stamp {
+    fn of(meta: &fs::Metadata) -> Stamp {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            Stamp(Some((
+                meta.dev(),
+                meta.ino(),
+                meta.len(),
+                meta.mtime(),
+                meta.mtime_nsec(),
+                meta.ctime(),
+                meta.ctime_nsec(),
+            )))
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = meta;
+            Stamp(None)
+        }
+    }
+
+    fn known(self) -> bool {
+        self.0.is_some()
+    }
 }
 
 /// A key file's contents.
@@ -99,10 +148,14 @@ impl FolderKeyStore {
         builder
             .create(&folder)
             .map_err(|e| Error::io("create the key folder", &folder, e))?;
-        let store = FolderKeyStore { folder, master };
+        let store = FolderKeyStore {
+            folder,
+            master,
+            sealing: Mutex::default(),
+        };
         let check = store.folder.join(CHECK_FILE);
         match read_regular(&check)? {
-            Some(bytes) => {
+            Some((bytes, _)) => {
                 let wrong = || {
                     Error::Keys {
                     location: check.display().to_string(),
@@ -148,9 +201,15 @@ impl FolderKeyStore {
     }
 
     fn read_key(&self, subject: &str, path: &Path) -> Result<Option<SubjectKey>> {
-        let Some(bytes) = read_regular(path)? else {
+        Ok(self.read_stamped_key(subject, path)?.map(|(key, _)| key))
+    }
+
+    /// As [`read_key`](Self::read_key), with the stamp of the file the key was read from.
+    fn read_stamped_key(&self, subject: &str, path: &Path) -> Result<Option<(SubjectKey, Stamp)>> {
+        let Some((bytes, meta)) = read_regular(path)? else {
             return Ok(None);
         };
+        let stamp = Stamp::of(&meta);
         let damaged = |why: &str| {
             Error::Keys {
             location: path.display().to_string(),
@@ -180,7 +239,37 @@ impl FolderKeyStore {
             .as_slice()
             .try_into()
             .map_err(|_| damaged("holds a key of the wrong length"))?;
-        Ok(Some(SubjectKey::from_parts(id, bytes)))
+        Ok(Some((SubjectKey::from_parts(id, bytes), stamp)))
+    }
+
+    fn sealing(
+        &self,
+    ) -> MutexGuard<'_, HashMap<String, (Stamp, SubjectKey), foldhash::fast::RandomState>> {
+        self.sealing.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The key handed out before to seal `subject`'s data with, while its file at `path` is
+    /// still the file it was read from (one look at the file's metadata, without following a
+    /// link). Otherwise the key is dropped from memory and `None` returned.
+    fn sealing_key(&self, subject: &str, path: &Path) -> Option<SubjectKey> {
+        let mut sealing = self.sealing();
+        let (stamp, key) = sealing.get(subject)?;
+        let same = fs::symlink_metadata(path)
+            .is_ok_and(|meta| meta.is_file() && Stamp::of(&meta) == *stamp);
+        if same {
+            Some(key.clone())
+        } else {
+            sealing.remove(subject);
+            None
+        }
+    }
+
+    /// Keeps `key`, read from a file of `stamp`, to seal `subject`'s data with.
+    fn keep_sealing_key(&self, subject: &str, stamp: Stamp, key: &SubjectKey) {
+        if stamp.known() {
+            self.sealing()
+                .insert(subject.to_owned(), (stamp, key.clone()));
+        }
     }
 
     /// Writes `bytes` to `path` whole and durably, unless `path` exists (then nothing):
@@ -227,7 +316,7 @@ impl FolderKeyStore {
             }
             let path = entry.path();
             // Unreadable or foreign: not a key of this subject's that foldstore wrote.
-            let Ok(Some(bytes)) = read_regular(&path) else {
+            let Ok(Some((bytes, _))) = read_regular(&path) else {
                 continue;
             };
             if serde_json::from_slice::<KeyFile>(&bytes).is_ok_and(|file| file.subject == subject) {
@@ -250,7 +339,7 @@ impl FolderKeyStore {
 /// a symbolic link, a FIFO or anything else than a file (opened without following a link and
 /// without waiting, so nothing swapped in after a look is followed either), and for a larger
 /// file (read no further than the limit, even while it grows).
-pub(super) fn read_regular(path: &Path) -> Result<Option<Vec<u8>>> {
+pub(super) fn read_regular(path: &Path) -> Result<Option<(Vec<u8>, fs::Metadata)>> {
     let not_key = |problem: String| Error::Keys {
         location: path.display().to_string(),
         problem,
@@ -281,7 +370,7 @@ pub(super) fn read_regular(path: &Path) -> Result<Option<Vec<u8>>> {
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(too_large(bytes.len() as u64));
     }
-    Ok(Some(bytes))
+    Ok(Some((bytes, meta)))
 }
 
 /// The subject a key file's name stands for.
@@ -301,7 +390,13 @@ impl KeyStore for FolderKeyStore {
     fn key_for(&self, subject: &str) -> Result<SubjectKey> {
         check_subject(subject, &|| self.location())?;
         let path = self.path_of(subject);
-        if let Some(key) = self.read_key(subject, &path)? {
+        // A key read before is handed out again while its file is the same file: a key file
+        // is never changed, and a forgotten subject's next key is a new file.
+        if let Some(key) = self.sealing_key(subject, &path) {
+            return Ok(key);
+        }
+        if let Some((key, stamp)) = self.read_stamped_key(subject, &path)? {
+            self.keep_sealing_key(subject, stamp, &key);
             return Ok(key);
         }
         let key = SubjectKey::generate()?;
@@ -318,6 +413,7 @@ impl KeyStore for FolderKeyStore {
         };
         let bytes = serde_json::to_vec(&file).unwrap_or_default();
         if self.write_new(&path, &bytes)? {
+            // Not kept yet: the next call reads it back, with its file's stamp.
             return Ok(key);
         }
         // Another writer made it first: theirs is the key.
@@ -336,6 +432,7 @@ impl KeyStore for FolderKeyStore {
 
     fn forget(&self, subject: &str) -> Result<bool> {
         check_subject(subject, &|| self.location())?;
+        self.sealing().remove(subject);
         let path = self.path_of(subject);
         let removed = match fs::remove_file(&path) {
             Ok(()) => true,
@@ -392,6 +489,36 @@ mod tests {
         assert!(!peter.exists());
         assert!(!leftover.exists(), "the copy of the forgotten key is gone");
         assert!(wendys.exists(), "another subject's is not touched");
+    }
+
+    #[test]
+    fn a_key_kept_for_sealing_is_dropped_once_another_process_forgets_its_subject() {
+        let dir = tempfile::tempdir().unwrap();
+        let master = MasterKey::generate().unwrap();
+        let mine = FolderKeyStore::open(dir.path(), master.clone()).unwrap();
+        let theirs = FolderKeyStore::open(dir.path(), master).unwrap();
+        let subject = "member:peter pan";
+        let first = mine.key_for(subject).unwrap();
+        assert_eq!(mine.key_for(subject).unwrap().id(), first.id());
+        assert!(mine.sealing().contains_key(subject), "the key is kept");
+        assert_eq!(mine.key_for(subject).unwrap().id(), first.id());
+
+        // Forgotten by another process, which then seals with a new key (whose file may get
+        // the inode number of the old one).
+        assert!(theirs.forget(subject).unwrap());
+        let next = theirs.key_for(subject).unwrap();
+        assert_ne!(next.id(), first.id());
+        assert_eq!(mine.key_for(subject).unwrap().id(), next.id());
+
+        // Forgotten again, with no key made since: this one makes a new key, not the old one.
+        assert!(theirs.forget(subject).unwrap());
+        let made = mine.key_for(subject).unwrap();
+        assert_ne!(made.id(), next.id());
+        assert_eq!(theirs.get(subject).unwrap().unwrap().id(), made.id());
+
+        // Forgotten here: dropped from memory at once.
+        assert!(mine.forget(subject).unwrap());
+        assert!(!mine.sealing().contains_key(subject));
     }
 
     #[test]

@@ -257,7 +257,7 @@ impl MasterKey {
     /// or does not hold a key.
     pub fn from_file(path: impl AsRef<Path>) -> Result<MasterKey> {
         let path = path.as_ref();
-        let bytes = super::folder::read_regular(path)?.ok_or_else(|| Error::Keys {
+        let (bytes, _) = super::folder::read_regular(path)?.ok_or_else(|| Error::Keys {
             location: path.display().to_string(),
             problem: "does not exist: give the file that holds the master key (foldstore keys --new-master-key FILE makes one)".to_owned(),
         })?;
