@@ -1,7 +1,7 @@
 //! Reading ahead: threads that read and decode batches of commits ahead of a long replay.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread;
 
 use crate::format::{decode_commit, decode_commit_lazy, Commit};
@@ -19,6 +19,24 @@ const READ_AHEAD_WINDOW: u64 = 8;
 /// Threads reading ahead.
 const READ_AHEAD_THREADS: usize = 2;
 
+/// Whether the process may run on more than one CPU (its affinity, as `taskset` sets it, and
+/// its cgroup's quota count): reading ahead on other threads pays only then. On one CPU the
+/// batches are read and decoded in the replay's own thread (see [`Inline`]).
+fn more_than_one_cpu() -> bool {
+    static MANY: OnceLock<bool> = OnceLock::new();
+    *MANY.get_or_init(|| thread::available_parallelism().is_ok_and(|cpus| cpus.get() > 1))
+}
+
+/// Reading ahead without threads, for a process on one CPU: the batches are read and decoded
+/// by the replay's own thread when it needs the next one. Reading a batch at once is quicker
+/// than reading commits one by one, and on one CPU reading threads would only take turns with
+/// the replay.
+struct Inline {
+    store: Store,
+    to: Option<u64>,
+    lazy: bool,
+}
+
 /// Threads that read and decode batches of commits ahead of a long replay, so that reading
 /// (from any backend: [`Storage::read_commits`](crate::storage::Storage::read_commits)), checking and
 /// decoding run on other cores while the replay's handler runs. Batches are handed over in
@@ -35,6 +53,8 @@ pub(super) struct ReadAhead {
     current_decoder: usize,
     /// Commits of the current batch the replay is done with, handed back to their decoder.
     spent: Vec<Commit>,
+    /// Set when the batches are read in the replay's thread, on one CPU.
+    inline: Option<Inline>,
 }
 
 /// A batch of commits read and decoded ahead.
@@ -84,6 +104,17 @@ impl ReadAhead {
         to: Option<u64>,
         lazy: bool,
     ) -> Option<ReadAhead> {
+        ReadAhead::start_as(store, from, to, lazy, !more_than_one_cpu())
+    }
+
+    /// As [`start`](Self::start), reading in the replay's thread when `inline`.
+    fn start_as(
+        store: &Store,
+        from: u64,
+        to: Option<u64>,
+        lazy: bool,
+        inline: bool,
+    ) -> Option<ReadAhead> {
         let shared = Arc::new(AheadShared {
             state: Mutex::new(AheadState {
                 claim: from,
@@ -96,6 +127,22 @@ impl ReadAhead {
             to,
             lazy,
         });
+        if inline {
+            return Some(ReadAhead {
+                shared,
+                threads: Vec::new(),
+                current: VecDeque::new(),
+                current_next: from,
+                current_short: false,
+                current_decoder: 0,
+                spent: Vec::new(),
+                inline: Some(Inline {
+                    store: store.clone(),
+                    to,
+                    lazy,
+                }),
+            });
+        }
         let mut threads = Vec::new();
         for index in 0..READ_AHEAD_THREADS {
             let shared = Arc::clone(&shared);
@@ -119,12 +166,15 @@ impl ReadAhead {
             current_short: false,
             current_decoder: 0,
             spent: Vec::new(),
+            inline: None,
         })
     }
 
     /// Takes back a commit the replay is done with, to be freed by the thread that decoded it.
     pub(super) fn recycle(&mut self, commit: Commit) {
-        self.spent.push(commit);
+        if self.inline.is_none() {
+            self.spent.push(commit);
+        }
     }
 
     /// Commit `number` (the next one), or `None` when the readers ahead do not have it.
@@ -136,6 +186,24 @@ impl ReadAhead {
             }
             if self.current_short || self.current_next != number {
                 return None;
+            }
+            if let Some(inline) = &self.inline {
+                if inline.to.is_some_and(|to| number > to) {
+                    return None;
+                }
+                let want = inline.to.map_or(READ_AHEAD_BATCH, |to| {
+                    (to - number + 1).min(READ_AHEAD_BATCH)
+                });
+                let read = inline
+                    .store
+                    .storage()
+                    .read_commits(number, usize::try_from(want).unwrap_or(usize::MAX))
+                    .unwrap_or_default();
+                let (commits, whole) = decode_batch(&inline.store, number, want, read, inline.lazy);
+                self.current_next = number + commits.len() as u64;
+                self.current_short = !whole;
+                self.current = commits.into();
+                continue;
             }
             let mut state = self.shared.lock();
             // Freed here, after the lock, once the readers are done (they free no more).
@@ -226,35 +294,7 @@ fn read_ahead(store: &Store, shared: &AheadShared, index: usize) {
             .read_commits(first, usize::try_from(want).unwrap_or(usize::MAX))
             .unwrap_or_default();
         drop(reading);
-        let mut whole = read.len() as u64 == want;
-        let sealing = store.keyring().is_some();
-        let mut commits = Vec::with_capacity(read.len());
-        for (number, bytes) in (first..).zip(read) {
-            // With a key store, data is kept as text at first: sealed data is opened from its
-            // text, and the rest parsed after (unless the replay wants it on demand).
-            let decoded = if shared.lazy || sealing {
-                decode_commit_lazy(number, &bytes)
-            } else {
-                decode_commit(number, &bytes)
-            };
-            let decoded = decoded.ok().and_then(|mut commit| {
-                store.open_sealed(&mut commit).ok()?;
-                if !shared.lazy {
-                    for event in commit.events() {
-                        let _ = event.data();
-                    }
-                }
-                Some(commit)
-            });
-            match decoded {
-                Some(commit) => commits.push(commit),
-                None => {
-                    // Read again, one by one, by the replay, which reports it properly.
-                    whole = false;
-                    break;
-                }
-            }
-        }
+        let (commits, whole) = decode_batch(store, first, want, read, shared.lazy);
         let mut state = shared.lock();
         if !whole {
             state.stop = true;
@@ -268,5 +308,118 @@ fn read_ahead(store: &Store, shared: &AheadShared, index: usize) {
             },
         );
         shared.changed.notify_all();
+    }
+}
+
+/// Decodes a batch of commits read from `first` on (`want` asked for) and opens their sealed
+/// data; with a key store and unless `lazy`, events' data is parsed after the sealed data is
+/// opened. Returns the commits decoded, up to the first that does not decode or open, and
+/// whether that is every commit asked for.
+fn decode_batch(
+    store: &Store,
+    first: u64,
+    want: u64,
+    read: Vec<Vec<u8>>,
+    lazy: bool,
+) -> (Vec<Commit>, bool) {
+    let mut whole = read.len() as u64 == want;
+    let sealing = store.keyring().is_some();
+    let mut commits = Vec::with_capacity(read.len());
+    for (number, bytes) in (first..).zip(read) {
+        // With a key store, data is kept as text at first: sealed data is opened from its
+        // text, and the rest parsed after (unless the replay wants it on demand).
+        let decoded = if lazy || sealing {
+            decode_commit_lazy(number, &bytes)
+        } else {
+            decode_commit(number, &bytes)
+        };
+        let decoded = decoded.ok().and_then(|mut commit| {
+            store.open_sealed(&mut commit).ok()?;
+            if !lazy {
+                for event in commit.events() {
+                    let _ = event.data();
+                }
+            }
+            Some(commit)
+        });
+        match decoded {
+            Some(commit) => commits.push(commit),
+            None => {
+                // Read again, one by one, by the replay, which reports it properly.
+                whole = false;
+                break;
+            }
+        }
+    }
+    (commits, whole)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Event;
+
+    /// A store of `commits` commits, commit `damaged` (if any) not a commit document.
+    fn store(commits: u64, damaged: Option<u64>) -> Store {
+        let store = Store::memory();
+        for k in 1..=commits {
+            if Some(k) == damaged {
+                store.storage().append_commit(k, b"{not json").unwrap();
+            } else {
+                store
+                    .log(&Event::with_data("counted", serde_json::json!({"k": k})))
+                    .unwrap();
+            }
+        }
+        store
+    }
+
+    /// What a read ahead from `from` (to `to`) hands out, as numbers and `k`s, until it ends.
+    fn taken(store: &Store, from: u64, to: Option<u64>, inline: bool) -> Vec<(u64, u64)> {
+        let mut ahead = ReadAhead::start_as(store, from, to, true, inline).unwrap();
+        let mut seen = Vec::new();
+        let mut number = from;
+        // A replay asks for no commit after the end of its range.
+        while let Some((commit, k)) = to
+            .is_none_or(|to| number <= to)
+            .then(|| ahead.take(number))
+            .flatten()
+            .map(|commit| {
+                let k = commit.events()[0].data().unwrap()["k"].as_u64().unwrap();
+                (commit, k)
+            })
+        {
+            seen.push((commit.number(), k));
+            ahead.recycle(commit);
+            number += 1;
+        }
+        seen
+    }
+
+    #[test]
+    fn reading_in_the_replays_thread_hands_out_what_the_threads_do() {
+        let whole = store(1_000, None);
+        for (from, to) in [
+            (1, None),
+            (65, None),
+            (65, Some(700)),
+            (999, Some(1_000)),
+            (1_000, None),
+        ] {
+            let inline = taken(&whole, from, to, true);
+            let end = to.unwrap_or(1_000);
+            assert_eq!(inline, (from..=end).map(|k| (k, k)).collect::<Vec<_>>());
+            assert_eq!(
+                taken(&whole, from, to, false),
+                inline,
+                "from {from} to {to:?}"
+            );
+        }
+        // A damaged commit ends what is handed out before it (the replay reads it alone and
+        // reports it).
+        let damaged = store(1_000, Some(600));
+        let inline = taken(&damaged, 65, None, true);
+        assert_eq!(inline.last(), Some(&(599, 599)));
+        assert_eq!(taken(&damaged, 65, None, false), inline);
     }
 }
