@@ -158,27 +158,33 @@ fn outcome<T: Debug>(result: serde_json::Result<T>) -> String {
     }
 }
 
-/// Checks that `to_typed` and `to_typed_as` give what the built objects give for `T`.
-fn same_for<T: DeserializeOwned + Debug>(
-    event: &Event,
-    other_name: &str,
-) -> Result<(), TestCaseError> {
-    let expected = outcome(from_value_deep::<T>(event.to_value()));
-    prop_assert_eq!(
-        outcome(event.to_typed::<T>()),
-        expected,
-        "to_typed, {:?}",
-        event
-    );
+/// What deserializing `T` gives from the event's built object, and from the object of
+/// `other_name` and the event's data alone: what `to_typed` and `to_typed_as` must give.
+fn expected<T: DeserializeOwned + Debug>(event: &Event, other_name: &str) -> (String, String) {
+    let whole = outcome(from_value_deep::<T>(event.to_value()));
     let mut object = Map::new();
     object.insert("name".to_owned(), Value::String(other_name.to_owned()));
     if let Some(data) = event.data() {
         object.insert("data".to_owned(), data.clone());
     }
-    let expected = outcome(from_value_deep::<T>(Value::Object(object)));
+    (whole, outcome(from_value_deep::<T>(Value::Object(object))))
+}
+
+/// Checks that `to_typed` and `to_typed_as` give what the built objects give for `T`.
+fn same_for<T: DeserializeOwned + Debug>(
+    event: &Event,
+    other_name: &str,
+) -> Result<(), TestCaseError> {
+    let (whole, as_other) = expected::<T>(event, other_name);
+    prop_assert_eq!(
+        outcome(event.to_typed::<T>()),
+        whole,
+        "to_typed, {:?}",
+        event
+    );
     prop_assert_eq!(
         outcome(event.to_typed_as::<T>(other_name)),
-        expected,
+        as_other,
         "to_typed_as {:?}, {:?}",
         other_name,
         event
@@ -206,24 +212,18 @@ fn same_lazily<T: DeserializeOwned + Debug>(
     other_name: &str,
     pretty: bool,
 ) -> Result<(), TestCaseError> {
-    let expected = outcome(from_value_deep::<T>(event.to_value()));
+    let (whole, as_other) = expected::<T>(event, other_name);
     let lazy = read_lazily(event, pretty);
     prop_assert_eq!(
         outcome(lazy.to_typed::<T>()),
-        expected,
+        whole,
         "to_typed, read lazily, {:?}",
         event
     );
-    let mut object = Map::new();
-    object.insert("name".to_owned(), Value::String(other_name.to_owned()));
-    if let Some(data) = event.data() {
-        object.insert("data".to_owned(), data.clone());
-    }
-    let expected = outcome(from_value_deep::<T>(Value::Object(object)));
     let lazy = read_lazily(event, pretty);
     prop_assert_eq!(
         outcome(lazy.to_typed_as::<T>(other_name)),
-        expected,
+        as_other,
         "to_typed_as {:?}, read lazily, {:?}",
         other_name,
         event
