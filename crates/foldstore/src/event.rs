@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use data::Data;
+pub(crate) use data::Data;
 
 use crate::json::{
     clone_deep, clone_map, from_slice_deep, hollow, hollow_map, nesting_depth, slow_path_stack,
@@ -297,7 +297,10 @@ impl Event {
     /// The serde error when the name is not one of the type's or the data does not fit it.
     ///
     /// The result (or error) is that of deserializing [`to_value`](Self::to_value), the
-    /// event's JSON object, but the data is read in place, not copied into a new object first.
+    /// event's JSON object, but the data is read in place, not copied into a new object first
+    /// (for an event read from a store whose data was not looked at yet: from its text, where
+    /// that reads the same; a visitor collecting every entry of an object that names a member
+    /// twice sees both entries then, and the built object's last one otherwise).
     pub fn to_typed<T: DeserializeOwned>(&self) -> serde_json::Result<T> {
         typed::EventObject {
             name: &self.name,
@@ -335,7 +338,8 @@ impl Event {
         Value::Object(object)
     }
 
-    /// An event from its parts, as read from a document.
+    /// An event from its parts.
+    #[cfg(test)]
     pub(crate) fn from_parts(name: String, data: Option<Value>, extra: Map<String, Value>) -> Self {
         Event {
             name,
@@ -344,21 +348,13 @@ impl Event {
         }
     }
 
-    /// An event read from a document, its data given as the JSON text it was written as (a
-    /// value the parser has checked): kept as text until it is asked for.
-    ///
-    /// # Errors
-    /// The parser's error for data it skips but cannot build a value of (see [`Event::data`]).
-    pub(crate) fn from_text_parts(
+    /// An event read from a document, its data read as text ([`Data::from_checked_text`]).
+    pub(crate) fn from_data_parts(
         name: String,
-        data: Option<&str>,
+        data: Option<Data>,
         extra: Map<String, Value>,
-    ) -> serde_json::Result<Self> {
-        Ok(Event {
-            name,
-            data: data.map(Data::from_checked_text).transpose()?,
-            extra,
-        })
+    ) -> Self {
+        Event { name, data, extra }
     }
 
     /// Reads an event from a JSON value, saying what is wrong when it is not an event.

@@ -702,4 +702,30 @@ fn sealed_forms_written_otherwise_open_as_before_in_long_replays() {
         forgotten,
         (0..1_000).filter(|i| i % 5 == 2).collect::<Vec<_>>()
     );
+
+    // Ordinary data holding what a sealed form's members would hold, as an array, is ordinary
+    // data; a sealed member holding an array is damage, as it always was.
+    let array = json!([[
+        "member:0",
+        "0123456789abcdef",
+        "AAAAAAAAAAAAAAAA",
+        "foldstore:sealed"
+    ]]);
+    store
+        .log(&Event::with_data("listed", array.clone()))
+        .unwrap();
+    fs::write(
+        path(1_002),
+        r#"{"headers":{},"events":[{"name":"listed","data":{"foldstore:sealed":["member:0","0123456789abcdef","AAAAAAAAAAAAAAAA","x"]}}]}"#,
+    )
+    .unwrap();
+    let mut last = None;
+    let error = store
+        .replay_event_stream(|event, _| last = event.data().cloned())
+        .unwrap_err();
+    assert_eq!(last, Some(array));
+    assert!(
+        matches!(error, Error::CorruptCommit { commit: 1_002, .. }),
+        "{error:?}"
+    );
 }

@@ -10,7 +10,8 @@
 //! deserializing the built object in every case.
 //!
 //! Data not parsed yet (an event read from a store, see [`Data`]) is read straight from its
-//! text, without a `Value` in between. Should that fail, the event is decoded again from the
+//! text, without a `Value` in between, when that gives what its value gives for every type
+//! (see `Scan::exact` in `data.rs`: no fraction, escape, whitespace, `-0` or long integer). Should that fail, the event is decoded again from the
 //! parsed data, so that the error is the one deserializing the built object gives (the
 //! parser's errors on text name a line and column, and text with a member written twice is
 //! refused by derived types where the built object keeps the last one).
@@ -36,15 +37,15 @@ pub(super) struct EventObject<'a> {
     pub(super) direct: bool,
 }
 
-/// Stack enough to read text within serde_json's limit of 128 levels into a typed event
-/// without growing the stack. Data kept as text comes from documents of at most 128 levels
-/// (`format::fast`), so its event is read whole within that limit.
+/// Stack enough to read text into a typed event without growing the stack: data is kept as
+/// text only when nested at most `KEPT_DEPTH` (100) levels (see `data.rs`), and serde_json's
+/// own limit of 128 levels still holds when the text is read directly.
 const DIRECT_STACK: usize = 1024 * 1024;
 
 impl<'a> EventObject<'a> {
     /// Deserializes `T` from the event's object, without a copy of its data.
     pub(super) fn decode<T: DeserializeOwned>(self) -> serde_json::Result<T> {
-        let from_text = self.data.and_then(Data::unparsed_text).is_some();
+        let from_text = self.data.and_then(Data::typed_text).is_some();
         let read =
             if from_text && stacker::remaining_stack().is_some_and(|left| left >= DIRECT_STACK) {
                 // Growing the stack costs a check at every level and a wrapper around every
@@ -88,7 +89,7 @@ impl<'a> EventObject<'a> {
     /// Visits the object as a map, as `serde_json` visits a `Map` it owns: the visitor must
     /// take every member.
     fn visit<V: Visitor<'a>>(self, visitor: V) -> serde_json::Result<V::Value> {
-        let data = self.data.map(|data| match data.unparsed_text() {
+        let data = self.data.map(|data| match data.typed_text() {
             Some(text) if self.from_text => Member::Text(text, self.direct),
             _ => Member::Value(data.value()),
         });

@@ -366,9 +366,9 @@ fn the_data_is_read_in_place_not_copied() {
 }
 
 #[test]
-fn data_read_from_text_as_deep_as_the_fast_path_goes_is_read_on_a_small_stack() {
-    // The fast path reads documents of up to 128 levels: the data 125 of them.
-    let depth = 124;
+fn data_read_from_text_as_deep_as_it_is_kept_is_read_on_a_small_stack() {
+    // Data is kept as text up to `KEPT_DEPTH` levels: the object and the address's arrays.
+    let depth = super::data::KEPT_DEPTH - 1;
     let text = format!(
         r#"{{"events":[{{"name":"memberHasMoved","data":{{"name":"member 1","address":{}1{}}}}}]}}"#,
         "[".repeat(depth),

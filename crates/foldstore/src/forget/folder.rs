@@ -6,6 +6,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
@@ -71,6 +72,7 @@ pub struct FolderKeyStore {
     /// A key is handed out again only while a look at its file finds that very file (see
     /// [`Stamp`]): a key file is written once and never changed, so the same file holds the
     /// same key, and a subject forgotten and given a new key (by any process) has a new file.
+    /// Only keys whose file was [`SETTLED`] when read are kept.
     sealing: Mutex<HashMap<String, (Stamp, SubjectKey), foldhash::fast::RandomState>>,
 }
 
@@ -81,6 +83,13 @@ impl fmt::Debug for FolderKeyStore {
             .finish_non_exhaustive()
     }
 }
+
+/// How long before it is read a key file must have been made for its key to be kept (see
+/// [`FolderKeyStore::sealing`]). File times come from a coarse clock (a few milliseconds; whole
+/// seconds on some file systems), and a new file may get the inode number of a removed one:
+/// a key file made within the same tick as the one it replaces could carry the same stamp.
+/// A file made after a settled file was read has a later time than it by this much.
+const SETTLED: Duration = Duration::from_secs(2);
 
 /// What tells one key file from another at the same name: its device and inode, its size, and
 /// the times of its last change and modification, to the nanosecond (an inode number freed
@@ -111,8 +120,16 @@ impl Stamp {
         }
     }
 
-    fn known(self) -> bool {
-        self.0.is_some()
+    /// The stamp of a file to keep a key of: `None` where there are no inode numbers, or when
+    /// the file was modified less than [`SETTLED`] ago (or in the future).
+    fn to_keep(meta: &fs::Metadata) -> Option<Stamp> {
+        let stamp = Stamp::of(meta);
+        let settled = meta
+            .modified()
+            .ok()
+            .and_then(|modified| SystemTime::now().duration_since(modified).ok())
+            .is_some_and(|age| age >= SETTLED);
+        (stamp.0.is_some() && settled).then_some(stamp)
     }
 }
 
@@ -205,11 +222,15 @@ impl FolderKeyStore {
     }
 
     /// As [`read_key`](Self::read_key), with the stamp of the file the key was read from.
-    fn read_stamped_key(&self, subject: &str, path: &Path) -> Result<Option<(SubjectKey, Stamp)>> {
+    fn read_stamped_key(
+        &self,
+        subject: &str,
+        path: &Path,
+    ) -> Result<Option<(SubjectKey, Option<Stamp>)>> {
         let Some((bytes, meta)) = read_regular(path)? else {
             return Ok(None);
         };
-        let stamp = Stamp::of(&meta);
+        let stamp = Stamp::to_keep(&meta);
         let damaged = |why: &str| {
             Error::Keys {
             location: path.display().to_string(),
@@ -264,9 +285,10 @@ impl FolderKeyStore {
         }
     }
 
-    /// Keeps `key`, read from a file of `stamp`, to seal `subject`'s data with.
-    fn keep_sealing_key(&self, subject: &str, stamp: Stamp, key: &SubjectKey) {
-        if stamp.known() {
+    /// Keeps `key`, read from a file of `stamp` (`None`: not to be kept), to seal `subject`'s
+    /// data with.
+    fn keep_sealing_key(&self, subject: &str, stamp: Option<Stamp>, key: &SubjectKey) {
+        if let Some(stamp) = stamp {
             self.sealing()
                 .insert(subject.to_owned(), (stamp, key.clone()));
         }
@@ -499,6 +521,18 @@ mod tests {
         let theirs = FolderKeyStore::open(dir.path(), master).unwrap();
         let subject = "member:peter pan";
         let first = mine.key_for(subject).unwrap();
+        assert_eq!(mine.key_for(subject).unwrap().id(), first.id());
+        assert!(
+            !mine.sealing().contains_key(subject),
+            "a key made just now is not kept"
+        );
+        // A key file made a while ago (its times set back).
+        fs::File::options()
+            .write(true)
+            .open(mine.path_of(subject))
+            .unwrap()
+            .set_modified(SystemTime::now() - 10 * SETTLED)
+            .unwrap();
         assert_eq!(mine.key_for(subject).unwrap().id(), first.id());
         assert!(mine.sealing().contains_key(subject), "the key is kept");
         assert_eq!(mine.key_for(subject).unwrap().id(), first.id());

@@ -2,6 +2,9 @@
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
+use std::fmt;
+
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -92,24 +95,86 @@ fn sealed_parts<'a>(
     })
 }
 
-/// The sealed form read straight from its text, without building values: it holds exactly
-/// the sealed member, whose members hold strings without escapes. Any other text (a member
-/// missing or written twice, an escape, ...) fails here and is read through its value, which
-/// decides what it is and gives the error message.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SealedText<'a> {
-    #[serde(rename = "foldstore:sealed", borrow)]
-    sealed: SealedMembers<'a>,
-}
+/// The sealed form read straight from its text, without building values: an object holding
+/// exactly the sealed member, an object whose `subject`, `key`, `nonce` and `ciphertext`
+/// members hold strings without escapes (other members are passed over, as the value's
+/// reading passes them over). Any other text (an array, a member missing or written twice, an
+/// escape, ...) fails here and is read through its value, which decides what it is and gives
+/// the error message.
+struct SealedText<'a>(SealedMembers<'a>);
 
 /// The members of [`SealedText`]'s sealed member.
-#[derive(Deserialize)]
 struct SealedMembers<'a> {
     subject: &'a str,
     key: &'a str,
     nonce: &'a str,
     ciphertext: &'a str,
+}
+
+impl<'de> Deserialize<'de> for SealedText<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Outer;
+        impl<'de> Visitor<'de> for Outer {
+            type Value = SealedText<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("the sealed form")
+            }
+            // Only an object: not the array a derived type would take too.
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let Some(name) = map.next_key::<&str>()? else {
+                    return Err(de::Error::custom("no member"));
+                };
+                if name != SEALED_MEMBER {
+                    return Err(de::Error::custom("another member"));
+                }
+                let members = map.next_value::<SealedMembers<'de>>()?;
+                if map.next_key::<&str>()?.is_some() {
+                    return Err(de::Error::custom("more than the sealed member"));
+                }
+                Ok(SealedText(members))
+            }
+        }
+        deserializer.deserialize_map(Outer)
+    }
+}
+
+impl<'de> Deserialize<'de> for SealedMembers<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Inner;
+        impl<'de> Visitor<'de> for Inner {
+            type Value = SealedMembers<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("the sealed form's members")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut found: [Option<&'de str>; 4] = [None; 4];
+                while let Some(name) = map.next_key::<&str>()? {
+                    let slot = ["subject", "key", "nonce", "ciphertext"]
+                        .iter()
+                        .position(|known| *known == name);
+                    match slot {
+                        Some(slot) if found[slot].is_some() => {
+                            return Err(de::Error::custom("a member written twice"));
+                        }
+                        Some(slot) => found[slot] = Some(map.next_value::<&str>()?),
+                        None => {
+                            map.next_value::<de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                let [Some(subject), Some(key), Some(nonce), Some(ciphertext)] = found else {
+                    return Err(de::Error::custom("a member missing"));
+                };
+                Ok(SealedMembers {
+                    subject,
+                    key,
+                    nonce,
+                    ciphertext,
+                })
+            }
+        }
+        deserializer.deserialize_map(Inner)
+    }
 }
 
 /// The sealed form of `event`'s data, read from its text when it is kept as text and reads
@@ -119,7 +184,7 @@ fn sealed_form_of(event: &Event) -> Option<Result<Sealed<'_>, &'static str>> {
         .unparsed_data_text()
         .filter(|text| text.contains(SEALED_QUOTED))
         .and_then(|text| serde_json::from_str::<SealedText<'_>>(text).ok());
-    if let Some(SealedText { sealed }) = text {
+    if let Some(SealedText(sealed)) = text {
         return Some(sealed_parts(
             Some(sealed.subject),
             Some(sealed.key),

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::event::{Event, Headers};
+use crate::event::{Data, Event, Headers};
 
 /// A well-formed commit document: any other input is an error, without a useful message.
 /// With `LAZY`, each event's data is kept as its text, to be parsed when asked for (see
@@ -144,16 +144,17 @@ impl<'de, const LAZY: bool> Visitor<'de> for EventVisitor<LAZY> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FastEvent<LAZY>, A::Error> {
         let mut name = None;
         let mut data = None;
-        let mut text = None;
         let mut extra = Map::new();
         while let Some(key) = map.next_key_seed(Key::seed(&["name", "data"], true))? {
             match key {
                 Key::Known(0) => name = Some(map.next_value::<String>()?),
-                // The data's text is checked here and parsed when it is asked for.
+                // The data's text is checked here (each time the member is written, as a
+                // value is) and parsed when it is asked for.
                 Key::Known(_) if LAZY => {
-                    (data, text) = (None, Some(map.next_value::<&'de RawValue>()?));
+                    let text = map.next_value::<&'de RawValue>()?;
+                    data = Some(Data::from_checked_text(text.get()).map_err(de::Error::custom)?);
                 }
-                Key::Known(_) => (data, text) = (Some(map.next_value::<Value>()?), None),
+                Key::Known(_) => data = Some(Data::Value(map.next_value::<Value>()?)),
                 Key::Other(key) => {
                     let value = map.next_value::<Value>()?;
                     extra.insert(key, value);
@@ -161,11 +162,6 @@ impl<'de, const LAZY: bool> Visitor<'de> for EventVisitor<LAZY> {
             }
         }
         let name = name.ok_or_else(|| de::Error::missing_field("name"))?;
-        match text {
-            Some(text) => Event::from_text_parts(name, Some(text.get()), extra)
-                .map(FastEvent)
-                .map_err(de::Error::custom),
-            None => Ok(FastEvent(Event::from_parts(name, data, extra))),
-        }
+        Ok(FastEvent(Event::from_data_parts(name, data, extra)))
     }
 }

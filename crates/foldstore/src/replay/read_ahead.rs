@@ -336,8 +336,9 @@ fn decode_batch(
         let decoded = decoded.ok().and_then(|mut commit| {
             store.open_sealed(&mut commit).ok()?;
             if !lazy {
-                for event in commit.events() {
-                    let _ = event.data();
+                // Parsed, and the text dropped (not kept beside the value).
+                for event in commit.events_mut() {
+                    let _ = event.data_mut();
                 }
             }
             Some(commit)
