@@ -1,17 +1,22 @@
 //! What the storage tests on the simulated file system share: the folder and journal they run
 //! on, a block of events logged as one commit, the scenario of the power-loss tests of both
-//! layouts and its checks, and macros that pass file-system and handle operations on unchanged,
-//! for wrappers that change only some of them.
+//! layouts and its checks, macros that pass file-system and handle operations on unchanged, for
+//! wrappers that change only some of them, and such a wrapper counting the bytes read.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::ffi::OsString;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use serde_json::json;
 
 use crate::error::Error;
 use crate::event::Event;
-use crate::storage::local::fs::FileSystem;
+use crate::storage::local::fs::{FileSystem, Handle, Kind, Open};
+use crate::storage::local::sim::SimFs;
 use crate::storage::{Durability, JournalStorage};
 use crate::store::Store;
 
@@ -278,3 +283,43 @@ macro_rules! forward_handle {
     };
 }
 pub(crate) use forward_handle;
+
+/// The simulated file system, counting the bytes its handles read.
+#[derive(Debug)]
+pub(crate) struct Counting {
+    pub(crate) sim: Arc<SimFs>,
+    /// The bytes read so far, through every handle.
+    pub(crate) read: Arc<AtomicU64>,
+}
+
+impl FileSystem for Counting {
+    forward_fs!(sim: read, kind, modified, list, create_dir_all, write_new, rename_noreplace,
+        rename, is_link, remove, sync_dir);
+
+    fn open(&self, path: &Path, mode: Open) -> io::Result<Arc<dyn Handle>> {
+        Ok(Arc::new(CountingHandle {
+            inner: self.sim.open(path, mode)?,
+            read: Arc::clone(&self.read),
+        }))
+    }
+}
+
+#[derive(Debug)]
+struct CountingHandle {
+    inner: Arc<dyn Handle>,
+    read: Arc<AtomicU64>,
+}
+
+impl Handle for CountingHandle {
+    forward_handle!(inner: len, set_len, sync_data, modified, lock, unlock);
+
+    fn write_all_at(&self, bytes: &[u8], offset: u64) -> io::Result<()> {
+        self.inner.write_all_at(bytes, offset)
+    }
+
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        let read = self.inner.read_at(buf, offset)?;
+        self.read.fetch_add(read as u64, Ordering::SeqCst);
+        Ok(read)
+    }
+}

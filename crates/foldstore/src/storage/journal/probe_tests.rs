@@ -1,58 +1,15 @@
 //! What looking for the log's end costs a reader: the free space preallocated after the last
 //! record is checked once, not again each time another writer's records move the end.
 
-use std::ffi::OsString;
-use std::io;
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use crate::event::{Event, Headers};
 use crate::format::encode_commit;
-use crate::storage::local::fs::{FileSystem, Handle, Kind, Open};
+use crate::storage::local::fs::FileSystem;
 use crate::storage::local::sim::SimFs;
-use crate::storage::test_kit::{folder, forward_fs, forward_handle};
+use crate::storage::test_kit::{folder, Counting};
 use crate::storage::{Durability, JournalStorage, Storage};
-
-/// The simulated file system, counting the bytes its handles read.
-#[derive(Debug)]
-struct Counting {
-    sim: Arc<SimFs>,
-    read: Arc<AtomicU64>,
-}
-
-impl FileSystem for Counting {
-    forward_fs!(sim: read, kind, modified, list, create_dir_all, write_new, rename_noreplace,
-        rename, is_link, remove, sync_dir);
-
-    fn open(&self, path: &Path, mode: Open) -> io::Result<Arc<dyn Handle>> {
-        Ok(Arc::new(CountingHandle {
-            inner: self.sim.open(path, mode)?,
-            read: Arc::clone(&self.read),
-        }))
-    }
-}
-
-#[derive(Debug)]
-struct CountingHandle {
-    inner: Arc<dyn Handle>,
-    read: Arc<AtomicU64>,
-}
-
-impl Handle for CountingHandle {
-    forward_handle!(inner: len, set_len, sync_data, modified, lock, unlock);
-
-    fn write_all_at(&self, bytes: &[u8], offset: u64) -> io::Result<()> {
-        self.inner.write_all_at(bytes, offset)
-    }
-
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        let read = self.inner.read_at(buf, offset)?;
-        self.read.fetch_add(read as u64, Ordering::SeqCst);
-        Ok(read)
-    }
-}
 
 /// A journal in the default segment size (its free space preallocated by the megabyte).
 fn journal(fs: Arc<dyn FileSystem>) -> JournalStorage {
