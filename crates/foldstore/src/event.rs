@@ -104,18 +104,6 @@ impl Event {
         self.data.as_ref().map(Data::value)
     }
 
-    /// The event's data when it may mention `quoted` (a JSON string, quotes included, with no
-    /// character that JSON escapes): data still kept as text that does not hold it is left
-    /// unparsed, and `None` returned. (Text with a `\u` escape is never kept, so the string
-    /// cannot hide behind escapes.)
-    pub(crate) fn data_mentioning(&self, quoted: &str) -> Option<&Value> {
-        let data = self.data.as_ref()?;
-        match data.unparsed_text() {
-            Some(text) if !text.contains(quoted) => None,
-            _ => Some(data.value()),
-        }
-    }
-
     /// The text of the event's data while it is kept as text, not parsed yet.
     pub(crate) fn unparsed_data_text(&self) -> Option<&str> {
         self.data.as_ref().and_then(Data::unparsed_text)
