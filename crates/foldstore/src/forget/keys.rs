@@ -126,10 +126,15 @@ impl KeyId {
 
     /// Reads 16 hex digits; `None` for anything else.
     pub fn from_hex(text: &str) -> Option<KeyId> {
-        if text.len() != 16 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if text.len() != 16 {
             return None;
         }
-        u64::from_str_radix(text, 16).ok().map(KeyId)
+        text.bytes()
+            .try_fold(0u64, |id, digit| {
+                let value = char::from(digit).to_digit(16)?;
+                Some(id << 4 | u64::from(value))
+            })
+            .map(KeyId)
     }
 }
 
@@ -382,4 +387,35 @@ pub(crate) fn key_bound(subject: &str, id: KeyId) -> Vec<u8> {
     bound.push(0);
     bound.extend_from_slice(subject.as_bytes());
     bound
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KeyId;
+
+    #[test]
+    fn key_ids_read_back_as_written_and_nothing_else_reads_as_one() {
+        for id in [0, 1, 0x0123_4567_89ab_cdef, u64::MAX] {
+            assert_eq!(KeyId::from_hex(&KeyId(id).to_hex()), Some(KeyId(id)));
+        }
+        assert_eq!(
+            KeyId::from_hex("FFFFFFFFFFFFFFFF"),
+            Some(KeyId(u64::MAX)),
+            "upper case"
+        );
+        for text in [
+            "",
+            "0123456789abcde",
+            "0123456789abcdef0",
+            "0123456789abcdeg",
+            "+123456789abcdef",
+            "-123456789abcdef",
+            " 123456789abcdef",
+            "0x23456789abcdef",
+            "éééééééé",
+            "٠١٢٣٤٥٦٧",
+        ] {
+            assert_eq!(KeyId::from_hex(text), None, "{text:?}");
+        }
+    }
 }

@@ -15,6 +15,7 @@ mod seal;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use serde::de::{Deserialize, Deserializer};
@@ -27,7 +28,7 @@ pub use folder::FolderKeyStore;
 pub use keys::{KeyId, KeyStore, MasterKey, SubjectKey, MASTER_KEY_VARIABLE, MAX_SUBJECT_BYTES};
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresKeyStore;
-pub(crate) use seal::{open_commit, seal_commit};
+pub(crate) use seal::{open_commit, seal_commit, Opener};
 
 /// The member that holds an event's sealed data: `{"foldstore:sealed": {"subject": ..,
 /// "key": .., "nonce": .., "ciphertext": ..}}` (see docs/design.md, "Forgettable data").
@@ -173,6 +174,9 @@ pub(crate) struct Keyring {
     prefixes: Vec<String>,
     found: RwLock<HashMap<String, SubjectKey, foldhash::fast::RandomState>>,
     missing: Mutex<HashSet<(String, KeyId), foldhash::fast::RandomState>>,
+    /// Subjects forgotten through this keyring so far (the [`Opener`]s of reading threads
+    /// drop the keys they keep when it changes).
+    forgets: AtomicU64,
 }
 
 impl fmt::Debug for Keyring {
@@ -198,6 +202,7 @@ impl Keyring {
             prefixes,
             found: RwLock::default(),
             missing: Mutex::default(),
+            forgets: AtomicU64::new(0),
         }
     }
 
@@ -259,9 +264,17 @@ impl Keyring {
         }
     }
 
+    /// Subjects forgotten through this keyring so far.
+    pub(crate) fn forgets(&self) -> u64 {
+        self.forgets.load(Ordering::SeqCst)
+    }
+
     /// Destroys `subject`'s key, here and in the key store; `false` when it had none.
     pub(crate) fn forget(&self, subject: &str) -> Result<bool> {
         let mut found = self.found_mut();
+        // Counted before the key is destroyed: an opener that looks after this returned (or
+        // failed) has dropped the keys it kept.
+        self.forgets.fetch_add(1, Ordering::SeqCst);
         if let Some(key) = found.remove(subject) {
             lock(&self.missing).insert((subject.to_owned(), key.id()));
         }

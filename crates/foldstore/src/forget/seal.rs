@@ -2,11 +2,13 @@
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
+use std::collections::HashMap;
 use std::fmt;
 
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use zeroize::Zeroize;
 
 use super::keys::{decrypt_in_place, encrypt, random_bytes, KeyId, SubjectKey, NONCE_BYTES};
 use super::{Forgotten, Keyring, SEALED_MEMBER};
@@ -182,8 +184,12 @@ impl<'de> Deserialize<'de> for SealedMembers<'de> {
 fn sealed_form_of(event: &Event) -> Option<Result<Sealed<'_>, &'static str>> {
     if let Some(text) = event.unparsed_data_text() {
         // Data that never mentions the sealed form's member is not parsed to find out (text
-        // with a `\u` escape is never kept, so the member cannot hide behind escapes).
-        if !text.contains(SEALED_QUOTED) {
+        // with a `\u` escape is never kept, so the member cannot hide behind escapes). The
+        // sealed form as foldstore writes it starts with the member.
+        let opening = text
+            .strip_prefix('{')
+            .is_some_and(|rest| rest.starts_with(SEALED_QUOTED));
+        if !opening && memchr::memmem::find(text.as_bytes(), SEALED_QUOTED.as_bytes()).is_none() {
             return None;
         }
         if let Ok(SealedText(sealed)) = serde_json::from_str::<SealedText<'_>>(text) {
@@ -203,13 +209,19 @@ fn sealed_form_of(event: &Event) -> Option<Result<Sealed<'_>, &'static str>> {
 /// may rename, split or drop events, and keeps the sealed data it carries.)
 fn bound(key: KeyId, commit_id: &str, subject: &str) -> Vec<u8> {
     let mut bound = Vec::with_capacity(64 + commit_id.len() + subject.len());
+    bound_into(&mut bound, key, commit_id, subject);
+    bound
+}
+
+/// [`bound`], written into `bound` (emptied first).
+fn bound_into(bound: &mut Vec<u8>, key: KeyId, commit_id: &str, subject: &str) {
+    bound.clear();
     bound.extend_from_slice(b"foldstore:sealed 1");
     let key = key.hex_digits();
     for part in [&key[..], commit_id.as_bytes(), subject.as_bytes()] {
         bound.extend_from_slice(&(part.len() as u64).to_le_bytes());
         bound.extend_from_slice(part);
     }
-    bound
 }
 
 /// The commit id of `headers`, when it has one as a string.
@@ -312,6 +324,56 @@ fn stored_form(subject: &str, key: &SubjectKey, nonce: &[u8], ciphertext: &[u8])
     Value::Object(data)
 }
 
+/// What opening sealed data keeps from one commit to the next on one thread (a replay's
+/// reading thread): the keys it was given, so that the keyring's shared lock is not taken for
+/// every event, and its buffers.
+#[derive(Default)]
+pub(crate) struct Opener {
+    keys: OpenerKeys,
+    /// The commit's id, while its events are opened.
+    commit_id: String,
+    /// What the sealed data is bound to (see [`bound`]).
+    bound: Vec<u8>,
+    /// The ciphertext, decoded, and then the data opened in place (wiped after each use).
+    plain: zeroize::Zeroizing<Vec<u8>>,
+}
+
+/// The keys an [`Opener`] was given. They are dropped as soon as a subject is forgotten
+/// through the store (see [`Keyring::forgets`]), so that nothing opened after a forget
+/// returned opens with the destroyed key, and they are wiped when the opener is dropped.
+#[derive(Default)]
+struct OpenerKeys {
+    /// The keyring's count of forgets when the keys were last checked.
+    forgets: u64,
+    /// The keys asked for, by id, with their subject; `None` for ids the keyring does not
+    /// have. (A key is handed out only for the subject it was asked for.)
+    by_id: HashMap<KeyId, (Box<str>, Option<SubjectKey>), foldhash::fast::RandomState>,
+}
+
+/// Keys an [`Opener`] keeps at most (then it starts over): the keys of a store of many
+/// subjects are not all held by every reading thread.
+const OPENER_KEYS: usize = 4096;
+
+impl OpenerKeys {
+    /// Subject `subject`'s key `id`, from `keyring` the first time.
+    fn get(&mut self, keyring: &Keyring, subject: &str, id: KeyId) -> Result<Option<&SubjectKey>> {
+        let forgets = keyring.forgets();
+        if forgets != self.forgets || self.by_id.len() >= OPENER_KEYS {
+            self.by_id.clear();
+            self.forgets = forgets;
+        }
+        let known = self
+            .by_id
+            .get(&id)
+            .is_some_and(|(known, _)| **known == *subject);
+        if !known {
+            let key = keyring.get(subject, id)?;
+            self.by_id.insert(id, (subject.into(), key));
+        }
+        Ok(self.by_id.get(&id).and_then(|(_, key)| key.as_ref()))
+    }
+}
+
 /// Opens the sealed data of `commit`'s events in place: the data when `keyring` holds the
 /// key it was sealed with, or else the [`Forgotten`] placeholder.
 ///
@@ -322,9 +384,16 @@ pub(crate) fn open_commit(
     keyring: Option<&Keyring>,
     commit: &mut Commit,
     location: &dyn Fn() -> String,
+    opener: &mut Opener,
 ) -> Result<()> {
+    let Opener {
+        keys,
+        commit_id: id,
+        bound: bound_bytes,
+        plain,
+    } = opener;
     let number = commit.number();
-    let mut id: Option<String> = None;
+    let mut id_known = false;
     for index in 0..commit.events().len() {
         let event = &commit.events()[index];
         let Some(form) = sealed_form_of(event) else {
@@ -336,27 +405,46 @@ pub(crate) fn open_commit(
             problem: format!("event #{index} ({:?}): {problem}", event.name()),
         };
         let form = form.map_err(|why| damaged(why.to_owned()))?;
-        let id =
-            id.get_or_insert_with(|| commit_id(commit.headers()).unwrap_or_default().to_owned());
+        if !id_known {
+            id.clear();
+            id.push_str(commit_id(commit.headers()).unwrap_or_default());
+            id_known = true;
+        }
         let key = match keyring {
-            Some(keyring) => keyring.get(form.subject, form.key)?,
+            Some(keyring) => keys.get(keyring, form.subject, form.key)?,
             None => None,
         };
         let data = match key {
             None => Forgotten::new(form.subject).to_data(),
             Some(key) => {
-                let mut plain =
-                    zeroize::Zeroizing::new(BASE64.decode(form.ciphertext).map_err(|_| {
-                        damaged("its sealed form has no base64 ciphertext".to_owned())
-                    })?);
-                let bound = bound(form.key, id, form.subject);
-                if !decrypt_in_place(&key, &bound, &form.nonce, &mut plain) {
-                    return Err(damaged(format!(
+                // Room made beforehand, so that no copy of the data is left in memory that
+                // a growing buffer freed without wiping.
+                let room = form.ciphertext.len().div_ceil(4) * 3;
+                if plain.capacity() < room {
+                    *plain = zeroize::Zeroizing::new(Vec::with_capacity(room.max(256)));
+                }
+                plain.clear();
+                let decoded = BASE64.decode_vec(form.ciphertext, plain);
+                if decoded.is_err() {
+                    return Err(damaged(
+                        "its sealed form has no base64 ciphertext".to_owned(),
+                    ));
+                }
+                bound_into(bound_bytes, form.key, id, form.subject);
+                let opened = decrypt_in_place(key, bound_bytes, &form.nonce, plain);
+                let data = if opened {
+                    parse_plain(plain).map_err(damaged)
+                } else {
+                    Err(damaged(format!(
                         "its sealed data does not open with the key of subject {:?}: its ciphertext, nonce or subject, or the commit's id, was changed",
                         form.subject
-                    )));
-                }
-                parse_plain(&plain).map_err(damaged)?
+                    )))
+                };
+                // The opened data is wiped (the tag after it, and the ciphertext it was, are
+                // not secret; the whole buffer is wiped when the opener is dropped).
+                plain.as_mut_slice().zeroize();
+                plain.clear();
+                data?
             }
         };
         commit.events_mut()[index].replace_data(data);
@@ -367,8 +455,15 @@ pub(crate) fn open_commit(
 /// Reads opened data: directly when it is nested less than serde_json's own limit, else on a
 /// stack grown as needed (and no deeper than [`MAX_NESTING`]).
 fn parse_plain(plain: &[u8]) -> Result<Value, String> {
-    let depth = check_nesting(plain)
-        .map_err(|depth| format!("its sealed data {}", too_deep_to_read(depth)))?;
+    // Data can nest no deeper than it has brackets, and counting them is much quicker than
+    // following the nesting, strings and escapes.
+    let brackets = plain.iter().filter(|&&b| b == b'{' || b == b'[').count();
+    let depth = if brackets < 100 {
+        brackets
+    } else {
+        check_nesting(plain)
+            .map_err(|depth| format!("its sealed data {}", too_deep_to_read(depth)))?
+    };
     let parsed = if depth < 100 {
         serde_json::from_slice(plain)
     } else {
@@ -384,6 +479,79 @@ mod quoted_tests {
         assert_eq!(
             serde_json::to_string(super::SEALED_MEMBER).unwrap(),
             super::SEALED_QUOTED
+        );
+    }
+}
+
+#[cfg(test)]
+mod opener_tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::forget::{FolderKeyStore, MasterKey};
+    use crate::format::{decode_commit_lazy, encode_commit};
+
+    /// A keyring over a folder key store in `folder`, subjects tagged `member:`.
+    fn keyring(folder: &std::path::Path) -> Keyring {
+        let keys = FolderKeyStore::open(folder, MasterKey::generate().unwrap()).unwrap();
+        Keyring::new(Arc::new(keys), vec!["member:".to_owned()])
+    }
+
+    /// Commit `number`, one event of `subject` holding `data`, sealed and read back lazily.
+    fn sealed(keyring: &Keyring, number: u64, subject: &str, data: Value) -> Commit {
+        let event = Event::with_data("memberHasMoved", data).tagged([subject]);
+        let (headers, events) = seal_commit(keyring, &Headers::new(), &[event])
+            .unwrap()
+            .unwrap();
+        let bytes = encode_commit(&headers, &events).unwrap();
+        decode_commit_lazy(number, &bytes).unwrap()
+    }
+
+    fn open(keyring: &Keyring, commit: &mut Commit, opener: &mut Opener) -> Result<Value> {
+        open_commit(Some(keyring), commit, &|| "a test".to_owned(), opener)?;
+        Ok(commit.events()[0].data().cloned().unwrap_or_default())
+    }
+
+    #[test]
+    fn an_opener_drops_the_keys_it_kept_once_a_subject_is_forgotten() {
+        let folder = tempfile::tempdir().unwrap();
+        let keyring = keyring(folder.path());
+        let mut first = sealed(&keyring, 1, "member:peter", json!({"address": "london"}));
+        let mut second = sealed(&keyring, 2, "member:peter", json!({"address": "neverland"}));
+        let mut opener = Opener::default();
+        assert_eq!(
+            open(&keyring, &mut first, &mut opener).unwrap(),
+            json!({"address": "london"})
+        );
+        assert!(keyring.forget("member:peter").unwrap());
+        let after = open(&keyring, &mut second, &mut opener).unwrap();
+        assert_eq!(
+            Forgotten::in_data(&after).map(|f| f.subject().to_owned()),
+            Some("member:peter".to_owned()),
+            "opened after the forget: {after}"
+        );
+    }
+
+    #[test]
+    fn an_opener_hands_a_key_out_only_for_the_subject_it_was_asked_for() {
+        let folder = tempfile::tempdir().unwrap();
+        let keyring = keyring(folder.path());
+        let mut peters = sealed(&keyring, 1, "member:peter", json!({"address": "london"}));
+        let mut opener = Opener::default();
+        open(&keyring, &mut peters.clone(), &mut opener).unwrap();
+        // Peter's sealed form, said to be Wendy's (who has no key): her key id is Peter's.
+        let Value::Object(mut data) = peters.events()[0].data().cloned().unwrap() else {
+            panic!("a sealed form");
+        };
+        data[SEALED_MEMBER]["subject"] = json!("member:wendy");
+        peters.events_mut()[0].replace_data(Value::Object(data));
+        let wendys = open(&keyring, &mut peters, &mut opener).unwrap();
+        assert_eq!(
+            Forgotten::in_data(&wendys).map(|f| f.subject().to_owned()),
+            Some("member:wendy".to_owned()),
+            "{wendys}"
         );
     }
 }

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread;
 
+use crate::forget::Opener;
 use crate::format::{decode_commit, decode_commit_lazy, Commit};
 use crate::store::Store;
 
@@ -35,6 +36,7 @@ struct Inline {
     store: Store,
     to: Option<u64>,
     lazy: bool,
+    opener: Opener,
 }
 
 /// Threads that read and decode batches of commits ahead of a long replay, so that reading
@@ -140,6 +142,7 @@ impl ReadAhead {
                     store: store.clone(),
                     to,
                     lazy,
+                    opener: Opener::default(),
                 }),
             });
         }
@@ -187,7 +190,7 @@ impl ReadAhead {
             if self.current_short || self.current_next != number {
                 return None;
             }
-            if let Some(inline) = &self.inline {
+            if let Some(inline) = &mut self.inline {
                 if inline.to.is_some_and(|to| number > to) {
                     return None;
                 }
@@ -199,7 +202,14 @@ impl ReadAhead {
                     .storage()
                     .read_commits(number, usize::try_from(want).unwrap_or(usize::MAX))
                     .unwrap_or_default();
-                let (commits, whole) = decode_batch(&inline.store, number, want, read, inline.lazy);
+                let (commits, whole) = decode_batch(
+                    &inline.store,
+                    number,
+                    want,
+                    read,
+                    inline.lazy,
+                    &mut inline.opener,
+                );
                 self.current_next = number + commits.len() as u64;
                 self.current_short = !whole;
                 self.current = commits.into();
@@ -255,6 +265,7 @@ impl Drop for ReadAhead {
 /// a time (a backend reads fastest sequentially: a journal goes on where it stopped), and
 /// decoded by both threads at once.
 fn read_ahead(store: &Store, shared: &AheadShared, index: usize) {
+    let mut opener = Opener::default();
     loop {
         // Free what the replay is done with first, while the other thread may be reading.
         let spent = shared.lock().spent.get_mut(index).map(std::mem::take);
@@ -294,7 +305,7 @@ fn read_ahead(store: &Store, shared: &AheadShared, index: usize) {
             .read_commits(first, usize::try_from(want).unwrap_or(usize::MAX))
             .unwrap_or_default();
         drop(reading);
-        let (commits, whole) = decode_batch(store, first, want, read, shared.lazy);
+        let (commits, whole) = decode_batch(store, first, want, read, shared.lazy, &mut opener);
         let mut state = shared.lock();
         if !whole {
             state.stop = true;
@@ -321,6 +332,7 @@ fn decode_batch(
     want: u64,
     read: Vec<Vec<u8>>,
     lazy: bool,
+    opener: &mut Opener,
 ) -> (Vec<Commit>, bool) {
     let mut whole = read.len() as u64 == want;
     let sealing = store.keyring().is_some();
@@ -334,7 +346,7 @@ fn decode_batch(
             decode_commit(number, &bytes)
         };
         let decoded = decoded.ok().and_then(|mut commit| {
-            store.open_sealed(&mut commit).ok()?;
+            store.open_sealed_with(&mut commit, opener).ok()?;
             if !lazy {
                 // Parsed, and the text dropped (not kept beside the value).
                 for event in commit.events_mut() {

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use crate::chain::ChainWriter;
 use crate::error::{Error, Result};
-use crate::forget::{open_commit, KeyStore, Keyring};
+use crate::forget::{open_commit, KeyStore, Keyring, Opener};
 use crate::format::Commit;
 use crate::storage::{ArchivedStorage, MemoryStorage, Storage};
 use crate::upcast::Upcasters;
@@ -185,10 +185,19 @@ impl Store {
     /// [`Error::CorruptCommit`] when sealed data was changed (it does not open with its key);
     /// the key store's errors.
     pub fn open_sealed(&self, commit: &mut Commit) -> Result<()> {
+        self.open_sealed_with(commit, &mut Opener::default())
+    }
+
+    /// [`open_sealed`](Self::open_sealed), keeping keys and buffers in `opener` from one
+    /// commit to the next.
+    pub(crate) fn open_sealed_with(&self, commit: &mut Commit, opener: &mut Opener) -> Result<()> {
         let number = commit.number();
-        open_commit(self.inner.keyring.as_deref(), commit, &|| {
-            self.storage().commit_location(number)
-        })
+        open_commit(
+            self.inner.keyring.as_deref(),
+            commit,
+            &|| self.storage().commit_location(number),
+            opener,
+        )
     }
 
     /// The store's keyring, for the one write path.
