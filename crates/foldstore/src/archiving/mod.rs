@@ -13,7 +13,7 @@ use std::time::SystemTime;
 
 use crate::error::{Error, Result};
 use crate::format::Commit;
-use crate::storage::archive::chunk::{self, CHUNK_BYTES, CHUNK_COMMITS};
+use crate::storage::archive::chunk::{self, CHUNK_BYTES, CHUNK_COMMITS, CHUNK_LIMIT};
 use crate::storage::archive::{read_chunk, read_manifest, Chunk, Manifest, Marker};
 use crate::storage::{Storage, ARCHIVED_MARKER};
 use crate::store::{Layout, Store};
@@ -163,7 +163,18 @@ impl Store {
     pub fn archive(
         &self,
         options: &ArchiveOptions,
+        progress: impl FnMut(ArchiveStage, u64, u64),
+    ) -> Result<ArchiveReport> {
+        self.archive_in_chunks_of(options, progress, CHUNK_LIMIT)
+    }
+
+    /// [`archive`](Self::archive), with chunks of at most `limit` bytes (tests give less than
+    /// [`CHUNK_LIMIT`]).
+    pub(crate) fn archive_in_chunks_of(
+        &self,
+        options: &ArchiveOptions,
         mut progress: impl FnMut(ArchiveStage, u64, u64),
+        limit: u64,
     ) -> Result<ArchiveReport> {
         self.refuse_loose_folder(options)?;
         if !self.storage().can_be_archived() {
@@ -212,7 +223,7 @@ impl Store {
                 }
                 for bytes in &batch {
                     // What the run would refuse, a dry run says too.
-                    self.check_archivable(live, number, bytes)?;
+                    self.check_archivable(live, number, bytes, limit)?;
                     report.document_bytes += bytes.len() as u64;
                     number += 1;
                 }
@@ -237,7 +248,12 @@ impl Store {
         while number <= last {
             let first = number;
             buffer.clear();
-            while number <= last && buffer.len() < CHUNK_BYTES && number - first < CHUNK_COMMITS {
+            let mut full = false;
+            while !full
+                && number <= last
+                && buffer.len() < CHUNK_BYTES
+                && number - first < CHUNK_COMMITS
+            {
                 let want = (last - number + 1)
                     .min(CHUNK_COMMITS - (number - first))
                     .min(256);
@@ -246,7 +262,14 @@ impl Store {
                     return Err(self.missing(number));
                 }
                 for bytes in &batch {
-                    self.check_archivable(live, number, bytes)?;
+                    self.check_archivable(live, number, bytes, limit)?;
+                    if !buffer.is_empty()
+                        && buffer.len() as u64 + chunk::record_bytes(bytes.len()) > limit
+                    {
+                        // It goes first into the next chunk.
+                        full = true;
+                        break;
+                    }
                     chunk::add(&mut buffer, number, bytes);
                     document_bytes += bytes.len() as u64;
                     if number == last {
@@ -316,7 +339,21 @@ impl Store {
 
     /// Refuses to archive commit `number` when its `bytes` do not decode: damage is never
     /// archived, as repair reaches only the live store.
-    fn check_archivable(&self, live: &Arc<dyn Storage>, number: u64, bytes: &[u8]) -> Result<()> {
+    fn check_archivable(
+        &self,
+        live: &Arc<dyn Storage>,
+        number: u64,
+        bytes: &[u8],
+        limit: u64,
+    ) -> Result<()> {
+        if chunk::record_bytes(bytes.len()) > limit {
+            return Err(self.archive_refused(format!(
+                "commit {number} ({}) is a document of {} bytes, too large for an archive chunk (at most {limit} bytes with its record's frame): archive up to commit {} instead; the live store was not changed",
+                live.commit_location(number),
+                bytes.len(),
+                number.saturating_sub(1)
+            )));
+        }
         Commit::decode(number, bytes)
             .map(|_| ())
             .map_err(|e| Error::CorruptCommit {
@@ -483,3 +520,87 @@ impl Store {
 
 #[cfg(test)]
 mod crash_tests;
+
+#[cfg(test)]
+mod limit_tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::event::Event;
+    use crate::storage::archive::read_manifest;
+
+    /// A journal of 12 commits whose documents are each about a fifth of `limit`, but for
+    /// commit 7, about half of it.
+    fn store(folder: &Path, limit: usize) -> Store {
+        let store = Store::builder(folder.join("store"))
+            .layout(Layout::Journal)
+            .open()
+            .unwrap();
+        store.ensure_folder().unwrap();
+        for k in 1..=12 {
+            let size = if k == 7 { limit / 2 } else { limit / 5 };
+            store
+                .log(&Event::with_data(
+                    "noted",
+                    json!({ "text": "x".repeat(size) }),
+                ))
+                .unwrap();
+        }
+        store
+    }
+
+    #[test]
+    fn a_chunk_closes_before_a_commit_that_would_take_it_past_what_a_document_may_hold() {
+        let folder = tempfile::tempdir().unwrap();
+        let limit = 64 << 10;
+        let store = store(folder.path(), limit);
+        let options =
+            ArchiveOptions::at(folder.path().join("archive"), ArchiveUpTo::Commit(11)).unwrap();
+        let report = store
+            .archive_in_chunks_of(&options, |_, _, _| {}, limit as u64)
+            .unwrap();
+        assert_eq!(report.start, 12);
+        let marker = store.archived().marker().unwrap().unwrap();
+        let manifest = read_manifest(&*options.archive, &marker).unwrap();
+        assert!(manifest.chunks.len() > 1, "{:?}", manifest.chunks);
+        for chunk in &manifest.chunks {
+            assert!(
+                chunk.bytes <= limit as u64,
+                "{chunk:?} is over {limit} bytes"
+            );
+        }
+        // Every commit comes back through the archive.
+        let reopened = Store::builder(folder.path().join("store"))
+            .layout(Layout::Journal)
+            .archive_at(folder.path().join("archive"))
+            .unwrap()
+            .open()
+            .unwrap();
+        for k in 1..=12 {
+            assert_eq!(reopened.read_commit(k).unwrap().number(), k);
+        }
+    }
+
+    #[test]
+    fn a_commit_too_large_for_any_chunk_is_refused_naming_it_and_nothing_is_archived() {
+        let folder = tempfile::tempdir().unwrap();
+        let limit = 64 << 10;
+        let store = store(folder.path(), limit);
+        for dry_run in [true, false] {
+            let options =
+                ArchiveOptions::at(folder.path().join("archive"), ArchiveUpTo::Commit(11))
+                    .unwrap()
+                    .dry_run(dry_run);
+            let refused = store
+                .archive_in_chunks_of(&options, |_, _, _| {}, (limit / 3) as u64)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                refused.contains("commit 7 (") && refused.contains("up to commit 6"),
+                "{refused}"
+            );
+            assert_eq!(store.archived().reload().unwrap(), 1);
+            assert_eq!(store.read_commit(1).unwrap().number(), 1);
+        }
+    }
+}

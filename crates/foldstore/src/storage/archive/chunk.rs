@@ -3,11 +3,26 @@
 //! by its CRC-32 as well as by the chunk's BLAKE3 hash in the manifest.
 
 use crate::storage::journal::record::{encode_record, parse_record, Parsed};
+use crate::storage::MAX_DOCUMENT_BYTES;
 
 /// A chunk closes once it holds this many bytes of records...
 pub(crate) const CHUNK_BYTES: usize = 8 << 20;
 /// ... or this many commits.
 pub(crate) const CHUNK_COMMITS: u64 = 65_536;
+
+/// The most bytes a chunk may ever hold: it is written and read whole, as one document. A
+/// chunk closes before a record that would take it past this (a commit close to the largest
+/// document), so that every chunk written can be read back.
+pub(crate) const CHUNK_LIMIT: u64 = MAX_DOCUMENT_BYTES;
+
+/// The bytes a record adds to its document, at most: `{"n":`, `,"len":`, `,"crc32":"`, eight
+/// hex digits, `","commit":`, `}` and a newline, and two numbers of at most 20 digits.
+const RECORD_FRAME: u64 = 5 + 7 + 10 + 8 + 11 + 2 + 20 + 20;
+
+/// The bytes, at most, of the record of a document of `document` bytes.
+pub(crate) fn record_bytes(document: usize) -> u64 {
+    document as u64 + RECORD_FRAME
+}
 
 /// The name of the chunk holding commits `first..=last`.
 pub(crate) fn chunk_name(first: u64, last: u64) -> String {
@@ -68,6 +83,15 @@ pub(crate) fn decode(bytes: &[u8], first: u64, last: u64) -> Result<Vec<Vec<u8>>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_record_takes_no_more_bytes_than_said() {
+        for (number, document) in [(1, 0), (u64::MAX, 0), (u64::MAX, 1000), (7, 12_345)] {
+            let mut chunk = Vec::new();
+            add(&mut chunk, number, &vec![b' '; document]);
+            assert!(chunk.len() as u64 <= record_bytes(document));
+        }
+    }
 
     #[test]
     fn chunks_round_trip_and_damage_is_named() {
