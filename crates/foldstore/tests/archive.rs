@@ -564,3 +564,79 @@ fn a_store_archived_twice_reads_through_the_new_manifest_and_copies_need_the_arc
     assert_eq!(store.verify(|_, _| {}).unwrap().sound_commits, 60);
     assert_eq!(alone.verify(|_, _| {}).unwrap().sound_commits, 20);
 }
+
+#[test]
+fn a_reader_that_knew_the_log_before_another_process_archived_meets_the_archive_not_a_hole() {
+    for layout in [Layout::Journal, Layout::Loose] {
+        let temp = tempfile::tempdir().unwrap();
+        let (live, archive) = (temp.path().join("live"), temp.path().join("archive"));
+        let open = |with_archive: bool| {
+            let builder = match layout {
+                Layout::Journal => Store::builder(&live).storage(
+                    JournalStorage::with_segment_bytes(&live, Durability::Immediate, 4096),
+                ),
+                _ => Store::builder(&live).layout(layout),
+            };
+            let builder = if with_archive {
+                builder.archive_at(&archive).unwrap()
+            } else {
+                builder
+            };
+            builder.open().unwrap()
+        };
+        let writer = open(false);
+        writer.ensure_folder().unwrap();
+        for i in 1..=400 {
+            writer.log(&increment(i)).unwrap();
+        }
+        let before = all_bytes(&writer);
+        // Two readers that read the log's start before the archiving: one given the archive.
+        let (stale, stale_with_archive) = (open(false), open(true));
+        assert_eq!(stale.log_start().unwrap(), 1);
+        assert_eq!(stale_with_archive.log_start().unwrap(), 1);
+        assert_eq!(stale.read_commit(3).unwrap().number(), 3);
+        let options = ArchiveOptions::at(&archive, ArchiveUpTo::Commit(300))
+            .unwrap()
+            .unreadable_by_original(true);
+        let report = open(false).archive(&options, |_, _, _| {}).unwrap();
+        assert!(report.removed > 0, "{layout:?}: {report:?}");
+        // Each commit reads as it was, or as archived: never as missing or damaged.
+        for n in 1..=400 {
+            match stale.storage().read_commit(n) {
+                Ok(Some(bytes)) => assert_eq!(bytes, before[n as usize - 1], "{layout:?}"),
+                Err(Error::Archived { commit, start, .. }) => {
+                    assert_eq!((commit, start), (n, 301), "{layout:?}");
+                }
+                other => panic!("{layout:?}: commit {n} read as {other:?}"),
+            }
+            match stale.storage().read_commits(n, 10) {
+                Ok(commits) => {
+                    assert!(!commits.is_empty(), "{layout:?}: none from {n}");
+                    for (k, bytes) in commits.iter().enumerate() {
+                        assert_eq!(*bytes, before[n as usize - 1 + k], "{layout:?}");
+                    }
+                }
+                Err(Error::Archived { commit, .. }) => assert_eq!(commit, n, "{layout:?}"),
+                other => panic!("{layout:?}: commits from {n} read as {other:?}"),
+            }
+        }
+        let opened = stale
+            .define_model(Counter)
+            .and_then(|model: Model<Counter>| model.aggregator_data().map(|sum| *sum));
+        match opened {
+            Ok(total) => assert_eq!(total, (1..=400).sum::<i64>(), "{layout:?}"),
+            Err(Error::Archived { .. }) => {}
+            Err(other) => panic!("{layout:?}: the model opened as {other:?}"),
+        }
+        // It writes on after the tip.
+        assert_eq!(stale.log(&increment(401)).unwrap(), 401, "{layout:?}");
+        // The reader given the archive reads every commit as it was.
+        let mut all = all_bytes(&stale_with_archive);
+        assert_eq!(all.pop().map(|_| all), Some(before), "{layout:?}");
+        assert_eq!(
+            sum(&stale_with_archive),
+            (1..=401).sum::<i64>(),
+            "{layout:?}"
+        );
+    }
+}

@@ -196,8 +196,13 @@ impl ArchivedStorage {
     pub(crate) fn reload(&self) -> Result<u64> {
         let marker = marker_of(&*self.live)?;
         let start = marker.as_ref().map_or(1, |marker| marker.start);
-        *self.marker.lock().unwrap_or_else(|e| e.into_inner()) = marker;
-        if let Some(archive) = &self.archive {
+        let changed = {
+            let mut known = self.marker.lock().unwrap_or_else(|e| e.into_inner());
+            let changed = *known != marker;
+            *known = marker;
+            changed
+        };
+        if let (Some(archive), true) = (&self.archive, changed) {
             // Another run may have archived more: its manifest and chunks are read afresh.
             *archive.manifest.lock().unwrap_or_else(|e| e.into_inner()) = None;
             archive
@@ -259,6 +264,18 @@ impl ArchivedStorage {
         let manifest = Arc::new(read_manifest(&*archive.storage, &marker)?);
         *archive.manifest.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&manifest));
         Ok(Some(manifest))
+    }
+
+    /// After the live backend did not give commit `number` (at or after the log's start as
+    /// last read: missing, or an error such as a removed segment's file not found): the new
+    /// start when another process archived past `number` since the marker was read (the
+    /// marker is read again), else `None` (the live backend's answer stands).
+    fn archived_meanwhile(&self, number: u64) -> Result<Option<u64>> {
+        if number == 0 || !self.live.can_be_archived() {
+            return Ok(None);
+        }
+        let start = self.reload()?;
+        Ok((number < start).then_some(start))
     }
 
     /// The archived commits from `number` on (at most `max`, and none from `start` on).
@@ -342,9 +359,17 @@ impl Storage for ArchivedStorage {
     }
 
     fn read_commit(&self, number: u64) -> Result<Option<Vec<u8>>> {
-        let start = self.start()?;
+        let mut start = self.start()?;
         if number >= start || number == 0 {
-            return self.live.read_commit(number);
+            let read = self.live.read_commit(number);
+            if !matches!(read, Ok(Some(_))) {
+                match self.archived_meanwhile(number)? {
+                    Some(fresh) => start = fresh,
+                    None => return read,
+                }
+            } else {
+                return read;
+            }
         }
         Ok(self.read_archived(number, 1, start)?.pop())
     }
@@ -352,16 +377,27 @@ impl Storage for ArchivedStorage {
     fn read_commit_raw(&self, number: u64) -> Result<Option<Vec<u8>>> {
         let start = self.start()?;
         if number >= start || number == 0 {
-            return self.live.read_commit_raw(number);
+            let read = self.live.read_commit_raw(number);
+            if matches!(read, Ok(Some(_))) || self.archived_meanwhile(number)?.is_none() {
+                return read;
+            }
         }
         self.read_commit(number)
     }
 
     fn read_commits(&self, first: u64, max: usize) -> Result<Vec<Vec<u8>>> {
-        let start = self.start()?;
+        let mut start = self.start()?;
         let first = first.max(1);
         if first >= start {
-            return self.live.read_commits(first, max);
+            let read = self.live.read_commits(first, max);
+            if !matches!(&read, Ok(commits) if !commits.is_empty() || max == 0) {
+                match self.archived_meanwhile(first)? {
+                    Some(fresh) => start = fresh,
+                    None => return read,
+                }
+            } else {
+                return read;
+            }
         }
         let mut commits = self.read_archived(first, max, start)?;
         let next = first + commits.len() as u64;

@@ -236,6 +236,29 @@ impl JournalStorage {
     /// whose links check out (see `hint`), else from the first segment. Returns the number the next commit takes, and the tail the scan found. Segments
     /// that are not on the chain are not the log's: a writer never appends after them.
     pub(super) fn find_end(&self, view: &mut View) -> Result<(u64, Tail)> {
+        match self.find_end_once(view) {
+            Err(e) if view.chain_end.is_some() && self.forget_removed_segments(view) => {
+                // Another process archived the segments this view walked from: the walk
+                // starts again where the log now starts.
+                tracing::debug!(error = %e, "segments removed by archiving; the log's end is looked for again");
+                view.chain_end = None;
+                self.find_end_once(view)
+            }
+            found => found,
+        }
+    }
+
+    /// Drops from `view` the segments whose files are gone (removed by archiving in another
+    /// process): `false` when none is.
+    fn forget_removed_segments(&self, view: &mut View) -> bool {
+        let fs = &*self.shared.fs;
+        let before = view.segments.len();
+        view.segments
+            .retain(|_, segment| !matches!(fs.kind(&segment.path), Ok(None)));
+        view.segments.len() < before
+    }
+
+    fn find_end_once(&self, view: &mut View) -> Result<(u64, Tail)> {
         self.load(view)?;
         if view.segments.is_empty() {
             // Another process may have written the first commit since this one looked.
