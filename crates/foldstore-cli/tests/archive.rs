@@ -141,9 +141,46 @@ fn serve_reads_an_archived_store_from_its_start_or_through_its_archive() {
     let (status, body) = get(&server, "/api/commits?from=1");
     assert_ne!(status, 200, "{body}");
     assert!(body.to_string().contains("archived"), "{body}");
+    // Events and the schema from the log's start too, which they say.
+    let events = |server: &Server| {
+        let (status, page) = get(server, "/api/events?name=e2&name=e10");
+        assert_eq!(status, 200, "{page}");
+        page["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["commit"].as_u64().unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(events(&server), [10]);
+    let (status, schema) = get(&server, "/api/schema");
+    assert_eq!(status, 200, "{schema}");
+    assert_eq!(
+        (schema["first"].as_u64(), schema["commits"].as_u64()),
+        (Some(9), Some(4))
+    );
     drop(server);
     let server = Server::start(&store, &["--archive", archive_arg], None);
     let (status, page) = get(&server, "/api/commits");
     assert_eq!(status, 200, "{page}");
     assert_eq!(numbers(&page), (1..=12).collect::<Vec<_>>());
+    assert_eq!(events(&server), [2, 10]);
+    let (status, schema) = get(&server, "/api/schema");
+    assert_eq!(status, 200, "{schema}");
+    assert_eq!(
+        (schema["first"].as_u64(), schema["commits"].as_u64()),
+        (Some(1), Some(12))
+    );
+    drop(server);
+    // The command says where it read from.
+    let without = run_on("schema", &store, &["--json"]);
+    without.expect_code(0);
+    assert!(
+        without.stderr.contains("commits 1 to 8 are archived"),
+        "{}",
+        without.stderr
+    );
+    let with = run_on("schema", &store, &["--json", "--archive", archive_arg]);
+    with.expect_code(0);
+    assert!(with.stdout.contains("\"first\":1"), "{}", with.stdout);
 }

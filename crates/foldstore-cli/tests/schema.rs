@@ -67,6 +67,7 @@ fn expected_json(store: &Path) -> Value {
     let with_country = "{address: {city: string, country: string, street: string}, name: string}";
     json!({
         "store": store.display().to_string(),
+        "first": 1,
         "commits": 10,
         "events": 11,
         "names": [

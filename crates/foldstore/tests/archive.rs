@@ -640,3 +640,80 @@ fn a_reader_that_knew_the_log_before_another_process_archived_meets_the_archive_
         );
     }
 }
+
+#[test]
+fn a_conditional_append_from_before_another_process_archived_checks_the_archive_and_never_spins() {
+    let temp = tempfile::tempdir().unwrap();
+    let (live, archive) = (temp.path().join("live"), temp.path().join("archive"));
+    let writer = Store::open(&live).unwrap();
+    writer.ensure_folder().unwrap();
+    for i in 1..=10 {
+        writer.log(&increment(i)).unwrap();
+    }
+    // Two stores that know the log up to commit 10, one given the archive.
+    let stale = Store::open(&live).unwrap();
+    let stale_with_archive = Store::builder(&live)
+        .archive_at(&archive)
+        .unwrap()
+        .open()
+        .unwrap();
+    assert_eq!(
+        (stale.tip().unwrap(), stale_with_archive.tip().unwrap()),
+        (10, 10)
+    );
+    for i in 11..=20 {
+        writer.log(&increment(i).tagged(["counter:a"])).unwrap();
+    }
+    let options = ArchiveOptions::at(&archive, ArchiveUpTo::Commit(15))
+        .unwrap()
+        .unreadable_by_original(true);
+    Store::open(&live)
+        .unwrap()
+        .archive(&options, |_, _, _| {})
+        .unwrap();
+    let append_if = |store: Store, tag: &'static str| {
+        let (sent, received) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let condition =
+                foldstore::AppendCondition::none_matching_after(foldstore::Query::tag(tag), 10);
+            let _ = sent.send(store.append_if(&[increment(99).tagged([tag])], &condition));
+        });
+        received
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the append returns")
+    };
+    // A backend's conditional append from a number archived meanwhile (a process that read
+    // the log's end before the archiving) stops there, naming it: it checks no commit it
+    // cannot read, and never retries the number forever.
+    let (sent, received) = std::sync::mpsc::channel();
+    let store = stale.clone();
+    std::thread::spawn(move || {
+        let check: std::sync::Arc<foldstore::CommitCheck> =
+            std::sync::Arc::new(|_: u64, _: &[u8]| Ok(false));
+        let _ = sent.send(
+            store
+                .storage()
+                .append_commit_if(11, br#"{"events":[]}"#, false, check),
+        );
+    });
+    match received
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the append returns")
+    {
+        Err(Error::Archived { commit, start, .. }) => assert_eq!((commit, start), (11, 16)),
+        other => panic!("{other:?}"),
+    }
+    // Without the archive, the commits to check are named as archived.
+    match append_if(stale, "counter:b") {
+        Err(Error::Archived { commit, start, .. }) => assert_eq!((commit, start), (11, 16)),
+        other => panic!("{other:?}"),
+    }
+    // With it, they are checked there: commits 11 to 15 do not match, nor do the live ones.
+    let appended = append_if(stale_with_archive.clone(), "counter:b").unwrap();
+    assert_eq!(appended.map_err(|failed| failed.conflicts), Ok(21));
+    // And a decision they break conflicts with them.
+    let failed = append_if(stale_with_archive, "counter:a")
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(failed.conflicts.first(), Some(&11), "{failed:?}");
+}

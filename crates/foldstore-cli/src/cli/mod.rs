@@ -396,11 +396,13 @@ Access:
     /// does not count), an array as the shapes of its elements (`[number | string]`), null,
     /// boolean, number (integers and fractions alike), string, or absent (no data). Names are
     /// grouped as the original package dispatches them (memberHasMoved is MemberHasMoved), and
-    /// listed alphabetically. Reads every commit; a damaged commit or a gap stops it with an
-    /// error (status 1: see 'foldstore verify'). At most 1,000 shapes a name and 10,000 names are
-    /// kept, and a shape's text is cut at 64 KiB; events beyond are counted and said so.
+    /// listed alphabetically. Reads every commit (of an archived store read without its
+    /// archive, those from the log's start on, said on standard error); a damaged commit or a
+    /// gap stops it with an error (status 1: see 'foldstore verify'). At most 1,000 shapes a
+    /// name and 10,000 names are kept, and a shape's text is cut at 64 KiB; events beyond are
+    /// counted and said so.
     ///
-    /// --json prints one object: {"store", "commits", "events", "names": [{"name",
+    /// --json prints one object: {"store", "first", "commits", "events", "names": [{"name",
     /// "spellings", "events", "shapes": [{"shape", "count", "first": {"commit", "time"},
     /// "last": {"commit", "time"}}], "other_shapes"}], "other_names"}, `time` null when the
     /// commit has no time header.

@@ -15,7 +15,7 @@ use crate::progress::Progress;
 /// # Errors
 /// When a commit cannot be read (damage, a gap, I/O), or the output written.
 pub fn run(store: &Store, name: Option<String>, json: bool) -> anyhow::Result<ExitCode> {
-    let mut options = SchemaOptions::new();
+    let mut options = SchemaOptions::new().from(first(store, true)?);
     if let Some(name) = name {
         options = options.name(name);
     }
@@ -38,8 +38,22 @@ pub fn run(store: &Store, name: Option<String>, json: bool) -> anyhow::Result<Ex
 /// # Errors
 /// As [`run`].
 pub fn report(store: &Store) -> anyhow::Result<Value> {
-    let report = store.schema(&SchemaOptions::new(), |_, _| {})?;
+    let options = SchemaOptions::new().from(first(store, false)?);
+    let report = store.schema(&options, |_, _| {})?;
     Ok(to_json(store, &report))
+}
+
+/// The first commit the schema is read from: 1, or, for an archived store read without its
+/// archive, the log's start (said on standard error when `note`).
+fn first(store: &Store, note: bool) -> anyhow::Result<u64> {
+    let first = crate::access::first_readable(store)?;
+    if note && first > 1 {
+        eprintln!(
+            "note: commits 1 to {} are archived; the shapes are those of commits {first} on (give --archive to read them all)",
+            first - 1
+        );
+    }
+    Ok(first)
 }
 
 fn seen_json(seen: &Seen) -> Value {
@@ -75,6 +89,7 @@ fn to_json(store: &Store, report: &SchemaReport) -> Value {
         .collect();
     json!({
         "store": store.path().map(|path| path.display().to_string()),
+        "first": report.first,
         "commits": report.commits,
         "events": report.events,
         "names": names,

@@ -218,8 +218,9 @@ pub async fn commit(
 }
 
 /// `GET /api/events?name=&tag=&after=&limit=`: the events with one of the names and all of
-/// the tags, committed after commit `after`, found through the store's index. A page ends
-/// with a whole commit; `next` is the `after` of the next page.
+/// the tags, committed after commit `after` (by default, from the first commit the server
+/// can read: an archived store's start unless it was given its archive), found through the
+/// store's index. A page ends with a whole commit; `next` is the `after` of the next page.
 pub async fn events(
     State(shared): State<Shared>,
     params: Result<QueryParams<Vec<(String, String)>>, QueryRejection>,
@@ -232,7 +233,17 @@ pub async fn events(
             "give name= or tag= (or both): to read every event, page through /api/commits",
         ));
     }
-    let (after, limit) = (params.number("after")?.unwrap_or(0), params.limit()?);
+    let limit = params.limit()?;
+    // Without `after`: from the first commit the server can read (as `/api/commits`).
+    let after = match params.number("after")? {
+        Some(after) => after,
+        None => {
+            on_store(&shared, |store| {
+                Ok(crate::access::first_readable(store)? - 1)
+            })
+            .await?
+        }
+    };
     let query: Query = query(&names, &tags);
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
     // One event more than the page holds says whether another page follows; the scan stops

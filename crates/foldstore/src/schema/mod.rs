@@ -64,6 +64,9 @@ pub struct SchemaOptions {
     /// Only events of this name (by the original package's rule: the first letter's case
     /// aside, see [`same_name`](crate::same_name)); every name when `None`.
     pub name: Option<String>,
+    /// The first commit to read (1 when 0: the default). An archived store read without its
+    /// archive holds commits from [`Store::log_start`] on.
+    pub from: u64,
 }
 
 impl SchemaOptions {
@@ -78,12 +81,21 @@ impl SchemaOptions {
         self.name = Some(name.into());
         self
     }
+
+    /// Reads from commit `first` on (commits before it are not looked at).
+    #[must_use]
+    pub fn from(mut self, first: u64) -> Self {
+        self.from = first;
+        self
+    }
 }
 
 /// The shapes of a log's event data, per event name: made by [`Store::schema`].
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct SchemaReport {
+    /// The first commit read (see [`SchemaOptions::from`]).
+    pub first: u64,
     /// How many commits were read.
     pub commits: u64,
     /// How many events they hold (of every name, also those left out by
@@ -213,7 +225,8 @@ impl Store {
     ///
     /// # Errors
     /// As a replay ([`Replay::run`](crate::Replay::run)): a damaged or missing commit, or an
-    /// I/O error.
+    /// I/O error; [`Error::Archived`](crate::Error::Archived) when an archived store read
+    /// without its archive is read from before its start (see [`SchemaOptions::from`]).
     pub fn schema(
         &self,
         options: &SchemaOptions,
@@ -221,7 +234,8 @@ impl Store {
     ) -> Result<SchemaReport> {
         let mut tip = self.tip()?;
         let mut tally = Tally::new(options.name.clone());
-        let mut commits = self.replay().commits();
+        let first = options.from.max(1);
+        let mut commits = self.replay().from(first).commits();
         while let Some(commit) = commits.next() {
             let commit = commit?;
             for event in commit.events() {
@@ -232,7 +246,9 @@ impl Store {
             progress(tally.commits, tip);
             commits.recycle(commit);
         }
-        Ok(tally.report())
+        let mut report = tally.report();
+        report.first = first;
+        Ok(report)
     }
 }
 
@@ -396,6 +412,7 @@ impl Tally {
             })
             .collect();
         SchemaReport {
+            first: 1,
             commits: self.commits,
             events: self.events,
             names,

@@ -586,12 +586,25 @@ pub(crate) fn append_by_creating<S: Storage + ?Sized>(
             return Ok(Ok(number));
         }
         // Another writer created it first: judge it. (Gone again, moved aside by a repair:
-        // the same number is tried again.)
+        // the same number is tried again; archived by another process meanwhile, so that it
+        // is no longer the live log's: the caller reads the archive.)
         if let Some(bytes) = storage.read_commit(number)? {
             if check_commit(storage, check, number, &bytes)? {
                 return Ok(Err(Conflict { commit: number }));
             }
             number += 1;
+        } else if let Some(marker) = storage
+            .read_meta(ARCHIVED_MARKER)
+            .ok()
+            .flatten()
+            .and_then(|bytes| archive::Marker::parse(&bytes, "").ok())
+            .filter(|marker| number < marker.start)
+        {
+            return Err(crate::error::Error::Archived {
+                commit: number,
+                start: marker.start,
+                archive: marker.archive,
+            });
         }
     }
 }

@@ -20,10 +20,30 @@ fn a_postgres_store_is_archived_into_a_folder_and_read_back() {
     let before: Vec<Vec<u8>> = (1..=300)
         .map(|n| store.storage().read_commit(n).unwrap().unwrap())
         .collect();
+    // A store that read the log's start before the archiving.
+    let stale = Store::open(&address).unwrap();
+    assert_eq!(stale.log_start().unwrap(), 1);
     let temp = tempfile::tempdir().unwrap();
     let archive = temp.path().join("archive");
     let options = ArchiveOptions::at(&archive, ArchiveUpTo::Commit(250)).unwrap();
     let report = store.archive(&options, |_, _, _| {}).unwrap();
+    // It reads the emptied rows as archived commits, not as empty documents.
+    for read in [
+        stale.storage().read_commit(7).map(|_| ()),
+        stale.storage().read_commits(7, 10).map(|_| ()),
+    ] {
+        assert!(
+            matches!(
+                read,
+                Err(Error::Archived {
+                    commit: 7,
+                    start: 251,
+                    ..
+                })
+            ),
+            "{read:?}"
+        );
+    }
     assert_eq!(
         (report.first, report.last, report.start, report.removed),
         (1, 250, 251, 250)

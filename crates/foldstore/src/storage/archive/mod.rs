@@ -9,6 +9,7 @@ pub(crate) mod marker;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 pub(crate) use marker::{Chunk, Manifest, Marker};
 
@@ -149,6 +150,29 @@ type Documents = Arc<Vec<Vec<u8>>>;
 /// read that straddles chunks go on without reading one again).
 const CACHED_CHUNKS: usize = 2;
 
+/// What the live backend gave for a commit asked for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Given {
+    /// The commit's document.
+    Commit,
+    /// No commit.
+    Nothing,
+    /// An empty document: an archived commit's row, emptied (PostgreSQL).
+    Emptied,
+    /// An error.
+    Failed,
+}
+
+/// What a read of one commit gave.
+fn given(read: &Result<Option<Vec<u8>>>) -> Given {
+    match read {
+        Ok(Some(document)) if document.is_empty() => Given::Emptied,
+        Ok(Some(_)) => Given::Commit,
+        Ok(None) => Given::Nothing,
+        Err(_) => Given::Failed,
+    }
+}
+
 /// The layer between a store and its backend for archived logs (see the module's docs).
 pub(crate) struct ArchivedStorage {
     live: Arc<dyn Storage>,
@@ -156,7 +180,15 @@ pub(crate) struct ArchivedStorage {
     /// The log's first commit, 0 until the marker was read.
     start: AtomicU64,
     marker: Mutex<Option<Marker>>,
+    /// When a read that found no commit last read the marker again (see
+    /// [`archived_meanwhile`](Self::archived_meanwhile)).
+    looked: Mutex<Option<Instant>>,
 }
+
+/// How often, at most, reads that find no commit (at the end of the log, most often) read the
+/// marker again to learn of archiving by another process. Reads that fail, or that find an
+/// archived commit's emptied row, read it again every time.
+const NOTHING_FOUND_RECHECK: Duration = Duration::from_secs(1);
 
 impl fmt::Debug for ArchivedStorage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -176,6 +208,7 @@ impl ArchivedStorage {
             }),
             start: AtomicU64::new(0),
             marker: Mutex::new(None),
+            looked: Mutex::new(None),
         }
     }
 
@@ -192,18 +225,26 @@ impl ArchivedStorage {
         }
     }
 
-    /// Reads the marker again (after this process archived).
+    /// Reads the marker again (after this process archived, or to learn of another process's
+    /// archiving). A marker read by a slower thread that says the log starts earlier than what
+    /// another thread installed meanwhile is not installed (archiving never moves the start
+    /// back).
     pub(crate) fn reload(&self) -> Result<u64> {
         let marker = marker_of(&*self.live)?;
         let start = marker.as_ref().map_or(1, |marker| marker.start);
         let changed = {
             let mut known = self.marker.lock().unwrap_or_else(|e| e.into_inner());
+            let current = self.start.load(Ordering::Acquire);
+            if current != 0 && start < current {
+                return Ok(current);
+            }
             let changed = *known != marker;
             *known = marker;
+            self.start.store(start, Ordering::Release);
             changed
         };
         if let (Some(archive), true) = (&self.archive, changed) {
-            // Another run may have archived more: its manifest and chunks are read afresh.
+            // Another run archived more: its manifest and chunks are read afresh.
             *archive.manifest.lock().unwrap_or_else(|e| e.into_inner()) = None;
             archive
                 .chunks
@@ -211,7 +252,6 @@ impl ArchivedStorage {
                 .unwrap_or_else(|e| e.into_inner())
                 .clear();
         }
-        self.start.store(start, Ordering::Release);
         Ok(start)
     }
 
@@ -267,15 +307,41 @@ impl ArchivedStorage {
     }
 
     /// After the live backend did not give commit `number` (at or after the log's start as
-    /// last read: missing, or an error such as a removed segment's file not found): the new
-    /// start when another process archived past `number` since the marker was read (the
-    /// marker is read again), else `None` (the live backend's answer stands).
-    fn archived_meanwhile(&self, number: u64) -> Result<Option<u64>> {
+    /// last read): the new start when another process archived past `number` since the marker
+    /// was read (the marker is read again), else `None` (the live backend's answer stands).
+    /// `nothing`: the backend found no commit, which the end of the log gives every time it is
+    /// reached, so that the marker is read again at most once per
+    /// [`NOTHING_FOUND_RECHECK`]; a failed read (a removed segment's file not found) or an
+    /// emptied row always reads it. A marker that cannot be read leaves the backend's answer
+    /// (logged).
+    fn archived_meanwhile(&self, number: u64, nothing: bool) -> Option<u64> {
         if number == 0 || !self.live.can_be_archived() {
-            return Ok(None);
+            return None;
         }
-        let start = self.reload()?;
-        Ok((number < start).then_some(start))
+        if nothing {
+            let mut looked = self.looked.lock().unwrap_or_else(|e| e.into_inner());
+            if looked.is_some_and(|at| at.elapsed() < NOTHING_FOUND_RECHECK) {
+                return None;
+            }
+            *looked = Some(Instant::now());
+        }
+        match self.reload() {
+            Ok(start) => (number < start).then_some(start),
+            Err(e) => {
+                tracing::warn!(commit = number, error = %e, "cannot read the archive marker again");
+                None
+            }
+        }
+    }
+
+    /// [`archived_meanwhile`](Self::archived_meanwhile) after the live backend gave `given`
+    /// for commit `number`: `None` when it gave the commit.
+    fn archived_meanwhile_after(&self, number: u64, given: Given) -> Option<u64> {
+        match given {
+            Given::Commit => None,
+            Given::Nothing => self.archived_meanwhile(number, true),
+            Given::Emptied | Given::Failed => self.archived_meanwhile(number, false),
+        }
     }
 
     /// The archived commits from `number` on (at most `max`, and none from `start` on).
@@ -362,13 +428,9 @@ impl Storage for ArchivedStorage {
         let mut start = self.start()?;
         if number >= start || number == 0 {
             let read = self.live.read_commit(number);
-            if !matches!(read, Ok(Some(_))) {
-                match self.archived_meanwhile(number)? {
-                    Some(fresh) => start = fresh,
-                    None => return read,
-                }
-            } else {
-                return read;
+            match self.archived_meanwhile_after(number, given(&read)) {
+                Some(fresh) => start = fresh,
+                None => return read,
             }
         }
         Ok(self.read_archived(number, 1, start)?.pop())
@@ -378,7 +440,10 @@ impl Storage for ArchivedStorage {
         let start = self.start()?;
         if number >= start || number == 0 {
             let read = self.live.read_commit_raw(number);
-            if matches!(read, Ok(Some(_))) || self.archived_meanwhile(number)?.is_none() {
+            if self
+                .archived_meanwhile_after(number, given(&read))
+                .is_none()
+            {
                 return read;
             }
         }
@@ -389,14 +454,25 @@ impl Storage for ArchivedStorage {
         let mut start = self.start()?;
         let first = first.max(1);
         if first >= start {
-            let read = self.live.read_commits(first, max);
-            if !matches!(&read, Ok(commits) if !commits.is_empty() || max == 0) {
-                match self.archived_meanwhile(first)? {
-                    Some(fresh) => start = fresh,
-                    None => return read,
+            let mut read = self.live.read_commits(first, max);
+            if let Ok(commits) = &mut read {
+                // An emptied row ends the run (read on its own, it is told apart).
+                if let Some(emptied) = commits.iter().skip(1).position(Vec::is_empty) {
+                    commits.truncate(emptied + 1);
                 }
-            } else {
-                return read;
+            }
+            let given = match &read {
+                _ if max == 0 => Given::Commit,
+                Ok(commits) => match commits.first() {
+                    Some(document) if document.is_empty() => Given::Emptied,
+                    Some(_) => Given::Commit,
+                    None => Given::Nothing,
+                },
+                Err(_) => Given::Failed,
+            };
+            match self.archived_meanwhile_after(first, given) {
+                Some(fresh) => start = fresh,
+                None => return read,
             }
         }
         let mut commits = self.read_archived(first, max, start)?;
@@ -454,19 +530,33 @@ impl Storage for ArchivedStorage {
         identified: bool,
         check: Arc<CommitCheck>,
     ) -> Result<std::result::Result<u64, Conflict>> {
-        let start = self.start()?;
         let mut number = first.max(1);
-        while number < start {
-            // The archived commits after the caller's position are checked first.
-            for bytes in self.read_archived(number, usize::MAX, start)? {
-                if crate::storage::check_commit(self, &*check, number, &bytes)? {
-                    return Ok(Err(Conflict { commit: number }));
+        let mut tries = 0;
+        loop {
+            let start = self.start()?;
+            while number < start {
+                // The archived commits after the caller's position are checked first.
+                for bytes in self.read_archived(number, usize::MAX, start)? {
+                    if crate::storage::check_commit(self, &*check, number, &bytes)? {
+                        return Ok(Err(Conflict { commit: number }));
+                    }
+                    number += 1;
                 }
-                number += 1;
+            }
+            match self
+                .live
+                .append_commit_if(number, document, identified, Arc::clone(&check))
+            {
+                // Another process archived past `number` meanwhile (see `append_by_creating`):
+                // the commits archived since are checked, through the archive, and the append
+                // goes on after them.
+                Err(Error::Archived { commit, .. }) if tries < 2 && self.reload()? > commit => {
+                    tries += 1;
+                    number = commit;
+                }
+                appended => return appended,
             }
         }
-        self.live
-            .append_commit_if(number, document, identified, check)
     }
 
     fn create_identified_commit(&self, number: u64, document: &[u8]) -> Created {

@@ -248,14 +248,41 @@ impl JournalStorage {
         }
     }
 
-    /// Drops from `view` the segments whose files are gone (removed by archiving in another
-    /// process): `false` when none is.
+    /// Drops from `view` the segments that archiving in another process removed: those whose
+    /// files are gone and that hold only commits before the log's start as the archive
+    /// marker now says. `false` when none is (or there is no marker): the walk's error stands.
     fn forget_removed_segments(&self, view: &mut View) -> bool {
+        let Ok(Some(start)) = self.archived_start() else {
+            return false;
+        };
         let fs = &*self.shared.fs;
         let before = view.segments.len();
-        view.segments
-            .retain(|_, segment| !matches!(fs.kind(&segment.path), Ok(None)));
+        let later: Vec<u64> = view.segments.keys().skip(1).copied().collect();
+        let mut next = later.into_iter();
+        view.segments.retain(|_, segment| {
+            // A segment ends where the next one it knows starts, at the latest.
+            let ends_before_start = next.next().is_some_and(|after| after <= start);
+            !(ends_before_start && matches!(fs.kind(&segment.path), Ok(None)))
+        });
         view.segments.len() < before
+    }
+
+    /// The log's start as the archive marker says (`None`: no marker).
+    fn archived_start(&self) -> Result<Option<u64>> {
+        let Some(bytes) = self
+            .shared
+            .folder
+            .read_meta(crate::storage::ARCHIVED_MARKER)?
+        else {
+            return Ok(None);
+        };
+        // (Not `marker_location`: it would ask for the view this process holds.)
+        let path = self
+            .shared
+            .folder
+            .meta_path(crate::storage::ARCHIVED_MARKER)?;
+        crate::storage::archive::Marker::parse(&bytes, &path.display().to_string())
+            .map(|marker| Some(marker.start))
     }
 
     fn find_end_once(&self, view: &mut View) -> Result<(u64, Tail)> {
@@ -328,21 +355,7 @@ impl JournalStorage {
     /// (Archiving removes the segments before it in order, each removal made durable before
     /// the next, so the lowest left is on the chain.)
     fn archived_chain_start(&self, view: &View) -> Result<Option<u64>> {
-        let Some(start) = self
-            .shared
-            .folder
-            .read_meta(crate::storage::ARCHIVED_MARKER)?
-            .map(|bytes| {
-                // (Not `marker_location`: it would ask for the view this process holds.)
-                let path = self
-                    .shared
-                    .folder
-                    .meta_path(crate::storage::ARCHIVED_MARKER)?;
-                crate::storage::archive::Marker::parse(&bytes, &path.display().to_string())
-            })
-            .transpose()?
-            .map(|marker| marker.start)
-        else {
+        let Some(start) = self.archived_start()? else {
             return Ok(None);
         };
         Ok(view
