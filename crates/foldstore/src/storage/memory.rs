@@ -137,6 +137,10 @@ impl Storage for MemoryStorage {
     fn snapshot_location(&self, name: &str, commit: u64) -> String {
         format!("memory:{commit}.{name}-snapshot")
     }
+
+    fn meta_location(&self, name: &str) -> String {
+        format!("memory:foldstore-{name}")
+    }
 }
 
 /// Waits on a [`MemoryStorage`]'s count of created commits.

@@ -542,6 +542,12 @@ pub trait Storage: Send + Sync + fmt::Debug {
 
     /// Where the snapshot of `name` at `commit` lives, for messages.
     fn snapshot_location(&self, name: &str, commit: u64) -> String;
+
+    /// Where the store's own document `name` ([`read_meta`](Self::read_meta)) lives, for
+    /// messages: a file, a row or an object. By default, named beside commit 1.
+    fn meta_location(&self, name: &str) -> String {
+        format!("foldstore-{name} beside {}", self.commit_location(1))
+    }
 }
 
 /// The largest commit or snapshot document foldstore writes or reads: 1 GiB.

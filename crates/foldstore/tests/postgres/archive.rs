@@ -97,4 +97,16 @@ fn a_postgres_store_is_archived_into_a_folder_and_read_back() {
     let mut count = 0;
     whole.replay_event_stream(|_, _| count += 1).unwrap();
     assert_eq!(count, 301);
+
+    // A damaged marker is named as the row it is.
+    raw.write_meta("archived.json", b"{").unwrap();
+    let error = Store::open(&address)
+        .unwrap()
+        .log_start()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains(&format!("table {table}_meta, row meta:archived.json")),
+        "{error}"
+    );
 }

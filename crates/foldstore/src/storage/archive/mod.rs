@@ -51,8 +51,8 @@ pub(crate) fn marker_of(storage: &dyn Storage) -> Result<Option<Marker>> {
 /// Where a store's archive marker is, for messages.
 pub(crate) fn marker_location(storage: &dyn Storage) -> String {
     format!(
-        "the archive marker foldstore-{ARCHIVED_MARKER} beside {}",
-        storage.commit_location(1)
+        "the archive marker {}",
+        storage.meta_location(ARCHIVED_MARKER)
     )
 }
 
@@ -63,9 +63,8 @@ pub(crate) fn marker_location(storage: &dyn Storage) -> String {
 /// [`Error::Layout`] naming the manifest and the archive the marker expects.
 pub(crate) fn read_manifest(archive: &dyn Storage, marker: &Marker) -> Result<Manifest> {
     let location = format!(
-        "the manifest foldstore-{} of the archive beside {}",
-        marker.manifest,
-        archive.commit_location(1)
+        "the archive's manifest {}",
+        archive.meta_location(&marker.manifest)
     );
     let refused = |problem: String| Error::Layout {
         path: location.clone().into(),
@@ -104,9 +103,8 @@ pub(crate) fn read_chunk(archive: &dyn Storage, chunk: &Chunk) -> Result<Vec<Vec
         Error::CorruptCommit {
         commit: chunk.first,
         location: format!(
-            "the archive chunk foldstore-{} beside {}",
-            chunk.name,
-            archive.commit_location(1)
+            "the archive chunk {}",
+            archive.meta_location(&chunk.name)
         ),
         problem: format!(
             "{problem}: the archived commits {} to {} cannot be read; restore the archive from a copy",
@@ -672,5 +670,9 @@ impl Storage for ArchivedStorage {
 
     fn snapshot_location(&self, name: &str, commit: u64) -> String {
         self.live.snapshot_location(name, commit)
+    }
+
+    fn meta_location(&self, name: &str) -> String {
+        self.live.meta_location(name)
     }
 }

@@ -552,4 +552,8 @@ impl Storage for JournalStorage {
     fn snapshot_location(&self, name: &str, commit: u64) -> String {
         self.shared.folder.snapshot_location(name, commit)
     }
+
+    fn meta_location(&self, name: &str) -> String {
+        self.shared.folder.meta_location(name)
+    }
 }

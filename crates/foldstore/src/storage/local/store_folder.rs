@@ -272,6 +272,14 @@ impl StoreFolder {
         Ok(self.path.join(format!("foldstore-{name}")))
     }
 
+    /// Where the store's own document `name` is, for messages.
+    pub(crate) fn meta_location(&self, name: &str) -> String {
+        self.path
+            .join(format!("foldstore-{name}"))
+            .display()
+            .to_string()
+    }
+
     /// The store's own document `name`, or `None`. A symbolic link, a folder or another
     /// special file there is refused, naming it.
     pub(crate) fn read_meta(&self, name: &str) -> Result<Option<Vec<u8>>> {

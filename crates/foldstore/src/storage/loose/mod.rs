@@ -383,4 +383,8 @@ impl Storage for LooseStorage {
     fn snapshot_location(&self, name: &str, commit: u64) -> String {
         self.folder.snapshot_location(name, commit)
     }
+
+    fn meta_location(&self, name: &str) -> String {
+        self.folder.meta_location(name)
+    }
 }

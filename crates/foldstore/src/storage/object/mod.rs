@@ -462,4 +462,13 @@ impl Storage for ObjectStorage {
     fn snapshot_location(&self, name: &str, commit: u64) -> String {
         self.location(&self.snapshot_path(name, commit))
     }
+
+    fn meta_location(&self, name: &str) -> String {
+        self.location(
+            &self
+                .prefix
+                .clone()
+                .join(format!("foldstore-{name}").as_str()),
+        )
+    }
 }

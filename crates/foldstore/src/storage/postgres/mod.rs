@@ -576,6 +576,13 @@ impl Storage for PostgresStorage {
         format!("{} (table {}, commit {number})", self.address, self.table)
     }
 
+    fn meta_location(&self, name: &str) -> String {
+        format!(
+            "{} (table {}_meta, row meta:{name})",
+            self.address, self.table
+        )
+    }
+
     fn snapshot_location(&self, name: &str, commit: u64) -> String {
         format!(
             "{} (table {}_snapshots, snapshot {name} at commit {commit})",
