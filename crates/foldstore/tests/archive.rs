@@ -717,3 +717,31 @@ fn a_conditional_append_from_before_another_process_archived_checks_the_archive_
         .unwrap_err();
     assert_eq!(failed.conflicts.first(), Some(&11), "{failed:?}");
 }
+
+#[test]
+fn a_stray_segment_below_an_archived_journals_start_is_not_taken_for_its_log() {
+    let temp = tempfile::tempdir().unwrap();
+    let (live, archive) = (temp.path().join("live"), temp.path().join("archive"));
+    let store = journal_with(&live, 400);
+    let before = all_bytes(&store);
+    let options = ArchiveOptions::at(&archive, ArchiveUpTo::Commit(300)).unwrap();
+    let report = store.archive(&options, |_, _, _| {}).unwrap();
+    assert!(report.removed > 0);
+    let segments = live.join("journal");
+    assert!(!segments.join("00000000000000000001.jsonl").exists());
+    // A file another program left under a segment's name, below the lowest live segment.
+    fs::write(
+        segments.join("00000000000000000003.jsonl"),
+        b"not a segment\n",
+    )
+    .unwrap();
+    let reopened = reopen(&live, Some(&archive));
+    assert_eq!(reopened.tip().unwrap(), 400);
+    assert_eq!(all_bytes(&reopened), before);
+    assert_eq!(reopened.log(&increment(401)).unwrap(), 401);
+    let alone = reopen(&live, None);
+    assert_eq!(
+        (alone.log_start().unwrap(), alone.tip().unwrap()),
+        (301, 401)
+    );
+}

@@ -351,19 +351,37 @@ impl JournalStorage {
     }
 
     /// The segment an archived journal's chain starts at, when the store has an archive marker
-    /// and no first segment: the lowest one, which must hold the marker's start or precede it.
-    /// (Archiving removes the segments before it in order, each removal made durable before
-    /// the next, so the lowest left is on the chain.)
-    fn archived_chain_start(&self, view: &View) -> Result<Option<u64>> {
+    /// and no first segment: the one holding the marker's start, which is the highest named
+    /// at or before it that begins with its first commit's record. (Archiving removes the
+    /// segments before it in order, each removal made durable before the next; those a crash
+    /// left hold only archived commits, and a file another program left under a segment's
+    /// name is not taken for the log's start.) When none begins so, the lowest at or before
+    /// the start, whose walk then reports the damage.
+    fn archived_chain_start(&self, view: &mut View) -> Result<Option<u64>> {
         let Some(start) = self.archived_start()? else {
             return Ok(None);
         };
-        Ok(view
-            .segments
-            .keys()
-            .next()
-            .copied()
-            .filter(|first| *first <= start))
+        let candidates: Vec<u64> = view.segments.range(..=start).map(|(n, _)| *n).collect();
+        for &candidate in candidates.iter().rev() {
+            if self.begins_with_its_first_record(view, candidate)? {
+                return Ok(Some(candidate));
+            }
+        }
+        Ok(candidates.first().copied())
+    }
+
+    /// Whether segment `first`'s file begins as a record of commit `first` does.
+    fn begins_with_its_first_record(&self, view: &mut View, first: u64) -> Result<bool> {
+        let fs = &*self.shared.fs;
+        let segment = view.segments.get_mut(&first).expect("listed");
+        let file = segment
+            .file(fs)
+            .map_err(|e| Error::io("open", &segment.path, e))?;
+        let header = format!("{{\"n\":{first},");
+        let mut begins = vec![0; header.len()];
+        let filled = read_full_at(&*file, &mut begins, 0)
+            .map_err(|e| Error::io("read", &segment.path, e))?;
+        Ok(begins[..filled] == *header.as_bytes())
     }
 
     /// Reads up to `max` commits from `number` on, in order, stopping at the end of the log
