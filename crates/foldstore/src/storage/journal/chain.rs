@@ -302,7 +302,19 @@ impl JournalStorage {
                 // An archived journal: its log starts in the segment holding the marker's
                 // first commit (its records before it are the archive's).
                 Some(other) => match self.archived_chain_start(view)? {
-                    Some(first) => first,
+                    // The links of the hint from there on that check out, then the walk.
+                    Some(first) => {
+                        if view.anchor != first {
+                            view.anchor = first;
+                            view.links.clear();
+                            view.hinted = 0;
+                        }
+                        if self.follow_hint(view) {
+                            view.chain_end.expect("followed")
+                        } else {
+                            first
+                        }
+                    }
                     None => return Err(Error::CorruptCommit {
                         commit: 1,
                         location: self.shared.segments.join(segment_name(1)).display().to_string(),

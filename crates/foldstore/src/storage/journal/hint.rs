@@ -5,7 +5,9 @@
 //! The hint is never trusted: every link it names is checked against the segment before it is
 //! used (the segment is listed, and a whole record with a matching checksum, numbered one
 //! before the next segment's first commit, ends exactly at the segment's size), and the links
-//! are taken only as far as they check out from commit 1. A missing, unreadable, malformed,
+//! are taken only as far as they check out from the chain's first segment (commit 1's, or, in
+//! an archived journal, that of the segment holding the log's start: the links before it,
+//! whose segments archiving removed, are passed over). A missing, unreadable, malformed,
 //! stale or hostile hint thus costs only the walk that it would have saved: the chain is then
 //! followed from the first link that did not check out, reading the segments' ends as before.
 
@@ -48,11 +50,12 @@ struct Stored {
     segments: Vec<(u64, u64, u64)>,
 }
 
-/// The first commit of the segment after the links (1 when there is none).
-pub(super) fn after(links: &[Link]) -> Option<u64> {
+/// The first commit of the segment after the links (`anchor`, the chain's first segment's,
+/// when there is none).
+pub(super) fn after(links: &[Link], anchor: u64) -> Option<u64> {
     links
         .last()
-        .map_or(Some(1), |link| link.last.checked_add(1))
+        .map_or(Some(anchor.max(1)), |link| link.last.checked_add(1))
 }
 
 /// Whether the last record of `segment` is a whole record with a matching checksum, numbered
@@ -93,7 +96,8 @@ impl JournalStorage {
         self.shared.segments.join(HINT_FILE)
     }
 
-    /// Takes the links of the hint that check out, from commit 1 on, into `view` (which knows
+    /// Takes the links of the hint that check out, from the chain's first segment
+    /// (`view.anchor`) on, into `view` (which knows
     /// no chain yet), and sets the chain's end to the last of them, whose end is then known.
     /// Returns whether any did.
     pub(super) fn follow_hint(&self, view: &mut View) -> bool {
@@ -109,11 +113,17 @@ impl JournalStorage {
             return false;
         }
         let mut links: Vec<Link> = Vec::new();
-        for (first, last, at) in stored.segments {
+        let anchor = view.anchor.max(1);
+        // Links before the chain's first segment (removed by archiving) are passed over.
+        let from = stored
+            .segments
+            .iter()
+            .position(|(first, _, _)| *first >= anchor);
+        for &(first, last, at) in &stored.segments[from.unwrap_or(stored.segments.len())..] {
             let link = Link { first, last, at };
             // Each link continues the one before; the records of its segment go from its
             // first commit to its last.
-            if after(&links) != Some(first) || last < first {
+            if after(&links, anchor) != Some(first) || last < first {
                 break;
             }
             let Some(segment) = view.segments.get_mut(&first) else {
@@ -146,7 +156,7 @@ impl JournalStorage {
     /// starting at `next`, to the links known, when it continues them and its last record
     /// (commit `next - 1`) is known to end at the segment's size.
     pub(super) fn add_link(&self, view: &mut View, first: u64, next: u64) {
-        if after(&view.links) != Some(first) {
+        if after(&view.links, view.anchor) != Some(first) {
             return;
         }
         let fs = &*self.shared.fs;

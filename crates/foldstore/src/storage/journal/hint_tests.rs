@@ -288,3 +288,58 @@ fn a_closed_segment_changed_behind_the_hint_gives_the_answers_of_the_walk() {
         }
     }
 }
+
+#[test]
+fn an_archived_journal_is_opened_with_the_hint_from_the_segment_holding_its_start() {
+    use crate::storage::archive::Marker;
+    use crate::storage::ARCHIVED_MARKER;
+
+    let sim = written();
+    let firsts = segment_firsts(&sim);
+    // Archived up to a few commits into the middle segment: the segments before it removed.
+    let holder = firsts[firsts.len() / 2];
+    let start = holder + 3;
+    let marker = Marker::new(
+        start,
+        "elsewhere".to_owned(),
+        ("archive-x.json".to_owned(), &blake3::hash(b"")),
+        &document(start - 1),
+        false,
+    );
+    journal(sim.clone())
+        .write_meta(ARCHIVED_MARKER, &marker.to_bytes())
+        .expect("marker");
+    for first in firsts.iter().filter(|first| **first < holder) {
+        sim.remove(&segments().join(super::segment::segment_name(*first)))
+            .expect("remove");
+    }
+    let (hinted, walked) = with_and_without_hint(&sim);
+    assert_eq!(hinted, walked);
+    assert_eq!(hinted.0, COMMITS);
+    let live = firsts.iter().filter(|first| **first >= holder).count() as u64;
+    let last_size =
+        sim.files(&segments())[&super::segment::segment_name(*firsts.last().unwrap())].len() as u64;
+    let read = Arc::new(AtomicU64::new(0));
+    let counting = || {
+        journal(Arc::new(Counting {
+            sim: sim.clone(),
+            read: Arc::clone(&read),
+        }))
+    };
+    read.store(0, Ordering::SeqCst);
+    assert_eq!(counting().last_commit().expect("last"), COMMITS);
+    let hinted = read.swap(0, Ordering::SeqCst);
+    // The marker, each live closed segment's first and last records, and the last segment.
+    let bound = 4096 + last_size + 300 * (live - 1);
+    assert!(
+        hinted <= bound,
+        "{hinted} bytes read to find the end (at most {bound})"
+    );
+    set_hint(&sim, None);
+    assert_eq!(counting().last_commit().expect("last"), COMMITS);
+    let walked = read.swap(0, Ordering::SeqCst);
+    assert!(
+        walked > 2 * hinted,
+        "the walk read {walked} bytes, the hint {hinted}"
+    );
+}

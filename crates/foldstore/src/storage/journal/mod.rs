@@ -175,9 +175,12 @@ struct View {
     /// The last segment known to be on the chain from commit 1 (each segment named by the
     /// commit after the last of the one before): where the search for the log's end goes on.
     chain_end: Option<u64>,
-    /// The closed segments on the chain from commit 1 whose last records are known, in order:
-    /// what the hint of the closed segments holds (see `hint`).
+    /// The closed segments on the chain from its first segment (`anchor`) whose last records
+    /// are known, in order: what the hint of the closed segments holds (see `hint`).
     links: Vec<hint::Link>,
+    /// The first commit of the chain's first segment: 1, or, in an archived journal, that of
+    /// the segment holding the log's start (0 until known: taken as 1).
+    anchor: u64,
     /// How many of them the hint held when this process last read or wrote it.
     hinted: usize,
     /// Names in the segment folder that look like segments but are not (`*.jsonl` without a
