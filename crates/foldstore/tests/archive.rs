@@ -595,11 +595,26 @@ fn a_reader_that_knew_the_log_before_another_process_archived_meets_the_archive_
         assert_eq!(stale.log_start().unwrap(), 1);
         assert_eq!(stale_with_archive.log_start().unwrap(), 1);
         assert_eq!(stale.read_commit(3).unwrap().number(), 3);
+        // Both have just looked past the log's end (as a poll does).
+        assert!(stale.storage().read_commit(401).unwrap().is_none());
+        assert!(stale_with_archive
+            .storage()
+            .read_commit(401)
+            .unwrap()
+            .is_none());
         let options = ArchiveOptions::at(&archive, ArchiveUpTo::Commit(300))
             .unwrap()
             .unreadable_by_original(true);
         let report = open(false).archive(&options, |_, _, _| {}).unwrap();
         assert!(report.removed > 0, "{layout:?}: {report:?}");
+        // A replay from commit 1 at once: the commits come from the archive, or are named
+        // as archived, never as missing.
+        let replayed = stale_with_archive.replay_event_stream(|_, _| {});
+        assert_eq!(
+            replayed.map(|summary| summary.events).ok(),
+            Some(400),
+            "{layout:?}"
+        );
         // Each commit reads as it was, or as archived: never as missing or damaged.
         for n in 1..=400 {
             match stale.storage().read_commit(n) {
@@ -744,4 +759,53 @@ fn a_stray_segment_below_an_archived_journals_start_is_not_taken_for_its_log() {
         (alone.log_start().unwrap(), alone.tip().unwrap()),
         (301, 401)
     );
+}
+
+#[test]
+fn a_journal_that_knew_only_segments_archived_since_finds_the_log_again() {
+    let temp = tempfile::tempdir().unwrap();
+    let (live, archive) = (temp.path().join("live"), temp.path().join("archive"));
+    let writer = journal_with(&live, 20);
+    // It knows the log while every segment it walked is still there.
+    let stale = reopen(&live, None);
+    assert_eq!(stale.tip().unwrap(), 20);
+    for i in 21..=400 {
+        writer.log(&increment(i)).unwrap();
+    }
+    let options = ArchiveOptions::at(&archive, ArchiveUpTo::Commit(300)).unwrap();
+    let report = reopen(&live, None).archive(&options, |_, _, _| {}).unwrap();
+    assert!(report.removed > 250, "{report:?}");
+    assert_eq!(stale.log(&increment(401)).unwrap(), 401);
+    assert_eq!(stale.tip().unwrap(), 401);
+    assert!(matches!(
+        stale.storage().read_commit(5),
+        Err(Error::Archived { start: 301, .. })
+    ));
+    assert_eq!(stale.log_start().unwrap(), 301);
+    assert_eq!(sum(&reopen(&live, Some(&archive))), (1..=401).sum::<i64>());
+}
+
+#[test]
+fn a_journal_writer_idle_while_another_process_archived_past_it_writes_where_readers_read() {
+    let temp = tempfile::tempdir().unwrap();
+    let (live, archive) = (temp.path().join("live"), temp.path().join("archive"));
+    // It wrote commits 1 to 20 (its segment open for writing), then fell idle.
+    let idle = journal_with(&live, 20);
+    let other = reopen(&live, None);
+    for i in 21..=400 {
+        other.log(&increment(i)).unwrap();
+    }
+    let options = ArchiveOptions::at(&archive, ArchiveUpTo::Commit(300)).unwrap();
+    other.archive(&options, |_, _, _| {}).unwrap();
+    let written = idle.log(&increment(401));
+    // Written where every reader finds it, or refused: never acknowledged and lost.
+    if let Ok(number) = written {
+        let fresh = reopen(&live, Some(&archive));
+        assert_eq!(fresh.tip().unwrap(), number);
+        let commit = fresh.read_commit(number).unwrap();
+        assert_eq!(commit.events()[0].data(), increment(401).data());
+        assert_eq!(number, 401);
+    }
+    assert_eq!(idle.log(&increment(402)).unwrap(), 402);
+    assert_eq!(sum(&reopen(&live, Some(&archive))), (1..=402).sum::<i64>());
 }

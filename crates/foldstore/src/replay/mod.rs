@@ -389,6 +389,18 @@ impl Commits<'_> {
             if let Some(bytes) = storage.read_commit(number)? {
                 return Ok(Some(bytes));
             }
+            // Or another process archived it: it then comes from the archive, or is
+            // `Error::Archived`.
+            if self
+                .store
+                .archived()
+                .reload()
+                .is_ok_and(|start| number < start)
+            {
+                if let Some(bytes) = storage.read_commit(number)? {
+                    return Ok(Some(bytes));
+                }
+            }
             return Err(Error::MissingCommit {
                 commit: number,
                 location: storage.commit_location(number),

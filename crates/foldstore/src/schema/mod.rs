@@ -243,7 +243,7 @@ impl Store {
             }
             tally.commits += 1;
             tip = tip.max(commit.number());
-            progress(tally.commits, tip);
+            progress(tally.commits, (tip + 1).saturating_sub(first));
             commits.recycle(commit);
         }
         let mut report = tally.report();

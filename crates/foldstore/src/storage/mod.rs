@@ -600,10 +600,9 @@ pub(crate) fn append_by_creating<S: Storage + ?Sized>(
             }
             number += 1;
         } else if let Some(marker) = storage
-            .read_meta(ARCHIVED_MARKER)
-            .ok()
-            .flatten()
-            .and_then(|bytes| archive::Marker::parse(&bytes, "").ok())
+            .read_meta(ARCHIVED_MARKER)?
+            .map(|bytes| archive::Marker::parse(&bytes, &storage.meta_location(ARCHIVED_MARKER)))
+            .transpose()?
             .filter(|marker| number < marker.start)
         {
             return Err(crate::error::Error::Archived {

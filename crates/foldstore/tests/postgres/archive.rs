@@ -12,7 +12,14 @@ fn a_postgres_store_is_archived_into_a_folder_and_read_back() {
     let address = crate::pg_server::url_with_table(&url, &table);
     let store = Store::with_storage(storage);
     store.ensure_folder().unwrap();
+    // A store that knows the log up to commit 10 and appends after a decision made there.
+    let mut deciding = None;
     for i in 0..300 {
+        if i == 10 {
+            let knows = Store::open(&address).unwrap();
+            assert_eq!(knows.tip().unwrap(), 10);
+            deciding = Some(knows);
+        }
         store
             .log(&Event::with_data("numbered", json!({ "i": i })))
             .unwrap();
@@ -27,6 +34,16 @@ fn a_postgres_store_is_archived_into_a_folder_and_read_back() {
     let archive = temp.path().join("archive");
     let options = ArchiveOptions::at(&archive, ArchiveUpTo::Commit(250)).unwrap();
     let report = store.archive(&options, |_, _, _| {}).unwrap();
+    // Its decision needs the archived commits 11 to 250 checked: named as archived, not as
+    // damaged (the emptied rows).
+    let condition = foldstore::AppendCondition::none_matching_after(foldstore::Query::tag("x"), 10);
+    let decided = deciding
+        .unwrap()
+        .append_if(&[Event::new("decided").tagged(["x"])], &condition);
+    assert!(
+        matches!(decided, Err(Error::Archived { start: 251, .. })),
+        "{decided:?}"
+    );
     // It reads the emptied rows as archived commits, not as empty documents.
     for read in [
         stale.storage().read_commit(7).map(|_| ()),

@@ -134,9 +134,9 @@ pub(crate) fn read_chunk(archive: &dyn Storage, chunk: &Chunk) -> Result<Vec<Vec
 /// on first use), and the chunks read last.
 struct Archive {
     storage: Arc<dyn Storage>,
-    /// The manifest the marker names, once read and checked (cleared when the marker is read
-    /// again).
-    manifest: Mutex<Option<Arc<Manifest>>>,
+    /// The manifest the marker names, once read and checked, with the hash the marker gives
+    /// it.
+    manifest: Mutex<Option<(String, Arc<Manifest>)>>,
     /// The chunks read last, newest last, as (first commit, documents).
     chunks: Mutex<Vec<(u64, Documents)>>,
 }
@@ -157,8 +157,20 @@ enum Given {
     Nothing,
     /// An empty document: an archived commit's row, emptied (PostgreSQL).
     Emptied,
-    /// An error.
+    /// A file not found (a segment archiving removed, in a journal).
+    NotFound,
+    /// Another error (a server unreachable, ...): the marker is not read again for it.
     Failed,
+}
+
+/// What a read that failed with `error` gave.
+fn failed(error: &Error) -> Given {
+    match error {
+        Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            Given::NotFound
+        }
+        _ => Given::Failed,
+    }
 }
 
 /// What a read of one commit gave.
@@ -167,7 +179,7 @@ fn given(read: &Result<Option<Vec<u8>>>) -> Given {
         Ok(Some(document)) if document.is_empty() => Given::Emptied,
         Ok(Some(_)) => Given::Commit,
         Ok(None) => Given::Nothing,
-        Err(_) => Given::Failed,
+        Err(error) => failed(error),
     }
 }
 
@@ -177,10 +189,17 @@ pub(crate) struct ArchivedStorage {
     archive: Option<Archive>,
     /// The log's first commit, 0 until the marker was read.
     start: AtomicU64,
-    marker: Mutex<Option<Marker>>,
+    /// The marker as last installed, with the number of the read that installed it.
+    marker: Mutex<(u64, Option<Marker>)>,
+    /// Reads of the marker begun so far: a read installs what it found only when no read
+    /// begun after it installed first.
+    reads: AtomicU64,
     /// When a read that found no commit last read the marker again (see
     /// [`archived_meanwhile`](Self::archived_meanwhile)).
     looked: Mutex<Option<Instant>>,
+    /// The highest commit the live backend has given: a commit found missing at or below it
+    /// is not the end of the log.
+    given: AtomicU64,
 }
 
 /// How often, at most, reads that find no commit (at the end of the log, most often) read the
@@ -205,8 +224,10 @@ impl ArchivedStorage {
                 chunks: Mutex::new(Vec::new()),
             }),
             start: AtomicU64::new(0),
-            marker: Mutex::new(None),
+            marker: Mutex::new((0, None)),
+            reads: AtomicU64::new(0),
             looked: Mutex::new(None),
+            given: AtomicU64::new(0),
         }
     }
 
@@ -224,26 +245,30 @@ impl ArchivedStorage {
     }
 
     /// Reads the marker again (after this process archived, or to learn of another process's
-    /// archiving). A marker read by a slower thread that says the log starts earlier than what
-    /// another thread installed meanwhile is not installed (archiving never moves the start
-    /// back).
+    /// archiving). What a read finds is installed unless a read begun after it installed
+    /// first (a slower thread's older marker never replaces a newer one); a start that goes
+    /// back (a store folder restored from before an archiving) is installed, and logged.
     pub(crate) fn reload(&self) -> Result<u64> {
+        let read = self.reads.fetch_add(1, Ordering::AcqRel) + 1;
         let marker = marker_of(&*self.live)?;
         let start = marker.as_ref().map_or(1, |marker| marker.start);
         let changed = {
             let mut known = self.marker.lock().unwrap_or_else(|e| e.into_inner());
-            let current = self.start.load(Ordering::Acquire);
-            if current != 0 && start < current {
-                return Ok(current);
+            if known.0 > read {
+                return Ok(self.start.load(Ordering::Acquire).max(1));
             }
-            let changed = *known != marker;
-            *known = marker;
+            let before = self.start.load(Ordering::Acquire);
+            if before > start {
+                tracing::warn!(before, start, marker = %marker_location(&*self.live), "the archived log's start went back: the store was replaced or restored");
+            }
+            let changed = known.1 != marker;
+            *known = (read, marker);
             self.start.store(start, Ordering::Release);
             changed
         };
         if let (Some(archive), true) = (&self.archive, changed) {
-            // Another run archived more: its manifest and chunks are read afresh.
-            *archive.manifest.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            // Another run archived more: the chunks are read afresh (the manifest kept is
+            // checked against the marker each time it is used).
             archive
                 .chunks
                 .lock()
@@ -260,6 +285,7 @@ impl ArchivedStorage {
             .marker
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+            .1
             .clone())
     }
 
@@ -279,6 +305,7 @@ impl ArchivedStorage {
             .marker
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+            .1
             .as_ref()
             .map_or_else(String::new, |marker| marker.archive.clone());
         Error::Archived {
@@ -288,35 +315,49 @@ impl ArchivedStorage {
         }
     }
 
-    /// The archive's manifest, read and checked against the marker on first use.
+    /// The archive's manifest that the marker names, read and checked against the marker on
+    /// first use (kept with the hash the marker gives it, so that a manifest read for an
+    /// older marker is never used for a newer one).
     pub(crate) fn manifest(&self) -> Result<Option<Arc<Manifest>>> {
         let Some(archive) = &self.archive else {
             return Ok(None);
         };
-        if let Some(manifest) = &*archive.manifest.lock().unwrap_or_else(|e| e.into_inner()) {
-            return Ok(Some(Arc::clone(manifest)));
-        }
         let Some(marker) = self.marker()? else {
             return Ok(None);
         };
+        if let Some((hash, manifest)) = &*archive.manifest.lock().unwrap_or_else(|e| e.into_inner())
+        {
+            if *hash == marker.manifest_blake3 {
+                return Ok(Some(Arc::clone(manifest)));
+            }
+        }
         let manifest = Arc::new(read_manifest(&*archive.storage, &marker)?);
-        *archive.manifest.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&manifest));
+        *archive.manifest.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((marker.manifest_blake3.clone(), Arc::clone(&manifest)));
         Ok(Some(manifest))
     }
 
     /// After the live backend did not give commit `number` (at or after the log's start as
-    /// last read): the new start when another process archived past `number` since the marker
-    /// was read (the marker is read again), else `None` (the live backend's answer stands).
-    /// `nothing`: the backend found no commit, which the end of the log gives every time it is
-    /// reached, so that the marker is read again at most once per
-    /// [`NOTHING_FOUND_RECHECK`]; a failed read (a removed segment's file not found) or an
-    /// emptied row always reads it. A marker that cannot be read leaves the backend's answer
-    /// (logged).
-    fn archived_meanwhile(&self, number: u64, nothing: bool) -> Option<u64> {
-        if number == 0 || !self.live.can_be_archived() {
-            return None;
+    /// last read): the new start when the log now starts after `number` (another process
+    /// archived past it since the marker was read), else `None` (the live backend's answer
+    /// stands). The marker is read again for a file not found (a removed segment) or an
+    /// emptied row every time; for a commit found missing, at once when another thread has
+    /// not already, or when the backend gave a later commit before (so that it is not the
+    /// end of the log); at the end of the log, which every poll reaches, at most once per
+    /// [`NOTHING_FOUND_RECHECK`]. Other failures (a server unreachable) are left as they are,
+    /// and so is the backend's answer when the marker cannot be read (logged).
+    fn archived_meanwhile_after(&self, number: u64, given: Given) -> Option<u64> {
+        match given {
+            Given::Commit | Given::Failed => return None,
+            _ if number == 0 || !self.live.can_be_archived() => return None,
+            Given::Nothing | Given::Emptied | Given::NotFound => {}
         }
-        if nothing {
+        let known = self.start.load(Ordering::Acquire);
+        if number < known {
+            // Another thread read the marker meanwhile.
+            return Some(known);
+        }
+        if given == Given::Nothing && number > self.given.load(Ordering::Relaxed) {
             let mut looked = self.looked.lock().unwrap_or_else(|e| e.into_inner());
             if looked.is_some_and(|at| at.elapsed() < NOTHING_FOUND_RECHECK) {
                 return None;
@@ -332,13 +373,10 @@ impl ArchivedStorage {
         }
     }
 
-    /// [`archived_meanwhile`](Self::archived_meanwhile) after the live backend gave `given`
-    /// for commit `number`: `None` when it gave the commit.
-    fn archived_meanwhile_after(&self, number: u64, given: Given) -> Option<u64> {
-        match given {
-            Given::Commit => None,
-            Given::Nothing => self.archived_meanwhile(number, true),
-            Given::Emptied | Given::Failed => self.archived_meanwhile(number, false),
+    /// Notes that the live backend gave commits up to `last`.
+    fn note_given(&self, last: u64) {
+        if last > self.given.load(Ordering::Relaxed) {
+            self.given.fetch_max(last, Ordering::Relaxed);
         }
     }
 
@@ -426,7 +464,11 @@ impl Storage for ArchivedStorage {
         let mut start = self.start()?;
         if number >= start || number == 0 {
             let read = self.live.read_commit(number);
-            match self.archived_meanwhile_after(number, given(&read)) {
+            let given = given(&read);
+            if given == Given::Commit {
+                self.note_given(number);
+            }
+            match self.archived_meanwhile_after(number, given) {
                 Some(fresh) => start = fresh,
                 None => return read,
             }
@@ -463,10 +505,13 @@ impl Storage for ArchivedStorage {
                 _ if max == 0 => Given::Commit,
                 Ok(commits) => match commits.first() {
                     Some(document) if document.is_empty() => Given::Emptied,
-                    Some(_) => Given::Commit,
+                    Some(_) => {
+                        self.note_given(first + commits.len() as u64 - 1);
+                        Given::Commit
+                    }
                     None => Given::Nothing,
                 },
-                Err(_) => Given::Failed,
+                Err(error) => failed(error),
             };
             match self.archived_meanwhile_after(first, given) {
                 Some(fresh) => start = fresh,
@@ -548,7 +593,11 @@ impl Storage for ArchivedStorage {
                 // Another process archived past `number` meanwhile (see `append_by_creating`):
                 // the commits archived since are checked, through the archive, and the append
                 // goes on after them.
-                Err(Error::Archived { commit, .. }) if tries < 2 && self.reload()? > commit => {
+                // (On PostgreSQL, an archived commit's emptied row reads as a commit that
+                // cannot be judged.)
+                Err(Error::Archived { commit, .. } | Error::CorruptCommit { commit, .. })
+                    if tries < 2 && commit >= number && self.reload()? > commit =>
+                {
                     tries += 1;
                     number = commit;
                 }
@@ -657,7 +706,7 @@ impl Storage for ArchivedStorage {
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .as_ref()
-                    .and_then(|manifest| manifest.chunk_of(number).map(|c| c.name.clone()))
+                    .and_then(|(_, manifest)| manifest.chunk_of(number).map(|c| c.name.clone()))
                     .map_or_else(String::new, |name| format!(" (chunk {name})"));
                 format!(
                     "archived commit {number}{chunk} beside {}",

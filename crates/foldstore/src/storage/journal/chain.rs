@@ -237,38 +237,46 @@ impl JournalStorage {
     /// that are not on the chain are not the log's: a writer never appends after them.
     pub(super) fn find_end(&self, view: &mut View) -> Result<(u64, Tail)> {
         match self.find_end_once(view) {
-            Err(e) if view.chain_end.is_some() && self.forget_removed_segments(view) => {
+            Err(e) if view.chain_end.is_some() && self.relist_after_archiving(view) => {
                 // Another process archived the segments this view walked from: the walk
                 // starts again where the log now starts.
                 tracing::debug!(error = %e, "segments removed by archiving; the log's end is looked for again");
-                view.chain_end = None;
                 self.find_end_once(view)
             }
             found => found,
         }
     }
 
-    /// Drops from `view` the segments that archiving in another process removed: those whose
-    /// files are gone and that hold only commits before the log's start as the archive
-    /// marker now says. `false` when none is (or there is no marker): the walk's error stands.
-    fn forget_removed_segments(&self, view: &mut View) -> bool {
+    /// After a walk failed: when the store is archived and the segment the walk went on from
+    /// is gone (removed by archiving in another process), lists the segment folder again
+    /// (the view forgets what it knew) and returns `true`, so that the walk starts again from
+    /// the segment holding the log's start. `false` otherwise (the walk's error stands), and
+    /// when no segment at or before the log's start is left.
+    pub(super) fn relist_after_archiving(&self, view: &mut View) -> bool {
         let Ok(Some(start)) = self.archived_start() else {
             return false;
         };
         let fs = &*self.shared.fs;
-        let before = view.segments.len();
-        let later: Vec<u64> = view.segments.keys().skip(1).copied().collect();
-        let mut next = later.into_iter();
-        view.segments.retain(|_, segment| {
-            // A segment ends where the next one it knows starts, at the latest.
-            let ends_before_start = next.next().is_some_and(|after| after <= start);
-            !(ends_before_start && matches!(fs.kind(&segment.path), Ok(None)))
-        });
-        view.segments.len() < before
+        let gone = view
+            .chain_end
+            .and_then(|first| view.segments.get(&first))
+            .is_some_and(|segment| matches!(fs.kind(&segment.path), Ok(None)));
+        if !gone {
+            return false;
+        }
+        view.segments.clear();
+        view.chain_end = None;
+        view.links.clear();
+        view.hinted = 0;
+        view.anchor = 0;
+        if self.list_segments(view).is_err() {
+            return false;
+        }
+        view.segments.range(..=start).next().is_some()
     }
 
     /// The log's start as the archive marker says (`None`: no marker).
-    fn archived_start(&self) -> Result<Option<u64>> {
+    pub(super) fn archived_start(&self) -> Result<Option<u64>> {
         let Some(bytes) = self
             .shared
             .folder

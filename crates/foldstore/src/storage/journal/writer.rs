@@ -85,6 +85,9 @@ impl JournalStorage {
         if self.refresh_last_segment(&mut view) {
             (next, tail) = self.find_end(&mut view)?;
         }
+        if self.ends_before_archived_start(&mut view, next)? {
+            (next, tail) = self.find_end(&mut view)?;
+        }
         if let Tail::Unfinished { offset, problem } = tail {
             let first = view.chain_end.expect("a tail is in a segment");
             let segment = view.segments.get_mut(&first).expect("the last segment");
@@ -241,6 +244,41 @@ impl JournalStorage {
     /// writes its records, makes them durable if configured, and updates the view. The sync
     /// of the `last` part is left to the caller, to be done once the lock is released: it is
     /// returned.
+    /// Whether this view found the log's end in segments archiving removed since it last
+    /// looked (a writer idle while another process appended past it and archived: its open
+    /// handle still reads the removed segment, and the segment after it is gone too). The
+    /// segment the end lies in is then full, and a new segment would be started below the
+    /// log's start, where no reader looks: so the archive marker is read when that segment
+    /// is full (a new segment is rare), and the segment folder listed again when the end is
+    /// before the log's start (`true`: find the end again).
+    ///
+    /// # Errors
+    /// When the marker cannot be read, or the end is before the log's start with the
+    /// segment still there (nothing is written).
+    fn ends_before_archived_start(&self, view: &mut View, next: u64) -> Result<bool> {
+        let Some(first) = view.chain_end else {
+            return Ok(false);
+        };
+        let end = view.segments[&first].end.map_or(0, |(_, end)| end);
+        if end < self.shared.segment_bytes {
+            return Ok(false);
+        }
+        let Some(start) = self.archived_start()? else {
+            return Ok(false);
+        };
+        if next >= start {
+            return Ok(false);
+        }
+        if self.relist_after_archiving(view) {
+            return Ok(true);
+        }
+        Err(self.layout_error(format!(
+            "the journal's log ends at commit {} in {}, before the archived log's start (commit {start}): a segment is missing after it; nothing was written",
+            next - 1,
+            view.segments[&first].path.display()
+        )))
+    }
+
     fn write_part<'v>(
         &'v self,
         mut view: MutexGuard<'v, View>,
