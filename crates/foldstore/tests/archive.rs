@@ -809,3 +809,50 @@ fn a_journal_writer_idle_while_another_process_archived_past_it_writes_where_rea
     assert_eq!(idle.log(&increment(402)).unwrap(), 402);
     assert_eq!(sum(&reopen(&live, Some(&archive))), (1..=402).sum::<i64>());
 }
+
+/// A journal store at `path` with segments of `bytes`.
+fn journal_of(path: &Path, bytes: u64) -> Store {
+    let storage = JournalStorage::with_segment_bytes(path, Durability::Immediate, bytes);
+    let store = Store::builder(path).storage(storage).open().unwrap();
+    store.ensure_folder().unwrap();
+    store
+}
+
+#[test]
+fn processes_idle_while_another_archived_past_them_read_and_write_the_log_as_it_is() {
+    let temp = tempfile::tempdir().unwrap();
+    let (live, archive) = (temp.path().join("live"), temp.path().join("archive"));
+    // A writer with large segments writes commits 1 to 20, a reader reads them; both then
+    // fall idle, their segment open.
+    let writer = journal_of(&live, 64 << 20);
+    for i in 1..=20 {
+        writer.log(&increment(i).tagged(["counter:a"])).unwrap();
+    }
+    let reader = reopen(&live, None);
+    assert_eq!(sum(&reader), (1..=20).sum::<i64>());
+    let deciding = reopen(&live, None);
+    assert_eq!(deciding.tip().unwrap(), 20);
+    // Another process, with small segments, writes on and archives past them.
+    let other = journal_of(&live, 4096);
+    for i in 21..=400 {
+        other.log(&increment(i)).unwrap();
+    }
+    let options = ArchiveOptions::at(&archive, ArchiveUpTo::Commit(300)).unwrap();
+    let report = other.archive(&options, |_, _, _| {}).unwrap();
+    assert!(report.removed >= 20, "{report:?}");
+    // The reader finds the log's end and the commits after the start.
+    assert_eq!(reader.tip().unwrap(), 400);
+    assert_eq!(reader.read_commit(350).unwrap().number(), 350);
+    // A decision made at commit 20 needs commits 21 to 300 checked: archived.
+    let condition =
+        foldstore::AppendCondition::none_matching_after(foldstore::Query::tag("counter:b"), 20);
+    let decided = deciding.append_if(&[increment(0).tagged(["counter:b"])], &condition);
+    assert!(
+        matches!(decided, Err(Error::Archived { start: 301, .. })),
+        "{decided:?}"
+    );
+    // The writer writes where every reader reads.
+    assert_eq!(writer.log(&increment(401)).unwrap(), 401);
+    assert_eq!(reader.tip().unwrap(), 401);
+    assert_eq!(sum(&reopen(&live, Some(&archive))), (1..=401).sum::<i64>());
+}

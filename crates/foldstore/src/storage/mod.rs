@@ -480,6 +480,13 @@ pub trait Storage: Send + Sync + fmt::Debug {
         false
     }
 
+    /// How many times this backend found commits it knew removed by archiving in another
+    /// process (a journal's segments): when it changes, the store reads the archive marker
+    /// again. The default is 0 (a backend that does not notice).
+    fn removals_noticed(&self) -> u64 {
+        0
+    }
+
     /// Removes every commit numbered below `start` that the backend holds, once the store's
     /// marker says the log starts at `start` (archiving, after the archive was written and
     /// checked). A backend that cannot remove some of them exactly leaves them (a journal keeps

@@ -189,17 +189,19 @@ pub(crate) struct ArchivedStorage {
     archive: Option<Archive>,
     /// The log's first commit, 0 until the marker was read.
     start: AtomicU64,
-    /// The marker as last installed, with the number of the read that installed it.
-    marker: Mutex<(u64, Option<Marker>)>,
-    /// Reads of the marker begun so far: a read installs what it found only when no read
-    /// begun after it installed first.
-    reads: AtomicU64,
+    /// The marker as last installed.
+    marker: Mutex<Option<Marker>>,
+    /// Held while the marker is read and installed, so that a slower read never installs an
+    /// older marker over a newer one.
+    reloading: Mutex<()>,
     /// When a read that found no commit last read the marker again (see
     /// [`archived_meanwhile`](Self::archived_meanwhile)).
     looked: Mutex<Option<Instant>>,
     /// The highest commit the live backend has given: a commit found missing at or below it
     /// is not the end of the log.
     given: AtomicU64,
+    /// The live backend's count of removals it noticed, when the marker was last read for it.
+    removals: AtomicU64,
 }
 
 /// How often, at most, reads that find no commit (at the end of the log, most often) read the
@@ -224,10 +226,11 @@ impl ArchivedStorage {
                 chunks: Mutex::new(Vec::new()),
             }),
             start: AtomicU64::new(0),
-            marker: Mutex::new((0, None)),
-            reads: AtomicU64::new(0),
+            marker: Mutex::new(None),
+            reloading: Mutex::new(()),
             looked: Mutex::new(None),
             given: AtomicU64::new(0),
+            removals: AtomicU64::new(0),
         }
     }
 
@@ -245,24 +248,20 @@ impl ArchivedStorage {
     }
 
     /// Reads the marker again (after this process archived, or to learn of another process's
-    /// archiving). What a read finds is installed unless a read begun after it installed
-    /// first (a slower thread's older marker never replaces a newer one); a start that goes
-    /// back (a store folder restored from before an archiving) is installed, and logged.
+    /// archiving), one thread at a time. A start that goes back (a store folder restored from
+    /// before an archiving) is taken, and logged.
     pub(crate) fn reload(&self) -> Result<u64> {
-        let read = self.reads.fetch_add(1, Ordering::AcqRel) + 1;
+        let _one_at_a_time = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
         let marker = marker_of(&*self.live)?;
         let start = marker.as_ref().map_or(1, |marker| marker.start);
         let changed = {
             let mut known = self.marker.lock().unwrap_or_else(|e| e.into_inner());
-            if known.0 > read {
-                return Ok(self.start.load(Ordering::Acquire).max(1));
-            }
             let before = self.start.load(Ordering::Acquire);
             if before > start {
                 tracing::warn!(before, start, marker = %marker_location(&*self.live), "the archived log's start went back: the store was replaced or restored");
             }
-            let changed = known.1 != marker;
-            *known = (read, marker);
+            let changed = *known != marker;
+            *known = marker;
             self.start.store(start, Ordering::Release);
             changed
         };
@@ -285,7 +284,6 @@ impl ArchivedStorage {
             .marker
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .1
             .clone())
     }
 
@@ -305,7 +303,6 @@ impl ArchivedStorage {
             .marker
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .1
             .as_ref()
             .map_or_else(String::new, |marker| marker.archive.clone());
         Error::Archived {
@@ -357,7 +354,9 @@ impl ArchivedStorage {
             // Another thread read the marker meanwhile.
             return Some(known);
         }
-        if given == Given::Nothing && number > self.given.load(Ordering::Relaxed) {
+        let removals = self.live.removals_noticed();
+        let noticed = self.removals.swap(removals, Ordering::AcqRel) != removals;
+        if given == Given::Nothing && !noticed && number > self.given.load(Ordering::Relaxed) {
             let mut looked = self.looked.lock().unwrap_or_else(|e| e.into_inner());
             if looked.is_some_and(|at| at.elapsed() < NOTHING_FOUND_RECHECK) {
                 return None;
@@ -528,6 +527,7 @@ impl Storage for ArchivedStorage {
 
     fn last_commit(&self) -> Result<u64> {
         let last = self.live.last_commit()?;
+        self.note_given(last);
         Ok(last.max(self.start()? - 1))
     }
 
@@ -542,7 +542,16 @@ impl Storage for ArchivedStorage {
     fn commit_exists(&self, number: u64) -> Result<bool> {
         let start = self.start()?;
         if number >= start || number == 0 {
-            return self.live.commit_exists(number);
+            let exists = self.live.commit_exists(number);
+            // Not found: perhaps archived by another process meanwhile (a number taken).
+            if matches!(exists, Ok(false))
+                && self
+                    .archived_meanwhile_after(number, Given::Nothing)
+                    .is_some()
+            {
+                return Ok(true);
+            }
+            return exists;
         }
         Ok(true)
     }
@@ -677,6 +686,10 @@ impl Storage for ArchivedStorage {
 
     fn can_be_archived(&self) -> bool {
         self.live.can_be_archived()
+    }
+
+    fn removals_noticed(&self) -> u64 {
+        self.live.removals_noticed()
     }
 
     fn remove_commits_below(&self, start: u64) -> Result<u64> {

@@ -86,6 +86,16 @@ impl JournalStorage {
     /// `None` when there is no such commit (yet). Learns of other writers' appends. A commit
     /// inside damage is [`Error::CorruptCommit`].
     pub(super) fn locate(&self, view: &mut View, number: u64) -> Result<Option<(u64, u64)>> {
+        match self.locate_once(view, number) {
+            Err(e) if is_not_found(&e) && self.relist_after_archiving(view) => {
+                tracing::debug!(error = %e, "segments removed by archiving; commit {number} is looked for again");
+                self.locate_once(view, number)
+            }
+            found => found,
+        }
+    }
+
+    fn locate_once(&self, view: &mut View, number: u64) -> Result<Option<(u64, u64)>> {
         self.load(view)?;
         if view.segments.is_empty() {
             // Another process may have written the first commit since this one looked.
@@ -113,8 +123,13 @@ impl JournalStorage {
                 segment.cursor = Some((number, at));
                 return Ok(Some((first, at)));
             }
+            let known_next = segment.end.map(|(next, _)| next);
             segment.note_end(next, end);
-            match self.after_scan(view, first, next, tail)? {
+            let after = self.after_scan(view, first, next, tail)?;
+            if matches!(after, After::End(Tail::Clean)) {
+                self.still_there(view, first, known_next, next, end)?;
+            }
+            match after {
                 // Damage was found and recorded: look again.
                 After::Damage => continue,
                 After::Segment(later) if later <= number => continue,
@@ -122,6 +137,46 @@ impl JournalStorage {
                 After::Segment(_) if view.segments[&first].damage_at(number).is_some() => continue,
                 After::Segment(_) | After::End(_) => return Ok(None),
             }
+        }
+    }
+
+    /// Checks, when the log was found to end in the segment starting at `first` (its records
+    /// ending at commit `next`, at byte `end`), that the segment is still there: archiving in
+    /// another process may have removed it while this process kept it open (its handle still
+    /// reads it). Archiving removes a segment only once the next one was made, and that one is
+    /// missing, so a segment still there holds the log's end. Asked only when that can have
+    /// happened since this process last looked (without asking for the file's times, which
+    /// would make its next write costlier): when the scan found records it did not know of
+    /// (`known_next` before it: other writers appended, perhaps up to closing the segment),
+    /// or when the segment is full (the next one is due). Else a writer that filled the
+    /// segment itself would have started the next, and a reader would have seen it.
+    ///
+    /// # Errors
+    /// A file not found, naming the segment, when it is gone: the caller lists the segment
+    /// folder again when the store was archived.
+    fn still_there(
+        &self,
+        view: &View,
+        first: u64,
+        known_next: Option<u64>,
+        next: u64,
+        end: u64,
+    ) -> Result<()> {
+        if known_next.is_some_and(|known| next <= known) && end < self.shared.segment_bytes {
+            return Ok(());
+        }
+        let path = &view.segments[&first].path;
+        match self.shared.fs.exists(path) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Error::io(
+                "look at",
+                path,
+                io::Error::new(
+                    io::ErrorKind::NotFound,
+                    "the segment was removed (archived by another process?)",
+                ),
+            )),
+            Err(e) => Err(Error::io("look at", path, e)),
         }
     }
 
@@ -237,7 +292,7 @@ impl JournalStorage {
     /// that are not on the chain are not the log's: a writer never appends after them.
     pub(super) fn find_end(&self, view: &mut View) -> Result<(u64, Tail)> {
         match self.find_end_once(view) {
-            Err(e) if view.chain_end.is_some() && self.relist_after_archiving(view) => {
+            Err(e) if is_not_found(&e) && self.relist_after_archiving(view) => {
                 // Another process archived the segments this view walked from: the walk
                 // starts again where the log now starts.
                 tracing::debug!(error = %e, "segments removed by archiving; the log's end is looked for again");
@@ -247,21 +302,30 @@ impl JournalStorage {
         }
     }
 
-    /// After a walk failed: when the store is archived and the segment the walk went on from
-    /// is gone (removed by archiving in another process), lists the segment folder again
-    /// (the view forgets what it knew) and returns `true`, so that the walk starts again from
-    /// the segment holding the log's start. `false` otherwise (the walk's error stands), and
-    /// when no segment at or before the log's start is left.
+    /// After a walk or a search failed: when the store is archived and segments this view
+    /// knows are gone, each before the log's start (removed by archiving in another process),
+    /// lists the segment folder again (the view forgets what it knew) and returns `true`, so
+    /// that the walk starts again from the segment holding the log's start. `false` otherwise
+    /// (the error stands): no marker, nothing gone, a segment gone at or after the start, or
+    /// no segment at or before the start left.
     pub(super) fn relist_after_archiving(&self, view: &mut View) -> bool {
         let Ok(Some(start)) = self.archived_start() else {
             return false;
         };
         let fs = &*self.shared.fs;
-        let gone = view
-            .chain_end
-            .and_then(|first| view.segments.get(&first))
-            .is_some_and(|segment| matches!(fs.kind(&segment.path), Ok(None)));
-        if !gone {
+        // Gone, each of them before the start (archiving removes no other): any other
+        // missing segment is a problem of its own, whose error stands.
+        let mut gone = 0;
+        for (first, segment) in &view.segments {
+            if !matches!(fs.exists(&segment.path), Ok(false)) {
+                continue;
+            }
+            if *first >= start {
+                return false;
+            }
+            gone += 1;
+        }
+        if gone == 0 {
             return false;
         }
         view.segments.clear();
@@ -269,6 +333,9 @@ impl JournalStorage {
         view.links.clear();
         view.hinted = 0;
         view.anchor = 0;
+        self.shared
+            .removals_noticed
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         if self.list_segments(view).is_err() {
             return false;
         }
@@ -277,6 +344,11 @@ impl JournalStorage {
 
     /// The log's start as the archive marker says (`None`: no marker).
     pub(super) fn archived_start(&self) -> Result<Option<u64>> {
+        Ok(self.archived_marker()?.map(|marker| marker.start))
+    }
+
+    /// The archive marker (`None`: none).
+    pub(super) fn archived_marker(&self) -> Result<Option<crate::storage::archive::Marker>> {
         let Some(bytes) = self
             .shared
             .folder
@@ -289,8 +361,7 @@ impl JournalStorage {
             .shared
             .folder
             .meta_path(crate::storage::ARCHIVED_MARKER)?;
-        crate::storage::archive::Marker::parse(&bytes, &path.display().to_string())
-            .map(|marker| Some(marker.start))
+        crate::storage::archive::Marker::parse(&bytes, &path.display().to_string()).map(Some)
     }
 
     fn find_end_once(&self, view: &mut View) -> Result<(u64, Tail)> {
@@ -357,9 +428,14 @@ impl JournalStorage {
                 }
                 known => known,
             };
+            let known_next = segment.end.map(|(next, _)| next);
             let (next, end, tail) = scan_segment(fs, segment, from, offset, |_, _, _, _| true)?;
             segment.note_end(next, end);
-            match self.after_scan(view, current, next, tail)? {
+            let after = self.after_scan(view, current, next, tail)?;
+            if matches!(after, After::End(Tail::Clean)) {
+                self.still_there(view, current, known_next, next, end)?;
+            }
+            match after {
                 After::Damage => {}
                 After::Segment(later) => {
                     self.add_link(view, current, later);
@@ -504,4 +580,9 @@ impl JournalStorage {
         bytes.truncate(kept);
         Ok(Some(bytes))
     }
+}
+
+/// Whether `error` is a file not found (a segment removed).
+fn is_not_found(error: &Error) -> bool {
+    matches!(error, Error::Io { source, .. } if source.kind() == io::ErrorKind::NotFound)
 }

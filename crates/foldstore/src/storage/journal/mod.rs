@@ -92,7 +92,7 @@ mod race_tests;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::SystemTime;
 
@@ -162,6 +162,8 @@ struct Shared {
     /// Whether this backend's writers looked for temporary files left by interrupted writes
     /// (of the marker, or of snapshots) yet: once, on the first write.
     swept: AtomicBool,
+    /// How many times a view found segments removed by archiving in another process.
+    removals_noticed: AtomicU64,
 }
 
 /// What readers know of the segments.
@@ -238,6 +240,7 @@ impl JournalStorage {
                 queue: Mutex::default(),
                 turn: Condvar::new(),
                 swept: AtomicBool::new(false),
+                removals_noticed: AtomicU64::new(0),
             }),
         }
     }
@@ -458,6 +461,10 @@ impl Storage for JournalStorage {
 
     fn can_be_archived(&self) -> bool {
         true
+    }
+
+    fn removals_noticed(&self) -> u64 {
+        self.shared.removals_noticed.load(Ordering::Acquire)
     }
 
     fn read_meta(&self, name: &str) -> Result<Option<Vec<u8>>> {

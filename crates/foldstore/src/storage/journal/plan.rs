@@ -44,11 +44,25 @@ impl JournalStorage {
                 Err(e) => Err(e),
             }
             .map_err(|e| e.to_string());
+            let archived = match &commits {
+                Err(_) => self.archived_marker().ok().flatten(),
+                Ok(_) => None,
+            };
             for (index, request) in batch.iter().enumerate() {
                 let (Some(first), None) = (since(request), &decided[index]) else {
                     continue;
                 };
                 let Ok(commits) = &commits else {
+                    // Archived by another process since the writer looked: the store checks
+                    // them in its archive, or reports them as archived.
+                    if let Some(marker) = archived.as_ref().filter(|m| number < m.start) {
+                        decided[index] = Some(Err(Error::Archived {
+                            commit: number,
+                            start: marker.start,
+                            archive: marker.archive.clone(),
+                        }));
+                        continue;
+                    }
                     let problem = commits.as_ref().err().cloned().unwrap_or_default();
                     decided[index] = Some(Err(Error::Backend {
                         backend: "journal",

@@ -33,6 +33,12 @@ pub(crate) trait FileSystem: Send + Sync + fmt::Debug {
     /// is a folder.
     fn kind(&self, path: &Path) -> io::Result<Option<Kind>>;
 
+    /// Whether a path exists, asked without asking for the file's times (which would make its
+    /// next write more costly: see [`Handle::len`]).
+    fn exists(&self, path: &Path) -> io::Result<bool> {
+        Ok(self.kind(path)?.is_some())
+    }
+
     /// When a file was last modified (without following a last symbolic link).
     fn modified(&self, path: &Path) -> io::Result<SystemTime>;
 
@@ -228,6 +234,21 @@ impl FileSystem for OsFs {
             return Err(too_large(path, bytes.len() as u64));
         }
         Ok(bytes)
+    }
+
+    fn exists(&self, path: &Path) -> io::Result<bool> {
+        #[cfg(unix)]
+        {
+            match rustix::fs::access(path, rustix::fs::Access::EXISTS) {
+                Ok(()) => Ok(true),
+                Err(rustix::io::Errno::NOENT) => Ok(false),
+                Err(e) => Err(e.into()),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(self.kind(path)?.is_some())
+        }
     }
 
     fn kind(&self, path: &Path) -> io::Result<Option<Kind>> {
