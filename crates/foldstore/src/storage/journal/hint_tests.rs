@@ -99,6 +99,24 @@ fn with_and_without_hint(sim: &Arc<SimFs>) -> (Answers, Answers) {
     (hinted, walked)
 }
 
+/// The size of the last segment, whose first commit is the last of `firsts`.
+fn last_segment_size(sim: &SimFs, firsts: &[u64]) -> u64 {
+    let last = firsts.last().expect("segments");
+    sim.files(&segments())[&super::segment::segment_name(*last)].len() as u64
+}
+
+/// The bytes a new reader of the journal at `sim` reads to find the log's end (which must be
+/// commit [`COMMITS`]).
+fn bytes_read_to_find_the_end(sim: &Arc<SimFs>) -> u64 {
+    let read = Arc::new(AtomicU64::new(0));
+    let reader = journal(Arc::new(Counting {
+        sim: sim.clone(),
+        read: Arc::clone(&read),
+    }));
+    assert_eq!(reader.last_commit().expect("last"), COMMITS);
+    read.load(Ordering::SeqCst)
+}
+
 fn stored_hint(sim: &SimFs) -> serde_json::Value {
     let bytes = sim.files(&segments())[HINT_FILE].clone();
     serde_json::from_slice(&bytes).expect("a hint")
@@ -127,17 +145,8 @@ fn writers_keep_the_hint_of_every_closed_segment() {
 fn a_new_reader_reads_only_the_last_record_of_each_closed_segment() {
     let sim = written();
     let firsts = segment_firsts(&sim);
-    let last_size =
-        sim.files(&segments())[&super::segment::segment_name(*firsts.last().unwrap())].len() as u64;
-    let read = Arc::new(AtomicU64::new(0));
-    let counting = || {
-        journal(Arc::new(Counting {
-            sim: sim.clone(),
-            read: Arc::clone(&read),
-        }))
-    };
-    assert_eq!(counting().last_commit().expect("last"), COMMITS);
-    let hinted = read.swap(0, Ordering::SeqCst);
+    let last_size = last_segment_size(&sim, &firsts);
+    let hinted = bytes_read_to_find_the_end(&sim);
     // A record of these commits is well under 200 bytes.
     let bound = last_size + 200 * (firsts.len() as u64 - 1);
     assert!(
@@ -145,8 +154,7 @@ fn a_new_reader_reads_only_the_last_record_of_each_closed_segment() {
         "{hinted} bytes read to find the end (at most {bound})"
     );
     set_hint(&sim, None);
-    assert_eq!(counting().last_commit().expect("last"), COMMITS);
-    let walked = read.swap(0, Ordering::SeqCst);
+    let walked = bytes_read_to_find_the_end(&sim);
     assert!(walked > 3 * hinted, "the walk read {walked} bytes");
 }
 
@@ -317,18 +325,8 @@ fn an_archived_journal_is_opened_with_the_hint_from_the_segment_holding_its_star
     assert_eq!(hinted, walked);
     assert_eq!(hinted.0, COMMITS);
     let live = firsts.iter().filter(|first| **first >= holder).count() as u64;
-    let last_size =
-        sim.files(&segments())[&super::segment::segment_name(*firsts.last().unwrap())].len() as u64;
-    let read = Arc::new(AtomicU64::new(0));
-    let counting = || {
-        journal(Arc::new(Counting {
-            sim: sim.clone(),
-            read: Arc::clone(&read),
-        }))
-    };
-    read.store(0, Ordering::SeqCst);
-    assert_eq!(counting().last_commit().expect("last"), COMMITS);
-    let hinted = read.swap(0, Ordering::SeqCst);
+    let last_size = last_segment_size(&sim, &firsts);
+    let hinted = bytes_read_to_find_the_end(&sim);
     // The marker, each live closed segment's first and last records, and the last segment.
     let bound = 4096 + last_size + 300 * (live - 1);
     assert!(
@@ -336,8 +334,7 @@ fn an_archived_journal_is_opened_with_the_hint_from_the_segment_holding_its_star
         "{hinted} bytes read to find the end (at most {bound})"
     );
     set_hint(&sim, None);
-    assert_eq!(counting().last_commit().expect("last"), COMMITS);
-    let walked = read.swap(0, Ordering::SeqCst);
+    let walked = bytes_read_to_find_the_end(&sim);
     assert!(
         walked > 2 * hinted,
         "the walk read {walked} bytes, the hint {hinted}"
