@@ -856,3 +856,28 @@ fn processes_idle_while_another_archived_past_them_read_and_write_the_log_as_it_
     assert_eq!(reader.tip().unwrap(), 401);
     assert_eq!(sum(&reopen(&live, Some(&archive))), (1..=401).sum::<i64>());
 }
+
+#[test]
+fn a_process_with_larger_segments_idle_while_another_closed_and_archived_its_segment_goes_on() {
+    let temp = tempfile::tempdir().unwrap();
+    let (live, archive) = (temp.path().join("live"), temp.path().join("archive"));
+    // Large segments: commits 1 to 200 all in the first, written and read by this process.
+    let large = journal_of(&live, 64 << 20);
+    for i in 1..=200 {
+        large.log(&increment(i)).unwrap();
+    }
+    assert_eq!(sum(&large), (1..=200).sum::<i64>());
+    // Another process, with small segments, finds the first one full: it closes it, writes
+    // on in segments of its own, and archives past it.
+    let small = journal_of(&live, 4096);
+    for i in 201..=400 {
+        small.log(&increment(i)).unwrap();
+    }
+    let options = ArchiveOptions::at(&archive, ArchiveUpTo::Commit(300)).unwrap();
+    small.archive(&options, |_, _, _| {}).unwrap();
+    assert!(!live.join("journal/00000000000000000001.jsonl").exists());
+    assert_eq!(large.tip().unwrap(), 400);
+    assert_eq!(large.read_commit(350).unwrap().number(), 350);
+    assert_eq!(large.log(&increment(401)).unwrap(), 401);
+    assert_eq!(sum(&reopen(&live, Some(&archive))), (1..=401).sum::<i64>());
+}

@@ -127,7 +127,7 @@ impl JournalStorage {
             segment.note_end(next, end);
             let after = self.after_scan(view, first, next, tail)?;
             if matches!(after, After::End(Tail::Clean)) {
-                self.still_there(view, first, known_next, next, end)?;
+                self.still_there(view, first, known_next, (next, end), None)?;
             }
             match after {
                 // Damage was found and recorded: look again.
@@ -144,39 +144,61 @@ impl JournalStorage {
     /// ending at commit `next`, at byte `end`), that the segment is still there: archiving in
     /// another process may have removed it while this process kept it open (its handle still
     /// reads it). Archiving removes a segment only once the next one was made, and that one is
-    /// missing, so a segment still there holds the log's end. Asked only when that can have
-    /// happened since this process last looked (without asking for the file's times, which
-    /// would make its next write costlier): when the scan found records it did not know of
-    /// (`known_next` before it: other writers appended, perhaps up to closing the segment),
-    /// or when the segment is full (the next one is due). Else a writer that filled the
-    /// segment itself would have started the next, and a reader would have seen it.
+    /// missing, so a segment still there holds the log's end. Asked (without asking for the
+    /// file's times, which would make its next write costlier) only when that can have
+    /// happened since this process last looked:
+    /// - the scan found records it did not know of (`known_next` before it: other writers
+    ///   appended, perhaps up to closing the segment);
+    /// - the segment is full by this process's segment size (the next one is due);
+    /// - or no free space follows its records (`len`, the file's size, when the caller knows
+    ///   it): how a writer leaves a segment it closed, whatever its own segment size. A
+    ///   segment being written durably keeps free space after its records; one this process
+    ///   writes without syncs has none, and is not asked for then.
+    ///
+    /// A look that fails otherwise than with "not found" is taken for "still there" (logged):
+    /// it never turns an answer into an error.
     ///
     /// # Errors
     /// A file not found, naming the segment, when it is gone: the caller lists the segment
     /// folder again when the store was archived.
     fn still_there(
         &self,
-        view: &View,
+        view: &mut View,
         first: u64,
         known_next: Option<u64>,
-        next: u64,
-        end: u64,
+        (next, end): (u64, u64),
+        len: Option<u64>,
     ) -> Result<()> {
-        if known_next.is_some_and(|known| next <= known) && end < self.shared.segment_bytes {
+        let fs = &*self.shared.fs;
+        let segment = view.segments.get_mut(&first).expect("scanned");
+        let moved = known_next.is_none_or(|known| next > known);
+        // Unsynced writers keep no free space: a segment this process writes so, with nothing
+        // new in it, is its own (see the caveat in docs/design.md, "Archiving").
+        let unsynced_own = segment.writer.is_some()
+            && self.shared.durability != crate::storage::Durability::Immediate;
+        let ask = moved
+            || end >= self.shared.segment_bytes
+            || !unsynced_own
+                && len
+                    .or_else(|| segment.file(fs).and_then(|file| file.len()).ok())
+                    .is_none_or(|len| len <= end);
+        if !ask {
             return Ok(());
         }
-        let path = &view.segments[&first].path;
-        match self.shared.fs.exists(path) {
-            Ok(true) => Ok(()),
+        match fs.exists(&segment.path) {
             Ok(false) => Err(Error::io(
                 "look at",
-                path,
+                &segment.path,
                 io::Error::new(
                     io::ErrorKind::NotFound,
                     "the segment was removed (archived by another process?)",
                 ),
             )),
-            Err(e) => Err(Error::io("look at", path, e)),
+            Ok(true) => Ok(()),
+            Err(e) => {
+                tracing::debug!(segment = %segment.path.display(), error = %e, "cannot tell whether a segment is still there; taken as there");
+                Ok(())
+            }
         }
     }
 
@@ -313,26 +335,30 @@ impl JournalStorage {
             return false;
         };
         let fs = &*self.shared.fs;
-        // Gone, each of them before the start (archiving removes no other): any other
-        // missing segment is a problem of its own, whose error stands.
-        let mut gone = 0;
-        for (first, segment) in &view.segments {
-            if !matches!(fs.exists(&segment.path), Ok(false)) {
-                continue;
-            }
-            if *first >= start {
-                return false;
-            }
-            gone += 1;
-        }
-        if gone == 0 {
+        // Gone, and before the start (archiving removes no other): another missing segment is
+        // a problem of its own, whose error comes when it is read.
+        let gone: Vec<u64> = view
+            .segments
+            .iter()
+            .filter(|(first, segment)| {
+                **first < start && matches!(fs.exists(&segment.path), Ok(false))
+            })
+            .map(|(first, _)| *first)
+            .collect();
+        if gone.is_empty() {
             return false;
         }
-        view.segments.clear();
-        view.chain_end = None;
-        view.links.clear();
-        view.hinted = 0;
-        view.anchor = 0;
+        for first in &gone {
+            view.segments.remove(first);
+        }
+        if view.chain_end.is_some_and(|end| gone.contains(&end)) {
+            // The walk starts again from the segment holding the start; a chain end still
+            // there (a writer's, between its walk and its write) is kept.
+            view.chain_end = None;
+            view.links.clear();
+            view.hinted = 0;
+            view.anchor = 0;
+        }
         self.shared
             .removals_noticed
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
@@ -412,12 +438,12 @@ impl JournalStorage {
             // Cut shorter since this process looked (another process's repair, or a torn
             // tail cut by another writer): what it knew of the end is gone.
             let known = segment.furthest().1;
-            if known > 0
-                && segment
-                    .file(fs)
-                    .and_then(|file| file.len())
-                    .is_ok_and(|len| len < known)
-            {
+            let len = if known > 0 {
+                segment.file(fs).and_then(|file| file.len()).ok()
+            } else {
+                None
+            };
+            if len.is_some_and(|len| len < known) {
                 segment.forget();
             }
             let (from, offset) = match segment.furthest() {
@@ -433,7 +459,7 @@ impl JournalStorage {
             segment.note_end(next, end);
             let after = self.after_scan(view, current, next, tail)?;
             if matches!(after, After::End(Tail::Clean)) {
-                self.still_there(view, current, known_next, next, end)?;
+                self.still_there(view, current, known_next, (next, end), len)?;
             }
             match after {
                 After::Damage => {}

@@ -55,9 +55,9 @@ impl JournalStorage {
                 let Ok(commits) = &commits else {
                     // Archived by another process since the writer looked: the store checks
                     // them in its archive, or reports them as archived.
-                    if let Some(marker) = archived.as_ref().filter(|m| number < m.start) {
+                    if let Some(marker) = archived.as_ref().filter(|m| first < m.start) {
                         decided[index] = Some(Err(Error::Archived {
-                            commit: number,
+                            commit: first.max(number),
                             start: marker.start,
                             archive: marker.archive.clone(),
                         }));
