@@ -195,7 +195,7 @@ pub(crate) struct ArchivedStorage {
     /// older marker over a newer one.
     reloading: Mutex<()>,
     /// When a read that found no commit last read the marker again (see
-    /// [`archived_meanwhile`](Self::archived_meanwhile)).
+    /// [`archived_meanwhile_after`](Self::archived_meanwhile_after)).
     looked: Mutex<Option<Instant>>,
     /// The highest commit the live backend has given: a commit found missing at or below it
     /// is not the end of the log.

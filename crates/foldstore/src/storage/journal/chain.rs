@@ -196,7 +196,7 @@ impl JournalStorage {
             )),
             Ok(true) => Ok(()),
             Err(e) => {
-                tracing::debug!(segment = %segment.path.display(), error = %e, "cannot tell whether a segment is still there; taken as there");
+                tracing::warn!(segment = %segment.path.display(), error = %e, "cannot tell whether a journal segment is still there (archiving in another process removes segments); taken as there");
                 Ok(())
             }
         }
@@ -324,12 +324,13 @@ impl JournalStorage {
         }
     }
 
-    /// After a walk or a search failed: when the store is archived and segments this view
-    /// knows are gone, each before the log's start (removed by archiving in another process),
-    /// lists the segment folder again (the view forgets what it knew) and returns `true`, so
-    /// that the walk starts again from the segment holding the log's start. `false` otherwise
-    /// (the error stands): no marker, nothing gone, a segment gone at or after the start, or
-    /// no segment at or before the start left.
+    /// After a walk or a search failed with a file not found: when the store is archived and
+    /// segments this view knows before the log's start are gone (removed by archiving in
+    /// another process), drops them (the chain's end too when it is one of them, so that the
+    /// walk starts again from the segment holding the start), lists the segment folder again
+    /// and returns `true`. `false` otherwise (the error stands): no marker, none of those
+    /// gone (a segment missing at or after the start is a problem of its own), or no segment
+    /// at or before the start left.
     pub(super) fn relist_after_archiving(&self, view: &mut View) -> bool {
         let Ok(Some(start)) = self.archived_start() else {
             return false;

@@ -54,7 +54,14 @@ impl JournalStorage {
                 };
                 let Ok(commits) = &commits else {
                     // Archived by another process since the writer looked: the store checks
-                    // them in its archive, or reports them as archived.
+                    // them in its archive, or reports them as archived. (Requests whose own
+                    // position is at or after the start are checked from the start on.)
+                    if archived
+                        .as_ref()
+                        .is_some_and(|m| first >= m.start && m.start > number)
+                    {
+                        continue;
+                    }
                     if let Some(marker) = archived.as_ref().filter(|m| first < m.start) {
                         decided[index] = Some(Err(Error::Archived {
                             commit: first.max(number),
@@ -89,9 +96,10 @@ impl JournalStorage {
                     }
                 }
             }
-            match commits {
-                Ok(commits) => number += commits.len() as u64,
-                Err(_) => break,
+            match (commits, archived) {
+                (Ok(commits), _) => number += commits.len() as u64,
+                (Err(_), Some(marker)) if marker.start > number => number = marker.start,
+                (Err(_), _) => break,
             }
         }
         decided

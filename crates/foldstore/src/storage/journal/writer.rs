@@ -87,6 +87,12 @@ impl JournalStorage {
         }
         if self.ends_before_archived_start(&mut view, next)? {
             (next, tail) = self.find_end(&mut view)?;
+            if self.ends_before_archived_start(&mut view, next)? {
+                return Err(self.layout_error(format!(
+                    "the journal's log ends at commit {}, before the archived log's start: a segment is missing after it; nothing was written",
+                    next - 1
+                )));
+            }
         }
         if let Tail::Unfinished { offset, problem } = tail {
             let first = view.chain_end.expect("a tail is in a segment");

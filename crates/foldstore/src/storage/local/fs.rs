@@ -239,13 +239,7 @@ impl FileSystem for OsFs {
     fn exists(&self, path: &Path) -> io::Result<bool> {
         #[cfg(unix)]
         {
-            // With the effective user and group, as opening the file would.
-            match rustix::fs::accessat(
-                rustix::fs::CWD,
-                path,
-                rustix::fs::Access::EXISTS,
-                rustix::fs::AtFlags::EACCESS,
-            ) {
+            match rustix::fs::access(path, rustix::fs::Access::EXISTS) {
                 Ok(()) => Ok(true),
                 Err(rustix::io::Errno::NOENT) => Ok(false),
                 Err(e) => Err(e.into()),
