@@ -196,7 +196,14 @@ impl JournalStorage {
             )),
             Ok(true) => Ok(()),
             Err(e) => {
-                tracing::warn!(segment = %segment.path.display(), error = %e, "cannot tell whether a journal segment is still there (archiving in another process removes segments); taken as there");
+                // Warned of once a process (it would repeat at every look), then logged.
+                static WARNED: std::sync::atomic::AtomicBool =
+                    std::sync::atomic::AtomicBool::new(false);
+                if WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    tracing::debug!(segment = %segment.path.display(), error = %e, "cannot tell whether a journal segment is still there; taken as there");
+                } else {
+                    tracing::warn!(segment = %segment.path.display(), error = %e, "cannot tell whether a journal segment is still there (archiving in another process removes segments); taken as there, and not warned of again");
+                }
                 Ok(())
             }
         }

@@ -30,6 +30,20 @@ impl JournalStorage {
             return decided;
         };
         while number < next {
+            // Only what the requests still undecided need is read (the lock is held).
+            let Some(needed) = batch
+                .iter()
+                .enumerate()
+                .filter(|(index, _)| decided[*index].is_none())
+                .filter_map(|(_, request)| since(request))
+                .min()
+            else {
+                break;
+            };
+            number = number.max(needed);
+            if number >= next {
+                break;
+            }
             let wanted = usize::try_from(next - number).map_or(CHECK_CHUNK, |n| n.min(CHECK_CHUNK));
             let commits = match self.read_from(number, wanted) {
                 Ok(commits) if !commits.is_empty() => Ok(commits),
@@ -62,7 +76,10 @@ impl JournalStorage {
                     {
                         continue;
                     }
-                    if let Some(marker) = archived.as_ref().filter(|m| first < m.start) {
+                    if let Some(marker) = archived
+                        .as_ref()
+                        .filter(|m| first < m.start && number < m.start)
+                    {
                         decided[index] = Some(Err(Error::Archived {
                             commit: first.max(number),
                             start: marker.start,

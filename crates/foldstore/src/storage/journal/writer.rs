@@ -89,7 +89,7 @@ impl JournalStorage {
             (next, tail) = self.find_end(&mut view)?;
             if self.ends_before_archived_start(&mut view, next)? {
                 return Err(self.layout_error(format!(
-                    "the journal's log ends at commit {}, before the archived log's start: a segment is missing after it; nothing was written",
+                    "the journal's log ends at commit {}, before the archived log's start: archiving in another process is removing segments (try again), or a segment is missing after it; nothing was written",
                     next - 1
                 )));
             }

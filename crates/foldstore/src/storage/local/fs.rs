@@ -239,9 +239,17 @@ impl FileSystem for OsFs {
     fn exists(&self, path: &Path) -> io::Result<bool> {
         #[cfg(unix)]
         {
-            match rustix::fs::access(path, rustix::fs::Access::EXISTS) {
+            use rustix::fs::{access, accessat, Access, AtFlags, CWD};
+            use rustix::io::Errno;
+            // With the effective ids, as opening the file would; where `faccessat2` is
+            // refused (old kernels, some container profiles), with the real ones.
+            let looked = match accessat(CWD, path, Access::EXISTS, AtFlags::EACCESS) {
+                Err(Errno::NOSYS | Errno::PERM) => access(path, Access::EXISTS),
+                looked => looked,
+            };
+            match looked {
                 Ok(()) => Ok(true),
-                Err(rustix::io::Errno::NOENT) => Ok(false),
+                Err(Errno::NOENT) => Ok(false),
                 Err(e) => Err(e.into()),
             }
         }
