@@ -246,10 +246,6 @@ impl JournalStorage {
             .collect()
     }
 
-    /// Writes one part of a batch: starts its segment if it is new (closing the one before),
-    /// writes its records, makes them durable if configured, and updates the view. The sync
-    /// of the `last` part is left to the caller, to be done once the lock is released: it is
-    /// returned.
     /// Whether this view found the log's end in segments archiving removed since it last
     /// looked (a writer idle while another process appended past it and archived: its open
     /// handle still reads the removed segment, and the segment after it is gone too). The
@@ -275,16 +271,21 @@ impl JournalStorage {
         if next >= start {
             return Ok(false);
         }
+        let path = view.segments[&first].path.clone();
         if self.relist_after_archiving(view) {
             return Ok(true);
         }
         Err(self.layout_error(format!(
             "the journal's log ends at commit {} in {}, before the archived log's start (commit {start}): a segment is missing after it; nothing was written",
             next - 1,
-            view.segments[&first].path.display()
+            path.display()
         )))
     }
 
+    /// Writes one part of a batch: starts its segment if it is new (closing the one before),
+    /// writes its records, makes them durable if configured, and updates the view. The sync
+    /// of the `last` part is left to the caller, to be done once the lock is released: it is
+    /// returned.
     fn write_part<'v>(
         &'v self,
         mut view: MutexGuard<'v, View>,
