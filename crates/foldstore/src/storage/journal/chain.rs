@@ -191,7 +191,7 @@ impl JournalStorage {
                 &segment.path,
                 io::Error::new(
                     io::ErrorKind::NotFound,
-                    "the segment was removed (archived by another process?)",
+                    "the segment was removed while this process had it open: if no archiving removed it, restore it from a backup ('foldstore verify' names what is missing)",
                 ),
             )),
             Ok(true) => Ok(()),
