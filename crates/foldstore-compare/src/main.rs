@@ -40,8 +40,10 @@
 //!   The decisions that ran out of attempts and the attempts per decision are reported, and
 //!   every account's balance in the log is checked against what its decider computed.
 //!
-//! Each program runs `--rounds` times per workload, the programs taking turns, and the median
-//! is reported. Without Node.js and npm the original's rows are skipped, with a message.
+//! Each program runs `--rounds` times per workload, the programs taking turns, with the file
+//! system synced before each run (no program pays for the writeback another left behind); the
+//! median is reported, and each ratio is the median of the rounds' ratios. Without Node.js and
+//! npm the original's rows are skipped, with a message.
 
 /// Every program measured in this process (foldstore, SQLite through rusqlite, the bare loops)
 /// allocates through mimalloc: the system allocator slows down when threads free what others
@@ -299,7 +301,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
         );
         let heading = format!(
             "{} CPUs ({}), Linux {}, {} ({}), SQLite {}, {node}, {}\n\
-             every figure: the median of {rounds} run(s) ({MODEL_ROUNDS} at least for the model openings), the programs taking turns; one event per commit, the same events for every program; every program in this process allocates through mimalloc",
+             every figure: the median of {rounds} run(s) ({MODEL_ROUNDS} at least for the model openings), the programs taking turns, the file system synced before each; every ratio: the median of the rounds' ratios; one event per commit, the same events for every program; every program in this process allocates through mimalloc",
             machine.cpus,
             machine.cpu_model,
             machine.kernel,

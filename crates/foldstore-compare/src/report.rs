@@ -132,18 +132,22 @@ impl Row {
 
     /// The median of the runs' figures of `quantity` (`None`: no run measured it).
     pub fn median(&self, quantity: Quantity) -> Option<f64> {
-        let mut rates: Vec<f64> = self.runs.iter().filter_map(|m| quantity.of(m)).collect();
-        if rates.is_empty() {
-            return None;
-        }
-        rates.sort_by(f64::total_cmp);
-        let middle = rates.len() / 2;
-        Some(if rates.len() % 2 == 1 {
-            rates[middle]
-        } else {
-            (rates[middle - 1] + rates[middle]) / 2.0
-        })
+        median(self.runs.iter().filter_map(|m| quantity.of(m)).collect())
     }
+}
+
+/// The median of `figures` (`None`: there are none).
+fn median(mut figures: Vec<f64>) -> Option<f64> {
+    if figures.is_empty() {
+        return None;
+    }
+    figures.sort_by(f64::total_cmp);
+    let middle = figures.len() / 2;
+    Some(if figures.len() % 2 == 1 {
+        figures[middle]
+    } else {
+        (figures[middle - 1] + figures[middle]) / 2.0
+    })
 }
 
 /// One workload's results.
@@ -171,10 +175,34 @@ impl Table {
         self.rows.iter().find(|row| row.id == id)
     }
 
-    /// `row`'s median figure over the baseline's, when both ran.
+    /// `row`'s figure over the baseline's, when both ran (see [`Table::ratio_between`]).
     pub fn ratio_of(&self, row: &Row) -> Option<f64> {
-        let baseline = self.row(self.baseline)?.median(self.quantity)?;
-        Some(row.median(self.quantity)? / baseline)
+        self.ratio_between(row, self.row(self.baseline)?)
+    }
+
+    /// `row`'s figure over `other`'s, when both ran: the median of the rounds' ratios when
+    /// both ran in every round, else the ratio of their medians.
+    ///
+    /// The programs of a round run back to back, so a disk or a machine whose speed drifts
+    /// from round to round (a shared host) weighs on both sides of each round's ratio alike;
+    /// the ratio of medians would pair one round's figure with another's.
+    pub fn ratio_between(&self, row: &Row, other: &Row) -> Option<f64> {
+        let quantity = self.quantity;
+        if row.runs.len() == other.runs.len() {
+            let rounds: Option<Vec<f64>> = row
+                .runs
+                .iter()
+                .zip(&other.runs)
+                .map(|(ours, theirs)| {
+                    let theirs = quantity.of(theirs).filter(|figure| *figure > 0.0)?;
+                    Some(quantity.of(ours)? / theirs)
+                })
+                .collect();
+            if let Some(ratio) = rounds.and_then(median) {
+                return Some(ratio);
+            }
+        }
+        Some(row.median(quantity)? / other.median(quantity)?)
     }
 }
 
@@ -255,10 +283,7 @@ pub fn check<'t>(targets: &'t [Target], tables: &[Table]) -> Vec<Checked<'t>> {
                             None => table.ratio_of(row).ok_or_else(|| "not measured".to_owned()),
                             Some(against) => table
                                 .row(against)
-                                .and_then(|other| {
-                                    Some((table.ratio_of(row)?, table.ratio_of(other)?))
-                                })
-                                .map(|(ours, theirs)| ours / theirs)
+                                .and_then(|other| table.ratio_between(row, other))
                                 .ok_or_else(|| format!("row {against} not measured")),
                         },
                         (None, None) => Err(format!("no row {}", target.row)),
@@ -480,6 +505,24 @@ mod tests {
         assert!(close(table.ratio_of(&table.rows[1]).unwrap(), 0.8));
         assert_eq!(table.rows[2].median(Quantity::Rate), None);
         assert_eq!(table.rows[0].median(Quantity::PeakBytes), None);
+    }
+
+    #[test]
+    fn ratios_pair_the_rounds_when_both_ran_in_each() {
+        let mut table = table();
+        // The disk twice as fast in the second round and three times in the third: each
+        // round ours is 0.5 of the baseline, though the medians (200 and 150) say 0.75.
+        table.rows[0].runs = runs(&[100.0, 200.0, 300.0]);
+        table.rows[1].runs = runs(&[50.0, 100.0, 150.0]);
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+        assert!(close(table.ratio_of(&table.rows[1]).unwrap(), 0.5));
+        assert!(close(
+            table.ratio_between(&table.rows[0], &table.rows[1]).unwrap(),
+            2.0
+        ));
+        // Ours missing a round: the medians (200 and 75).
+        table.rows[1].runs = runs(&[50.0, 100.0]);
+        assert!(close(table.ratio_of(&table.rows[1]).unwrap(), 0.375));
     }
 
     #[test]
