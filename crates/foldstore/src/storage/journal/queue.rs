@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::io;
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, MutexGuard};
 
 use super::{JournalStorage, Shared, LOCK_FILE};
 use crate::error::{Error, Result};
@@ -19,6 +19,27 @@ pub(super) struct Queue {
     pub(super) leading: bool,
     pub(super) next_ticket: u64,
     pub(super) done: HashMap<u64, Result<Result<u64, Conflict>>>,
+    /// Writers waiting for a notice ([`Queue::wait`]): with none, no notice is sent (a single
+    /// writer's appends make no futex calls).
+    waiting: usize,
+}
+
+impl Queue {
+    /// Waits for a notice of `turn` (another writer's outcome or turn), giving up `queue`
+    /// meanwhile.
+    fn wait<'q>(mut queue: MutexGuard<'q, Queue>, turn: &Condvar) -> MutexGuard<'q, Queue> {
+        queue.waiting += 1;
+        let mut queue = turn.wait(queue).unwrap_or_else(|e| e.into_inner());
+        queue.waiting -= 1;
+        queue
+    }
+
+    /// Tells the writers waiting, if any, that the queue changed (called with it locked).
+    fn notify(&self, turn: &Condvar) {
+        if self.waiting > 0 {
+            turn.notify_all();
+        }
+    }
 }
 
 pub(super) struct Request {
@@ -91,7 +112,7 @@ impl JournalStorage {
                     let mut queue = shared.queue.lock().unwrap_or_else(|e| e.into_inner());
                     queue.leading = false;
                     leading.leads = false;
-                    shared.turn.notify_all();
+                    queue.notify(&shared.turn);
                 }
                 let outcomes = written.map(|written| self.sync_batch(written));
                 leading.finished = true;
@@ -119,10 +140,10 @@ impl JournalStorage {
                         }
                     }
                 }
-                shared.turn.notify_all();
+                queue.notify(&shared.turn);
                 continue;
             }
-            queue = shared.turn.wait(queue).unwrap_or_else(|e| e.into_inner());
+            queue = Queue::wait(queue, &shared.turn);
         }
     }
 
@@ -132,7 +153,7 @@ impl JournalStorage {
         let shared = &self.shared;
         let mut queue = shared.queue.lock().unwrap_or_else(|e| e.into_inner());
         while queue.leading {
-            queue = shared.turn.wait(queue).unwrap_or_else(|e| e.into_inner());
+            queue = Queue::wait(queue, &shared.turn);
         }
         queue.leading = true;
         drop(queue);
@@ -201,7 +222,7 @@ impl Drop for Leading<'_> {
         if self.leads {
             queue.leading = false;
         }
-        self.shared.turn.notify_all();
+        queue.notify(&self.shared.turn);
     }
 }
 

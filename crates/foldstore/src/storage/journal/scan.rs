@@ -89,7 +89,7 @@ pub(super) fn scan(
     // The thread's buffer, reused: a replay scans once per batch.
     let mut buf = ScanBuffer::take();
     // Small first, so that reading one record reads little; larger as the scan goes on.
-    let mut size = 16 << 10;
+    let mut size = 4 << 10;
     buf.grow(size);
     loop {
         let filled = read_full_at(file, &mut buf.0[..size], offset)?;
