@@ -67,6 +67,7 @@
 //! `writer` (writing a batch) and `recovery` (torn tails and what a crash leaves).
 
 mod chain;
+mod group_sync;
 mod hint;
 mod marker;
 mod plan;
@@ -96,6 +97,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::SystemTime;
 
+use self::group_sync::GroupSync;
 use self::queue::{Kind, Queue};
 use self::scan::Tail;
 use self::segment::{segment_name, Segment};
@@ -159,6 +161,8 @@ struct Shared {
     lock_file: Mutex<Option<Arc<dyn Handle>>>,
     queue: Mutex<Queue>,
     turn: Condvar,
+    /// This process's syncs of written batches, one at a time.
+    syncs: GroupSync,
     /// Whether this backend's writers looked for temporary files left by interrupted writes
     /// (of the marker, or of snapshots) yet: once, on the first write.
     swept: AtomicBool,
@@ -239,6 +243,7 @@ impl JournalStorage {
                 lock_file: Mutex::default(),
                 queue: Mutex::default(),
                 turn: Condvar::new(),
+                syncs: GroupSync::default(),
                 swept: AtomicBool::new(false),
                 removals_noticed: AtomicU64::new(0),
             }),

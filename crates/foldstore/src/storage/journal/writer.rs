@@ -8,7 +8,10 @@
 //! before durable (whichever process wrote it), so a commit is acknowledged only once
 //! everything before it in its segment is durable too; and a writer that closes a segment
 //! syncs it before the first record of the next, which may hold records of a writer whose
-//! own sync has not finished.
+//! own sync has not finished. Within a process, syncs take turns instead ([`group_sync`]):
+//! the batches written while one runs share the next.
+//!
+//! [`group_sync`]: super::group_sync
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -224,7 +227,8 @@ impl JournalStorage {
             pending,
         } = written;
         if let Some((deferred, part)) = pending {
-            if let Err(error) = deferred.file.sync_data() {
+            // One sync of this process at a time, covering every batch written before it.
+            if let Err(error) = self.shared.syncs.sync(deferred.file) {
                 if let Some(segment) = self.view().segments.get_mut(&part.first) {
                     look_again(segment, part.first);
                 }
