@@ -237,8 +237,12 @@ pub(crate) fn check_run(
                 "the message does not name {mention}: {shown}"
             );
         }
-        // Only writers open the journal's lock: verify need not look at it.
-        if verb == "verify" && !kind.sound(place) && mention != "journal.lock" {
+        // Only writers open the journal's locks: verify need not look at them.
+        if verb == "verify"
+            && !kind.sound(place)
+            && mention != "journal.lock"
+            && mention != "sync.lock"
+        {
             assert!(
                 said.contains(mention),
                 "verify does not name {mention}: {shown}"
@@ -303,7 +307,7 @@ pub(crate) fn check_changes(
                 number <= 4,
                 "append acknowledged commit {number}, which readers cannot reach: {shown}"
             );
-            // The journal's segments and lock change, and what a torn tail is cut into the
+            // The journal's segments and locks change, and what a torn tail is cut into the
             // quarantine. The hostile entry does not, unless it is a regular file that the
             // journal may take as its own: a segment (a next segment created empty, or holding
             // bytes the writer cuts off as a torn tail, into the quarantine), or an empty marker
@@ -319,7 +323,9 @@ pub(crate) fn check_changes(
                         && kind == Hostile::Empty)
                     || ((path != hostile || regular)
                         && path.starts_with(&format!("{store_rel}/journal/"))
-                        && (path.ends_with(".jsonl") || path.ends_with("journal.lock")))
+                        && (path.ends_with(".jsonl")
+                            || path.ends_with("journal.lock")
+                            || path.ends_with("sync.lock")))
             };
             before.retain(|path, _| !changes_allowed(path));
             after.retain(|path, _| !changes_allowed(path));

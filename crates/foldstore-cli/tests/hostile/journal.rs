@@ -1,4 +1,4 @@
-//! The journal layout: a hostile marker, segment, next segment, lock, segment folder, snapshot and
+//! The journal layout: a hostile marker, segment, next segment, locks, segment folder, snapshot and
 //! store folder, and segment names at the edges of the commit numbers.
 
 use crate::cases::{case, report, sources, Count};
@@ -46,6 +46,12 @@ fn journal_next_segment_holds_every_kind_of_hostile_entry() {
 #[test]
 fn journal_lock_holds_every_kind_of_hostile_entry() {
     journal_case("journal/journal.lock", "journal.lock", &ALL);
+}
+
+/// The lock of the syncs (and its mark): a writer that cannot use it syncs on its own.
+#[test]
+fn journal_sync_lock_holds_every_kind_of_hostile_entry() {
+    journal_case("journal/sync.lock", "sync.lock", &ALL);
 }
 
 /// A folder as the segment folder (without the segments) is lost data more than a hostile

@@ -184,6 +184,11 @@ pub(crate) fn read_in_order(
 /// file system in the field `$to` (inside an `impl FileSystem` block).
 macro_rules! forward_fs {
     ($to:ident: $($op:ident),+ $(,)?) => { $(forward_fs!(@ $to $op);)+ };
+    (@ $to:ident boot_id) => {
+        fn boot_id(&self) -> Option<String> {
+            self.$to.boot_id()
+        }
+    };
     (@ $to:ident read) => {
         fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
             self.$to.read(path)
@@ -279,6 +284,14 @@ macro_rules! forward_handle {
     (@ $to:ident unlock) => {
         fn unlock(&self) -> io::Result<()> {
             self.$to.unlock()
+        }
+    };
+    (@ $to:ident identity) => {
+        fn identity(&self) -> Option<$crate::storage::local::fs::FileId> {
+            self.$to.identity()
+        }
+        fn links(&self) -> Option<u64> {
+            self.$to.links()
         }
     };
 }

@@ -3,16 +3,22 @@
 //!
 //! A batch's leader, once its records are written and the writers' lock released, registers
 //! the segment file its records went into and waits. When no sync of this process is running,
-//! it syncs the files of every batch registered so far (one file, but when a batch started a
-//! new segment) and tells each of those batches the outcome. When one is running, the batches
-//! written meanwhile wait for it to end, and the first of their leaders to see it end syncs
-//! them all at once. With many writer threads, a sync so covers the batches of many instead of
-//! each paying for its own, side by side.
+//! it syncs the files of every batch registered so far (usually one; two when a batch started
+//! a new segment meanwhile) and tells each of those batches the outcome. When one is running,
+//! the batches written meanwhile wait for it to end, and the first of their leaders to see it
+//! end syncs them all at once. With many writer threads, a sync so covers the batches of many
+//! instead of each paying for its own, side by side.
 //!
 //! That keeps the journal's guarantee: a batch is registered only once its records are in the
 //! segment, and a sync of a file makes everything written into it before the sync started
-//! durable, whoever wrote it; a batch is told its outcome only by a sync that started after
-//! it was registered.
+//! durable, whoever wrote it; a batch is told its outcome by a sync of this process that
+//! started after it was registered (or by another process's, through the synced mark of
+//! `sync_mark`, on its own conditions).
+//!
+//! A failed sync is remembered for its file: a later sync of the same open file could succeed
+//! although what failed to reach the disk never will (the kernel reports a write-back error to
+//! an open file once), so every later batch of that file is told the failure too; the writers
+//! open the segment again for the next batch.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -37,15 +43,34 @@ struct State {
     syncing: bool,
     /// Outcomes of syncs their batches have not taken yet.
     done: HashMap<u64, SyncOutcome>,
+    /// Files a sync of failed, and the failure (held, so that no other file takes the
+    /// address).
+    failed: Vec<(Arc<dyn Handle>, String)>,
 }
 
 /// How a sync went: `Err` holds its error, as text (every batch it covered is told).
-type SyncOutcome = Result<(), String>;
+pub(super) type SyncOutcome = Result<(), String>;
 
-/// A batch written and waiting for a sync: the file its records went into.
-struct Registered {
+/// A batch written and waiting for a sync: the file its records went into, and which
+/// (`None`: unknown, synced without the mark).
+pub(super) struct Registered {
     ticket: u64,
-    file: Arc<dyn Handle>,
+    pub(super) file: Arc<dyn Handle>,
+    pub(super) covers: Option<Covers>,
+}
+
+/// The records of a batch in its segment (the batch's last part): what its sync must cover.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Covers {
+    /// The segment's first commit.
+    pub(super) segment: u64,
+    /// Where the batch's records start.
+    pub(super) start: u64,
+    /// The batch's last commit, and where its record starts.
+    pub(super) last: u64,
+    pub(super) offset: u64,
+    /// Where the segment's records ended when `file` was opened.
+    pub(super) since: u64,
 }
 
 impl fmt::Debug for GroupSync {
@@ -63,34 +88,69 @@ impl GroupSync {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Makes what was written into `file` so far durable, by a sync of this thread or of
-    /// another one of this process that starts after this call; returns that sync's error,
-    /// as text.
-    pub(super) fn sync(&self, file: Arc<dyn Handle>) -> SyncOutcome {
+    /// Remembers that a sync of `file` outside the group failed (a closed segment's): the
+    /// batches of that file are told so.
+    pub(super) fn note_failed(&self, file: &Arc<dyn Handle>, failure: &str) {
+        self.lock().note_failed(file, failure);
+    }
+
+    /// Makes what was written into `file` so far (`covers` says what of it is the batch's)
+    /// durable, by `sync_all` called in this thread or in another one of this process after
+    /// this call, with every batch registered until then; returns that sync's outcome.
+    pub(super) fn sync(
+        &self,
+        file: Arc<dyn Handle>,
+        covers: Option<Covers>,
+        sync_all: impl FnOnce(&[Registered]) -> Vec<SyncOutcome>,
+    ) -> SyncOutcome {
+        let mut sync_all = Some(sync_all);
         let mut state = self.lock();
         let ticket = state.next_ticket;
         state.next_ticket += 1;
-        state.registered.push(Registered { ticket, file });
+        state.registered.push(Registered {
+            ticket,
+            file,
+            covers,
+        });
         loop {
             if let Some(outcome) = state.done.remove(&ticket) {
                 return outcome;
             }
             if !state.syncing {
                 state.syncing = true;
-                let batches = std::mem::take(&mut state.registered);
+                // The batches of a file a sync failed for are told that failure.
+                let (batches, failed): (Vec<Registered>, Vec<Registered>) =
+                    std::mem::take(&mut state.registered)
+                        .into_iter()
+                        .partition(|batch| failure_of(&state.failed, &batch.file).is_none());
+                for batch in failed {
+                    let failure = failure_of(&state.failed, &batch.file).expect("failed");
+                    state.done.insert(batch.ticket, Err(failure));
+                }
                 drop(state);
                 let mut running = Running {
                     group: self,
                     tickets: batches.iter().map(|batch| batch.ticket).collect(),
                     finished: false,
                 };
-                let outcomes = sync_each_file(&batches);
+                let outcomes = if batches.is_empty() {
+                    Vec::new()
+                } else {
+                    // A thread syncs at most once here: its own batch is among these.
+                    let sync_all = sync_all.take().expect("a thread syncs once");
+                    sync_all(&batches)
+                };
+                debug_assert_eq!(outcomes.len(), batches.len(), "an outcome a batch");
+                // Nothing below can fail but by running out of memory, which aborts.
+                running.finished = true;
                 state = self.lock();
                 for (batch, outcome) in batches.iter().zip(outcomes) {
+                    if let Err(failure) = &outcome {
+                        state.note_failed(&batch.file, failure);
+                    }
                     state.done.insert(batch.ticket, outcome);
                 }
                 state.syncing = false;
-                running.finished = true;
                 self.ended.notify_all();
                 continue;
             }
@@ -99,21 +159,28 @@ impl GroupSync {
     }
 }
 
-/// Syncs each batch's file, each file once (the batches of a segment share its handle);
-/// returns each batch's outcome.
-fn sync_each_file(batches: &[Registered]) -> Vec<SyncOutcome> {
-    let mut synced: Vec<(&Arc<dyn Handle>, SyncOutcome)> = Vec::new();
-    batches
-        .iter()
-        .map(|batch| {
-            if let Some((_, outcome)) = synced.iter().find(|(f, _)| Arc::ptr_eq(f, &batch.file)) {
-                return outcome.clone();
+impl State {
+    /// Remembers that a sync of `file` failed (the last [`FAILURES_KEPT`] files).
+    fn note_failed(&mut self, file: &Arc<dyn Handle>, failure: &str) {
+        if failure_of(&self.failed, file).is_none() {
+            if self.failed.len() == FAILURES_KEPT {
+                self.failed.remove(0);
             }
-            let outcome = batch.file.sync_data().map_err(|e| e.to_string());
-            synced.push((&batch.file, outcome.clone()));
-            outcome
-        })
-        .collect()
+            self.failed.push((Arc::clone(file), failure.to_owned()));
+        }
+    }
+}
+
+/// How many files whose sync failed are remembered: the writers open a segment again after a
+/// failed sync, so only the batches written meanwhile still use such a file.
+const FAILURES_KEPT: usize = 16;
+
+/// The failure of an earlier sync of `file`, if one failed.
+fn failure_of(failed: &[(Arc<dyn Handle>, String)], file: &Arc<dyn Handle>) -> Option<String> {
+    failed
+        .iter()
+        .find(|(other, _)| Arc::ptr_eq(other, file))
+        .map(|(_, failure)| format!("an earlier sync of this segment file failed ({failure})"))
 }
 
 /// A running sync: if it stops without finishing (a panic), its batches are told the outcome
@@ -145,6 +212,25 @@ mod tests {
     use super::*;
     use crate::storage::local::fs::{FileSystem, Open, OsFs};
     use std::sync::atomic::{AtomicUsize, Ordering};
+
+    const COVERS: Option<Covers> = None;
+
+    /// Syncs each batch's file once.
+    fn each_file_once(batches: &[Registered]) -> Vec<SyncOutcome> {
+        let mut synced: Vec<(&Arc<dyn Handle>, SyncOutcome)> = Vec::new();
+        batches
+            .iter()
+            .map(|batch| {
+                if let Some((_, outcome)) = synced.iter().find(|(f, _)| Arc::ptr_eq(f, &batch.file))
+                {
+                    return outcome.clone();
+                }
+                let outcome = batch.file.sync_data().map_err(|e| e.to_string());
+                synced.push((&batch.file, outcome.clone()));
+                outcome
+            })
+            .collect()
+    }
 
     /// A file whose syncs are counted and take a while (or fail, for `failing`).
     #[derive(Debug)]
@@ -211,7 +297,10 @@ mod tests {
             for _ in 0..8 {
                 s.spawn(|| {
                     for _ in 0..5 {
-                        assert_eq!(group.sync(Arc::clone(&file)), Ok(()));
+                        assert_eq!(
+                            group.sync(Arc::clone(&file), COVERS, each_file_once),
+                            Ok(())
+                        );
                     }
                 });
             }
@@ -233,13 +322,79 @@ mod tests {
         std::thread::scope(|s| {
             for _ in 0..4 {
                 s.spawn(|| {
-                    let outcome = group.sync(Arc::clone(&bad));
+                    let outcome = group.sync(Arc::clone(&bad), COVERS, each_file_once);
                     assert!(outcome.is_err_and(|e| e.contains("injected")));
                 });
             }
         });
-        assert_eq!(group.sync(Arc::clone(&good)), Ok(()));
+        assert_eq!(
+            group.sync(Arc::clone(&good), COVERS, each_file_once),
+            Ok(())
+        );
         assert_eq!(good_syncs.load(Ordering::SeqCst), 1);
+    }
+
+    /// A file whose first sync fails and later ones succeed (as a file the kernel reported a
+    /// write-back error to once).
+    #[derive(Debug)]
+    struct FailsOnce {
+        inner: Arc<dyn Handle>,
+        failed: std::sync::atomic::AtomicBool,
+    }
+
+    impl Handle for FailsOnce {
+        fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+            self.inner.read_at(buf, offset)
+        }
+        fn write_all_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+            self.inner.write_all_at(buf, offset)
+        }
+        fn len(&self) -> std::io::Result<u64> {
+            self.inner.len()
+        }
+        fn set_len(&self, len: u64) -> std::io::Result<()> {
+            self.inner.set_len(len)
+        }
+        fn sync_data(&self) -> std::io::Result<()> {
+            if self.failed.swap(true, Ordering::SeqCst) {
+                Ok(())
+            } else {
+                Err(std::io::Error::other("injected once"))
+            }
+        }
+        fn lock(&self) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn unlock(&self) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn modified(&self) -> std::io::Result<std::time::SystemTime> {
+            self.inner.modified()
+        }
+    }
+
+    #[test]
+    fn after_a_failed_sync_of_a_file_its_later_batches_are_told_the_failure() {
+        let (inner, _, _dir) = file(false);
+        let once: Arc<dyn Handle> = Arc::new(FailsOnce {
+            inner,
+            failed: std::sync::atomic::AtomicBool::new(false),
+        });
+        let group = GroupSync::default();
+        let first = group.sync(Arc::clone(&once), COVERS, each_file_once);
+        assert!(first.is_err_and(|e| e.contains("injected once")));
+        // The file's next sync would succeed: the batch is told the earlier failure.
+        let second = group.sync(Arc::clone(&once), COVERS, each_file_once);
+        assert!(second.is_err_and(|e| e.contains("an earlier sync") && e.contains("injected once")));
+        // Another file (the segment opened again) syncs as usual.
+        let (good, _, _dir2) = file(false);
+        assert_eq!(group.sync(good, COVERS, each_file_once), Ok(()));
+        // A closed segment's failed sync counts too.
+        let (closed, _, _dir3) = file(false);
+        group.note_failed(&closed, "injected at the close");
+        assert!(group
+            .sync(closed, COVERS, each_file_once)
+            .is_err_and(|e| e.contains("injected at the close")));
     }
 
     #[test]
@@ -274,10 +429,10 @@ mod tests {
         }
         let group = GroupSync::default();
         let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            group.sync(Arc::new(Panicking))
+            group.sync(Arc::new(Panicking), COVERS, each_file_once)
         }));
         assert!(panicked.is_err());
         let (good, _, _dir) = file(false);
-        assert_eq!(group.sync(good), Ok(()));
+        assert_eq!(group.sync(good, COVERS, each_file_once), Ok(()));
     }
 }

@@ -21,6 +21,8 @@
 //!   would start ends the segment's records. Synced writers extend the last segment with it
 //!   (1 MiB at a time), so that the syncs of later records carry no size change.
 //! - `STORE/journal/journal.lock`: the lock writers take, with `flock`, to append.
+//! - `STORE/journal/sync.lock`: the lock the syncs of processes writing at once take in turn,
+//!   holding a mark of what the last one covered (see `sync_mark`).
 //! - `STORE/journal/closed-segments.json`: a hint kept by writers, where the last record of each
 //!   closed segment on the chain lies; checked against the segments before any of it is used.
 //! - Snapshots: `STORE/k.m-snapshot`, exactly as in the loose layout.
@@ -76,6 +78,7 @@ pub(crate) mod record;
 mod recovery;
 mod scan;
 mod segment;
+mod sync_mark;
 mod writer;
 
 #[cfg(test)]
@@ -163,6 +166,15 @@ struct Shared {
     turn: Condvar,
     /// This process's syncs of written batches, one at a time.
     syncs: GroupSync,
+    /// The lock file of the syncs of every process (`sync_mark`), opened once.
+    sync_lock: Mutex<Option<Arc<dyn Handle>>>,
+    /// Whether this process warned that the synced mark cannot be used.
+    mark_warned: AtomicBool,
+    /// The last commit this process's writers wrote (0: none yet).
+    last_written: AtomicU64,
+    /// When this process last found that another process wrote, as `sync_mark::now` (0:
+    /// never): its syncs go through the synced mark for a while after.
+    others_seen: AtomicU64,
     /// Whether this backend's writers looked for temporary files left by interrupted writes
     /// (of the marker, or of snapshots) yet: once, on the first write.
     swept: AtomicBool,
@@ -244,6 +256,10 @@ impl JournalStorage {
                 queue: Mutex::default(),
                 turn: Condvar::new(),
                 syncs: GroupSync::default(),
+                sync_lock: Mutex::default(),
+                mark_warned: AtomicBool::new(false),
+                last_written: AtomicU64::new(0),
+                others_seen: AtomicU64::new(0),
                 swept: AtomicBool::new(false),
                 removals_noticed: AtomicU64::new(0),
             }),

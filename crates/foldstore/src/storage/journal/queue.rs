@@ -256,7 +256,7 @@ pub(super) struct Unlock<'f>(pub(super) &'f dyn Handle);
 impl Drop for Unlock<'_> {
     fn drop(&mut self) {
         if let Err(e) = self.0.unlock() {
-            tracing::warn!(error = %e, "cannot release the journal's lock");
+            tracing::warn!(error = %e, "cannot release a lock of the journal");
         }
     }
 }

@@ -51,6 +51,8 @@ impl JournalStorage {
         offset: u64,
         problem: &str,
     ) -> Result<Option<PathBuf>> {
+        // Records cut off and written again must not pass for those a sync covered.
+        self.blank_sync_mark();
         let fs = &*self.shared.fs;
         let file = fs
             .open(segment, Open::Write)

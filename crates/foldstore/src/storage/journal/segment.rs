@@ -60,6 +60,8 @@ pub(super) struct Segment {
     pub(super) last: Option<(u64, u64)>,
     /// The segment opened for writing, by this process's writers.
     pub(super) writer: Option<Arc<dyn Handle>>,
+    /// Where the records ended when `writer` was opened.
+    pub(super) writer_since: u64,
     /// The segment's size as this process's writer knows it: records, then free space.
     pub(super) allocated: u64,
     /// An offset from which nothing but free space follows, as this process last checked or
@@ -83,6 +85,7 @@ impl Segment {
             cursor: None,
             last: None,
             writer: None,
+            writer_since: 0,
             allocated: 0,
             free_from: None,
             from_start: false,

@@ -3,20 +3,22 @@
 //! undone when a write fails; then, with the lock released, made durable with one sync.
 //!
 //! The sync of a batch's last part happens after the lock is released, so that other
-//! processes write their records while it runs, and their syncs overlap instead of taking
-//! turns. That keeps every guarantee: a sync of a file makes every record written into it
-//! before durable (whichever process wrote it), so a commit is acknowledged only once
-//! everything before it in its segment is durable too; and a writer that closes a segment
-//! syncs it before the first record of the next, which may hold records of a writer whose
-//! own sync has not finished. Within a process, syncs take turns instead ([`group_sync`]):
-//! the batches written while one runs share the next.
+//! processes write their records while it runs. That keeps every guarantee: a sync of a file
+//! makes every record written into it before durable (whichever process wrote it), so a
+//! commit is acknowledged only once everything before it in its segment is durable too; and a
+//! writer that closes a segment syncs it before the first record of the next, which may hold
+//! records of a writer whose own sync has not finished. Within a process, syncs take turns
+//! ([`group_sync`]): the batches written while one runs share the next. Processes writing at
+//! once take turns too, and share them through the mark of [`sync_mark`].
 //!
 //! [`group_sync`]: super::group_sync
+//! [`sync_mark`]: super::sync_mark
 
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, MutexGuard};
 
+use super::group_sync::Covers;
 use super::plan::{Outcome, Part};
 use super::queue::{Request, Unlock};
 use super::record::FREE;
@@ -97,6 +99,8 @@ impl JournalStorage {
                 )));
             }
         }
+        // Another process wrote since this one did: share syncs with it for a while.
+        self.note_log_end(next);
         if let Tail::Unfinished { offset, problem } = tail {
             let first = view.chain_end.expect("a tail is in a segment");
             let segment = view.segments.get_mut(&first).expect("the last segment");
@@ -176,6 +180,9 @@ impl JournalStorage {
                     for written in &part.written {
                         outcomes[written.request] = Some(Ok(Ok(written.number)));
                     }
+                    if let Some(last) = part.written.last() {
+                        self.note_written(last.number);
+                    }
                     if let Some(deferred) = deferred {
                         pending = Some((deferred, part));
                     }
@@ -227,8 +234,20 @@ impl JournalStorage {
             pending,
         } = written;
         if let Some((deferred, part)) = pending {
-            // One sync of this process at a time, covering every batch written before it.
-            if let Err(error) = self.shared.syncs.sync(deferred.file) {
+            // One sync of this process at a time, covering every batch written before it,
+            // unless another process's sync covered them (`sync_mark`).
+            let covers = part.written.last().map(|last| Covers {
+                segment: part.first,
+                start: part.start,
+                last: last.number,
+                offset: last.at,
+                since: deferred.since,
+            });
+            if let Err(error) = self
+                .shared
+                .syncs
+                .sync(deferred.file, covers, |batches| self.sync_batches(batches))
+            {
                 if let Some(segment) = self.view().segments.get_mut(&part.first) {
                     look_again(segment, part.first);
                 }
@@ -312,7 +331,7 @@ impl JournalStorage {
             }
         }
         let first = part.first;
-        let (file, path, allocated) = match self.writer_for(&mut view, first) {
+        let (file, path, allocated) = match self.writer_for(&mut view, first, part.start) {
             Ok(found) => found,
             Err(e) => return (view, Err(PartError::NotWritten(e))),
         };
@@ -351,14 +370,24 @@ impl JournalStorage {
         }
         let next = part.written.last().map_or(first, |w| w.number + 1);
         segment.note_end(next, end);
-        (view, Ok(defer.then_some(Deferred { file })))
+        let since = segment.writer_since;
+        (view, Ok(defer.then_some(Deferred { file, since })))
     }
 
-    /// The segment starting at `first`, opened for writing (once), and its size as known.
-    fn writer_for(&self, view: &mut View, first: u64) -> Result<(Arc<dyn Handle>, PathBuf, u64)> {
+    /// The segment starting at `first`, opened for writing (once, before a write at `start`),
+    /// and its size as known.
+    fn writer_for(
+        &self,
+        view: &mut View,
+        first: u64,
+        start: u64,
+    ) -> Result<(Arc<dyn Handle>, PathBuf, u64)> {
         let fs = &*self.shared.fs;
         let segment = view.segments.get_mut(&first).expect("the segment written");
         if segment.writer.is_none() {
+            // Records from `start` on are written through this handle: a failure to write
+            // any of them back to the disk is reported by its syncs (see `sync_mark`).
+            segment.writer_since = start;
             let file = fs
                 .open(&segment.path, Open::Write)
                 .map_err(|e| Error::io("open", &segment.path, e))?;
@@ -407,6 +436,9 @@ impl JournalStorage {
             }
         }
         if let Err(e) = file.write_all_at(records, end) {
+            // Records of the failed write may have been whole, and covered by another
+            // process's sync and mark: undone, and written again, they must not pass for them.
+            self.blank_sync_mark();
             let undone = if reach > allocated {
                 // Cut off what the write added past the old size, then give back to free
                 // space what it overwrote of it.
@@ -480,8 +512,12 @@ impl JournalStorage {
         };
         let sync = |segment: &Segment| {
             if synced {
-                file.sync_data()
-                    .map_err(|e| Error::io("sync the closed segment", &segment.path, e))
+                file.sync_data().map_err(|e| {
+                    // The batches of this file still waiting for their sync are told: a
+                    // later sync of it could succeed without their records on the disk.
+                    self.shared.syncs.note_failed(&file, &e.to_string());
+                    Error::io("sync the closed segment", &segment.path, e)
+                })
             } else {
                 Ok(())
             }
@@ -569,6 +605,8 @@ pub(super) struct WrittenBatch {
 /// The sync of a part's records, left to be done once the lock is released.
 struct Deferred {
     file: Arc<dyn Handle>,
+    /// Where the segment's records ended when this process opened `file` to write.
+    since: u64,
 }
 
 /// How writing a part failed.

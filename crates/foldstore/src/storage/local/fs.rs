@@ -70,6 +70,21 @@ pub(crate) trait FileSystem: Send + Sync + fmt::Debug {
 
     /// Opens a regular file for positional reads and writes, as `mode` says.
     fn open(&self, path: &Path, mode: Open) -> io::Result<Arc<dyn Handle>>;
+
+    /// An id of the machine's current boot, without spaces (`None`: unknown). Writes that
+    /// were not synced before a power loss or a restart are lost, so what a process of an
+    /// earlier boot noted as synced says nothing: the journal's synced mark is trusted only in
+    /// the boot it was written in.
+    fn boot_id(&self) -> Option<String> {
+        None
+    }
+}
+
+/// A file's identity on its machine: the device and the inode number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct FileId {
+    pub(crate) device: u64,
+    pub(crate) inode: u64,
 }
 
 /// How [`FileSystem::open`] opens a file.
@@ -119,6 +134,16 @@ pub(crate) trait Handle: Send + Sync + fmt::Debug {
 
     /// Releases the lock taken by [`lock`](Handle::lock).
     fn unlock(&self) -> io::Result<()>;
+
+    /// The file's identity, as it was when it was opened (`None`: unknown).
+    fn identity(&self) -> Option<FileId> {
+        None
+    }
+
+    /// How many names the file had when it was opened (`None`: unknown).
+    fn links(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// The kind of an existing path.
@@ -359,36 +384,70 @@ impl FileSystem for OsFs {
             use std::os::unix::fs::OpenOptionsExt;
             options.mode(0o666);
         }
-        Ok(Arc::new(OsFile(open_regular(path, &mut options)?.0)))
+        let (file, meta) = open_regular(path, &mut options)?;
+        #[cfg(unix)]
+        let (id, links) = {
+            use std::os::unix::fs::MetadataExt;
+            let id = FileId {
+                device: meta.dev(),
+                inode: meta.ino(),
+            };
+            (Some(id), Some(meta.nlink()))
+        };
+        #[cfg(not(unix))]
+        let (id, links) = {
+            let _ = meta;
+            (None, None)
+        };
+        Ok(Arc::new(OsFile { file, id, links }))
+    }
+
+    fn boot_id(&self) -> Option<String> {
+        static BOOT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+        BOOT.get_or_init(|| {
+            let id = fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+            let id = id.trim();
+            (!id.is_empty()
+                && id.len() <= 64
+                && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-'))
+            .then(|| id.to_owned())
+        })
+        .clone()
     }
 }
 
-/// A file of the operating system's file system.
+/// A file of the operating system's file system, with its identity and number of names as
+/// they were when it was opened (not asked again: asking for a file's times makes its next
+/// write costlier, see [`Handle::len`]).
 #[derive(Debug)]
-pub(crate) struct OsFile(File);
+pub(crate) struct OsFile {
+    file: File,
+    id: Option<FileId>,
+    links: Option<u64>,
+}
 
 impl Handle for OsFile {
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
         #[cfg(unix)]
         {
-            std::os::unix::fs::FileExt::read_at(&self.0, buf, offset)
+            std::os::unix::fs::FileExt::read_at(&self.file, buf, offset)
         }
         #[cfg(windows)]
         {
-            std::os::windows::fs::FileExt::seek_read(&self.0, buf, offset)
+            std::os::windows::fs::FileExt::seek_read(&self.file, buf, offset)
         }
     }
 
     fn write_all_at(&self, bytes: &[u8], offset: u64) -> io::Result<()> {
         #[cfg(unix)]
         {
-            std::os::unix::fs::FileExt::write_all_at(&self.0, bytes, offset)
+            std::os::unix::fs::FileExt::write_all_at(&self.file, bytes, offset)
         }
         #[cfg(windows)]
         {
             let (mut bytes, mut offset) = (bytes, offset);
             while !bytes.is_empty() {
-                let n = std::os::windows::fs::FileExt::seek_write(&self.0, bytes, offset)?;
+                let n = std::os::windows::fs::FileExt::seek_write(&self.file, bytes, offset)?;
                 bytes = &bytes[n..];
                 offset += n as u64;
             }
@@ -404,32 +463,36 @@ impl Handle for OsFile {
         // this moves is never used.
         #[cfg(unix)]
         {
-            rustix::fs::seek(&self.0, rustix::fs::SeekFrom::End(0)).map_err(io::Error::from)
+            rustix::fs::seek(&self.file, rustix::fs::SeekFrom::End(0)).map_err(io::Error::from)
         }
         #[cfg(not(unix))]
         {
-            Ok(self.0.metadata()?.len())
+            Ok(self.file.metadata()?.len())
         }
     }
 
     fn set_len(&self, len: u64) -> io::Result<()> {
-        self.0.set_len(len)
+        self.file.set_len(len)
     }
 
     fn sync_data(&self) -> io::Result<()> {
-        self.0.sync_data()
+        self.file.sync_data()
     }
 
     fn modified(&self) -> io::Result<SystemTime> {
-        self.0.metadata()?.modified()
+        self.file.metadata()?.modified()
     }
 
     fn reserve(&self, offset: u64, len: u64) -> io::Result<()> {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         {
             use rustix::io::Errno;
-            match rustix::fs::fallocate(&self.0, rustix::fs::FallocateFlags::KEEP_SIZE, offset, len)
-            {
+            match rustix::fs::fallocate(
+                &self.file,
+                rustix::fs::FallocateFlags::KEEP_SIZE,
+                offset,
+                len,
+            ) {
                 Ok(()) | Err(Errno::OPNOTSUPP | Errno::NOSYS | Errno::INVAL) => Ok(()),
                 Err(e) => Err(e.into()),
             }
@@ -444,7 +507,7 @@ impl Handle for OsFile {
     fn lock(&self) -> io::Result<()> {
         #[cfg(unix)]
         {
-            rustix::fs::flock(&self.0, rustix::fs::FlockOperation::LockExclusive)
+            rustix::fs::flock(&self.file, rustix::fs::FlockOperation::LockExclusive)
                 .map_err(io::Error::from)
         }
         // Without `flock`, only the writers of one process are kept apart.
@@ -457,11 +520,20 @@ impl Handle for OsFile {
     fn unlock(&self) -> io::Result<()> {
         #[cfg(unix)]
         {
-            rustix::fs::flock(&self.0, rustix::fs::FlockOperation::Unlock).map_err(io::Error::from)
+            rustix::fs::flock(&self.file, rustix::fs::FlockOperation::Unlock)
+                .map_err(io::Error::from)
         }
         #[cfg(not(unix))]
         {
             Ok(())
         }
+    }
+
+    fn identity(&self) -> Option<FileId> {
+        self.id
+    }
+
+    fn links(&self) -> Option<u64> {
+        self.links
     }
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
-use super::fs::{FileSystem, Handle, Kind, Open};
+use super::fs::{FileId, FileSystem, Handle, Kind, Open};
 
 /// What survives the simulated power loss.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,6 +70,8 @@ struct State {
     changes: u64,
     /// The power goes off after this many changes: every later operation fails.
     power_off_after: Option<u64>,
+    /// How many power losses this file system came through (its boot).
+    boot: u64,
 }
 
 /// The simulated file system.
@@ -244,6 +246,7 @@ impl SimFs {
                 folders,
                 changes: state.changes,
                 power_off_after: None,
+                boot: state.boot + 1,
             })),
         }
     }
@@ -413,6 +416,10 @@ impl FileSystem for SimFs {
             inode,
         }))
     }
+
+    fn boot_id(&self) -> Option<String> {
+        Some(format!("sim-{}", self.lock().boot))
+    }
 }
 
 /// An open file of the simulated file system (it stays usable after its name is removed, as
@@ -486,5 +493,16 @@ impl Handle for SimFile {
 
     fn unlock(&self) -> io::Result<()> {
         Ok(())
+    }
+
+    fn identity(&self) -> Option<FileId> {
+        Some(FileId {
+            device: 0,
+            inode: self.inode as u64,
+        })
+    }
+
+    fn links(&self) -> Option<u64> {
+        Some(1)
     }
 }
