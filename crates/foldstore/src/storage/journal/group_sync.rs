@@ -88,10 +88,16 @@ impl GroupSync {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Remembers that a sync of `file` outside the group failed (a closed segment's): the
-    /// batches of that file are told so.
+    /// Remembers that a sync of `file` outside the group failed (a closed segment's, or a
+    /// batch's part synced at once): the batches of that file are told so.
     pub(super) fn note_failed(&self, file: &Arc<dyn Handle>, failure: &str) {
         self.lock().note_failed(file, failure);
+    }
+
+    /// The failure of an earlier sync of `file`, if one failed (as [`GroupSync::sync`] tells
+    /// the file's batches).
+    pub(super) fn failure_of(&self, file: &Arc<dyn Handle>) -> Option<String> {
+        failure_of(&self.lock().failed, file)
     }
 
     /// Makes what was written into `file` so far (`covers` says what of it is the batch's)

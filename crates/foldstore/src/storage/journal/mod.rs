@@ -168,6 +168,8 @@ struct Shared {
     syncs: GroupSync,
     /// The lock file of the syncs of every process (`sync_mark`), opened once.
     sync_lock: Mutex<Option<Arc<dyn Handle>>>,
+    /// Taken around every use of `sync_lock`'s `flock`, which the threads of a process share.
+    sync_lock_turn: Mutex<()>,
     /// Whether this process warned that the synced mark cannot be used.
     mark_warned: AtomicBool,
     /// The last commit this process's writers wrote (0: none yet).
@@ -257,6 +259,7 @@ impl JournalStorage {
                 turn: Condvar::new(),
                 syncs: GroupSync::default(),
                 sync_lock: Mutex::default(),
+                sync_lock_turn: Mutex::default(),
                 mark_warned: AtomicBool::new(false),
                 last_written: AtomicU64::new(0),
                 others_seen: AtomicU64::new(0),

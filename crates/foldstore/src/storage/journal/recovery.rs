@@ -51,8 +51,15 @@ impl JournalStorage {
         offset: u64,
         problem: &str,
     ) -> Result<Option<PathBuf>> {
-        // Records cut off and written again must not pass for those a sync covered.
+        let cut = self.cut_tail(segment, offset, problem);
+        // Then the synced mark is blanked (still under the writers' lock): records written
+        // in the place of what was cut must never pass for records a sync covered.
         self.blank_sync_mark();
+        cut
+    }
+
+    /// [`cut_torn_tail`](Self::cut_torn_tail) but for the synced mark.
+    fn cut_tail(&self, segment: &Path, offset: u64, problem: &str) -> Result<Option<PathBuf>> {
         let fs = &*self.shared.fs;
         let file = fs
             .open(segment, Open::Write)

@@ -179,6 +179,18 @@ impl Mark {
     }
 }
 
+/// What a sync of one file must cover for two of its batches: the last record of the later
+/// one, from the start of the earlier (every one of them must have been written after the
+/// marking process opened the file); `None` when either is unknown.
+fn merged(known: Option<Covers>, new: Option<Covers>) -> Option<Covers> {
+    let (known, new) = (known?, new?);
+    let latest = if new.last > known.last { new } else { known };
+    Some(Covers {
+        start: known.start.min(new.start),
+        ..latest
+    })
+}
+
 /// A blank mark: what a cut leaves (no mark).
 fn blank() -> Vec<u8> {
     let mut bytes = vec![b' '; MARK_BYTES - 1];
@@ -198,13 +210,7 @@ impl JournalStorage {
                 .iter_mut()
                 .find(|(file, _, _)| Arc::ptr_eq(file, &batch.file))
             {
-                Some((_, covers, _)) => {
-                    *covers = match (*covers, batch.covers) {
-                        (Some(known), Some(new)) if new.last > known.last => Some(new),
-                        (Some(known), Some(_)) => Some(known),
-                        _ => None,
-                    }
-                }
+                Some((_, covers, _)) => *covers = merged(*covers, batch.covers),
                 None => files.push((&batch.file, batch.covers, Ok(()))),
             }
         }
@@ -241,6 +247,12 @@ impl JournalStorage {
         let Some(lock) = self.sync_lock() else {
             return sync();
         };
+        // The lock of a file is shared by the threads of a process: they take turns.
+        let _turn = self
+            .shared
+            .sync_lock_turn
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         if let Err(e) = lock.lock() {
             self.mark_unusable(&e.to_string());
             return sync();
@@ -292,28 +304,37 @@ impl JournalStorage {
         Ok(())
     }
 
-    /// Blanks the synced mark, under its lock, before records are cut off a segment: records
-    /// written again in their place must not pass for those a sync covered. Nothing to do when
-    /// there is no usable `sync.lock`; a failure is logged (the mark then stays until the next
-    /// sync replaces it).
+    /// Blanks the synced mark, under its lock, after records were cut off a segment or undone
+    /// (the caller still holds the writers' lock): records written again in their place must
+    /// not pass for those a sync covered. Nothing to do without a `sync.lock`; done even when
+    /// this process no longer uses the mark. A failure is logged as an error, and this process
+    /// stops using the mark; a mark another process left then stays until its next sync
+    /// replaces it.
     pub(super) fn blank_sync_mark(&self) {
         let path = self.shared.segments.join(SYNC_LOCK_FILE);
         if !self.shared.fs.exists(&path).unwrap_or(true) {
             return;
         }
-        let Some(lock) = self.sync_lock() else {
-            return;
-        };
-        let blanked = lock.lock().and_then(|()| {
+        let blanked = self.open_sync_lock().and_then(|lock| {
+            let _turn = self
+                .shared
+                .sync_lock_turn
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            lock.lock().map_err(|e| e.to_string())?;
             let _unlock = Unlock(&*lock);
-            if self.may_write(&*lock) {
-                lock.write_all_at(&blank(), 0)
-            } else {
-                Ok(())
+            match lock.len() {
+                Ok(len) if len <= MARK_BYTES as u64 => {
+                    lock.write_all_at(&blank(), 0).map_err(|e| e.to_string())
+                }
+                // Not foldstore's: never written, so it holds no mark of ours.
+                Ok(_) => Ok(()),
+                Err(e) => Err(e.to_string()),
             }
         });
-        if let Err(e) = blanked {
-            tracing::error!(file = %path.display(), error = %e, "could not blank the journal's synced mark before cutting records off a segment");
+        if let Err(why) = blanked {
+            tracing::error!(file = %path.display(), problem = why, "could not blank the journal's synced mark after cutting records off a segment; a commit written again in their place could be taken for synced by another process: make sure the file can be written");
+            self.mark_unusable(&why);
         }
     }
 
@@ -346,32 +367,36 @@ impl JournalStorage {
         if self.shared.mark_warned.load(Ordering::Acquire) {
             return None;
         }
+        match self.open_sync_lock() {
+            Ok(file) => Some(file),
+            Err(why) => {
+                self.mark_unusable(&why);
+                None
+            }
+        }
+    }
+
+    /// The lock file of the syncs, opened once, unless it has other names.
+    fn open_sync_lock(&self) -> Result<Arc<dyn Handle>, String> {
         let mut handle = self
             .shared
             .sync_lock
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         if let Some(file) = &*handle {
-            return Some(Arc::clone(file));
+            return Ok(Arc::clone(file));
         }
         let path = self.shared.segments.join(SYNC_LOCK_FILE);
-        let opened = match self.shared.fs.open(&path, Open::ReadWriteCreate) {
-            Ok(file) if file.links().is_some_and(|links| links != 1) => {
-                Err("it has other names (hard links)".to_owned())
-            }
-            Ok(file) => Ok(file),
-            Err(e) => Err(e.to_string()),
-        };
-        match opened {
+        match self.shared.fs.open(&path, Open::ReadWriteCreate) {
+            Ok(file) if file.links().is_some_and(|links| links != 1) => Err(format!(
+                "{}: it has other names (hard links)",
+                path.display()
+            )),
             Ok(file) => {
                 *handle = Some(Arc::clone(&file));
-                Some(file)
+                Ok(file)
             }
-            Err(why) => {
-                drop(handle);
-                self.mark_unusable(&format!("{}: {why}", path.display()));
-                None
-            }
+            Err(e) => Err(format!("{}: {e}", path.display())),
         }
     }
 
@@ -730,6 +755,42 @@ mod tests {
             3,
             "B synced its commit itself"
         );
+    }
+
+    #[test]
+    fn batches_of_one_file_are_covered_from_the_earliest_start_to_the_latest_record() {
+        let earlier = Covers {
+            segment: 1,
+            start: 100,
+            last: 5,
+            offset: 180,
+            since: 0,
+        };
+        let later = Covers {
+            start: 300,
+            last: 7,
+            offset: 390,
+            ..earlier
+        };
+        let both = merged(Some(earlier), Some(later)).expect("both known");
+        assert_eq!((both.start, both.last, both.offset), (100, 7, 390));
+        assert_eq!(merged(Some(later), Some(earlier)), Some(both));
+        assert_eq!(merged(Some(earlier), None), None);
+        // A mark made through a file opened at 200 covers the later batch alone, not both.
+        let mark = Mark {
+            boot: "b".to_owned(),
+            segment: 1,
+            file: FileId {
+                device: 0,
+                inode: 0,
+            },
+            since: 200,
+            number: 7,
+            offset: 390,
+            length: 0,
+            crc: 0,
+        };
+        assert!(later.start >= mark.since && both.start < mark.since);
     }
 
     #[test]

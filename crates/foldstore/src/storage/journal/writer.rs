@@ -331,7 +331,7 @@ impl JournalStorage {
             }
         }
         let first = part.first;
-        let (file, path, allocated) = match self.writer_for(&mut view, first, part.start) {
+        let (file, since, path, allocated) = match self.writer_for(&mut view, first, part.start) {
             Ok(found) => found,
             Err(e) => return (view, Err(PartError::NotWritten(e))),
         };
@@ -343,7 +343,7 @@ impl JournalStorage {
         drop(view);
         let defer = last && self.shared.durability == Durability::Immediate;
         let allocated = self.write_records(
-            &*file,
+            &file,
             &path,
             part.start,
             &part.records,
@@ -370,18 +370,17 @@ impl JournalStorage {
         }
         let next = part.written.last().map_or(first, |w| w.number + 1);
         segment.note_end(next, end);
-        let since = segment.writer_since;
         (view, Ok(defer.then_some(Deferred { file, since })))
     }
 
-    /// The segment starting at `first`, opened for writing (once, before a write at `start`),
-    /// and its size as known.
+    /// The segment starting at `first`, opened for writing (once, before a write at `start`):
+    /// the file, where the records ended when it was opened, its path, and its size as known.
     fn writer_for(
         &self,
         view: &mut View,
         first: u64,
         start: u64,
-    ) -> Result<(Arc<dyn Handle>, PathBuf, u64)> {
+    ) -> Result<(Arc<dyn Handle>, u64, PathBuf, u64)> {
         let fs = &*self.shared.fs;
         let segment = view.segments.get_mut(&first).expect("the segment written");
         if segment.writer.is_none() {
@@ -397,7 +396,12 @@ impl JournalStorage {
             segment.writer = Some(file);
         }
         let file = segment.writer.as_ref().expect("just opened");
-        Ok((Arc::clone(file), segment.path.clone(), segment.allocated))
+        Ok((
+            Arc::clone(file),
+            segment.writer_since,
+            segment.path.clone(),
+            segment.allocated,
+        ))
     }
 
     /// Writes `records` at `end` of a segment of `allocated` bytes, durably if configured;
@@ -412,7 +416,7 @@ impl JournalStorage {
     #[allow(clippy::too_many_arguments)]
     fn write_records(
         &self,
-        file: &dyn Handle,
+        file: &Arc<dyn Handle>,
         path: &Path,
         end: u64,
         records: &[u8],
@@ -436,9 +440,6 @@ impl JournalStorage {
             }
         }
         if let Err(e) = file.write_all_at(records, end) {
-            // Records of the failed write may have been whole, and covered by another
-            // process's sync and mark: undone, and written again, they must not pass for them.
-            self.blank_sync_mark();
             let undone = if reach > allocated {
                 // Cut off what the write added past the old size, then give back to free
                 // space what it overwrote of it.
@@ -455,6 +456,10 @@ impl JournalStorage {
             } else {
                 file.write_all_at(&vec![FREE; records.len()], end)
             };
+            // Records of the failed write may have been whole, and named by another
+            // process's synced mark: blanked once they are undone (still under the writers'
+            // lock), so that records written again in their place never pass for them.
+            self.blank_sync_mark();
             return match undone {
                 Ok(()) => Err(PartError::NotWritten(Error::io("append to", path, e))),
                 Err(undo) => {
@@ -481,9 +486,14 @@ impl JournalStorage {
             }
         }
         if synced && sync_now {
-            file.sync_data().map_err(|error| PartError::Unknown {
-                action: "syncing the segment",
-                error,
+            file.sync_data().map_err(|error| {
+                // Batches of this file waiting for their sync are told: a later sync of it
+                // could succeed without these records on the disk.
+                self.shared.syncs.note_failed(file, &error.to_string());
+                PartError::Unknown {
+                    action: "syncing the segment",
+                    error,
+                }
             })?;
         }
         Ok(size)
@@ -510,6 +520,17 @@ impl JournalStorage {
                 Err(_) => return Ok(()),
             },
         };
+        // A file whose sync failed once may sync without error now although what failed never
+        // reaches the disk: the segment is not closed over it (nothing is written after it).
+        if let Some(failure) = self.shared.syncs.failure_of(&file) {
+            return Err(Error::io(
+                "sync the closed segment",
+                &segment.path,
+                std::io::Error::other(format!(
+                    "{failure}; its last commits may not be on the disk: check the disk, restart the process, and run 'foldstore verify'"
+                )),
+            ));
+        }
         let sync = |segment: &Segment| {
             if synced {
                 file.sync_data().map_err(|e| {

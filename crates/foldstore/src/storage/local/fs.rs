@@ -506,9 +506,12 @@ impl Handle for OsFile {
 
     fn lock(&self) -> io::Result<()> {
         #[cfg(unix)]
-        {
-            rustix::fs::flock(&self.file, rustix::fs::FlockOperation::LockExclusive)
-                .map_err(io::Error::from)
+        loop {
+            // A signal interrupts the wait: waited for again.
+            match rustix::fs::flock(&self.file, rustix::fs::FlockOperation::LockExclusive) {
+                Err(rustix::io::Errno::INTR) => {}
+                locked => return locked.map_err(io::Error::from),
+            }
         }
         // Without `flock`, only the writers of one process are kept apart.
         #[cfg(not(unix))]
