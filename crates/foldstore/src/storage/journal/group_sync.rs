@@ -94,12 +94,6 @@ impl GroupSync {
         self.lock().note_failed(file, failure);
     }
 
-    /// The failure of an earlier sync of `file`, if one failed (as [`GroupSync::sync`] tells
-    /// the file's batches).
-    pub(super) fn failure_of(&self, file: &Arc<dyn Handle>) -> Option<String> {
-        failure_of(&self.lock().failed, file)
-    }
-
     /// Makes what was written into `file` so far (`covers` says what of it is the batch's)
     /// durable, by `sync_all` called in this thread or in another one of this process after
     /// this call, with every batch registered until then; returns that sync's outcome.
@@ -215,8 +209,12 @@ impl Drop for Running<'_> {
 
 #[cfg(test)]
 mod tests {
+    use std::io;
+    use std::time::SystemTime;
+
     use super::*;
     use crate::storage::local::fs::{FileSystem, Open, OsFs};
+    use crate::storage::test_kit::forward_handle;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     const COVERS: Option<Covers> = None;
@@ -247,17 +245,9 @@ mod tests {
     }
 
     impl Handle for Counted {
-        fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
-            self.inner.read_at(buf, offset)
-        }
-        fn write_all_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+        forward_handle!(inner: read_at, len, set_len, modified, lock, unlock);
+        fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
             self.inner.write_all_at(buf, offset)
-        }
-        fn len(&self) -> std::io::Result<u64> {
-            self.inner.len()
-        }
-        fn set_len(&self, len: u64) -> std::io::Result<()> {
-            self.inner.set_len(len)
         }
         fn sync_data(&self) -> std::io::Result<()> {
             self.syncs.fetch_add(1, Ordering::SeqCst);
@@ -266,18 +256,6 @@ mod tests {
                 return Err(std::io::Error::other("injected"));
             }
             Ok(())
-        }
-        fn lock(&self) -> std::io::Result<()> {
-            self.inner.lock()
-        }
-        fn unlock(&self) -> std::io::Result<()> {
-            self.inner.unlock()
-        }
-        fn modified(&self) -> std::io::Result<std::time::SystemTime> {
-            self.inner.modified()
-        }
-        fn reserve(&self, offset: u64, len: u64) -> std::io::Result<()> {
-            self.inner.reserve(offset, len)
         }
     }
 
@@ -349,17 +327,9 @@ mod tests {
     }
 
     impl Handle for FailsOnce {
-        fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
-            self.inner.read_at(buf, offset)
-        }
-        fn write_all_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+        forward_handle!(inner: read_at, len, set_len, modified, lock, unlock);
+        fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
             self.inner.write_all_at(buf, offset)
-        }
-        fn len(&self) -> std::io::Result<u64> {
-            self.inner.len()
-        }
-        fn set_len(&self, len: u64) -> std::io::Result<()> {
-            self.inner.set_len(len)
         }
         fn sync_data(&self) -> std::io::Result<()> {
             if self.failed.swap(true, Ordering::SeqCst) {
@@ -367,15 +337,6 @@ mod tests {
             } else {
                 Err(std::io::Error::other("injected once"))
             }
-        }
-        fn lock(&self) -> std::io::Result<()> {
-            Ok(())
-        }
-        fn unlock(&self) -> std::io::Result<()> {
-            Ok(())
-        }
-        fn modified(&self) -> std::io::Result<std::time::SystemTime> {
-            self.inner.modified()
         }
     }
 

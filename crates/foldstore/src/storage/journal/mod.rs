@@ -168,8 +168,12 @@ struct Shared {
     syncs: GroupSync,
     /// The lock file of the syncs of every process (`sync_mark`), opened once.
     sync_lock: Mutex<Option<Arc<dyn Handle>>>,
-    /// Taken around every use of `sync_lock`'s `flock`, which the threads of a process share.
-    sync_lock_turn: Mutex<()>,
+    /// Taken around every sync of a segment and every use of `sync_lock`'s `flock` (which
+    /// the threads of a process share), holding the failure of a sync of this process, if
+    /// one failed (`sync_mark::SyncTurn`).
+    sync_turn: Mutex<Option<String>>,
+    /// Whether a sync of this process failed: it writes nothing more.
+    sync_failed: AtomicBool,
     /// Whether this process warned that the synced mark cannot be used.
     mark_warned: AtomicBool,
     /// The last commit this process's writers wrote (0: none yet).
@@ -259,7 +263,8 @@ impl JournalStorage {
                 turn: Condvar::new(),
                 syncs: GroupSync::default(),
                 sync_lock: Mutex::default(),
-                sync_lock_turn: Mutex::default(),
+                sync_turn: Mutex::default(),
+                sync_failed: AtomicBool::new(false),
                 mark_warned: AtomicBool::new(false),
                 last_written: AtomicU64::new(0),
                 others_seen: AtomicU64::new(0),

@@ -198,7 +198,60 @@ fn blank() -> Vec<u8> {
     bytes
 }
 
+/// This process's turn to sync a segment (or to use the `flock` of `sync.lock`): the syncs of
+/// a process never run side by side, so that a failure the kernel reports to one of them
+/// (once) is seen before any other sync is trusted. After a failed sync, this process syncs
+/// and writes nothing more: what was written before it may not be on the disk, and a later
+/// sync could succeed without it.
+pub(super) struct SyncTurn<'a> {
+    failure: std::sync::MutexGuard<'a, Option<String>>,
+    failed: &'a std::sync::atomic::AtomicBool,
+}
+
+impl SyncTurn<'_> {
+    /// Syncs `file`, unless a sync of this process failed before (then that failure).
+    pub(super) fn sync(&mut self, file: &dyn Handle) -> std::io::Result<()> {
+        if let Some(failure) = &*self.failure {
+            return Err(std::io::Error::other(failed_before(failure)));
+        }
+        let synced = file.sync_data();
+        if let Err(e) = &synced {
+            *self.failure = Some(e.to_string());
+            self.failed.store(true, Ordering::Release);
+        }
+        synced
+    }
+}
+
+/// What a process says of a segment sync of its that failed before.
+pub(super) fn failed_before(failure: &str) -> String {
+    format!(
+        "a sync of the journal's segments failed earlier in this process ({failure}): what was written before it may not be on the disk, and this process writes nothing more to the journal; check the disk, restart the process, and run 'foldstore verify'"
+    )
+}
+
 impl JournalStorage {
+    /// This process's turn to sync a segment.
+    pub(super) fn sync_turn(&self) -> SyncTurn<'_> {
+        SyncTurn {
+            failure: self
+                .shared
+                .sync_turn
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+            failed: &self.shared.sync_failed,
+        }
+    }
+
+    /// The failure of an earlier sync of this process, if one failed (then it writes nothing
+    /// more).
+    pub(super) fn earlier_sync_failure(&self) -> Option<String> {
+        if !self.shared.sync_failed.load(Ordering::Acquire) {
+            return None;
+        }
+        self.sync_turn().failure.as_deref().map(failed_before)
+    }
+
     /// Syncs the files of `batches` (this process's batches registered since its last sync),
     /// each file once, through the synced mark where it can; returns each batch's outcome.
     pub(super) fn sync_batches(&self, batches: &[Registered]) -> Vec<SyncOutcome> {
@@ -214,12 +267,14 @@ impl JournalStorage {
                 None => files.push((&batch.file, batch.covers, Ok(()))),
             }
         }
+        let mut turn = self.sync_turn();
         for (file, covers, outcome) in &mut files {
             *outcome = match covers {
-                Some(covers) => self.sync_covering(&***file, covers),
-                None => file.sync_data().map_err(|e| e.to_string()),
+                Some(covers) => self.sync_covering(&mut turn, &***file, covers),
+                None => turn.sync(&***file).map_err(|e| e.to_string()),
             };
         }
+        drop(turn);
         batches
             .iter()
             .map(|batch| {
@@ -236,8 +291,13 @@ impl JournalStorage {
 
     /// Makes `file`'s records up to `covers` durable: nothing to do when another process's
     /// sync covered them (its mark says so), else a sync, and a mark of what it covered.
-    fn sync_covering(&self, file: &dyn Handle, covers: &Covers) -> SyncOutcome {
-        let sync = || file.sync_data().map_err(|e| e.to_string());
+    fn sync_covering(
+        &self,
+        turn: &mut SyncTurn<'_>,
+        file: &dyn Handle,
+        covers: &Covers,
+    ) -> SyncOutcome {
+        let mut sync = || turn.sync(file).map_err(|e| e.to_string());
         if !self.others_writing() {
             return sync();
         }
@@ -247,12 +307,6 @@ impl JournalStorage {
         let Some(lock) = self.sync_lock() else {
             return sync();
         };
-        // The lock of a file is shared by the threads of a process: they take turns.
-        let _turn = self
-            .shared
-            .sync_lock_turn
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
         if let Err(e) = lock.lock() {
             self.mark_unusable(&e.to_string());
             return sync();
@@ -315,23 +369,24 @@ impl JournalStorage {
         if !self.shared.fs.exists(&path).unwrap_or(true) {
             return;
         }
-        let blanked = self.open_sync_lock().and_then(|lock| {
-            let _turn = self
-                .shared
-                .sync_lock_turn
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            lock.lock().map_err(|e| e.to_string())?;
-            let _unlock = Unlock(&*lock);
-            match lock.len() {
-                Ok(len) if len <= MARK_BYTES as u64 => {
-                    lock.write_all_at(&blank(), 0).map_err(|e| e.to_string())
+        // Another name for a file, or none at all: no process writes a mark into it.
+        let Ok(lock) = self.open_sync_lock() else {
+            return;
+        };
+        let blanked = {
+            let _turn = self.sync_turn();
+            lock.lock().map_err(|e| e.to_string()).and_then(|()| {
+                let _unlock = Unlock(&*lock);
+                match lock.len() {
+                    Ok(len) if len <= MARK_BYTES as u64 => {
+                        lock.write_all_at(&blank(), 0).map_err(|e| e.to_string())
+                    }
+                    // Not foldstore's: never written, so it holds no mark of ours.
+                    Ok(_) => Ok(()),
+                    Err(e) => Err(e.to_string()),
                 }
-                // Not foldstore's: never written, so it holds no mark of ours.
-                Ok(_) => Ok(()),
-                Err(e) => Err(e.to_string()),
-            }
-        });
+            })
+        };
         if let Err(why) = blanked {
             tracing::error!(file = %path.display(), problem = why, "could not blank the journal's synced mark after cutting records off a segment; a commit written again in their place could be taken for synced by another process: make sure the file can be written");
             self.mark_unusable(&why);
@@ -791,6 +846,85 @@ mod tests {
             crc: 0,
         };
         assert!(later.start >= mark.since && both.start < mark.since);
+    }
+
+    /// The simulated file system, whose segment syncs fail while `failing` is set.
+    #[derive(Debug)]
+    struct FailingSyncs {
+        sim: Arc<SimFs>,
+        failing: Arc<std::sync::atomic::AtomicBool>,
+    }
+
+    #[derive(Debug)]
+    struct FailingHandle {
+        inner: Arc<dyn Handle>,
+        failing: Option<Arc<std::sync::atomic::AtomicBool>>,
+    }
+
+    impl FileSystem for FailingSyncs {
+        forward_fs!(
+            sim: read, kind, modified, list, create_dir_all, write_new, rename_noreplace, rename,
+            is_link, remove, sync_dir, boot_id
+        );
+        fn open(&self, path: &Path, mode: Open) -> io::Result<Arc<dyn Handle>> {
+            let segment = path.extension().is_some_and(|e| e == "jsonl");
+            Ok(Arc::new(FailingHandle {
+                inner: self.sim.open(path, mode)?,
+                failing: segment.then(|| Arc::clone(&self.failing)),
+            }))
+        }
+    }
+
+    impl Handle for FailingHandle {
+        forward_handle!(inner: read_at, len, set_len, modified, lock, unlock, identity);
+        fn write_all_at(&self, bytes: &[u8], offset: u64) -> io::Result<()> {
+            self.inner.write_all_at(bytes, offset)
+        }
+        fn sync_data(&self) -> io::Result<()> {
+            if self
+                .failing
+                .as_ref()
+                .is_some_and(|f| f.load(Ordering::SeqCst))
+            {
+                return Err(io::Error::other("injected EIO"));
+            }
+            self.inner.sync_data()
+        }
+    }
+
+    #[test]
+    fn after_a_failed_sync_a_process_writes_nothing_more() {
+        let sim = Arc::new(SimFs::with_folder(&folder()));
+        let failing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let a = journal(Arc::new(FailingSyncs {
+            sim: Arc::clone(&sim),
+            failing: Arc::clone(&failing),
+        }));
+        assert_eq!(a.append_commit(1, &document("a1")).expect("append"), 1);
+        failing.store(true, Ordering::SeqCst);
+        let failed = a.append_commit(1, &document("a2"));
+        assert!(
+            matches!(
+                failed,
+                Err(crate::error::Error::OutcomeUnknown { commit: 2, .. })
+            ),
+            "{failed:?}"
+        );
+        // The disk syncs again, and a fresh handle would sync without error: this process
+        // still writes nothing, since what failed may not be on the disk.
+        failing.store(false, Ordering::SeqCst);
+        let refused = a.append_commit(1, &document("a3")).expect_err("refused");
+        assert!(
+            refused
+                .to_string()
+                .contains("failed earlier in this process")
+                && refused.to_string().contains("nothing was written"),
+            "{refused}"
+        );
+        let other = journal(sim.clone());
+        assert_eq!(other.last_commit().expect("last"), 2, "a3 was not written");
+        // Another process (after a restart, say) writes on.
+        assert_eq!(other.append_commit(1, &document("b3")).expect("append"), 3);
     }
 
     #[test]

@@ -44,6 +44,13 @@ impl JournalStorage {
     /// [`sync_batch`](Self::sync_batch): the lock is released when this returns, so that
     /// another batch (of this process or another) may be written while this one syncs.
     pub(super) fn write_batch_unsynced(&self, batch: &[Request]) -> Result<WrittenBatch> {
+        if let Some(failure) = self.earlier_sync_failure() {
+            return Err(Error::Backend {
+                backend: "journal",
+                message: format!("nothing was written: {failure}"),
+                source: None,
+            });
+        }
         let lock = match self.lock_handle() {
             // A journal asked for in a folder that exists: made on its first write, as a loose
             // store's folder needs nothing to be written into.
@@ -460,6 +467,15 @@ impl JournalStorage {
             // process's synced mark: blanked once they are undone (still under the writers'
             // lock), so that records written again in their place never pass for them.
             self.blank_sync_mark();
+            // A sync of the file (this process's, or another's) may have made them durable
+            // meanwhile: the undo is synced too, or the outcome is unknown.
+            let undone = undone.and_then(|()| {
+                if synced {
+                    self.sync_turn().sync(&**file)
+                } else {
+                    Ok(())
+                }
+            });
             return match undone {
                 Ok(()) => Err(PartError::NotWritten(Error::io("append to", path, e))),
                 Err(undo) => {
@@ -486,7 +502,7 @@ impl JournalStorage {
             }
         }
         if synced && sync_now {
-            file.sync_data().map_err(|error| {
+            self.sync_turn().sync(&**file).map_err(|error| {
                 // Batches of this file waiting for their sync are told: a later sync of it
                 // could succeed without these records on the disk.
                 self.shared.syncs.note_failed(file, &error.to_string());
@@ -520,20 +536,11 @@ impl JournalStorage {
                 Err(_) => return Ok(()),
             },
         };
-        // A file whose sync failed once may sync without error now although what failed never
-        // reaches the disk: the segment is not closed over it (nothing is written after it).
-        if let Some(failure) = self.shared.syncs.failure_of(&file) {
-            return Err(Error::io(
-                "sync the closed segment",
-                &segment.path,
-                std::io::Error::other(format!(
-                    "{failure}; its last commits may not be on the disk: check the disk, restart the process, and run 'foldstore verify'"
-                )),
-            ));
-        }
         let sync = |segment: &Segment| {
             if synced {
-                file.sync_data().map_err(|e| {
+                // After a failed sync of this process, none is trusted: the segment is not
+                // closed over records that may not be on the disk (nothing is written).
+                self.sync_turn().sync(&*file).map_err(|e| {
                     // The batches of this file still waiting for their sync are told: a
                     // later sync of it could succeed without their records on the disk.
                     self.shared.syncs.note_failed(&file, &e.to_string());
