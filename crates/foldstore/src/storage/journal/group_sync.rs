@@ -17,8 +17,8 @@
 //!
 //! A failed sync is remembered for its file: a later sync of the same open file could succeed
 //! although what failed to reach the disk never will (the kernel reports a write-back error to
-//! an open file once), so every later batch of that file is told the failure too; the writers
-//! open the segment again for the next batch.
+//! an open file once), so every later batch of that file is told the failure too. (The
+//! process then writes nothing more at all: see `SyncTurn` in `sync_mark`.)
 
 use std::collections::HashMap;
 use std::fmt;
