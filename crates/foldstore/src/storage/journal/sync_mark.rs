@@ -297,8 +297,11 @@ impl JournalStorage {
         file: &dyn Handle,
         covers: &Covers,
     ) -> SyncOutcome {
+        // After a failed sync of this process, no batch of it is acknowledged, not even by
+        // another process's mark (`sync` says so).
+        let failed_already = turn.failure.is_some();
         let mut sync = || turn.sync(file).map_err(|e| e.to_string());
-        if !self.others_writing() {
+        if failed_already || !self.others_writing() {
             return sync();
         }
         let (Some(boot), Some(id)) = (self.shared.fs.boot_id(), file.identity()) else {
