@@ -963,6 +963,49 @@ mod tests {
         assert_eq!(std::fs::read(&outside).expect("read"), b"not foldstore's");
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn processes_sharing_syncs_write_on_whatever_holds_the_sync_locks_name() {
+        // Each kind of entry in the lock file's place: two processes take turns writing, each
+        // seeing the other, and nothing outside the store changes.
+        for kind in ["symlink", "fifo", "folder", "large"] {
+            let dir = tempfile::tempdir().expect("a folder");
+            let store = dir.path().join("store");
+            let outside = dir.path().join("precious");
+            std::fs::write(&outside, b"not foldstore's").expect("write");
+            let open = || JournalStorage::with_durability(&store, Durability::Immediate);
+            let (a, b) = (open(), open());
+            a.ensure_created().expect("create");
+            let lock = store.join(SEGMENT_FOLDER).join(SYNC_LOCK_FILE);
+            match kind {
+                "symlink" => std::os::unix::fs::symlink(&outside, &lock).expect("symlink"),
+                "fifo" => rustix::fs::mknodat(
+                    rustix::fs::CWD,
+                    &lock,
+                    rustix::fs::FileType::Fifo,
+                    rustix::fs::Mode::from_raw_mode(0o644),
+                    0,
+                )
+                .expect("fifo"),
+                "folder" => std::fs::create_dir(&lock).expect("folder"),
+                _ => std::fs::write(&lock, vec![b'x'; 4 * MARK_BYTES]).expect("large"),
+            }
+            for number in 1..=6 {
+                let journal = if number % 2 == 1 { &a } else { &b };
+                let appended = journal.append_commit(1, &document("x"));
+                assert_eq!(appended.expect(kind), number, "{kind}");
+            }
+            assert!(a.others_writing() && b.others_writing(), "{kind}");
+            assert_eq!(std::fs::read(&outside).expect("read"), b"not foldstore's");
+            if kind == "large" {
+                assert_eq!(
+                    std::fs::read(&lock).expect("read"),
+                    vec![b'x'; 4 * MARK_BYTES]
+                );
+            }
+        }
+    }
+
     #[test]
     fn a_mark_of_another_boot_segment_or_file_covers_nothing() {
         let (sim, a, _b, _) = two_processes();
