@@ -15,10 +15,8 @@
 //! started after it was registered (or by another process's, through the synced mark of
 //! `sync_mark`, on its own conditions).
 //!
-//! A failed sync is remembered for its file: a later sync of the same open file could succeed
-//! although what failed to reach the disk never will (the kernel reports a write-back error to
-//! an open file once), so every later batch of that file is told the failure too. (The
-//! process then writes nothing more at all: see `SyncTurn` in `sync_mark`.)
+//! A failed sync is every covered batch's outcome. After it, no sync of this process is
+//! trusted and the process writes nothing more (`SyncTurn` in `sync_mark`).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -43,9 +41,6 @@ struct State {
     syncing: bool,
     /// Outcomes of syncs their batches have not taken yet.
     done: HashMap<u64, SyncOutcome>,
-    /// Files a sync of failed, and the failure (held, so that no other file takes the
-    /// address).
-    failed: Vec<(Arc<dyn Handle>, String)>,
 }
 
 /// How a sync went: `Err` holds its error, as text (every batch it covered is told).
@@ -88,12 +83,6 @@ impl GroupSync {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Remembers that a sync of `file` outside the group failed (a closed segment's, or a
-    /// batch's part synced at once): the batches of that file are told so.
-    pub(super) fn note_failed(&self, file: &Arc<dyn Handle>, failure: &str) {
-        self.lock().note_failed(file, failure);
-    }
-
     /// Makes what was written into `file` so far (`covers` says what of it is the batch's)
     /// durable, by `sync_all` called in this thread or in another one of this process after
     /// this call, with every batch registered until then; returns that sync's outcome.
@@ -118,36 +107,21 @@ impl GroupSync {
             }
             if !state.syncing {
                 state.syncing = true;
-                // The batches of a file a sync failed for are told that failure.
-                let (batches, failed): (Vec<Registered>, Vec<Registered>) =
-                    std::mem::take(&mut state.registered)
-                        .into_iter()
-                        .partition(|batch| failure_of(&state.failed, &batch.file).is_none());
-                for batch in failed {
-                    let failure = failure_of(&state.failed, &batch.file).expect("failed");
-                    state.done.insert(batch.ticket, Err(failure));
-                }
+                let batches = std::mem::take(&mut state.registered);
                 drop(state);
                 let mut running = Running {
                     group: self,
                     tickets: batches.iter().map(|batch| batch.ticket).collect(),
                     finished: false,
                 };
-                let outcomes = if batches.is_empty() {
-                    Vec::new()
-                } else {
-                    // A thread syncs at most once here: its own batch is among these.
-                    let sync_all = sync_all.take().expect("a thread syncs once");
-                    sync_all(&batches)
-                };
+                // A thread syncs at most once here: its own batch is among these.
+                let sync_all = sync_all.take().expect("a thread syncs once");
+                let outcomes = sync_all(&batches);
                 debug_assert_eq!(outcomes.len(), batches.len(), "an outcome a batch");
                 // Nothing below can fail but by running out of memory, which aborts.
                 running.finished = true;
                 state = self.lock();
                 for (batch, outcome) in batches.iter().zip(outcomes) {
-                    if let Err(failure) = &outcome {
-                        state.note_failed(&batch.file, failure);
-                    }
                     state.done.insert(batch.ticket, outcome);
                 }
                 state.syncing = false;
@@ -157,30 +131,6 @@ impl GroupSync {
             state = self.ended.wait(state).unwrap_or_else(|e| e.into_inner());
         }
     }
-}
-
-impl State {
-    /// Remembers that a sync of `file` failed (the last [`FAILURES_KEPT`] files).
-    fn note_failed(&mut self, file: &Arc<dyn Handle>, failure: &str) {
-        if failure_of(&self.failed, file).is_none() {
-            if self.failed.len() == FAILURES_KEPT {
-                self.failed.remove(0);
-            }
-            self.failed.push((Arc::clone(file), failure.to_owned()));
-        }
-    }
-}
-
-/// How many files whose sync failed are remembered: the writers open a segment again after a
-/// failed sync, so only the batches written meanwhile still use such a file.
-const FAILURES_KEPT: usize = 16;
-
-/// The failure of an earlier sync of `file`, if one failed.
-fn failure_of(failed: &[(Arc<dyn Handle>, String)], file: &Arc<dyn Handle>) -> Option<String> {
-    failed
-        .iter()
-        .find(|(other, _)| Arc::ptr_eq(other, file))
-        .map(|(_, failure)| format!("an earlier sync of this segment file failed ({failure})"))
 }
 
 /// A running sync: if it stops without finishing (a panic), its batches are told the outcome
@@ -316,52 +266,6 @@ mod tests {
             Ok(())
         );
         assert_eq!(good_syncs.load(Ordering::SeqCst), 1);
-    }
-
-    /// A file whose first sync fails and later ones succeed (as a file the kernel reported a
-    /// write-back error to once).
-    #[derive(Debug)]
-    struct FailsOnce {
-        inner: Arc<dyn Handle>,
-        failed: std::sync::atomic::AtomicBool,
-    }
-
-    impl Handle for FailsOnce {
-        forward_handle!(inner: read_at, len, set_len, modified, lock, unlock);
-        fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-            self.inner.write_all_at(buf, offset)
-        }
-        fn sync_data(&self) -> std::io::Result<()> {
-            if self.failed.swap(true, Ordering::SeqCst) {
-                Ok(())
-            } else {
-                Err(std::io::Error::other("injected once"))
-            }
-        }
-    }
-
-    #[test]
-    fn after_a_failed_sync_of_a_file_its_later_batches_are_told_the_failure() {
-        let (inner, _, _dir) = file(false);
-        let once: Arc<dyn Handle> = Arc::new(FailsOnce {
-            inner,
-            failed: std::sync::atomic::AtomicBool::new(false),
-        });
-        let group = GroupSync::default();
-        let first = group.sync(Arc::clone(&once), COVERS, each_file_once);
-        assert!(first.is_err_and(|e| e.contains("injected once")));
-        // The file's next sync would succeed: the batch is told the earlier failure.
-        let second = group.sync(Arc::clone(&once), COVERS, each_file_once);
-        assert!(second.is_err_and(|e| e.contains("an earlier sync") && e.contains("injected once")));
-        // Another file (the segment opened again) syncs as usual.
-        let (good, _, _dir2) = file(false);
-        assert_eq!(group.sync(good, COVERS, each_file_once), Ok(()));
-        // A closed segment's failed sync counts too.
-        let (closed, _, _dir3) = file(false);
-        group.note_failed(&closed, "injected at the close");
-        assert!(group
-            .sync(closed, COVERS, each_file_once)
-            .is_err_and(|e| e.contains("injected at the close")));
     }
 
     #[test]

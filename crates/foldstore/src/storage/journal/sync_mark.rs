@@ -147,9 +147,15 @@ impl Mark {
             && self.segment == covers.segment
             && self.file == id
             && covers.last <= self.number
-            && covers.start >= self.since
+            && self.written_after(covers)
             && self.length <= MOST_CHECKED
             && self.still_there(file)
+    }
+
+    /// Whether the records of `covers` were written after the marking process opened the
+    /// file it synced (which then reports any failure to write them back to the disk).
+    fn written_after(&self, covers: &Covers) -> bool {
+        covers.start >= self.since
     }
 
     /// Whether the last record the mark covered is still in the file as it was: whole, its
@@ -577,42 +583,56 @@ mod tests {
             .to_owned()
     }
 
-    /// The simulated file system, counting the syncs of segment files through it: another
-    /// process's view of the same files.
-    #[derive(Debug)]
-    struct Counting {
+    /// The simulated file system as another process sees it: the syncs of segment files
+    /// through it are counted, and fail while `failing` is set.
+    #[derive(Debug, Default)]
+    struct Segments {
         sim: Arc<SimFs>,
         syncs: Arc<AtomicU64>,
+        failing: Arc<std::sync::atomic::AtomicBool>,
     }
 
     #[derive(Debug)]
-    struct CountingHandle {
+    struct SegmentHandle {
         inner: Arc<dyn Handle>,
-        syncs: Option<Arc<AtomicU64>>,
+        /// The counter and the switch, for a segment file.
+        segment: Option<(Arc<AtomicU64>, Arc<std::sync::atomic::AtomicBool>)>,
     }
 
-    impl FileSystem for Counting {
+    impl Segments {
+        fn on(sim: &Arc<SimFs>) -> Self {
+            Segments {
+                sim: Arc::clone(sim),
+                ..Segments::default()
+            }
+        }
+    }
+
+    impl FileSystem for Segments {
         forward_fs!(
             sim: read, kind, modified, list, create_dir_all, write_new, rename_noreplace, rename,
             is_link, remove, sync_dir, boot_id
         );
         fn open(&self, path: &Path, mode: Open) -> io::Result<Arc<dyn Handle>> {
             let segment = path.extension().is_some_and(|e| e == "jsonl");
-            Ok(Arc::new(CountingHandle {
+            Ok(Arc::new(SegmentHandle {
                 inner: self.sim.open(path, mode)?,
-                syncs: segment.then(|| Arc::clone(&self.syncs)),
+                segment: segment.then(|| (Arc::clone(&self.syncs), Arc::clone(&self.failing))),
             }))
         }
     }
 
-    impl Handle for CountingHandle {
+    impl Handle for SegmentHandle {
         forward_handle!(inner: read_at, len, set_len, modified, lock, unlock, identity);
         fn write_all_at(&self, bytes: &[u8], offset: u64) -> io::Result<()> {
             self.inner.write_all_at(bytes, offset)
         }
         fn sync_data(&self) -> io::Result<()> {
-            if let Some(syncs) = &self.syncs {
+            if let Some((syncs, failing)) = &self.segment {
                 syncs.fetch_add(1, Ordering::SeqCst);
+                if failing.load(Ordering::SeqCst) {
+                    return Err(io::Error::other("injected EIO"));
+                }
             }
             self.inner.sync_data()
         }
@@ -628,12 +648,10 @@ mod tests {
     /// the other write and shares syncs; B synced its own.
     fn two_processes() -> (Arc<SimFs>, JournalStorage, JournalStorage, Arc<AtomicU64>) {
         let sim = Arc::new(SimFs::with_folder(&folder()));
-        let syncs = Arc::new(AtomicU64::new(0));
+        let b_fs = Segments::on(&sim);
+        let syncs = Arc::clone(&b_fs.syncs);
         let a = journal(sim.clone());
-        let b = journal(Arc::new(Counting {
-            sim: Arc::clone(&sim),
-            syncs: Arc::clone(&syncs),
-        }));
+        let b = journal(Arc::new(b_fs));
         for (number, journal) in [(1, &a), (2, &b), (3, &a), (4, &b)] {
             let name = format!("{}{number}", if number % 2 == 1 { "a" } else { "b" });
             assert_eq!(
@@ -848,61 +866,15 @@ mod tests {
             length: 0,
             crc: 0,
         };
-        assert!(later.start >= mark.since && both.start < mark.since);
-    }
-
-    /// The simulated file system, whose segment syncs fail while `failing` is set.
-    #[derive(Debug)]
-    struct FailingSyncs {
-        sim: Arc<SimFs>,
-        failing: Arc<std::sync::atomic::AtomicBool>,
-    }
-
-    #[derive(Debug)]
-    struct FailingHandle {
-        inner: Arc<dyn Handle>,
-        failing: Option<Arc<std::sync::atomic::AtomicBool>>,
-    }
-
-    impl FileSystem for FailingSyncs {
-        forward_fs!(
-            sim: read, kind, modified, list, create_dir_all, write_new, rename_noreplace, rename,
-            is_link, remove, sync_dir, boot_id
-        );
-        fn open(&self, path: &Path, mode: Open) -> io::Result<Arc<dyn Handle>> {
-            let segment = path.extension().is_some_and(|e| e == "jsonl");
-            Ok(Arc::new(FailingHandle {
-                inner: self.sim.open(path, mode)?,
-                failing: segment.then(|| Arc::clone(&self.failing)),
-            }))
-        }
-    }
-
-    impl Handle for FailingHandle {
-        forward_handle!(inner: read_at, len, set_len, modified, lock, unlock, identity);
-        fn write_all_at(&self, bytes: &[u8], offset: u64) -> io::Result<()> {
-            self.inner.write_all_at(bytes, offset)
-        }
-        fn sync_data(&self) -> io::Result<()> {
-            if self
-                .failing
-                .as_ref()
-                .is_some_and(|f| f.load(Ordering::SeqCst))
-            {
-                return Err(io::Error::other("injected EIO"));
-            }
-            self.inner.sync_data()
-        }
+        assert!(mark.written_after(&later) && !mark.written_after(&both));
     }
 
     #[test]
     fn after_a_failed_sync_a_process_writes_nothing_more() {
         let sim = Arc::new(SimFs::with_folder(&folder()));
-        let failing = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let a = journal(Arc::new(FailingSyncs {
-            sim: Arc::clone(&sim),
-            failing: Arc::clone(&failing),
-        }));
+        let a_fs = Segments::on(&sim);
+        let failing = Arc::clone(&a_fs.failing);
+        let a = journal(Arc::new(a_fs));
         assert_eq!(a.append_commit(1, &document("a1")).expect("append"), 1);
         failing.store(true, Ordering::SeqCst);
         let failed = a.append_commit(1, &document("a2"));
@@ -928,6 +900,49 @@ mod tests {
         assert_eq!(other.last_commit().expect("last"), 2, "a3 was not written");
         // Another process (after a restart, say) writes on.
         assert_eq!(other.append_commit(1, &document("b3")).expect("append"), 3);
+    }
+
+    #[test]
+    fn after_a_failed_sync_no_sync_of_the_process_is_trusted() {
+        let sim = Arc::new(SimFs::with_folder(&folder()));
+        let a_fs = Segments::on(&sim);
+        let (syncs, failing) = (Arc::clone(&a_fs.syncs), Arc::clone(&a_fs.failing));
+        let fs: Arc<dyn FileSystem> = Arc::new(a_fs);
+        let a = journal(Arc::clone(&fs));
+        let segments = folder().join(SEGMENT_FOLDER);
+        fs.create_dir_all(&segments).expect("folder");
+        let open = |first: u64| {
+            fs.open(
+                &segments.join(super::super::segment::segment_name(first)),
+                Open::ReadWriteCreate,
+            )
+            .expect("open")
+        };
+        let (file, other) = (open(1), open(2));
+        failing.store(true, Ordering::SeqCst);
+        assert!(a
+            .sync_turn()
+            .sync(&*file)
+            .is_err_and(|e| e.to_string().contains("injected EIO")));
+        // The file would sync without error now (the kernel reports a failure once), and so
+        // would another: neither is synced, both are told the earlier failure.
+        failing.store(false, Ordering::SeqCst);
+        for handle in [&file, &other] {
+            let refused = a.sync_turn().sync(&**handle).expect_err("refused");
+            assert!(
+                refused
+                    .to_string()
+                    .contains("failed earlier in this process")
+                    && refused.to_string().contains("injected EIO"),
+                "{refused}"
+            );
+        }
+        assert_eq!(
+            syncs.load(Ordering::SeqCst),
+            1,
+            "synced once, the failed sync"
+        );
+        assert!(a.earlier_sync_failure().is_some());
     }
 
     #[test]

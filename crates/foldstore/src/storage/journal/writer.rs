@@ -47,7 +47,10 @@ impl JournalStorage {
         if let Some(failure) = self.earlier_sync_failure() {
             return Err(Error::Backend {
                 backend: "journal",
-                message: format!("nothing was written: {failure}"),
+                message: format!(
+                    "nothing was written to {}: {failure}",
+                    self.shared.segments.display()
+                ),
                 source: None,
             });
         }
@@ -502,15 +505,12 @@ impl JournalStorage {
             }
         }
         if synced && sync_now {
-            self.sync_turn().sync(&**file).map_err(|error| {
-                // Batches of this file waiting for their sync are told: a later sync of it
-                // could succeed without these records on the disk.
-                self.shared.syncs.note_failed(file, &error.to_string());
-                PartError::Unknown {
+            self.sync_turn()
+                .sync(&**file)
+                .map_err(|error| PartError::Unknown {
                     action: "syncing the segment",
                     error,
-                }
-            })?;
+                })?;
         }
         Ok(size)
     }
@@ -540,12 +540,9 @@ impl JournalStorage {
             if synced {
                 // After a failed sync of this process, none is trusted: the segment is not
                 // closed over records that may not be on the disk (nothing is written).
-                self.sync_turn().sync(&*file).map_err(|e| {
-                    // The batches of this file still waiting for their sync are told: a
-                    // later sync of it could succeed without their records on the disk.
-                    self.shared.syncs.note_failed(&file, &e.to_string());
-                    Error::io("sync the closed segment", &segment.path, e)
-                })
+                self.sync_turn()
+                    .sync(&*file)
+                    .map_err(|e| Error::io("sync the closed segment", &segment.path, e))
             } else {
                 Ok(())
             }
