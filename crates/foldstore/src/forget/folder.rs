@@ -156,7 +156,7 @@ impl FolderKeyStore {
     /// [`Error::Keys`] naming `keys.check` when `master` is not the key the folder was made
     /// with, or the file is damaged; I/O errors.
     pub fn open(folder: impl AsRef<Path>, master: MasterKey) -> Result<FolderKeyStore> {
-        let folder = folder.as_ref().to_path_buf();
+        let folder = crate::storage::local::absolute(folder.as_ref().to_path_buf());
         let mut builder = fs::DirBuilder::new();
         builder.recursive(true);
         // The folder of the keys is its owner's only.

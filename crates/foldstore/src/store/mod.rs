@@ -238,7 +238,8 @@ impl Store {
         self.inner.archived.start()
     }
 
-    /// The store's folder, for a folder store opened by path.
+    /// The store's folder, for a folder store opened by path: made absolute when it was
+    /// opened.
     pub fn path(&self) -> Option<&Path> {
         self.inner.path.as_deref()
     }

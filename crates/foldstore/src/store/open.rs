@@ -234,7 +234,10 @@ impl StoreBuilder {
     }
 
     /// Opens the store. Nothing is created: a folder that does not exist is an empty store
-    /// until [`Store::ensure_folder`] or a write makes it.
+    /// until [`Store::ensure_folder`] or a write makes it. A relative folder path is made
+    /// absolute against the working folder now (without resolving symbolic links; see
+    /// [`Store::path`]), so that the store stays where it was opened if the process changes
+    /// its working folder later.
     ///
     /// # Errors
     /// [`Error::NotAFolder`] when the path exists and is not a folder; I/O errors from looking.
@@ -244,18 +247,20 @@ impl StoreBuilder {
             (Some(storage), _) => (storage, None),
             (None, Some(remote)) => (remote, None),
             (None, None) => {
+                // Made absolute now: the process may change its working folder later.
+                let path = crate::storage::local::absolute(self.path);
                 // Only a journal store is told by its marker; a loose one is only listed (once)
                 // when the journal is asked for, so that opening a large loose store stays cheap.
-                let layout = if crate::storage::journal::is_journal(&self.path) {
+                let layout = if crate::storage::journal::is_journal(&path) {
                     Layout::Journal
                 } else if self.layout == Some(Layout::Journal) {
-                    Layout::detect(&self.path)?.unwrap_or(Layout::Journal)
+                    Layout::detect(&path)?.unwrap_or(Layout::Journal)
                 } else {
                     Layout::Loose
                 };
                 if let Some(asked) = self.layout.filter(|asked| *asked != layout) {
                     return Err(Error::Layout {
-                        path: self.path,
+                        path,
                         problem: format!(
                             "the store has the {} layout, and the {} layout was asked for; convert it with 'foldstore copy --layout {} FROM TO'",
                             layout.name(),
@@ -265,16 +270,15 @@ impl StoreBuilder {
                     });
                 }
                 let storage: Arc<dyn Storage> = match layout {
-                    Layout::Loose => Arc::new(LooseStorage::with_durability(
-                        self.path.clone(),
-                        self.durability,
-                    )),
+                    Layout::Loose => {
+                        Arc::new(LooseStorage::with_durability(path.clone(), self.durability))
+                    }
                     Layout::Journal => Arc::new(JournalStorage::with_durability(
-                        self.path.clone(),
+                        path.clone(),
                         self.durability,
                     )),
                 };
-                (storage, Some(self.path))
+                (storage, Some(path))
             }
         };
         storage.exists()?;

@@ -4,12 +4,15 @@
 //! store (see the `both!` macro at the end); folder-only behaviour has plain tests.
 
 mod blocks;
+#[path = "../common/mod.rs"]
+mod common;
 mod fixture;
 mod headers;
 mod kinds;
 mod logging;
 mod replay;
 mod snapshots;
+mod working_folder;
 mod writers;
 
 /// Runs each generic test on both fixtures: `memory::NAME` and `folder::NAME`.

@@ -107,7 +107,7 @@ use self::segment::{segment_name, Segment};
 use crate::error::{Error, Result};
 use crate::storage::local::fs::{FileSystem, Handle, OsFs};
 use crate::storage::local::store_folder::StoreFolder;
-use crate::storage::local::Durability;
+use crate::storage::local::{absolute, Durability};
 use crate::storage::{
     check_commit_number, check_document_size, CommitCheck, Conflict, Created, Leftover, Listing,
     SnapshotsFound, Storage,
@@ -236,7 +236,12 @@ impl JournalStorage {
         durability: Durability,
         segment_bytes: u64,
     ) -> Self {
-        Self::with_file_system(path, durability, segment_bytes, Arc::new(OsFs))
+        Self::with_file_system(
+            absolute(path.into()),
+            durability,
+            segment_bytes,
+            Arc::new(OsFs),
+        )
     }
 
     /// A journal store on the given file system (tests simulate power loss and inject faults

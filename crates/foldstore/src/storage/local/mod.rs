@@ -22,7 +22,7 @@ pub(crate) mod sim;
 pub(crate) mod store_folder;
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
@@ -44,6 +44,18 @@ pub enum Durability {
     /// empty or partial by the file system ('foldstore verify' finds them, 'foldstore repair'
     /// moves a damaged last commit aside).
     None,
+}
+
+/// `path` made absolute against the working folder of the moment (without resolving symbolic
+/// links), so that a store or key folder opened by a relative path stays where it was opened
+/// when the process changes its working folder later: every file of it is opened by a path
+/// joined to this one. A path that cannot be made absolute (empty, or no working folder) is
+/// kept as given, and fails where it is used.
+pub(crate) fn absolute(path: PathBuf) -> PathBuf {
+    if path.is_absolute() {
+        return path;
+    }
+    std::path::absolute(&path).unwrap_or(path)
 }
 
 /// Makes the entries of `folder` (names created, renamed and removed in it) durable. Where a

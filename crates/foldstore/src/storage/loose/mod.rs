@@ -24,7 +24,7 @@ use std::time::{Duration, SystemTime};
 
 use super::local::fs::{FileSystem, OsFs};
 use super::local::store_folder::StoreFolder;
-use super::local::Durability;
+use super::local::{absolute, Durability};
 use super::names::commit_file_name;
 use super::Created;
 use super::{check_commit_number, Conflict, Listing, Storage};
@@ -57,7 +57,7 @@ impl LooseStorage {
 
     /// A folder backend at `path` with the given durability.
     pub fn with_durability(path: impl Into<PathBuf>, durability: Durability) -> Self {
-        Self::with_file_system(path, durability, Arc::new(OsFs))
+        Self::with_file_system(absolute(path.into()), durability, Arc::new(OsFs))
     }
 
     pub(crate) fn with_file_system(
