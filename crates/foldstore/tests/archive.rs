@@ -330,6 +330,89 @@ fn hostile_markers_are_refused_with_the_file_named() {
 }
 
 #[test]
+fn a_changed_marker_never_makes_archiving_remove_live_commits() {
+    let temp = tempfile::tempdir().unwrap();
+    let (live, archive) = (temp.path().join("live"), temp.path().join("archive"));
+    let store = journal_with(&live, 300);
+    let options = |n| ArchiveOptions::at(&archive, ArchiveUpTo::Commit(n)).unwrap();
+    store.archive(&options(100), |_, _, _| {}).unwrap();
+    drop(store);
+    let marker = live.join("foldstore-archived.json");
+    let genuine = fs::read_to_string(&marker).unwrap();
+    assert!(genuine.contains("\"start\": 101"), "{genuine}");
+    let live_bytes = || -> Vec<Vec<u8>> {
+        let store = reopen(&live, Some(&archive));
+        (101..=300)
+            .map(|n| store.storage().read_commit(n).unwrap().unwrap())
+            .collect()
+    };
+    let before = live_bytes();
+    // A start past the log's end (one digit changed), and a start inside the live log: each
+    // would make the cleanup of a crash's leftovers remove live commits no archive holds.
+    for start in ["9101", "201"] {
+        fs::write(
+            &marker,
+            genuine.replace("\"start\": 101", &format!("\"start\": {start}")),
+        )
+        .unwrap();
+        let store = reopen(&live, Some(&archive));
+        let error = store.archive(&options(50), |_, _, _| {}).unwrap_err();
+        assert!(
+            error.to_string().contains("nothing was removed")
+                || error.to_string().contains("manifest"),
+            "{start}: {error}"
+        );
+        fs::write(&marker, &genuine).unwrap();
+        assert_eq!(live_bytes(), before, "{start}: live commits were removed");
+    }
+    // A marker and a manifest changed together, consistently (the manifest says the archive
+    // holds commits 1 to 200): the live commit before the start is not the commit archived
+    // last, so neither a run with nothing to archive nor one that archives more removes it.
+    let manifest_path = archive.join("foldstore-archive-00000000000000000100.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&fs::read(&manifest_path).unwrap()).unwrap();
+    let mut chunk = manifest["chunks"][0].clone();
+    chunk["name"] = json!("archive-00000000000000000101-00000000000000000200.jsonl");
+    chunk["first"] = json!(101);
+    chunk["last"] = json!(200);
+    manifest["chunks"].as_array_mut().unwrap().push(chunk);
+    manifest["last"] = json!(200);
+    let forged = serde_json::to_vec_pretty(&manifest).unwrap();
+    fs::write(
+        archive.join("foldstore-archive-00000000000000000200.json"),
+        &forged,
+    )
+    .unwrap();
+    let mut marker_value: serde_json::Value = serde_json::from_str(&genuine).unwrap();
+    marker_value["start"] = json!(201);
+    marker_value["manifest"] = json!("archive-00000000000000000200.json");
+    marker_value["manifest_blake3"] = json!(blake3::hash(&forged).to_hex().to_string());
+    fs::write(&marker, serde_json::to_vec_pretty(&marker_value).unwrap()).unwrap();
+    for up_to in [50, 250] {
+        let store = reopen(&live, Some(&archive));
+        let error = store.archive(&options(up_to), |_, _, _| {}).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("is not the commit archived last"),
+            "{up_to}: {error}"
+        );
+    }
+    fs::write(&marker, &genuine).unwrap();
+    assert_eq!(
+        live_bytes(),
+        before,
+        "forged together: live commits were removed"
+    );
+
+    // The genuine marker: nothing to archive below 100, and nothing live is removed.
+    let store = reopen(&live, Some(&archive));
+    let report = store.archive(&options(50), |_, _, _| {}).unwrap();
+    assert_eq!((report.last, report.start), (0, 101));
+    assert_eq!(live_bytes(), before);
+}
+
+#[test]
 fn counter_events_survive_archiving_in_order() {
     // The archived commits replay in order through the archive, then the live ones.
     let temp = tempfile::tempdir().unwrap();

@@ -206,7 +206,12 @@ impl Store {
         };
         if last < start {
             if !options.dry_run && start > 1 {
-                // What a crash left in the live store after the marker was written.
+                // What a crash left in the live store after the marker was written: removed
+                // only when the marker checks out against the archive and the live log.
+                if let Some(marker) = &previous {
+                    read_manifest(&*options.archive, marker)?;
+                    self.check_live_against(marker)?;
+                }
                 report.removed = self.storage().remove_commits_below(start)?;
             }
             return Ok(report);
@@ -236,6 +241,8 @@ impl Store {
         let (mut chunks, previous_bytes) = match &previous {
             Some(marker) => {
                 let manifest = read_manifest(&*options.archive, marker)?;
+                // This run removes the earlier run's leftovers too.
+                self.check_live_against(marker)?;
                 (manifest.chunks, manifest.document_bytes)
             }
             None => (Vec::new(), 0),
@@ -294,7 +301,7 @@ impl Store {
         }
         report.chunks = chunks.len() - kept;
         report.document_bytes = document_bytes;
-        let manifest = Manifest::new(last, previous_bytes + document_bytes, chunks);
+        let manifest = Manifest::new(last, previous_bytes.saturating_add(document_bytes), chunks);
         let manifest_bytes = manifest.to_bytes();
         let manifest_name = Manifest::name(last);
         self.write_new_document(options, &manifest_name, &manifest_bytes)?;
@@ -335,6 +342,48 @@ impl Store {
             "archived commits"
         );
         Ok(report)
+    }
+
+    /// Checks, before the commits below `marker`'s start are removed from the live store as a
+    /// crash's leftovers, that the marker is the one archiving wrote: the live log reaches at
+    /// least the commit before the start (archiving never archives the last commit), and a
+    /// live commit just before the start is the one archived last (its hash is the marker's).
+    /// A marker changed by hand or by damage (a start past the log's end, say) would
+    /// otherwise make archiving delete live commits that no archive holds. (That the archive's
+    /// manifest holds every commit before the start is [`read_manifest`]'s check.)
+    fn check_live_against(&self, marker: &Marker) -> Result<()> {
+        let live = self.archived().live();
+        let refused = |problem: String| {
+            self.archive_refused(format!(
+                "{} says the log starts at commit {}, {problem}: the marker is not the one archiving wrote (changed or damaged), or the live store lost commits since (a machine crash without syncs); nothing was removed; run 'foldstore verify', and restore the marker or the store from a backup",
+                live.meta_location(ARCHIVED_MARKER),
+                marker.start
+            ))
+        };
+        let live_last = live.last_commit()?;
+        if live_last.saturating_add(1) < marker.start {
+            return Err(refused(format!(
+                "and the live store's last commit is {live_last}"
+            )));
+        }
+        let bytes = match live.read_commit(marker.start - 1) {
+            // Removed already, or emptied (PostgreSQL keeps an emptied row per archived
+            // commit): nothing to compare.
+            Ok(None) => return Ok(()),
+            Ok(Some(bytes)) if bytes.is_empty() => return Ok(()),
+            Ok(Some(bytes)) => bytes,
+            // Damaged in the live store since: the archive holds it, and repair does not reach
+            // commits before the start.
+            Err(Error::CorruptCommit { .. }) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        if blake3::hash(&bytes).to_hex().as_str() != marker.last_blake3 {
+            return Err(refused(format!(
+                "and the live store's commit {} is not the commit archived last (its BLAKE3 hash differs from the marker's)",
+                marker.start - 1
+            )));
+        }
+        Ok(())
     }
 
     /// Refuses to archive commit `number` when its `bytes` do not decode: damage is never

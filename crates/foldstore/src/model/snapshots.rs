@@ -145,7 +145,12 @@ impl<D: ModelDefinition> Shared<D> {
         let Some(state) = self.current() else {
             return;
         };
-        if state.position < self.last_snapshot.load(Ordering::Acquire) + every {
+        if state.position
+            < self
+                .last_snapshot
+                .load(Ordering::Acquire)
+                .saturating_add(every)
+        {
             return;
         }
         if let Err(e) = self.save_snapshot(&state) {

@@ -283,6 +283,24 @@ fn snapshot_every_takes_snapshots_automatically() {
 }
 
 #[test]
+fn snapshot_every_the_largest_number_after_a_restored_snapshot_never_overflows() {
+    let storage = MemoryStorage::new();
+    let store = Store::with_storage(storage.clone());
+    let first = store.model(Counter::named("counter")).build().unwrap();
+    commit_increment(&first, 1);
+    first.snapshot().unwrap();
+    let restored = Store::with_storage(storage.clone())
+        .model(Counter::named("counter"))
+        .snapshot_every(u64::MAX)
+        .build()
+        .unwrap();
+    commit_increment(&restored, 1);
+    assert_eq!(restored.aggregator_data().unwrap().value, 2);
+    assert_eq!(restored.report().restored_from, Some(1));
+    assert_eq!(store.snapshot_labels("counter").unwrap(), [1]);
+}
+
+#[test]
 fn snapshot_names_that_cannot_be_file_names_are_refused() {
     let store = Store::memory();
     for name in ["", "a.b", "a/b", "a\\b", "a\0b"] {

@@ -102,6 +102,14 @@ fn a_postgres_store_is_archived_into_a_folder_and_read_back() {
     );
     assert!(alone.verify(|_, _| {}).unwrap().is_sound());
 
+    // Archiving again with nothing new to archive (a scheduled run) changes nothing: the
+    // emptied rows before the start are the earlier run's, not leftovers to refuse.
+    for up_to in [250, 100] {
+        let again = ArchiveOptions::at(&archive, ArchiveUpTo::Commit(up_to)).unwrap();
+        let report = alone.archive(&again, |_, _, _| {}).unwrap();
+        assert_eq!((report.last, report.start), (0, 251), "{up_to}");
+    }
+
     let whole = Store::builder(&address)
         .archive_at(&archive)
         .unwrap()

@@ -166,7 +166,10 @@ impl Manifest {
         }
         let mut next = 1;
         for chunk in &manifest.chunks {
-            let commits = chunk.last.checked_sub(chunk.first).map(|n| n + 1);
+            let commits = chunk
+                .last
+                .checked_sub(chunk.first)
+                .and_then(|n| n.checked_add(1));
             if chunk.first != next
                 || chunk.last > MAX_COMMIT_NUMBER
                 || commits.is_none_or(|n| n > CHUNK_COMMITS)
@@ -185,6 +188,17 @@ impl Manifest {
                 "its chunks end at commit {}, and it says it holds commits 1 to {}",
                 next - 1,
                 manifest.last
+            )));
+        }
+        // The documents are inside the chunks' records.
+        let chunk_bytes = manifest
+            .chunks
+            .iter()
+            .fold(0u64, |sum, chunk| sum.saturating_add(chunk.bytes));
+        if manifest.document_bytes > chunk_bytes {
+            return Err(refused(format!(
+                "it says its commits hold {} bytes of documents, more than its chunks' {chunk_bytes} bytes",
+                manifest.document_bytes
             )));
         }
         Ok(manifest)
@@ -235,7 +249,7 @@ mod tests {
             false,
         );
         assert_eq!(Marker::parse(&marker.to_bytes(), "m").unwrap(), marker);
-        let manifest = Manifest::new(10, 99, vec![chunk(1, 4), chunk(5, 10)]);
+        let manifest = Manifest::new(10, 19, vec![chunk(1, 4), chunk(5, 10)]);
         let read = Manifest::parse(&manifest.to_bytes(), "m").unwrap();
         assert_eq!(read, manifest);
         assert_eq!(read.chunk_of(5).unwrap().first, 5);
@@ -296,5 +310,12 @@ mod tests {
         assert!(Manifest::parse(&empty.to_bytes(), "m").is_err());
         let oversized = Manifest::new(CHUNK_COMMITS + 1, 1, vec![chunk(1, CHUNK_COMMITS + 1)]);
         assert!(Manifest::parse(&oversized.to_bytes(), "m").is_err());
+        // A chunk from 0 to the largest u64: its count of commits would overflow.
+        let wrapping = Manifest::new(u64::MAX, 1, vec![chunk(0, u64::MAX)]);
+        assert!(Manifest::parse(&wrapping.to_bytes(), "m").is_err());
+        // More document bytes than the chunks hold (the next run would add to them).
+        let inflated = Manifest::new(10, u64::MAX, vec![chunk(1, 4), chunk(5, 10)]);
+        let error = Manifest::parse(&inflated.to_bytes(), "m").unwrap_err();
+        assert!(error.to_string().contains("bytes of documents"), "{error}");
     }
 }

@@ -16,11 +16,11 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::record::{parse_record, Parsed};
-use super::scan::read_full_at;
+use super::scan::{plausible, read_full_at};
 use super::segment::Segment;
 use super::{JournalStorage, View};
-use crate::storage::local::fs::FileSystem;
-use crate::storage::MAX_DOCUMENT_BYTES;
+use crate::storage::local::fs::{FileSystem, Open};
+use crate::storage::{MAX_COMMIT_NUMBER, MAX_DOCUMENT_BYTES};
 
 /// The hint's name, in the segment folder (not a segment's name: it does not end in `.jsonl`).
 pub(super) const HINT_FILE: &str = "closed-segments.json";
@@ -29,6 +29,10 @@ pub(super) const HINT_FILE: &str = "closed-segments.json";
 /// time: only the holder of the writers' lock writes it). A temporary file's name, which
 /// `foldstore gc` removes when a writer stopped before renaming it.
 const HINT_TEMPORARY: &str = ".foldstore-tmp-closed-segments.json";
+
+/// The most bytes a hint is read of: about 250,000 closed segments (16 TiB of the default
+/// segment size); a journal with more is opened by walking the segments after them.
+const HINT_MOST: u64 = 16 << 20;
 
 /// The hint's `format` member.
 const HINT_FORMAT: &str = "foldstore-journal-closed-segments";
@@ -58,23 +62,33 @@ pub(super) fn after(links: &[Link], anchor: u64) -> Option<u64> {
         .map_or(Some(anchor.max(1)), |link| link.last.checked_add(1))
 }
 
-/// Whether the last record of `segment` is a whole record with a matching checksum, numbered
-/// `link.last`, that starts at `link.at` and ends at the segment's size.
-fn check_link(fs: &dyn FileSystem, segment: &mut Segment, link: Link) -> bool {
-    let Ok(file) = segment.file(fs) else {
-        return false;
-    };
-    let Ok(size) = file.len() else {
-        return false;
-    };
+/// The segment's size, when its last record is a whole record with a matching checksum,
+/// numbered `link.last`, that starts at `link.at` and ends at that size (`None` otherwise).
+fn check_link(fs: &dyn FileSystem, segment: &mut Segment, link: Link) -> Option<u64> {
+    let file = segment.file(fs).ok()?;
+    let size = file.len().ok()?;
     // A record holds a document of at most MAX_DOCUMENT_BYTES and a short header.
     let length = match size.checked_sub(link.at) {
         Some(length) if length > 0 && length <= MAX_DOCUMENT_BYTES + 128 => length,
-        _ => return false,
+        _ => return None,
     };
-    let mut record = vec![0; usize::try_from(length).unwrap_or(0)];
-    if read_full_at(&*file, &mut record, link.at).ok() != Some(record.len()) {
-        return false;
+    // The record's header first: a link naming a long record is read whole only when the
+    // header says it is that long.
+    let mut head = vec![0; usize::try_from(length.min(HEADER_READ)).unwrap_or(0)];
+    if read_full_at(&*file, &mut head, link.at).ok() != Some(head.len()) {
+        return None;
+    }
+    let claimed = record_length(&head)?;
+    if claimed != length {
+        return None;
+    }
+    let mut record = head;
+    if length > HEADER_READ {
+        record.resize(usize::try_from(length).ok()?, 0);
+        let rest = &mut record[usize::try_from(HEADER_READ).ok()?..];
+        if read_full_at(&*file, rest, link.at + HEADER_READ).ok() != Some(rest.len()) {
+            return None;
+        }
     }
     match parse_record(&record) {
         Parsed::Whole {
@@ -82,12 +96,26 @@ fn check_link(fs: &dyn FileSystem, segment: &mut Segment, link: Link) -> bool {
             document,
             length,
             crc,
-        } => {
-            number == link.last
-                && length == record.len()
-                && crc32fast::hash(&record[document]) == crc
+        } if number == link.last
+            && length == record.len()
+            && crc32fast::hash(&record[document.clone()]) == crc =>
+        {
+            Some(size)
         }
-        _ => false,
+        _ => None,
+    }
+}
+
+/// What [`check_link`] reads first of a record: more than any record's header.
+const HEADER_READ: u64 = 4096;
+
+/// The whole length (header, document and newline) that the record starting `head` claims,
+/// read from its header (`None`: not a record's header, or cut off before its length).
+fn record_length(head: &[u8]) -> Option<u64> {
+    match parse_record(head) {
+        Parsed::Whole { length, .. } => Some(length as u64),
+        Parsed::Short { needed } => Some(needed as u64),
+        Parsed::Invalid(_) => None,
     }
 }
 
@@ -96,13 +124,27 @@ impl JournalStorage {
         self.shared.segments.join(HINT_FILE)
     }
 
+    /// The hint's bytes, if it is a regular file of at most [`HINT_MOST`] bytes (a larger one
+    /// is passed over, as a hint that does not check out is).
+    fn read_hint(&self) -> Option<Vec<u8>> {
+        let path = self.hint_path();
+        let file = self.shared.fs.open(&path, Open::Read).ok()?;
+        let size = file.len().ok()?;
+        if size > HINT_MOST {
+            tracing::debug!(hint = %path.display(), size, "journal hint ignored: larger than any hint");
+            return None;
+        }
+        let mut bytes = vec![0; usize::try_from(size).ok()?];
+        (read_full_at(&*file, &mut bytes, 0).ok()? == bytes.len()).then_some(bytes)
+    }
+
     /// Takes the links of the hint that check out, from the chain's first segment
     /// (`view.anchor`) on, into `view` (which knows
     /// no chain yet), and sets the chain's end to the last of them, whose end is then known.
     /// Returns whether any did.
     pub(super) fn follow_hint(&self, view: &mut View) -> bool {
         let fs = &*self.shared.fs;
-        let Ok(bytes) = fs.read(&self.hint_path()) else {
+        let Some(bytes) = self.read_hint() else {
             return false;
         };
         let Ok(stored) = serde_json::from_slice::<Stored>(&bytes) else {
@@ -113,6 +155,7 @@ impl JournalStorage {
             return false;
         }
         let mut links: Vec<Link> = Vec::new();
+        let mut checked_size = 0;
         let anchor = view.anchor.max(1);
         // Links before the chain's first segment (removed by archiving) are passed over.
         let from = stored
@@ -123,25 +166,31 @@ impl JournalStorage {
             let link = Link { first, last, at };
             // Each link continues the one before; the records of its segment go from its
             // first commit to its last.
-            if after(&links, anchor) != Some(first) || last < first {
+            // No further than a commit number can go, and no more records before the last
+            // than its offset can have held.
+            if after(&links, anchor) != Some(first)
+                || last < first
+                || last > MAX_COMMIT_NUMBER
+                || !plausible(first, last, at)
+            {
                 break;
             }
             let Some(segment) = view.segments.get_mut(&first) else {
                 break;
             };
-            if !check_link(fs, segment, link) {
+            let Some(size) = check_link(fs, segment, link) else {
                 break;
-            }
+            };
             links.push(link);
+            checked_size = size;
         }
         let Some(&last) = links.last() else {
             return false;
         };
         let segment = view.segments.get_mut(&last.first).expect("checked");
-        let size = segment
-            .file(fs)
-            .and_then(|file| file.len())
-            .expect("looked at when checked");
+        // The size the last link was checked against: the file may have grown since (a
+        // segment another process still writes, which a hostile hint may name).
+        let size = checked_size;
         segment.note_end(last.last + 1, size);
         segment.last = Some((last.last, last.at));
         // Nothing follows the last record: it ends at the segment's size.
@@ -192,6 +241,10 @@ impl JournalStorage {
                 .collect(),
         };
         let bytes = serde_json::to_vec(&stored).expect("numbers and a string");
+        if bytes.len() as u64 > HINT_MOST {
+            // Readers would pass it over; the hint there names the first segments still.
+            return;
+        }
         let fs = &*self.shared.fs;
         let temporary = self.shared.segments.join(HINT_TEMPORARY);
         // Left by a writer that stopped between writing and renaming it.

@@ -219,6 +219,78 @@ fn wrong_hints_give_the_answers_of_the_walk() {
 }
 
 #[test]
+fn a_hint_naming_a_record_numbered_beyond_any_commit_gives_the_answers_of_the_walk() {
+    // The last record of the first segment rewritten, whole and with its checksum, with a
+    // number no writer gives (the largest u64, and one far past what the segment can hold),
+    // and a hint naming it as that segment's last: the hint's end would be that number + 1.
+    for number in [u64::MAX, 1 << 60, super::super::MAX_COMMIT_NUMBER + 1] {
+        let sim = written();
+        let firsts = segment_firsts(&sim);
+        let links = stored_hint(&sim)["segments"].as_array().unwrap().clone();
+        let at = links[0][2].as_u64().unwrap();
+        let path = segments().join(super::segment::segment_name(firsts[0]));
+        let file = sim.open(&path, Open::Write).expect("open");
+        let mut record = Vec::new();
+        super::record::encode_record(&mut record, number, &document(firsts[1] - 1));
+        file.set_len(at).expect("cut");
+        file.write_all_at(&record, at).expect("write");
+        let hint = serde_json::json!({
+            "format": "foldstore-journal-closed-segments",
+            "segments": [[firsts[0], number, at]],
+        });
+        set_hint(&sim, Some(&serde_json::to_vec(&hint).unwrap()));
+        let (hinted, walked) = with_and_without_hint(&sim);
+        assert_eq!(hinted, walked, "{number}");
+        // The rewritten record is damage where its commit belongs; the log goes on after it.
+        assert_eq!(walked.0, COMMITS, "{number}: {walked:?}");
+    }
+}
+
+#[test]
+fn records_numbered_beyond_what_a_segment_can_hold_are_not_taken_for_its_end() {
+    // A segment larger than the windows a new reader reads its end in, followed by two whole
+    // records with checksums, numbered as no writer numbers: the largest u64 twice (the
+    // second would be one after it), and two past what the segment's bytes can have held.
+    const SEGMENT: u64 = 1 << 30;
+    const WRITTEN: u64 = 4000;
+    let open = |sim: &Arc<SimFs>| {
+        JournalStorage::with_file_system(folder(), Durability::None, SEGMENT, sim.clone())
+    };
+    for (first, second) in [(u64::MAX, u64::MAX), (1 << 40, (1 << 40) + 1)] {
+        let sim = Arc::new(SimFs::with_folder(&folder()));
+        let writer = open(&sim);
+        writer.ensure_created().expect("create");
+        for n in 1..=WRITTEN {
+            writer.append_commit(n, &document(n)).expect("append");
+        }
+        let path = segments().join(super::segment::segment_name(1));
+        let file = sim.open(&path, Open::Write).expect("open");
+        let size = file.len().expect("size");
+        assert!(size > 256 << 10, "the end is found from the last 64 KiB");
+        // The first record fills the window so that it is the first one the reader finds
+        // there (the window starts at the newline before it).
+        let mut last = Vec::new();
+        super::record::encode_record(&mut last, second, &document(2));
+        let record = |padding: usize| {
+            let mut record = Vec::new();
+            let document = format!("{{\"pad\":\"{}\"}}", "x".repeat(padding));
+            super::record::encode_record(&mut record, first, document.as_bytes());
+            record
+        };
+        let want = (64 << 10) - 1 - last.len();
+        let mut padding = want - record(0).len();
+        while record(padding).len() > want {
+            padding -= 1;
+        }
+        let mut records = record(padding);
+        assert_eq!(records.len(), want);
+        records.extend_from_slice(&last);
+        file.write_all_at(&records, size).expect("write");
+        assert_eq!(open(&sim).last_commit().expect("last"), WRITTEN, "{first}");
+    }
+}
+
+#[test]
 fn a_stale_hint_is_extended_by_the_next_writer() {
     let sim = written();
     let hint = stored_hint(&sim);

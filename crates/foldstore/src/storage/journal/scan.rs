@@ -253,7 +253,7 @@ pub(super) fn scan_file(
 const MIN_RECORD: u64 = 40;
 
 /// Whether the commits `first..until` can have occupied `bytes` bytes.
-fn plausible(first: u64, until: u64, bytes: u64) -> bool {
+pub(super) fn plausible(first: u64, until: u64, bytes: u64) -> bool {
     (until - first).saturating_mul(MIN_RECORD) <= bytes
 }
 

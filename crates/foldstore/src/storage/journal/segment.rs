@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::record::{parse_record, Parsed, FREE};
-use super::scan::{read_full_at, scan_file, Scanned, Tail, INDEX_EVERY};
+use super::scan::{plausible, read_full_at, scan_file, Scanned, Tail, INDEX_EVERY};
 use crate::error::{Error, Result};
 use crate::storage::local::fs::{FileSystem, Handle, Open};
+use crate::storage::MAX_COMMIT_NUMBER;
 
 /// A stretch of a segment where records are damaged: commits `first..until` cannot be read.
 #[derive(Clone, Debug)]
@@ -277,15 +278,20 @@ pub(super) fn find_last_record(
         .keys()
         .next()
         .expect("a segment knows its start");
-    // The whole record with a valid checksum at `at`, numbered `first` or later: its number
-    // and length.
+    // The whole record with a valid checksum at `at`, numbered `first` or later, no further
+    // than a commit number goes nor than the bytes before it can have held: its number and
+    // length.
     let whole = |at: usize| match parse_record(&buf[at..]) {
         Parsed::Whole {
             number,
             document,
             length,
             crc,
-        } if number >= first && crc32fast::hash(&buf[at..][document.clone()]) == crc => {
+        } if number >= first
+            && number <= MAX_COMMIT_NUMBER
+            && plausible(first, number, start + at as u64)
+            && crc32fast::hash(&buf[at..][document.clone()]) == crc =>
+        {
             Some((number, length))
         }
         _ => None,
@@ -302,7 +308,7 @@ pub(super) fn find_last_record(
     };
     let mut last = None;
     while let Some((number, length)) = whole(at) {
-        if last.is_some_and(|(previous, _)| number != previous + 1) {
+        if last.is_some_and(|(previous, _): (u64, u64)| previous.checked_add(1) != Some(number)) {
             break;
         }
         last = Some((number, start + at as u64));
