@@ -100,6 +100,10 @@ fn ranges_are_pages_by_number_both_ways() {
     );
     for (path, status) in [
         ("/api/commits/26", 404),
+        // Past the largest commit number: no commit, whatever the backend holds there.
+        ("/api/commits/9007199254740992", 404),
+        ("/api/commits/18446744073709551615", 404),
+        ("/api/commits/18446744073709551615/raw", 404),
         ("/api/commits/0", 400),
         ("/api/commits/-1", 400),
         ("/api/commits/99999999999999999999", 400),
@@ -168,6 +172,41 @@ fn events_are_found_by_name_and_tag_and_paged_by_commit() {
         (status, report["sound"].clone(), report["tip"].clone()),
         (200, json!(true), json!(30))
     );
+}
+
+#[test]
+fn a_page_of_events_whose_first_commit_holds_more_than_the_limit_still_says_what_follows() {
+    let dir = TestDir::new();
+    let path = dir.join("store");
+    let store = Store::open(&path).unwrap();
+    store.ensure_folder().unwrap();
+    for commit in 1..=5 {
+        store
+            .log_block(|block| {
+                for i in 0..3 {
+                    block.log(&Event::new(format!("e{commit}.{i}")).tagged(["t"]))?;
+                }
+                block.mark_as_complete();
+                Ok::<_, foldstore::Error>(())
+            })
+            .unwrap();
+    }
+    let server = Server::start(&path, &[], Some(TOKEN));
+    // Pages of one event: each holds one whole commit (three events) and names it as next.
+    let mut after = 0;
+    let mut commits = Vec::new();
+    loop {
+        let (status, page) = get(&server, &format!("/api/events?tag=t&limit=1&after={after}"));
+        assert_eq!(status, 200, "{page}");
+        let found = numbers(&page, "events", "commit");
+        commits.extend(found.iter().copied());
+        match page["next"].as_u64() {
+            Some(next) => after = next,
+            None => break,
+        }
+        assert!(commits.len() <= 15, "{page}");
+    }
+    assert_eq!(commits, [1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 5, 5, 5]);
 }
 
 #[test]

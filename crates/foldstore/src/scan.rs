@@ -132,8 +132,10 @@ impl Store {
             Bound::Excluded(&n) => n.checked_sub(1),
             Bound::Unbounded => Some(self.tip()?),
         };
-        // `first` is at least 1, so a range that ends before 1 is empty.
-        Ok(RawCommits::new(self, first, first..=end.unwrap_or(0)))
+        // `first` is at least 1, so a range that ends before 1 is empty; none goes past the
+        // largest commit number (backends are never asked beyond it).
+        let end = end.unwrap_or(0).min(crate::storage::MAX_COMMIT_NUMBER);
+        Ok(RawCommits::new(self, first, first..=end))
     }
 
     /// Reads the commits numbered `numbers` (increasing: the commits a listing found, say) as

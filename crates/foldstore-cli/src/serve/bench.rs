@@ -138,6 +138,7 @@ fn start(
         tips,
         cache: Arc::default(),
         recent: Arc::default(),
+        limits: Arc::default(),
     };
     let timings = Timings::default();
     let app = router(shared).layer(axum::middleware::from_fn_with_state(

@@ -32,6 +32,11 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, error)
     }
 
+    /// 503, with the reason.
+    pub fn unavailable(error: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, error)
+    }
+
     /// The error with one more member in its body.
     pub fn with(mut self, key: &str, value: Value) -> ApiError {
         self.body.insert(key.to_owned(), value);

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use axum::extract::rejection::QueryRejection;
@@ -28,10 +28,14 @@ pub const CHART_DEFAULT: u64 = 10_000;
 const QUARANTINE_LISTED: usize = 1000;
 
 /// Whole-store reports (stats, verify, schema, health) kept with the tip they were made at,
-/// and made again only when the log has grown (or shrunk) since.
+/// and made again only when the log has grown (or shrunk) since. One report of a kind is made
+/// at a time: requests that come while it is made wait for it and take it, instead of each
+/// reading the whole store again.
 #[derive(Default)]
 pub struct Cache {
     reports: Mutex<HashMap<&'static str, (u64, Value)>>,
+    /// A lock per kind, held while a report of that kind is made.
+    making: Mutex<HashMap<&'static str, Arc<Mutex<()>>>>,
 }
 
 impl Cache {
@@ -45,14 +49,21 @@ impl Cache {
         make: impl FnOnce(&Store) -> anyhow::Result<Value>,
     ) -> anyhow::Result<Value> {
         let tip = store.tip()?;
-        let kept = self
-            .reports
+        if let Some(report) = self.kept(kind, tip) {
+            return Ok(report);
+        }
+        let making = Arc::clone(
+            self.making
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .entry(kind)
+                .or_default(),
+        );
+        let _making = making
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(kind)
-            .filter(|(at, _)| *at == tip)
-            .map(|(_, report)| report.clone());
-        if let Some(report) = kept {
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Made meanwhile by the request that held the lock.
+        if let Some(report) = self.kept(kind, tip) {
             return Ok(report);
         }
         let report = make(store)?;
@@ -61,6 +72,16 @@ impl Cache {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(kind, (tip, report.clone()));
         Ok(report)
+    }
+
+    /// The report `kind` made at `tip`, if one is kept.
+    fn kept(&self, kind: &'static str, tip: u64) -> Option<Value> {
+        self.reports
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(kind)
+            .filter(|(at, _)| *at == tip)
+            .map(|(_, report)| report.clone())
     }
 }
 
@@ -71,7 +92,15 @@ pub async fn cached(
     make: fn(&Store) -> anyhow::Result<Value>,
 ) -> Result<Json<Value>, ApiError> {
     let cache = shared.cache.clone();
-    on_store(shared, move |store| Ok(Json(cache.get(kind, store, make)?))).await
+    // Whole-store reports take their own turns, so that requests for them (from clients
+    // that may have gone already) never hold every thread that other requests need.
+    let report = shared.limits.reports.clone().acquire_owned().await;
+    let report = report.map_err(|_| ApiError::unavailable("the server is stopping"))?;
+    on_store(shared, move |store| {
+        let _report = report;
+        Ok(Json(cache.get(kind, store, make)?))
+    })
+    .await
 }
 
 /// `GET /api/schema`: what `foldstore schema --json` prints.
@@ -228,6 +257,39 @@ fn count(store: &Store, first: u64, last: u64, tip: u64) -> anyhow::Result<Value
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn requests_for_a_report_while_it_is_made_wait_for_it_instead_of_making_it_again() {
+        let store = Store::memory();
+        store.log(&foldstore::Event::new("e")).unwrap();
+        let cache = Arc::new(Cache::default());
+        let made = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let (cache, store, made) = (cache.clone(), store.clone(), made.clone());
+                std::thread::spawn(move || {
+                    cache
+                        .get("slow", &store, |_| {
+                            made.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            std::thread::sleep(Duration::from_millis(200));
+                            Ok(json!({"made": true}))
+                        })
+                        .unwrap()
+                })
+            })
+            .collect();
+        for thread in threads {
+            assert_eq!(thread.join().unwrap(), json!({"made": true}));
+        }
+        assert_eq!(made.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // Made again once the log grew.
+        store.log(&foldstore::Event::new("e")).unwrap();
+        cache.get("slow", &store, |_| Ok(json!(2))).unwrap();
+        assert_eq!(
+            cache.get("slow", &store, |_| Ok(json!(3))).unwrap(),
+            json!(2)
+        );
+    }
 
     #[test]
     fn chooses_minutes_hours_or_days_by_the_span() {

@@ -87,6 +87,32 @@ pub struct Shared {
     pub cache: Arc<insight::Cache>,
     /// The newest commits followers read, shared among them.
     pub recent: Arc<stream::Recent>,
+    /// How much store work runs at once.
+    pub limits: Arc<Limits>,
+}
+
+/// How much of the server's store work runs at once: requests wait for a turn, so that
+/// clients that ask for much and go away cannot fill the blocking threads.
+pub struct Limits {
+    /// Turns of the work of requests on blocking threads.
+    pub work: Arc<tokio::sync::Semaphore>,
+    /// Turns of whole-store reports (verify, stats, schema, health), within those of work.
+    pub reports: Arc<tokio::sync::Semaphore>,
+}
+
+/// Store work on blocking threads at once.
+pub const WORK_TURNS: usize = 16;
+
+/// Whole-store reports made at once (each kind once at a time, see [`insight::Cache`]).
+pub const REPORT_TURNS: usize = 2;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            work: Arc::new(tokio::sync::Semaphore::new(WORK_TURNS)),
+            reports: Arc::new(tokio::sync::Semaphore::new(REPORT_TURNS)),
+        }
+    }
 }
 
 /// Serves the store until interrupted.
@@ -127,6 +153,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             tips,
             cache: Arc::default(),
             recent: Arc::default(),
+            limits: Arc::default(),
         },
     ))?;
     Ok(ExitCode::SUCCESS)

@@ -105,8 +105,18 @@ pub(super) async fn on_store<T: Send + 'static>(
     shared: &Shared,
     work: impl FnOnce(&Store) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
+    // A turn is taken before the work is handed to a blocking thread and kept until it ends,
+    // even when the client has gone (its future dropped): at most `WORK_TURNS` at once, and
+    // later requests wait (each within the request time limit) instead of piling up threads.
+    let turn = shared.limits.work.clone().acquire_owned().await;
+    let turn = turn.map_err(|_| ApiError::unavailable("the server is stopping"))?;
     let store = shared.store.store().clone();
-    match tokio::task::spawn_blocking(move || work(&store)).await {
+    match tokio::task::spawn_blocking(move || {
+        let _turn = turn;
+        work(&store)
+    })
+    .await
+    {
         Ok(result) => result,
         Err(e) => Err(ApiError::new(
             axum::http::StatusCode::INTERNAL_SERVER_ERROR,
@@ -248,10 +258,10 @@ pub async fn events(
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
     // One event more than the page holds says whether another page follows; the scan stops
     // there instead of reading every match to the end of the log.
-    let matched = shared
-        .store
-        .events_matching_limited(&query, after, limit.saturating_add(1))
-        .await?;
+    let matched = on_store(&shared, move |store| {
+        Ok(store.events_matching_limited(&query, after, limit.saturating_add(1))?)
+    })
+    .await?;
     // Whole commits only, so that `next` skips nothing; the first commit is whole however
     // many events it holds.
     let mut end = matched.len();
@@ -279,7 +289,9 @@ pub async fn events(
             })
         })
         .collect();
-    let next = (end < matched.len()).then(|| matched[end - 1].commit);
+    // More matches than the page holds: the next page starts after its last commit (also when
+    // the first commit alone held more than `limit`, and the page is that commit).
+    let next = (matched.len() > limit).then(|| matched[end - 1].commit);
     Ok(Json(json!({"events": page, "next": next})))
 }
 

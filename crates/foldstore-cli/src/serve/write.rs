@@ -200,7 +200,12 @@ pub async fn append(
         })?;
     let append = parse(&body)?;
     let store = shared.store.store().clone();
+    // A turn of the store work, as reads take (see `read::on_store`).
+    let turn = shared.limits.work.clone().acquire_owned().await;
+    let turn =
+        turn.map_err(|_| ApiError::unavailable("the server is stopping; nothing was written"))?;
     let written = tokio::task::spawn_blocking(move || {
+        let _turn = turn;
         REQUEST_HEADERS.with(|headers| *headers.borrow_mut() = append.headers.clone());
         let result = write(&store, &append);
         REQUEST_HEADERS.with(|headers| headers.borrow_mut().clear());

@@ -20,6 +20,8 @@ impl Listing {
     /// The listing, each part sorted.
     pub(crate) fn sorted(mut self) -> Listing {
         self.commits.sort_unstable();
+        // A backend that listed a commit twice (two spellings of one name) lists it once.
+        self.commits.dedup();
         self.snapshots.sort_unstable();
         self.suspicious.sort_unstable();
         self

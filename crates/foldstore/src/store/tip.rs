@@ -12,6 +12,10 @@ use crate::error::{Error, Result};
 use crate::storage::Storage;
 use crate::storage::MAX_COMMIT_NUMBER;
 
+/// The most commits [`Tip::current`] probes for one by one before it asks the backend for its
+/// last commit instead.
+const MOST_PROBES: u64 = 1 << 16;
+
 /// The highest commit number known to exist (a hint: other writers may have gone further),
 /// found by listing the backend once, then kept up by what the store writes and reads.
 pub(crate) struct Tip {
@@ -45,8 +49,16 @@ impl Tip {
     pub(super) fn current(&self) -> Result<u64> {
         let mut tip = self.known()?;
         // `known` is at most MAX_COMMIT_NUMBER; the probe stops there too.
+        let mut probes = 0;
         while tip < MAX_COMMIT_NUMBER && self.storage.commit_exists(tip + 1)? {
             tip += 1;
+            probes += 1;
+            if probes == MOST_PROBES {
+                // Far behind (or a backend that says every number exists): the backend's own
+                // way to the end, which is checked against the largest commit number.
+                tip = tip.max(self.checked(self.storage.last_commit()?)?);
+                break;
+            }
         }
         self.note(tip);
         Ok(tip)
@@ -129,5 +141,68 @@ impl Tip {
         self.known.store(last, Ordering::Release);
         self.listed.store(true, Ordering::Release);
         Ok(last)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::{Created, Listing};
+    use std::sync::atomic::AtomicUsize;
+
+    /// A backend (another program's server, say) that answers that every commit exists, and
+    /// whose last commit is the largest u64.
+    #[derive(Debug, Default)]
+    struct EveryNumber {
+        probes: AtomicUsize,
+    }
+
+    impl Storage for EveryNumber {
+        fn ensure_created(&self) -> Result<()> {
+            Ok(())
+        }
+        fn exists(&self) -> Result<bool> {
+            Ok(true)
+        }
+        fn list(&self) -> Result<Listing> {
+            Ok(Listing::default())
+        }
+        fn read_commit(&self, _: u64) -> Result<Option<Vec<u8>>> {
+            Ok(None)
+        }
+        fn last_commit(&self) -> Result<u64> {
+            Ok(u64::MAX)
+        }
+        fn commit_exists(&self, _: u64) -> Result<bool> {
+            self.probes.fetch_add(1, Ordering::SeqCst);
+            Ok(true)
+        }
+        fn create_commit(&self, _: u64, _: &[u8]) -> Created {
+            Ok(Ok(()))
+        }
+        fn read_snapshot(&self, _: &str, _: u64) -> Result<Option<Vec<u8>>> {
+            Ok(None)
+        }
+        fn create_snapshot(&self, _: &str, _: u64, _: &[u8]) -> Created {
+            Ok(Ok(()))
+        }
+        fn commit_location(&self, number: u64) -> String {
+            format!("commit {number}")
+        }
+        fn snapshot_location(&self, name: &str, commit: u64) -> String {
+            format!("snapshot {name} at {commit}")
+        }
+    }
+
+    #[test]
+    fn a_backend_that_says_every_commit_exists_is_probed_a_bounded_number_of_times() {
+        let storage = Arc::new(EveryNumber::default());
+        let tip = Tip::new(storage.clone());
+        tip.adopt(5);
+        let error = tip
+            .current()
+            .expect_err("a log end beyond any commit number");
+        assert!(error.to_string().contains("beyond"), "{error}");
+        assert_eq!(storage.probes.load(Ordering::SeqCst) as u64, MOST_PROBES);
     }
 }

@@ -85,6 +85,11 @@ fn a_table_that_is_not_a_foldstore_commit_table_is_refused_and_never_written() {
             "(number bigint PRIMARY KEY, document text, created_at timestamptz DEFAULT now())",
             "document text",
         ),
+        // Every column right but one that may be null: a NULL document would be read.
+        (
+            "(number bigint PRIMARY KEY, document bytea, created_at timestamptz NOT NULL DEFAULT now())",
+            "document bytea, ",
+        ),
     ] {
         let table = unique_table();
         admin
@@ -175,7 +180,8 @@ fn a_helper_table_that_is_not_foldstore_s_is_refused() {
             assert!(
                 message.contains(&format!("table {helper} at postgres://"))
                     && message.contains(&format!("which the store in table {table} keeps"))
-                    && message.contains("columns (id integer, note text) and primary key (id)"),
+                    && message
+                        .contains("columns (id integer not null, note text) and primary key (id)"),
                 "{suffix}: {what}: {message}"
             );
         }
@@ -364,4 +370,42 @@ fn quarantine_moves_the_row_aside() {
     storage.create_commit(2, b"new").unwrap().unwrap();
     let error = storage.quarantine_commit(9).unwrap_err();
     assert!(error.to_string().contains("does not exist"), "{error}");
+}
+
+#[test]
+fn rows_numbered_past_the_largest_commit_number_are_no_commits() {
+    let Some((storage, table, url)) = created() else {
+        return;
+    };
+    assert_eq!(
+        storage.create_commit(1, b"{\"events\":[]}").unwrap(),
+        Ok(())
+    );
+    // Rows another program made: one past 2^53 - 1, and the largest bigint.
+    let beyond = (1_i64 << 53, i64::MAX);
+    let mut admin = client(&url);
+    admin
+        .execute(
+            &format!("INSERT INTO \"{table}\" (number, document) VALUES ($1, 'x'), ($2, 'y')"),
+            &[&beyond.0, &beyond.1],
+        )
+        .unwrap();
+    let reader = PostgresStorage::connect(&url_with_table(&url, &table)).unwrap();
+    assert_eq!(reader.last_commit().unwrap(), 1);
+    let listing = reader.list().unwrap();
+    assert_eq!(listing.commits, [1]);
+    assert_eq!(listing.suspicious.len(), 2, "{:?}", listing.suspicious);
+    assert!(
+        listing.suspicious[0]
+            .1
+            .contains("past the largest commit number"),
+        "{:?}",
+        listing.suspicious
+    );
+    for first in [beyond.0 as u64, beyond.1 as u64, u64::MAX] {
+        assert!(reader.read_commits(first, 5).unwrap().is_empty(), "{first}");
+    }
+    let store = foldstore::Store::open(url_with_table(&url, &table)).unwrap();
+    assert_eq!(store.tip().unwrap(), 1);
+    assert_eq!(store.raw_commits(beyond.0 as u64..).unwrap().count(), 0);
 }

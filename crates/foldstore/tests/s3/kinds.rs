@@ -198,6 +198,29 @@ pub(crate) fn check_layout_and_exact_bytes(subject: &Subject) {
         Some(b"by another program".to_vec())
     );
     assert_eq!(storage.list().expect("list").commits, [1, 7]);
+
+    // Another spelling of commit 7's name, with an escape where foldstore writes none: not a
+    // second commit 7, and named as suspicious.
+    let store = Arc::clone(storage.object_store());
+    let respelled = Path::parse(format!("{}/%37.log", storage.prefix().as_ref())).expect("a key");
+    runtime()
+        .block_on(async move {
+            store
+                .put(&respelled, PutPayload::from(b"{}".to_vec()))
+                .await
+        })
+        .expect("put");
+    let listing = storage.list().expect("list");
+    assert_eq!(listing.commits, [1, 7]);
+    assert!(
+        listing
+            .suspicious
+            .iter()
+            .any(|(location, why)| location.ends_with("/%37.log")
+                && why.contains("another spelling")),
+        "{:?}",
+        listing.suspicious
+    );
 }
 
 /// Many threads append to one storage: every document lands once, contiguously.

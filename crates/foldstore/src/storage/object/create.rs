@@ -8,7 +8,7 @@ use object_store::{ObjectStore, PutMode, PutOptions, PutPayload};
 
 use super::requests::{classify, get_object, head_object, list_objects};
 use super::{ObjectStorage, CONFLICTS_BEFORE_LOOKING, LOOK_AHEAD};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::storage::names::Entry;
 use crate::storage::{Conflict, Created};
 
@@ -23,6 +23,7 @@ impl ObjectStorage {
         document: &[u8],
         identified: bool,
     ) -> Created {
+        crate::storage::check_document_size(document)?;
         let store = Arc::clone(&self.store);
         let owned = path.clone();
         let document: Arc<[u8]> = Arc::from(document);
@@ -47,6 +48,7 @@ impl ObjectStorage {
         document: &[u8],
         identified: bool,
     ) -> Result<u64> {
+        crate::storage::check_document_size(document)?;
         let mut turn = self.appending.lock().unwrap_or_else(|e| e.into_inner());
         let first = first.max(1);
         // Nothing is ever removed from the log but by a repair of its last commit, which a
@@ -62,12 +64,25 @@ impl ObjectStorage {
             let payload = PutPayload::from(document.to_vec());
             let mut number = start;
             let mut conflicts = 0;
+            // Numbers a look found free and a create then found taken: other writers took
+            // them meanwhile, a few times; without end, the server contradicts itself.
+            let mut looked_free = None;
+            let mut contradictions = 0;
             loop {
+                if number > crate::storage::MAX_COMMIT_NUMBER {
+                    return Err(AppendFailure::Full);
+                }
                 let path = this.commit_path(number);
                 match create(&*store, &path, &document, payload.clone(), identified).await {
                     Ok(true) => return Ok(number),
                     Ok(false) => {
                         tracing::trace!(commit = number, "commit taken by another writer");
+                        if looked_free == Some(number) {
+                            contradictions += 1;
+                            if contradictions > MOST_CONTRADICTIONS {
+                                return Err(AppendFailure::Contradicted(path));
+                            }
+                        }
                         number += 1;
                         conflicts += 1;
                     }
@@ -98,6 +113,7 @@ impl ObjectStorage {
                 }
                 if let Some(free) = free {
                     number = free;
+                    looked_free = Some(free);
                 } else {
                     // Far behind: one listing tells every number taken.
                     let listed = list_objects(&*store, &this.prefix)
@@ -128,6 +144,23 @@ impl ObjectStorage {
             AppendFailure::List(e) => {
                 self.failure("look for free commit numbers under", &self.prefix, e)
             }
+            AppendFailure::Full => Error::Backend {
+                backend: super::BACKEND,
+                message: format!(
+                    "{}: the log has reached the largest commit number ({}); nothing was written",
+                    self.location(&self.prefix),
+                    crate::storage::MAX_COMMIT_NUMBER
+                ),
+                source: None,
+            },
+            AppendFailure::Contradicted(path) => Error::Backend {
+                backend: super::BACKEND,
+                message: format!(
+                    "{}: the object store answered {MOST_CONTRADICTIONS} times that a number was taken right after it said the number was free; nothing was written (check the object store's conditional writes: foldstore needs put-if-absent)",
+                    self.location(&path)
+                ),
+                source: None,
+            },
         })
     }
 }
@@ -139,7 +172,15 @@ enum AppendFailure {
     Create(Path, CreateFailure),
     /// Looking for the numbers taken (`head` requests, or a listing of the prefix) failed.
     List(object_store::Error),
+    /// No number is left: the log reached the largest commit number.
+    Full,
+    /// The store said too many times that a number it had just called free was taken.
+    Contradicted(Path),
 }
+
+/// How many times an append lets the object store call taken a number it had just called free
+/// (another writer taking it meanwhile) before it stops.
+const MOST_CONTRADICTIONS: u32 = 1000;
 
 /// Why a create failed.
 #[derive(Debug)]

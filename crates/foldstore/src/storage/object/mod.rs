@@ -21,9 +21,12 @@ use std::time::{Duration, SystemTime};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
-use self::requests::{get_object, head_object, list_objects, percent_decode, probe_last_commit};
+use self::requests::{
+    get_object, head_object, list_objects, object_name, percent_decode, probe_last_commit,
+};
 use super::{check_commit_number, validate_snapshot_name, Created, Listing, Storage};
 use crate::error::Result;
+use crate::storage::names::{classify as classify_name, Entry};
 
 /// The backend's name in [`Error::Backend`].
 const BACKEND: &str = "object storage";
@@ -239,9 +242,21 @@ impl Storage for ObjectStorage {
         let mut listing = Listing::default();
         for object in listed {
             // Names as the object store spells them, with `%XX` escapes.
-            let name = object.location.filename().and_then(percent_decode);
-            if let Some(name) = name {
-                listing.add_loose(&name, || self.location(&object.location));
+            let Some(raw) = object.location.filename() else {
+                continue;
+            };
+            match object_name(raw) {
+                Some(name) => listing.add_loose(&name, || self.location(&object.location)),
+                // Another spelling of a name foldstore spells otherwise: not its object.
+                None if percent_decode(raw)
+                    .is_some_and(|name| !matches!(classify_name(&name), Entry::Other)) =>
+                {
+                    listing.suspicious.push((
+                        self.location(&object.location),
+                        "is another spelling of a commit's or snapshot's name (escaped where foldstore does not escape): not an object of the store; move it away".to_owned(),
+                    ));
+                }
+                None => {}
             }
         }
         Ok(listing.sorted())
@@ -267,7 +282,11 @@ impl Storage for ObjectStorage {
             let mut window = 2;
             let mut failed = None;
             while commits.len() < max {
-                while pending.len() < window && commits.len() + pending.len() < max {
+                // No commit lies past the largest number (and `next` never overflows).
+                while pending.len() < window
+                    && commits.len() + pending.len() < max
+                    && next <= crate::storage::MAX_COMMIT_NUMBER
+                {
                     let store = Arc::clone(&store);
                     let path = this.commit_path(next);
                     pending.push_back((

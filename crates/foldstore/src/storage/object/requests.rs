@@ -85,6 +85,19 @@ pub(super) async fn get_object(
     path: &Path,
 ) -> object_store::Result<Option<Vec<u8>>> {
     match store.get(path).await {
+        // Refused without reading it: no document foldstore writes or reads is larger (and a
+        // buffer is made for the size the server announces).
+        Ok(found) if found.meta.size > crate::storage::MAX_DOCUMENT_BYTES => {
+            Err(object_store::Error::Generic {
+                store: "foldstore",
+                source: format!(
+                    "the object is {} bytes, more than any document foldstore writes or reads ({} bytes): it is not the store's; move it away",
+                    found.meta.size,
+                    crate::storage::MAX_DOCUMENT_BYTES
+                )
+                .into(),
+            })
+        }
         Ok(found) => Ok(Some(found.bytes().await?.to_vec())),
         Err(object_store::Error::NotFound { .. }) => Ok(None),
         Err(e) => Err(e),
@@ -165,10 +178,18 @@ pub(super) fn percent_decode(text: &str) -> Option<String> {
     String::from_utf8(decoded).ok()
 }
 
+/// The name an object stands for, its `%XX` escapes decoded, when it is spelled as foldstore
+/// spells the objects it writes (`None` otherwise: `%35.log`, say, which another program made,
+/// is not the object of commit 5, `5.log`).
+pub(super) fn object_name(raw: &str) -> Option<String> {
+    let decoded = percent_decode(raw)?;
+    (object_store::path::PathPart::from(decoded.as_str()).as_ref() == raw).then_some(decoded)
+}
+
 /// Classifies an object name (as the object store spells it, with `%XX` escapes) by the rules
 /// of a folder's file names.
 pub(super) fn classify(name: &str) -> Entry {
-    percent_decode(name).map_or(Entry::Other, |name| crate::storage::names::classify(&name))
+    object_name(name).map_or(Entry::Other, |name| crate::storage::names::classify(&name))
 }
 
 #[cfg(test)]
@@ -188,6 +209,16 @@ mod tests {
             classify("3.a%23b-snapshot"),
             Entry::Snapshot("a#b".into(), 3),
             "escaped characters are decoded"
+        );
+        // Escapes where foldstore writes none: another spelling of a name, not its object
+        // (commit 5 is `5.log`; `%35.log` would be a second commit 5).
+        for respelled in ["%35.log", "1%2elog", "3.%6demberlist-snapshot"] {
+            assert_eq!(classify(respelled), Entry::Other, "{respelled}");
+            assert_eq!(object_name(respelled), None, "{respelled}");
+        }
+        assert_eq!(
+            object_name("3.a%23b-snapshot").as_deref(),
+            Some("3.a#b-snapshot")
         );
         // Every name the folder's rules read, read the same way as an object name.
         for other in OTHER_NAMES

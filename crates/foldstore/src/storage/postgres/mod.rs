@@ -284,10 +284,27 @@ impl Storage for PostgresStorage {
                     .collect::<Vec<u64>>())
             },
         )?;
+        // Rows numbered past the largest commit number (made by another program: foldstore
+        // and the original package never number a commit so) are no commits of the log.
+        let (commits, beyond): (Vec<u64>, Vec<u64>) = commits
+            .into_iter()
+            .partition(|number| *number <= crate::storage::MAX_COMMIT_NUMBER);
+        let suspicious = beyond
+            .into_iter()
+            .map(|number| {
+                (
+                    self.commit_location(number),
+                    format!(
+                        "is numbered past the largest commit number ({}): not a commit of the log; delete the row",
+                        crate::storage::MAX_COMMIT_NUMBER
+                    ),
+                )
+            })
+            .collect();
         Ok(Listing {
             commits,
             snapshots: self.list_snapshots()?,
-            suspicious: Vec::new(),
+            suspicious,
         })
     }
 
@@ -316,6 +333,10 @@ impl Storage for PostgresStorage {
 
     fn read_commits(&self, first: u64, max: usize) -> Result<Vec<Vec<u8>>> {
         let first = first.max(1);
+        // No commit lies past the largest number (and the count from `key` never overflows).
+        if first > crate::storage::MAX_COMMIT_NUMBER {
+            return Ok(Vec::new());
+        }
         let Some(key) = Self::key(first) else {
             return Ok(Vec::new());
         };

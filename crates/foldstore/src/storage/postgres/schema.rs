@@ -17,7 +17,8 @@ use crate::error::{Error, Result};
 pub(super) const HELPER_SUFFIXES: [&str; 3] = ["_snapshots", "_quarantine", "_meta"];
 
 /// What one of the store's tables looks like: its columns (name and type, as PostgreSQL's
-/// `format_type` spells it) and its primary key's columns.
+/// `format_type` spells it, followed by ` not null` for a column that cannot be null) and its
+/// primary key's columns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Shape {
     pub(super) columns: Vec<(String, String)>,
@@ -40,11 +41,14 @@ impl Shape {
 
     /// The shapes of the commits, snapshots, quarantine and meta tables, in that order, as
     /// [`Sql::new`] creates them.
+    /// Every column but the quarantine's `created_at` is `NOT NULL` (a primary key's too):
+    /// readers take a value from each row they read.
     pub(super) fn expected() -> [Shape; 4] {
-        const BIGINT: &str = "bigint";
-        const BYTEA: &str = "bytea";
-        const TEXT: &str = "text";
-        const TIME: &str = "timestamp with time zone";
+        const BIGINT: &str = "bigint not null";
+        const BYTEA: &str = "bytea not null";
+        const TEXT: &str = "text not null";
+        const TIME: &str = "timestamp with time zone not null";
+        const TIME_OR_NULL: &str = "timestamp with time zone";
         [
             Shape::new(
                 &[
@@ -68,7 +72,7 @@ impl Shape {
                     ("id", BIGINT),
                     ("number", BIGINT),
                     ("document", BYTEA),
-                    ("created_at", TIME),
+                    ("created_at", TIME_OR_NULL),
                     ("quarantined_at", TIME),
                 ],
                 &["id"],

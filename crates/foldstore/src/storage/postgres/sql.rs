@@ -67,7 +67,11 @@ impl Sql {
             range: format!(
                 "SELECT number, document FROM {commits} WHERE number >= $1 ORDER BY number LIMIT $2"
             ),
-            last: format!("SELECT max(number) FROM {commits}"),
+            // Rows numbered past the largest commit number are no commits (`list` names them).
+            last: format!(
+                "SELECT max(number) FROM {commits} WHERE number <= {}",
+                crate::storage::MAX_COMMIT_NUMBER
+            ),
             append: format!(
                 "INSERT INTO {commits} (number, document) SELECT ({next_free}), $2 RETURNING number"
             ),
@@ -125,7 +129,8 @@ impl Sql {
                 "CREATE TABLE IF NOT EXISTS {meta} (key text PRIMARY KEY, value text NOT NULL)"
             ),
             shapes: "SELECT t.ord, c.relkind::text, a.attname::text, \
-                         format_type(a.atttypid, a.atttypmod), \
+                         format_type(a.atttypid, a.atttypmod) \
+                             || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END, \
                          coalesce(a.attnum = ANY(i.indkey::int2[]), false) \
                      FROM unnest($1::text[]) WITH ORDINALITY AS t(name, ord) \
                      JOIN pg_class c ON c.oid = to_regclass(t.name) \
