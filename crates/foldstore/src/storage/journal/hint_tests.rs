@@ -291,6 +291,37 @@ fn records_numbered_beyond_what_a_segment_can_hold_are_not_taken_for_its_end() {
 }
 
 #[test]
+fn a_new_reader_reads_the_last_commits_of_a_large_segment_without_reading_it_all() {
+    const WRITTEN: u64 = 4000;
+    let sim = Arc::new(SimFs::with_folder(&folder()));
+    let open = |fs: Arc<dyn FileSystem>| {
+        JournalStorage::with_file_system(folder(), Durability::None, 1 << 30, fs)
+    };
+    let writer = open(sim.clone());
+    writer.ensure_created().expect("create");
+    for n in 1..=WRITTEN {
+        writer.append_commit(n, &document(n)).expect("append");
+    }
+    let size = sim.files(&segments())[&super::segment::segment_name(1)].len() as u64;
+    assert!(size > 256 << 10, "{size}");
+    let read = Arc::new(AtomicU64::new(0));
+    let reader = open(Arc::new(Counting {
+        sim: sim.clone(),
+        read: Arc::clone(&read),
+    }));
+    assert_eq!(reader.last_commit().expect("last"), WRITTEN);
+    let tail = reader.read_commits(WRITTEN - 9, 10).expect("read");
+    let expected: Vec<Vec<u8>> = (WRITTEN - 9..=WRITTEN).map(document).collect();
+    assert_eq!(tail, expected);
+    // The end's window, and the records from the last grid position before the tail.
+    let bytes = read.load(Ordering::SeqCst);
+    assert!(
+        bytes < size / 2,
+        "read {bytes} bytes of a segment of {size}"
+    );
+}
+
+#[test]
 fn a_stale_hint_is_extended_by_the_next_writer() {
     let sim = written();
     let hint = stored_hint(&sim);

@@ -230,6 +230,8 @@ pub(super) fn scan_segment(
 
 /// Finds the last whole record of a segment by reading its end, not all of it: the number and
 /// offset of that record, or `None` when the end holds no record start (then scan instead).
+/// The positions of the index's grid among the records read are kept, so that reading the
+/// segment's last commits starts near them.
 ///
 /// The record taken is the last of the records that follow each other without a gap from the
 /// first record start in the window: when a gap lies after it with whole records behind it
@@ -312,6 +314,9 @@ pub(super) fn find_last_record(
             break;
         }
         last = Some((number, start + at as u64));
+        // Positions of the index's grid among them: a read of the segment's last commits
+        // then starts near them, not at the segment's start.
+        segment.note(number, start + at as u64);
         at += length;
     }
     Ok(last)
