@@ -92,9 +92,9 @@ pub async fn cached(
     make: fn(&Store) -> anyhow::Result<Value>,
 ) -> Result<Json<Value>, ApiError> {
     let cache = shared.cache.clone();
-    // Whole-store reports take their own turns, so that requests for them (from clients
-    // that may have gone already) never hold every thread that other requests need.
-    let report = shared.limits.reports.clone().acquire_owned().await;
+    // A report of each kind is made by one request at a time, and the others wait for it
+    // without holding a thread that other requests need (clients that asked may have gone).
+    let report = shared.limits.report(kind).acquire_owned().await;
     let report = report.map_err(|_| ApiError::unavailable("the server is stopping"))?;
     on_store(shared, move |store| {
         let _report = report;

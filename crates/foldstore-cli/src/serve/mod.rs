@@ -94,23 +94,41 @@ pub struct Shared {
 /// How much of the server's store work runs at once: requests wait for a turn, so that
 /// clients that ask for much and go away cannot fill the blocking threads.
 pub struct Limits {
-    /// Turns of the work of requests on blocking threads.
+    /// Turns of the work of reading requests on blocking threads.
     pub work: Arc<tokio::sync::Semaphore>,
-    /// Turns of whole-store reports (verify, stats, schema, health), within those of work.
-    pub reports: Arc<tokio::sync::Semaphore>,
+    /// Turns of appends, apart from reads: reads never keep an append waiting.
+    pub writes: Arc<tokio::sync::Semaphore>,
+    /// A turn per kind of whole-store report (verify, stats, schema, health), within those
+    /// of work: one request of a kind at a time makes or takes the report, and the others
+    /// wait without a thread.
+    reports: std::sync::Mutex<std::collections::HashMap<&'static str, Arc<tokio::sync::Semaphore>>>,
 }
 
-/// Store work on blocking threads at once.
+/// Reading work on blocking threads at once.
 pub const WORK_TURNS: usize = 16;
 
-/// Whole-store reports made at once (each kind once at a time, see [`insight::Cache`]).
-pub const REPORT_TURNS: usize = 2;
+/// Appends on blocking threads at once.
+pub const WRITE_TURNS: usize = 16;
+
+impl Limits {
+    /// The turn of reports of `kind`.
+    pub fn report(&self, kind: &'static str) -> Arc<tokio::sync::Semaphore> {
+        Arc::clone(
+            self.reports
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .entry(kind)
+                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(1))),
+        )
+    }
+}
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             work: Arc::new(tokio::sync::Semaphore::new(WORK_TURNS)),
-            reports: Arc::new(tokio::sync::Semaphore::new(REPORT_TURNS)),
+            writes: Arc::new(tokio::sync::Semaphore::new(WRITE_TURNS)),
+            reports: std::sync::Mutex::default(),
         }
     }
 }

@@ -16,6 +16,11 @@ use super::error::{numbers, ApiError};
 use super::{Shared, MAX_BODY_BYTES};
 use crate::output::event_problem;
 
+/// The longest an append waits for its turn: half the request's time
+/// (`REQUEST_TIMEOUT`, 60 s), so that it starts with time left.
+const WRITE_TURN_WAIT: std::time::Duration =
+    std::time::Duration::from_secs(super::REQUEST_TIMEOUT.as_secs() / 2);
+
 thread_local! {
     /// The headers the request being written asked for; set on the blocking thread that
     /// writes, around the write, and read there by the store's header factory.
@@ -200,10 +205,28 @@ pub async fn append(
         })?;
     let append = parse(&body)?;
     let store = shared.store.store().clone();
-    // A turn of the store work, as reads take (see `read::on_store`).
-    let turn = shared.limits.work.clone().acquire_owned().await;
-    let turn =
-        turn.map_err(|_| ApiError::unavailable("the server is stopping; nothing was written"))?;
+    // A turn of the appends (kept until the append ends, as reads keep theirs: see
+    // `read::on_store`), waited for at most half the request's time, so that an append
+    // starts with time left to answer: a busy server says so, and nothing is written.
+    let turn = tokio::time::timeout(
+        WRITE_TURN_WAIT,
+        shared.limits.writes.clone().acquire_owned(),
+    )
+    .await;
+    let turn = match turn {
+        Ok(Ok(turn)) => turn,
+        Ok(Err(_)) => {
+            return Err(ApiError::unavailable(
+                "the server is stopping; nothing was written",
+            ))
+        }
+        Err(_) => {
+            return Err(ApiError::unavailable(format!(
+                "the server is busy with other appends (none started within {} s); nothing was written: retry",
+                WRITE_TURN_WAIT.as_secs()
+            )))
+        }
+    };
     let written = tokio::task::spawn_blocking(move || {
         let _turn = turn;
         REQUEST_HEADERS.with(|headers| *headers.borrow_mut() = append.headers.clone());

@@ -23,6 +23,7 @@ impl Listing {
         // A backend that listed a commit twice (two spellings of one name) lists it once.
         self.commits.dedup();
         self.snapshots.sort_unstable();
+        self.snapshots.dedup();
         self.suspicious.sort_unstable();
         self
     }

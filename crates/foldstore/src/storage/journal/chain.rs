@@ -102,6 +102,7 @@ impl JournalStorage {
             self.list_segments(view)?;
         }
         let fs = &*self.shared.fs;
+        let mut looked_again = false;
         loop {
             let Some((&first, _)) = view.segments.range(..=number).next_back() else {
                 return Ok(None);
@@ -111,6 +112,11 @@ impl JournalStorage {
                 return Err(damage.error(number, &segment.path));
             }
             let (from, offset) = segment.start_for(number);
+            // Where a record was seen whole (a position of the index, or the last record): not
+            // the end, where a write in progress is no sign of anything.
+            let from_record = offset != 0
+                && (segment.positions.get(&from) == Some(&offset)
+                    || segment.last == Some((from, offset)));
             let mut found = None;
             let (next, end, tail) = scan_segment(fs, segment, from, offset, |n, at, _, _| {
                 if n == number {
@@ -122,6 +128,18 @@ impl JournalStorage {
             if let Some(at) = found {
                 segment.cursor = Some((number, at));
                 return Ok(Some((first, at)));
+            }
+            // The record this process saw whole there is not there any more: another process
+            // cut the segment and wrote it again (a repair), and what this one knew of it is
+            // stale. Read it again from its start, once.
+            if from_record
+                && !looked_again
+                && matches!(&tail, Tail::Unfinished { offset: at, .. } if *at == offset)
+            {
+                tracing::debug!(segment = %segment.path.display(), commit = from, "a known record moved; the segment is read again from its start");
+                segment.forget();
+                looked_again = true;
+                continue;
             }
             let known_next = segment.end.map(|(next, _)| next);
             segment.note_end(next, end);

@@ -322,6 +322,59 @@ fn a_new_reader_reads_the_last_commits_of_a_large_segment_without_reading_it_all
 }
 
 #[test]
+fn a_reader_whose_known_positions_were_cut_and_written_again_reads_the_new_records() {
+    // A reader finds the end of a large segment from its last 64 KiB (keeping the positions
+    // of the records there); another process then cuts the segment before them and writes
+    // the commits from there again, each record longer, so that the file grows past what
+    // the reader knew and every position it kept is inside another record now.
+    const WRITTEN: u64 = 4000;
+    const CUT_AT: u64 = 3000;
+    let sim = Arc::new(SimFs::with_folder(&folder()));
+    let open = |sim: &Arc<SimFs>| {
+        JournalStorage::with_file_system(folder(), Durability::None, 1 << 30, sim.clone())
+    };
+    let writer = open(&sim);
+    writer.ensure_created().expect("create");
+    for n in 1..=WRITTEN {
+        writer.append_commit(n, &document(n)).expect("append");
+    }
+    // A reader for each commit read afterwards: the first read of each starts at what it knew.
+    let reads = [WRITTEN, WRITTEN - 9, WRITTEN - 40];
+    let readers: Vec<JournalStorage> = reads.iter().map(|_| open(&sim)).collect();
+    for reader in &readers {
+        assert_eq!(reader.last_commit().expect("last"), WRITTEN);
+    }
+    let longer = |n: u64| {
+        encode_commit(
+            &Headers::new(),
+            &[Event::new(format!(
+                "commit {n}, written again after a repair"
+            ))],
+        )
+        .expect("encodes")
+    };
+    let mut kept = Vec::new();
+    for n in 1..CUT_AT {
+        super::record::encode_record(&mut kept, n, &document(n));
+    }
+    let mut again = Vec::new();
+    for n in CUT_AT..=WRITTEN {
+        super::record::encode_record(&mut again, n, &longer(n));
+    }
+    let path = segments().join(super::segment::segment_name(1));
+    let file = sim.open(&path, Open::Write).expect("open");
+    file.set_len(kept.len() as u64).expect("cut");
+    file.write_all_at(&again, kept.len() as u64).expect("write");
+    for (reader, n) in readers.iter().zip(reads) {
+        assert_eq!(reader.read_commit(n).expect("read"), Some(longer(n)), "{n}");
+        assert_eq!(
+            reader.read_commit(CUT_AT).expect("read"),
+            Some(longer(CUT_AT))
+        );
+    }
+}
+
+#[test]
 fn a_stale_hint_is_extended_by_the_next_writer() {
     let sim = written();
     let hint = stored_hint(&sim);

@@ -245,18 +245,20 @@ impl Storage for ObjectStorage {
             let Some(raw) = object.location.filename() else {
                 continue;
             };
-            match object_name(raw) {
-                Some(name) => listing.add_loose(&name, || self.location(&object.location)),
-                // Another spelling of a name foldstore spells otherwise: not its object.
-                None if percent_decode(raw)
-                    .is_some_and(|name| !matches!(classify_name(&name), Entry::Other)) =>
-                {
+            let Some(name) = percent_decode(raw) else {
+                continue;
+            };
+            match classify_name(&name) {
+                // Another spelling of a commit's name (`%37.log` for `7.log`): not the commit,
+                // which is read by its own name. (A snapshot's name may be escaped otherwise
+                // by an object store, `%3A` for `:` on Windows, and is read back the same.)
+                Entry::Commit(_) if object_name(raw).is_none() => {
                     listing.suspicious.push((
                         self.location(&object.location),
-                        "is another spelling of a commit's or snapshot's name (escaped where foldstore does not escape): not an object of the store; move it away".to_owned(),
+                        "is another spelling of a commit's name (escaped where foldstore does not escape): not a commit of the store; move it away".to_owned(),
                     ));
                 }
-                None => {}
+                _ => listing.add_loose(&name, || self.location(&object.location)),
             }
         }
         Ok(listing.sorted())
