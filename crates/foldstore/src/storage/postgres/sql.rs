@@ -65,7 +65,9 @@ impl Sql {
             read: format!("SELECT document FROM {commits} WHERE number = $1"),
             exists: format!("SELECT 1 FROM {commits} WHERE number = $1"),
             range: format!(
-                "SELECT number, document FROM {commits} WHERE number >= $1 ORDER BY number LIMIT $2"
+                "SELECT number, document FROM {commits} WHERE number >= $1 AND number <= {} \
+                 ORDER BY number LIMIT $2",
+                crate::storage::MAX_COMMIT_NUMBER
             ),
             // Rows numbered past the largest commit number are no commits (`list` names them).
             last: format!(
