@@ -210,6 +210,54 @@ fn a_page_of_events_whose_first_commit_holds_more_than_the_limit_still_says_what
 }
 
 #[test]
+fn pages_of_large_commits_end_at_a_number_of_bytes_and_say_where_to_go_on() {
+    let dir = TestDir::new();
+    let path = dir.join("store");
+    let store = Store::open(&path).unwrap();
+    store.ensure_folder().unwrap();
+    let large = "x".repeat(1 << 20);
+    for n in 1..=40 {
+        store
+            .log(&Event::with_data("large", json!({ "n": n, "text": large })))
+            .unwrap();
+    }
+    let server = Server::start(&path, &[], Some(TOKEN));
+    // Oldest first: pages of 8 MiB at most (the commit that passes it ends the page), each going on
+    // where the one before ended, every commit once.
+    let mut seen = Vec::new();
+    let mut from = 1;
+    loop {
+        let (status, page) = get(&server, &format!("/api/commits?from={from}&limit=100"));
+        assert_eq!(status, 200);
+        let found = numbers(&page, "commits", "number");
+        assert!(!found.is_empty() && found.len() <= 8, "{found:?}");
+        seen.extend(found);
+        match page["next"].as_u64() {
+            Some(next) => from = next,
+            None => break,
+        }
+    }
+    assert_eq!(seen, (1..=40).collect::<Vec<u64>>());
+    // Newest first, the same.
+    let mut seen = Vec::new();
+    let mut to = 40;
+    loop {
+        let (_, page) = get(
+            &server,
+            &format!("/api/commits?to={to}&limit=100&order=newest"),
+        );
+        let found = numbers(&page, "commits", "number");
+        assert!(!found.is_empty() && found.len() <= 8, "{found:?}");
+        seen.extend(found);
+        match page["next"].as_u64() {
+            Some(next) => to = next,
+            None => break,
+        }
+    }
+    assert_eq!(seen, (1..=40).rev().collect::<Vec<u64>>());
+}
+
+#[test]
 fn appends_with_and_without_conditions() {
     let dir = TestDir::new();
     let server = Server::start(&store_of(&dir, 2), &["--allow-writes"], Some(TOKEN));

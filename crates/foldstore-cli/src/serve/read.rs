@@ -125,6 +125,10 @@ pub(super) async fn on_store<T: Send + 'static>(
     }
 }
 
+/// The bytes of stored commits past which a page of `/api/commits` ends, whatever its
+/// `limit` (each commit may be as large as a document can be).
+pub const PAGE_BYTES: u64 = 8 << 20;
+
 /// `GET /api/commits?from=&to=&limit=&order=`: a page of commits of the range `from..=to`,
 /// oldest first, or with `order=newest` newest first; `next` is the `from` (or `to`) of the
 /// next page, `null` when there is none. With filters (`name`, `tag`, `header`, `since`,
@@ -173,19 +177,37 @@ pub async fn commits(
             return Ok(Json(page));
         }
         let mut page = Vec::new();
+        // The bytes of the commits in the page: past PAGE_BYTES, the page ends (after one
+        // commit at least) and `next` goes on after its last.
+        let mut bytes = 0_u64;
         let next = if newest {
             let bottom = last.saturating_sub(limit - 1).max(from);
+            let mut oldest = None;
             for found in Backwards::new(store, bottom, last) {
                 let (commit, size) = found?;
+                oldest = Some(commit.number());
                 page.push(commit_json(&commit, Some(size)));
+                bytes = bytes.saturating_add(size);
+                if bytes >= PAGE_BYTES {
+                    break;
+                }
             }
+            let bottom = oldest.filter(|_| bytes >= PAGE_BYTES).unwrap_or(bottom);
             (bottom > from).then(|| bottom - 1)
         } else {
-            let end = from.saturating_add(limit - 1).min(last);
+            let mut end = from.saturating_add(limit - 1).min(last);
             if from <= end {
                 for scanned in store.raw_commits(from..=end)? {
                     match read_once(store, scanned, Some(end))? {
-                        Some((commit, size)) => page.push(commit_json(&commit, Some(size))),
+                        Some((commit, size)) => {
+                            let number = commit.number();
+                            page.push(commit_json(&commit, Some(size)));
+                            bytes = bytes.saturating_add(size);
+                            if bytes >= PAGE_BYTES {
+                                end = number;
+                                break;
+                            }
+                        }
                         None => break,
                     }
                 }

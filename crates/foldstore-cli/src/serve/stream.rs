@@ -33,8 +33,16 @@ const STRETCH: u64 = 256;
 /// How many events wait to be sent to a slow follower before its reading pauses.
 const QUEUE: usize = 512;
 
+/// The bytes of commits past which a follower's read of [`STRETCH`] commits stops (after one
+/// commit at least): each commit may be as large as a document can be.
+const STRETCH_BYTES: usize = 16 << 20;
+
 /// How many of the newest commits read [`Recent`] keeps.
 const RECENT: usize = 4096;
+
+/// The bytes of commits (as sent) past which [`Recent`] lets its oldest go (keeping the
+/// newest one at least).
+const RECENT_BYTES: usize = 64 << 20;
 
 /// A commit as a stream sends it: its number and the JSON of its `data:`.
 type Sent = (u64, Arc<str>);
@@ -43,10 +51,17 @@ type Sent = (u64, Arc<str>);
 /// follower of a server. A commit never changes once written, so one read serves all.
 #[derive(Default)]
 pub struct Recent {
-    kept: Mutex<VecDeque<Sent>>,
+    kept: Mutex<Kept>,
     /// Held while the commits after the kept ones are read, so that followers woken together
     /// by a new commit read it once: the others then find it kept.
     reading: tokio::sync::Mutex<()>,
+}
+
+/// The commits [`Recent`] keeps, and the bytes of their text.
+#[derive(Default)]
+struct Kept {
+    commits: VecDeque<Sent>,
+    bytes: usize,
 }
 
 impl Recent {
@@ -54,13 +69,13 @@ impl Recent {
     /// every follower that keeps up wants next.
     fn at_the_end(&self, after: u64) -> bool {
         let kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
-        kept.back().is_none_or(|&(back, _)| after >= back)
+        kept.commits.back().is_none_or(|&(back, _)| after >= back)
     }
 
     /// The kept commits from `after + 1` on, up to `last`; empty when `after + 1` is not kept.
     fn take(&self, after: u64, last: u64) -> Vec<Sent> {
         let kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(&(front, _)) = kept.front() else {
+        let Some(&(front, _)) = kept.commits.front() else {
             return Vec::new();
         };
         let Some(skip) = after
@@ -70,7 +85,8 @@ impl Recent {
         else {
             return Vec::new();
         };
-        kept.iter()
+        kept.commits
+            .iter()
             .skip(skip)
             .take_while(|(number, _)| *number <= last)
             .cloned()
@@ -78,22 +94,28 @@ impl Recent {
     }
 
     /// Keeps `read` (commits numbered without a gap), after the kept ones when it goes on from
-    /// them, or instead of them when it is newer and does not; the oldest go past [`RECENT`].
+    /// them, or instead of them when it is newer and does not; the oldest go past [`RECENT`]
+    /// commits or [`RECENT_BYTES`] bytes (the newest stays).
     fn keep(&self, read: &[Sent]) {
         let (Some(&(first, _)), Some(&(last, _))) = (read.first(), read.last()) else {
             return;
         };
         let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
-        let back = kept.back().map(|&(number, _)| number);
+        let back = kept.commits.back().map(|&(number, _)| number);
         match back {
             Some(back) if last <= back => return,
             Some(back) if first <= back.saturating_add(1) => {}
-            _ => kept.clear(),
+            _ => *kept = Kept::default(),
         }
-        let back = kept.back().map_or(0, |&(number, _)| number);
-        kept.extend(read.iter().filter(|(number, _)| *number > back).cloned());
-        while kept.len() > RECENT {
-            kept.pop_front();
+        let back = kept.commits.back().map_or(0, |&(number, _)| number);
+        for commit in read.iter().filter(|(number, _)| *number > back) {
+            kept.bytes = kept.bytes.saturating_add(commit.1.len());
+            kept.commits.push_back(commit.clone());
+        }
+        while kept.commits.len() > RECENT || (kept.bytes > RECENT_BYTES && kept.commits.len() > 1) {
+            if let Some((_, gone)) = kept.commits.pop_front() {
+                kept.bytes = kept.bytes.saturating_sub(gone.len());
+            }
         }
     }
 }
@@ -247,6 +269,7 @@ async fn feed(
 fn stretch(store: &Store, first: u64, last: u64) -> (Vec<Sent>, Option<String>) {
     let text = |e: anyhow::Error| crate::output::error_text(&e);
     let mut commits = Vec::new();
+    let mut bytes = 0_usize;
     let scanned = match store.raw_commits(first..=last) {
         Ok(scanned) => scanned,
         Err(e) => return (commits, Some(text(e.into()))),
@@ -258,7 +281,12 @@ fn stretch(store: &Store, first: u64, last: u64) -> (Vec<Sent>, Option<String>) 
             Err(e) => return (commits, Some(text(e))),
         };
         let data: Arc<str> = commit_json(&commit, Some(size)).to_string().into();
+        bytes = bytes.saturating_add(data.len());
         commits.push((commit.number(), data));
+        // The follower reads on from the last one when these are sent.
+        if bytes >= STRETCH_BYTES {
+            break;
+        }
     }
     (commits, None)
 }
@@ -301,5 +329,24 @@ mod tests {
         let all = recent.take(21, u64::MAX);
         assert_eq!(all.len(), RECENT);
         assert_eq!(all[0].1.as_ref(), "22");
+    }
+
+    #[test]
+    fn recent_commits_are_kept_up_to_a_number_of_bytes_the_newest_always() {
+        let large = |numbers: std::ops::RangeInclusive<u64>, bytes: usize| -> Vec<Sent> {
+            numbers
+                .map(|n| (n, Arc::from("x".repeat(bytes).as_str())))
+                .collect()
+        };
+        let recent = Recent::default();
+        // Ten commits of a fifth of the bound: the newest five stay.
+        recent.keep(&large(1..=10, RECENT_BYTES / 5));
+        assert_eq!(numbers(&recent.take(0, u64::MAX)), Vec::<u64>::new());
+        assert_eq!(numbers(&recent.take(5, u64::MAX)), [6, 7, 8, 9, 10]);
+        // One commit larger than the bound: it stays alone.
+        recent.keep(&large(11..=11, RECENT_BYTES + 1));
+        assert_eq!(numbers(&recent.take(10, u64::MAX)), [11]);
+        recent.keep(&sent(12..=13));
+        assert_eq!(numbers(&recent.take(11, u64::MAX)), [12, 13]);
     }
 }
