@@ -32,7 +32,7 @@ pub fn open_existing(path: &Path) -> anyhow::Result<Store> {
         }
         bail!(
             "no store at {}: nothing was ever written there (check the address; 'foldstore append' creates a store)",
-            path.display()
+            foldstore::shown_address(path)
         );
     }
     Ok(store)

@@ -225,3 +225,37 @@ fn a_wrong_or_missing_master_key_is_told_naming_where_it_came_from() {
     .expect_code(1)
     .expect_stderr_contains(&["a subject is 1 to 120 bytes long"]);
 }
+
+#[test]
+fn keys_and_forget_refuse_a_folder_that_is_no_key_store_and_change_nothing_in_it() {
+    let dir = TestDir::new();
+    let master = dir.join("master.key");
+    run(["keys", "--new-master-key", master.to_str().unwrap()]).expect_code(0);
+    owners_only(&master);
+    // A folder of other files (a home folder, say), and a key store restored without its
+    // check file: neither gets one made with the master key given now.
+    let elsewhere = dir.join("elsewhere");
+    fs::create_dir(&elsewhere).unwrap();
+    fs::write(elsewhere.join("notes.txt"), "mine").unwrap();
+    for verb in [&["keys"][..], &["forget", "member:peter pan"][..]] {
+        let mut args: Vec<&str> = verb.to_vec();
+        args.extend([
+            "--keys",
+            elsewhere.to_str().unwrap(),
+            "--master-key-file",
+            master.to_str().unwrap(),
+        ]);
+        let outcome = run(&args);
+        assert_ne!(outcome.code, Some(0), "{verb:?}");
+        assert!(
+            outcome.stderr.contains("keys.check"),
+            "{verb:?}: {}",
+            outcome.stderr
+        );
+        let names: Vec<_> = fs::read_dir(&elsewhere)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["notes.txt"], "{verb:?}");
+    }
+}

@@ -465,6 +465,39 @@ fn writes_and_reads_beyond_loopback_need_the_token() {
             "{stderr}"
         );
     }
+    // A token file that is a FIFO (no writer would ever come) or a folder: refused at once.
+    let fifo = dir.join("token-fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    for file in [&fifo, &dir.join("")] {
+        let mut child = Command::new(FOLDSTORE)
+            .arg("serve")
+            .arg(&path)
+            .args(["--listen", "127.0.0.1:0", "--token-file"])
+            .arg(file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                let _ = child.kill();
+                panic!("serve hung on the token file {}", file.display());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        assert_eq!(status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("not a regular file"), "{stderr}");
+    }
 }
 
 /// Reads Server-Sent Events: `(id, data)` of each `commit` event, until `want` are read.

@@ -132,6 +132,7 @@ pub use schema::{
     NameShapes, SchemaOptions, SchemaReport, Seen, ShapeSeen, MAX_NAMES, MAX_SHAPES_PER_NAME,
 };
 pub use snapshot::Snapshot;
+pub use storage::address::shown_address;
 #[allow(deprecated)]
 pub use storage::FolderStorage;
 #[cfg(feature = "s3")]

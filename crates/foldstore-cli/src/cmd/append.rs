@@ -173,7 +173,17 @@ fn read_input(name: Option<String>, data: Option<&str>, stdin: bool) -> anyhow::
                 styled(p.label, "reading events from standard input:")
             )?;
         }
-        read_events(input)?
+        // One commit's events: no more than a commit's document can hold is read.
+        let limit = foldstore::MAX_DOCUMENT_BYTES;
+        let mut bounded = io::Read::take(input, limit + 1);
+        let events = read_events(&mut bounded);
+        // (A line cut at the limit fails to parse: the size is the reason then.)
+        if bounded.limit() == 0 {
+            anyhow::bail!(
+                "standard input holds more than {limit} bytes, more than one commit can hold; nothing was written (append in several commits, or use 'foldstore import')"
+            );
+        }
+        events?
     } else {
         let name = name.ok_or_else(|| anyhow!("an event name is needed (or --stdin)"))?;
         let event = match data {

@@ -173,7 +173,7 @@ pub(crate) fn append(
     if tip != commits {
         bail!(
             "{} holds {tip} commits after {commits} were appended: another program wrote to it, or commits were lost",
-            folder.path.display()
+            foldstore::shown_address(&folder.path)
         );
     }
     let durability = match durability {
@@ -186,7 +186,7 @@ pub(crate) fn append(
     let mut json = json!({
         "workload": "append",
         "layout": layout,
-        "store": folder.path.display().to_string(),
+        "store": foldstore::shown_address(&folder.path),
         "kept": folder.keep,
         "commits": commits,
         "events_per_commit": events_per_commit,
@@ -247,7 +247,7 @@ fn replay(
     if summary.commits == 0 {
         bail!(
             "{} holds no commits: there is nothing to replay",
-            folder.path.display()
+            foldstore::shown_address(&folder.path)
         );
     }
 
@@ -256,7 +256,7 @@ fn replay(
     let mut json = json!({
         "workload": "replay",
         "layout": layout,
-        "store": folder.path.display().to_string(),
+        "store": foldstore::shown_address(&folder.path),
         "kept": folder.keep,
         "made": made.is_some(),
         "commits": summary.commits,
@@ -349,6 +349,13 @@ impl BenchFolder {
     /// The folder given with `--dir`, which must not exist or be empty, so that the workload
     /// starts from an empty store.
     fn given(path: PathBuf) -> anyhow::Result<BenchFolder> {
+        // A server's address is no folder: the workload would write into a live store there.
+        if path.to_str().is_some_and(|text| text.contains("://")) {
+            bail!(
+                "{} is an address, not a folder: 'foldstore bench append' writes its commits into a new folder store (give a new or empty folder)",
+                foldstore::shown_address(&path)
+            );
+        }
         match fs::read_dir(&path) {
             Ok(mut entries) => {
                 if entries.next().is_some() {

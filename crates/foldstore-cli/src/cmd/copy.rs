@@ -47,8 +47,8 @@ pub fn run(
     let mut out = BufWriter::new(io::stdout().lock());
     if json {
         let value = json!({
-            "from": from.display().to_string(),
-            "to": to.display().to_string(),
+            "from": foldstore::shown_address(from),
+            "to": foldstore::shown_address(to),
             "tip": report.tip,
             "commits_copied": report.commits_copied,
             "commits_present": report.commits_present,
@@ -81,8 +81,8 @@ fn write_text(
         plural(report.commits_copied, "commit"),
         plural(report.snapshots_copied, "snapshot"),
         human_size(report.bytes_copied),
-        from.display(),
-        to.display()
+        printable(&foldstore::shown_address(from)),
+        printable(&foldstore::shown_address(to))
     )?;
     if report.commits_present + report.snapshots_present > 0 {
         writeln!(

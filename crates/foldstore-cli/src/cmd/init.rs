@@ -24,7 +24,7 @@ pub fn run(path: &Path, layout: Option<LayoutArg>) -> anyhow::Result<ExitCode> {
         builder = builder.layout(layout.into());
     }
     let store = builder.open()?;
-    let shown = printable(&path.display().to_string()).into_owned();
+    let shown = printable(&foldstore::shown_address(path)).into_owned();
     let mut out = io::stdout().lock();
     let p = Palette::stdout();
     let Some(folder) = store.path() else {

@@ -1,6 +1,6 @@
 //! `foldstore forget` and `foldstore keys`: the subjects' keys, kept apart from the store.
 
-use std::fs::OpenOptions;
+use std::fs::{self, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::process::ExitCode;
@@ -28,6 +28,15 @@ fn open(args: &KeysArgs) -> anyhow::Result<FolderKeyStore> {
     if !folder.is_dir() {
         anyhow::bail!(
             "no key store at {}: the folder does not exist (check the path; a store given a key store makes it)",
+            folder.display()
+        );
+    }
+    // Listing and forgetting make no key store: a folder without the check file is another
+    // folder (a home folder, say), or a key store restored without it, into which a check
+    // made with the master key given now would lock out the right one.
+    if fs::symlink_metadata(folder.join("keys.check")).is_err() {
+        anyhow::bail!(
+            "no key store at {}: it holds no keys.check (the file a key store is made with); give the key store's folder",
             folder.display()
         );
     }
@@ -96,10 +105,22 @@ pub fn new_master_key(file: &Path) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot create {} (it must not exist)", file.display()))?;
     let mut text = key.to_hex();
     text.push('\n');
-    handle
+    let folder = match file.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let written = handle
         .write_all(text.as_bytes())
-        .and_then(|()| handle.sync_all())
-        .with_context(|| format!("cannot write {}", file.display()))?;
+        .and_then(|()| handle.sync_all());
+    // The file's name made durable too before it is reported written.
+    #[cfg(unix)]
+    let written = written.and_then(|()| fs::File::open(folder)?.sync_all());
+    if let Err(e) = written {
+        // No partial key is left to be taken for one (nor to refuse the next try).
+        let _ = fs::remove_file(file);
+        return Err(e)
+            .with_context(|| format!("cannot write {}; nothing was kept", file.display()));
+    }
     println!(
         "wrote a new master key to {}: keep it apart from the store and from the key store",
         printable(&file.display().to_string())

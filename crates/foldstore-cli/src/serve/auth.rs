@@ -16,6 +16,37 @@ use super::Shared;
 /// The environment variable that holds the token when no --token-file is given.
 pub const TOKEN_ENV: &str = "FOLDSTORE_TOKEN";
 
+/// The most of a token file read: a token is one short line.
+const TOKEN_FILE_BYTES: u64 = 64 << 10;
+
+/// The text of the token file at `file`: a regular file (a FIFO would keep the server from
+/// starting, a device from ending the read), read no further than [`TOKEN_FILE_BYTES`].
+/// Warns when users other than its owner may read it.
+fn read_token_file(file: &Path) -> anyhow::Result<String> {
+    use std::io::Read;
+    let shown = file.display();
+    let metadata =
+        std::fs::metadata(file).with_context(|| format!("cannot read the token file {shown}"))?;
+    if !metadata.is_file() {
+        bail!("the token file {shown} is not a regular file: write the token into a file only you may read");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if metadata.permissions().mode() & 0o077 != 0 {
+            eprintln!(
+                "warning: the token file {shown} may be read by other users (mode {:o}): chmod 600 it",
+                metadata.permissions().mode() & 0o777
+            );
+        }
+    }
+    let mut text = String::new();
+    std::fs::File::open(file)
+        .and_then(|opened| opened.take(TOKEN_FILE_BYTES).read_to_string(&mut text))
+        .with_context(|| format!("cannot read the token file {shown} (it must be text)"))?;
+    Ok(text)
+}
+
 /// A secret token. Its `Debug` does not show it.
 pub struct Token(Vec<u8>);
 
@@ -34,8 +65,7 @@ impl Token {
     pub fn load(file: Option<&Path>) -> anyhow::Result<Option<Token>> {
         let (text, source) = match file {
             Some(file) => (
-                std::fs::read_to_string(file)
-                    .with_context(|| format!("cannot read the token file {}", file.display()))?,
+                read_token_file(file)?,
                 format!("the token file {}", file.display()),
             ),
             None => match std::env::var(TOKEN_ENV) {

@@ -185,6 +185,17 @@ impl ChainCheckpoint {
                     "holds a signing key, which a checkpoint never replaces: choose another file".to_owned(),
                 ))
             }
+            // Only an earlier checkpoint (or nothing) is replaced: not a master key, a public
+            // key, a commit or anything else that happens to bear the name.
+            Ok(_) if !read_small(path).is_ok_and(|text| {
+                text.trim().is_empty() || Self::from_json(&text).is_ok()
+            }) =>
+            {
+                return Err(file_error(
+                    path,
+                    "holds something other than a checkpoint, which a checkpoint never replaces: choose another file".to_owned(),
+                ))
+            }
             _ => {}
         }
         let name = path

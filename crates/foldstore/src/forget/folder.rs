@@ -418,6 +418,10 @@ impl KeyStore for FolderKeyStore {
             return Ok(key);
         }
         if let Some((key, stamp)) = self.read_stamped_key(subject, &path)? {
+            // Another writer's new key (or this process's, whose folder sync failed) may not
+            // be durable yet: nothing is sealed with a key whose file a power loss can take.
+            // Once a process: the key is kept from here on.
+            self.sync_folder()?;
             self.keep_sealing_key(subject, stamp, &key);
             return Ok(key);
         }
@@ -438,11 +442,13 @@ impl KeyStore for FolderKeyStore {
             // Not kept yet: the next call reads it back, with its file's stamp.
             return Ok(key);
         }
-        // Another writer made it first: theirs is the key.
-        self.read_key(subject, &path)?.ok_or_else(|| Error::Keys {
+        // Another writer made it first: theirs is the key, once its name is durable.
+        let theirs = self.read_key(subject, &path)?.ok_or_else(|| Error::Keys {
             location: path.display().to_string(),
             problem: "was made by another writer and removed at once: write again".to_owned(),
-        })
+        })?;
+        self.sync_folder()?;
+        Ok(theirs)
     }
 
     fn get(&self, subject: &str) -> Result<Option<SubjectKey>> {
@@ -467,9 +473,9 @@ impl KeyStore for FolderKeyStore {
         for leftover in &leftovers {
             fs::remove_file(leftover).map_err(|e| Error::io("remove the key file", leftover, e))?;
         }
-        if removed || !leftovers.is_empty() {
-            self.sync_folder()?;
-        }
+        // Always: a removal whose sync failed before (and was reported so) is made durable by
+        // the call that finds the file gone, before it says the subject is forgotten.
+        self.sync_folder()?;
         Ok(removed)
     }
 

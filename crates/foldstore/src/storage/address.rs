@@ -12,6 +12,55 @@ use super::postgres::PostgresStorage;
 use super::Storage;
 use crate::error::{Error, Result};
 
+/// `url` with any password replaced by `***` (in the user part and in a `password`
+/// parameter).
+pub(crate) fn redact_url(url: &str) -> String {
+    let mut text = url.to_owned();
+    if let Some(start) = text.find("://").map(|i| i + 3) {
+        let end = text[start..]
+            .find(['/', '?'])
+            .map_or(text.len(), |i| start + i);
+        if let Some(at) = text[start..end].rfind('@').map(|i| start + i) {
+            if let Some(colon) = text[start..at].find(':').map(|i| start + i) {
+                text.replace_range(colon + 1..at, "***");
+            }
+        }
+    }
+    let mut redacted = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(index) = rest.find("password=") {
+        let value = index + "password=".len();
+        redacted.push_str(&rest[..value]);
+        redacted.push_str("***");
+        rest = &rest[value..];
+        let end = rest.find(['&', ' ']).unwrap_or(rest.len());
+        rest = &rest[end..];
+    }
+    redacted.push_str(rest);
+    redacted
+}
+
+/// `path` as foldstore shows it in messages and reports: a folder path as it is, a URL with
+/// any password replaced by `***` (in its user part, or in a `password` parameter), so that
+/// messages and logs never hold the password of a server's address.
+///
+/// ```
+/// # use std::path::Path;
+/// assert_eq!(
+///     foldstore::shown_address(Path::new("postgres://app:s3cret@db/shop?table=orders")),
+///     "postgres://app:***@db/shop?table=orders"
+/// );
+/// assert_eq!(foldstore::shown_address(Path::new("./members")), "./members");
+/// ```
+pub fn shown_address(path: &Path) -> String {
+    let text = path.display().to_string();
+    if text.contains("://") {
+        redact_url(&text)
+    } else {
+        text
+    }
+}
+
 /// The backend named by a URL (`postgres://...`, `postgresql://...`, `s3://...`), or `None`
 /// when `path` is a folder path.
 ///

@@ -1,6 +1,6 @@
 //! Where the bytes live: the [`Storage`] trait and its backends.
 
-mod address;
+pub(crate) mod address;
 pub(crate) mod archive;
 pub mod journal;
 mod listing;

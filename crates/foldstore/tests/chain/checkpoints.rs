@@ -205,9 +205,21 @@ fn a_checkpoint_never_replaces_a_signing_key_nor_writes_through_a_link() {
         assert!(checkpoint.write(&link).is_err());
         assert_eq!(std::fs::read_to_string(&elsewhere).unwrap(), "kept");
     }
-    // A plain file is replaced whole, and reads back.
+    // Nor a file that holds anything but a checkpoint: a master key, say.
+    let master = folder.path().join("master.key");
+    std::fs::write(&master, format!("{}\n", "ab".repeat(32))).unwrap();
+    let refused = checkpoint.write(&master).unwrap_err().to_string();
+    assert!(refused.contains("other than a checkpoint"), "{refused}");
+    assert_eq!(
+        std::fs::read_to_string(&master).unwrap(),
+        format!("{}\n", "ab".repeat(32))
+    );
+    // An empty file, and an earlier checkpoint, are replaced whole, and read back.
     let out = folder.path().join("checkpoint.json");
-    std::fs::write(&out, "an older checkpoint").unwrap();
+    std::fs::write(&out, "").unwrap();
     checkpoint.write(&out).unwrap();
     assert_eq!(ChainCheckpoint::read(&out).unwrap().commit, 1);
+    store.log(&member_event(2)).unwrap();
+    store.checkpoint(&key).unwrap().write(&out).unwrap();
+    assert_eq!(ChainCheckpoint::read(&out).unwrap().commit, 2);
 }

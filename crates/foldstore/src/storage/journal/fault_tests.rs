@@ -583,3 +583,60 @@ fn a_torn_tail_kept_in_the_quarantine_is_kept_once_when_its_cut_fails() {
         assert_eq!(quarantine.len(), 1, "{:?}", quarantine.keys());
     }
 }
+
+#[test]
+fn a_journal_made_by_a_call_whose_folder_sync_failed_is_made_durable_by_the_next() {
+    use crate::storage::local::faults::{Fault, FaultFs, Op, When};
+    use crate::storage::Storage;
+    let store_path = crate::storage::test_kit::folder();
+    let syncs_of_the_store = |faults: &FaultFs| {
+        faults
+            .trace()
+            .iter()
+            .filter(|(op, path)| *op == Op::SyncDir && path == &store_path)
+            .count()
+    };
+    // Which sync of the store folder publishes the marker: the last of a creation.
+    let sim: Arc<SimFs> = Arc::new(SimFs::with_folder(&store_path));
+    let faults = Arc::new(FaultFs::new(sim.clone()));
+    faults.arm(None);
+    let journal = super::JournalStorage::with_file_system(
+        store_path.clone(),
+        Durability::Immediate,
+        1 << 20,
+        faults.clone(),
+    );
+    journal.ensure_created().expect("create");
+    let syncs = faults
+        .trace()
+        .iter()
+        .filter(|(op, _)| *op == Op::SyncDir)
+        .count() as u64;
+    assert!(syncs_of_the_store(&faults) > 0);
+    // Again, with that sync failing after its flush was lost (EIO): an error, the marker in
+    // place; the next call must sync the folder before it says the journal is made.
+    let sim: Arc<SimFs> = Arc::new(SimFs::with_folder(&store_path));
+    let faults = Arc::new(FaultFs::new(sim.clone()));
+    faults.arm(Some(Fault {
+        op: Some(Op::SyncDir),
+        index: syncs - 1,
+        errno: libc_eio(),
+        when: When::After,
+    }));
+    let journal = super::JournalStorage::with_file_system(
+        store_path.clone(),
+        Durability::Immediate,
+        1 << 20,
+        faults.clone(),
+    );
+    assert!(journal.ensure_created().is_err());
+    assert_eq!(faults.injected(), 1);
+    faults.arm(None);
+    journal.ensure_created().expect("made");
+    assert!(syncs_of_the_store(&faults) > 0, "{:?}", faults.trace());
+}
+
+/// `EIO`, as the faults give it.
+fn libc_eio() -> i32 {
+    rustix::io::Errno::IO.raw_os_error()
+}

@@ -112,8 +112,13 @@ impl JournalStorage {
         ));
         let blank = match fs.read(&marker) {
             Ok(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => true,
-            // Made already (checked by `load`).
-            Ok(_) => return Ok(()),
+            // Made already (checked by `load`): its name made durable, in case the call that
+            // made it failed to sync the folder (and said so).
+            Ok(_) => {
+                return fs
+                    .sync_dir(&self.shared.path)
+                    .map_err(|e| Error::io("sync the folder", &self.shared.path, e))
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => false,
             Err(e) => return Err(Error::io("read", marker, e)),
         };

@@ -31,7 +31,7 @@ impl PostgresStorage {
     /// [`Error::Backend`] when the URL is not a PostgreSQL URL, cannot be parsed, names no
     /// host, or names an invalid table. The message shows the URL without its password.
     pub fn connect(url: &str) -> Result<Self> {
-        let shown = redact_url(url);
+        let shown = crate::storage::address::redact_url(url);
         let invalid = |problem: String| Error::Backend {
             backend: BACKEND,
             message: format!("invalid PostgreSQL URL {shown}: {problem}"),
@@ -242,37 +242,10 @@ pub(super) fn address(config: &Config) -> String {
     text
 }
 
-/// `url` with any password replaced by `***` (in the user part and in a `password`
-/// parameter).
-fn redact_url(url: &str) -> String {
-    let mut text = url.to_owned();
-    if let Some(start) = text.find("://").map(|i| i + 3) {
-        let end = text[start..]
-            .find(['/', '?'])
-            .map_or(text.len(), |i| start + i);
-        if let Some(at) = text[start..end].rfind('@').map(|i| start + i) {
-            if let Some(colon) = text[start..at].find(':').map(|i| start + i) {
-                text.replace_range(colon + 1..at, "***");
-            }
-        }
-    }
-    let mut redacted = String::with_capacity(text.len());
-    let mut rest = text.as_str();
-    while let Some(index) = rest.find("password=") {
-        let value = index + "password=".len();
-        redacted.push_str(&rest[..value]);
-        redacted.push_str("***");
-        rest = &rest[value..];
-        let end = rest.find(['&', ' ']).unwrap_or(rest.len());
-        rest = &rest[end..];
-    }
-    redacted.push_str(rest);
-    redacted
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::address::redact_url;
 
     #[test]
     fn passwords_are_redacted() {
