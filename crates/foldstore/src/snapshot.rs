@@ -83,7 +83,12 @@ impl Store {
         };
         match created {
             Ok(()) => tracing::debug!(name, commit, "snapshot saved"),
-            Err(_) => tracing::debug!(name, commit, "snapshot exists already"),
+            Err(_) => {
+                // Another writer's, or this store's from a call whose sync failed: made
+                // durable before it is counted as saved.
+                storage.sync_all()?;
+                tracing::debug!(name, commit, "snapshot exists already");
+            }
         }
         Ok(())
     }

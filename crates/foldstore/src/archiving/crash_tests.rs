@@ -5,16 +5,19 @@
 //! the archive and the live store (the new state); a run acknowledged must have left the new
 //! state; and a second run on any image must finish the archiving.
 
-use std::path::PathBuf;
+use std::ffi::OsString;
+use std::io;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use serde_json::json;
 
 use crate::error::Error;
 use crate::event::Event;
-use crate::storage::local::fs::FileSystem;
+use crate::storage::local::fs::{FileSystem, Handle, Kind, Open};
 use crate::storage::local::sim::{Recovery, SimFs};
-use crate::storage::test_kit::{folder, journal_on};
+use crate::storage::test_kit::{folder, forward_fs, journal_on};
 use crate::storage::{Durability, LooseStorage, Storage};
 use crate::store::{Layout, Store};
 use crate::{ArchiveOptions, ArchiveUpTo};
@@ -183,4 +186,119 @@ fn the_archive_folder_is_made_by_the_run() {
         .archive(&options(&fs), |_, _, _| {})
         .unwrap();
     assert!(fs.kind(&archive_folder()).unwrap().is_some());
+}
+
+/// The simulated file system, failing the `fail_at`-th sync (from 0) of the archive folder
+/// with EIO after it was made (its flush lost), and counting those syncs.
+#[derive(Debug)]
+struct ArchiveSyncFails {
+    sim: Arc<SimFs>,
+    fail_at: Option<usize>,
+    seen: std::sync::atomic::AtomicUsize,
+}
+
+impl FileSystem for ArchiveSyncFails {
+    forward_fs!(sim: read, kind, modified, list, create_dir_all,
+        write_new, rename_noreplace, rename, is_link, remove);
+
+    fn open(&self, path: &Path, mode: Open) -> io::Result<Arc<dyn Handle>> {
+        self.sim.open(path, mode)
+    }
+
+    fn sync_dir(&self, folder: &Path) -> io::Result<()> {
+        if folder == archive_folder() {
+            let seen = self.seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if Some(seen) == self.fail_at {
+                // Its flush lost: nothing of the folder is made durable.
+                return Err(io::Error::from_raw_os_error(
+                    rustix::io::Errno::IO.raw_os_error(),
+                ));
+            }
+        }
+        self.sim.sync_dir(folder)
+    }
+}
+
+#[test]
+fn a_second_run_after_a_failed_sync_of_the_archive_makes_it_durable_before_it_removes_commits() {
+    for layout in [Layout::Journal, Layout::Loose] {
+        // How many syncs of the archive folder a run makes: the last one (after the manifest)
+        // fails in the first run.
+        let (fs, _) = setup(layout);
+        let counting = Arc::new(ArchiveSyncFails {
+            sim: fs.clone(),
+            fail_at: None,
+            seen: Default::default(),
+        });
+        let store = Store::builder(folder())
+            .shared_storage(storage_on(counting.clone(), layout))
+            .open()
+            .unwrap();
+        let archive: Arc<dyn Storage> = Arc::new(LooseStorage::with_file_system(
+            archive_folder(),
+            Durability::Immediate,
+            counting.clone(),
+        ));
+        store
+            .archive(
+                &ArchiveOptions::new(archive, "/archive", ArchiveUpTo::Commit(UP_TO)),
+                |_, _, _| {},
+            )
+            .unwrap();
+        let syncs = counting.seen.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(syncs > 0);
+
+        let (fs, bytes) = setup(layout);
+        let failing = Arc::new(ArchiveSyncFails {
+            sim: fs.clone(),
+            fail_at: Some(syncs - 1),
+            seen: Default::default(),
+        });
+        let store = Store::builder(folder())
+            .shared_storage(storage_on(failing.clone(), layout))
+            .open()
+            .unwrap();
+        let archive: Arc<dyn Storage> = Arc::new(LooseStorage::with_file_system(
+            archive_folder(),
+            Durability::Immediate,
+            failing.clone(),
+        ));
+        let failed = store.archive(
+            &ArchiveOptions::new(archive, "/archive", ArchiveUpTo::Commit(UP_TO)),
+            |_, _, _| {},
+        );
+        assert!(
+            failed.is_err(),
+            "{layout:?}: the first run reports its failed sync"
+        );
+        // The second run finds the archive's documents with the same bytes, and finishes.
+        let report = open(&fs, layout, false)
+            .archive(&options(&fs), |_, _, _| {})
+            .unwrap();
+        assert_eq!(report.start, UP_TO + 1);
+        // Power loss: every image holds every commit (the archived ones in the archive).
+        for (image, what) in images(&fs) {
+            let what = format!("{layout:?}, {what}");
+            let image = Arc::new(image);
+            let start = check_whole(&open(&image, layout, true), &bytes, &what);
+            assert_eq!(start, UP_TO + 1, "{what}");
+        }
+    }
+}
+
+/// The store's storage of `layout` on `fs`.
+fn storage_on(fs: Arc<dyn FileSystem>, layout: Layout) -> Arc<dyn Storage> {
+    match layout {
+        Layout::Journal => Arc::new(crate::storage::JournalStorage::with_file_system(
+            folder(),
+            Durability::Immediate,
+            crate::storage::test_kit::SEGMENT_BYTES,
+            fs,
+        )),
+        _ => Arc::new(LooseStorage::with_file_system(
+            folder(),
+            Durability::Immediate,
+            fs,
+        )),
+    }
 }

@@ -211,6 +211,10 @@ impl Store {
                 if let Some(marker) = &previous {
                     read_manifest(&*options.archive, marker)?;
                     self.check_live_against(marker)?;
+                    // The marker was seen, but its run may have failed to make it durable
+                    // (a failed folder sync after its rename): it is, before anything that
+                    // it makes unneeded is removed.
+                    self.storage().sync_all()?;
                 }
                 report.removed = self.storage().remove_commits_below(start)?;
             }
@@ -330,6 +334,9 @@ impl Store {
                 archived.start()?
             )));
         }
+        // Everything the marker points to is durable first, also what an earlier run wrote
+        // (found here with the same bytes and taken as it is) if that run's syncs failed.
+        options.archive.sync_all()?;
         live.write_meta(ARCHIVED_MARKER, &marker.to_bytes())?;
         report.start = archived.reload()?;
         progress(ArchiveStage::Removing, 0, last - start + 1);

@@ -231,6 +231,10 @@ impl FileSystem for FaultFs {
         self.run(Op::SyncDir, folder, || self.inner.sync_dir(folder))
     }
 
+    fn sync_file_system(&self, folder: &Path) -> io::Result<()> {
+        self.run(Op::SyncDir, folder, || self.inner.sync_file_system(folder))
+    }
+
     fn open(&self, path: &Path, mode: Open) -> io::Result<Arc<dyn Handle>> {
         self.run(Op::Open, path, || self.inner.open(path, mode))
     }

@@ -68,6 +68,13 @@ pub(crate) trait FileSystem: Send + Sync + fmt::Debug {
     /// Makes the folder's entries durable (created, renamed and removed names).
     fn sync_dir(&self, folder: &Path) -> io::Result<()>;
 
+    /// Makes everything written into the file system holding `folder` durable: every file's
+    /// data and every folder's entries (`syncfs`). Wrappers that do not say otherwise sync the
+    /// folder itself.
+    fn sync_file_system(&self, folder: &Path) -> io::Result<()> {
+        self.sync_dir(folder)
+    }
+
     /// Opens a regular file for positional reads and writes, as `mode` says.
     fn open(&self, path: &Path, mode: Open) -> io::Result<Arc<dyn Handle>>;
 
@@ -369,6 +376,19 @@ impl FileSystem for OsFs {
 
     fn sync_dir(&self, folder: &Path) -> io::Result<()> {
         super::sync_dir(folder)
+    }
+
+    fn sync_file_system(&self, folder: &Path) -> io::Result<()> {
+        let dir = fs::File::open(folder)?;
+        #[cfg(target_os = "linux")]
+        {
+            rustix::fs::syncfs(&dir).map_err(io::Error::from)
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            // Without syncfs: the folder itself; files are synced by the platform's own means.
+            dir.sync_all()
+        }
     }
 
     fn open(&self, path: &Path, mode: Open) -> io::Result<Arc<dyn Handle>> {

@@ -9,8 +9,8 @@
 //!   backend shares.
 //! - [`store_folder`]: the store's folder itself: made and checked, its snapshots, its
 //!   temporary files, its quarantine, and watches on it.
-//! - [`Durability`], and syncing: one folder ([`sync_dir`]) or a whole file system
-//!   ([`sync_file_system`]).
+//! - [`Durability`], and syncing one folder ([`sync_dir`]); a whole file system is synced
+//!   through the seam ([`FileSystem::sync_file_system`](fs::FileSystem::sync_file_system)).
 
 #[cfg(test)]
 pub(crate) mod faults;
@@ -24,8 +24,6 @@ pub(crate) mod store_folder;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-use crate::error::{Error, Result};
 
 /// How old a temporary file must be before a writer removes it as left over by a crash: far
 /// longer than any write takes, so one writer never removes another's file in flight.
@@ -72,19 +70,5 @@ pub(crate) fn sync_dir(folder: &Path) -> io::Result<()> {
     {
         let _ = folder;
         Ok(())
-    }
-}
-
-/// Makes every file written into the file system holding `folder` durable (one `syncfs`).
-pub(crate) fn sync_file_system(folder: &Path) -> Result<()> {
-    let dir = std::fs::File::open(folder).map_err(|e| Error::io("open", folder, e))?;
-    #[cfg(target_os = "linux")]
-    {
-        rustix::fs::syncfs(&dir).map_err(|e| Error::io("sync the file system of", folder, e.into()))
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        // Without syncfs: the folder itself; files are synced by the platform's own means.
-        dir.sync_all().map_err(|e| Error::io("sync", folder, e))
     }
 }

@@ -396,6 +396,22 @@ impl FileSystem for SimFs {
         Ok(())
     }
 
+    fn sync_file_system(&self, folder: &Path) -> io::Result<()> {
+        let mut state = self.lock();
+        state.check_power()?;
+        if !state.folders.contains_key(folder) {
+            return Err(not_found(folder));
+        }
+        state.change()?;
+        for folder in state.folders.values_mut() {
+            folder.synced = folder.entries.clone();
+        }
+        for inode in &mut state.inodes {
+            inode.synced = inode.data.clone();
+        }
+        Ok(())
+    }
+
     fn open(&self, path: &Path, mode: Open) -> io::Result<Arc<dyn Handle>> {
         let (parent, name) = split(path)?;
         let mut state = self.lock();

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::fs::{FileSystem, Kind};
-use super::{sync_file_system, Durability, STALE_TEMPORARY_AGE};
+use super::{Durability, STALE_TEMPORARY_AGE};
 use crate::error::{Error, Result};
 use crate::storage::names::{
     snapshot_file_name, DERIVED_FOLDER, JOURNAL_MARKER, QUARANTINE_FOLDER, TEMP_PREFIX,
@@ -419,7 +419,9 @@ impl StoreFolder {
 
     /// Makes everything written into the folder's file system durable.
     pub(crate) fn sync_all(&self) -> Result<()> {
-        sync_file_system(&self.path)
+        self.fs
+            .sync_file_system(&self.path)
+            .map_err(|e| Error::io("sync the file system of", &self.path, e))
     }
 
     /// Where the snapshot of `name` labelled `commit` is kept.
