@@ -502,6 +502,10 @@ mod tests {
     use super::*;
     use crate::event::{Event, Headers};
     use crate::format::{decode_commit, encode_commit};
+    use std::sync::Mutex;
+
+    use crate::error::Error;
+    use crate::storage::journal::plan::Outcome;
     use crate::storage::journal::queue::{Kind as RequestKind, Request};
     use crate::storage::journal::SEGMENT_FOLDER;
     use crate::storage::local::fs::{FileSystem, Kind};
@@ -635,6 +639,166 @@ mod tests {
                 }
             }
             self.inner.sync_data()
+        }
+    }
+
+    /// What runs once, at a read of a segment made while the journal's view is not held (a
+    /// batch checking the commits before a conditional append): another thread's work,
+    /// waited for.
+    #[derive(Default)]
+    struct Interrupt {
+        hook: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+        /// Whether the view is free now (set once the journal exists).
+        view_free: Mutex<Option<Box<dyn Fn() -> bool + Send>>>,
+    }
+
+    impl std::fmt::Debug for Interrupt {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("Interrupt")
+        }
+    }
+
+    /// The simulated file system, whose segment syncs fail while `failing` is set and whose
+    /// segment reads run the [`Interrupt`].
+    #[derive(Debug)]
+    struct Interrupting {
+        sim: Arc<SimFs>,
+        failing: Arc<std::sync::atomic::AtomicBool>,
+        interrupt: Arc<Interrupt>,
+    }
+
+    #[derive(Debug)]
+    struct InterruptingHandle {
+        inner: Arc<dyn Handle>,
+        failing: Arc<std::sync::atomic::AtomicBool>,
+        interrupt: Arc<Interrupt>,
+    }
+
+    impl FileSystem for Interrupting {
+        forward_fs!(
+            sim: read, kind, modified, list, create_dir_all, write_new, rename_noreplace, rename,
+            is_link, remove, sync_dir, boot_id
+        );
+        fn open(&self, path: &Path, mode: Open) -> io::Result<Arc<dyn Handle>> {
+            Ok(Arc::new(InterruptingHandle {
+                inner: self.sim.open(path, mode)?,
+                failing: Arc::clone(&self.failing),
+                interrupt: Arc::clone(&self.interrupt),
+            }))
+        }
+    }
+
+    impl Handle for InterruptingHandle {
+        forward_handle!(inner: len, set_len, modified, lock, unlock, identity);
+        fn write_all_at(&self, bytes: &[u8], offset: u64) -> io::Result<()> {
+            self.inner.write_all_at(bytes, offset)
+        }
+        fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+            let free = self
+                .interrupt
+                .view_free
+                .lock()
+                .unwrap()
+                .as_ref()
+                .is_some_and(|free| free());
+            if free {
+                let hook = self.interrupt.hook.lock().unwrap().take();
+                if let Some(hook) = hook {
+                    hook();
+                }
+            }
+            self.inner.read_at(buf, offset)
+        }
+        fn sync_data(&self) -> io::Result<()> {
+            if self.failing.load(Ordering::SeqCst) {
+                return Err(io::Error::from_raw_os_error(
+                    rustix::io::Errno::IO.raw_os_error(),
+                ));
+            }
+            self.inner.sync_data()
+        }
+    }
+
+    #[test]
+    fn a_sync_that_fails_while_another_batch_is_written_never_makes_that_batch_write_over_the_segment(
+    ) {
+        let sim = Arc::new(SimFs::with_folder(&folder()));
+        let failing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let interrupt = Arc::new(Interrupt::default());
+        let journal = Arc::new(journal(Arc::new(Interrupting {
+            sim: sim.clone(),
+            failing: Arc::clone(&failing),
+            interrupt: Arc::clone(&interrupt),
+        })));
+        for number in 1..=3 {
+            let name = format!("c{number}");
+            assert_eq!(
+                journal.append_commit(1, &document(&name)).expect("append"),
+                number
+            );
+        }
+        let weak = Arc::downgrade(&journal);
+        *interrupt.view_free.lock().unwrap() = Some(Box::new(move || {
+            weak.upgrade()
+                .is_some_and(|journal| journal.shared.view.try_lock().is_ok())
+        }));
+        // Batch A (commit 4) written, its sync left to do; it will fail.
+        let written = journal
+            .write_batch_unsynced(&[request("a4")])
+            .expect("written");
+        failing.store(true, Ordering::SeqCst);
+        // Batch B: a conditional append from commit 1, whose check reads the commits before
+        // it without holding the view. While it reads, A's sync fails (and the journal
+        // forgets what it knew of the segment).
+        let (go, went) = std::sync::mpsc::channel::<()>();
+        let (synced, done) = std::sync::mpsc::channel::<Vec<Outcome>>();
+        let syncer = {
+            let journal = Arc::clone(&journal);
+            std::thread::spawn(move || {
+                went.recv().expect("go");
+                synced.send(journal.sync_batch(written)).expect("outcomes");
+            })
+        };
+        let outcomes = Arc::new(Mutex::new(None));
+        *interrupt.hook.lock().unwrap() = Some(Box::new({
+            let outcomes = Arc::clone(&outcomes);
+            move || {
+                go.send(()).expect("go");
+                *outcomes.lock().unwrap() = Some(done.recv().expect("outcomes"));
+            }
+        }));
+        let check: Arc<crate::storage::CommitCheck> = Arc::new(|_, _| Ok(false));
+        let b = journal.write_batch_unsynced(&[Request {
+            ticket: 1,
+            kind: RequestKind::AppendIf(1),
+            document: document("b"),
+            check: Some(check),
+        }]);
+        syncer.join().expect("the syncer");
+        let a = outcomes
+            .lock()
+            .unwrap()
+            .take()
+            .expect("A's sync ran during B");
+        assert!(
+            matches!(a[..], [Err(Error::OutcomeUnknown { commit: 4, .. })]),
+            "{a:?}"
+        );
+        assert!(
+            b.is_err(),
+            "B wrote after a failed sync: {:?}",
+            b.map(|_| ())
+        );
+        // Every commit written before is as it was.
+        failing.store(false, Ordering::SeqCst);
+        let reader = super::super::JournalStorage::with_file_system(
+            folder(),
+            Durability::Immediate,
+            1 << 20,
+            sim.clone(),
+        );
+        for number in 1..=3 {
+            assert_eq!(name_of(&reader, number), format!("c{number}"));
         }
     }
 

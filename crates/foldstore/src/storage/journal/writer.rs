@@ -153,13 +153,28 @@ impl JournalStorage {
         // Conditional appends whose writers had not seen the log's end: the commits other
         // processes made since are checked now, still under the lock (read without holding the
         // view, as any reader does; nobody writes meanwhile).
-        drop(view);
-        let decided = self.check_commits_before(batch, next);
-        let mut view = self.view();
+        // Where the records end, as found under the lock: the view may be looked at again
+        // while it is not held (a failed sync of this process forgets what it knew of the
+        // segment), and a write must never take a forgotten end for 0.
         let (first, end) = match view.chain_end {
             Some(first) => (first, view.segments[&first].end.map_or(0, |(_, end)| end)),
             None => (0, 0),
         };
+        drop(view);
+        let decided = self.check_commits_before(batch, next);
+        let mut view = self.view();
+        // A sync of this process failed meanwhile: nothing more is written (as when it failed
+        // before this batch began).
+        if let Some(failure) = self.earlier_sync_failure() {
+            return Err(Error::Backend {
+                backend: "journal",
+                message: format!(
+                    "nothing was written to {}: {failure}",
+                    self.shared.segments.display()
+                ),
+                source: None,
+            });
+        }
         // Journals older than free space are written without it, as their writers expect.
         let preallocate = view.version >= FREE_SPACE_VERSION;
         let plan = self.plan_batch(batch, decided, next, first, end)?;
