@@ -13,8 +13,11 @@
 //! - acknowledged snapshots are there, and a snapshot whose write failed plainly is not;
 //! - a write after the fault succeeds.
 
+use std::ffi::OsString;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use serde_json::{json, Value};
 
@@ -24,10 +27,10 @@ use crate::event::Event;
 use crate::event::Headers;
 use crate::format::encode_commit;
 use crate::storage::local::faults::{disk_errors, Fault, FaultFs, Op, When};
-use crate::storage::local::fs::FileSystem;
+use crate::storage::local::fs::{FileSystem, Handle, Kind, Open};
 use crate::storage::local::sim::SimFs;
 use crate::storage::local::Durability;
-use crate::storage::test_kit::log_events;
+use crate::storage::test_kit::{forward_fs, log_events};
 use crate::store::Store;
 
 const TIME: &str = "2026-01-01T00:00:00.000Z";
@@ -367,4 +370,66 @@ fn a_commit_missed_by_a_listing_is_not_taken_for_a_gap() {
             ..
         })
     ));
+}
+
+/// The simulated file system, on which another process publishes commit `next` (a whole
+/// commit of its own) just before the first move of a commit into the quarantine.
+#[derive(Debug)]
+struct PublishesBeforeTheMove {
+    sim: Arc<SimFs>,
+    next: PathBuf,
+    done: std::sync::atomic::AtomicBool,
+}
+
+impl FileSystem for PublishesBeforeTheMove {
+    forward_fs!(sim: read, kind, modified, list, create_dir_all, write_new, rename, is_link,
+        remove, sync_dir);
+
+    fn open(&self, path: &Path, mode: Open) -> io::Result<Arc<dyn Handle>> {
+        self.sim.open(path, mode)
+    }
+
+    fn rename_noreplace(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let into_quarantine = to
+            .components()
+            .any(|part| part.as_os_str() == crate::storage::names::QUARANTINE_FOLDER);
+        if into_quarantine && !self.done.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            let theirs = encode_commit(&Headers::new(), &[Event::new("theirs")]).expect("encodes");
+            self.sim.write_new(&self.next, &theirs, true)?;
+        }
+        self.sim.rename_noreplace(from, to)
+    }
+}
+
+#[test]
+fn repair_puts_a_commit_back_when_another_process_published_the_next_while_it_was_moved() {
+    let folder = crate::storage::test_kit::folder();
+    let sim = Arc::new(SimFs::with_folder(&folder));
+    let store = store_on(sim.clone(), &folder);
+    for i in 0..3 {
+        store.log(&Event::new(format!("e{i}"))).expect("log");
+    }
+    // Commit 3 damaged: repair plans to move it aside.
+    let third = folder.join("3.log");
+    sim.remove(&third).expect("remove");
+    sim.write_new(&third, b"{\"events\": [", true)
+        .expect("damage");
+    let racing = Arc::new(PublishesBeforeTheMove {
+        sim: sim.clone(),
+        next: folder.join("4.log"),
+        done: Default::default(),
+    });
+    let store = store_on(racing, &folder);
+    let plan = store.plan_repair().expect("plan");
+    assert!(plan.quarantine.is_some(), "{plan:?}");
+    let error = store
+        .repair(&plan)
+        .expect_err("the next commit came meanwhile");
+    assert!(error.to_string().contains("back in place"), "{error}");
+    // Commit 3 is where it was, commit 4 (theirs) follows it: no gap.
+    assert_eq!(
+        sim.read(&third).expect("commit 3 is back"),
+        b"{\"events\": [".to_vec()
+    );
+    assert!(sim.read(&folder.join("4.log")).is_ok());
 }

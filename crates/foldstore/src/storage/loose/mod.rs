@@ -352,6 +352,32 @@ impl Storage for LooseStorage {
         let fs = self.folder.fs();
         fs.rename_noreplace(&from, &to)
             .map_err(|e| Error::io("move aside", &from, e))?;
+        // The loose layout has no writers' lock: a writer of another process may have
+        // published the next commit between the caller's look and the move. The commit moved
+        // is then no longer the last, and goes back, so that the next is not left behind a gap.
+        let next = self.commit_path(number.saturating_add(1));
+        if fs.kind(&next).ok().flatten().is_some() {
+            return Err(match fs.rename_noreplace(&to, &from) {
+                Ok(()) => Error::RepairRefused {
+                    location: from.display().to_string(),
+                    problem: format!(
+                        "is no longer the last commit: commit {} was written meanwhile; it is back in place, nothing was moved: plan the repair again",
+                        number.saturating_add(1)
+                    ),
+                },
+                Err(e) => Error::Backend {
+                    backend: "folder",
+                    message: format!(
+                        "commit {number} was moved aside to {}, and commit {} was written meanwhile; moving it back failed ({e}): move {} back to {} by hand, then run 'foldstore verify'",
+                        to.display(),
+                        number.saturating_add(1),
+                        to.display(),
+                        from.display()
+                    ),
+                    source: None,
+                },
+            });
+        }
         for synced in [&folder, self.folder.path()] {
             if let Err(e) = fs.sync_dir(synced) {
                 // The move is done (readers no longer see the commit); only its durability is
