@@ -44,16 +44,7 @@ impl JournalStorage {
     /// [`sync_batch`](Self::sync_batch): the lock is released when this returns, so that
     /// another batch (of this process or another) may be written while this one syncs.
     pub(super) fn write_batch_unsynced(&self, batch: &[Request]) -> Result<WrittenBatch> {
-        if let Some(failure) = self.earlier_sync_failure() {
-            return Err(Error::Backend {
-                backend: "journal",
-                message: format!(
-                    "nothing was written to {}: {failure}",
-                    self.shared.segments.display()
-                ),
-                source: None,
-            });
-        }
+        self.refuse_after_a_failed_sync()?;
         let lock = match self.lock_handle() {
             // A journal asked for in a folder that exists: made on its first write, as a loose
             // store's folder needs nothing to be written into.
@@ -165,16 +156,7 @@ impl JournalStorage {
         let mut view = self.view();
         // A sync of this process failed meanwhile: nothing more is written (as when it failed
         // before this batch began).
-        if let Some(failure) = self.earlier_sync_failure() {
-            return Err(Error::Backend {
-                backend: "journal",
-                message: format!(
-                    "nothing was written to {}: {failure}",
-                    self.shared.segments.display()
-                ),
-                source: None,
-            });
-        }
+        self.refuse_after_a_failed_sync()?;
         // Journals older than free space are written without it, as their writers expect.
         let preallocate = view.version >= FREE_SPACE_VERSION;
         let plan = self.plan_batch(batch, decided, next, first, end)?;
@@ -249,6 +231,22 @@ impl JournalStorage {
         drop(view);
         drop(unlock);
         Ok(WrittenBatch { outcomes, pending })
+    }
+
+    /// Refuses to write once a sync of this process failed (see `SyncTurn`): nothing is
+    /// written.
+    fn refuse_after_a_failed_sync(&self) -> Result<()> {
+        match self.earlier_sync_failure() {
+            Some(failure) => Err(Error::Backend {
+                backend: "journal",
+                message: format!(
+                    "nothing was written to {}: {failure}",
+                    self.shared.segments.display()
+                ),
+                source: None,
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Makes a batch written by [`write_batch_unsynced`](Self::write_batch_unsynced) durable
