@@ -179,22 +179,24 @@ impl ChainCheckpoint {
                     "is not a regular file (a checkpoint is written through no symbolic link): choose another file".to_owned(),
                 ))
             }
-            Ok(_) if read_small(path).is_ok_and(|text| text.trim_start().starts_with(SECRET_PREFIX)) => {
-                return Err(file_error(
-                    path,
-                    "holds a signing key, which a checkpoint never replaces: choose another file".to_owned(),
-                ))
-            }
-            // Only an earlier checkpoint (or nothing) is replaced: not a master key, a public
-            // key, a commit or anything else that happens to bear the name.
-            Ok(_) if !read_small(path).is_ok_and(|text| {
-                text.trim().is_empty() || Self::from_json(&text).is_ok()
-            }) =>
-            {
-                return Err(file_error(
-                    path,
-                    "holds something other than a checkpoint, which a checkpoint never replaces: choose another file".to_owned(),
-                ))
+            Ok(_) => {
+                // Read once: a signing key is never replaced, and only an earlier checkpoint
+                // (or nothing) is: not a master key, a public key, a commit or anything else
+                // that happens to bear the name.
+                let text = read_small(path).ok();
+                let problem = match text.as_deref() {
+                    Some(text) if text.trim_start().starts_with(SECRET_PREFIX) => {
+                        Some("holds a signing key")
+                    }
+                    Some(text) if text.trim().is_empty() || Self::from_json(text).is_ok() => None,
+                    _ => Some("holds something other than a checkpoint"),
+                };
+                if let Some(problem) = problem {
+                    return Err(file_error(
+                        path,
+                        format!("{problem}, which a checkpoint never replaces: choose another file"),
+                    ));
+                }
             }
             _ => {}
         }

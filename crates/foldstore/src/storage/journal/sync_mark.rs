@@ -588,12 +588,14 @@ mod tests {
     }
 
     /// The simulated file system as another process sees it: the syncs of segment files
-    /// through it are counted, and fail while `failing` is set.
+    /// through it are counted, and fail while `failing` is set; reads through it run the
+    /// [`Interrupt`].
     #[derive(Debug, Default)]
     struct Segments {
         sim: Arc<SimFs>,
         syncs: Arc<AtomicU64>,
         failing: Arc<std::sync::atomic::AtomicBool>,
+        interrupt: Arc<Interrupt>,
     }
 
     #[derive(Debug)]
@@ -601,6 +603,7 @@ mod tests {
         inner: Arc<dyn Handle>,
         /// The counter and the switch, for a segment file.
         segment: Option<(Arc<AtomicU64>, Arc<std::sync::atomic::AtomicBool>)>,
+        interrupt: Arc<Interrupt>,
     }
 
     impl Segments {
@@ -622,14 +625,19 @@ mod tests {
             Ok(Arc::new(SegmentHandle {
                 inner: self.sim.open(path, mode)?,
                 segment: segment.then(|| (Arc::clone(&self.syncs), Arc::clone(&self.failing))),
+                interrupt: Arc::clone(&self.interrupt),
             }))
         }
     }
 
     impl Handle for SegmentHandle {
-        forward_handle!(inner: read_at, len, set_len, modified, lock, unlock, identity);
+        forward_handle!(inner: len, set_len, modified, lock, unlock, identity);
         fn write_all_at(&self, bytes: &[u8], offset: u64) -> io::Result<()> {
             self.inner.write_all_at(bytes, offset)
+        }
+        fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+            self.interrupt.run_if_the_view_is_free();
+            self.inner.read_at(buf, offset)
         }
         fn sync_data(&self) -> io::Result<()> {
             if let Some((syncs, failing)) = &self.segment {
@@ -658,64 +666,21 @@ mod tests {
         }
     }
 
-    /// The simulated file system, whose segment syncs fail while `failing` is set and whose
-    /// segment reads run the [`Interrupt`].
-    #[derive(Debug)]
-    struct Interrupting {
-        sim: Arc<SimFs>,
-        failing: Arc<std::sync::atomic::AtomicBool>,
-        interrupt: Arc<Interrupt>,
-    }
-
-    #[derive(Debug)]
-    struct InterruptingHandle {
-        inner: Arc<dyn Handle>,
-        failing: Arc<std::sync::atomic::AtomicBool>,
-        interrupt: Arc<Interrupt>,
-    }
-
-    impl FileSystem for Interrupting {
-        forward_fs!(
-            sim: read, kind, modified, list, create_dir_all, write_new, rename_noreplace, rename,
-            is_link, remove, sync_dir, boot_id
-        );
-        fn open(&self, path: &Path, mode: Open) -> io::Result<Arc<dyn Handle>> {
-            Ok(Arc::new(InterruptingHandle {
-                inner: self.sim.open(path, mode)?,
-                failing: Arc::clone(&self.failing),
-                interrupt: Arc::clone(&self.interrupt),
-            }))
-        }
-    }
-
-    impl Handle for InterruptingHandle {
-        forward_handle!(inner: len, set_len, modified, lock, unlock, identity);
-        fn write_all_at(&self, bytes: &[u8], offset: u64) -> io::Result<()> {
-            self.inner.write_all_at(bytes, offset)
-        }
-        fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    impl Interrupt {
+        /// Runs the hook, once, when the journal's view is free.
+        fn run_if_the_view_is_free(&self) {
             let free = self
-                .interrupt
                 .view_free
                 .lock()
                 .unwrap()
                 .as_ref()
                 .is_some_and(|free| free());
             if free {
-                let hook = self.interrupt.hook.lock().unwrap().take();
+                let hook = self.hook.lock().unwrap().take();
                 if let Some(hook) = hook {
                     hook();
                 }
             }
-            self.inner.read_at(buf, offset)
-        }
-        fn sync_data(&self) -> io::Result<()> {
-            if self.failing.load(Ordering::SeqCst) {
-                return Err(io::Error::from_raw_os_error(
-                    rustix::io::Errno::IO.raw_os_error(),
-                ));
-            }
-            self.inner.sync_data()
         }
     }
 
@@ -723,13 +688,9 @@ mod tests {
     fn a_sync_that_fails_while_another_batch_is_written_never_makes_that_batch_write_over_the_segment(
     ) {
         let sim = Arc::new(SimFs::with_folder(&folder()));
-        let failing = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let interrupt = Arc::new(Interrupt::default());
-        let journal = Arc::new(journal(Arc::new(Interrupting {
-            sim: sim.clone(),
-            failing: Arc::clone(&failing),
-            interrupt: Arc::clone(&interrupt),
-        })));
+        let fs = Segments::on(&sim);
+        let (failing, interrupt) = (Arc::clone(&fs.failing), Arc::clone(&fs.interrupt));
+        let journal = Arc::new(journal(Arc::new(fs)));
         for number in 1..=3 {
             let name = format!("c{number}");
             assert_eq!(

@@ -22,7 +22,7 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
 use self::requests::{
-    get_object, head_object, list_objects, object_name, percent_decode, probe_last_commit,
+    get_object, head_object, list_objects, percent_decode, probe_last_commit, spelled_as_written,
 };
 use super::{check_commit_number, validate_snapshot_name, Created, Listing, Storage};
 use crate::error::Result;
@@ -252,7 +252,7 @@ impl Storage for ObjectStorage {
                 // Another spelling of a commit's name (`%37.log` for `7.log`): not the commit,
                 // which is read by its own name. (A snapshot's name may be escaped otherwise
                 // by an object store, `%3A` for `:` on Windows, and is read back the same.)
-                Entry::Commit(_) if object_name(raw).is_none() => {
+                Entry::Commit(_) if !spelled_as_written(raw, &name) => {
                     listing.suspicious.push((
                         self.location(&object.location),
                         "is another spelling of a commit's name (escaped where foldstore does not escape): not a commit of the store; move it away".to_owned(),

@@ -183,7 +183,13 @@ pub(super) fn percent_decode(text: &str) -> Option<String> {
 /// is not the object of commit 5, `5.log`).
 pub(super) fn object_name(raw: &str) -> Option<String> {
     let decoded = percent_decode(raw)?;
-    (object_store::path::PathPart::from(decoded.as_str()).as_ref() == raw).then_some(decoded)
+    spelled_as_written(raw, &decoded).then_some(decoded)
+}
+
+/// Whether `raw` is how foldstore spells the object name `decoded` (escaped as
+/// `object_store`'s path parts escape).
+pub(super) fn spelled_as_written(raw: &str, decoded: &str) -> bool {
+    object_store::path::PathPart::from(decoded).as_ref() == raw
 }
 
 /// Classifies an object name (as the object store spells it, with `%XX` escapes) by the rules
