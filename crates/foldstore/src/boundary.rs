@@ -25,6 +25,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::event::{Event, Headers};
+use crate::forget::refuse_lookalikes;
 use crate::format::{decode_commit, Commit};
 use crate::query::Query;
 use crate::storage::{CommitCheck, Conflict};
@@ -284,6 +285,8 @@ impl Store {
                 problem: "a conditional append needs at least one event".into(),
             });
         }
+        // Refused before the log is read (the write would refuse it too).
+        refuse_lookalikes(self.keyring(), events)?;
         let query = &condition.query;
         let checked = condition.after.unwrap_or(0);
         // The log's end as far as this store knows: the commits up to it are checked here,

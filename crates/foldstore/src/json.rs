@@ -2,7 +2,7 @@
 //! ([`MAX_NESTING`]), measuring a document's depth without parsing it, and reading, writing,
 //! cloning and dropping deep values on a stack grown as needed.
 
-use serde::de::DeserializeOwned;
+use serde::de::{Deserialize, DeserializeOwned};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -89,9 +89,18 @@ pub(crate) fn too_deep_to_write(what: &str, depth: usize) -> String {
     )
 }
 
+/// The member name with which serde_json's `Value` reads an object as JSON text held in a
+/// string (its `raw_value` feature): `{"$serde_json::private::RawValue":"[1]"}` reads as
+/// `[1]`, and with anything but a string as its value, not at all. Found with this finder,
+/// quoted as it is in JSON text.
+pub(crate) fn raw_value_token() -> &'static memchr::memmem::Finder<'static> {
+    static TOKEN: std::sync::OnceLock<memchr::memmem::Finder<'static>> = std::sync::OnceLock::new();
+    TOKEN.get_or_init(|| memchr::memmem::Finder::new(b"\"$serde_json::private::RawValue\""))
+}
+
 /// Reads JSON text with no recursion limit, growing the stack as needed. The caller has
 /// checked its nesting.
-pub(crate) fn from_slice_deep<T: DeserializeOwned>(bytes: &[u8]) -> serde_json::Result<T> {
+pub(crate) fn from_slice_deep<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> serde_json::Result<T> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     deserializer.disable_recursion_limit();
     let mut stacked = serde_stacker::Deserializer::new(&mut deserializer);

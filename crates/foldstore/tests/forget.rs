@@ -8,8 +8,8 @@ use std::fs;
 use std::path::Path;
 
 use foldstore::{
-    CopyOptions, Error, Event, EventContext, FolderKeyStore, Forgettable, Forgotten, Layout,
-    MasterKey, ModelDefinition, Query, Start, Store, View,
+    AppendCondition, CopyOptions, Error, Event, EventContext, FolderKeyStore, Forgettable,
+    Forgotten, Layout, MasterKey, ModelDefinition, Query, Start, Store, View,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -173,6 +173,55 @@ fn without_the_key_store_sealed_data_reads_as_forgotten() {
 }
 
 #[test]
+fn long_replays_without_the_key_store_read_sealed_data_as_forgotten_and_damage_as_damage() {
+    // Long enough for the replay to read ahead, on its threads, for several batches.
+    const COMMITS: u64 = 1200;
+    const DAMAGED: u64 = 1000;
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path(), Layout::Loose, &MasterKey::generate().unwrap());
+    for k in 1..=COMMITS {
+        let event = Event::with_data("memberHasMoved", json!({"address": PETERS_SECRET, "k": k}));
+        let event = if k % 3 == 0 {
+            event
+        } else {
+            event.tagged([format!("member:{}", k % 7)])
+        };
+        store.log(&event).unwrap();
+    }
+    // Another process damages a sealed form: damage, not forgetting, for every reader (a
+    // reader without the key cannot tell a changed ciphertext, but a form that is not one).
+    edit_commit(&dir.path().join("members"), DAMAGED, |doc| {
+        doc["events"][0]["data"]["foldstore:sealed"]["key"] = json!("not a key id");
+    });
+    let bare = Store::open(dir.path().join("members")).unwrap();
+    for on_demand in [false, true] {
+        let mut replay = bare.replay();
+        if on_demand {
+            replay = replay.data_on_demand();
+        }
+        let mut seen = 0;
+        let result = replay.run(|event, _| {
+            seen += 1;
+            let data = event.data().unwrap();
+            if seen % 3 == 0 {
+                assert_eq!(data["k"], json!(seen), "commit {seen}");
+            } else {
+                assert_eq!(
+                    forgotten_subject(data),
+                    Some(format!("member:{}", seen % 7)),
+                    "commit {seen} (data on demand: {on_demand}): {data}"
+                );
+            }
+        });
+        assert_eq!(seen, DAMAGED - 1, "data on demand: {on_demand}");
+        match result {
+            Err(Error::CorruptCommit { commit, .. }) => assert_eq!(commit, DAMAGED),
+            other => panic!("data on demand: {on_demand}: {other:?}"),
+        }
+    }
+}
+
+#[test]
 fn another_master_key_is_refused_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let store = store(dir.path(), Layout::Loose, &MasterKey::generate().unwrap());
@@ -291,10 +340,15 @@ fn hostile_sealed_forms_and_subjects_never_panic() {
         json!("a string"),
         json!({}),
     ];
+    let raw = Store::open(dir.path().join("members")).unwrap();
     for (i, form) in forms.iter().enumerate() {
-        let event = Event::with_data("hostile", json!({"foldstore:sealed": form}));
-        let raw = Store::open(dir.path().join("members")).unwrap();
-        let number = raw.log(&event).unwrap();
+        // Written by another program: a store refuses to write data of the sealed form's
+        // shape (see the next test).
+        let document = json!({"headers": {}, "events": [{"name": "hostile", "data": {"foldstore:sealed": form}}]});
+        let number = raw.tip().unwrap() + 1;
+        raw.storage()
+            .append_commit(number, document.to_string().as_bytes())
+            .unwrap();
         match store.read_commit(number) {
             // Unknown key ids read as forgotten; malformed forms as damage.
             Ok(commit) => assert!(
@@ -303,6 +357,105 @@ fn hostile_sealed_forms_and_subjects_never_panic() {
             ),
             Err(Error::CorruptCommit { .. }) => {}
             Err(other) => panic!("form {i}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn data_of_the_sealed_forms_shape_is_refused_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let sealing = store(dir.path(), Layout::Journal, &MasterKey::generate().unwrap());
+    let sealed = sealing
+        .log(
+            &Event::with_data("memberHasMoved", json!({"address": "london"}))
+                .tagged(["member:peter"]),
+        )
+        .unwrap();
+    let bytes = sealing.storage().read_commit(sealed).unwrap().unwrap();
+    let document: Value = serde_json::from_slice(&bytes).unwrap();
+    let form = document["events"][0]["data"].clone();
+    assert!(form.get("foldstore:sealed").is_some(), "{form}");
+    let plain = Store::open(dir.path().join("plain")).unwrap();
+    plain.ensure_folder().unwrap();
+    for store in [&sealing, &plain] {
+        store
+            .log(&Event::with_data("fine", json!({})).tagged(["x:1"]))
+            .unwrap();
+        let before = store.tip().unwrap();
+        // A sealed form copied from another commit (it opens only in that one), a malformed
+        // one, and one among other events, tagged with a subject or not.
+        let copied = Event::with_data("copied", form.clone());
+        let malformed = Event::with_data("malformed", json!({"foldstore:sealed": {"subject": 1}}));
+        let attempts = [
+            store.log(&copied),
+            store.log(&malformed),
+            store.log(&copied.clone().tagged(["member:other"])),
+            // Refused before the condition is checked (it fails: the log holds events).
+            store
+                .append_if(
+                    std::slice::from_ref(&malformed),
+                    &AppendCondition::none_matching(Query::tag("x:1")),
+                )
+                .map(|_| 0),
+            store
+                .log_block(|block| {
+                    block.log(&Event::with_data("fine", json!({"a": 1})))?;
+                    block.log(&malformed)?;
+                    block.mark_as_complete();
+                    Ok::<_, Error>(())
+                })
+                .map(|_| 0),
+        ];
+        for (i, attempt) in attempts.into_iter().enumerate() {
+            match attempt {
+                Err(Error::InvalidEvent { problem }) => {
+                    assert!(problem.contains("foldstore:sealed"), "{i}: {problem}")
+                }
+                // Named by a subject of a store that seals: sealed, and read back as written.
+                Ok(number) if i == 2 && std::ptr::eq(store, &sealing) => {
+                    let commit = store.read_commit(number).unwrap();
+                    assert_eq!(commit.events()[0].data(), Some(&form));
+                }
+                other => panic!("attempt {i}: {other:?}"),
+            }
+        }
+        let written = u64::from(std::ptr::eq(store, &sealing));
+        assert_eq!(
+            store.tip().unwrap(),
+            before + written,
+            "nothing else written"
+        );
+        // A member name JSON readers take for JSON text held in a string never reads back as
+        // written, whether the text looks sealed or not.
+        for data in [
+            json!({"$serde_json::private::RawValue": "{\"foldstore:sealed\":{\"subject\":1}}"}),
+            json!({"$serde_json::private::RawValue": "[1]"}),
+            json!([{"$serde_json::private::RawValue": 1}]),
+        ] {
+            // Sealed or not.
+            let event = Event::with_data("token", data);
+            for event in [event.clone(), event.tagged(["member:peter"])] {
+                match store.log(&event) {
+                    Err(Error::InvalidEvent { problem }) => assert!(problem.contains("RawValue")),
+                    other => panic!("{other:?}"),
+                }
+            }
+        }
+        assert_eq!(
+            store.tip().unwrap(),
+            before + written,
+            "nothing else written"
+        );
+        // Data that merely mentions the member, or holds it beside others, is data.
+        for data in [
+            json!({"foldstore:sealed": 1, "other": 2}),
+            json!({"note": {"foldstore:sealed": {}}}),
+            json!(["foldstore:sealed"]),
+            json!({"note": "$serde_json::private::RawValue", "$serde_json::private::RawValue": 1}),
+        ] {
+            let number = store.log(&Event::with_data("fine", data.clone())).unwrap();
+            let commit = store.read_commit(number).unwrap();
+            assert_eq!(commit.events()[0].data(), Some(&data));
         }
     }
 }

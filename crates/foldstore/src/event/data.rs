@@ -269,6 +269,13 @@ impl Scan {
             after_minus = minus;
             digits = 0;
         }
+        // serde_json's `Value` reads an object whose first member has this name as JSON text
+        // held in a string (its `raw_value` feature), not as it looks: such text is parsed at
+        // once, as when the document is read whole. (Written with an escape, it is not kept
+        // already.)
+        if scan.kept && crate::json::raw_value_token().find(bytes).is_some() {
+            scan.kept = false;
+        }
         scan.exact &= scan.kept;
         scan
     }
@@ -303,6 +310,8 @@ mod tests {
             r#"{"a":2E-3}"#,
             r#"["\ud800"]"#,
             r#"["\u0041"]"#,
+            r#"{"$serde_json::private::RawValue":"[1]"}"#,
+            r#"[{"$serde_json::private::RawValue":1}]"#,
             long.as_str(),
         ] {
             assert!(!keeps_as_text(parsed), "{parsed}");
@@ -335,6 +344,10 @@ mod tests {
             r#"{"events":[{"name":"a","data":["\ud800"],"data":{"ok":1}}]}"#.to_owned(),
             r#"{"events":[{"name":"a","data":[1],"data":{"ok":1}}]}"#.to_owned(),
             r#"{"events":[{"name":"a","data":{"a":-0,"b":1.50,"c":"\/"}}]}"#.to_owned(),
+            // Read by serde_json's `Value` as the JSON text in the string, or refused.
+            r#"{"events":[{"name":"a","data":{"$serde_json::private::RawValue":"[1]"}}]}"#
+                .to_owned(),
+            r#"{"events":[{"name":"a","data":[{"$serde_json::private::RawValue":1}]}]}"#.to_owned(),
         ];
         for document in &documents {
             let whole = decode_commit(1, document.as_bytes());

@@ -28,7 +28,10 @@ pub use folder::FolderKeyStore;
 pub use keys::{KeyId, KeyStore, MasterKey, SubjectKey, MASTER_KEY_VARIABLE, MAX_SUBJECT_BYTES};
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresKeyStore;
-pub(crate) use seal::{open_commit, seal_commit, Opener};
+pub(crate) use seal::{
+    is_sealed_form, open_commit, open_found, read_data_text, refuse_lookalikes, seal_commit,
+    DataText, Opener, SealedMembers,
+};
 
 /// The member that holds an event's sealed data: `{"foldstore:sealed": {"subject": ..,
 /// "key": .., "nonce": .., "ciphertext": ..}}` (see docs/design.md, "Forgettable data").

@@ -16,14 +16,15 @@ use serde_json::{Map, Value};
 
 use crate::error::Error;
 use crate::event::{describe, Event, Headers};
+use crate::forget::SealedMembers;
 
 mod fast;
 #[cfg(test)]
 mod tests;
 
 use crate::json::{
-    check_nesting, clone_map, from_slice_deep, hollow, hollow_map, nesting_depth, slow_path_stack,
-    to_vec_deep, too_deep_to_read, too_deep_to_write, MAX_NESTING,
+    check_nesting, clone_map, from_slice_deep, hollow, hollow_map, nesting_depth, raw_value_token,
+    slow_path_stack, to_vec_deep, too_deep_to_read, too_deep_to_write, MAX_NESTING,
 };
 
 /// One commit of the log: its number, its headers and its events, in the order they were logged.
@@ -215,6 +216,7 @@ pub(crate) fn encode_commit(headers: &Headers, events: &[Event]) -> Result<Vec<u
     }
     // Serializing maps with string keys and JSON values cannot fail.
     let document = to_vec_deep(&CommitDocument { headers, events }).unwrap_or_default();
+    check_read_back(&document, headers, events)?;
     // The readers' own check, on the very bytes they would read (a document shorter than the
     // limit cannot be nested deeper: each level takes a byte).
     if document.len() <= MAX_NESTING {
@@ -234,6 +236,29 @@ pub(crate) fn encode_commit(headers: &Headers, events: &[Event]) -> Result<Vec<u
         }
     })?;
     Ok(document)
+}
+
+/// Refuses a commit document that holds the member name serde_json's `Value` reads as JSON text
+/// held in a string (see [`raw_value_token`]) and that does not read back as `headers` and
+/// `events`: readers would read something else, or nothing.
+fn check_read_back(document: &[u8], headers: &Headers, events: &[Event]) -> Result<(), Error> {
+    if raw_value_token().find(document).is_none() {
+        return Ok(());
+    }
+    let problem = |what: &str| {
+        format!(
+            "{what} has a member named \"$serde_json::private::RawValue\", which JSON readers take for JSON text held in a string: it would not read back as written; rename the member"
+        )
+    };
+    match decode_commit(0, document) {
+        Ok(commit) if commit.headers() == headers && commit.events() == events => Ok(()),
+        Ok(commit) if commit.headers() != headers => Err(Error::InvalidHeaders {
+            problem: problem("a header"),
+        }),
+        _ => Err(Error::InvalidEvent {
+            problem: problem("the data of an event"),
+        }),
+    }
 }
 
 /// Encodes a snapshot document as compact JSON, the way the original writes it.
@@ -256,8 +281,78 @@ pub(crate) fn decode_commit(number: u64, bytes: &[u8]) -> Result<Commit, String>
 /// asked for (see `event/data.rs`): for readers that may never look at most of it, or read it
 /// straight into their own types. The checks are the same: the text is parsed in full here,
 /// and what does not parse is refused here.
+#[cfg(test)]
 pub(crate) fn decode_commit_lazy(number: u64, bytes: &[u8]) -> Result<Commit, String> {
     decode_commit_as::<true>(number, bytes)
+}
+
+/// The sealed forms a decoder found in a commit's bytes, with their event's index, in order
+/// (see [`decode_commit_sealed`]). The first is kept inline: most commits have one event.
+#[derive(Default)]
+pub(crate) struct FoundSealed<'a> {
+    first: Option<(usize, SealedMembers<'a>)>,
+    rest: Vec<(usize, SealedMembers<'a>)>,
+}
+
+impl<'a> FoundSealed<'a> {
+    pub(crate) fn push(&mut self, index: usize, form: SealedMembers<'a>) {
+        if self.first.is_none() {
+            self.first = Some((index, form));
+        } else {
+            self.rest.push((index, form));
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
+}
+
+impl<'a> IntoIterator for FoundSealed<'a> {
+    type Item = (usize, SealedMembers<'a>);
+    type IntoIter = std::iter::Chain<
+        std::option::IntoIter<(usize, SealedMembers<'a>)>,
+        std::vec::IntoIter<(usize, SealedMembers<'a>)>,
+    >;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.first.into_iter().chain(self.rest)
+    }
+}
+
+/// As [`decode_commit_lazy`] (`lazy`) or [`decode_commit`], for a replay's reading threads,
+/// which open sealed data (with the store's key store, or as the placeholder without one):
+/// sealed data is neither kept as text nor parsed, but its form is read from `bytes`, to be
+/// opened from there (by `forget::open_found`, which replaces the `null` its events hold).
+/// The forms are `None` when the commit was decoded otherwise (sealed forms written in
+/// another way than foldstore writes them, or data nested deep): then every event's data is
+/// to be looked at, by `forget::open_commit`. The checks are those of [`decode_commit`].
+pub(crate) fn decode_commit_sealed(
+    number: u64,
+    bytes: &[u8],
+    lazy: bool,
+) -> Result<(Commit, Option<FoundSealed<'_>>), String> {
+    fn fast<const LAZY: bool>(text: &str) -> Option<(Headers, Vec<Event>, FoundSealed<'_>)> {
+        let document = serde_json::from_str::<fast::Document<'_, LAZY, true>>(text).ok()?;
+        Some((document.headers, document.events, document.sealed))
+    }
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        let read = if lazy {
+            fast::<true>(text)
+        } else {
+            fast::<false>(text)
+        };
+        if let Some((headers, events, sealed)) = read {
+            let commit = Commit {
+                number,
+                headers,
+                events,
+            };
+            return Ok((commit, Some(sealed)));
+        }
+    }
+    decode_commit_as::<true>(number, bytes).map(|commit| (commit, None))
 }
 
 fn decode_commit_as<const LAZY: bool>(number: u64, bytes: &[u8]) -> Result<Commit, String> {
@@ -265,7 +360,9 @@ fn decode_commit_as<const LAZY: bool>(number: u64, bytes: &[u8]) -> Result<Commi
     // the documents the careful path below accepts, which runs only to say what is wrong.
     // Checking the whole document is UTF-8 at once is quicker than checking each string.
     let text = std::str::from_utf8(bytes);
-    if let Ok(fast::Document::<LAZY> { headers, events }) = text.map_or_else(
+    if let Ok(fast::Document::<LAZY, false> {
+        headers, events, ..
+    }) = text.map_or_else(
         |_| Err(()),
         |text| serde_json::from_str(text).map_err(|_| ()),
     ) {
@@ -287,7 +384,10 @@ fn decode_commit_as<const LAZY: bool>(number: u64, bytes: &[u8]) -> Result<Commi
 fn decode_commit_slowly(number: u64, bytes: &[u8], utf8: bool) -> Result<Commit, String> {
     if utf8 {
         // Deep documents keep no text: their data is parsed now.
-        if let Ok(fast::Document::<false> { headers, events }) = from_slice_deep(bytes) {
+        if let Ok(fast::Document::<false, false> {
+            headers, events, ..
+        }) = from_slice_deep(bytes)
+        {
             return Ok(Commit {
                 number,
                 headers,

@@ -5,7 +5,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread;
 
 use crate::forget::Opener;
-use crate::format::{decode_commit, decode_commit_lazy, Commit};
+use crate::format::{decode_commit_sealed, Commit};
 use crate::store::Store;
 
 /// A replay reads this many commits one by one before it starts reading ahead.
@@ -323,9 +323,10 @@ fn read_ahead(store: &Store, shared: &AheadShared, index: usize) {
 }
 
 /// Decodes a batch of commits read from `first` on (`want` asked for) and opens their sealed
-/// data; with a key store and unless `lazy`, events' data is parsed after the sealed data is
-/// opened. Returns the commits decoded, up to the first that does not decode or open, and
-/// whether that is every commit asked for.
+/// data (with the store's key store, or as the placeholder without one); unless `lazy`, the
+/// data of commits decoded the careful way is parsed after the sealed data is opened. Returns
+/// the commits decoded, up to the first that does not decode or open, and whether that is
+/// every commit asked for.
 fn decode_batch(
     store: &Store,
     first: u64,
@@ -335,25 +336,24 @@ fn decode_batch(
     opener: &mut Opener,
 ) -> (Vec<Commit>, bool) {
     let mut whole = read.len() as u64 == want;
-    let sealing = store.keyring().is_some();
     let mut commits = Vec::with_capacity(read.len());
     for (number, bytes) in (first..).zip(read) {
-        // With a key store, data is kept as text at first: sealed data is opened from its
-        // text, and the rest parsed after (unless the replay wants it on demand).
-        let decoded = if lazy || sealing {
-            decode_commit_lazy(number, &bytes)
-        } else {
-            decode_commit(number, &bytes)
-        };
-        let decoded = decoded.ok().and_then(|mut commit| {
-            store.open_sealed_with(&mut commit, opener).ok()?;
+        // Sealed data is found while decoding, and opened from the record's bytes (see
+        // `decode_commit_sealed`), with a key store or without.
+        let decoded = decode_commit_sealed(number, &bytes, lazy).and_then(|(mut commit, found)| {
+            store
+                .open_decoded_with(&mut commit, found, opener)
+                .map(|()| commit)
+                .map_err(|e| e.to_string())
+        });
+        let decoded = decoded.ok().map(|mut commit| {
             if !lazy {
                 // Parsed, and the text dropped (not kept beside the value).
                 for event in commit.events_mut() {
                     let _ = event.data_mut();
                 }
             }
-            Some(commit)
+            commit
         });
         match decoded {
             Some(commit) => commits.push(commit),

@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::Store;
 use crate::error::{Error, Result};
 use crate::event::{Event, Headers};
-use crate::forget::seal_commit;
+use crate::forget::{refuse_lookalikes, seal_commit};
 use crate::format::encode_commit;
 use crate::storage::{CommitCheck, Conflict, COMMIT_ID_HEADER};
 
@@ -27,7 +27,9 @@ impl Store {
     /// # Errors
     /// [`Error::InvalidEvent`] when `event` has another shape, or when the commit would be nested
     /// deeper than [`Commit::MAX_NESTING`](crate::Commit::MAX_NESTING) levels (its data at most
-    /// 3 fewer), which readers would not take; [`Error::InvalidHeaders`] when the header
+    /// 3 fewer), which readers would not take, or when its data is an object whose only member
+    /// is [`SEALED_MEMBER`](crate::SEALED_MEMBER) and the store does not seal it (it names no
+    /// subject), which readers would take for sealed data; [`Error::InvalidHeaders`] when the header
     /// factory's headers are nested that deep; [`Error::StoreMissing`] when the folder does not
     /// exist; I/O errors. Nothing is written when it fails.
     pub fn log<E: Serialize + ?Sized>(&self, event: &E) -> Result<u64> {
@@ -126,6 +128,7 @@ impl Store {
         headers: &Headers,
         events: &[Event],
     ) -> Result<Result<u64, Conflict>> {
+        refuse_lookalikes(self.keyring(), events)?;
         // Events that name a subject are written sealed (and the commit then has an id).
         let sealed = match self.keyring() {
             Some(keyring) => seal_commit(keyring, headers, events)?,

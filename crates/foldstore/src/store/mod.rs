@@ -16,8 +16,8 @@ use std::sync::Arc;
 
 use crate::chain::ChainWriter;
 use crate::error::{Error, Result};
-use crate::forget::{open_commit, KeyStore, Keyring, Opener};
-use crate::format::Commit;
+use crate::forget::{open_commit, open_found, KeyStore, Keyring, Opener};
+use crate::format::{Commit, FoundSealed};
 use crate::storage::{ArchivedStorage, MemoryStorage, Storage};
 use crate::upcast::Upcasters;
 
@@ -195,6 +195,28 @@ impl Store {
         open_commit(
             self.inner.keyring.as_deref(),
             commit,
+            &|| self.storage().commit_location(number),
+            opener,
+        )
+    }
+
+    /// Opens the sealed data a decoder found in `commit`'s bytes (see
+    /// [`decode_commit_sealed`](crate::format::decode_commit_sealed)), or, when it found none
+    /// because it decoded the commit otherwise (`None`), every sealed datum of the commit.
+    pub(crate) fn open_decoded_with(
+        &self,
+        commit: &mut Commit,
+        found: Option<FoundSealed<'_>>,
+        opener: &mut Opener,
+    ) -> Result<()> {
+        let Some(found) = found else {
+            return self.open_sealed_with(commit, opener);
+        };
+        let number = commit.number();
+        open_found(
+            self.inner.keyring.as_deref(),
+            commit,
+            found,
             &|| self.storage().commit_location(number),
             opener,
         )
