@@ -328,6 +328,11 @@ fn appends_with_and_without_conditions() {
         (r#"{"events":[{"data":1}]}"#, "events[0]"),
         (r#"{"events":[{"name":""}]}"#, "events[0]"),
         (r#"{"events":[{"name":" x"}]}"#, "events[0]"),
+        // Data JSON readers would take for other data: stored changed, were it written.
+        (
+            r#"{"events":[{"name":"x","data":{"$serde_json::private::RawValue":"[1]"}}]}"#,
+            "events[0]",
+        ),
         (
             r#"{"events":[{"name":"x"}],"headers":{"commitId":"x"}}"#,
             "commitId",

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use crate::event::{Event, Headers};
 use crate::forget::refuse_lookalikes;
-use crate::format::{decode_commit, Commit};
+use crate::format::{decode_commit, encode_commit, Commit};
 use crate::query::Query;
 use crate::storage::{CommitCheck, Conflict};
 use crate::store::{Postings, Store, SAVED_NAME};
@@ -285,8 +285,11 @@ impl Store {
                 problem: "a conditional append needs at least one event".into(),
             });
         }
-        // Refused before the log is read (the write would refuse it too).
+        // Refused before the log is read, as the write would refuse it: data that would not
+        // read back as written (encoded here as written in the clear; sealing checks the same
+        // of the data it seals).
         refuse_lookalikes(self.keyring(), events)?;
+        encode_commit(headers, events)?;
         let query = &condition.query;
         let checked = condition.after.unwrap_or(0);
         // The log's end as far as this store knows: the commits up to it are checked here,

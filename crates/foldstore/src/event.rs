@@ -9,8 +9,8 @@ use crate::error::{Error, Result};
 pub(crate) use data::Data;
 
 use crate::json::{
-    clone_deep, clone_map, from_slice_deep, hollow, hollow_map, nesting_depth, slow_path_stack,
-    to_value_deep, Deep, MAX_NESTING,
+    clone_deep, clone_map, from_slice_deep, hollow, hollow_map, nesting_depth, refuse_value_tokens,
+    slow_path_stack, to_value_deep, Deep, MAX_NESTING,
 };
 
 mod data;
@@ -411,9 +411,11 @@ fn value_from_json(text: &str, limit: usize, what: &str) -> std::result::Result<
     }
     // Values partly read from text that is not JSON are dropped where the parser stands.
     let stack = slow_path_stack(depth);
-    stacker::maybe_grow(stack, stack, || {
+    let value = stacker::maybe_grow(stack, stack, || {
         from_slice_deep::<Value>(text.as_bytes()).map_err(|e| format!("is not valid JSON ({e})"))
-    })
+    })?;
+    refuse_value_tokens(text.as_bytes())?;
+    Ok(value)
 }
 
 /// A short description of a JSON value's kind, for error messages.
@@ -432,6 +434,34 @@ pub(crate) fn describe(value: &Value) -> &'static str {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn input_whose_members_json_readers_take_for_other_values_is_refused() {
+        for text in [
+            r#"{"$serde_json::private::RawValue":"[1]"}"#,
+            r#"[{"a":1},{"$serde_json::private::RawValue":"{}"}]"#,
+            r#"{"\u0024serde_json::private::RawValue":"[1]"}"#,
+            r#"{"$serde_json::private::Number":"12"}"#,
+            r#"{"a":{"b":1,"$serde_json::private::RawValue":"1"}}"#,
+        ] {
+            let error = Event::data_from_json(text).unwrap_err().to_string();
+            assert!(error.contains("serde_json::private::"), "{text}: {error}");
+            let event = format!(r#"{{"name":"x","data":{text}}}"#);
+            assert!(Event::from_json(&event).is_err(), "{event}");
+        }
+        // The name as a string, or escapes elsewhere: data as written.
+        for text in [
+            r#"{"note":"$serde_json::private::RawValue"}"#,
+            r#"["\u0041", {"$serde_json::private::":1}]"#,
+        ] {
+            let data = Event::data_from_json(text).unwrap();
+            assert_eq!(data, serde_json::from_str::<Value>(text).unwrap(), "{text}");
+        }
+        assert_eq!(
+            Event::data_from_json(r#"{"note":"$serde_json::private::RawValue"}"#).unwrap(),
+            json!({"note": "$serde_json::private::RawValue"})
+        );
+    }
 
     #[derive(Debug, PartialEq, Serialize, Deserialize)]
     #[serde(tag = "name", content = "data", rename_all = "camelCase")]

@@ -98,6 +98,93 @@ pub(crate) fn raw_value_token() -> &'static memchr::memmem::Finder<'static> {
     TOKEN.get_or_init(|| memchr::memmem::Finder::new(b"\"$serde_json::private::RawValue\""))
 }
 
+/// The member names with which serde_json's `Value` reads an object as something else: JSON
+/// text held in a string (its `raw_value` feature), a number held as text (its
+/// `arbitrary_precision` feature, which a program using foldstore may turn on).
+const VALUE_TOKENS: [&str; 2] = [
+    "$serde_json::private::RawValue",
+    "$serde_json::private::Number",
+];
+
+/// Refuses JSON text (already read once without error, nested as checked) holding an object
+/// member named one of [`VALUE_TOKENS`], written plainly or with escapes: `Value` would read
+/// such an object as something else than the text says, and the data would be stored
+/// changed. The error names the member.
+pub(crate) fn refuse_value_tokens(text: &[u8]) -> Result<(), String> {
+    // Without a `\u` escape, a name can be one only if its text shows.
+    let escaped = memchr::memmem::find(text, b"\\u").is_some();
+    if !escaped && memchr::memmem::find(text, b"$serde_json::private::").is_none() {
+        return Ok(());
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(text);
+    deserializer.disable_recursion_limit();
+    let mut stacked = serde_stacker::Deserializer::new(&mut deserializer);
+    stacked.red_zone = RED_ZONE;
+    stacked.stack_size = STACK_SEGMENT;
+    serde::de::DeserializeSeed::deserialize(Members, stacked).map_err(|e| e.to_string())
+}
+
+/// Walks JSON text, refusing the member names of [`VALUE_TOKENS`].
+#[derive(Clone, Copy)]
+struct Members;
+
+impl<'de> serde::de::DeserializeSeed<'de> for Members {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Members {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(name) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if VALUE_TOKENS.contains(&&*name) {
+                return Err(serde::de::Error::custom(format!(
+                    "has a member named {name:?}, which JSON readers take for a value held as text: it would not be stored as written; rename the member"
+                )));
+            }
+            map.next_value_seed(self)?;
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(self)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+}
+
 /// Reads JSON text with no recursion limit, growing the stack as needed. The caller has
 /// checked its nesting.
 pub(crate) fn from_slice_deep<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> serde_json::Result<T> {

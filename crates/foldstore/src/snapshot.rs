@@ -5,7 +5,6 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 use crate::event::Headers;
 use crate::format::{decode_snapshot, encode_snapshot, DecodeError};
-use crate::json::too_deep_to_write;
 use crate::storage::{validate_snapshot_name, COMMIT_ID_HEADER};
 use crate::store::Store;
 
@@ -69,11 +68,11 @@ impl Store {
             });
         }
         // Refused, nothing written, when no reader could read it back.
-        let document = encode_snapshot(headers, data).map_err(|depth| Error::Snapshot {
+        let document = encode_snapshot(headers, data).map_err(|problem| Error::Snapshot {
             name: name.to_owned(),
             commit,
             location: self.storage().snapshot_location(name, commit),
-            problem: too_deep_to_write("it would be", depth),
+            problem,
         })?;
         let storage = self.storage();
         let created = if headers.contains_key(COMMIT_ID_HEADER) {

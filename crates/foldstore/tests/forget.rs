@@ -9,7 +9,7 @@ use std::path::Path;
 
 use foldstore::{
     AppendCondition, CopyOptions, Error, Event, EventContext, FolderKeyStore, Forgettable,
-    Forgotten, Layout, MasterKey, ModelDefinition, Query, Start, Store, View,
+    Forgotten, KeyStore, Layout, MasterKey, ModelDefinition, Query, Start, Store, View,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -364,7 +364,8 @@ fn hostile_sealed_forms_and_subjects_never_panic() {
 #[test]
 fn data_of_the_sealed_forms_shape_is_refused_and_nothing_is_written() {
     let dir = tempfile::tempdir().unwrap();
-    let sealing = store(dir.path(), Layout::Journal, &MasterKey::generate().unwrap());
+    let master = MasterKey::generate().unwrap();
+    let sealing = store(dir.path(), Layout::Journal, &master);
     let sealed = sealing
         .log(
             &Event::with_data("memberHasMoved", json!({"address": "london"}))
@@ -432,10 +433,21 @@ fn data_of_the_sealed_forms_shape_is_refused_and_nothing_is_written() {
             json!({"$serde_json::private::RawValue": "[1]"}),
             json!([{"$serde_json::private::RawValue": 1}]),
         ] {
-            // Sealed or not.
+            // Sealed or not (a new subject's key is not made for it), and before a
+            // conditional append reads the log.
             let event = Event::with_data("token", data);
-            for event in [event.clone(), event.tagged(["member:peter"])] {
-                match store.log(&event) {
+            let refusals = [
+                store.log(&event),
+                store.log(&event.clone().tagged(["member:newcomer"])),
+                store
+                    .append_if(
+                        std::slice::from_ref(&event),
+                        &AppendCondition::none_matching(Query::tag("x:1")),
+                    )
+                    .map(|_| 0),
+            ];
+            for refused in refusals {
+                match refused {
                     Err(Error::InvalidEvent { problem }) => assert!(problem.contains("RawValue")),
                     other => panic!("{other:?}"),
                 }
@@ -446,6 +458,11 @@ fn data_of_the_sealed_forms_shape_is_refused_and_nothing_is_written() {
             before + written,
             "nothing else written"
         );
+        let keys = FolderKeyStore::open(dir.path().join("keys"), master.clone()).unwrap();
+        assert!(!keys
+            .subjects()
+            .unwrap()
+            .contains(&"member:newcomer".to_owned()));
         // Data that merely mentions the member, or holds it beside others, is data.
         for data in [
             json!({"foldstore:sealed": 1, "other": 2}),

@@ -10,6 +10,7 @@ use axum::Json;
 use foldstore::asynchronous::AsyncStore;
 use foldstore::{AppendCondition, Commit, Event, Headers, Query, QueryItem, Store};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use super::error::{numbers, ApiError};
@@ -43,8 +44,8 @@ pub fn open_for_serving(path: &Path) -> anyhow::Result<AsyncStore> {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AppendRequest {
-    /// The events, as `{"name", "data", "tags", ...}` objects.
-    events: Vec<Value>,
+    /// The events, as `{"name", "data", "tags", ...}` objects (read by `Event::from_json`).
+    events: Vec<Box<RawValue>>,
     /// Headers added to the commit's `time` (which they may replace).
     #[serde(default)]
     headers: Headers,
@@ -98,10 +99,11 @@ fn parse(body: &[u8]) -> Result<Append, ApiError> {
         ));
     }
     let mut events = Vec::with_capacity(request.events.len());
-    for (index, value) in request.events.into_iter().enumerate() {
-        let event: Event = serde_json::from_value(value).map_err(|e| {
+    for (index, text) in request.events.iter().enumerate() {
+        let event = Event::from_json(text.get()).map_err(|e| {
             ApiError::bad_request(format!(
-                "events[{index}] is not an event {{\"name\": ..., \"data\": ...}}: {e}; nothing was written"
+                "events[{index}] is not an event {{\"name\": ..., \"data\": ...}}: {}; nothing was written",
+                event_problem(&e)
             ))
         })?;
         Commit::check_event_name(event.name()).map_err(|e| {

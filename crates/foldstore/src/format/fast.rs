@@ -248,10 +248,16 @@ impl<'de> DeserializeSeed<'de> for SealedOrValue {
     }
 }
 
-/// The member name with which serde_json's `Value` reads an object as JSON text held in a
-/// string (its `raw_value` feature, see `json::raw_value_token`): such data is read the
-/// careful way.
-const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
+/// The member names [`SealedOrValue`] looks for first: the sealed member, and those with
+/// which serde_json hands a `Value` something other than an object: JSON text held in a
+/// string (its `raw_value` feature, see `json::raw_value_token`), and a number as its text
+/// (its `arbitrary_precision` feature, which a program using foldstore may turn on). Data
+/// starting with the latter two is read the careful way, by `Value` itself.
+const FIRST_MEMBERS: [&str; 3] = [
+    SEALED_MEMBER,
+    "$serde_json::private::RawValue",
+    "$serde_json::private::Number",
+];
 
 impl<'de> Visitor<'de> for SealedOrValue {
     type Value = DataRead<'de>;
@@ -262,7 +268,7 @@ impl<'de> Visitor<'de> for SealedOrValue {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<DataRead<'de>, A::Error> {
         let careful = || de::Error::custom("data read the careful way");
-        let first = map.next_key_seed(Key::seed(&[SEALED_MEMBER, RAW_VALUE_TOKEN], true))?;
+        let first = map.next_key_seed(Key::seed(&FIRST_MEMBERS, true))?;
         let mut object = Map::new();
         match first {
             None => return Ok(DataRead::Value(Value::Object(object))),

@@ -216,13 +216,18 @@ pub(crate) fn encode_commit(headers: &Headers, events: &[Event]) -> Result<Vec<u
     }
     // Serializing maps with string keys and JSON values cannot fail.
     let document = to_vec_deep(&CommitDocument { headers, events }).unwrap_or_default();
-    check_read_back(&document, headers, events)?;
     // The readers' own check, on the very bytes they would read (a document shorter than the
     // limit cannot be nested deeper: each level takes a byte).
-    if document.len() <= MAX_NESTING {
-        return Ok(document);
+    if document.len() > MAX_NESTING {
+        check_document_nesting(&document, headers)?;
     }
-    check_nesting(&document).map_err(|depth| {
+    check_read_back(&document, headers, events)?;
+    Ok(document)
+}
+
+/// The readers' nesting check of a commit `document`, naming the headers or the events.
+fn check_document_nesting(document: &[u8], headers: &Headers) -> Result<(), Error> {
+    check_nesting(document).map_err(|depth| {
         // The headers are one level down in the document.
         let headers_depth = 1 + nesting_depth(&to_vec_deep(headers).unwrap_or_default());
         if headers_depth > MAX_NESTING {
@@ -235,12 +240,13 @@ pub(crate) fn encode_commit(headers: &Headers, events: &[Event]) -> Result<Vec<u
             }
         }
     })?;
-    Ok(document)
+    Ok(())
 }
 
 /// Refuses a commit document that holds the member name serde_json's `Value` reads as JSON text
 /// held in a string (see [`raw_value_token`]) and that does not read back as `headers` and
-/// `events`: readers would read something else, or nothing.
+/// `events`: readers would read something else, or nothing. The error names the headers or
+/// the first event that does not read back. (The document's nesting is checked already.)
 fn check_read_back(document: &[u8], headers: &Headers, events: &[Event]) -> Result<(), Error> {
     if raw_value_token().find(document).is_none() {
         return Ok(());
@@ -250,25 +256,50 @@ fn check_read_back(document: &[u8], headers: &Headers, events: &[Event]) -> Resu
             "{what} has a member named \"$serde_json::private::RawValue\", which JSON readers take for JSON text held in a string: it would not read back as written; rename the member"
         )
     };
-    match decode_commit(0, document) {
-        Ok(commit) if commit.headers() == headers && commit.events() == events => Ok(()),
-        Ok(commit) if commit.headers() != headers => Err(Error::InvalidHeaders {
+    // A part read back alone, in a document of its own, as readers read it.
+    let reads_back = |headers: &Headers, events: &[Event]| {
+        let document = to_vec_deep(&CommitDocument { headers, events }).unwrap_or_default();
+        // Compared on a stack grown as needed: data may be nested thousands of levels.
+        stacker::maybe_grow(64 * 1024, 16 * 1024 * 1024, || {
+            decode_commit(0, &document)
+                .is_ok_and(|commit| commit.headers() == headers && commit.events() == events)
+        })
+    };
+    if !reads_back(headers, &[]) {
+        return Err(Error::InvalidHeaders {
             problem: problem("a header"),
-        }),
-        _ => Err(Error::InvalidEvent {
-            problem: problem("the data of an event"),
-        }),
+        });
     }
+    let empty = Headers::new();
+    for (index, event) in events.iter().enumerate() {
+        if !reads_back(&empty, std::slice::from_ref(event)) {
+            return Err(Error::InvalidEvent {
+                problem: problem(&format!("event #{index} ({:?})", event.name())),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Encodes a snapshot document as compact JSON, the way the original writes it.
 ///
 /// # Errors
-/// The document's depth when it would be nested deeper than [`MAX_NESTING`]: readers would not
-/// take it.
-pub(crate) fn encode_snapshot(headers: &Headers, snapshot: &Value) -> Result<Vec<u8>, usize> {
+/// What is wrong when readers would not read it back: nested deeper than [`MAX_NESTING`], or
+/// holding serde_json's raw value member name (see [`raw_value_token`]) where it changes what
+/// is read.
+pub(crate) fn encode_snapshot(headers: &Headers, snapshot: &Value) -> Result<Vec<u8>, String> {
     let document = to_vec_deep(&SnapshotDocument { headers, snapshot }).unwrap_or_default();
-    check_nesting(&document)?;
+    check_nesting(&document).map_err(|depth| too_deep_to_write("it would be", depth))?;
+    if raw_value_token().find(&document).is_some() {
+        let same = stacker::maybe_grow(64 * 1024, 16 * 1024 * 1024, || {
+            decode_snapshot(&document).is_ok_and(|read| {
+                read.headers == *headers && read.snapshot.as_ref() == Some(snapshot)
+            })
+        });
+        if !same {
+            return Err("it has a member named \"$serde_json::private::RawValue\", which JSON readers take for JSON text held in a string: it would not read back as written; rename the member".to_owned());
+        }
+    }
     Ok(document)
 }
 
@@ -352,7 +383,12 @@ pub(crate) fn decode_commit_sealed(
             return Ok((commit, Some(sealed)));
         }
     }
-    decode_commit_as::<true>(number, bytes).map(|commit| (commit, None))
+    let decoded = if lazy {
+        decode_commit_as::<true>(number, bytes)
+    } else {
+        decode_commit_as::<false>(number, bytes)
+    };
+    decoded.map(|commit| (commit, None))
 }
 
 fn decode_commit_as<const LAZY: bool>(number: u64, bytes: &[u8]) -> Result<Commit, String> {

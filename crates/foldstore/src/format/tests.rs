@@ -107,3 +107,64 @@ fn snapshots_without_data_are_told_apart() {
     let bytes = encode_snapshot(&Headers::new(), &json!({"a": 1})).unwrap();
     assert_eq!(bytes, br#"{"headers":{},"snapshot":{"a":1}}"#);
 }
+
+#[test]
+fn documents_that_would_not_read_back_as_written_are_refused_naming_the_part() {
+    const TOKEN: &str = "$serde_json::private::RawValue";
+    let token_data = |value: Value| {
+        let mut data = Map::new();
+        data.insert(TOKEN.to_owned(), value);
+        Value::Object(data)
+    };
+    let fine = Event::with_data("fine", json!({"note": TOKEN, "x": [TOKEN]}));
+    let mut headers = Headers::new();
+    // The name as a string, or as a member that is not the first: read back as written.
+    headers.insert("note".into(), json!(TOKEN));
+    headers.insert("later".into(), json!({"a": 1, TOKEN: 2}));
+    let written = encode_commit(&headers, std::slice::from_ref(&fine)).unwrap();
+    assert_eq!(
+        decode_commit(1, &written).unwrap().events(),
+        std::slice::from_ref(&fine)
+    );
+    // An event holding it first: named by its index.
+    let events = [
+        fine.clone(),
+        Event::with_data("token", token_data(json!("[1]"))),
+    ];
+    match encode_commit(&headers, &events) {
+        Err(Error::InvalidEvent { problem }) => {
+            assert!(problem.contains("event #1 (\"token\")"), "{problem}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let unreadable = Event::with_data("token", json!([token_data(json!(1))]));
+    assert!(matches!(
+        encode_commit(&headers, &[unreadable]),
+        Err(Error::InvalidEvent { .. })
+    ));
+    // In a header: the headers are named, whatever the events.
+    let mut bad_headers = Headers::new();
+    bad_headers.insert("meta".into(), token_data(json!(1)));
+    assert!(matches!(
+        encode_commit(&bad_headers, std::slice::from_ref(&fine)),
+        Err(Error::InvalidHeaders { .. })
+    ));
+    // Headers too deep are told as such, though the name is in the document too.
+    let mut deep = json!(1);
+    for _ in 0..MAX_NESTING + 5 {
+        deep = Value::Array(vec![deep]);
+    }
+    let mut deep_headers = Headers::new();
+    deep_headers.insert("deep".into(), deep);
+    match encode_commit(&deep_headers, std::slice::from_ref(&fine)) {
+        Err(Error::InvalidHeaders { problem }) => assert!(problem.contains("deep"), "{problem}"),
+        other => panic!("{other:?}"),
+    }
+    // (Dropped without recursing.)
+    hollow_map(&mut deep_headers);
+    // Snapshots alike.
+    assert!(encode_snapshot(&Headers::new(), &json!({"note": TOKEN})).is_ok());
+    let problem =
+        encode_snapshot(&Headers::new(), &json!({"state": token_data(json!("1"))})).unwrap_err();
+    assert!(problem.contains(TOKEN), "{problem}");
+}
