@@ -786,6 +786,13 @@ mod opener_tests {
             |data: &str| format!("{}{data}{}", &written[..data_at], &written[data_end..]);
         let (cipher_at, _) = form.match_indices("\"ciphertext\":\"").next().unwrap();
         let escaped_cipher = format!("{}\\/{}", &form[..cipher_at + 14], &form[cipher_at + 14..]);
+        // The commit with the sealed form changed: `from` replaced by `to` once.
+        let with_form = |from: &str, to: &str| {
+            with_data(&format!(
+                "{{\"foldstore:sealed\":{}}}",
+                form.replacen(from, to, 1)
+            ))
+        };
         let deep = format!("{}1{}", "[".repeat(120), "]".repeat(120));
         let mut cases = vec![
             written.clone(),
@@ -800,38 +807,14 @@ mod opener_tests {
             )),
             with_data(&format!("[{{\"foldstore:sealed\":{form}}}]")),
             with_data(&format!("{{\"foldstore:sealed\":[{form}]}}")),
-            with_data(&format!(
-                "{{\"foldstore:sealed\":{}}}",
-                form.replacen('{', "{\"n\":1e400,", 1)
-            )),
-            with_data(&format!(
-                "{{\"foldstore:sealed\":{}}}",
-                form.replacen('{', "{\"n\":\"\\ud800\",", 1)
-            )),
-            with_data(&format!(
-                "{{\"foldstore:sealed\":{}}}",
-                form.replacen('{', "{\"n\":1,", 1)
-            )),
-            with_data(&format!(
-                "{{\"foldstore:sealed\":{}}}",
-                form.replacen("\"subject\"", "\"subject\":\"member:wendy\",\"subject\"", 1)
-            )),
-            with_data(&format!(
-                "{{\"foldstore:sealed\":{}}}",
-                form.replacen("member:peter", "member:wendy", 1)
-            )),
-            with_data(&format!(
-                "{{\"foldstore:sealed\":{}}}",
-                form.replacen("\"key\":\"", "\"key\":\"0", 1)
-            )),
-            with_data(&format!(
-                "{{\"foldstore:sealed\":{}}}",
-                form.replacen("\"ciphertext\":\"", "\"ciphertext\":\"AAAA", 1)
-            )),
-            with_data(&format!(
-                "{{\"foldstore:sealed\":{}}}",
-                form.replacen("\"nonce\":\"", "\"nonce\":\"!", 1)
-            )),
+            with_form("{", "{\"n\":1e400,"),
+            with_form("{", "{\"n\":\"\\ud800\","),
+            with_form("{", "{\"n\":1,"),
+            with_form("\"subject\"", "\"subject\":\"member:wendy\",\"subject\""),
+            with_form("member:peter", "member:wendy"),
+            with_form("\"key\":\"", "\"key\":\"0"),
+            with_form("\"ciphertext\":\"", "\"ciphertext\":\"AAAA"),
+            with_form("\"nonce\":\"", "\"nonce\":\"!"),
             with_data("{\"$serde_json::private::RawValue\":\"[1,2]\"}"),
             with_data("{\"a\":1,\"a\":2,\"b\":\"\\u00e9\\/\",\"c\":[1.5,-0,1e5,true,null]}"),
             with_data("{\"a\":1e400}"),
