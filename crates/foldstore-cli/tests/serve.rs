@@ -334,6 +334,14 @@ fn appends_with_and_without_conditions() {
             "events[0]",
         ),
         (
+            r#"{"events":[{"name":"x"}],"headers":{"h":{"$serde_json::private::RawValue":"1"}}}"#,
+            "headers",
+        ),
+        (
+            r#"{"events":[{"name":"x"}],"headers":[1]}"#,
+            "headers is not an object",
+        ),
+        (
             r#"{"events":[{"name":"x"}],"headers":{"commitId":"x"}}"#,
             "commitId",
         ),

@@ -46,9 +46,10 @@ pub fn open_for_serving(path: &Path) -> anyhow::Result<AsyncStore> {
 struct AppendRequest {
     /// The events, as `{"name", "data", "tags", ...}` objects (read by `Event::from_json`).
     events: Vec<Box<RawValue>>,
-    /// Headers added to the commit's `time` (which they may replace).
+    /// Headers added to the commit's `time` (which they may replace): an object, read from its
+    /// text as event data is (see [`parse`]).
     #[serde(default)]
-    headers: Headers,
+    headers: Option<Box<RawValue>>,
     /// Write only if the log ends at this commit (0: it is empty).
     expected_position: Option<u64>,
     /// Write only if no event matching the query was committed after `after`.
@@ -114,7 +115,27 @@ fn parse(body: &[u8]) -> Result<Append, ApiError> {
         })?;
         events.push(event);
     }
-    if request.headers.contains_key(foldstore::COMMIT_ID_HEADER) {
+    // Read as data is: refused where the JSON reader would store something else than sent.
+    let headers = match request
+        .headers
+        .as_deref()
+        .map(|text| Event::data_from_json(text.get()))
+    {
+        None => Headers::new(),
+        Some(Ok(Value::Object(headers))) => headers,
+        Some(Ok(_)) => {
+            return Err(ApiError::bad_request(
+                "headers is not an object of header names and values; nothing was written",
+            ))
+        }
+        Some(Err(e)) => {
+            return Err(ApiError::bad_request(format!(
+                "headers: {}; nothing was written",
+                event_problem(&e)
+            )))
+        }
+    };
+    if headers.contains_key(foldstore::COMMIT_ID_HEADER) {
         return Err(ApiError::bad_request(format!(
             "the header {:?} is foldstore's own (a unique id by which a writer recognizes its \
              commit): choose another name; nothing was written",
@@ -154,7 +175,7 @@ fn parse(body: &[u8]) -> Result<Append, ApiError> {
     };
     Ok(Append {
         events,
-        headers: request.headers,
+        headers,
         condition,
         key: request.idempotency_key,
     })
