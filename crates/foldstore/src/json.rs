@@ -98,18 +98,16 @@ pub(crate) fn raw_value_token() -> &'static memchr::memmem::Finder<'static> {
     TOKEN.get_or_init(|| memchr::memmem::Finder::new(b"\"$serde_json::private::RawValue\""))
 }
 
-/// The member names with which serde_json's `Value` reads an object as something else: JSON
-/// text held in a string (its `raw_value` feature), a number held as text (its
-/// `arbitrary_precision` feature, which a program using foldstore may turn on).
-const VALUE_TOKENS: [&str; 2] = [
-    "$serde_json::private::RawValue",
-    "$serde_json::private::Number",
-];
+/// The member name with which serde_json's `Value` reads an object as JSON text held in a
+/// string (its `raw_value` feature, which foldstore turns on). (The name it gives numbers with
+/// its `arbitrary_precision` feature is not refused: written in text it is an ordinary name,
+/// and with that feature every number reaches a visitor under it.)
+const RAW_VALUE_NAME: &str = "$serde_json::private::RawValue";
 
 /// Refuses JSON text (already read once without error, nested as checked) holding an object
-/// member named one of [`VALUE_TOKENS`], written plainly or with escapes: `Value` would read
-/// such an object as something else than the text says, and the data would be stored
-/// changed. The error names the member.
+/// member named [`RAW_VALUE_NAME`], written plainly or with escapes: `Value` would read such
+/// an object as something else than the text says, and the data would be stored changed. The
+/// error names the member.
 pub(crate) fn refuse_value_tokens(text: &[u8]) -> Result<(), String> {
     // Without a `\u` escape, a name can be one only if its text shows.
     let escaped = memchr::memmem::find(text, b"\\u").is_some();
@@ -124,7 +122,7 @@ pub(crate) fn refuse_value_tokens(text: &[u8]) -> Result<(), String> {
     serde::de::DeserializeSeed::deserialize(Members, stacked).map_err(|e| e.to_string())
 }
 
-/// Walks JSON text, refusing the member names of [`VALUE_TOKENS`].
+/// Walks JSON text, refusing the member name [`RAW_VALUE_NAME`].
 #[derive(Clone, Copy)]
 struct Members;
 
@@ -145,7 +143,7 @@ impl<'de> serde::de::Visitor<'de> for Members {
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while let Some(name) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            if VALUE_TOKENS.contains(&&*name) {
+            if name == RAW_VALUE_NAME {
                 return Err(serde::de::Error::custom(format!(
                     "has a member named {name:?}, which JSON readers take for a value held as text: it would not be stored as written; rename the member"
                 )));
