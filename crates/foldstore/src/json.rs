@@ -90,19 +90,28 @@ pub(crate) fn too_deep_to_write(what: &str, depth: usize) -> String {
 }
 
 /// The member name with which serde_json's `Value` reads an object as JSON text held in a
-/// string (its `raw_value` feature): `{"$serde_json::private::RawValue":"[1]"}` reads as
-/// `[1]`, and with anything but a string as its value, not at all. Found with this finder,
-/// quoted as it is in JSON text.
+/// string (its `raw_value` feature, which foldstore turns on):
+/// `{"$serde_json::private::RawValue":"[1]"}` reads as `[1]`, and with anything but a string
+/// as its value, not at all. (The name it gives numbers with its `arbitrary_precision` feature
+/// is not refused: written in text it is an ordinary name, and with that feature every number
+/// reaches a visitor under it.)
+pub(crate) const RAW_VALUE_NAME: &str = "$serde_json::private::RawValue";
+
+/// Finds [`RAW_VALUE_NAME`], quoted as it is in JSON text.
 pub(crate) fn raw_value_token() -> &'static memchr::memmem::Finder<'static> {
     static TOKEN: std::sync::OnceLock<memchr::memmem::Finder<'static>> = std::sync::OnceLock::new();
-    TOKEN.get_or_init(|| memchr::memmem::Finder::new(b"\"$serde_json::private::RawValue\""))
+    TOKEN.get_or_init(|| {
+        memchr::memmem::Finder::new(format!("\"{RAW_VALUE_NAME}\"").as_bytes()).into_owned()
+    })
 }
 
-/// The member name with which serde_json's `Value` reads an object as JSON text held in a
-/// string (its `raw_value` feature, which foldstore turns on). (The name it gives numbers with
-/// its `arbitrary_precision` feature is not refused: written in text it is an ordinary name,
-/// and with that feature every number reaches a visitor under it.)
-const RAW_VALUE_NAME: &str = "$serde_json::private::RawValue";
+/// What is wrong with a document or value holding [`RAW_VALUE_NAME`] where it changes what is
+/// read, to follow what holds it ("event #2 ...").
+pub(crate) fn raw_value_problem() -> String {
+    format!(
+        "has a member named {RAW_VALUE_NAME:?}, which JSON readers take for JSON text held in a string: it would not read back as written; rename the member"
+    )
+}
 
 /// Refuses JSON text (already read once without error, nested as checked) holding an object
 /// member named [`RAW_VALUE_NAME`], written plainly or with escapes: `Value` would read such
@@ -144,9 +153,7 @@ impl<'de> serde::de::Visitor<'de> for Members {
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while let Some(name) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             if name == RAW_VALUE_NAME {
-                return Err(serde::de::Error::custom(format!(
-                    "has a member named {name:?}, which JSON readers take for a value held as text: it would not be stored as written; rename the member"
-                )));
+                return Err(serde::de::Error::custom(raw_value_problem()));
             }
             map.next_value_seed(self)?;
         }

@@ -16,8 +16,8 @@ use crate::error::{Error, Result};
 use crate::event::{Event, Headers};
 use crate::format::{Commit, FoundSealed};
 use crate::json::{
-    check_nesting, from_slice_deep, nesting_depth, raw_value_token, to_vec_deep, too_deep_to_read,
-    too_deep_to_write, Deep, MAX_NESTING,
+    check_nesting, from_slice_deep, nesting_depth, raw_value_problem, raw_value_token, to_vec_deep,
+    too_deep_to_read, too_deep_to_write, Deep, MAX_NESTING,
 };
 
 /// The commit header that identifies a commit before its number is known, and that sealed
@@ -35,6 +35,12 @@ fn sealed_quoted() -> &'static memchr::memmem::Finder<'static> {
     static FINDER: std::sync::OnceLock<memchr::memmem::Finder<'static>> =
         std::sync::OnceLock::new();
     FINDER.get_or_init(|| memchr::memmem::Finder::new(SEALED_QUOTED.as_bytes()))
+}
+
+/// Whether data text starts as foldstore writes the sealed form: with the sealed member.
+fn starts_sealed(text: &str) -> bool {
+    text.strip_prefix('{')
+        .is_some_and(|rest| rest.starts_with(SEALED_QUOTED))
 }
 
 /// The sealed form's parts, as read from an event's data.
@@ -198,10 +204,7 @@ fn sealed_form_of(event: &Event) -> Option<Result<Sealed<'_>, &'static str>> {
         // Data that never mentions the sealed form's member is not parsed to find out (text
         // with a `\u` escape is never kept, so the member cannot hide behind escapes). The
         // sealed form as foldstore writes it starts with the member.
-        let opening = text
-            .strip_prefix('{')
-            .is_some_and(|rest| rest.starts_with(SEALED_QUOTED));
-        if !opening && sealed_quoted().find(text.as_bytes()).is_none() {
+        if !starts_sealed(text) && sealed_quoted().find(text.as_bytes()).is_none() {
             return None;
         }
         if let Ok(SealedText(sealed)) = serde_json::from_str::<SealedText<'_>>(text) {
@@ -245,10 +248,7 @@ pub(crate) enum DataText<'a> {
 /// exactly the four parts as strings without escapes (each part of the text then read and
 /// checked; nothing is passed over unchecked).
 pub(crate) fn read_data_text(text: &str) -> DataText<'_> {
-    let opening = text
-        .strip_prefix('{')
-        .is_some_and(|rest| rest.starts_with(SEALED_QUOTED));
-    if opening {
+    if starts_sealed(text) {
         return match serde_json::from_str::<SealedText<'_>>(text) {
             Ok(SealedText(sealed)) if !sealed.has_others() => DataText::Sealed(sealed),
             _ => DataText::Unsure,
@@ -407,8 +407,9 @@ pub(crate) fn seal_commit(
         {
             return Err(Error::InvalidEvent {
                 problem: format!(
-                    "the data of event {:?} has a member named \"$serde_json::private::RawValue\", which JSON readers take for JSON text held in a string: it would not read back as written; rename the member",
-                    event.name()
+                    "the data of event {:?} {}",
+                    event.name(),
+                    raw_value_problem()
                 ),
             });
         }
@@ -554,6 +555,21 @@ fn damaged_event<'a>(
     }
 }
 
+/// The data of event `index` (which exists) of `commit`, sealed in `form`, opened by `opener`
+/// (see [`Opener::open`]); its errors name the commit, where it is, and the event.
+fn open_event(
+    opener: &mut Opener,
+    keyring: Option<&Keyring>,
+    commit: &Commit,
+    index: usize,
+    form: Result<Sealed<'_>, &'static str>,
+    location: &dyn Fn() -> String,
+) -> Result<Value> {
+    let id = commit_id(commit.headers()).unwrap_or_default();
+    let damaged = damaged_event(commit.number(), location, index, &commit.events()[index]);
+    opener.open(keyring, id, form, &damaged)
+}
+
 /// Opens the sealed data of `commit`'s events in place: the data when `keyring` holds the
 /// key it was sealed with, or else the [`Forgotten`] placeholder.
 ///
@@ -571,11 +587,7 @@ pub(crate) fn open_commit(
         let Some(form) = sealed_form_of(event) else {
             continue;
         };
-        let data = {
-            let id = commit_id(commit.headers()).unwrap_or_default();
-            let damaged = damaged_event(commit.number(), location, index, event);
-            opener.open(keyring, id, form, &damaged)?
-        };
+        let data = open_event(opener, keyring, commit, index, form, location)?;
         commit.events_mut()[index].replace_data(data);
     }
     Ok(())
@@ -596,7 +608,7 @@ pub(crate) fn open_found(
     opener: &mut Opener,
 ) -> Result<()> {
     for (index, members) in found {
-        let Some(event) = commit.events().get(index) else {
+        if index >= commit.events().len() {
             // Not reached: the decoder found the form in this commit's events. (An error
             // makes a replay read the commit again the careful way.)
             return Err(Error::CorruptCommit {
@@ -606,12 +618,8 @@ pub(crate) fn open_found(
                     "event #{index}: no such event, though a sealed form was found for it"
                 ),
             });
-        };
-        let data = {
-            let id = commit_id(commit.headers()).unwrap_or_default();
-            let damaged = damaged_event(commit.number(), location, index, event);
-            opener.open(keyring, id, members.parts(), &damaged)?
-        };
+        }
+        let data = open_event(opener, keyring, commit, index, members.parts(), location)?;
         commit.events_mut()[index].replace_data(data);
     }
     Ok(())

@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use super::FoundSealed;
 use crate::event::{Data, Event, Headers};
 use crate::forget::{is_sealed_form, read_data_text, DataText, SealedMembers, SEALED_MEMBER};
+use crate::json::RAW_VALUE_NAME;
 
 /// A well-formed commit document: any other input is an error, without a useful message.
 /// With `LAZY`, each event's data is kept as its text, to be parsed when asked for (see
@@ -255,7 +256,7 @@ impl<'de> DeserializeSeed<'de> for SealedOrValue {
 /// starting with the latter two is read the careful way, by `Value` itself.
 const FIRST_MEMBERS: [&str; 3] = [
     SEALED_MEMBER,
-    "$serde_json::private::RawValue",
+    RAW_VALUE_NAME,
     "$serde_json::private::Number",
 ];
 

@@ -23,8 +23,9 @@ mod fast;
 mod tests;
 
 use crate::json::{
-    check_nesting, clone_map, from_slice_deep, hollow, hollow_map, nesting_depth, raw_value_token,
-    slow_path_stack, to_vec_deep, too_deep_to_read, too_deep_to_write, MAX_NESTING,
+    check_nesting, clone_map, from_slice_deep, hollow, hollow_map, nesting_depth,
+    raw_value_problem, raw_value_token, slow_path_stack, to_vec_deep, too_deep_to_read,
+    too_deep_to_write, MAX_NESTING,
 };
 
 /// One commit of the log: its number, its headers and its events, in the order they were logged.
@@ -251,11 +252,7 @@ fn check_read_back(document: &[u8], headers: &Headers, events: &[Event]) -> Resu
     if raw_value_token().find(document).is_none() {
         return Ok(());
     }
-    let problem = |what: &str| {
-        format!(
-            "{what} has a member named \"$serde_json::private::RawValue\", which JSON readers take for JSON text held in a string: it would not read back as written; rename the member"
-        )
-    };
+    let problem = |what: &str| format!("{what} {}", raw_value_problem());
     // A part read back alone, in a document of its own, as readers read it.
     let reads_back = |headers: &Headers, events: &[Event]| {
         let document = to_vec_deep(&CommitDocument { headers, events }).unwrap_or_default();
@@ -297,7 +294,7 @@ pub(crate) fn encode_snapshot(headers: &Headers, snapshot: &Value) -> Result<Vec
             })
         });
         if !same {
-            return Err("it has a member named \"$serde_json::private::RawValue\", which JSON readers take for JSON text held in a string: it would not read back as written; rename the member".to_owned());
+            return Err(format!("it {}", raw_value_problem()));
         }
     }
     Ok(document)
