@@ -40,11 +40,19 @@ fn read_token_file(file: &Path) -> anyhow::Result<String> {
             );
         }
     }
-    let mut text = String::new();
+    // One byte more than the bound, to tell a file at the bound from a longer one.
+    let mut bytes = Vec::new();
     std::fs::File::open(file)
-        .and_then(|opened| opened.take(TOKEN_FILE_BYTES).read_to_string(&mut text))
-        .with_context(|| format!("cannot read the token file {shown} (it must be text)"))?;
-    Ok(text)
+        .and_then(|opened| opened.take(TOKEN_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .with_context(|| format!("cannot read the token file {shown}"))?;
+    if bytes.len() as u64 > TOKEN_FILE_BYTES {
+        bail!(
+            "the token file {shown} is larger than {} KiB: a token is one short line; write only the token into it",
+            TOKEN_FILE_BYTES >> 10
+        );
+    }
+    String::from_utf8(bytes)
+        .with_context(|| format!("cannot read the token file {shown}: it must be text"))
 }
 
 /// A secret token. Its `Debug` does not show it.
@@ -155,4 +163,24 @@ pub async fn check(State(shared): State<Shared>, request: Request, next: Next) -
         }
     }
     next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_file_over_the_bound_is_refused_not_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        let bound = usize::try_from(TOKEN_FILE_BYTES).unwrap();
+        std::fs::write(&file, "t".repeat(bound)).unwrap();
+        assert_eq!(read_token_file(&file).unwrap().len(), bound);
+        std::fs::write(&file, "t".repeat(bound + 1)).unwrap();
+        let error = format!("{:#}", read_token_file(&file).unwrap_err());
+        assert!(
+            error.contains("larger than 64 KiB") && error.contains(&file.display().to_string()),
+            "{error}"
+        );
+    }
 }
